@@ -1,0 +1,25 @@
+"""archspec: write a network down as a spec, see its shapes, compile it to Keras.
+
+    import archspec
+    spec = archspec.load("specs/lenet.yaml")
+    report = archspec.shapes(spec)      # pure Python, no TensorFlow
+    model = archspec.build(spec)        # keras.Model
+
+Importing archspec does not import TensorFlow or Keras.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from .api import build, graph, load, load_model, loads, save_model, shapes
+from .errors import ArchspecError, Problem, SpecError
+
+__version__ = "0.1.0"
+__all__ = [
+    "ArchspecError", "Problem", "SpecError", "build", "graph", "load", "load_model", "loads",
+    "save_model", "shapes", "__version__",
+]
+
+if "keras" in sys.modules:  # Keras is already paid for: register custom layers so saved models reload
+    from . import layers as _layers  # noqa: F401

@@ -1,0 +1,114 @@
+"""The Python API. The CLI calls these functions and nothing else.
+
+The public contract: ``load``, ``loads``, ``shapes``, ``build`` (and the CLI).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+from pydantic import BaseModel
+
+from .errors import Problem, SpecError
+from .expand import expand
+from .ir import Graph
+from .read import Source, parse, read
+from .shapes import MAX_PARAMS, Report, infer
+from .validate import validate
+
+SpecLike = BaseModel | str | os.PathLike[str] | Mapping[str, Any]
+
+
+def load(path: str | os.PathLike[str], **overrides: Any) -> BaseModel:
+    """Read and validate a spec file (YAML, or JSON by extension).
+
+    Keyword arguments override the spec's variables: ``load(p, classes=10)``.
+    """
+    return validate(read(path), overrides)
+
+
+def loads(spec: str | Mapping[str, Any], *, format: str = "yaml", **overrides: Any) -> BaseModel:
+    """Validate a spec given as YAML/JSON text or as a dict."""
+    if isinstance(spec, Mapping):
+        source = Source(dict(spec), "<dict>")
+    else:
+        source = parse(spec, "<string>", fmt=format)
+    return validate(source, overrides)
+
+
+def _spec(spec: SpecLike, overrides: Mapping[str, Any]) -> BaseModel:
+    if isinstance(spec, BaseModel):
+        if overrides:
+            raise TypeError("overrides apply when reading a spec; pass a path, text or dict")
+        return spec
+    if isinstance(spec, Mapping):
+        return loads(spec, **overrides)
+    text = str(spec)
+    if "\n" in text or text.lstrip().startswith("{"):
+        return loads(text, format="json" if text.lstrip().startswith("{") else "yaml", **overrides)
+    return load(spec, **overrides)
+
+
+def graph(spec: SpecLike, **overrides: Any) -> Graph:
+    """The expanded graph IR of a spec (a spec model, a path, text or a dict)."""
+    return expand(_spec(spec, overrides))
+
+
+def shapes(spec: SpecLike, *, max_params: int | None = MAX_PARAMS, **overrides: Any) -> Report:
+    """Static shapes, parameters, MACs and receptive fields; pure Python, no TensorFlow."""
+    return infer(graph(spec, **overrides), max_params=max_params)
+
+
+def build(spec: SpecLike, *, max_params: int | None = MAX_PARAMS, **overrides: Any) -> Any:
+    """A Keras model (``keras.Model``) for the spec. Shapes are checked first, before Keras allocates."""
+    from .emit import to_keras
+
+    g = graph(spec, **overrides)
+    infer(g, max_params=max_params)
+    return to_keras(g)
+
+
+def load_model(path: str | os.PathLike[str]) -> Any:
+    """Load a saved ``.keras`` model, with archspec's custom layers available."""
+    import keras
+
+    from .layers import CUSTOM_OBJECTS
+
+    return keras.saving.load_model(path, custom_objects=CUSTOM_OBJECTS)
+
+
+def save_model(model: Any, path: str | os.PathLike[str], *, force: bool = False) -> Path:
+    """Save atomically: write a temporary file beside the target, then rename it into place."""
+    target = Path(path)
+    if target.exists() and not force:
+        raise SpecError(Problem(f"{target} exists", file=str(target), hint="pass --force (Python: force=True) to overwrite"))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.stem}.{os.getpid()}.tmp{target.suffix}")
+    try:
+        model.save(tmp)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
+
+
+def write_text(path: str | os.PathLike[str], text: str, *, force: bool = False) -> Path:
+    """Atomic text output, same rules as ``save_model``."""
+    target = Path(path)
+    if target.exists() and not force:
+        raise SpecError(Problem(f"{target} exists", file=str(target), hint="pass --force to overwrite"))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
+
+
+def report_json(report: Report) -> str:
+    return json.dumps(report.to_json(), indent=2)

@@ -1,0 +1,149 @@
+"""The `archspec` command line: parse options, call the library, print.
+
+Every SpecError is caught once, in ``main``, and printed without a traceback
+(exit status 2).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .errors import SpecError
+
+
+def _overrides(values: tuple[str, ...]) -> dict[str, Any]:
+    """`--set key=value`, the value parsed as YAML (so numbers and lists keep their types)."""
+    import yaml
+
+    out: dict[str, Any] = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--set")
+        out[key.strip()] = yaml.safe_load(value)
+    return out
+
+
+set_option = click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a spec variable (repeatable).")
+max_params_option = click.option("--max-params", type=int, default=None, help="Parameter budget (default 2e9).")
+
+
+def _budget(max_params: int | None) -> dict[str, Any]:
+    return {} if max_params is None else {"max_params": max_params}
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="archspec")
+def cli() -> None:
+    """archspec: declarative CNN architectures for Keras.
+
+    \b
+    archspec shapes specs/lenet.yaml     # shapes, params, MACs, receptive fields
+    archspec build specs/lenet.yaml      # -> build/lenet.keras
+    archspec validate specs/*.yaml
+    """
+
+
+@cli.command()
+@click.argument("spec", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--expand", is_flag=True, help="One row per primitive layer instead of per block.")
+@set_option
+@max_params_option
+def shapes(spec: Path, as_json: bool, expand: bool, sets: tuple[str, ...], max_params: int | None) -> None:
+    """Per-layer output shapes, parameters, MACs and receptive field. No TensorFlow.
+
+    \b
+    archspec shapes specs/lenet.yaml
+    archspec shapes specs/resnet50.yaml --expand
+    archspec shapes specs/lenet.yaml --json | jq .total_params
+    """
+    from . import api
+
+    report = api.shapes(spec, **_budget(max_params), **_overrides(sets))
+    if as_json:
+        click.echo(api.report_json(report))
+    else:
+        from .table import render
+
+        click.echo(render(report, expand=expand), nl=False)
+
+
+@cli.command()
+@click.argument("specs", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@set_option
+@max_params_option
+def validate(specs: tuple[Path, ...], sets: tuple[str, ...], max_params: int | None) -> None:
+    """Check specs: syntax, schema, references and shapes. Exit 0 when all are valid.
+
+    \b
+    archspec validate specs/*.yaml
+    """
+    from . import api
+
+    failed: list[SpecError] = []
+    for path in specs:
+        try:
+            report = api.shapes(path, **_budget(max_params), **_overrides(sets))
+        except SpecError as exc:
+            failed.append(exc)
+            continue
+        click.echo(f"{path}: ok ({len(report.layers)} layers, {report.total_params:,} parameters)")
+    if failed:
+        raise SpecError([p for exc in failed for p in exc.problems])
+
+
+@cli.command()
+@click.argument("spec", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Model file (default build/NAME.keras).")
+@click.option("--force", is_flag=True, help="Overwrite an existing output file.")
+@click.option("--quiet", "-q", is_flag=True, help="Do not print the layer table.")
+@set_option
+@max_params_option
+def build(spec: Path, output: Path | None, force: bool, quiet: bool, sets: tuple[str, ...], max_params: int | None) -> None:
+    """Compile a spec to a Keras model file and print its layer table.
+
+    \b
+    archspec build specs/lenet.yaml                 # -> build/lenet.keras
+    archspec build specs/vgg16.yaml -o vgg.keras --force
+    """
+    from . import api
+    from .table import render
+
+    loaded = api.load(spec, **_overrides(sets))
+    report = api.shapes(loaded, **_budget(max_params))
+    target = output or Path("build") / f"{loaded.name}.keras"
+    if target.exists() and not force:
+        raise SpecError(api.Problem(f"{target} exists", file=str(target), hint="pass --force to overwrite"))
+    model = api.build(loaded, **_budget(max_params))
+    if not quiet:
+        click.echo(render(report), nl=False)
+    api.save_model(model, target, force=force)
+    click.echo(f"wrote {target} ({model.count_params():,} parameters)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: runs the click group, turning SpecError into exit status 2."""
+    try:
+        cli.main(args=argv, prog_name="archspec", standalone_mode=False)
+    except SpecError as exc:
+        click.echo(str(exc), err=True)
+        return 2
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return 2
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return 130
+    return 0
+
+
+def run() -> None:
+    sys.exit(main())

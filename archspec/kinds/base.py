@@ -1,0 +1,110 @@
+"""What every layer kind's schema shares: strictness, common fields, normalisers.
+
+Normalisation happens here, at the edge (an int kernel becomes a pair), so
+shape rules and emitters only ever see one form.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from ..errors import closest
+
+MAX_SIZE = 65_536
+"""Largest spatial size, kernel, stride or filter count a spec may ask for."""
+
+PosInt = Annotated[int, Field(gt=0, le=MAX_SIZE)]
+NonNegInt = Annotated[int, Field(ge=0, le=MAX_SIZE)]
+Pair = tuple[PosInt, PosInt]
+
+ACTIVATIONS = (
+    "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "silu", "swish", "tanh",
+    "sigmoid", "hard_sigmoid", "softmax", "softplus", "softsign", "exponential", "linear",
+)
+Activation = Literal[ACTIVATIONS]  # type: ignore[valid-type]
+
+
+class Strict(BaseModel):
+    """Unknown keys are errors, with the closest valid key as a hint."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    open_keys: ClassVar[bool] = False
+    """True where extra keys are meaningful (template parameters)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict) and not cls.open_keys:
+            valid = set()
+            for fname, finfo in cls.model_fields.items():
+                valid.add(fname)
+                if finfo.alias:
+                    valid.add(finfo.alias)
+                alias = finfo.validation_alias
+                if isinstance(alias, str):
+                    valid.add(alias)
+                elif isinstance(alias, AliasChoices):
+                    valid.update(c for c in alias.choices if isinstance(c, str))
+            for key in data:
+                if key not in valid:
+                    near = closest(str(key), valid)
+                    raise PydanticCustomError(
+                        "unknown_key",
+                        "unknown key {key!r}{hint}; valid keys: {valid}",
+                        {
+                            "key": key,
+                            "hint": f" (did you mean {near!r}?)" if near else "",
+                            "valid": ", ".join(sorted(valid)),
+                            "suggestion": near,
+                        },
+                    )
+        return data
+
+
+class LayerSpec(Strict):
+    """Fields every layer kind accepts."""
+
+    short: ClassVar[str | None] = None
+    """Field a non-mapping value fills: `dropout: 0.5` means `dropout: {rate: 0.5}`."""
+    nested: ClassVar[bool] = False
+    """True for block kinds whose fields hold layer lists (typed with the forward reference "Layer")."""
+
+    name: str | None = Field(None, description="Node name; referenced by `input`/`inputs` of later layers.", pattern=r"^[A-Za-z0-9_.\-]+$", max_length=200)
+    input: str | None = Field(None, description="Name of the layer this one reads; the previous layer by default, `input` for the model input.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_form(cls, data: Any) -> Any:
+        if data is None:
+            return {}
+        if not isinstance(data, dict) and cls.short is not None:
+            return {cls.short: data}
+        return data
+
+
+def pair(value: Any) -> Any:
+    """5 -> (5, 5); [3, 5] stays; anything else is left for Pydantic to reject."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return (value, value)
+    return value
+
+
+Padding = Literal["valid", "same"] | NonNegInt | tuple[NonNegInt, NonNegInt] | tuple[
+    tuple[NonNegInt, NonNegInt], tuple[NonNegInt, NonNegInt]
+]
+"""'valid', 'same', p (all sides), [ph, pw], or [[top, bottom], [left, right]]."""
+
+
+def explicit_padding(padding: Any) -> tuple[tuple[int, int], tuple[int, int]] | None:
+    """Explicit padding as ((top, bottom), (left, right)); None for 'valid'/'same'."""
+    if isinstance(padding, str):
+        return None
+    if isinstance(padding, int):
+        return ((padding, padding), (padding, padding))
+    if isinstance(padding[0], int):
+        return ((padding[0], padding[0]), (padding[1], padding[1]))
+    return (tuple(padding[0]), tuple(padding[1]))  # type: ignore[return-value]

@@ -1,0 +1,328 @@
+"""Blocks: kinds that lower into several primitives. Nothing here is specific to one network.
+
+- ``use`` / ``stage`` instantiate a template (a spec's own ``blocks:`` or the
+  built-in library in ``library.yaml``) with parameters;
+- ``repeat`` repeats a list of layers;
+- ``residual`` adds a shortcut around a body (identity or projection; v1 or
+  pre-activation v2);
+- ``branches`` runs parallel paths joined by concat or add, and ``inception``
+  is GoogLeNet's four-branch instance of it;
+- ``dense_block`` and ``transition`` are DenseNet's.
+
+Node names follow Keras applications (``conv2_block1_1_conv``), so a
+network written from these blocks has the same layer names as its reference.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+from pydantic import ConfigDict, Field, model_validator
+
+from ..errors import closest, format_path
+from .base import Activation, LayerSpec, NonNegInt, PosInt, Strict
+from .conv import Conv
+from .merge import Add, Concat
+from .norm import BatchNorm
+from .pool import Pool
+from .registry import KINDS, Block, register
+from .simple import ActivationLayer
+
+Scalar = int | float | bool | str
+
+
+class Template(Strict):
+    """A reusable block: parameters with defaults, and the layers they are used in as `$name`."""
+
+    params: dict[str, Scalar] = Field(default_factory=dict, description="Parameters and their default values.")
+    layers: list[Any] = Field(min_length=1, description="The block's layers; `$param` expressions are filled in per use.")
+    description: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _single_layer(cls, data: Any) -> Any:
+        """`{params: ..., residual: {...}}` is a template whose body is that one layer."""
+        if isinstance(data, dict) and "layers" not in data:
+            rest = [k for k in data if k not in ("params", "description")]
+            if len(rest) == 1:
+                key = rest[0]
+                data = {k: v for k, v in data.items() if k != key} | {"layers": [{key: data[key]}]}
+        return data
+
+
+class _Instantiate(LayerSpec):
+    """Kinds whose extra keys are template parameters."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
+    open_keys: ClassVar[bool] = True
+    block: str = Field(description="Template name: from this spec's `blocks`, or built in (see `archspec blocks`).")
+
+
+class Use(_Instantiate):
+    """One instance of a template; other keys are its parameters: `use: {block: bottleneck, filters: 128}`."""
+
+
+class Stage(_Instantiate):
+    """`repeat` instances of a template in a row, named `<name>_block1`, `<name>_block2`, ...;
+    `first` overrides parameters of the first instance only (e.g. its stride)."""
+
+    repeat: PosInt = Field(description="Number of instances.")
+    first: dict[str, Scalar] = Field(default_factory=dict, description="Parameters for the first instance only, e.g. {stride: 2}.")
+
+
+def template(ctx, name: str, path: tuple) -> tuple[Template, str]:
+    from ..library import builtin_templates
+
+    own = ctx.spec.blocks
+    if name in own:
+        return own[name], "spec"
+    library = builtin_templates()
+    if name in library:
+        return library[name], "library"
+    near = closest(name, [*own, *library])
+    ctx.problems.append(ctx.at(path + ("block",), f"no block template named {name!r}",
+                               f"did you mean {near!r}?" if near else f"templates: {', '.join([*own, *library])}"))
+    from ..expand import _Skip
+
+    raise _Skip
+
+
+def instantiate(ctx, tname: str, given: dict[str, Any], segment: str, source: str, path: tuple) -> str:
+    """Lower one template instance named `segment` reading `source`."""
+    from ..expand import _Skip
+
+    tpl, origin = template(ctx, tname, path)
+    unknown = [k for k in given if k not in tpl.params]
+    if unknown:
+        for key in unknown:
+            near = closest(key, tpl.params)
+            ctx.problems.append(ctx.at(path + (key,), f"block {tname!r} has no parameter {key!r}",
+                                       (f"did you mean {near!r}? " if near else "") + f"parameters: {', '.join(tpl.params) or 'none'}"))
+        raise _Skip
+    env = {**tpl.params, **given}
+    where = ("blocks", tname, "layers") if origin == "spec" else ("library", tname)
+    body = ctx.validate_layers(tpl.layers, where, env, None if origin == "spec" else path)
+    ctx.uses.append(f"block {tname!r} used at {format_path(path)}")
+    try:
+        ctx.prev = source
+        if len(body) == 1:  # a one-layer template *is* that layer: it takes the instance's name
+            ctx.name_next(segment, force=True)
+            out = ctx.lower_item(body[0], where + (0,))
+        else:
+            with ctx.in_scope(segment):
+                out = ctx.lower_list(body, where)
+    finally:
+        ctx.uses.pop()
+    return ctx.alias(ctx.scoped(segment), out)
+
+
+def lower_use(u: Use, ctx, path: tuple) -> str:
+    segment = ctx.segment_for(u, u.block)
+    return instantiate(ctx, u.block, dict(u.model_extra or {}), segment, ctx.source_of(u, path), path)
+
+
+def lower_stage(s: Stage, ctx, path: tuple) -> str:
+    segment = ctx.segment_for(s, "stage")
+    x = ctx.source_of(s, path)
+    for i in range(1, s.repeat + 1):
+        params = {**(s.model_extra or {}), **(s.first if i == 1 else {})}
+        x = instantiate(ctx, s.block, params, f"{segment}_block{i}", x, path)
+    return ctx.alias(ctx.scoped(segment), x)
+
+
+class Repeat(LayerSpec):
+    """The same layers `times` times in a row; repetition i is named `<name>_<i>`."""
+
+    nested: ClassVar[bool] = True
+    times: PosInt = Field(description="Number of repetitions.")
+    layers: list["Layer"] = Field(min_length=1, description="Layers to repeat.")  # type: ignore[name-defined]  # noqa: F821
+
+
+def lower_repeat(r: Repeat, ctx, path: tuple) -> str:
+    segment = ctx.segment_for(r, "repeat")
+    ctx.prev = ctx.source_of(r, path)
+    for i in range(1, r.times + 1):
+        with ctx.in_scope(f"{segment}_{i}"):
+            ctx.lower_list(r.layers, path + ("layers",))
+    return ctx.alias(ctx.scoped(segment), ctx.prev)
+
+
+class Residual(LayerSpec):
+    """`body` plus a shortcut, summed: y = act(body(x) + shortcut(x)).
+
+    Post-activation (ResNet v1) puts `activation` after the sum; `preact: true`
+    (ResNet v2) starts with a shared BN-ReLU, the shortcut projection reading
+    its output and the identity shortcut the raw input."""
+
+    nested: ClassVar[bool] = True
+    body: list["Layer"] = Field(min_length=1, description="The residual branch; unnamed layers are named 1, 2, 3, ...")  # type: ignore[name-defined]  # noqa: F821
+    shortcut: Literal["auto", "identity", "projection"] | list["Layer"] = Field(  # type: ignore[name-defined]  # noqa: F821
+        "auto", description="`identity`, `projection` (strided 1x1 conv), `auto` (identity when shapes match), or explicit layers.")
+    projection_bn: bool | BatchNorm = Field(True, description="Batch normalisation after the projection conv.")
+    projection_bias: bool = Field(True, description="Bias on the projection conv.")
+    activation: Activation | None = Field(None, description="Applied after the sum (post-activation, v1).")
+    preact: bool | BatchNorm = Field(False, description="Pre-activation (v2): BN-ReLU before body and projection.")
+    preact_activation: Activation = Field("relu", description="Activation of the pre-activation.")
+
+
+def lower_residual(r: Residual, ctx, path: tuple) -> str:
+    segment = ctx.segment_for(r, "residual")
+    x_in = ctx.source_of(r, path)
+    with ctx.in_scope(segment):
+        x = x_in
+        if r.preact is not False:
+            bn = ctx.with_defaults("batchnorm", BatchNorm() if r.preact is True else r.preact)
+            x = ctx.add(ctx.scoped("preact_bn"), "batchnorm", bn, [x], path + ("preact",))
+            x = ctx.add(ctx.scoped(f"preact_{r.preact_activation}"), "activation", ActivationLayer(fn=r.preact_activation), [x], path + ("preact",))
+        ctx.prev = x
+        for i, item in enumerate(r.body):
+            ctx.name_next(str(i + 1))
+            ctx.lower_item(item, path + ("body", i))
+        y = ctx.prev
+        mode = r.shortcut
+        if mode == "auto":
+            mode = "identity" if ctx.shape(x_in) == ctx.shape(y) else "projection"
+        if mode == "identity":
+            s = x_in
+        elif mode == "projection":
+            s = _projection(r, ctx, x, y, path)
+        else:
+            ctx.prev = x
+            for i, item in enumerate(mode):
+                ctx.name_next("0" if len(mode) == 1 else f"0_{i + 1}")
+                ctx.lower_item(item, path + ("shortcut", i))
+            s = ctx.prev
+        out = ctx.add(ctx.scoped("add"), "add", Add(inputs=[s, y]), [s, y], path)
+        if r.activation:
+            out = ctx.add(ctx.scoped("out"), "activation", ActivationLayer(fn=r.activation), [out], path)
+    return ctx.alias(ctx.scoped(segment), out)
+
+
+def _projection(r: Residual, ctx, x: str, y: str, path: tuple) -> str:
+    """1x1 conv from x to y's shape: stride = the body's downsampling, filters = y's channels."""
+    (hi, wi, _), (ho, wo, co) = ctx.shape(x), ctx.shape(y)
+    if len(ctx.shape(y)) != 3 or hi % ho or wi % wo:
+        ctx.problems.append(ctx.at(path + ("shortcut",), f"cannot project {hi}x{wi} onto {ho}x{wo}: not an integer stride",
+                                   "give the shortcut explicitly as a list of layers"))
+        from ..expand import _Skip
+
+        raise _Skip
+    conv = Conv(filters=co, kernel=1, stride=(hi // ho, wi // wo), bias=r.projection_bias, bn=r.projection_bn, name="0")
+    return KINDS["conv"].lower(conv, ctx, path + ("shortcut",))  # type: ignore[union-attr]
+
+
+class Branches(LayerSpec):
+    """Parallel paths from the same input, joined: `branches: {paths: [[...], [...]], merge: concat}`."""
+
+    nested: ClassVar[bool] = True
+    paths: list[list["Layer"]] = Field(min_length=2, description="Each path is a list of layers reading the block's input.")  # type: ignore[name-defined]  # noqa: F821
+    merge: Literal["concat", "add"] = Field("concat", description="How the paths' outputs are joined.")
+
+
+def lower_branches(b: Branches, ctx, path: tuple) -> str:
+    segment = ctx.segment_for(b, "branches")
+    x = ctx.source_of(b, path)
+    with ctx.in_scope(segment):
+        outs = []
+        for i, branch in enumerate(b.paths):
+            ctx.prev = x
+            with ctx.in_scope(f"b{i + 1}"):
+                outs.append(ctx.lower_list(branch, path + ("paths", i)))
+        merge = (Concat if b.merge == "concat" else Add)(inputs=outs)
+        out = ctx.add(ctx.scoped(b.merge), b.merge, merge, outs, path)
+    return ctx.alias(ctx.scoped(segment), out)
+
+
+class Inception(LayerSpec):
+    """GoogLeNet's inception module (Szegedy et al. 2014, table 1): 1x1, 1x1->3x3, 1x1->5x5
+    and 3x3 max pool->1x1 branches, each conv with ReLU, concatenated."""
+
+    b1: PosInt = Field(description="#1x1 filters.")
+    b3_reduce: PosInt = Field(description="#3x3 reduce filters.")
+    b3: PosInt = Field(description="#3x3 filters.")
+    b5_reduce: PosInt = Field(description="#5x5 reduce filters.")
+    b5: PosInt = Field(description="#5x5 filters.")
+    pool_proj: PosInt = Field(description="Filters of the 1x1 after the pool.")
+    bn: bool = Field(False, description="Batch normalisation after every conv (the later BN-Inception).")
+    activation: Activation = Field("relu", description="Activation after every conv.")
+
+
+def lower_inception(m: Inception, ctx, path: tuple) -> str:
+    segment = ctx.segment_for(m, "inception")
+    x = ctx.source_of(m, path)
+    conv = KINDS["conv"].lower  # type: ignore[union-attr]
+
+    def c(name: str, filters: int, kernel: int, src: str) -> str:
+        spec = Conv(filters=filters, kernel=kernel, padding="same", bn=m.bn, activation=m.activation, name=name, input=None)
+        ctx.prev = src
+        return conv(spec, ctx, path)
+
+    with ctx.in_scope(segment):
+        b1 = c("1x1", m.b1, 1, x)
+        b3 = c("3x3", m.b3, 3, c("3x3_reduce", m.b3_reduce, 1, x))
+        b5 = c("5x5", m.b5, 5, c("5x5_reduce", m.b5_reduce, 1, x))
+        pooled = ctx.add(ctx.scoped("pool"), "pool", Pool(kind="max", size=3, stride=1, padding="same"), [x], path)
+        bp = c("pool_proj", m.pool_proj, 1, pooled)
+        out = ctx.add(ctx.scoped("concat"), "concat", Concat(inputs=[b1, b3, b5, bp]), [b1, b3, b5, bp], path)
+    return ctx.alias(ctx.scoped(segment), out)
+
+
+class DenseBlock(LayerSpec):
+    """DenseNet's dense block (Huang et al. 2016): `layers` times BN-ReLU-1x1(bottleneck*growth)-BN-ReLU-3x3(growth),
+    each output concatenated to everything before it. Layer i is named `<name>_block<i>`."""
+
+    layers: PosInt = Field(description="Number of layers in the block.")
+    growth: PosInt = Field(description="Growth rate k: channels each layer adds.")
+    bottleneck: NonNegInt = Field(4, description="1x1 bottleneck width as a multiple of k; 0 for none (DenseNet without -B).")
+    bias: bool = Field(False, description="Bias on the convolutions.")
+
+
+def lower_dense_block(d: DenseBlock, ctx, path: tuple) -> str:
+    segment = ctx.segment_for(d, "dense_block")
+    x = ctx.source_of(d, path)
+    bn = ctx.with_defaults("batchnorm", BatchNorm())
+    for i in range(1, d.layers + 1):
+        with ctx.in_scope(f"{segment}_block{i}"):
+            n = ctx.scoped
+            y = ctx.add(n("0_bn"), "batchnorm", bn, [x], path)
+            y = ctx.add(n("0_relu"), "activation", ActivationLayer(fn="relu"), [y], path)
+            if d.bottleneck:
+                y = ctx.add(n("1_conv"), "conv", Conv(filters=d.bottleneck * d.growth, kernel=1, bias=d.bias), [y], path)
+                y = ctx.add(n("1_bn"), "batchnorm", bn, [y], path)
+                y = ctx.add(n("1_relu"), "activation", ActivationLayer(fn="relu"), [y], path)
+            y = ctx.add(n("2_conv"), "conv", Conv(filters=d.growth, kernel=3, padding="same", bias=d.bias), [y], path)
+            x = ctx.add(n("concat"), "concat", Concat(inputs=[x, y]), [x, y], path)
+    return ctx.alias(ctx.scoped(segment), x)
+
+
+class Transition(LayerSpec):
+    """DenseNet's transition: BN-ReLU-1x1 conv to `compression` x the channels, then 2x2 average pool."""
+
+    compression: float = Field(0.5, gt=0, le=1, description="Fraction of channels kept (theta).")
+    bias: bool = Field(False, description="Bias on the convolution.")
+
+
+def lower_transition(t: Transition, ctx, path: tuple) -> str:
+    segment = ctx.segment_for(t, "transition")
+    x = ctx.source_of(t, path)
+    bn = ctx.with_defaults("batchnorm", BatchNorm())
+    channels = ctx.shape(x)[-1]
+    n = lambda s: ctx.scoped(f"{segment}_{s}")  # noqa: E731
+    x = ctx.add(n("bn"), "batchnorm", bn, [x], path)
+    x = ctx.add(n("relu"), "activation", ActivationLayer(fn="relu"), [x], path)
+    x = ctx.add(n("conv"), "conv", Conv(filters=max(1, int(channels * t.compression)), kernel=1, bias=t.bias), [x], path)
+    x = ctx.add(n("pool"), "pool", Pool(kind="avg", size=2, stride=2), [x], path)
+    return ctx.alias(ctx.scoped(segment), x)
+
+
+for _block in (
+    Block("use", Use, lower_use, summary="one instance of a block template"),
+    Block("stage", Stage, lower_stage, summary="a template repeated, ResNet-stage style"),
+    Block("repeat", Repeat, lower_repeat, summary="layers repeated"),
+    Block("residual", Residual, lower_residual, summary="body plus shortcut"),
+    Block("branches", Branches, lower_branches, summary="parallel paths joined"),
+    Block("inception", Inception, lower_inception, summary="GoogLeNet inception module"),
+    Block("dense_block", DenseBlock, lower_dense_block, summary="DenseNet dense block"),
+    Block("transition", Transition, lower_transition, summary="DenseNet transition"),
+):
+    register(_block)

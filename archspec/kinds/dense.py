@@ -1,0 +1,53 @@
+"""dense (also `fc`): the fully connected layer.
+
+A dense layer fed a feature map (H, W, C) is an error rather than an implicit
+flatten: Keras would silently apply it to the channel axis only, and a
+reader of the spec should see where the map becomes a vector.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic import Field
+
+from .base import Activation, LayerSpec, PosInt
+from .registry import Primitive, Shape, ShapeError, register
+
+
+class Dense(LayerSpec):
+    """Fully connected layer. Short form: `dense: 10`."""
+
+    short: ClassVar[str | None] = "units"
+    units: PosInt = Field(description="Number of output neurons.")
+    activation: Activation | None = Field(None, description="Activation applied to the output (softmax for class probabilities).")
+    bias: bool = Field(True, description="Add a learned bias per unit.")
+    trainable: bool = Field(True, description="False freezes the weights.")
+
+
+def infer(a: Dense, inputs: list[Shape]) -> Shape:
+    (inp,) = inputs
+    if len(inp) != 1:
+        raise ShapeError(
+            f"a dense layer needs a vector but its input is a {'x'.join(map(str, inp))} feature map; "
+            "add `- flatten` or `- pool: global_avg` before it"
+        )
+    return (a.units,)
+
+
+def params(a: Dense, inputs: list[Shape], out: Shape) -> tuple[int, int]:
+    n = inputs[0][0] * a.units + (a.units if a.bias else 0)
+    return (n, 0) if a.trainable else (0, n)
+
+
+def macs(a: Dense, inputs: list[Shape], out: Shape) -> int:
+    return inputs[0][0] * a.units
+
+
+def emit(node, inputs: list[Any], keras: Any) -> Any:
+    a: Dense = node.attrs
+    return keras.layers.Dense(a.units, activation=a.activation, use_bias=a.bias, trainable=a.trainable, name=node.name)(inputs[0])
+
+
+DENSE = register(Primitive("dense", Dense, infer, emit, params, macs, window=lambda a, i: "global", aliases=("fc",), summary="fully connected",
+                          label=lambda a: "dense" + (f" {a.activation}" if a.activation else "")))

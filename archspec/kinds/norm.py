@@ -1,0 +1,62 @@
+"""Normalisation: batchnorm, and AlexNet's local response normalisation (lrn)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from .base import LayerSpec, PosInt
+from .registry import Primitive, Shape, ShapeError, register
+
+
+class BatchNorm(LayerSpec):
+    """Batch normalisation over the channel axis."""
+
+    epsilon: float = Field(1e-3, gt=0, description="Added to the variance (Keras applications use 1.001e-5).")
+    momentum: float = Field(0.99, ge=0, le=1, description="Moving-average momentum.")
+    center: bool = Field(True, description="Learn an offset (beta).")
+    scale: bool = Field(True, description="Learn a scale (gamma).")
+
+
+def _same(a: Any, inputs: list[Shape]) -> Shape:
+    return inputs[0]
+
+
+def bn_params(a: BatchNorm, inputs: list[Shape], out: Shape) -> tuple[int, int]:
+    c = inputs[0][-1]
+    return c * (int(a.center) + int(a.scale)), 2 * c
+
+
+def bn_emit(node, inputs: list[Any], keras: Any) -> Any:
+    a: BatchNorm = node.attrs
+    return keras.layers.BatchNormalization(
+        epsilon=a.epsilon, momentum=a.momentum, center=a.center, scale=a.scale, name=node.name
+    )(inputs[0])
+
+
+class LRN(LayerSpec):
+    """Local response normalisation across channels (Krizhevsky et al. 2012, section 3.3):
+    b = a / (bias + alpha * sum of a^2 over `size` neighbouring channels) ^ beta."""
+
+    size: PosInt = Field(5, description="Channels in the window (n); odd.")
+    alpha: float = Field(1e-4, ge=0, description="Scale of the sum of squares.")
+    beta: float = Field(0.75, ge=0, description="Exponent.")
+    bias: float = Field(2.0, description="Additive constant (k).")
+
+
+def lrn_infer(a: LRN, inputs: list[Shape]) -> Shape:
+    if a.size % 2 == 0:
+        raise ShapeError(f"lrn size must be odd. Received: size={a.size}")
+    return inputs[0]
+
+
+def lrn_emit(node, inputs: list[Any], keras: Any) -> Any:
+    from ..layers import LocalResponseNormalization
+
+    a: LRN = node.attrs
+    return LocalResponseNormalization(a.size, a.alpha, a.beta, a.bias, name=node.name)(inputs[0])
+
+
+BATCHNORM = register(Primitive("batchnorm", BatchNorm, _same, bn_emit, bn_params, aliases=("bn",), summary="batch normalisation"))
+LRN_KIND = register(Primitive("lrn", LRN, lrn_infer, lrn_emit, summary="local response normalisation"))

@@ -1,0 +1,44 @@
+"""zeropad: zeros around the border, the primer's 'wide convolution' made explicit."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic import Field, field_validator
+
+from .base import LayerSpec, NonNegInt, explicit_padding
+from .registry import Primitive, Shape, ShapeError, register
+
+
+class ZeroPad(LayerSpec):
+    """Zero padding: p (all sides), [ph, pw] or [[top, bottom], [left, right]]."""
+
+    short: ClassVar[str | None] = "padding"
+    padding: tuple[tuple[NonNegInt, NonNegInt], tuple[NonNegInt, NonNegInt]] = Field(
+        description="p, [ph, pw] or [[top, bottom], [left, right]]", examples=[3, [1, 2], [[0, 1], [0, 1]]]
+    )
+
+    @field_validator("padding", mode="before")
+    @classmethod
+    def _explicit(cls, v: Any) -> Any:
+        if isinstance(v, (int, list, tuple)) and not isinstance(v, bool):
+            try:
+                return explicit_padding(v)
+            except (TypeError, IndexError):
+                return v
+        return v
+
+
+def infer(a: ZeroPad, inputs: list[Shape]) -> Shape:
+    (inp,) = inputs
+    if len(inp) != 3:
+        raise ShapeError(f"needs a feature map (H, W, C) but its input has shape {list(inp)}")
+    (t, b), (l, r) = a.padding
+    return (inp[0] + t + b, inp[1] + l + r, inp[2])
+
+
+def emit(node, inputs: list[Any], keras: Any) -> Any:
+    return keras.layers.ZeroPadding2D(padding=node.attrs.padding, name=node.name)(inputs[0])
+
+
+ZEROPAD = register(Primitive("zeropad", ZeroPad, infer, emit, summary="zero padding"))

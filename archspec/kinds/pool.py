@@ -1,0 +1,107 @@
+"""pool: max, average or sum over a window (the three kinds the primer lists), or global."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from .base import LayerSpec, Pair, Padding, explicit_padding, pair
+from .conv import window_output
+from .registry import Primitive, Shape, ShapeError, register
+
+_SHORT = {
+    "max": {"kind": "max"},
+    "avg": {"kind": "avg"},
+    "sum": {"kind": "sum"},
+    "global_max": {"kind": "max", "global": True},
+    "global_avg": {"kind": "avg", "global": True},
+    "global_sum": {"kind": "sum", "global": True},
+}
+
+
+class Pool(LayerSpec):
+    """Pooling. Short forms: `pool: max` (2x2, stride 2), `pool: global_avg`."""
+
+    short: ClassVar[str | None] = None
+    kind: Literal["max", "avg", "sum"] = Field("max", description="max, avg (average) or sum.")
+    size: Pair = Field((2, 2), description="Window: k or [kh, kw].")
+    stride: Pair | None = Field(None, description="Step of the window; defaults to the window size.")
+    padding: Padding = Field("valid", description="`valid`, `same`, or explicit zeros as for conv.")
+    global_: bool = Field(False, alias="global", description="Pool each feature map to one value (output has C values).")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _named(cls, data: Any) -> Any:
+        if isinstance(data, str):
+            if data not in _SHORT:
+                from ..errors import closest
+
+                near = closest(data, _SHORT)
+                raise ValueError(f"unknown pool {data!r}" + (f" (did you mean {near!r}?)" if near else "") + f"; short forms: {', '.join(_SHORT)}")
+            return dict(_SHORT[data])
+        return data
+
+    @field_validator("size", "stride", mode="before")
+    @classmethod
+    def _pair(cls, v: Any) -> Any:
+        return pair(v)
+
+    @property
+    def step(self) -> tuple[int, int]:
+        return self.stride or self.size
+
+
+def infer(a: Pool, inputs: list[Shape]) -> Shape:
+    (inp,) = inputs
+    if a.global_:
+        if len(inp) != 3:
+            raise ShapeError(f"global pooling needs a feature map (H, W, C); its input has shape {list(inp)}")
+        return (inp[2],)
+    h, w = window_output(f"{a.kind} pool", inp, a.size, a.step, str(a.padding))
+    return (h, w, inp[2])
+
+
+def window(a: Pool, inputs: list[Shape]):
+    return "global" if a.global_ else (a.size, a.step, (1, 1))
+
+
+def lower(a: Pool, ctx, path: tuple) -> str:
+    """Explicit padding becomes a zeropad node first, as in Keras applications (`pool1_pad`)."""
+    from .pad import ZeroPad
+
+    pads = None if a.global_ else explicit_padding(a.padding)
+    base = ctx.name_for(a, "pool")
+    x = ctx.source_of(a, path)
+    if pads is None:
+        return ctx.alias(base, ctx.add(base, "pool", a.model_copy(update={"name": None, "input": None}), [x], path))
+    x = ctx.add(f"{base}_pad", "zeropad", ZeroPad(padding=pads), [x], path)
+    x = ctx.add(f"{base}_pool", "pool", a.model_copy(update={"padding": "valid", "name": None, "input": None}), [x], path)
+    return ctx.alias(base, x)
+
+
+def emit(node, inputs: list[Any], keras: Any) -> Any:
+    a: Pool = node.attrs
+    x = inputs[0]
+    if a.kind == "sum":
+        from ..layers import GlobalSumPooling2D, SumPooling2D
+
+        if a.global_:
+            return GlobalSumPooling2D(name=node.name)(x)
+        return SumPooling2D(a.size, a.step, a.padding, name=node.name)(x)
+    if a.global_:
+        cls = {"max": keras.layers.GlobalMaxPooling2D, "avg": keras.layers.GlobalAveragePooling2D}[a.kind]
+        return cls(name=node.name)(x)
+    cls = {"max": keras.layers.MaxPooling2D, "avg": keras.layers.AveragePooling2D}[a.kind]
+    return cls(pool_size=a.size, strides=a.step, padding=a.padding, name=node.name)(x)
+
+
+def label(a: Pool) -> str:
+    if a.global_:
+        return f"global {a.kind} pool"
+    size = str(a.size[0]) if a.size[0] == a.size[1] else f"{a.size[0]}x{a.size[1]}"
+    step = str(a.step[0]) if a.step[0] == a.step[1] else f"{a.step[0]}x{a.step[1]}"
+    return f"{a.kind} pool {size}/{step}" + (" same" if a.padding == "same" else "")
+
+
+POOL = register(Primitive("pool", Pool, infer, emit, window=window, lower=lower, summary="max / avg / sum pooling", label=label))
