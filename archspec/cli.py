@@ -129,6 +129,9 @@ def build(spec: Path, output: Path | None, force: bool, quiet: bool, sets: tuple
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: runs the click group, turning SpecError into exit status 2."""
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter is not for our users
     try:
         cli.main(args=argv, prog_name="archspec", standalone_mode=False)
     except SpecError as exc:

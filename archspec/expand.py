@@ -73,6 +73,9 @@ class Lowering:
 
     def alias(self, name: str, node: str) -> str:
         """Let `name` refer to `node` (a layer's last node) in later references."""
+        if self.aliases.get(name) == node:
+            self.last_alias = name
+            return node
         if name != node:
             self._claim(name, None)
         self.aliases[name] = node

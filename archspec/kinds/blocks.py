@@ -100,7 +100,7 @@ def instantiate(ctx, tname: str, given: dict[str, Any], segment: str, source: st
                                        (f"did you mean {near!r}? " if near else "") + f"parameters: {', '.join(tpl.params) or 'none'}"))
         raise _Skip
     env = {**tpl.params, **given}
-    where = ("blocks", tname, "layers") if origin == "spec" else ("library", tname)
+    where = ("blocks", tname, "layers") if origin == "spec" else path  # built-in text is not the user's: point at the use
     body = ctx.validate_layers(tpl.layers, where, env, None if origin == "spec" else path)
     ctx.uses.append(f"block {tname!r} used at {format_path(path)}")
     try:
@@ -208,6 +208,7 @@ def _projection(r: Residual, ctx, x: str, y: str, path: tuple) -> str:
 
         raise _Skip
     conv = Conv(filters=co, kernel=1, stride=(hi // ho, wi // wo), bias=r.projection_bias, bn=r.projection_bn, name="0")
+    ctx.prev = x
     return KINDS["conv"].lower(conv, ctx, path + ("shortcut",))  # type: ignore[union-attr]
 
 
