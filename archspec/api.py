@@ -16,7 +16,7 @@ from .errors import Problem, SpecError
 from .expand import expand
 from .ir import Graph
 from .read import Source, parse, read
-from .shapes import MAX_PARAMS, Report, infer
+from .inference import MAX_PARAMS, Report, infer
 from .validate import validate
 
 SpecLike = BaseModel | str | os.PathLike[str] | Mapping[str, Any]

@@ -10,6 +10,7 @@ construction.
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from typing import Any, Iterable, Mapping
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -128,16 +129,18 @@ class Lowering:
         except ValidationError as exc:
             from .validate import translate
 
-            self.problems.extend(translate(exc, self.source, {"defaults": {kind: merged}}).problems)
+            self.problems.extend(translate(exc, self.source, merged, ("defaults", kind)).problems)
             raise _Skip from None
 
     def at(self, path: tuple, message: str, hint: str | None = None) -> Problem:
-        problem = self.source.problem(path, message, hint)
-        if self.uses:
-            problem = Problem(problem.message, problem.file, problem.line, problem.column, problem.path,
-                              ((problem.hint + "; ") if problem.hint else "") + "in " + " <- ".join(reversed(self.uses)),
-                              problem.source_line)
-        return problem
+        return self.in_context(self.source.problem(path, message, hint))
+
+    def in_context(self, problem: Problem) -> Problem:
+        """Say which template uses led here: the same template text can fail for one use only."""
+        if not self.uses:
+            return problem
+        where = "in " + " <- ".join(reversed(self.uses))
+        return replace(problem, hint=f"{problem.hint}; {where}" if problem.hint else where)
 
     # -- lowering -------------------------------------------------------------
     def lower_item(self, item: BaseModel, path: tuple) -> str:
@@ -157,7 +160,7 @@ class Lowering:
 
     def shape(self, name: str) -> tuple[int, ...]:
         """Static shape of a node already added (blocks need it: `auto` shortcuts, transitions)."""
-        from .shapes import node_shape
+        from .inference import node_shape
         from .kinds.registry import ShapeError
 
         for node in self.graph.nodes:
@@ -201,7 +204,7 @@ class Lowering:
         for built-in templates, whose text is not the user's."""
         failures: list[Problem] = []
         where = (lambda p: use_path) if use_path is not None else (lambda p: path + p)
-        body = expr.substitute(raw, {**self.variables, **env}, lambda p, m: failures.append(self.at(where(p), m)), ())
+        body = expr.substitute(raw, {**self.variables, **env}, lambda p, m, h: failures.append(self.at(where(p), m, h)), ())
         if failures:
             self.problems.extend(failures)
             raise _Skip
@@ -210,18 +213,12 @@ class Lowering:
         except ValidationError as exc:
             from .validate import translate
 
-            located = translate(exc, self.source, _nest(path, body))
-            for p in located.problems:
-                message = p.message if use_path is None else f"{format_path(p.path)}: {p.message}"
-                self.problems.append(self.at(where(p.path[len(path):]), message, p.hint))
+            if use_path is None:
+                self.problems.extend(self.in_context(p) for p in translate(exc, self.source, body, path).problems)
+            else:
+                for p in translate(exc, Source(body), body).problems:
+                    self.problems.append(self.at(use_path, f"{format_path(p.path)}: {p.message}", p.hint))
             raise _Skip from None
-
-
-def _nest(path: tuple, value: Any) -> Any:
-    """Wrap `value` so that `path` leads to it, for locating errors found inside a template body."""
-    for part in reversed(path):
-        value = {part: value} if isinstance(part, str) else [None] * part + [value]
-    return value
 
 
 _adapter_cache: dict[int, TypeAdapter] = {}

@@ -42,6 +42,10 @@ _MAX_POWER = 64
 class ExprError(ValueError):
     """An expression is malformed or refers to something undefined (message is user-facing)."""
 
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.hint = hint
+
 
 def is_expr(value: Any) -> bool:
     return isinstance(value, str) and "$" in value
@@ -78,9 +82,8 @@ def _lookup(name: str, env: Mapping[str, Any]) -> Any:
         from .errors import closest
 
         near = closest(name, env)
-        hint = f"; did you mean ${near}?" if near else ""
         known = ", ".join(f"${k}" for k in sorted(env)) or "none"
-        raise ExprError(f"undefined variable ${name}{hint} (defined: {known})")
+        raise ExprError(f"undefined variable ${name}", (f"did you mean ${near}? " if near else "") + f"defined: {known}")
     return env[name]
 
 
@@ -115,7 +118,7 @@ def _eval(node: ast.AST, env: Mapping[str, Any], text: str) -> Any:
     )
 
 
-def substitute(value: Any, env: Mapping[str, Any], on_error: Callable[[tuple, str], None], path: tuple = ()) -> Any:
+def substitute(value: Any, env: Mapping[str, Any], on_error: Callable[[tuple, str, str | None], None], path: tuple = ()) -> Any:
     """Replace every expression inside plain data; report failures through ``on_error``.
 
     Integral floats become ints so ``$width * 64`` can feed an integer field.
@@ -124,7 +127,7 @@ def substitute(value: Any, env: Mapping[str, Any], on_error: Callable[[tuple, st
         try:
             out = evaluate(value, env)
         except ExprError as exc:
-            on_error(path, str(exc))
+            on_error(path, str(exc), exc.hint)
             return value
         if isinstance(out, float) and out.is_integer() and not _ONLY_VAR.fullmatch(value):
             return int(out)

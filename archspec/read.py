@@ -144,11 +144,11 @@ class _Walker:
             return [self.walk(child, path + (i,)) for i, child in enumerate(node.value)]
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
+            if key_node.tag.endswith(":merge"):
+                raise self.fail(key_node, "YAML merge keys (<<) are not supported", "write the keys out, or use a block template")
             if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in _SAFE_TAGS:
                 raise self.fail(key_node, "mapping keys must be plain strings or numbers")
             key = self.loader.construct_object(key_node)
-            if key_node.value == "<<" and key_node.tag.endswith(":merge"):
-                raise self.fail(key_node, "YAML merge keys (<<) are not supported")
             if key in out:
                 first = self.keys[path + (key,)]
                 raise self.fail(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .shapes import Report
+from .inference import Report
 
 
 def _shape(shape: tuple[int, ...]) -> str:
@@ -40,4 +40,5 @@ def render(report: Report, *, expand: bool = False, width: int | None = None) ->
         console.print(table)
         if report.non_trainable_params:
             console.print(f"trainable {report.trainable_params:,}, non-trainable {report.non_trainable_params:,}")
-    return capture.get()
+    text = capture.get()
+    return text if text.endswith("\n") else text + "\n"

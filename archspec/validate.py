@@ -19,14 +19,21 @@ from .read import Source
 from .spec import kind_of, spec_model
 
 _QUOTED = re.compile(r"'([^']*)'")
+_TYPE_WORDS = {
+    "int_parsing": "an integer", "int_type": "an integer", "int_from_float": "a whole number",
+    "float_parsing": "a number", "float_type": "a number", "bool_parsing": "true or false", "bool_type": "true or false",
+    "string_type": "a string", "list_type": "a list", "tuple_type": "a list", "dict_type": "a mapping",
+    "model_type": "a mapping", "model_attributes_type": "a mapping",
+}
+_RELEVANT = {str: ("literal_error", "string_type", "unknown_kind"), int: ("int", "greater", "less"), list: ("tuple", "list", "too_")}
 
 
 def resolve_variables(data: dict[str, Any], source: Source, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Substitute $variables outside block templates; variables may use earlier ones."""
     problems: list[Problem] = []
 
-    def fail(path: tuple, message: str) -> None:
-        problems.append(source.problem(path, message))
+    def fail(path: tuple, message: str, hint: str | None = None) -> None:
+        problems.append(source.problem(path, message, hint))
 
     raw_vars = data.get("variables") or {}
     env: dict[str, Any] = {}
@@ -91,8 +98,12 @@ def _message(err: Mapping[str, Any], value: Any) -> tuple[str, str | None, bool]
         near = closest(tag, KINDS)
         return f"unknown layer kind {tag!r}", (f"did you mean {near!r}?" if near else f"kinds: {', '.join(sorted(KINDS))}"), True
     if kind == "missing":
+        if isinstance(err["loc"][-1], int):
+            return f"too few items: item {err['loc'][-1]} is missing", None, False
         return f"missing required key {err['loc'][-1]!r}", None, False
-    message = err["msg"]
+    if kind in _TYPE_WORDS:
+        return f"expected {_TYPE_WORDS[kind]}, got {value!r}", None, False
+    message = err["msg"].replace("Input should be", "should be")
     if kind.startswith("value_error"):
         message = message.removeprefix("Value error, ")
     hint = None
@@ -106,10 +117,32 @@ def _message(err: Mapping[str, Any], value: Any) -> tuple[str, str | None, bool]
     return message, hint, False
 
 
-def translate(exc: ValidationError, source: Source, data: Any) -> SpecError:
-    """Pydantic errors -> located Problems; several errors at one spot (a union's members) become one."""
+def _most_relevant(errors: list[Any], data: Any) -> list[Any]:
+    """Of several errors at one spot (one per member of a union), keep those matching the value's type."""
+    groups: dict[tuple, list[Any]] = {}
+    for err in errors:
+        groups.setdefault(data_path(err["loc"], data), []).append(err)
+    out = []
+    for path, errs in groups.items():
+        if len(errs) > 1:
+            try:
+                value = _value_at(data, path)
+            except (KeyError, IndexError, TypeError):
+                value = None
+            prefixes = _RELEVANT.get(type(value), ())
+            matching = [e for e in errs if e["type"].startswith(prefixes)] if prefixes else []
+            errs = matching or errs
+        out.extend(errs)
+    return out
+
+
+def translate(exc: ValidationError, source: Source, data: Any, prefix: tuple[PathPart, ...] = ()) -> SpecError:
+    """Pydantic errors -> located Problems; several errors at one spot (a union's members) become one.
+
+    `data` is what was validated; `prefix` is where it sits in the source (for template bodies)."""
     by_path: dict[tuple[PathPart, ...], list[tuple[str, str | None, bool]]] = {}
-    for err in exc.errors(include_url=False):
+    errors = exc.errors(include_url=False)
+    for err in _most_relevant(errors, data):
         path = data_path(err["loc"], data)
         try:
             value = _value_at(data, path)
@@ -132,7 +165,7 @@ def translate(exc: ValidationError, source: Source, data: Any) -> SpecError:
             hints = [h for _, h, _ in found if h]
             msg = f"invalid value {value!r}: " + "; or ".join(msgs) if len(msgs) > 1 else msgs[0]
             hint, at_key = (hints[0] if hints else None), found[0][2]
-        problems.append(source.problem(path, msg, hint, at_key=at_key))
+        problems.append(source.problem(prefix + path, msg, hint, at_key=at_key))
     return SpecError(problems)
 
 

@@ -1,4 +1,4 @@
-"""The shape engine: static shapes, parameters, MACs and receptive fields over the IR.
+"""Static inference: shapes, parameters, MACs and receptive fields over the IR.
 
 Pure Python over integers; importing it imports neither TensorFlow nor Keras,
 which is what keeps `archspec shapes` instant.

@@ -1,0 +1,59 @@
+"""Shared helpers for the benchmarks: run a child process, time it, read its peak memory."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def archspec_cmd() -> list[str]:
+    """The `archspec` console script next to this interpreter (or in the repo's .venv), else a -c shim."""
+    for candidate in (Path(sys.executable).parent / "archspec", ROOT / ".venv" / "bin" / "archspec"):
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return [str(candidate)]
+    return [sys.executable, "-c", "from archspec.cli import run; run()"]
+
+
+def run_child(cmd: list[str], *, env: dict[str, str] | None = None, capture: bool = False) -> tuple[float, int, str]:
+    """Run `cmd` to completion. Returns (wall seconds, peak RSS in KiB of that child alone, stdout).
+
+    os.wait4 gives the rusage of this one child (RUSAGE_CHILDREN would be a running maximum
+    over every child so far). Output goes to files (stdout to /dev/null unless capture=True),
+    so neither a terminal nor a pipe adds to the time.
+    """
+    with tempfile.TemporaryFile() as err, tempfile.TemporaryFile() as out:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out if capture else subprocess.DEVNULL, stderr=err, env=env, cwd=ROOT)
+        _, status, usage = os.wait4(proc.pid, 0)  # reap it ourselves: Popen.wait would not give rusage
+        wall = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}:\n{stderr.decode(errors='replace')[-3000:]}")
+    return wall, usage.ru_maxrss, stdout.decode(errors="replace")
+
+
+def repeat(cmd: list[str], n: int, *, env: dict[str, str] | None = None) -> tuple[list[float], list[int]]:
+    times, rss = [], []
+    for _ in range(n):
+        t, m, _ = run_child(cmd, env=env)
+        times.append(t)
+        rss.append(m)
+    return times, rss
+
+
+def median(xs: list[float]) -> float:
+    return statistics.median(xs)
+
+
+def fmt_times(xs: list[float]) -> str:
+    return ", ".join(f"{x:.3f}" for x in xs)
