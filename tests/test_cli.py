@@ -1,0 +1,125 @@
+"""The command line: exit codes, outputs, files, and the TensorFlow-free shapes path."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import archspec
+from archspec.cli import cli, main
+from conftest import ROOT
+
+LENET = str(ROOT / "specs" / "lenet.yaml")
+LENET_SHAPES = [[28, 28, 6], [14, 14, 6], [10, 10, 16], [5, 5, 16], [400], [120], [100], [10]]
+
+
+def test_shapes_json_reports_lenet():
+    result = CliRunner().invoke(cli, ["shapes", LENET, "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["total_params"] == 63802 and data["trainable_params"] == 63802
+    assert data["input_shape"] == [32, 32, 1]
+    assert [l["output_shape"] for l in data["layers"]] == LENET_SHAPES
+    assert [l["params"] for l in data["layers"]] == [156, 0, 2416, 0, 0, 48120, 12100, 1010]
+    assert data["layers"][0] == {
+        "name": "conv_1", "type": "conv", "inputs": ["input"], "output_shape": [28, 28, 6], "params": 156,
+        "trainable_params": 156, "macs": 28 * 28 * 6 * 25, "receptive_field": [5, 5], "jump": [1, 1],
+    }
+    assert data["macs"] == sum(l["macs"] for l in data["layers"])
+
+
+def test_shapes_table_lists_every_layer():
+    result = CliRunner().invoke(cli, ["shapes", LENET])
+    assert result.exit_code == 0
+    for text in ("conv_1", "28x28x6", "5x5x16", "63,802", "max pool 2/2"):
+        assert text in result.output
+
+
+def test_shapes_collapses_blocks_unless_expanded():
+    spec = str(ROOT / "tests" / "specs" / "every_block.yaml")
+    collapsed = CliRunner().invoke(cli, ["shapes", spec]).output
+    expanded = CliRunner().invoke(cli, ["shapes", spec, "--expand"]).output
+    assert "res " in collapsed and "res_block1_1_conv" not in collapsed
+    assert "res_block1_1_conv" in expanded
+    assert len(expanded.splitlines()) > len(collapsed.splitlines())
+
+
+def test_set_overrides_a_variable():
+    data = json.loads(CliRunner().invoke(cli, ["shapes", LENET, "--json", "--set", "classes=4"]).output)
+    assert data["layers"][-1]["output_shape"] == [4]
+    assert data["total_params"] == 63802 - 1010 + 404
+
+
+def test_set_unknown_variable_is_an_error(capsys):
+    assert main(["shapes", LENET, "--set", "clases=4"]) == 2
+    assert "did you mean 'classes'" in capsys.readouterr().err
+
+
+def test_validate_many(capsys):
+    assert main(["validate", LENET, str(ROOT / "specs" / "resnet50.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert "lenet.yaml: ok" in out and "25,636,712 parameters" in out
+
+
+def test_validate_reports_every_bad_file(capsys):
+    bad = ROOT / "tests" / "bad_specs"
+    assert main(["validate", LENET, str(bad / "unknown_key.yaml"), str(bad / "wrong_type.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert "unknown_key.yaml:7:24" in err and "wrong_type.yaml:6:21" in err
+
+
+def test_build_writes_a_model_that_reloads(tmp_path, capsys):
+    target = tmp_path / "out" / "lenet.keras"
+    assert main(["build", LENET, "-o", str(target)]) == 0
+    out = capsys.readouterr().out
+    assert "63,802" in out and str(target) in out
+    assert not list(target.parent.glob(".*tmp*")), "temporary file left behind"
+    model = archspec.load_model(target)
+    assert model.count_params() == 63802
+    # refuses to overwrite without --force
+    assert main(["build", LENET, "-o", str(target)]) == 2
+    assert "exists" in capsys.readouterr().err
+    assert main(["build", LENET, "-o", str(target), "--force", "-q"]) == 0
+
+
+def test_build_default_path(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["build", LENET, "-q"]) == 0
+    assert (tmp_path / "build" / "lenet.keras").is_file()
+
+
+@pytest.mark.parametrize("command", [[], ["shapes"], ["build"], ["validate"]])
+def test_help_has_an_example(command):
+    result = CliRunner().invoke(cli, [*command, "--help"])
+    assert result.exit_code == 0 and "archspec" in result.output and "specs/" in result.output
+
+
+def test_top_level_shim_runs():
+    result = subprocess.run([sys.executable, str(ROOT / "cli.py"), "shapes", LENET, "--json"], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["total_params"] == 63802
+
+
+def test_shapes_never_imports_tensorflow():
+    """In a fresh interpreter: run the CLI's shapes command in-process, then look at sys.modules."""
+    code = (
+        "import sys\n"
+        "from archspec.cli import main\n"
+        f"assert main(['shapes', {LENET!r}]) == 0\n"
+        f"assert main(['validate', {LENET!r}]) == 0\n"
+        "import archspec; archspec.shapes(archspec.load(" + repr(LENET) + "))\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'jax', 'torch'))\n"
+        "print('HEAVY', heavy)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert "HEAVY []" in result.stdout
+
+
+def test_bad_option_exits_2(capsys):
+    assert main(["shapes", LENET, "--set", "novalue"]) == 2
