@@ -127,6 +127,18 @@ def build(spec: Path, output: Path | None, force: bool, quiet: bool, sets: tuple
     click.echo(f"wrote {target} ({model.count_params():,} parameters)")
 
 
+@cli.command()
+def reference() -> None:
+    """Print the reference of every layer kind (markdown), generated from the schemas.
+
+    \b
+    archspec reference > kinds.md
+    """
+    from .reference import reference as text
+
+    click.echo(text(), nl=False)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: runs the click group, turning SpecError into exit status 2."""
     import os

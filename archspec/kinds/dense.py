@@ -16,7 +16,7 @@ from .registry import Primitive, Shape, ShapeError, register
 
 
 class Dense(LayerSpec):
-    """Fully connected layer. Short form: `dense: 10`."""
+    """Fully connected layer."""
 
     short: ClassVar[str | None] = "units"
     units: PosInt = Field(description="Number of output neurons.")

@@ -11,7 +11,7 @@ from .registry import Primitive, Shape, ShapeError, register
 
 
 class Merge(LayerSpec):
-    """Short form: `add: [left, right]`."""
+    """Joins named layers."""
 
     short: ClassVar[str | None] = "inputs"
     inputs: list[str] = Field(min_length=2, description="Names of the layers to join (`input` is the model input).")

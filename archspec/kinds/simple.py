@@ -12,18 +12,18 @@ from .registry import Primitive, Shape, register
 
 
 class Flatten(LayerSpec):
-    """Feature map (H, W, C) to a vector of H*W*C values. Short form: `- flatten`."""
+    """Feature map (H, W, C) to a vector of H*W*C values. Written as a bare name: `- flatten`."""
 
 
 class Dropout(LayerSpec):
-    """Randomly zero a fraction of values while training. Short form: `dropout: 0.5`."""
+    """Randomly zero a fraction of values while training."""
 
     short: ClassVar[str | None] = "rate"
     rate: float = Field(ge=0, lt=1, description="Fraction of values dropped during training.")
 
 
 class ActivationLayer(LayerSpec):
-    """An activation as its own layer. Short form: `activation: relu`."""
+    """An activation as its own layer."""
 
     short: ClassVar[str | None] = "fn"
     fn: Activation = Field(description="relu, tanh, sigmoid, softmax, ...")
