@@ -62,3 +62,19 @@ def test_depth_is_filters():
     a = archspec.loads({"name": "a", "input": [8, 8, 1], "layers": [{"conv": {"depth": 4, "kernel": 3}}]})
     b = archspec.loads({"name": "a", "input": [8, 8, 1], "layers": [{"conv": {"filters": 4, "kernel": 3}}]})
     assert a.model_dump() == b.model_dump()
+
+
+def test_readme_reference_is_current():
+    """The README's layer reference is generated; regenerate it with `archspec reference`."""
+    from archspec.reference import reference
+
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("<!-- reference:start -->\n", 1)[1].split("<!-- reference:end -->", 1)[0]
+    assert section.strip() == reference().strip()
+
+
+def test_readme_states_exactly_two_setup_commands():
+    readme = (ROOT / "README.md").read_text()
+    install = readme.split("## Install", 1)[1].split("\n## ", 1)[0]
+    block = install.split("```sh\n", 1)[1].split("```", 1)[0]
+    assert [line.split("#")[0].strip() for line in block.strip().splitlines()] == ["make build", "make test"]
