@@ -16,7 +16,7 @@ from .errors import Problem, SpecError
 from .expand import expand
 from .ir import Graph
 from .read import Source, parse, read
-from .inference import MAX_PARAMS, Report, infer
+from .inference import MAX_ACTIVATIONS, MAX_PARAMS, Report, infer
 from .validate import validate
 
 SpecLike = BaseModel | str | os.PathLike[str] | Mapping[str, Any]
@@ -57,17 +57,19 @@ def graph(spec: SpecLike, **overrides: Any) -> Graph:
     return expand(_spec(spec, overrides))
 
 
-def shapes(spec: SpecLike, *, max_params: int | None = MAX_PARAMS, **overrides: Any) -> Report:
-    """Static shapes, parameters, MACs and receptive fields; pure Python, no TensorFlow."""
-    return infer(graph(spec, **overrides), max_params=max_params)
+def shapes(spec: SpecLike, *, max_params: int | None = MAX_PARAMS, max_activations: int | None = MAX_ACTIVATIONS, **overrides: Any) -> Report:
+    """Static shapes, parameters, MACs, receptive fields and warnings; pure Python, no TensorFlow.
+
+    Models over the parameter or activation budget are refused (None disables a budget)."""
+    return infer(graph(spec, **overrides), max_params=max_params, max_activations=max_activations)
 
 
-def build(spec: SpecLike, *, max_params: int | None = MAX_PARAMS, **overrides: Any) -> Any:
+def build(spec: SpecLike, *, max_params: int | None = MAX_PARAMS, max_activations: int | None = MAX_ACTIVATIONS, **overrides: Any) -> Any:
     """A Keras model (``keras.Model``) for the spec. Shapes are checked first, before Keras allocates."""
     from .emit import to_keras
 
     g = graph(spec, **overrides)
-    infer(g, max_params=max_params)
+    infer(g, max_params=max_params, max_activations=max_activations)
     return to_keras(g)
 
 

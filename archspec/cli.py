@@ -30,11 +30,23 @@ def _overrides(values: tuple[str, ...]) -> dict[str, Any]:
 
 
 set_option = click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a spec variable (repeatable).")
-max_params_option = click.option("--max-params", type=int, default=None, help="Parameter budget (default 2e9).")
+def max_params_option(f: Any) -> Any:
+    f = click.option("--max-activations", type=int, default=None, help="Budget of activation values per example (default 2e9).")(f)
+    return click.option("--max-params", type=int, default=None, help="Parameter budget (default 2e9).")(f)
 
 
-def _budget(max_params: int | None) -> dict[str, Any]:
-    return {} if max_params is None else {"max_params": max_params}
+def _budget(max_params: int | None, max_activations: int | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if max_params is not None:
+        out["max_params"] = max_params
+    if max_activations is not None:
+        out["max_activations"] = max_activations
+    return out
+
+
+def _warn(report: Any) -> None:
+    for problem in report.warnings:
+        click.echo(str(problem), err=True)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -55,7 +67,7 @@ def cli() -> None:
 @click.option("--expand", is_flag=True, help="One row per primitive layer instead of per block.")
 @set_option
 @max_params_option
-def shapes(spec: Path, as_json: bool, expand: bool, sets: tuple[str, ...], max_params: int | None) -> None:
+def shapes(spec: Path, as_json: bool, expand: bool, sets: tuple[str, ...], max_params: int | None, max_activations: int | None) -> None:
     """Per-layer output shapes, parameters, MACs and receptive field. No TensorFlow.
 
     \b
@@ -65,7 +77,8 @@ def shapes(spec: Path, as_json: bool, expand: bool, sets: tuple[str, ...], max_p
     """
     from . import api
 
-    report = api.shapes(spec, **_budget(max_params), **_overrides(sets))
+    report = api.shapes(spec, **_budget(max_params, max_activations), **_overrides(sets))
+    _warn(report)
     if as_json:
         click.echo(api.report_json(report))
     else:
@@ -76,23 +89,29 @@ def shapes(spec: Path, as_json: bool, expand: bool, sets: tuple[str, ...], max_p
 
 @cli.command()
 @click.argument("specs", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--strict", is_flag=True, help="Treat warnings as errors.")
 @set_option
 @max_params_option
-def validate(specs: tuple[Path, ...], sets: tuple[str, ...], max_params: int | None) -> None:
+def validate(specs: tuple[Path, ...], strict: bool, sets: tuple[str, ...], max_params: int | None, max_activations: int | None) -> None:
     """Check specs: syntax, schema, references and shapes. Exit 0 when all are valid.
 
     \b
     archspec validate specs/*.yaml
+    archspec validate --strict specs/lenet.yaml     # warnings are errors
     """
     from . import api
 
     failed: list[SpecError] = []
     for path in specs:
         try:
-            report = api.shapes(path, **_budget(max_params), **_overrides(sets))
+            report = api.shapes(path, **_budget(max_params, max_activations), **_overrides(sets))
         except SpecError as exc:
             failed.append(exc)
             continue
+        if strict and report.warnings:
+            failed.append(SpecError(report.warnings))
+            continue
+        _warn(report)
         click.echo(f"{path}: ok ({len(report.layers)} layers, {report.total_params:,} parameters)")
     if failed:
         raise SpecError([p for exc in failed for p in exc.problems])
@@ -105,7 +124,7 @@ def validate(specs: tuple[Path, ...], sets: tuple[str, ...], max_params: int | N
 @click.option("--quiet", "-q", is_flag=True, help="Do not print the layer table.")
 @set_option
 @max_params_option
-def build(spec: Path, output: Path | None, force: bool, quiet: bool, sets: tuple[str, ...], max_params: int | None) -> None:
+def build(spec: Path, output: Path | None, force: bool, quiet: bool, sets: tuple[str, ...], max_params: int | None, max_activations: int | None) -> None:
     """Compile a spec to a Keras model file and print its layer table.
 
     \b
@@ -116,11 +135,12 @@ def build(spec: Path, output: Path | None, force: bool, quiet: bool, sets: tuple
     from .table import render
 
     loaded = api.load(spec, **_overrides(sets))
-    report = api.shapes(loaded, **_budget(max_params))
+    report = api.shapes(loaded, **_budget(max_params, max_activations))
+    _warn(report)
     target = output or Path("build") / f"{loaded.name}.keras"
     if target.exists() and not force:
         raise SpecError(api.Problem(f"{target} exists", file=str(target), hint="pass --force to overwrite"))
-    model = api.build(loaded, **_budget(max_params))
+    model = api.build(loaded, **_budget(max_params, max_activations))
     if not quiet:
         click.echo(render(report), nl=False)
     api.save_model(model, target, force=force)

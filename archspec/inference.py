@@ -16,6 +16,8 @@ from .kinds.registry import OPS, Shape, ShapeError
 
 MAX_PARAMS = 2_000_000_000
 """Default parameter budget: larger models are refused before anything is allocated."""
+MAX_ACTIVATIONS = 2_000_000_000
+"""Default budget of activation values for one example (8 GB in float32)."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,8 @@ class Report:
     input_shape: Shape
     layers: list[LayerInfo]
     groups: list[GroupInfo] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+    """Things a careful engineer wants to know that are not errors (see archspec.lint)."""
 
     @property
     def total_params(self) -> int:
@@ -149,13 +153,12 @@ def _receptive(node: Node, ins: list[tuple[tuple[int, int], tuple[int, int]]], i
     return new_rf, new_jump  # type: ignore[return-value]
 
 
-def infer(graph: Graph, *, max_params: int | None = MAX_PARAMS) -> Report:
+def infer(graph: Graph, *, max_params: int | None = MAX_PARAMS, max_activations: int | None = MAX_ACTIVATIONS) -> Report:
     """Shapes and counts for every node; SpecError naming each node whose shape fails."""
     shapes: dict[str, Shape | None] = {}
     fields: dict[str, tuple[tuple[int, int], tuple[int, int]]] = {}
     infos: list[LayerInfo] = []
     problems: list[Problem] = []
-    source = graph.source
     for node in graph.nodes:
         if node.op == "input":
             shapes[node.name] = graph.input_shape
@@ -169,8 +172,7 @@ def infer(graph: Graph, *, max_params: int | None = MAX_PARAMS) -> Report:
             out = node_shape(node, ins)  # type: ignore[arg-type]
         except ShapeError as exc:
             shapes[node.name] = None
-            message = f"layer {node.name!r}: {exc}"
-            problems.append(source.problem(node.path, message) if source else Problem(message, path=node.path))
+            problems.append(graph.problem(node.path, f"layer {node.name!r}: {exc}"))
             continue
         shapes[node.name] = out
         prim = OPS[node.op]
@@ -183,12 +185,25 @@ def infer(graph: Graph, *, max_params: int | None = MAX_PARAMS) -> Report:
         ))
     if problems:
         raise SpecError(problems)
+    from .lint import lint
+
     report = Report(graph.name, graph.input_shape, infos, _groups(graph, infos))
-    if max_params is not None and report.total_params > max_params:
-        message = f"the model has {report.total_params:,} parameters, over the budget of {max_params:,}"
-        hint = "raise the budget with --max-params (Python: max_params=...) if this is intended"
-        raise SpecError(source.problem(("layers",), message, hint) if source else Problem(message, hint=hint))
+    _check_budget(graph, report, max_params, max_activations)
+    report.warnings.extend(lint(graph, report))
     return report
+
+
+def _check_budget(graph: Graph, report: Report, max_params: int | None, max_activations: int | None) -> None:
+    """Refuse absurd models here, in arithmetic, before Keras allocates a single weight."""
+    problems = []
+    if max_params is not None and report.total_params > max_params:
+        problems.append(graph.problem(("layers",), f"the model has {report.total_params:,} parameters, over the budget of {max_params:,}",
+                                      "raise the budget with --max-params (Python: max_params=...) if this is intended"))
+    if max_activations is not None and report.activations > max_activations:
+        problems.append(graph.problem(("layers",), f"one example produces {report.activations:,} activation values, over the budget of {max_activations:,}",
+                                      "raise the budget with --max-activations (Python: max_activations=...) if this is intended"))
+    if problems:
+        raise SpecError(problems)
 
 
 def _groups(graph: Graph, infos: list[LayerInfo]) -> list[GroupInfo]:

@@ -13,7 +13,7 @@ from typing import Any, Iterator
 
 from pydantic import BaseModel
 
-from .errors import PathPart
+from .errors import PathPart, Problem
 
 INPUT = "input"
 
@@ -49,6 +49,12 @@ class Graph:
 
     def __len__(self) -> int:
         return len(self.nodes)
+
+    def problem(self, path: tuple[PathPart, ...], message: str, hint: str | None = None) -> Problem:
+        """A Problem located in the spec this graph came from (if it came from one)."""
+        if self.source is not None:
+            return self.source.problem(path, message, hint)
+        return Problem(message, path=path, hint=hint)
 
     def node(self, name: str) -> Node:
         for n in self.nodes:
