@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import sys
 
-from .api import build, graph, load, load_model, loads, save_model, shapes
+from .api import build, check, graph, load, load_model, loads, save_model, shapes
 from .errors import ArchspecError, Problem, SpecError
+from .kinds.base import LayerSpec
+from .kinds.registry import Block, Primitive, ShapeError
+from .kinds.registry import register as register_kind
 
 __version__ = "0.1.0"
 __all__ = [
-    "ArchspecError", "Problem", "SpecError", "build", "graph", "load", "load_model", "loads",
-    "save_model", "shapes", "__version__",
+    "ArchspecError", "Block", "LayerSpec", "Primitive", "Problem", "ShapeError", "SpecError", "build", "check",
+    "graph", "load", "load_model", "loads", "register_kind", "save_model", "shapes", "__version__",
 ]
 
 if "keras" in sys.modules:  # Keras is already paid for: register custom layers so saved models reload

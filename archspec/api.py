@@ -73,10 +73,21 @@ def build(spec: SpecLike, *, max_params: int | None = MAX_PARAMS, max_activation
     return to_keras(g)
 
 
+def check(spec: SpecLike, **overrides: Any) -> Any:
+    """Build the model and verify static shapes and parameter counts against Keras, node by node.
+
+    Returns the model; raises SpecError naming each kind whose shape rule disagrees with its emitter."""
+    from .check import check as compare
+
+    g = graph(spec, **overrides)
+    return compare(g, infer(g, max_params=None, max_activations=None))
+
+
 def load_model(path: str | os.PathLike[str]) -> Any:
     """Load a saved ``.keras`` model, with archspec's custom layers available."""
-    import keras
+    from .backend import keras as import_keras
 
+    keras = import_keras()
     from .layers import CUSTOM_OBJECTS
 
     return keras.saving.load_model(path, custom_objects=CUSTOM_OBJECTS)

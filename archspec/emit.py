@@ -14,8 +14,9 @@ from .kinds.registry import OPS
 
 
 def to_keras(graph: Graph) -> Any:
-    import keras
+    from .backend import keras as import_keras
 
+    keras = import_keras()
     from . import layers  # noqa: F401  (registers archspec's custom layers)
 
     tensors: dict[str, Any] = {INPUT: keras.Input(shape=graph.input_shape, name=INPUT)}

@@ -28,23 +28,53 @@ _TYPE_WORDS = {
 _RELEVANT = {str: ("literal_error", "string_type", "unknown_kind"), int: ("int", "greater", "less"), list: ("tuple", "list", "too_")}
 
 
+OVERRIDABLE = ("name", "description", "input", "defaults", "training")
+"""Top-level fields `--set` may replace (dotted keys reach inside: `training.epochs=3`)."""
+
+
+def apply_overrides(data: dict[str, Any], overrides: Mapping[str, Any], source: Source) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Split `--set` overrides into variable values and edits of top-level fields (applied to a copy)."""
+    variables = data.get("variables") if isinstance(data.get("variables"), dict) else {}
+    out = dict(data)
+    var_values: dict[str, Any] = {}
+    problems = []
+    for key, value in overrides.items():
+        parts = key.split(".")
+        if key in variables:
+            var_values[key] = value
+        elif parts[0] in OVERRIDABLE:
+            target = out
+            for i, part in enumerate(parts[:-1]):
+                child = target.get(part)
+                target[part] = dict(child) if isinstance(child, dict) else {}
+                target = target[part]
+            target[parts[-1]] = value
+        else:
+            near = closest(key, [*variables, *OVERRIDABLE])
+            problems.append(Problem(
+                f"--set {key}: the spec has no variable or field {key!r}", file=source.file,
+                hint=(f"did you mean {near!r}? " if near else "") + f"variables: {', '.join(variables) or 'none'}; fields: {', '.join(OVERRIDABLE)}",
+            ))
+    if problems:
+        raise SpecError(problems)
+    return out, var_values
+
+
 def resolve_variables(data: dict[str, Any], source: Source, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Substitute $variables outside block templates; variables may use earlier ones."""
+    """Substitute $variables outside block templates; variables may use earlier ones.
+
+    An overridden variable takes its new value before later variables are computed from it."""
     problems: list[Problem] = []
 
     def fail(path: tuple, message: str, hint: str | None = None) -> None:
         problems.append(source.problem(path, message, hint))
 
+    data, var_values = apply_overrides(data, overrides or {}, source)
     raw_vars = data.get("variables") or {}
     env: dict[str, Any] = {}
     if isinstance(raw_vars, dict):
         for key, value in raw_vars.items():
-            env[key] = expr.substitute(value, env, fail, ("variables", key))
-    for key, value in (overrides or {}).items():
-        if key not in env:
-            near = closest(key, env)
-            problems.append(Problem(f"--set {key}: no such variable" + (f" (did you mean {near!r}?)" if near else ""), file=source.file, hint=f"variables: {', '.join(env) or 'none'}"))
-        env[key] = value
+            env[key] = var_values[key] if key in var_values else expr.substitute(value, env, fail, ("variables", key))
     out = {
         key: value if key in ("blocks", "variables") else expr.substitute(value, env, fail, (key,))
         for key, value in data.items()

@@ -76,6 +76,11 @@ OPS: dict[str, Primitive] = {}
 
 
 def register(kind: Primitive | Block) -> Primitive | Block:
+    """Add a kind to the table. Its name (and aliases) must be new; the spec union is rebuilt."""
+    if not isinstance(kind, (Primitive, Block)):
+        raise TypeError(f"register() takes a Primitive or Block, got {type(kind).__name__}")
+    if not issubclass(kind.schema, LayerSpec):
+        raise TypeError(f"the schema of kind {kind.kind!r} must subclass archspec.LayerSpec")
     for name in (kind.kind, *kind.aliases):
         if name in KINDS and KINDS[name] is not kind:
             raise ValueError(f"layer kind {name!r} is already registered")

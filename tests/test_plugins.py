@@ -1,0 +1,108 @@
+"""Third-party kinds: an installed plugin package (entry point) and a register_kind() call.
+
+Both run in fresh interpreters so the kind table of the test process stays the built-in one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from conftest import ROOT
+
+PLUGIN = ROOT / "tests" / "plugins" / "archspec_se"
+SE_NET = ROOT / "tests" / "plugins" / "se_net.yaml"
+
+
+@pytest.fixture(scope="module")
+def plugin_site(tmp_path_factory):
+    """pip-installs the example plugin into a private folder (no change to the environment)."""
+    site = tmp_path_factory.mktemp("site")
+    args = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(site), str(PLUGIN)]
+    try:
+        import setuptools  # noqa: F401
+
+        args.insert(5, "--no-build-isolation")
+    except ImportError:
+        pass
+    subprocess.run(args, check=True, capture_output=True)
+    return site
+
+
+def run(code: str, site=None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(site) if site else None, str(ROOT)]))}
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, env=env, cwd=ROOT)
+
+
+def test_installed_plugin_works_end_to_end(plugin_site):
+    result = run(f"""
+        import json, archspec
+        from archspec.cli import main
+        report = archspec.shapes({str(SE_NET)!r})
+        se = report.layer("se_1")
+        model = archspec.check({str(SE_NET)!r})          # static vs Keras, node by node
+        from archspec.spec import spec_model
+        schema = json.dumps(spec_model().model_json_schema())
+        print(json.dumps({{"params": se.params, "shape": se.output_shape, "total": report.total_params,
+                           "keras": model.count_params(), "in_schema": '"se"' in schema,
+                           "validate": main(["validate", {str(SE_NET)!r}])}}))
+    """, plugin_site)
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    assert out["params"] == 32 * 4 + 4 + 4 * 32 + 32 and out["shape"] == [32, 32, 32]
+    assert out["total"] == out["keras"] and out["in_schema"] and out["validate"] == 0
+
+
+def test_without_the_plugin_the_kind_is_unknown():
+    result = run(f"""
+        import archspec
+        try:
+            archspec.shapes({str(SE_NET)!r})
+        except archspec.SpecError as exc:
+            print(exc)
+    """)
+    assert "unknown layer kind 'se'" in result.stdout
+
+
+def test_a_wrong_shape_rule_is_caught_by_the_consistency_check():
+    result = run(f"""
+        import archspec
+        from pydantic import Field
+
+        class Halve(archspec.LayerSpec):
+            '''Claims to halve the channels; its emitter does not.'''
+
+        def infer(a, inputs):
+            h, w, c = inputs[0]
+            return (h, w, c // 2)
+
+        archspec.register_kind(archspec.Primitive(
+            "halve", Halve, infer, lambda node, x, keras: keras.layers.Activation("linear", name=node.name)(x[0])))
+        spec = {{"name": "bad", "input": [8, 8, 4], "layers": ["halve", "flatten", {{"dense": 2}}]}}
+        try:
+            archspec.check(spec)
+        except archspec.SpecError as exc:
+            print("CAUGHT", exc)
+    """)
+    assert "CAUGHT" in result.stdout, result.stderr
+    assert "kind 'halve' computes shape [8, 8, 2] but its Keras layer gives [8, 8, 4]" in result.stdout
+
+
+def test_register_rejects_a_taken_name():
+    result = run("""
+        import archspec
+        from archspec.kinds import load_builtin_kinds
+        load_builtin_kinds()
+        class C(archspec.LayerSpec):
+            '''x'''
+        try:
+            archspec.register_kind(archspec.Primitive("conv", C, lambda a, i: i[0], lambda n, x, k: x[0]))
+        except ValueError as exc:
+            print("REFUSED", exc)
+    """)
+    assert "REFUSED layer kind 'conv' is already registered" in result.stdout
