@@ -164,6 +164,58 @@ def check(spec: Path, sets: tuple[str, ...]) -> None:
 
 
 @cli.command()
+@click.argument("spec", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to a file instead of printing.")
+@click.option("--force", is_flag=True, help="Overwrite an existing output file.")
+@set_option
+def render(spec: Path, output: Path | None, force: bool, sets: tuple[str, ...]) -> None:
+    """Print the fully resolved spec: templates, repeats, variables and defaults expanded.
+
+    \b
+    archspec render specs/resnet50.yaml > resnet50.flat.yaml
+    archspec render specs/resnet50.yaml --set classes=10 -o r50-10.yaml
+    """
+    from . import api
+    from .render import render as resolve
+
+    text = resolve(api.load(spec, **_overrides(sets)))
+    if output:
+        api.write_text(output, text, force=force)
+        click.echo(f"wrote {output}")
+    else:
+        click.echo(text, nl=False)
+
+
+@cli.command()
+@click.argument("a", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("b", type=click.Path(dir_okay=False, path_type=Path), required=False)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--changed", is_flag=True, help="Show only blocks that differ.")
+@set_option
+def diff(a: Path, b: Path | None, as_json: bool, changed: bool, sets: tuple[str, ...]) -> None:
+    """Compare two specs block by block (shapes, parameters, MACs, layers), or one spec
+    with itself under --set overrides.
+
+    \b
+    archspec diff specs/resnet50.yaml specs/resnet101.yaml
+    archspec diff specs/resnet50.yaml --set width=0.5
+    """
+    import json
+
+    from . import api
+    from .diff import diff as compare
+    from .diff import render as show
+
+    left = api.shapes(a)
+    right = api.shapes(b or a, **_overrides(sets))
+    result = compare(left, right)
+    if as_json:
+        click.echo(json.dumps(result.to_json(), indent=2))
+    else:
+        click.echo(show(result, only_changed=changed), nl=False)
+
+
+@cli.command()
 def reference() -> None:
     """Print the reference of every layer kind (markdown), generated from the schemas.
 
