@@ -77,7 +77,7 @@ def check(spec: SpecLike, **overrides: Any) -> Any:
     """Build the model and verify static shapes and parameter counts against Keras, node by node.
 
     Returns the model; raises SpecError naming each kind whose shape rule disagrees with its emitter."""
-    from .check import check as compare
+    from .consistency import check as compare
 
     g = graph(spec, **overrides)
     return compare(g, infer(g, max_params=None, max_activations=None))

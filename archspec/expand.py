@@ -48,6 +48,7 @@ class Lowering:
         self.uses: list[str] = []
         self.pending: tuple[str, bool] | None = None
         self.shapes: dict[str, tuple[int, ...] | None] = {INPUT: tuple(spec.input)}
+        self.declared = set(_names(spec.model_dump(include={"layers"})))
 
     # -- naming ---------------------------------------------------------------
     def scoped(self, name: str) -> str:
@@ -96,12 +97,29 @@ class Lowering:
             key = "_".join([*self.scope[:depth], ref])
             if key in self.aliases:
                 return self.aliases[key]
+        if ref in self.declared:
+            self.problems.append(self.at(
+                path, f"{ref!r} is defined after this layer: inputs must refer to earlier layers",
+                "a reference forward would make a cycle; move the layer, or read one above it"))
+            raise _Skip
         near = closest(ref, self.aliases)
         self.problems.append(self.at(
             path, f"no earlier layer named {ref!r}",
             (f"did you mean {near!r}? " if near else "") + "inputs refer to layers above this one (or `input`, the model input)",
         ))
         raise _Skip
+
+    def resolve_all(self, refs: Iterable[str], path: tuple) -> list[str]:
+        """Resolve several references, reporting every one that fails."""
+        found, failed = [], False
+        for i, ref in enumerate(refs):
+            try:
+                found.append(self.resolve(ref, path + (i,)))
+            except _Skip:
+                failed = True
+        if failed:
+            raise _Skip
+        return found
 
     def source_of(self, layer: LayerSpec, path: tuple) -> str:
         return self.resolve(layer.input, path + ("input",)) if layer.input else self.prev
@@ -231,6 +249,18 @@ def _layers_adapter() -> TypeAdapter:
         _adapter_cache.clear()
         _adapter_cache[key] = TypeAdapter(list[union])  # type: ignore[valid-type]
     return _adapter_cache[key]
+
+
+def _names(data: Any) -> Iterable[str]:
+    """Every `name` given anywhere in the layers (for telling a forward reference from a typo)."""
+    if isinstance(data, dict):
+        if isinstance(data.get("name"), str):
+            yield data["name"]
+        for value in data.values():
+            yield from _names(value)
+    elif isinstance(data, list):
+        for value in data:
+            yield from _names(value)
 
 
 class _Scope:

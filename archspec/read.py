@@ -163,7 +163,12 @@ class _Walker:
 
 def _compose(text: str, file: str | None) -> _Walker | None:
     """Compose YAML text; returns the walker (holding data) or None for an empty document."""
-    loader = _BoundedLoader(text)
+    try:
+        loader = _BoundedLoader(text)
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        col = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        raise _problem(text, file, line, col, f"character #x{exc.character:04x} is not allowed in YAML") from None
     try:
         try:
             node = loader.get_single_node()
@@ -174,6 +179,9 @@ def _compose(text: str, file: str | None) -> _Walker | None:
                 msg = f"YAML syntax error: {exc.problem} ({exc.context})"
             line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
             raise _problem(text, file, line, col, msg) from None
+        except yaml.reader.ReaderError as exc:
+            line = text.count("\n", 0, exc.position) + 1
+            raise _problem(text, file, line, None, f"character #x{exc.character:04x} is not allowed in YAML") from None
         except yaml.YAMLError as exc:
             raise _problem(text, file, None, None, f"YAML error: {exc}") from None
         if node is None:

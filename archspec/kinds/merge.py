@@ -44,7 +44,7 @@ def concat_infer(a: Concat, inputs: list[Shape]) -> Shape:
 
 def lower(a: Merge, ctx, path: tuple) -> str:
     kind = "add" if isinstance(a, Add) else "concat"
-    sources = [ctx.resolve(n, path + ("inputs", i)) for i, n in enumerate(a.inputs)]
+    sources = ctx.resolve_all(a.inputs, path + ("inputs",))
     base = ctx.name_for(a, kind)
     return ctx.alias(base, ctx.add(base, kind, a.model_copy(update={"name": None, "input": None}), sources, path))
 

@@ -1,0 +1,50 @@
+"""Long fuzz run: the CI fuzz suite (tests/test_fuzz.py) with many more examples.
+
+    .venv/bin/python bench/fuzz.py            # 20x CI: ~300 Keras builds, ~6,000 corrupted specs, ~6,000 texts
+    .venv/bin/python bench/fuzz.py 100        # 100x
+
+Prints how many generated specs were tried and whether any crashed or disagreed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main() -> int:
+    scale = int(sys.argv[1]) if len(sys.argv) > 1 else 20
+    env = {**os.environ, "ARCHSPEC_FUZZ_EXAMPLES": str(scale), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    start = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--hypothesis-show-statistics", str(ROOT / "tests" / "test_fuzz.py")],
+        env=env, cwd=ROOT, capture_output=True, text=True,
+    )
+    elapsed = time.perf_counter() - start
+    tried = {name: 0 for name in ("agree_with_keras", "fail_cleanly", "never_crashes")}
+    current = None
+    for line in result.stdout.splitlines():
+        for name in tried:
+            if name in line:
+                current = name
+        found = re.search(r"(\d+) passing", line)
+        if current and found:
+            tried[current] += int(found.group(1))
+    print(f"scale {scale}x, {elapsed:.0f} s")
+    print(f"valid specs built and compared with Keras: {tried['agree_with_keras']}")
+    print(f"corrupted specs:                           {tried['fail_cleanly']}")
+    print(f"arbitrary texts:                           {tried['never_crashes']}")
+    print("result:", "no crash, no disagreement" if result.returncode == 0 else "FAILURES (see below)")
+    if result.returncode:
+        print(result.stdout[-5000:])
+    return result.returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())

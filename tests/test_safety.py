@@ -1,0 +1,66 @@
+"""Hostile inputs are refused quickly with a clear message: nothing hangs, nothing runs."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+import archspec
+from archspec.cli import main
+
+LAUGHS = "\n".join(
+    ["a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    + [f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]" for i in range(8)]
+    + ["name: x", "input: [8, 8, 1]", "layers: *i", ""]
+)
+
+
+def refused(text: str, fragment: str, tmp_path, name="s.yaml") -> float:
+    path = tmp_path / name
+    path.write_text(text)
+    start = time.perf_counter()
+    with pytest.raises(archspec.SpecError, match=fragment):
+        archspec.load(path)
+    return time.perf_counter() - start
+
+
+def test_billion_laughs(tmp_path):
+    assert refused(LAUGHS, "expands to more than", tmp_path) < 1.0
+
+
+def test_hundred_megabyte_spec(tmp_path):
+    path = tmp_path / "big.yaml"
+    with open(path, "w") as f:
+        f.write("name: x\ninput: [8, 8, 1]\nlayers:\n")
+        line = "  - dropout: 0.1\n"
+        f.write(line * (100 * 1024 * 1024 // len(line)))
+    start = time.perf_counter()
+    with pytest.raises(archspec.SpecError, match="the limit is"):
+        archspec.load(path)
+    assert time.perf_counter() - start < 1.0
+
+
+@pytest.mark.parametrize("text", ["[" * 10_000 + "]" * 10_000, "{a: " * 10_000 + "}" * 10_000, "a:\n" + "".join(" " * i + "b:\n" for i in range(1, 1_000))])
+def test_ten_thousand_deep_nesting(text, tmp_path):
+    assert refused(text, "nesting deeper than", tmp_path) < 1.0
+
+
+def test_python_tags_refused(tmp_path, capsys):
+    path = tmp_path / "evil.yaml"
+    path.write_text('name: !!python/object/apply:os.system ["echo pwned > /tmp/archspec-evil"]\ninput: [8, 8, 1]\nlayers: [flatten]\n')
+    assert main(["validate", str(path)]) == 2
+    assert "is not allowed" in capsys.readouterr().err
+
+
+def test_deep_json(tmp_path):
+    assert refused("[" * 10_000 + "]" * 10_000, "nesting deeper than", tmp_path, "s.json") < 1.0
+
+
+def test_huge_expansion_refused_before_allocation():
+    spec = {"name": "x", "input": [8, 8, 1],
+            "layers": [{"repeat": {"times": 60000, "layers": [{"conv": {"filters": 1, "kernel": 1}}, "batchnorm"]}}]}
+    start = time.perf_counter()
+    with pytest.raises(archspec.SpecError, match="more than 100,000 layers"):
+        archspec.shapes(spec)
+    assert time.perf_counter() - start < 10
