@@ -16,7 +16,7 @@ build: $(STAMP)
 	$(BIN)/archspec build specs/lenet.yaml --force
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -n 2
 
 clean:
 	rm -rf build .pytest_cache

@@ -1,0 +1,221 @@
+"""The architecture zoo in specs/: parameter counts, published layer sizes, Keras builds, and
+weight parity with keras.applications.
+
+One table (ZOO) lists each zoo spec with its exact parameter count and reference; every
+test below is parametrised over it, so adding a network is adding a row.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import pytest
+
+import archspec
+
+SPECS = Path(__file__).resolve().parent.parent / "specs"
+
+
+class Entry(NamedTuple):
+    total: int  # Keras count_params(): BN moving statistics included
+    trainable: int | None = None  # given where the reference figure is the trainable count (torchvision, the paper)
+    keras_app: str | None = None  # keras.applications reference for weight parity
+    before_classifier: str | None = None  # layer compared as well as the output
+    slow: bool = False
+
+
+ZOO: dict[str, Entry] = {
+    "lenet": Entry(63_802),
+    "alexnet": Entry(60_965_224),  # groups=2 on conv2/4/5; 62,378,344 ungrouped (test below)
+    "zfnet": Entry(62_357_608),
+    "vgg16": Entry(138_357_544, keras_app="VGG16", before_classifier="fc2", slow=True),
+    "vgg19": Entry(143_667_240, keras_app="VGG19", before_classifier="fc2", slow=True),
+    "googlenet": Entry(6_998_552),
+    "resnet18": Entry(11_699_112, trainable=11_689_512),  # torchvision resnet18: 11,689,512
+    "resnet34": Entry(21_814_696, trainable=21_797_672),  # torchvision resnet34: 21,797,672
+    "resnet50": Entry(25_636_712, keras_app="ResNet50", before_classifier="avg_pool"),
+    "resnet101": Entry(44_707_176, keras_app="ResNet101", before_classifier="avg_pool", slow=True),
+    "resnet152": Entry(60_419_944, keras_app="ResNet152", before_classifier="avg_pool", slow=True),
+    "resnet20_cifar": Entry(274_042, trainable=272_474),  # option B; 269,722 trainable with option A
+    "resnet56_cifar": Entry(860_026, trainable=855_770),  # option B; 853,018 trainable with option A
+    "densenet121": Entry(8_062_504, keras_app="DenseNet121", before_classifier="avg_pool"),
+    "densenet169": Entry(14_307_880, keras_app="DenseNet169", before_classifier="avg_pool", slow=True),
+    "densenet201": Entry(20_242_984, keras_app="DenseNet201", before_classifier="avg_pool", slow=True),
+}
+
+# Output sizes of top-level layers as the papers print them (networks keras.applications lacks).
+_INCEPTION_CHANNELS = {"3a": 256, "3b": 480, "4a": 512, "4b": 512, "4c": 512, "4d": 528, "4e": 832, "5a": 832, "5b": 1024}
+PUBLISHED: dict[str, dict[str, tuple[int, ...]]] = {
+    # Szegedy et al. 2014, table 1
+    "googlenet": {
+        "conv1": (112, 112, 64), "pool1": (56, 56, 64), "conv2": (56, 56, 192), "pool2": (28, 28, 192),
+        **{f"inception_{m}": ({"3": 28, "4": 14, "5": 7}[m[0]],) * 2 + (c,) for m, c in _INCEPTION_CHANNELS.items()},
+        "pool3": (14, 14, 480), "pool4": (7, 7, 832), "pool5": (1, 1, 1024), "loss3_classifier": (1000,),
+    },
+    # Krizhevsky et al. 2012, fig. 2 (both towers together)
+    "alexnet": {
+        "conv1": (55, 55, 96), "pool1": (27, 27, 96), "conv2": (27, 27, 256), "pool2": (13, 13, 256),
+        "conv3": (13, 13, 384), "conv4": (13, 13, 384), "conv5": (13, 13, 256), "pool5": (6, 6, 256),
+        "flatten": (9216,), "fc6": (4096,), "fc7": (4096,), "fc8": (1000,),
+    },
+    # Zeiler & Fergus 2013, fig. 3
+    "zfnet": {
+        "conv1": (110, 110, 96), "pool1": (55, 55, 96), "conv2": (26, 26, 256), "pool2": (13, 13, 256),
+        "conv3": (13, 13, 384), "conv4": (13, 13, 384), "conv5": (13, 13, 256), "pool5": (6, 6, 256),
+        "fc6": (4096,), "fc7": (4096,), "fc8": (1000,),
+    },
+    # He et al. 2015, section 4.2: feature maps 32x32x16, 16x16x32, 8x8x64
+    **{
+        f"resnet{n}_cifar": {"conv1": (32, 32, 16), "conv2": (32, 32, 16), "conv3": (16, 16, 32), "conv4": (8, 8, 64), "predictions": (10,)}
+        for n in (20, 56)
+    },
+}
+
+
+def spec_path(name: str) -> Path:
+    return SPECS / f"{name}.yaml"
+
+
+def zoo_params(select=lambda name, entry: True) -> list:
+    """The table as pytest params, the large networks marked slow."""
+    return [pytest.param(name, marks=[pytest.mark.slow] if entry.slow else [], id=name)
+            for name, entry in ZOO.items() if select(name, entry)]
+
+
+# -- parameter counts (pure Python, no TensorFlow) -------------------------------------------
+
+
+def test_every_zoo_spec_exists():
+    assert set(ZOO) <= {p.stem for p in SPECS.glob("*.yaml")}
+
+
+@pytest.mark.parametrize("name", list(ZOO))
+def test_total_params(name):
+    report = archspec.shapes(spec_path(name))
+    entry = ZOO[name]
+    assert report.total_params == entry.total
+    if entry.trainable is not None:
+        assert report.trainable_params == entry.trainable
+
+
+@pytest.mark.parametrize("name", list(ZOO))
+def test_header_states_the_count(name):
+    """Each spec's header comment names its exact parameter count."""
+    header = "".join(line for line in spec_path(name).read_text().splitlines(keepends=True) if line.startswith("#"))
+    assert f"{ZOO[name].total:,}" in header
+    if ZOO[name].trainable is not None:
+        assert f"{ZOO[name].trainable:,}" in header
+
+
+def test_alexnet_ungrouped_single_tower():
+    assert archspec.shapes(spec_path("alexnet"), groups=1).total_params == 62_378_344
+
+
+def test_cli_json_total():
+    from click.testing import CliRunner
+
+    from archspec.cli import cli
+
+    result = CliRunner().invoke(cli, ["shapes", str(spec_path("googlenet")), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["total_params"] == ZOO["googlenet"].total
+
+
+# -- published per-layer output sizes ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", list(PUBLISHED))
+def test_published_output_sizes(name):
+    rows = {g.name: tuple(g.output_shape) for g in archspec.shapes(spec_path(name)).groups}
+    assert {layer: rows.get(layer) for layer in PUBLISHED[name]} == PUBLISHED[name]
+
+
+# -- Keras: build, forward pass, shapes, weight parity ---------------------------------------
+
+
+# Each network is built once, by exactly one test: those with a keras.applications reference in
+# the parity test, the others in the build test. (Sharing a model between two tests through a
+# fixture would need the tests on one xdist worker, and `xdist_group` is a silent no-op with
+# pytest 9.2 + pytest-xdist 3.8: xdist sets `item._nodeid`, which pytest 9 no longer reads.)
+
+
+@pytest.fixture
+def fresh_keras():
+    import keras
+
+    keras.utils.set_random_seed(0)
+    yield keras
+    keras.backend.clear_session()
+    gc.collect()
+
+
+def build_and_check(name: str):
+    """Build the spec, check every node's static shape and parameters against Keras, and run a
+    forward pass on one example; returns (report, model)."""
+    path = spec_path(name)
+    report, model = archspec.shapes(path), archspec.build(path)
+    for info in report.layers:
+        layer = model.get_layer(info.name)
+        assert tuple(layer.output.shape[1:]) == tuple(info.output_shape), info.name
+        assert layer.count_params() == info.params, info.name
+    assert model.count_params() == report.total_params == ZOO[name].total
+    assert sum(int(np.prod(w.shape)) for w in model.trainable_weights) == report.trainable_params
+    x = np.random.default_rng(0).standard_normal((1, *report.input_shape)).astype("float32")
+    y = np.asarray(model(x, training=False))
+    assert y.shape == (1, *report.output_shape)
+    assert np.all(np.isfinite(y))
+    assert y.sum() == pytest.approx(1.0, rel=1e-4)  # every zoo network ends in a softmax
+    return report, model
+
+
+@pytest.mark.parametrize("name", zoo_params(lambda n, e: e.keras_app is None))
+def test_builds_and_matches_static_shapes(name, fresh_keras):
+    build_and_check(name)
+
+
+def _randomise_batchnorm(model, rng) -> None:
+    """Non-trivial BN statistics, so that epsilon and the BN wiring show in the outputs."""
+    import keras
+
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            gamma, beta, mean, var = layer.get_weights()
+            layer.set_weights([rng.uniform(0.5, 1.5, gamma.shape), rng.normal(0, 0.1, beta.shape),
+                               rng.normal(0, 0.1, mean.shape), rng.uniform(0.5, 1.5, var.shape)])
+
+
+@pytest.mark.parametrize("name", zoo_params(lambda n, e: e.keras_app is not None))
+def test_weight_parity_with_keras_applications(name, fresh_keras):
+    keras = fresh_keras
+    entry = ZOO[name]
+    report, ours = build_and_check(name)
+    ref = getattr(keras.applications, entry.keras_app)(weights=None)
+    assert ref.count_params() == ours.count_params() == entry.total
+    # Same layer names (Keras' unnamed stem paddings aside), same shapes.
+    ours_by_name = {layer.name: layer for layer in ours.layers}
+    for layer in ref.layers:
+        if isinstance(layer, keras.layers.InputLayer) or layer.name.startswith("zero_padding2d"):
+            continue
+        assert layer.name in ours_by_name, f"keras layer {layer.name!r} missing"
+        assert ours_by_name[layer.name].output.shape == layer.output.shape, layer.name
+    weighted = lambda m: {layer.name for layer in m.layers if layer.weights}  # noqa: E731
+    assert weighted(ours) == weighted(ref)
+
+    rng = np.random.default_rng(0)
+    _randomise_batchnorm(ref, rng)
+    for layer in ref.layers:
+        if layer.weights:
+            ours_by_name[layer.name].set_weights(layer.get_weights())
+
+    x = rng.standard_normal((2, *report.input_shape)).astype("float32")
+    cut = lambda m: keras.Model(m.input, m.get_layer(entry.before_classifier).output)  # noqa: E731
+    for where, a, b in [(entry.before_classifier, cut(ours), cut(ref)), ("output", ours, ref)]:
+        ya, yb = np.asarray(a(x, training=False)), np.asarray(b(x, training=False))
+        assert ya.shape == yb.shape
+        diff = np.abs(ya - yb).max()
+        # absolute, and relative to the scale (softmax outputs of random weights are ~1e-3)
+        assert diff < 1e-5 and diff <= 1e-5 * np.abs(yb).max(), f"{where}: max abs difference {diff}"
