@@ -88,9 +88,11 @@ def load_model(path: str | os.PathLike[str]) -> Any:
     from .backend import keras as import_keras
 
     keras = import_keras()
+    from .backend import deep_recursion
     from .layers import CUSTOM_OBJECTS
 
-    return keras.saving.load_model(path, custom_objects=CUSTOM_OBJECTS)
+    with deep_recursion(20_000):
+        return keras.saving.load_model(path, custom_objects=CUSTOM_OBJECTS)
 
 
 def save_model(model: Any, path: str | os.PathLike[str], *, force: bool = False) -> Path:

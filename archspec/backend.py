@@ -44,3 +44,15 @@ def keras() -> Any:
 
                 tf.config.list_physical_devices()
     return sys.modules["keras"]
+
+
+@contextlib.contextmanager
+def deep_recursion(frames: int) -> Iterator[None]:
+    """Keras walks functional graphs recursively, a few frames per layer, when it builds or
+    loads a model: a 1,000-layer chain exceeds Python's default limit. Raise it for that call only."""
+    before = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(before, frames))
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(before)

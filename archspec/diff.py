@@ -69,29 +69,22 @@ def diff(a: Report, b: Report) -> Diff:
     return Diff(a, b, _align(a.groups, b.groups))
 
 
-def render(d: Diff, *, width: int | None = None, only_changed: bool = False) -> str:
-    from rich.console import Console
-    from rich.table import Table
+def render(d: Diff, *, only_changed: bool = False) -> str:
+    from .table import columns, shape_text
 
     def shape(g: GroupInfo | None) -> str:
-        return "x".join(map(str, g.output_shape)) if g else "-"
+        return shape_text(g.output_shape) if g else "-"
 
     def num(g: GroupInfo | None, attr: str) -> str:
         return f"{getattr(g, attr):,}" if g else "-"
 
-    table = Table(title=f"{d.a.name} vs {d.b.name}", title_justify="left", box=None, pad_edge=False)
-    for col in ("", "block", f"{d.a.name} output", "params", "layers", f"{d.b.name} output", "params", "layers"):
-        table.add_column(col, justify="left" if col in ("", "block") else "right")
-    for r in d.rows:
-        if only_changed and not r.changed:
-            continue
-        table.add_row("*" if r.changed else "", r.name, shape(r.a), num(r.a, "params"), num(r.a, "nodes"),
-                      shape(r.b), num(r.b, "params"), num(r.b, "nodes"))
-    table.add_section()
-    table.add_row("", "total", "", f"{d.a.total_params:,}", str(len(d.a.layers)), "", f"{d.b.total_params:,}", str(len(d.b.layers)))
-    table.add_row("", "MACs", "", f"{d.a.macs:,}", "", "", f"{d.b.macs:,}", "")
-    console = Console(width=width or 120, record=True, force_terminal=False, color_system=None)
-    with console.capture() as capture:
-        console.print(table)
-    text = capture.get()
-    return text if text.endswith("\n") else text + "\n"
+    rows = [
+        ("*" if r.changed else "", r.name, shape(r.a), num(r.a, "params"), num(r.a, "nodes"), shape(r.b), num(r.b, "params"), num(r.b, "nodes"))
+        for r in d.rows if r.changed or not only_changed
+    ]
+    footer = [
+        ("", "total", "", f"{d.a.total_params:,}", str(len(d.a.layers)), "", f"{d.b.total_params:,}", str(len(d.b.layers))),
+        ("", "MACs", "", f"{d.a.macs:,}", "", "", f"{d.b.macs:,}", ""),
+    ]
+    header = ("", "block", f"{d.a.name} output", "params", "layers", f"{d.b.name} output", "params", "layers")
+    return f"{d.a.name} vs {d.b.name}\n" + columns(header, rows, (False, False) + (True,) * 6, footer)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .backend import deep_recursion
 from .ir import INPUT, Graph
 from .kinds.registry import OPS
 
@@ -22,4 +23,5 @@ def to_keras(graph: Graph) -> Any:
     tensors: dict[str, Any] = {INPUT: keras.Input(shape=graph.input_shape, name=INPUT)}
     for node in graph.nodes[1:]:
         tensors[node.name] = OPS[node.op].emit(node, [tensors[i] for i in node.inputs], keras)
-    return keras.Model(tensors[INPUT], tensors[graph.output], name=graph.name)
+    with deep_recursion(4 * len(graph.nodes) + 1000):
+        return keras.Model(tensors[INPUT], tensors[graph.output], name=graph.name)

@@ -62,7 +62,11 @@ class Problem:
             head += f": {self.field_path}"
         text = f"{head}: {self.message}"
         if self.source_line is not None and self.column is not None:
-            text += f"\n    {self.source_line}\n    {' ' * (self.column - 1)}^"
+            line, caret = self.source_line, self.column - 1
+            if len(line) > 100:  # show a window around the column, not a whole minified file
+                start = max(0, caret - 50)
+                line, caret = ("..." if start else "") + line[start : start + 100] + "...", caret - start + (3 if start else 0)
+            text += f"\n    {line}\n    {' ' * caret}^"
         if self.hint:
             text += f"\n  hint: {self.hint}"
         return text
