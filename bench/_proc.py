@@ -57,3 +57,11 @@ def median(xs: list[float]) -> float:
 
 def fmt_times(xs: list[float]) -> str:
     return ", ".join(f"{x:.3f}" for x in xs)
+
+
+def machine_note() -> str:
+    """Load average and CPU count: a busy machine inflates every figure (the ratios less so)."""
+    load = os.getloadavg()[0]
+    cpus = os.cpu_count() or 1
+    warn = "  WARNING: machine busy, figures inflated/noisy" if load > 0.75 * cpus else ""
+    return f"load average {load:.2f} on {cpus} CPUs{warn}"

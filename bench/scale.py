@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _proc import archspec_cmd, fmt_times, median, run_child
+from _proc import machine_note, archspec_cmd, fmt_times, median, run_child
 
 UNIT = [
     "  - conv: {filters: 16, kernel: 3, padding: same}",
@@ -63,26 +63,62 @@ def write_spec(directory: Path, n: int) -> Path:
     return path
 
 
-def profile(path: Path, top: int) -> None:
-    import archspec
-    from archspec.table import render
-
-    archspec.shapes(write_spec(path.parent, 10))  # imports and first-call costs out of the way
-    prof = cProfile.Profile()
-    t0 = time.perf_counter()
-    prof.enable()
-    report = archspec.shapes(path)
-    prof.disable()
-    t1 = time.perf_counter()
-    render(report)
-    t2 = time.perf_counter()
-    print(f"\ncProfile of archspec.shapes({path.name}): {t1 - t0:.2f} s under the profiler; render() {t2 - t1:.2f} s")
-    for key in ("tottime", "cumulative"):
+def _top(prof: cProfile.Profile, top: int, keys: tuple[str, ...] = ("tottime", "cumulative")) -> None:
+    for key in keys:
         buf = io.StringIO()
         pstats.Stats(prof, stream=buf).strip_dirs().sort_stats(key).print_stats(top)
         body = buf.getvalue()
         print(f"--- top {top} by {key} ---")
         print(body[body.index("   ncalls"):].rstrip())
+
+
+def profile(path: Path, top: int) -> None:
+    """Where the time goes on one spec: an unprofiled stage breakdown, then cProfile of shapes() and render()."""
+    import archspec
+
+    try:
+        from archspec.table import render
+    except ImportError:  # the table module moved: profile shapes() alone
+        render = None
+    archspec.shapes(write_spec(path.parent, 10))  # imports and first-call costs out of the way
+
+    stages: list[tuple[str, float]] = []
+    t0 = time.perf_counter()
+    try:  # parse alone (internal API; skipped if it moves)
+        from archspec.read import read
+
+        read(path)
+        stages.append(("read (YAML parse + positions)", time.perf_counter() - t0))
+    except ImportError:
+        pass
+    t0 = time.perf_counter()
+    spec = archspec.load(path)
+    t1 = time.perf_counter()
+    archspec.graph(spec)
+    t2 = time.perf_counter()
+    report = archspec.shapes(spec)
+    t3 = time.perf_counter()
+    stages += [("load = read + validate", t1 - t0), ("graph (expand)", t2 - t1), ("shapes(model) = expand + infer", t3 - t2)]
+    if render is not None:
+        render(report)
+        stages.append(("render (rich table)", time.perf_counter() - t3))
+    print(f"\nstage breakdown on {path.name} (in-process, no profiler):")
+    for name, t in stages:
+        print(f"  {name:<32} {t:6.3f} s")
+
+    prof = cProfile.Profile()
+    prof.enable()
+    report = archspec.shapes(path)
+    prof.disable()
+    print(f"\ncProfile of archspec.shapes({path.name}) (the profiler inflates pure-Python code ~2-3x):")
+    _top(prof, top)
+    if render is not None:
+        prof = cProfile.Profile()
+        prof.enable()
+        render(report)
+        prof.disable()
+        print(f"\ncProfile of archspec.table.render(report) for {path.name}:")
+        _top(prof, top, ("tottime",))
 
 
 def main() -> int:
@@ -100,7 +136,7 @@ def main() -> int:
         d = Path(tmp)
         sizes = sorted(set(args.sizes))
         specs = {n: write_spec(d, n) for n in [1, *sizes]}
-        print(f"archspec: {' '.join(archspec_cmd())}; {args.repeat} runs per size, medians\n")
+        print(f"archspec: {' '.join(archspec_cmd())}; {args.repeat} runs per size, medians; {machine_note()}\n")
 
         run_child([*archspec_cmd(), "shapes", str(specs[1])], env=env)  # warm-up (.pyc, disk cache)
         rows = {}
@@ -121,12 +157,14 @@ def main() -> int:
         for n, (t, rss, times, t_sh, t_re) in rows.items():
             marg = f"{(t - base) / n * 1e3:12.3f} ms" if n > 1 else f"{'(fixed cost)':>15}"
             print(f"{n:>7} {t:12.3f} s {rss / 1024:5.0f} MiB {t / n * 1e3:7.3f} ms {marg} {t_sh:7.3f} s {t_re:7.3f} s  {fmt_times(times)}")
-        lo, hi = sizes[0], sizes[-1]
-        m_lo, m_hi = (rows[lo][0] - base) / lo, (rows[hi][0] - base) / hi
         ip = {n: rows[n][3] + rows[n][4] for n in rows}
-        ip_lo, ip_hi = (ip[lo] - ip[1]) / lo, (ip[hi] - ip[1]) / hi
-        print(f"\nper-layer ratio {hi:,} vs {lo:,}: marginal whole-process {m_hi / m_lo:.2f}x, "
-              f"marginal in-process shapes()+render() {ip_hi / ip_lo:.2f}x  (1.0 = linear; ~{hi // lo}x = quadratic)")
+        hi = sizes[-1]
+        print()
+        for lo in sizes[:-1]:
+            m_lo, m_hi = (rows[lo][0] - base) / lo, (rows[hi][0] - base) / hi
+            ip_lo, ip_hi = (ip[lo] - ip[1]) / lo, (ip[hi] - ip[1]) / hi
+            print(f"per-layer ratio {hi:,} vs {lo:,}: marginal whole-process {m_hi / m_lo:.2f}x, "
+                  f"marginal in-process shapes()+render() {ip_hi / ip_lo:.2f}x  (1.0 = linear; {hi // lo}x = quadratic)")
         if 10000 in rows:
             t = rows[10000][0]
             print(f"target: 10,000 layers < 2 s whole process: {t:.2f} s -> {'PASS' if t < 2 else 'FAIL'}")

@@ -16,7 +16,7 @@ import os
 import sys
 from pathlib import Path
 
-from _proc import ROOT, archspec_cmd, fmt_times, median, repeat, run_child
+from _proc import machine_note, ROOT, archspec_cmd, fmt_times, median, repeat, run_child
 
 # Run the CLI in-process (as the console script would), then say which heavy modules it pulled in.
 PROBE = """
@@ -64,7 +64,7 @@ def main() -> int:
     shapes_cmd = [*archspec_cmd(), "shapes", spec]
     keras_cmd = [sys.executable, "-c", KERAS.format(app=app)]
     print(f"spec: {os.path.relpath(spec, ROOT)}  vs  keras.applications.{app}(weights=None).summary()")
-    print(f"python: {sys.executable}\narchspec: {' '.join(shapes_cmd[:-2])}")
+    print(f"python: {sys.executable}\narchspec: {' '.join(shapes_cmd[:-2])}\n{machine_note()}")
 
     # Sanity: the two sides describe the same network, and shapes never touched TensorFlow.
     _, _, js = run_child([*archspec_cmd(), "shapes", spec, "--json"], env=env, capture=True)
