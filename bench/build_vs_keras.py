@@ -1,0 +1,70 @@
+"""archspec.build against the keras.applications constructor for the same network, in one process.
+
+    .venv/bin/python bench/build_vs_keras.py            # ResNet-50, DenseNet-121, VGG-16; median of 5
+    .venv/bin/python bench/build_vs_keras.py -n 9
+
+Both sides build with fresh weights (keras.backend.clear_session() before each build); the spec is
+loaded once, as a user would, so the figure is expansion + shape check + emitting, against Keras'
+own construction. Target: ratio (archspec / keras) at most 1.10.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _proc import ROOT, machine_note  # noqa: E402
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+PAIRS = [("resnet50", "ResNet50"), ("densenet121", "DenseNet121"), ("vgg16", "VGG16")]
+
+
+def timed(build, n: int) -> list[float]:
+    import keras
+
+    out = []
+    for _ in range(n):
+        keras.backend.clear_session()
+        start = time.perf_counter()
+        build()
+        out.append(time.perf_counter() - start)
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", type=int, default=5, help="repetitions per side (median reported)")
+    args = parser.parse_args()
+
+    import archspec
+    from archspec.backend import keras as import_keras
+
+    keras = import_keras()
+    print(f"archspec.build vs keras.applications, median of {args.n} (after one warm-up each); {machine_note()}")
+    print(f"{'network':<12} {'archspec':>10} {'keras':>10} {'ratio':>7}  params")
+    worst = 0.0
+    for spec_name, app in PAIRS:
+        spec = archspec.load(ROOT / "specs" / f"{spec_name}.yaml")
+        constructor = getattr(keras.applications, app)
+        mine = lambda: archspec.build(spec)  # noqa: E731
+        theirs = lambda: constructor(weights=None)  # noqa: E731
+        timed(mine, 1), timed(theirs, 1)  # warm-up: first builds pay for tracing and kernels
+        a_times, b_times = [], []
+        for _ in range(args.n):  # interleave, so drift in machine load hits both sides alike
+            a_times += timed(mine, 1)
+            b_times += timed(theirs, 1)
+        a, b = statistics.median(a_times), statistics.median(b_times)
+        worst = max(worst, a / b)
+        same = archspec.build(spec).count_params() == constructor(weights=None).count_params()
+        print(f"{spec_name:<12} {a:>9.3f}s {b:>9.3f}s {a / b:>6.2f}x  {'equal' if same else 'DIFFERENT'}")
+    print(f"target: ratio <= 1.10: worst {worst:.2f}x -> {'PASS' if worst <= 1.10 else 'FAIL'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
