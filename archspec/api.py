@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from .errors import Problem, SpecError
 from .expand import expand
+from .files import atomic_path
 from .ir import Graph
 from .read import Source, parse, read
 from .inference import MAX_ACTIVATIONS, MAX_PARAMS, Report, infer
@@ -96,33 +97,17 @@ def load_model(path: str | os.PathLike[str]) -> Any:
 
 
 def save_model(model: Any, path: str | os.PathLike[str], *, force: bool = False) -> Path:
-    """Save atomically: write a temporary file beside the target, then rename it into place."""
-    target = Path(path)
-    if target.exists() and not force:
-        raise SpecError(Problem(f"{target} exists", file=str(target), hint="pass --force (Python: force=True) to overwrite"))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.stem}.{os.getpid()}.tmp{target.suffix}")
-    try:
+    """Save a Keras model atomically; an existing file is kept unless ``force``."""
+    with atomic_path(path, force=force) as tmp:
         model.save(tmp)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return target
+    return Path(path)
 
 
 def write_text(path: str | os.PathLike[str], text: str, *, force: bool = False) -> Path:
-    """Atomic text output, same rules as ``save_model``."""
-    target = Path(path)
-    if target.exists() and not force:
-        raise SpecError(Problem(f"{target} exists", file=str(target), hint="pass --force to overwrite"))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
+    """Write text atomically, same rules as ``save_model``."""
+    with atomic_path(path, force=force) as tmp:
         tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return target
+    return Path(path)
 
 
 def report_json(report: Report) -> str:
