@@ -4,15 +4,17 @@
     spec = archspec.load("specs/lenet.yaml")
     report = archspec.shapes(spec)      # pure Python, no TensorFlow
     model = archspec.build(spec)        # keras.Model
+    result = archspec.train(spec, data="mnist", epochs=3)   # run folder, history, metrics
 
-Importing archspec does not import TensorFlow or Keras.
+Importing archspec does not import TensorFlow or Keras (``train``, ``evaluate`` and
+``predict`` import them when called).
 """
 
 from __future__ import annotations
 
 import sys
 
-from .api import build, check, graph, load, load_model, loads, save_model, shapes
+from .api import build, check, evaluate, graph, load, load_model, loads, predict, save_model, shapes, train
 from .errors import ArchspecError, Problem, SpecError
 from .kinds.base import LayerSpec
 from .kinds.registry import Block, Primitive, ShapeError
@@ -21,7 +23,8 @@ from .kinds.registry import register as register_kind
 __version__ = "0.1.0"
 __all__ = [
     "ArchspecError", "Block", "LayerSpec", "Primitive", "Problem", "ShapeError", "SpecError", "build", "check",
-    "graph", "load", "load_model", "loads", "register_kind", "save_model", "shapes", "__version__",
+    "evaluate", "graph", "load", "load_model", "loads", "predict", "register_kind", "save_model", "shapes", "train",
+    "__version__",
 ]
 
 if "keras" in sys.modules:  # Keras is already paid for: register custom layers so saved models reload

@@ -84,6 +84,31 @@ def check(spec: SpecLike, **overrides: Any) -> Any:
     return compare(g, infer(g, max_params=None, max_activations=None))
 
 
+def train(spec: SpecLike, data: Any = None, *, epochs: int | None = None, **overrides: Any) -> Any:
+    """Train a spec's network on a data source; returns a ``TrainResult`` (history, metrics, paths, model).
+
+    ``archspec.train("specs/lenet.yaml", data="mnist", epochs=3, batch_size=64, learning_rate=0.01)``;
+    every argument is documented on ``run.train`` (``from archspec.training import run``).
+    """
+    from .training.run import train as _train
+
+    return _train(spec, data, epochs=epochs, **overrides)
+
+
+def evaluate(model_path: Any, data: Any, **options: Any) -> Any:
+    """Accuracy, loss and confusion matrix of a trained model (run folder, .keras file or keras.Model) on data."""
+    from .training.evaluate import evaluate as _evaluate
+
+    return _evaluate(model_path, data, **options)
+
+
+def predict(model_path: Any, inputs: Any, **options: Any) -> Any:
+    """Class probabilities and top-k classes for image files, .npy files or arrays."""
+    from .training.predict import predict as _predict
+
+    return _predict(model_path, inputs, **options)
+
+
 def load_model(path: str | os.PathLike[str]) -> Any:
     """Load a saved ``.keras`` model, with archspec's custom layers available."""
     from .backend import keras as import_keras
@@ -91,6 +116,7 @@ def load_model(path: str | os.PathLike[str]) -> Any:
     keras = import_keras()
     from .backend import deep_recursion
     from .layers import CUSTOM_OBJECTS
+    from .training import recipe  # noqa: F401  (checkpoints hold archspec's schedule and loss)
 
     with deep_recursion(20_000):
         return keras.saving.load_model(path, custom_objects=CUSTOM_OBJECTS)

@@ -247,3 +247,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def run() -> None:
     sys.exit(main())
+
+
+
+# Commands that live beside the features they drive.
+from .cli_train import evaluate, predict, train  # noqa: E402
+
+for _command in (train, evaluate, predict):
+    cli.add_command(_command)

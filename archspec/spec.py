@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, Discriminator, Field, PrivateAttr, Tag, create_model, model_validator
 
 from .kinds.base import PosInt, Strict
+from .training.schema import LOSSES, METRICS, Data, EarlyStopping, Optimizer, Schedule
 
 Scalar = int | float | bool | str
 
@@ -22,13 +23,19 @@ Scalar = int | float | bool | str
 class Training(Strict):
     """How to train the network (used by `archspec train`; every field can be overridden there)."""
 
-    optimizer: str = Field("adam", description="Keras optimizer name.")
-    learning_rate: float = Field(1e-3, gt=0, description="Initial learning rate.")
-    loss: str = Field("categorical_crossentropy", description="Loss; `sum_squared_error` is the primer's total error.")
-    metrics: list[str] = Field(default_factory=lambda: ["accuracy"], description="Metrics reported each epoch.")
-    batch_size: PosInt = Field(32, description="Examples per step.")
+    optimizer: Optimizer = Field(default_factory=Optimizer, description="Optimizer: a name (sgd, adam, adamw, rmsprop, ...) or a mapping with `name` and its settings (momentum, nesterov, beta_1, beta_2, weight_decay, clipnorm, ...).")
+    learning_rate: float = Field(1e-3, gt=0, description="Learning rate (the peak one, reached after any warmup).")
+    schedule: Schedule = Field(default_factory=Schedule, description="Learning-rate schedule: constant, step {every, factor}, cosine; `warmup` epochs for any of them.")
+    loss: Literal[LOSSES] = Field("categorical_crossentropy", description="categorical_crossentropy, or sum_squared_error: the primer's total error sum(1/2 (target - output)^2) over the classes.")  # type: ignore[valid-type]
+    metrics: list[Literal[METRICS]] = Field(default_factory=lambda: ["accuracy"], description="Metrics reported each epoch: " + ", ".join(METRICS) + ".")  # type: ignore[valid-type]
+    batch_size: PosInt = Field(32, description="Examples per step (all replicas together).")
     epochs: PosInt = Field(10, description="Passes over the training data.")
-    seed: int | None = Field(None, description="Random seed for reproducible runs.")
+    label_smoothing: float = Field(0.0, ge=0, lt=1, description="Targets become (1 - s) one-hot + s/classes.")
+    weight_decay: float = Field(0.0, ge=0, description="L2 penalty: weight_decay/2 * sum(w^2) of every kernel added to the loss (the papers' weight decay). For decoupled decay use optimizer.weight_decay.")
+    early_stopping: EarlyStopping | None = Field(None, description="Stop when a monitored quantity stops improving: a patience (`early_stopping: 3`) or {patience, monitor, mode, min_delta, restore_best}.")
+    seed: int | None = Field(None, ge=0, lt=2**31, description="Random seed: the same seed gives the same run on CPU (weights, shuffling, augmentation).")
+    validation_split: float = Field(0.0, ge=0, lt=1, description="Fraction of the training data held out for validation (the last examples, before shuffling); 0 for none.")
+    data: Data = Field(default_factory=Data, description="Preprocessing: rescale, mean/std, fit to the input size, channel conversion, augmentation.")
 
 
 class _Item(Strict):

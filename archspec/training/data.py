@@ -1,0 +1,654 @@
+"""Data for training: sources, checks against the spec, and tf.data pipelines.
+
+A source is named by a string (the CLI's ``--data`` and ``--val``):
+
+=========================  ====================================================
+``mnist``                  Keras' own loader and cache (``KERAS_HOME``, default
+                           ``~/.keras``); also ``fashion_mnist``, ``cifar10``,
+                           ``cifar100``. ``mnist:test`` is the test split.
+``idx:DIR``                MNIST-format IDX files in DIR (``train-*`` or, when
+                           absent, ``t10k-*``; gzip or not); ``idx:DIR:test``
+                           for ``t10k-*``; ``idx:FILE`` for one images file.
+``PATH.npz``               NumPy arrays ``x`` (N,H,W[,C]) and ``y`` (N,) or
+                           one-hot (N,K); or ``x_train``/``y_train``/``x_test``/
+                           ``y_test`` with ``:train``/``:test``.
+``DIR``                    one sub-folder of images per class (PNG, JPEG, GIF,
+                           BMP), read by ``keras.utils.image_dataset_from_directory``.
+=========================  ====================================================
+
+Any source takes a Python slice: ``idx:data/mnist[:8000]``, ``mnist[-2000:]``.
+
+Images are checked against the spec before any training: size (with the
+``fit`` rule), channels (with the ``channels`` rule), labels against the number
+of classes the network outputs. Every mismatch is a ``SpecError``.
+
+In-memory sources (all but very large folders) go through one pipeline: each
+epoch's order is a stateless shuffle keyed by (seed, epoch), each batch is
+gathered, preprocessed and augmented in a parallel ``map`` whose random
+augmentation is keyed by (seed, epoch, step). An epoch's data therefore
+depends only on the seed and the epoch number: a resumed run sees exactly the
+batches the uninterrupted run would have.
+"""
+
+from __future__ import annotations
+
+import gzip
+import math
+import os
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import Problem, SpecError
+
+KERAS_DATASETS = {"mnist": 10, "fashion_mnist": 10, "cifar10": 10, "cifar100": 100}
+CLASS_NAMES = {
+    "mnist": [str(i) for i in range(10)],
+    "fashion_mnist": ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"],
+    "cifar10": ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"],
+}
+IN_MEMORY_BYTES = 4 * 1024**3
+"""Largest image folder (decoded, as uint8) read into memory; larger ones are streamed."""
+CACHE_BYTES = 1024**3
+"""Largest preprocessed evaluation set cached in memory by tf.data."""
+
+_IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+_SLICE = re.compile(r"^(?P<base>.*?)\[(?P<start>-?\d*):(?P<stop>-?\d*)\]$")
+
+
+def _error(message: str, hint: str | None = None, *, file: str | None = None) -> SpecError:
+    return SpecError(Problem(message, file=file or "data", hint=hint))
+
+
+# ----------------------------------------------------------------------------- sources
+
+
+@dataclass
+class Images:
+    """Images with integer labels, in memory (``x``) or as a stream (``stream``)."""
+
+    name: str
+    x: np.ndarray | None  # (N, H, W, C), uint8 or float
+    y: np.ndarray | None  # (N,) int64
+    classes: int | None = None  # the number of classes the source declares (None: unknown)
+    class_names: list[str] | None = None
+    stream: Any = None  # unbatched tf.data.Dataset of (float32 HxWxC in 0..255, int label), huge folders only
+    count: int = 0
+    shape: tuple[int, int, int] = (0, 0, 0)
+    integer: bool = True  # pixel values are 8-bit (0..255)
+    label_max: int = -1
+
+    def __post_init__(self) -> None:
+        if self.x is not None:
+            self.count = len(self.x)
+            self.shape = tuple(int(d) for d in self.x.shape[1:])  # type: ignore[assignment]
+            self.integer = self.x.dtype == np.uint8
+            self.label_max = int(self.y.max()) if self.y is not None and len(self.y) else -1
+
+    def take(self, index: slice | np.ndarray, name: str | None = None) -> "Images":
+        if self.x is None:
+            raise _error(f"{self.name}: slicing a streamed image folder is not supported", "use a smaller folder or an .npz file")
+        return replace(self, name=name or self.name, x=self.x[index], y=self.y[index])  # type: ignore[index]
+
+
+@dataclass(frozen=True)
+class SourceRef:
+    kind: str  # keras | idx | npz | folder | arrays
+    target: str
+    split: str | None
+    index: slice | None
+    text: str
+
+
+def parse_source(text: str) -> SourceRef:
+    """`mnist:test[:2000]` -> SourceRef(kind='keras', target='mnist', split='test', index=slice(None, 2000))."""
+    raw = str(text).strip()
+    if not raw:
+        raise _error("empty data source", "e.g. --data mnist, --data idx:DIR, --data arrays.npz, --data images/")
+    index = None
+    m = _SLICE.match(raw)
+    if m:
+        index = slice(int(m["start"]) if m["start"] else None, int(m["stop"]) if m["stop"] else None)
+        raw = m["base"]
+    elif raw.endswith("]") and "[" in raw:
+        raise _error(f"bad slice in data source {raw!r}", "give a range of examples: mnist[:8000], idx:DIR[-2000:]")
+    split = None
+    for name in ("train", "test"):
+        if raw.endswith(":" + name) and raw != name:
+            raw, split = raw[: -len(name) - 1], name
+            break
+    if raw in KERAS_DATASETS:
+        return SourceRef("keras", raw, split or "train", index, text)
+    if raw.startswith("keras:") and raw[6:] in KERAS_DATASETS:
+        return SourceRef("keras", raw[6:], split or "train", index, text)
+    if raw.startswith("idx:"):
+        return SourceRef("idx", raw[4:], split, index, text)
+    if raw.startswith("npz:"):
+        return SourceRef("npz", raw[4:], split, index, text)
+    if raw.startswith("folder:"):
+        return SourceRef("folder", raw[7:], split, index, text)
+    if raw.endswith(".npz"):
+        return SourceRef("npz", raw, split, index, text)
+    path = Path(raw)
+    if path.is_dir():
+        return SourceRef("folder", raw, split, index, text)
+    from ..errors import closest
+
+    near = closest(raw, KERAS_DATASETS)
+    raise _error(
+        f"unknown data source {text!r}" + ("" if path.exists() else " (no such file or folder)"),
+        f"did you mean {near!r}?" if near else "use mnist, fashion_mnist, cifar10, cifar100, idx:DIR, FILE.npz or an image folder (one sub-folder per class)",
+    )
+
+
+def absolute(source: Any) -> str | None:
+    """A source string with its path made absolute (what a run folder records); None for arrays."""
+    if not isinstance(source, (str, os.PathLike)):
+        return None
+    text = str(source)
+    ref = parse_source(text)
+    if ref.kind == "keras":
+        return text
+    prefix = {"idx": "idx:", "npz": "npz:", "folder": "folder:"}[ref.kind]
+    split = f":{ref.split}" if ref.split else ""
+    index = "" if ref.index is None else f"[{'' if ref.index.start is None else ref.index.start}:{'' if ref.index.stop is None else ref.index.stop}]"
+    return f"{prefix}{Path(ref.target).resolve()}{split}{index}"
+
+
+def load(source: Any, *, image_size: tuple[int, int] | None = None, channels: int | None = None, fit: str = "auto") -> Images:
+    """Read a source: a string (see the module doc), an (x, y) pair of arrays, or ``Images``."""
+    if isinstance(source, Images):
+        return source
+    if isinstance(source, (tuple, list)) and len(source) == 2 and not isinstance(source, str):
+        return from_arrays(np.asarray(source[0]), np.asarray(source[1]), "arrays")
+    if isinstance(source, os.PathLike):
+        source = str(source)
+    if not isinstance(source, str):
+        raise _error(f"data must be a source name, a path or an (x, y) pair, got {type(source).__name__}")
+    ref = parse_source(source)
+    if ref.kind == "keras":
+        images = load_keras(ref.target, ref.split or "train")
+    elif ref.kind == "idx":
+        images = load_idx(ref.target, ref.split)
+    elif ref.kind == "npz":
+        images = load_npz(ref.target, ref.split)
+    else:
+        images = load_folder(ref.target, image_size=image_size, channels=channels, fit=fit)
+    if ref.index is not None:
+        images = images.take(ref.index, name=source)
+        if images.count == 0:
+            raise _error(f"data source {source!r} selects no examples")
+    return replace(images, name=str(source)) if images.name != source else images
+
+
+def from_arrays(x: np.ndarray, y: np.ndarray, name: str, *, classes: int | None = None, class_names: list[str] | None = None) -> Images:
+    """Checks and normalises arrays: x to (N, H, W, C), y to int64 labels (one-hot y becomes labels)."""
+    if x.dtype == object or y.dtype == object:
+        raise _error(f"{name}: arrays of Python objects are not image data")
+    if x.ndim == 3:
+        x = x[..., None]
+    if x.ndim != 4 or x.shape[-1] not in (1, 3, 4):
+        raise _error(f"{name}: images must have shape (N, H, W) or (N, H, W, C) with C in 1, 3, 4; got {tuple(x.shape)}")
+    if not (np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating)):
+        raise _error(f"{name}: images must be numbers, got dtype {x.dtype}")
+    if np.issubdtype(x.dtype, np.integer) and x.dtype != np.uint8:
+        if x.size and (x.min() < 0 or x.max() > 255):
+            raise _error(f"{name}: integer images must lie in 0..255, got {x.min()}..{x.max()}")
+        x = x.astype(np.uint8)
+    if y.ndim == 2 and y.shape[1] > 1:  # one-hot or probabilities
+        classes = classes or int(y.shape[1])
+        y = y.argmax(axis=1)
+    elif y.ndim == 2:
+        y = y[:, 0]
+    if y.ndim != 1:
+        raise _error(f"{name}: labels must have shape (N,), (N, 1) or one-hot (N, K); got {tuple(y.shape)}")
+    if len(x) != len(y):
+        raise _error(f"{name}: {len(x)} images but {len(y)} labels")
+    if len(x) == 0:
+        raise _error(f"{name}: no examples")
+    if np.issubdtype(y.dtype, np.floating):
+        if not np.all(np.equal(np.mod(y, 1), 0)):
+            raise _error(f"{name}: labels must be whole numbers (class indices)")
+    elif not np.issubdtype(y.dtype, np.integer):
+        raise _error(f"{name}: labels must be integers, got dtype {y.dtype}")
+    y = y.astype(np.int64)
+    if y.min() < 0:
+        raise _error(f"{name}: labels must be class indices >= 0, found {y.min()}")
+    return Images(name, x, y, classes=classes, class_names=class_names)
+
+
+def keras_home() -> Path:
+    """Keras' cache folder (``KERAS_HOME``, else ``~/.keras`` or ``/tmp/.keras``), as Keras computes it."""
+    try:
+        from keras.src.backend.config import keras_home as home
+
+        return Path(home())
+    except Exception:  # noqa: BLE001 - private accessor moved: use Keras' documented rule
+        if "KERAS_HOME" in os.environ:
+            return Path(os.environ["KERAS_HOME"])
+        base = os.path.expanduser("~")
+        return Path(base if os.access(base, os.W_OK) else "/tmp") / ".keras"
+
+
+def load_keras(name: str, split: str) -> Images:
+    """A keras.datasets set through Keras' own loader and cache."""
+    import keras
+
+    cached = keras_home() / "datasets" / "mnist.npz"
+    try:
+        if name == "mnist" and cached.is_file():
+            # Read the cache ourselves: Keras would re-download (and on failure delete) a cache
+            # whose hash differs from the official file, e.g. one built from the IDX originals.
+            with np.load(cached, allow_pickle=False) as f:
+                (x, y) = (f["x_train"], f["y_train"]) if split == "train" else (f["x_test"], f["y_test"])
+        else:
+            loader = getattr(keras.datasets, name)
+            train, test = loader.load_data()
+            x, y = train if split == "train" else test
+    except SpecError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - offline, a broken cache, a refused download: all input problems
+        reason = " ".join(str(exc).split())[:300] or type(exc).__name__
+        raise _error(
+            f"could not load the {name} dataset: {reason}",
+            f"Keras downloads it once into {keras_home() / 'datasets'} (set KERAS_HOME to use another cache); "
+            "offline, copy the file there, or use idx:DIR or an .npz file",
+        ) from None
+    return from_arrays(np.asarray(x), np.asarray(y), f"{name}:{split}", classes=KERAS_DATASETS[name], class_names=CLASS_NAMES.get(name))
+
+
+# ----------------------------------------------------------------------------- IDX
+
+
+def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
+    """An IDX file (MNIST's format; gzip or not): magic 0 0 TYPE NDIM, big-endian int32 sizes, data."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise _error(f"cannot read {path}: {exc.strerror or exc}", file=str(path)) from None
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as exc:
+            raise _error(f"{path}: broken gzip data ({exc})", file=str(path)) from None
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_TYPES or not 1 <= raw[3] <= 4:
+        raise _error(
+            f"{path}: not an IDX file (magic number {raw[:4].hex() or 'missing'})",
+            "IDX files start with 00 00, a type byte (08 for uint8) and the number of dimensions", file=str(path),
+        )
+    ndim = raw[3]
+    if len(raw) < 4 + 4 * ndim:
+        raise _error(f"{path}: IDX header is cut short", file=str(path))
+    dims = tuple(int(d) for d in np.frombuffer(raw, ">u4", count=ndim, offset=4))
+    dtype = np.dtype(_IDX_TYPES[raw[2]])
+    expected = 4 + 4 * ndim + math.prod(dims) * dtype.itemsize
+    if len(raw) != expected:
+        raise _error(f"{path}: IDX header promises {dims} ({expected} bytes) but the file has {len(raw)} bytes", file=str(path))
+    data = np.frombuffer(raw, dtype, offset=4 + 4 * ndim).reshape(dims)
+    return data.astype(dtype.newbyteorder("="), copy=False) if dtype.itemsize > 1 else data
+
+
+def _idx_file(folder: Path, prefixes: tuple[str, ...], kind: str) -> Path | None:
+    for prefix in prefixes:
+        for sep in ("-", "."):
+            for name in (f"{prefix}-{kind}{sep}idx{'3' if kind == 'images' else '1'}-ubyte",):
+                for suffix in (".gz", ""):
+                    candidate = folder / (name + suffix)
+                    if candidate.is_file():
+                        return candidate
+    return None
+
+
+def load_idx(target: str, split: str | None) -> Images:
+    """``idx:DIR`` (train-* files, else t10k-*), ``idx:DIR:test``, or ``idx:IMAGES_FILE``."""
+    path = Path(target)
+    if path.is_file():
+        images = path
+        labels = path.with_name(path.name.replace("images", "labels").replace("idx3", "idx1"))
+        if labels == images or not labels.is_file():
+            raise _error(f"no labels file beside {path} (expected {labels.name})", file=str(path))
+    elif path.is_dir():
+        splits = {"train": ("train",), "test": ("t10k", "test")}
+        order = [split] if split else ["train", "test"]
+        images = labels = None
+        for name in order:
+            images = _idx_file(path, splits[name], "images")
+            labels = _idx_file(path, splits[name], "labels")
+            if images and labels:
+                break
+        if not (images and labels):
+            raise _error(
+                f"no MNIST-format IDX files{' for ' + split if split else ''} in {path}",
+                "expected train-images-idx3-ubyte[.gz] and train-labels-idx1-ubyte[.gz] (or t10k-*)", file=str(path),
+            )
+    else:
+        raise _error(f"idx:{target}: no such file or folder", file=str(target))
+    x, y = read_idx(images), read_idx(labels)
+    if x.ndim not in (3, 4) or y.ndim != 1:
+        raise _error(f"{images.name}: expected images (N, H, W) and labels (N,), got {x.shape} and {y.shape}", file=str(images))
+    return from_arrays(x, y, f"idx:{target}")
+
+
+def load_npz(target: str, split: str | None) -> Images:
+    path = Path(target)
+    if not path.is_file():
+        raise _error(f"{target}: no such file", file=target)
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            keys = set(f.files)
+            if split is None and {"x", "y"} <= keys:
+                x, y = f["x"], f["y"]
+            elif {f"x_{split or 'train'}", f"y_{split or 'train'}"} <= keys:
+                x, y = f[f"x_{split or 'train'}"], f[f"y_{split or 'train'}"]
+            else:
+                raise _error(
+                    f"{target}: expected arrays x and y" + (f" (or x_{split}, y_{split})" if split else " (or x_train, y_train)"),
+                    f"arrays in the file: {', '.join(sorted(keys)) or 'none'}", file=target,
+                )
+    except SpecError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - not a zip, pickled objects, truncated
+        raise _error(f"{target}: cannot read as .npz ({' '.join(str(exc).split())[:200]})", file=target) from None
+    return from_arrays(x, y, target)
+
+
+def load_folder(target: str, *, image_size: tuple[int, int] | None, channels: int | None, fit: str = "auto") -> Images:
+    """An image folder, one sub-folder per class, resized to the input's size on reading."""
+    import keras
+    import tensorflow as tf
+
+    folder = Path(target)
+    if not folder.is_dir():
+        raise _error(f"{target}: no such folder", file=target)
+    subdirs = sorted(p.name for p in folder.iterdir() if p.is_dir())
+    if not subdirs:
+        raise _error(f"{target}: an image folder needs one sub-folder per class", f"e.g. {target}/cat/1.png, {target}/dog/2.jpg", file=target)
+    if image_size is None:
+        raise _error("reading an image folder needs the spec's input size")
+    color = {1: "grayscale", 3: "rgb", 4: "rgba"}.get(channels or 3, "rgb")
+    try:
+        ds = keras.utils.image_dataset_from_directory(
+            str(folder), labels="inferred", label_mode="int", color_mode=color, batch_size=None,
+            image_size=tuple(image_size), shuffle=False, crop_to_aspect_ratio=fit == "crop",
+            pad_to_aspect_ratio=fit == "pad", verbose=False,
+        )
+    except Exception as exc:  # noqa: BLE001 - no images, unreadable files
+        raise _error(f"{target}: {' '.join(str(exc).split())[:300]}", file=target) from None
+    names = list(ds.class_names)
+    count = len(ds.file_paths)
+    if count == 0:
+        raise _error(f"{target}: no images found", "supported: .png .jpg .jpeg .gif .bmp", file=target)
+    c = {"grayscale": 1, "rgb": 3, "rgba": 4}[color]
+    size = count * image_size[0] * image_size[1] * c
+    if size <= IN_MEMORY_BYTES:
+        xs = np.empty((count, *image_size, c), np.uint8)
+        ys = np.empty((count,), np.int64)
+        try:
+            for i, (img, label) in enumerate(ds.batch(256).as_numpy_iterator()):
+                xs[i * 256 : i * 256 + len(img)] = np.clip(np.round(img), 0, 255).astype(np.uint8)
+                ys[i * 256 : i * 256 + len(img)] = label
+        except tf.errors.OpError as exc:
+            raise _error(f"{target}: cannot decode an image ({' '.join(str(exc.message).split())[:200]})", file=target) from None
+        return Images(f"{target}", xs, ys, classes=len(names), class_names=names)
+    stream = Images(f"{target}", None, None, classes=len(names), class_names=names, stream=ds, count=count,
+                    shape=(int(image_size[0]), int(image_size[1]), c), integer=True, label_max=len(names) - 1)
+    return stream
+
+
+# ----------------------------------------------------------------------------- checks
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How one source's images become the network's input (every decision checked up front)."""
+
+    input_shape: tuple[int, int, int]
+    source_shape: tuple[int, int, int]
+    classes: int
+    fit: str  # none | pad | resize | crop
+    pad: tuple[tuple[int, int], tuple[int, int]] = ((0, 0), (0, 0))
+    convert: str = "none"  # none | gray_to_rgb | rgb_to_gray | drop_alpha | rgba_to_gray
+    scale: float = 1.0
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def describe(self) -> str:
+        h, w, c = self.source_shape
+        H, W, C = self.input_shape
+        parts = [f"{h}x{w}x{c}"]
+        if self.convert != "none":
+            parts.append(self.convert.replace("_", " "))
+        if self.fit == "pad":
+            (t, b), (l, r) = self.pad
+            parts.append(f"zero-pad {t},{b},{l},{r} px to {H}x{W}")
+        elif self.fit in ("resize", "crop"):
+            parts.append(f"{self.fit} to {H}x{W}")
+        if self.scale != 1.0:
+            parts.append(f"x{self.scale:.6g}")
+        if self.mean is not None:
+            parts.append("- mean")
+        if self.std is not None:
+            parts.append("/ std")
+        return ", ".join(parts)
+
+
+def plan(images: Images, input_shape: tuple[int, int, int], classes: int, cfg: Any, *, role: str = "training data") -> Plan:
+    """Check a source against the spec (`cfg` is the spec's training.data) and decide the preprocessing."""
+    problems: list[Problem] = []
+    H, W, C = (int(v) for v in input_shape)
+    h, w, c = images.shape
+    name = images.name
+
+    def fail(message: str, hint: str | None = None) -> None:
+        problems.append(Problem(f"{role} {name}: {message}", file="data", hint=hint))
+
+    # classes
+    if images.classes is not None and images.classes != classes:
+        fail(f"has {images.classes} classes but the spec's network outputs {classes}",
+             "make the last dense layer's units match (e.g. --set classes=%d)" % images.classes)
+    elif images.label_max >= classes:
+        fail(f"has labels up to {images.label_max} but the spec's network outputs {classes} classes",
+             "make the last dense layer's units match the number of classes (e.g. --set classes=%d)" % (images.label_max + 1))
+    # channels
+    convert = "none"
+    if c != C:
+        if cfg.channels == "strict":
+            fail(f"images have {c} channel(s) but the spec's input has {C}", "set training.data.channels: convert, or change the spec's input")
+        elif (c, C) == (1, 3):
+            convert = "gray_to_rgb"
+        elif (c, C) == (3, 1):
+            convert = "rgb_to_gray"
+        elif (c, C) == (4, 3):
+            convert = "drop_alpha"
+        elif (c, C) == (4, 1):
+            convert = "rgba_to_gray"
+        else:
+            fail(f"cannot convert {c}-channel images to the spec's {C} channels")
+    # size
+    fit = cfg.fit
+    pad = ((0, 0), (0, 0))
+    if (h, w) == (H, W):
+        fit = "none"
+    elif fit == "none":
+        fail(f"images are {h}x{w} but the spec's input is {H}x{W}", "set training.data.fit to pad, resize or crop")
+    elif fit == "auto":
+        fit = "pad" if h <= H and w <= W else "resize"
+    if fit == "pad":
+        if h > H or w > W:
+            fail(f"images are {h}x{w}, larger than the spec's input {H}x{W}: padding cannot shrink them", "set training.data.fit to resize or crop")
+        else:
+            pad = (((H - h) // 2, H - h - (H - h) // 2), ((W - w) // 2, W - w - (W - w) // 2))
+    if fit == "crop" and (h < H or w < W):
+        fail(f"images are {h}x{w}, smaller than the spec's input {H}x{W}: cropping cannot enlarge them", "set training.data.fit to pad or resize")
+    # values
+    scale = (1 / 255 if images.integer else 1.0) if cfg.rescale == "auto" else float(cfg.rescale)
+
+    def per_channel(value: Any, what: str) -> tuple[float, ...] | None:
+        if value is None:
+            return None
+        values = tuple(float(v) for v in (value if isinstance(value, list) else [value]))
+        if len(values) not in (1, C):
+            fail(f"training.data.{what} has {len(values)} values but the input has {C} channels")
+            return None
+        return values
+
+    mean, std = per_channel(cfg.mean, "mean"), per_channel(cfg.std, "std")
+    if problems:
+        raise SpecError(problems)
+    return Plan((H, W, C), (h, w, c), classes, fit, pad, convert, scale, mean, std)
+
+
+# ----------------------------------------------------------------------------- pipelines (TensorFlow)
+
+
+def preprocess(x: Any, p: Plan) -> Any:
+    """Channels, size; in raw pixel values (so padding is black). A batch (B, h, w, c) -> float32."""
+    import tensorflow as tf
+
+    x = tf.cast(x, tf.float32)
+    if p.convert == "gray_to_rgb":
+        x = tf.repeat(x, 3, axis=-1)
+    elif p.convert in ("drop_alpha",):
+        x = x[..., :3]
+    elif p.convert in ("rgb_to_gray", "rgba_to_gray"):
+        x = tf.reduce_sum(x[..., :3] * tf.constant([0.299, 0.587, 0.114], tf.float32), axis=-1, keepdims=True)
+    H, W, _ = p.input_shape
+    if p.fit == "pad":
+        x = tf.pad(x, [[0, 0], list(p.pad[0]), list(p.pad[1]), [0, 0]])
+    elif p.fit == "resize":
+        x = tf.image.resize(x, (H, W), method="bilinear", antialias=True)
+    elif p.fit == "crop":
+        x = tf.image.resize_with_crop_or_pad(x, H, W)
+    return x
+
+
+def normalise(x: Any, p: Plan) -> Any:
+    import tensorflow as tf
+
+    if p.scale != 1.0:
+        x = x * tf.constant(p.scale, tf.float32)
+    if p.mean is not None:
+        x = x - tf.constant(p.mean, tf.float32)
+    if p.std is not None:
+        x = x / tf.constant(p.std, tf.float32)
+    return x
+
+
+def augment(x: Any, seed: Any, aug: Any) -> Any:
+    """Random flips and shifts of a batch, stateless: the same seed gives the same result."""
+    import tensorflow as tf
+
+    if aug.flip == "none" and not aug.translate:
+        return x
+    seeds = tf.random.experimental.stateless_split(seed, 4)
+    batch = tf.shape(x)[0]
+    if aug.flip in ("horizontal", "both"):
+        flip = tf.random.stateless_uniform([batch, 1, 1, 1], seeds[0]) < 0.5
+        x = tf.where(flip, tf.reverse(x, axis=[2]), x)
+    if aug.flip in ("vertical", "both"):
+        flip = tf.random.stateless_uniform([batch, 1, 1, 1], seeds[1]) < 0.5
+        x = tf.where(flip, tf.reverse(x, axis=[1]), x)
+    if aug.translate:
+        h, w = tf.cast(tf.shape(x)[1], tf.float32), tf.cast(tf.shape(x)[2], tf.float32)
+        limit_y = aug.translate * h if aug.translate < 1 else tf.constant(float(aug.translate))
+        limit_x = aug.translate * w if aug.translate < 1 else tf.constant(float(aug.translate))
+        dy = tf.round(tf.random.stateless_uniform([batch], seeds[2], -1.0, 1.0) * limit_y)
+        dx = tf.round(tf.random.stateless_uniform([batch], seeds[3], -1.0, 1.0) * limit_x)
+        ones, zeros = tf.ones([batch]), tf.zeros([batch])
+        # output(y, x) = input(y - dy, x - dx): the image moves by (dy, dx)
+        transforms = tf.stack([ones, zeros, -dx, zeros, ones, -dy, zeros, zeros], axis=1)
+        x = tf.raw_ops.ImageProjectiveTransformV3(
+            images=x, transforms=transforms, output_shape=tf.shape(x)[1:3], fill_value=0.0,
+            interpolation="NEAREST", fill_mode="CONSTANT",
+        )
+    return x
+
+
+def _options(shard: bool) -> Any:
+    import tensorflow as tf
+
+    options = tf.data.Options()
+    options.deterministic = True
+    options.experimental_distribute.auto_shard_policy = (
+        tf.data.experimental.AutoShardPolicy.DATA if shard else tf.data.experimental.AutoShardPolicy.OFF
+    )
+    return options
+
+
+def steps_per_epoch(count: int, batch_size: int, drop_remainder: bool) -> int:
+    return count // batch_size if drop_remainder else -(-count // batch_size)
+
+
+def train_dataset(images: Images, p: Plan, *, batch_size: int, seed: int, first_epoch: int, epochs: int, aug: Any, drop_remainder: bool = False) -> Any:
+    """Batches for epochs first_epoch..epochs-1, (x, one-hot y); epoch e's order depends only on (seed, e)."""
+    import tensorflow as tf
+
+    if images.x is None:
+        return _stream_train(images, p, batch_size=batch_size, seed=seed, aug=aug, drop_remainder=drop_remainder)
+    n = images.count
+    x_all = tf.constant(images.x)
+    y_all = tf.one_hot(tf.constant(images.y), p.classes, dtype=tf.float32)
+    base = tf.constant(seed, tf.int64)
+
+    def epoch(e: Any) -> Any:
+        order = tf.random.experimental.stateless_shuffle(tf.range(n, dtype=tf.int64), seed=tf.stack([base, e]))
+        batches = tf.data.Dataset.from_tensor_slices(order).batch(batch_size, drop_remainder=drop_remainder)
+        return batches.enumerate().map(lambda step, idx: (tf.stack([base + 7919 * (e + 1), step]), idx))
+
+    def fetch(key: Any, idx: Any) -> Any:
+        x = preprocess(tf.gather(x_all, idx), p)
+        x = normalise(augment(x, key, aug), p)
+        return x, tf.gather(y_all, idx)
+
+    ds = tf.data.Dataset.range(first_epoch, epochs).flat_map(epoch)
+    ds = ds.map(fetch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(tf.data.AUTOTUNE)
+    return ds.with_options(_options(shard=True))
+
+
+def _stream_train(images: Images, p: Plan, *, batch_size: int, seed: int, aug: Any, drop_remainder: bool) -> Any:
+    import tensorflow as tf
+
+    ds = images.stream.map(lambda x, y: (x, tf.one_hot(y, p.classes)), num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.shuffle(min(images.count, 10_000), seed=seed, reshuffle_each_iteration=True).repeat()
+    ds = ds.batch(batch_size, drop_remainder=True)
+    keys = tf.data.Dataset.counter().map(lambda step: tf.stack([tf.constant(seed, tf.int64), step]))
+    ds = tf.data.Dataset.zip((ds, keys)).map(
+        lambda xy, key: (normalise(augment(preprocess(xy[0], p), key, aug), p), xy[1]),
+        num_parallel_calls=tf.data.AUTOTUNE,
+    )
+    return ds.prefetch(tf.data.AUTOTUNE).with_options(_options(shard=True))
+
+
+def eval_dataset(images: Images, p: Plan, *, batch_size: int, with_labels: bool = True) -> Any:
+    """Batches in order, preprocessed, no augmentation; cached in memory when small enough."""
+    import tensorflow as tf
+
+    if images.x is None:
+        ds = images.stream.batch(batch_size)
+    else:
+        ds = tf.data.Dataset.from_tensor_slices((images.x, images.y)).batch(batch_size)
+    classes = p.classes
+    ds = ds.map(lambda x, y: (normalise(preprocess(x, p), p), tf.one_hot(y, classes)), num_parallel_calls=tf.data.AUTOTUNE)
+    if not with_labels:
+        ds = ds.map(lambda x, y: x)
+    if images.count * math.prod(p.input_shape) * 4 <= CACHE_BYTES:
+        ds = ds.cache()
+    return ds.prefetch(tf.data.AUTOTUNE).with_options(_options(shard=True))
+
+
+def split_validation(images: Images, fraction: float) -> tuple[Images, Images]:
+    """The last `fraction` of the examples (before any shuffling) become validation data."""
+    if images.x is None:
+        raise _error(f"{images.name}: validation_split needs in-memory data", "give --val with a separate source")
+    n_val = int(round(images.count * fraction))
+    if n_val < 1 or n_val >= images.count:
+        raise _error(f"validation_split {fraction} of {images.count} examples leaves {images.count - n_val} for training and {n_val} for validation",
+                     "use a larger data set or another fraction")
+    cut = images.count - n_val
+    return (images.take(slice(0, cut), name=f"{images.name} (first {cut})"),
+            images.take(slice(cut, None), name=f"{images.name} (last {n_val}, validation_split)"))

@@ -1,0 +1,189 @@
+"""A run directory and its crash-safe bookkeeping (no TensorFlow here).
+
+Layout of ``runs/<name>-<YYYYmmdd-HHMMSS>/``::
+
+    spec.yaml            the spec with the resolved training section (re-runnable as is)
+    run.json             data sources, strategy, precision, seed, class names, preprocessing
+    state.json           the commit record: last completed epoch, its checkpoint, the history
+    checkpoints/
+      epoch-NNNN.keras   the checkpoint state.json names (model + optimizer state)
+      last.keras         the last completed epoch (a hard link to the above)
+      best.keras         the best epoch by the monitored quantity
+    history.json, history.csv   one row per completed epoch
+    metrics.json         final figures, written when the run ends
+    model.keras          the final model, for inference (no optimizer state), written when the run ends
+    tensorboard/         TensorBoard event files (train/, validation/)
+
+Every file is written to a temporary name beside its target and renamed into
+place (``os.replace``), so a reader never sees half a file. An epoch counts as
+completed when ``state.json`` names it: the epoch's checkpoint is saved first
+(under a name of its own), then ``state.json`` is replaced, then the derived
+files (``last.keras``, ``best.keras``, history) are brought up to date. A run
+killed at any moment — even with SIGKILL — therefore resumes from the last
+epoch ``state.json`` records, with that epoch's model and optimizer state, and
+``repair`` redoes whatever derived step the kill interrupted; history rows of
+an epoch that never completed are never written, so every epoch appears once.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from ..errors import Problem, SpecError
+
+STATE_VERSION = 1
+
+
+def atomic_write_text(path: Path, text: str) -> Path:
+    from ..api import write_text
+
+    return write_text(path, text, force=True)
+
+
+def atomic_write_json(path: Path, data: Any) -> Path:
+    return atomic_write_text(path, json.dumps(data, indent=2, default=_jsonable) + "\n")
+
+
+def _jsonable(value: Any) -> Any:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def atomic_link(source: Path, target: Path) -> None:
+    """`target` becomes the same file as `source` (a hard link, or a copy where links are not possible)."""
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)
+    try:
+        try:
+            os.link(source, tmp)
+        except OSError:
+            shutil.copyfile(source, tmp)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def new_run_dir(runs: str | os.PathLike[str], name: str) -> Path:
+    """`runs/<name>-<YYYYmmdd-HHMMSS>`, made now (with -2, -3, ... when that name is taken)."""
+    base = Path(runs) / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    for i in range(1, 1000):
+        path = base if i == 1 else base.with_name(f"{base.name}-{i}")
+        try:
+            path.mkdir(parents=True, exist_ok=False)
+            return path
+        except FileExistsError:
+            continue
+    raise SpecError(Problem(f"cannot make a run folder under {runs}", file=str(runs)))
+
+
+class RunDir:
+    """Paths and the commit protocol of one run folder."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+        self.checkpoints = self.root / "checkpoints"
+        self.spec = self.root / "spec.yaml"
+        self.run_json = self.root / "run.json"
+        self.state_json = self.root / "state.json"
+        self.last = self.checkpoints / "last.keras"
+        self.best = self.checkpoints / "best.keras"
+        self.history_json = self.root / "history.json"
+        self.history_csv = self.root / "history.csv"
+        self.metrics = self.root / "metrics.json"
+        self.model = self.root / "model.keras"
+        self.tensorboard = self.root / "tensorboard"
+
+    def paths(self) -> dict[str, Path]:
+        return {
+            "run_dir": self.root, "model": self.model, "best": self.best, "last": self.last, "spec": self.spec,
+            "history_json": self.history_json, "history_csv": self.history_csv, "metrics": self.metrics,
+            "tensorboard": self.tensorboard, "state": self.state_json, "run_json": self.run_json,
+        }
+
+    @staticmethod
+    def open_existing(root: str | os.PathLike[str]) -> "RunDir":
+        run = RunDir(root)
+        if not run.root.is_dir():
+            raise SpecError(Problem(f"{root}: no such run folder", file=str(root)))
+        if not run.run_json.is_file() or not run.spec.is_file():
+            raise SpecError(Problem(f"{root}: not an archspec run folder (no run.json / spec.yaml)", file=str(root)))
+        return run
+
+    def read_json(self, path: Path) -> Any:
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise SpecError(Problem(f"{path}: unreadable ({exc})", file=str(path))) from None
+
+    def read_state(self) -> dict[str, Any] | None:
+        """The last commit, or None when no epoch has completed."""
+        if not self.state_json.is_file():
+            return None
+        state = self.read_json(self.state_json)
+        if not isinstance(state, dict) or state.get("version") != STATE_VERSION:
+            raise SpecError(Problem(f"{self.state_json}: unknown state format", file=str(self.state_json)))
+        if not (self.root / state["checkpoint"]).is_file():
+            raise SpecError(Problem(f"{self.state_json} names {state['checkpoint']}, which is missing", file=str(self.state_json),
+                                    hint="the run folder was changed by hand; start a new run"))
+        return state
+
+    def checkpoint_path(self, epoch: int) -> Path:
+        return self.checkpoints / f"epoch-{epoch:04d}.keras"
+
+    def commit(self, state: dict[str, Any], save: Callable[[Path], Any]) -> None:
+        """Save the epoch's checkpoint, then record it in state.json (the commit), then update derived files."""
+        epoch = int(state["epoch"])
+        target = self.checkpoint_path(epoch)
+        self.checkpoints.mkdir(parents=True, exist_ok=True)
+        save(target)
+        state = {**state, "version": STATE_VERSION, "checkpoint": str(target.relative_to(self.root))}
+        atomic_write_json(self.state_json, state)
+        self.derive(state)
+
+    def derive(self, state: dict[str, Any]) -> None:
+        """Bring last.keras, best.keras and the history files in line with state.json (idempotent)."""
+        checkpoint = self.root / state["checkpoint"]
+        atomic_link(checkpoint, self.last)
+        best = state.get("best") or {}
+        if best.get("epoch") == state["epoch"]:
+            atomic_link(checkpoint, self.best)
+        history = state.get("history", [])
+        atomic_write_json(self.history_json, history)
+        atomic_write_text(self.history_csv, history_csv(history))
+        for old in self.checkpoints.glob("epoch-*.keras"):
+            if old != checkpoint:
+                old.unlink(missing_ok=True)
+
+    def repair(self) -> dict[str, Any] | None:
+        """After a crash: drop temporary files, redo the derived step of the last commit. Returns the state."""
+        for folder in (self.root, self.checkpoints):
+            if folder.is_dir():
+                for tmp in folder.glob(".*.tmp*"):
+                    tmp.unlink(missing_ok=True)
+        state = self.read_state()
+        if state is not None:
+            self.derive(state)
+        return state
+
+
+def history_csv(history: list[dict[str, Any]]) -> str:
+    columns: list[str] = []
+    for row in history:
+        for key in row:
+            if key not in columns:
+                columns.append(key)
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for row in history:
+        writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+    return out.getvalue()

@@ -1,0 +1,91 @@
+"""A trained model and what `evaluate`/`predict` need to feed it like training did.
+
+A model is named by a run folder (its model.keras, or checkpoints/last.keras for
+an unfinished run), a .keras file (inside a run folder or not), or passed as a
+keras.Model. When the file sits in a run folder, the folder's spec.yaml gives
+the preprocessing (rescale, mean/std, fit, channels) and run.json the class
+names; otherwise the defaults of `training.data` apply, or those of `spec=`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import Problem, SpecError
+
+
+@dataclass
+class Trained:
+    model: Any
+    path: Path | None
+    run_dir: Path | None
+    data: Any  # schema.Data
+    loss: str
+    input_shape: tuple[int, int, int]
+    classes: int
+    class_names: list[str]
+    logits: bool
+
+
+def _run_dir_of(path: Path) -> Path | None:
+    for folder in (path.parent, path.parent.parent):
+        if (folder / "run.json").is_file() and (folder / "spec.yaml").is_file():
+            return folder
+    return None
+
+
+def load(model: Any, *, spec: Any = None) -> Trained:
+    from .. import api
+    from ..spec import Training
+    from . import recipe
+
+    path: Path | None = None
+    run_dir: Path | None = None
+    if isinstance(model, (str, os.PathLike)):
+        target = Path(model)
+        if target.is_dir():
+            run_dir = target
+            for candidate in (target / "model.keras", target / "checkpoints" / "last.keras"):
+                if candidate.is_file():
+                    path = candidate
+                    break
+            else:
+                raise SpecError(Problem(f"{target}: no model.keras or checkpoints/last.keras in this folder", file=str(target)))
+        elif target.is_file():
+            path = target
+            run_dir = _run_dir_of(target)
+        else:
+            raise SpecError(Problem(f"{target}: no such model file or run folder", file=str(target)))
+        try:
+            keras_model = api.load_model(path)
+        except SpecError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - not a zip, wrong format, unknown layers
+            raise SpecError(Problem(f"{path}: cannot load as a Keras model ({' '.join(str(exc).split())[:300]})", file=str(path))) from None
+    else:
+        keras_model = model
+    training: Training | None = None
+    class_names: list[str] | None = None
+    if spec is not None:
+        loaded = api._spec(spec, {})
+        training = getattr(loaded, "training", None)
+    elif run_dir is not None:
+        training = getattr(api.load(run_dir / "spec.yaml"), "training", None)
+        try:
+            class_names = json.loads((run_dir / "run.json").read_text(encoding="utf-8")).get("class_names")
+        except (OSError, ValueError):
+            class_names = None
+    training = training or Training()
+    shape = tuple(keras_model.inputs[0].shape[1:])
+    out = tuple(keras_model.outputs[0].shape[1:])
+    if len(shape) != 3 or None in shape or len(out) != 1 or not out[0]:
+        raise SpecError(Problem(f"the model takes {shape} and gives {out}; archspec evaluates image classifiers ((H, W, C) -> classes)",
+                                file=str(path) if path else "model"))
+    classes = int(out[0])
+    names = class_names if class_names and len(class_names) == classes else [str(i) for i in range(classes)]
+    logits = recipe.output_kind(keras_model) == "logits"
+    return Trained(keras_model, path, run_dir, training.data, training.loss, tuple(int(v) for v in shape), classes, names, logits)  # type: ignore[arg-type]
