@@ -251,7 +251,8 @@ def run() -> None:
 
 
 # Commands that live beside the features they drive.
+from .cli_share import draw, export, import_, inspect, schema  # noqa: E402
 from .cli_train import evaluate, predict, train  # noqa: E402
 
-for _command in (train, evaluate, predict):
+for _command in (train, evaluate, predict, draw, inspect, export, import_, schema):
     cli.add_command(_command)

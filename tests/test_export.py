@@ -1,0 +1,81 @@
+"""archspec export: SavedModel, ONNX and TFLite artifacts compute what the Keras model computes."""
+
+from __future__ import annotations
+
+import importlib
+import os
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import archspec
+from archspec.cli import cli
+from archspec.export import export, run_exported
+from conftest import ROOT
+
+LENET = ROOT / "specs" / "lenet.yaml"
+
+
+def need(*modules: str) -> None:
+    """Skip without the converter/runtime, except under CI=true, where they are requirements."""
+    for name in modules:
+        if os.environ.get("CI") == "true":
+            importlib.import_module(name)
+        else:
+            pytest.importorskip(name)
+
+
+@pytest.fixture(scope="module")
+def lenet(tmp_path_factory):
+    """A saved LeNet (random weights, nothing special about them) and a batch with its outputs."""
+    model = archspec.build(LENET)
+    path = archspec.save_model(model, tmp_path_factory.mktemp("model") / "lenet.keras")
+    x = np.random.default_rng(7).normal(size=(3, 32, 32, 1)).astype("float32")
+    return path, x, model.predict(x, verbose=0)
+
+
+@pytest.mark.parametrize("fmt,name", [("savedmodel", "lenet_savedmodel"), ("onnx", "lenet.onnx"), ("tflite", "lenet.tflite")])
+def test_export_gives_the_keras_outputs(lenet, tmp_path, fmt, name):
+    need(*{"onnx": ("tf2onnx", "onnxruntime"), "tflite": (), "savedmodel": ()}[fmt])
+    path, x, expected = lenet
+    out = tmp_path / name
+    result = CliRunner().invoke(cli, ["export", str(path), "--format", fmt, "-o", str(out)])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    assert out.is_dir() == (fmt == "savedmodel")
+    np.testing.assert_allclose(run_exported(out, x), expected, rtol=1e-5, atol=1e-6)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]  # no temporary files left
+
+
+def test_refuses_to_overwrite_and_replaces_with_force(lenet, tmp_path):
+    path, x, expected = lenet
+    out = tmp_path / "sm"
+    export(path, out, "savedmodel")
+    with pytest.raises(archspec.SpecError, match="exists"):
+        export(path, out, "savedmodel")
+    (out / "marker").write_text("old")
+    export(path, out, "savedmodel", force=True)
+    assert not (out / "marker").exists()
+    np.testing.assert_allclose(run_exported(out, x), expected, rtol=1e-5, atol=1e-6)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sm"]
+
+
+def test_export_a_spec_by_extension(tmp_path):
+    need("tf2onnx", "onnxruntime")
+    out = export(LENET, tmp_path / "fresh.onnx")  # format from the extension; fresh weights
+    y = run_exported(out, np.zeros((2, 32, 32, 1), "float32"))
+    assert y.shape == (2, 10) and np.allclose(y.sum(axis=1), 1, atol=1e-5)
+
+
+def test_onnx_grouped_convolution_is_a_clear_error(tmp_path):
+    with pytest.raises(archspec.SpecError, match="grouped convolution 'conv_2'"):
+        export(ROOT / "tests" / "specs" / "every_primitive.yaml", tmp_path / "x.onnx")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bad_requests(tmp_path, lenet):
+    path, _, _ = lenet
+    with pytest.raises(archspec.SpecError, match="format"):
+        export(path, None, None)
+    with pytest.raises(archspec.SpecError, match="no such file"):
+        export(tmp_path / "missing.keras", tmp_path / "m.onnx")
