@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -23,7 +24,9 @@ SE_NET = ROOT / "tests" / "plugins" / "se_net.yaml"
 def plugin_site(tmp_path_factory):
     """pip-installs the example plugin into a private folder (no change to the environment)."""
     site = tmp_path_factory.mktemp("site")
-    args = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(site), str(PLUGIN)]
+    source = tmp_path_factory.mktemp("src") / PLUGIN.name  # build from a copy: setuptools writes build/ into the source
+    shutil.copytree(PLUGIN, source)
+    args = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(site), str(source)]
     try:
         import setuptools  # noqa: F401
 
