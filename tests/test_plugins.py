@@ -49,16 +49,22 @@ def test_installed_plugin_works_end_to_end(plugin_site):
         report = archspec.shapes({str(SE_NET)!r})
         se = report.layer("se_1")
         model = archspec.check({str(SE_NET)!r})          # static vs Keras, node by node
-        from archspec.spec import spec_model
-        schema = json.dumps(spec_model().model_json_schema())
+        import contextlib, io, tempfile, os
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            schema_rc = main(["schema"])
+        schema = json.loads(out.getvalue())
+        svg = os.path.join(tempfile.mkdtemp(), "se.svg")
+        draw_rc = main(["draw", {str(SE_NET)!r}, "-o", svg])
         print(json.dumps({{"params": se.params, "shape": se.output_shape, "total": report.total_params,
-                           "keras": model.count_params(), "in_schema": '"se"' in schema,
-                           "validate": main(["validate", {str(SE_NET)!r}])}}))
+                           "keras": model.count_params(), "in_schema": schema_rc == 0 and '"se"' in json.dumps(schema),
+                           "validate": main(["validate", {str(SE_NET)!r}]),
+                           "drawn": draw_rc == 0 and "se_1" in open(svg).read()}}))
     """, plugin_site)
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout.strip().splitlines()[-1])
     assert out["params"] == 32 * 4 + 4 + 4 * 32 + 32 and out["shape"] == [32, 32, 32]
-    assert out["total"] == out["keras"] and out["in_schema"] and out["validate"] == 0
+    assert out["total"] == out["keras"] and out["in_schema"] and out["validate"] == 0 and out["drawn"]
 
 
 def test_without_the_plugin_the_kind_is_unknown():
