@@ -79,3 +79,15 @@ def test_bad_requests(tmp_path, lenet):
         export(path, None, None)
     with pytest.raises(archspec.SpecError, match="no such file"):
         export(tmp_path / "missing.keras", tmp_path / "m.onnx")
+
+
+@pytest.mark.parametrize("spec", ["specs/resnet20_cifar.yaml", "tests/specs/every_block.yaml"])
+@pytest.mark.parametrize("fmt,suffix", [("savedmodel", "_sm"), ("onnx", ".onnx"), ("tflite", ".tflite")])
+def test_graph_networks_export_faithfully(spec, fmt, suffix, tmp_path):
+    """Residual adds, concatenations, batchnorm and sum pooling survive every format."""
+    need(*{"onnx": ("tf2onnx", "onnxruntime"), "tflite": (), "savedmodel": ()}[fmt])
+    model = archspec.build(ROOT / spec)
+    saved = archspec.save_model(model, tmp_path / "m.keras")
+    x = np.random.default_rng(3).normal(size=(2, *model.input_shape[1:])).astype("float32")
+    out = export(saved, tmp_path / f"m{suffix}", fmt)
+    np.testing.assert_allclose(run_exported(out, x), model.predict(x, verbose=0), rtol=1e-4, atol=1e-5)
