@@ -21,12 +21,12 @@ replaced with ``force``.
 from __future__ import annotations
 
 import os
-import shutil
 import warnings
 from pathlib import Path
 from typing import Any
 
 from .errors import Problem, SpecError
+from .files import atomic_path
 
 FORMATS = {"savedmodel": "tf_saved_model", "onnx": "onnx", "tflite": "litert"}
 SUFFIXES = {".onnx": "onnx", ".tflite": "tflite"}
@@ -119,11 +119,7 @@ def export_model(model: Any, output: str | os.PathLike[str], fmt: str, *, force:
     _check_target(target, force, fmt)
     if fmt == "onnx":
         _onnx_precheck(model)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    suffix = {"savedmodel": "", "onnx": ".onnx", "tflite": ".tflite"}[fmt]
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp{suffix}")
-    old = target.with_name(f".{target.name}.{os.getpid()}.old")
-    try:
+    with atomic_path(target, force=True) as tmp:  # _check_target has applied --force
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", FutureWarning)  # Keras' tf2onnx shim probes np.object
@@ -134,18 +130,6 @@ def export_model(model: Any, output: str | os.PathLike[str], fmt: str, *, force:
             raise SpecError(Problem(f"the {fmt} converter wrote nothing at {tmp}"))
         if fmt == "onnx":
             _onnx_check(tmp)
-        if tmp.is_dir():
-            if target.exists():  # a directory cannot be renamed over another: move the old one aside first
-                os.replace(target, old)
-            os.replace(tmp, target)
-        else:
-            os.replace(tmp, target)
-    finally:
-        for leftover in (tmp, old):
-            if leftover.is_dir():
-                shutil.rmtree(leftover, ignore_errors=True)
-            else:
-                leftover.unlink(missing_ok=True)
     return target
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 from pathlib import Path
 from typing import Iterator
 
@@ -25,13 +26,20 @@ def atomic_path(path: str | os.PathLike[str], *, force: bool = False) -> Iterato
         raise SpecError(Problem(f"{target} exists", file=str(target), hint="pass --force (Python: force=True) to overwrite"))
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.stem}.{os.getpid()}.tmp{target.suffix}")
+    old = target.with_name(f".{target.name}.{os.getpid()}.old")
+    _remove(tmp)
     try:
         yield tmp
+        if tmp.is_dir() and target.exists():  # a folder (SavedModel) cannot be renamed over another
+            os.replace(target, old)
         os.replace(tmp, target)
     finally:
-        if tmp.is_dir():
-            import shutil
+        _remove(tmp)
+        _remove(old)
 
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            tmp.unlink(missing_ok=True)
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import Problem, SpecError
+from ..files import atomic_path
 
 STATE_VERSION = 1
 
@@ -60,16 +61,11 @@ def _jsonable(value: Any) -> Any:
 
 def atomic_link(source: Path, target: Path) -> None:
     """`target` becomes the same file as `source` (a hard link, or a copy where links are not possible)."""
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    tmp.unlink(missing_ok=True)
-    try:
+    with atomic_path(target, force=True) as tmp:
         try:
             os.link(source, tmp)
         except OSError:
             shutil.copyfile(source, tmp)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def new_run_dir(runs: str | os.PathLike[str], name: str) -> Path:
