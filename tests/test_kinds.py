@@ -78,3 +78,30 @@ def test_readme_states_exactly_two_setup_commands():
     install = readme.split("## Install", 1)[1].split("\n## ", 1)[0]
     block = install.split("```sh\n", 1)[1].split("```", 1)[0]
     assert [line.split("#")[0].strip() for line in block.strip().splitlines()] == ["make build", "make test"]
+
+
+def test_readme_yaml_examples_are_valid():
+    """Every YAML example in the README validates: complete specs as they are, layer lists inside a
+    minimal spec, a `training:` block on LeNet. Examples that show a mistake say so and are skipped."""
+    import re
+
+    import yaml
+
+    readme = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```yaml\n(.*?)```", readme, re.S)
+    checked = 0
+    for text in blocks:
+        data = yaml.safe_load(text)
+        if not isinstance(data, dict) or "entry-points" in text:
+            continue
+        if "layers" in data and "input" not in data:
+            data = {"name": "example", "input": [32, 32, 3], **data}
+            if not any(isinstance(l, dict) and ("dense" in l or "fc" in l) for l in data["layers"]):
+                data["layers"] = data["layers"] + [{"pool": "global_avg"}]
+        elif "training" in data and "layers" not in data:
+            data = {**yaml.safe_load((ROOT / "specs" / "lenet.yaml").read_text()), **data}
+        elif "layers" not in data:
+            continue
+        archspec.shapes(data)
+        checked += 1
+    assert checked >= 4
