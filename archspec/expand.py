@@ -16,7 +16,7 @@ from typing import Any, Iterable, Mapping
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from . import expr
-from .errors import PathPart, Problem, SpecError, closest, format_path
+from .errors import Problem, SpecError, closest, format_path
 from .ir import INPUT, Graph, Node
 from .kinds.base import LayerSpec
 from .kinds.registry import KINDS, Primitive
@@ -48,6 +48,8 @@ class Lowering:
         self.uses: list[str] = []
         self.pending: tuple[str, bool] | None = None
         self.shapes: dict[str, tuple[int, ...] | None] = {INPUT: tuple(spec.input)}
+        self.shaped = 1
+        """How many of the graph's nodes (the input first) have a shape in `shapes`."""
         self.declared = set(_names(spec.model_dump(include={"layers"})))
 
     # -- naming ---------------------------------------------------------------
@@ -181,9 +183,9 @@ class Lowering:
         from .inference import node_shape
         from .kinds.registry import ShapeError
 
-        for node in self.graph.nodes:
-            if node.name in self.shapes:
-                continue
+        # Only the nodes added since the last call: blocks ask after every instance, so rescanning
+        # the whole graph each time would make expansion quadratic in the number of blocks.
+        for node in self.graph.nodes[self.shaped :]:
             ins = [self.shapes.get(i) for i in node.inputs]
             if any(s is None for s in ins):
                 self.shapes[node.name] = None
@@ -193,6 +195,7 @@ class Lowering:
             except ShapeError as exc:
                 self.shapes[node.name] = None
                 self.problems.append(self.at(node.path, f"layer {node.name!r}: {exc}"))
+        self.shaped = len(self.graph.nodes)
         found = self.shapes.get(name)
         if found is None:
             raise _Skip
