@@ -12,7 +12,6 @@ from typing import Any, Mapping
 
 from pydantic import BaseModel
 
-from .errors import Problem, SpecError
 from .expand import expand
 from .files import atomic_path
 from .ir import Graph

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from .errors import SpecError
+from .errors import Problem, SpecError
 
 
 def _overrides(values: tuple[str, ...]) -> dict[str, Any]:
@@ -139,7 +139,7 @@ def build(spec: Path, output: Path | None, force: bool, quiet: bool, sets: tuple
     _warn(report)
     target = output or Path("build") / f"{loaded.name}.keras"
     if target.exists() and not force:
-        raise SpecError(api.Problem(f"{target} exists", file=str(target), hint="pass --force to overwrite"))
+        raise SpecError(Problem(f"{target} exists", file=str(target), hint="pass --force to overwrite"))
     model = api.build(loaded, **_budget(max_params, max_activations))
     if not quiet:
         click.echo(render(report), nl=False)
@@ -200,7 +200,6 @@ def diff(a: Path, b: Path | None, as_json: bool, changed: bool, sets: tuple[str,
     archspec diff specs/resnet50.yaml specs/resnet101.yaml
     archspec diff specs/resnet50.yaml --set width=0.5
     """
-    import json
 
     from . import api
     from .diff import diff as compare

@@ -85,7 +85,7 @@ def train(spec: Path | None, data: str | None, val: str | None, train_sets: tupl
     if resume is None and spec is None:
         raise click.UsageError("give a SPEC to train (or --resume RUN_DIR)")
     if resume is not None and spec is not None:
-        raise SpecError(Problem(f"give a SPEC or --resume, not both (a run folder holds its own spec)", file=str(spec)))
+        raise SpecError(Problem("give a SPEC or --resume, not both (a run folder holds its own spec)", file=str(spec)))
     verbose = 0 if quiet else None if progress is None else 1 if progress else 2
     epochs = overrides.pop("epochs", None)
     result = run_train(

@@ -10,7 +10,6 @@ import inspect
 from typing import Any
 
 from pydantic import AliasChoices
-from pydantic_core import PydanticUndefined
 
 ORDER = (
     "conv", "pool", "dense", "flatten", "dropout", "batchnorm", "activation", "zeropad", "lrn", "add", "concat",

@@ -79,7 +79,7 @@ def test_without_the_plugin_the_kind_is_unknown():
 
 
 def test_a_wrong_shape_rule_is_caught_by_the_consistency_check():
-    result = run(f"""
+    result = run("""
         import archspec
         from pydantic import Field
 
@@ -92,7 +92,7 @@ def test_a_wrong_shape_rule_is_caught_by_the_consistency_check():
 
         archspec.register_kind(archspec.Primitive(
             "halve", Halve, infer, lambda node, x, keras: keras.layers.Activation("linear", name=node.name)(x[0])))
-        spec = {{"name": "bad", "input": [8, 8, 4], "layers": ["halve", "flatten", {{"dense": 2}}]}}
+        spec = {"name": "bad", "input": [8, 8, 4], "layers": ["halve", "flatten", {"dense": 2}]}
         try:
             archspec.check(spec)
         except archspec.SpecError as exc:

@@ -7,12 +7,12 @@ output channel, and `trainable: false` keeps it as set.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 from pydantic import AliasChoices, Field, field_validator, model_validator
 
-from ..arith import conv_length, dropped_border
-from .base import Activation, LayerSpec, MAX_SIZE, Pair, Padding, PosInt, explicit_padding, pair
+from ..arith import conv_length
+from .base import Activation, LayerSpec, Pair, Padding, PosInt, explicit_padding, pair
 from .norm import BatchNorm
 from .registry import Primitive, Shape, ShapeError, register
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from pydantic import Field
 
-from .base import Activation, LayerSpec
+from .base import LayerSpec
 from .registry import Primitive, Shape, ShapeError, register
 
 

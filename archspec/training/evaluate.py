@@ -40,7 +40,7 @@ class Evaluation:
         names = [n if len(n) <= 10 else n[:9] + "." for n in self.class_names]
         width = max(5, max(len(n) for n in names), len(str(int(self.confusion.max(initial=0)))))
         head = " " * (width + 2) + " ".join(f"{n:>{width}}" for n in names) + "   accuracy"
-        lines = [f"true \\ predicted", head]
+        lines = ["true \\ predicted", head]
         for i, name in enumerate(names):
             acc = self.per_class_accuracy[i]
             row = " ".join(f"{int(v):>{width}}" for v in self.confusion[i])
