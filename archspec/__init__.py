@@ -19,8 +19,7 @@ from .errors import ArchspecError, Problem, SpecError
 from .kinds.base import LayerSpec
 from .kinds.registry import Block, Primitive, ShapeError
 from .kinds.registry import register as register_kind
-
-__version__ = "0.1.0"
+from .version import __version__
 __all__ = [
     "ArchspecError", "Block", "LayerSpec", "Primitive", "Problem", "ShapeError", "SpecError", "build", "check",
     "evaluate", "graph", "load", "load_model", "loads", "predict", "register_kind", "save_model", "shapes", "train",
@@ -28,4 +27,4 @@ __all__ = [
 ]
 
 if "keras" in sys.modules:  # Keras is already paid for: register custom layers so saved models reload
-    from . import layers as _layers  # noqa: F401
+    from .keras_side import custom as _custom  # noqa: F401

@@ -9,7 +9,7 @@ them all and exit 2 without a traceback.
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 PathPart = str | int
@@ -111,17 +111,3 @@ class SpecError(ArchspecError, ValueError):
     @property
     def hint(self) -> str | None:
         return self.problems[0].hint
-
-
-@dataclass
-class Collector:
-    """Gathers problems from a pass so several independent ones are reported together."""
-
-    problems: list[Problem] = field(default_factory=list)
-
-    def add(self, problem: Problem) -> None:
-        self.problems.append(problem)
-
-    def raise_if_any(self) -> None:
-        if self.problems:
-            raise SpecError(self.problems)

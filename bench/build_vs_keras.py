@@ -42,7 +42,7 @@ def main() -> int:
     args = parser.parse_args()
 
     import archspec
-    from archspec.backend import keras as import_keras
+    from archspec.keras_side.backend import keras as import_keras
 
     keras = import_keras()
     print(f"archspec.build vs keras.applications, median of {args.n} (after one warm-up each); {machine_note()}")

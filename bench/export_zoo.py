@@ -23,7 +23,7 @@ from _proc import ROOT, machine_note  # noqa: E402
 
 CHILD = """
 import json, sys, tempfile, numpy as np, archspec
-from archspec.export import export_model, run_exported
+from archspec.keras_side.export import export_model, run_exported
 spec, fmt = sys.argv[1], sys.argv[2]
 model = archspec.build(spec)
 x = np.random.default_rng(0).normal(size=(2, *model.input_shape[1:])).astype("float32")

@@ -36,7 +36,7 @@ import time, archspec
 t0 = time.perf_counter()
 report = archspec.shapes({path!r})
 t1 = time.perf_counter()
-from archspec.table import render
+from archspec.tools.table import layer_table as render
 render(report)
 t2 = time.perf_counter()
 print("T", t1 - t0, t2 - t1, len(report.layers))
@@ -77,7 +77,7 @@ def profile(path: Path, top: int) -> None:
     import archspec
 
     try:
-        from archspec.table import render
+        from archspec.tools.table import layer_table as render
     except ImportError:  # the table module moved: profile shapes() alone
         render = None
     archspec.shapes(write_spec(path.parent, 10))  # imports and first-call costs out of the way
@@ -85,7 +85,7 @@ def profile(path: Path, top: int) -> None:
     stages: list[tuple[str, float]] = []
     t0 = time.perf_counter()
     try:  # parse alone (internal API; skipped if it moves)
-        from archspec.read import read
+        from archspec.spec.read import read
 
         read(path)
         stages.append(("read (YAML parse + positions)", time.perf_counter() - t0))
@@ -117,7 +117,7 @@ def profile(path: Path, top: int) -> None:
         prof.enable()
         render(report)
         prof.disable()
-        print(f"\ncProfile of archspec.table.render(report) for {path.name}:")
+        print(f"\ncProfile of archspec.tools.table.layer_table(report) for {path.name}:")
         _top(prof, top, ("tottime",))
 
 

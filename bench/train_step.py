@@ -38,7 +38,7 @@ def main() -> int:
     import numpy as np
 
     import archspec
-    from archspec.backend import keras as import_keras
+    from archspec.keras_side.backend import keras as import_keras
 
     keras = import_keras()
     if args.precision:

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 import archspec
-from archspec import draw
-from archspec.inference import infer
+from archspec.tools import draw
+from archspec.graph.infer import infer
 from conftest import ROOT, SPECS, TEST_SPECS
 
 LENET = ROOT / "specs" / "lenet.yaml"
@@ -34,15 +34,15 @@ def top_level_names(path: Path) -> list[str]:
 def test_every_spec_draws_as_valid_svg_and_html(path):
     g = archspec.graph(path)
     report = infer(g, max_params=None)
-    svg = draw.render(g, report, format="svg")
+    svg = draw.diagram(g, report, format="svg")
     root = ET.fromstring(svg.split("\n", 1)[1])  # well-formed XML
     texts = {t.text for t in root.iter("{http://www.w3.org/2000/svg}text")}
     for name in top_level_names(path):
         assert name in texts, f"{name} is not drawn"
-    page = draw.render(g, report, format="html")
+    page = draw.diagram(g, report, format="html")
     assert "<script>" in page and 'id="data"' in page
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page), "the page must not load anything from the network"
-    expanded = draw.render(g, report, format="svg", expand=True)
+    expanded = draw.diagram(g, report, format="svg", expand=True)
     ET.fromstring(expanded.split("\n", 1)[1])
 
 
@@ -102,7 +102,7 @@ def test_cli_draw_does_not_import_tensorflow(tmp_path):
 
 def test_new_modules_import_without_tensorflow():
     code = (
-        "import sys, archspec.cli, archspec.cli_share, archspec.draw, archspec.schema, archspec.export, archspec.importer, archspec.inspect; "
+        "import sys, archspec.cli, archspec.cli.share, archspec.tools.draw, archspec.spec.jsonschema, archspec.keras_side.export, archspec.keras_side.importer, archspec.tools.inspection; "
         "heavy = [m for m in ('tensorflow', 'keras', 'numpy', 'onnx') if m in sys.modules]; assert not heavy, heavy"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)

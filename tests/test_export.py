@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 import archspec
 from archspec.cli import cli
-from archspec.export import export, run_exported
+from archspec.keras_side.export import export, run_exported
 from conftest import ROOT
 
 LENET = ROOT / "specs" / "lenet.yaml"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from archspec.expr import ExprError, evaluate, substitute
+from archspec.spec.expr import ExprError, evaluate, substitute
 
 
 @pytest.mark.parametrize("text, value", [

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 import archspec
 from archspec.cli import cli
-from archspec.importer import import_model
+from archspec.keras_side.importer import import_model
 from conftest import ROOT, SPECS, TEST_SPECS
 
 ROUND_TRIP = SPECS + TEST_SPECS  # every zoo spec: all use supported layers
@@ -79,8 +79,22 @@ def test_unsupported_layers_are_named():
     with pytest.raises(archspec.SpecError) as info:
         import_model(keras.Model(inp, x))
     text = str(info.value)
-    assert "'dw' (DepthwiseConv2D)" in text and "'leaky' (LeakyReLU)" in text and "'dense_on_map'" in text
+    lines = {p.message.split(":")[0]: p.message for p in info.value.problems}
+    assert "'dw'" in lines["Keras class DepthwiseConv2D"] and "'leaky'" in lines["Keras class LeakyReLU"]
+    assert "'dense_on_map'" in lines["Keras class Dense"] and "feature map" in lines["Keras class Dense"]
     assert "'ok'" not in text
+    assert text.count("supported Keras classes") == len(info.value.problems) == 3  # one problem (and hint) per class
+
+
+def test_an_unsupported_class_is_stated_once_with_every_layer():
+    inp = keras.Input((16, 16, 3))
+    x = inp
+    for i in range(3):
+        x = keras.layers.LeakyReLU(name=f"leaky{i}")(x)
+    with pytest.raises(archspec.SpecError) as info:
+        import_model(keras.Model(inp, x))
+    (problem,) = info.value.problems
+    assert "3 layers affected: 'leaky0', 'leaky1', 'leaky2'" in problem.message
 
 
 def test_multiple_inputs_are_refused():

@@ -12,7 +12,8 @@ from click.testing import CliRunner
 
 import archspec
 from archspec.cli import cli
-from archspec.inspect import png
+from archspec.tools import inspection
+from archspec.tools.inspection import png
 from conftest import ROOT
 
 
@@ -89,7 +90,7 @@ def test_report_for_a_digit(trained):
     np.save(array, np.pad(digit, 2).astype("float32") / 255)  # already the input's size and scale
     names = folder / "names.txt"
     names.write_text("\n".join(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]))
-    out = archspec.inspect.inspect(model_path, array, folder / "npy.html", labels_path=names)  # type: ignore[attr-defined]
+    out = inspection.inspect(model_path, array, folder / "npy.html", labels_path=names)  # type: ignore[attr-defined]
     page = out.read_text()
     assert 'data-layer="conv_2" data-maps="16"' in page and "<td>seven</td>" in page
 

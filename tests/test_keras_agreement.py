@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import archspec
-from archspec.inference import Report
+from archspec.graph.report import Report
 from conftest import ROOT, SPECS, TEST_SPECS
 
 # The zoo's large networks are built in tests/test_zoo.py; here the small ones and the test specs.

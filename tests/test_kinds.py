@@ -10,7 +10,7 @@ import pytest
 import archspec
 from archspec.kinds import load_builtin_kinds
 from archspec.kinds.registry import KINDS, OPS, Primitive
-from archspec.spec import layer_type
+from archspec.spec.network import layer_type
 from conftest import ROOT, TEST_SPECS
 
 load_builtin_kinds()
@@ -66,7 +66,7 @@ def test_depth_is_filters():
 
 def test_readme_reference_is_current():
     """The README's layer reference is generated; regenerate it with `archspec reference`."""
-    from archspec.reference import reference
+    from archspec.tools.reference import reference
 
     readme = (ROOT / "README.md").read_text()
     section = readme.split("<!-- reference:start -->\n", 1)[1].split("<!-- reference:end -->", 1)[0]

@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import archspec
-from archspec.arith import conv_length, same_padding
+from archspec.kinds.arith import conv_length, same_padding
 
 sizes = st.integers(1, 40)
 

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 import archspec
 from archspec.cli import cli
-from archspec.render import render
+from archspec.tools.resolve import resolved_yaml as render
 from conftest import ROOT, SPECS, TEST_SPECS
 
 

@@ -10,8 +10,8 @@ from click.testing import CliRunner
 
 import archspec
 from archspec.cli import cli
-from archspec.read import parse, read
-from archspec.schema import schema
+from archspec.spec.read import parse, read
+from archspec.spec.jsonschema import schema
 from conftest import ROOT, SPECS, TEST_SPECS
 
 BAD = ROOT / "tests" / "bad_specs"
@@ -36,7 +36,7 @@ def test_every_spec_validates(validator, path):
 def test_builtin_templates_validate():
     s = schema()
     template = jsonschema.Draft202012Validator({"$defs": s["$defs"], "$ref": "#/$defs/Template"})
-    library = parse((ROOT / "archspec" / "library.yaml").read_text(), "library.yaml").data
+    library = parse((ROOT / "archspec" / "spec" / "library.yaml").read_text(), "library.yaml").data
     for name, body in library.items():
         assert [e.message for e in template.iter_errors(body)] == [], name
 

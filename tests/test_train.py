@@ -19,6 +19,7 @@ import pytest
 import archspec
 from archspec.cli import main
 from archspec.training import config, data as D
+from archspec.spec.overrides import parse_assignments
 from conftest import ROOT
 
 LENET = str(ROOT / "specs" / "lenet.yaml")
@@ -177,7 +178,7 @@ def test_recipe_from_spec_and_cli_overrides() -> None:
         "name: t\ninput: [8, 8, 1]\nlayers: [{dense: 2}]\n"
         "training: {optimizer: {name: sgd, momentum: 0.9}, schedule: {kind: step, every: 2}, epochs: 4}\n"
     )
-    training = config.resolve_training(spec, config.parse_assignments(["optimizer.nesterov=true", "data.fit=pad"]) | {"batch-size": 8, "lr": 0.1})
+    training = config.resolve_training(spec, parse_assignments(["optimizer.nesterov=true", "data.fit=pad"]) | {"batch-size": 8, "lr": 0.1})
     assert training.optimizer.momentum == 0.9 and training.optimizer.nesterov is True
     assert training.batch_size == 8 and training.learning_rate == 0.1 and training.data.fit == "pad"
     # another optimizer starts from its defaults; the same name keeps the settings

@@ -11,6 +11,8 @@ from __future__ import annotations
 import importlib
 from importlib.metadata import entry_points
 
+from ..errors import ArchspecError
+
 BUILTIN = ("norm", "pad", "conv", "pool", "dense", "simple", "merge", "blocks")
 ENTRY_POINT_GROUP = "archspec.kinds"
 _loaded = False
@@ -30,6 +32,4 @@ def load_builtin_kinds() -> None:
             if callable(target):
                 target()
         except Exception as exc:  # a broken plugin must say which one it is
-            from ..errors import ArchspecError
-
             raise ArchspecError(f"archspec plugin {ep.name!r} ({ep.value}) failed to load: {exc}") from exc

@@ -72,6 +72,9 @@ class LayerSpec(Strict):
     """Field a non-mapping value fills: `dropout: 0.5` means `dropout: {rate: 0.5}`."""
     nested: ClassVar[bool] = False
     """True for block kinds whose fields hold layer lists (typed with the forward reference "Layer")."""
+    json_alternatives: ClassVar[dict[str, list[dict[str, Any]]]] = {}
+    """JSON Schema forms people may also write, per field ("" for the whole layer), that the
+    model's "before" validators accept but Pydantic's generated schema cannot know (for editors)."""
 
     name: str | None = Field(None, description="Node name; referenced by `input`/`inputs` of later layers.", pattern=r"^[A-Za-z0-9_.\-]+$", max_length=200)
     input: str | None = Field(None, description="Name of the layer this one reads; the previous layer by default, `input` for the model input.")
@@ -108,3 +111,46 @@ def explicit_padding(padding: Any) -> tuple[tuple[int, int], tuple[int, int]] | 
     if isinstance(padding[0], int):
         return ((padding[0], padding[0]), (padding[1], padding[1]))
     return (tuple(padding[0]), tuple(padding[1]))  # type: ignore[return-value]
+
+
+class Unsupported(Exception):
+    """A Keras layer's settings have no spec equivalent (raised by a kind's ``from_keras``)."""
+
+
+# -- reading Keras layers back (for `from_keras`; plain attribute access, no Keras import) --
+def keras_pair(value: Any) -> int | list[int]:
+    """A Keras size pair as a spec writes it: 3 for (3, 3), [1, 7] otherwise."""
+    a, b = (int(v) for v in value)
+    return a if a == b else [a, b]
+
+
+def keras_activation(fn: Any) -> str | None:
+    """The spec name of a Keras activation (None for linear); Unsupported for one archspec lacks."""
+    name = getattr(fn, "__name__", None) if not isinstance(fn, str) else fn
+    if name == "swish":
+        name = "silu"
+    if name in (None, "linear"):
+        return None
+    if name not in ACTIVATIONS:
+        raise Unsupported(f"activation {name!r} (archspec has: {', '.join(ACTIVATIONS)})")
+    return name
+
+
+def keras_channels_last(layer: Any) -> None:
+    fmt = getattr(layer, "data_format", "channels_last")
+    if fmt not in (None, "channels_last"):
+        raise Unsupported(f"data_format={fmt!r} (archspec is channels_last)")
+
+
+def keras_channel_axis(axis: Any, rank: int) -> bool:
+    """True when a Keras `axis` argument names the channel axis of a rank-`rank` tensor."""
+    axes = list(axis) if isinstance(axis, (list, tuple)) else [axis]
+    return len(axes) == 1 and axes[0] in (-1, rank - 1)
+
+
+def custom_layer(keras: Any, name: str) -> Any:
+    """One of archspec's own Keras layers, by class name, from Keras' registry of serializable objects.
+
+    Emitters receive the keras module; the layers themselves live on the Keras side of the
+    package and register under ``archspec>`` when the emitter loads them."""
+    return keras.saving.get_registered_object(f"archspec>{name}")

@@ -1,7 +1,7 @@
 """Blocks: kinds that lower into several primitives. Nothing here is specific to one network.
 
 - ``use`` / ``stage`` instantiate a template (a spec's own ``blocks:`` or the
-  built-in library in ``library.yaml``) with parameters;
+  built-in library, ``spec/library.yaml``) with parameters;
 - ``repeat`` repeats a list of layers;
 - ``residual`` adds a shortcut around a body (identity or projection; v1 or
   pre-activation v2);
@@ -22,6 +22,7 @@ from pydantic import ConfigDict, Field, model_validator
 from ..errors import closest, format_path
 from .base import Activation, LayerSpec, NonNegInt, PosInt, Strict
 from .conv import Conv
+from .lowering import Lowering, Skip
 from .merge import Add, Concat
 from .norm import BatchNorm
 from .pool import Pool
@@ -55,7 +56,7 @@ class _Instantiate(LayerSpec):
 
     model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
     open_keys: ClassVar[bool] = True
-    block: str = Field(description="Template name: from this spec's `blocks`, or built in (see `archspec blocks`).")
+    block: str = Field(description="Template name: from this spec's `blocks`, or built in (`basic`, `bottleneck`, ...; see the README).")
 
 
 class Use(_Instantiate):
@@ -70,35 +71,16 @@ class Stage(_Instantiate):
     first: dict[str, Scalar] = Field(default_factory=dict, description="Parameters for the first instance only, e.g. {stride: 2}.")
 
 
-def template(ctx, name: str, path: tuple) -> tuple[Template, str]:
-    from ..library import builtin_templates
-
-    own = ctx.spec.blocks
-    if name in own:
-        return own[name], "spec"
-    library = builtin_templates()
-    if name in library:
-        return library[name], "library"
-    near = closest(name, [*own, *library])
-    ctx.problems.append(ctx.at(path + ("block",), f"no block template named {name!r}",
-                               f"did you mean {near!r}?" if near else f"templates: {', '.join([*own, *library])}"))
-    from ..expand import _Skip
-
-    raise _Skip
-
-
-def instantiate(ctx, tname: str, given: dict[str, Any], segment: str, source: str, path: tuple) -> str:
+def instantiate(ctx: Lowering, tname: str, given: dict[str, Any], segment: str, source: str, path: tuple) -> str:
     """Lower one template instance named `segment` reading `source`."""
-    from ..expand import _Skip
-
-    tpl, origin = template(ctx, tname, path)
+    tpl, origin = ctx.template(tname, path)
     unknown = [k for k in given if k not in tpl.params]
     if unknown:
         for key in unknown:
             near = closest(key, tpl.params)
             ctx.problems.append(ctx.at(path + (key,), f"block {tname!r} has no parameter {key!r}",
                                        (f"did you mean {near!r}? " if near else "") + f"parameters: {', '.join(tpl.params) or 'none'}"))
-        raise _Skip
+        raise Skip
     env = {**tpl.params, **given}
     where = ("blocks", tname, "layers") if origin == "spec" else path  # built-in text is not the user's: point at the use
     body = ctx.validate_layers(tpl.layers, where, env, None if origin == "spec" else path)
@@ -202,11 +184,8 @@ def _projection(r: Residual, ctx, x: str, y: str, path: tuple) -> str:
     """1x1 conv from x to y's shape: stride = the body's downsampling, filters = y's channels."""
     (hi, wi, _), (ho, wo, co) = ctx.shape(x), ctx.shape(y)
     if len(ctx.shape(y)) != 3 or hi % ho or wi % wo:
-        ctx.problems.append(ctx.at(path + ("shortcut",), f"cannot project {hi}x{wi} onto {ho}x{wo}: not an integer stride",
-                                   "give the shortcut explicitly as a list of layers"))
-        from ..expand import _Skip
-
-        raise _Skip
+        ctx.fail(path + ("shortcut",), f"cannot project {hi}x{wi} onto {ho}x{wo}: not an integer stride",
+                 "give the shortcut explicitly as a list of layers")
     conv = Conv(filters=co, kernel=1, stride=(hi // ho, wi // wo), bias=r.projection_bias, bn=r.projection_bn, name="0")
     ctx.prev = x
     return KINDS["conv"].lower(conv, ctx, path + ("shortcut",))  # type: ignore[union-attr]

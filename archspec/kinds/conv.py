@@ -11,8 +11,9 @@ from typing import Any, ClassVar
 
 from pydantic import AliasChoices, Field, field_validator, model_validator
 
-from ..arith import conv_length
-from .base import Activation, LayerSpec, Pair, Padding, PosInt, explicit_padding, pair
+from .arith import conv_length
+from .base import (Activation, LayerSpec, Pair, Padding, PosInt, explicit_padding, keras_activation, keras_channels_last,
+                   keras_pair, pair)
 from .norm import BatchNorm
 from .registry import Primitive, Shape, ShapeError, register
 
@@ -23,6 +24,9 @@ class Conv(LayerSpec):
     """Convolution: `filters` (or the primer's `depth`) feature maps from a `kernel` window."""
 
     short: ClassVar[str | None] = None
+    json_alternatives: ClassVar[dict[str, list[dict[str, Any]]]] = {"kernel": [{
+        "type": "array", "minItems": 1, "items": {"type": "array", "minItems": 1, "items": {"type": "number"}},
+        "description": "A hand-set filter: its values, row by row."}]}
     filters: PosInt = Field(
         validation_alias=AliasChoices("filters", "depth"),
         description="Number of filters, i.e. the depth of the output feature map (`depth` is accepted too).",
@@ -147,6 +151,27 @@ def emit(node, inputs: list[Any], keras: Any) -> Any:
     return y
 
 
+def from_keras(layer: Any, rank: int) -> dict[str, Any]:
+    keras_channels_last(layer)
+    s: dict[str, Any] = {"filters": int(layer.filters), "kernel": keras_pair(layer.kernel_size)}
+    if tuple(layer.strides) != (1, 1):
+        s["stride"] = keras_pair(layer.strides)
+    if layer.padding != "valid":
+        s["padding"] = layer.padding
+    if tuple(layer.dilation_rate) != (1, 1):
+        s["dilation"] = keras_pair(layer.dilation_rate)
+    if int(layer.groups) != 1:
+        s["groups"] = int(layer.groups)
+    if not layer.use_bias:
+        s["bias"] = False
+    act = keras_activation(layer.activation)
+    if act:
+        s["activation"] = act
+    if not layer.trainable:
+        s["trainable"] = False
+    return s
+
+
 def label(a: Conv) -> str:
     text = f"conv {a.kernel[0]}x{a.kernel[1]}"
     text += f"/{a.stride[0]}" if a.stride == (a.stride[0],) * 2 and a.stride[0] > 1 else ("" if a.stride == (1, 1) else f"/{a.stride[0]}x{a.stride[1]}")
@@ -154,4 +179,5 @@ def label(a: Conv) -> str:
     return text + (f" {a.activation}" if a.activation else "")
 
 
-CONV = register(Primitive("conv", Conv, infer, emit, params, macs, window, lower, summary="2-D convolution", label=label))
+CONV = register(Primitive("conv", Conv, infer, emit, params, macs, window, lower, summary="2-D convolution", label=label,
+                         keras_classes=("Conv2D",), from_keras=from_keras, color="#6f9fd8", feature_maps=True))

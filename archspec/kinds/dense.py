@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from .base import Activation, LayerSpec, PosInt
+from .base import Activation, LayerSpec, PosInt, Unsupported, keras_activation
 from .registry import Primitive, Shape, ShapeError, register
 
 
@@ -49,5 +49,20 @@ def emit(node, inputs: list[Any], keras: Any) -> Any:
     return keras.layers.Dense(a.units, activation=a.activation, use_bias=a.bias, trainable=a.trainable, name=node.name)(inputs[0])
 
 
+def from_keras(layer: Any, rank: int) -> dict[str, Any]:
+    if rank != 2:
+        raise Unsupported("Dense applied to a feature map (archspec's dense needs a vector: flatten or pool first)")
+    s: dict[str, Any] = {"units": int(layer.units)}
+    act = keras_activation(layer.activation)
+    if act:
+        s["activation"] = act
+    if not layer.use_bias:
+        s["bias"] = False
+    if not layer.trainable:
+        s["trainable"] = False
+    return s
+
+
 DENSE = register(Primitive("dense", Dense, infer, emit, params, macs, window=lambda a, i: "global", aliases=("fc",), summary="fully connected",
-                          label=lambda a: "dense" + (f" {a.activation}" if a.activation else "")))
+                          label=lambda a: "dense" + (f" {a.activation}" if a.activation else ""),
+                          keras_classes=("Dense",), from_keras=from_keras, color="#a487d8"))

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import Field
 
-from .base import LayerSpec
+from .base import LayerSpec, Unsupported, keras_channel_axis
 from .registry import Primitive, Shape, ShapeError, register
 
 
@@ -49,5 +49,13 @@ def lower(a: Merge, ctx, path: tuple) -> str:
     return ctx.alias(base, ctx.add(base, kind, a.model_copy(update={"name": None, "input": None}), sources, path))
 
 
-ADD = register(Primitive("add", Add, add_infer, lambda n, x, k: k.layers.Add(name=n.name)(x), lower=lower, inputs=(2, None), summary="element-wise sum"))
-CONCAT = register(Primitive("concat", Concat, concat_infer, lambda n, x, k: k.layers.Concatenate(axis=-1, name=n.name)(x), lower=lower, inputs=(2, None), summary="channel concatenation"))
+def concat_from_keras(layer: Any, rank: int) -> dict[str, Any]:
+    if not keras_channel_axis(layer.axis, rank):
+        raise Unsupported(f"Concatenate over axis {layer.axis!r} (archspec concatenates channels)")
+    return {}
+
+
+ADD = register(Primitive("add", Add, add_infer, lambda n, x, k: k.layers.Add(name=n.name)(x), lower=lower, inputs=(2, None), summary="element-wise sum",
+                        keras_classes=("Add",), color="#e07b7b"))
+CONCAT = register(Primitive("concat", Concat, concat_infer, lambda n, x, k: k.layers.Concatenate(axis=-1, name=n.name)(x), lower=lower, inputs=(2, None),
+                           summary="channel concatenation", keras_classes=("Concatenate",), from_keras=concat_from_keras, color="#e07b7b"))

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import Field
 
-from .base import LayerSpec, PosInt
+from .base import LayerSpec, PosInt, Unsupported, custom_layer, keras_channel_axis
 from .registry import Primitive, Shape, ShapeError, register
 
 
@@ -52,11 +52,29 @@ def lrn_infer(a: LRN, inputs: list[Shape]) -> Shape:
 
 
 def lrn_emit(node, inputs: list[Any], keras: Any) -> Any:
-    from ..layers import LocalResponseNormalization
-
     a: LRN = node.attrs
-    return LocalResponseNormalization(a.size, a.alpha, a.beta, a.bias, name=node.name)(inputs[0])
+    return custom_layer(keras, "LocalResponseNormalization")(a.size, a.alpha, a.beta, a.bias, name=node.name)(inputs[0])
 
 
-BATCHNORM = register(Primitive("batchnorm", BatchNorm, _same, bn_emit, bn_params, aliases=("bn",), summary="batch normalisation"))
-LRN_KIND = register(Primitive("lrn", LRN, lrn_infer, lrn_emit, summary="local response normalisation"))
+def bn_from_keras(layer: Any, rank: int) -> dict[str, Any]:
+    if not keras_channel_axis(layer.axis, rank):
+        raise Unsupported(f"axis={layer.axis!r} (archspec normalises the channel axis)")
+    defaults = BatchNorm()
+    s: dict[str, Any] = {}
+    for key in ("epsilon", "momentum"):
+        if float(getattr(layer, key)) != getattr(defaults, key):
+            s[key] = float(getattr(layer, key))
+    for key in ("center", "scale"):
+        if not getattr(layer, key):
+            s[key] = False
+    return s
+
+
+def lrn_from_keras(layer: Any, rank: int) -> dict[str, Any]:
+    return {"size": int(layer.size), "alpha": float(layer.alpha), "beta": float(layer.beta), "bias": float(layer.bias)}
+
+
+BATCHNORM = register(Primitive("batchnorm", BatchNorm, _same, bn_emit, bn_params, aliases=("bn",), summary="batch normalisation",
+                               keras_classes=("BatchNormalization",), from_keras=bn_from_keras, color="#86c79f"))
+LRN_KIND = register(Primitive("lrn", LRN, lrn_infer, lrn_emit, summary="local response normalisation",
+                              keras_classes=("LocalResponseNormalization",), from_keras=lrn_from_keras, color="#79c6c6"))

@@ -6,7 +6,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field, field_validator
 
-from .base import LayerSpec, NonNegInt, explicit_padding
+from .base import LayerSpec, NonNegInt, explicit_padding, keras_channels_last
 from .registry import Primitive, Shape, ShapeError, register
 
 
@@ -14,6 +14,9 @@ class ZeroPad(LayerSpec):
     """Zero padding: p (all sides), [ph, pw] or [[top, bottom], [left, right]]."""
 
     short: ClassVar[str | None] = "padding"
+    json_alternatives: ClassVar[dict[str, list[dict[str, Any]]]] = {"padding": [
+        {"type": "integer", "minimum": 0},
+        {"type": "array", "prefixItems": [{"type": "integer", "minimum": 0}] * 2, "minItems": 2, "maxItems": 2}]}
     padding: tuple[tuple[NonNegInt, NonNegInt], tuple[NonNegInt, NonNegInt]] = Field(
         description="p, [ph, pw] or [[top, bottom], [left, right]]", examples=[3, [1, 2], [[0, 1], [0, 1]]]
     )
@@ -41,4 +44,11 @@ def emit(node, inputs: list[Any], keras: Any) -> Any:
     return keras.layers.ZeroPadding2D(padding=node.attrs.padding, name=node.name)(inputs[0])
 
 
-ZEROPAD = register(Primitive("zeropad", ZeroPad, infer, emit, summary="zero padding"))
+def from_keras(layer: Any, rank: int) -> dict[str, Any]:
+    keras_channels_last(layer)
+    (t, b), (l, r) = (tuple(int(v) for v in p) for p in layer.padding)
+    return {"padding": t if t == b == l == r else [[t, b], [l, r]]}
+
+
+ZEROPAD = register(Primitive("zeropad", ZeroPad, infer, emit, summary="zero padding",
+                             keras_classes=("ZeroPadding2D",), from_keras=from_keras, color="#c9c9c9"))

@@ -6,7 +6,8 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from .base import LayerSpec, Pair, Padding, explicit_padding, pair
+from ..errors import closest
+from .base import LayerSpec, Pair, Padding, Unsupported, custom_layer, explicit_padding, keras_channels_last, keras_pair, pair
 from .conv import window_output
 from .registry import Primitive, Shape, ShapeError, register
 
@@ -24,6 +25,8 @@ class Pool(LayerSpec):
     """Pooling. Short forms: `pool: max` (2x2, stride 2), `pool: global_avg`."""
 
     short: ClassVar[str | None] = None
+    json_alternatives: ClassVar[dict[str, list[dict[str, Any]]]] = {"": [
+        {"enum": sorted(_SHORT), "description": "Named short forms: 2x2 max/avg/sum with stride 2, or global pooling."}]}
     kind: Literal["max", "avg", "sum"] = Field("max", description="max, avg (average) or sum.")
     size: Pair = Field((2, 2), description="Window: k or [kh, kw].")
     stride: Pair | None = Field(None, description="Step of the window; defaults to the window size.")
@@ -35,8 +38,6 @@ class Pool(LayerSpec):
     def _named(cls, data: Any) -> Any:
         if isinstance(data, str):
             if data not in _SHORT:
-                from ..errors import closest
-
                 near = closest(data, _SHORT)
                 raise ValueError(f"unknown pool {data!r}" + (f" (did you mean {near!r}?)" if near else "") + f"; short forms: {', '.join(_SHORT)}")
             return dict(_SHORT[data])
@@ -84,16 +85,33 @@ def emit(node, inputs: list[Any], keras: Any) -> Any:
     a: Pool = node.attrs
     x = inputs[0]
     if a.kind == "sum":
-        from ..layers import GlobalSumPooling2D, SumPooling2D
-
         if a.global_:
-            return GlobalSumPooling2D(name=node.name)(x)
-        return SumPooling2D(a.size, a.step, a.padding, name=node.name)(x)
+            return custom_layer(keras, "GlobalSumPooling2D")(name=node.name)(x)
+        return custom_layer(keras, "SumPooling2D")(a.size, a.step, a.padding, name=node.name)(x)
     if a.global_:
         cls = {"max": keras.layers.GlobalMaxPooling2D, "avg": keras.layers.GlobalAveragePooling2D}[a.kind]
         return cls(name=node.name)(x)
     cls = {"max": keras.layers.MaxPooling2D, "avg": keras.layers.AveragePooling2D}[a.kind]
     return cls(pool_size=a.size, strides=a.step, padding=a.padding, name=node.name)(x)
+
+
+_KERAS_KINDS = {"MaxPooling2D": "max", "AveragePooling2D": "avg", "SumPooling2D": "sum"}
+_KERAS_GLOBAL = {"GlobalMaxPooling2D": "max", "GlobalAveragePooling2D": "avg", "GlobalSumPooling2D": "sum"}
+
+
+def from_keras(layer: Any, rank: int) -> dict[str, Any]:
+    keras_channels_last(layer)
+    cls = type(layer).__name__
+    if cls in _KERAS_GLOBAL:
+        if getattr(layer, "keepdims", False):
+            raise Unsupported("keepdims=True (archspec's global pooling gives a vector)")
+        return {"kind": _KERAS_GLOBAL[cls], "global": True}
+    s: dict[str, Any] = {"kind": _KERAS_KINDS[cls], "size": keras_pair(layer.pool_size)}
+    if tuple(layer.strides) != tuple(layer.pool_size):
+        s["stride"] = keras_pair(layer.strides)
+    if layer.padding != "valid":
+        s["padding"] = layer.padding
+    return s
 
 
 def label(a: Pool) -> str:
@@ -104,4 +122,5 @@ def label(a: Pool) -> str:
     return f"{a.kind} pool {size}/{step}" + (" same" if a.padding == "same" else "")
 
 
-POOL = register(Primitive("pool", Pool, infer, emit, window=window, lower=lower, summary="max / avg / sum pooling", label=label))
+POOL = register(Primitive("pool", Pool, infer, emit, window=window, lower=lower, summary="max / avg / sum pooling", label=label,
+                         keras_classes=(*_KERAS_KINDS, *_KERAS_GLOBAL), from_keras=from_keras, color="#f0a95b", feature_maps=True))

@@ -1,8 +1,12 @@
-"""The table of layer kinds: for each, its schema, shape rule, counts and Keras emitter.
+"""The table of layer kinds: for each, its schema, shape rule, counts, Keras emitter,
+the Keras classes it imports from, and how it is drawn.
 
 Primitives become IR nodes one-to-one (after their shorthands are lowered);
 blocks only lower into primitives. Everything that handles a kind looks it up
-here, so adding a kind is one ``register`` call.
+here (the spec union, expansion, inference, the emitter, the importer, the
+diagram, inspect), so adding a kind is one ``register`` call. Modules that
+derive something from the table (the spec union) subscribe with
+``on_change`` instead of being imported from here.
 """
 
 from __future__ import annotations
@@ -10,11 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
-from .base import LayerSpec
+from .base import LayerSpec, Unsupported  # noqa: F401  (Unsupported is part of the table's contract)
 
 if TYPE_CHECKING:
-    from ..expand import Lowering
-    from ..ir import Node
+    from .lowering import Lowering
 
 Shape = tuple[int, ...]
 Window = tuple[tuple[int, int], tuple[int, int], tuple[int, int]]
@@ -43,7 +46,7 @@ class Primitive:
     schema: type[LayerSpec]
     infer: Callable[[Any, list[Shape]], Shape]
     """Output shape (no batch axis) from attrs and input shapes; raises ShapeError."""
-    emit: Callable[["Node", list[Any], Any], Any]
+    emit: Callable[[Any, list[Any], Any], Any]
     """(node, input tensors, keras module) -> output tensor; keras is passed in so this table imports no Keras."""
     params: Callable[[Any, list[Shape], Shape], tuple[int, int]] = no_params
     """(trainable, non-trainable) parameter counts."""
@@ -58,6 +61,15 @@ class Primitive:
     summary: str = ""
     label: Callable[[Any], str] | None = None
     """Short description for tables, e.g. `conv 5x5/2`; the kind name by default."""
+    keras_classes: tuple[str, ...] = ()
+    """Names of the Keras layer classes this kind emits and imports from (`archspec import`)."""
+    from_keras: Callable[[Any, int], dict[str, Any]] | None = None
+    """(Keras layer, input rank) -> this kind's settings, defaults left out; raises Unsupported.
+    None: the kind has no settings to read (flatten, add)."""
+    color: str = "#cccccc"
+    """Fill colour of its volumes in diagrams."""
+    feature_maps: bool = False
+    """Whether `inspect` shows its outputs as feature maps (convolutions and pooling)."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +85,17 @@ KINDS: dict[str, Primitive | Block] = {}
 """Every spec-level kind name (aliases included) -> its definition."""
 OPS: dict[str, Primitive] = {}
 """IR op name -> primitive."""
+_LISTENERS: list[Callable[[], None]] = []
+
+
+def on_change(listener: Callable[[], None]) -> None:
+    """Call `listener` whenever a kind is registered (derived tables reset themselves)."""
+    _LISTENERS.append(listener)
+
+
+def by_keras_class() -> dict[str, Primitive]:
+    """Keras layer class name -> the primitive that imports it."""
+    return {cls: prim for prim in OPS.values() for cls in prim.keras_classes}
 
 
 def register(kind: Primitive | Block) -> Primitive | Block:
@@ -87,7 +110,6 @@ def register(kind: Primitive | Block) -> Primitive | Block:
         KINDS[name] = kind
     if isinstance(kind, Primitive):
         OPS[kind.kind] = kind
-    from .. import spec  # the spec union is derived from this table
-
-    spec.invalidate()
+    for listener in _LISTENERS:
+        listener()
     return kind

@@ -18,7 +18,9 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from ..errors import Problem, SpecError
-from ..spec import Training
+from ..spec.read import Source
+from ..spec.training import Training
+from ..spec.validate import translate
 
 ALIASES = {"lr": "learning_rate", "bs": "batch_size", "val_split": "validation_split", "augmentation": "data.augment"}
 RESETS = {"optimizer": "name", "schedule": "kind"}
@@ -34,20 +36,6 @@ def normalise_key(key: str) -> tuple[str, ...]:
         raise SpecError(Problem(f"empty override key {key!r}", file=ORIGIN))
     head = ALIASES.get(parts[0])
     return (*head.split("."), *parts[1:]) if head else parts
-
-
-def parse_assignments(items: tuple[str, ...] | list[str], option: str = "--train-set") -> dict[str, Any]:
-    """`key=value` strings (values read as YAML: numbers, lists and mappings keep their types)."""
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = str(item).partition("=")
-        if not sep or not key.strip():
-            raise SpecError(Problem(f"{option}: expected KEY=VALUE, got {item!r}", file=ORIGIN, hint="e.g. --train-set optimizer.momentum=0.9"))
-        try:
-            out[key.strip()] = yaml.safe_load(value) if value.strip() else None
-        except yaml.YAMLError:
-            out[key.strip()] = value
-    return out
 
 
 def _merge(into: dict[str, Any], value: Mapping[str, Any]) -> None:
@@ -110,9 +98,6 @@ def base_training(spec: BaseModel) -> dict[str, Any]:
 
 def resolve_training(spec: BaseModel, overrides: Mapping[str, Any] | None = None, *, origin: str = ORIGIN) -> Training:
     """The spec's training recipe with overrides applied and validated; errors name the file or the override."""
-    from ..read import Source
-    from ..validate import translate
-
     data, touched = apply_overrides(base_training(spec), overrides or {})
     try:
         return Training.model_validate(data)

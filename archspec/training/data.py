@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import Problem, SpecError
+from ..errors import Problem, SpecError, closest
 
 KERAS_DATASETS = {"mnist": 10, "fashion_mnist": 10, "cifar10": 10, "cifar100": 100}
 CLASS_NAMES = {
@@ -135,8 +135,6 @@ def parse_source(text: str) -> SourceRef:
     path = Path(raw)
     if path.is_dir():
         return SourceRef("folder", raw, split, index, text)
-    from ..errors import closest
-
     near = closest(raw, KERAS_DATASETS)
     raise _error(
         f"unknown data source {text!r}" + ("" if path.exists() else " (no such file or folder)"),

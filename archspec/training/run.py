@@ -21,9 +21,13 @@ from typing import Any, Callable, Mapping
 
 from pydantic import BaseModel
 
-from .. import api
-from ..errors import Problem, SpecError
-from ..spec import Training
+from ..errors import Problem, SpecError, closest
+from ..graph import shapes
+from ..keras_side.emitter import build
+from ..keras_side.saving import load_model, save_model
+from ..spec.loading import coerce, load
+from ..spec.training import Training
+from ..version import __version__
 from . import config
 from .rundir import RunDir, atomic_write_json, atomic_write_text, new_run_dir
 
@@ -90,8 +94,6 @@ def _is_chief(cfg: Mapping[str, Any]) -> bool:
 
 def check_options(strategy: str, precision: str | None) -> None:
     """The strategy and precision names, before TensorFlow is imported."""
-    from ..errors import closest
-
     if strategy not in STRATEGIES:
         near = closest(strategy, STRATEGIES)
         raise SpecError(Problem(f"unknown strategy {strategy!r}", file="--strategy", hint=f"did you mean {near!r}?" if near else "one of " + ", ".join(STRATEGIES)))
@@ -201,7 +203,7 @@ def _recorder(files: RunDir, state: dict[str, Any] | None, *, epochs: int, monit
             stop = bool(patience and best and epoch + 1 - best["epoch"] >= patience and epoch + 1 < epochs)
             new_state = {"epoch": epoch + 1, "epochs": epochs, "history": [*self.history, entry], "best": best,
                          "stopped_early": stop, "finished": False, "seconds": round(self.seconds + seconds, 3)}
-            files.commit(new_state, lambda path: api.save_model(self.model, path, force=True))
+            files.commit(new_state, lambda path: save_model(self.model, path, force=True))
             self.history, self.best, self.seconds = new_state["history"], best, new_state["seconds"]
             if stop:
                 self.stopped = True
@@ -288,7 +290,7 @@ def _load_spec(spec: Any, variables: Mapping[str, Any]) -> BaseModel:
         if variables:
             raise SpecError(Problem("variables apply when reading a spec; pass a path, text or dict", file="variables"))
         return spec
-    return api._spec(spec, variables)
+    return coerce(spec, variables)
 
 
 def _resume(root: Path, *, data: Any, val: Any, epochs: int | None, variables: Any, run_dir: Any, strategy: str,
@@ -301,7 +303,7 @@ def _resume(root: Path, *, data: Any, val: Any, epochs: int | None, variables: A
     run_config = files.read_json(files.run_json)
     env_is_chief = _is_chief(_tf_config()) if strategy == "multi-worker" else True
     state = files.repair() if env_is_chief else files.read_state()
-    spec_model = api.load(files.spec)
+    spec_model = load(files.spec)
     training = config.resolve_training(spec_model, {"epochs": epochs} if epochs is not None else {})
     if precision not in (None, run_config.get("precision")):
         raise SpecError(Problem(f"this run trains in {run_config.get('precision') or 'float32'}; cannot resume in {precision}", file="--precision"))
@@ -324,7 +326,7 @@ def _run(spec: BaseModel, training: Training, *, data: Any, val: Any, files: Run
          verbose: int, say: Log, run_config: dict[str, Any] | None) -> TrainResult:
     from . import data as D
 
-    report = api.shapes(spec)
+    report = shapes(spec)
     if len(report.output_shape) != 1 or report.output_shape[0] < 2:
         raise SpecError(Problem(f"the network's output is {'x'.join(map(str, report.output_shape))}; training needs a vector of class scores",
                                 file="spec", hint="end the spec with `- dense: {units: $classes, activation: softmax}`"))
@@ -383,12 +385,12 @@ def _run(spec: BaseModel, training: Training, *, data: Any, val: Any, files: Run
 
         with env.strategy.scope():
             if resumed:
-                model = api.load_model(files.root / state["checkpoint"])  # type: ignore[union-attr, index]
+                model = load_model(files.root / state["checkpoint"])  # type: ignore[union-attr, index]
                 optimizer = model.optimizer
                 inner = getattr(optimizer, "inner_optimizer", optimizer)
                 inner.learning_rate = recipe.make_schedule(training, steps)
             else:
-                model = api.build(spec)
+                model = build(spec)
                 if precision and precision != "float32":
                     out = keras.layers.Activation("linear", dtype="float32", name=recipe.FLOAT32_OUTPUT)(model.outputs[0])
                     model = keras.Model(model.inputs, out, name=model.name)
@@ -414,7 +416,7 @@ def _run(spec: BaseModel, training: Training, *, data: Any, val: Any, files: Run
             header = f"# {spec.name}: resolved by `archspec train` on {time.strftime('%Y-%m-%d %H:%M:%S')}; rerun with `archspec train {files.spec} --data ...`"  # type: ignore[attr-defined]
             atomic_write_text(files.spec, config.spec_yaml(spec, training, variables, header))
             run_config = {
-                "archspec": _version(), "created": time.strftime("%Y-%m-%dT%H:%M:%S"), "spec": "spec.yaml",
+                "archspec": __version__, "created": time.strftime("%Y-%m-%dT%H:%M:%S"), "spec": "spec.yaml",
                 "data": D.absolute(data), "val": D.absolute(val),
                 "strategy": strategy, "precision": precision, "jit": jit, "seed": seed, "deterministic": deterministic,
                 "input_shape": list(input_shape), "classes": classes, "output": output,
@@ -465,12 +467,12 @@ def _run(spec: BaseModel, training: Training, *, data: Any, val: Any, files: Run
         model_epoch = history[-1]["epoch"] if history else 0
         es = training.early_stopping
         if es is not None and es.restore_best and best and best["epoch"] != model_epoch and files.best.is_file():
-            best_model = api.load_model(files.best)
+            best_model = load_model(files.best)
             model.set_weights(best_model.get_weights())
             model_epoch = best["epoch"]
         # The final model is for inference: the same layers and weights, without optimizer state or
         # training config, so it loads anywhere archspec's layers do (checkpoints keep the full state).
-        api.save_model(keras.Model(model.inputs, model.outputs, name=model.name), files.model, force=True)
+        save_model(keras.Model(model.inputs, model.outputs, name=model.name), files.model, force=True)
         metrics = _metrics(history, model_epoch, best, training, images.count, val_images.count if val_images is not None else 0,
                            stopped=recorder.stopped or stopped, wall=wall)
         atomic_write_json(files.metrics, metrics)
@@ -548,7 +550,7 @@ def _rank1_logs(model: Any) -> None:
 
 def epochs_changed(files: RunDir, training: Training) -> bool:
     try:
-        return api.load(files.spec).training.epochs != training.epochs  # type: ignore[union-attr]
+        return load(files.spec).training.epochs != training.epochs  # type: ignore[union-attr]
     except SpecError:
         return True
 
@@ -569,8 +571,6 @@ def _monitor(training: Training, has_val: bool) -> tuple[str, str]:
     known = ["loss", *dict.fromkeys(training.metrics)]
     valid = known + [f"val_{k}" for k in known] if has_val else known
     if monitor not in valid:
-        from ..errors import closest
-
         near = closest(monitor, valid)
         hint = f"did you mean {near!r}? " if near else ""
         if monitor.startswith("val_") and not has_val:
@@ -599,7 +599,3 @@ def _metrics(history: list[dict[str, Any]], model_epoch: int, best: dict[str, An
     return out
 
 
-def _version() -> str:
-    from .. import __version__
-
-    return __version__

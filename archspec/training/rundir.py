@@ -37,14 +37,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import Problem, SpecError
-from ..files import atomic_path
+from ..files import atomic_path, write_text
 
 STATE_VERSION = 1
 
 
 def atomic_write_text(path: Path, text: str) -> Path:
-    from ..api import write_text
-
     return write_text(path, text, force=True)
 
 

@@ -16,6 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import Problem, SpecError
+from ..keras_side.saving import load_model
+from ..spec.loading import coerce, load as load_spec
+from ..spec.training import Training
 
 
 @dataclass
@@ -39,9 +42,7 @@ def _run_dir_of(path: Path) -> Path | None:
 
 
 def load(model: Any, *, spec: Any = None) -> Trained:
-    from .. import api
-    from ..spec import Training
-    from . import recipe
+    from . import recipe  # imports Keras
 
     path: Path | None = None
     run_dir: Path | None = None
@@ -61,7 +62,7 @@ def load(model: Any, *, spec: Any = None) -> Trained:
         else:
             raise SpecError(Problem(f"{target}: no such model file or run folder", file=str(target)))
         try:
-            keras_model = api.load_model(path)
+            keras_model = load_model(path)
         except SpecError:
             raise
         except Exception as exc:  # noqa: BLE001 - not a zip, wrong format, unknown layers
@@ -71,10 +72,10 @@ def load(model: Any, *, spec: Any = None) -> Trained:
     training: Training | None = None
     class_names: list[str] | None = None
     if spec is not None:
-        loaded = api._spec(spec, {})
+        loaded = coerce(spec)
         training = getattr(loaded, "training", None)
     elif run_dir is not None:
-        training = getattr(api.load(run_dir / "spec.yaml"), "training", None)
+        training = getattr(load_spec(run_dir / "spec.yaml"), "training", None)
         try:
             class_names = json.loads((run_dir / "run.json").read_text(encoding="utf-8")).get("class_names")
         except (OSError, ValueError):

@@ -1,0 +1,37 @@
+"""Options several commands share, and turning their values into library arguments."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import click
+
+from ..spec.overrides import parse_assignments
+
+set_option = click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a spec variable (repeatable).")
+force_option = click.option("--force", is_flag=True, help="Overwrite an existing output.")
+
+
+def budget_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    f = click.option("--max-activations", type=int, default=None, help="Budget of activation values per example (default 2e9).")(f)
+    return click.option("--max-params", type=int, default=None, help="Parameter budget (default 2e9).")(f)
+
+
+def overrides(sets: tuple[str, ...]) -> dict[str, Any]:
+    """`--set` values as keyword overrides of the spec's variables and fields."""
+    return parse_assignments(sets, "--set")
+
+
+def budget(max_params: int | None, max_activations: int | None = None) -> dict[str, Any]:
+    """Only the budgets given, so the library's defaults apply to the others."""
+    out: dict[str, Any] = {}
+    if max_params is not None:
+        out["max_params"] = max_params
+    if max_activations is not None:
+        out["max_activations"] = max_activations
+    return out
+
+
+def print_warnings(report: Any) -> None:
+    for problem in report.warnings:
+        click.echo(str(problem), err=True)

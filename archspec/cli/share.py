@@ -1,0 +1,115 @@
+"""Commands for seeing and sharing a network: draw, inspect, export, import.
+
+Thin wrappers: each parses its options and calls one library function.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from ..errors import Problem, SpecError
+from ..files import refuse_existing, write_text
+from ..keras_side.export import export as export_model
+from ..keras_side.importer import import_file
+from ..spec.loading import load
+from ..tools.draw import draw as draw_diagram
+from .options import force_option, overrides, set_option
+
+
+@click.command()
+@click.argument("spec", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="net.svg, net.html or net.png (default build/NAME.html).")
+@click.option("--expand", is_flag=True, help="Open every block (default: blocks closed, one volume each).")
+@force_option
+@set_option
+def draw(spec: Path, output: Path | None, expand: bool, force: bool, sets: tuple[str, ...]) -> None:
+    """Draw a network: SVG, interactive HTML (click blocks to open them) or PNG. No TensorFlow.
+
+    \b
+    archspec draw specs/resnet50.yaml -o resnet50.html
+    archspec draw specs/lenet.yaml -o lenet.svg
+    archspec draw specs/lenet.yaml -o lenet.png      # needs Chromium
+    """
+    given = overrides(sets)
+    if output is None:
+        output = Path("build") / f"{load(spec, **given).name}.html"
+    target = draw_diagram(spec, output, force=force, expand=expand, **given)
+    click.echo(f"wrote {target}")
+
+
+@click.command()
+@click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--input", "-i", "image", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Image (PNG, JPEG, GIF, BMP) or .npy array.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Report file (default build/MODEL_inspect.html).")
+@click.option("--labels", type=click.Path(dir_okay=False, exists=True, path_type=Path), help="Class names, one per line.")
+@click.option("--max-maps", type=click.IntRange(1, 4096), default=64, show_default=True, help="Feature maps shown per layer.")
+@click.option("--rescale", default="auto", show_default=True, help="Multiply pixels by this; auto is 1/255 for 8-bit images.")
+@click.option("--fit", type=click.Choice(["auto", "pad", "resize", "crop", "none"]), default="auto", show_default=True,
+              help="How the image reaches the input size (auto pads smaller images, resizes others).")
+@force_option
+def inspect(model: Path, image: Path, output: Path | None, labels: Path | None, max_maps: int, rescale: str, fit: str, force: bool) -> None:
+    """Feature maps, first-layer filters and class probabilities of a trained model for one image (static HTML).
+
+    \b
+    archspec inspect build/lenet.keras --input digit.png -o report.html
+    """
+    from ..tools.inspection import inspect as run  # imports TensorFlow
+
+    scale: float | str = rescale
+    if rescale != "auto":
+        try:
+            scale = float(eval_fraction(rescale))
+        except ValueError:
+            raise click.BadParameter(f"expected a number, a fraction such as 1/255, or auto; got {rescale!r}", param_hint="--rescale") from None
+    target = run(model, image, output or Path("build") / f"{model.stem}_inspect.html", force=force, labels_path=labels,
+                 max_maps=max_maps, rescale=scale, fit=fit)
+    click.echo(f"wrote {target}")
+
+
+def eval_fraction(text: str) -> float:
+    """'0.5' or '1/255' -> a float (no eval)."""
+    num, sep, den = text.partition("/")
+    return float(num) / float(den) if sep else float(num)
+
+
+@click.command()
+@click.argument("source", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--format", "-f", "fmt", type=click.Choice(["savedmodel", "onnx", "tflite"]), help="Default: from the output's extension (.onnx, .tflite, else savedmodel).")
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Output file, or directory for savedmodel (default under build/).")
+@force_option
+@set_option
+def export(source: Path, fmt: str | None, output: Path | None, force: bool, sets: tuple[str, ...]) -> None:
+    """Export a .keras model (or a spec, with fresh weights) to SavedModel, ONNX or TFLite.
+
+    \b
+    archspec export build/lenet.keras -o lenet.onnx
+    archspec export build/lenet.keras --format savedmodel -o lenet_savedmodel
+    archspec export specs/resnet50.yaml -o resnet50.tflite
+    """
+    if fmt is None and output is None:
+        raise SpecError(Problem("give --format (savedmodel, onnx, tflite) or -o with a .onnx or .tflite name"))
+    target = export_model(source, output, fmt, force=force, **overrides(sets))
+    click.echo(f"wrote {target}")
+
+
+@click.command("import")
+@click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Spec file to write (default: standard output).")
+@force_option
+def import_(model: Path, output: Path | None, force: bool) -> None:
+    """Turn a Keras model (.keras) into a spec.
+
+    \b
+    archspec import build/lenet.keras -o lenet.yaml
+    """
+    if output is not None:
+        refuse_existing(output, force)
+    text = import_file(model)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        write_text(output, text, force=force)
+        click.echo(f"wrote {output}")

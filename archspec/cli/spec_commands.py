@@ -1,0 +1,186 @@
+"""Commands about the spec itself: shapes, validate, build, check, render, diff, reference, schema.
+
+None of them imports TensorFlow except `build` and `check`, which make a Keras model.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from ..errors import SpecError
+from ..files import refuse_existing, write_text
+from ..graph import shapes as static_shapes
+from ..keras_side.check import check as run_check
+from ..keras_side.emitter import build as build_model
+from ..keras_side.saving import save_model
+from ..spec.jsonschema import schema_json
+from ..spec.loading import load
+from ..tools.diff import diff as diff_reports
+from ..tools.diff import diff_table
+from ..tools.reference import reference as kinds_reference
+from ..tools.resolve import resolved_yaml
+from ..tools.table import layer_table
+from .options import budget, budget_options, force_option, overrides, print_warnings, set_option
+
+
+@click.command()
+@click.argument("spec", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--expand", is_flag=True, help="One row per primitive layer instead of per block.")
+@set_option
+@budget_options
+def shapes(spec: Path, as_json: bool, expand: bool, sets: tuple[str, ...], max_params: int | None, max_activations: int | None) -> None:
+    """Per-layer output shapes, parameters, MACs and receptive field. No TensorFlow.
+
+    \b
+    archspec shapes specs/lenet.yaml
+    archspec shapes specs/resnet50.yaml --expand
+    archspec shapes specs/lenet.yaml --json | jq .total_params
+    """
+    report = static_shapes(spec, **budget(max_params, max_activations), **overrides(sets))
+    print_warnings(report)
+    if as_json:
+        click.echo(json.dumps(report.to_json(), indent=2))
+    else:
+        click.echo(layer_table(report, expand=expand), nl=False)
+
+
+@click.command()
+@click.argument("specs", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--strict", is_flag=True, help="Treat warnings as errors.")
+@set_option
+@budget_options
+def validate(specs: tuple[Path, ...], strict: bool, sets: tuple[str, ...], max_params: int | None, max_activations: int | None) -> None:
+    """Check specs: syntax, schema, references and shapes. Exit 0 when all are valid.
+
+    \b
+    archspec validate specs/*.yaml
+    archspec validate --strict specs/lenet.yaml     # warnings are errors
+    """
+    failed: list[SpecError] = []
+    for path in specs:
+        try:
+            report = static_shapes(path, **budget(max_params, max_activations), **overrides(sets))
+        except SpecError as exc:
+            failed.append(exc)
+            continue
+        if strict and report.warnings:
+            failed.append(SpecError(report.warnings))
+            continue
+        print_warnings(report)
+        click.echo(f"{path}: ok ({len(report.layers)} layers, {report.total_params:,} parameters)")
+    if failed:
+        raise SpecError([p for exc in failed for p in exc.problems])
+
+
+@click.command()
+@click.argument("spec", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Model file (default build/NAME.keras).")
+@click.option("--force", is_flag=True, help="Overwrite an existing output file.")
+@click.option("--quiet", "-q", is_flag=True, help="Do not print the layer table.")
+@set_option
+@budget_options
+def build(spec: Path, output: Path | None, force: bool, quiet: bool, sets: tuple[str, ...], max_params: int | None, max_activations: int | None) -> None:
+    """Compile a spec to a Keras model file and print its layer table.
+
+    \b
+    archspec build specs/lenet.yaml                 # -> build/lenet.keras
+    archspec build specs/vgg16.yaml -o vgg.keras --force
+    """
+    loaded = load(spec, **overrides(sets))
+    report = static_shapes(loaded, **budget(max_params, max_activations))
+    print_warnings(report)
+    target = output or Path("build") / f"{loaded.name}.keras"
+    refuse_existing(target, force)
+    model = build_model(loaded, **budget(max_params, max_activations))
+    if not quiet:
+        click.echo(layer_table(report), nl=False)
+    save_model(model, target, force=force)
+    click.echo(f"wrote {target} ({model.count_params():,} parameters)")
+
+
+@click.command()
+@click.argument("spec", type=click.Path(dir_okay=False, path_type=Path))
+@set_option
+def check(spec: Path, sets: tuple[str, ...]) -> None:
+    """Build the model and verify every static shape and parameter count against Keras.
+
+    \b
+    archspec check specs/resnet50.yaml
+    archspec check my_plugin_spec.yaml      # does a plugin's shape rule match its emitter?
+    """
+    model = run_check(spec, **overrides(sets))
+    click.echo(f"{spec}: static shapes and parameters agree with Keras ({len(model.layers) - 1} layers, {model.count_params():,} parameters)")
+
+
+@click.command()
+@click.argument("spec", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to a file instead of printing.")
+@click.option("--force", is_flag=True, help="Overwrite an existing output file.")
+@set_option
+def render(spec: Path, output: Path | None, force: bool, sets: tuple[str, ...]) -> None:
+    """Print the fully resolved spec: templates, repeats, variables and defaults expanded.
+
+    \b
+    archspec render specs/resnet50.yaml > resnet50.flat.yaml
+    archspec render specs/resnet50.yaml --set classes=10 -o r50-10.yaml
+    """
+    text = resolved_yaml(load(spec, **overrides(sets)))
+    if output:
+        write_text(output, text, force=force)
+        click.echo(f"wrote {output}")
+    else:
+        click.echo(text, nl=False)
+
+
+@click.command()
+@click.argument("a", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("b", type=click.Path(dir_okay=False, path_type=Path), required=False)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--changed", is_flag=True, help="Show only blocks that differ.")
+@set_option
+def diff(a: Path, b: Path | None, as_json: bool, changed: bool, sets: tuple[str, ...]) -> None:
+    """Compare two specs block by block (shapes, parameters, MACs, layers), or one spec
+    with itself under --set overrides.
+
+    \b
+    archspec diff specs/resnet50.yaml specs/resnet101.yaml
+    archspec diff specs/resnet50.yaml --set width=0.5
+    """
+    result = diff_reports(static_shapes(a), static_shapes(b or a, **overrides(sets)))
+    if as_json:
+        click.echo(json.dumps(result.to_json(), indent=2))
+    else:
+        click.echo(diff_table(result, only_changed=changed), nl=False)
+
+
+@click.command()
+def reference() -> None:
+    """Print the reference of every layer kind (markdown), generated from the schemas.
+
+    \b
+    archspec reference > kinds.md
+    """
+    click.echo(kinds_reference(), nl=False)
+
+
+@click.command()
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to a file instead of standard output.")
+@force_option
+def schema(output: Path | None, force: bool) -> None:
+    """Print the JSON Schema of spec files, for editors.
+
+    \b
+    archspec schema > archspec.schema.json
+    then start a spec with:
+    # yaml-language-server: $schema=archspec.schema.json
+    """
+    text = schema_json()
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        write_text(output, text, force=force)
+        click.echo(f"wrote {output}", err=True)

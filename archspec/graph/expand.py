@@ -1,0 +1,329 @@
+"""Expansion pass: a validated spec -> the graph IR of primitive nodes.
+
+Blocks, templates and repeats are lowered here and nowhere else. Each kind's
+``lower`` function talks to a ``Lowering`` context: it asks for names,
+resolves references to earlier layers and adds nodes. References can only
+point backwards, so the graph is acyclic and in topological order by
+construction.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import replace
+from typing import Any, Iterable, Mapping, NoReturn
+
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from ..errors import Problem, SpecError, closest, format_path
+from ..kinds.base import LayerSpec
+from ..kinds.blocks import Template
+from ..kinds.lowering import Skip
+from ..kinds.registry import KINDS, Primitive, ShapeError
+from ..spec import expr
+from ..spec.library import builtin_templates
+from ..spec.network import layer_of, layer_type
+from ..spec.read import Source
+from ..spec.validate import translate
+from .infer import node_shape
+from .ir import INPUT, Graph, Node
+
+MAX_NODES = 100_000
+"""Most primitive nodes one spec may expand into."""
+MAX_NESTING = 32
+"""Deepest nesting of blocks using blocks (guards against a template that uses itself)."""
+
+
+class Lowering:
+    """Mutable state of one expansion: the graph so far, names, scopes, counters.
+
+    Implements ``kinds.lowering.Lowering``, the protocol kinds' lower functions use."""
+
+    def __init__(self, spec: BaseModel, source: Source | None) -> None:
+        self.spec = spec
+        self.source = source or Source(None)
+        self.graph = Graph(spec.name, tuple(spec.input), [Node(INPUT, "input", None, ())], source)
+        self.groups: list[tuple[str, str]] = []
+        self.aliases: dict[str, str] = {INPUT: INPUT}
+        self.prev = INPUT
+        self.scope: list[str] = []
+        self.counters: Counter[str] = Counter()
+        self.group: int | None = None
+        self.last_alias: str | None = None
+        self.problems: list[Problem] = []
+        self.variables: dict[str, Any] = dict(spec.variables)
+        self.uses: list[str] = []
+        self.pending: tuple[str, bool] | None = None
+        self.shapes: dict[str, tuple[int, ...] | None] = {INPUT: tuple(spec.input)}
+        self.shaped = 1
+        """How many of the graph's nodes (the input first) have a shape in `shapes`."""
+        self.declared = set(_names(spec.model_dump(include={"layers"})))
+
+    # -- naming ---------------------------------------------------------------
+    def scoped(self, name: str) -> str:
+        return "_".join([*self.scope, name])
+
+    def segment_for(self, layer: LayerSpec, kind: str) -> str:
+        """The layer's own name segment: one its container gives it, its `name`, or the next `kind_n`."""
+        pending, self.pending = self.pending, None
+        if pending and (pending[1] or not layer.name):
+            return pending[0]
+        if layer.name:
+            return layer.name
+        prefix = self.scoped(kind)
+        self.counters[prefix] += 1
+        return f"{kind}_{self.counters[prefix]}"
+
+    def name_for(self, layer: LayerSpec, kind: str) -> str:
+        """The layer's full name in the current scope."""
+        return self.scoped(self.segment_for(layer, kind))
+
+    def name_next(self, name: str, *, force: bool = False) -> None:
+        """Name the next layer lowered (unless it names itself and `force` is false)."""
+        self.pending = (name, force)
+
+    def alias(self, name: str, node: str) -> str:
+        """Let `name` refer to `node` (a layer's last node) in later references."""
+        if self.aliases.get(name) == node:
+            self.last_alias = name
+            return node
+        if name != node:
+            self._claim(name, None)
+        self.aliases[name] = node
+        self.last_alias = name
+        return node
+
+    def _claim(self, name: str, path: tuple | None) -> bool:
+        if name in self.aliases:
+            self.problems.append(self.at(path or (), f"duplicate layer name {name!r}", "every layer name must be unique (inside a block, names are prefixed with the block's name)"))
+            return False
+        return True
+
+    # -- references -----------------------------------------------------------
+    def resolve(self, ref: str, path: tuple) -> str:
+        """Node a name refers to: looked up from the innermost scope outwards."""
+        for depth in range(len(self.scope), -1, -1):
+            key = "_".join([*self.scope[:depth], ref])
+            if key in self.aliases:
+                return self.aliases[key]
+        if ref in self.declared:
+            self.problems.append(self.at(
+                path, f"{ref!r} is defined after this layer: inputs must refer to earlier layers",
+                "a reference forward would make a cycle; move the layer, or read one above it"))
+            raise Skip
+        near = closest(ref, self.aliases)
+        self.problems.append(self.at(
+            path, f"no earlier layer named {ref!r}",
+            (f"did you mean {near!r}? " if near else "") + "inputs refer to layers above this one (or `input`, the model input)",
+        ))
+        raise Skip
+
+    def resolve_all(self, refs: Iterable[str], path: tuple) -> list[str]:
+        """Resolve several references, reporting every one that fails."""
+        found, failed = [], False
+        for i, ref in enumerate(refs):
+            try:
+                found.append(self.resolve(ref, path + (i,)))
+            except Skip:
+                failed = True
+        if failed:
+            raise Skip
+        return found
+
+    def source_of(self, layer: LayerSpec, path: tuple) -> str:
+        return self.resolve(layer.input, path + ("input",)) if layer.input else self.prev
+
+    # -- building -------------------------------------------------------------
+    def add(self, name: str, op: str, attrs: BaseModel | None, inputs: Iterable[str], path: tuple) -> str:
+        if not self._claim(name, path):
+            raise Skip
+        if len(self.graph.nodes) >= MAX_NODES:
+            self.problems.append(self.at(path, f"the spec expands to more than {MAX_NODES:,} layers"))
+            raise _Abort
+        self.graph.nodes.append(Node(name, op, attrs, tuple(inputs), path, self.group))
+        self.aliases[name] = name
+        self.prev = name
+        return name
+
+    def with_defaults(self, kind: str, layer: LayerSpec) -> LayerSpec:
+        """The spec-level `defaults` for this kind under what the layer sets itself."""
+        given = self.spec.defaults.get(kind)
+        if not given:
+            return layer
+        merged = {**given, **layer.model_dump(include=layer.model_fields_set, by_alias=True)}
+        try:
+            return type(layer).model_validate(merged)
+        except ValidationError as exc:
+            self.problems.extend(translate(exc, self.source, merged, ("defaults", kind)).problems)
+            raise Skip from None
+
+    def at(self, path: tuple, message: str, hint: str | None = None) -> Problem:
+        return self.in_context(self.source.problem(path, message, hint))
+
+    def fail(self, path: tuple, message: str, hint: str | None = None) -> NoReturn:
+        """Record a located problem and skip the layer being lowered."""
+        self.problems.append(self.at(path, message, hint))
+        raise Skip
+
+    def template(self, name: str, path: tuple) -> tuple[Template, str]:
+        """A block template by name, from the spec's own `blocks` (first) or the built-in library."""
+        own = self.spec.blocks
+        if name in own:
+            return own[name], "spec"
+        library = builtin_templates()
+        if name in library:
+            return library[name], "library"
+        near = closest(name, [*own, *library])
+        self.fail(path + ("block",), f"no block template named {name!r}",
+                  f"did you mean {near!r}?" if near else f"templates: {', '.join([*own, *library])}")
+
+    def in_context(self, problem: Problem) -> Problem:
+        """Say which template uses led here: the same template text can fail for one use only."""
+        if not self.uses:
+            return problem
+        where = "in " + " <- ".join(reversed(self.uses))
+        return replace(problem, hint=f"{problem.hint}; {where}" if problem.hint else where)
+
+    # -- lowering -------------------------------------------------------------
+    def lower_item(self, item: BaseModel, path: tuple) -> str:
+        name, layer = layer_of(item)
+        kind = KINDS[name]
+        path = path + (name,)
+        try:
+            layer = self.with_defaults(kind.kind, layer)
+            if isinstance(kind, Primitive) and kind.lower is None:
+                base = self.name_for(layer, kind.kind)
+                x = self.source_of(layer, path)
+                attrs = layer.model_copy(update={"name": None, "input": None})
+                return self.alias(base, self.add(base, kind.kind, attrs, [x], path))
+            return kind.lower(layer, self, path)
+        finally:
+            self.pending = None
+
+    def shape(self, name: str) -> tuple[int, ...]:
+        """Static shape of a node already added (blocks need it: `auto` shortcuts, transitions)."""
+        # Only the nodes added since the last call: blocks ask after every instance, so rescanning
+        # the whole graph each time would make expansion quadratic in the number of blocks.
+        for node in self.graph.nodes[self.shaped :]:
+            ins = [self.shapes.get(i) for i in node.inputs]
+            if any(s is None for s in ins):
+                self.shapes[node.name] = None
+                continue
+            try:
+                self.shapes[node.name] = node_shape(node, ins)  # type: ignore[arg-type]
+            except ShapeError as exc:
+                self.shapes[node.name] = None
+                self.problems.append(self.at(node.path, f"layer {node.name!r}: {exc}"))
+        self.shaped = len(self.graph.nodes)
+        found = self.shapes.get(name)
+        if found is None:
+            raise Skip
+        return found
+
+    def lower_list(self, items: Iterable[BaseModel], path: tuple) -> str:
+        top = not self.scope and not self.uses
+        for i, item in enumerate(items):
+            if top:
+                self.group = len(self.groups)
+                self.last_alias = None
+            try:
+                self.lower_item(item, path + (i,))
+            except Skip:
+                continue
+            if top:
+                self.groups.append((self.last_alias or self.prev, layer_of(item)[0]))
+        return self.prev
+
+    def in_scope(self, name: str):
+        return _Scope(self, name)
+
+    def validate_layers(self, raw: Any, path: tuple, env: Mapping[str, Any], use_path: tuple | None = None) -> list[BaseModel]:
+        """Template bodies: substitute parameters, then validate as layers.
+
+        Problems are located in the template (`path`), or at the use (`use_path`)
+        for built-in templates, whose text is not the user's."""
+        failures: list[Problem] = []
+        where = (lambda p: use_path) if use_path is not None else (lambda p: path + p)
+        body = expr.substitute(raw, {**self.variables, **env}, lambda p, m, h: failures.append(self.at(where(p), m, h)), ())
+        if failures:
+            self.problems.extend(failures)
+            raise Skip
+        try:
+            return _layers_adapter().validate_python(body)
+        except ValidationError as exc:
+            if use_path is None:
+                self.problems.extend(self.in_context(p) for p in translate(exc, self.source, body, path).problems)
+            else:
+                for p in translate(exc, Source(body), body).problems:
+                    self.problems.append(self.at(use_path, f"{format_path(p.path)}: {p.message}", p.hint))
+            raise Skip from None
+
+
+_adapter_cache: dict[int, TypeAdapter] = {}
+
+
+def _layers_adapter() -> TypeAdapter:
+    union = layer_type()
+    key = id(union)
+    if key not in _adapter_cache:
+        _adapter_cache.clear()
+        _adapter_cache[key] = TypeAdapter(list[union])  # type: ignore[valid-type]
+    return _adapter_cache[key]
+
+
+def _names(data: Any) -> Iterable[str]:
+    """Every `name` given anywhere in the layers (for telling a forward reference from a typo)."""
+    if isinstance(data, dict):
+        if isinstance(data.get("name"), str):
+            yield data["name"]
+        for value in data.values():
+            yield from _names(value)
+    elif isinstance(data, list):
+        for value in data:
+            yield from _names(value)
+
+
+class _Scope:
+    def __init__(self, ctx: Lowering, name: str) -> None:
+        self.ctx, self.name = ctx, name
+
+    def __enter__(self) -> Lowering:
+        if len(self.ctx.scope) >= MAX_NESTING:
+            self.ctx.problems.append(self.ctx.at((), f"blocks nested deeper than {MAX_NESTING} levels (does a block use itself?)"))
+            raise _Abort
+        self.ctx.scope.append(self.name)
+        return self.ctx
+
+    def __exit__(self, *exc: Any) -> None:
+        self.ctx.scope.pop()
+
+
+class _Abort(Exception):
+    """Stop expanding (its problem is recorded)."""
+
+
+def _unused(graph: Graph) -> list[Node]:
+    """Nodes the output does not depend on: a spec mistake, since Keras would drop them silently."""
+    needed = {graph.output}
+    for node in reversed(graph.nodes):
+        if node.name in needed:
+            needed.update(node.inputs)
+    return [n for n in graph.nodes if n.name not in needed]
+
+
+def expand(spec: BaseModel) -> Graph:
+    """The graph of primitive nodes a spec describes; SpecError lists every problem found."""
+    source = getattr(spec, "_source", None)
+    ctx = Lowering(spec, source)
+    try:
+        ctx.lower_list(spec.layers, ("layers",))
+    except _Abort:
+        pass
+    if not ctx.problems:
+        for node in _unused(ctx.graph):
+            ctx.problems.append(ctx.at(node.path, f"layer {node.name!r} is never used by the output",
+                                       "the model's output is the last layer; connect this one with `add`/`concat` or remove it"))
+    if ctx.problems:
+        raise SpecError(ctx.problems)
+    ctx.graph.groups = ctx.groups
+    return ctx.graph

@@ -1,0 +1,124 @@
+"""Static inference: shapes, parameters, MACs and receptive fields over the IR.
+
+Pure Python over integers; importing it imports neither TensorFlow nor Keras,
+which is what keeps `archspec shapes` instant.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import Problem, SpecError
+from ..kinds.arith import receptive_field
+from ..kinds.registry import OPS, Shape, ShapeError
+from .ir import Graph, Node
+from .lint import lint
+from .report import GroupInfo, LayerInfo, Report
+
+MAX_PARAMS = 2_000_000_000
+"""Default parameter budget: larger models are refused before anything is allocated."""
+MAX_ACTIVATIONS = 2_000_000_000
+"""Default budget of activation values for one example (8 GB in float32)."""
+
+
+def node_shape(node: Node, inputs: list[Shape]) -> Shape:
+    """Output shape of one node; ShapeError when it cannot have one."""
+    prim = OPS[node.op]
+    low, high = prim.inputs
+    if len(inputs) < low or (high is not None and len(inputs) > high):
+        raise ShapeError(f"{node.op} takes {low}{'+' if high is None else ''} inputs, got {len(inputs)}")
+    out = prim.infer(node.attrs, inputs)
+    if any(d < 1 for d in out):
+        raise ShapeError(f"output shape {list(out)} has an empty dimension")
+    return out
+
+
+def label(node: Node) -> str:
+    prim = OPS[node.op]
+    if prim.label:
+        return prim.label(node.attrs)
+    return node.op
+
+
+def _receptive(node: Node, ins: list[tuple[tuple[int, int], tuple[int, int]]], inputs: list[Shape], image: Shape) -> tuple[tuple[int, int], tuple[int, int]]:
+    """(receptive field, cumulative stride) per spatial axis after a node, from those of its inputs."""
+    rf = tuple(max(r[0][a] for r in ins) for a in (0, 1))
+    jump = tuple(max(r[1][a] for r in ins) for a in (0, 1))
+    window = OPS[node.op].window(node.attrs, inputs)
+    if window is None:
+        return rf, jump  # type: ignore[return-value]
+    if window == "global":
+        return (max(rf[0], image[0]), max(rf[1], image[1])), jump  # type: ignore[return-value]
+    kernel, stride, dilation = window
+    axes = [receptive_field(rf[a], jump[a], kernel[a], stride[a], dilation[a]) for a in (0, 1)]
+    return (axes[0][0], axes[1][0]), (axes[0][1], axes[1][1])
+
+
+def infer(graph: Graph, *, max_params: int | None = MAX_PARAMS, max_activations: int | None = MAX_ACTIVATIONS) -> Report:
+    """Shapes and counts for every node; SpecError naming each node whose shape fails."""
+    shapes: dict[str, Shape | None] = {}
+    fields: dict[str, tuple[tuple[int, int], tuple[int, int]]] = {}
+    infos: list[LayerInfo] = []
+    problems: list[Problem] = []
+    for node in graph.nodes:
+        if node.op == "input":
+            shapes[node.name] = graph.input_shape
+            fields[node.name] = ((1, 1), (1, 1))
+            continue
+        ins = [shapes.get(i) for i in node.inputs]
+        if any(s is None for s in ins):
+            shapes[node.name] = None  # an input already failed; its problem is reported
+            continue
+        try:
+            out = node_shape(node, ins)  # type: ignore[arg-type]
+        except ShapeError as exc:
+            shapes[node.name] = None
+            problems.append(graph.problem(node.path, f"layer {node.name!r}: {exc}"))
+            continue
+        shapes[node.name] = out
+        prim = OPS[node.op]
+        trainable, frozen = prim.params(node.attrs, ins, out)  # type: ignore[arg-type]
+        rf, jump = _receptive(node, [fields[i] for i in node.inputs], ins, graph.input_shape)  # type: ignore[arg-type]
+        fields[node.name] = (rf, jump)
+        infos.append(LayerInfo(
+            node.name, node.op, label(node), node.inputs, out, trainable + frozen, trainable,
+            prim.macs(node.attrs, ins, out), rf, jump, node.group,  # type: ignore[arg-type]
+        ))
+    if problems:
+        raise SpecError(problems)
+    report = Report(graph.name, graph.input_shape, infos, _groups(graph, infos))
+    _check_budget(graph, report, max_params, max_activations)
+    report.warnings.extend(lint(graph, report))
+    return report
+
+
+def _check_budget(graph: Graph, report: Report, max_params: int | None, max_activations: int | None) -> None:
+    """Refuse absurd models here, in arithmetic, before Keras allocates a single weight."""
+    problems = []
+    if max_params is not None and report.total_params > max_params:
+        problems.append(graph.problem(("layers",), f"the model has {report.total_params:,} parameters, over the budget of {max_params:,}",
+                                      "raise the budget with --max-params (Python: max_params=...) if this is intended"))
+    if max_activations is not None and report.activations > max_activations:
+        problems.append(graph.problem(("layers",), f"one example produces {report.activations:,} activation values, over the budget of {max_activations:,}",
+                                      "raise the budget with --max-activations (Python: max_activations=...) if this is intended"))
+    if problems:
+        raise SpecError(problems)
+
+
+def _groups(graph: Graph, infos: list[LayerInfo]) -> list[GroupInfo]:
+    rows: dict[int, list[LayerInfo]] = {}
+    for info in infos:
+        if info.group is not None:
+            rows.setdefault(info.group, []).append(info)
+    out = []
+    for index, (name, kind) in enumerate(graph.groups):
+        members = rows.get(index, [])
+        if not members:
+            continue
+        last = members[-1]
+        text = members[0].label if len(members) == 1 else f"{kind} ({len(members)} layers)"
+        out.append(GroupInfo(
+            name, kind, text, last.output_shape, sum(m.params for m in members), sum(m.macs for m in members),
+            last.receptive_field, len(members),
+        ))
+    return out

@@ -1,0 +1,98 @@
+"""Warnings: legal specs that a careful engineer would still want to hear about.
+
+Each rule is a function (graph, report) -> problems; `archspec validate
+--strict` turns them into errors. Rules read the IR and the static report only.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterable
+
+from ..errors import Problem
+from ..kinds.arith import dropped_border
+from ..kinds.registry import OPS
+from .ir import Graph
+from .report import Report
+
+HUGE_FAN_IN = 1_000_000
+"""A dense layer reading more values than this is almost always a missing pool or flatten in the wrong place."""
+EARLY_FRACTION = 1 / 4
+"""A receptive field covering the whole input within this fraction of the spatial layers is 'early'."""
+
+Rule = Callable[[Graph, Report], Iterable[Problem]]
+
+
+def _windows(graph: Graph, report: Report):
+    """(node, input shape, (kernel, stride, dilation)) for every sliding-window node."""
+    shapes = {info.name: info.output_shape for info in report.layers}
+    shapes["input"] = graph.input_shape
+    for node in graph.nodes[1:]:
+        ins = [shapes[i] for i in node.inputs]
+        window = OPS[node.op].window(node.attrs, ins)
+        if isinstance(window, tuple):
+            yield node, ins[0], window
+
+
+def border_dropped(graph: Graph, report: Report) -> Iterable[Problem]:
+    by_name = {n.name: n for n in graph.nodes}
+    for node, inp, (kernel, stride, dilation) in _windows(graph, report):
+        if getattr(node.attrs, "padding", "valid") != "valid":
+            continue
+        source = by_name[node.inputs[0]]
+        # zeros a zeropad added at the far border are not input: dropping them loses nothing
+        padded = source.attrs.padding if source.op == "zeropad" else ((0, 0), (0, 0))  # type: ignore[union-attr]
+        lost = [
+            max(dropped_border(inp[a], kernel[a], stride[a], dilation[a]) - padded[a][1], 0) if kernel[a] >= stride[a] else 0
+            for a in (0, 1)
+        ]
+        if any(lost):
+            yield graph.problem(node.path, (
+                f"warning: layer {node.name!r}: a {kernel[0]}x{kernel[1]} window at stride {stride[0]}x{stride[1]} does not fit "
+                f"the {inp[0]}x{inp[1]} input: the last {lost[0]} row(s) and {lost[1]} column(s) are never read"),
+                "pad the input (zeropad or padding: same) or change the stride if the border matters")
+
+
+def window_larger_than_input(graph: Graph, report: Report) -> Iterable[Problem]:
+    for node, inp, (kernel, _, _) in _windows(graph, report):
+        if kernel[0] > inp[0] or kernel[1] > inp[1]:
+            yield graph.problem(node.path, f"warning: layer {node.name!r}: its {kernel[0]}x{kernel[1]} window is larger than its {inp[0]}x{inp[1]} input",
+                                "a global pool may be what you mean")
+
+
+def huge_fan_in(graph: Graph, report: Report) -> Iterable[Problem]:
+    by_name = {info.name: info for info in report.layers}
+    for node in graph.nodes:
+        if node.op == "dense":
+            fan_in = by_name[node.name].params // max(node.attrs.units, 1)  # type: ignore[union-attr]
+            if fan_in > HUGE_FAN_IN:
+                yield graph.problem(node.path, f"warning: layer {node.name!r}: a dense layer reading {fan_in:,} values",
+                                    "downsample or global-pool before flattening")
+
+
+def softmax_not_last(graph: Graph, report: Report) -> Iterable[Problem]:
+    for node in graph.nodes[1:-1]:
+        fn = getattr(node.attrs, "fn", None) or getattr(node.attrs, "activation", None)
+        if fn == "softmax":
+            yield graph.problem(node.path, f"warning: layer {node.name!r}: softmax before the last layer",
+                                "softmax turns outputs into class probabilities; it usually ends the network")
+
+
+def early_global_receptive_field(graph: Graph, report: Report) -> Iterable[Problem]:
+    spatial = [info for info in report.layers if len(info.output_shape) == 3]
+    h, w = graph.input_shape[:2]
+    for index, info in enumerate(spatial):
+        if info.receptive_field[0] >= h and info.receptive_field[1] >= w:
+            if index < len(spatial) * EARLY_FRACTION:
+                node = graph.node(info.name)
+                yield graph.problem(node.path, (
+                    f"warning: layer {info.name!r}: its receptive field ({info.receptive_field[0]}x{info.receptive_field[1]}) "
+                    f"already covers the whole {h}x{w} input, {len(spatial) - index - 1} spatial layers before the end"),
+                    "later layers cannot see more context; the network may be deeper than the input needs")
+            return
+
+
+RULES: tuple[Rule, ...] = (border_dropped, window_larger_than_input, huge_fan_in, softmax_not_last, early_global_receptive_field)
+
+
+def lint(graph: Graph, report: Report) -> list[Problem]:
+    return [problem for rule in RULES for problem in rule(graph, report)]

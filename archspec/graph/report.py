@@ -1,0 +1,114 @@
+"""The static report of a network: per-node shapes, parameters, MACs and receptive fields.
+
+Plain data (no arithmetic here): ``infer`` fills it, and the table, diff,
+lint rules, drawing and checks read it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ..errors import Problem
+from ..kinds.registry import Shape
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    name: str
+    type: str
+    label: str
+    inputs: tuple[str, ...]
+    output_shape: Shape
+    params: int
+    trainable_params: int
+    macs: int
+    receptive_field: tuple[int, int]
+    jump: tuple[int, int]
+    group: int | None = None
+
+    @property
+    def activations(self) -> int:
+        return math.prod(self.output_shape)
+
+
+@dataclass(frozen=True)
+class GroupInfo:
+    """One top-level spec layer (a block collapsed to one row)."""
+
+    name: str
+    type: str
+    label: str
+    output_shape: Shape
+    params: int
+    macs: int
+    receptive_field: tuple[int, int]
+    nodes: int
+
+
+@dataclass(frozen=True)
+class Report:
+    name: str
+    input_shape: Shape
+    layers: list[LayerInfo]
+    groups: list[GroupInfo] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+    """Things a careful engineer wants to know that are not errors (see archspec.lint)."""
+
+    @property
+    def total_params(self) -> int:
+        return sum(l.params for l in self.layers)
+
+    @property
+    def trainable_params(self) -> int:
+        return sum(l.trainable_params for l in self.layers)
+
+    @property
+    def non_trainable_params(self) -> int:
+        return self.total_params - self.trainable_params
+
+    @property
+    def macs(self) -> int:
+        return sum(l.macs for l in self.layers)
+
+    @property
+    def activations(self) -> int:
+        """Values in every layer's output for one example (a proxy for activation memory)."""
+        return sum(l.activations for l in self.layers)
+
+    @property
+    def output_shape(self) -> Shape:
+        return self.layers[-1].output_shape
+
+    def layer(self, name: str) -> LayerInfo:
+        for info in self.layers:
+            if info.name == name:
+                return info
+        raise KeyError(name)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "input_shape": list(self.input_shape),
+            "layers": [
+                {
+                    "name": l.name,
+                    "type": l.type,
+                    "inputs": list(l.inputs),
+                    "output_shape": list(l.output_shape),
+                    "params": l.params,
+                    "trainable_params": l.trainable_params,
+                    "macs": l.macs,
+                    "receptive_field": list(l.receptive_field),
+                    "jump": list(l.jump),
+                }
+                for l in self.layers
+            ],
+            "blocks": [{**asdict(g), "output_shape": list(g.output_shape), "receptive_field": list(g.receptive_field)} for g in self.groups],
+            "total_params": self.total_params,
+            "trainable_params": self.trainable_params,
+            "non_trainable_params": self.non_trainable_params,
+            "macs": self.macs,
+            "activations": self.activations,
+        }

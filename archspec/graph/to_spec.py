@@ -1,0 +1,56 @@
+"""A graph written back as spec data: every template, repeat, variable and default resolved.
+
+The result lists primitive layers only, each with its node name and (where it
+does not simply read the previous layer) its inputs, so it validates and
+builds to the identical model (`archspec render`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .ir import INPUT, Graph, Node
+
+MERGES = ("add", "concat")
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def node_layer(node: Node, previous: str) -> dict[str, Any]:
+    """One spec layer for one IR node: its settings that differ from the defaults, its name, its inputs."""
+    settings: dict[str, Any] = {}
+    if node.attrs is not None:
+        settings = node.attrs.model_dump(exclude_defaults=True, by_alias=True, exclude={"name", "input", "inputs"})
+    settings = _plain(settings)
+    if node.op == "conv" and "values" in settings:
+        settings["kernel"] = settings.pop("values")  # a matrix kernel is how hand-set filters are written
+    settings["name"] = node.name
+    if node.op in MERGES:
+        settings["inputs"] = list(node.inputs)
+    elif node.inputs[0] != previous:
+        settings["input"] = node.inputs[0]
+    return {node.op: settings}
+
+
+def graph_to_spec(graph: Graph, *, training: dict[str, Any] | None = None, description: str | None = None) -> dict[str, Any]:
+    layers = []
+    previous = INPUT
+    for node in graph.nodes[1:]:
+        layers.append(node_layer(node, previous))
+        previous = node.name
+    spec: dict[str, Any] = {"name": graph.name}
+    if description:
+        spec["description"] = description
+    spec["input"] = list(graph.input_shape)
+    if training:
+        spec["training"] = training
+    spec["layers"] = layers
+    return spec

@@ -1,0 +1,163 @@
+"""archspec's own Keras objects: layers Keras lacks, the epoch schedule and the sum-of-squares loss.
+
+Written with keras.ops only and registered serializable under the ``archspec``
+package, so a saved ``.keras`` file (a checkpoint included) reloads once this
+module is imported (``import archspec`` does that when Keras is already
+loaded; ``archspec.load_model`` always does). Kinds' emitters find the layers
+by name in Keras' registry (``kinds.base.custom_layer``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import keras
+from keras import ops
+
+from ..kinds.arith import conv_length
+
+
+@keras.saving.register_keras_serializable(package="archspec")
+class LocalResponseNormalization(keras.layers.Layer):
+    """Krizhevsky et al. (2012) section 3.3, across channels:
+    b = a / (bias + alpha * sum_{window of `size` channels} a^2) ^ beta."""
+
+    def __init__(self, size: int = 5, alpha: float = 1e-4, beta: float = 0.75, bias: float = 2.0, **kwargs):
+        super().__init__(**kwargs)
+        self.size, self.alpha, self.beta, self.bias = size, alpha, beta, bias
+
+    def call(self, x):
+        half = self.size // 2
+        squared = ops.pad(ops.square(x), [[0, 0], [0, 0], [0, 0], [half, half]])
+        channels = ops.shape(x)[-1]
+        total = sum(squared[..., i : i + channels] for i in range(self.size))
+        return x / ops.power(self.bias + self.alpha * total, self.beta)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "size": self.size, "alpha": self.alpha, "beta": self.beta, "bias": self.bias}
+
+
+@keras.saving.register_keras_serializable(package="archspec")
+class SumPooling2D(keras.layers.Layer):
+    """Sum over each window: average pooling times the window area, with
+    'same' padding done as explicit zeros so border windows sum what they cover."""
+
+    def __init__(self, pool_size=(2, 2), strides=None, padding: str = "valid", **kwargs):
+        super().__init__(**kwargs)
+        self.pool_size = tuple(pool_size)
+        self.strides = tuple(strides or pool_size)
+        self.padding = padding
+
+    def call(self, x):
+        if self.padding == "same":
+            pads = [[0, 0]]
+            for axis in (1, 2):
+                size, k, s = x.shape[axis], self.pool_size[axis - 1], self.strides[axis - 1]
+                out = -(-size // s)
+                total = max((out - 1) * s + k - size, 0)
+                pads.append([total // 2, total - total // 2])
+            x = ops.pad(x, pads + [[0, 0]])
+        area = self.pool_size[0] * self.pool_size[1]
+        return ops.average_pool(x, self.pool_size, self.strides, padding="valid") * area
+
+    def compute_output_shape(self, input_shape):
+        b, h, w, c = input_shape
+        oh, ow = (conv_length(n, k, s, self.padding) for n, k, s in zip((h, w), self.pool_size, self.strides))
+        return (b, oh, ow, c)
+
+    def get_config(self):
+        return {**super().get_config(), "pool_size": self.pool_size, "strides": self.strides, "padding": self.padding}
+
+
+@keras.saving.register_keras_serializable(package="archspec")
+class GlobalSumPooling2D(keras.layers.Layer):
+    """Sum of each feature map."""
+
+    def call(self, x):
+        return ops.sum(x, axis=(1, 2))
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[3])
+
+
+@keras.saving.register_keras_serializable(package="archspec")
+class EpochSchedule(keras.optimizers.schedules.LearningRateSchedule):
+    """Learning rate as a function of the step, defined in epochs: warmup, then constant, step or cosine.
+
+    Warmup rises linearly from lr/(warmup steps) to lr over ``warmup`` epochs. ``step`` multiplies by
+    ``factor`` every ``every`` epochs after warmup; ``cosine`` falls from lr to ``min_learning_rate``
+    between the end of warmup and the end of the last epoch.
+    """
+
+    def __init__(self, learning_rate: float, steps_per_epoch: int, epochs: int, kind: str = "constant",
+                 warmup: int = 0, every: int | None = None, factor: float = 0.1, min_learning_rate: float = 0.0) -> None:
+        self.learning_rate = float(learning_rate)
+        self.steps_per_epoch = int(steps_per_epoch)
+        self.epochs = int(epochs)
+        self.kind = kind
+        self.warmup = int(warmup)
+        self.every = every
+        self.factor = float(factor)
+        self.min_learning_rate = float(min_learning_rate)
+
+    def __call__(self, step: Any) -> Any:
+        step = ops.cast(step, "float32")
+        spe = float(self.steps_per_epoch)
+        lr = ops.convert_to_tensor(self.learning_rate, "float32")
+        after = ops.maximum(step - self.warmup * spe, 0.0)  # steps since warmup ended
+        if self.kind == "step":
+            lr = lr * ops.power(self.factor, ops.floor(after / (spe * self.every)))
+        elif self.kind == "cosine":
+            span = max(self.epochs - self.warmup, 1) * spe
+            progress = ops.minimum(after / span, 1.0)
+            low = self.min_learning_rate
+            lr = low + (lr - low) * 0.5 * (1.0 + ops.cos(math.pi * progress))
+        if self.warmup:
+            ramp = ops.minimum((step + 1.0) / (self.warmup * spe), 1.0)
+            lr = lr * ramp
+        return lr
+
+    def value_at(self, step: int) -> float:
+        return float(ops.convert_to_numpy(self(step)))
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "learning_rate": self.learning_rate, "steps_per_epoch": self.steps_per_epoch, "epochs": self.epochs,
+            "kind": self.kind, "warmup": self.warmup, "every": self.every, "factor": self.factor,
+            "min_learning_rate": self.min_learning_rate,
+        }
+
+
+@keras.saving.register_keras_serializable(package="archspec")
+class SumSquaredError(keras.losses.Loss):
+    """The primer's total error: E = sum over classes of 1/2 (target - output)^2, averaged over the batch.
+
+    Outputs are probabilities (a softmax layer); with ``from_logits`` the softmax is applied here.
+    """
+
+    def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0, name: str = "sum_squared_error", **kwargs: Any) -> None:
+        super().__init__(name=name, **kwargs)
+        self.from_logits = from_logits
+        self.label_smoothing = label_smoothing
+
+    def call(self, y_true: Any, y_pred: Any) -> Any:
+        y_pred = ops.convert_to_tensor(y_pred)
+        y_true = ops.cast(y_true, y_pred.dtype)
+        if self.from_logits:
+            y_pred = ops.softmax(y_pred, axis=-1)
+        if self.label_smoothing:
+            k = ops.cast(ops.shape(y_true)[-1], y_pred.dtype)
+            y_true = y_true * (1.0 - self.label_smoothing) + self.label_smoothing / k
+        return 0.5 * ops.sum(ops.square(y_true - y_pred), axis=-1)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "from_logits": self.from_logits, "label_smoothing": self.label_smoothing}
+
+
+CUSTOM_OBJECTS = {
+    cls.__name__: cls for cls in (LocalResponseNormalization, SumPooling2D, GlobalSumPooling2D, EpochSchedule, SumSquaredError)
+}

@@ -1,0 +1,188 @@
+"""Export a model for serving: TensorFlow SavedModel, ONNX or TFLite (LiteRT).
+
+`archspec export MODEL.keras|SPEC --format savedmodel|onnx|tflite -o PATH`.
+Every route is the ecosystem's own converter, reached through Keras 3's
+``Model.export``:
+
+- ``savedmodel``: ``model.export(path, format="tf_saved_model")`` — a
+  directory with a ``serve`` (and ``serving_default``) signature;
+- ``onnx``: ``model.export(path, format="onnx")`` — Keras drives tf2onnx
+  (install ``tf2onnx``; Keras patches the parts of tf2onnx 1.17 that still use
+  NumPy 1 names), input named ``input``;
+- ``tflite``: ``model.export(path, format="litert")`` — Keras writes a
+  SavedModel and runs ``tf.lite.TFLiteConverter.from_saved_model``.
+
+A spec is built first (fresh, untrained weights: useful for checking that a
+network converts and for timing it). Outputs are written beside the target
+under a temporary name and renamed into place, and an existing target is only
+replaced with ``force``.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+from ..errors import Problem, SpecError
+from ..files import atomic_path, refuse_existing
+from .emitter import build
+from .saving import load_model
+
+FORMATS = {"savedmodel": "tf_saved_model", "onnx": "onnx", "tflite": "litert"}
+SUFFIXES = {".onnx": "onnx", ".tflite": "tflite"}
+SPEC_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def infer_format(output: str | os.PathLike[str] | None) -> str | None:
+    """The format an output path implies: .onnx, .tflite, else (a directory) savedmodel."""
+    if output is None:
+        return None
+    return SUFFIXES.get(Path(output).suffix.lower(), "savedmodel")
+
+
+def default_output(name: str, fmt: str) -> Path:
+    return Path("build") / ({"savedmodel": f"{name}_savedmodel", "onnx": f"{name}.onnx", "tflite": f"{name}.tflite"}[fmt])
+
+
+def load_source(source: str | os.PathLike[str], **overrides: Any) -> Any:
+    """A Keras model from a .keras file, or built from a spec (YAML/JSON)."""
+    path = Path(source)
+    if path.suffix.lower() in SPEC_SUFFIXES:
+        return build(path, **overrides)
+    if overrides:
+        raise SpecError(Problem("--set applies to specs, not to saved models", file=str(path)))
+    if not path.exists():
+        raise SpecError(Problem("no such file", file=str(path)))
+    if path.suffix.lower() != ".keras":
+        raise SpecError(Problem(f"{path}: expected a .keras model or a spec (.yaml, .yml, .json)", file=str(path)))
+    return load_model(path)
+
+
+def _check_target(target: Path, force: bool, fmt: str) -> None:
+    refuse_existing(target, force)
+    if target.exists() and target.is_dir() != (fmt == "savedmodel"):
+        kind = "directory" if target.is_dir() else "file"
+        raise SpecError(Problem(f"{target} is a {kind}; refusing to replace it with a {'directory' if kind == 'file' else 'file'}", file=str(target)))
+
+
+def _converter_missing(fmt: str, exc: ImportError) -> SpecError:
+    needs = {"onnx": "tf2onnx (pip install tf2onnx)", "tflite": "TensorFlow's converter", "savedmodel": "TensorFlow"}[fmt]
+    return SpecError(Problem(f"exporting to {fmt} needs {needs}: {exc}", hint="pip install 'archspec[export]'"))
+
+
+def _signature(model: Any, fmt: str) -> dict[str, Any]:
+    """Keras' ONNX route insists that the model has been called, which a freshly loaded one has not;
+    giving the input signature (batch size left open, input named `input`) is all it needs."""
+    if fmt != "onnx":
+        return {}
+    import tensorflow as tf
+
+    shape = tuple(model.inputs[0].shape[1:])
+    return {"input_signature": [tf.TensorSpec((None, *shape), tf.float32, name="input")]}
+
+
+def _onnx_precheck(model: Any) -> None:
+    """Grouped convolutions run as XLA-compiled functions in Keras' TensorFlow backend, which tf2onnx cannot convert."""
+    grouped = [l.name for l in model.layers if type(l).__name__ == "Conv2D" and int(getattr(l, "groups", 1)) > 1]
+    if grouped:
+        raise SpecError(Problem(
+            f"cannot export to ONNX: grouped convolution{'s' if len(grouped) > 1 else ''} {', '.join(map(repr, grouped))}",
+            hint="Keras runs grouped convolutions on TensorFlow as XLA functions, which tf2onnx leaves unconverted; "
+                 "savedmodel and tflite work"))
+
+
+def _onnx_check(path: Path) -> None:
+    """tf2onnx can write a file that keeps TensorFlow ops it could not convert; refuse that file."""
+    try:
+        import onnx
+    except ImportError:
+        return
+    model = onnx.load(str(path))
+    bad = sorted({n.op_type for n in model.graph.node if n.domain not in ("", "ai.onnx", "ai.onnx.ml", "com.microsoft")
+                  or n.op_type in ("StatefulPartitionedCall", "PartitionedCall")})
+    if bad:
+        raise SpecError(Problem(f"tf2onnx left TensorFlow ops it could not convert: {', '.join(bad)}"))
+    try:
+        onnx.checker.check_model(model)
+    except onnx.checker.ValidationError as exc:
+        raise SpecError(Problem(f"the ONNX file tf2onnx wrote is invalid: {str(exc).splitlines()[0]}")) from None
+
+
+def export_model(model: Any, output: str | os.PathLike[str], fmt: str, *, force: bool = False) -> Path:
+    """Write `model` in `fmt` (savedmodel, onnx, tflite) at `output`, atomically."""
+    if fmt not in FORMATS:
+        raise SpecError(Problem(f"unknown export format {fmt!r}", hint=f"formats: {', '.join(FORMATS)}"))
+    target = Path(output)
+    _check_target(target, force, fmt)
+    if fmt == "onnx":
+        _onnx_precheck(model)
+    with atomic_path(target, force=True) as tmp:  # _check_target has applied --force
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", FutureWarning)  # Keras' tf2onnx shim probes np.object
+                model.export(str(tmp), format=FORMATS[fmt], verbose=False, **_signature(model, fmt))
+        except ImportError as exc:
+            raise _converter_missing(fmt, exc) from None
+        if not tmp.exists():
+            raise SpecError(Problem(f"the {fmt} converter wrote nothing at {tmp}"))
+        if fmt == "onnx":
+            _onnx_check(tmp)
+    return target
+
+
+def export(source: str | os.PathLike[str], output: str | os.PathLike[str] | None = None, fmt: str | None = None, *,
+           force: bool = False, **overrides: Any) -> Path:
+    """Export a .keras model or a spec; the format defaults to what the output's extension says."""
+    fmt = fmt or infer_format(output)
+    if fmt is None:
+        raise SpecError(Problem("give --format (savedmodel, onnx, tflite) or an output ending in .onnx or .tflite"))
+    if fmt not in FORMATS:
+        raise SpecError(Problem(f"unknown export format {fmt!r}", hint=f"formats: {', '.join(FORMATS)}"))
+    if output is not None:
+        _check_target(Path(output), force, fmt)  # before the (slow) build or load
+    model = load_source(source, **overrides)
+    target = Path(output) if output is not None else default_output(model.name, fmt)
+    return export_model(model, target, fmt, force=force)
+
+
+def run_exported(path: str | os.PathLike[str], x: Any) -> Any:
+    """Outputs of an exported artifact for a batch `x` (float32 NHWC): the check that an export works.
+
+    SavedModel: reloaded with tf.saved_model.load; ONNX: onnxruntime; TFLite: the
+    LiteRT interpreter (ai_edge_litert when installed, else tf.lite.Interpreter)."""
+    import numpy as np
+
+    path = Path(path)
+    x = np.asarray(x, dtype="float32")
+    if path.is_dir():
+        import tensorflow as tf
+
+        loaded = tf.saved_model.load(str(path))
+        return loaded.serve(x).numpy()
+    if path.suffix == ".onnx":
+        import onnxruntime as ort
+
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        return session.run(None, {session.get_inputs()[0].name: x})[0]
+    if path.suffix == ".tflite":
+        try:
+            from ai_edge_litert.interpreter import Interpreter
+        except ImportError:
+            import warnings
+
+            import tensorflow as tf
+
+            def Interpreter(model_path: str) -> Any:  # noqa: N802
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # its deprecation notice points at ai_edge_litert
+                    return tf.lite.Interpreter(model_path=model_path)
+        interpreter = Interpreter(model_path=str(path))
+        inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+        interpreter.resize_tensor_input(inp["index"], list(x.shape))
+        interpreter.allocate_tensors()
+        interpreter.set_tensor(inp["index"], x)
+        interpreter.invoke()
+        return interpreter.get_tensor(out["index"]).copy()
+    raise SpecError(Problem(f"{path}: not a SavedModel directory, .onnx or .tflite file"))

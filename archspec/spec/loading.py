@@ -1,0 +1,47 @@
+"""From what a caller holds (a path, YAML/JSON text, a dict, a validated spec) to a validated spec.
+
+Every entry point of the library (the Python API, the CLI, training, export)
+goes through ``coerce``, so a spec is read and validated the same way
+wherever it comes from.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Mapping
+
+from pydantic import BaseModel
+
+from .read import Source, parse, read
+from .validate import validate
+
+SpecLike = BaseModel | str | os.PathLike[str] | Mapping[str, Any]
+
+
+def load(path: str | os.PathLike[str], **overrides: Any) -> BaseModel:
+    """Read and validate a spec file (YAML, or JSON by extension); keywords override its variables."""
+    return validate(read(path), overrides)
+
+
+def loads(spec: str | Mapping[str, Any], *, format: str = "yaml", **overrides: Any) -> BaseModel:
+    """Validate a spec given as YAML/JSON text or as a dict."""
+    if isinstance(spec, Mapping):
+        source = Source(dict(spec), "<dict>")
+    else:
+        source = parse(spec, "<string>", fmt=format)
+    return validate(source, overrides)
+
+
+def coerce(spec: SpecLike, overrides: Mapping[str, Any] | None = None) -> BaseModel:
+    """A validated spec from a spec model, a path, text or a dict (overrides apply when reading)."""
+    overrides = overrides or {}
+    if isinstance(spec, BaseModel):
+        if overrides:
+            raise TypeError("overrides apply when reading a spec; pass a path, text or dict")
+        return spec
+    if isinstance(spec, Mapping):
+        return loads(spec, **overrides)
+    text = str(spec)
+    if "\n" in text or text.lstrip().startswith("{"):
+        return loads(text, format="json" if text.lstrip().startswith("{") else "yaml", **overrides)
+    return load(spec, **overrides)

@@ -1,0 +1,145 @@
+"""The spec's `training` section as Pydantic models.
+
+Pure Pydantic (no TensorFlow), so validating a spec with a `training` section
+stays as light as validating one without. The Keras objects these describe are
+made in ``training/recipe.py``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from ..kinds.base import NonNegInt, PosInt, Strict
+
+OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta", "adamax", "nadam", "lion")
+"""Keras optimizers a spec may name."""
+
+# Which optimizer-specific settings apply to which optimizer (the common ones apply to all).
+OPTIMIZER_SETTINGS: dict[str, tuple[str, ...]] = {
+    "momentum": ("sgd", "rmsprop"),
+    "nesterov": ("sgd",),
+    "beta_1": ("adam", "adamw", "adamax", "nadam", "lion"),
+    "beta_2": ("adam", "adamw", "adamax", "nadam", "lion"),
+    "amsgrad": ("adam", "adamw"),
+    "rho": ("rmsprop", "adadelta"),
+}
+
+LOSSES = ("categorical_crossentropy", "sum_squared_error")
+METRICS = ("accuracy", "top5_accuracy", "crossentropy", "sum_squared_error")
+
+
+class Optimizer(Strict):
+    """Optimizer: `optimizer: sgd`, or `optimizer: {name: sgd, momentum: 0.9, nesterov: true}`."""
+
+    name: Literal[OPTIMIZERS] = Field("adam", description="Keras optimizer: " + ", ".join(OPTIMIZERS) + ".")  # type: ignore[valid-type]
+    momentum: float | None = Field(None, ge=0, lt=1, description="Momentum (sgd, rmsprop).")
+    nesterov: bool | None = Field(None, description="Nesterov momentum (sgd).")
+    beta_1: float | None = Field(None, ge=0, lt=1, description="Decay of the first-moment estimate (adam family, lion).")
+    beta_2: float | None = Field(None, ge=0, lt=1, description="Decay of the second-moment estimate (adam family, lion).")
+    amsgrad: bool | None = Field(None, description="AMSGrad variant (adam, adamw).")
+    rho: float | None = Field(None, ge=0, lt=1, description="Discounting factor of the gradient history (rmsprop, adadelta).")
+    epsilon: float | None = Field(None, gt=0, description="Small constant for numerical stability.")
+    weight_decay: float | None = Field(None, ge=0, description="Decoupled weight decay applied by the optimizer each step (AdamW style), unlike the L2 `training.weight_decay`.")
+    clipnorm: float | None = Field(None, gt=0, description="Clip each gradient to this norm.")
+    global_clipnorm: float | None = Field(None, gt=0, description="Clip all gradients together to this global norm.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short(cls, data: Any) -> Any:
+        return {"name": data} if isinstance(data, str) else data
+
+    @model_validator(mode="after")
+    def _settings_apply(self) -> "Optimizer":
+        for key, names in OPTIMIZER_SETTINGS.items():
+            if getattr(self, key) is not None and self.name not in names:
+                raise ValueError(f"{key} does not apply to {self.name}; it is a setting of {', '.join(names)}")
+        if self.clipnorm is not None and self.global_clipnorm is not None:
+            raise ValueError("give clipnorm or global_clipnorm, not both")
+        return self
+
+    def settings(self) -> dict[str, Any]:
+        """Keyword arguments for the Keras optimizer (the ones given)."""
+        return {k: v for k, v in self.model_dump().items() if k != "name" and v is not None}
+
+
+class Schedule(Strict):
+    """Learning-rate schedule: `schedule: cosine`, or `{kind: step, every: 30, factor: 0.1, warmup: 2}`."""
+
+    kind: Literal["constant", "step", "cosine"] = Field("constant", description="constant, step (multiply by `factor` every `every` epochs) or cosine (decay to `min_learning_rate` by the last epoch).")
+    every: PosInt | None = Field(None, description="Epochs between steps (step schedule; required there).")
+    factor: float = Field(0.1, gt=0, le=1, description="Multiplier applied at each step (step schedule).")
+    warmup: NonNegInt = Field(0, description="Epochs of linear warmup from 0 to the learning rate, before the schedule starts.")
+    min_learning_rate: float = Field(0.0, ge=0, description="Learning rate the cosine schedule ends at.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short(cls, data: Any) -> Any:
+        return {"kind": data} if isinstance(data, str) else data
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Schedule":
+        if self.kind == "step" and self.every is None:
+            raise ValueError("a step schedule needs `every` (epochs between steps)")
+        if self.kind != "step" and self.every is not None:
+            raise ValueError(f"`every` applies to the step schedule, not {self.kind}")
+        return self
+
+
+class EarlyStopping(Strict):
+    """Stop when `monitor` has not improved for `patience` epochs: `early_stopping: 3` or a mapping."""
+
+    patience: PosInt = Field(5, description="Epochs without improvement before training stops.")
+    monitor: str = Field("auto", pattern=r"^(auto|(val_)?[a-z0-9_]+)$", description="Quantity watched: val_loss, val_accuracy, loss, ...; `auto` is val_loss with validation data, else loss. Also picks best.keras.")
+    mode: Literal["auto", "min", "max"] = Field("auto", description="Whether lower (min) or higher (max) is better; auto: max for accuracies, min otherwise.")
+    min_delta: float = Field(0.0, ge=0, description="Smallest change that counts as an improvement.")
+    restore_best: bool = Field(False, description="The final model.keras gets the best epoch's weights instead of the last's.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short(cls, data: Any) -> Any:
+        return {"patience": data} if isinstance(data, int) and not isinstance(data, bool) else data
+
+
+class Augment(Strict):
+    """Random augmentation of training images (never of validation or test data)."""
+
+    flip: Literal["none", "horizontal", "vertical", "both"] = Field("none", description="Random mirror images: horizontal (left-right), vertical, or both.")
+    translate: float = Field(0, ge=0, lt=64, description="Random shift of up to this many pixels (>= 1) or this fraction of the size (< 1), zeros filled in.")
+
+
+class Data(Strict):
+    """How images become network input: scaling, size, channels, augmentation."""
+
+    rescale: float | Literal["auto"] = Field("auto", description="Multiply pixels by this; `auto` is 1/255 for 8-bit images and 1 otherwise.")
+    mean: float | list[float] | None = Field(None, description="Subtracted after rescaling: one value or one per channel.")
+    std: float | list[float] | None = Field(None, description="Divided by after subtracting the mean: one value or one per channel.")
+    fit: Literal["auto", "pad", "resize", "crop", "none"] = Field("auto", description="How images reach the input's height and width: pad (centred zeros, 28x28 -> 32x32), resize, crop (centre), none (must match); auto pads smaller images and resizes others.")
+    channels: Literal["convert", "strict"] = Field("convert", description="convert: gray -> rgb repeats the channel, rgb -> gray takes the luminance, alpha is dropped; strict: a different channel count is an error.")
+    augment: Augment = Field(default_factory=Augment, description="Random augmentation of training images.")
+
+    @model_validator(mode="after")
+    def _positive_std(self) -> "Data":
+        values = self.std if isinstance(self.std, list) else [self.std] if self.std is not None else []
+        if any(v <= 0 for v in values):
+            raise ValueError("std must be positive")
+        return self
+
+
+class Training(Strict):
+    """How to train the network (used by `archspec train`; every field can be overridden there)."""
+
+    optimizer: Optimizer = Field(default_factory=Optimizer, description="Optimizer: a name (sgd, adam, adamw, rmsprop, ...) or a mapping with `name` and its settings (momentum, nesterov, beta_1, beta_2, weight_decay, clipnorm, ...).")
+    learning_rate: float = Field(1e-3, gt=0, description="Learning rate (the peak one, reached after any warmup).")
+    schedule: Schedule = Field(default_factory=Schedule, description="Learning-rate schedule: constant, step {every, factor}, cosine; `warmup` epochs for any of them.")
+    loss: Literal[LOSSES] = Field("categorical_crossentropy", description="categorical_crossentropy, or sum_squared_error: the primer's total error sum(1/2 (target - output)^2) over the classes.")  # type: ignore[valid-type]
+    metrics: list[Literal[METRICS]] = Field(default_factory=lambda: ["accuracy"], description="Metrics reported each epoch: " + ", ".join(METRICS) + ".")  # type: ignore[valid-type]
+    batch_size: PosInt = Field(32, description="Examples per step (all replicas together).")
+    epochs: PosInt = Field(10, description="Passes over the training data.")
+    label_smoothing: float = Field(0.0, ge=0, lt=1, description="Targets become (1 - s) one-hot + s/classes.")
+    weight_decay: float = Field(0.0, ge=0, description="L2 penalty: weight_decay/2 * sum(w^2) of every kernel added to the loss (the papers' weight decay). For decoupled decay use optimizer.weight_decay.")
+    early_stopping: EarlyStopping | None = Field(None, description="Stop when a monitored quantity stops improving: a patience (`early_stopping: 3`) or {patience, monitor, mode, min_delta, restore_best}.")
+    seed: int | None = Field(None, ge=0, lt=2**31, description="Random seed: the same seed gives the same run on CPU (weights, shuffling, augmentation).")
+    validation_split: float = Field(0.0, ge=0, lt=1, description="Fraction of the training data held out for validation (the last examples, before shuffling); 0 for none.")
+    data: Data = Field(default_factory=Data, description="Preprocessing: rescale, mean/std, fit to the input size, channel conversion, augmentation.")

@@ -1,0 +1,70 @@
+"""The spec reference, generated from the kind table and the Pydantic models.
+
+The README's "Layer kinds" section is this text (a test keeps them equal),
+so the documented defaults cannot drift from the code.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from pydantic import AliasChoices
+
+from ..kinds import load_builtin_kinds
+from ..kinds.registry import KINDS
+
+ORDER = (
+    "conv", "pool", "dense", "flatten", "dropout", "batchnorm", "activation", "zeropad", "lrn", "add", "concat",
+    "residual", "branches", "inception", "dense_block", "transition", "repeat", "use", "stage",
+)
+
+
+def _default(field: Any) -> str:
+    if field.is_required():
+        return "required"
+    value = field.get_default(call_default_factory=True)
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, tuple) and len(value) == 2 and value[0] == value[1] and not isinstance(value[0], tuple):
+        return str(value[0])
+    if value == {} or value == []:
+        return "-"
+    return str(value).replace("'", "")
+
+
+def _keys(name: str, field: Any) -> str:
+    alias = field.validation_alias
+    if isinstance(alias, AliasChoices):
+        return " / ".join(f"`{c}`" for c in alias.choices)
+    return f"`{field.alias or name}`"
+
+
+def kind_reference(kind_name: str) -> str:
+    kind = KINDS[kind_name]
+    schema = kind.schema
+    names = [kind.kind, *kind.aliases]
+    head = " / ".join(f"`{n}`" for n in names)
+    lines = [f"#### {head}", "", inspect.cleandoc(schema.__doc__ or ""), ""]
+    if schema.short:
+        lines += [f"Short form: `{kind.kind}: VALUE` sets `{schema.short}`.", ""]
+    rows = [
+        f"| {_keys(fname, field)} | {_default(field)} | " + (field.description or "").replace("|", "\\|") + " |"
+        for fname, field in schema.model_fields.items()
+        if fname not in ("name", "input")
+    ]
+    if rows:
+        lines += ["| key | default | meaning |", "|---|---|---|", *rows]
+    else:
+        lines.append("No settings besides `name` and `input`.")
+    return "\n".join(lines) + "\n"
+
+
+def reference() -> str:
+    """Markdown for every layer kind, in the order a reader meets them."""
+    load_builtin_kinds()
+    canonical = {k.kind for k in KINDS.values()}
+    ordered = [k for k in ORDER if k in canonical] + sorted(canonical - set(ORDER))
+    return "\n".join(kind_reference(k) for k in ordered)
