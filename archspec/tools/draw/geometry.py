@@ -1,7 +1,9 @@
 """Sizes in pixels: the drawing's spacing, a feature map's volume, a box's closed size, and how
-numbers are written.
+numbers are written into paths.
 
-Shared by the box tree, the layout and the SVG.
+Shared by the box tree, the layout and the SVG. The page's script (``assets/layout.js``) gets
+the closed sizes at full precision through the data island and writes numbers as ``num`` does,
+so it draws the same paths as the ``.svg`` file.
 """
 
 from __future__ import annotations
@@ -40,4 +42,10 @@ def closed_metrics(shape: tuple[int, ...], lines: tuple[str, ...], stacked: bool
 
 
 def num(x: float) -> str:
-    return f"{x:.1f}".rstrip("0").rstrip(".")
+    """A coordinate to one decimal, halves rounded up, as JavaScript's ``Math.round(x * 10) / 10`` writes it."""
+    scaled = x * 10
+    n = math.floor(scaled)
+    if scaled - n >= 0.5:
+        n += 1
+    text = repr(n / 10)
+    return text[:-2] if text.endswith(".0") else text

@@ -1,7 +1,8 @@
 """Sizes and positions of the boxes for the blocks open now, and the path of every edge.
 
 Mirrored line for line by ``place`` and ``edgePath`` in ``assets/layout.js``, which the page
-runs when a block is opened or closed. Change one, change the other.
+runs when a block is opened or closed; tests/test_draw_layout.py runs both on the same data and
+checks they agree. Change one, change the other.
 
 A unit's columns are as wide as their widest child and its lanes as tall as their tallest;
 children are centred in their column and aligned on their lane's line, which edges follow.

@@ -34,7 +34,7 @@ def data(root: Box, boxes: list[Box]) -> dict[str, Any]:
         "root": root.id,
         "boxes": [
             {"id": b.id, "parent": b.parent.id if b.parent else None, "children": [c.id for c in b.children], "col": b.col, "lane": b.lane,
-             "ncols": b.ncols, "nlanes": b.nlanes, "nbypass": b.nbypass, "out": b.out, "edges": b.edges, "closed": [round(v, 2) for v in b.closed],
+             "ncols": b.ncols, "nlanes": b.nlanes, "nbypass": b.nbypass, "out": b.out, "edges": b.edges, "closed": list(b.closed),
              "collapsed": b.collapsed, "info": b.info}
             for b in boxes
         ],

@@ -1,12 +1,14 @@
 // The diagram's layout for the page: sizes and positions of the boxes for the blocks open now,
 // and the path of every edge. The same algorithm, line for line, as `place` and `edge_path` in
-// archspec/tools/draw/layout.py, which lays out the SVG the page starts from.
+// archspec/tools/draw/layout.py, which lays out the SVG the page starts from;
+// tests/test_draw_layout.py runs this file in Node.js and checks that both agree.
 //
 // archspecLayout(D) takes the page's data island (geometry, boxes by id, the root's id) and
 // returns the functions; place() and edgePath() read and write the boxes of D.
 function archspecLayout(D) {
   'use strict';
   var G = D.geometry, B = D.boxes;
+  // one decimal, halves rounded up: geometry.num in Python writes numbers the same way
   function num(x) { return (Math.round(x * 10) / 10).toString(); }
   function isRoot(b) { return b.parent === null; }
   function place(b) {
