@@ -26,14 +26,12 @@ class Unavailable(Exception):
 
 def yaml_language_server() -> list[str]:
     """The command that starts the pinned yaml-language-server, installing it first when needed."""
-    node = shutil.which("node")
-    if node is None:
-        raise Unavailable("node not found (Debian: apt-get install nodejs npm)")
     try:
         done = subprocess.run(["bash", str(INSTALLER)], capture_output=True, text=True, timeout=300)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise Unavailable(f"{INSTALLER.name}: {exc}") from exc
-    if done.returncode != 0:
+    node = shutil.which("node")
+    if done.returncode != 0 or node is None:
         raise Unavailable(f"{INSTALLER.name} failed: {done.stderr.strip()[-2000:]}")
     return [node, done.stdout.strip().splitlines()[-1], "--stdio"]
 
