@@ -104,3 +104,72 @@ def test_cli_schema(tmp_path):
     assert json.loads(out.read_text()) == schema()
     again = CliRunner().invoke(cli, ["schema", "-o", str(out)])
     assert again.exit_code != 0 and "exists" in str(again.exception)
+
+
+def walk(node):
+    """Every schema object in a schema, depth first."""
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from walk(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from walk(value)
+
+
+def test_schema_is_shaped_for_editors():
+    """What the YAML language server shows comes from these (tests/test_editor.py drives the server)."""
+    from archspec.kinds import load_builtin_kinds
+    from archspec.kinds.base import ACTIVATIONS
+    from archspec.kinds.registry import KINDS
+
+    load_builtin_kinds()
+    s = schema()
+    defs = s["$defs"]
+    layer = defs["Layer"]["oneOf"][0]
+    assert list(layer["properties"]) == sorted(KINDS)  # every kind once, by the name people write
+    text = json.dumps(s)
+    assert text.count('"$ref": "#/$defs/Layer"') >= 1 + sum(kind.schema.nested for kind in KINDS.values())
+    assert not [name for name in defs if name.endswith("Item")]
+    nodes = list(walk(s))
+    assert not [n for n in nodes if "default" in n and n["default"] is None]
+    assert not [n["title"] for n in nodes if isinstance(n.get("title"), str) and (n["title"] in defs or n["title"][:1].isupper())
+                and n is not s]  # words, not class or field names
+    conv = defs["Conv"]["anyOf"][0]["properties"]
+    assert conv["stride"]["default"] == 1 and conv["dilation"]["default"] == 1  # as written, not [1, 1]
+    assert [b["type"] for b in conv["stride"]["oneOf"]] == [["integer", "string"], "array"]  # the number first
+    described = [n for n in nodes if "enumDescriptions" in n]
+    assert {tuple(n["enum"]) for n in described} >= {ACTIVATIONS, ("valid", "same")}
+    assert all(len(n["enumDescriptions"]) == len(n["enum"]) and all(n["enumDescriptions"]) for n in described)
+    assert "$" in conv["filters"]["errorMessage"] and "$" in conv["filters"]["patternErrorMessage"]
+
+
+def test_plugin_kinds_are_shaped_like_builtin_ones():
+    """A kind registered later (a plugin) is one more key of the layer and, needing no settings, a bare name."""
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent("""
+        import json, archspec, jsonschema
+        from pydantic import Field
+        from archspec.spec.jsonschema import schema
+
+        class Halve(archspec.LayerSpec):
+            '''Halves nothing; a test kind.'''
+            ratio: int = Field(2, gt=0, description="How much.")
+
+        archspec.register_kind(archspec.Primitive("halve", Halve, lambda a, i: i[0], lambda n, x, k: x[0]))
+        s = schema()
+        check = jsonschema.Draft202012Validator(s)
+        ok = {"name": "p", "input": [8, 8, 1], "layers": ["halve", {"halve": {"ratio": 3}}, {"halve": None}]}
+        bad = {"name": "p", "input": [8, 8, 1], "layers": [{"halve": {"ratio": 0}}]}
+        layer = s["$defs"]["Layer"]["oneOf"]
+        print(json.dumps({"key": layer[0]["properties"]["halve"], "bare": "halve" in layer[1]["pattern"],
+                          "ok": [e.message for e in check.iter_errors(ok)], "bad": len(list(check.iter_errors(bad)))}))
+    """)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    assert out["key"]["title"] == "halve" and "Halves nothing" in out["key"]["description"]
+    assert out["bare"] and out["ok"] == [] and out["bad"] > 0

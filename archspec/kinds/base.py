@@ -6,7 +6,8 @@ shape rules and emitters only ever see one form.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar, Literal
+from dataclasses import dataclass
+from typing import Annotated, Any, ClassVar, Literal, Mapping
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
@@ -24,7 +25,40 @@ ACTIVATIONS = (
     "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "silu", "swish", "tanh",
     "sigmoid", "hard_sigmoid", "softmax", "softplus", "softsign", "exponential", "linear",
 )
-Activation = Literal[ACTIVATIONS]  # type: ignore[valid-type]
+
+
+@dataclass(frozen=True, eq=False)
+class ValueNotes:
+    """Annotated metadata for a Literal: one line about each value, which editors show beside it
+    when they offer the values and on hover (the schema's `enumDescriptions`)."""
+
+    notes: Mapping[str, str]
+
+    def __get_pydantic_json_schema__(self, core_schema: Any, handler: Any) -> dict[str, Any]:
+        schema = handler(core_schema)
+        schema["enumDescriptions"] = [self.notes.get(value, "") for value in schema.get("enum", [])]
+        return schema
+
+
+ACTIVATION_NOTES = {
+    "relu": "max(0, x)",
+    "relu6": "min(max(0, x), 6): ReLU capped at 6 (MobileNet)",
+    "leaky_relu": "x for x > 0, else 0.2·x (Keras' slope)",
+    "elu": "x for x > 0, else exp(x) - 1",
+    "selu": "scaled ELU, for self-normalising networks",
+    "gelu": "x·Φ(x): Gaussian error linear unit (ConvNeXt, transformers)",
+    "silu": "x·sigmoid(x), also called swish (EfficientNet)",
+    "swish": "the same as silu",
+    "tanh": "hyperbolic tangent, -1 to 1",
+    "sigmoid": "1 / (1 + exp(-x)), 0 to 1",
+    "hard_sigmoid": "piecewise-linear sigmoid: 0 below -3, 1 above 3, x/6 + 1/2 between",
+    "softmax": "exponentials normalised to sum to 1 over the channels: class probabilities, for the last layer",
+    "softplus": "log(1 + exp(x)), a smooth ReLU",
+    "softsign": "x / (1 + |x|)",
+    "exponential": "exp(x)",
+    "linear": "x unchanged (no activation)",
+}
+Activation = Annotated[Literal[ACTIVATIONS], ValueNotes(ACTIVATION_NOTES)]  # type: ignore[valid-type]
 
 
 class Strict(BaseModel):
@@ -96,7 +130,18 @@ def pair(value: Any) -> Any:
     return value
 
 
-Padding = Literal["valid", "same"] | NonNegInt | tuple[NonNegInt, NonNegInt] | tuple[
+def as_written(value: Any) -> Any:
+    """(5, 5) -> 5, the way people write a pair (the inverse of `pair`); anything else stays."""
+    if isinstance(value, (tuple, list)) and len(value) == 2 and value[0] == value[1] and not isinstance(value[0], (tuple, list)):
+        return value[0]
+    return value
+
+
+PADDING_NOTES = {
+    "valid": "no padding: the window stays inside the input, which shrinks by the window size minus one",
+    "same": "zeros around the input so that the output is ceil(input / stride)",
+}
+Padding = Annotated[Literal["valid", "same"], ValueNotes(PADDING_NOTES)] | NonNegInt | tuple[NonNegInt, NonNegInt] | tuple[
     tuple[NonNegInt, NonNegInt], tuple[NonNegInt, NonNegInt]
 ]
 """'valid', 'same', p (all sides), [ph, pw], or [[top, bottom], [left, right]]."""

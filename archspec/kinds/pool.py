@@ -19,6 +19,14 @@ _SHORT = {
     "global_avg": {"kind": "avg", "global": True},
     "global_sum": {"kind": "sum", "global": True},
 }
+_SHORT_NOTES = {
+    "max": "2x2 windows, stride 2: the largest value of each",
+    "avg": "2x2 windows, stride 2: the mean of each",
+    "sum": "2x2 windows, stride 2: the sum of each",
+    "global_max": "the largest value of each feature map: one value per channel",
+    "global_avg": "the mean of each feature map: one value per channel",
+    "global_sum": "the sum of each feature map: one value per channel",
+}
 
 
 class Pool(LayerSpec):
@@ -26,7 +34,8 @@ class Pool(LayerSpec):
 
     short: ClassVar[str | None] = None
     json_alternatives: ClassVar[dict[str, list[dict[str, Any]]]] = {"": [
-        {"enum": sorted(_SHORT), "description": "Named short forms: 2x2 max/avg/sum with stride 2, or global pooling."}]}
+        {"enum": sorted(_SHORT), "enumDescriptions": [_SHORT_NOTES[f] for f in sorted(_SHORT)],
+         "description": "Named short forms: 2x2 max/avg/sum with stride 2, or global pooling."}]}
     kind: Literal["max", "avg", "sum"] = Field("max", description="max, avg (average) or sum.")
     size: Pair = Field((2, 2), description="Window: k or [kh, kw].")
     stride: Pair | None = Field(None, description="Step of the window; defaults to the window size.")

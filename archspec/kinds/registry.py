@@ -11,6 +11,7 @@ derive something from the table (the spec union) subscribe with
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -96,6 +97,14 @@ def on_change(listener: Callable[[], None]) -> None:
 def by_keras_class() -> dict[str, Primitive]:
     """Keras layer class name -> the primitive that imports it."""
     return {cls: prim for prim in OPS.values() for cls in prim.keras_classes}
+
+
+def description(kind: Primitive | Block) -> str:
+    """What a kind is, as the reference and editors show it: its docstring, then its short form."""
+    text = inspect.cleandoc(kind.schema.__doc__ or "")
+    if kind.schema.short:
+        text += f"\n\nShort form: `{kind.kind}: VALUE` sets `{kind.schema.short}`."
+    return text
 
 
 def register(kind: Primitive | Block) -> Primitive | Block:

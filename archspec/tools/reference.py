@@ -6,13 +6,13 @@ so the documented defaults cannot drift from the code.
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 from pydantic import AliasChoices
 
 from ..kinds import load_builtin_kinds
-from ..kinds.registry import KINDS
+from ..kinds.base import as_written
+from ..kinds.registry import KINDS, description
 
 ORDER = (
     "conv", "pool", "dense", "flatten", "dropout", "batchnorm", "activation", "zeropad", "lrn", "add", "concat",
@@ -23,13 +23,11 @@ ORDER = (
 def _default(field: Any) -> str:
     if field.is_required():
         return "required"
-    value = field.get_default(call_default_factory=True)
+    value = as_written(field.get_default(call_default_factory=True))
     if value is None:
         return "none"
     if isinstance(value, bool):
         return str(value).lower()
-    if isinstance(value, tuple) and len(value) == 2 and value[0] == value[1] and not isinstance(value[0], tuple):
-        return str(value[0])
     if value == {} or value == []:
         return "-"
     return str(value).replace("'", "")
@@ -47,9 +45,7 @@ def kind_reference(kind_name: str) -> str:
     schema = kind.schema
     names = [kind.kind, *kind.aliases]
     head = " / ".join(f"`{n}`" for n in names)
-    lines = [f"#### {head}", "", inspect.cleandoc(schema.__doc__ or ""), ""]
-    if schema.short:
-        lines += [f"Short form: `{kind.kind}: VALUE` sets `{schema.short}`.", ""]
+    lines = [f"#### {head}", "", description(kind), ""]
     rows = [
         f"| {_keys(fname, field)} | {_default(field)} | " + (field.description or "").replace("|", "\\|") + " |"
         for fname, field in schema.model_fields.items()
