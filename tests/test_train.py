@@ -310,7 +310,7 @@ def test_image_folder_source(tmp_path, monkeypatch) -> None:
     with pytest.raises(archspec.SpecError, match="has 3 classes but the spec's network outputs 10"):
         archspec.train(LENET, data=str(tmp_path / "pics"), epochs=1, verbose=0, run_dir=tmp_path / "run2")
     # a folder too large for memory is streamed (shuffle buffer, parallel map, repeat) instead
-    monkeypatch.setattr(D, "IN_MEMORY_BYTES", 0)
+    monkeypatch.setattr(D.sources, "IN_MEMORY_BYTES", 0)
     streamed = D.load(str(tmp_path / "pics"), image_size=(32, 32), channels=1)
     assert streamed.x is None and streamed.count == 12 and streamed.shape == (32, 32, 1)
     result = archspec.train(spec, data=str(tmp_path / "pics"), val=str(tmp_path / "pics"), epochs=2, batch_size=4, verbose=0,

@@ -1,4 +1,4 @@
-"""Data for training: sources, checks against the spec, and tf.data pipelines.
+"""Data sources: what a source string names, and reading it into ``Images``.
 
 A source is named by a string (the CLI's ``--data`` and ``--val``):
 
@@ -17,17 +17,6 @@ A source is named by a string (the CLI's ``--data`` and ``--val``):
 =========================  ====================================================
 
 Any source takes a Python slice: ``idx:data/mnist[:8000]``, ``mnist[-2000:]``.
-
-Images are checked against the spec before any training: size (with the
-``fit`` rule), channels (with the ``channels`` rule), labels against the number
-of classes the network outputs. Every mismatch is a ``SpecError``.
-
-In-memory sources (all but very large folders) go through one pipeline: each
-epoch's order is a stateless shuffle keyed by (seed, epoch), each batch is
-gathered, preprocessed and augmented in a parallel ``map`` whose random
-augmentation is keyed by (seed, epoch, step). An epoch's data therefore
-depends only on the seed and the epoch number: a resumed run sees exactly the
-batches the uninterrupted run would have.
 """
 
 from __future__ import annotations
@@ -36,13 +25,13 @@ import gzip
 import math
 import os
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..errors import Problem, SpecError, closest
+from ...errors import Problem, SpecError, closest
 
 KERAS_DATASETS = {"mnist": 10, "fashion_mnist": 10, "cifar10": 10, "cifar100": 100}
 CLASS_NAMES = {
@@ -52,8 +41,6 @@ CLASS_NAMES = {
 }
 IN_MEMORY_BYTES = 4 * 1024**3
 """Largest image folder (decoded, as uint8) read into memory; larger ones are streamed."""
-CACHE_BYTES = 1024**3
-"""Largest preprocessed evaluation set cached in memory by tf.data."""
 
 _IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 _SLICE = re.compile(r"^(?P<base>.*?)\[(?P<start>-?\d*):(?P<stop>-?\d*)\]$")
@@ -395,248 +382,6 @@ def load_folder(target: str, *, image_size: tuple[int, int] | None, channels: in
     stream = Images(f"{target}", None, None, classes=len(names), class_names=names, stream=ds, count=count,
                     shape=(int(image_size[0]), int(image_size[1]), c), integer=True, label_max=len(names) - 1)
     return stream
-
-
-# ----------------------------------------------------------------------------- checks
-
-
-@dataclass(frozen=True)
-class Plan:
-    """How one source's images become the network's input (every decision checked up front)."""
-
-    input_shape: tuple[int, int, int]
-    source_shape: tuple[int, int, int]
-    classes: int
-    fit: str  # none | pad | resize | crop
-    pad: tuple[tuple[int, int], tuple[int, int]] = ((0, 0), (0, 0))
-    convert: str = "none"  # none | gray_to_rgb | rgb_to_gray | drop_alpha | rgba_to_gray
-    scale: float = 1.0
-    mean: tuple[float, ...] | None = None
-    std: tuple[float, ...] | None = None
-    notes: tuple[str, ...] = field(default_factory=tuple)
-
-    def describe(self) -> str:
-        h, w, c = self.source_shape
-        H, W, C = self.input_shape
-        parts = [f"{h}x{w}x{c}"]
-        if self.convert != "none":
-            parts.append(self.convert.replace("_", " "))
-        if self.fit == "pad":
-            (t, b), (l, r) = self.pad
-            parts.append(f"zero-pad {t},{b},{l},{r} px to {H}x{W}")
-        elif self.fit in ("resize", "crop"):
-            parts.append(f"{self.fit} to {H}x{W}")
-        if self.scale != 1.0:
-            parts.append(f"x{self.scale:.6g}")
-        if self.mean is not None:
-            parts.append("- mean")
-        if self.std is not None:
-            parts.append("/ std")
-        return ", ".join(parts)
-
-
-def plan(images: Images, input_shape: tuple[int, int, int], classes: int, cfg: Any, *, role: str = "training data") -> Plan:
-    """Check a source against the spec (`cfg` is the spec's training.data) and decide the preprocessing."""
-    problems: list[Problem] = []
-    H, W, C = (int(v) for v in input_shape)
-    h, w, c = images.shape
-    name = images.name
-
-    def fail(message: str, hint: str | None = None) -> None:
-        problems.append(Problem(f"{role} {name}: {message}", file="data", hint=hint))
-
-    # classes
-    if images.classes is not None and images.classes != classes:
-        fail(f"has {images.classes} classes but the spec's network outputs {classes}",
-             "make the last dense layer's units match (e.g. --set classes=%d)" % images.classes)
-    elif images.label_max >= classes:
-        fail(f"has labels up to {images.label_max} but the spec's network outputs {classes} classes",
-             "make the last dense layer's units match the number of classes (e.g. --set classes=%d)" % (images.label_max + 1))
-    # channels
-    convert = "none"
-    if c != C:
-        if cfg.channels == "strict":
-            fail(f"images have {c} channel(s) but the spec's input has {C}", "set training.data.channels: convert, or change the spec's input")
-        elif (c, C) == (1, 3):
-            convert = "gray_to_rgb"
-        elif (c, C) == (3, 1):
-            convert = "rgb_to_gray"
-        elif (c, C) == (4, 3):
-            convert = "drop_alpha"
-        elif (c, C) == (4, 1):
-            convert = "rgba_to_gray"
-        else:
-            fail(f"cannot convert {c}-channel images to the spec's {C} channels")
-    # size
-    fit = cfg.fit
-    pad = ((0, 0), (0, 0))
-    if (h, w) == (H, W):
-        fit = "none"
-    elif fit == "none":
-        fail(f"images are {h}x{w} but the spec's input is {H}x{W}", "set training.data.fit to pad, resize or crop")
-    elif fit == "auto":
-        fit = "pad" if h <= H and w <= W else "resize"
-    if fit == "pad":
-        if h > H or w > W:
-            fail(f"images are {h}x{w}, larger than the spec's input {H}x{W}: padding cannot shrink them", "set training.data.fit to resize or crop")
-        else:
-            pad = (((H - h) // 2, H - h - (H - h) // 2), ((W - w) // 2, W - w - (W - w) // 2))
-    if fit == "crop" and (h < H or w < W):
-        fail(f"images are {h}x{w}, smaller than the spec's input {H}x{W}: cropping cannot enlarge them", "set training.data.fit to pad or resize")
-    # values
-    scale = (1 / 255 if images.integer else 1.0) if cfg.rescale == "auto" else float(cfg.rescale)
-
-    def per_channel(value: Any, what: str) -> tuple[float, ...] | None:
-        if value is None:
-            return None
-        values = tuple(float(v) for v in (value if isinstance(value, list) else [value]))
-        if len(values) not in (1, C):
-            fail(f"training.data.{what} has {len(values)} values but the input has {C} channels")
-            return None
-        return values
-
-    mean, std = per_channel(cfg.mean, "mean"), per_channel(cfg.std, "std")
-    if problems:
-        raise SpecError(problems)
-    return Plan((H, W, C), (h, w, c), classes, fit, pad, convert, scale, mean, std)
-
-
-# ----------------------------------------------------------------------------- pipelines (TensorFlow)
-
-
-def preprocess(x: Any, p: Plan) -> Any:
-    """Channels, size; in raw pixel values (so padding is black). A batch (B, h, w, c) -> float32."""
-    import tensorflow as tf
-
-    x = tf.cast(x, tf.float32)
-    if p.convert == "gray_to_rgb":
-        x = tf.repeat(x, 3, axis=-1)
-    elif p.convert in ("drop_alpha",):
-        x = x[..., :3]
-    elif p.convert in ("rgb_to_gray", "rgba_to_gray"):
-        x = tf.reduce_sum(x[..., :3] * tf.constant([0.299, 0.587, 0.114], tf.float32), axis=-1, keepdims=True)
-    H, W, _ = p.input_shape
-    if p.fit == "pad":
-        x = tf.pad(x, [[0, 0], list(p.pad[0]), list(p.pad[1]), [0, 0]])
-    elif p.fit == "resize":
-        x = tf.image.resize(x, (H, W), method="bilinear", antialias=True)
-    elif p.fit == "crop":
-        x = tf.image.resize_with_crop_or_pad(x, H, W)
-    return x
-
-
-def normalise(x: Any, p: Plan) -> Any:
-    import tensorflow as tf
-
-    if p.scale != 1.0:
-        x = x * tf.constant(p.scale, tf.float32)
-    if p.mean is not None:
-        x = x - tf.constant(p.mean, tf.float32)
-    if p.std is not None:
-        x = x / tf.constant(p.std, tf.float32)
-    return x
-
-
-def augment(x: Any, seed: Any, aug: Any) -> Any:
-    """Random flips and shifts of a batch, stateless: the same seed gives the same result."""
-    import tensorflow as tf
-
-    if aug.flip == "none" and not aug.translate:
-        return x
-    seeds = tf.random.experimental.stateless_split(seed, 4)
-    batch = tf.shape(x)[0]
-    if aug.flip in ("horizontal", "both"):
-        flip = tf.random.stateless_uniform([batch, 1, 1, 1], seeds[0]) < 0.5
-        x = tf.where(flip, tf.reverse(x, axis=[2]), x)
-    if aug.flip in ("vertical", "both"):
-        flip = tf.random.stateless_uniform([batch, 1, 1, 1], seeds[1]) < 0.5
-        x = tf.where(flip, tf.reverse(x, axis=[1]), x)
-    if aug.translate:
-        h, w = tf.cast(tf.shape(x)[1], tf.float32), tf.cast(tf.shape(x)[2], tf.float32)
-        limit_y = aug.translate * h if aug.translate < 1 else tf.constant(float(aug.translate))
-        limit_x = aug.translate * w if aug.translate < 1 else tf.constant(float(aug.translate))
-        dy = tf.round(tf.random.stateless_uniform([batch], seeds[2], -1.0, 1.0) * limit_y)
-        dx = tf.round(tf.random.stateless_uniform([batch], seeds[3], -1.0, 1.0) * limit_x)
-        ones, zeros = tf.ones([batch]), tf.zeros([batch])
-        # output(y, x) = input(y - dy, x - dx): the image moves by (dy, dx)
-        transforms = tf.stack([ones, zeros, -dx, zeros, ones, -dy, zeros, zeros], axis=1)
-        x = tf.raw_ops.ImageProjectiveTransformV3(
-            images=x, transforms=transforms, output_shape=tf.shape(x)[1:3], fill_value=0.0,
-            interpolation="NEAREST", fill_mode="CONSTANT",
-        )
-    return x
-
-
-def _options(shard: bool) -> Any:
-    import tensorflow as tf
-
-    options = tf.data.Options()
-    options.deterministic = True
-    options.experimental_distribute.auto_shard_policy = (
-        tf.data.experimental.AutoShardPolicy.DATA if shard else tf.data.experimental.AutoShardPolicy.OFF
-    )
-    return options
-
-
-def steps_per_epoch(count: int, batch_size: int, drop_remainder: bool) -> int:
-    return count // batch_size if drop_remainder else -(-count // batch_size)
-
-
-def train_dataset(images: Images, p: Plan, *, batch_size: int, seed: int, first_epoch: int, epochs: int, aug: Any, drop_remainder: bool = False) -> Any:
-    """Batches for epochs first_epoch..epochs-1, (x, one-hot y); epoch e's order depends only on (seed, e)."""
-    import tensorflow as tf
-
-    if images.x is None:
-        return _stream_train(images, p, batch_size=batch_size, seed=seed, aug=aug, drop_remainder=drop_remainder)
-    n = images.count
-    x_all = tf.constant(images.x)
-    y_all = tf.one_hot(tf.constant(images.y), p.classes, dtype=tf.float32)
-    base = tf.constant(seed, tf.int64)
-
-    def epoch(e: Any) -> Any:
-        order = tf.random.experimental.stateless_shuffle(tf.range(n, dtype=tf.int64), seed=tf.stack([base, e]))
-        batches = tf.data.Dataset.from_tensor_slices(order).batch(batch_size, drop_remainder=drop_remainder)
-        return batches.enumerate().map(lambda step, idx: (tf.stack([base + 7919 * (e + 1), step]), idx))
-
-    def fetch(key: Any, idx: Any) -> Any:
-        x = preprocess(tf.gather(x_all, idx), p)
-        x = normalise(augment(x, key, aug), p)
-        return x, tf.gather(y_all, idx)
-
-    ds = tf.data.Dataset.range(first_epoch, epochs).flat_map(epoch)
-    ds = ds.map(fetch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(tf.data.AUTOTUNE)
-    return ds.with_options(_options(shard=True))
-
-
-def _stream_train(images: Images, p: Plan, *, batch_size: int, seed: int, aug: Any, drop_remainder: bool) -> Any:
-    import tensorflow as tf
-
-    ds = images.stream.map(lambda x, y: (x, tf.one_hot(y, p.classes)), num_parallel_calls=tf.data.AUTOTUNE)
-    ds = ds.shuffle(min(images.count, 10_000), seed=seed, reshuffle_each_iteration=True).repeat()
-    ds = ds.batch(batch_size, drop_remainder=True)
-    keys = tf.data.Dataset.counter().map(lambda step: tf.stack([tf.constant(seed, tf.int64), step]))
-    ds = tf.data.Dataset.zip((ds, keys)).map(
-        lambda xy, key: (normalise(augment(preprocess(xy[0], p), key, aug), p), xy[1]),
-        num_parallel_calls=tf.data.AUTOTUNE,
-    )
-    return ds.prefetch(tf.data.AUTOTUNE).with_options(_options(shard=True))
-
-
-def eval_dataset(images: Images, p: Plan, *, batch_size: int, with_labels: bool = True) -> Any:
-    """Batches in order, preprocessed, no augmentation; cached in memory when small enough."""
-    import tensorflow as tf
-
-    if images.x is None:
-        ds = images.stream.batch(batch_size)
-    else:
-        ds = tf.data.Dataset.from_tensor_slices((images.x, images.y)).batch(batch_size)
-    classes = p.classes
-    ds = ds.map(lambda x, y: (normalise(preprocess(x, p), p), tf.one_hot(y, classes)), num_parallel_calls=tf.data.AUTOTUNE)
-    if not with_labels:
-        ds = ds.map(lambda x, y: x)
-    if images.count * math.prod(p.input_shape) * 4 <= CACHE_BYTES:
-        ds = ds.cache()
-    return ds.prefetch(tf.data.AUTOTUNE).with_options(_options(shard=True))
 
 
 def split_validation(images: Images, fraction: float) -> tuple[Images, Images]:
