@@ -11,9 +11,11 @@ batches the uninterrupted run would have.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Callable
 
-from .plan import Plan, normalise, preprocess
+import numpy as np
+
+from .plan import Plan
 from .sources import Images
 
 CACHE_BYTES = 1024**3
@@ -70,9 +72,10 @@ def train_dataset(images: Images, p: Plan, *, batch_size: int, seed: int, first_
     import tensorflow as tf
 
     if images.x is None:
-        return _stream_train(images, p, batch_size=batch_size, seed=seed, aug=aug, drop_remainder=drop_remainder)
+        return _stream_train(images, p, batch_size=batch_size, seed=seed, aug=aug)
     n = images.count
-    x_all = tf.constant(images.x)
+    pixels, fit = _pixels(images, p)
+    x_all = tf.constant(pixels)
     y_all = tf.one_hot(tf.constant(images.y), p.classes, dtype=tf.float32)
     base = tf.constant(seed, tf.int64)
 
@@ -82,43 +85,62 @@ def train_dataset(images: Images, p: Plan, *, batch_size: int, seed: int, first_
         return batches.enumerate().map(lambda step, idx: (tf.stack([base + 7919 * (e + 1), step]), idx))
 
     def fetch(key: Any, idx: Any) -> Any:
-        x = preprocess(tf.gather(x_all, idx), p)
-        x = normalise(augment(x, key, aug), p)
-        return x, tf.gather(y_all, idx)
+        return p.values(augment(fit(tf.gather(x_all, idx)), key, aug)), tf.gather(y_all, idx)
 
     ds = tf.data.Dataset.range(first_epoch, epochs).flat_map(epoch)
     ds = ds.map(fetch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(tf.data.AUTOTUNE)
     return ds.with_options(_options(shard=True))
 
 
-def _stream_train(images: Images, p: Plan, *, batch_size: int, seed: int, aug: Any, drop_remainder: bool) -> Any:
+def _stream_train(images: Images, p: Plan, *, batch_size: int, seed: int, aug: Any) -> Any:
     import tensorflow as tf
 
-    ds = images.stream.map(lambda x, y: (x, tf.one_hot(y, p.classes)), num_parallel_calls=tf.data.AUTOTUNE)
+    ds = _fitted_stream(images, p).map(lambda x, y: (x, tf.one_hot(y, p.classes)), num_parallel_calls=tf.data.AUTOTUNE)
     ds = ds.shuffle(min(images.count, 10_000), seed=seed, reshuffle_each_iteration=True).repeat()
     ds = ds.batch(batch_size, drop_remainder=True)
     keys = tf.data.Dataset.counter().map(lambda step: tf.stack([tf.constant(seed, tf.int64), step]))
-    ds = tf.data.Dataset.zip((ds, keys)).map(
-        lambda xy, key: (normalise(augment(preprocess(xy[0], p), key, aug), p), xy[1]),
-        num_parallel_calls=tf.data.AUTOTUNE,
-    )
+    ds = tf.data.Dataset.zip((ds, keys)).map(lambda xy, key: (p.values(augment(xy[0], key, aug)), xy[1]),
+                                             num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE).with_options(_options(shard=True))
 
 
-def eval_dataset(images: Images, p: Plan, *, batch_size: int, with_labels: bool = True) -> Any:
-    """Batches in order, preprocessed, no augmentation; cached in memory when small enough."""
+def eval_dataset(images: Images, p: Plan, *, batch_size: int) -> Any:
+    """Batches (x, one-hot y) in order, preprocessed, no augmentation; cached in memory when small enough."""
     import tensorflow as tf
 
     if images.x is None:
-        ds = images.stream.batch(batch_size)
+        ds = _fitted_stream(images, p).batch(batch_size)
     else:
-        ds = tf.data.Dataset.from_tensor_slices((images.x, images.y)).batch(batch_size)
-    classes = p.classes
-    ds = ds.map(lambda x, y: (normalise(preprocess(x, p), p), tf.one_hot(y, classes)), num_parallel_calls=tf.data.AUTOTUNE)
-    if not with_labels:
-        ds = ds.map(lambda x, y: x)
+        pixels, fit = _pixels(images, p)
+        ds = tf.data.Dataset.from_tensor_slices((pixels, images.y)).batch(batch_size)
+        ds = ds.map(lambda x, y: (fit(x), y), num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.map(lambda x, y: (p.values(x), tf.one_hot(y, p.classes)), num_parallel_calls=tf.data.AUTOTUNE)
     if images.count * math.prod(p.input_shape) * 4 <= CACHE_BYTES:
         ds = ds.cache()
     return ds.prefetch(tf.data.AUTOTUNE).with_options(_options(shard=True))
 
 
+def _pixels(images: Images, p: Plan) -> tuple[np.ndarray, Callable[[Any], Any]]:
+    """The source's pixels, and the step that brings a batch of them to the input's size.
+
+    A folder of several sizes is brought to the input's size here, once, each size by its own
+    step (the one `predict` takes for an image of that size); any other source batch by batch."""
+    if len(p.fits) == 1:
+        return images.x, p.fits[0].apply  # type: ignore[return-value]
+    import tensorflow as tf
+
+    out = np.empty((images.count, *p.input_shape), np.float32)
+    shapes = [image.shape for image in images.x]  # type: ignore[union-attr]
+    for fit in p.fits:
+        index = [i for i, shape in enumerate(shapes) if shape == fit.source]
+        for start in range(0, len(index), 256):
+            part = index[start : start + 256]
+            out[part] = fit.apply(np.stack(list(images.x[part]))).numpy()  # type: ignore[index]
+    return out, lambda x: tf.cast(x, tf.float32)
+
+
+def _fitted_stream(images: Images, p: Plan) -> Any:
+    """A streamed folder's (image at the input's size, label) pairs: each image fitted on its own."""
+    import tensorflow as tf
+
+    return images.stream.map(lambda x, y: (p.fits[0].apply(x), y), num_parallel_calls=tf.data.AUTOTUNE)

@@ -13,7 +13,7 @@ A source is named by a string (the CLI's ``--data`` and ``--val``):
                            one-hot (N,K); or ``x_train``/``y_train``/``x_test``/
                            ``y_test`` with ``:train``/``:test``.
 ``DIR``                    one sub-folder of images per class (PNG, JPEG, GIF,
-                           BMP), read by ``keras.utils.image_dataset_from_directory``.
+                           BMP), each file decoded at its own size (``decode``).
 =========================  ====================================================
 
 Any source takes a Python slice: ``idx:data/mnist[:8000]``, ``mnist[-2000:]``.
@@ -25,13 +25,15 @@ import gzip
 import math
 import os
 import re
-from dataclasses import dataclass, replace
+from collections import Counter
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ...errors import Problem, SpecError, closest
+from .decode import IMAGE_SUFFIXES, decode, decode_file
 
 KERAS_DATASETS = {"mnist": 10, "fashion_mnist": 10, "cifar10": 10, "cifar100": 100}
 CLASS_NAMES = {
@@ -55,30 +57,44 @@ def _error(message: str, hint: str | None = None, *, file: str | None = None) ->
 
 @dataclass
 class Images:
-    """Images with integer labels, in memory (``x``) or as a stream (``stream``)."""
+    """Images with integer labels, in memory (``x``) or as a stream (``stream``).
+
+    ``x`` is (N, H, W, C), uint8 or float; a folder whose files differ in size holds them as a
+    (N,) object array of uint8 (H, W, C) images instead, and ``sizes`` counts each size."""
 
     name: str
-    x: np.ndarray | None  # (N, H, W, C), uint8 or float
+    x: np.ndarray | None
     y: np.ndarray | None  # (N,) int64
     classes: int | None = None  # the number of classes the source declares (None: unknown)
     class_names: list[str] | None = None
-    stream: Any = None  # unbatched tf.data.Dataset of (float32 HxWxC in 0..255, int label), huge folders only
+    stream: Any = None  # unbatched tf.data.Dataset of (uint8 HxWxC as stored, int label), huge folders only
     count: int = 0
-    shape: tuple[int, int, int] = (0, 0, 0)
+    shape: tuple[int, int, int] = (0, 0, 0)  # the most common size
     integer: bool = True  # pixel values are 8-bit (0..255)
     label_max: int = -1
+    sizes: dict[tuple[int, int, int], int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.x is not None:
-            self.count = len(self.x)
-            self.shape = tuple(int(d) for d in self.x.shape[1:])  # type: ignore[assignment]
+        if self.x is None:
+            self.sizes = self.sizes or {self.shape: self.count}
+            return
+        self.count = len(self.x)
+        if self.x.dtype == object and len({image.shape for image in self.x}) == 1:
+            self.x = np.stack(list(self.x))  # a part of a mixed folder that holds one size
+        if self.x.dtype == object:
+            counts = Counter(tuple(int(d) for d in image.shape) for image in self.x)
+            self.sizes = dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+            self.integer = all(image.dtype == np.uint8 for image in self.x)
+        else:
+            self.sizes = {tuple(int(d) for d in self.x.shape[1:]): self.count}  # type: ignore[dict-item]
             self.integer = self.x.dtype == np.uint8
-            self.label_max = int(self.y.max()) if self.y is not None and len(self.y) else -1
+        self.shape = next(iter(self.sizes), (0, 0, 0))
+        self.label_max = int(self.y.max()) if self.y is not None and len(self.y) else -1
 
     def take(self, index: slice | np.ndarray, name: str | None = None) -> "Images":
         if self.x is None:
             raise _error(f"{self.name}: slicing a streamed image folder is not supported", "use a smaller folder or an .npz file")
-        return replace(self, name=name or self.name, x=self.x[index], y=self.y[index])  # type: ignore[index]
+        return replace(self, name=name or self.name, x=self.x[index], y=self.y[index], sizes={})  # type: ignore[index]
 
 
 @dataclass(frozen=True)
@@ -143,7 +159,7 @@ def absolute(source: Any) -> str | None:
     return f"{prefix}{Path(ref.target).resolve()}{split}{index}"
 
 
-def load(source: Any, *, image_size: tuple[int, int] | None = None, channels: int | None = None, fit: str = "auto") -> Images:
+def load(source: Any) -> Images:
     """Read a source: a string (see the module doc), an (x, y) pair of arrays, or ``Images``."""
     if isinstance(source, Images):
         return source
@@ -161,7 +177,7 @@ def load(source: Any, *, image_size: tuple[int, int] | None = None, channels: in
     elif ref.kind == "npz":
         images = load_npz(ref.target, ref.split)
     else:
-        images = load_folder(ref.target, image_size=image_size, channels=channels, fit=fit)
+        images = load_folder(ref.target)
     if ref.index is not None:
         images = images.take(ref.index, name=source)
         if images.count == 0:
@@ -341,57 +357,109 @@ def load_npz(target: str, split: str | None) -> Images:
     return from_arrays(x, y, target)
 
 
-def load_folder(target: str, *, image_size: tuple[int, int] | None, channels: int | None, fit: str = "auto") -> Images:
-    """An image folder, one sub-folder per class, resized to the input's size on reading."""
-    import keras
-    import tensorflow as tf
+def load_folder(target: str) -> Images:
+    """An image folder, one sub-folder per class, decoded at each file's own size (the plan fits them to the input).
 
+    Files with fewer channels than the folder's most are brought up to it (grey repeated, opaque alpha
+    added): the plan's conversions then treat them as their own pixels. A folder larger than memory is
+    streamed, every file decoded to the first file's channel count."""
     folder = Path(target)
     if not folder.is_dir():
-        raise _error(f"{target}: no such folder", file=target)
-    subdirs = sorted(p.name for p in folder.iterdir() if p.is_dir())
-    if not subdirs:
-        raise _error(f"{target}: an image folder needs one sub-folder per class", f"e.g. {target}/cat/1.png, {target}/dog/2.jpg", file=target)
-    if image_size is None:
-        raise _error("reading an image folder needs the spec's input size")
-    color = {1: "grayscale", 3: "rgb", 4: "rgba"}.get(channels or 3, "rgb")
+        raise _error("no such folder", file=target)
+    names = sorted(p.name for p in folder.iterdir() if p.is_dir())
+    if not names:
+        raise _error("an image folder needs one sub-folder per class", f"e.g. {target}/cat/1.png, {target}/dog/2.jpg", file=target)
+    files: list[str] = []
+    labels: list[int] = []
+    for label, name in enumerate(names):
+        found = sorted(str(p) for p in (folder / name).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+        files += found
+        labels += [label] * len(found)
+    if not files:
+        raise _error("no images found", "supported: " + " ".join(IMAGE_SUFFIXES), file=target)
+    y = np.asarray(labels, np.int64)
+    first = decode_file(files[0])
+    if len(files) * first.size > IN_MEMORY_BYTES:
+        return Images(target, None, None, classes=len(names), class_names=names, stream=_stream(files, y, first.shape[-1]),
+                      count=len(files), shape=tuple(int(d) for d in first.shape), label_max=int(y.max()))  # type: ignore[arg-type]
+    pieces = _decode_all(files)
+    channels = max(image.shape[-1] for image in pieces)
+    pieces = [_promote(image, channels) for image in pieces]
+    if len({image.shape for image in pieces}) == 1:
+        x = np.stack(pieces)
+    else:
+        x = np.empty(len(pieces), dtype=object)
+        for i, image in enumerate(pieces):
+            x[i] = image
+    return Images(target, x, y, classes=len(names), class_names=names)
+
+
+def _decode_all(files: list[str]) -> list[np.ndarray]:
+    import tensorflow as tf
+
+    ds = tf.data.Dataset.from_tensor_slices(files).map(lambda f: decode(tf.io.read_file(f)), num_parallel_calls=tf.data.AUTOTUNE,
+                                                       deterministic=True)
+    pieces: list[np.ndarray] = []
     try:
-        ds = keras.utils.image_dataset_from_directory(
-            str(folder), labels="inferred", label_mode="int", color_mode=color, batch_size=None,
-            image_size=tuple(image_size), shuffle=False, crop_to_aspect_ratio=fit == "crop",
-            pad_to_aspect_ratio=fit == "pad", verbose=False,
-        )
-    except Exception as exc:  # noqa: BLE001 - no images, unreadable files
-        raise _error(f"{target}: {' '.join(str(exc).split())[:300]}", file=target) from None
-    names = list(ds.class_names)
-    count = len(ds.file_paths)
-    if count == 0:
-        raise _error(f"{target}: no images found", "supported: .png .jpg .jpeg .gif .bmp", file=target)
-    c = {"grayscale": 1, "rgb": 3, "rgba": 4}[color]
-    size = count * image_size[0] * image_size[1] * c
-    if size <= IN_MEMORY_BYTES:
-        xs = np.empty((count, *image_size, c), np.uint8)
-        ys = np.empty((count,), np.int64)
-        try:
-            for i, (img, label) in enumerate(ds.batch(256).as_numpy_iterator()):
-                xs[i * 256 : i * 256 + len(img)] = np.clip(np.round(img), 0, 255).astype(np.uint8)
-                ys[i * 256 : i * 256 + len(img)] = label
-        except tf.errors.OpError as exc:
-            raise _error(f"{target}: cannot decode an image ({' '.join(str(exc.message).split())[:200]})", file=target) from None
-        return Images(f"{target}", xs, ys, classes=len(names), class_names=names)
-    stream = Images(f"{target}", None, None, classes=len(names), class_names=names, stream=ds, count=count,
-                    shape=(int(image_size[0]), int(image_size[1]), c), integer=True, label_max=len(names) - 1)
-    return stream
+        for image in ds.as_numpy_iterator():
+            pieces.append(image)
+    except tf.errors.OpError:
+        decode_file(files[len(pieces)])  # the file that stopped the map: its own, located error
+        raise _error("cannot decode an image", file=files[len(pieces)]) from None
+    return pieces
 
 
-def split_validation(images: Images, fraction: float) -> tuple[Images, Images]:
-    """The last `fraction` of the examples (before any shuffling) become validation data."""
+def _stream(files: list[str], y: np.ndarray, channels: int) -> Any:
+    import tensorflow as tf
+
+    return tf.data.Dataset.from_tensor_slices((files, y)).map(lambda f, label: (decode(tf.io.read_file(f), channels), label),
+                                                              num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def _promote(image: np.ndarray, channels: int) -> np.ndarray:
+    """Grey -> RGB(A), RGB -> RGBA, pixels unchanged: a mixed folder as one channel count."""
+    if image.shape[-1] == channels:
+        return image
+    rgb = np.repeat(image, 3, axis=-1) if image.shape[-1] == 1 else image
+    if channels == 3:
+        return rgb
+    return np.concatenate([rgb, np.full((*image.shape[:2], 1), 255, np.uint8)], axis=-1)
+
+
+def split_validation(images: Images, fraction: float, seed: int | None) -> tuple[Images, Images]:
+    """Hold out `fraction` of the examples for validation, the same share of every class.
+
+    Each class's examples are shuffled with `seed` and the first of them held out; the examples
+    left over by rounding go to the classes with the largest remainders. `seed` None takes the
+    last examples instead, as archspec 0.1 did: the run folders it wrote resume with their own split."""
     if images.x is None:
         raise _error(f"{images.name}: validation_split needs in-memory data", "give --val with a separate source")
     n_val = int(round(images.count * fraction))
     if n_val < 1 or n_val >= images.count:
         raise _error(f"validation_split {fraction} of {images.count} examples leaves {images.count - n_val} for training and {n_val} for validation",
                      "use a larger data set or another fraction")
-    cut = images.count - n_val
-    return (images.take(slice(0, cut), name=f"{images.name} (first {cut})"),
-            images.take(slice(cut, None), name=f"{images.name} (last {n_val}, validation_split)"))
+    if seed is None:
+        cut = images.count - n_val
+        return (images.take(slice(0, cut), name=f"{images.name} (first {cut})"),
+                images.take(slice(cut, None), name=f"{images.name} (last {n_val}, validation_split)"))
+    labels = images.y
+    classes, counts = np.unique(labels, return_counts=True)  # type: ignore[arg-type]
+    quota = counts * fraction
+    share = np.floor(quota).astype(np.int64)
+    leftover = n_val - int(share.sum())
+    share[np.argsort(-(quota - share), kind="stable")[:leftover]] += 1
+    rng = np.random.default_rng(seed)
+    held = np.concatenate([rng.permutation(np.flatnonzero(labels == c))[:k] for c, k in zip(classes, share)])
+    mask = np.zeros(images.count, bool)
+    mask[held] = True
+    return (images.take(np.flatnonzero(~mask), name=f"{images.name} (all but {n_val})"),
+            images.take(np.flatnonzero(mask), name=f"{images.name} ({n_val} held out by validation_split)"))
+
+
+def missing_classes(train: Images, val: Images) -> list[str]:
+    """Classes of the training data that the validation data lacks: its accuracy says nothing about them."""
+    if train.y is None or val.y is None:
+        return []
+    absent = sorted(set(np.unique(train.y).tolist()) - set(np.unique(val.y).tolist()))
+    names = train.class_names or val.class_names
+    return [names[i] if names and i < len(names) else str(i) for i in absent]
