@@ -75,6 +75,11 @@ def test_a_folder_of_mixed_sizes_and_channels_is_planned_per_size(tmp_path) -> N
     probs = np.stack([p.probabilities for p in archspec.predict(result.run_dir, files)])
     labels = [("a", "b").index(f.parent.name) for f in files]
     assert np.mean(-np.log(probs[np.arange(len(files)), labels])) == pytest.approx(result.history[-1]["val_loss"], rel=1e-4)
+    broken = folder / "b" / "99.png"
+    broken.write_text("not a picture")
+    with pytest.raises(archspec.SpecError, match="cannot decode the image") as caught:
+        D.load(str(folder))
+    assert caught.value.file == str(broken)
 
 
 def test_validation_split_keeps_every_class_share_after_a_seeded_shuffle(tmp_path) -> None:

@@ -395,16 +395,22 @@ def load_folder(target: str) -> Images:
 
 
 def _decode_all(files: list[str]) -> list[np.ndarray]:
+    """Every file decoded, in order, by a parallel tf.data map; sizes may differ, so batches are ragged."""
     import tensorflow as tf
 
-    ds = tf.data.Dataset.from_tensor_slices(files).map(lambda f: decode(tf.io.read_file(f)), num_parallel_calls=tf.data.AUTOTUNE,
-                                                       deterministic=True)
+    def flat(path: Any) -> Any:
+        image = decode(tf.io.read_file(path))
+        return tf.reshape(image, [-1]), tf.shape(image)
+
+    ds = tf.data.Dataset.from_tensor_slices(files).map(flat, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).ragged_batch(256)
     pieces: list[np.ndarray] = []
     try:
-        for image in ds.as_numpy_iterator():
-            pieces.append(image)
+        for pixels, shapes in ds:
+            rows = np.split(pixels.flat_values.numpy(), pixels.row_splits.numpy()[1:-1])
+            pieces += [row.reshape(shape) for row, shape in zip(rows, shapes.numpy())]
     except tf.errors.OpError:
-        decode_file(files[len(pieces)])  # the file that stopped the map: its own, located error
+        for path in files[len(pieces) : len(pieces) + 256]:
+            decode_file(path)  # the file that stopped the map: its own, located error
         raise _error("cannot decode an image", file=files[len(pieces)]) from None
     return pieces
 
