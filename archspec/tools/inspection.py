@@ -27,13 +27,14 @@ import struct
 import zlib
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import Problem, SpecError
 from ..files import refuse_existing, write_text
-from ..training import saved
-from ..training.data import Plan, read_images
-from ..training.saved import Trained
+
+if TYPE_CHECKING:
+    from ..training.data import Plan
+    from ..training.saved import Trained
 
 MAP_LAYERS = ("Conv2D", "MaxPooling2D", "AveragePooling2D", "SumPooling2D")
 """Keras layer classes whose outputs are shown as feature maps."""
@@ -249,6 +250,9 @@ def inspect(model_path: str | os.PathLike[str], image_path: str | os.PathLike[st
 
     The image goes through the model's preprocessing plan, as in `predict`; `rescale` and `fit`
     override the plan's rules when given."""
+    from ..training import saved  # NumPy and Keras: imported when a report is made
+    from ..training.data import read_images
+
     target = Path(output)
     refuse_existing(target, force)
     trained = saved.load(model_path, spec=spec)
