@@ -16,6 +16,8 @@ from archspec.tools import inspection
 from archspec.tools.inspection import png
 from conftest import ROOT
 
+LENET = ROOT / "specs" / "lenet.yaml"
+
 
 def read_idx(path) -> np.ndarray:
     data = gzip.open(path, "rb").read()
@@ -34,7 +36,7 @@ def trained(mnist_dir, tmp_path_factory):
     x = np.pad(images[:3000], ((0, 0), (2, 2), (2, 2)))[..., None].astype("float32") / 255
     y = keras.utils.to_categorical(labels[:3000], 10)
     keras.utils.set_random_seed(1)
-    model = archspec.build(ROOT / "specs" / "lenet.yaml")
+    model = archspec.build(LENET)
     model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
     model.fit(x, y, epochs=1, batch_size=64, verbose=0)
     folder = tmp_path_factory.mktemp("inspect")
@@ -52,6 +54,19 @@ def images_in(page: str) -> dict[str, bytes]:
 def png_size(data: bytes) -> tuple[int, int]:
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def feature_map_grids(model, digit) -> dict[str, bytes]:
+    """The conv layers' map grids for a 28x28 digit, computed here from a model's weights (padded, / 255, as trained)."""
+    import keras
+
+    x = np.pad(digit, 2)[None, :, :, None].astype("float32") / 255
+    grids = {}
+    for name in ("conv_1", "conv_2"):
+        out = keras.Model(model.inputs, model.get_layer(name).output).predict(x, verbose=0)[0]
+        tiles = [inspection.to_uint8(out[:, :, k]) for k in range(out.shape[-1])]
+        grids[name] = base64.b64decode(inspection.grid(tiles).uri.split(",", 1)[1])
+    return grids
 
 
 def test_report_for_a_digit(trained):
@@ -75,7 +90,18 @@ def test_report_for_a_digit(trained):
 
     probs = [float(p) for p in re.findall(r'<tr[^>]*data-class="\d"><td>\d</td><td>([0-9.]+)</td>', page)]
     assert len(probs) == 10 and abs(sum(probs) - 1) < 1e-3
-    assert "predicted class <b>" in page
+    # the trained model's answer: the digit's class, with confidence (an untrained LeNet gives about 0.1 to each)
+    top = re.search(r'<tr class="top" data-class="(\d)"><td>\d</td><td>([0-9.]+)</td>', page)
+    assert int(top[1]) == label and float(top[2]) > 0.5, top
+    assert f"predicted class <b>{label}</b>" in page
+    # the maps are the trained weights' on the digit as training fed it, not the initial weights'
+    import keras
+
+    want = feature_map_grids(archspec.load_model(model_path), digit)
+    assert grids["conv_1"] == want["conv_1"] and grids["conv_2"] == want["conv_2"]
+    keras.utils.set_random_seed(1)
+    initial = feature_map_grids(archspec.build(LENET), digit)  # the fixture's weights before its training step
+    assert grids["conv_1"] != initial["conv_1"] and grids["conv_2"] != initial["conv_2"]
 
     text = re.sub(r'"data:image/png;base64,[A-Za-z0-9+/=]*"', '""', page)  # base64 may contain "//"
     assert not re.search(r"https?:|//[a-z]|@import|url\(", text), "the report must work offline"
@@ -102,3 +128,22 @@ def test_png_encoder_roundtrips_through_tensorflow():
     rgb = np.stack([grey, 255 - grey, grey // 2], axis=-1)
     assert np.array_equal(tf.io.decode_png(png(grey)).numpy()[:, :, 0], grey)
     assert np.array_equal(tf.io.decode_png(png(rgb)).numpy(), rgb)
+
+
+def test_inspect_a_run_folder_sees_what_training_saw(mnist_dir, tmp_path):
+    """A model trained with data.mean/std is inspected on the input it was trained on: the run folder's plan,
+    whether the run folder or its model.keras is named; its probabilities are predict's."""
+    run = archspec.train(LENET, data=f"idx:{mnist_dir}[:2000]", epochs=1, seed=2, verbose=0, run_dir=tmp_path / "run",
+                         **{"data.mean": 0.1307, "data.std": 0.3081})
+    image = tmp_path / "digit.png"
+    image.write_bytes(png(read_idx(mnist_dir / "t10k-images-idx3-ubyte.gz")[9001]))
+    (prediction,) = archspec.predict(run.run_dir, image)
+    for model in (run.run_dir, run.paths["model"]):
+        out = tmp_path / f"{model.name}.html"
+        result = CliRunner().invoke(cli, ["inspect", str(model), "--input", str(image), "-o", str(out)])
+        assert result.exit_code == 0, result.output + repr(result.exception)
+        page = out.read_text()
+        assert ">28x28x1 -&gt; zero-pad 2 px -&gt; 32x32x1, x1/255, mean 0.1307 std 0.3081</span>; values -0.424 to" in page
+        probs = {int(k): float(v) for k, v in re.findall(r'data-class="(\d)"><td>[^<]*</td><td>([0-9.]+)</td>', page)}
+        assert len(probs) == 10
+        assert probs == pytest.approx({k: float(prediction.probabilities[k]) for k in probs}, abs=6e-5)

@@ -67,7 +67,8 @@ def test_lenet_reaches_97_5_percent_on_real_mnist(lenet_run) -> None:
     metrics = json.loads(result.paths["metrics"].read_text())
     assert metrics["epochs_completed"] == 8 and metrics["train_examples"] == 8000 and metrics["val_examples"] == 2000
     run = json.loads(result.paths["run_json"].read_text())
-    assert run["preprocessing"]["train"] == "28x28x1, zero-pad 2,2,2,2 px to 32x32, x0.00392157"
+    assert run["preprocessing"]["train"] == "28x28x1 -> zero-pad 2 px -> 32x32x1, x1/255"
+    assert run["preprocessing"]["plan"]["sizes"] == [{"shape": [28, 28, 1], "images": 8000, "channels": "none", "fit": "pad", "pad": [[2, 2], [2, 2]]}]
     assert run["deterministic"] is True and run["seed"] == 7
     # every file landed by rename: no temporary files left behind
     assert not [p for p in result.run_dir.rglob(".*tmp*")]
@@ -302,17 +303,17 @@ def test_image_folder_source(tmp_path, monkeypatch) -> None:
         (tmp_path / "pics" / name).mkdir(parents=True)
         for i in range(4):
             tf.io.write_file(str(tmp_path / "pics" / name / f"{i}.png"), tf.io.encode_png(rng.integers(0, 255, (20, 24, 3), dtype=np.uint8)))
-    images = D.load(str(tmp_path / "pics"), image_size=(32, 32), channels=1)
-    assert images.x.shape == (12, 32, 32, 1) and images.classes == 3 and images.class_names == ["cat", "dog", "eel"]
+    images = D.load(str(tmp_path / "pics"))  # at the files' own size and channels: the plan fits them
+    assert images.x.shape == (12, 20, 24, 3) and images.classes == 3 and images.class_names == ["cat", "dog", "eel"]
     spec = archspec.loads("name: tiny\ninput: [32, 32, 1]\nlayers: [flatten, {dense: {units: 3, activation: softmax}}]\n")
     result = archspec.train(spec, data=str(tmp_path / "pics"), epochs=1, batch_size=4, verbose=0, run_dir=tmp_path / "run")
     assert json.loads(result.paths["run_json"].read_text())["class_names"] == ["cat", "dog", "eel"]
     with pytest.raises(archspec.SpecError, match="has 3 classes but the spec's network outputs 10"):
         archspec.train(LENET, data=str(tmp_path / "pics"), epochs=1, verbose=0, run_dir=tmp_path / "run2")
     # a folder too large for memory is streamed (shuffle buffer, parallel map, repeat) instead
-    monkeypatch.setattr(D, "IN_MEMORY_BYTES", 0)
-    streamed = D.load(str(tmp_path / "pics"), image_size=(32, 32), channels=1)
-    assert streamed.x is None and streamed.count == 12 and streamed.shape == (32, 32, 1)
+    monkeypatch.setattr(D.sources, "IN_MEMORY_BYTES", 0)
+    streamed = D.load(str(tmp_path / "pics"))
+    assert streamed.x is None and streamed.count == 12 and streamed.shape == (20, 24, 3)
     result = archspec.train(spec, data=str(tmp_path / "pics"), val=str(tmp_path / "pics"), epochs=2, batch_size=4, verbose=0,
                             run_dir=tmp_path / "run3")
     assert [row["epoch"] for row in result.history] == [1, 2] and result.metrics["val_examples"] == 12

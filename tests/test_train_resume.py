@@ -125,3 +125,22 @@ def test_commit_protocol_survives_a_kill_at_every_file_operation(tmp_path, step)
 def test_history_csv_has_every_column() -> None:
     text = rundir.history_csv([{"epoch": 1, "loss": 0.5}, {"epoch": 2, "loss": 0.25, "val_loss": 0.3}])
     assert text.splitlines() == ["epoch,loss,val_loss", "1,0.5,", "2,0.25,0.3"]
+
+
+def test_a_run_folder_written_before_the_preprocessing_plan_resumes_exactly(tmp_path) -> None:
+    """`fixtures/legacy-run` was written by archspec 0.1 before the data plan was recorded (validation_split 0.25,
+    seed 3, 2 of 3 epochs); `legacy-run-expected.json` is the same run trained for 3 epochs without a stop.
+    Resumed now, it keeps its validation examples (the last quarter, as that version split) and its figures."""
+    import shutil
+
+    fixtures = Path(__file__).parent / "fixtures"
+    run = tmp_path / "run"
+    shutil.copytree(fixtures / "legacy-run", run)
+    resumed = archspec.train(None, resume=run, data=str(fixtures / "legacy-run-data.npz"), epochs=3, verbose=0)
+    expected = json.loads((fixtures / "legacy-run-expected.json").read_text())
+    got = [{k: v for k, v in row.items() if k != "seconds"} for row in resumed.history]
+    assert [row["epoch"] for row in got] == [1, 2, 3] and resumed.resumed_from == 2
+    assert got[:2] == expected[:2]  # the recorded epochs are kept as they were
+    for row, want in zip(got[2:], expected[2:]):
+        assert row == pytest.approx(want, rel=1e-5)
+    assert resumed.metrics["train_examples"] == 36 and resumed.metrics["val_examples"] == 12

@@ -41,30 +41,36 @@ def draw(spec: Path, output: Path | None, expand: bool, force: bool, sets: tuple
 
 
 @click.command()
-@click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("model", type=click.Path(path_type=Path))
 @click.option("--input", "-i", "image", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Image (PNG, JPEG, GIF, BMP) or .npy array.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Report file (default build/MODEL_inspect.html).")
-@click.option("--labels", type=click.Path(dir_okay=False, exists=True, path_type=Path), help="Class names, one per line.")
+@click.option("--labels", type=click.Path(dir_okay=False, exists=True, path_type=Path), help="Class names, one per line (default: the run folder's).")
 @click.option("--max-maps", type=click.IntRange(1, 4096), default=64, show_default=True, help="Feature maps shown per layer.")
-@click.option("--rescale", default="auto", show_default=True, help="Multiply pixels by this; auto is 1/255 for 8-bit images.")
-@click.option("--fit", type=click.Choice(["auto", "pad", "resize", "crop", "none"]), default="auto", show_default=True,
-              help="How the image reaches the input size (auto pads smaller images, resizes others).")
+@click.option("--spec", "spec", type=click.Path(dir_okay=False, path_type=Path), help="Spec whose training.data preprocessing to use (default: the model's run folder).")
+@click.option("--rescale", default=None, help="Multiply pixels by this instead of the model's rescale rule (auto: 1/255 for 8-bit images).")
+@click.option("--fit", type=click.Choice(["auto", "pad", "resize", "crop", "none"]), default=None,
+              help="How the image reaches the input size, instead of the model's fit rule (auto pads smaller images, resizes others).")
 @force_option
-def inspect(model: Path, image: Path, output: Path | None, labels: Path | None, max_maps: int, rescale: str, fit: str, force: bool) -> None:
+def inspect(model: Path, image: Path, output: Path | None, labels: Path | None, max_maps: int, spec: Path | None, rescale: str | None,
+            fit: str | None, force: bool) -> None:
     """Feature maps, first-layer filters and class probabilities of a trained model for one image (static HTML).
 
+    MODEL is a run folder or a .keras file; the image is preprocessed as in training (as evaluate and predict do).
+
     \b
+    archspec inspect runs/lenet-20250101-120000 --input digit.png -o report.html
     archspec inspect build/lenet.keras --input digit.png -o report.html
     """
     from ..tools.inspection import inspect as run  # imports TensorFlow
 
-    scale: float | str = rescale
-    if rescale != "auto":
+    scale: float | str | None = rescale
+    if rescale not in (None, "auto"):
         try:
             scale = float(eval_fraction(rescale))
-        except ValueError:
+        except (ValueError, ZeroDivisionError):
             raise click.BadParameter(f"expected a number, a fraction such as 1/255, or auto; got {rescale!r}", param_hint="--rescale") from None
-    target = run(model, image, output or Path("build") / f"{model.stem}_inspect.html", force=force, labels_path=labels,
+    name = model.name if model.is_dir() else model.stem
+    target = run(model, image, output or Path("build") / f"{name}_inspect.html", force=force, labels_path=labels, spec=spec,
                  max_maps=max_maps, rescale=scale, fit=fit)
     click.echo(f"wrote {target}")
 

@@ -57,7 +57,7 @@ _NAMED = (
 @click.option("--precision", type=PRECISION, default=None, help="Mixed precision (default float32).")
 @click.option("--jit/--no-jit", default=None, help="XLA compilation (default: Keras decides; on for GPUs).")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the final line.")
-@click.option("--progress/--plain", default=None, help="Keras progress bar, or one line per epoch (default: bar on a terminal).")
+@click.option("--progress/--plain", default=None, help="A live progress bar (steps, images/s, time left) besides the line per epoch, or the lines only (default: the bar on a terminal).")
 def train(spec: Path | None, data: str | None, val: str | None, train_sets: tuple[str, ...], sets: tuple[str, ...],
           run_dir: Path | None, runs: Path, resume: Path | None, strategy: str, precision: str | None, jit: bool | None,
           quiet: bool, progress: bool | None, **named: Any) -> None:
@@ -116,7 +116,7 @@ def evaluate(model: Path, data: str, batch_size: int, spec: Path | None, as_json
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2))
         return
-    click.echo(f"{result.data}: {result.count} examples")
+    click.echo(f"{result.data}: {result.count} examples, {result.preprocessing}")
     click.echo(f"accuracy {result.accuracy:.4f}  loss {result.loss:.4f} ({result.loss_name})")
     click.echo(result.table(), nl=False)
 

@@ -141,5 +141,5 @@ class Training(Strict):
     weight_decay: float = Field(0.0, ge=0, description="L2 penalty: weight_decay/2 * sum(w^2) of every kernel added to the loss (the papers' weight decay). For decoupled decay use optimizer.weight_decay.")
     early_stopping: EarlyStopping | None = Field(None, description="Stop when a monitored quantity stops improving: a patience (`early_stopping: 3`) or {patience, monitor, mode, min_delta, restore_best}.")
     seed: int | None = Field(None, ge=0, lt=2**31, description="Random seed: the same seed gives the same run on CPU (weights, shuffling, augmentation).")
-    validation_split: float = Field(0.0, ge=0, lt=1, description="Fraction of the training data held out for validation (the last examples, before shuffling); 0 for none.")
+    validation_split: float = Field(0.0, ge=0, lt=1, description="Fraction of the training data held out for validation (the same share of every class, picked by a shuffle seeded with `seed`); 0 for none.")
     data: Data = Field(default_factory=Data, description="Preprocessing: rescale, mean/std, fit to the input size, channel conversion, augmentation.")

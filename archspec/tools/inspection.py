@@ -3,8 +3,9 @@
 One static HTML page, self-contained (every picture a base64 PNG inside it,
 no script, no external address), with:
 
-- the input as the network receives it (after rescaling, fitting and
-  channel conversion, the same rules as training's ``data`` settings);
+- the input as the network receives it: the model's own preprocessing plan
+  (from its run folder's spec, as `evaluate` and `predict` use it; channels,
+  size, rescaling, mean and std), stated in one line;
 - the first convolution's filters, one tile each (grey around zero: dark
   negative, light positive; colour when the filters read an RGB image);
 - the feature maps of every convolution and pooling layer, as one grid per
@@ -12,8 +13,8 @@ no script, no external address), with:
 - the class probabilities, highest first.
 
 PNG files are written by a small encoder here (zlib from the standard
-library); images are read with TensorFlow's decoders, so PNG, JPEG, GIF and
-BMP work, as does a NumPy ``.npy`` array (H, W[, C]).
+library); images are read by training's decoder (``training/data/decode.py``),
+so PNG, JPEG, GIF and BMP work, as does a NumPy ``.npy`` array (H, W[, C]).
 """
 
 from __future__ import annotations
@@ -24,13 +25,16 @@ import math
 import os
 import struct
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import Problem, SpecError
 from ..files import refuse_existing, write_text
-from ..keras_side.saving import load_model
+
+if TYPE_CHECKING:
+    from ..training.data import Plan
+    from ..training.saved import Trained
 
 MAP_LAYERS = ("Conv2D", "MaxPooling2D", "AveragePooling2D", "SumPooling2D")
 """Keras layer classes whose outputs are shown as feature maps."""
@@ -105,78 +109,6 @@ def grid(tiles: list[Any], *, background: int = 255) -> Grid:
     return Grid(data_uri(canvas), rows, cols, (h, w), n, shape[1], shape[0])
 
 
-# -- the input -----------------------------------------------------------------------
-def read_image(path: str | os.PathLike[str]) -> Any:
-    """An image as an array (H, W, C): .npy as stored, other files decoded by TensorFlow."""
-    import numpy as np
-
-    p = Path(path)
-    if not p.exists():
-        raise SpecError(Problem("no such file", file=str(p)))
-    if p.suffix.lower() == ".npy":
-        try:
-            x = np.load(p, allow_pickle=False)
-        except ValueError as exc:
-            raise SpecError(Problem(f"not a NumPy array file: {exc}", file=str(p))) from None
-    else:
-        import tensorflow as tf
-
-        try:
-            x = tf.io.decode_image(p.read_bytes(), expand_animations=False).numpy()
-        except (tf.errors.InvalidArgumentError, ValueError) as exc:
-            raise SpecError(Problem(f"cannot decode the image ({str(exc).splitlines()[0]})", file=str(p),
-                                    hint="PNG, JPEG, GIF, BMP or a .npy array")) from None
-    if x.ndim == 4 and x.shape[0] == 1:
-        x = x[0]
-    if x.ndim == 2:
-        x = x[:, :, None]
-    if x.ndim != 3:
-        raise SpecError(Problem(f"{p}: expected an image (H, W) or (H, W, C), got an array of shape {list(x.shape)}", file=str(p)))
-    return x
-
-
-def prepare(x: Any, shape: tuple[int, int, int], *, rescale: float | str = "auto", fit: str = "auto") -> Any:
-    """The image as the network's input (H, W, C) float32, by training's rules:
-    rescale `auto` is 1/255 for integer images; fit `auto` pads a smaller image (centred
-    zeros) and resizes any other; grey <-> RGB conversion; alpha dropped."""
-    import numpy as np
-
-    h, w, c = shape
-    integer = np.issubdtype(x.dtype, np.integer)
-    x = x.astype("float32")
-    if x.shape[2] in (2, 4):
-        x = x[:, :, :-1]  # alpha
-    if x.shape[2] != c:
-        if x.shape[2] == 1 and c == 3:
-            x = np.repeat(x, 3, axis=2)
-        elif x.shape[2] == 3 and c == 1:
-            x = (x @ np.array([0.299, 0.587, 0.114], dtype="float32"))[:, :, None]
-        else:
-            raise SpecError(Problem(f"the image has {x.shape[2]} channels and the network takes {c}"))
-    scale = (1 / 255 if integer else 1.0) if rescale == "auto" else float(rescale)
-    x = x * scale
-    ih, iw = x.shape[:2]
-    mode = fit if fit != "auto" else ("pad" if ih <= h and iw <= w else "resize")
-    if (ih, iw) != (h, w):
-        if mode == "pad":
-            if ih > h or iw > w:
-                raise SpecError(Problem(f"cannot pad a {ih}x{iw} image to {h}x{w}", hint="use --fit resize or crop"))
-            top, left = (h - ih) // 2, (w - iw) // 2
-            x = np.pad(x, ((top, h - ih - top), (left, w - iw - left), (0, 0)))
-        elif mode == "crop":
-            if ih < h or iw < w:
-                raise SpecError(Problem(f"cannot crop a {ih}x{iw} image to {h}x{w}", hint="use --fit pad or resize"))
-            top, left = (ih - h) // 2, (iw - w) // 2
-            x = x[top: top + h, left: left + w]
-        elif mode == "resize":
-            import tensorflow as tf
-
-            x = tf.image.resize(x, (h, w)).numpy()
-        else:
-            raise SpecError(Problem(f"the image is {ih}x{iw} and the network takes {h}x{w}", hint="use --fit pad, resize or crop"))
-    return x.astype("float32")
-
-
 # -- the report ------------------------------------------------------------------------
 @dataclass
 class LayerMaps:
@@ -210,13 +142,6 @@ def _filters(layer: Any) -> Grid | None:
     return grid(tiles, background=255) if tiles else None
 
 
-def _softmax(v: Any) -> Any:
-    import numpy as np
-
-    e = np.exp(v - v.max())
-    return e / e.sum()
-
-
 def _scale(tile: tuple[int, int], target: int = 56) -> int:
     """Display zoom for a grid: small maps are enlarged (pixelated) to about `target` pixels."""
     return max(1, min(12, target // max(tile)))
@@ -242,30 +167,28 @@ img { border: 1px solid #ccc; background: #fff; }
 """
 
 
-def report(model: Any, image: Any, *, title: str = "", source: str = "", labels: list[str] | None = None, max_maps: int = MAX_MAPS,
-           rescale: float | str = "auto", fit: str = "auto") -> str:
-    """The HTML report for a Keras model and one image (an array, H x W x C)."""
+def report(trained: Trained, x: Any, plan: Plan, *, title: str = "", source: str = "", labels: list[str] | None = None,
+           max_maps: int = MAX_MAPS) -> str:
+    """The HTML report for a trained model and one image, `x` being the network's input (1, H, W, C) by `plan`."""
     import keras
     import numpy as np
 
-    shape = tuple(int(d) for d in model.input_shape[1:])
-    if len(shape) != 3:
-        raise SpecError(Problem(f"the model's input is {list(shape)}; inspect needs an image input (H, W, C)"))
-    x = prepare(image, shape, rescale=rescale, fit=fit)  # type: ignore[arg-type]
+    model = trained.model
+    shape = trained.input_shape
+    x = np.asarray(x)[0]
     chosen = [l for l in model.layers if type(l).__name__ in MAP_LAYERS and len(l.output.shape) == 4]
     probe = keras.Model(model.inputs, [l.output for l in chosen] + [model.outputs[0]])
     outs = probe.predict(x[None], verbose=0)
     outs = outs if isinstance(outs, list) else [outs]
     feature_maps = [_maps(l.name, type(l).__name__, np.asarray(o[0]), max_maps) for l, o in zip(chosen, outs[:-1])]
-    final = np.asarray(outs[-1][0], dtype="float64").reshape(-1)
-    is_prob = final.min() >= 0 and abs(final.sum() - 1) < 1e-3
-    probs = final if is_prob else _softmax(final)
+    probs = trained.probabilities(outs[-1][0])
     first_conv = next((l for l in model.layers if type(l).__name__ == "Conv2D"), None)
 
     parts = [f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title or model.name)} — archspec inspect</title>",
              f"<style>{STYLE}</style></head><body>"]
     top = int(np.argmax(probs))
-    name_of = (lambda k: labels[k] if labels and k < len(labels) else str(k))
+    names = labels or trained.class_names
+    name_of = (lambda k: names[k] if k < len(names) else str(k))
     parts.append(f"<h1>{html.escape(model.name)}</h1>")
     parts.append(f'<p class="facts">input {html.escape(source or "array")} → {"×".join(map(str, shape))} · '
                  f"{model.count_params():,} parameters · predicted class <b>{html.escape(name_of(top))}</b> ({probs[top]:.1%})</p>")
@@ -274,7 +197,8 @@ def report(model: Any, image: Any, *, title: str = "", source: str = "", labels:
     shown = x if shape[2] == 3 else x[:, :, 0]
     parts.append("<h2>Input</h2>")
     parts.append(f'<figure>{_img(grid([to_uint8(shown)]), "input", zoom_in)}'
-                 f"<figcaption>as the network receives it: {'×'.join(map(str, shape))}, values {float(x.min()):.3g} to {float(x.max()):.3g}</figcaption></figure>")
+                 f"<figcaption>as the network receives it: <span class=\"plan\">{html.escape(plan.describe())}</span>; "
+                 f"values {float(x.min()):.3g} to {float(x.max()):.3g}</figcaption></figure>")
 
     if first_conv is not None:
         g = _filters(first_conv)
@@ -304,8 +228,8 @@ def report(model: Any, image: Any, *, title: str = "", source: str = "", labels:
             f"each scaled to its own range, overall {lo:.3g} to {hi:.3g}</figcaption></figure>")
 
     parts.append("<h2>Class probabilities</h2>")
-    if not is_prob:
-        parts.append("<p class=\"facts\">The output is not a probability distribution; softmax applied to it.</p>")
+    if trained.logits:
+        parts.append("<p class=\"facts\">The network outputs logits; softmax applied to them.</p>")
     order = np.argsort(-probs)[:TOP_CLASSES]
     parts.append('<table class="probs">')
     for k in order:
@@ -320,17 +244,29 @@ def report(model: Any, image: Any, *, title: str = "", source: str = "", labels:
 
 
 def inspect(model_path: str | os.PathLike[str], image_path: str | os.PathLike[str], output: str | os.PathLike[str], *,
-            force: bool = False, labels_path: str | os.PathLike[str] | None = None, **options: Any) -> Path:
-    """Write the report for a saved model and an image file."""
+            force: bool = False, labels_path: str | os.PathLike[str] | None = None, spec: Any = None,
+            rescale: float | str | None = None, fit: str | None = None, max_maps: int = MAX_MAPS) -> Path:
+    """Write the report for a model (a run folder or a .keras file) and an image file.
+
+    The image goes through the model's preprocessing plan, as in `predict`; `rescale` and `fit`
+    override the plan's rules when given."""
+    from ..training import saved  # NumPy and Keras: imported when a report is made
+    from ..training.data import read_images
+
     target = Path(output)
     refuse_existing(target, force)
-    mp = Path(model_path)
-    if not mp.exists():
-        raise SpecError(Problem("no such file", file=str(mp)))
-    image = read_image(image_path)
+    trained = saved.load(model_path, spec=spec)
+    changes = {key: value for key, value in (("rescale", rescale), ("fit", fit)) if value is not None}
+    if changes:
+        trained = replace(trained, data=trained.data.model_copy(update=changes))
+    images = read_images(image_path)
+    if len(images) != 1:
+        raise SpecError(Problem(f"holds {len(images)} images; inspect shows one", file=str(image_path)))
+    name, image = images[0]
+    plan, x = trained.prepare(image, name)
     labels = None
     if labels_path is not None:
         labels = [line.strip() for line in Path(labels_path).read_text(encoding="utf-8").splitlines() if line.strip()]
-    model = load_model(mp)
-    text = report(model, image, title=mp.stem, source=Path(image_path).name, labels=labels, **options)
+    title = Path(model_path).name if Path(model_path).is_dir() else Path(model_path).stem
+    text = report(trained, x, plan, title=title, source=Path(image_path).name, labels=labels, max_maps=max_maps)
     return write_text(target, text, force=force)

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from . import saved
+from . import data as D, saved
 
 
 @dataclass
@@ -22,6 +22,7 @@ class Evaluation:
     confusion: np.ndarray
     class_names: list[str]
     data: str
+    preprocessing: str = ""  # the plan's line
 
     @property
     def per_class_accuracy(self) -> list[float | None]:
@@ -30,7 +31,7 @@ class Evaluation:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "data": self.data, "count": self.count, "accuracy": self.accuracy, "loss": self.loss, "loss_name": self.loss_name,
+            "data": self.data, "preprocessing": self.preprocessing, "count": self.count, "accuracy": self.accuracy, "loss": self.loss, "loss_name": self.loss_name,
             "class_names": self.class_names, "per_class_accuracy": self.per_class_accuracy,
             "confusion": self.confusion.tolist(),
         }
@@ -54,17 +55,13 @@ def evaluate(model: Any, data: Any, *, batch_size: int = 256, spec: Any = None) 
     The data goes through the preprocessing the model was trained with (read from its run folder's
     spec.yaml, or from ``spec``), checked against the model's input and classes first.
     """
-    from . import data as D
-
     trained = saved.load(model, spec=spec)
     source = str(data) if isinstance(data, (str, os.PathLike)) else "arrays"
-    images = D.load(data, image_size=trained.input_shape[:2], channels=trained.input_shape[2], fit=trained.data.fit)
-    plan = D.plan(images, trained.input_shape, trained.classes, trained.data, role="evaluation data")
-    ds = D.eval_dataset(images, plan, batch_size=batch_size)
+    images = D.load(data)
+    plan = trained.plan(images, "evaluation data")
     probs_parts, labels_parts = [], []
-    for x, y in ds:
-        out = np.asarray(trained.model(x, training=False), dtype=np.float64)
-        probs_parts.append(_softmax(out) if trained.logits else out)
+    for x, y in D.eval_dataset(images, plan, batch_size=batch_size):
+        probs_parts.append(trained.probabilities(trained.model(x, training=False)))
         labels_parts.append(np.asarray(y).argmax(axis=1))
     probs = np.concatenate(probs_parts)
     labels = np.concatenate(labels_parts)
@@ -76,10 +73,5 @@ def evaluate(model: Any, data: Any, *, batch_size: int = 256, spec: Any = None) 
         loss = float(np.mean(0.5 * np.sum((onehot - probs) ** 2, axis=1)))
     else:
         loss = float(np.mean(-np.log(np.clip(probs[np.arange(len(labels)), labels], 1e-7, 1.0))))
-    return Evaluation(float(np.mean(predicted == labels)), loss, trained.loss, int(len(labels)), confusion, trained.class_names, source)
-
-
-def _softmax(z: np.ndarray) -> np.ndarray:
-    z = z - z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
+    return Evaluation(float(np.mean(predicted == labels)), loss, trained.loss, int(len(labels)), confusion, trained.class_names, source,
+                      plan.describe())

@@ -1,4 +1,4 @@
-"""Data for training: sources, checks against the spec, and tf.data pipelines.
+"""Data sources: what a source string names, and reading it into ``Images``.
 
 A source is named by a string (the CLI's ``--data`` and ``--val``):
 
@@ -13,21 +13,10 @@ A source is named by a string (the CLI's ``--data`` and ``--val``):
                            one-hot (N,K); or ``x_train``/``y_train``/``x_test``/
                            ``y_test`` with ``:train``/``:test``.
 ``DIR``                    one sub-folder of images per class (PNG, JPEG, GIF,
-                           BMP), read by ``keras.utils.image_dataset_from_directory``.
+                           BMP), each file decoded at its own size (``decode``).
 =========================  ====================================================
 
 Any source takes a Python slice: ``idx:data/mnist[:8000]``, ``mnist[-2000:]``.
-
-Images are checked against the spec before any training: size (with the
-``fit`` rule), channels (with the ``channels`` rule), labels against the number
-of classes the network outputs. Every mismatch is a ``SpecError``.
-
-In-memory sources (all but very large folders) go through one pipeline: each
-epoch's order is a stateless shuffle keyed by (seed, epoch), each batch is
-gathered, preprocessed and augmented in a parallel ``map`` whose random
-augmentation is keyed by (seed, epoch, step). An epoch's data therefore
-depends only on the seed and the epoch number: a resumed run sees exactly the
-batches the uninterrupted run would have.
 """
 
 from __future__ import annotations
@@ -36,13 +25,15 @@ import gzip
 import math
 import os
 import re
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..errors import Problem, SpecError, closest
+from ...errors import Problem, SpecError, closest
+from .decode import IMAGE_SUFFIXES, decode, decode_file
 
 KERAS_DATASETS = {"mnist": 10, "fashion_mnist": 10, "cifar10": 10, "cifar100": 100}
 CLASS_NAMES = {
@@ -52,8 +43,6 @@ CLASS_NAMES = {
 }
 IN_MEMORY_BYTES = 4 * 1024**3
 """Largest image folder (decoded, as uint8) read into memory; larger ones are streamed."""
-CACHE_BYTES = 1024**3
-"""Largest preprocessed evaluation set cached in memory by tf.data."""
 
 _IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 _SLICE = re.compile(r"^(?P<base>.*?)\[(?P<start>-?\d*):(?P<stop>-?\d*)\]$")
@@ -68,30 +57,44 @@ def _error(message: str, hint: str | None = None, *, file: str | None = None) ->
 
 @dataclass
 class Images:
-    """Images with integer labels, in memory (``x``) or as a stream (``stream``)."""
+    """Images with integer labels, in memory (``x``) or as a stream (``stream``).
+
+    ``x`` is (N, H, W, C), uint8 or float; a folder whose files differ in size holds them as a
+    (N,) object array of uint8 (H, W, C) images instead, and ``sizes`` counts each size."""
 
     name: str
-    x: np.ndarray | None  # (N, H, W, C), uint8 or float
+    x: np.ndarray | None
     y: np.ndarray | None  # (N,) int64
     classes: int | None = None  # the number of classes the source declares (None: unknown)
     class_names: list[str] | None = None
-    stream: Any = None  # unbatched tf.data.Dataset of (float32 HxWxC in 0..255, int label), huge folders only
+    stream: Any = None  # unbatched tf.data.Dataset of (uint8 HxWxC as stored, int label), huge folders only
     count: int = 0
-    shape: tuple[int, int, int] = (0, 0, 0)
+    shape: tuple[int, int, int] = (0, 0, 0)  # the most common size
     integer: bool = True  # pixel values are 8-bit (0..255)
     label_max: int = -1
+    sizes: dict[tuple[int, int, int], int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.x is not None:
-            self.count = len(self.x)
-            self.shape = tuple(int(d) for d in self.x.shape[1:])  # type: ignore[assignment]
+        if self.x is None:
+            self.sizes = self.sizes or {self.shape: self.count}
+            return
+        self.count = len(self.x)
+        if self.x.dtype == object and len({image.shape for image in self.x}) == 1:
+            self.x = np.stack(list(self.x))  # a part of a mixed folder that holds one size
+        if self.x.dtype == object:
+            counts = Counter(tuple(int(d) for d in image.shape) for image in self.x)
+            self.sizes = dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+            self.integer = all(image.dtype == np.uint8 for image in self.x)
+        else:
+            self.sizes = {tuple(int(d) for d in self.x.shape[1:]): self.count}  # type: ignore[dict-item]
             self.integer = self.x.dtype == np.uint8
-            self.label_max = int(self.y.max()) if self.y is not None and len(self.y) else -1
+        self.shape = next(iter(self.sizes), (0, 0, 0))
+        self.label_max = int(self.y.max()) if self.y is not None and len(self.y) else -1
 
     def take(self, index: slice | np.ndarray, name: str | None = None) -> "Images":
         if self.x is None:
             raise _error(f"{self.name}: slicing a streamed image folder is not supported", "use a smaller folder or an .npz file")
-        return replace(self, name=name or self.name, x=self.x[index], y=self.y[index])  # type: ignore[index]
+        return replace(self, name=name or self.name, x=self.x[index], y=self.y[index], sizes={})  # type: ignore[index]
 
 
 @dataclass(frozen=True)
@@ -156,7 +159,7 @@ def absolute(source: Any) -> str | None:
     return f"{prefix}{Path(ref.target).resolve()}{split}{index}"
 
 
-def load(source: Any, *, image_size: tuple[int, int] | None = None, channels: int | None = None, fit: str = "auto") -> Images:
+def load(source: Any) -> Images:
     """Read a source: a string (see the module doc), an (x, y) pair of arrays, or ``Images``."""
     if isinstance(source, Images):
         return source
@@ -174,7 +177,7 @@ def load(source: Any, *, image_size: tuple[int, int] | None = None, channels: in
     elif ref.kind == "npz":
         images = load_npz(ref.target, ref.split)
     else:
-        images = load_folder(ref.target, image_size=image_size, channels=channels, fit=fit)
+        images = load_folder(ref.target)
     if ref.index is not None:
         images = images.take(ref.index, name=source)
         if images.count == 0:
@@ -354,299 +357,115 @@ def load_npz(target: str, split: str | None) -> Images:
     return from_arrays(x, y, target)
 
 
-def load_folder(target: str, *, image_size: tuple[int, int] | None, channels: int | None, fit: str = "auto") -> Images:
-    """An image folder, one sub-folder per class, resized to the input's size on reading."""
-    import keras
-    import tensorflow as tf
+def load_folder(target: str) -> Images:
+    """An image folder, one sub-folder per class, decoded at each file's own size (the plan fits them to the input).
 
+    Files with fewer channels than the folder's most are brought up to it (grey repeated, opaque alpha
+    added): the plan's conversions then treat them as their own pixels. A folder larger than memory is
+    streamed, every file decoded to the first file's channel count."""
     folder = Path(target)
     if not folder.is_dir():
-        raise _error(f"{target}: no such folder", file=target)
-    subdirs = sorted(p.name for p in folder.iterdir() if p.is_dir())
-    if not subdirs:
-        raise _error(f"{target}: an image folder needs one sub-folder per class", f"e.g. {target}/cat/1.png, {target}/dog/2.jpg", file=target)
-    if image_size is None:
-        raise _error("reading an image folder needs the spec's input size")
-    color = {1: "grayscale", 3: "rgb", 4: "rgba"}.get(channels or 3, "rgb")
-    try:
-        ds = keras.utils.image_dataset_from_directory(
-            str(folder), labels="inferred", label_mode="int", color_mode=color, batch_size=None,
-            image_size=tuple(image_size), shuffle=False, crop_to_aspect_ratio=fit == "crop",
-            pad_to_aspect_ratio=fit == "pad", verbose=False,
-        )
-    except Exception as exc:  # noqa: BLE001 - no images, unreadable files
-        raise _error(f"{target}: {' '.join(str(exc).split())[:300]}", file=target) from None
-    names = list(ds.class_names)
-    count = len(ds.file_paths)
-    if count == 0:
-        raise _error(f"{target}: no images found", "supported: .png .jpg .jpeg .gif .bmp", file=target)
-    c = {"grayscale": 1, "rgb": 3, "rgba": 4}[color]
-    size = count * image_size[0] * image_size[1] * c
-    if size <= IN_MEMORY_BYTES:
-        xs = np.empty((count, *image_size, c), np.uint8)
-        ys = np.empty((count,), np.int64)
-        try:
-            for i, (img, label) in enumerate(ds.batch(256).as_numpy_iterator()):
-                xs[i * 256 : i * 256 + len(img)] = np.clip(np.round(img), 0, 255).astype(np.uint8)
-                ys[i * 256 : i * 256 + len(img)] = label
-        except tf.errors.OpError as exc:
-            raise _error(f"{target}: cannot decode an image ({' '.join(str(exc.message).split())[:200]})", file=target) from None
-        return Images(f"{target}", xs, ys, classes=len(names), class_names=names)
-    stream = Images(f"{target}", None, None, classes=len(names), class_names=names, stream=ds, count=count,
-                    shape=(int(image_size[0]), int(image_size[1]), c), integer=True, label_max=len(names) - 1)
-    return stream
-
-
-# ----------------------------------------------------------------------------- checks
-
-
-@dataclass(frozen=True)
-class Plan:
-    """How one source's images become the network's input (every decision checked up front)."""
-
-    input_shape: tuple[int, int, int]
-    source_shape: tuple[int, int, int]
-    classes: int
-    fit: str  # none | pad | resize | crop
-    pad: tuple[tuple[int, int], tuple[int, int]] = ((0, 0), (0, 0))
-    convert: str = "none"  # none | gray_to_rgb | rgb_to_gray | drop_alpha | rgba_to_gray
-    scale: float = 1.0
-    mean: tuple[float, ...] | None = None
-    std: tuple[float, ...] | None = None
-    notes: tuple[str, ...] = field(default_factory=tuple)
-
-    def describe(self) -> str:
-        h, w, c = self.source_shape
-        H, W, C = self.input_shape
-        parts = [f"{h}x{w}x{c}"]
-        if self.convert != "none":
-            parts.append(self.convert.replace("_", " "))
-        if self.fit == "pad":
-            (t, b), (l, r) = self.pad
-            parts.append(f"zero-pad {t},{b},{l},{r} px to {H}x{W}")
-        elif self.fit in ("resize", "crop"):
-            parts.append(f"{self.fit} to {H}x{W}")
-        if self.scale != 1.0:
-            parts.append(f"x{self.scale:.6g}")
-        if self.mean is not None:
-            parts.append("- mean")
-        if self.std is not None:
-            parts.append("/ std")
-        return ", ".join(parts)
-
-
-def plan(images: Images, input_shape: tuple[int, int, int], classes: int, cfg: Any, *, role: str = "training data") -> Plan:
-    """Check a source against the spec (`cfg` is the spec's training.data) and decide the preprocessing."""
-    problems: list[Problem] = []
-    H, W, C = (int(v) for v in input_shape)
-    h, w, c = images.shape
-    name = images.name
-
-    def fail(message: str, hint: str | None = None) -> None:
-        problems.append(Problem(f"{role} {name}: {message}", file="data", hint=hint))
-
-    # classes
-    if images.classes is not None and images.classes != classes:
-        fail(f"has {images.classes} classes but the spec's network outputs {classes}",
-             "make the last dense layer's units match (e.g. --set classes=%d)" % images.classes)
-    elif images.label_max >= classes:
-        fail(f"has labels up to {images.label_max} but the spec's network outputs {classes} classes",
-             "make the last dense layer's units match the number of classes (e.g. --set classes=%d)" % (images.label_max + 1))
-    # channels
-    convert = "none"
-    if c != C:
-        if cfg.channels == "strict":
-            fail(f"images have {c} channel(s) but the spec's input has {C}", "set training.data.channels: convert, or change the spec's input")
-        elif (c, C) == (1, 3):
-            convert = "gray_to_rgb"
-        elif (c, C) == (3, 1):
-            convert = "rgb_to_gray"
-        elif (c, C) == (4, 3):
-            convert = "drop_alpha"
-        elif (c, C) == (4, 1):
-            convert = "rgba_to_gray"
-        else:
-            fail(f"cannot convert {c}-channel images to the spec's {C} channels")
-    # size
-    fit = cfg.fit
-    pad = ((0, 0), (0, 0))
-    if (h, w) == (H, W):
-        fit = "none"
-    elif fit == "none":
-        fail(f"images are {h}x{w} but the spec's input is {H}x{W}", "set training.data.fit to pad, resize or crop")
-    elif fit == "auto":
-        fit = "pad" if h <= H and w <= W else "resize"
-    if fit == "pad":
-        if h > H or w > W:
-            fail(f"images are {h}x{w}, larger than the spec's input {H}x{W}: padding cannot shrink them", "set training.data.fit to resize or crop")
-        else:
-            pad = (((H - h) // 2, H - h - (H - h) // 2), ((W - w) // 2, W - w - (W - w) // 2))
-    if fit == "crop" and (h < H or w < W):
-        fail(f"images are {h}x{w}, smaller than the spec's input {H}x{W}: cropping cannot enlarge them", "set training.data.fit to pad or resize")
-    # values
-    scale = (1 / 255 if images.integer else 1.0) if cfg.rescale == "auto" else float(cfg.rescale)
-
-    def per_channel(value: Any, what: str) -> tuple[float, ...] | None:
-        if value is None:
-            return None
-        values = tuple(float(v) for v in (value if isinstance(value, list) else [value]))
-        if len(values) not in (1, C):
-            fail(f"training.data.{what} has {len(values)} values but the input has {C} channels")
-            return None
-        return values
-
-    mean, std = per_channel(cfg.mean, "mean"), per_channel(cfg.std, "std")
-    if problems:
-        raise SpecError(problems)
-    return Plan((H, W, C), (h, w, c), classes, fit, pad, convert, scale, mean, std)
-
-
-# ----------------------------------------------------------------------------- pipelines (TensorFlow)
-
-
-def preprocess(x: Any, p: Plan) -> Any:
-    """Channels, size; in raw pixel values (so padding is black). A batch (B, h, w, c) -> float32."""
-    import tensorflow as tf
-
-    x = tf.cast(x, tf.float32)
-    if p.convert == "gray_to_rgb":
-        x = tf.repeat(x, 3, axis=-1)
-    elif p.convert in ("drop_alpha",):
-        x = x[..., :3]
-    elif p.convert in ("rgb_to_gray", "rgba_to_gray"):
-        x = tf.reduce_sum(x[..., :3] * tf.constant([0.299, 0.587, 0.114], tf.float32), axis=-1, keepdims=True)
-    H, W, _ = p.input_shape
-    if p.fit == "pad":
-        x = tf.pad(x, [[0, 0], list(p.pad[0]), list(p.pad[1]), [0, 0]])
-    elif p.fit == "resize":
-        x = tf.image.resize(x, (H, W), method="bilinear", antialias=True)
-    elif p.fit == "crop":
-        x = tf.image.resize_with_crop_or_pad(x, H, W)
-    return x
-
-
-def normalise(x: Any, p: Plan) -> Any:
-    import tensorflow as tf
-
-    if p.scale != 1.0:
-        x = x * tf.constant(p.scale, tf.float32)
-    if p.mean is not None:
-        x = x - tf.constant(p.mean, tf.float32)
-    if p.std is not None:
-        x = x / tf.constant(p.std, tf.float32)
-    return x
-
-
-def augment(x: Any, seed: Any, aug: Any) -> Any:
-    """Random flips and shifts of a batch, stateless: the same seed gives the same result."""
-    import tensorflow as tf
-
-    if aug.flip == "none" and not aug.translate:
-        return x
-    seeds = tf.random.experimental.stateless_split(seed, 4)
-    batch = tf.shape(x)[0]
-    if aug.flip in ("horizontal", "both"):
-        flip = tf.random.stateless_uniform([batch, 1, 1, 1], seeds[0]) < 0.5
-        x = tf.where(flip, tf.reverse(x, axis=[2]), x)
-    if aug.flip in ("vertical", "both"):
-        flip = tf.random.stateless_uniform([batch, 1, 1, 1], seeds[1]) < 0.5
-        x = tf.where(flip, tf.reverse(x, axis=[1]), x)
-    if aug.translate:
-        h, w = tf.cast(tf.shape(x)[1], tf.float32), tf.cast(tf.shape(x)[2], tf.float32)
-        limit_y = aug.translate * h if aug.translate < 1 else tf.constant(float(aug.translate))
-        limit_x = aug.translate * w if aug.translate < 1 else tf.constant(float(aug.translate))
-        dy = tf.round(tf.random.stateless_uniform([batch], seeds[2], -1.0, 1.0) * limit_y)
-        dx = tf.round(tf.random.stateless_uniform([batch], seeds[3], -1.0, 1.0) * limit_x)
-        ones, zeros = tf.ones([batch]), tf.zeros([batch])
-        # output(y, x) = input(y - dy, x - dx): the image moves by (dy, dx)
-        transforms = tf.stack([ones, zeros, -dx, zeros, ones, -dy, zeros, zeros], axis=1)
-        x = tf.raw_ops.ImageProjectiveTransformV3(
-            images=x, transforms=transforms, output_shape=tf.shape(x)[1:3], fill_value=0.0,
-            interpolation="NEAREST", fill_mode="CONSTANT",
-        )
-    return x
-
-
-def _options(shard: bool) -> Any:
-    import tensorflow as tf
-
-    options = tf.data.Options()
-    options.deterministic = True
-    options.experimental_distribute.auto_shard_policy = (
-        tf.data.experimental.AutoShardPolicy.DATA if shard else tf.data.experimental.AutoShardPolicy.OFF
-    )
-    return options
-
-
-def steps_per_epoch(count: int, batch_size: int, drop_remainder: bool) -> int:
-    return count // batch_size if drop_remainder else -(-count // batch_size)
-
-
-def train_dataset(images: Images, p: Plan, *, batch_size: int, seed: int, first_epoch: int, epochs: int, aug: Any, drop_remainder: bool = False) -> Any:
-    """Batches for epochs first_epoch..epochs-1, (x, one-hot y); epoch e's order depends only on (seed, e)."""
-    import tensorflow as tf
-
-    if images.x is None:
-        return _stream_train(images, p, batch_size=batch_size, seed=seed, aug=aug, drop_remainder=drop_remainder)
-    n = images.count
-    x_all = tf.constant(images.x)
-    y_all = tf.one_hot(tf.constant(images.y), p.classes, dtype=tf.float32)
-    base = tf.constant(seed, tf.int64)
-
-    def epoch(e: Any) -> Any:
-        order = tf.random.experimental.stateless_shuffle(tf.range(n, dtype=tf.int64), seed=tf.stack([base, e]))
-        batches = tf.data.Dataset.from_tensor_slices(order).batch(batch_size, drop_remainder=drop_remainder)
-        return batches.enumerate().map(lambda step, idx: (tf.stack([base + 7919 * (e + 1), step]), idx))
-
-    def fetch(key: Any, idx: Any) -> Any:
-        x = preprocess(tf.gather(x_all, idx), p)
-        x = normalise(augment(x, key, aug), p)
-        return x, tf.gather(y_all, idx)
-
-    ds = tf.data.Dataset.range(first_epoch, epochs).flat_map(epoch)
-    ds = ds.map(fetch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(tf.data.AUTOTUNE)
-    return ds.with_options(_options(shard=True))
-
-
-def _stream_train(images: Images, p: Plan, *, batch_size: int, seed: int, aug: Any, drop_remainder: bool) -> Any:
-    import tensorflow as tf
-
-    ds = images.stream.map(lambda x, y: (x, tf.one_hot(y, p.classes)), num_parallel_calls=tf.data.AUTOTUNE)
-    ds = ds.shuffle(min(images.count, 10_000), seed=seed, reshuffle_each_iteration=True).repeat()
-    ds = ds.batch(batch_size, drop_remainder=True)
-    keys = tf.data.Dataset.counter().map(lambda step: tf.stack([tf.constant(seed, tf.int64), step]))
-    ds = tf.data.Dataset.zip((ds, keys)).map(
-        lambda xy, key: (normalise(augment(preprocess(xy[0], p), key, aug), p), xy[1]),
-        num_parallel_calls=tf.data.AUTOTUNE,
-    )
-    return ds.prefetch(tf.data.AUTOTUNE).with_options(_options(shard=True))
-
-
-def eval_dataset(images: Images, p: Plan, *, batch_size: int, with_labels: bool = True) -> Any:
-    """Batches in order, preprocessed, no augmentation; cached in memory when small enough."""
-    import tensorflow as tf
-
-    if images.x is None:
-        ds = images.stream.batch(batch_size)
+        raise _error("no such folder", file=target)
+    names = sorted(p.name for p in folder.iterdir() if p.is_dir())
+    if not names:
+        raise _error("an image folder needs one sub-folder per class", f"e.g. {target}/cat/1.png, {target}/dog/2.jpg", file=target)
+    files: list[str] = []
+    labels: list[int] = []
+    for label, name in enumerate(names):
+        found = sorted(str(p) for p in (folder / name).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+        files += found
+        labels += [label] * len(found)
+    if not files:
+        raise _error("no images found", "supported: " + " ".join(IMAGE_SUFFIXES), file=target)
+    y = np.asarray(labels, np.int64)
+    first = decode_file(files[0])
+    if len(files) * first.size > IN_MEMORY_BYTES:
+        return Images(target, None, None, classes=len(names), class_names=names, stream=_stream(files, y, first.shape[-1]),
+                      count=len(files), shape=tuple(int(d) for d in first.shape), label_max=int(y.max()))  # type: ignore[arg-type]
+    pieces = _decode_all(files)
+    channels = max(image.shape[-1] for image in pieces)
+    pieces = [_promote(image, channels) for image in pieces]
+    if len({image.shape for image in pieces}) == 1:
+        x = np.stack(pieces)
     else:
-        ds = tf.data.Dataset.from_tensor_slices((images.x, images.y)).batch(batch_size)
-    classes = p.classes
-    ds = ds.map(lambda x, y: (normalise(preprocess(x, p), p), tf.one_hot(y, classes)), num_parallel_calls=tf.data.AUTOTUNE)
-    if not with_labels:
-        ds = ds.map(lambda x, y: x)
-    if images.count * math.prod(p.input_shape) * 4 <= CACHE_BYTES:
-        ds = ds.cache()
-    return ds.prefetch(tf.data.AUTOTUNE).with_options(_options(shard=True))
+        x = np.empty(len(pieces), dtype=object)
+        for i, image in enumerate(pieces):
+            x[i] = image
+    return Images(target, x, y, classes=len(names), class_names=names)
 
 
-def split_validation(images: Images, fraction: float) -> tuple[Images, Images]:
-    """The last `fraction` of the examples (before any shuffling) become validation data."""
+def _decode_all(files: list[str]) -> list[np.ndarray]:
+    """Every file decoded, in order, by a parallel tf.data map; sizes may differ, so batches are ragged."""
+    import tensorflow as tf
+
+    def flat(path: Any) -> Any:
+        image = decode(tf.io.read_file(path))
+        return tf.reshape(image, [-1]), tf.shape(image)
+
+    ds = tf.data.Dataset.from_tensor_slices(files).map(flat, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).ragged_batch(256)
+    pieces: list[np.ndarray] = []
+    try:
+        for pixels, shapes in ds:
+            rows = np.split(pixels.flat_values.numpy(), pixels.row_splits.numpy()[1:-1])
+            pieces += [row.reshape(shape) for row, shape in zip(rows, shapes.numpy())]
+    except tf.errors.OpError:
+        for path in files[len(pieces) : len(pieces) + 256]:
+            decode_file(path)  # the file that stopped the map: its own, located error
+        raise _error("cannot decode an image", file=files[len(pieces)]) from None
+    return pieces
+
+
+def _stream(files: list[str], y: np.ndarray, channels: int) -> Any:
+    import tensorflow as tf
+
+    return tf.data.Dataset.from_tensor_slices((files, y)).map(lambda f, label: (decode(tf.io.read_file(f), channels), label),
+                                                              num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def _promote(image: np.ndarray, channels: int) -> np.ndarray:
+    """Grey -> RGB(A), RGB -> RGBA, pixels unchanged: a mixed folder as one channel count."""
+    if image.shape[-1] == channels:
+        return image
+    rgb = np.repeat(image, 3, axis=-1) if image.shape[-1] == 1 else image
+    if channels == 3:
+        return rgb
+    return np.concatenate([rgb, np.full((*image.shape[:2], 1), 255, np.uint8)], axis=-1)
+
+
+def split_validation(images: Images, fraction: float, seed: int | None) -> tuple[Images, Images]:
+    """Hold out `fraction` of the examples for validation, the same share of every class.
+
+    Each class's examples are shuffled with `seed` and the first of them held out; the examples
+    left over by rounding go to the classes with the largest remainders. `seed` None takes the
+    last examples instead, as archspec 0.1 did: the run folders it wrote resume with their own split."""
     if images.x is None:
         raise _error(f"{images.name}: validation_split needs in-memory data", "give --val with a separate source")
     n_val = int(round(images.count * fraction))
     if n_val < 1 or n_val >= images.count:
         raise _error(f"validation_split {fraction} of {images.count} examples leaves {images.count - n_val} for training and {n_val} for validation",
                      "use a larger data set or another fraction")
-    cut = images.count - n_val
-    return (images.take(slice(0, cut), name=f"{images.name} (first {cut})"),
-            images.take(slice(cut, None), name=f"{images.name} (last {n_val}, validation_split)"))
+    if seed is None:
+        cut = images.count - n_val
+        return (images.take(slice(0, cut), name=f"{images.name} (first {cut})"),
+                images.take(slice(cut, None), name=f"{images.name} (last {n_val}, validation_split)"))
+    labels = images.y
+    classes, counts = np.unique(labels, return_counts=True)  # type: ignore[arg-type]
+    quota = counts * fraction
+    share = np.floor(quota).astype(np.int64)
+    leftover = n_val - int(share.sum())
+    share[np.argsort(-(quota - share), kind="stable")[:leftover]] += 1
+    rng = np.random.default_rng(seed)
+    held = np.concatenate([rng.permutation(np.flatnonzero(labels == c))[:k] for c, k in zip(classes, share)])
+    mask = np.zeros(images.count, bool)
+    mask[held] = True
+    return (images.take(np.flatnonzero(~mask), name=f"{images.name} (all but {n_val})"),
+            images.take(np.flatnonzero(mask), name=f"{images.name} ({n_val} held out by validation_split)"))
+
+
+def missing_classes(train: Images, val: Images) -> list[str]:
+    """Classes of the training data that the validation data lacks: its accuracy says nothing about them."""
+    if train.y is None or val.y is None:
+        return []
+    absent = sorted(set(np.unique(train.y).tolist()) - set(np.unique(val.y).tolist()))
+    names = train.class_names or val.class_names
+    return [names[i] if names and i < len(names) else str(i) for i in absent]

@@ -1,0 +1,173 @@
+"""What training reports while it runs: the recorder that commits each epoch, and the live progress bar.
+
+The recorder writes every completed epoch to the run folder (``rundir.RunDir.commit``),
+to TensorBoard and, as one line, to the log; it also stops early. The progress bar
+redraws one terminal line during an epoch (steps, images per second, time left) and
+clears it when the epoch ends, so the epoch's line takes its place: a terminal shows
+live progress, and a log file or pipe only the epoch lines.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, Mapping, TextIO
+
+from ..keras_side.saving import save_model
+from .rundir import RunDir
+
+Log = Callable[[str], Any]
+
+
+def _scalar_writer(root: Path) -> Callable[[str, str, float, int], None]:
+    """TensorBoard scalars through TensorFlow's own summary ops (no tensorboard package needed)."""
+    import tensorflow as tf
+    from tensorflow.core.framework import summary_pb2
+
+    meta = summary_pb2.SummaryMetadata(plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars"))
+    writers: dict[str, Any] = {}
+
+    def write(split: str, tag: str, value: float, step: int) -> None:
+        if split not in writers:
+            writers[split] = tf.summary.create_file_writer(str(root / split))
+        with writers[split].as_default():
+            tf.summary.write(tag, tf.constant(value, tf.float32), step=step, metadata=meta)
+        writers[split].flush()
+
+    return write
+
+
+def _better(mode: str, min_delta: float) -> Callable[[float, float | None], bool]:
+    if mode == "max":
+        return lambda value, best: best is None or value > best + min_delta
+    return lambda value, best: best is None or value < best - min_delta
+
+
+def format_epoch(entry: Mapping[str, Any], epochs: int) -> str:
+    parts = [f"epoch {entry['epoch']}/{epochs}"]
+    for key, value in entry.items():
+        if key in ("epoch", "seconds"):
+            continue
+        parts.append(f"{key} {value:.4g}" if key == "learning_rate" else f"{key} {value:.4f}")
+    parts.append(f"{entry['seconds']:.1f}s")
+    return "  ".join(parts)
+
+
+def recorder(files: RunDir, state: dict[str, Any] | None, *, epochs: int, monitor: str, mode: str, min_delta: float,
+              patience: int | None, log: Log | None, chief: bool) -> Any:
+    import keras
+
+    better = _better(mode, min_delta)
+
+    class Recorder(keras.callbacks.Callback):
+        """Commits each completed epoch to the run folder; early stopping from the recorded history."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.history: list[dict[str, Any]] = list(state["history"]) if state else []
+            self.best: dict[str, Any] | None = state.get("best") if state else None
+            self.seconds = float(state.get("seconds", 0.0)) if state else 0.0
+            self.stopped = False
+            self.write_scalar = _scalar_writer(files.tensorboard) if chief else None
+            self._t0 = 0.0
+
+        def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+            self._t0 = time.perf_counter()
+
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            seconds = time.perf_counter() - self._t0
+            entry: dict[str, Any] = {"epoch": epoch + 1}
+            logs = {k: float(v) for k, v in (logs or {}).items() if k != "learning_rate"}
+            order = sorted(logs, key=lambda k: (k.startswith("val_"), k.removeprefix("val_") != "loss"))
+            entry.update((k, logs[k]) for k in order)
+            entry["learning_rate"] = float(f"{_learning_rate(self.model.optimizer):.7g}")
+            entry["seconds"] = round(seconds, 3)
+            value = entry.get(monitor)
+            best = self.best
+            if value is not None and better(value, None if best is None else best["value"]):
+                best = {"epoch": epoch + 1, "monitor": monitor, "value": value}
+            stop = bool(patience and best and epoch + 1 - best["epoch"] >= patience and epoch + 1 < epochs)
+            new_state = {"epoch": epoch + 1, "epochs": epochs, "history": [*self.history, entry], "best": best,
+                         "stopped_early": stop, "finished": False, "seconds": round(self.seconds + seconds, 3)}
+            files.commit(new_state, lambda path: save_model(self.model, path, force=True))
+            self.history, self.best, self.seconds = new_state["history"], best, new_state["seconds"]
+            if stop:
+                self.stopped = True
+                self.model.stop_training = True
+            if log is not None:
+                log(format_epoch(entry, epochs) + ("  (best)" if best and best["epoch"] == epoch + 1 else ""))
+                if stop:
+                    log(f"early stopping: {monitor} has not improved for {patience} epochs (best {best['value']:.4f} at epoch {best['epoch']})")
+            if self.write_scalar is not None:
+                for key, val in entry.items():
+                    if key in ("epoch", "seconds"):
+                        continue
+                    split, tag = ("validation", key[4:]) if key.startswith("val_") else ("train", key)
+                    self.write_scalar(split, f"epoch_{tag}", val, epoch + 1)
+
+    return Recorder()
+
+
+def _learning_rate(optimizer: Any) -> float:
+    import numpy as np
+
+    from .recipe import EpochSchedule
+
+    inner = getattr(optimizer, "inner_optimizer", optimizer)
+    schedule = getattr(inner, "_learning_rate", None)
+    if isinstance(schedule, EpochSchedule):
+        return schedule.value_at(max(int(np.asarray(inner.iterations)) - 1, 0))
+    return float(np.asarray(inner.learning_rate))
+
+
+
+
+def progress(*, steps: int, batch_size: int, count: int, epochs: int, stream: TextIO | None = None, interval: float = 0.1) -> Any:
+    """A Keras callback drawing ``epoch 3/10 [=====.....] 120/469  2,345 img/s  ETA 0:12  loss 0.1234`` on one line."""
+    import keras
+
+    out = stream or sys.stdout
+
+    class Progress(keras.callbacks.Callback):
+        async_safe = True  # Keras may call on_train_batch_end from a worker thread: drawing is locked, steps only move forward
+
+        def __init__(self) -> None:
+            super().__init__()
+            self._lock = threading.Lock()
+            self._epoch = self._shown = self._width = 0
+            self._t0 = self._drawn = 0.0
+
+        def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+            self._epoch, self._shown, self._t0, self._drawn = epoch, 0, time.perf_counter(), 0.0
+
+        def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+            done, now = batch + 1, time.perf_counter()
+            with self._lock:
+                if done <= self._shown or (done < steps and now - self._drawn < interval):
+                    return
+                self._shown, self._drawn = done, now
+                self._draw(progress_line(self._epoch + 1, epochs, done, steps, min(done * batch_size, count), now - self._t0, logs))
+
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            with self._lock:
+                self._draw("")  # the recorder's epoch line takes its place
+
+        def _draw(self, text: str) -> None:
+            out.write("\r" + text.ljust(self._width) + ("" if text else "\r"))
+            out.flush()
+            self._width = len(text)
+
+    return Progress()
+
+
+def progress_line(epoch: int, epochs: int, done: int, steps: int, images: int, seconds: float, logs: Mapping[str, Any] | None) -> str:
+    width = 24
+    filled = round(width * done / steps) if steps else width
+    rate = images / seconds if seconds > 0 else 0.0
+    left = round((steps - done) * seconds / done) if done else 0
+    eta = f"{left // 3600}:{left // 60 % 60:02d}:{left % 60:02d}" if left >= 3600 else f"{left // 60}:{left % 60:02d}"
+    text = f"epoch {epoch}/{epochs} [{'=' * filled}{'.' * (width - filled)}] {done}/{steps}  {rate:,.0f} img/s  ETA {eta}"
+    loss = (logs or {}).get("loss")
+    return text + (f"  loss {float(loss):.4f}" if loss is not None else "")
