@@ -42,29 +42,47 @@ def run(code: str, site=None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, env=env, cwd=ROOT)
 
 
-def test_installed_plugin_works_end_to_end(plugin_site):
+def test_installed_plugin_works_end_to_end(plugin_site, tmp_path):
+    """Installed, the plugin's kind validates, counts, builds, checks, is in the schema, draws in its own colour,
+    imports back from a saved model and has its maps shown by inspect: no edit to archspec for any of it."""
     result = run(f"""
-        import json, archspec
+        import json, archspec, numpy as np
         from archspec.cli import main
+        import archspec_se
         report = archspec.shapes({str(SE_NET)!r})
         se = report.layer("se_1")
         model = archspec.check({str(SE_NET)!r})          # static vs Keras, node by node
-        import contextlib, io, tempfile, os
+        import contextlib, io, os
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
             schema_rc = main(["schema"])
         schema = json.loads(out.getvalue())
-        svg = os.path.join(tempfile.mkdtemp(), "se.svg")
+        tmp = {str(tmp_path)!r}
+        svg = os.path.join(tmp, "se.svg")
         draw_rc = main(["draw", {str(SE_NET)!r}, "-o", svg])
+        drawing = open(svg).read()
+        saved = os.path.join(tmp, "se.keras")
+        archspec.save_model(model, saved)
+        spec_text = os.path.join(tmp, "imported.yaml")
+        import_rc = main(["import", saved, "-o", spec_text])
+        imported = archspec.shapes(spec_text)
+        image = os.path.join(tmp, "x.npy")
+        np.save(image, np.random.default_rng(0).random((32, 32, 3)).astype("float32"))
+        page = os.path.join(tmp, "inspect.html")
+        inspect_rc = main(["inspect", saved, "--input", image, "-o", page])
+        html = open(page).read()
         print(json.dumps({{"params": se.params, "shape": se.output_shape, "total": report.total_params,
                            "keras": model.count_params(), "in_schema": schema_rc == 0 and '"se"' in json.dumps(schema),
                            "validate": main(["validate", {str(SE_NET)!r}]),
-                           "drawn": draw_rc == 0 and "se_1" in open(svg).read()}}))
+                           "drawn": draw_rc == 0 and "se_1" in drawing, "coloured": archspec_se.COLOR in drawing,
+                           "imported": import_rc == 0 and "se:" in open(spec_text).read() and imported.total_params == report.total_params,
+                           "inspected": inspect_rc == 0 and 'data-layer="se_1"' in html}}))
     """, plugin_site)
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout.strip().splitlines()[-1])
     assert out["params"] == 32 * 4 + 4 + 4 * 32 + 32 and out["shape"] == [32, 32, 32]
     assert out["total"] == out["keras"] and out["in_schema"] and out["validate"] == 0 and out["drawn"]
+    assert out["coloured"] and out["imported"] and out["inspected"], out
 
 
 def test_without_the_plugin_the_kind_is_unknown():

@@ -31,15 +31,22 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import Problem, SpecError
 from ..files import refuse_existing, write_text
+from ..kinds import load_builtin_kinds
+from ..kinds.registry import by_keras_class
 
 if TYPE_CHECKING:
     from ..training.data import Plan
     from ..training.saved import Trained
 
-MAP_LAYERS = ("Conv2D", "MaxPooling2D", "AveragePooling2D", "SumPooling2D")
-"""Keras layer classes whose outputs are shown as feature maps."""
 MAX_MAPS = 64
 TOP_CLASSES = 20
+
+
+def _shows_maps(layer: Any) -> bool:
+    """Whether the kind a Keras layer comes from has its outputs shown as feature maps (the kind table says)."""
+    load_builtin_kinds()
+    prim = by_keras_class().get(type(layer).__name__)
+    return prim is not None and prim.feature_maps
 
 
 # -- PNG ---------------------------------------------------------------------------
@@ -176,13 +183,13 @@ def report(trained: Trained, x: Any, plan: Plan, *, title: str = "", source: str
     model = trained.model
     shape = trained.input_shape
     x = np.asarray(x)[0]
-    chosen = [l for l in model.layers if type(l).__name__ in MAP_LAYERS and len(l.output.shape) == 4]
+    chosen = [l for l in model.layers if _shows_maps(l) and len(l.output.shape) == 4]
     probe = keras.Model(model.inputs, [l.output for l in chosen] + [model.outputs[0]])
     outs = probe.predict(x[None], verbose=0)
     outs = outs if isinstance(outs, list) else [outs]
     feature_maps = [_maps(l.name, type(l).__name__, np.asarray(o[0]), max_maps) for l, o in zip(chosen, outs[:-1])]
     probs = trained.probabilities(outs[-1][0])
-    first_conv = next((l for l in model.layers if type(l).__name__ == "Conv2D"), None)
+    first_conv = next((l for l in chosen if l.weights and len(l.weights[0].shape) == 4), None)
 
     parts = [f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title or model.name)} — archspec inspect</title>",
              f"<style>{STYLE}</style></head><body>"]

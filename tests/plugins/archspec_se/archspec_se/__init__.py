@@ -1,7 +1,8 @@
 """Squeeze-and-excitation as an archspec kind, registered through the `archspec.kinds` entry point.
 
 Importing this module registers the kind `se`: schema, shape rule, parameter
-and MAC counts, and a Keras emitter, with no change to archspec itself.
+and MAC counts, a Keras emitter, the Keras class it imports from, its colour in
+diagrams and that `inspect` shows its feature maps, with no change to archspec itself.
 """
 
 from __future__ import annotations
@@ -79,4 +80,14 @@ def _layer_class(keras: Any) -> Any:
     return _CLASS
 
 
-archspec.register_kind(archspec.Primitive("se", SqueezeExcite, infer, emit, params, macs, summary="squeeze-and-excitation"))
+def from_keras(layer: Any, rank: int) -> dict:
+    """`archspec import` reads a SqueezeExcitation layer back into `se` settings (defaults left out)."""
+    return {} if layer.ratio == 16 else {"ratio": int(layer.ratio)}
+
+
+COLOR = "#d46fb0"
+
+archspec.register_kind(archspec.Primitive(
+    "se", SqueezeExcite, infer, emit, params, macs, summary="squeeze-and-excitation",
+    keras_classes=("SqueezeExcitation",), from_keras=from_keras, color=COLOR, feature_maps=True,
+))
