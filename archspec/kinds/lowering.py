@@ -28,6 +28,8 @@ class Lowering(Protocol):
     problems: list[Problem]
     uses: list[str]
     """The chain of template uses that led here, for error messages."""
+    templates: list[str]
+    """Names of the templates being instantiated, outermost first (a name met twice is a cycle)."""
 
     def scoped(self, name: str) -> str: ...
     def segment_for(self, layer: LayerSpec, kind: str) -> str: ...
