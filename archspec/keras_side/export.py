@@ -28,11 +28,10 @@ from typing import Any
 from ..errors import Problem, SpecError
 from ..files import atomic_path, refuse_existing
 from .emitter import build
-from .saving import load_model
+from .saving import SPEC_SUFFIXES, load_model
 
 FORMATS = {"savedmodel": "tf_saved_model", "onnx": "onnx", "tflite": "litert"}
 SUFFIXES = {".onnx": "onnx", ".tflite": "tflite"}
-SPEC_SUFFIXES = (".yaml", ".yml", ".json")
 
 
 def infer_format(output: str | os.PathLike[str] | None) -> str | None:
@@ -53,10 +52,8 @@ def load_source(source: str | os.PathLike[str], **overrides: Any) -> Any:
         return build(path, **overrides)
     if overrides:
         raise SpecError(Problem("--set applies to specs, not to saved models", file=str(path)))
-    if not path.exists():
-        raise SpecError(Problem("no such file", file=str(path)))
-    if path.suffix.lower() != ".keras":
-        raise SpecError(Problem(f"{path}: expected a .keras model or a spec (.yaml, .yml, .json)", file=str(path)))
+    if path.exists() and path.suffix.lower() != ".keras":
+        raise SpecError(Problem("expected a .keras model or a spec (.yaml, .yml, .json)", file=str(path)))
     return load_model(path)
 
 
