@@ -5,7 +5,8 @@ Every route is the ecosystem's own converter, reached through Keras 3's
 ``Model.export``:
 
 - ``savedmodel``: ``model.export(path, format="tf_saved_model")`` — a
-  directory with a ``serve`` (and ``serving_default``) signature;
+  directory with a ``serve`` (and ``serving_default``) signature, each taking
+  one float32 tensor;
 - ``onnx``: ``model.export(path, format="onnx")`` — Keras drives tf2onnx
   (install ``tf2onnx``; Keras patches the parts of tf2onnx 1.17 that still use
   NumPy 1 names), input named ``input``;
@@ -70,9 +71,13 @@ def _converter_missing(fmt: str, exc: ImportError) -> SpecError:
 
 
 def _signature(model: Any, fmt: str) -> dict[str, Any]:
-    """Keras' ONNX route insists that the model has been called, which a freshly loaded one has not;
-    giving the input signature (batch size left open, input named `input`) is all it needs."""
-    if fmt != "onnx":
+    """One tensor in, batch size left open, named `input`.
+
+    Keras derives the signature from `model.inputs`; a model rebuilt as
+    ``keras.Model(model.inputs, ...)`` (as `archspec train` saves it) holds them as a
+    list, and its SavedModel `serve` then wants a list while `serving_default` takes a
+    tensor. ONNX needs the signature anyway: a freshly loaded model has not been called."""
+    if fmt not in ("savedmodel", "onnx"):
         return {}
     import tensorflow as tf
 
