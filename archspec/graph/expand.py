@@ -178,6 +178,15 @@ class Lowering:
         self.prev = name
         return name
 
+    def node_count(self) -> int:
+        return len(self.graph.nodes)
+
+    def expect(self, more: int, path: tuple) -> None:
+        """Refuse a repetition before building it: 60,000 repeats are refused after the first."""
+        if len(self.graph.nodes) + more > MAX_NODES:
+            self.problems.append(self.at(path, f"the spec expands to more than {MAX_NODES:,} layers"))
+            raise _Abort
+
     def with_defaults(self, kind: str, layer: LayerSpec) -> LayerSpec:
         """The spec-level `defaults` for this kind under what the layer sets itself."""
         given = self.spec.defaults.get(kind)

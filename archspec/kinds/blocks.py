@@ -129,7 +129,10 @@ def lower_stage(s: Stage, ctx, path: tuple) -> str:
     x = ctx.source_of(s, path)
     for i in range(1, s.repeat + 1):
         params = {**(s.model_extra or {}), **(s.first if i == 1 else {})}
+        before = ctx.node_count()
         x = instantiate(ctx, s.block, params, f"{segment}_block{i}", x, path)
+        if i == 2:  # later instances are the size of the second: refuse a stage too large before building it
+            ctx.expect((ctx.node_count() - before) * (s.repeat - 2), path)
     return ctx.alias(ctx.scoped(segment), x)
 
 
@@ -145,8 +148,11 @@ def lower_repeat(r: Repeat, ctx, path: tuple) -> str:
     segment = ctx.segment_for(r, "repeat")
     ctx.prev = ctx.source_of(r, path)
     for i in range(1, r.times + 1):
+        before = ctx.node_count()
         with ctx.in_scope(f"{segment}_{i}"):
             ctx.lower_list(r.layers, path + ("layers",))
+        if i == 1:  # every repetition is the size of the first: refuse a repeat too large before building it
+            ctx.expect((ctx.node_count() - before) * (r.times - 1), path)
     return ctx.alias(ctx.scoped(segment), ctx.prev)
 
 
