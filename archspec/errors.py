@@ -15,6 +15,38 @@ from typing import Iterable, Sequence
 PathPart = str | int
 
 
+MAX_SHOWN = 80
+"""Characters of a quoted value a message shows; the rest is summarised by its length."""
+MAX_MESSAGE = 600
+"""Longest message or hint printed whole (a safety net for values quoted without ``shown``)."""
+
+
+def escaped(text: str) -> str:
+    """Text with invisible and control characters written as escapes (``\\u200b``), so a name
+    that differs by a zero-width space, or holds terminal escape codes, prints as it really is."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or c == "\n" else f"\\u{ord(c):04x}" if ord(c) > 0xFF else f"\\x{ord(c):02x}" for c in text)
+
+
+def clipped(text: str, limit: int = MAX_MESSAGE) -> str:
+    """Text cut to about `limit` characters, keeping both ends: a quoted 3 MB value is not echoed whole."""
+    if len(text) <= limit:
+        return text
+    keep = limit // 2
+    return f"{text[:keep]}...({len(text) - 2 * keep:,} characters)...{text[-keep:]}"
+
+
+def shown(value: object, limit: int = MAX_SHOWN) -> str:
+    """``repr(value)`` for a message, cut short when long: ``'aaaa...(60,000 characters)``."""
+    if isinstance(value, int) and value.bit_length() > 128:  # repr of a 5,000-digit int raises; none is needed
+        return f"a {int(value.bit_length() * 0.30103) + 1:,}-digit number"
+    if isinstance(value, (str, list, tuple, dict)) and len(value) > limit:
+        text = repr(value[:limit] if not isinstance(value, dict) else dict(list(value.items())[:limit]))
+        return f"{text[: limit // 2]}...({len(value):,} {'characters' if isinstance(value, str) else 'items'})"
+    return clipped(repr(value), limit)
+
+
 def format_path(path: Sequence[PathPart]) -> str:
     """``('layers', 3, 'conv', 'kernel')`` -> ``layers[3].conv.kernel``."""
     out = ""
@@ -22,7 +54,8 @@ def format_path(path: Sequence[PathPart]) -> str:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += f".{part}" if out else str(part)
+            part = clipped(escaped(str(part)), MAX_SHOWN)
+            out += f".{part}" if out else part
     return out
 
 
@@ -57,18 +90,20 @@ class Problem:
         return ":".join(parts)
 
     def __str__(self) -> str:
-        head = self.location()
+        head = escaped(self.location())
         if self.path:
             head += f": {self.field_path}"
-        text = f"{head}: {self.message}"
+        text = f"{head}: {clipped(escaped(self.message))}"
         if self.source_line is not None and self.column is not None:
             line, caret = self.source_line, self.column - 1
             if len(line) > 100:  # show a window around the column, not a whole minified file
                 start = max(0, caret - 50)
                 line, caret = ("..." if start else "") + line[start : start + 100] + "...", caret - start + (3 if start else 0)
-            text += f"\n    {line}\n    {' ' * caret}^"
+            # invisible characters are shown escaped; the caret moves with the text before it
+            caret = len(escaped(line[:caret]))
+            text += f"\n    {escaped(line)}\n    {' ' * caret}^"
         if self.hint:
-            text += f"\n  hint: {self.hint}"
+            text += f"\n  hint: {clipped(escaped(self.hint))}"
         return text
 
 

@@ -1,6 +1,7 @@
 """Long fuzz run: the CI fuzz suite (tests/test_fuzz.py) with many more examples.
 
-    .venv/bin/python bench/fuzz.py            # 20x CI: ~300 Keras builds, ~6,000 corrupted specs, ~6,000 texts
+    .venv/bin/python bench/fuzz.py            # 20x CI: ~300 Keras builds, ~6,000 each of corrupted specs,
+                                              # texts, expressions and specs with a YAML 1.1 surprise
     .venv/bin/python bench/fuzz.py 100        # 100x
 
 Prints how many generated specs were tried and whether any crashed or disagreed.
@@ -27,7 +28,7 @@ def main() -> int:
         env=env, cwd=ROOT, capture_output=True, text=True,
     )
     elapsed = time.perf_counter() - start
-    tried = {name: 0 for name in ("agree_with_keras", "fail_cleanly", "never_crashes")}
+    tried = {name: 0 for name in ("agree_with_keras", "fail_cleanly", "never_crashes", "bounded_number", "where_they_are_written")}
     current = None
     for line in result.stdout.splitlines():
         for name in tried:
@@ -40,6 +41,8 @@ def main() -> int:
     print(f"valid specs built and compared with Keras: {tried['agree_with_keras']}")
     print(f"corrupted specs:                           {tried['fail_cleanly']}")
     print(f"arbitrary texts:                           {tried['never_crashes']}")
+    print(f"generated expressions:                     {tried['bounded_number']}")
+    print(f"specs with a YAML 1.1 surprise:            {tried['where_they_are_written']}")
     print("result:", "no crash, no disagreement" if result.returncode == 0 else "FAILURES (see below)")
     if result.returncode:
         print(result.stdout[-5000:])

@@ -122,3 +122,34 @@ def test_shapes_never_imports_tensorflow():
 
 def test_bad_option_exits_2(capsys):
     assert main(["shapes", LENET, "--set", "novalue"]) == 2
+
+
+NATIVE_LOGS = ("absl::InitializeLog", "cuInit", "cudart_stub", "cpu_feature_guard", "oneDNN")
+"""What TensorFlow's C++ side prints at start-up on a CPU machine."""
+
+
+def test_tensorflow_start_up_logs_only_with_verbose(mnist_dir, tmp_path):
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "ARCHSPEC_TF_LOGS")}  # as in a terminal
+    env["CUDA_VISIBLE_DEVICES"] = ""
+
+    def train(*flags: str, run: str) -> subprocess.CompletedProcess:
+        args = [sys.executable, str(ROOT / "cli.py"), *flags, "train", LENET, "--data", f"idx:{mnist_dir}[:64]",
+                "--epochs", "1", "--batch-size", "32", "--run-dir", str(tmp_path / run), "--plain"]
+        return subprocess.run(args, capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+
+    quiet = train(run="quiet")
+    assert quiet.returncode == 0, quiet.stderr[-3000:]
+    assert not [line for line in quiet.stderr.splitlines() if any(m in line for m in NATIVE_LOGS)], quiet.stderr
+    assert "epoch 1/1" in quiet.stdout
+    verbose = train("--verbose", run="verbose")
+    assert verbose.returncode == 0, verbose.stderr[-3000:]
+    assert any(m in verbose.stderr for m in NATIVE_LOGS), verbose.stderr  # they exist, and --verbose shows them
+
+
+def test_messages_still_reach_stderr_while_native_logs_are_hidden(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\ninput: [8, 8, 1]\nlayers: [flatten, {dense: yes}]\n")
+    result = subprocess.run([sys.executable, str(ROOT / "cli.py"), "validate", str(bad)], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 2 and "expected an integer, got a boolean" in result.stderr

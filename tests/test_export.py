@@ -91,3 +91,23 @@ def test_graph_networks_export_faithfully(spec, fmt, suffix, tmp_path):
     x = np.random.default_rng(3).normal(size=(2, *model.input_shape[1:])).astype("float32")
     out = export(saved, tmp_path / f"m{suffix}", fmt)
     np.testing.assert_allclose(run_exported(out, x), model.predict(x, verbose=0), rtol=1e-4, atol=1e-5)
+
+
+def test_savedmodel_serve_takes_a_tensor_like_serving_default(tmp_path):
+    """A model whose inputs are a list (as `archspec train` saves it: keras.Model(model.inputs, ...))
+    must still export a `serve` endpoint called with one tensor, as `serving_default` is."""
+    import keras
+    import tensorflow as tf
+
+    built = archspec.build(LENET)
+    listed = keras.Model(built.inputs, built.outputs, name="lenet")
+    path = archspec.save_model(listed, tmp_path / "trained.keras")
+    out = export(path, tmp_path / "sm", "savedmodel")
+    loaded = tf.saved_model.load(str(out))
+    (signature,) = [f.structured_input_signature for f in loaded.serve.concrete_functions]
+    assert isinstance(signature[0][0], tf.TensorSpec), signature  # a tensor, not a list holding one
+    x = tf.constant(np.random.default_rng(3).normal(size=(2, 32, 32, 1)).astype("float32"))
+    by_serve = loaded.serve(x).numpy()
+    (by_default,) = loaded.signatures["serving_default"](input=x).values()
+    np.testing.assert_allclose(by_serve, by_default.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(by_serve, listed.predict(x, verbose=0), rtol=1e-5, atol=1e-6)

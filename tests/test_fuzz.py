@@ -139,3 +139,74 @@ def test_arbitrary_text_never_crashes(text):
         archspec.loads(text + "\n")
     except archspec.SpecError:
         pass
+
+
+# --- expressions and scalars: the adversarial classes, generated --------------------------------
+
+from archspec.spec.expr import MAX_MAGNITUDE, ExprError, evaluate  # noqa: E402
+
+NUMBERS = st.one_of(st.integers(-10**20, 10**20), st.sampled_from(["1e400", "1e308", "0.5", "0", "-0.0", "9" * 60, "1e-320"]))
+FUNCTION_NAMES = st.sampled_from(["int", "round", "floor", "ceil", "min", "max", "abs", "pow"])
+
+
+def expressions(depth: int = 6):
+    leaf = st.one_of(NUMBERS.map(str), st.sampled_from(["$x", "$zero", "$big", "$neg", "$flag", "$name", "$undefined"]))
+    if depth == 0:
+        return leaf
+    sub = expressions(depth - 1)
+    return st.one_of(
+        leaf,
+        st.builds(lambda a, op, b: f"({a} {op} {b})", sub, st.sampled_from(["+", "-", "*", "/", "//", "%", "**"]), sub),
+        st.builds(lambda op, a: f"{op}{a}", st.sampled_from(["-", "+", "--"]), sub),
+        st.builds(lambda f, args: f"{f}({', '.join(args)})", FUNCTION_NAMES, st.lists(sub, max_size=3)),
+    )
+
+
+ENV = {"x": 10, "zero": 0, "big": 1.0e300, "neg": -8, "flag": True, "name": "relu"}
+
+
+@FAST
+@given(st.one_of(expressions(), st.builds(lambda e, n: " + ".join([e] * n), expressions(2), st.integers(1, 200))))
+def test_expressions_give_a_bounded_number_or_an_expr_error(text):
+    try:
+        value = evaluate(text, ENV)
+    except ExprError:
+        return
+    if text.startswith("$") and text[1:] in ENV:  # `$name` alone is the variable's value, whatever its type
+        assert value == ENV[text[1:]]
+        return
+    assert type(value) in (int, float) and abs(value) <= MAX_MAGNITUDE and value == value, (text, value)
+
+
+SCALARS = st.sampled_from([
+    "yes", "no", "on", "off", "true", "False", "010", "-07", "0x1F", "3:3", "1:30.5", ".inf", "-.Inf", ".nan", "1e999",
+    "5e-1", "1.0e300", "9" * 60, "~", "null", "''", "'\u200b'", "\"\\u202e\"", "&a [*a]", "!!float 1", "[1, yes]", "{a: 1}",
+])
+
+
+@st.composite
+def rescalared(draw):
+    """A spec's YAML with one scalar value replaced by a YAML 1.1 surprise, written as text."""
+    data = copy.deepcopy(draw(st.sampled_from(SOURCES)))
+    leaves = [p for p in paths(data) if p and not isinstance(_at(data, p), (dict, list))]
+    path = draw(st.sampled_from(leaves))
+    marker = "__SCALAR__"
+    parent = _at(data, path[:-1])
+    parent[path[-1]] = marker
+    return yaml.safe_dump(data, sort_keys=False).replace(f"'{marker}'", draw(SCALARS)).replace(marker, draw(SCALARS))
+
+
+def _at(data, path):
+    for part in path:
+        data = data[part]
+    return data
+
+
+@FAST
+@given(rescalared())
+def test_yaml_surprises_are_refused_where_they_are_written(text):
+    try:
+        archspec.shapes(text)
+    except archspec.SpecError as exc:
+        for problem in exc.problems:
+            assert problem.line is not None, f"unlocated problem: {problem}"

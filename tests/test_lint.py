@@ -47,7 +47,19 @@ def test_strict_turns_warnings_into_errors(tmp_path, capsys):
     assert main(["validate", str(path)]) == 0
     assert "warning:" in capsys.readouterr().err
     assert main(["validate", "--strict", str(path)]) == 2
-    assert "does not fit" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "does not fit" in err
+    assert "warning:" not in err and "error (--strict): layer" in err  # what failed is called an error
+
+
+@pytest.mark.parametrize("layer, fits, wrong", [
+    ({"pool": {"kind": "max", "size": 5, "padding": "same"}}, "global pool", None),
+    ({"conv": {"filters": 2, "kernel": 5, "padding": "same"}}, "kernel", "global pool"),
+])
+def test_window_advice_fits_the_layer(layer, fits, wrong):
+    warnings = archspec.shapes(spec([layer, "flatten", {"dense": 2}], input=(4, 4, 1))).warnings
+    (warning,) = [w for w in warnings if "larger than its" in w.message]
+    assert fits in warning.hint and (wrong is None or wrong not in warning.hint)
 
 
 def test_activation_budget(capsys):

@@ -23,7 +23,6 @@ from archspec.spec.overrides import parse_assignments
 from conftest import ROOT
 
 LENET = str(ROOT / "specs" / "lenet.yaml")
-pytestmark = pytest.mark.xdist_group("train")
 
 
 def mnist(mnist_dir: Path, part: str = "") -> str:

@@ -18,34 +18,55 @@ from archspec.training.rundir import RunDir
 from conftest import ROOT
 
 LENET = str(ROOT / "specs" / "lenet.yaml")
-pytestmark = pytest.mark.xdist_group("train")
+
+
+# The run to be killed: archspec's CLI, with a Keras callback that marks the 11th step of the second
+# epoch (a file) and then holds the process there, so the kill lands mid-epoch however loaded the
+# machine is: the test waits for the marker, not for a guessed number of seconds.
+HELD_MID_EPOCH = """
+import os, sys, time, keras
+
+class HoldMidEpoch(keras.callbacks.Callback):
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.epoch == 1 and batch == 10:
+            open(os.environ["ARCHSPEC_TEST_MARKER"], "w").close()
+            time.sleep(3600)
+
+fit = keras.Model.fit
+keras.Model.fit = lambda self, *a, callbacks=None, **k: fit(self, *a, callbacks=[*(callbacks or []), HoldMidEpoch()], **k)
+from archspec.cli import run
+sys.argv = ["archspec", *sys.argv[1:]]
+run()
+"""
 
 
 def test_sigkill_mid_epoch_then_resume(mnist_dir, tmp_path) -> None:
     run = tmp_path / "run"
+    marker = tmp_path / "in-epoch-2"
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
     cmd = [sys.executable, str(ROOT / "cli.py"), "train"]
-    first = subprocess.Popen(
-        cmd + [LENET, "--data", f"idx:{mnist_dir}[:4000]", "--val", f"idx:{mnist_dir}[9000:9500]", "--epochs", "4",
-               "--seed", "5", "--run-dir", str(run), "--plain"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
+    args = [LENET, "--data", f"idx:{mnist_dir}[:4000]", "--val", f"idx:{mnist_dir}[9000:9500]", "--epochs", "4",
+            "--seed", "5", "--run-dir", str(run), "--plain"]
+    first = subprocess.Popen([sys.executable, "-c", HELD_MID_EPOCH, "train", *args], cwd=ROOT,
+                             env={**env, "ARCHSPEC_TEST_MARKER": str(marker)}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        deadline = time.monotonic() + 240
-        while not (run / "state.json").exists():  # the first epoch's commit
+        deadline = time.monotonic() + 600
+        while not marker.exists():  # the run is now held inside its second epoch
             assert first.poll() is None, first.stdout.read()
-            assert time.monotonic() < deadline, "no epoch completed in time"
-            time.sleep(0.02)
-        time.sleep(0.3)  # into the second epoch
+            assert time.monotonic() < deadline, "the run never reached its second epoch"
+            time.sleep(0.05)
         os.kill(first.pid, signal.SIGKILL)
-        first.wait(timeout=30)
+        first.wait(timeout=60)
     finally:
         if first.poll() is None:
             first.kill()
             first.wait()
     assert first.returncode == -signal.SIGKILL
     done_before = json.loads((run / "state.json").read_text())["epoch"]
-    assert 1 <= done_before < 4, "the kill should land mid-run"
+    assert done_before == 1, "killed in epoch 2: epoch 1 is committed, epoch 2 is not"
     assert not (run / "model.keras").exists()
 
     resumed = subprocess.run(cmd + ["--resume", str(run), "--plain"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)

@@ -11,12 +11,15 @@ import sys
 import click
 
 from ..errors import SpecError
+from ..keras_side.backend import native_logs_hidden
 from . import share, spec_commands, train
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="archspec")
-def cli() -> None:
+@click.option("--verbose", is_flag=True, help="Show TensorFlow's own start-up and device logs (hidden otherwise).")
+@click.pass_context
+def cli(ctx: click.Context, verbose: bool) -> None:
     """archspec: declarative CNN architectures for Keras.
 
     \b
@@ -24,6 +27,8 @@ def cli() -> None:
     archspec build specs/lenet.yaml      # -> build/lenet.keras
     archspec validate specs/*.yaml
     """
+    if not verbose:
+        ctx.with_resource(native_logs_hidden())
 
 
 for _command in (

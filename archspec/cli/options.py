@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from dataclasses import replace
+from typing import Any, Callable, Iterable
 
 import click
+
+from ..errors import Problem
 
 from ..spec.overrides import parse_assignments
 
@@ -32,6 +35,11 @@ def budget(max_params: int | None, max_activations: int | None = None) -> dict[s
     return out
 
 
+def labelled(problems: Iterable[Problem], label: str) -> list[Problem]:
+    """Lint findings with what they are this time: `warning`, or `error` under --strict."""
+    return [replace(p, message=f"{label}: {p.message}") for p in problems]
+
+
 def print_warnings(report: Any) -> None:
-    for problem in report.warnings:
+    for problem in labelled(report.warnings, "warning"):
         click.echo(str(problem), err=True)

@@ -23,7 +23,7 @@ from ..tools.diff import diff_table
 from ..tools.reference import reference as kinds_reference
 from ..tools.resolve import resolved_yaml
 from ..tools.table import layer_table
-from .options import budget, budget_options, force_option, overrides, print_warnings, set_option
+from .options import budget, budget_options, force_option, labelled, overrides, print_warnings, set_option
 
 
 @click.command()
@@ -68,7 +68,7 @@ def validate(specs: tuple[Path, ...], strict: bool, sets: tuple[str, ...], max_p
             failed.append(exc)
             continue
         if strict and report.warnings:
-            failed.append(SpecError(report.warnings))
+            failed.append(SpecError(labelled(report.warnings, "error (--strict)")))
             continue
         print_warnings(report)
         click.echo(f"{path}: ok ({len(report.layers)} layers, {report.total_params:,} parameters)")

@@ -53,6 +53,9 @@ class Lowering:
         self.problems: list[Problem] = []
         self.variables: dict[str, Any] = dict(spec.variables)
         self.uses: list[str] = []
+        self.templates: list[str] = []
+        self.owners: dict[str, tuple] = {}
+        """Node or alias name -> the spec path of the layer that took it (for duplicate-name messages)."""
         self.pending: tuple[str, bool] | None = None
         self.shapes: dict[str, tuple[int, ...] | None] = {INPUT: tuple(spec.input)}
         self.shaped = 1
@@ -88,16 +91,45 @@ class Lowering:
             self.last_alias = name
             return node
         if name != node:
-            self._claim(name, None)
+            self._claim(name, self.owners.get(node))
+            self.owners.setdefault(name, self.owners.get(node, ()))
         self.aliases[name] = node
         self.last_alias = name
         return node
 
     def _claim(self, name: str, path: tuple | None) -> bool:
         if name in self.aliases:
-            self.problems.append(self.at(path or (), f"duplicate layer name {name!r}", "every layer name must be unique (inside a block, names are prefixed with the block's name)"))
+            self.problems.append(self.at(path or (), *self._duplicate(name, self.owners.get(name), path or ())))
             return False
         return True
+
+    def _duplicate(self, name: str, first: tuple | None, here: tuple) -> tuple[str, str]:
+        """Message and hint for a name taken twice, saying which layer generated it when one did:
+        `conv1` with `bn: true` makes `conv1_bn`, which a person may also write."""
+        hint = "every layer name must be unique (inside a block, names are prefixed with the block's name)"
+        if first is None:
+            return f"duplicate layer name {name!r}", hint
+        mark = next((self.source.values[first[:end]] for end in range(len(first), -1, -1) if first[:end] in self.source.values), None)
+        where = format_path(first) + (f" (line {mark[0]})" if mark else "")
+        shorthand = "a layer's shorthands add layers named after it (NAME_bn, NAME_ACTIVATION, NAME_pad); rename one of the two"
+        maker = self._declared_name(first)
+        if _generated(name, maker):
+            return f"layer name {name!r} is taken: layer {maker!r} at {where} generates a layer of that name", shorthand
+        maker = self._declared_name(here)
+        if _generated(name, maker):
+            return f"layer {maker!r} generates a layer named {name!r}, but {where} already has that name", shorthand
+        return f"duplicate layer name {name!r}: {where} has it too", hint
+
+    def _declared_name(self, path: tuple) -> str | None:
+        """The `name` written for the layer at `path`, when the spec's data has one there."""
+        data = self.source.data
+        for part in path:
+            try:
+                data = data[part]
+            except (KeyError, IndexError, TypeError):
+                return None
+        name = data.get("name") if isinstance(data, dict) else None
+        return name if isinstance(name, str) else None
 
     # -- references -----------------------------------------------------------
     def resolve(self, ref: str, path: tuple) -> str:
@@ -142,8 +174,18 @@ class Lowering:
             raise _Abort
         self.graph.nodes.append(Node(name, op, attrs, tuple(inputs), path, self.group))
         self.aliases[name] = name
+        self.owners[name] = path
         self.prev = name
         return name
+
+    def node_count(self) -> int:
+        return len(self.graph.nodes)
+
+    def expect(self, more: int, path: tuple) -> None:
+        """Refuse a repetition before building it: 60,000 repeats are refused after the first."""
+        if len(self.graph.nodes) + more > MAX_NODES:
+            self.problems.append(self.at(path, f"the spec expands to more than {MAX_NODES:,} layers"))
+            raise _Abort
 
     def with_defaults(self, kind: str, layer: LayerSpec) -> LayerSpec:
         """The spec-level `defaults` for this kind under what the layer sets itself."""
@@ -302,6 +344,12 @@ class _Abort(Exception):
     """Stop expanding (its problem is recorded)."""
 
 
+def _generated(name: str, declared: str | None) -> bool:
+    """Whether node `name` was made by a layer named `declared` rather than being that layer
+    (inside a block the layer's own node is `<scope>_<declared>`)."""
+    return declared is not None and name != declared and not name.endswith("_" + declared)
+
+
 def _unused(graph: Graph) -> list[Node]:
     """Nodes the output does not depend on: a spec mistake, since Keras would drop them silently."""
     needed = {graph.output}
@@ -323,7 +371,7 @@ def expand(spec: BaseModel) -> Graph:
         for node in _unused(ctx.graph):
             ctx.problems.append(ctx.at(node.path, f"layer {node.name!r} is never used by the output",
                                        "the model's output is the last layer; connect this one with `add`/`concat` or remove it"))
-    if ctx.problems:
-        raise SpecError(ctx.problems)
+    if ctx.problems:  # a template instantiated several times can fail the same way each time: say it once
+        raise SpecError(list(dict.fromkeys(ctx.problems)))
     ctx.graph.groups = ctx.groups
     return ctx.graph

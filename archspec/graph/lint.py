@@ -2,6 +2,8 @@
 
 Each rule is a function (graph, report) -> problems; `archspec validate
 --strict` turns them into errors. Rules read the IR and the static report only.
+Messages carry no "warning:" label: whoever prints them says whether they are
+warnings or, under --strict, errors.
 """
 
 from __future__ import annotations
@@ -47,16 +49,24 @@ def border_dropped(graph: Graph, report: Report) -> Iterable[Problem]:
         ]
         if any(lost):
             yield graph.problem(node.path, (
-                f"warning: layer {node.name!r}: a {kernel[0]}x{kernel[1]} window at stride {stride[0]}x{stride[1]} does not fit "
+                f"layer {node.name!r}: a {kernel[0]}x{kernel[1]} window at stride {stride[0]}x{stride[1]} does not fit "
                 f"the {inp[0]}x{inp[1]} input: the last {lost[0]} row(s) and {lost[1]} column(s) are never read"),
                 "pad the input (zeropad or padding: same) or change the stride if the border matters")
+
+
+WINDOW_HINTS = {
+    "pool": "a global pool may be what you mean",
+    "conv": "most of a kernel larger than its input reads padding zeros; a kernel the size of the input (or smaller) sees the same",
+}
+"""Advice for a window larger than its input, by kind: pooling over everything is a global pool;
+a convolution is not."""
 
 
 def window_larger_than_input(graph: Graph, report: Report) -> Iterable[Problem]:
     for node, inp, (kernel, _, _) in _windows(graph, report):
         if kernel[0] > inp[0] or kernel[1] > inp[1]:
-            yield graph.problem(node.path, f"warning: layer {node.name!r}: its {kernel[0]}x{kernel[1]} window is larger than its {inp[0]}x{inp[1]} input",
-                                "a global pool may be what you mean")
+            yield graph.problem(node.path, f"layer {node.name!r}: its {kernel[0]}x{kernel[1]} window is larger than its {inp[0]}x{inp[1]} input",
+                                WINDOW_HINTS.get(node.op, "a smaller window reads the same input"))
 
 
 def huge_fan_in(graph: Graph, report: Report) -> Iterable[Problem]:
@@ -65,7 +75,7 @@ def huge_fan_in(graph: Graph, report: Report) -> Iterable[Problem]:
         if node.op == "dense":
             fan_in = by_name[node.name].params // max(node.attrs.units, 1)  # type: ignore[union-attr]
             if fan_in > HUGE_FAN_IN:
-                yield graph.problem(node.path, f"warning: layer {node.name!r}: a dense layer reading {fan_in:,} values",
+                yield graph.problem(node.path, f"layer {node.name!r}: a dense layer reading {fan_in:,} values",
                                     "downsample or global-pool before flattening")
 
 
@@ -73,7 +83,7 @@ def softmax_not_last(graph: Graph, report: Report) -> Iterable[Problem]:
     for node in graph.nodes[1:-1]:
         fn = getattr(node.attrs, "fn", None) or getattr(node.attrs, "activation", None)
         if fn == "softmax":
-            yield graph.problem(node.path, f"warning: layer {node.name!r}: softmax before the last layer",
+            yield graph.problem(node.path, f"layer {node.name!r}: softmax before the last layer",
                                 "softmax turns outputs into class probabilities; it usually ends the network")
 
 
@@ -85,7 +95,7 @@ def early_global_receptive_field(graph: Graph, report: Report) -> Iterable[Probl
             if index < len(spatial) * EARLY_FRACTION:
                 node = graph.node(info.name)
                 yield graph.problem(node.path, (
-                    f"warning: layer {info.name!r}: its receptive field ({info.receptive_field[0]}x{info.receptive_field[1]}) "
+                    f"layer {info.name!r}: its receptive field ({info.receptive_field[0]}x{info.receptive_field[1]}) "
                     f"already covers the whole {h}x{w} input, {len(spatial) - index - 1} spatial layers before the end"),
                     "later layers cannot see more context; the network may be deeper than the input needs")
             return

@@ -5,7 +5,8 @@ Every route is the ecosystem's own converter, reached through Keras 3's
 ``Model.export``:
 
 - ``savedmodel``: ``model.export(path, format="tf_saved_model")`` — a
-  directory with a ``serve`` (and ``serving_default``) signature;
+  directory with a ``serve`` (and ``serving_default``) signature, each taking
+  one float32 tensor;
 - ``onnx``: ``model.export(path, format="onnx")`` — Keras drives tf2onnx
   (install ``tf2onnx``; Keras patches the parts of tf2onnx 1.17 that still use
   NumPy 1 names), input named ``input``;
@@ -28,11 +29,10 @@ from typing import Any
 from ..errors import Problem, SpecError
 from ..files import atomic_path, refuse_existing
 from .emitter import build
-from .saving import load_model
+from .saving import SPEC_SUFFIXES, load_model
 
 FORMATS = {"savedmodel": "tf_saved_model", "onnx": "onnx", "tflite": "litert"}
 SUFFIXES = {".onnx": "onnx", ".tflite": "tflite"}
-SPEC_SUFFIXES = (".yaml", ".yml", ".json")
 
 
 def infer_format(output: str | os.PathLike[str] | None) -> str | None:
@@ -53,10 +53,8 @@ def load_source(source: str | os.PathLike[str], **overrides: Any) -> Any:
         return build(path, **overrides)
     if overrides:
         raise SpecError(Problem("--set applies to specs, not to saved models", file=str(path)))
-    if not path.exists():
-        raise SpecError(Problem("no such file", file=str(path)))
-    if path.suffix.lower() != ".keras":
-        raise SpecError(Problem(f"{path}: expected a .keras model or a spec (.yaml, .yml, .json)", file=str(path)))
+    if path.exists() and path.suffix.lower() != ".keras":
+        raise SpecError(Problem("expected a .keras model or a spec (.yaml, .yml, .json)", file=str(path)))
     return load_model(path)
 
 
@@ -73,9 +71,13 @@ def _converter_missing(fmt: str, exc: ImportError) -> SpecError:
 
 
 def _signature(model: Any, fmt: str) -> dict[str, Any]:
-    """Keras' ONNX route insists that the model has been called, which a freshly loaded one has not;
-    giving the input signature (batch size left open, input named `input`) is all it needs."""
-    if fmt != "onnx":
+    """One tensor in, batch size left open, named `input`.
+
+    Keras derives the signature from `model.inputs`; a model rebuilt as
+    ``keras.Model(model.inputs, ...)`` (as `archspec train` saves it) holds them as a
+    list, and its SavedModel `serve` then wants a list while `serving_default` takes a
+    tensor. ONNX needs the signature anyway: a freshly loaded model has not been called."""
+    if fmt not in ("savedmodel", "onnx"):
         return {}
     import tensorflow as tf
 

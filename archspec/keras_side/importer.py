@@ -179,10 +179,4 @@ def _verify(model: Any, text: str, names: dict[str, str], rows: list[tuple[Any, 
 def import_file(path: str | os.PathLike[str]) -> str:
     """The spec of a saved .keras model."""
     target = Path(path)
-    if not target.exists():
-        raise SpecError(Problem("no such file", file=str(target)))
-    try:
-        model = load_model(target)
-    except (ValueError, OSError, TypeError) as exc:
-        raise SpecError(Problem(f"cannot load {target} as a Keras model: {exc}", file=str(target))) from None
-    return import_model(model, source=str(target))
+    return import_model(load_model(target), source=str(target))

@@ -1,22 +1,62 @@
-"""Saving and loading Keras models: atomically, and with archspec's own objects registered."""
+"""Saving and loading Keras models: atomically, and with archspec's own objects registered.
+
+A file that is not a model Keras can load is a SpecError naming the file once,
+never Keras' own exception: its messages repeat the path and talk about
+legacy formats the person did not ask about.
+"""
 
 from __future__ import annotations
 
 import os
+import zipfile
 from pathlib import Path
 from typing import Any
 
+from ..errors import Problem, SpecError
 from ..files import atomic_path
 from .backend import deep_recursion, keras as import_keras
+
+_HDF5 = b"\x89HDF\r\n\x1a\n"
+SPEC_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def _not_a_model(path: Path) -> str | None:
+    """Why `path` cannot be a saved Keras model, judged from its bytes (None when it may be one)."""
+    if not path.exists():
+        return "no such file"
+    if path.is_dir():
+        return "not a Keras model: a folder, not a .keras file"
+    suffix = path.suffix.lower()
+    if suffix in SPEC_SUFFIXES:
+        return "not a Keras model but a spec: build it first (archspec build), or give the spec where a spec is taken"
+    if suffix in (".h5", ".hdf5"):
+        with open(path, "rb") as f:
+            return None if f.read(8) == _HDF5 else "not a Keras model: not an HDF5 file, as its .h5 name says"
+    if suffix != ".keras":
+        return f"not a Keras model file: Keras reads .keras (and legacy .h5) files, not {suffix or 'files without a suffix'}"
+    if not zipfile.is_zipfile(path):
+        return "not a Keras model: a .keras file is a zip archive, and this file is not one"
+    with zipfile.ZipFile(path) as archive:
+        if "config.json" not in archive.namelist():
+            return "not a Keras model: the archive holds no config.json"
+    return None
 
 
 def load_model(path: str | os.PathLike[str]) -> Any:
     """Load a saved ``.keras`` model, with archspec's custom layers, schedule and loss available."""
+    target = Path(path)
+    why = _not_a_model(target)
+    if why:
+        raise SpecError(Problem(why, file=str(target)))
     keras = import_keras()
     from .custom import CUSTOM_OBJECTS  # imports Keras
 
-    with deep_recursion(20_000):
-        return keras.saving.load_model(path, custom_objects=CUSTOM_OBJECTS)
+    try:
+        with deep_recursion(20_000):
+            return keras.saving.load_model(target, custom_objects=CUSTOM_OBJECTS)
+    except Exception as exc:  # noqa: BLE001 - any failure inside Keras' reader means the file is not a model it can load
+        detail = " ".join(str(exc).replace(str(target), "the file").split())[:300] or type(exc).__name__
+        raise SpecError(Problem(f"not a Keras model Keras can load: {detail}", file=str(target))) from None
 
 
 def save_model(model: Any, path: str | os.PathLike[str], *, force: bool = False) -> Path:

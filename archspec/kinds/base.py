@@ -7,15 +7,19 @@ shape rules and emitters only ever see one form.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any, ClassVar, Literal, Mapping
+from functools import lru_cache
+from typing import Annotated, Any, ClassVar, Literal, Mapping, Union, get_args, get_origin
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from ..errors import closest
 
 MAX_SIZE = 65_536
 """Largest spatial size, kernel, stride or filter count a spec may ask for."""
+
+NAME_PATTERN = r"^[A-Za-z0-9_.\-]+$"
+"""What a layer or network name may hold (Keras, file names and diagrams all take these)."""
 
 PosInt = Annotated[int, Field(gt=0, le=MAX_SIZE)]
 NonNegInt = Annotated[int, Field(ge=0, le=MAX_SIZE)]
@@ -61,8 +65,33 @@ ACTIVATION_NOTES = {
 Activation = Annotated[Literal[ACTIVATIONS], ValueNotes(ACTIVATION_NOTES)]  # type: ignore[valid-type]
 
 
+def _holds_bool(value: Any) -> bool:
+    return isinstance(value, bool) or (isinstance(value, (list, tuple)) and any(_holds_bool(v) for v in value))
+
+
+@lru_cache(maxsize=None)
+def _number_words(model: type[BaseModel], field: str) -> str | None:
+    """'an integer' or 'a number' when the field's type holds numbers but never a boolean, else None.
+
+    Pydantic reads True as 1 for such a field; in YAML `filters: yes` is True, so that would
+    silently make a one-filter layer."""
+    numbers: set[type] = set()
+    stack: list[Any] = [model.model_fields[field].annotation]
+    while stack:
+        tp = stack.pop()
+        if tp is bool or tp is Any:
+            return None
+        if tp in (int, float):
+            numbers.add(tp)
+        elif get_origin(tp) is Annotated:
+            stack.append(get_args(tp)[0])
+        elif get_origin(tp) in (Union, tuple, list) or type(tp).__name__ == "UnionType":
+            stack.extend(get_args(tp))
+    return None if not numbers else "an integer" if numbers == {int} else "a number"
+
+
 class Strict(BaseModel):
-    """Unknown keys are errors, with the closest valid key as a hint."""
+    """Unknown keys are errors, with the closest valid key as a hint; booleans are not numbers."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -98,6 +127,16 @@ class Strict(BaseModel):
                     )
         return data
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _boolean_is_not_a_number(cls, value: Any, info: ValidationInfo) -> Any:
+        if _holds_bool(value) and info.field_name and (words := _number_words(cls, info.field_name)):
+            raise PydanticCustomError(
+                "bool_not_number", "expected {words}, got {what}",
+                {"words": words, "what": f"a boolean ({str(value).lower()})" if isinstance(value, bool) else f"a boolean in {value!r}"},
+            )
+        return value
+
 
 class LayerSpec(Strict):
     """Fields every layer kind accepts."""
@@ -110,7 +149,7 @@ class LayerSpec(Strict):
     """JSON Schema forms people may also write, per field ("" for the whole layer), that the
     model's "before" validators accept but Pydantic's generated schema cannot know (for editors)."""
 
-    name: str | None = Field(None, description="Node name; referenced by `input`/`inputs` of later layers.", pattern=r"^[A-Za-z0-9_.\-]+$", max_length=200)
+    name: str | None = Field(None, description="Node name; referenced by `input`/`inputs` of later layers.", pattern=NAME_PATTERN, max_length=200)
     input: str | None = Field(None, description="Name of the layer this one reads; the previous layer by default, `input` for the model input.")
 
     @model_validator(mode="before")

@@ -71,8 +71,18 @@ class Stage(_Instantiate):
     first: dict[str, Scalar] = Field(default_factory=dict, description="Parameters for the first instance only, e.g. {stride: 2}.")
 
 
+MAX_TEMPLATE_NESTING = 32
+"""Deepest chain of templates using templates (each level is a few Python frames)."""
+
+
 def instantiate(ctx: Lowering, tname: str, given: dict[str, Any], segment: str, source: str, path: tuple) -> str:
     """Lower one template instance named `segment` reading `source`."""
+    if tname in ctx.templates:
+        cycle = ctx.templates[ctx.templates.index(tname):] + [tname]
+        ctx.fail(path + ("block",), f"block template {tname!r} uses itself: {' -> '.join(cycle)}",
+                 "a template cannot contain itself, directly or through other templates")
+    if len(ctx.templates) >= MAX_TEMPLATE_NESTING:
+        ctx.fail(path + ("block",), f"templates nested deeper than {MAX_TEMPLATE_NESTING} levels")
     tpl, origin = ctx.template(tname, path)
     unknown = [k for k in given if k not in tpl.params]
     if unknown:
@@ -85,6 +95,7 @@ def instantiate(ctx: Lowering, tname: str, given: dict[str, Any], segment: str, 
     where = ("blocks", tname, "layers") if origin == "spec" else path  # built-in text is not the user's: point at the use
     body = ctx.validate_layers(tpl.layers, where, env, None if origin == "spec" else path)
     ctx.uses.append(f"block {tname!r} used at {format_path(path)}")
+    ctx.templates.append(tname)
     try:
         ctx.prev = source
         if len(body) == 1:  # a one-layer template *is* that layer: it takes the instance's name
@@ -95,7 +106,17 @@ def instantiate(ctx: Lowering, tname: str, given: dict[str, Any], segment: str, 
                 out = ctx.lower_list(body, where)
     finally:
         ctx.uses.pop()
+        ctx.templates.pop()
     return ctx.alias(ctx.scoped(segment), out)
+
+
+def feature_map(ctx: Lowering, x: str, path: tuple, kind: str) -> tuple[int, ...]:
+    """The (H, W, C) shape of node `x`; a located problem when a block that needs one gets anything else."""
+    shape = ctx.shape(x)
+    if len(shape) != 3:
+        ctx.fail(path, f"{kind} needs a feature map (H, W, C) as its input, got shape {list(shape)}",
+                 "a block of convolutions cannot follow a flatten or dense layer")
+    return shape
 
 
 def lower_use(u: Use, ctx, path: tuple) -> str:
@@ -108,7 +129,10 @@ def lower_stage(s: Stage, ctx, path: tuple) -> str:
     x = ctx.source_of(s, path)
     for i in range(1, s.repeat + 1):
         params = {**(s.model_extra or {}), **(s.first if i == 1 else {})}
+        before = ctx.node_count()
         x = instantiate(ctx, s.block, params, f"{segment}_block{i}", x, path)
+        if i == 2:  # later instances are the size of the second: refuse a stage too large before building it
+            ctx.expect((ctx.node_count() - before) * (s.repeat - 2), path)
     return ctx.alias(ctx.scoped(segment), x)
 
 
@@ -124,8 +148,11 @@ def lower_repeat(r: Repeat, ctx, path: tuple) -> str:
     segment = ctx.segment_for(r, "repeat")
     ctx.prev = ctx.source_of(r, path)
     for i in range(1, r.times + 1):
+        before = ctx.node_count()
         with ctx.in_scope(f"{segment}_{i}"):
             ctx.lower_list(r.layers, path + ("layers",))
+        if i == 1:  # every repetition is the size of the first: refuse a repeat too large before building it
+            ctx.expect((ctx.node_count() - before) * (r.times - 1), path)
     return ctx.alias(ctx.scoped(segment), ctx.prev)
 
 
@@ -182,8 +209,12 @@ def lower_residual(r: Residual, ctx, path: tuple) -> str:
 
 def _projection(r: Residual, ctx, x: str, y: str, path: tuple) -> str:
     """1x1 conv from x to y's shape: stride = the body's downsampling, filters = y's channels."""
+    if len(ctx.shape(x)) != 3 or len(ctx.shape(y)) != 3:
+        ctx.fail(path + ("shortcut",), f"a projection shortcut (a 1x1 conv) needs feature maps (H, W, C) on both sides, "
+                                       f"but this residual goes from shape {list(ctx.shape(x))} to {list(ctx.shape(y))}",
+                 "give the shortcut as a list of layers (e.g. [{dense: 8}]), or keep the input's shape for an identity shortcut")
     (hi, wi, _), (ho, wo, co) = ctx.shape(x), ctx.shape(y)
-    if len(ctx.shape(y)) != 3 or hi % ho or wi % wo:
+    if hi % ho or wi % wo:
         ctx.fail(path + ("shortcut",), f"cannot project {hi}x{wi} onto {ho}x{wo}: not an integer stride",
                  "give the shortcut explicitly as a list of layers")
     conv = Conv(filters=co, kernel=1, stride=(hi // ho, wi // wo), bias=r.projection_bias, bn=r.projection_bn, name="0")
@@ -230,6 +261,7 @@ class Inception(LayerSpec):
 def lower_inception(m: Inception, ctx, path: tuple) -> str:
     segment = ctx.segment_for(m, "inception")
     x = ctx.source_of(m, path)
+    feature_map(ctx, x, path, "inception")
     conv = KINDS["conv"].lower  # type: ignore[union-attr]
 
     def c(name: str, filters: int, kernel: int, src: str) -> str:
@@ -260,6 +292,7 @@ class DenseBlock(LayerSpec):
 def lower_dense_block(d: DenseBlock, ctx, path: tuple) -> str:
     segment = ctx.segment_for(d, "dense_block")
     x = ctx.source_of(d, path)
+    feature_map(ctx, x, path, "dense_block")
     bn = ctx.with_defaults("batchnorm", BatchNorm())
     for i in range(1, d.layers + 1):
         with ctx.in_scope(f"{segment}_block{i}"):
@@ -286,7 +319,7 @@ def lower_transition(t: Transition, ctx, path: tuple) -> str:
     segment = ctx.segment_for(t, "transition")
     x = ctx.source_of(t, path)
     bn = ctx.with_defaults("batchnorm", BatchNorm())
-    channels = ctx.shape(x)[-1]
+    channels = feature_map(ctx, x, path, "transition")[-1]
     n = lambda s: ctx.scoped(f"{segment}_{s}")  # noqa: E731
     x = ctx.add(n("bn"), "batchnorm", bn, [x], path)
     x = ctx.add(n("relu"), "activation", ActivationLayer(fn="relu"), [x], path)

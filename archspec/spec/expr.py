@@ -5,6 +5,12 @@ the variable's value, whatever its type; anything longer must be arithmetic
 over numbers: ``+ - * / // % **``, parentheses, and the functions below.
 Python's ``ast`` parses the text; only the node types listed here are walked,
 so nothing is ever executed.
+
+Work is bounded before it is done: the text's length and the tree's depth
+are checked before evaluating, exponents are small, and every value met on the
+way must be a finite real number no larger than ``MAX_MAGNITUDE``, so no
+operation ever sees operands large enough to be slow, and nothing (overflow,
+infinity, a complex power) escapes as a Python exception.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import operator
 import re
 from typing import Any, Callable, Mapping
 
-from ..errors import closest
+from ..errors import closest, shown
 
 _VAR = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 _ONLY_VAR = re.compile(r"\s*\$([A-Za-z_][A-Za-z0-9_]*)\s*")
@@ -30,9 +36,24 @@ _BINARY: dict[type, Callable[[Any, Any], Any]] = {
     ast.Pow: operator.pow,
 }
 _UNARY: dict[type, Callable[[Any], Any]] = {ast.USub: operator.neg, ast.UAdd: operator.pos}
+MAX_LENGTH = 500
+"""Longest expression accepted, in characters."""
+MAX_DEPTH = 32
+"""Deepest nesting of operations and calls accepted."""
+MAX_MAGNITUDE = 10**15
+"""Largest absolute value an expression may produce, finally or on the way."""
+
+
+def _round(x: Any, ndigits: Any = None) -> Any:
+    """`round`, with the digits bounded: round(10, -10**9) would compute a billion-digit power."""
+    if ndigits is not None and (type(ndigits) is not int or abs(ndigits) > 15):
+        raise ValueError(f"the digits to round to must be an integer from -15 to 15, got {ndigits!r}")
+    return round(x, ndigits)
+
+
 FUNCTIONS: dict[str, Callable[..., Any]] = {
     "int": int,
-    "round": round,
+    "round": _round,
     "floor": math.floor,
     "ceil": math.ceil,
     "min": min,
@@ -71,12 +92,39 @@ def evaluate(text: str, env: Mapping[str, Any]) -> Any:
     only = _ONLY_VAR.fullmatch(text)
     if only:
         return _lookup(only.group(1), env)
+    if len(text) > MAX_LENGTH:
+        raise ExprError(f"expression of {len(text):,} characters, longer than {MAX_LENGTH}: {shown(text)}",
+                        "compute it in steps, through variables")
     python = _VAR.sub(lambda m: f"__v_{m.group(1)}", text)
     try:
         tree = ast.parse(python.strip(), mode="eval")
-    except SyntaxError:
-        raise ExprError(f"cannot parse expression {text!r}") from None
+    except SyntaxError as exc:
+        raise ExprError(f"cannot parse expression {shown(text)}" + (f" ({exc.msg})" if "nested" in (exc.msg or "") else "")) from None
+    except (RecursionError, MemoryError):
+        raise ExprError(f"expression {shown(text)} is nested too deeply to parse") from None
+    _check_depth(tree.body, text)
     return _eval(tree.body, env, text)
+
+
+def _check_depth(root: ast.AST, text: str) -> None:
+    """Refuse deep trees before walking them recursively (iteratively, so this cannot overflow)."""
+    stack = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ExprError(f"expression {shown(text)} is nested deeper than {MAX_DEPTH} levels")
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+
+
+def _number(value: Any, text: str) -> Any:
+    """`value` when it is a finite real number within bounds; the error saying what it is otherwise."""
+    if isinstance(value, complex):
+        raise ExprError(f"{shown(text)} is not a real number (a negative number to a fractional power?)")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ExprError(f"{shown(text)} is not finite: a value on the way is {value}")
+    if abs(value) > MAX_MAGNITUDE:
+        raise ExprError(f"a value in {shown(text)} is too large: {shown(value)} (the limit is 1e15)")
+    return value
 
 
 def _lookup(name: str, env: Mapping[str, Any]) -> Any:
@@ -89,20 +137,22 @@ def _lookup(name: str, env: Mapping[str, Any]) -> Any:
 
 def _eval(node: ast.AST, env: Mapping[str, Any], text: str) -> Any:
     if isinstance(node, ast.Constant) and type(node.value) in (int, float):
-        return node.value
+        return _number(node.value, text)
     if isinstance(node, ast.Name) and node.id.startswith("__v_"):
         value = _lookup(node.id[4:], env)
         if type(value) not in (int, float):
-            raise ExprError(f"${node.id[4:]} is {value!r}, not a number, in {text!r}")
-        return value
+            raise ExprError(f"${node.id[4:]} is {shown(value)}, not a number, in {shown(text)}")
+        return _number(value, text)
     if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
         left, right = _eval(node.left, env, text), _eval(node.right, env, text)
         if isinstance(node.op, ast.Pow) and abs(right) > _MAX_POWER:
-            raise ExprError(f"exponent {right} too large in {text!r}")
+            raise ExprError(f"exponent {right} too large in {shown(text)}")
         try:
-            return _BINARY[type(node.op)](left, right)
+            return _number(_BINARY[type(node.op)](left, right), text)
         except ZeroDivisionError:
-            raise ExprError(f"division by zero in {text!r}") from None
+            raise ExprError(f"division by zero in {shown(text)}") from None
+        except OverflowError:
+            raise ExprError(f"a value in {shown(text)} is too large (the limit is 1e15)") from None
     if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
         return _UNARY[type(node.op)](_eval(node.operand, env, text))
     if (
@@ -111,9 +161,13 @@ def _eval(node: ast.AST, env: Mapping[str, Any], text: str) -> Any:
         and node.func.id in FUNCTIONS
         and not node.keywords
     ):
-        return FUNCTIONS[node.func.id](*(_eval(a, env, text) for a in node.args))
+        args = [_eval(a, env, text) for a in node.args]
+        try:
+            return _number(FUNCTIONS[node.func.id](*args), text)
+        except (TypeError, ValueError, OverflowError, ZeroDivisionError) as exc:
+            raise ExprError(f"{node.func.id}() in {shown(text)}: {exc}") from None
     raise ExprError(
-        f"unsupported expression {text!r}: use numbers, $variables, + - * / // % **, "
+        f"unsupported expression {shown(text)}: use numbers, $variables, + - * / // % **, "
         f"parentheses and {', '.join(FUNCTIONS)}"
     )
 

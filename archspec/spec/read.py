@@ -7,12 +7,19 @@ keys are errors, aliases cannot blow up (a node budget bounds the expanded
 size), and nesting depth and file size are bounded before parsing starts.
 JSON goes through the ``json`` module for exact JSON semantics; PyYAML then
 composes the same text only to learn line and column numbers.
+
+Numbers follow what people mean rather than YAML 1.1's letter: ``5e-1`` and
+``1.0e300`` are numbers (YAML 1.1 reads them as text), while ``010`` (octal 8
+in YAML 1.1) and ``3:3`` (base 60) are refused with what to write instead.
+NaN and infinities are refused wherever they come from.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -27,6 +34,14 @@ MAX_DEPTH = 64
 """Deepest nesting of mappings and lists accepted."""
 MAX_NODES = 200_000
 """Most values a document may hold once aliases are expanded (billion-laughs guard)."""
+
+MAX_DIGITS = 40
+"""Longest number accepted, in characters (Python refuses to even print a 4,300-digit one)."""
+
+_TAG = "tag:yaml.org,2002:"
+_EXPONENT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)[eE][-+]?[0-9]+")
+"""Floats YAML 1.2 reads and YAML 1.1 leaves as text (no dot, or no sign in the exponent)."""
+_OCTAL = re.compile(r"[-+]?0[0-7_]+")
 
 _SAFE_TAGS = {
     "tag:yaml.org,2002:" + t
@@ -45,6 +60,11 @@ class Source:
     text: str = ""
     values: dict[tuple[PathPart, ...], Mark] = field(default_factory=dict)
     keys: dict[tuple[PathPart, ...], Mark] = field(default_factory=dict)
+    overrides: dict[tuple[PathPart, ...], str] = field(default_factory=dict)
+    """Fields a `--set` replaced -> the assignment: problems there are located at the option,
+    since the file's text at that spot is the value that was replaced."""
+    derived: dict[tuple[PathPart, ...], str] = field(default_factory=dict)
+    """Expressions that use a variable `--set` gave -> which ones, named in the hints of problems there."""
 
     def problem(
         self,
@@ -56,6 +76,15 @@ class Source:
     ) -> Problem:
         """A Problem located at ``path``, or at its nearest ancestor that has a mark."""
         path = tuple(path)
+        for end in range(len(path), 0, -1):
+            if path[:end] in self.overrides:
+                spot = self.values.get(path[:end])
+                replaced = f" (it replaces the value at {self.file}:{spot[0]})" if spot and self.file else ""
+                return Problem(message, file="--set", path=path,
+                               hint="; ".join(filter(None, (hint, f"from --set {self.overrides[path[:end]]}{replaced}"))))
+            if path[:end] in self.derived:
+                hint = "; ".join(filter(None, (hint, self.derived[path[:end]])))
+                break
         mark = None
         for end in range(len(path), -1, -1):
             prefix = path[:end]
@@ -111,13 +140,17 @@ def _check_depth(text: str) -> None:
 class _Walker:
     """Turns a composed YAML node tree into Python data, recording positions."""
 
-    def __init__(self, loader: Any, source_file: str | None, text: str) -> None:
+    def __init__(self, loader: Any, source_file: str | None, text: str, marks_only: bool = False) -> None:
         self.loader = loader
+        self.marks_only = marks_only
+        """Only positions are wanted (JSON, parsed by `json`): scalars stay as written."""
         self.file = source_file
         self.text = text
         self.values: dict[tuple[PathPart, ...], Mark] = {}
         self.keys: dict[tuple[PathPart, ...], Mark] = {}
         self.count = 0
+        self.open: set[int] = set()
+        """Collection nodes being walked: meeting one again means an alias inside its own anchor."""
 
     def fail(self, node: yaml.Node, msg: str, hint: str | None = None) -> SpecError:
         m = node.start_mark
@@ -139,16 +172,47 @@ class _Walker:
                 "specs are plain data: mappings, lists, strings, numbers, booleans and null",
             )
         if isinstance(node, yaml.ScalarNode):
-            return self.loader.construct_object(node, deep=True)
-        if isinstance(node, yaml.SequenceNode):
-            return [self.walk(child, path + (i,)) for i, child in enumerate(node.value)]
+            return self.scalar(node)
+        if id(node) in self.open:
+            raise _recursive_alias(self.text, self.file, node)
+        self.open.add(id(node))
+        try:
+            if isinstance(node, yaml.SequenceNode):
+                return [self.walk(child, path + (i,)) for i, child in enumerate(node.value)]
+            return self.mapping(node, path)
+        finally:
+            self.open.discard(id(node))
+
+    def scalar(self, node: yaml.ScalarNode) -> Any:
+        """A scalar's value; plain numbers are read as people mean them (see the module docstring)."""
+        text, tag = node.value, node.tag
+        if self.marks_only:
+            return text
+        if not node.style and tag in (_TAG + "int", _TAG + "float"):
+            if len(text) > MAX_DIGITS:
+                raise self.fail(node, f"a number of {len(text):,} characters is too large")
+            if ":" in text:
+                raise self.fail(node, f"YAML 1.1 reads {text} as the base-60 number {self.loader.construct_object(node)}",
+                                "write a pair as a list ([3, 3]); quote it if it is text")
+            if tag == _TAG + "int" and _OCTAL.fullmatch(text):
+                raise self.fail(node, f"YAML 1.1 reads {text} as the octal number {self.loader.construct_object(node)}",
+                                f"write {self.loader.construct_object(node)}, or {text.lstrip('+-0_') or '0'} without the leading zero")
+        if not node.style and tag == _TAG + "str" and _EXPONENT.fullmatch(text):
+            value: Any = float(text)  # 5e-1: a number in YAML 1.2 and to every reader; text to YAML 1.1
+        else:
+            value = self.loader.construct_object(node, deep=True)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise self.fail(node, f"{text} is not a finite number", "specs hold finite numbers only")
+        return value
+
+    def mapping(self, node: yaml.MappingNode, path: tuple[PathPart, ...]) -> dict[Any, Any]:
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
             if key_node.tag.endswith(":merge"):
                 raise self.fail(key_node, "YAML merge keys (<<) are not supported", "write the keys out, or use a block template")
             if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in _SAFE_TAGS:
                 raise self.fail(key_node, "mapping keys must be plain strings or numbers")
-            key = self.loader.construct_object(key_node)
+            key = self.scalar(key_node)
             if key in out:
                 first = self.keys[path + (key,)]
                 raise self.fail(
@@ -161,7 +225,25 @@ class _Walker:
         return out
 
 
-def _compose(text: str, file: str | None) -> _Walker | None:
+def _recursive_alias(text: str, file: str | None, node: yaml.Node) -> SpecError:
+    """The alias that sits inside its own anchor's value, found by scanning events (composed
+    nodes no longer say where an alias was written)."""
+    anchors: list[str | None] = []
+    for event in yaml.parse(text, Loader=_FAST or yaml.SafeLoader):
+        if isinstance(event, _OPEN):
+            anchors.append(event.anchor)
+        elif isinstance(event, _CLOSE):
+            anchors.pop()
+        elif isinstance(event, yaml.AliasEvent) and event.anchor in anchors:
+            m = event.start_mark
+            return _problem(text, file, m.line + 1, m.column + 1,
+                            f"alias *{event.anchor} sits inside the value anchored &{event.anchor}: that value would contain itself",
+                            "an alias may repeat a value written before it, not one it is part of")
+    m = node.start_mark
+    return _problem(text, file, m.line + 1, m.column + 1, "a YAML alias refers to a value that contains it")
+
+
+def _compose(text: str, file: str | None, *, marks_only: bool = False) -> _Walker | None:
     """Compose YAML text; returns the walker (holding data) or None for an empty document."""
     try:
         loader = (_FAST or yaml.SafeLoader)(text)
@@ -189,7 +271,7 @@ def _compose(text: str, file: str | None) -> _Walker | None:
             raise _problem(text, file, None, None, f"YAML error: {exc}") from None
         if node is None:
             return None
-        walker = _Walker(loader, file, text)
+        walker = _Walker(loader, file, text, marks_only)
         walker.data = walker.walk(node, ())  # type: ignore[attr-defined]
         return walker
     finally:
@@ -203,6 +285,28 @@ def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
             raise _DuplicateKey(key)
         out[key] = value
     return out
+
+
+class _HugeNumber:
+    """Stands for a JSON integer too long to convert; `_json_numbers` reports it where it sits."""
+
+    def __init__(self, digits: int) -> None:
+        self.digits = digits
+
+
+def _json_int(text: str) -> int | _HugeNumber:
+    return int(text) if len(text) <= MAX_DIGITS else _HugeNumber(len(text))
+
+
+def _json_numbers(source: Source, data: Any, path: tuple[PathPart, ...]) -> None:
+    """JSON's NaN, Infinity and overflowing numbers (1e999) are not numbers a spec can hold."""
+    if isinstance(data, float) and not math.isfinite(data):
+        raise SpecError(source.problem(path, f"{data} is not a finite number", "specs hold finite numbers only"))
+    if isinstance(data, _HugeNumber):
+        raise SpecError(source.problem(path, f"a number of {data.digits:,} characters is too large"))
+    children = data.items() if isinstance(data, dict) else enumerate(data) if isinstance(data, list) else ()
+    for key, value in children:
+        _json_numbers(source, value, path + (key,))
 
 
 class _DuplicateKey(Exception):
@@ -221,7 +325,7 @@ def parse(text: str, file: str | None = None, *, fmt: str | None = None) -> Sour
         raise _problem(text, file, None, None, "the spec is empty", "a spec is a mapping with at least `input` and `layers`")
     if fmt == "json":
         try:
-            data = json.loads(text, object_pairs_hook=_reject_duplicates)
+            data = json.loads(text, object_pairs_hook=_reject_duplicates, parse_int=_json_int)
         except json.JSONDecodeError as exc:
             raise _problem(text, file, exc.lineno, exc.colno, f"JSON syntax error: {exc.msg}") from None
         except _DuplicateKey as exc:
@@ -231,6 +335,7 @@ def parse(text: str, file: str | None = None, *, fmt: str | None = None) -> Sour
             raise _problem(text, file, None, None, f"nesting deeper than {MAX_DEPTH} levels") from None
         walker = _try_marks(text, file)
         values, keys = (walker.values, walker.keys) if walker else ({}, {})
+        _json_numbers(Source(data, file, text, values, keys), data, ())
     else:
         walker = _compose(text, file)
         if walker is None:
@@ -245,10 +350,18 @@ def parse(text: str, file: str | None = None, *, fmt: str | None = None) -> Sour
     return Source(data, file, text, values, keys)
 
 
+def parse_value(text: str) -> Any:
+    """One value written on its own (a `--set` value), read by the same rules as a spec file."""
+    if not text.strip():
+        return None
+    walker = _compose(text, None)
+    return None if walker is None else walker.data  # type: ignore[attr-defined]
+
+
 def _try_marks(text: str, file: str | None) -> _Walker | None:
     """Positions for JSON text, if PyYAML can compose it; positions are a courtesy."""
     try:
-        return _compose(text, file)
+        return _compose(text, file, marks_only=True)
     except SpecError:
         return None
 

@@ -4,18 +4,24 @@ Top-level ``variables`` are substituted first, everywhere but inside block
 templates (those are resolved per use, with their parameters). Pydantic then
 checks the whole document; its errors are translated back to positions in
 the file, with the closest valid name for typos.
+
+A `--set` value is not in the file: a problem with a field it replaced is
+located at the option, and one with a value computed from a variable it set
+says so in its hint (the Source carries both maps).
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any, Mapping, Sequence
 
 from pydantic import BaseModel, ValidationError
 
 from . import expr
-from ..errors import PathPart, Problem, SpecError, closest
+from ..errors import PathPart, Problem, SpecError, closest, shown
 from .read import Source
+from ..kinds.base import NAME_PATTERN
 from ..kinds.registry import KINDS
 from .network import kind_of, spec_model
 
@@ -27,23 +33,27 @@ _TYPE_WORDS = {
     "model_type": "a mapping", "model_attributes_type": "a mapping",
 }
 _RELEVANT = {str: ("literal_error", "string_type", "unknown_kind"), int: ("int", "greater", "less"), list: ("tuple", "list", "too_")}
+_BOOLEAN_HINT = "YAML reads yes/no, on/off and true/false as booleans: write the number"
 
 
 OVERRIDABLE = ("name", "description", "input", "defaults", "training")
 """Top-level fields `--set` may replace (dotted keys reach inside: `training.epochs=3`)."""
 
 
-def apply_overrides(data: dict[str, Any], overrides: Mapping[str, Any], source: Source) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Split `--set` overrides into variable values and edits of top-level fields (applied to a copy)."""
+def apply_overrides(data: dict[str, Any], overrides: Mapping[str, Any], source: Source) -> tuple[dict[str, Any], dict[str, Any], dict[tuple[PathPart, ...], str]]:
+    """Split `--set` overrides into variable values and edits of top-level fields (applied to a copy);
+    the third result maps each replaced field's path to the assignment that replaced it."""
     variables = data.get("variables") if isinstance(data.get("variables"), dict) else {}
     out = dict(data)
     var_values: dict[str, Any] = {}
+    fields: dict[tuple[PathPart, ...], str] = {}
     problems = []
     for key, value in overrides.items():
         parts = key.split(".")
         if key in variables:
             var_values[key] = value
         elif parts[0] in OVERRIDABLE:
+            fields[tuple(parts)] = f"{key}={shown(value)}"
             target = out
             for i, part in enumerate(parts[:-1]):
                 child = target.get(part)
@@ -58,33 +68,126 @@ def apply_overrides(data: dict[str, Any], overrides: Mapping[str, Any], source: 
             ))
     if problems:
         raise SpecError(problems)
-    return out, var_values
+    return out, var_values, fields
+
+
+def _uses(value: Any) -> set[str]:
+    return expr.names(value) if expr.is_expr(value) else set()
+
+
+def _variable_order(raw: dict[str, Any], fixed: Mapping[str, Any]) -> tuple[list[str], list[tuple[str, list[str]]]]:
+    """Variables ordered so each follows those it uses, and the cycles met: (the variable whose
+    expression closes the cycle, the cycle). Depth-first with an explicit stack: a long chain of
+    variables cannot overflow Python's."""
+    deps = {name: [] if name in fixed else sorted(_uses(value) & raw.keys()) for name, value in raw.items()}
+    order: list[str] = []
+    cycles: list[tuple[str, list[str]]] = []
+    state: dict[str, int] = {}  # 1: being resolved, 2: done
+    for root in raw:
+        if root in state:
+            continue
+        state[root] = 1
+        stack, chain = [(root, iter(deps[root]))], [root]
+        while stack:
+            name, pending = stack[-1]
+            for dep in pending:
+                if state.get(dep) == 1:
+                    cycles.append((name, chain[chain.index(dep):] + [dep]))
+                elif dep not in state:
+                    state[dep] = 1
+                    stack.append((dep, iter(deps[dep])))
+                    chain.append(dep)
+                    break
+            else:
+                stack.pop()
+                chain.pop()
+                state[name] = 2
+                order.append(name)
+    return order, cycles
+
+
+def _from_overrides(data: dict[str, Any], raw: dict[str, Any], var_values: Mapping[str, Any], order: list[str]) -> dict[tuple[PathPart, ...], str]:
+    """Paths (outside `variables`) whose expression uses a variable `--set` gave, directly or
+    through other variables -> those assignments, for the hints of problems found there."""
+    given: dict[str, set[str]] = {}
+    for name in order:
+        given[name] = ({name} if name in var_values else set()).union(*(given.get(d, set()) for d in _uses(raw[name]) if d not in var_values))
+    out: dict[tuple[PathPart, ...], str] = {}
+
+    def walk(value: Any, path: tuple[PathPart, ...]) -> None:
+        if expr.is_expr(value):
+            names = set().union(*(given.get(n, set()) for n in expr.names(value)))
+            if names:
+                out[path] = ", ".join(f"${n} from --set {n}={shown(var_values[n])}" for n in sorted(names))
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                walk(v, path + (k,))
+        elif isinstance(value, list):
+            for i, v in enumerate(value):
+                walk(v, path + (i,))
+
+    if var_values:
+        for key, value in data.items():
+            if key != "variables":
+                walk(value, (key,))
+    return out
+
+
+def _raw_at(data: Any, path: Sequence[PathPart]) -> Any:
+    try:
+        return _value_at(data, path)
+    except (KeyError, IndexError, TypeError):
+        return None
 
 
 def resolve_variables(data: dict[str, Any], source: Source, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Substitute $variables outside block templates; variables may use earlier ones.
+    """Substitute $variables outside block templates; variables may use each other in any order.
 
-    An overridden variable takes its new value before later variables are computed from it."""
+    An overridden variable takes its new value before other variables are computed from it.
+    Variables defined through each other are one problem naming the cycle; expressions that
+    use a variable which failed are not reported again."""
+    return _resolve(data, source, overrides)[0]
+
+
+def _resolve(data: dict[str, Any], source: Source, overrides: Mapping[str, Any] | None) -> tuple[dict[str, Any], Source]:
     problems: list[Problem] = []
+    data, var_values, fields = apply_overrides(data, overrides or {}, source)
+    raw_vars = data.get("variables") if isinstance(data.get("variables"), dict) else {}
+    order, cycles = _variable_order(raw_vars, var_values)
+    source = replace(source, overrides=fields, derived=_from_overrides(data, raw_vars, var_values, order))
+    broken: set[str] = set()
 
     def fail(path: tuple, message: str, hint: str | None = None) -> None:
+        if _uses(_raw_at(data, path)) & broken:
+            if path[:1] == ("variables",):
+                broken.add(str(path[1]))
+            return  # its cause is reported already
+        if path[:1] == ("variables",):
+            broken.add(str(path[1]))
         problems.append(source.problem(path, message, hint))
 
-    data, var_values = apply_overrides(data, overrides or {}, source)
-    raw_vars = data.get("variables") or {}
+    for closer, cycle in cycles:
+        if not broken.issuperset(cycle):
+            problems.append(source.problem(("variables", closer), f"variables defined through each other: cycle {' -> '.join(cycle)}",
+                                           "give one of them a value that does not use the others"))
+        broken.update(cycle)
     env: dict[str, Any] = {}
-    if isinstance(raw_vars, dict):
-        for key, value in raw_vars.items():
-            env[key] = var_values[key] if key in var_values else expr.substitute(value, env, fail, ("variables", key))
+    for key in order:
+        if key in var_values:
+            env[key] = var_values[key]
+        elif key not in broken:
+            value = expr.substitute(raw_vars[key], env, fail, ("variables", key))
+            if key not in broken:
+                env[key] = value
     out = {
         key: value if key in ("blocks", "variables") else expr.substitute(value, env, fail, (key,))
         for key, value in data.items()
     }
-    if "variables" in out and isinstance(raw_vars, dict):
-        out["variables"] = env
+    if "variables" in out and isinstance(data.get("variables"), dict):
+        out["variables"] = {key: env[key] for key in raw_vars if key in env}
     if problems:
         raise SpecError(problems)
-    return out
+    return out, source
 
 
 def data_path(loc: Sequence[PathPart], data: Any) -> tuple[PathPart, ...]:
@@ -131,7 +234,9 @@ def _message(err: Mapping[str, Any], value: Any) -> tuple[str, str | None, bool]
             return f"too few items: item {err['loc'][-1]} is missing", None, False
         return f"missing required key {err['loc'][-1]!r}", None, False
     if kind in _TYPE_WORDS:
-        return f"expected {_TYPE_WORDS[kind]}, got {value!r}", None, False
+        return f"expected {_TYPE_WORDS[kind]}, got {shown(value)}", _BOOLEAN_HINT if isinstance(value, bool) else None, False
+    if kind == "bool_not_number":
+        return err["msg"], _BOOLEAN_HINT, False
     message = err["msg"].replace("Input should be", "should be")
     if kind.startswith("value_error"):
         message = message.removeprefix("Value error, ")
@@ -139,10 +244,13 @@ def _message(err: Mapping[str, Any], value: Any) -> tuple[str, str | None, bool]
     if kind == "literal_error":
         options = _QUOTED.findall(str(ctx.get("expected", "")))
         near = closest(str(value), options) if isinstance(value, str) else None
-        message = f"expected {ctx.get('expected')}, got {value!r}"
+        message = f"expected {ctx.get('expected')}, got {shown(value)}"
         hint = f"did you mean {near!r}?" if near else None
-    elif kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
-        message = f"{message}, got {value!r}"
+    elif kind == "string_pattern_mismatch" and ctx.get("pattern") == NAME_PATTERN:
+        message = f"a name may hold letters, digits, '_', '.' and '-' only, got {shown(value)}"
+    elif kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal", "finite_number",
+                  "string_pattern_mismatch", "string_too_long", "string_too_short"):
+        message = f"{message}, got {shown(value)}"
     return message, hint, False
 
 
@@ -192,7 +300,7 @@ def translate(exc: ValidationError, source: Source, data: Any, prefix: tuple[Pat
                 value = None
             msgs = list(dict.fromkeys(m for m, _, _ in found))
             hints = [h for _, h, _ in found if h]
-            msg = f"invalid value {value!r}: " + "; or ".join(msgs) if len(msgs) > 1 else msgs[0]
+            msg = f"invalid value {shown(value)}: " + "; or ".join(msgs) if len(msgs) > 1 else msgs[0]
             hint, at_key = (hints[0] if hints else None), found[0][2]
         problems.append(source.problem(prefix + path, msg, hint, at_key=at_key))
     return SpecError(problems)
@@ -200,7 +308,7 @@ def translate(exc: ValidationError, source: Source, data: Any, prefix: tuple[Pat
 
 def validate(source: Source, overrides: Mapping[str, Any] | None = None) -> BaseModel:
     """A validated Spec model from parsed data; the Source is kept for later error locations."""
-    data = resolve_variables(source.data, source, overrides)
+    data, source = _resolve(source.data, source, overrides)
     try:
         spec = spec_model().model_validate(data)
     except ValidationError as exc:
