@@ -6,8 +6,6 @@ which is what keeps `archspec shapes` instant.
 
 from __future__ import annotations
 
-from typing import Any
-
 from ..errors import Problem, SpecError
 from ..kinds.arith import receptive_field
 from ..kinds.registry import OPS, Shape, ShapeError

@@ -8,6 +8,7 @@ legacy formats the person did not ask about.
 from __future__ import annotations
 
 import os
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -18,10 +19,14 @@ from .backend import deep_recursion, keras as import_keras
 
 _HDF5 = b"\x89HDF\r\n\x1a\n"
 SPEC_SUFFIXES = (".yaml", ".yml", ".json")
+# What a file that is not a Keras model most likely is, by its first bytes.
+_SIGNATURES = ((b"\x89PNG", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"), (b"GIF8", "a GIF image"), (b"BM", "a BMP image"),
+               (b"\x93NUMPY", "a NumPy .npy array"), (b"\x1f\x8b", "gzip data"))
+_HINT = "give a run folder, or a .keras file written by `archspec train` or `archspec build`"
 
 
 def _not_a_model(path: Path) -> str | None:
-    """Why `path` cannot be a saved Keras model, judged from its bytes (None when it may be one)."""
+    """Why `path` cannot be a saved Keras model, judged from its name and bytes (None when it may be one)."""
     if not path.exists():
         return "no such file"
     if path.is_dir():
@@ -29,16 +34,27 @@ def _not_a_model(path: Path) -> str | None:
     suffix = path.suffix.lower()
     if suffix in SPEC_SUFFIXES:
         return "not a Keras model but a spec: build it first (archspec build), or give the spec where a spec is taken"
-    if suffix in (".h5", ".hdf5"):
+    try:
         with open(path, "rb") as f:
-            return None if f.read(8) == _HDF5 else "not a Keras model: not an HDF5 file, as its .h5 name says"
+            head = f.read(8)
+    except OSError as exc:
+        return f"cannot read the model ({exc.strerror or exc})"
+    what = next((kind for magic, kind in _SIGNATURES if head.startswith(magic)), None)
+    if what:
+        return f"not a Keras model: this file is {what}"
+    if suffix in (".h5", ".hdf5"):
+        return None if head == _HDF5 else "not a Keras model: not an HDF5 file, as its .h5 name says"
     if suffix != ".keras":
         return f"not a Keras model file: Keras reads .keras (and legacy .h5) files, not {suffix or 'files without a suffix'}"
     if not zipfile.is_zipfile(path):
         return "not a Keras model: a .keras file is a zip archive, and this file is not one"
-    with zipfile.ZipFile(path) as archive:
-        if "config.json" not in archive.namelist():
-            return "not a Keras model: the archive holds no config.json"
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    except (zipfile.BadZipFile, OSError):
+        names = []
+    if "config.json" not in names:
+        return "not a Keras model: a zip archive without the config.json of a .keras model"
     return None
 
 
@@ -47,12 +63,13 @@ def load_model(path: str | os.PathLike[str]) -> Any:
     target = Path(path)
     why = _not_a_model(target)
     if why:
-        raise SpecError(Problem(why, file=str(target)))
+        raise SpecError(Problem(why, file=str(target), hint=None if why == "no such file" else _HINT))
     keras = import_keras()
     from .custom import CUSTOM_OBJECTS  # imports Keras
 
     try:
-        with deep_recursion(20_000):
+        with deep_recursion(20_000), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Keras warns about what it could not restore; the result speaks for itself
             return keras.saving.load_model(target, custom_objects=CUSTOM_OBJECTS)
     except Exception as exc:  # noqa: BLE001 - any failure inside Keras' reader means the file is not a model it can load
         detail = " ".join(str(exc).replace(str(target), "the file").split())[:300] or type(exc).__name__

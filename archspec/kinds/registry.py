@@ -15,7 +15,7 @@ import inspect
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
-from .base import LayerSpec, Unsupported  # noqa: F401  (Unsupported is part of the table's contract)
+from .base import LayerSpec
 
 if TYPE_CHECKING:
     from .lowering import Lowering

@@ -11,7 +11,7 @@ to the registry).
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Union
 
 from pydantic import BaseModel, Discriminator, Field, PrivateAttr, Tag, create_model, model_validator
 

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import warnings
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,11 +24,6 @@ from ..keras_side.saving import load_model
 from ..spec.loading import coerce, load as load_spec
 from ..spec.training import Training
 from . import data as D
-
-# What a file that is not a Keras model most likely is, by its first bytes (None: a format Keras reads).
-_SIGNATURES = ((b"PK\x03\x04", None), (b"\x89HDF\r\n\x1a\n", None), (b"\x89PNG", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"),
-               (b"GIF8", "a GIF image"), (b"BM", "a BMP image"), (b"\x93NUMPY", "a NumPy .npy array"), (b"\x1f\x8b", "gzip data"))
-
 
 @dataclass
 class Trained:
@@ -90,7 +83,7 @@ def load(model: Any, *, spec: Any = None) -> Trained:
             run_dir = _run_dir_of(target)
         else:
             raise SpecError(Problem("no such model file or run folder", file=str(target)))
-        keras_model = _keras_model(path)
+        keras_model = load_model(path)
     else:
         keras_model = model
     training: Training | None = None
@@ -114,33 +107,3 @@ def load(model: Any, *, spec: Any = None) -> Trained:
     names = class_names if class_names and len(class_names) == classes else [str(i) for i in range(classes)]
     logits = recipe.output_kind(keras_model) == "logits"
     return Trained(keras_model, path, run_dir, training.data, training.loss, tuple(int(v) for v in shape), classes, names, logits)  # type: ignore[arg-type]
-
-
-def _keras_model(path: Path) -> Any:
-    """Load a model file; one that is not a Keras model is a SpecError saying what it is, not Keras' traceback."""
-    try:
-        with path.open("rb") as f:
-            head = f.read(8)
-    except OSError as exc:
-        raise SpecError(Problem(f"cannot read the model ({exc.strerror or exc})", file=str(path))) from None
-    kind = next((what for magic, what in _SIGNATURES if head.startswith(magic)), "neither a .keras archive nor an .h5 file")
-    if kind is None and head.startswith(b"PK"):
-        try:
-            with zipfile.ZipFile(path) as archive:
-                names = archive.namelist()
-        except (zipfile.BadZipFile, OSError):
-            names = []
-        if "config.json" not in names:
-            kind = "a zip archive without the config.json of a .keras model"
-    if kind is not None:
-        raise SpecError(Problem(f"not a Keras model: this file is {kind}", file=str(path),
-                                hint="give a run folder, or a .keras file written by `archspec train` or `archspec build`"))
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return load_model(path)
-    except SpecError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - a broken archive, unknown layers, a newer Keras
-        reason = " ".join(str(exc).split()).replace(str(path), "the file")[:300]
-        raise SpecError(Problem(f"not a Keras model archspec can load ({reason})", file=str(path))) from None
