@@ -30,6 +30,7 @@ from typing import Any
 
 from ..errors import Problem, SpecError
 from ..files import refuse_existing, write_text
+from ..keras_side.export import SPEC_SUFFIXES, load_source
 from ..keras_side.saving import load_model
 
 MAP_LAYERS = ("Conv2D", "MaxPooling2D", "AveragePooling2D", "SumPooling2D")
@@ -320,8 +321,12 @@ def report(model: Any, image: Any, *, title: str = "", source: str = "", labels:
 
 
 def inspect(model_path: str | os.PathLike[str], image_path: str | os.PathLike[str], output: str | os.PathLike[str], *,
-            force: bool = False, labels_path: str | os.PathLike[str] | None = None, **options: Any) -> Path:
-    """Write the report for a saved model and an image file."""
+            force: bool = False, labels_path: str | os.PathLike[str] | None = None, weights: Any = None,
+            strict_weights: bool = False, log: Any = None, **options: Any) -> Path:
+    """Write the report for a saved model and an image file.
+
+    With ``weights`` (or a spec as the model) the model is built or loaded and the weights transferred first
+    (``keras_side/weights.py``); ``log`` receives the transfer report."""
     target = Path(output)
     refuse_existing(target, force)
     mp = Path(model_path)
@@ -331,6 +336,11 @@ def inspect(model_path: str | os.PathLike[str], image_path: str | os.PathLike[st
     labels = None
     if labels_path is not None:
         labels = [line.strip() for line in Path(labels_path).read_text(encoding="utf-8").splitlines() if line.strip()]
-    model = load_model(mp)
+    if weights is not None or mp.suffix.lower() in SPEC_SUFFIXES:
+        model = load_source(mp, weights=weights, strict_weights=strict_weights)
+        if weights is not None and log is not None:
+            log(model.transfer.text().rstrip())
+    else:
+        model = load_model(mp)
     text = report(model, image, title=mp.stem, source=Path(image_path).name, labels=labels, **options)
     return write_text(target, text, force=force)
