@@ -23,12 +23,11 @@ from pydantic import BaseModel
 
 from ..errors import Problem, SpecError, closest
 from ..graph import shapes
-from ..keras_side.emitter import build
 from ..keras_side.saving import load_model, save_model
 from ..spec.loading import coerce, load
 from ..spec.training import Training
 from ..version import __version__
-from . import config
+from . import config, finetune
 from .rundir import RunDir, atomic_write_json, atomic_write_text, new_run_dir
 
 STRATEGIES = ("auto", "one-device", "mirrored", "multi-worker")
@@ -46,6 +45,8 @@ class TrainResult:
     paths: dict[str, Path]
     model: Any = field(default=None, repr=False)
     resumed_from: int = 0
+    transfer: Any = None
+    """What `weights=` transferred (keras_side/weights.TransferReport), for a run that started from trained weights."""
 
     @property
     def accuracy(self) -> float | None:
@@ -252,6 +253,8 @@ def train(
     jit: bool | None = None,
     verbose: int | None = None,
     log: Log | None = _print,
+    weights: Any = None,
+    strict_weights: bool = False,
     **overrides: Any,
 ) -> TrainResult:
     """Train the spec's network; returns history, final metrics and the run folder's paths.
@@ -261,12 +264,17 @@ def train(
     (``batch_size=64``, ``learning_rate=0.01``, ``optimizer="sgd"``, ``**{"optimizer.momentum": 0.9}``);
     ``variables`` overrides spec variables. ``resume`` continues a run folder from its last completed epoch
     (``epochs`` may raise the epoch count; nothing else may change). ``verbose``: 0 silent, 1 progress bar,
-    2 one line per epoch; default: 1 on a terminal, else 2.
+    2 one line per epoch; default: 1 on a terminal, else 2. ``weights``: start from trained weights (a .keras
+    or weights file, a run folder, ``keras:NAME``; see ``archspec.build``), the report in ``result.transfer``
+    and ``transfer.json``; ``strict_weights``: fail unless everything matched. Fine-tuning fields of
+    ``training``: ``freeze=["conv4"]``, ``freeze_bn=True``, ``phases=[...]`` (``training/finetune.py``).
     """
     check_options(strategy, precision)
     if verbose is None:
         verbose = 1 if sys.stdout.isatty() else 2
     say: Log = (log or (lambda _text: None)) if verbose else (lambda _text: None)
+    if resume is not None and weights is not None:  # fine-tuning hook
+        raise SpecError(Problem("a resumed run continues from its checkpoint; --weights starts a new run", file="--weights"))
     if resume is not None:
         return _resume(Path(resume), data=data, val=val, epochs=epochs, variables=variables, run_dir=run_dir,
                        strategy=strategy, precision=precision, jit=jit, verbose=verbose, say=say, overrides=overrides)
@@ -278,11 +286,12 @@ def train(
     if epochs is not None:
         overrides = {**overrides, "epochs": epochs}
     training = config.resolve_training(spec_model, overrides)
+    finetune.check(spec_model, training, weights, freeze_option="freeze" in overrides)  # fine-tuning hook
     if run_dir is not None and Path(run_dir).exists() and any(Path(run_dir).iterdir()):
         raise SpecError(Problem(f"{run_dir} exists and is not empty", file=str(run_dir), hint="pick a new --run-dir, or continue that run with --resume"))
     return _run(spec_model, training, data=data, val=val, files=None, state=None, run_dir=run_dir, runs=runs,
                 variables=variables or {}, strategy=strategy, precision=precision, jit=jit, verbose=verbose, say=say,
-                run_config=None)
+                run_config=None, weights=weights, strict_weights=strict_weights)
 
 
 def _load_spec(spec: Any, variables: Mapping[str, Any]) -> BaseModel:
@@ -323,7 +332,7 @@ def _resume(root: Path, *, data: Any, val: Any, epochs: int | None, variables: A
 
 def _run(spec: BaseModel, training: Training, *, data: Any, val: Any, files: RunDir | None, state: dict[str, Any] | None,
          run_dir: Any, runs: Any, variables: Mapping[str, Any], strategy: str, precision: str | None, jit: bool | None,
-         verbose: int, say: Log, run_config: dict[str, Any] | None) -> TrainResult:
+         verbose: int, say: Log, run_config: dict[str, Any] | None, weights: Any = None, strict_weights: bool = False) -> TrainResult:
     from . import data as D
 
     report = shapes(spec)
@@ -384,13 +393,14 @@ def _run(spec: BaseModel, training: Training, *, data: Any, val: Any, files: Run
         from . import recipe
 
         with env.strategy.scope():
+            transfer = None
             if resumed:
                 model = load_model(files.root / state["checkpoint"])  # type: ignore[union-attr, index]
                 optimizer = model.optimizer
                 inner = getattr(optimizer, "inner_optimizer", optimizer)
                 inner.learning_rate = recipe.make_schedule(training, steps)
             else:
-                model = build(spec)
+                model, transfer = finetune.build(spec, training, weights, strict_weights)  # fine-tuning hook
                 if precision and precision != "float32":
                     out = keras.layers.Activation("linear", dtype="float32", name=recipe.FLOAT32_OUTPUT)(model.outputs[0])
                     model = keras.Model(model.inputs, out, name=model.name)
@@ -398,8 +408,7 @@ def _run(spec: BaseModel, training: Training, *, data: Any, val: Any, files: Run
             output = recipe.output_kind(model)
             logits = output == "logits"
             recipe.apply_weight_decay(model, training.weight_decay)
-            model.compile(optimizer=optimizer, loss=recipe.make_loss(training, logits),
-                          metrics=recipe.make_metrics(training, logits), jit_compile="auto" if jit is None else bool(jit))
+            finetune.compile_model(model, optimizer, training, logits, jit)
             if env.name != "default":
                 _prebuild(model, input_shape, classes)
             if env.name == "multi-worker":
@@ -423,8 +432,11 @@ def _run(spec: BaseModel, training: Training, *, data: Any, val: Any, files: Run
                 "class_names": images.class_names or (val_images.class_names if val_images is not None else None) or [str(i) for i in range(classes)],
                 "train_examples": images.count, "val_examples": val_images.count if val_images is not None else 0,
                 "preprocessing": {"train": train_plan.describe(), "val": val_plan.describe() if val_plan else None},
+                "weights": str(weights) if weights is not None else None,
             }
             atomic_write_json(files.run_json, run_config)
+            if transfer is not None:  # fine-tuning hook
+                atomic_write_json(files.transfer, transfer.to_json())
         elif not env.chief:
             work_dir = Path(tempfile.mkdtemp(prefix="archspec-worker-"))
             shutil.copy(files.run_json, work_dir / "run.json")
@@ -441,6 +453,8 @@ def _run(spec: BaseModel, training: Training, *, data: Any, val: Any, files: Run
         say(f"strategy: {env.name} ({env.replicas} replica{'s' if env.replicas > 1 else ''})" + (f", precision {precision}" if precision else ""))
         if resumed:
             say(f"resuming after epoch {completed} of {training.epochs}")
+        if transfer is not None:  # fine-tuning hook
+            say(transfer.text().rstrip())
 
         # --- fit
         recorder = _recorder(files, state, epochs=training.epochs, monitor=monitor, mode=mode,
@@ -449,12 +463,13 @@ def _run(spec: BaseModel, training: Training, *, data: Any, val: Any, files: Run
                              log=say if verbose == 2 else None, chief=env.chief)
         started = time.perf_counter()
         if completed < training.epochs and not stopped:
-            train_ds = D.train_dataset(images, train_plan, batch_size=training.batch_size, seed=seed, first_epoch=completed,
+            def train_ds(first: int) -> Any:
+                return D.train_dataset(images, train_plan, batch_size=training.batch_size, seed=seed, first_epoch=first,
                                        epochs=training.epochs, aug=cfg.augment, drop_remainder=drop)
             val_ds = D.eval_dataset(val_images, val_plan, batch_size=training.batch_size) if val_images is not None and val_plan else None
             try:
-                model.fit(train_ds, epochs=training.epochs, initial_epoch=completed, steps_per_epoch=steps,
-                          validation_data=val_ds, callbacks=[recorder], verbose=1 if verbose == 1 else 0, shuffle=False)
+                finetune.fit(model, spec, training, completed, dataset=train_ds, steps=steps, scope=env.strategy.scope, logits=logits, jit=jit,
+                             steps_per_epoch=steps, validation_data=val_ds, callbacks=[recorder], verbose=1 if verbose == 1 else 0, shuffle=False)
             except KeyboardInterrupt:
                 if env.chief:
                     say(f"interrupted after epoch {len(recorder.history)}; continue with: archspec train --resume {files.root}")
@@ -487,7 +502,7 @@ def _run(spec: BaseModel, training: Training, *, data: Any, val: Any, files: Run
             last = history[-1] if history else {}
             figures = ", ".join(f"{k} {last[k]:.4f}" for k in ("loss", "accuracy", "val_loss", "val_accuracy") if k in last)
             say(f"done: {len(history)} epochs{', ' + figures if figures else ''}; model {files.model}")
-        result = TrainResult(files.root, history, metrics, files.paths(), model, resumed_from=completed)
+        result = TrainResult(files.root, history, metrics, files.paths(), model, resumed_from=completed, transfer=transfer)
         return result
     finally:
         keras.config.set_dtype_policy(previous_policy)
