@@ -355,3 +355,25 @@ def test_phases_set_the_epochs() -> None:
     assert archspec.shapes(spec).frozen == ["conv_1", "conv_2", "dense_1", "dense_2"]  # as the first phase starts
     with pytest.raises(SpecError, match="the phases add up to 5"):
         archspec.loads(spec.replace("training:\n", "training:\n  epochs: 4\n"))
+
+
+def test_export_and_inspect_a_spec_with_weights(tmp_path, capsys) -> None:
+    """A pretrained network exported or inspected straight from its spec, without training it."""
+    import keras
+
+    from archspec.keras_side.export import run_exported
+
+    keras.utils.set_random_seed(6)
+    source = archspec.build(LENET)
+    randomise(source, 6)
+    archspec.save_model(source, tmp_path / "lenet.keras")
+    x = np.random.default_rng(6).uniform(0, 1, (2, 32, 32, 1)).astype("float32")
+    exported = tmp_path / "lenet_savedmodel"
+    assert main(["export", LENET, "--weights", str(tmp_path / "lenet.keras"), "--format", "savedmodel", "-o", str(exported)]) == 0
+    assert "transferred 10 of 10 weight tensors from lenet.keras (5 layers by name)" in capsys.readouterr().out
+    np.testing.assert_allclose(run_exported(exported, x), outputs(source, x), rtol=1e-5, atol=1e-6)
+    np.save(tmp_path / "digit.npy", x[0])
+    page = tmp_path / "inspect.html"
+    assert main(["inspect", LENET, "--weights", str(tmp_path / "lenet.keras"), "--input", str(tmp_path / "digit.npy"),
+                 "--rescale", "1", "-o", str(page)]) == 0
+    assert "transferred 10 of 10" in capsys.readouterr().out and 'data-layer="conv_2"' in page.read_text()
