@@ -340,6 +340,10 @@ def test_freezing_a_node_freezes_what_feeds_it_not_a_parallel_branch() -> None:
     report = archspec.shapes(RESNET50, freeze=["conv2_block1_2_conv"])
     frozen = set(report.frozen)
     assert {"conv1_conv", "conv1_bn", "conv2_block1_1_conv", "conv2_block1_1_bn", "conv2_block1_2_conv"} == frozen
+    scope = archspec.shapes(RESNET50, freeze=["conv4_block2"]).frozen  # a scope: every node named conv4_block2_*
+    assert scope[-1] == "conv4_block2_3_bn" and "conv4_block1_0_conv" in scope and "conv4_block3_1_conv" not in scope
+    with pytest.raises(SpecError, match="did you mean 'conv_2'"):
+        archspec.shapes(LENET, freeze=["conv"])  # conv_1, conv_2 are automatic names, not a scope `conv`
     assert archspec.shapes(RESNET50, freeze=["conv4"]).trainable_params == sum(
         l.trainable_params for l in archspec.shapes(RESNET50).layers if l.name.startswith(("conv5", "predictions")))
 

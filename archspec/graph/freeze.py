@@ -22,12 +22,17 @@ from .ir import INPUT, Graph
 BATCHNORM = "batchnorm"
 
 
+def _in_scope(node: str, scope: str) -> bool:
+    """`conv4_block2_1_conv` is in the scope `conv4_block2`; `conv_2` is not in a scope `conv` (an automatic name's number)."""
+    rest = node[len(scope) + 1:] if node.startswith(scope + "_") else ""
+    return bool(rest) and not rest.isdigit()
+
+
 def members(graph: Graph, name: str) -> list[int]:
     """Indexes of the nodes a name stands for: a node, a top-level block, or a scope (`conv4_block2`)."""
     groups = [i for i, (group, _kind) in enumerate(graph.groups) if group == name]
-    found = [i for i, node in enumerate(graph.nodes)
-             if node.name != INPUT and (node.name == name or node.group in groups or node.name.startswith(name + "_"))]
-    return found
+    return [i for i, node in enumerate(graph.nodes)
+            if node.name != INPUT and (node.name == name or node.group in groups or _in_scope(node.name, name))]
 
 
 def frozen_nodes(graph: Graph, names: Sequence[str], *, bn: bool = False, origin: str | None = None,
