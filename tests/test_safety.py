@@ -9,6 +9,10 @@ import pytest
 import archspec
 from archspec.cli import main
 
+# The limits are on the work done, so they are timed in this process's CPU seconds: under
+# pytest -n 2 the other worker may be training a network and take most of the wall clock.
+clock = time.process_time
+
 LAUGHS = "\n".join(
     ["a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
     + [f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]" for i in range(8)]
@@ -19,10 +23,10 @@ LAUGHS = "\n".join(
 def refused(text: str, fragment: str, tmp_path, name="s.yaml") -> float:
     path = tmp_path / name
     path.write_text(text)
-    start = time.perf_counter()
+    start = clock()
     with pytest.raises(archspec.SpecError, match=fragment):
         archspec.load(path)
-    return time.perf_counter() - start
+    return clock() - start
 
 
 def test_billion_laughs(tmp_path):
@@ -35,10 +39,10 @@ def test_hundred_megabyte_spec(tmp_path):
         f.write("name: x\ninput: [8, 8, 1]\nlayers:\n")
         line = "  - dropout: 0.1\n"
         f.write(line * (100 * 1024 * 1024 // len(line)))
-    start = time.perf_counter()
+    start = clock()
     with pytest.raises(archspec.SpecError, match="the limit is"):
         archspec.load(path)
-    assert time.perf_counter() - start < 1.0
+    assert clock() - start < 1.0
 
 
 @pytest.mark.parametrize("text", ["[" * 10_000 + "]" * 10_000, "{a: " * 10_000 + "}" * 10_000, "a:\n" + "".join(" " * i + "b:\n" for i in range(1, 1_000))])
@@ -60,10 +64,10 @@ def test_deep_json(tmp_path):
 def test_huge_expansion_refused_before_allocation():
     spec = {"name": "x", "input": [8, 8, 1],
             "layers": [{"repeat": {"times": 60000, "layers": [{"conv": {"filters": 1, "kernel": 1}}, "batchnorm"]}}]}
-    start = time.perf_counter()
+    start = clock()
     with pytest.raises(archspec.SpecError, match="more than 100,000 layers"):
         archspec.shapes(spec)
-    assert time.perf_counter() - start < 10
+    assert clock() - start < 10
 
 
 def test_a_thousand_layer_chain_builds_saves_and_reloads(tmp_path):
