@@ -8,7 +8,7 @@ not import TensorFlow or Keras: ``build``, ``check``, ``train``, ``evaluate``,
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 from .graph import graph_of, shapes
 from .graph.infer import MAX_ACTIVATIONS, MAX_PARAMS
@@ -22,9 +22,18 @@ __all__ = ["build", "check", "evaluate", "graph", "load", "load_model", "loads",
 graph = graph_of
 
 
-def build(spec: SpecLike, *, max_params: int | None = MAX_PARAMS, max_activations: int | None = MAX_ACTIVATIONS, **overrides: Any) -> Any:
-    """A Keras model (``keras.Model``) for the spec. Shapes are checked first, before Keras allocates."""
-    return _build(spec, max_params=max_params, max_activations=max_activations, **overrides)
+def build(spec: SpecLike, *, weights: Any = None, strict_weights: bool = False, freeze: Sequence[str] | None = None,
+          freeze_bn: bool | None = None, max_params: int | None = MAX_PARAMS, max_activations: int | None = MAX_ACTIVATIONS,
+          **overrides: Any) -> Any:
+    """A Keras model (``keras.Model``) for the spec. Shapes are checked first, before Keras allocates.
+
+    ``weights``: start from trained weights: a .keras file, a .weights.h5 file, a legacy HDF5 weights file,
+    a run folder, or ``keras:NAME`` (keras.applications' ImageNet weights). Layers are matched by name, then
+    by position and shape; ``model.transfer`` is the report (``print(model.transfer.text())``).
+    ``strict_weights``: fail unless everything matched. ``freeze``: freeze everything up to and including
+    these nodes or blocks; ``freeze_bn``: freeze every batch normalisation."""
+    return _build(spec, weights=weights, strict_weights=strict_weights, freeze=freeze, freeze_bn=freeze_bn,
+                  max_params=max_params, max_activations=max_activations, **overrides)
 
 
 def check(spec: SpecLike, **overrides: Any) -> Any:

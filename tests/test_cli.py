@@ -27,7 +27,7 @@ def test_shapes_json_reports_lenet():
     assert [l["params"] for l in data["layers"]] == [156, 0, 2416, 0, 0, 48120, 12100, 1010]
     assert data["layers"][0] == {
         "name": "conv_1", "type": "conv", "inputs": ["input"], "output_shape": [28, 28, 6], "params": 156,
-        "trainable_params": 156, "macs": 28 * 28 * 6 * 25, "receptive_field": [5, 5], "jump": [1, 1],
+        "trainable_params": 156, "macs": 28 * 28 * 6 * 25, "receptive_field": [5, 5], "jump": [1, 1], "frozen": False,
     }
     assert data["macs"] == sum(l["macs"] for l in data["layers"])
 

@@ -15,6 +15,26 @@ set_option = click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", h
 force_option = click.option("--force", is_flag=True, help="Overwrite an existing output.")
 
 
+def weights_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """--weights SOURCE and --strict-weights: start from trained weights (keras_side/weights.py)."""
+    f = click.option("--strict-weights", "strict_weights", is_flag=True, help="Fail unless every weight tensor matched (no new, changed or unused layers).")(f)
+    return click.option("--weights", "weights", metavar="SOURCE",
+                        help="Start from trained weights: a .keras file, a .weights.h5 file, a legacy HDF5 weights file, a run folder, "
+                             "or keras:NAME (keras.applications' ImageNet weights, e.g. keras:ResNet50). Matched by layer name, then by position and shape.")(f)
+
+
+def freeze_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """--freeze NODE (repeatable) and --freeze-bn, in place of the spec's training.freeze / freeze_bn."""
+    f = click.option("--freeze-bn", "freeze_bn", is_flag=True, default=None, help="Freeze every batch normalisation (it then runs in inference mode).")(f)
+    return click.option("--freeze", "freeze", multiple=True, metavar="NODE",
+                        help="Freeze everything up to and including this node or block (repeatable), e.g. --freeze conv4.")(f)
+
+
+def frozen(freeze: tuple[str, ...], freeze_bn: bool | None) -> dict[str, Any]:
+    """Only the freeze options given, so the spec's training section decides the rest."""
+    return {**({"freeze": list(freeze)} if freeze else {}), **({"freeze_bn": True} if freeze_bn else {})}
+
+
 def budget_options(f: Callable[..., Any]) -> Callable[..., Any]:
     f = click.option("--max-activations", type=int, default=None, help="Budget of activation values per example (default 2e9).")(f)
     return click.option("--max-params", type=int, default=None, help="Parameter budget (default 2e9).")(f)

@@ -16,7 +16,7 @@ from ..keras_side.export import export as export_model
 from ..keras_side.importer import import_file
 from ..spec.loading import load
 from ..tools.draw import draw as draw_diagram
-from .options import force_option, overrides, set_option
+from .options import force_option, overrides, set_option, weights_options
 
 
 @click.command()
@@ -51,15 +51,18 @@ def draw(spec: Path, output: Path | None, expand: bool, force: bool, sets: tuple
 @click.option("--fit", type=click.Choice(["auto", "pad", "resize", "crop", "none"]), default=None,
               help="How the image reaches the input size, instead of the model's fit rule (auto pads smaller images, resizes others).")
 @force_option
+@weights_options
 def inspect(model: Path, image: Path, output: Path | None, labels: Path | None, max_maps: int, spec: Path | None, rescale: str | None,
-            fit: str | None, force: bool) -> None:
+            fit: str | None, force: bool, weights: str | None, strict_weights: bool) -> None:
     """Feature maps, first-layer filters and class probabilities of a trained model for one image (static HTML).
 
     MODEL is a run folder or a .keras file; the image is preprocessed as in training (as evaluate and predict do).
+    MODEL may also be a spec, with --weights: a pretrained network seen without training it.
 
     \b
     archspec inspect runs/lenet-20250101-120000 --input digit.png -o report.html
     archspec inspect build/lenet.keras --input digit.png -o report.html
+    archspec inspect specs/resnet50.yaml --weights keras:ResNet50 --input cat.jpg
     """
     from ..tools.inspection import inspect as run  # imports TensorFlow
 
@@ -71,7 +74,7 @@ def inspect(model: Path, image: Path, output: Path | None, labels: Path | None, 
             raise click.BadParameter(f"expected a number, a fraction such as 1/255, or auto; got {rescale!r}", param_hint="--rescale") from None
     name = model.name if model.is_dir() else model.stem
     target = run(model, image, output or Path("build") / f"{name}_inspect.html", force=force, labels_path=labels, spec=spec,
-                 max_maps=max_maps, rescale=scale, fit=fit)
+                 max_maps=max_maps, rescale=scale, fit=fit, weights=weights, strict_weights=strict_weights, log=click.echo)
     click.echo(f"wrote {target}")
 
 
@@ -87,17 +90,19 @@ def eval_fraction(text: str) -> float:
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Output file, or directory for savedmodel (default under build/).")
 @force_option
 @set_option
-def export(source: Path, fmt: str | None, output: Path | None, force: bool, sets: tuple[str, ...]) -> None:
-    """Export a .keras model (or a spec, with fresh weights) to SavedModel, ONNX or TFLite.
+@weights_options
+def export(source: Path, fmt: str | None, output: Path | None, force: bool, sets: tuple[str, ...], weights: str | None, strict_weights: bool) -> None:
+    """Export a .keras model (or a spec, with fresh or --weights weights) to SavedModel, ONNX or TFLite.
 
     \b
     archspec export build/lenet.keras -o lenet.onnx
     archspec export build/lenet.keras --format savedmodel -o lenet_savedmodel
     archspec export specs/resnet50.yaml -o resnet50.tflite
+    archspec export specs/resnet50.yaml --weights keras:ResNet50 -o resnet50.onnx
     """
     if fmt is None and output is None:
         raise SpecError(Problem("give --format (savedmodel, onnx, tflite) or -o with a .onnx or .tflite name"))
-    target = export_model(source, output, fmt, force=force, **overrides(sets))
+    target = export_model(source, output, fmt, force=force, weights=weights, strict_weights=strict_weights, log=click.echo, **overrides(sets))
     click.echo(f"wrote {target}")
 
 

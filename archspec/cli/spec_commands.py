@@ -23,7 +23,8 @@ from ..tools.diff import diff_table
 from ..tools.reference import reference as kinds_reference
 from ..tools.resolve import resolved_yaml
 from ..tools.table import layer_table
-from .options import budget, budget_options, force_option, labelled, overrides, print_warnings, set_option
+from .options import (budget, budget_options, force_option, freeze_options, frozen, labelled, overrides, print_warnings, set_option,
+                      weights_options)
 
 
 @click.command()
@@ -31,8 +32,10 @@ from .options import budget, budget_options, force_option, labelled, overrides, 
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--expand", is_flag=True, help="One row per primitive layer instead of per block.")
 @set_option
+@freeze_options
 @budget_options
-def shapes(spec: Path, as_json: bool, expand: bool, sets: tuple[str, ...], max_params: int | None, max_activations: int | None) -> None:
+def shapes(spec: Path, as_json: bool, expand: bool, sets: tuple[str, ...], max_params: int | None, max_activations: int | None,
+           freeze: tuple[str, ...], freeze_bn: bool | None) -> None:
     """Per-layer output shapes, parameters, MACs and receptive field. No TensorFlow.
 
     \b
@@ -40,7 +43,7 @@ def shapes(spec: Path, as_json: bool, expand: bool, sets: tuple[str, ...], max_p
     archspec shapes specs/resnet50.yaml --expand
     archspec shapes specs/lenet.yaml --json | jq .total_params
     """
-    report = static_shapes(spec, **budget(max_params, max_activations), **overrides(sets))
+    report = static_shapes(spec, **budget(max_params, max_activations), **frozen(freeze, freeze_bn), **overrides(sets))
     print_warnings(report)
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2))
@@ -82,22 +85,28 @@ def validate(specs: tuple[Path, ...], strict: bool, sets: tuple[str, ...], max_p
 @click.option("--force", is_flag=True, help="Overwrite an existing output file.")
 @click.option("--quiet", "-q", is_flag=True, help="Do not print the layer table.")
 @set_option
+@weights_options
+@freeze_options
 @budget_options
-def build(spec: Path, output: Path | None, force: bool, quiet: bool, sets: tuple[str, ...], max_params: int | None, max_activations: int | None) -> None:
+def build(spec: Path, output: Path | None, force: bool, quiet: bool, sets: tuple[str, ...], max_params: int | None, max_activations: int | None,
+          weights: str | None, strict_weights: bool, freeze: tuple[str, ...], freeze_bn: bool | None) -> None:
     """Compile a spec to a Keras model file and print its layer table.
 
     \b
     archspec build specs/lenet.yaml                 # -> build/lenet.keras
     archspec build specs/vgg16.yaml -o vgg.keras --force
+    archspec build specs/resnet50.yaml --set classes=5 --weights keras:ResNet50 --freeze conv4 -o r50-5.keras
     """
     loaded = load(spec, **overrides(sets))
-    report = static_shapes(loaded, **budget(max_params, max_activations))
+    report = static_shapes(loaded, **budget(max_params, max_activations), **frozen(freeze, freeze_bn))
     print_warnings(report)
     target = output or Path("build") / f"{loaded.name}.keras"
     refuse_existing(target, force)
-    model = build_model(loaded, **budget(max_params, max_activations))
+    model = build_model(loaded, weights=weights, strict_weights=strict_weights, **frozen(freeze, freeze_bn), **budget(max_params, max_activations))
     if not quiet:
         click.echo(layer_table(report), nl=False)
+    if weights is not None:
+        click.echo(model.transfer.text(), nl=False)
     save_model(model, target, force=force)
     click.echo(f"wrote {target} ({model.count_params():,} parameters)")
 

@@ -13,7 +13,7 @@ import click
 
 from ..errors import Problem, SpecError
 from ..spec.overrides import parse_assignments
-from .options import overrides as variable_overrides
+from .options import freeze_options, frozen, overrides as variable_overrides, weights_options
 
 STRATEGY = click.Choice(["auto", "one-device", "mirrored", "multi-worker"])
 PRECISION = click.Choice(["mixed_float16", "mixed_bfloat16"])
@@ -58,9 +58,12 @@ _NAMED = (
 @click.option("--jit/--no-jit", default=None, help="XLA compilation (default: Keras decides; on for GPUs).")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the final line.")
 @click.option("--progress/--plain", default=None, help="A live progress bar (steps, images/s, time left) besides the line per epoch, or the lines only (default: the bar on a terminal).")
+@weights_options
+@freeze_options
 def train(spec: Path | None, data: str | None, val: str | None, train_sets: tuple[str, ...], sets: tuple[str, ...],
           run_dir: Path | None, runs: Path, resume: Path | None, strategy: str, precision: str | None, jit: bool | None,
-          quiet: bool, progress: bool | None, **named: Any) -> None:
+          quiet: bool, progress: bool | None, weights: str | None, strict_weights: bool, freeze: tuple[str, ...],
+          freeze_bn: bool | None, **named: Any) -> None:
     """Train a spec's network; writes a run folder (model, checkpoints, history, metrics, TensorBoard logs).
 
     \b
@@ -71,11 +74,13 @@ def train(spec: Path | None, data: str | None, val: str | None, train_sets: tupl
         --schedule cosine --warmup 2 --flip horizontal --translate 4 --precision mixed_float16
     archspec train --resume runs/lenet-20250101-120000          # after a crash or Ctrl-C
     archspec train --resume runs/lenet-20250101-120000 --epochs 20   # train longer
+    archspec train specs/resnet50.yaml --set classes=5 --weights keras:ResNet50 --freeze conv4 --data flowers/
     """
     from ..training.run import train as run_train  # imports TensorFlow when it trains
 
     overrides: dict[str, Any] = {key: named[opt] for opt, key in _NAMED if named.get(opt) is not None}
     overrides.update(parse_assignments(train_sets, "--train-set"))
+    overrides.update(frozen(freeze, freeze_bn))
     if resume is None and spec is None:
         raise click.UsageError("give a SPEC to train (or --resume RUN_DIR)")
     if resume is not None and spec is not None:
@@ -85,7 +90,7 @@ def train(spec: Path | None, data: str | None, val: str | None, train_sets: tupl
     result = run_train(
         str(spec) if spec is not None else None, data, val=val, epochs=epochs, variables=variable_overrides(sets), run_dir=run_dir,
         runs=runs, resume=resume, strategy=strategy, precision=precision, jit=jit, verbose=verbose, log=click.echo,
-        **overrides,
+        weights=weights, strict_weights=strict_weights, **overrides,
     )
     if quiet:
         m = result.metrics

@@ -75,12 +75,12 @@ def infer(graph: Graph, *, max_params: int | None = MAX_PARAMS, max_activations:
             continue
         shapes[node.name] = out
         prim = OPS[node.op]
-        trainable, frozen = prim.params(node.attrs, ins, out)  # type: ignore[arg-type]
+        trainable, fixed = prim.params(node.attrs, ins, out)  # type: ignore[arg-type]
         rf, jump = _receptive(node, [fields[i] for i in node.inputs], ins, graph.input_shape)  # type: ignore[arg-type]
         fields[node.name] = (rf, jump)
         infos.append(LayerInfo(
-            node.name, node.op, label(node), node.inputs, out, trainable + frozen, trainable,
-            prim.macs(node.attrs, ins, out), rf, jump, node.group,  # type: ignore[arg-type]
+            node.name, node.op, label(node), node.inputs, out, trainable + fixed, 0 if node.frozen else trainable,
+            prim.macs(node.attrs, ins, out), rf, jump, node.group, node.frozen,  # type: ignore[arg-type]
         ))
     if problems:
         raise SpecError(problems)
@@ -117,6 +117,7 @@ def _groups(graph: Graph, infos: list[LayerInfo]) -> list[GroupInfo]:
         text = members[0].label if len(members) == 1 else f"{kind} ({len(members)} layers)"
         out.append(GroupInfo(
             name, kind, text, last.output_shape, sum(m.params for m in members), sum(m.macs for m in members),
-            last.receptive_field, len(members),
+            last.receptive_field, len(members), sum(m.trainable_params for m in members),
+            sum(1 for m in members if m.frozen and m.params), sum(1 for m in members if m.params),
         ))
     return out

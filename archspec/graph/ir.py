@@ -28,6 +28,8 @@ class Node:
     """Where in the spec this node came from, for error messages."""
     group: int | None = None
     """Index of the top-level spec layer it came from (``Graph.groups``), for collapsed views."""
+    frozen: bool = False
+    """Its weights are not trained (``graph/freeze.py``); static counts and the Keras layer say so."""
 
 
 @dataclass

@@ -27,6 +27,8 @@ class LayerInfo:
     receptive_field: tuple[int, int]
     jump: tuple[int, int]
     group: int | None = None
+    frozen: bool = False
+    """Its weights are not trained (``--freeze``, ``training.freeze``)."""
 
     @property
     def activations(self) -> int:
@@ -45,6 +47,10 @@ class GroupInfo:
     macs: int
     receptive_field: tuple[int, int]
     nodes: int
+    trainable_params: int = 0
+    frozen_layers: int = 0
+    """Members with weights that are frozen, of `weighted_layers`."""
+    weighted_layers: int = 0
 
 
 @dataclass(frozen=True)
@@ -67,6 +73,11 @@ class Report:
     @property
     def non_trainable_params(self) -> int:
         return self.total_params - self.trainable_params
+
+    @property
+    def frozen(self) -> list[str]:
+        """Frozen nodes that have weights (freezing the others changes nothing)."""
+        return [l.name for l in self.layers if l.frozen and l.params]
 
     @property
     def macs(self) -> int:
@@ -102,6 +113,7 @@ class Report:
                     "macs": l.macs,
                     "receptive_field": list(l.receptive_field),
                     "jump": list(l.jump),
+                    "frozen": l.frozen,
                 }
                 for l in self.layers
             ],
@@ -109,6 +121,7 @@ class Report:
             "total_params": self.total_params,
             "trainable_params": self.trainable_params,
             "non_trainable_params": self.non_trainable_params,
+            "frozen": self.frozen,
             "macs": self.macs,
             "activations": self.activations,
         }

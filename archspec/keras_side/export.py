@@ -30,6 +30,7 @@ from ..errors import Problem, SpecError
 from ..files import atomic_path, refuse_existing
 from .emitter import build
 from .saving import SPEC_SUFFIXES, load_model
+from .weights import load_weights
 
 FORMATS = {"savedmodel": "tf_saved_model", "onnx": "onnx", "tflite": "litert"}
 SUFFIXES = {".onnx": "onnx", ".tflite": "tflite"}
@@ -46,16 +47,20 @@ def default_output(name: str, fmt: str) -> Path:
     return Path("build") / ({"savedmodel": f"{name}_savedmodel", "onnx": f"{name}.onnx", "tflite": f"{name}.tflite"}[fmt])
 
 
-def load_source(source: str | os.PathLike[str], **overrides: Any) -> Any:
-    """A Keras model from a .keras file, or built from a spec (YAML/JSON)."""
+def load_source(source: str | os.PathLike[str], *, weights: Any = None, strict_weights: bool = False, **overrides: Any) -> Any:
+    """A Keras model from a .keras file, or built from a spec (YAML/JSON); with `weights`, those weights
+    transferred into it (``model.transfer`` is the report)."""
     path = Path(source)
     if path.suffix.lower() in SPEC_SUFFIXES:
-        return build(path, **overrides)
+        return build(path, weights=weights, strict_weights=strict_weights, **overrides)
     if overrides:
         raise SpecError(Problem("--set applies to specs, not to saved models", file=str(path)))
     if path.exists() and path.suffix.lower() != ".keras":
         raise SpecError(Problem("expected a .keras model or a spec (.yaml, .yml, .json)", file=str(path)))
-    return load_model(path)
+    model = load_model(path)
+    if weights is not None:
+        model.transfer = load_weights(model, weights, strict=strict_weights)
+    return model
 
 
 def _check_target(target: Path, force: bool, fmt: str) -> None:
@@ -135,8 +140,10 @@ def export_model(model: Any, output: str | os.PathLike[str], fmt: str, *, force:
 
 
 def export(source: str | os.PathLike[str], output: str | os.PathLike[str] | None = None, fmt: str | None = None, *,
-           force: bool = False, **overrides: Any) -> Path:
-    """Export a .keras model or a spec; the format defaults to what the output's extension says."""
+           force: bool = False, weights: Any = None, strict_weights: bool = False, log: Any = None, **overrides: Any) -> Path:
+    """Export a .keras model or a spec; the format defaults to what the output's extension says.
+
+    ``weights``: trained weights to transfer first (see ``weights.py``); ``log`` receives the transfer report."""
     fmt = fmt or infer_format(output)
     if fmt is None:
         raise SpecError(Problem("give --format (savedmodel, onnx, tflite) or an output ending in .onnx or .tflite"))
@@ -144,7 +151,9 @@ def export(source: str | os.PathLike[str], output: str | os.PathLike[str] | None
         raise SpecError(Problem(f"unknown export format {fmt!r}", hint=f"formats: {', '.join(FORMATS)}"))
     if output is not None:
         _check_target(Path(output), force, fmt)  # before the (slow) build or load
-    model = load_source(source, **overrides)
+    model = load_source(source, weights=weights, strict_weights=strict_weights, **overrides)
+    if weights is not None and log is not None:
+        log(model.transfer.text().rstrip())
     target = Path(output) if output is not None else default_output(model.name, fmt)
     return export_model(model, target, fmt, force=force)
 

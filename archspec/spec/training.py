@@ -7,9 +7,9 @@ made in ``training/recipe.py``.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 
 from ..kinds.base import NonNegInt, PosInt, Strict
 
@@ -127,6 +127,22 @@ class Data(Strict):
         return self
 
 
+FreezeList = Annotated[list[str], BeforeValidator(lambda v: [v] if isinstance(v, str) else v)]
+"""Node or block names (one name may be given without a list)."""
+
+
+class Phase(Strict):
+    """One stage of a fine-tuning recipe: some epochs with some layers frozen, at a learning rate.
+
+    Unset fields take the training section's value; each phase starts a fresh optimizer."""
+
+    epochs: PosInt = Field(description="Epochs of this phase.")
+    learning_rate: float | None = Field(None, gt=0, description="Learning rate of this phase (default: training.learning_rate).")
+    schedule: Schedule | None = Field(None, description="Learning-rate schedule over this phase's epochs (default: training.schedule).")
+    freeze: FreezeList | None = Field(None, description="Frozen in this phase: everything up to and including each named node or block; [] unfreezes all (default: training.freeze).")
+    freeze_bn: bool | None = Field(None, description="Freeze every batch normalisation in this phase (default: training.freeze_bn).")
+
+
 class Training(Strict):
     """How to train the network (used by `archspec train`; every field can be overridden there)."""
 
@@ -143,3 +159,44 @@ class Training(Strict):
     seed: int | None = Field(None, ge=0, lt=2**31, description="Random seed: the same seed gives the same run on CPU (weights, shuffling, augmentation).")
     validation_split: float = Field(0.0, ge=0, lt=1, description="Fraction of the training data held out for validation (the same share of every class, picked by a shuffle seeded with `seed`); 0 for none.")
     data: Data = Field(default_factory=Data, description="Preprocessing: rescale, mean/std, fit to the input size, channel conversion, augmentation.")
+    freeze: FreezeList = Field(default_factory=list, description="Fine-tuning: freeze everything up to and including each named node or block (`conv4`); frozen layers keep the weights they start with.")
+    freeze_bn: bool = Field(False, description="Fine-tuning: freeze every batch normalisation, which then runs in inference mode (its statistics stay the pretrained ones).")
+    phases: list[Phase] = Field(default_factory=list, description="Fine-tuning in phases, run one after the other (e.g. the head alone, then more layers at a lower learning rate); `epochs` is their sum.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _epochs_of_phases(cls, data: Any) -> Any:
+        """With phases, `epochs` defaults to the sum of theirs."""
+        if isinstance(data, dict) and "epochs" not in data and isinstance(data.get("phases"), list):
+            counts = [p.get("epochs") if isinstance(p, dict) else getattr(p, "epochs", None) for p in data["phases"]]
+            if counts and all(isinstance(c, int) and not isinstance(c, bool) and c > 0 for c in counts):
+                data = {**data, "epochs": sum(counts)}
+        return data
+
+    @model_validator(mode="after")
+    def _phases_add_up(self) -> "Training":
+        total = sum(p.epochs for p in self.phases)
+        if self.phases and self.epochs != total:
+            raise ValueError(f"epochs is {self.epochs} but the phases add up to {total}: leave epochs out, or change a phase")
+        return self
+
+    def phase_recipes(self) -> list["Training"]:
+        """One recipe per phase, the phase's settings filled in from this one (one phase when there are none)."""
+        if not self.phases:
+            return [self]
+        out = []
+        for p in self.phases:
+            out.append(self.model_copy(update={
+                "epochs": p.epochs, "phases": [],
+                "learning_rate": p.learning_rate if p.learning_rate is not None else self.learning_rate,
+                "schedule": p.schedule if p.schedule is not None else self.schedule,
+                "freeze": p.freeze if p.freeze is not None else self.freeze,
+                "freeze_bn": p.freeze_bn if p.freeze_bn is not None else self.freeze_bn,
+            }))
+        return out
+
+    def freeze_path(self, phase: int = 0) -> tuple[str | int, ...]:
+        """Where in the spec the freeze list in force in a phase is written (for error messages)."""
+        if self.phases and self.phases[phase].freeze is not None:
+            return ("training", "phases", phase, "freeze")
+        return ("training", "freeze")

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import Problem, SpecError
 from ..files import refuse_existing, write_text
+from ..keras_side.saving import SPEC_SUFFIXES
 from ..kinds import load_builtin_kinds
 from ..kinds.registry import by_keras_class
 
@@ -252,17 +253,23 @@ def report(trained: Trained, x: Any, plan: Plan, *, title: str = "", source: str
 
 def inspect(model_path: str | os.PathLike[str], image_path: str | os.PathLike[str], output: str | os.PathLike[str], *,
             force: bool = False, labels_path: str | os.PathLike[str] | None = None, spec: Any = None,
-            rescale: float | str | None = None, fit: str | None = None, max_maps: int = MAX_MAPS) -> Path:
+            rescale: float | str | None = None, fit: str | None = None, max_maps: int = MAX_MAPS, weights: Any = None,
+            strict_weights: bool = False, log: Any = None) -> Path:
     """Write the report for a model (a run folder or a .keras file) and an image file.
 
     The image goes through the model's preprocessing plan, as in `predict`; `rescale` and `fit`
-    override the plan's rules when given."""
+    override the plan's rules when given. With ``weights`` (or a spec as the model) the model is
+    built or loaded and the weights transferred first (``keras_side/weights.py``); ``log`` receives
+    the transfer report."""
     from ..training import saved  # NumPy and Keras: imported when a report is made
     from ..training.data import read_images
 
     target = Path(output)
     refuse_existing(target, force)
-    trained = saved.load(model_path, spec=spec)
+    source = Path(model_path)
+    is_spec = source.suffix.lower() in SPEC_SUFFIXES  # a network seen without training it: its spec gives the preprocessing
+    model = _with_weights(source, weights, strict_weights, log) if weights is not None or is_spec else source
+    trained = saved.load(model, spec=source if is_spec and spec is None else spec)
     changes = {key: value for key, value in (("rescale", rescale), ("fit", fit)) if value is not None}
     if changes:
         trained = replace(trained, data=trained.data.model_copy(update=changes))
@@ -277,3 +284,13 @@ def inspect(model_path: str | os.PathLike[str], image_path: str | os.PathLike[st
     title = Path(model_path).name if Path(model_path).is_dir() else Path(model_path).stem
     text = report(trained, x, plan, title=title, source=Path(image_path).name, labels=labels, max_maps=max_maps)
     return write_text(target, text, force=force)
+
+
+def _with_weights(source: Path, weights: Any, strict: bool, log: Any) -> Any:
+    """A model built from a spec or loaded, with `weights` transferred into it (the report goes to `log`)."""
+    from ..keras_side.export import load_source  # builds with Keras
+
+    model = load_source(source, weights=weights, strict_weights=strict)
+    if weights is not None and log is not None:
+        log(model.transfer.text().rstrip())
+    return model

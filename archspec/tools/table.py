@@ -46,16 +46,28 @@ def _rf(rf: tuple[int, int]) -> str:
     return str(rf[0]) if rf[0] == rf[1] else f"{rf[0]}x{rf[1]}"
 
 
+def _frozen(frozen: int, weighted: int) -> str:
+    """'yes', or how many of a block's layers with weights ('3/4'); blank when trainable."""
+    return "" if not frozen else "yes" if frozen == weighted else f"{frozen}/{weighted}"
+
+
 def layer_table(report: Report, *, expand: bool = False) -> str:
-    """The shapes table: one row per top-level block (or per node with `expand`), totals last."""
+    """The shapes table: one row per top-level block (or per node with `expand`), totals last.
+
+    A network with frozen layers (fine-tuning) gets a column saying which."""
     if expand or not report.groups:
-        rows = [(l.name, l.label, shape_text(l.output_shape), f"{l.params:,}", count_text(l.macs), _rf(l.receptive_field)) for l in report.layers]
+        rows = [(l.name, l.label, shape_text(l.output_shape), f"{l.params:,}", count_text(l.macs), _rf(l.receptive_field),
+                 _frozen(int(l.frozen and l.params > 0), 1)) for l in report.layers]
     else:
-        rows = [(g.name, g.label, shape_text(g.output_shape), f"{g.params:,}", count_text(g.macs), _rf(g.receptive_field)) for g in report.groups]
+        rows = [(g.name, g.label, shape_text(g.output_shape), f"{g.params:,}", count_text(g.macs), _rf(g.receptive_field),
+                 _frozen(g.frozen_layers, g.weighted_layers)) for g in report.groups]
+    header: Row = ("layer", "type", "output", "params", "MACs", "RF", "frozen")
+    footer: Row = ("total", "", "", f"{report.total_params:,}", count_text(report.macs), "", "")
+    width = len(header) if report.frozen else len(header) - 1
     text = f"{report.name}: input {shape_text(report.input_shape)}\n" + columns(
-        ("layer", "type", "output", "params", "MACs", "RF"), rows, (False, False, True, True, True, True),
-        [("total", "", "", f"{report.total_params:,}", count_text(report.macs), "")],
+        header[:width], [r[:width] for r in rows], (False, False, True, True, True, True, False)[:width], [footer[:width]],
     )
     if report.non_trainable_params:
-        text += f"trainable {report.trainable_params:,}, non-trainable {report.non_trainable_params:,}\n"
+        text += f"trainable {report.trainable_params:,}, non-trainable {report.non_trainable_params:,}"
+        text += f" ({len(report.frozen)} layers frozen)\n" if report.frozen else "\n"
     return text

@@ -27,12 +27,11 @@ from pydantic import BaseModel
 
 from ..errors import Problem, SpecError, closest
 from ..graph import shapes
-from ..keras_side.emitter import build
 from ..keras_side.saving import load_model, save_model
 from ..spec.loading import coerce, load
 from ..spec.training import Training
 from ..version import __version__
-from . import config, data as D
+from . import config, data as D, finetune
 from .callbacks import progress, recorder
 from .distribute import Env, check_options, default_seed, is_chief, make_env, prebuild, rank1_logs, tf_config
 from .rundir import STATE_VERSION, RunDir, atomic_write_json, atomic_write_text, new_run_dir
@@ -50,6 +49,8 @@ class TrainResult:
     paths: dict[str, Path]
     model: Any = field(default=None, repr=False)
     resumed_from: int = 0
+    transfer: Any = None
+    """The weight-transfer report when the run started from trained weights (``keras_side/weights.py``)."""
 
     @property
     def accuracy(self) -> float | None:
@@ -77,6 +78,8 @@ class Job:
     state: dict[str, Any] | None = None  # its last commit (None: no epoch completed)
     run_config: dict[str, Any] | None = None  # its run.json
     deterministic: bool = False
+    weights: Any = None  # trained weights a new run starts from
+    strict_weights: bool = False
 
     @property
     def seed(self) -> int:
@@ -136,6 +139,8 @@ def train(
     jit: bool | None = None,
     verbose: int | None = None,
     log: Log | None = _print,
+    weights: Any = None,
+    strict_weights: bool = False,
     **overrides: Any,
 ) -> TrainResult:
     """Train the spec's network; returns history, final metrics and the run folder's paths.
@@ -145,13 +150,18 @@ def train(
     (``batch_size=64``, ``learning_rate=0.01``, ``optimizer="sgd"``, ``**{"optimizer.momentum": 0.9}``);
     ``variables`` overrides spec variables. ``resume`` continues a run folder from its last completed epoch
     (``epochs`` may raise the epoch count; nothing else may change). ``verbose``: 0 silent, 1 a live progress
-    bar and one line per epoch, 2 one line per epoch; default: 1 on a terminal, else 2.
+    bar and one line per epoch, 2 one line per epoch; default: 1 on a terminal, else 2. ``weights``: start from
+    trained weights (a .keras or weights file, a run folder, ``keras:NAME``; see ``archspec.build``), the report in
+    ``result.transfer`` and ``transfer.json``; ``strict_weights``: fail unless everything matched. Fine-tuning
+    fields of ``training``: ``freeze=["conv4"]``, ``freeze_bn=True``, ``phases=[...]`` (``training/finetune.py``).
     """
     check_options(strategy, precision)
     if verbose is None:
         verbose = 1 if sys.stdout.isatty() else 2
     say: Log = (log or (lambda _text: None)) if verbose else (lambda _text: None)
     how = {"strategy": strategy, "jit": jit, "verbose": verbose, "say": say}
+    if resume is not None and weights is not None:
+        raise SpecError(Problem("a resumed run continues from its checkpoint; --weights starts a new run", file="--weights"))
     if resume is not None:
         if overrides or variables or run_dir is not None:
             given = ", ".join([*overrides, *(["variables"] if variables else []), *(["run_dir"] if run_dir is not None else [])])
@@ -166,9 +176,11 @@ def train(
     if epochs is not None:
         overrides = {**overrides, "epochs": epochs}
     training = config.resolve_training(spec_model, overrides)
+    finetune.check(spec_model, training, weights, freeze_option="freeze" in overrides)
     if run_dir is not None and Path(run_dir).exists() and any(Path(run_dir).iterdir()):
         raise SpecError(Problem(f"{run_dir} exists and is not empty", file=str(run_dir), hint="pick a new --run-dir, or continue that run with --resume"))
-    return _run(Job(spec_model, training, data, val, precision=precision, variables=variables or {}, run_dir=run_dir, runs=runs, **how))
+    return _run(Job(spec_model, training, data, val, precision=precision, variables=variables or {}, run_dir=run_dir, runs=runs,
+                    weights=weights, strict_weights=strict_weights, **how))
 
 
 def _load_spec(spec: Any, variables: Mapping[str, Any]) -> BaseModel:
@@ -213,11 +225,11 @@ def _run(job: Job) -> TrainResult:
     env = env or make_env(job.strategy)
     with _settings(job):
         steps, drop = _steps_per_epoch(job.training, data.train, env)
-        model, output = _model(job, env, steps, input_shape, classes)
-        with _run_folder(job, env, data, input_shape, classes, output) as files:
-            _announce(job, files, env, data)
-            record, wall = _fit(job, files, env, model, data, steps, drop, monitor)
-            return _finish(job, files, env, model, record, data, wall)
+        model, output, transfer = _model(job, env, steps, input_shape, classes)
+        with _run_folder(job, env, data, input_shape, classes, output, transfer) as files:
+            _announce(job, files, env, data, transfer)
+            record, wall = _fit(job, files, env, model, data, steps, drop, monitor, output)
+            return _finish(job, files, env, model, record, data, wall, transfer)
 
 
 # ----------------------------------------------------------------------------- the steps
@@ -296,15 +308,17 @@ def _steps_per_epoch(training: Training, images: D.Images, env: Env) -> tuple[in
     return steps, drop
 
 
-def _model(job: Job, env: Env, steps: int, input_shape: tuple[int, int, int], classes: int) -> tuple[Any, str]:
-    """The network under the strategy's scope, compiled: the resumed checkpoint (optimizer state included) or a new build.
+def _model(job: Job, env: Env, steps: int, input_shape: tuple[int, int, int], classes: int) -> tuple[Any, str, Any]:
+    """The network under the strategy's scope, compiled: the resumed checkpoint (optimizer state included) or a new
+    build (frozen as the first phase says, starting from `job.weights` when given).
 
-    Returns it with its output kind ('probabilities' or 'logits')."""
+    Returns it with its output kind ('probabilities' or 'logits') and the weight-transfer report (or None)."""
     import keras
 
     from . import recipe
 
     training = job.training
+    transfer = None
     with env.strategy.scope():
         if job.state is not None:
             model = load_model(job.files.root / job.state["checkpoint"])  # type: ignore[union-attr]
@@ -312,7 +326,7 @@ def _model(job: Job, env: Env, steps: int, input_shape: tuple[int, int, int], cl
             inner = getattr(optimizer, "inner_optimizer", optimizer)
             inner.learning_rate = recipe.make_schedule(training, steps)
         else:
-            model = build(job.spec)
+            model, transfer = finetune.build(job.spec, training, job.weights, job.strict_weights)
             if job.precision and job.precision != "float32":
                 out = keras.layers.Activation("linear", dtype="float32", name=recipe.FLOAT32_OUTPUT)(model.outputs[0])
                 model = keras.Model(model.inputs, out, name=model.name)
@@ -320,17 +334,17 @@ def _model(job: Job, env: Env, steps: int, input_shape: tuple[int, int, int], cl
         output = recipe.output_kind(model)
         logits = output == "logits"
         recipe.apply_weight_decay(model, training.weight_decay)
-        model.compile(optimizer=optimizer, loss=recipe.make_loss(training, logits),
-                      metrics=recipe.make_metrics(training, logits), jit_compile="auto" if job.jit is None else bool(job.jit))
+        finetune.compile_model(model, optimizer, training, logits, job.jit)
         if env.name != "default":
             prebuild(model, input_shape, classes)
         if env.name == "multi-worker":
             rank1_logs(model)
-    return model, output
+    return model, output, transfer
 
 
 @contextmanager
-def _run_folder(job: Job, env: Env, data: Data, input_shape: tuple[int, int, int], classes: int, output: str) -> Iterator[RunDir]:
+def _run_folder(job: Job, env: Env, data: Data, input_shape: tuple[int, int, int], classes: int, output: str,
+                transfer: Any) -> Iterator[RunDir]:
     """The run folder: made now that everything checked out, or the resumed one. A worker other than the chief
     writes to a scratch folder instead, deleted when the run ends."""
     files = job.files
@@ -343,7 +357,7 @@ def _run_folder(job: Job, env: Env, data: Data, input_shape: tuple[int, int, int
             else:
                 root = scratch = Path(tempfile.mkdtemp(prefix="archspec-worker-"))
             files = RunDir(root)
-            _start_folder(job, files, data, input_shape, classes, output)
+            _start_folder(job, files, data, input_shape, classes, output, transfer)
         elif not env.chief:
             scratch = Path(tempfile.mkdtemp(prefix="archspec-worker-"))
             shutil.copy(files.run_json, scratch / "run.json")
@@ -358,8 +372,10 @@ def _run_folder(job: Job, env: Env, data: Data, input_shape: tuple[int, int, int
             shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _start_folder(job: Job, files: RunDir, data: Data, input_shape: tuple[int, int, int], classes: int, output: str) -> None:
-    """A new run's spec.yaml (the resolved recipe, re-runnable) and run.json (everything else needed to resume or ask it)."""
+def _start_folder(job: Job, files: RunDir, data: Data, input_shape: tuple[int, int, int], classes: int, output: str,
+                  transfer: Any) -> None:
+    """A new run's spec.yaml (the resolved recipe, re-runnable), run.json (everything else needed to resume or ask it)
+    and, when it starts from trained weights, transfer.json (what came from where)."""
     name = job.spec.name  # type: ignore[attr-defined]
     header = f"# {name}: resolved by `archspec train` on {time.strftime('%Y-%m-%d %H:%M:%S')}; rerun with `archspec train {files.spec} --data ...`"
     atomic_write_text(files.spec, config.spec_yaml(job.spec, job.training, job.variables, header))
@@ -368,11 +384,13 @@ def _start_folder(job: Job, files: RunDir, data: Data, input_shape: tuple[int, i
         "data": D.absolute(job.data), "val": D.absolute(job.val),
         "strategy": job.strategy, "precision": job.precision, "jit": job.jit, "seed": job.seed, "deterministic": job.deterministic,
         "input_shape": list(input_shape), "classes": classes, "output": output, "class_names": data.class_names(classes),
-        **data.record(),
+        **data.record(), "weights": str(job.weights) if job.weights is not None else None,
     })
+    if transfer is not None:
+        atomic_write_json(files.transfer, transfer.to_json())
 
 
-def _announce(job: Job, files: RunDir, env: Env, data: Data) -> None:
+def _announce(job: Job, files: RunDir, env: Env, data: Data, transfer: Any) -> None:
     say = job.say
     say(f"run folder: {files.root}" + ("" if env.chief else " (worker scratch)"))
     say(f"training data: {data.train.count} examples from {data.train.name}: {data.train_plan.describe()}")
@@ -385,10 +403,14 @@ def _announce(job: Job, files: RunDir, env: Env, data: Data) -> None:
     say(f"strategy: {env.name} ({env.replicas} replica{'s' if env.replicas > 1 else ''})" + (f", precision {job.precision}" if job.precision else ""))
     if job.state is not None:
         say(f"resuming after epoch {job.completed} of {job.training.epochs}")
+    if transfer is not None:
+        say(transfer.text().rstrip())
 
 
-def _fit(job: Job, files: RunDir, env: Env, model: Any, data: Data, steps: int, drop: bool, monitor: tuple[str, str]) -> tuple[Any, float]:
-    """Train from the last completed epoch on; the recorder commits each epoch. Returns it and the wall time."""
+def _fit(job: Job, files: RunDir, env: Env, model: Any, data: Data, steps: int, drop: bool, monitor: tuple[str, str],
+         output: str) -> tuple[Any, float]:
+    """Train from the last completed epoch on, phase by phase (``finetune.fit``); the recorder commits each epoch.
+    Returns it and the wall time."""
     training = job.training
     es = training.early_stopping
     record = recorder(files, job.state, epochs=training.epochs, monitor=monitor[0], mode=monitor[1], min_delta=es.min_delta if es else 0.0,
@@ -398,12 +420,15 @@ def _fit(job: Job, files: RunDir, env: Env, model: Any, data: Data, steps: int, 
         callbacks.insert(0, progress(steps=steps, batch_size=training.batch_size, count=data.train.count, epochs=training.epochs))
     started = time.perf_counter()
     if job.completed < training.epochs and not job.stopped:
-        train_ds = D.train_dataset(data.train, data.train_plan, batch_size=training.batch_size, seed=job.seed, first_epoch=job.completed,
+        def train_ds(first_epoch: int) -> Any:
+            return D.train_dataset(data.train, data.train_plan, batch_size=training.batch_size, seed=job.seed, first_epoch=first_epoch,
                                    epochs=training.epochs, aug=training.data.augment, drop_remainder=drop)
+
         val_ds = D.eval_dataset(data.val, data.val_plan, batch_size=training.batch_size) if data.val is not None and data.val_plan else None
         try:
-            model.fit(train_ds, epochs=training.epochs, initial_epoch=job.completed, steps_per_epoch=steps, validation_data=val_ds,
-                      callbacks=callbacks, verbose=0, shuffle=False)
+            finetune.fit(model, job.spec, training, job.completed, dataset=train_ds, steps=steps, scope=env.strategy.scope,
+                         logits=output == "logits", jit=job.jit, steps_per_epoch=steps, validation_data=val_ds,
+                         callbacks=callbacks, verbose=0, shuffle=False)
         except KeyboardInterrupt:
             if env.chief:
                 job.say(f"interrupted after epoch {len(record.history)}; continue with: archspec train --resume {files.root}")
@@ -411,7 +436,7 @@ def _fit(job: Job, files: RunDir, env: Env, model: Any, data: Data, steps: int, 
     return record, time.perf_counter() - started
 
 
-def _finish(job: Job, files: RunDir, env: Env, model: Any, record: Any, data: Data, wall: float) -> TrainResult:
+def _finish(job: Job, files: RunDir, env: Env, model: Any, record: Any, data: Data, wall: float, transfer: Any) -> TrainResult:
     """The final model (the best epoch's weights under restore_best), metrics.json, the finished state, the last line."""
     import keras
 
@@ -438,7 +463,7 @@ def _finish(job: Job, files: RunDir, env: Env, model: Any, record: Any, data: Da
         last = history[-1] if history else {}
         figures = ", ".join(f"{k} {last[k]:.4f}" for k in ("loss", "accuracy", "val_loss", "val_accuracy") if k in last)
         job.say(f"done: {len(history)} epochs{', ' + figures if figures else ''}; model {files.model}")
-    return TrainResult(files.root, history, metrics, files.paths(), model, resumed_from=job.completed)
+    return TrainResult(files.root, history, metrics, files.paths(), model, resumed_from=job.completed, transfer=transfer)
 
 
 # ----------------------------------------------------------------------------- helpers

@@ -13,6 +13,7 @@ Layout of ``runs/<name>-<YYYYmmdd-HHMMSS>/``::
     metrics.json         final figures, written when the run ends
     model.keras          the final model, for inference (no optimizer state), written when the run ends
     tensorboard/         TensorBoard event files (train/, validation/)
+    transfer.json        what --weights transferred (a run that started from trained weights)
 
 Every file is written to a temporary name beside its target and renamed into
 place (``os.replace``), so a reader never sees half a file. An epoch counts as
@@ -95,12 +96,13 @@ class RunDir:
         self.metrics = self.root / "metrics.json"
         self.model = self.root / "model.keras"
         self.tensorboard = self.root / "tensorboard"
+        self.transfer = self.root / "transfer.json"
 
     def paths(self) -> dict[str, Path]:
         return {
             "run_dir": self.root, "model": self.model, "best": self.best, "last": self.last, "spec": self.spec,
             "history_json": self.history_json, "history_csv": self.history_csv, "metrics": self.metrics,
-            "tensorboard": self.tensorboard, "state": self.state_json, "run_json": self.run_json,
+            "tensorboard": self.tensorboard, "state": self.state_json, "run_json": self.run_json, "transfer": self.transfer,
         }
 
     @staticmethod
