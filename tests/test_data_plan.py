@@ -17,7 +17,6 @@ from archspec.cli import main
 from archspec.tools.inspection import png
 from archspec.training import data as D
 
-pytestmark = pytest.mark.xdist_group("train")
 TINY = "name: tiny\ninput: [32, 32, 1]\nlayers: [flatten, {dense: {units: 3, activation: softmax}}]\n"
 
 

@@ -22,7 +22,6 @@ from archspec.training.rundir import RunDir
 from conftest import ROOT
 
 LENET = str(ROOT / "specs" / "lenet.yaml")
-pytestmark = pytest.mark.xdist_group("train")
 
 FINE_TUNE = {"epochs": 2, "batch_size": 32, "learning_rate": 1e-3}
 """32 steps of Adam: where starting weights matter (with many more steps both runs approach the same accuracy)."""

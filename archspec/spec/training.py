@@ -127,7 +127,9 @@ class Data(Strict):
         return self
 
 
-FreezeList = Annotated[list[str], BeforeValidator(lambda v: [v] if isinstance(v, str) else v)]
+FreezeList = Annotated[
+    list[str], BeforeValidator(lambda v: [v] if isinstance(v, str) else v, json_schema_input_type=str | list[str])
+]
 """Node or block names (one name may be given without a list)."""
 
 
