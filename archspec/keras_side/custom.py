@@ -75,13 +75,64 @@ class SumPooling2D(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="archspec")
 class GlobalSumPooling2D(keras.layers.Layer):
-    """Sum of each feature map."""
+    """Sum of each feature map (kept as a 1x1 map with ``keepdims``)."""
+
+    def __init__(self, keepdims: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.keepdims = keepdims
 
     def call(self, x):
-        return ops.sum(x, axis=(1, 2))
+        return ops.sum(x, axis=(1, 2), keepdims=self.keepdims)
 
     def compute_output_shape(self, input_shape):
-        return (input_shape[0], input_shape[3])
+        return (input_shape[0], 1, 1, input_shape[3]) if self.keepdims else (input_shape[0], input_shape[3])
+
+    def get_config(self):
+        return {**super().get_config(), "keepdims": self.keepdims}
+
+
+@keras.saving.register_keras_serializable(package="archspec")
+class LayerScale(keras.layers.Layer):
+    """y = gamma * x with one learned factor per channel, each starting at ``init`` (ConvNeXt, CaiT)."""
+
+    def __init__(self, init: float = 1e-6, **kwargs):
+        super().__init__(**kwargs)
+        self.init = init
+
+    def build(self, input_shape):
+        self.gamma = self.add_weight(shape=(input_shape[-1],), initializer=keras.initializers.Constant(self.init), name="gamma")
+
+    def call(self, x):
+        return x * self.gamma
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "init": self.init}
+
+
+@keras.saving.register_keras_serializable(package="archspec")
+class ScaledAdd(keras.layers.Layer):
+    """Sum of inputs, each times a constant: x + 0.17 r (InceptionResNet's residual scaling).
+    A factor of 1 multiplies nothing, so the arithmetic is Keras' own x + r * s."""
+
+    def __init__(self, scales=(1.0, 1.0), **kwargs):
+        super().__init__(**kwargs)
+        self.scales = [float(v) for v in scales]
+
+    def call(self, inputs):
+        terms = [x if s == 1.0 else x * s for x, s in zip(inputs, self.scales)]
+        out = terms[0]
+        for term in terms[1:]:
+            out = out + term
+        return out
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
+
+    def get_config(self):
+        return {**super().get_config(), "scales": self.scales}
 
 
 @keras.saving.register_keras_serializable(package="archspec")
@@ -159,5 +210,6 @@ class SumSquaredError(keras.losses.Loss):
 
 
 CUSTOM_OBJECTS = {
-    cls.__name__: cls for cls in (LocalResponseNormalization, SumPooling2D, GlobalSumPooling2D, EpochSchedule, SumSquaredError)
+    cls.__name__: cls for cls in (LocalResponseNormalization, SumPooling2D, GlobalSumPooling2D, LayerScale, ScaledAdd, EpochSchedule,
+                                  SumSquaredError)
 }

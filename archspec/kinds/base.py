@@ -6,6 +6,7 @@ shape rules and emitters only ever see one form.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
@@ -21,9 +22,12 @@ NonNegInt = Annotated[int, Field(ge=0, le=MAX_SIZE)]
 Pair = tuple[PosInt, PosInt]
 
 ACTIVATIONS = (
-    "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "silu", "swish", "tanh",
+    "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "silu", "swish", "hard_swish", "hard_silu", "mish", "tanh",
     "sigmoid", "hard_sigmoid", "softmax", "softplus", "softsign", "exponential", "linear",
 )
+"""Keras' names. hard_swish is MobileNetV3's x * relu6(x + 3) / 6 (Keras also calls it hard_silu)."""
+_KERAS_NAMES = {"swish": "silu", "hard_silu": "hard_swish"}
+"""Keras function name -> the name a spec is written with, where the two differ."""
 Activation = Literal[ACTIVATIONS]  # type: ignore[valid-type]
 
 
@@ -117,6 +121,20 @@ class Unsupported(Exception):
     """A Keras layer's settings have no spec equivalent (raised by a kind's ``from_keras``)."""
 
 
+@dataclass(frozen=True)
+class ConstantOp:
+    """A Keras operation between one tensor and a number (`x + 3.0`, `x * (1 / 6)`), as the
+    importer hands it to ``from_keras`` in place of a layer. Its table key is
+    ``ops.<Class>:constant`` (``ops.Add:constant``); between two tensors, ``ops.<Class>``."""
+
+    name: str
+    op: str
+    """Keras' class name: Add, Subtract, Multiply, Divide or TrueDivide."""
+    constant: float
+    constant_first: bool
+    """True for `3.0 - x`: the number is the left operand."""
+
+
 # -- reading Keras layers back (for `from_keras`; plain attribute access, no Keras import) --
 def keras_pair(value: Any) -> int | list[int]:
     """A Keras size pair as a spec writes it: 3 for (3, 3), [1, 7] otherwise."""
@@ -127,8 +145,7 @@ def keras_pair(value: Any) -> int | list[int]:
 def keras_activation(fn: Any) -> str | None:
     """The spec name of a Keras activation (None for linear); Unsupported for one archspec lacks."""
     name = getattr(fn, "__name__", None) if not isinstance(fn, str) else fn
-    if name == "swish":
-        name = "silu"
+    name = _KERAS_NAMES.get(name, name)  # type: ignore[arg-type]
     if name in (None, "linear"):
         return None
     if name not in ACTIVATIONS:

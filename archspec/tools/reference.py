@@ -15,8 +15,10 @@ from ..kinds import load_builtin_kinds
 from ..kinds.registry import KINDS
 
 ORDER = (
-    "conv", "pool", "dense", "flatten", "dropout", "batchnorm", "activation", "zeropad", "lrn", "add", "concat",
-    "residual", "branches", "inception", "dense_block", "transition", "repeat", "use", "stage",
+    "conv", "depthwise", "separable", "pool", "dense", "flatten", "reshape", "dropout", "stochastic_depth", "batchnorm",
+    "layernorm", "activation", "rescaling", "normalization", "layer_scale", "zeropad", "crop", "lrn", "add", "multiply",
+    "concat", "residual", "branches", "inception", "dense_block", "transition", "se", "mbconv", "fused_mbconv",
+    "convnext_block", "nasnet_normal", "nasnet_reduction", "repeat", "use", "stage",
 )
 
 
