@@ -35,8 +35,8 @@ def test_conditionals_and_channel_rounding(text, value):
 
 
 @pytest.mark.parametrize("text, value", [
-    ("conv_dw_$id", "conv_dw_3"), ("${name}_stem_conv", "convnext_tiny_stem_conv"), ("block$id$letter", "block3b"),
-    ("normal_concat_${$id - 2}", "normal_concat_1"), ("x${$w * 4}", "x2"),
+    ("conv_dw_$id", "conv_dw_3"), ("$(name)_stem_conv", "convnext_tiny_stem_conv"), ("block$id$letter", "block3b"),
+    ("normal_concat_$($id - 2)", "normal_concat_1"), ("x$($w * 4)", "x2"), ("c$(max($id, 5) - 1)", "c4"),
 ])
 def test_names_take_values(text, value):
     """A name written around variables is text with their values put in (Keras' generated names)."""

@@ -82,6 +82,8 @@ class LayerSpec(Strict):
 
     name: str | None = Field(None, description="Node name; referenced by `input`/`inputs` of later layers.", pattern=r"^[A-Za-z0-9_.\-]+$", max_length=200)
     input: str | None = Field(None, description="Name of the layer this one reads; the previous layer by default, `input` for the model input.")
+    when: bool = Field(True, description="False leaves the layer out (a reference to its name then reads its input): "
+                                         "for layers only some variants have, `when: $flag`.")
 
     @model_validator(mode="before")
     @classmethod

@@ -6,8 +6,9 @@ over numbers: ``+ - * / // % **``, parentheses, comparisons, ``a if c else b``
 and the functions below. Python's ``ast`` parses the text; only the node types
 listed here are walked, so nothing is ever executed.
 
-A name written around variables (``conv_dw_$id``, ``${model}_stem``) is text
-with the values put in: how a template gives each instance Keras' own names.
+A name written around variables (``conv_dw_$id``, ``$(model)_stem``,
+``normal_concat_$($n - 2)``) is text with the values put in: how a template
+gives each instance Keras' own names.
 """
 
 from __future__ import annotations
@@ -22,10 +23,13 @@ from ..errors import closest
 
 _VAR = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 _ONLY_VAR = re.compile(r"\s*\$([A-Za-z_][A-Za-z0-9_]*)\s*")
-_PART = re.compile(r"\$\{([^{}]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)")
-"""A value put into text: `${expression}` or `$name`."""
+_PART = re.compile(r"\$\(([^()]*(?:\([^()]*\)[^()]*)*)\)|\$([A-Za-z_][A-Za-z0-9_]*)")
+"""A value put into text: `$(expression)` (one level of parentheses inside) or `$name`.
+Parentheses, not braces, so that names stay plain in YAML's `{...}` mappings."""
 _TEXT = re.compile(r"[A-Za-z0-9_.\-]*[A-Za-z_][A-Za-z0-9_.\-]*")
 """What is left of a name template once its values are taken out: name characters, a letter among them."""
+_DUNDER = re.compile(r"__[A-Za-z0-9]+__")
+"""`$f.__class__` is not a name: anything that looks like Python's special names is refused."""
 
 _BINARY: dict[type, Callable[[Any, Any], Any]] = {
     ast.Add: operator.add,
@@ -93,14 +97,14 @@ def evaluate(text: str, env: Mapping[str, Any]) -> Any:
     32
     >>> evaluate("$act", {"act": "relu"})
     'relu'
-    >>> evaluate("conv_dw_$id", {"id": 3}), evaluate("${m}_${$i + 1}", {"m": "stage", "i": 0})
+    >>> evaluate("conv_dw_$id", {"id": 3}), evaluate("$(m)_$($i + 1)", {"m": "stage", "i": 0})
     ('conv_dw_3', 'stage_1')
     """
     only = _ONLY_VAR.fullmatch(text)
     if only:
         return _lookup(only.group(1), env)
     rest = _PART.sub("", text)
-    if _TEXT.fullmatch(rest) and "__" not in rest:
+    if _TEXT.fullmatch(rest) and not _DUNDER.search(rest):
         return _PART.sub(lambda m: _text(_part(m, env)), text)
     python = _VAR.sub(lambda m: f"__v_{m.group(1)}", text)
     try:
@@ -111,7 +115,7 @@ def evaluate(text: str, env: Mapping[str, Any]) -> Any:
 
 
 def _part(match: re.Match[str], env: Mapping[str, Any]) -> Any:
-    """The value of `$name`, `${name}` or `${expression}` inside a name."""
+    """The value of `$name`, `$(name)` or `$(expression)` inside a name."""
     inner = match.group(1)
     if inner is None or re.fullmatch(r"\s*[A-Za-z_][A-Za-z0-9_]*\s*", inner):
         return _lookup((match.group(2) or inner).strip(), env)

@@ -55,12 +55,12 @@ def kind_reference(kind_name: str) -> str:
     rows = [
         f"| {_keys(fname, field)} | {_default(field)} | " + (field.description or "").replace("|", "\\|") + " |"
         for fname, field in schema.model_fields.items()
-        if fname not in ("name", "input")
+        if fname not in ("name", "input", "when")
     ]
     if rows:
         lines += ["| key | default | meaning |", "|---|---|---|", *rows]
     else:
-        lines.append("No settings besides `name` and `input`.")
+        lines.append("No settings besides `name`, `input` and `when`.")
     return "\n".join(lines) + "\n"
 
 
