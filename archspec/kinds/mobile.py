@@ -30,6 +30,7 @@ from .norm import BatchNorm
 from .pad import ZeroPad
 from .pool import Pool
 from .registry import Block, register
+from .shape import Reshape
 from .scale import StochasticDepth
 from .simple import ActivationLayer
 
@@ -97,18 +98,21 @@ class SqueezeExcite(_Named):
     """Squeeze-and-excitation (Hu et al. 2018): a global average pool, a 1x1 conv to `ratio` x the
     channels, a 1x1 conv back, and the result as a per-channel gate on the input."""
 
-    NAMES: ClassVar[dict[str, str]] = {"squeeze": "squeeze", "reduce": "reduce", "expand": "expand", "excite": "excite"}
+    NAMES: ClassVar[dict[str, str]] = {"squeeze": "squeeze", "reshape": "reshape", "reduce": "reduce", "expand": "expand", "excite": "excite"}
     ratio: float = Field(0.25, gt=0, le=1, description="Squeezed channels as a fraction of the input's.")
+    keepdims: bool = Field(True, description="Squeeze to a 1x1 map in one pool; false: pool to a vector, then reshape (EfficientNet).")
     divisor: PosInt = Field(1, description="Round the squeezed channels to a multiple of this (MobileNetV3: 8); 1 truncates.")
     activation: Activation = Field("relu", description="Activation of the squeezing conv.")
     gate: Activation = Field("sigmoid", description="Activation of the gate (MobileNetV3: hard_sigmoid).")
     names: dict[str, str] = names_field(NAMES)
 
 
-def squeeze_excite(ctx, x: str, name: Any, squeezed: int, activation: str, gate: str, path: tuple) -> str:
+def squeeze_excite(ctx, x: str, name: Any, squeezed: int, activation: str, gate: str, keepdims: bool, path: tuple) -> str:
     """SE on node `x`; `name(role)` gives the node names."""
     channels = ctx.shape(x)[-1]
-    s = ctx.add(name("squeeze"), "pool", Pool.model_validate({"kind": "avg", "global": True, "keepdims": True}), [x], path)
+    s = ctx.add(name("squeeze"), "pool", Pool.model_validate({"kind": "avg", "global": True, "keepdims": keepdims}), [x], path)
+    if not keepdims:
+        s = ctx.add(name("reshape"), "reshape", Reshape(shape=(1, 1, channels)), [s], path)
     s = ctx.add(name("reduce"), "conv", Conv(filters=squeezed, kernel=1, activation=activation), [s], path)
     s = ctx.add(name("expand"), "conv", Conv(filters=channels, kernel=1, activation=gate), [s], path)
     return ctx.add(name("excite"), "multiply", Multiply(inputs=[x, s]), [x, s], path)
@@ -118,7 +122,7 @@ def lower_se(a: SqueezeExcite, ctx, path: tuple) -> str:
     base = ctx.name_for(a, "se")
     x = ctx.source_of(a, path)
     squeezed = make_divisible(ctx.shape(x)[-1] * a.ratio, a.divisor)
-    out = squeeze_excite(ctx, x, lambda role: f"{base}_{a.name_of(role)}", squeezed, a.activation, a.gate, path)
+    out = squeeze_excite(ctx, x, lambda role: f"{base}_{a.name_of(role)}", squeezed, a.activation, a.gate, a.keepdims, path)
     return ctx.alias(base, out)
 
 
@@ -140,6 +144,7 @@ class _Inverted(_Repeated):
     se_divisor: PosInt = Field(1, description="Round the SE channels to a multiple of this (MobileNetV3: 8); 1 truncates.")
     se_activation: Activation | None = Field(None, description="Activation inside SE; default: `activation`.")
     se_gate: Activation = Field("sigmoid", description="Gate of the SE (MobileNetV3: hard_sigmoid).")
+    se_keepdims: bool = Field(False, description="SE squeezes with a keepdims pool (MobileNetV3), not a pool and a reshape (EfficientNet).")
     residual: bool = Field(True, description="Identity shortcut (sum) when the stride is 1 and the channels are unchanged.")
 
 
@@ -215,7 +220,7 @@ def lower_mbconv_one(a: MBConv, ctx, path: tuple, x_in: str, block: str, i: int)
     x = ctx.add(name("depthwise_bn"), "batchnorm", ctx.with_defaults("batchnorm", BatchNorm()), [x], path)
     x = ctx.add(name("depthwise_act"), "activation", ActivationLayer(fn=a.activation), [x], path)
     if a.se:
-        x = squeeze_excite(ctx, x, lambda role: name(f"se_{role}"), _squeezed(a, channels, expanded), a.se_activation or a.activation, a.se_gate, path)
+        x = squeeze_excite(ctx, x, lambda role: name(f"se_{role}"), _squeezed(a, channels, expanded), a.se_activation or a.activation, a.se_gate, a.se_keepdims, path)
     x = _conv_bn(ctx, x, name, "project", Conv(filters=a.filters, kernel=1, padding="same", bias=False), None, path)
     return _tail(a, ctx, x_in, x, name, i, path)
 
@@ -229,7 +234,7 @@ def lower_fused_one(a: FusedMBConv, ctx, path: tuple, x_in: str, block: str, i: 
         x = _conv_bn(ctx, x, name, "expand", Conv(filters=expanded, kernel=a.kernel, stride=stride, padding="same", bias=False),
                      a.activation, path)
     if a.se:
-        x = squeeze_excite(ctx, x, lambda role: name(f"se_{role}"), _squeezed(a, channels, expanded), a.se_activation or a.activation, a.se_gate, path)
+        x = squeeze_excite(ctx, x, lambda role: name(f"se_{role}"), _squeezed(a, channels, expanded), a.se_activation or a.activation, a.se_gate, a.se_keepdims, path)
     project = Conv(filters=a.filters, kernel=1 if a.expand != 1 else a.kernel, stride=1 if a.expand != 1 else stride, padding="same", bias=False)
     x = _conv_bn(ctx, x, name, "project", project, a.activation if a.expand == 1 else None, path)
     return _tail(a, ctx, x_in, x, name, i, path)
