@@ -1,7 +1,8 @@
 """archspec.build against the keras.applications constructor for the same network, in one process.
 
-    .venv/bin/python bench/build_vs_keras.py            # ResNet-50, DenseNet-121, VGG-16; median of 5
-    .venv/bin/python bench/build_vs_keras.py -n 9
+    .venv/bin/python bench/build_vs_keras.py            # ResNet-50, DenseNet-121, VGG-16, MobileNetV2, EfficientNetB0,
+                                                        # ConvNeXtTiny; median of 5
+    .venv/bin/python bench/build_vs_keras.py -n 9 --nets mobilenet_v2,efficientnet_b0
 
 Both sides build with fresh weights (keras.backend.clear_session() before each build); the spec is
 loaded once, as a user would, so the figure is expansion + shape check + emitting, against Keras'
@@ -21,7 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _proc import ROOT, machine_note  # noqa: E402
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-PAIRS = [("resnet50", "ResNet50"), ("densenet121", "DenseNet121"), ("vgg16", "VGG16")]
+PAIRS = [("resnet50", "ResNet50"), ("densenet121", "DenseNet121"), ("vgg16", "VGG16"),
+         ("mobilenet_v2", "MobileNetV2"), ("efficientnet_b0", "EfficientNetB0"), ("convnext_tiny", "ConvNeXtTiny")]
 
 
 def timed(build, n: int) -> list[float]:
@@ -39,6 +41,7 @@ def timed(build, n: int) -> list[float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=5, help="repetitions per side (median reported)")
+    parser.add_argument("--nets", default=",".join(name for name, _ in PAIRS), help="comma-separated spec names")
     args = parser.parse_args()
 
     import archspec
@@ -48,7 +51,8 @@ def main() -> int:
     print(f"archspec.build vs keras.applications, median of {args.n} (after one warm-up each); {machine_note()}")
     print(f"{'network':<12} {'archspec':>10} {'keras':>10} {'ratio':>7}  params")
     worst = 0.0
-    for spec_name, app in PAIRS:
+    chosen = args.nets.split(",")
+    for spec_name, app in [pair for pair in PAIRS if pair[0] in chosen]:
         spec = archspec.load(ROOT / "specs" / f"{spec_name}.yaml")
         constructor = getattr(keras.applications, app)
         mine = lambda: archspec.build(spec)  # noqa: E731

@@ -1,6 +1,7 @@
 """Training-step throughput: the compiled spec against keras.applications, same batch, same backend.
 
     .venv/bin/python bench/train_step.py                       # ResNet-50 and DenseNet-121, batch 8, CPU
+    .venv/bin/python bench/train_step.py --nets mobilenet_v2,efficientnet_b0,convnext_tiny
     .venv/bin/python bench/train_step.py --batch 256 --precision mixed_bfloat16 --jit   # on a GPU
     KERAS_BACKEND=jax .venv/bin/python bench/train_step.py     # any Keras backend
 
@@ -22,7 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _proc import ROOT, machine_note  # noqa: E402
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-PAIRS = {"resnet50": "ResNet50", "densenet121": "DenseNet121", "vgg16": "VGG16"}
+PAIRS = {"resnet50": "ResNet50", "densenet121": "DenseNet121", "vgg16": "VGG16", "mobilenet_v2": "MobileNetV2",
+         "efficientnet_b0": "EfficientNetB0", "convnext_tiny": "ConvNeXtTiny"}
 
 
 def main() -> int:

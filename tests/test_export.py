@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 import archspec
 from archspec.cli import cli
-from archspec.keras_side.export import export, run_exported
+from archspec.keras_side.export import export, export_model, run_exported
 from conftest import ROOT
 
 LENET = ROOT / "specs" / "lenet.yaml"
@@ -67,10 +67,35 @@ def test_export_a_spec_by_extension(tmp_path):
     assert y.shape == (2, 10) and np.allclose(y.sum(axis=1), 1, atol=1e-5)
 
 
-def test_onnx_grouped_convolution_is_a_clear_error(tmp_path):
-    with pytest.raises(archspec.SpecError, match="grouped convolution 'conv_2'"):
-        export(ROOT / "tests" / "specs" / "every_primitive.yaml", tmp_path / "x.onnx")
-    assert list(tmp_path.iterdir()) == []
+def _randomise_batchnorm(model, seed: int = 0) -> None:
+    """Statistics other than a fresh layer's, so that outputs vary and a wrong conversion shows."""
+    import keras
+
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.set_weights([rng.uniform(0.5, 1.5, w.shape) if i == len(layer.weights) - 1 else rng.normal(0, 0.3, w.shape)
+                               for i, w in enumerate(layer.get_weights())])
+
+
+@pytest.mark.parametrize("spec", [
+    "tests/specs/every_primitive.yaml",           # a grouped, dilated convolution (AlexNet's and ResNeXt's kind)
+    "tests/specs/every_modern_primitive.yaml",    # depthwise, separable, grouped depthwise, GELU, normalization, ...
+    pytest.param("specs/mobilenet_v2.yaml", marks=pytest.mark.slow),
+    pytest.param("specs/efficientnet_b0.yaml", marks=pytest.mark.slow),
+])
+@pytest.mark.parametrize("fmt,suffix", [("onnx", ".onnx"), ("tflite", ".tflite")])
+def test_modern_networks_export_faithfully(spec, fmt, suffix, tmp_path):
+    """ONNX gets grouped convolutions as depthwise or per-group convolutions, GELU in its erf form and
+    Normalization on constants (what tf2onnx converts); every format computes Keras' outputs."""
+    need(*{"onnx": ("tf2onnx", "onnxruntime"), "tflite": ()}[fmt])
+    model = archspec.build(ROOT / spec)
+    _randomise_batchnorm(model)
+    x = np.random.default_rng(3).uniform(0, 255, size=(2, *model.input_shape[1:])).astype("float32")
+    want = model.predict(x, verbose=0)
+    assert want.std() > 1e-4  # outputs worth comparing
+    out = export_model(model, tmp_path / f"m{suffix}", fmt)
+    np.testing.assert_allclose(run_exported(out, x), want, rtol=1e-4, atol=1e-6)
 
 
 def test_bad_requests(tmp_path, lenet):

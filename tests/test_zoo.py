@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import gc
 import json
+import re
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import pytest
@@ -26,6 +27,8 @@ class Entry(NamedTuple):
     keras_app: str | None = None  # keras.applications reference for weight parity
     before_classifier: str | None = None  # layer compared as well as the output
     slow: bool = False
+    keras_kwargs: dict[str, Any] | None = None  # arguments of the reference constructor besides weights=None
+    import_parity: bool = False  # also: `archspec import` of the reference gives a spec with its outputs
 
 
 ZOO: dict[str, Entry] = {
@@ -45,6 +48,21 @@ ZOO: dict[str, Entry] = {
     "densenet121": Entry(8_062_504, keras_app="DenseNet121", before_classifier="avg_pool"),
     "densenet169": Entry(14_307_880, keras_app="DenseNet169", before_classifier="avg_pool", slow=True),
     "densenet201": Entry(20_242_984, keras_app="DenseNet201", before_classifier="avg_pool", slow=True),
+    # the modern families: each file's base network (the family files' variants: tests/test_variants.py)
+    "mobilenet": Entry(4_253_864, keras_app="MobileNet", before_classifier="conv_pw_13_relu", import_parity=True),
+    "mobilenet_v2": Entry(3_538_984, keras_app="MobileNetV2", before_classifier="out_relu", import_parity=True),
+    "mobilenet_v3_small": Entry(2_554_968, keras_app="MobileNetV3Small", before_classifier="logits", import_parity=True,
+                                keras_kwargs={"input_shape": (224, 224, 3)}),
+    "mobilenet_v3_large": Entry(5_507_432, keras_app="MobileNetV3Large", before_classifier="logits", import_parity=True,
+                                keras_kwargs={"input_shape": (224, 224, 3)}),
+    "efficientnet_b0": Entry(5_330_571, keras_app="EfficientNetB0", before_classifier="avg_pool", import_parity=True),
+    "efficientnet_v2_b0": Entry(7_200_312, keras_app="EfficientNetV2B0", before_classifier="avg_pool", import_parity=True),
+    "convnext_tiny": Entry(28_589_128, keras_app="ConvNeXtTiny", before_classifier="convnext_tiny_head_layernorm", import_parity=True, slow=True),
+    "xception": Entry(22_910_480, keras_app="Xception", before_classifier="avg_pool", import_parity=True, slow=True),
+    "inception_v3": Entry(23_851_784, keras_app="InceptionV3", before_classifier="avg_pool", import_parity=True, slow=True),
+    "inception_resnet_v2": Entry(55_873_736, keras_app="InceptionResNetV2", before_classifier="avg_pool", import_parity=True, slow=True),
+    "nasnet_mobile": Entry(5_326_716, keras_app="NASNetMobile", before_classifier="normal_concat_12", import_parity=True, slow=True),
+    "resnet50_v2": Entry(25_613_800, keras_app="ResNet50V2", before_classifier="avg_pool", import_parity=True, slow=True),
 }
 
 # Output sizes of top-level layers as the papers print them (networks keras.applications lacks).
@@ -177,15 +195,70 @@ def test_builds_and_matches_static_shapes(name, fresh_keras):
     build_and_check(name)
 
 
+def _layers(model) -> list:
+    """Every layer, nested models' layers in their place (ConvNeXt's stem is a Sequential)."""
+    import keras
+
+    out = []
+    for layer in model.layers:
+        out.extend(_layers(layer) if isinstance(layer, keras.Model) else [layer])
+    return out
+
+
+def _auto_number(layer) -> int | None:
+    """n of a name Keras made up for an unnamed layer (`conv2d` is 0, `conv2d_57` is 57), else None."""
+    base = re.sub(r"(?<!^)(?=[A-Z][a-z])", "_", type(layer).__name__).lower().replace("2_d", "2d")
+    found = re.fullmatch(re.escape(base) + r"(?:_(\d+))?", layer.name)
+    return None if found is None else int(found.group(1) or 0)
+
+
+def weighted_pairs(ours, ref, order: list[str]) -> list[tuple[Any, Any]]:
+    """The layers with weights, ours against Keras': by name, and where Keras left a layer unnamed
+    (Inception's conv2d_57, Xception's shortcuts) by order: Keras numbers unnamed layers of a class
+    in the order it makes them, which is the order of the spec's nodes (`order`)."""
+    position = {name: i for i, name in enumerate(order)}
+    mine = {layer.name: layer for layer in sorted(_layers(ours), key=lambda l: position.get(l.name, -1)) if layer.weights}
+    theirs = [layer for layer in _layers(ref) if layer.weights]
+    pairs = [(mine.pop(layer.name), layer) for layer in theirs if layer.name in mine]
+    unnamed = [layer for layer in theirs if layer.name not in {b.name for _, b in pairs}]
+    assert all(_auto_number(layer) is not None for layer in unnamed), \
+        f"Keras layers missing from the spec: {[l.name for l in unnamed if _auto_number(l) is None]}"
+    for cls in {type(layer) for layer in unnamed}:
+        a = [layer for layer in mine.values() if type(layer) is cls]
+        b = sorted((layer for layer in unnamed if type(layer) is cls), key=_auto_number)
+        assert len(a) == len(b), f"{cls.__name__}: {len(a)} unnamed in the spec, {len(b)} in Keras"
+        pairs += list(zip(a, b))
+    assert len(pairs) == len(theirs) and len({id(a) for a, _ in pairs}) == len(pairs)
+    return pairs
+
+
+def assert_same_outputs(ours, ref, entry: Entry, x) -> dict[str, float]:
+    """Max |difference| before the classifier (<= 1e-4 of the values' scale) and at the output (<= 1e-5, and
+    <= 1e-5 of the scale: softmax outputs of random weights are ~1e-3)."""
+    import keras
+
+    cut = lambda m: keras.Model(m.input, m.get_layer(entry.before_classifier).output)  # noqa: E731
+    found = {}
+    for where, a, b, rel in [(entry.before_classifier, cut(ours), cut(ref), 1e-4), ("output", ours, ref, 1e-5)]:
+        ya, yb = np.asarray(a(x, training=False)), np.asarray(b(x, training=False))
+        assert ya.shape == yb.shape and np.all(np.isfinite(yb)) and yb.std() > 0  # values worth comparing
+        diff = float(np.abs(ya - yb).max())
+        assert diff <= rel * float(np.abs(yb).max()) and (where != "output" or diff < 1e-5), f"{where}: max abs difference {diff}"
+        found[where] = diff
+    return found
+
+
 def _randomise_batchnorm(model, rng) -> None:
     """Non-trivial BN statistics, so that epsilon and the BN wiring show in the outputs."""
     import keras
 
-    for layer in model.layers:
+    for layer in _layers(model):
         if isinstance(layer, keras.layers.BatchNormalization):
-            gamma, beta, mean, var = layer.get_weights()
-            layer.set_weights([rng.uniform(0.5, 1.5, gamma.shape), rng.normal(0, 0.1, beta.shape),
-                               rng.normal(0, 0.1, mean.shape), rng.uniform(0.5, 1.5, var.shape)])
+            weights = layer.get_weights()
+            gamma_beta = [rng.uniform(0.5, 1.5, w.shape) if i == 0 and layer.scale else rng.normal(0, 0.1, w.shape)
+                          for i, w in enumerate(weights[:-2])]
+            mean, var = weights[-2:]
+            layer.set_weights([*gamma_beta, rng.normal(0, 0.1, mean.shape), rng.uniform(0.5, 1.5, var.shape)])
 
 
 @pytest.mark.parametrize("name", zoo_params(lambda n, e: e.keras_app is not None))
@@ -193,29 +266,30 @@ def test_weight_parity_with_keras_applications(name, fresh_keras):
     keras = fresh_keras
     entry = ZOO[name]
     report, ours = build_and_check(name)
-    ref = getattr(keras.applications, entry.keras_app)(weights=None)
+    keras.backend.clear_session()  # Keras numbers unnamed layers per session: conv2d, conv2d_1, ...
+    ref = getattr(keras.applications, entry.keras_app)(weights=None, **(entry.keras_kwargs or {}))
     assert ref.count_params() == ours.count_params() == entry.total
-    # Same layer names (Keras' unnamed stem paddings aside), same shapes.
-    ours_by_name = {layer.name: layer for layer in ours.layers}
-    for layer in ref.layers:
-        if isinstance(layer, keras.layers.InputLayer) or layer.name.startswith("zero_padding2d"):
-            continue
-        assert layer.name in ours_by_name, f"keras layer {layer.name!r} missing"
-        assert ours_by_name[layer.name].output.shape == layer.output.shape, layer.name
-    weighted = lambda m: {layer.name for layer in m.layers if layer.weights}  # noqa: E731
-    assert weighted(ours) == weighted(ref)
+    pairs = weighted_pairs(ours, ref, [layer.name for layer in report.layers])
+    for a, b in pairs:
+        assert a.output.shape == b.output.shape, (a.name, b.name)
 
     rng = np.random.default_rng(0)
     _randomise_batchnorm(ref, rng)
-    for layer in ref.layers:
-        if layer.weights:
-            ours_by_name[layer.name].set_weights(layer.get_weights())
-
+    for a, b in pairs:
+        a.set_weights(b.get_weights())
     x = rng.standard_normal((2, *report.input_shape)).astype("float32")
-    cut = lambda m: keras.Model(m.input, m.get_layer(entry.before_classifier).output)  # noqa: E731
-    for where, a, b in [(entry.before_classifier, cut(ours), cut(ref)), ("output", ours, ref)]:
-        ya, yb = np.asarray(a(x, training=False)), np.asarray(b(x, training=False))
-        assert ya.shape == yb.shape
-        diff = np.abs(ya - yb).max()
-        # absolute, and relative to the scale (softmax outputs of random weights are ~1e-3)
-        assert diff < 1e-5 and diff <= 1e-5 * np.abs(yb).max(), f"{where}: max abs difference {diff}"
+    if name.startswith(("mobilenet_v3", "efficientnet", "convnext")):
+        x = rng.uniform(0, 255, (2, *report.input_shape)).astype("float32")  # pixels: these rescale in the model
+    found = assert_same_outputs(ours, ref, entry, x)
+    print(f"{name}: max |diff| output {found['output']:.2e}, {entry.before_classifier} {found[entry.before_classifier]:.2e}")
+
+    if entry.import_parity:  # `archspec import` of the reference, with its weights copied by name, gives its outputs
+        from archspec.keras_side.importer import import_model
+
+        imported = archspec.build(import_model(ref))
+        by_name = {layer.name: layer for layer in _layers(imported)}
+        for layer in _layers(ref):
+            if layer.weights:
+                by_name[layer.name].set_weights(layer.get_weights())
+        found = assert_same_outputs(imported, ref, entry, x)
+        print(f"{name} imported: max |diff| output {found['output']:.2e}, {entry.before_classifier} {found[entry.before_classifier]:.2e}")

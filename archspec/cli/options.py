@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import replace
+import functools
+import json
 from typing import Any, Callable, Iterable
 
 import click
@@ -11,7 +13,21 @@ from ..errors import Problem
 
 from ..spec.overrides import parse_assignments
 
-set_option = click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a spec variable (repeatable).")
+def set_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    """`--set KEY=VALUE` (repeatable) and `--variant NAME`, both handed to the command as `sets`:
+    a variant is the override `variant=NAME`, applied before the others."""
+
+    @functools.wraps(f)
+    def command(*args: Any, variant: str | None = None, **kwargs: Any) -> Any:
+        if variant is not None:
+            kwargs["sets"] = (f"variant={json.dumps(variant)}", *kwargs.get("sets", ()))
+        return f(*args, **kwargs)
+
+    command = variant_option(command)
+    return click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a spec variable (repeatable).")(command)
+
+
+variant_option = click.option("--variant", metavar="NAME", help="Use one of the spec's variants (`archspec shapes SPEC --variants` lists them).")
 force_option = click.option("--force", is_flag=True, help="Overwrite an existing output.")
 
 

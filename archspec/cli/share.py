@@ -106,19 +106,31 @@ def export(source: Path, fmt: str | None, output: Path | None, force: bool, sets
     click.echo(f"wrote {target}")
 
 
+def _shape_option(text: str | None) -> tuple[int, int, int] | None:
+    if text is None:
+        return None
+    try:
+        h, w, c = (int(v) for v in text.replace("x", ",").split(","))
+    except ValueError:
+        raise SpecError(Problem(f"--input-shape {text!r}: expected HEIGHT,WIDTH,CHANNELS, e.g. 224,224,3", file="--input-shape")) from None
+    return h, w, c
+
+
 @click.command("import")
 @click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Spec file to write (default: standard output).")
+@click.option("--input-shape", metavar="H,W,C", help="Image size for a model that takes any size (e.g. MobileNetV3: 224,224,3).")
 @force_option
-def import_(model: Path, output: Path | None, force: bool) -> None:
+def import_(model: Path, output: Path | None, input_shape: str | None, force: bool) -> None:
     """Turn a Keras model (.keras) into a spec.
 
     \b
     archspec import build/lenet.keras -o lenet.yaml
+    archspec import mobilenet_v3.keras --input-shape 224,224,3 -o mnv3.yaml
     """
     if output is not None:
         refuse_existing(output, force)
-    text = import_file(model)
+    text = import_file(model, _shape_option(input_shape))
     if output is None:
         sys.stdout.write(text)
     else:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from ..errors import SpecError
+from ..errors import Problem, SpecError
 from ..files import refuse_existing, write_text
 from ..graph import shapes as static_shapes
 from ..keras_side.check import check as run_check
@@ -23,6 +23,7 @@ from ..tools.diff import diff_table
 from ..tools.reference import reference as kinds_reference
 from ..tools.resolve import resolved_yaml
 from ..tools.table import layer_table
+from ..tools.variants import variant_table
 from .options import (budget, budget_options, force_option, freeze_options, frozen, labelled, overrides, print_warnings, set_option,
                       weights_options)
 
@@ -31,18 +32,24 @@ from .options import (budget, budget_options, force_option, freeze_options, froz
 @click.argument("spec", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--expand", is_flag=True, help="One row per primitive layer instead of per block.")
+@click.option("--variants", "list_variants", is_flag=True, help="The table of the spec's variants instead.")
 @set_option
 @freeze_options
 @budget_options
-def shapes(spec: Path, as_json: bool, expand: bool, sets: tuple[str, ...], max_params: int | None, max_activations: int | None,
-           freeze: tuple[str, ...], freeze_bn: bool | None) -> None:
+def shapes(spec: Path, as_json: bool, expand: bool, list_variants: bool, sets: tuple[str, ...], max_params: int | None,
+           max_activations: int | None, freeze: tuple[str, ...], freeze_bn: bool | None) -> None:
     """Per-layer output shapes, parameters, MACs and receptive field. No TensorFlow.
 
     \b
     archspec shapes specs/lenet.yaml
     archspec shapes specs/resnet50.yaml --expand
     archspec shapes specs/lenet.yaml --json | jq .total_params
+    archspec shapes specs/efficientnet.yaml --variants
+    archspec shapes specs/efficientnet.yaml --variant b3 --set classes=10
     """
+    if list_variants:
+        click.echo(variant_table(spec, **overrides(sets)), nl=False)
+        return
     report = static_shapes(spec, **budget(max_params, max_activations), **frozen(freeze, freeze_bn), **overrides(sets))
     print_warnings(report)
     if as_json:
@@ -150,16 +157,22 @@ def render(spec: Path, output: Path | None, force: bool, sets: tuple[str, ...]) 
 @click.argument("b", type=click.Path(dir_okay=False, path_type=Path), required=False)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--changed", is_flag=True, help="Show only blocks that differ.")
-@set_option
-def diff(a: Path, b: Path | None, as_json: bool, changed: bool, sets: tuple[str, ...]) -> None:
+@click.option("--variant", "variants", multiple=True, metavar="NAME", help="A variant for B; given twice, for A then B.")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a variable of B (repeatable).")
+def diff(a: Path, b: Path | None, as_json: bool, changed: bool, variants: tuple[str, ...], sets: tuple[str, ...]) -> None:
     """Compare two specs block by block (shapes, parameters, MACs, layers), or one spec
-    with itself under --set overrides.
+    with itself under --set overrides or another variant.
 
     \b
     archspec diff specs/resnet50.yaml specs/resnet101.yaml
     archspec diff specs/resnet50.yaml --set width=0.5
+    archspec diff specs/efficientnet.yaml --variant b0 --variant b3
     """
-    result = diff_reports(static_shapes(a), static_shapes(b or a, **overrides(sets)))
+    if len(variants) > 2:
+        raise SpecError(Problem(f"--variant given {len(variants)} times; give one (for B) or two (A, then B)", file="--variant"))
+    first = {"variant": variants[0]} if len(variants) == 2 else {}
+    last = {"variant": variants[-1]} if variants else {}
+    result = diff_reports(static_shapes(a, **first), static_shapes(b or a, **last, **overrides(sets)))
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2))
     else:

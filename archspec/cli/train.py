@@ -13,7 +13,7 @@ import click
 
 from ..errors import Problem, SpecError
 from ..spec.overrides import parse_assignments
-from .options import freeze_options, frozen, overrides as variable_overrides, weights_options
+from .options import freeze_options, frozen, overrides as variable_overrides, set_option, weights_options
 
 STRATEGY = click.Choice(["auto", "one-device", "mirrored", "multi-worker"])
 PRECISION = click.Choice(["mixed_float16", "mixed_bfloat16"])
@@ -49,7 +49,7 @@ _NAMED = (
 @click.option("--flip", metavar="HOW", help="Augmentation: none, horizontal, vertical, both.")
 @click.option("--translate", type=float, help="Augmentation: random shift in pixels (>= 1) or fraction (< 1).")
 @click.option("--train-set", "train_sets", multiple=True, metavar="KEY=VALUE", help="Set any field of `training` (repeatable): optimizer.nesterov=true, schedule.every=30, data.mean=0.1307.")
-@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a spec variable (repeatable).")
+@set_option
 @click.option("--run-dir", "run_dir", type=click.Path(file_okay=False, path_type=Path), help="Run folder (default runs/NAME-TIMESTAMP).")
 @click.option("--runs", default="runs", show_default=True, type=click.Path(file_okay=False, path_type=Path), help="Parent folder of timestamped run folders.")
 @click.option("--resume", type=click.Path(file_okay=False, path_type=Path), metavar="RUN_DIR", help="Continue a run from its last completed epoch (optimizer state included).")

@@ -233,6 +233,9 @@ class Lowering:
         path = path + (name,)
         try:
             layer = self.with_defaults(kind.kind, layer)
+            if not layer.when:  # left out: its name reads what it would have read
+                x = self.source_of(layer, path)
+                return self.alias(self.scoped(layer.name), x) if layer.name else x
             if isinstance(kind, Primitive) and kind.lower is None:
                 base = self.name_for(layer, kind.kind)
                 x = self.source_of(layer, path)

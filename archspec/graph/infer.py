@@ -39,7 +39,14 @@ def label(node: Node) -> str:
 
 
 def _receptive(node: Node, ins: list[tuple[tuple[int, int], tuple[int, int]]], inputs: list[Shape], image: Shape) -> tuple[tuple[int, int], tuple[int, int]]:
-    """(receptive field, cumulative stride) per spatial axis after a node, from those of its inputs."""
+    """(receptive field, cumulative stride) per spatial axis after a node, from those of its inputs.
+
+    An input broadcast over the others (squeeze-and-excitation's 1x1 gate) weights channels; it
+    does not widen the spatial context, so it does not count when a full-size input is there."""
+    spatial = [s[:2] for s in inputs if len(s) == 3]
+    if len(spatial) > 1:
+        widest = max(spatial)
+        ins = [r for r, s in zip(ins, inputs) if len(s) == 3 and s[:2] == widest]
     rf = tuple(max(r[0][a] for r in ins) for a in (0, 1))
     jump = tuple(max(r[1][a] for r in ins) for a in (0, 1))
     window = OPS[node.op].window(node.attrs, inputs)

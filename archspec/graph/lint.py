@@ -88,7 +88,8 @@ def softmax_not_last(graph: Graph, report: Report) -> Iterable[Problem]:
 
 
 def early_global_receptive_field(graph: Graph, report: Report) -> Iterable[Problem]:
-    spatial = [info for info in report.layers if len(info.output_shape) == 3]
+    # a 1x1 map from a global pool is a vector in map form (squeeze-and-excitation), not context
+    spatial = [info for info in report.layers if len(info.output_shape) == 3 and (info.output_shape[:2] != (1, 1) or graph.input_shape[:2] == (1, 1))]
     h, w = graph.input_shape[:2]
     for index, info in enumerate(spatial):
         if info.receptive_field[0] >= h and info.receptive_field[1] >= w:

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..kinds.registry import OPS
 from .ir import INPUT, Graph, Node
-
-MERGES = ("add", "concat")
 
 
 def _plain(value: Any) -> Any:
@@ -33,7 +32,7 @@ def node_layer(node: Node, previous: str) -> dict[str, Any]:
     if node.op == "conv" and "values" in settings:
         settings["kernel"] = settings.pop("values")  # a matrix kernel is how hand-set filters are written
     settings["name"] = node.name
-    if node.op in MERGES:
+    if OPS[node.op].inputs[1] != 1:  # a join (add, multiply, concat) names all its inputs
         settings["inputs"] = list(node.inputs)
     elif node.inputs[0] != previous:
         settings["input"] = node.inputs[0]

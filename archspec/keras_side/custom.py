@@ -75,13 +75,64 @@ class SumPooling2D(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="archspec")
 class GlobalSumPooling2D(keras.layers.Layer):
-    """Sum of each feature map."""
+    """Sum of each feature map (kept as a 1x1 map with ``keepdims``)."""
+
+    def __init__(self, keepdims: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.keepdims = keepdims
 
     def call(self, x):
-        return ops.sum(x, axis=(1, 2))
+        return ops.sum(x, axis=(1, 2), keepdims=self.keepdims)
 
     def compute_output_shape(self, input_shape):
-        return (input_shape[0], input_shape[3])
+        return (input_shape[0], 1, 1, input_shape[3]) if self.keepdims else (input_shape[0], input_shape[3])
+
+    def get_config(self):
+        return {**super().get_config(), "keepdims": self.keepdims}
+
+
+@keras.saving.register_keras_serializable(package="archspec")
+class LayerScale(keras.layers.Layer):
+    """y = gamma * x with one learned factor per channel, each starting at ``init`` (ConvNeXt, CaiT)."""
+
+    def __init__(self, init: float = 1e-6, **kwargs):
+        super().__init__(**kwargs)
+        self.init = init
+
+    def build(self, input_shape):
+        self.gamma = self.add_weight(shape=(input_shape[-1],), initializer=keras.initializers.Constant(self.init), name="gamma")
+
+    def call(self, x):
+        return x * self.gamma
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "init": self.init}
+
+
+@keras.saving.register_keras_serializable(package="archspec")
+class ScaledAdd(keras.layers.Layer):
+    """Sum of inputs, each times a constant: x + 0.17 r (InceptionResNet's residual scaling).
+    A factor of 1 multiplies nothing, so the arithmetic is Keras' own x + r * s."""
+
+    def __init__(self, scales=(1.0, 1.0), **kwargs):
+        super().__init__(**kwargs)
+        self.scales = [float(v) for v in scales]
+
+    def call(self, inputs):
+        terms = [x if s == 1.0 else x * s for x, s in zip(inputs, self.scales)]
+        out = terms[0]
+        for term in terms[1:]:
+            out = out + term
+        return out
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
+
+    def get_config(self):
+        return {**super().get_config(), "scales": self.scales}
 
 
 @keras.saving.register_keras_serializable(package="archspec")
@@ -158,6 +209,89 @@ class SumSquaredError(keras.losses.Loss):
         return {**super().get_config(), "from_logits": self.from_logits, "label_smoothing": self.label_smoothing}
 
 
+@keras.saving.register_keras_serializable(package="archspec")
+class GroupedConv2D(keras.layers.Layer):
+    """Conv2D with `groups`, computed from operations every converter knows: a depthwise convolution
+    when there is one group per input channel (ConvNeXt), else one convolution per group on its slice
+    of the channels, concatenated. The weights are Conv2D's, same shapes, so they are copied as they
+    are. Keras runs grouped Conv2D on TensorFlow as an XLA function, which tf2onnx cannot convert;
+    `archspec export` swaps this layer in for the ONNX file only."""
+
+    def __init__(self, filters: int, kernel_size=(3, 3), strides=(1, 1), padding: str = "valid", dilation_rate=(1, 1),
+                 groups: int = 1, use_bias: bool = True, activation: Any = None, **kwargs):
+        super().__init__(**kwargs)
+        self.filters, self.groups, self.use_bias, self.padding = filters, groups, use_bias, padding
+        self.kernel_size, self.strides, self.dilation_rate = tuple(kernel_size), tuple(strides), tuple(dilation_rate)
+        self.activation = keras.activations.get(activation)
+
+    def build(self, input_shape):
+        self.kernel = self.add_weight(shape=(*self.kernel_size, input_shape[-1] // self.groups, self.filters), name="kernel")
+        self.bias = self.add_weight(shape=(self.filters,), initializer="zeros", name="bias") if self.use_bias else None
+
+    def call(self, x):
+        channels = x.shape[-1]
+        if self.groups == channels:  # depthwise: output channel c*m + j reads input channel c
+            kernel = ops.reshape(self.kernel, (*self.kernel_size, channels, self.filters // channels))
+            y = ops.depthwise_conv(x, kernel, self.strides, self.padding, dilation_rate=self.dilation_rate)
+        else:
+            pieces = zip(ops.split(x, self.groups, axis=-1), ops.split(self.kernel, self.groups, axis=-1))
+            y = ops.concatenate([ops.conv(xi, ki, self.strides, self.padding, dilation_rate=self.dilation_rate) for xi, ki in pieces], axis=-1)
+        if self.use_bias:
+            y = y + self.bias
+        return self.activation(y)
+
+    def compute_output_shape(self, input_shape):
+        b, h, w, _ = input_shape
+        oh, ow = (conv_length(n, k, s, self.padding, d) for n, k, s, d in zip((h, w), self.kernel_size, self.strides, self.dilation_rate))
+        return (b, oh, ow, self.filters)
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size, "strides": self.strides,
+                "padding": self.padding, "dilation_rate": self.dilation_rate, "groups": self.groups, "use_bias": self.use_bias,
+                "activation": keras.activations.serialize(self.activation)}
+
+
+@keras.saving.register_keras_serializable(package="archspec")
+def erf_gelu(x):
+    """GELU as 0.5 x (1 + erf(x / sqrt 2)): Keras' exact GELU on TensorFlow uses erfc, which ONNX
+    lacks; `archspec export` puts this in its place for the ONNX file only."""
+    return 0.5 * x * (1.0 + ops.erf(x * (1.0 / math.sqrt(2.0))))
+
+
+@keras.saving.register_keras_serializable(package="archspec")
+class ErfGelu(keras.layers.Layer):
+    """An Activation('gelu') layer computed as `erf_gelu`."""
+
+    def call(self, x):
+        return erf_gelu(x)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+
+@keras.saving.register_keras_serializable(package="archspec")
+class ConstantNormalization(keras.layers.Layer):
+    """Keras' Normalization, (x - mean) / max(sqrt(variance), epsilon), with the statistics as constants
+    of the computation: Keras keeps them as tensors made when the layer is built, which tf2onnx takes
+    for missing inputs. `archspec export` swaps this layer in for the ONNX file only."""
+
+    def __init__(self, mean=0.0, variance=1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.mean, self.variance = mean, variance
+
+    def call(self, x):
+        mean = ops.convert_to_tensor(self.mean, dtype=x.dtype)
+        std = ops.maximum(ops.sqrt(ops.convert_to_tensor(self.variance, dtype=x.dtype)), keras.config.epsilon())
+        return (x - mean) / std
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "mean": self.mean, "variance": self.variance}
+
+
 CUSTOM_OBJECTS = {
-    cls.__name__: cls for cls in (LocalResponseNormalization, SumPooling2D, GlobalSumPooling2D, EpochSchedule, SumSquaredError)
+    cls.__name__: cls for cls in (LocalResponseNormalization, SumPooling2D, GlobalSumPooling2D, LayerScale, ScaledAdd, GroupedConv2D, ErfGelu, ConstantNormalization,
+                                  EpochSchedule, SumSquaredError)
 }

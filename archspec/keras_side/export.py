@@ -90,14 +90,51 @@ def _signature(model: Any, fmt: str) -> dict[str, Any]:
     return {"input_signature": [tf.TensorSpec((None, *shape), tf.float32, name="input")]}
 
 
-def _onnx_precheck(model: Any) -> None:
-    """Grouped convolutions run as XLA-compiled functions in Keras' TensorFlow backend, which tf2onnx cannot convert."""
-    grouped = [l.name for l in model.layers if type(l).__name__ == "Conv2D" and int(getattr(l, "groups", 1)) > 1]
-    if grouped:
-        raise SpecError(Problem(
-            f"cannot export to ONNX: grouped convolution{'s' if len(grouped) > 1 else ''} {', '.join(map(repr, grouped))}",
-            hint="Keras runs grouped convolutions on TensorFlow as XLA functions, which tf2onnx leaves unconverted; "
-                 "savedmodel and tflite work"))
+def _grouped(layer: Any) -> bool:
+    return type(layer).__name__ == "Conv2D" and int(getattr(layer, "groups", 1)) > 1
+
+
+def _gelu(layer: Any) -> bool:
+    return getattr(getattr(layer, "activation", None), "__name__", "") == "gelu"
+
+
+def _normalization(layer: Any) -> bool:
+    return type(layer).__name__ == "Normalization"
+
+
+def _for_onnx(model: Any) -> Any:
+    """The model with the layers tf2onnx cannot convert replaced by equivalents it can, weights copied:
+    a grouped Conv2D (Keras runs it on TensorFlow as an XLA function) by archspec's GroupedConv2D (a
+    depthwise convolution, or one convolution per group, concatenated), GELU (erfc, which ONNX lacks)
+    by its erf form, and Normalization (its statistics are tensors made at build time, which tf2onnx
+    takes for inputs) by the same arithmetic on constants. Outputs agree within float rounding."""
+    import keras
+    import numpy as np
+
+    from .custom import ConstantNormalization, ErfGelu, GroupedConv2D, erf_gelu
+
+    if not any(_grouped(layer) or _gelu(layer) or _normalization(layer) for layer in model.layers):
+        return model
+
+    def clone(layer: Any) -> Any:
+        c = layer.get_config()
+        if _normalization(layer):
+            flat = lambda t: np.asarray(t, dtype="float64").reshape(-1).tolist()  # noqa: E731
+            return ConstantNormalization(flat(layer.mean), flat(layer.variance), name=layer.name)
+        if _gelu(layer):
+            if type(layer).__name__ == "Activation":
+                return ErfGelu(name=layer.name)
+            c["activation"] = erf_gelu
+        if _grouped(layer):
+            return GroupedConv2D(c["filters"], c["kernel_size"], c["strides"], c["padding"], c["dilation_rate"], c["groups"], c["use_bias"],
+                                 c["activation"], name=layer.name)
+        return layer.__class__.from_config(c)
+
+    lowered = keras.models.clone_model(model, clone_function=clone)
+    for layer in model.layers:
+        if lowered.get_layer(layer.name).weights:
+            lowered.get_layer(layer.name).set_weights(layer.get_weights())
+    return lowered
 
 
 def _onnx_check(path: Path) -> None:
@@ -124,7 +161,7 @@ def export_model(model: Any, output: str | os.PathLike[str], fmt: str, *, force:
     target = Path(output)
     _check_target(target, force, fmt)
     if fmt == "onnx":
-        _onnx_precheck(model)
+        model = _for_onnx(model)
     with atomic_path(target, force=True) as tmp:  # _check_target has applied --force
         try:
             with warnings.catch_warnings():

@@ -22,13 +22,14 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import Problem, SpecError
 from ..graph import shapes
 from ..kinds import load_builtin_kinds
-from ..kinds.base import Unsupported
+from ..kinds.base import ConstantOp, Unsupported
 from ..kinds.registry import Primitive, by_keras_class
 from ..spec.loading import loads
 from ..spec.writing import to_yaml
@@ -38,145 +39,234 @@ from .saving import load_model
 _NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
 
 
-def _convert(layer: Any, rank: int, table: dict[str, Primitive]) -> tuple[Primitive, dict[str, Any]]:
-    """The kind of one Keras layer and its settings (defaults left out); Unsupported when there is none."""
-    prim = table.get(type(layer).__name__)
-    if prim is None:
-        raise Unsupported("no archspec kind imports this class")
-    return prim, (prim.from_keras(layer, rank) if prim.from_keras else {})
+@dataclass
+class _Row:
+    """One Keras layer or operation of the model, with what it reads."""
+
+    op: Any
+    node: Any
+    inputs: list[int]
+    """ids of the operations it reads (the model input is INPUT)."""
+    key: str
+    """Its entry in the kind table: the class name, `ops.<Class>` for an operation between
+    tensors, `ops.<Class>:constant` for one between a tensor and a number."""
+    view: Any
+    """What ``from_keras`` reads: the layer, or a ConstantOp."""
+
+
+INPUT = 0
+
+
+def _describe(op: Any, node: Any, keras: Any) -> tuple[str, Any]:
+    """The table key of a Keras layer or operation, and what its ``from_keras`` reads."""
+    cls = type(op).__name__
+    if isinstance(op, keras.layers.Layer):
+        return cls, op
+    args = list(node.arguments.args)
+    tensors = [a for a in args if isinstance(a, keras.KerasTensor)]
+    numbers = [a for a in args if not isinstance(a, keras.KerasTensor)]
+    if len(tensors) == 1 and len(numbers) == 1 and len(args) == 2 and _is_number(numbers[0]):
+        return f"ops.{cls}:constant", ConstantOp(op.name, cls, float(numbers[0]), not isinstance(args[0], keras.KerasTensor))
+    if tensors and not numbers and not node.arguments.kwargs:
+        return f"ops.{cls}", op
+    return f"ops.{cls}(...)", op
+
+
+def _is_number(value: Any) -> bool:
+    try:
+        return not isinstance(value, bool) and float(value) == value
+    except (TypeError, ValueError):
+        return False
+
+
+def _convert(row: _Row, rank: int, table: dict[str, list[Primitive]]) -> tuple[Primitive, dict[str, Any]]:
+    """The kind of one Keras layer and its settings (defaults left out); Unsupported when there is none.
+
+    Several kinds may claim one class (Dropout: `dropout`, or `stochastic_depth` when it drops
+    whole examples); the first whose ``from_keras`` accepts the layer wins."""
+    reasons = []
+    for prim in table.get(row.key, []):
+        try:
+            return prim, (prim.from_keras(row.view, rank) if prim.from_keras else {})
+        except Unsupported as exc:
+            reasons.append(str(exc))
+    raise Unsupported("; ".join(reasons) or "no archspec kind imports this class")
 
 
 # -- the model's graph ----------------------------------------------------------------
-def _graph(model: Any) -> tuple[Any, list[tuple[Any, list[str]]]]:
-    """(input layer, [(layer, names of the layers it reads)]) in topological order."""
+def _graph(model: Any) -> tuple[Any, list[_Row]]:
+    """(input layer, rows) in topological order; nested Sequential and functional models are
+    inlined (ConvNeXt's stem and downsampling blocks are Sequentials)."""
     keras = import_keras()
-    fn = getattr(model, "_functional", None) if isinstance(model, keras.Sequential) else model
-    if fn is None or not hasattr(fn, "_nodes_by_depth"):
-        raise SpecError(Problem(f"model {model.name!r} is not a functional or built Sequential model",
-                                hint="give a keras.Model built with keras.Input (subclassed models have no graph to import)"))
-    if len(fn.inputs) != 1 or len(fn.outputs) != 1:
-        raise SpecError(Problem(f"model {model.name!r} has {len(fn.inputs)} inputs and {len(fn.outputs)} outputs; archspec models have one of each"))
-    members = {id(n) for nodes in fn._nodes_by_depth.values() for n in nodes}
-    rows: list[tuple[Any, list[str]]] = []
-    inputs = []
-    for layer in fn.layers:
-        nodes = [n for n in layer._inbound_nodes if id(n) in members]
-        if len(nodes) != 1:
-            raise SpecError(Problem(f"layer {layer.name!r} is used {len(nodes)} times in the model; archspec layers are used once",
-                                    hint="shared layers (weight sharing) cannot be written as a spec"))
-        if type(layer).__name__ == "InputLayer":
-            inputs.append(layer)
-            continue
-        if isinstance(layer, keras.Model):
-            raise SpecError(Problem(f"layer {layer.name!r} is a nested model ({type(layer).__name__})", hint="flatten the model into one functional graph first"))
-        rows.append((layer, [t._keras_history.operation.name for t in nodes[0].input_tensors]))
+    rows: list[_Row] = []
+    inputs: list[Any] = []
+    alias: dict[int, int] = {}
+
+    def functional(m: Any) -> Any:
+        fn = getattr(m, "_functional", None) if isinstance(m, keras.Sequential) else m
+        if fn is None or not hasattr(fn, "_nodes_by_depth"):
+            raise SpecError(Problem(f"model {m.name!r} is not a functional or built Sequential model",
+                                    hint="give a keras.Model built with keras.Input (subclassed models have no graph to import)"))
+        return fn
+
+    def walk(m: Any, outer: int | None) -> int:
+        """Add the rows of model `m` whose input is the operation `outer` (None: the model input); returns its output's id."""
+        fn = functional(m)
+        if len(fn.inputs) != 1 or len(fn.outputs) != 1:
+            raise SpecError(Problem(f"model {m.name!r} has {len(fn.inputs)} inputs and {len(fn.outputs)} outputs; archspec models have one of each"))
+        members = {id(n) for nodes in fn._nodes_by_depth.values() for n in nodes}
+        for op in fn.operations:
+            nodes = [n for n in op._inbound_nodes if id(n) in members]
+            if len(nodes) != 1:
+                raise SpecError(Problem(f"layer {op.name!r} is used {len(nodes)} times in the model; archspec layers are used once",
+                                        hint="shared layers (weight sharing) cannot be written as a spec"))
+            if type(op).__name__ == "InputLayer":
+                if outer is None:
+                    inputs.append(op)
+                    alias[id(op)] = INPUT
+                else:
+                    alias[id(op)] = outer
+                continue
+            reads = [alias.get(id(t._keras_history.operation), id(t._keras_history.operation)) for t in nodes[0].input_tensors]
+            if isinstance(op, keras.Model):
+                if len(reads) != 1:
+                    raise SpecError(Problem(f"layer {op.name!r} is a nested model with {len(reads)} inputs", hint="flatten the model first"))
+                alias[id(op)] = walk(op, reads[0])
+                continue
+            key, view = _describe(op, nodes[0], keras)
+            rows.append(_Row(op, nodes[0], reads, key, view))
+        out = fn.outputs[0]._keras_history.operation
+        return alias.get(id(out), id(out))
+
+    walk(model, None)
     if len(inputs) != 1:
         raise SpecError(Problem(f"model {model.name!r} has {len(inputs)} input layers"))
     # Topological order that follows chains: after a layer, one that reads it (so fewer
     # `input:` references), else the earliest ready layer in Keras' order.
-    readers: dict[str, list[int]] = {}
-    for k, (_, ins) in enumerate(rows):
-        for i in ins:
+    readers: dict[int, list[int]] = {}
+    for k, row in enumerate(rows):
+        for i in row.inputs:
             readers.setdefault(i, []).append(k)
-    missing = [len(set(ins)) for _, ins in rows]
+    missing = [len(set(row.inputs)) for row in rows]
     ready: set[int] = set()
 
-    def emitted(name: str) -> list[int]:
+    def emitted(op_id: int) -> list[int]:
         out = []
-        for k in dict.fromkeys(readers.get(name, [])):
+        for k in dict.fromkeys(readers.get(op_id, [])):
             missing[k] -= 1
             if not missing[k]:
                 ready.add(k)
                 out.append(k)
         return out
 
-    ordered: list[tuple[Any, list[str]]] = []
-    follow = emitted(inputs[0].name)
+    ordered: list[_Row] = []
+    follow = emitted(INPUT)
     while ready:
         nxt = min(follow) if follow else min(ready)
         ready.discard(nxt)
         ordered.append(rows[nxt])
-        follow = emitted(rows[nxt][0].name)
+        follow = emitted(id(rows[nxt].op))
     if len(ordered) != len(rows):
         raise SpecError(Problem("the model's graph has a cycle or unreachable layers"))
     return inputs[0], ordered
 
 
-def _names(input_layer: Any, rows: list[tuple[Any, list[str]]]) -> dict[str, str]:
-    """Keras layer name -> spec name: the input is `input`; others kept when valid and unique."""
-    names = {input_layer.name: "input"}
+def _names(rows: list[_Row]) -> dict[int, str]:
+    """Operation id -> spec name: the input is `input`; others keep their Keras name when valid and unique."""
+    names = {INPUT: "input"}
     used = {"input"}
-    for layer, _ in rows:
-        base = layer.name if _NAME.match(layer.name) else re.sub(r"[^A-Za-z0-9_.\-]", "_", layer.name)[:200] or "layer"
+    for row in rows:
+        raw = row.op.name
+        base = raw if _NAME.match(raw) else re.sub(r"[^A-Za-z0-9_.\-]", "_", raw)[:200] or "layer"
         name, k = base, 1
         while name in used:
             k += 1
             name = f"{base}_{k}"
-        names[layer.name] = name
+        names[id(row.op)] = name
         used.add(name)
     return names
 
 
-def import_model(model: Any, *, source: str | None = None, verify: bool = True) -> str:
-    """The spec (YAML text) of a Keras model; SpecError naming every layer archspec cannot express."""
+def _shape(tensor: Any) -> tuple[int | None, ...]:
+    return tuple(None if d is None else int(d) for d in tensor.shape[1:])
+
+
+def import_model(model: Any, *, source: str | None = None, verify: bool = True,
+                 input_shape: tuple[int, int, int] | None = None) -> str:
+    """The spec (YAML text) of a Keras model; SpecError naming every layer archspec cannot express.
+
+    A model whose input leaves height or width open (MobileNetV3 by default) needs
+    `input_shape`, the image size the spec is written for."""
     input_layer, rows = _graph(model)
-    shape = tuple(input_layer.output.shape[1:])
-    if len(shape) != 3 or any(d is None or int(d) < 1 for d in shape):
-        raise SpecError(Problem(f"the model's input shape is {list(shape)}; archspec needs a fixed [height, width, channels] image"))
-    names = _names(input_layer, rows)
+    shape = _shape(input_layer.output)
+    if input_shape is not None:
+        given = tuple(int(d) for d in input_shape)
+        if len(given) != 3 or any(d < 1 for d in given) or any(k is not None and k != g for k, g in zip(shape, given)) or len(shape) != 3:
+            raise SpecError(Problem(f"--input-shape {list(given)} does not fit the model's input {list(shape)}",
+                                    hint="give [height, width, channels] for the axes the model leaves open (None)"))
+        shape = given
+    if len(shape) != 3 or any(d is None or d < 1 for d in shape):
+        raise SpecError(Problem(f"the model's input shape is {list(shape)}; archspec needs a fixed [height, width, channels] image",
+                                hint="for a model that takes any image size, give the size: --input-shape 224,224,3 "
+                                     "(Python: input_shape=(224, 224, 3))"))
+    names = _names(rows)
     load_builtin_kinds()
     table = by_keras_class()
     unsupported: dict[tuple[str, str], list[str]] = {}
     layers: list[dict[str, Any]] = []
     previous = "input"
-    for layer, inputs in rows:
-        rank = len(layer.input.shape) if not isinstance(layer.input, (list, tuple)) else len(layer.input[0].shape)
+    for row in rows:
+        rank = len(row.node.input_tensors[0].shape)
         try:
-            prim, settings = _convert(layer, rank, table)
+            prim, settings = _convert(row, rank, table)
         except Unsupported as exc:
-            unsupported.setdefault((type(layer).__name__, str(exc)), []).append(layer.name)
+            unsupported.setdefault((row.key, str(exc)), []).append(row.op.name)
             continue
-        kind = prim.kind
-        refs = [names[i] for i in inputs]
+        refs = [names[i] for i in row.inputs]
         if prim.inputs[1] != 1:
             settings = {"inputs": refs, **settings}
         elif refs[0] != previous:
             settings["input"] = refs[0]
-        settings["name"] = names[layer.name]
-        layers.append({kind: settings})
-        previous = names[layer.name]
+        settings["name"] = names[id(row.op)]
+        layers.append({prim.kind: settings})
+        previous = settings["name"]
     if unsupported:
         raise SpecError([_unsupported(cls, reason, affected, table) for (cls, reason), affected in unsupported.items()])
     name = model.name if _NAME.match(model.name) else re.sub(r"[^A-Za-z0-9_.\-]", "_", model.name) or "imported"
     header = (f"Imported by `archspec import`{f' from {Path(source).name}' if source else ''}: "
               f"{len(rows)} layers, {model.count_params():,} parameters (weights are not part of a spec).")
-    text = to_yaml({"name": name, "input": [int(d) for d in shape], "layers": layers}, header)
+    text = to_yaml({"name": name, "input": [int(d) for d in shape], "layers": layers}, header)  # type: ignore[arg-type]
     if verify:
         _verify(model, text, names, rows)
     return text
 
 
-def _unsupported(cls: str, reason: str, affected: list[str], table: dict[str, Primitive]) -> Problem:
+def _unsupported(cls: str, reason: str, affected: list[str], table: dict[str, list[Primitive]]) -> Problem:
     shown = ", ".join(map(repr, affected[:12])) + (f" and {len(affected) - 12} more" if len(affected) > 12 else "")
     return Problem(f"Keras class {cls}: {reason}; {len(affected)} layer{'s' if len(affected) > 1 else ''} affected: {shown}",
-                   hint="supported Keras classes: " + ", ".join(sorted(table)))
+                   hint="supported Keras classes: " + ", ".join(sorted(k for k in table if not k.startswith("ops."))))
 
 
-def _verify(model: Any, text: str, names: dict[str, str], rows: list[tuple[Any, list[str]]]) -> None:
-    """archspec's static report of the spec must match the Keras model layer by layer."""
+def _verify(model: Any, text: str, names: dict[int, str], rows: list[_Row]) -> None:
+    """archspec's static report of the spec must match the Keras model layer by layer (on the
+    axes Keras knows: a model taking any image size leaves height and width open)."""
     report = shapes(loads(text), max_params=None)
     problems = []
-    for layer, _ in rows:
-        info = report.layer(names[layer.name])
-        want = tuple(int(d) for d in layer.output.shape[1:])
-        if info.output_shape != want or info.params != layer.count_params():
-            problems.append(Problem(f"internal: imported layer {layer.name!r} gives {list(info.output_shape)} with {info.params:,} parameters, "
-                                    f"Keras has {list(want)} with {layer.count_params():,}"))
+    for row in rows:
+        info = report.layer(names[id(row.op)])
+        want = _shape(row.node.output_tensors[0])
+        params = row.op.count_params() if hasattr(row.op, "count_params") else 0
+        fits = len(want) == len(info.output_shape) and all(w is None or w == g for w, g in zip(want, info.output_shape))
+        if not fits or info.params != params:
+            problems.append(Problem(f"internal: imported layer {row.op.name!r} gives {list(info.output_shape)} with {info.params:,} parameters, "
+                                    f"Keras has {list(want)} with {params:,}"))
+    if report.total_params != model.count_params():
+        problems.append(Problem(f"internal: the imported spec has {report.total_params:,} parameters, the model {model.count_params():,}"))
     if problems:
         raise SpecError(problems)
 
 
-def import_file(path: str | os.PathLike[str]) -> str:
+def import_file(path: str | os.PathLike[str], input_shape: tuple[int, int, int] | None = None) -> str:
     """The spec of a saved .keras model."""
     target = Path(path)
-    return import_model(load_model(target), source=str(target))
+    return import_model(load_model(target), source=str(target), input_shape=input_shape)

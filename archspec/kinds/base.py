@@ -26,9 +26,12 @@ NonNegInt = Annotated[int, Field(ge=0, le=MAX_SIZE)]
 Pair = tuple[PosInt, PosInt]
 
 ACTIVATIONS = (
-    "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "silu", "swish", "tanh",
+    "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "silu", "swish", "hard_swish", "hard_silu", "mish", "tanh",
     "sigmoid", "hard_sigmoid", "softmax", "softplus", "softsign", "exponential", "linear",
 )
+"""Keras' names. hard_swish is MobileNetV3's x * relu6(x + 3) / 6 (Keras also calls it hard_silu)."""
+_KERAS_NAMES = {"swish": "silu", "hard_silu": "hard_swish"}
+"""Keras function name -> the name a spec is written with, where the two differ."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -53,6 +56,9 @@ ACTIVATION_NOTES = {
     "gelu": "x·Φ(x): Gaussian error linear unit (ConvNeXt, transformers)",
     "silu": "x·sigmoid(x), also called swish (EfficientNet)",
     "swish": "the same as silu",
+    "hard_swish": "x·relu6(x + 3)/6: MobileNetV3's cheap swish",
+    "hard_silu": "the same as hard_swish (Keras' other name)",
+    "mish": "x·tanh(softplus(x))",
     "tanh": "hyperbolic tangent, -1 to 1",
     "sigmoid": "1 / (1 + exp(-x)), 0 to 1",
     "hard_sigmoid": "piecewise-linear sigmoid: 0 below -3, 1 above 3, x/6 + 1/2 between",
@@ -151,6 +157,8 @@ class LayerSpec(Strict):
 
     name: str | None = Field(None, description="Node name; referenced by `input`/`inputs` of later layers.", pattern=NAME_PATTERN, max_length=200)
     input: str | None = Field(None, description="Name of the layer this one reads; the previous layer by default, `input` for the model input.")
+    when: bool = Field(True, description="False leaves the layer out (a reference to its name then reads its input): "
+                                         "for layers only some variants have, `when: $flag`.")
 
     @model_validator(mode="before")
     @classmethod
@@ -201,6 +209,20 @@ class Unsupported(Exception):
     """A Keras layer's settings have no spec equivalent (raised by a kind's ``from_keras``)."""
 
 
+@dataclass(frozen=True)
+class ConstantOp:
+    """A Keras operation between one tensor and a number (`x + 3.0`, `x * (1 / 6)`), as the
+    importer hands it to ``from_keras`` in place of a layer. Its table key is
+    ``ops.<Class>:constant`` (``ops.Add:constant``); between two tensors, ``ops.<Class>``."""
+
+    name: str
+    op: str
+    """Keras' class name: Add, Subtract, Multiply, Divide or TrueDivide."""
+    constant: float
+    constant_first: bool
+    """True for `3.0 - x`: the number is the left operand."""
+
+
 # -- reading Keras layers back (for `from_keras`; plain attribute access, no Keras import) --
 def keras_pair(value: Any) -> int | list[int]:
     """A Keras size pair as a spec writes it: 3 for (3, 3), [1, 7] otherwise."""
@@ -211,8 +233,7 @@ def keras_pair(value: Any) -> int | list[int]:
 def keras_activation(fn: Any) -> str | None:
     """The spec name of a Keras activation (None for linear); Unsupported for one archspec lacks."""
     name = getattr(fn, "__name__", None) if not isinstance(fn, str) else fn
-    if name == "swish":
-        name = "silu"
+    name = _KERAS_NAMES.get(name, name)  # type: ignore[arg-type]
     if name in (None, "linear"):
         return None
     if name not in ACTIVATIONS:

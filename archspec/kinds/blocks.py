@@ -29,7 +29,7 @@ from .pool import Pool
 from .registry import KINDS, Block, register
 from .simple import ActivationLayer
 
-Scalar = int | float | bool | str
+Scalar = int | float | bool | str | None
 
 
 class Template(Strict):
@@ -38,13 +38,15 @@ class Template(Strict):
     params: dict[str, Scalar] = Field(default_factory=dict, description="Parameters and their default values.")
     layers: list[Any] = Field(min_length=1, description="The block's layers; `$param` expressions are filled in per use.")
     description: str | None = None
+    prefix: bool = Field(True, description="Prefix the layers' names with the instance's name; false keeps them as written "
+                                           "(give them from parameters, `conv_dw_$id`, so that instances differ).")
 
     @model_validator(mode="before")
     @classmethod
     def _single_layer(cls, data: Any) -> Any:
         """`{params: ..., residual: {...}}` is a template whose body is that one layer."""
         if isinstance(data, dict) and "layers" not in data:
-            rest = [k for k in data if k not in ("params", "description")]
+            rest = [k for k in data if k not in ("params", "description", "prefix")]
             if len(rest) == 1:
                 key = rest[0]
                 data = {k: v for k, v in data.items() if k != key} | {"layers": [{key: data[key]}]}
@@ -65,10 +67,29 @@ class Use(_Instantiate):
 
 class Stage(_Instantiate):
     """`repeat` instances of a template in a row, named `<name>_block1`, `<name>_block2`, ...;
-    `first` overrides parameters of the first instance only (e.g. its stride)."""
+    `first` and `last` override parameters of the first and last instance only (e.g. the stride)."""
 
     repeat: PosInt = Field(description="Number of instances.")
     first: dict[str, Scalar] = Field(default_factory=dict, description="Parameters for the first instance only, e.g. {stride: 2}.")
+    last: dict[str, Scalar] = Field(default_factory=dict, description="Parameters for the last instance only (ResNet v2 strides its last block).")
+    instances: str = Field("{name}_block{n}", description="Name of instance i: `{name}`, `{n}` (from 1), `{i}` (from 0) and `{letter}` "
+                                                          "(a, b, ...) are replaced, e.g. `{name}_{n}` for Keras' block35_1.")
+
+
+def instance_name(pattern: str, segment: str, i: int) -> str:
+    """Instance i's name from a pattern: plain token replacement (never str.format on spec text)."""
+    for token, value in (("{name}", segment), ("{letter}", _letters(i)), ("{i}", str(i)), ("{n}", str(i + 1))):
+        pattern = pattern.replace(token, value)
+    return pattern
+
+
+def _letters(i: int) -> str:
+    """0 -> a, 25 -> z, 26 -> ba (EfficientNet names its blocks block2a, block2b, ...)."""
+    out = chr(97 + i % 26)
+    while i >= 26:
+        i //= 26
+        out = chr(97 + i % 26) + out
+    return out
 
 
 MAX_TEMPLATE_NESTING = 32
@@ -101,6 +122,8 @@ def instantiate(ctx: Lowering, tname: str, given: dict[str, Any], segment: str, 
         if len(body) == 1:  # a one-layer template *is* that layer: it takes the instance's name
             ctx.name_next(segment, force=True)
             out = ctx.lower_item(body[0], where + (0,))
+        elif not tpl.prefix:
+            out = ctx.lower_list(body, where)
         else:
             with ctx.in_scope(segment):
                 out = ctx.lower_list(body, where)
@@ -127,11 +150,11 @@ def lower_use(u: Use, ctx, path: tuple) -> str:
 def lower_stage(s: Stage, ctx, path: tuple) -> str:
     segment = ctx.segment_for(s, "stage")
     x = ctx.source_of(s, path)
-    for i in range(1, s.repeat + 1):
-        params = {**(s.model_extra or {}), **(s.first if i == 1 else {})}
+    for i in range(s.repeat):
+        params = {**(s.model_extra or {}), **(s.first if i == 0 else {}), **(s.last if i == s.repeat - 1 else {})}
         before = ctx.node_count()
-        x = instantiate(ctx, s.block, params, f"{segment}_block{i}", x, path)
-        if i == 2:  # later instances are the size of the second: refuse a stage too large before building it
+        x = instantiate(ctx, s.block, params, instance_name(s.instances, segment, i), x, path)
+        if i == 1:  # later instances are the size of the second: refuse a stage too large before building it
             ctx.expect((ctx.node_count() - before) * (s.repeat - 2), path)
     return ctx.alias(ctx.scoped(segment), x)
 
@@ -165,13 +188,15 @@ class Residual(LayerSpec):
 
     nested: ClassVar[bool] = True
     body: list["Layer"] = Field(min_length=1, description="The residual branch; unnamed layers are named 1, 2, 3, ...")  # type: ignore[name-defined]  # noqa: F821
-    shortcut: Literal["auto", "identity", "projection"] | list["Layer"] = Field(  # type: ignore[name-defined]  # noqa: F821
-        "auto", description="`identity`, `projection` (strided 1x1 conv), `auto` (identity when shapes match), or explicit layers.")
+    shortcut: Literal["auto", "identity", "projection", "pool"] | list["Layer"] = Field(  # type: ignore[name-defined]  # noqa: F821
+        "auto", description="`identity`, `projection` (strided 1x1 conv), `auto` (identity when shapes match), `pool` (1x1 max pool "
+                            "with the body's stride, ResNet v2), or explicit layers.")
     projection_bn: bool | BatchNorm = Field(True, description="Batch normalisation after the projection conv.")
     projection_bias: bool = Field(True, description="Bias on the projection conv.")
     activation: Activation | None = Field(None, description="Applied after the sum (post-activation, v1).")
     preact: bool | BatchNorm = Field(False, description="Pre-activation (v2): BN-ReLU before body and projection.")
     preact_activation: Activation = Field("relu", description="Activation of the pre-activation.")
+    scale: float | None = Field(None, description="Factor on the body before the sum: x + scale * body(x) (InceptionResNet).")
 
 
 def lower_residual(r: Residual, ctx, path: tuple) -> str:
@@ -195,29 +220,39 @@ def lower_residual(r: Residual, ctx, path: tuple) -> str:
             s = x_in
         elif mode == "projection":
             s = _projection(r, ctx, x, y, path)
+        elif mode == "pool":
+            s = ctx.add(ctx.scoped("0_pool"), "pool", Pool(kind="max", size=1, stride=_stride(ctx, x_in, y, path)), [x_in], path)
         else:
             ctx.prev = x
             for i, item in enumerate(mode):
                 ctx.name_next("0" if len(mode) == 1 else f"0_{i + 1}")
                 ctx.lower_item(item, path + ("shortcut", i))
             s = ctx.prev
-        out = ctx.add(ctx.scoped("add"), "add", Add(inputs=[s, y]), [s, y], path)
+        out = ctx.add(ctx.scoped("add"), "add", Add(inputs=[s, y], scale=None if r.scale is None else [1.0, r.scale]), [s, y], path)
         if r.activation:
             out = ctx.add(ctx.scoped("out"), "activation", ActivationLayer(fn=r.activation), [out], path)
     return ctx.alias(ctx.scoped(segment), out)
 
 
-def _projection(r: Residual, ctx, x: str, y: str, path: tuple) -> str:
-    """1x1 conv from x to y's shape: stride = the body's downsampling, filters = y's channels."""
+def _stride(ctx, x: str, y: str, path: tuple) -> tuple[int, int]:
+    """The body's downsampling from x to y, for a shortcut that must match it."""
     if len(ctx.shape(x)) != 3 or len(ctx.shape(y)) != 3:
         ctx.fail(path + ("shortcut",), f"a projection shortcut (a 1x1 conv) needs feature maps (H, W, C) on both sides, "
                                        f"but this residual goes from shape {list(ctx.shape(x))} to {list(ctx.shape(y))}",
                  "give the shortcut as a list of layers (e.g. [{dense: 8}]), or keep the input's shape for an identity shortcut")
-    (hi, wi, _), (ho, wo, co) = ctx.shape(x), ctx.shape(y)
-    if hi % ho or wi % wo:
-        ctx.fail(path + ("shortcut",), f"cannot project {hi}x{wi} onto {ho}x{wo}: not an integer stride",
+    (hi, wi, _), (ho, wo) = ctx.shape(x), ctx.shape(y)[:2]
+    stride = (-(-hi // ho), -(-wi // wo))  # a 1x1 window at stride s gives ceil(n / s)
+    if (-(-hi // stride[0]), -(-wi // stride[1])) != (ho, wo):
+        ctx.fail(path + ("shortcut",), f"cannot project {hi}x{wi} onto {ho}x{wo}: no stride does it",
                  "give the shortcut explicitly as a list of layers")
-    conv = Conv(filters=co, kernel=1, stride=(hi // ho, wi // wo), bias=r.projection_bias, bn=r.projection_bn, name="0")
+    return stride
+
+
+def _projection(r: Residual, ctx, x: str, y: str, path: tuple) -> str:
+    """1x1 conv from x to y's shape: stride = the body's downsampling, filters = y's channels.
+    Named as Keras names it: `0_conv` (and `0_bn` with batch normalisation)."""
+    stride, co = _stride(ctx, x, y, path), ctx.shape(y)[-1]
+    conv = Conv(filters=co, kernel=1, stride=stride, bias=r.projection_bias, bn=r.projection_bn, name="0" if r.projection_bn else "0_conv")
     ctx.prev = x
     return KINDS["conv"].lower(conv, ctx, path + ("shortcut",))  # type: ignore[union-attr]
 

@@ -7,7 +7,7 @@ output channel, and `trainable: false` keeps it as set.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar
 
 from pydantic import AliasChoices, Field, field_validator, model_validator
 
@@ -112,26 +112,37 @@ def window(a: Conv, inputs: list[Shape]):
     return a.kernel, a.stride, a.dilation
 
 
-def lower(a: Conv, ctx, path: tuple) -> str:
-    """[zeropad] -> conv -> [bn -> activation]: Keras applications' own pattern and names."""
-    from .pad import ZeroPad
-    from .simple import ActivationLayer
+def shorthand_lower(op: str) -> Callable[[Any, Any, tuple], str]:
+    """The lowering of a windowed kind with `padding`, `bn` and `activation` shorthands:
+    [zeropad] -> op -> [bn -> activation], Keras applications' own pattern and names
+    (`conv1` becomes `conv1_pad`, `conv1_conv`, `conv1_bn`, `conv1_relu`; a depthwise
+    `dw1` becomes `dw1_depthwise`, ...). Later layers refer to the whole as `conv1`."""
 
-    pads = explicit_padding(a.padding)
-    bn = BatchNorm() if a.bn is True else (a.bn or None)
-    bn = ctx.with_defaults("batchnorm", bn) if bn is not None else None
-    several = pads is not None or bn is not None
-    base = ctx.name_for(a, "conv")
-    x = ctx.source_of(a, path)
-    if pads is not None:
-        x = ctx.add(f"{base}_pad", "zeropad", ZeroPad(padding=pads), [x], path)
-    conv = a.model_copy(update={"padding": "valid" if pads is not None else a.padding, "bn": False, "activation": None if bn else a.activation, "name": None, "input": None})
-    x = ctx.add(f"{base}_conv" if several else base, "conv", conv, [x], path)
-    if bn is not None:
-        x = ctx.add(f"{base}_bn", "batchnorm", bn, [x], path)
-        if a.activation:
-            x = ctx.add(f"{base}_{a.activation}", "activation", ActivationLayer(fn=a.activation), [x], path)
-    return ctx.alias(base, x)
+    def lower(a: Any, ctx, path: tuple) -> str:
+        from .pad import ZeroPad
+        from .simple import ActivationLayer
+
+        pads = explicit_padding(a.padding)
+        bn = BatchNorm() if a.bn is True else (a.bn or None)
+        bn = ctx.with_defaults("batchnorm", bn) if bn is not None else None
+        several = pads is not None or bn is not None
+        base = ctx.name_for(a, op)
+        x = ctx.source_of(a, path)
+        if pads is not None:
+            x = ctx.add(f"{base}_pad", "zeropad", ZeroPad(padding=pads), [x], path)
+        node = a.model_copy(update={"padding": "valid" if pads is not None else a.padding, "bn": False,
+                                    "activation": None if bn else a.activation, "name": None, "input": None})
+        x = ctx.add(f"{base}_{op}" if several else base, op, node, [x], path)
+        if bn is not None:
+            x = ctx.add(f"{base}_bn", "batchnorm", bn, [x], path)
+            if a.activation:
+                x = ctx.add(f"{base}_{a.activation}", "activation", ActivationLayer(fn=a.activation), [x], path)
+        return ctx.alias(base, x)
+
+    return lower
+
+
+lower = shorthand_lower("conv")
 
 
 def emit(node, inputs: list[Any], keras: Any) -> Any:

@@ -1,4 +1,4 @@
-"""Graph nodes: add and concat join named inputs, so any topology can be written."""
+"""Graph nodes: add, multiply and concat join named inputs, so any topology can be written."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from .base import LayerSpec, Unsupported, keras_channel_axis
+from .base import LayerSpec, Unsupported, custom_layer, keras_channel_axis
 from .registry import Primitive, Shape, ShapeError, register
 
 
@@ -19,6 +19,13 @@ class Merge(LayerSpec):
 
 class Add(Merge):
     """Element-wise sum of inputs of identical shape (residual connections)."""
+
+    scale: list[float] | None = Field(None, description="A constant factor per input: `scale: [1, 0.17]` sums x + 0.17 r "
+                                                        "(InceptionResNet's residual scaling).")
+
+
+class Multiply(Merge):
+    """Element-wise product; a 1x1xC gate broadcasts over an HxWxC map (squeeze-and-excitation)."""
 
 
 class Concat(Merge):
@@ -35,6 +42,25 @@ def add_infer(a: Add, inputs: list[Shape]) -> Shape:
     return inputs[0]
 
 
+def add_scale_check(a: Add, inputs: list[Shape]) -> Shape:
+    if a.scale is not None and len(a.scale) != len(inputs):
+        raise ShapeError(f"add has {len(inputs)} inputs but {len(a.scale)} scale factors")
+    return add_infer(a, inputs)
+
+
+def multiply_infer(a: Multiply, inputs: list[Shape]) -> Shape:
+    """Broadcasting as in NumPy, within one rank: each axis equal, or 1 in all inputs but one."""
+    if len({len(s) for s in inputs}) != 1:
+        raise ShapeError(f"multiply needs inputs of the same rank; got {_named(a.inputs, inputs)}")
+    out = []
+    for sizes in zip(*inputs):
+        big = {d for d in sizes if d != 1}
+        if len(big) > 1:
+            raise ShapeError(f"multiply needs shapes that broadcast (each axis equal or 1); got {_named(a.inputs, inputs)}")
+        out.append(big.pop() if big else 1)
+    return tuple(out)
+
+
 def concat_infer(a: Concat, inputs: list[Shape]) -> Shape:
     ranks = {len(s) for s in inputs}
     if len(ranks) != 1 or len({s[:-1] for s in inputs}) != 1:
@@ -43,10 +69,25 @@ def concat_infer(a: Concat, inputs: list[Shape]) -> Shape:
 
 
 def lower(a: Merge, ctx, path: tuple) -> str:
-    kind = "add" if isinstance(a, Add) else "concat"
+    kind = _KIND[type(a)]
     sources = ctx.resolve_all(a.inputs, path + ("inputs",))
     base = ctx.name_for(a, kind)
     return ctx.alias(base, ctx.add(base, kind, a.model_copy(update={"name": None, "input": None}), sources, path))
+
+
+def add_emit(node, inputs: list[Any], keras: Any) -> Any:
+    a: Add = node.attrs
+    if a.scale is None:
+        return keras.layers.Add(name=node.name)(inputs)
+    return custom_layer(keras, "ScaledAdd")(a.scale, name=node.name)(inputs)
+
+
+def add_from_keras(layer: Any, rank: int) -> dict[str, Any]:
+    """Keras' Add layer and `x + y` between tensors; InceptionResNet's CustomScaleLayer (x + s r)."""
+    if getattr(layer, "scales", None) is not None:  # archspec's own ScaledAdd
+        return {"scale": [float(v) for v in layer.scales]}
+    scale = getattr(layer, "scale", None)
+    return {} if scale is None else {"scale": [1.0, float(scale)]}
 
 
 def concat_from_keras(layer: Any, rank: int) -> dict[str, Any]:
@@ -55,7 +96,11 @@ def concat_from_keras(layer: Any, rank: int) -> dict[str, Any]:
     return {}
 
 
-ADD = register(Primitive("add", Add, add_infer, lambda n, x, k: k.layers.Add(name=n.name)(x), lower=lower, inputs=(2, None), summary="element-wise sum",
-                        keras_classes=("Add",), color="#e07b7b"))
+ADD = register(Primitive("add", Add, add_scale_check, add_emit, lower=lower, inputs=(2, None), summary="element-wise sum",
+                        keras_classes=("Add", "ops.Add", "CustomScaleLayer", "ScaledAdd"), from_keras=add_from_keras, color="#e07b7b"))
+MULTIPLY = register(Primitive("multiply", Multiply, multiply_infer, lambda n, x, k: k.layers.Multiply(name=n.name)(x), lower=lower,
+                              inputs=(2, None), summary="element-wise product", keras_classes=("Multiply", "ops.Multiply"), color="#e0a07b"))
 CONCAT = register(Primitive("concat", Concat, concat_infer, lambda n, x, k: k.layers.Concatenate(axis=-1, name=n.name)(x), lower=lower, inputs=(2, None),
                            summary="channel concatenation", keras_classes=("Concatenate",), from_keras=concat_from_keras, color="#e07b7b"))
+
+_KIND = {Add: "add", Multiply: "multiply", Concat: "concat"}

@@ -1,4 +1,4 @@
-"""Normalisation: batchnorm, and AlexNet's local response normalisation (lrn)."""
+"""Normalisation: batchnorm, layernorm (ConvNeXt), and AlexNet's local response normalisation (lrn)."""
 
 from __future__ import annotations
 
@@ -33,6 +33,33 @@ def bn_emit(node, inputs: list[Any], keras: Any) -> Any:
     return keras.layers.BatchNormalization(
         epsilon=a.epsilon, momentum=a.momentum, center=a.center, scale=a.scale, name=node.name
     )(inputs[0])
+
+
+class LayerNorm(LayerSpec):
+    """Layer normalisation over the channel axis of each position (Ba et al. 2016; ConvNeXt)."""
+
+    epsilon: float = Field(1e-3, gt=0, description="Added to the variance (ConvNeXt uses 1e-6).")
+    center: bool = Field(True, description="Learn an offset (beta).")
+    scale: bool = Field(True, description="Learn a scale (gamma).")
+
+
+def ln_params(a: LayerNorm, inputs: list[Shape], out: Shape) -> tuple[int, int]:
+    return inputs[0][-1] * (int(a.center) + int(a.scale)), 0
+
+
+def ln_emit(node, inputs: list[Any], keras: Any) -> Any:
+    a: LayerNorm = node.attrs
+    return keras.layers.LayerNormalization(axis=-1, epsilon=a.epsilon, center=a.center, scale=a.scale, name=node.name)(inputs[0])
+
+
+def ln_from_keras(layer: Any, rank: int) -> dict[str, Any]:
+    if not keras_channel_axis(layer.axis, rank) or getattr(layer, "rms_scaling", False):
+        raise Unsupported(f"axis={layer.axis!r} or rms_scaling (archspec normalises the channel axis)")
+    s: dict[str, Any] = {} if float(layer.epsilon) == LayerNorm().epsilon else {"epsilon": float(layer.epsilon)}
+    for key in ("center", "scale"):
+        if not getattr(layer, key):
+            s[key] = False
+    return s
 
 
 class LRN(LayerSpec):
@@ -76,5 +103,7 @@ def lrn_from_keras(layer: Any, rank: int) -> dict[str, Any]:
 
 BATCHNORM = register(Primitive("batchnorm", BatchNorm, _same, bn_emit, bn_params, aliases=("bn",), summary="batch normalisation",
                                keras_classes=("BatchNormalization",), from_keras=bn_from_keras, color="#86c79f"))
+LAYERNORM = register(Primitive("layernorm", LayerNorm, _same, ln_emit, ln_params, aliases=("ln",), summary="layer normalisation",
+                               keras_classes=("LayerNormalization",), from_keras=ln_from_keras, color="#9fd7b0"))
 LRN_KIND = register(Primitive("lrn", LRN, lrn_infer, lrn_emit, summary="local response normalisation",
                               keras_classes=("LocalResponseNormalization",), from_keras=lrn_from_keras, color="#79c6c6"))

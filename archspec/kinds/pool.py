@@ -41,6 +41,7 @@ class Pool(LayerSpec):
     stride: Pair | None = Field(None, description="Step of the window; defaults to the window size.")
     padding: Padding = Field("valid", description="`valid`, `same`, or explicit zeros as for conv.")
     global_: bool = Field(False, alias="global", description="Pool each feature map to one value (output has C values).")
+    keepdims: bool = Field(False, description="With `global`: keep the map's axes, giving 1x1xC instead of C.")
 
     @model_validator(mode="before")
     @classmethod
@@ -67,7 +68,9 @@ def infer(a: Pool, inputs: list[Shape]) -> Shape:
     if a.global_:
         if len(inp) != 3:
             raise ShapeError(f"global pooling needs a feature map (H, W, C); its input has shape {list(inp)}")
-        return (inp[2],)
+        return (1, 1, inp[2]) if a.keepdims else (inp[2],)
+    if a.keepdims:
+        raise ShapeError("`keepdims` applies to global pooling only")
     h, w = window_output(f"{a.kind} pool", inp, a.size, a.step, str(a.padding))
     return (h, w, inp[2])
 
@@ -95,11 +98,11 @@ def emit(node, inputs: list[Any], keras: Any) -> Any:
     x = inputs[0]
     if a.kind == "sum":
         if a.global_:
-            return custom_layer(keras, "GlobalSumPooling2D")(name=node.name)(x)
+            return custom_layer(keras, "GlobalSumPooling2D")(keepdims=a.keepdims, name=node.name)(x)
         return custom_layer(keras, "SumPooling2D")(a.size, a.step, a.padding, name=node.name)(x)
     if a.global_:
         cls = {"max": keras.layers.GlobalMaxPooling2D, "avg": keras.layers.GlobalAveragePooling2D}[a.kind]
-        return cls(name=node.name)(x)
+        return cls(keepdims=a.keepdims, name=node.name)(x)
     cls = {"max": keras.layers.MaxPooling2D, "avg": keras.layers.AveragePooling2D}[a.kind]
     return cls(pool_size=a.size, strides=a.step, padding=a.padding, name=node.name)(x)
 
@@ -112,9 +115,7 @@ def from_keras(layer: Any, rank: int) -> dict[str, Any]:
     keras_channels_last(layer)
     cls = type(layer).__name__
     if cls in _KERAS_GLOBAL:
-        if getattr(layer, "keepdims", False):
-            raise Unsupported("keepdims=True (archspec's global pooling gives a vector)")
-        return {"kind": _KERAS_GLOBAL[cls], "global": True}
+        return {"kind": _KERAS_GLOBAL[cls], "global": True, **({"keepdims": True} if getattr(layer, "keepdims", False) else {})}
     s: dict[str, Any] = {"kind": _KERAS_KINDS[cls], "size": keras_pair(layer.pool_size)}
     if tuple(layer.strides) != tuple(layer.pool_size):
         s["stride"] = keras_pair(layer.strides)

@@ -63,7 +63,8 @@ class Primitive:
     label: Callable[[Any], str] | None = None
     """Short description for tables, e.g. `conv 5x5/2`; the kind name by default."""
     keras_classes: tuple[str, ...] = ()
-    """Names of the Keras layer classes this kind emits and imports from (`archspec import`)."""
+    """Names of the Keras layer classes this kind emits and imports from (`archspec import`);
+    `ops.Add` is Keras' `x + y` between tensors, `ops.Add:constant` between a tensor and a number."""
     from_keras: Callable[[Any, int], dict[str, Any]] | None = None
     """(Keras layer, input rank) -> this kind's settings, defaults left out; raises Unsupported.
     None: the kind has no settings to read (flatten, add)."""
@@ -94,9 +95,14 @@ def on_change(listener: Callable[[], None]) -> None:
     _LISTENERS.append(listener)
 
 
-def by_keras_class() -> dict[str, Primitive]:
-    """Keras layer class name -> the primitive that imports it."""
-    return {cls: prim for prim in OPS.values() for cls in prim.keras_classes}
+def by_keras_class() -> dict[str, list[Primitive]]:
+    """Keras layer class name -> the primitives that import it, in the order they were registered
+    (the importer takes the first whose ``from_keras`` accepts the layer)."""
+    table: dict[str, list[Primitive]] = {}
+    for prim in OPS.values():
+        for cls in prim.keras_classes:
+            table.setdefault(cls, []).append(prim)
+    return table
 
 
 def description(kind: Primitive | Block) -> str:

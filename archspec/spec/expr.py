@@ -2,9 +2,13 @@
 
 A string value containing ``$`` is an expression. ``$name`` alone stands for
 the variable's value, whatever its type; anything longer must be arithmetic
-over numbers: ``+ - * / // % **``, parentheses, and the functions below.
-Python's ``ast`` parses the text; only the node types listed here are walked,
-so nothing is ever executed.
+over numbers: ``+ - * / // % **``, parentheses, comparisons, ``a if c else b``
+and the functions below. Python's ``ast`` parses the text; only the node types
+listed here are walked, so nothing is ever executed.
+
+A name written around variables (``conv_dw_$id``, ``$(model)_stem``,
+``normal_concat_$($n - 2)``) is text with the values put in: how a template
+gives each instance Keras' own names.
 
 Work is bounded before it is done: the text's length and the tree's depth
 are checked before evaluating, exponents are small, and every value met on the
@@ -25,6 +29,13 @@ from ..errors import closest, shown
 
 _VAR = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 _ONLY_VAR = re.compile(r"\s*\$([A-Za-z_][A-Za-z0-9_]*)\s*")
+_PART = re.compile(r"\$\(([^()]*(?:\([^()]*\)[^()]*)*)\)|\$([A-Za-z_][A-Za-z0-9_]*)")
+"""A value put into text: `$(expression)` (one level of parentheses inside) or `$name`.
+Parentheses, not braces, so that names stay plain in YAML's `{...}` mappings."""
+_TEXT = re.compile(r"[A-Za-z0-9_.\-]*[A-Za-z_][A-Za-z0-9_.\-]*")
+"""What is left of a name template once its values are taken out: name characters, a letter among them."""
+_DUNDER = re.compile(r"__[A-Za-z0-9]+__")
+"""`$f.__class__` is not a name: anything that looks like Python's special names is refused."""
 
 _BINARY: dict[type, Callable[[Any, Any], Any]] = {
     ast.Add: operator.add,
@@ -51,6 +62,24 @@ def _round(x: Any, ndigits: Any = None) -> Any:
     return round(x, ndigits)
 
 
+_COMPARE: dict[type, Callable[[Any, Any], bool]] = {
+    ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge,
+    ast.Eq: operator.eq, ast.NotEq: operator.ne,
+}
+
+
+def make_divisible(value: float, divisor: int = 8, minimum: int | None = None) -> int:
+    """Channels rounded to a multiple of `divisor`, never below `minimum` (the divisor) nor
+    10% under `value`: the rounding MobileNet v2/v3 and EfficientNet apply to every width.
+
+    >>> make_divisible(32 * 1.1), make_divisible(16 * 0.35), make_divisible(72 * 0.75)
+    (32, 8, 56)
+    """
+    minimum = divisor if minimum is None else minimum
+    rounded = max(minimum, int(value + divisor / 2) // divisor * divisor)
+    return rounded + divisor if rounded < 0.9 * value else rounded
+
+
 FUNCTIONS: dict[str, Callable[..., Any]] = {
     "int": int,
     "round": _round,
@@ -58,6 +87,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "ceil": math.ceil,
     "min": min,
     "max": max,
+    "make_divisible": make_divisible,
 }
 _MAX_POWER = 64
 
@@ -88,6 +118,8 @@ def evaluate(text: str, env: Mapping[str, Any]) -> Any:
     32
     >>> evaluate("$act", {"act": "relu"})
     'relu'
+    >>> evaluate("conv_dw_$id", {"id": 3}), evaluate("$(m)_$($i + 1)", {"m": "stage", "i": 0})
+    ('conv_dw_3', 'stage_1')
     """
     only = _ONLY_VAR.fullmatch(text)
     if only:
@@ -95,6 +127,9 @@ def evaluate(text: str, env: Mapping[str, Any]) -> Any:
     if len(text) > MAX_LENGTH:
         raise ExprError(f"expression of {len(text):,} characters, longer than {MAX_LENGTH}: {shown(text)}",
                         "compute it in steps, through variables")
+    rest = _PART.sub("", text)
+    if _TEXT.fullmatch(rest) and not _DUNDER.search(rest):
+        return _PART.sub(lambda m: _text(_part(m, env)), text)
     python = _VAR.sub(lambda m: f"__v_{m.group(1)}", text)
     try:
         tree = ast.parse(python.strip(), mode="eval")
@@ -127,6 +162,23 @@ def _number(value: Any, text: str) -> Any:
     return value
 
 
+def _part(match: re.Match[str], env: Mapping[str, Any]) -> Any:
+    """The value of `$name`, `$(name)` or `$(expression)` inside a name."""
+    inner = match.group(1)
+    if inner is None or re.fullmatch(r"\s*[A-Za-z_][A-Za-z0-9_]*\s*", inner):
+        return _lookup((match.group(2) or inner).strip(), env)
+    return evaluate(inner, env)
+
+
+def _text(value: Any) -> str:
+    """A value as it reads inside a name: 2.0 is `2`, true is `true`."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def _lookup(name: str, env: Mapping[str, Any]) -> Any:
     if name not in env:
         near = closest(name, env)
@@ -155,6 +207,11 @@ def _eval(node: ast.AST, env: Mapping[str, Any], text: str) -> Any:
             raise ExprError(f"a value in {shown(text)} is too large (the limit is 1e15)") from None
     if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
         return _UNARY[type(node.op)](_eval(node.operand, env, text))
+    if isinstance(node, ast.Compare) and all(type(op) in _COMPARE for op in node.ops):
+        values = [_eval(v, env, text) for v in (node.left, *node.comparators)]
+        return int(all(_COMPARE[type(op)](a, b) for op, a, b in zip(node.ops, values, values[1:])))
+    if isinstance(node, ast.IfExp):
+        return _eval(node.body if _eval(node.test, env, text) else node.orelse, env, text)
     if (
         isinstance(node, ast.Call)
         and isinstance(node.func, ast.Name)
@@ -168,7 +225,7 @@ def _eval(node: ast.AST, env: Mapping[str, Any], text: str) -> Any:
             raise ExprError(f"{node.func.id}() in {shown(text)}: {exc}") from None
     raise ExprError(
         f"unsupported expression {shown(text)}: use numbers, $variables, + - * / // % **, "
-        f"parentheses and {', '.join(FUNCTIONS)}"
+        f"comparisons, `a if condition else b`, parentheses and {', '.join(FUNCTIONS)}"
     )
 
 

@@ -91,6 +91,8 @@ class SpecBase(Strict):
     description: str | None = Field(None, description="Free text: reference, source of the figures.")
     input: tuple[PosInt, PosInt, PosInt] = Field(description="Input shape as [height, width, channels].", examples=[[32, 32, 1]])
     variables: dict[str, Scalar] = Field(default_factory=dict, description="Named values referenced as $name in layers and blocks.")
+    variants: dict[str, dict[str, Scalar]] = Field(default_factory=dict, description="Named sets of variable values, one per member of "
+                                                   "the family: `--variant b3` (Python: variant='b3') applies one.")
     defaults: dict[str, dict[str, Any]] = Field(default_factory=dict, description="Default settings per layer kind, e.g. {batchnorm: {epsilon: 1.001e-5}}.")
     training: Training | None = Field(None, description="Training recipe.")
     _source: Any = PrivateAttr(None)

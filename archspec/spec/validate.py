@@ -40,12 +40,38 @@ OVERRIDABLE = ("name", "description", "input", "defaults", "training")
 """Top-level fields `--set` may replace (dotted keys reach inside: `training.epochs=3`)."""
 
 
+VARIANT = "variant"
+"""The override key that picks one of a spec's `variants` (`--variant b3` is `--set variant=b3`)."""
+
+
+def variant_values(data: dict[str, Any], variables: Mapping[str, Any], name: Any, source: Source) -> dict[str, Any]:
+    """The variable values of the variant `name`; every variant may set declared variables only."""
+    table = data.get("variants")
+    table = table if isinstance(table, dict) else {}
+    problems = [source.problem(("variants", v, key), f"variant {v!r} sets {key!r}, which is not a variable of the spec",
+                               "variants give values to the spec's variables; declare it under `variables:` first")
+                for v, values in table.items() if isinstance(values, dict) for key in values if key not in variables]
+    if name is not None and name not in table:
+        near = closest(str(name), [str(k) for k in table])
+        problems.append(Problem(f"--variant {name}: the spec has no variant {name!r}", file=source.file,
+                                hint=(f"did you mean {near!r}? " if near else "") + f"variants: {', '.join(map(str, table)) or 'none'}"))
+    if problems:
+        raise SpecError(problems)
+    chosen = table.get(name) if name is not None else None
+    return dict(chosen) if isinstance(chosen, dict) else {}
+
+
 def apply_overrides(data: dict[str, Any], overrides: Mapping[str, Any], source: Source) -> tuple[dict[str, Any], dict[str, Any], dict[tuple[PathPart, ...], str]]:
     """Split `--set` overrides into variable values and edits of top-level fields (applied to a copy);
-    the third result maps each replaced field's path to the assignment that replaced it."""
+    the third result maps each replaced field's path to the assignment that replaced it.
+
+    `variant` picks a row of the spec's `variants` table (unless the spec has a variable of that
+    name); its values apply first, the other overrides over them."""
     variables = data.get("variables") if isinstance(data.get("variables"), dict) else {}
     out = dict(data)
-    var_values: dict[str, Any] = {}
+    overrides = dict(overrides)
+    variant = overrides.pop(VARIANT, None) if VARIANT not in variables else None
+    var_values: dict[str, Any] = variant_values(data, variables, variant, source)
     fields: dict[tuple[PathPart, ...], str] = {}
     problems = []
     for key, value in overrides.items():
@@ -64,7 +90,8 @@ def apply_overrides(data: dict[str, Any], overrides: Mapping[str, Any], source: 
             near = closest(key, [*variables, *OVERRIDABLE])
             problems.append(Problem(
                 f"--set {key}: the spec has no variable or field {key!r}", file=source.file,
-                hint=(f"did you mean {near!r}? " if near else "") + f"variables: {', '.join(variables) or 'none'}; fields: {', '.join(OVERRIDABLE)}",
+                hint=(f"did you mean {near!r}? " if near else "") + f"variables: {', '.join(variables) or 'none'}; fields: {', '.join(OVERRIDABLE)}"
+                     + ("; `variant` picks one of the spec's variants" if isinstance(data.get("variants"), dict) else ""),
             ))
     if problems:
         raise SpecError(problems)
@@ -180,7 +207,7 @@ def _resolve(data: dict[str, Any], source: Source, overrides: Mapping[str, Any] 
             if key not in broken:
                 env[key] = value
     out = {
-        key: value if key in ("blocks", "variables") else expr.substitute(value, env, fail, (key,))
+        key: value if key in ("blocks", "variables", "variants") else expr.substitute(value, env, fail, (key,))
         for key, value in data.items()
     }
     if "variables" in out and isinstance(data.get("variables"), dict):

@@ -15,8 +15,10 @@ from ..kinds.base import as_written
 from ..kinds.registry import KINDS, description
 
 ORDER = (
-    "conv", "pool", "dense", "flatten", "dropout", "batchnorm", "activation", "zeropad", "lrn", "add", "concat",
-    "residual", "branches", "inception", "dense_block", "transition", "repeat", "use", "stage",
+    "conv", "depthwise", "separable", "pool", "dense", "flatten", "reshape", "dropout", "stochastic_depth", "batchnorm",
+    "layernorm", "activation", "rescaling", "normalization", "layer_scale", "zeropad", "crop", "lrn", "add", "multiply",
+    "concat", "residual", "branches", "inception", "dense_block", "transition", "se", "mbconv", "fused_mbconv",
+    "convnext_block", "nasnet_normal", "nasnet_reduction", "repeat", "use", "stage",
 )
 
 
@@ -49,12 +51,12 @@ def kind_reference(kind_name: str) -> str:
     rows = [
         f"| {_keys(fname, field)} | {_default(field)} | " + (field.description or "").replace("|", "\\|") + " |"
         for fname, field in schema.model_fields.items()
-        if fname not in ("name", "input")
+        if fname not in ("name", "input", "when")
     ]
     if rows:
         lines += ["| key | default | meaning |", "|---|---|---|", *rows]
     else:
-        lines.append("No settings besides `name` and `input`.")
+        lines.append("No settings besides `name`, `input` and `when`.")
     return "\n".join(lines) + "\n"
 
 
