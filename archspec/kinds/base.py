@@ -6,6 +6,7 @@ shape rules and emitters only ever see one form.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
@@ -28,9 +29,12 @@ Activation = Literal[ACTIVATIONS]  # type: ignore[valid-type]
 
 
 class Strict(BaseModel):
-    """Unknown keys are errors, with the closest valid key as a hint."""
+    """Unknown keys are errors, with the closest valid key as a hint.
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    Models are built when first used (``defer_build``): a command reading one spec needs the
+    models of the few kinds it uses, and building all of them would double `archspec shapes`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
     open_keys: ClassVar[bool] = False
     """True where extra keys are meaningful (template parameters)."""
@@ -39,16 +43,7 @@ class Strict(BaseModel):
     @classmethod
     def _known_keys(cls, data: Any) -> Any:
         if isinstance(data, dict) and not cls.open_keys:
-            valid = set()
-            for fname, finfo in cls.model_fields.items():
-                valid.add(fname)
-                if finfo.alias:
-                    valid.add(finfo.alias)
-                alias = finfo.validation_alias
-                if isinstance(alias, str):
-                    valid.add(alias)
-                elif isinstance(alias, AliasChoices):
-                    valid.update(c for c in alias.choices if isinstance(c, str))
+            valid = _valid_keys(cls)
             for key in data:
                 if key not in valid:
                     near = closest(str(key), valid)
@@ -63,6 +58,22 @@ class Strict(BaseModel):
                         },
                     )
         return data
+
+
+@cache
+def _valid_keys(model: type[BaseModel]) -> frozenset[str]:
+    """Field names and aliases of a model, once per class: every layer of every spec asks."""
+    valid = set()
+    for fname, finfo in model.model_fields.items():
+        valid.add(fname)
+        if finfo.alias:
+            valid.add(finfo.alias)
+        alias = finfo.validation_alias
+        if isinstance(alias, str):
+            valid.add(alias)
+        elif isinstance(alias, AliasChoices):
+            valid.update(c for c in alias.choices if isinstance(c, str))
+    return frozenset(valid)
 
 
 class LayerSpec(Strict):

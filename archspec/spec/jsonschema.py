@@ -63,7 +63,7 @@ _EXAMPLE = {
 
 
 def _item_def(kind_name: str) -> str:
-    """The $defs name `network.layer_type` gives a kind's one-key wrapper model."""
+    """The $defs name of a kind's one-key wrapper model (`network.item_model`)."""
     return f"{kind_name.title().replace('_', '')}Item"
 
 
