@@ -30,7 +30,7 @@ SHAPES = {
         "archspec.cli.options", "archspec.cli.spec_commands",
         "archspec.kinds", "archspec.kinds.arith", "archspec.kinds.base", "archspec.kinds.lowering", "archspec.kinds.registry",
         "archspec.spec", "archspec.spec.expr", "archspec.spec.library", "archspec.spec.loading", "archspec.spec.network",
-        "archspec.spec.overrides", "archspec.spec.read", "archspec.spec.training", "archspec.spec.validate",
+        "archspec.spec.overrides", "archspec.spec.read", "archspec.spec.validate",
         "archspec.graph", "archspec.graph.expand", "archspec.graph.infer", "archspec.graph.ir", "archspec.graph.lint",
         "archspec.graph.report",
         "archspec.tools", "archspec.tools.table",

@@ -37,6 +37,7 @@ from ..kinds import load_builtin_kinds
 from ..kinds.base import LayerSpec, Pair
 from ..kinds.registry import KINDS
 from .network import spec_model
+from .training import Training
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 EXPRESSION = {
@@ -131,6 +132,7 @@ def _models(root: type) -> dict[str, type]:
             visit(arg)
 
     visit(root)
+    visit(Training)  # the spec's `training` field holds it, imported when first needed
     for kind in KINDS.values():
         visit(kind.schema)
     return found

@@ -14,6 +14,7 @@ later is part of the union without a rebuild.
 
 from __future__ import annotations
 
+import importlib
 from functools import lru_cache
 from typing import Annotated, Any
 
@@ -24,7 +25,6 @@ from ..kinds import load_builtin_kinds
 from ..kinds.base import PosInt, Strict
 from ..kinds.blocks import Template
 from ..kinds.registry import KINDS
-from .training import Training
 
 Scalar = int | float | bool | str
 
@@ -114,6 +114,29 @@ def layer_type() -> Any:
     return Layer
 
 
+class _Optional:
+    """An optional field whose model is imported and built only when a spec fills it in: the
+    `training` section is a dozen models that `archspec shapes` never needs. Validation and the
+    JSON Schema are those of `Model | None`."""
+
+    def __init__(self, module: str, name: str) -> None:
+        self.module, self.name = module, name
+
+    def model(self) -> type[BaseModel]:
+        model: type[BaseModel] = getattr(importlib.import_module(self.module, __package__), self.name)
+        model.model_rebuild()
+        return model
+
+    def validate(self, value: Any) -> BaseModel | None:
+        return None if value is None else self.model().model_validate(value)
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.no_info_plain_validator_function(self.validate)
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler) -> dict[str, Any]:
+        return handler(core_schema.nullable_schema(self.model().__pydantic_core_schema__))
+
+
 @lru_cache(maxsize=None)
 def spec_model() -> type[BaseModel]:
     """The top-level Spec model."""
@@ -133,7 +156,7 @@ class SpecBase(Strict):
     input: tuple[PosInt, PosInt, PosInt] = Field(description="Input shape as [height, width, channels].", examples=[[32, 32, 1]])
     variables: dict[str, Scalar] = Field(default_factory=dict, description="Named values referenced as $name in layers and blocks.")
     defaults: dict[str, dict[str, Any]] = Field(default_factory=dict, description="Default settings per layer kind, e.g. {batchnorm: {epsilon: 1.001e-5}}.")
-    training: Training | None = Field(None, description="Training recipe.")
+    training: Annotated[Any, _Optional(".training", "Training")] = Field(None, description="Training recipe.")
     _source: Any = PrivateAttr(None)
 
 
