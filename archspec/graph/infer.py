@@ -42,8 +42,11 @@ def label(node: Node) -> str:
 
 def _receptive(node: Node, ins: list[tuple[tuple[int, int], tuple[int, int]]], inputs: list[Shape], image: Shape) -> tuple[tuple[int, int], tuple[int, int]]:
     """(receptive field, cumulative stride) per spatial axis after a node, from those of its inputs."""
-    rf = tuple(max(r[0][a] for r in ins) for a in (0, 1))
-    jump = tuple(max(r[1][a] for r in ins) for a in (0, 1))
+    if len(ins) == 1:  # most nodes: no maximum to take
+        rf, jump = ins[0]
+    else:
+        rf = tuple(max(r[0][a] for r in ins) for a in (0, 1))  # type: ignore[assignment]
+        jump = tuple(max(r[1][a] for r in ins) for a in (0, 1))  # type: ignore[assignment]
     window = OPS[node.op].window(node.attrs, inputs)
     if window is None:
         return rf, jump  # type: ignore[return-value]
