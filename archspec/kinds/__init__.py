@@ -9,41 +9,13 @@ first spec is validated.
 from __future__ import annotations
 
 import importlib
-import os
-import sys
+from importlib.metadata import entry_points
 
 from ..errors import ArchspecError
 
 BUILTIN = ("norm", "pad", "conv", "pool", "dense", "simple", "merge", "blocks")
 ENTRY_POINT_GROUP = "archspec.kinds"
 _loaded = False
-
-
-def _may_have_plugins() -> bool:
-    """Whether an installed distribution may declare an ``archspec.kinds`` entry point.
-
-    Importing importlib.metadata and asking it costs about 40 ms, a third of `archspec shapes`;
-    reading the few entry_points.txt files of sys.path's folders costs about 1 ms. Only when one
-    names the group (or a sys.path entry is an archive this scan cannot read) does the real
-    lookup run, so the answer is the same."""
-    for entry in sys.path:
-        try:
-            listing = os.scandir(entry or ".")
-        except NotADirectoryError:
-            return True  # a zip or egg file on sys.path
-        except OSError:
-            continue
-        with listing:
-            for item in listing:
-                name = item.name.lower()
-                if name.endswith((".dist-info", ".egg-info")) or name == "egg-info":
-                    try:
-                        with open(os.path.join(item.path, "entry_points.txt"), encoding="utf-8", errors="replace") as f:
-                            if ENTRY_POINT_GROUP in f.read():
-                                return True
-                    except OSError:
-                        continue
-    return False
 
 
 def load_builtin_kinds() -> None:
@@ -54,10 +26,6 @@ def load_builtin_kinds() -> None:
     _loaded = True
     for module in BUILTIN:
         importlib.import_module(f"{__name__}.{module}")
-    if not _may_have_plugins():
-        return
-    from importlib.metadata import entry_points
-
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         try:
             target = ep.load()
