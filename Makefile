@@ -1,10 +1,12 @@
 # Two commands (see README): `make build` and `make test`. Both create .venv when needed.
+# `make bench` (an extra) runs bench/ and rewrites BENCHMARKS.md; BENCH=full for the long runs.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+BENCH ?= quick
 
-.PHONY: build test clean
+.PHONY: build test bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,6 +19,9 @@ build: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2
+
+bench: $(STAMP)
+	$(BIN)/python bench/run.py --mode $(BENCH)
 
 clean:
 	rm -rf build .pytest_cache

@@ -1,7 +1,8 @@
-"""Shared helpers for the benchmarks: run a child process, time it, read its peak memory."""
+"""Shared helpers for the benchmarks: run a child process, time it, read its peak memory, report a target."""
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
 import subprocess
@@ -9,8 +10,23 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Mapping
 
 ROOT = Path(__file__).resolve().parent.parent
+ROWS_ENV = "ARCHSPEC_BENCH_ROWS"
+"""Set by bench/run.py (`make bench`): the file each target() call appends its row to."""
+
+
+def child_env(env: Mapping[str, str] | None = None, checkout: Path = ROOT) -> dict[str, str]:
+    """The environment of a timed child: this checkout's archspec first on the path, bytecode caching on.
+
+    With PYTHONDONTWRITEBYTECODE set, every run would compile archspec's modules again, which a
+    pip-installed archspec never does; the console script of an editable install made from another
+    checkout would import that checkout's code."""
+    out = dict(os.environ if env is None else env)
+    out.pop("PYTHONDONTWRITEBYTECODE", None)
+    out["PYTHONPATH"] = os.pathsep.join(filter(None, [str(checkout), out.get("PYTHONPATH")]))
+    return out
 
 
 def archspec_cmd() -> list[str]:
@@ -21,13 +37,16 @@ def archspec_cmd() -> list[str]:
     return [sys.executable, "-c", "from archspec.cli import run; run()"]
 
 
-def run_child(cmd: list[str], *, env: dict[str, str] | None = None, capture: bool = False) -> tuple[float, int, str]:
+def run_child(cmd: list[str], *, env: Mapping[str, str] | None = None, capture: bool = False,
+              checkout: Path = ROOT) -> tuple[float, int, str]:
     """Run `cmd` to completion. Returns (wall seconds, peak RSS in KiB of that child alone, stdout).
 
     os.wait4 gives the rusage of this one child (RUSAGE_CHILDREN would be a running maximum
     over every child so far). Output goes to files (stdout to /dev/null unless capture=True),
-    so neither a terminal nor a pipe adds to the time.
+    so neither a terminal nor a pipe adds to the time. The child runs `checkout`'s archspec
+    (see child_env).
     """
+    env = child_env(env, checkout)
     with tempfile.TemporaryFile() as err, tempfile.TemporaryFile() as out:
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=out if capture else subprocess.DEVNULL, stderr=err, env=env, cwd=ROOT)
@@ -42,7 +61,7 @@ def run_child(cmd: list[str], *, env: dict[str, str] | None = None, capture: boo
     return wall, usage.ru_maxrss, stdout.decode(errors="replace")
 
 
-def repeat(cmd: list[str], n: int, *, env: dict[str, str] | None = None) -> tuple[list[float], list[int]]:
+def repeat(cmd: list[str], n: int, *, env: Mapping[str, str] | None = None) -> tuple[list[float], list[int]]:
     times, rss = [], []
     for _ in range(n):
         t, m, _ = run_child(cmd, env=env)
@@ -65,3 +84,15 @@ def machine_note() -> str:
     cpus = os.cpu_count() or 1
     warn = "  WARNING: machine busy, figures inflated/noisy" if load > 0.75 * cpus else ""
     return f"load average {load:.2f} on {cpus} CPUs{warn}"
+
+
+def target(what: str, value: str, note: str = "", ok: bool | None = None) -> None:
+    """Print one target's figure; under `make bench` also record it as a row of BENCHMARKS.md's table.
+
+    `ok` None: a figure without a pass/fail threshold (or one that could not be measured)."""
+    verdict = {True: "PASS", False: "FAIL", None: ""}[ok]
+    print(f"target: {what}: {value}{f' ({note})' if note else ''}{f' -> {verdict}' if verdict else ''}")
+    rows = os.environ.get(ROWS_ENV)
+    if rows:
+        with open(rows, "a", encoding="utf-8") as f:
+            f.write(json.dumps({"target": what, "value": value, "note": note, "ok": ok}) + "\n")

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _proc import ROOT, machine_note  # noqa: E402
+from _proc import ROOT, machine_note, target  # noqa: E402
 
 CHILD = """
 import json, sys, tempfile, numpy as np, archspec
@@ -45,7 +45,7 @@ def main() -> int:
     import archspec
 
     print(f"export of every zoo spec; {machine_note()}")
-    failed = 0
+    failed = exported = refused = 0
     for spec in sorted((ROOT / "specs").glob("*.yaml")):
         params = archspec.shapes(spec).total_params
         if args.max_params and params > args.max_params:
@@ -61,12 +61,17 @@ def main() -> int:
                 continue
             result = json.loads(lines[-1])
             if "refused" in result:
+                refused += 1
                 print(f"{spec.stem:<16} {fmt:<10} {took:6.1f} s  refused: {result['refused']}")
             else:
                 ok = result["diff"] < 1e-4
                 failed += not ok
+                exported += ok
                 print(f"{spec.stem:<16} {fmt:<10} {took:6.1f} s  max |diff| {result['diff']:.1e}  {'ok' if ok else 'FAILED'}")
     print("result:", "all exports faithful" if not failed else f"{failed} FAILED")
+    limit = f" up to {args.max_params:,.0f} parameters" if args.max_params else ""
+    target(f"every zoo spec{limit} exports ({args.formats}) and computes what its Keras model computes (max |diff| < 1e-4)",
+           "all faithful" if not failed else f"{failed} FAILED", f"{exported} exports, {refused} refused with a reason", not failed)
     return 1 if failed else 0
 
 

@@ -20,7 +20,7 @@ import statistics
 import sys
 from pathlib import Path
 
-from _proc import ROOT, machine_note, run_child
+from _proc import ROOT, machine_note, run_child, target
 
 ARCHSPEC = """
 import json, sys, tempfile
@@ -88,8 +88,9 @@ def main() -> int:
     args = parser.parse_args()
     mnist = Path(args.mnist).resolve()
     if not (mnist / "t10k-images-idx3-ubyte.gz").is_file():
-        print(f"MNIST IDX files not found in {mnist}", file=sys.stderr)
-        return 1
+        print(f"skipped: the MNIST IDX files are not in {mnist} (give --mnist DIR)")
+        target("LeNet on MNIST: `archspec.train` epoch time beside a hand-written Keras LeNet", "not measured", f"no MNIST in {mnist}")
+        return 0
     spec = str(ROOT / "specs" / "lenet.yaml")
     print(machine_note())
     print(f"LeNet, MNIST {mnist}: train 8,000 / validate 2,000, {args.epochs} epochs, batch 32, Adam 1e-3, seed {args.seed}")
@@ -104,6 +105,9 @@ def main() -> int:
     ratio = results["archspec"][2] / results["keras"][2]
     print(f"epoch time archspec / keras: {ratio:.2f}x (median of epochs 2..{args.epochs})")
     print(f"accuracy archspec - keras: {results['archspec'][1]['val_accuracy'] - results['keras'][1]['val_accuracy']:+.4f}")
+    target("LeNet on MNIST: `archspec.train` epoch time beside a hand-written Keras LeNet", f"{ratio:.2f}x",
+           f"{args.epochs} epochs; val accuracy {results['archspec'][1]['val_accuracy']:.4f} vs {results['keras'][1]['val_accuracy']:.4f}; "
+           "archspec's epochs include a checkpoint")
     return 0
 
 

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _proc import ROOT, machine_note  # noqa: E402
+from _proc import ROOT, machine_note, target  # noqa: E402
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 PAIRS = {"resnet50": "ResNet50", "densenet121": "DenseNet121", "vgg16": "VGG16", "mobilenet_v2": "MobileNetV2",
@@ -52,6 +52,7 @@ def main() -> int:
           f"jit {args.jit}; {machine_note()}")
     print(f"{'network':<12} {'archspec img/s':>15} {'keras img/s':>12} {'ratio':>7}")
     worst = 10.0
+    figures = []
     for name in args.nets.split(","):
         models = {
             "archspec": archspec.build(ROOT / "specs" / f"{name}.yaml"),
@@ -71,9 +72,24 @@ def main() -> int:
         ratio = rate["archspec"] / rate["keras"]
         worst = min(worst, ratio)
         print(f"{name:<12} {rate['archspec']:>15.1f} {rate['keras']:>12.1f} {ratio:>6.3f}x")
+        figures.append(f"{PAIRS[name]} {ratio:.3f}x ({rate['archspec']:.1f} vs {rate['keras']:.1f} img/s)")
         keras.backend.clear_session()
-    print(f"target: ratio >= 0.98: worst {worst:.3f}x -> {'PASS' if worst >= 0.98 else 'FAIL'}")
+    target(f"training step at least 0.98x keras.applications' ({_device(keras)}, {keras.backend.backend()}, batch {args.batch}, "
+           f"{args.precision or 'float32'}{', jit' if args.jit else ''})", ", ".join(figures), f"median of {args.steps} steps", worst >= 0.98)
     return 0
+
+
+def _device(keras) -> str:
+    """CPU or GPU: where the backend runs the steps."""
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return jax.devices()[0].platform.upper()
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        return "GPU" if tf.config.list_logical_devices("GPU") else "CPU"
+    return "device: see the backend"
 
 
 if __name__ == "__main__":

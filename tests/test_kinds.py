@@ -3,23 +3,27 @@ every kind is exercised by a test spec, and the Python API mirrors the CLI."""
 
 from __future__ import annotations
 
-import typing
-
 import pytest
+from pydantic import TypeAdapter, ValidationError
 
 import archspec
 from archspec.kinds import load_builtin_kinds
 from archspec.kinds.registry import KINDS, OPS, Primitive
-from archspec.spec.network import layer_type
+from archspec.spec.network import item_model, layer_type
 from conftest import ROOT, TEST_SPECS
 
 load_builtin_kinds()
 
 
 def test_union_covers_every_kind():
-    union = typing.get_args(layer_type())[0]
-    tags = {typing.get_args(member)[1].tag for member in typing.get_args(union)}
-    assert tags == set(KINDS)
+    """Each kind is validated by a wrapper holding its schema, and the JSON Schema lists every wrapper."""
+    for name, kind in KINDS.items():
+        assert item_model(name).model_fields[name].annotation is kind.schema
+    schema = TypeAdapter(layer_type()).json_schema()
+    members = {member["$ref"].rsplit("/", 1)[1] for member in schema["oneOf"]}
+    assert members == {item_model(name).__name__ for name in KINDS}
+    with pytest.raises(ValidationError, match="unknown layer kind"):
+        TypeAdapter(layer_type()).validate_python({"no_such_kind": {}})
 
 
 def test_every_kind_is_used_by_a_test_spec():

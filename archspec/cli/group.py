@@ -2,20 +2,70 @@
 
 Every SpecError is caught once, in ``main``, and printed without a traceback
 (exit status 2).
+
+A command's module is imported only when that command runs: `archspec shapes`
+must not pay for the modules of `train` or `export`, and `archspec --help`
+lists every command from the table below without importing any of them.
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
+from typing import Any
 
 import click
 
 from ..errors import SpecError
 from ..keras_side.backend import native_logs_hidden
-from . import share, spec_commands, train
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    # name: ("module:function" in this package, the summary `archspec --help` shows: the docstring's first sentence,
+    # kept equal to it by tests/test_startup.py)
+    "shapes": ("spec_commands:shapes", "Per-layer output shapes, parameters, MACs and receptive field."),
+    "validate": ("spec_commands:validate", "Check specs: syntax, schema, references and shapes."),
+    "build": ("spec_commands:build", "Compile a spec to a Keras model file and print its layer table."),
+    "check": ("spec_commands:check", "Build the model and verify every static shape and parameter count against Keras."),
+    "render": ("spec_commands:render", "Print the fully resolved spec: templates, repeats, variables and defaults expanded."),
+    "diff": ("spec_commands:diff", "Compare two specs block by block (shapes, parameters, MACs, layers), or one spec with itself under --set overrides."),
+    "reference": ("spec_commands:reference", "Print the reference of every layer kind (markdown), generated from the schemas."),
+    "schema": ("spec_commands:schema", "Print the JSON Schema of spec files, for editors."),
+    "draw": ("share:draw", "Draw a network: SVG, interactive HTML (click blocks to open them) or PNG."),
+    "inspect": ("share:inspect", "Feature maps, first-layer filters and class probabilities of a trained model for one image (static HTML)."),
+    "export": ("share:export", "Export a .keras model (or a spec, with fresh weights) to SavedModel, ONNX or TFLite."),
+    "import": ("share:import_", "Turn a Keras model (.keras) into a spec."),
+    "train": ("train:train", "Train a spec's network; writes a run folder (model, checkpoints, history, metrics, TensorBoard logs)."),
+    "evaluate": ("train:evaluate", "Accuracy, loss and confusion matrix of a trained model on a data source."),
+    "predict": ("train:predict", "Class probabilities for images (PNG, JPEG, GIF, BMP) or .npy arrays."),
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """A click group whose commands are imported by name, when one is invoked or its help is asked."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *COMMANDS})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in self.commands and name in COMMANDS:
+            module, function = COMMANDS[name][0].split(":")
+            self.add_command(getattr(importlib.import_module(f"{__package__}.{module}"), function), name)
+        return self.commands.get(name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """As click lists them (names, summaries cut to the width), from the table."""
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(map(len, names))
+        rows = []
+        for name in names:
+            command: Any = self.commands.get(name) or click.Command(name, help=COMMANDS[name][1])
+            if not command.hidden:
+                rows.append((name, command.get_short_help_str(limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="archspec")
 @click.option("--verbose", is_flag=True, help="Show TensorFlow's own start-up and device logs (hidden otherwise).")
 @click.pass_context
@@ -29,14 +79,6 @@ def cli(ctx: click.Context, verbose: bool) -> None:
     """
     if not verbose:
         ctx.with_resource(native_logs_hidden())
-
-
-for _command in (
-    spec_commands.shapes, spec_commands.validate, spec_commands.build, spec_commands.check, spec_commands.render,
-    spec_commands.diff, spec_commands.reference, spec_commands.schema, share.draw, share.inspect, share.export, share.import_,
-    train.train, train.evaluate, train.predict,
-):
-    cli.add_command(_command)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,6 +1,8 @@
 """Commands about the spec itself: shapes, validate, build, check, render, diff, reference, schema.
 
-None of them imports TensorFlow except `build` and `check`, which make a Keras model.
+None of them imports TensorFlow except `build` and `check`, which make a Keras model. `shapes` and
+`validate` must start instantly (tests/test_startup.py holds the modules they may load), so the
+other commands import what they call when they run.
 """
 
 from __future__ import annotations
@@ -11,17 +13,7 @@ from pathlib import Path
 import click
 
 from ..errors import Problem, SpecError
-from ..files import refuse_existing, write_text
 from ..graph import shapes as static_shapes
-from ..keras_side.check import check as run_check
-from ..keras_side.emitter import build as build_model
-from ..keras_side.saving import save_model
-from ..spec.jsonschema import schema_json
-from ..spec.loading import load
-from ..tools.diff import diff as diff_reports
-from ..tools.diff import diff_table
-from ..tools.reference import reference as kinds_reference
-from ..tools.resolve import resolved_yaml
 from ..tools.table import layer_table
 from ..tools.variants import variant_table
 from .options import (budget, budget_options, force_option, freeze_options, frozen, labelled, overrides, print_warnings, set_option,
@@ -104,6 +96,11 @@ def build(spec: Path, output: Path | None, force: bool, quiet: bool, sets: tuple
     archspec build specs/vgg16.yaml -o vgg.keras --force
     archspec build specs/resnet50.yaml --set classes=5 --weights keras:ResNet50 --freeze conv4 -o r50-5.keras
     """
+    from ..files import refuse_existing
+    from ..keras_side.emitter import build as build_model
+    from ..keras_side.saving import save_model
+    from ..spec.loading import load
+
     loaded = load(spec, **overrides(sets))
     report = static_shapes(loaded, **budget(max_params, max_activations), **frozen(freeze, freeze_bn))
     print_warnings(report)
@@ -128,6 +125,8 @@ def check(spec: Path, sets: tuple[str, ...]) -> None:
     archspec check specs/resnet50.yaml
     archspec check my_plugin_spec.yaml      # does a plugin's shape rule match its emitter?
     """
+    from ..keras_side.check import check as run_check
+
     model = run_check(spec, **overrides(sets))
     click.echo(f"{spec}: static shapes and parameters agree with Keras ({len(model.layers) - 1} layers, {model.count_params():,} parameters)")
 
@@ -144,6 +143,10 @@ def render(spec: Path, output: Path | None, force: bool, sets: tuple[str, ...]) 
     archspec render specs/resnet50.yaml > resnet50.flat.yaml
     archspec render specs/resnet50.yaml --set classes=10 -o r50-10.yaml
     """
+    from ..files import write_text
+    from ..spec.loading import load
+    from ..tools.resolve import resolved_yaml
+
     text = resolved_yaml(load(spec, **overrides(sets)))
     if output:
         write_text(output, text, force=force)
@@ -168,6 +171,9 @@ def diff(a: Path, b: Path | None, as_json: bool, changed: bool, variants: tuple[
     archspec diff specs/resnet50.yaml --set width=0.5
     archspec diff specs/efficientnet.yaml --variant b0 --variant b3
     """
+    from ..tools.diff import diff as diff_reports
+    from ..tools.diff import diff_table
+
     if len(variants) > 2:
         raise SpecError(Problem(f"--variant given {len(variants)} times; give one (for B) or two (A, then B)", file="--variant"))
     first = {"variant": variants[0]} if len(variants) == 2 else {}
@@ -186,6 +192,8 @@ def reference() -> None:
     \b
     archspec reference > kinds.md
     """
+    from ..tools.reference import reference as kinds_reference
+
     click.echo(kinds_reference(), nl=False)
 
 
@@ -200,6 +208,9 @@ def schema(output: Path | None, force: bool) -> None:
     then start a spec with:
     # yaml-language-server: $schema=archspec.schema.json
     """
+    from ..files import write_text
+    from ..spec.jsonschema import schema_json
+
     text = schema_json()
     if output is None:
         click.echo(text, nl=False)

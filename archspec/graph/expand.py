@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import replace
+from functools import lru_cache
 from typing import Any, Iterable, Mapping, NoReturn
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -61,6 +62,8 @@ class Lowering:
         self.shaped = 1
         """How many of the graph's nodes (the input first) have a shape in `shapes`."""
         self.declared = set(_names(spec.model_dump(include={"layers"})))
+        self.validated: dict[tuple, list[BaseModel]] = {}
+        """Template bodies already validated, by (template, where, parameters)."""
 
     # -- naming ---------------------------------------------------------------
     def scoped(self, name: str) -> str:
@@ -286,7 +289,16 @@ class Lowering:
         """Template bodies: substitute parameters, then validate as layers.
 
         Problems are located in the template (`path`), or at the use (`use_path`)
-        for built-in templates, whose text is not the user's."""
+        for built-in templates, whose text is not the user's. The validated layers are
+        immutable, so uses with the same parameters share them (the 36 blocks of a
+        ResNet-152 stage are validated once)."""
+        try:
+            key: tuple | None = (id(raw), path, use_path, frozenset((k, type(v), v) for k, v in env.items()))
+            hash(key)
+        except TypeError:  # a parameter holds a list or mapping
+            key = None
+        if key in self.validated:
+            return self.validated[key]
         failures: list[Problem] = []
         where = (lambda p: use_path) if use_path is not None else (lambda p: path + p)
         body = expr.substitute(raw, {**self.variables, **env}, lambda p, m, h: failures.append(self.at(where(p), m, h)), ())
@@ -294,7 +306,7 @@ class Lowering:
             self.problems.extend(failures)
             raise Skip
         try:
-            return _layers_adapter().validate_python(body)
+            layers = _layers_adapter().validate_python(body)
         except ValidationError as exc:
             if use_path is None:
                 self.problems.extend(self.in_context(p) for p in translate(exc, self.source, body, path).problems)
@@ -302,18 +314,14 @@ class Lowering:
                 for p in translate(exc, Source(body), body).problems:
                     self.problems.append(self.at(use_path, f"{format_path(p.path)}: {p.message}", p.hint))
             raise Skip from None
+        if key is not None:
+            self.validated[key] = layers
+        return layers
 
 
-_adapter_cache: dict[int, TypeAdapter] = {}
-
-
+@lru_cache(maxsize=1)
 def _layers_adapter() -> TypeAdapter:
-    union = layer_type()
-    key = id(union)
-    if key not in _adapter_cache:
-        _adapter_cache.clear()
-        _adapter_cache[key] = TypeAdapter(list[union])  # type: ignore[valid-type]
-    return _adapter_cache[key]
+    return TypeAdapter(list[layer_type()])  # type: ignore[misc]
 
 
 def _names(data: Any) -> Iterable[str]:

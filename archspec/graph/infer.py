@@ -43,12 +43,15 @@ def _receptive(node: Node, ins: list[tuple[tuple[int, int], tuple[int, int]]], i
 
     An input broadcast over the others (squeeze-and-excitation's 1x1 gate) weights channels; it
     does not widen the spatial context, so it does not count when a full-size input is there."""
-    spatial = [s[:2] for s in inputs if len(s) == 3]
-    if len(spatial) > 1:
-        widest = max(spatial)
-        ins = [r for r, s in zip(ins, inputs) if len(s) == 3 and s[:2] == widest]
-    rf = tuple(max(r[0][a] for r in ins) for a in (0, 1))
-    jump = tuple(max(r[1][a] for r in ins) for a in (0, 1))
+    if len(ins) == 1:  # most nodes: no maximum to take
+        rf, jump = ins[0]
+    else:
+        spatial = [s[:2] for s in inputs if len(s) == 3]
+        if len(spatial) > 1:
+            widest = max(spatial)
+            ins = [r for r, s in zip(ins, inputs) if len(s) == 3 and s[:2] == widest]
+        rf = tuple(max(r[0][a] for r in ins) for a in (0, 1))  # type: ignore[assignment]
+        jump = tuple(max(r[1][a] for r in ins) for a in (0, 1))  # type: ignore[assignment]
     window = OPS[node.op].window(node.attrs, inputs)
     if window is None:
         return rf, jump  # type: ignore[return-value]

@@ -81,7 +81,10 @@ def huge_fan_in(graph: Graph, report: Report) -> Iterable[Problem]:
 
 def softmax_not_last(graph: Graph, report: Report) -> Iterable[Problem]:
     for node in graph.nodes[1:-1]:
-        fn = getattr(node.attrs, "fn", None) or getattr(node.attrs, "activation", None)
+        # a node's settings, read from the model's values: a missing attribute on a Pydantic model is
+        # slow to fail, and this asks every node twice
+        settings = vars(node.attrs) if node.attrs is not None else {}
+        fn = settings.get("fn") or settings.get("activation")
         if fn == "softmax":
             yield graph.problem(node.path, f"layer {node.name!r}: softmax before the last layer",
                                 "softmax turns outputs into class probabilities; it usually ends the network")

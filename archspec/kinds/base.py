@@ -7,7 +7,7 @@ shape rules and emitters only ever see one form.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from typing import Annotated, Any, ClassVar, Literal, Mapping, Union, get_args, get_origin
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
@@ -75,7 +75,7 @@ def _holds_bool(value: Any) -> bool:
     return isinstance(value, bool) or (isinstance(value, (list, tuple)) and any(_holds_bool(v) for v in value))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _number_words(model: type[BaseModel], field: str) -> str | None:
     """'an integer' or 'a number' when the field's type holds numbers but never a boolean, else None.
 
@@ -97,9 +97,12 @@ def _number_words(model: type[BaseModel], field: str) -> str | None:
 
 
 class Strict(BaseModel):
-    """Unknown keys are errors, with the closest valid key as a hint; booleans are not numbers."""
+    """Unknown keys are errors, with the closest valid key as a hint; booleans are not numbers.
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    Models are built when first used (``defer_build``): a command reading one spec needs the
+    models of the few kinds it uses, and building all of them would double `archspec shapes`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
     open_keys: ClassVar[bool] = False
     """True where extra keys are meaningful (template parameters)."""
@@ -108,16 +111,7 @@ class Strict(BaseModel):
     @classmethod
     def _known_keys(cls, data: Any) -> Any:
         if isinstance(data, dict) and not cls.open_keys:
-            valid = set()
-            for fname, finfo in cls.model_fields.items():
-                valid.add(fname)
-                if finfo.alias:
-                    valid.add(finfo.alias)
-                alias = finfo.validation_alias
-                if isinstance(alias, str):
-                    valid.add(alias)
-                elif isinstance(alias, AliasChoices):
-                    valid.update(c for c in alias.choices if isinstance(c, str))
+            valid = _valid_keys(cls)
             for key in data:
                 if key not in valid:
                     near = closest(str(key), valid)
@@ -142,6 +136,22 @@ class Strict(BaseModel):
                 {"words": words, "what": f"a boolean ({str(value).lower()})" if isinstance(value, bool) else f"a boolean in {value!r}"},
             )
         return value
+
+
+@cache
+def _valid_keys(model: type[BaseModel]) -> frozenset[str]:
+    """Field names and aliases of a model, once per class: every layer of every spec asks."""
+    valid = set()
+    for fname, finfo in model.model_fields.items():
+        valid.add(fname)
+        if finfo.alias:
+            valid.add(finfo.alias)
+        alias = finfo.validation_alias
+        if isinstance(alias, str):
+            valid.add(alias)
+        elif isinstance(alias, AliasChoices):
+            valid.update(c for c in alias.choices if isinstance(c, str))
+    return frozenset(valid)
 
 
 class LayerSpec(Strict):

@@ -56,7 +56,7 @@ class Template(Strict):
 class _Instantiate(LayerSpec):
     """Kinds whose extra keys are template parameters."""
 
-    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True, defer_build=True)
     open_keys: ClassVar[bool] = True
     block: str = Field(description="Template name: from this spec's `blocks`, or built in (`basic`, `bottleneck`, ...; see the README).")
 

@@ -4,9 +4,8 @@ the Keras classes it imports from, and how it is drawn.
 Primitives become IR nodes one-to-one (after their shorthands are lowered);
 blocks only lower into primitives. Everything that handles a kind looks it up
 here (the spec union, expansion, inference, the emitter, the importer, the
-diagram, inspect), so adding a kind is one ``register`` call. Modules that
-derive something from the table (the spec union) subscribe with
-``on_change`` instead of being imported from here.
+diagram, inspect), so adding a kind is one ``register`` call. Nothing derived
+from the table needs resetting: the spec union reads it when it validates.
 """
 
 from __future__ import annotations
@@ -87,12 +86,6 @@ KINDS: dict[str, Primitive | Block] = {}
 """Every spec-level kind name (aliases included) -> its definition."""
 OPS: dict[str, Primitive] = {}
 """IR op name -> primitive."""
-_LISTENERS: list[Callable[[], None]] = []
-
-
-def on_change(listener: Callable[[], None]) -> None:
-    """Call `listener` whenever a kind is registered (derived tables reset themselves)."""
-    _LISTENERS.append(listener)
 
 
 def by_keras_class() -> dict[str, list[Primitive]]:
@@ -114,7 +107,7 @@ def description(kind: Primitive | Block) -> str:
 
 
 def register(kind: Primitive | Block) -> Primitive | Block:
-    """Add a kind to the table. Its name (and aliases) must be new; the spec union is rebuilt."""
+    """Add a kind to the table. Its name (and aliases) must be new."""
     if not isinstance(kind, (Primitive, Block)):
         raise TypeError(f"register() takes a Primitive or Block, got {type(kind).__name__}")
     if not issubclass(kind.schema, LayerSpec):
@@ -125,6 +118,4 @@ def register(kind: Primitive | Block) -> Primitive | Block:
         KINDS[name] = kind
     if isinstance(kind, Primitive):
         OPS[kind.kind] = kind
-    for listener in _LISTENERS:
-        listener()
     return kind

@@ -47,6 +47,7 @@ from ..kinds import load_builtin_kinds
 from ..kinds.base import LayerSpec, Pair, as_written
 from ..kinds.registry import KINDS, description
 from .network import spec_model
+from .training import Training
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 LAYER = "#/$defs/Layer"
@@ -144,6 +145,7 @@ def _models(root: type) -> dict[str, type]:
             visit(arg)
 
     visit(root)
+    visit(Training)  # the spec's `training` field holds it, imported when first needed
     for kind in KINDS.values():
         visit(kind.schema)
     return found

@@ -2,24 +2,29 @@
 
 The layer union is derived from the kind table (``kinds.registry.KINDS``):
 each list item is a one-key mapping ``{kind: settings}`` (or a bare kind
-name such as ``flatten``), modelled as a discriminated union of one-field
-wrapper models so the generated JSON Schema documents exactly what people
-write. The union is rebuilt when a kind is registered (this module listens
-to the registry).
+name such as ``flatten``), modelled as a union of one-field wrapper models
+so the generated JSON Schema documents exactly what people write.
+
+The union is lazy: an item is validated by the wrapper of its own kind, and
+a kind's models are built (``defer_build``) the first time a spec uses it, so
+reading a ResNet builds the models of the six kinds it uses, not of every
+kind there is. The table is read at validation time, so a kind registered
+later is part of the union without a rebuild.
 """
 
 from __future__ import annotations
 
+import importlib
 from functools import lru_cache
-from typing import Annotated, Any, Union
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Discriminator, Field, PrivateAttr, Tag, create_model, model_validator
+from pydantic import BaseModel, Field, GetCoreSchemaHandler, GetJsonSchemaHandler, PrivateAttr, create_model, model_validator
+from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 from ..kinds import load_builtin_kinds
 from ..kinds.base import PosInt, Strict
 from ..kinds.blocks import Template
-from ..kinds.registry import KINDS, on_change
-from .training import Training
+from ..kinds.registry import KINDS
 
 Scalar = int | float | bool | str
 
@@ -46,40 +51,99 @@ def kind_of(value: Any) -> str | None:
 
 
 @lru_cache(maxsize=None)
-def layer_type() -> Any:
-    """The discriminated union of every registered kind, as one annotated type."""
+def item_model(name: str) -> type[_Item]:
+    """The one-key wrapper model of kind `name` (`{conv: {...}}`), built when a spec first uses the kind.
+
+    The kind's own settings model is completed first, so the wrapper reuses its schema (and
+    lowering code that makes settings directly, `Conv(...)`, finds it built). A kind whose
+    fields hold layer lists reads them as `Layer`."""
+    kind = KINDS[name]
+    if not kind.schema.__pydantic_complete__:
+        kind.schema.model_rebuild(_types_namespace={"Layer": Layer})
+    return create_model(
+        f"{name.title().replace('_', '')}Item",
+        __base__=_Item,
+        __doc__=kind.schema.__doc__,
+        **{name: (kind.schema, Field(description=kind.summary or kind.schema.__doc__))},
+    )
+
+
+def _validate_layer(value: Any) -> _Item:
     load_builtin_kinds()
-    members = []
-    for name, kind in sorted(KINDS.items()):
-        wrapper = create_model(
-            f"{name.title().replace('_', '')}Item",
-            __base__=_Item,
-            __doc__=kind.schema.__doc__,
-            **{name: (kind.schema, Field(description=kind.summary or kind.schema.__doc__))},
-        )
-        members.append(Annotated[wrapper, Tag(name)])
-    union = Annotated[
-        Union[tuple(members)],  # type: ignore[valid-type]
-        Discriminator(
-            kind_of,
-            custom_error_type="unknown_kind",
-            custom_error_message="unknown layer kind",
-        ),
-    ]
-    for kind in {id(k): k for k in KINDS.values()}.values():
-        if kind.schema.nested:  # its fields hold layer lists: point them at this union
-            kind.schema.model_rebuild(force=True, _types_namespace={"Layer": union})
-    return union
+    name = kind_of(value)
+    if name not in KINDS:
+        raise PydanticCustomError("unknown_kind", "unknown layer kind")
+    return item_model(name).model_validate(value)
+
+
+class _LayerUnion:
+    """Pydantic's hooks for `Layer`: validation dispatches on the kind; the JSON Schema is the
+    union of every kind's wrapper (`oneOf`). Block kinds hold `Layer` inside themselves: while
+    the union is being written, a nested `Layer` refers to the wrappers instead of writing them again."""
+
+    writing = False
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.no_info_plain_validator_function(_validate_layer)
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler) -> dict[str, Any]:
+        load_builtin_kinds()
+        choices: dict[str, CoreSchema] = {}
+        for name in sorted(KINDS):
+            wrapper = item_model(name)
+            wrapper.model_rebuild()
+            item = wrapper.__pydantic_core_schema__
+            ref = (item["schema"] if item["type"] == "definitions" else item)["ref"]  # type: ignore[typeddict-item]
+            choices[name] = core_schema.definition_reference_schema(ref) if _LayerUnion.writing else item
+        union = core_schema.tagged_union_schema(choices, discriminator=kind_of)
+        if _LayerUnion.writing:
+            return handler(union)
+        _LayerUnion.writing = True
+        try:
+            return handler(union)
+        finally:
+            _LayerUnion.writing = False
+
+
+Layer = Annotated[Any, _LayerUnion()]
+"""One item of a layer list: a kind name or a one-key mapping, validated by that kind's wrapper model."""
+
+
+def layer_type() -> Any:
+    """The type of one item of a layer list (for TypeAdapters over layer lists)."""
+    return Layer
+
+
+class _Optional:
+    """An optional field whose model is imported and built only when a spec fills it in: the
+    `training` section is a dozen models that `archspec shapes` never needs. Validation and the
+    JSON Schema are those of `Model | None`."""
+
+    def __init__(self, module: str, name: str) -> None:
+        self.module, self.name = module, name
+
+    def model(self) -> type[BaseModel]:
+        model: type[BaseModel] = getattr(importlib.import_module(self.module, __package__), self.name)
+        model.model_rebuild()
+        return model
+
+    def validate(self, value: Any) -> BaseModel | None:
+        return None if value is None else self.model().model_validate(value)
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.no_info_plain_validator_function(self.validate)
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler) -> dict[str, Any]:
+        return handler(core_schema.nullable_schema(self.model().__pydantic_core_schema__))
 
 
 @lru_cache(maxsize=None)
 def spec_model() -> type[BaseModel]:
-    """The top-level Spec model, built over the current layer union."""
-    layer = layer_type()
+    """The top-level Spec model."""
     return create_model(
         "Spec",
         __base__=SpecBase,
-        layers=(list[layer], Field(min_length=1, description="The network, in order; each layer reads the previous one unless it names an `input`.")),  # type: ignore[valid-type]
+        layers=(list[Layer], Field(min_length=1, description="The network, in order; each layer reads the previous one unless it names an `input`.")),  # type: ignore[valid-type]
         blocks=(dict[str, Template], Field(default_factory=dict, description="Block templates with parameters, used by `use:` and `stage:`.")),
     )
 
@@ -94,17 +158,8 @@ class SpecBase(Strict):
     variants: dict[str, dict[str, Scalar]] = Field(default_factory=dict, description="Named sets of variable values, one per member of "
                                                    "the family: `--variant b3` (Python: variant='b3') applies one.")
     defaults: dict[str, dict[str, Any]] = Field(default_factory=dict, description="Default settings per layer kind, e.g. {batchnorm: {epsilon: 1.001e-5}}.")
-    training: Training | None = Field(None, description="Training recipe.")
+    training: Annotated[Any, _Optional(".training", "Training")] = Field(None, description="Training recipe.")
     _source: Any = PrivateAttr(None)
-
-
-def invalidate() -> None:
-    """Forget the derived union and Spec model (a kind was registered)."""
-    layer_type.cache_clear()
-    spec_model.cache_clear()
-
-
-on_change(invalidate)
 
 
 def layer_of(item: BaseModel) -> tuple[str, Any]:
