@@ -7,7 +7,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, field_validator, model_validator
 
 from ..errors import closest
-from .base import LayerSpec, Pair, Padding, Unsupported, custom_layer, explicit_padding, keras_channels_last, keras_pair, pair
+from .base import LayerSpec, Pair, Padding, custom_layer, explicit_padding, keras_channels_last, keras_pair, pair
 from .conv import window_output
 from .registry import Primitive, Shape, ShapeError, register
 
