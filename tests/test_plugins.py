@@ -50,7 +50,7 @@ def test_installed_plugin_works_end_to_end(plugin_site, tmp_path):
         from archspec.cli import main
         import archspec_se
         report = archspec.shapes({str(SE_NET)!r})
-        se = report.layer("se_1")
+        se = report.layer("se_dense_1")
         model = archspec.check({str(SE_NET)!r})          # static vs Keras, node by node
         import contextlib, io, os
         out = io.StringIO()
@@ -72,11 +72,11 @@ def test_installed_plugin_works_end_to_end(plugin_site, tmp_path):
         inspect_rc = main(["inspect", saved, "--input", image, "-o", page])
         html = open(page).read()
         print(json.dumps({{"params": se.params, "shape": se.output_shape, "total": report.total_params,
-                           "keras": model.count_params(), "in_schema": schema_rc == 0 and '"se"' in json.dumps(schema),
+                           "keras": model.count_params(), "in_schema": schema_rc == 0 and '"se_dense"' in json.dumps(schema),
                            "validate": main(["validate", {str(SE_NET)!r}]),
-                           "drawn": draw_rc == 0 and "se_1" in drawing, "coloured": archspec_se.COLOR in drawing,
-                           "imported": import_rc == 0 and "se:" in open(spec_text).read() and imported.total_params == report.total_params,
-                           "inspected": inspect_rc == 0 and 'data-layer="se_1"' in html}}))
+                           "drawn": draw_rc == 0 and "se_dense_1" in drawing, "coloured": archspec_se.COLOR in drawing,
+                           "imported": import_rc == 0 and "se_dense:" in open(spec_text).read() and imported.total_params == report.total_params,
+                           "inspected": inspect_rc == 0 and 'data-layer="se_dense_1"' in html}}))
     """, plugin_site)
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout.strip().splitlines()[-1])
@@ -93,7 +93,7 @@ def test_without_the_plugin_the_kind_is_unknown():
         except archspec.SpecError as exc:
             print(exc)
     """)
-    assert "unknown layer kind 'se'" in result.stdout
+    assert "unknown layer kind 'se_dense'" in result.stdout
 
 
 def test_a_wrong_shape_rule_is_caught_by_the_consistency_check():

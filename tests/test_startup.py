@@ -32,7 +32,7 @@ SHAPES = {
         "archspec.spec", "archspec.spec.expr", "archspec.spec.library", "archspec.spec.loading", "archspec.spec.network",
         "archspec.spec.overrides", "archspec.spec.read", "archspec.spec.validate",
         "archspec.graph", "archspec.graph.expand", "archspec.graph.infer", "archspec.graph.ir", "archspec.graph.lint",
-        "archspec.graph.report",
+        "archspec.graph.report", "archspec.graph.freeze",
         "archspec.tools", "archspec.tools.table",
     },
     "third_party": HELP["third_party"] | {"yaml"} | PYDANTIC,

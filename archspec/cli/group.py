@@ -17,7 +17,6 @@ from typing import Any
 import click
 
 from ..errors import SpecError
-from ..keras_side.backend import native_logs_hidden
 
 COMMANDS: dict[str, tuple[str, str]] = {
     # name: ("module:function" in this package, the summary `archspec --help` shows: the docstring's first sentence,
@@ -27,17 +26,19 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "build": ("spec_commands:build", "Compile a spec to a Keras model file and print its layer table."),
     "check": ("spec_commands:check", "Build the model and verify every static shape and parameter count against Keras."),
     "render": ("spec_commands:render", "Print the fully resolved spec: templates, repeats, variables and defaults expanded."),
-    "diff": ("spec_commands:diff", "Compare two specs block by block (shapes, parameters, MACs, layers), or one spec with itself under --set overrides."),
+    "diff": ("spec_commands:diff", "Compare two specs block by block (shapes, parameters, MACs, layers), or one spec with itself under --set overrides or another variant."),
     "reference": ("spec_commands:reference", "Print the reference of every layer kind (markdown), generated from the schemas."),
     "schema": ("spec_commands:schema", "Print the JSON Schema of spec files, for editors."),
     "draw": ("share:draw", "Draw a network: SVG, interactive HTML (click blocks to open them) or PNG."),
     "inspect": ("share:inspect", "Feature maps, first-layer filters and class probabilities of a trained model for one image (static HTML)."),
-    "export": ("share:export", "Export a .keras model (or a spec, with fresh weights) to SavedModel, ONNX or TFLite."),
+    "export": ("share:export", "Export a .keras model (or a spec, with fresh or given weights) to SavedModel, ONNX or TFLite."),
     "import": ("share:import_", "Turn a Keras model (.keras) into a spec."),
     "train": ("train:train", "Train a spec's network; writes a run folder (model, checkpoints, history, metrics, TensorBoard logs)."),
     "evaluate": ("train:evaluate", "Accuracy, loss and confusion matrix of a trained model on a data source."),
     "predict": ("train:predict", "Class probabilities for images (PNG, JPEG, GIF, BMP) or .npy arrays."),
 }
+PURE = frozenset({"shapes", "validate", "render", "diff", "reference", "schema"})
+"""Commands that never load TensorFlow: they start without even the code that quiets its logs."""
 
 
 class LazyGroup(click.Group):
@@ -77,7 +78,9 @@ def cli(ctx: click.Context, verbose: bool) -> None:
     archspec build specs/lenet.yaml      # -> build/lenet.keras
     archspec validate specs/*.yaml
     """
-    if not verbose:
+    if not verbose and ctx.invoked_subcommand not in PURE:
+        from ..keras_side.backend import native_logs_hidden
+
         ctx.with_resource(native_logs_hidden())
 
 

@@ -92,7 +92,7 @@ def eval_fraction(text: str) -> float:
 @set_option
 @weights_options
 def export(source: Path, fmt: str | None, output: Path | None, force: bool, sets: tuple[str, ...], weights: str | None, strict_weights: bool) -> None:
-    """Export a .keras model (or a spec, with fresh or --weights weights) to SavedModel, ONNX or TFLite.
+    """Export a .keras model (or a spec, with fresh or given weights) to SavedModel, ONNX or TFLite.
 
     \b
     archspec export build/lenet.keras -o lenet.onnx

@@ -15,7 +15,6 @@ import click
 from ..errors import Problem, SpecError
 from ..graph import shapes as static_shapes
 from ..tools.table import layer_table
-from ..tools.variants import variant_table
 from .options import (budget, budget_options, force_option, freeze_options, frozen, labelled, overrides, print_warnings, set_option,
                       weights_options)
 
@@ -40,6 +39,8 @@ def shapes(spec: Path, as_json: bool, expand: bool, list_variants: bool, sets: t
     archspec shapes specs/efficientnet.yaml --variant b3 --set classes=10
     """
     if list_variants:
+        from ..tools.variants import variant_table
+
         click.echo(variant_table(spec, **overrides(sets)), nl=False)
         return
     report = static_shapes(spec, **budget(max_params, max_activations), **frozen(freeze, freeze_bn), **overrides(sets))

@@ -13,11 +13,13 @@ and the Keras model read the same thing.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from ..errors import PathPart, Problem, SpecError, closest
-from ..spec.training import Training
 from .ir import INPUT, Graph
+
+if TYPE_CHECKING:  # only named in annotations: `archspec shapes` does not load the training models
+    from ..spec.training import Training
 
 BATCHNORM = "batchnorm"
 

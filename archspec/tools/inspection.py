@@ -46,8 +46,7 @@ TOP_CLASSES = 20
 def _shows_maps(layer: Any) -> bool:
     """Whether the kind a Keras layer comes from has its outputs shown as feature maps (the kind table says)."""
     load_builtin_kinds()
-    prim = by_keras_class().get(type(layer).__name__)
-    return prim is not None and prim.feature_maps
+    return any(prim.feature_maps for prim in by_keras_class().get(type(layer).__name__, ()))
 
 
 # -- PNG ---------------------------------------------------------------------------

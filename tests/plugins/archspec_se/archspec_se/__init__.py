@@ -1,6 +1,7 @@
 """Squeeze-and-excitation as an archspec kind, registered through the `archspec.kinds` entry point.
 
-Importing this module registers the kind `se`: schema, shape rule, parameter
+Importing this module registers the kind `se_dense` (archspec's own `se` block uses 1x1 convolutions;
+this one is the paper's form, with dense layers, as one custom Keras layer): schema, shape rule, parameter
 and MAC counts, a Keras emitter, the Keras class it imports from, its colour in
 diagrams and that `inspect` shows its feature maps, with no change to archspec itself.
 """
@@ -27,7 +28,7 @@ def _hidden(a: SqueezeExcite, channels: int) -> int:
 def infer(a: SqueezeExcite, inputs: list) -> tuple:
     (shape,) = inputs
     if len(shape) != 3:
-        raise archspec.ShapeError(f"se needs a feature map (H, W, C), got {list(shape)}")
+        raise archspec.ShapeError(f"se_dense needs a feature map (H, W, C), got {list(shape)}")
     return shape
 
 
@@ -81,13 +82,13 @@ def _layer_class(keras: Any) -> Any:
 
 
 def from_keras(layer: Any, rank: int) -> dict:
-    """`archspec import` reads a SqueezeExcitation layer back into `se` settings (defaults left out)."""
+    """`archspec import` reads a SqueezeExcitation layer back into `se_dense` settings (defaults left out)."""
     return {} if layer.ratio == 16 else {"ratio": int(layer.ratio)}
 
 
 COLOR = "#d46fb0"
 
 archspec.register_kind(archspec.Primitive(
-    "se", SqueezeExcite, infer, emit, params, macs, summary="squeeze-and-excitation",
+    "se_dense", SqueezeExcite, infer, emit, params, macs, summary="squeeze-and-excitation",
     keras_classes=("SqueezeExcitation",), from_keras=from_keras, color=COLOR, feature_maps=True,
 ))
