@@ -128,7 +128,7 @@ def evaluate(text: str, env: Mapping[str, Any]) -> Any:
         raise ExprError(f"expression of {len(text):,} characters, longer than {MAX_LENGTH}: {shown(text)}",
                         "compute it in steps, through variables")
     rest = _PART.sub("", text)
-    if _TEXT.fullmatch(rest) and not _DUNDER.search(rest):
+    if rest != text and _TEXT.fullmatch(rest) and not _DUNDER.search(rest):  # text around $parts: a name
         return _PART.sub(lambda m: _text(_part(m, env)), text)
     python = _VAR.sub(lambda m: f"__v_{m.group(1)}", text)
     try:
