@@ -143,6 +143,9 @@ def publish_folder(tmp: Path, target: Path) -> bool:
     except OSError as exc:
         if exc.errno in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR, errno.EISDIR):
             return False
+        if exc.errno == errno.EBUSY:
+            raise SpecError(Problem(f"{target} cannot be replaced (a mount point, or in use)", file=str(target),
+                                    hint="give a new folder inside it")) from None
         raise
     fsync_folder(target.parent)
     return True

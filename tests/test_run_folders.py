@@ -23,6 +23,7 @@ import pytest
 
 import archspec
 from archspec.cli import main
+from archspec.training.rundir import start_folder
 from archspec.training.tensorboard import epoch_scalars, logged
 from conftest import ROOT
 
@@ -207,6 +208,22 @@ def test_a_second_training_on_a_run_folder_is_refused_while_the_first_runs(refer
         out, _ = first.communicate(timeout=600)
     assert first.returncode == 0, out
     assert_same_as(reference, run)
+
+
+def test_a_new_run_folder_follows_a_symlink_and_is_never_the_current_folder(tmp_path, monkeypatch) -> None:
+    disk = tmp_path / "disk" / "x"
+    disk.mkdir(parents=True)
+    link = tmp_path / "x"
+    link.symlink_to(disk)
+    made, lock = start_folder(link, tmp_path, "net", lambda folder: (folder.root / "run.json").write_text("{}"))
+    lock.release()
+    assert link.is_symlink() and made.root == disk and (disk / "run.json").is_file()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.chdir(empty)
+    with pytest.raises(archspec.SpecError, match="is the current folder"):
+        start_folder(Path("."), tmp_path, "net", lambda folder: None)
+    assert list(empty.iterdir()) == [] and sorted(p.name for p in tmp_path.iterdir()) == ["disk", "empty", "x"]
 
 
 # ----------------------------------------------------------------------------- full disks

@@ -25,8 +25,9 @@ temporary name, locked, and only then renamed into place: a run killed before
 that leaves no folder, only a temporary that the next run into the same parent
 removes, and "the folder exists and is not empty" is decided by that one rename.
 
-Every file is written to a temporary name beside its target and renamed into
-place (``os.replace``), so a reader never sees half a file. An epoch counts as
+Every file is written to a temporary name beside its target, flushed to the
+disk and renamed into place (``files.atomic_path``), so a reader never sees half
+a file and a committed epoch survives a power cut. An epoch counts as
 completed when ``state.json`` names it: the epoch's checkpoint is saved first
 (under a name of its own), then ``state.json`` is replaced, then the derived
 files (``last.keras``, ``best.keras``, history) are brought up to date. A run
@@ -144,7 +145,7 @@ def start_folder(target: Path | None, runs: Path, name: str, fill: Callable[["Ru
     """A new run folder, locked, holding what ``fill`` writes (spec.yaml, run.json): filled under a temporary name
     and renamed to `target` (default ``runs/NAME-YYYYmmdd-HHMMSS``, then ``-2``, ``-3``...) only when complete."""
     stamp = f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
-    first = Path(target) if target is not None else Path(runs) / stamp
+    first = Path(runs) / stamp if target is None else _replaceable(Path(target))
     tmp = new_folder(first)
     lock: RunLock | None = None
     try:
@@ -166,6 +167,16 @@ def start_folder(target: Path | None, runs: Path, name: str, fill: Callable[["Ru
         if isinstance(exc, WriteError) and exc.target.is_relative_to(tmp):  # name the file where it was going
             raise WriteError(first / exc.target.relative_to(tmp), exc.reason, exc.remedy) from None
         raise
+
+
+def _replaceable(target: Path) -> Path:
+    """The folder the rename will put the run in: a symlink's target (the link itself stays), a name for `.` or `..`;
+    never the current folder, which the rename would pull from under the shell that started the run."""
+    place = target.resolve() if target.is_symlink() or not target.name or target.name == ".." else target
+    if place.resolve() == Path.cwd().resolve():
+        raise SpecError(Problem(f"{target} is the current folder; a run folder is made whole and then renamed into place",
+                                file=str(target), hint="give the name of a new folder, e.g. --run-dir run"))
+    return place
 
 
 class RunDir:
