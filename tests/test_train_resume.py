@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 import archspec
+from archspec.files import temporary_name
 from archspec.training import rundir
 from archspec.training.rundir import RunDir
 from conftest import ROOT
@@ -106,7 +107,7 @@ def _commit_killed_at(tmp_path: Path, step: int) -> tuple[RunDir, int]:
         return wrapper
 
     def save(path: Path) -> None:
-        tmp = path.with_name(f".{path.name}.tmp")
+        tmp = temporary_name(path)  # named as every archspec writer names its temporaries
         tmp.write_text(f"weights after {path.stem}")
         os.replace(tmp, path)
 

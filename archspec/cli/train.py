@@ -53,7 +53,7 @@ _NAMED = (
 @click.option("--run-dir", "run_dir", type=click.Path(file_okay=False, path_type=Path), help="Run folder (default runs/NAME-TIMESTAMP).")
 @click.option("--runs", default="runs", show_default=True, type=click.Path(file_okay=False, path_type=Path), help="Parent folder of timestamped run folders.")
 @click.option("--resume", type=click.Path(file_okay=False, path_type=Path), metavar="RUN_DIR", help="Continue a run from its last completed epoch (optimizer state included).")
-@click.option("--strategy", type=STRATEGY, default="auto", show_default=True, help="tf.distribute: auto (mirrored when >1 GPU), one-device, mirrored, multi-worker (TF_CONFIG).")
+@click.option("--strategy", type=STRATEGY, default=None, help="tf.distribute: auto (mirrored when >1 GPU; the default, or a resumed run's own), one-device, mirrored, multi-worker (TF_CONFIG).")
 @click.option("--precision", type=PRECISION, default=None, help="Mixed precision (default float32).")
 @click.option("--jit/--no-jit", default=None, help="XLA compilation (default: Keras decides; on for GPUs).")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the final line.")
@@ -61,7 +61,7 @@ _NAMED = (
 @weights_options
 @freeze_options
 def train(spec: Path | None, data: str | None, val: str | None, train_sets: tuple[str, ...], sets: tuple[str, ...],
-          run_dir: Path | None, runs: Path, resume: Path | None, strategy: str, precision: str | None, jit: bool | None,
+          run_dir: Path | None, runs: Path, resume: Path | None, strategy: str | None, precision: str | None, jit: bool | None,
           quiet: bool, progress: bool | None, weights: str | None, strict_weights: bool, freeze: tuple[str, ...],
           freeze_bn: bool | None, **named: Any) -> None:
     """Train a spec's network; writes a run folder (model, checkpoints, history, metrics, TensorBoard logs).

@@ -12,31 +12,13 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from pathlib import Path
 from typing import Any, Callable, Mapping, TextIO
 
 from ..keras_side.saving import save_model
 from .rundir import RunDir
+from .tensorboard import backfill, scalar_writer, write_epoch
 
 Log = Callable[[str], Any]
-
-
-def _scalar_writer(root: Path) -> Callable[[str, str, float, int], None]:
-    """TensorBoard scalars through TensorFlow's own summary ops (no tensorboard package needed)."""
-    import tensorflow as tf
-    from tensorflow.core.framework import summary_pb2
-
-    meta = summary_pb2.SummaryMetadata(plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars"))
-    writers: dict[str, Any] = {}
-
-    def write(split: str, tag: str, value: float, step: int) -> None:
-        if split not in writers:
-            writers[split] = tf.summary.create_file_writer(str(root / split))
-        with writers[split].as_default():
-            tf.summary.write(tag, tf.constant(value, tf.float32), step=step, metadata=meta)
-        writers[split].flush()
-
-    return write
 
 
 def _better(mode: str, min_delta: float) -> Callable[[float, float | None], bool]:
@@ -70,7 +52,9 @@ def recorder(files: RunDir, state: dict[str, Any] | None, *, epochs: int, monito
             self.best: dict[str, Any] | None = state.get("best") if state else None
             self.seconds = float(state.get("seconds", 0.0)) if state else 0.0
             self.stopped = False
-            self.write_scalar = _scalar_writer(files.tensorboard) if chief else None
+            self.write_scalar = scalar_writer(files.tensorboard) if chief else None
+            if self.write_scalar is not None and self.history:  # epochs a kill kept out of TensorBoard
+                backfill(files.tensorboard, self.history, self.write_scalar)
             self._t0 = 0.0
 
         def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
@@ -101,11 +85,7 @@ def recorder(files: RunDir, state: dict[str, Any] | None, *, epochs: int, monito
                 if stop:
                     log(f"early stopping: {monitor} has not improved for {patience} epochs (best {best['value']:.4f} at epoch {best['epoch']})")
             if self.write_scalar is not None:
-                for key, val in entry.items():
-                    if key in ("epoch", "seconds"):
-                        continue
-                    split, tag = ("validation", key[4:]) if key.startswith("val_") else ("train", key)
-                    self.write_scalar(split, f"epoch_{tag}", val, epoch + 1)
+                write_epoch(self.write_scalar, entry)
 
     return Recorder()
 

@@ -6,9 +6,13 @@ before the first step; each is a ``SpecError``. See ``rundir.py`` for the run
 folder and why a killed run resumes without losing or repeating an epoch.
 
 `_run` is the run, step by step: `_network` (what the spec takes and outputs),
-`_seeded`, `_data` (sources read, split and planned), `_settings` (TensorFlow's
+`_seeded`, `_data` (sources read, split and planned), `_changes` (a resumed run:
+what differs from its record, ``provenance.py``), `_settings` (TensorFlow's
 process-wide settings, put back afterwards), `_steps_per_epoch`, `_model`,
-`_run_folder` (made only now), `_announce`, `_fit` and `_finish`.
+`_run_folder` (made only now, and locked), `_announce`, `_fit` and `_finish`.
+
+A write the disk refuses (no space, read-only, permissions, quota) stops the
+run with every completed epoch kept and a message saying how to resume it.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import shutil
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
@@ -26,15 +30,16 @@ from typing import Any, Callable, Iterator, Mapping
 from pydantic import BaseModel
 
 from ..errors import Problem, SpecError, closest
+from ..files import WriteError
 from ..graph import shapes
 from ..keras_side.saving import load_model, save_model
 from ..spec.loading import coerce, load
 from ..spec.training import Training
 from ..version import __version__
-from . import config, data as D, finetune
+from . import config, data as D, finetune, provenance
 from .callbacks import progress, recorder
 from .distribute import Env, check_options, default_seed, is_chief, make_env, prebuild, rank1_logs, tf_config
-from .rundir import STATE_VERSION, RunDir, atomic_write_json, atomic_write_text, new_run_dir
+from .rundir import STATE_VERSION, RunDir, RunLock, atomic_write_json, atomic_write_text, in_use, start_folder
 
 Log = Callable[[str], Any]
 
@@ -80,6 +85,7 @@ class Job:
     deterministic: bool = False
     weights: Any = None  # trained weights a new run starts from
     strict_weights: bool = False
+    given: frozenset[str] = frozenset()  # a resumed run: the provenance.RESUMABLE settings its command line gave
 
     @property
     def seed(self) -> int:
@@ -103,6 +109,7 @@ class Data:
     val: D.Images | None
     val_plan: D.Plan | None
     split: dict[str, Any] | None  # how validation_split divided the source, as run.json records it
+    digests: dict[str, str | None]  # of each source as read (before any split): provenance.data_digest
 
     def class_names(self, classes: int) -> list[str]:
         return self.train.class_names or (self.val.class_names if self.val is not None else None) or [str(i) for i in range(classes)]
@@ -134,7 +141,7 @@ def train(
     run_dir: str | os.PathLike[str] | None = None,
     runs: str | os.PathLike[str] = "runs",
     resume: str | os.PathLike[str] | None = None,
-    strategy: str = "auto",
+    strategy: str | None = None,
     precision: str | None = None,
     jit: bool | None = None,
     verbose: int | None = None,
@@ -148,26 +155,32 @@ def train(
     ``data``/``val``: a source name (``"mnist"``, ``"idx:DIR[:8000]"``, ``"x.npz"``, an image folder) or an
     ``(x, y)`` pair of arrays. Keyword overrides set fields of the spec's ``training`` section
     (``batch_size=64``, ``learning_rate=0.01``, ``optimizer="sgd"``, ``**{"optimizer.momentum": 0.9}``);
-    ``variables`` overrides spec variables. ``resume`` continues a run folder from its last completed epoch
-    (``epochs`` may raise the epoch count; nothing else may change). ``verbose``: 0 silent, 1 a live progress
+    ``variables`` overrides spec variables. ``resume`` continues a run folder from its last completed epoch;
+    ``epochs`` (to train longer), ``data``/``val``, ``strategy`` and ``jit`` may be given and are recorded in its
+    run.json, anything else is the run's (see ``provenance.py``). ``strategy``: default ``auto`` (a resumed run:
+    its own). A run folder is trained by one process at a time (a second is refused). ``verbose``: 0 silent, 1 a live progress
     bar and one line per epoch, 2 one line per epoch; default: 1 on a terminal, else 2. ``weights``: start from
     trained weights (a .keras or weights file, a run folder, ``keras:NAME``; see ``archspec.build``), the report in
     ``result.transfer`` and ``transfer.json``; ``strict_weights``: fail unless everything matched. Fine-tuning
     fields of ``training``: ``freeze=["conv4"]``, ``freeze_bn=True``, ``phases=[...]`` (``training/finetune.py``).
     """
-    check_options(strategy, precision)
+    check_options(strategy or "auto", precision)
     if verbose is None:
         verbose = 1 if sys.stdout.isatty() else 2
     say: Log = (log or (lambda _text: None)) if verbose else (lambda _text: None)
-    how = {"strategy": strategy, "jit": jit, "verbose": verbose, "say": say}
     if resume is not None and weights is not None:
         raise SpecError(Problem("a resumed run continues from its checkpoint; --weights starts a new run", file="--weights"))
     if resume is not None:
         if overrides or variables or run_dir is not None:
             given = ", ".join([*overrides, *(["variables"] if variables else []), *(["run_dir"] if run_dir is not None else [])])
             raise SpecError(Problem(f"a resumed run keeps its recipe; cannot change {given}", file="--resume",
-                                    hint="only --epochs (to train longer), the data location, --strategy and --jit may be given with --resume"))
-        return _run(_resumed(Path(resume), data, val, epochs, precision, **how))
+                                    hint="only --epochs (to train longer), --data, --val, --strategy and --jit may be given with --resume"))
+        files = RunDir.open_existing(resume)
+        run_config = files.read_json(files.run_json)
+        strategy = strategy or run_config.get("strategy") or "auto"
+        chief = is_chief(tf_config()) if strategy == "multi-worker" else True
+        with RunLock(files.root) if chief else nullcontext():  # other workers only read it
+            return _run(_resumed(files, run_config, data, val, epochs, precision, strategy=strategy, jit=jit, verbose=verbose, say=say))
     if spec is None:
         raise SpecError(Problem("no spec given", file="spec", hint="archspec.train('specs/lenet.yaml', data=...), or resume=RUN_DIR"))
     if data is None:
@@ -177,10 +190,12 @@ def train(
         overrides = {**overrides, "epochs": epochs}
     training = config.resolve_training(spec_model, overrides)
     finetune.check(spec_model, training, weights, freeze_option="freeze" in overrides)
-    if run_dir is not None and Path(run_dir).exists() and any(Path(run_dir).iterdir()):
-        raise SpecError(Problem(f"{run_dir} exists and is not empty", file=str(run_dir), hint="pick a new --run-dir, or continue that run with --resume"))
-    return _run(Job(spec_model, training, data, val, precision=precision, variables=variables or {}, run_dir=run_dir, runs=runs,
-                    weights=weights, strict_weights=strict_weights, **how))
+    if run_dir is not None and Path(run_dir).exists() and any(Path(run_dir).iterdir()):  # before the slow work; the rename decides
+        pid = RunLock.holder(Path(run_dir))
+        raise in_use(Path(run_dir), pid) if pid is not None else SpecError(Problem(
+            f"{run_dir} exists and is not empty", file=str(run_dir), hint="pick a new --run-dir, or continue that run with --resume"))
+    return _run(Job(spec_model, training, data, val, strategy or "auto", precision, jit, verbose, say, variables=variables or {},
+                    run_dir=run_dir, runs=runs, weights=weights, strict_weights=strict_weights))
 
 
 def _load_spec(spec: Any, variables: Mapping[str, Any]) -> BaseModel:
@@ -191,19 +206,23 @@ def _load_spec(spec: Any, variables: Mapping[str, Any]) -> BaseModel:
     return coerce(spec, variables)
 
 
-def _resumed(root: Path, data: Any, val: Any, epochs: int | None, precision: str | None, *, strategy: str, jit: bool | None,
-             verbose: int, say: Log) -> Job:
-    """A run folder's job: its spec, recipe (with a new epoch count), data sources, precision and last commit."""
-    files = RunDir.open_existing(root)
-    run_config = files.read_json(files.run_json)
-    env_is_chief = is_chief(tf_config()) if strategy == "multi-worker" else True
-    state = files.repair() if env_is_chief else files.read_state()
+def _resumed(files: RunDir, run_config: dict[str, Any], data: Any, val: Any, epochs: int | None, precision: str | None, *,
+             strategy: str, jit: bool | None, verbose: int, say: Log) -> Job:
+    """A run folder's job: its spec, recipe (with a new epoch count), data sources, precision and last commit; the
+    spec.yaml checked against what the run recorded (``provenance.check_spec``)."""
+    root = files.root
+    chief = is_chief(tf_config()) if strategy == "multi-worker" else True
+    state = files.repair() if chief else files.read_state()
     spec_model = load(files.spec)
-    training = config.resolve_training(spec_model, {"epochs": epochs} if epochs is not None else {})
+    training = provenance.check_spec(spec_model, config.resolve_training(spec_model), run_config, str(files.spec))
+    if epochs is not None:
+        training = config.resolve_training(spec_model, {"epochs": epochs})
     if precision not in (None, run_config.get("precision")):
         raise SpecError(Problem(f"this run trains in {run_config.get('precision') or 'float32'}; cannot resume in {precision}", file="--precision"))
+    given = {name for name, value in (("data", data), ("val", val)) if value is not None}
     data = data if data is not None else run_config.get("data")
     val = val if val is not None else run_config.get("val")
+    jit = jit if jit is not None else run_config.get("jit")
     if data is None:
         raise SpecError(Problem("this run was trained from in-memory arrays: pass the same data again to resume it", file="--data"))
     if state is not None and training.epochs < state["epoch"]:
@@ -212,7 +231,7 @@ def _resumed(root: Path, data: Any, val: Any, epochs: int | None, precision: str
     if state is not None and (state.get("finished") or state.get("stopped_early")) and training.epochs <= state["epoch"]:
         say(f"{root}: already finished ({state['epoch']} epochs)")
     return Job(spec_model, training, data, val, strategy, run_config.get("precision"), jit, verbose, say, runs=None, files=files,
-               state=state, run_config=run_config)
+               state=state, run_config=run_config, given=frozenset(given))
 
 
 def _run(job: Job) -> TrainResult:
@@ -221,13 +240,14 @@ def _run(job: Job) -> TrainResult:
     job = _seeded(job)
     env = make_env(job.strategy) if job.strategy == "multi-worker" else None  # before any other TensorFlow op
     data = _data(job, input_shape, classes)
+    change = _changes(job, data)
     monitor = _monitor(job.training, data.val is not None)
     env = env or make_env(job.strategy)
     with _settings(job):
         steps, drop = _steps_per_epoch(job.training, data.train, env)
         model, output, transfer = _model(job, env, steps, input_shape, classes)
-        with _run_folder(job, env, data, input_shape, classes, output, transfer) as files:
-            _announce(job, files, env, data, transfer)
+        with _run_folder(job, env, data, input_shape, classes, output, transfer, change) as files:
+            _announce(job, files, env, data, transfer, change)
             record, wall = _fit(job, files, env, model, data, steps, drop, monitor, output)
             return _finish(job, files, env, model, record, data, wall, transfer)
 
@@ -260,6 +280,7 @@ def _data(job: Job, input_shape: tuple[int, int, int], classes: int) -> Data:
         raise SpecError(Problem("give validation data (--val) or validation_split, not both", file="--val"))
     images = D.load(job.data)
     val_images = D.load(job.val) if job.val is not None else None
+    digests = {"data": provenance.data_digest(images), "val": provenance.data_digest(val_images) if val_images is not None else None}
     split = None
     if training.validation_split:
         # A run folder written before splits were stratified (no "validation_split" in run.json) keeps its own split.
@@ -272,7 +293,33 @@ def _data(job: Job, input_shape: tuple[int, int, int], classes: int) -> Data:
     if recorded and recorded.get("text") != train_plan.describe():
         raise SpecError(Problem(f"this run trained on {recorded.get('text')}; the data given now gives {train_plan.describe()}", file="--data",
                                 hint="resume with the data the run started with"))
-    return Data(images, train_plan, val_images, val_plan, split)
+    return Data(images, train_plan, val_images, val_plan, split, digests)
+
+
+def _changes(job: Job, data: Data) -> dict[str, list[Any]]:
+    """A resumed run: the settings that differ from its run.json, each asked for on the command line (others are refused)."""
+    if job.run_config is None:
+        return {}
+    recorded, digests = job.run_config, job.run_config.get("digests") or {}
+    before = {"data": recorded.get("data"), "val": recorded.get("val"), "strategy": recorded.get("strategy", job.strategy),
+              "jit": recorded.get("jit"), "epochs": _recorded_epochs(job), "data_digest": digests.get("data"), "val_digest": digests.get("val")}
+    return provenance.changes(before, _in_force(job, data), set(job.given))
+
+
+def _in_force(job: Job, data: Data) -> dict[str, Any]:
+    """The provenance.RESUMABLE settings of this call, and the data's digests."""
+    return {"data": D.absolute(job.data), "val": D.absolute(job.val), "strategy": job.strategy, "jit": job.jit,
+            "epochs": job.training.epochs, "data_digest": data.digests["data"], "val_digest": data.digests["val"]}
+
+
+def _recorded_epochs(job: Job) -> int:
+    """The epoch count in force before this call: run.json's, else (a folder written before it was recorded) spec.yaml's."""
+    if job.run_config and "epochs" in job.run_config:
+        return int(job.run_config["epochs"])
+    try:
+        return int(load(job.files.spec).training.epochs)  # type: ignore[union-attr]
+    except SpecError:
+        return job.training.epochs
 
 
 @contextmanager
@@ -344,53 +391,80 @@ def _model(job: Job, env: Env, steps: int, input_shape: tuple[int, int, int], cl
 
 @contextmanager
 def _run_folder(job: Job, env: Env, data: Data, input_shape: tuple[int, int, int], classes: int, output: str,
-                transfer: Any) -> Iterator[RunDir]:
-    """The run folder: made now that everything checked out, or the resumed one. A worker other than the chief
-    writes to a scratch folder instead, deleted when the run ends."""
+                transfer: Any, change: dict[str, list[Any]]) -> Iterator[RunDir]:
+    """The run folder: made now that everything checked out, whole and locked (``rundir.start_folder``), or the resumed
+    one with this call's changes recorded. A worker other than the chief writes to a scratch folder instead, deleted
+    when the run ends."""
     files = job.files
     scratch: Path | None = None
+    lock: RunLock | None = None
     try:
         if files is None:
+            def fill(folder: RunDir) -> None:
+                _start_folder(job, folder, data, input_shape, classes, output, transfer)
+
             if env.chief:
-                root = Path(job.run_dir) if job.run_dir is not None else new_run_dir(job.runs, job.spec.name)  # type: ignore[attr-defined]
-                root.mkdir(parents=True, exist_ok=True)
+                files, lock = start_folder(Path(job.run_dir) if job.run_dir is not None else None, Path(job.runs), job.spec.name, fill)  # type: ignore[attr-defined]
             else:
-                root = scratch = Path(tempfile.mkdtemp(prefix="archspec-worker-"))
-            files = RunDir(root)
-            _start_folder(job, files, data, input_shape, classes, output, transfer)
+                files = RunDir(scratch := Path(tempfile.mkdtemp(prefix="archspec-worker-")))
+                fill(files)
         elif not env.chief:
             scratch = Path(tempfile.mkdtemp(prefix="archspec-worker-"))
             shutil.copy(files.run_json, scratch / "run.json")
             shutil.copy(files.spec, scratch / "spec.yaml")
             files = RunDir(scratch)
-        elif epochs_changed(files, job.training):
-            header = (files.spec.read_text(encoding="utf-8").splitlines() or [""])[0]
-            atomic_write_text(files.spec, config.spec_yaml(job.spec, job.training, {}, header if header.startswith("#") else ""))
+        else:
+            _record_changes(job, files, data, change)
         yield files
     finally:
+        if lock is not None:
+            lock.release()
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _start_folder(job: Job, files: RunDir, data: Data, input_shape: tuple[int, int, int], classes: int, output: str,
                   transfer: Any) -> None:
-    """A new run's spec.yaml (the resolved recipe, re-runnable), run.json (everything else needed to resume or ask it)
-    and, when it starts from trained weights, transfer.json (what came from where)."""
+    """A new run's spec.yaml (the resolved recipe, re-runnable), run.json (everything else needed to resume or ask it,
+    with the digests a resume checks) and, when it starts from trained weights, transfer.json (what came from where)."""
     name = job.spec.name  # type: ignore[attr-defined]
-    header = f"# {name}: resolved by `archspec train` on {time.strftime('%Y-%m-%d %H:%M:%S')}; rerun with `archspec train {files.spec} --data ...`"
+    header = f"# {name}: resolved by `archspec train` on {time.strftime('%Y-%m-%d %H:%M:%S')}; rerun with `archspec train THIS_FILE --data ...`"
     atomic_write_text(files.spec, config.spec_yaml(job.spec, job.training, job.variables, header))
+    written = load(files.spec)  # digested as a resume will read it
     atomic_write_json(files.run_json, {
         "archspec": __version__, "created": time.strftime("%Y-%m-%dT%H:%M:%S"), "spec": "spec.yaml",
-        "data": D.absolute(job.data), "val": D.absolute(job.val),
+        "data": D.absolute(job.data), "val": D.absolute(job.val), "epochs": job.training.epochs,
         "strategy": job.strategy, "precision": job.precision, "jit": job.jit, "seed": job.seed, "deterministic": job.deterministic,
         "input_shape": list(input_shape), "classes": classes, "output": output, "class_names": data.class_names(classes),
         **data.record(), "weights": str(job.weights) if job.weights is not None else None,
+        "digests": {"network": provenance.network_digest(written), "training": provenance.training_digest(config.resolve_training(written)),
+                    **data.digests},
     })
     if transfer is not None:
         atomic_write_json(files.transfer, transfer.to_json())
 
 
-def _announce(job: Job, files: RunDir, env: Env, data: Data, transfer: Any) -> None:
+def _record_changes(job: Job, files: RunDir, data: Data, change: dict[str, list[Any]]) -> None:
+    """A resumed run's changes, appended to run.json; then spec.yaml brought in line with the training in force
+    (written second, so that a kill in between leaves a folder ``provenance.check_spec`` still accepts)."""
+    current = _in_force(job, data)
+    if change:
+        recorded = provenance.record(job.run_config or {}, job.completed, change,
+                                     {**{k: current[k] for k in provenance.RESUMABLE}, **_counts(data)},
+                                     {**data.digests, "network": provenance.network_digest(job.spec),
+                                      "training": provenance.training_digest(job.training)})
+        atomic_write_json(files.run_json, recorded)
+    on_file = load(files.spec)
+    if provenance.training_digest(config.resolve_training(on_file)) != provenance.training_digest(job.training):
+        header = (files.spec.read_text(encoding="utf-8").splitlines() or [""])[0]
+        atomic_write_text(files.spec, config.spec_yaml(on_file, job.training, {}, header if header.startswith("#") else ""))
+
+
+def _counts(data: Data) -> dict[str, int]:
+    return {"train_examples": data.train.count, "val_examples": data.val.count if data.val is not None else 0}
+
+
+def _announce(job: Job, files: RunDir, env: Env, data: Data, transfer: Any, change: dict[str, list[Any]]) -> None:
     say = job.say
     say(f"run folder: {files.root}" + ("" if env.chief else " (worker scratch)"))
     say(f"training data: {data.train.count} examples from {data.train.name}: {data.train_plan.describe()}")
@@ -403,6 +477,8 @@ def _announce(job: Job, files: RunDir, env: Env, data: Data, transfer: Any) -> N
     say(f"strategy: {env.name} ({env.replicas} replica{'s' if env.replicas > 1 else ''})" + (f", precision {job.precision}" if job.precision else ""))
     if job.state is not None:
         say(f"resuming after epoch {job.completed} of {job.training.epochs}")
+    if change:
+        say(f"changed from epoch {job.completed + 1} on (recorded in run.json): {provenance.describe(change)}")
     if transfer is not None:
         say(transfer.text().rstrip())
 
@@ -413,8 +489,11 @@ def _fit(job: Job, files: RunDir, env: Env, model: Any, data: Data, steps: int, 
     Returns it and the wall time."""
     training = job.training
     es = training.early_stopping
-    record = recorder(files, job.state, epochs=training.epochs, monitor=monitor[0], mode=monitor[1], min_delta=es.min_delta if es else 0.0,
-                      patience=es.patience if es else None, log=job.say, chief=env.chief)
+    try:  # the recorder rebuilds TensorBoard's missing epochs as it starts
+        record = recorder(files, job.state, epochs=training.epochs, monitor=monitor[0], mode=monitor[1], min_delta=es.min_delta if es else 0.0,
+                          patience=es.patience if es else None, log=job.say, chief=env.chief)
+    except WriteError as exc:
+        raise _stopped(job, files, job.completed, exc) from None
     callbacks = [record]
     if job.verbose == 1:  # drawn first at an epoch's end, so the recorder's line replaces the bar
         callbacks.insert(0, progress(steps=steps, batch_size=training.batch_size, count=data.train.count, epochs=training.epochs))
@@ -433,6 +512,8 @@ def _fit(job: Job, files: RunDir, env: Env, model: Any, data: Data, steps: int, 
             if env.chief:
                 job.say(f"interrupted after epoch {len(record.history)}; continue with: archspec train --resume {files.root}")
             raise
+        except WriteError as exc:
+            raise _stopped(job, files, len(record.history), exc) from None
     return record, time.perf_counter() - started
 
 
@@ -448,17 +529,20 @@ def _finish(job: Job, files: RunDir, env: Env, model: Any, record: Any, data: Da
     if es is not None and es.restore_best and best and best["epoch"] != model_epoch and files.best.is_file():
         model.set_weights(load_model(files.best).get_weights())
         model_epoch = best["epoch"]
-    # The final model is for inference: the same layers and weights, without optimizer state or
-    # training config, so it loads anywhere archspec's layers do (checkpoints keep the full state).
-    save_model(keras.Model(model.inputs, model.outputs, name=model.name), files.model, force=True)
     metrics = _metrics(history, model_epoch, best, training, data.train.count, data.val.count if data.val is not None else 0,
                        stopped=stopped, wall=wall)
-    atomic_write_json(files.metrics, metrics)
-    if history:
-        final_state = files.read_state() or {}
-        final_state.update(finished=True, stopped_early=stopped)
-        final_state.pop("version", None)
-        atomic_write_json(files.state_json, {**final_state, "version": STATE_VERSION})
+    try:
+        # The final model is for inference: the same layers and weights, without optimizer state or
+        # training config, so it loads anywhere archspec's layers do (checkpoints keep the full state).
+        save_model(keras.Model(model.inputs, model.outputs, name=model.name), files.model, force=True)
+        atomic_write_json(files.metrics, metrics)
+        if history:
+            final_state = files.read_state() or {}
+            final_state.update(finished=True, stopped_early=stopped)
+            final_state.pop("version", None)
+            atomic_write_json(files.state_json, {**final_state, "version": STATE_VERSION})
+    except WriteError as exc:
+        raise _stopped(job, files, len(history), exc) from None
     if env.chief:
         last = history[-1] if history else {}
         figures = ", ".join(f"{k} {last[k]:.4f}" for k in ("loss", "accuracy", "val_loss", "val_accuracy") if k in last)
@@ -467,6 +551,17 @@ def _finish(job: Job, files: RunDir, env: Env, model: Any, record: Any, data: Da
 
 
 # ----------------------------------------------------------------------------- helpers
+
+
+def _stopped(job: Job, files: RunDir, done: int, exc: WriteError) -> WriteError:
+    """A write the disk refused, as the stop of a run that `--resume` continues: every completed epoch is committed."""
+    try:
+        where = exc.target.relative_to(files.root)
+    except ValueError:
+        where = exc.target
+    return WriteError(exc.target, exc.reason, exc.remedy, Problem(
+        f"stopped at epoch {done} of {job.training.epochs}: {exc.reason} writing {where}", file=str(files.root),
+        hint=f"{exc.remedy} and run `archspec train --resume {files.root}`; every completed epoch is kept, nothing half-written"))
 
 
 def _determinism_enabled() -> bool:
@@ -486,13 +581,6 @@ def _disable_determinism() -> None:
         tf_config.disable_op_determinism()
     except (ImportError, AttributeError):
         pass
-
-
-def epochs_changed(files: RunDir, training: Training) -> bool:
-    try:
-        return load(files.spec).training.epochs != training.epochs  # type: ignore[union-attr]
-    except SpecError:
-        return True
 
 
 def _monitor(training: Training, has_val: bool) -> tuple[str, str]:

@@ -14,9 +14,20 @@ Layout of ``runs/<name>-<YYYYmmdd-HHMMSS>/``::
     model.keras          the final model, for inference (no optimizer state), written when the run ends
     tensorboard/         TensorBoard event files (train/, validation/)
     transfer.json        what --weights transferred (a run that started from trained weights)
+    .lock                the run's lock: the PID of the process training it
 
-Every file is written to a temporary name beside its target and renamed into
-place (``os.replace``), so a reader never sees half a file. An epoch counts as
+One process at a time: a run holds an exclusive OS lock (``fcntl.flock``) on
+``.lock`` from the moment its folder exists to its last write, so a second
+``train`` or ``--resume`` on the folder is refused, naming the holder's PID,
+and a killed process (even by SIGKILL) releases it with its file handles. A
+new folder is filled with ``spec.yaml`` and ``run.json`` under a hidden
+temporary name, locked, and only then renamed into place: a run killed before
+that leaves no folder, only a temporary that the next run into the same parent
+removes, and "the folder exists and is not empty" is decided by that one rename.
+
+Every file is written to a temporary name beside its target, flushed to the
+disk and renamed into place (``files.atomic_path``), so a reader never sees half
+a file and a committed epoch survives a power cut. An epoch counts as
 completed when ``state.json`` names it: the epoch's checkpoint is saved first
 (under a name of its own), then ``state.json`` is replaced, then the derived
 files (``last.keras``, ``best.keras``, history) are brought up to date. A run
@@ -29,6 +40,7 @@ an epoch that never completed are never written, so every epoch appears once.
 from __future__ import annotations
 
 import csv
+import fcntl
 import io
 import json
 import os
@@ -38,7 +50,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import Problem, SpecError
-from ..files import atomic_path, write_text
+from ..files import WriteError, atomic_path, new_folder, publish_folder, remove_stale, translated, write_text
 
 STATE_VERSION = 1
 
@@ -67,17 +79,104 @@ def atomic_link(source: Path, target: Path) -> None:
             shutil.copyfile(source, tmp)
 
 
-def new_run_dir(runs: str | os.PathLike[str], name: str) -> Path:
-    """`runs/<name>-<YYYYmmdd-HHMMSS>`, made now (with -2, -3, ... when that name is taken)."""
-    base = Path(runs) / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
-    for i in range(1, 1000):
-        path = base if i == 1 else base.with_name(f"{base.name}-{i}")
+class RunLock:
+    """This process's exclusive hold on a run folder (``fcntl.flock`` on ``.lock``); the OS releases it when the
+    process ends, however it ends."""
+
+    NAME = ".lock"
+
+    def __init__(self, folder: Path) -> None:
+        path = folder / self.NAME
+        with translated(path):
+            self._fd: int | None = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            path.mkdir(parents=True, exist_ok=False)
-            return path
-        except FileExistsError:
-            continue
-    raise SpecError(Problem(f"cannot make a run folder under {runs}", file=str(runs)))
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pid = _pid_in(self._fd)
+            self.release()
+            raise in_use(folder, pid) from None
+        try:  # who holds it, for the refusal a second process prints; the lock holds without it
+            os.ftruncate(self._fd, 0)
+            os.pwrite(self._fd, f"{os.getpid()}\n".encode(), 0)
+        except OSError:
+            pass
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the descriptor drops the lock
+            self._fd = None
+
+    def __enter__(self) -> "RunLock":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+    @staticmethod
+    def holder(folder: Path) -> int | None:
+        """The PID of the process holding `folder`'s lock (0 when unknown), or None when no process holds it."""
+        try:
+            fd = os.open(folder / RunLock.NAME, os.O_RDONLY)
+        except OSError:
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            return None
+        except BlockingIOError:
+            return _pid_in(fd)
+        finally:
+            os.close(fd)
+
+
+def _pid_in(fd: int) -> int:
+    try:
+        return int(os.pread(fd, 32, 0).decode().strip() or 0)
+    except (OSError, ValueError):
+        return 0
+
+
+def in_use(folder: Path, pid: int | None) -> SpecError:
+    who = f"process {pid}" if pid else "another process"
+    return SpecError(Problem(f"in use: {who} is training in this run folder", file=str(folder),
+                             hint="two runs cannot share a folder: wait for it to finish (or stop it), or pick another --run-dir"))
+
+
+def start_folder(target: Path | None, runs: Path, name: str, fill: Callable[["RunDir"], Any]) -> tuple["RunDir", RunLock]:
+    """A new run folder, locked, holding what ``fill`` writes (spec.yaml, run.json): filled under a temporary name
+    and renamed to `target` (default ``runs/NAME-YYYYmmdd-HHMMSS``, then ``-2``, ``-3``...) only when complete."""
+    stamp = f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    first = Path(runs) / stamp if target is None else _replaceable(Path(target))
+    tmp = new_folder(first)
+    lock: RunLock | None = None
+    try:
+        lock = RunLock(tmp)
+        fill(RunDir(tmp))
+        for i in range(1, 1000 if target is None else 2):
+            root = first if i == 1 else first.with_name(f"{stamp}-{i}")
+            if publish_folder(tmp, root):
+                return RunDir(root), lock
+        if target is not None:
+            pid = RunLock.holder(first)
+            raise in_use(first, pid) if pid is not None else SpecError(Problem(
+                f"{first} exists and is not empty", file=str(first), hint="pick a new --run-dir, or continue that run with --resume"))
+        raise SpecError(Problem(f"cannot make a run folder under {runs}", file=str(runs)))
+    except BaseException as exc:
+        if lock is not None:
+            lock.release()
+        shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, WriteError) and exc.target.is_relative_to(tmp):  # name the file where it was going
+            raise WriteError(first / exc.target.relative_to(tmp), exc.reason, exc.remedy) from None
+        raise
+
+
+def _replaceable(target: Path) -> Path:
+    """The folder the rename will put the run in: a symlink's target (the link itself stays), a name for `.` or `..`;
+    never the current folder, which the rename would pull from under the shell that started the run."""
+    place = target.resolve() if target.is_symlink() or not target.name or target.name == ".." else target
+    if place.resolve() == Path.cwd().resolve():
+        raise SpecError(Problem(f"{target} is the current folder; a run folder is made whole and then renamed into place",
+                                file=str(target), hint="give the name of a new folder, e.g. --run-dir run"))
+    return place
 
 
 class RunDir:
@@ -160,11 +259,10 @@ class RunDir:
                 old.unlink(missing_ok=True)
 
     def repair(self) -> dict[str, Any] | None:
-        """After a crash: drop temporary files, redo the derived step of the last commit. Returns the state."""
+        """After a crash, under the run's lock (so every temporary is stale): drop the temporaries, redo the derived
+        step of the last commit. Returns the state."""
         for folder in (self.root, self.checkpoints):
-            if folder.is_dir():
-                for tmp in folder.glob(".*.tmp*"):
-                    tmp.unlink(missing_ok=True)
+            remove_stale(folder, every=True)
         state = self.read_state()
         if state is not None:
             self.derive(state)
