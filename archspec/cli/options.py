@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 import click
 
-from ..errors import Problem
-
+from ..errors import labelled
 from ..spec.overrides import parse_assignments
 
 set_option = click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a spec variable (repeatable).")
@@ -53,11 +51,6 @@ def budget(max_params: int | None, max_activations: int | None = None) -> dict[s
     if max_activations is not None:
         out["max_activations"] = max_activations
     return out
-
-
-def labelled(problems: Iterable[Problem], label: str) -> list[Problem]:
-    """Lint findings with what they are this time: `warning`, or `error` under --strict."""
-    return [replace(p, message=f"{label}: {p.message}") for p in problems]
 
 
 def print_warnings(report: Any) -> None:
