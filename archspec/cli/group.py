@@ -33,7 +33,7 @@ def cli(ctx: click.Context, verbose: bool) -> None:
 
 for _command in (
     spec_commands.shapes, spec_commands.validate, spec_commands.build, spec_commands.check, spec_commands.render,
-    spec_commands.diff, spec_commands.reference, spec_commands.schema, share.draw, share.inspect, share.export, share.import_,
+    spec_commands.diff, spec_commands.reference, spec_commands.schema, share.draw, share.inspect, share.serve, share.export, share.import_,
     train.train, train.evaluate, train.predict,
 ):
     cli.add_command(_command)
