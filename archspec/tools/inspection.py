@@ -15,6 +15,12 @@ no script, no external address), with:
 PNG files are written by a small encoder here (zlib from the standard
 library); images are read by training's decoder (``training/data/decode.py``),
 so PNG, JPEG, GIF and BMP work, as does a NumPy ``.npy`` array (H, W[, C]).
+
+`archspec serve` shows the same figures live: a ``Probe`` opens a model up once
+(a second Keras model giving every feature-map layer's output with the
+prediction), and each figure is made by one function here (``input_figure``,
+``filters_figure``, ``maps_figures``, ``probabilities_table``) that both the
+report and the live page use.
 """
 
 from __future__ import annotations
@@ -133,8 +139,9 @@ def downsampled(out: Any, max_side: int | None) -> Any:
     if max_side is None or max(h, w) <= max_side:
         return out
     f = math.ceil(max(h, w) / max_side)
-    h2, w2 = max(1, h // f), max(1, w // f)
-    return out[: h2 * f, : w2 * f].reshape(h2, f, w2, f, -1).mean(axis=(1, 3))
+    fh, fw = min(f, h), min(f, w)  # a thin map is not averaged across more rows (or columns) than it has
+    h2, w2 = h // fh, w // fw
+    return out[: h2 * fh, : w2 * fw].reshape(h2, fh, w2, fw, -1).mean(axis=(1, 3))
 
 
 def _maps(name: str, kind: str, out: Any, limit: int, max_side: int | None = None) -> LayerMaps:

@@ -71,8 +71,7 @@ def json_object(body: bytes, fields: Mapping[str, type | tuple[type, ...]], requ
     if missing:
         raise Refused(400, f"missing field {missing[0]!r}")
     for key, value in data.items():
-        kind = fields[key]
-        if not isinstance(value, kind) or isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
+        if not isinstance(value, fields[key]):
             raise Refused(400, f"field {key!r} has the wrong type")
         if isinstance(value, list) and not all(isinstance(v, str) for v in value):
             raise Refused(400, f"field {key!r} must be a list of strings")

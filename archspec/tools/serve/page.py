@@ -8,13 +8,11 @@ the diagram is `archspec draw`'s own page in an iframe, the model's figures are 
 from __future__ import annotations
 
 import html
-from functools import cache
 from importlib.resources import files
 
 from ..inspection import FIGURE_STYLE
 
 
-@cache
 def _asset(name: str) -> str:
     return files(__package__).joinpath("assets", name).read_text(encoding="utf-8")
 
