@@ -13,7 +13,8 @@ keep-alive HTTP connection, as the page's do. Measured, median and 90th percenti
   map as PNG, inspect's figures.
 
 Baseline in the same run: the same work called in this process (`SpecView.check`,
-`ModelView.look`), so the difference is HTTP, JSON and the server. `--browser` also times the page
+`ModelView.look`), so the difference is HTTP, JSON and the server; its CPU time is printed too, a
+figure a busy machine inflates less than wall time (TensorFlow's own threads count in it). `--browser` also times the page
 itself in headless Chromium (tests/browser.py): from the keystroke to the table and the diagram
 redrawn (the iframe's load event), and from the end of a stroke to the probabilities and maps shown.
 Target: under 100 ms per update for LeNet on the 2-core machine. The LeNet run is trained first
@@ -69,20 +70,27 @@ class Server:
         self.proc.wait()
 
 
-def stats(ms: list[float]) -> str:
+def stats(ms: list[float], in_process: bool = False) -> str:
+    cpu = CPU.get(id(ms)) if in_process else None
     ms = sorted(ms)
     p90 = ms[min(len(ms) - 1, int(round(0.9 * (len(ms) - 1))))]
-    return f"median {statistics.median(ms):7.1f} ms   p90 {p90:7.1f} ms"
+    return f"median {statistics.median(ms):7.1f} ms   p90 {p90:7.1f} ms" + (f"   (CPU median {statistics.median(cpu):6.1f} ms)" if cpu else "")
+
+
+CPU: dict[int, list[float]] = {}
+"""CPU milliseconds of this process for each list `timed` returned (by id): less sensitive to a busy machine than wall time."""
 
 
 def timed(fn, n: int, warm: int = 3) -> list[float]:
     for _ in range(warm):
         fn(0)
-    out = []
+    out, cpu = [], []
     for k in range(n):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         fn(k + 1)
         out.append(1e3 * (time.perf_counter() - t))
+        cpu.append(1e3 * (time.process_time() - c))
+    CPU[id(out)] = cpu
     return out
 
 
@@ -210,7 +218,7 @@ def main() -> int:
     print(machine_note())
     for spec in args.specs.split(","):
         for what, ms in bench_spec(ROOT / spec, args.n).items():
-            print(f"spec  {Path(spec).stem:>10}  {what:<28} {stats(ms)}")
+            print(f"spec  {Path(spec).stem:>10}  {what:<28} {stats(ms, what == 'in process')}")
     with tempfile.TemporaryDirectory() as tmp:
         run = args.run
         if run is None:
@@ -222,7 +230,7 @@ def main() -> int:
             print(f"(trained a LeNet run in {time.perf_counter() - t:.1f} s)")
         rows = bench_model(run, {"test digit 28x28 grey": digit_png(args.mnist), "pad stroke 28x28 RGBA": stroke_png()}, args.n)
         for what, ms in rows.items():
-            print(f"model lenet  {what:<42} {stats(ms)}")
+            print(f"model lenet  {what:<42} {stats(ms, what.endswith('in process'))}")
         if args.browser:
             for what, ms in bench_browser([ROOT / spec for spec in args.specs.split(",")], run, args.n).items():
                 print(f"page  {what:<52} {stats(ms)}")
