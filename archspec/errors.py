@@ -9,7 +9,7 @@ them all and exit 2 without a traceback.
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterable, Sequence
 
 PathPart = str | int
@@ -105,6 +105,11 @@ class Problem:
         if self.hint:
             text += f"\n  hint: {clipped(escaped(self.hint))}"
         return text
+
+
+def labelled(problems: Iterable[Problem], label: str) -> list[Problem]:
+    """Lint findings with what they are this time: `warning`, or `error` under --strict."""
+    return [replace(p, message=f"{label}: {p.message}") for p in problems]
 
 
 class ArchspecError(Exception):

@@ -147,3 +147,13 @@ def test_inspect_a_run_folder_sees_what_training_saw(mnist_dir, tmp_path):
         probs = {int(k): float(v) for k, v in re.findall(r'data-class="(\d)"><td>[^<]*</td><td>([0-9.]+)</td>', page)}
         assert len(probs) == 10
         assert probs == pytest.approx({k: float(prediction.probabilities[k]) for k in probs}, abs=6e-5)
+
+
+def test_large_maps_are_averaged_down_for_the_live_page():
+    maps = np.arange(64 * 48 * 2, dtype="float64").reshape(64, 48, 2)
+    small = inspection.downsampled(maps, 32)
+    assert small.shape == (32, 24, 2) and small[0, 0, 0] == maps[:2, :2, 0].mean()
+    assert inspection.downsampled(maps, 64) is maps  # small enough: as they are
+    odd = inspection.downsampled(np.ones((7, 100, 1)), 32)  # 4x4 squares; the ragged edge is dropped
+    assert odd.shape == (1, 25, 1)
+    assert inspection.downsampled(np.ones((2, 100, 3)), 32).shape == (1, 25, 3)  # thinner than a square

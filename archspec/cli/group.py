@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "schema": ("spec_commands:schema", "Print the JSON Schema of spec files, for editors."),
     "draw": ("share:draw", "Draw a network: SVG, interactive HTML (click blocks to open them) or PNG."),
     "inspect": ("share:inspect", "Feature maps, first-layer filters and class probabilities of a trained model for one image (static HTML)."),
+    "serve": ("share:serve", "A live page: edit a spec and watch its shapes and diagram; draw a digit and watch a trained model see it."),
     "export": ("share:export", "Export a .keras model (or a spec, with fresh or given weights) to SavedModel, ONNX or TFLite."),
     "import": ("share:import_", "Turn a Keras model (.keras) into a spec."),
     "train": ("train:train", "Train a spec's network; writes a run folder (model, checkpoints, history, metrics, TensorBoard logs)."),

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 import functools
 import json
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 import click
 
-from ..errors import Problem
-
+from ..errors import labelled
 from ..spec.overrides import parse_assignments
 
 def set_option(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -69,11 +67,6 @@ def budget(max_params: int | None, max_activations: int | None = None) -> dict[s
     if max_activations is not None:
         out["max_activations"] = max_activations
     return out
-
-
-def labelled(problems: Iterable[Problem], label: str) -> list[Problem]:
-    """Lint findings with what they are this time: `warning`, or `error` under --strict."""
-    return [replace(p, message=f"{label}: {p.message}") for p in problems]
 
 
 def print_warnings(report: Any) -> None:

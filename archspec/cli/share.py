@@ -1,4 +1,4 @@
-"""Commands for seeing and sharing a network: draw, inspect, export, import.
+"""Commands for seeing and sharing a network: draw, inspect, serve, export, import.
 
 Thin wrappers: each parses its options and calls one library function.
 """
@@ -16,6 +16,7 @@ from ..keras_side.export import export as export_model
 from ..keras_side.importer import import_file
 from ..spec.loading import load
 from ..tools.draw import draw as draw_diagram
+from ..tools.serve import serve as serve_page
 from .options import force_option, overrides, set_option, weights_options
 
 
@@ -76,6 +77,28 @@ def inspect(model: Path, image: Path, output: Path | None, labels: Path | None, 
     target = run(model, image, output or Path("build") / f"{name}_inspect.html", force=force, labels_path=labels, spec=spec,
                  max_maps=max_maps, rescale=scale, fit=fit, weights=weights, strict_weights=strict_weights, log=click.echo)
     click.echo(f"wrote {target}")
+
+
+@click.command()
+@click.argument("target", type=click.Path(path_type=Path))
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0: every interface, reachable from other machines).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="Port to listen on (0: any free port).")
+@click.option("--read-only", "read_only", is_flag=True, help="Never write the spec file (the page's save is refused).")
+@click.option("--open", "open_browser", is_flag=True, help="Open the page in the default web browser.")
+@set_option
+def serve(target: Path, host: str, port: int, read_only: bool, open_browser: bool, sets: tuple[str, ...]) -> None:
+    """A live page: edit a spec and watch its shapes and diagram; draw a digit and watch a trained model see it.
+
+    TARGET is a spec (editor, shapes table, diagram; saving writes that file), or a run folder or
+    .keras file (a pad to draw on or an image to drop, probabilities and every layer's feature maps,
+    and the run's spec, read-only). Needs `pip install 'archspec[serve]'`. Ctrl-C stops it.
+
+    \b
+    archspec serve specs/resnet50.yaml
+    archspec serve runs/lenet-20261125-1200
+    archspec serve specs/lenet.yaml --set classes=100 --read-only
+    """
+    serve_page(target, host=host, port=port, sets=sets, read_only=read_only, say=click.echo, open_browser=open_browser)
 
 
 def eval_fraction(text: str) -> float:

@@ -366,8 +366,8 @@ def _try_marks(text: str, file: str | None) -> _Walker | None:
         return None
 
 
-def read(path: str | os.PathLike[str]) -> Source:
-    """Read and parse a spec file; the format follows the extension (.json or YAML)."""
+def read_text(path: str | os.PathLike[str]) -> str:
+    """A spec file's text, refused when missing, a folder, over the size limit or not UTF-8 (nothing parsed yet)."""
     p = Path(path)
     name = str(path)
     try:
@@ -381,10 +381,18 @@ def read(path: str | os.PathLike[str]) -> Source:
     if size > MAX_BYTES:
         raise _problem("", name, None, None, f"spec is {size:,} bytes; the limit is {MAX_BYTES:,}")
     try:
-        text = p.read_text(encoding="utf-8")
+        return p.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise _problem("", name, None, None, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except OSError as exc:
         raise _problem("", name, None, None, f"cannot read: {exc.strerror}") from None
-    fmt = "json" if p.suffix.lower() == ".json" else "yaml"
-    return parse(text, name, fmt=fmt)
+
+
+def format_of(path: str | os.PathLike[str]) -> str:
+    """A spec file's format by its extension: json for .json, yaml otherwise."""
+    return "json" if Path(path).suffix.lower() == ".json" else "yaml"
+
+
+def read(path: str | os.PathLike[str]) -> Source:
+    """Read and parse a spec file; the format follows the extension (.json or YAML)."""
+    return parse(read_text(path), str(path), fmt=format_of(path))

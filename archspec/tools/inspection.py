@@ -15,6 +15,12 @@ no script, no external address), with:
 PNG files are written by a small encoder here (zlib from the standard
 library); images are read by training's decoder (``training/data/decode.py``),
 so PNG, JPEG, GIF and BMP work, as does a NumPy ``.npy`` array (H, W[, C]).
+
+`archspec serve` shows the same figures live: a ``Probe`` opens a model up once
+(a second Keras model giving every feature-map layer's output with the
+prediction), and each figure is made by one function here (``input_figure``,
+``filters_figure``, ``maps_figures``, ``probabilities_table``) that both the
+report and the live page use.
 """
 
 from __future__ import annotations
@@ -116,7 +122,7 @@ def grid(tiles: list[Any], *, background: int = 255) -> Grid:
     return Grid(data_uri(canvas), rows, cols, (h, w), n, shape[1], shape[0])
 
 
-# -- the report ------------------------------------------------------------------------
+# -- what the network sees ----------------------------------------------------------------
 @dataclass
 class LayerMaps:
     name: str
@@ -126,15 +132,34 @@ class LayerMaps:
     ranges: list[tuple[float, float]]
 
 
-def _maps(name: str, kind: str, out: Any, limit: int) -> LayerMaps:
+def downsampled(out: Any, max_side: int | None) -> Any:
+    """Maps (H, W, C) averaged over f x f squares so that neither side exceeds `max_side` (None: as they are)."""
+    h, w = out.shape[:2]
+    if max_side is None or max(h, w) <= max_side:
+        return out
+    f = math.ceil(max(h, w) / max_side)
+    fh, fw = min(f, h), min(f, w)  # a thin map is not averaged across more rows (or columns) than it has
+    h2, w2 = h // fh, w // fw
+    return out[: h2 * fh, : w2 * fw].reshape(h2, fh, w2, fw, -1).mean(axis=(1, 3))
+
+
+def _maps(name: str, kind: str, out: Any, limit: int, max_side: int | None = None) -> LayerMaps:
     channels = out.shape[-1]
     shown = min(channels, limit)
-    tiles = [to_uint8(out[:, :, k]) for k in range(shown)]
+    small = downsampled(out[:, :, :shown], max_side)
+    tiles = [to_uint8(small[:, :, k]) for k in range(shown)]
     ranges = [(float(out[:, :, k].min()), float(out[:, :, k].max())) for k in range(shown)]
     return LayerMaps(name, kind, tuple(out.shape), grid(tiles), ranges)
 
 
-def _filters(layer: Any) -> Grid | None:
+@dataclass(frozen=True)
+class Filters:
+    layer: str
+    kernel: tuple[int, int, int, int]  # (kh, kw, in, out)
+    grid: Grid
+
+
+def _filters(layer: Any) -> Filters | None:
     import numpy as np
 
     kernel = np.asarray(layer.get_weights()[0])  # (kh, kw, in, out)
@@ -146,9 +171,53 @@ def _filters(layer: Any) -> Grid | None:
             tiles.append(to_uint8(f, -bound, bound))
         else:
             tiles.append(to_uint8(f.mean(axis=2), -bound, bound))
-    return grid(tiles, background=255) if tiles else None
+    return Filters(layer.name, tuple(int(v) for v in kernel.shape), grid(tiles, background=255)) if tiles else None  # type: ignore[arg-type]
 
 
+@dataclass
+class Seen:
+    """What the network makes of one input."""
+
+    x: Any  # the network's input (H, W, C), after the plan
+    maps: list[LayerMaps]  # every feature-map layer's, in the model's order
+    probabilities: Any  # (classes,)
+
+    @property
+    def top(self) -> int:
+        return int(self.probabilities.argmax())
+
+
+class Probe:
+    """A trained model opened up: the outputs of its feature-map layers beside its prediction, and its first
+    convolution's filters.
+
+    Built once per model (a second Keras model over the same layers), so that `archspec serve` can
+    look at every stroke without rebuilding it; `max_side` shrinks large maps for a live page."""
+
+    def __init__(self, trained: Trained, *, max_maps: int = MAX_MAPS, max_side: int | None = None) -> None:
+        import keras
+
+        model = trained.model
+        self.trained = trained
+        self.max_maps, self.max_side = max_maps, max_side
+        self.layers = [l for l in model.layers if _shows_maps(l) and len(l.output.shape) == 4]
+        self.model = keras.Model(model.input, [l.output for l in self.layers] + [model.outputs[0]])
+        first_conv = next((l for l in self.layers if l.weights and len(l.weights[0].shape) == 4), None)
+        self.filters = _filters(first_conv) if first_conv is not None else None
+
+    def __call__(self, x: Any) -> Seen:
+        """`x`: the network's input (1, H, W, C), as the plan made it."""
+        import numpy as np
+
+        x = np.asarray(x, dtype="float32")
+        # Keras' compiled predict step: a tenth of an eager call's time for LeNet; the input in the structure the model was built with
+        outs = self.model.predict_on_batch([x] if isinstance(self.model.input, list) else x)
+        outs = list(outs) if isinstance(outs, (list, tuple)) else [outs]
+        maps = [_maps(l.name, type(l).__name__, np.asarray(o[0]), self.max_maps, self.max_side) for l, o in zip(self.layers, outs[:-1])]
+        return Seen(x[0], maps, self.trained.probabilities(outs[-1][0]))
+
+
+# -- the report, in parts that `serve` shows too ----------------------------------------------
 def _scale(tile: tuple[int, int], target: int = 56) -> int:
     """Display zoom for a grid: small maps are enlarged (pixelated) to about `target` pixels."""
     return max(1, min(12, target // max(tile)))
@@ -159,10 +228,7 @@ def _img(g: Grid, alt: str, zoom: int) -> str:
             f'style="image-rendering: pixelated">')
 
 
-STYLE = """
-body { font-family: system-ui, sans-serif; margin: 20px; color: #222; max-width: 1200px; }
-h1 { font-size: 20px; margin-bottom: 4px; } h2 { font-size: 16px; margin-top: 28px; border-bottom: 1px solid #ddd; }
-.facts { color: #555; font-size: 13px; }
+FIGURE_STYLE = """
 figure { display: inline-block; margin: 10px 18px 14px 0; vertical-align: top; }
 figcaption { font-size: 12px; color: #444; margin-top: 4px; max-width: 520px; }
 figcaption code { font-size: 12px; }
@@ -170,83 +236,96 @@ table.probs { border-collapse: collapse; font-size: 13px; }
 table.probs td { padding: 2px 8px; }
 .bar { background: #6f9fd8; height: 12px; }
 .top td { font-weight: bold; }
-img { border: 1px solid #ccc; background: #fff; }
+figure img { border: 1px solid #ccc; background: #fff; }
 """
+"""The figures' and the probability table's look, shared with `archspec serve`'s page."""
+
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 20px; color: #222; max-width: 1200px; }
+h1 { font-size: 20px; margin-bottom: 4px; } h2 { font-size: 16px; margin-top: 28px; border-bottom: 1px solid #ddd; }
+.facts { color: #555; font-size: 13px; }
+""" + FIGURE_STYLE
+
+
+def input_figure(seen: Seen, plan: Plan) -> str:
+    """The input as the network receives it, and the plan that made it."""
+    x = seen.x
+    shown = x if x.shape[2] == 3 else x[:, :, 0]
+    return (f'<figure class="input">{_img(grid([to_uint8(shown)]), "input", _scale(x.shape[:2], 160))}'
+            f"<figcaption>as the network receives it: <span class=\"plan\">{html.escape(plan.describe())}</span>; "
+            f"values {float(x.min()):.3g} to {float(x.max()):.3g}</figcaption></figure>")
+
+
+def filters_figure(filters: Filters) -> str:
+    kh, kw, cin, cout = filters.kernel
+    g = filters.grid
+    note = "in colour (RGB)" if cin == 3 else ("" if cin == 1 else f"averaged over {cin} input channels")
+    return (f'<figure class="filters" data-layer="{html.escape(filters.layer)}" data-filters="{g.count}">'
+            f"{_img(g, 'filters of ' + filters.layer, _scale(g.tile, 48))}"
+            f"<figcaption><code>{html.escape(filters.layer)}</code>: {cout} filters {kh}×{kw}"
+            f"{' (first ' + str(g.count) + ' shown)' if g.count < cout else ''}{', ' + note if note else ''}; "
+            "mid-grey is zero, darker negative, lighter positive</figcaption></figure>")
+
+
+def maps_figures(seen: Seen) -> str:
+    """One figure per feature-map layer: its maps in a grid, each scaled to its own range."""
+    if not seen.maps:
+        return "<p>The model has no convolution or pooling layers.</p>"
+    parts = []
+    for fm in seen.maps:
+        h, w, c = fm.shape
+        lo = min(r[0] for r in fm.ranges)
+        hi = max(r[1] for r in fm.ranges)
+        more = f" (first {fm.grid.count} of {c} shown)" if fm.grid.count < c else ""
+        th, tw = fm.grid.tile
+        smaller = f", shown at {th}×{tw}" if (th, tw) != (h, w) else ""
+        parts.append(
+            f'<figure class="layer" data-layer="{html.escape(fm.name)}" data-maps="{fm.grid.count}" data-channels="{c}" '
+            f'data-grid="{fm.grid.rows}x{fm.grid.cols}" data-tile="{th}x{tw}">'
+            f"{_img(fm.grid, fm.name, _scale((th, tw)))}"
+            f"<figcaption><code>{html.escape(fm.name)}</code> ({fm.kind}): {c} feature maps {h}×{w}{more}{smaller}; "
+            f"each scaled to its own range, overall {lo:.3g} to {hi:.3g}</figcaption></figure>")
+    return "\n".join(parts)
+
+
+def probabilities_table(seen: Seen, names: list[str], *, logits: bool) -> str:
+    """The most likely classes, highest first, with bars."""
+    import numpy as np
+
+    probs, top = seen.probabilities, seen.top
+    parts = ['<p class="facts">The network outputs logits; softmax applied to them.</p>'] if logits else []
+    parts.append('<table class="probs">')
+    for k in np.argsort(-probs, kind="stable")[:TOP_CLASSES]:
+        cls = ' class="top"' if k == top else ""
+        parts.append(f'<tr{cls} data-class="{int(k)}"><td>{html.escape(class_name(names, int(k)))}</td><td>{probs[k]:.4f}</td>'
+                     f'<td><div class="bar" style="width: {max(1, round(300 * float(probs[k])))}px"></div></td></tr>')
+    parts.append("</table>")
+    if len(probs) > TOP_CLASSES:
+        parts.append(f"<p class=\"facts\">{TOP_CLASSES} most likely of {len(probs)} classes.</p>")
+    return "\n".join(parts)
+
+
+def class_name(names: list[str], k: int) -> str:
+    return names[k] if k < len(names) else str(k)
 
 
 def report(trained: Trained, x: Any, plan: Plan, *, title: str = "", source: str = "", labels: list[str] | None = None,
            max_maps: int = MAX_MAPS) -> str:
     """The HTML report for a trained model and one image, `x` being the network's input (1, H, W, C) by `plan`."""
-    import keras
-    import numpy as np
-
+    probe = Probe(trained, max_maps=max_maps)
+    seen = probe(x)
     model = trained.model
-    shape = trained.input_shape
-    x = np.asarray(x)[0]
-    chosen = [l for l in model.layers if _shows_maps(l) and len(l.output.shape) == 4]
-    probe = keras.Model(model.inputs, [l.output for l in chosen] + [model.outputs[0]])
-    outs = probe.predict(x[None], verbose=0)
-    outs = outs if isinstance(outs, list) else [outs]
-    feature_maps = [_maps(l.name, type(l).__name__, np.asarray(o[0]), max_maps) for l, o in zip(chosen, outs[:-1])]
-    probs = trained.probabilities(outs[-1][0])
-    first_conv = next((l for l in chosen if l.weights and len(l.weights[0].shape) == 4), None)
-
-    parts = [f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title or model.name)} — archspec inspect</title>",
-             f"<style>{STYLE}</style></head><body>"]
-    top = int(np.argmax(probs))
     names = labels or trained.class_names
-    name_of = (lambda k: names[k] if k < len(names) else str(k))
-    parts.append(f"<h1>{html.escape(model.name)}</h1>")
-    parts.append(f'<p class="facts">input {html.escape(source or "array")} → {"×".join(map(str, shape))} · '
-                 f"{model.count_params():,} parameters · predicted class <b>{html.escape(name_of(top))}</b> ({probs[top]:.1%})</p>")
-
-    zoom_in = _scale(shape[:2], 160)
-    shown = x if shape[2] == 3 else x[:, :, 0]
-    parts.append("<h2>Input</h2>")
-    parts.append(f'<figure>{_img(grid([to_uint8(shown)]), "input", zoom_in)}'
-                 f"<figcaption>as the network receives it: <span class=\"plan\">{html.escape(plan.describe())}</span>; "
-                 f"values {float(x.min()):.3g} to {float(x.max()):.3g}</figcaption></figure>")
-
-    if first_conv is not None:
-        g = _filters(first_conv)
-        if g is not None:
-            kh, kw, cin, cout = first_conv.get_weights()[0].shape
-            note = "in colour (RGB)" if cin == 3 else ("" if cin == 1 else f"averaged over {cin} input channels")
-            parts.append("<h2>First convolution's filters</h2>")
-            parts.append(f'<figure class="filters" data-layer="{html.escape(first_conv.name)}" data-filters="{g.count}">'
-                         f"{_img(g, 'filters of ' + first_conv.name, _scale(g.tile, 48))}"
-                         f"<figcaption><code>{html.escape(first_conv.name)}</code>: {cout} filters {kh}×{kw}"
-                         f"{' (first ' + str(g.count) + ' shown)' if g.count < cout else ''}{', ' + note if note else ''}; "
-                         "mid-grey is zero, darker negative, lighter positive</figcaption></figure>")
-
-    parts.append("<h2>Feature maps</h2>")
-    if not feature_maps:
-        parts.append("<p>The model has no convolution or pooling layers.</p>")
-    for fm in feature_maps:
-        h, w, c = fm.shape
-        lo = min(r[0] for r in fm.ranges)
-        hi = max(r[1] for r in fm.ranges)
-        more = f" (first {fm.grid.count} of {c} shown)" if fm.grid.count < c else ""
-        parts.append(
-            f'<figure class="layer" data-layer="{html.escape(fm.name)}" data-maps="{fm.grid.count}" data-channels="{c}" '
-            f'data-grid="{fm.grid.rows}x{fm.grid.cols}" data-tile="{h}x{w}">'
-            f"{_img(fm.grid, fm.name, _scale((h, w)))}"
-            f"<figcaption><code>{html.escape(fm.name)}</code> ({fm.kind}): {c} feature maps {h}×{w}{more}; "
-            f"each scaled to its own range, overall {lo:.3g} to {hi:.3g}</figcaption></figure>")
-
-    parts.append("<h2>Class probabilities</h2>")
-    if trained.logits:
-        parts.append("<p class=\"facts\">The network outputs logits; softmax applied to them.</p>")
-    order = np.argsort(-probs)[:TOP_CLASSES]
-    parts.append('<table class="probs">')
-    for k in order:
-        cls = ' class="top"' if k == top else ""
-        parts.append(f'<tr{cls} data-class="{int(k)}"><td>{html.escape(name_of(int(k)))}</td><td>{probs[k]:.4f}</td>'
-                     f'<td><div class="bar" style="width: {max(1, round(300 * float(probs[k])))}px"></div></td></tr>')
-    parts.append("</table>")
-    if len(probs) > TOP_CLASSES:
-        parts.append(f"<p class=\"facts\">{TOP_CLASSES} most likely of {len(probs)} classes.</p>")
-    parts.append("</body></html>\n")
+    top = seen.top
+    parts = [f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title or model.name)} — archspec inspect</title>",
+             f"<style>{STYLE}</style></head><body>", f"<h1>{html.escape(model.name)}</h1>",
+             f'<p class="facts">input {html.escape(source or "array")} → {"×".join(map(str, trained.input_shape))} · '
+             f"{model.count_params():,} parameters · predicted class <b>{html.escape(class_name(names, top))}</b> ({seen.probabilities[top]:.1%})</p>",
+             "<h2>Input</h2>", input_figure(seen, plan)]
+    if probe.filters is not None:
+        parts += ["<h2>First convolution's filters</h2>", filters_figure(probe.filters)]
+    parts += ["<h2>Feature maps</h2>", maps_figures(seen), "<h2>Class probabilities</h2>",
+              probabilities_table(seen, names, logits=trained.logits), "</body></html>\n"]
     return "\n".join(parts)
 
 

@@ -7,7 +7,8 @@ output is the same plain text.
 
 from __future__ import annotations
 
-from typing import Sequence
+from dataclasses import dataclass
+from typing import Any, Sequence
 
 from ..graph.report import Report
 
@@ -51,10 +52,29 @@ def _frozen(frozen: int, weighted: int) -> str:
     return "" if not frozen else "yes" if frozen == weighted else f"{frozen}/{weighted}"
 
 
-def layer_table(report: Report, *, expand: bool = False) -> str:
-    """The shapes table: one row per top-level block (or per node with `expand`), totals last.
+@dataclass(frozen=True)
+class Table:
+    """The shapes table as cells: the CLI prints it as text, `archspec serve` as an HTML table."""
 
-    A network with frozen layers (fine-tuning) gets a column saying which."""
+    title: str
+    header: Row
+    rows: list[Row]
+    footer: Row
+    right: Sequence[bool]  # which columns are right-aligned (numbers)
+    note: str = ""  # trainable/non-trainable counts, when some layers are frozen
+
+    def text(self) -> str:
+        text = f"{self.title}\n" + columns(self.header, self.rows, self.right, [self.footer])
+        return text + (f"{self.note}\n" if self.note else "")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"title": self.title, "header": list(self.header), "rows": [list(r) for r in self.rows], "footer": list(self.footer),
+                "right": list(self.right), "note": self.note}
+
+
+def shapes_table(report: Report, *, expand: bool = False) -> Table:
+    """One row per top-level block (or per node with `expand`), totals last; a network with frozen layers
+    (fine-tuning) gets a column saying which."""
     if expand or not report.groups:
         rows = [(l.name, l.label, shape_text(l.output_shape), f"{l.params:,}", count_text(l.macs), _rf(l.receptive_field),
                  _frozen(int(l.frozen and l.params > 0), 1)) for l in report.layers]
@@ -64,10 +84,14 @@ def layer_table(report: Report, *, expand: bool = False) -> str:
     header: Row = ("layer", "type", "output", "params", "MACs", "RF", "frozen")
     footer: Row = ("total", "", "", f"{report.total_params:,}", count_text(report.macs), "", "")
     width = len(header) if report.frozen else len(header) - 1
-    text = f"{report.name}: input {shape_text(report.input_shape)}\n" + columns(
-        header[:width], [r[:width] for r in rows], (False, False, True, True, True, True, False)[:width], [footer[:width]],
-    )
+    note = ""
     if report.non_trainable_params:
-        text += f"trainable {report.trainable_params:,}, non-trainable {report.non_trainable_params:,}"
-        text += f" ({len(report.frozen)} layers frozen)\n" if report.frozen else "\n"
-    return text
+        note = f"trainable {report.trainable_params:,}, non-trainable {report.non_trainable_params:,}"
+        note += f" ({len(report.frozen)} layers frozen)" if report.frozen else ""
+    return Table(f"{report.name}: input {shape_text(report.input_shape)}", header[:width], [r[:width] for r in rows], footer[:width],
+                 (False, False, True, True, True, True, False)[:width], note)
+
+
+def layer_table(report: Report, *, expand: bool = False) -> str:
+    """The shapes table as aligned text."""
+    return shapes_table(report, expand=expand).text()

@@ -36,6 +36,8 @@ class Trained:
     classes: int
     class_names: list[str]
     logits: bool
+    trained_on: tuple[int, int, int] | None = None
+    """The size of the images the run trained on (run.json's plan), e.g. 28x28x1 for LeNet's 32x32 input."""
 
     def plan(self, images: D.Images, role: str) -> D.Plan:
         """The preprocessing training would give these images (checked against the model's input and classes)."""
@@ -63,6 +65,22 @@ def _run_dir_of(path: Path) -> Path | None:
     return None
 
 
+def _recorded(run_dir: Path) -> tuple[list[str] | None, tuple[int, int, int] | None]:
+    """The class names and the training images' size a run folder's run.json records (None where it does not)."""
+    try:
+        record = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None, None
+    if not isinstance(record, dict):
+        return None, None
+    try:
+        shape = tuple(int(v) for v in record["preprocessing"]["plan"]["sizes"][0]["shape"])
+    except (KeyError, IndexError, TypeError, ValueError):
+        shape = ()
+    names = record.get("class_names")
+    return (names if isinstance(names, list) else None), (shape if len(shape) == 3 else None)  # type: ignore[return-value]
+
+
 def load(model: Any, *, spec: Any = None) -> Trained:
     from . import recipe  # imports Keras
 
@@ -88,15 +106,13 @@ def load(model: Any, *, spec: Any = None) -> Trained:
         keras_model = model
     training: Training | None = None
     class_names: list[str] | None = None
+    trained_on: tuple[int, int, int] | None = None
     if spec is not None:
         loaded = coerce(spec)
         training = getattr(loaded, "training", None)
     elif run_dir is not None:
         training = getattr(load_spec(run_dir / "spec.yaml"), "training", None)
-        try:
-            class_names = json.loads((run_dir / "run.json").read_text(encoding="utf-8")).get("class_names")
-        except (OSError, ValueError):
-            class_names = None
+        class_names, trained_on = _recorded(run_dir)
     training = training or Training()
     shape = tuple(keras_model.inputs[0].shape[1:])
     out = tuple(keras_model.outputs[0].shape[1:])
@@ -106,4 +122,5 @@ def load(model: Any, *, spec: Any = None) -> Trained:
     classes = int(out[0])
     names = class_names if class_names and len(class_names) == classes else [str(i) for i in range(classes)]
     logits = recipe.output_kind(keras_model) == "logits"
-    return Trained(keras_model, path, run_dir, training.data, training.loss, tuple(int(v) for v in shape), classes, names, logits)  # type: ignore[arg-type]
+    return Trained(keras_model, path, run_dir, training.data, training.loss, tuple(int(v) for v in shape), classes, names, logits,  # type: ignore[arg-type]
+                   trained_on)

@@ -27,6 +27,15 @@ def asset(name: str) -> str:
     return text
 
 
+SCRIPTS = ("layout.js", "page.js")
+
+
+def inline_scripts() -> list[str]:
+    """The text of each script element the page runs, as inlined: a page that embeds the diagram can allow
+    exactly these by hash in its Content-Security-Policy."""
+    return ["\n" + asset(name) for name in SCRIPTS]
+
+
 def data(root: Box, boxes: list[Box]) -> dict[str, Any]:
     """The data island: what the page's layout needs to lay the drawing out again, and the hover details."""
     return {
@@ -50,6 +59,7 @@ def html_page(root: Box, boxes: list[Box], report: Report) -> str:
         legend += f'<span style="--c:{BLOCK_COLOR}">block (click to open)</span>'
     facts = (f"input {fmt_shape(report.input_shape)} · {len(report.layers)} layers · {report.total_params:,} parameters · "
              f"{count(report.macs)} MACs")
+    scripts = "".join(f"<script>{text}</script>\n" for text in inline_scripts())
     payload = json.dumps(data(root, boxes), separators=(",", ":")).replace("</", "<\\/")
     return f"""<!DOCTYPE html>
 <html lang="en">
@@ -69,10 +79,6 @@ def html_page(root: Box, boxes: list[Box], report: Report) -> str:
 <div id="tip"></div>
 <pre id="status"></pre>
 <script type="application/json" id="data">{payload}</script>
-<script>
-{asset("layout.js")}</script>
-<script>
-{asset("page.js")}</script>
-</body>
+{scripts}</body>
 </html>
 """

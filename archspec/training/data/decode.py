@@ -33,14 +33,48 @@ def decode(data: Any, channels: int = 0) -> Any:
 
 def decode_file(path: str | os.PathLike[str], channels: int = 0) -> np.ndarray:
     """One image file as uint8 (H, W, C); a file that is not an image is a SpecError naming it."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise SpecError(Problem(f"cannot read: {exc.strerror}", file=str(path))) from None
+    return decode_bytes(data, str(path), channels)
+
+
+def decode_bytes(data: bytes, name: str, channels: int = 0, *, max_pixels: int | None = None) -> np.ndarray:
+    """Encoded image bytes (a file's, an upload's) as uint8 (H, W, C); what is not an image is a SpecError naming `name`.
+
+    With `max_pixels`, an image whose header declares more pixels is refused before decoding (a
+    small PNG can declare a huge canvas)."""
     import tensorflow as tf
 
+    if max_pixels is not None:
+        size = declared_size(data)
+        if size is not None and size[0] * size[1] > max_pixels:
+            raise SpecError(Problem(f"the image is {size[0]}x{size[1]} pixels; the limit is {max_pixels:,} pixels", file=name))
     try:
-        return decode(tf.io.read_file(str(path)), channels).numpy()
+        return decode(tf.constant(data), channels).numpy()
     except (tf.errors.OpError, ValueError) as exc:
         reason = " ".join(str(getattr(exc, "message", exc)).split())
         reason = reason.split("}}")[-1].split("[Op:")[0].strip()[:200]  # TensorFlow's op name and device are noise here
-        raise SpecError(Problem(f"cannot decode the image ({reason})", file=str(path), hint="PNG, JPEG, GIF, BMP or a .npy array")) from None
+        raise SpecError(Problem(f"cannot decode the image ({reason})", file=name, hint="PNG, JPEG, GIF, BMP or a .npy array")) from None
+
+
+def declared_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) an image's header declares (PNG, GIF, BMP, JPEG); None when it cannot be read."""
+    if data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) >= 24:
+        return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    if data[:4] == b"GIF8" and len(data) >= 10:
+        return int.from_bytes(data[6:8], "little"), int.from_bytes(data[8:10], "little")
+    if data[:2] == b"BM" and len(data) >= 26:
+        return abs(int.from_bytes(data[18:22], "little", signed=True)), abs(int.from_bytes(data[22:26], "little", signed=True))
+    if data[:2] == b"\xff\xd8":  # JPEG: the first start-of-frame marker holds the size
+        i = 2
+        while i + 9 <= len(data) and data[i] == 0xFF:
+            marker, length = data[i + 1], int.from_bytes(data[i + 2:i + 4], "big")
+            if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+                return int.from_bytes(data[i + 7:i + 9], "big"), int.from_bytes(data[i + 5:i + 7], "big")
+            i += 2 + length
+    return None
 
 
 def read_images(item: Any, name: str = "array") -> list[tuple[str, np.ndarray]]:

@@ -1,0 +1,97 @@
+"""Starting and stopping the server: what the target is, the listening socket, uvicorn, Ctrl-C."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+from ...errors import Problem, SpecError
+from ...keras_side.saving import SPEC_SUFFIXES
+from .spec_view import SpecView
+
+if TYPE_CHECKING:
+    from .model_view import ModelView
+
+ANY_HOST = ("0.0.0.0", "::", "")
+RUN_READ_ONLY = "the run folder's spec.yaml records what was trained; edit a copy of it"
+
+
+def _missing_extra() -> str | None:
+    try:
+        import starlette  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError as exc:
+        return exc.name
+    return None
+
+
+def views(target: Path, *, sets: tuple[str, ...] = (), read_only: bool = False) -> tuple[SpecView | None, ModelView | None]:
+    """The spec pane's and the model pane's objects for what the server is started with."""
+    if target.suffix.lower() in SPEC_SUFFIXES:
+        return SpecView(target, sets=sets, read_only="started with --read-only" if read_only else None), None
+    if not (target.is_dir() or target.suffix.lower() == ".keras"):
+        raise SpecError(Problem("not a spec, a run folder or a .keras file", file=str(target),
+                                hint="archspec serve specs/lenet.yaml, or archspec serve runs/NAME"))
+    from .model_view import ModelView  # imports TensorFlow
+
+    model = ModelView(target)
+    run_dir = model.trained.run_dir
+    spec = SpecView(run_dir / "spec.yaml", sets=sets, read_only=RUN_READ_ONLY) if run_dir is not None else None
+    return spec, model
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A bound, listening socket (port 0: any free one); a port in use is a SpecError, not a traceback."""
+    try:
+        infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise SpecError(Problem(f"cannot listen on {host!r}: {exc.strerror}", file="--host")) from None
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        raise SpecError(Problem(f"cannot listen on {host}:{port}: {exc.strerror}", file="--port",
+                                hint="another program uses this port: pass --port with another number (0: any free port)")) from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def url_of(sock: socket.socket, host: str) -> str:
+    port = sock.getsockname()[1]
+    shown = "127.0.0.1" if host in ANY_HOST else host
+    return f"http://[{shown}]:{port}/" if ":" in shown else f"http://{shown}:{port}/"
+
+
+def serve(target: str | Path, *, host: str = "127.0.0.1", port: int = 8000, sets: tuple[str, ...] = (), read_only: bool = False,
+          say: Callable[[str], None] = print, open_browser: bool = False) -> None:
+    """Serve the live page for a spec, a run folder or a .keras file until Ctrl-C."""
+    missing = _missing_extra()
+    if missing:
+        raise SpecError(Problem(f"archspec serve needs {missing}, which is not installed", hint="pip install 'archspec[serve]'"))
+    import uvicorn
+
+    from .app import LOCAL_HOSTS, create_app
+
+    spec, model = views(Path(target), sets=sets, read_only=read_only)
+    hosts = None if host in ANY_HOST else tuple(dict.fromkeys((host.strip("[]").lower(), *LOCAL_HOSTS)))
+    app = create_app(spec, model, hosts=hosts)
+    sock = listen(host, port)
+    url = url_of(sock, host)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", server_header=False))
+    say(f"serving {target} at {url}" + (" (every interface)" if host in ANY_HOST else "") + "; Ctrl-C stops")
+    if open_browser:
+        import webbrowser
+
+        webbrowser.open(url)
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn shuts down on the first Ctrl-C, then hands the signal back
+        pass
+    finally:
+        sock.close()
+    say("stopped")

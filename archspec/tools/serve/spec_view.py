@@ -1,0 +1,95 @@
+"""The spec pane's work: the text of the spec the server was started with, every edit checked as
+`archspec shapes` checks a file, and saving back to that one file.
+
+Edited text goes through the pure-Python path (``spec.read.parse`` with the file's own name,
+``spec.validate``, ``graph.graph_of``, ``graph.infer.infer`` with the CLI's budgets), so a
+problem reads exactly as the CLI prints it for the same text in the file. No TensorFlow.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from ...errors import Problem, SpecError, labelled
+from ...files import write_text
+from ...graph import graph_of
+from ...graph.infer import infer
+from ...spec.overrides import parse_assignments
+from ...spec.read import MAX_BYTES, format_of, parse, read_text
+from ...spec.validate import validate
+from ..draw import diagram
+from ..table import shapes_table
+from .limits import Refused
+
+
+def version_of(text: str) -> str:
+    """A short digest of a text: the version a save must start from."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def problem_json(problem: Problem) -> dict[str, Any]:
+    """A problem for the page: where (line, column, field) and the message exactly as the CLI prints it."""
+    return {"line": problem.line, "column": problem.column, "path": problem.field_path, "summary": problem.message,
+            "message": str(problem)}
+
+
+class SpecView:
+    """The spec file the server was started with. ``read_only`` says why saving is refused, when it is."""
+
+    def __init__(self, path: Path, *, sets: tuple[str, ...] = (), read_only: str | None = None) -> None:
+        self.path = path
+        self.name = str(path)  # as given on the command line: the CLI's messages name the file so
+        self.format = format_of(path)
+        parse_assignments(sets, "--set")  # a bad --set stops the server before it starts
+        self.sets = list(sets)
+        self.read_only = read_only
+        self.text = read_text(path)  # a spec that does not validate still opens: fixing it is what the page is for
+
+    def session(self) -> dict[str, Any]:
+        return {"name": self.name, "file": self.path.name, "format": self.format, "text": self.text, "version": version_of(self.text),
+                "sets": self.sets, "read_only": self.read_only}
+
+    def check(self, text: str, sets: list[str]) -> dict[str, Any]:
+        """Shapes table, diagram and warnings of edited text, or its problems; the variables it declares either way."""
+        variables: dict[str, str] | None = None
+        try:
+            overrides = parse_assignments(sets, "--set")
+            source = parse(text, self.name, fmt=self.format)
+            declared = source.data.get("variables")
+            variables = {str(k): _shown(v) for k, v in declared.items()} if isinstance(declared, dict) else {}
+            model = validate(source, overrides)
+            graph = graph_of(model)
+            report = infer(graph)
+        except SpecError as exc:
+            return {"ok": False, "problems": [problem_json(p) for p in exc.problems], "variables": variables}
+        return {"ok": True, "variables": variables, "table": shapes_table(report).to_json(),
+                "warnings": [problem_json(p) for p in labelled(report.warnings, "warning")],
+                "diagram": diagram(graph, report, format="html")}
+
+    def save(self, text: str, version: str) -> str:
+        """Write `text` over the file, atomically, if it is still the version the page started from; the new version."""
+        if self.read_only:
+            raise Refused(403, f"not saved: {self.read_only}")
+        if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
+            raise Refused(413, f"not saved: a spec is at most {MAX_BYTES:,} bytes")
+        try:
+            on_disk = self.path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            on_disk = None
+        if on_disk is not None and version_of(on_disk) != version:
+            raise Refused(409, f"not saved: {self.name} changed on disk since the page loaded it; reload the page to see it")
+        write_text(self.path, text, force=True)
+        self.text = text
+        return version_of(text)
+
+
+def _shown(value: Any) -> str:
+    """A variable's value as it would be typed after --set NAME=."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float, str)):
+        return str(value)
+    return json.dumps(value)
