@@ -244,9 +244,25 @@ class Lowering:
                 x = self.source_of(layer, path)
                 attrs = layer.model_copy(update={"name": None, "input": None})
                 return self.alias(base, self.add(base, kind.kind, attrs, [x], path))
-            return kind.lower(layer, self, path)
+            return self._lowered(kind, layer, path)
         finally:
             self.pending = None
+
+    def _lowered(self, kind: Any, layer: LayerSpec, path: tuple) -> str:
+        """A block's own lowering: the layers it computes from the spec's numbers can be out of
+        range (an MBConv widened past the filter limit), and that is the spec's problem, said at
+        the block, not a Python exception escaping from the block's code."""
+        try:
+            return kind.lower(layer, self, path)
+        except ValidationError as exc:
+            for error in exc.errors():
+                where = ".".join(str(p) for p in error["loc"])
+                self.problems.append(self.at(path, f"this {kind.kind} makes a {exc.title} layer whose {where} is out of range: "
+                                                   f"{error['msg'][0].lower()}{error['msg'][1:]}",
+                                             "the block computes it from the values given here; make them smaller"))
+            raise Skip from None
+        except (ValueError, ArithmeticError, RecursionError) as exc:
+            self.fail(path, f"this {kind.kind} cannot be built from these values: {exc}")
 
     def shape(self, name: str) -> tuple[int, ...]:
         """Static shape of a node already added (blocks need it: `auto` shortcuts, transitions)."""
