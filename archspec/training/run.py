@@ -302,7 +302,7 @@ def _steps_per_epoch(training: Training, images: D.Images, env: Env) -> tuple[in
     if training.batch_size % env.replicas:
         raise SpecError(Problem(f"batch_size {training.batch_size} does not split evenly over {env.replicas} replicas", file="--batch-size",
                                 hint=f"use a multiple of {env.replicas}"))
-    steps = images.count // training.batch_size if images.x is None else D.steps_per_epoch(images.count, training.batch_size, drop)
+    steps = D.steps_per_epoch(images.count, training.batch_size, drop)
     if steps < 1:
         raise SpecError(Problem(f"batch_size {training.batch_size} is larger than the {images.count} training examples", file="--batch-size"))
     return steps, drop
@@ -413,16 +413,17 @@ def _fit(job: Job, files: RunDir, env: Env, model: Any, data: Data, steps: int, 
     Returns it and the wall time."""
     training = job.training
     es = training.early_stopping
+    source = D.TrainingInput(data.train, data.train_plan, batch_size=training.batch_size, seed=job.seed, aug=training.data.augment,
+                             drop_remainder=drop, deterministic=job.deterministic, log=job.say)
     record = recorder(files, job.state, epochs=training.epochs, monitor=monitor[0], mode=monitor[1], min_delta=es.min_delta if es else 0.0,
-                      patience=es.patience if es else None, log=job.say, chief=env.chief)
+                      patience=es.patience if es else None, log=job.say, chief=env.chief, meter=source.meter)
     callbacks = [record]
     if job.verbose == 1:  # drawn first at an epoch's end, so the recorder's line replaces the bar
         callbacks.insert(0, progress(steps=steps, batch_size=training.batch_size, count=data.train.count, epochs=training.epochs))
     started = time.perf_counter()
     if job.completed < training.epochs and not job.stopped:
         def train_ds(first_epoch: int) -> Any:
-            return D.train_dataset(data.train, data.train_plan, batch_size=training.batch_size, seed=job.seed, first_epoch=first_epoch,
-                                   epochs=training.epochs, aug=training.data.augment, drop_remainder=drop)
+            return source.dataset(first_epoch, training.epochs)
 
         val_ds = D.eval_dataset(data.val, data.val_plan, batch_size=training.batch_size) if data.val is not None and data.val_plan else None
         try:
@@ -433,6 +434,11 @@ def _fit(job: Job, files: RunDir, env: Env, model: Any, data: Data, steps: int, 
             if env.chief:
                 job.say(f"interrupted after epoch {len(record.history)}; continue with: archspec train --resume {files.root}")
             raise
+        except Exception as exc:  # a folder's file that broke when the input decoded it: say which
+            located = D.unreadable(exc, data.train, data.val)
+            if located is None:
+                raise
+            raise located from None
     return record, time.perf_counter() - started
 
 
