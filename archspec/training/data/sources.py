@@ -13,9 +13,10 @@ A source is named by a string (the CLI's ``--data`` and ``--val``):
                            one-hot (N,K); or ``x_train``/``y_train``/``x_test``/
                            ``y_test`` with ``:train``/``:test``.
 ``DIR``                    one sub-folder of images per class (PNG, JPEG, GIF,
-                           BMP), each file decoded at its own size (``decode``);
-                           read once to check it and learn its size, decoded
-                           again by the training input (``pipeline``).
+                           BMP), each file decoded at its own size (``decode``)
+                           by the training input (``pipeline``); loading reads
+                           each file's size (a JPEG's header, other files
+                           decoded) and keeps no pixels.
 =========================  ====================================================
 
 Any source takes a Python slice: ``idx:data/mnist[:8000]``, ``mnist[-2000:]``.
@@ -358,11 +359,11 @@ def load_npz(target: str, split: str | None) -> Images:
 def load_folder(target: str) -> Images:
     """An image folder, one sub-folder per class: each file's size learnt, in parallel, without keeping its pixels.
 
-    A JPEG's size is read from its header; any other file is decoded. The pixels are not kept: the
-    training input decodes the files into its cache (``pipeline``), where a JPEG whose data turns out
-    broken is reported, so a folder is decoded once and never held twice. Files with fewer channels
-    than the folder's most are brought up to it (``decode.promote``): the plan's conversions then treat
-    them as their own pixels."""
+    A JPEG's size is read from its header (a JPEG is decoded once, by the training input, which reports
+    one whose data turns out broken); any other file is decoded now. No pixels are kept: the training
+    input's cache holds the prepared images, so a folder is never in memory twice. Files with fewer
+    channels than the folder's most are brought up to it (``decode.promote``): the plan's conversions
+    then treat them as their own pixels."""
     folder = Path(target)
     if not folder.is_dir():
         raise _error("no such folder", file=target)
