@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, TextIO
 
 from ..keras_side.saving import save_model
-from .data.meter import InputMeter, rates
+from .data.meter import InputMeter
 from .rundir import RunDir
 
 Log = Callable[[str], Any]
@@ -84,8 +84,8 @@ def recorder(files: RunDir, state: dict[str, Any] | None, *, epochs: int, monito
             self.stopped = False
             self.write_scalar = _scalar_writer(files.tensorboard) if chief else None
             self._t0 = 0.0
-            self._loop: tuple[float, list[float]] | None = None  # when the epoch's training loop ended, and the meter then
-            self._meter0: list[float] | None = None
+            self._loop: tuple[float, Any] | None = None  # when the epoch's training loop ended, and the meter's mark then
+            self._meter0: Any = None
 
         def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
             self._t0 = time.perf_counter()
@@ -107,7 +107,7 @@ def recorder(files: RunDir, state: dict[str, Any] | None, *, epochs: int, monito
             entry["learning_rate"] = float(f"{_learning_rate(self.model.optimizer):.7g}")
             entry["seconds"] = round(seconds, 3)
             if self._loop is not None and self._meter0 is not None:
-                entry.update(rates(self._meter0, self._loop[1], self._loop[0] - self._t0))
+                entry.update(meter.rates(self._meter0, self._loop[1], self._loop[0] - self._t0))  # type: ignore[union-attr]
             value = entry.get(monitor)
             best = self.best
             if value is not None and better(value, None if best is None else best["value"]):

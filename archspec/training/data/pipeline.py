@@ -78,8 +78,9 @@ def _shift(image: Any, d: Any, axis: int, fill: Any) -> Any:
     gone = tf.minimum(tf.abs(d), n)
     at = tf.one_hot(axis, 3, dtype=tf.int32)
     kept = tf.slice(image, at * tf.minimum(tf.maximum(-d, 0), n), tf.where(at == 1, n - gone, -1))
-    filled = tf.broadcast_to(fill, tf.where(at == 1, gone, tf.shape(image)))
-    return tf.cond(d >= 0, lambda: tf.concat([filled, kept], axis), lambda: tf.concat([kept, filled], axis))
+    before = tf.broadcast_to(fill, tf.where(at == 1, tf.where(d > 0, gone, 0), tf.shape(image)))
+    after = tf.broadcast_to(fill, tf.where(at == 1, tf.where(d < 0, gone, 0), tf.shape(image)))
+    return tf.concat([before, kept, after], axis)
 
 
 def plain(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -209,58 +210,48 @@ class TrainingInput:
         fill = p.values(tf.zeros([p.input_shape[2]], tf.float32))
         labels = tf.one_hot(tf.constant(self.images.y), p.classes, dtype=tf.float32)
         parallel = {"num_parallel_calls": tf.data.AUTOTUNE, "deterministic": self.deterministic}
-        now = self.meter.now
+        timed = self.meter.timed
 
         def order(e: Any) -> Any:
             return tf.data.Dataset.from_tensor_slices(tf.random.experimental.stateless_shuffle(tf.range(n, dtype=tf.int64), seed=tf.stack([base, e])))
 
-        def finish(e: Any, step: Any, idx: Any, x: Any, started: Any) -> Any:
-            """Augmented with the batch's key, one-hot labels, and when its making started and ended."""
-            x = augment(x, tf.stack([base + 7919 * (e + 1), step]), self.aug, fill)
-            y = tf.gather(labels, idx)
-            with tf.control_dependencies([x, y]):
-                return x, y, started, now()
+        def finish(e: Any, step: Any, idx: Any, x: Any, intervals: Any) -> Any:
+            """A batch of prepared images augmented with its key, and one-hot labels; its stages' times, this one's last."""
+            def make(x: Any, idx: Any) -> Any:
+                return augment(x, tf.stack([base + 7919 * (e + 1), step]), self.aug, fill), tf.gather(labels, idx)
+
+            (x, y), interval = timed(make)(x, idx)
+            return x, y, tf.concat([intervals, interval], 0)
 
         def from_cache(first: int) -> Any:
-            """Epochs first..epochs-1, one parallel map across them (no pause at an epoch's end)."""
+            """Epochs first..epochs-1 gathered from the cache, in one parallel map across them (no pause between)."""
             def index_batches(e: Any) -> Any:
                 batches = order(e).batch(self.batch_size, drop_remainder=self.drop_remainder).enumerate()
                 return batches.map(plain(lambda step, idx: (e, step, idx)))
 
-            def make(e: Any, step: Any, idx: Any) -> Any:
-                started = now()
-                with tf.control_dependencies([started]):
-                    return finish(e, step, idx, fetch(tf.identity(idx)), started)
+            def gather(e: Any, step: Any, idx: Any) -> Any:
+                return (e, step, idx, *timed(fetch)(idx))
 
-            return tf.data.Dataset.range(first, epochs).flat_map(plain(index_batches)).map(plain(make), **parallel)
+            return tf.data.Dataset.range(first, epochs).flat_map(plain(index_batches)).map(plain(gather), **parallel)
 
         def from_source(e: Any) -> Any:
+            """Epoch e's batches prepared from the source, each put in the cache (when there is one)."""
             if self.images.x is None:  # a file per call: decoding dominates
-                one = _prepare_file(self.images, p)
-
-                def image(i: Any) -> Any:
-                    started = now()
-                    with tf.control_dependencies([started]):
-                        return i, one(tf.identity(i)), started
-
-                batches = order(e).map(plain(image), **parallel).batch(self.batch_size)
+                one = timed(_prepare_file(self.images, p))
+                batches = order(e).map(plain(lambda i: (i, *one(i))), **parallel).batch(self.batch_size)
+                batches = batches.map(plain(lambda idx, x, intervals: (idx, x, tf.reshape(intervals, [-1, 2]))))
             else:
-                prepare = prepared(self.images, p)
+                prepare = timed(prepared(self.images, p))
+                batches = order(e).batch(self.batch_size).map(plain(lambda idx: (idx, *prepare(idx))), **parallel)
 
-                def batch(idx: Any) -> Any:
-                    started = now()
-                    with tf.control_dependencies([started]):
-                        return idx, prepare(tf.identity(idx)), tf.fill(tf.shape(idx), started)
+            def stored(step: Any, item: Any) -> Any:
+                idx, x, intervals = item
+                x, interval = timed(put)(idx, x)
+                return e, step, idx, x, tf.concat([intervals, interval], 0)
 
-                batches = order(e).batch(self.batch_size).map(plain(batch), **parallel)
-
-            def make(step: Any, item: Any) -> Any:
-                idx, x, started = item
-                return finish(e, step, idx, put(idx, x), tf.reduce_min(started))
-
-            ds = batches.enumerate().map(plain(make), **parallel)
+            ds = batches.enumerate().map(plain(stored), **parallel)
             if self.drop_remainder:  # every image goes into the cache: the last partial batch is dropped only now
-                ds = ds.filter(plain(lambda x, y, started, ended: tf.shape(x)[0] == self.batch_size))
+                ds = ds.filter(plain(lambda e, step, idx, x, intervals: tf.size(idx) == self.batch_size))
             return ds
 
         if fetch is None:
@@ -273,6 +264,7 @@ class TrainingInput:
                      f"({cache.gb(self.placement.nbytes)}) for the epochs after it")
             # concatenate: the later epochs start gathering only once the first has put every image
             ds = from_source(tf.constant(first_epoch, tf.int64)).concatenate(from_cache(first_epoch + 1))
+        ds = ds.map(plain(finish), **parallel)
         return self.meter.wrap(ds.prefetch(tf.data.AUTOTUNE)).with_options(_options(self.deterministic))
 
 
