@@ -168,6 +168,9 @@ def main() -> int:
     print(f"archspec / keras, epoch 1: {first:.2f}x (target >= 1)")
     print(f"archspec / keras, epochs 2..{args.epochs}: " + ", ".join(f"{rate['archspec'][e] / rate['keras'][e]:.2f}x" for e in range(1, args.epochs))
           + f"; lowest {later:.2f}x (target >= 3)")
+    if not full:
+        print(f"quick mode: archspec's fixed start-up (load and set-up above, and the switch to the cache at epoch 2) weighs on "
+              f"{args.count} images; the targets are for BENCH=full")
     return 0
 
 
