@@ -45,6 +45,7 @@ MODES: dict[str, dict[str, list[str]]] = {
     "train_lenet.py": {"quick": ["--epochs", "2"], "full": []},
     "fuzz.py": {"quick": ["2"], "full": ["20"]},
     "export_zoo.py": {"quick": ["--max-params", "1e6"], "full": []},
+    "input_pipeline.py": {"quick": [], "full": []},
     "gpu.sh": {"quick": ["run"], "full": ["run"]},
 }
 NEEDS_GPU = {"gpu.sh": "GPU: ResNet-50 training step, batch 256, mixed precision + jit, beside keras.applications"}

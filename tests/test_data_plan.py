@@ -7,6 +7,7 @@ plan is recorded in run.json and printed; validation_split keeps every class's s
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -86,10 +87,12 @@ def test_validation_split_keeps_every_class_share_after_a_seeded_shuffle(tmp_pat
     images = D.load(str(folder))
     train, val = D.split_validation(images, 0.25, seed=3)
     assert sorted(val.y.tolist()) == [0, 1, 2] and sorted(np.bincount(train.y).tolist()) == [3, 3, 3]
-    assert not set(train.x.reshape(9, -1).sum(axis=1).tolist()) & set(val.x.reshape(3, -1).sum(axis=1).tolist())
+    assert len(set(train.files) | set(val.files)) == 12  # no file in both
+    assert val.sizes == {(8, 8, 1): 3} and [(f.split("/")[-2], k) for f, k in zip(val.files, val.y)] == \
+        [(("cat", "dog", "eel")[k], k) for k in val.y]  # each file keeps its label
     again = D.split_validation(images, 0.25, seed=3)[1]
-    assert np.array_equal(again.x, val.x)  # the seed decides which examples
-    picks = {tuple(D.split_validation(images, 0.5, seed=s)[1].x.reshape(6, -1).sum(axis=1).tolist()) for s in range(6)}
+    assert np.array_equal(again.files, val.files)  # the seed decides which examples
+    picks = {tuple(D.split_validation(images, 0.5, seed=s)[1].files) for s in range(6)}
     assert len(picks) > 1
     # rounding: 10 examples in classes of 5, 3, 2 at 0.3 -> 3 held out; quotas 1.5, 0.9, 0.6 give 1, 0, 0 and the
     # two left over go to the largest remainders
@@ -148,9 +151,10 @@ def test_progress_bar_on_a_terminal_and_epoch_lines_everywhere(tmp_path, monkeyp
     archspec.train(archspec.loads(TINY), data=data, epochs=2, batch_size=8, seed=0, run_dir=tmp_path / "tty")
     out = terminal.text
     assert "\r" in out and "8/8" in out and " img/s  ETA 0:00" in out, out
-    epoch_lines = [line.split("\r")[-1] for line in out.split("\n") if "epoch " in line]
+    epoch_lines = [line.split("\r")[-1] for line in out.split("\n") if "epoch " in line and not line.startswith("input: ")]
     assert [line.split()[:2] for line in epoch_lines] == [["epoch", "1/2"], ["epoch", "2/2"]]  # the bar gives way to the line
-    assert all("img/s" not in line for line in epoch_lines)
+    assert all("ETA" not in line and "[" not in line for line in epoch_lines)
+    assert all(re.search(r"  [\d,]+ img/s \(input [\d,]+ img/s, waited \d+%\)(  \(best\))?$", line) for line in epoch_lines), epoch_lines
 
     class _Pipe(_Terminal):
         def isatty(self) -> bool:
@@ -159,7 +163,7 @@ def test_progress_bar_on_a_terminal_and_epoch_lines_everywhere(tmp_path, monkeyp
     pipe = _Pipe()
     monkeypatch.setattr("sys.stdout", pipe)
     archspec.train(archspec.loads(TINY), data=data, epochs=2, batch_size=8, seed=0, run_dir=tmp_path / "pipe")
-    assert "\r" not in pipe.text and "img/s" not in pipe.text
+    assert "\r" not in pipe.text and "ETA" not in pipe.text
     assert [line.split()[:2] for line in pipe.text.splitlines() if line.startswith("epoch ")] == [["epoch", "1/2"], ["epoch", "2/2"]]
 
 

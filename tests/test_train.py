@@ -19,6 +19,7 @@ import pytest
 import archspec
 from archspec.cli import main
 from archspec.training import config, data as D
+from archspec.training.callbacks import TIMING
 from archspec.spec.overrides import parse_assignments
 from conftest import ROOT
 
@@ -132,7 +133,7 @@ def test_seeded_runs_repeat_and_resume_continues_exactly(mnist_dir, tmp_path) ->
     resumed = archspec.train(None, resume=tmp_path / "c", epochs=3, verbose=0)
 
     def figures(result):
-        return [{k: v for k, v in row.items() if k != "seconds"} for row in result.history]
+        return [{k: v for k, v in row.items() if k not in TIMING} for row in result.history]
 
     assert figures(again) == figures(straight)
     assert resumed.resumed_from == 2 and figures(part) == figures(straight)[:2]
@@ -302,20 +303,22 @@ def test_image_folder_source(tmp_path, monkeypatch) -> None:
         (tmp_path / "pics" / name).mkdir(parents=True)
         for i in range(4):
             tf.io.write_file(str(tmp_path / "pics" / name / f"{i}.png"), tf.io.encode_png(rng.integers(0, 255, (20, 24, 3), dtype=np.uint8)))
-    images = D.load(str(tmp_path / "pics"))  # at the files' own size and channels: the plan fits them
-    assert images.x.shape == (12, 20, 24, 3) and images.classes == 3 and images.class_names == ["cat", "dog", "eel"]
+    images = D.load(str(tmp_path / "pics"))  # each file's size and channels, read once: the plan fits them
+    assert images.x is None and images.file_shapes.tolist() == [[20, 24, 3]] * 12 and images.sizes == {(20, 24, 3): 12}
+    assert images.classes == 3 and images.class_names == ["cat", "dog", "eel"] and images.y.tolist() == [0] * 4 + [1] * 4 + [2] * 4
     spec = archspec.loads("name: tiny\ninput: [32, 32, 1]\nlayers: [flatten, {dense: {units: 3, activation: softmax}}]\n")
     result = archspec.train(spec, data=str(tmp_path / "pics"), epochs=1, batch_size=4, verbose=0, run_dir=tmp_path / "run")
     assert json.loads(result.paths["run_json"].read_text())["class_names"] == ["cat", "dog", "eel"]
     with pytest.raises(archspec.SpecError, match="has 3 classes but the spec's network outputs 10"):
         archspec.train(LENET, data=str(tmp_path / "pics"), epochs=1, verbose=0, run_dir=tmp_path / "run2")
-    # a folder too large for memory is streamed (shuffle buffer, parallel map, repeat) instead
-    monkeypatch.setattr(D.sources, "IN_MEMORY_BYTES", 0)
-    streamed = D.load(str(tmp_path / "pics"))
-    assert streamed.x is None and streamed.count == 12 and streamed.shape == (20, 24, 3)
-    result = archspec.train(spec, data=str(tmp_path / "pics"), val=str(tmp_path / "pics"), epochs=2, batch_size=4, verbose=0,
-                            run_dir=tmp_path / "run3")
+    # a training input too large for memory is cached on disk instead, and says so
+    monkeypatch.setattr(D.cache, "available_memory", lambda: 1000)
+    lines: list[str] = []
+    result = archspec.train(spec, data=str(tmp_path / "pics"), val=str(tmp_path / "pics"), epochs=2, batch_size=4, verbose=2,
+                            log=lines.append, run_dir=tmp_path / "run3")
     assert [row["epoch"] for row in result.history] == [1, 2] and result.metrics["val_examples"] == 12
+    assert any(line.startswith("input: the 12 training images need 0.00 GB once prepared") and "caching them on disk" in line
+               for line in lines), lines
 
 
 def test_arrays_logits_and_validation_split(tmp_path) -> None:

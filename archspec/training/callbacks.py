@@ -1,7 +1,11 @@
 """What training reports while it runs: the recorder that commits each epoch, and the live progress bar.
 
 The recorder writes every completed epoch to the run folder (``rundir.RunDir.commit``),
-to TensorBoard and, as one line, to the log; it also stops early. The progress bar
+to TensorBoard and, as one line, to the log; it also stops early. Each epoch's entry has, besides
+the metrics, how fast training and its input went (``RATES``; ``data/meter.py`` says how the input
+is timed): ``images_per_second`` over the training loop (validation excluded),
+``input_images_per_second`` the input could deliver, and ``input_wait``, the share of the loop
+spent waiting for it (near 0: the model is the bottleneck; near 1: the input is). The progress bar
 redraws one terminal line during an epoch (steps, images per second, time left) and
 clears it when the epoch ends, so the epoch's line takes its place: a terminal shows
 live progress, and a log file or pipe only the epoch lines.
@@ -15,10 +19,14 @@ import time
 from typing import Any, Callable, Mapping, TextIO
 
 from ..keras_side.saving import save_model
+from .data.meter import InputMeter
 from .rundir import RunDir
 from .tensorboard import backfill, scalar_writer, write_epoch
 
 Log = Callable[[str], Any]
+RATES = ("images_per_second", "input_images_per_second", "input_wait")
+TIMING = ("seconds", *RATES)
+"""An entry's keys that time the epoch: they differ between two runs that are otherwise the same."""
 
 
 def _better(mode: str, min_delta: float) -> Callable[[float, float | None], bool]:
@@ -28,17 +36,21 @@ def _better(mode: str, min_delta: float) -> Callable[[float, float | None], bool
 
 
 def format_epoch(entry: Mapping[str, Any], epochs: int) -> str:
+    """``epoch 2/5  loss 0.1234 ...  learning_rate 0.001  3.2s  612 img/s (input 4,321 img/s, waited 1%)``."""
     parts = [f"epoch {entry['epoch']}/{epochs}"]
     for key, value in entry.items():
-        if key in ("epoch", "seconds"):
+        if key in ("epoch", *TIMING):
             continue
         parts.append(f"{key} {value:.4g}" if key == "learning_rate" else f"{key} {value:.4f}")
     parts.append(f"{entry['seconds']:.1f}s")
+    if "images_per_second" in entry:
+        parts.append(f"{entry['images_per_second']:,.0f} img/s (input {entry['input_images_per_second']:,.0f} img/s, "
+                     f"waited {entry['input_wait']:.0%})")
     return "  ".join(parts)
 
 
 def recorder(files: RunDir, state: dict[str, Any] | None, *, epochs: int, monitor: str, mode: str, min_delta: float,
-              patience: int | None, log: Log | None, chief: bool) -> Any:
+              patience: int | None, log: Log | None, chief: bool, meter: InputMeter | None = None) -> Any:
     import keras
 
     better = _better(mode, min_delta)
@@ -56,18 +68,30 @@ def recorder(files: RunDir, state: dict[str, Any] | None, *, epochs: int, monito
             if self.write_scalar is not None and self.history:  # epochs a kill kept out of TensorBoard
                 backfill(files.tensorboard, self.history, self.write_scalar)
             self._t0 = 0.0
+            self._loop: tuple[float, Any] | None = None  # when the epoch's training loop ended, and the meter's mark then
+            self._meter0: Any = None
 
         def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
             self._t0 = time.perf_counter()
+            self._loop = None
+            self._meter0 = meter.read() if meter is not None else None
+
+        def on_test_begin(self, logs: Any = None) -> None:  # validation: the epoch's training loop is over
+            if self._loop is None and meter is not None:
+                self._loop = (time.perf_counter(), meter.read())
 
         def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
             seconds = time.perf_counter() - self._t0
+            if meter is not None and self._loop is None:
+                self._loop = (time.perf_counter(), meter.read())
             entry: dict[str, Any] = {"epoch": epoch + 1}
             logs = {k: float(v) for k, v in (logs or {}).items() if k != "learning_rate"}
             order = sorted(logs, key=lambda k: (k.startswith("val_"), k.removeprefix("val_") != "loss"))
             entry.update((k, logs[k]) for k in order)
             entry["learning_rate"] = float(f"{_learning_rate(self.model.optimizer):.7g}")
             entry["seconds"] = round(seconds, 3)
+            if self._loop is not None and self._meter0 is not None:
+                entry.update(meter.rates(self._meter0, self._loop[1], self._loop[0] - self._t0))  # type: ignore[union-attr]
             value = entry.get(monitor)
             best = self.best
             if value is not None and better(value, None if best is None else best["value"]):

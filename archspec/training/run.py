@@ -349,7 +349,7 @@ def _steps_per_epoch(training: Training, images: D.Images, env: Env) -> tuple[in
     if training.batch_size % env.replicas:
         raise SpecError(Problem(f"batch_size {training.batch_size} does not split evenly over {env.replicas} replicas", file="--batch-size",
                                 hint=f"use a multiple of {env.replicas}"))
-    steps = images.count // training.batch_size if images.x is None else D.steps_per_epoch(images.count, training.batch_size, drop)
+    steps = D.steps_per_epoch(images.count, training.batch_size, drop)
     if steps < 1:
         raise SpecError(Problem(f"batch_size {training.batch_size} is larger than the {images.count} training examples", file="--batch-size"))
     return steps, drop
@@ -489,9 +489,11 @@ def _fit(job: Job, files: RunDir, env: Env, model: Any, data: Data, steps: int, 
     Returns it and the wall time."""
     training = job.training
     es = training.early_stopping
+    source = D.TrainingInput(data.train, data.train_plan, batch_size=training.batch_size, seed=job.seed, aug=training.data.augment,
+                             drop_remainder=drop, deterministic=job.deterministic, log=job.say)
     try:  # the recorder rebuilds TensorBoard's missing epochs as it starts
         record = recorder(files, job.state, epochs=training.epochs, monitor=monitor[0], mode=monitor[1], min_delta=es.min_delta if es else 0.0,
-                          patience=es.patience if es else None, log=job.say, chief=env.chief)
+                          patience=es.patience if es else None, log=job.say, chief=env.chief, meter=source.meter)
     except WriteError as exc:
         raise _stopped(job, files, job.completed, exc) from None
     callbacks = [record]
@@ -500,8 +502,7 @@ def _fit(job: Job, files: RunDir, env: Env, model: Any, data: Data, steps: int, 
     started = time.perf_counter()
     if job.completed < training.epochs and not job.stopped:
         def train_ds(first_epoch: int) -> Any:
-            return D.train_dataset(data.train, data.train_plan, batch_size=training.batch_size, seed=job.seed, first_epoch=first_epoch,
-                                   epochs=training.epochs, aug=training.data.augment, drop_remainder=drop)
+            return source.dataset(first_epoch, training.epochs)
 
         val_ds = D.eval_dataset(data.val, data.val_plan, batch_size=training.batch_size) if data.val is not None and data.val_plan else None
         try:
@@ -514,6 +515,11 @@ def _fit(job: Job, files: RunDir, env: Env, model: Any, data: Data, steps: int, 
             raise
         except WriteError as exc:
             raise _stopped(job, files, len(record.history), exc) from None
+        except Exception as exc:  # a folder's file that broke when the input decoded it: say which
+            located = D.unreadable(exc, data.train, data.val)
+            if located is None:
+                raise
+            raise located from None
     return record, time.perf_counter() - started
 
 

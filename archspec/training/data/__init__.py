@@ -3,17 +3,20 @@
 - ``sources``: what a source string names and reading it (keras datasets, IDX, npz, image folders, arrays);
 - ``decode``: image files and arrays to pixels (the one decoder folders, `predict` and `inspect` share);
 - ``plan``: a source checked against the spec, and the preprocessing steps decided (the Plan);
-- ``pipeline``: tf.data pipelines that apply a Plan, with augmentation for training.
+- ``pipeline``: tf.data pipelines that apply a Plan, with augmentation for training;
+- ``cache``: where the prepared training images wait between epochs (memory, disk or nowhere);
+- ``meter``: how fast the training input is, timed while training runs.
 """
 
-from . import decode, pipeline, sources
+from . import cache, decode, meter, pipeline, sources
 from .decode import read_images
-from .pipeline import augment, eval_dataset, steps_per_epoch, train_dataset
+from .meter import InputMeter
+from .pipeline import TrainingInput, augment, eval_dataset, steps_per_epoch, train_dataset
 from .plan import Fit, Plan, plan
 from .sources import (Images, SourceRef, absolute, from_arrays, keras_home, load, load_folder, load_idx, load_keras,
-                      load_npz, missing_classes, parse_source, read_idx, split_validation)
+                      load_npz, missing_classes, parse_source, read_idx, split_validation, unreadable)
 
-__all__ = ["Fit", "Images", "Plan", "SourceRef", "absolute", "augment", "decode", "eval_dataset", "from_arrays",
-           "keras_home", "load", "load_folder", "load_idx", "load_keras", "load_npz", "missing_classes", "parse_source",
-           "pipeline", "plan", "read_idx", "read_images", "sources", "split_validation", "steps_per_epoch",
-           "train_dataset"]
+__all__ = ["Fit", "Images", "InputMeter", "Plan", "SourceRef", "TrainingInput", "absolute", "augment", "cache", "decode",
+           "eval_dataset", "from_arrays", "keras_home", "load", "load_folder", "load_idx", "load_keras", "load_npz", "meter", "missing_classes",
+           "parse_source", "pipeline", "plan", "read_idx", "read_images", "sources", "split_validation", "steps_per_epoch",
+           "train_dataset", "unreadable"]

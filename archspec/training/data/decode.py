@@ -2,8 +2,9 @@
 
 Files are decoded by TensorFlow (PNG, JPEG, GIF's first frame, BMP; no Pillow),
 at their own size and channel count, as uint8 (H, W, C) with C in 1, 3 or 4:
-grey with alpha becomes RGBA, so the plan's channel rules cover every file. A
-``.npy`` file holds one image (H, W[, C]) or several (N, H, W[, C]).
+grey with alpha becomes RGBA, so the plan's channel rules cover every file. An
+image folder brings every file up to its most channels (`promote`). A ``.npy``
+file holds one image (H, W[, C]) or several (N, H, W[, C]).
 """
 
 from __future__ import annotations
@@ -29,6 +30,25 @@ def decode(data: Any, channels: int = 0) -> Any:
     if channels:
         return image
     return tf.cond(tf.shape(image)[-1] == 2, lambda: tf.io.decode_image(data, channels=4, expand_animations=False), lambda: image)
+
+
+def promote(image: Any, channels: int) -> Any:
+    """uint8 (H, W, c) -> (H, W, `channels`) with c <= channels, pixels unchanged: grey repeated, opaque alpha added.
+
+    How a folder of grey and colour files becomes one channel count (the plan's conversions then
+    treat the result as the file's own pixels)."""
+    import tensorflow as tf
+
+    def bring_up() -> Any:
+        rgb = tf.cond(tf.shape(image)[-1] == 1, lambda: tf.repeat(image, 3, axis=-1), lambda: image[..., :3])
+        if channels == 3:
+            return rgb
+        opaque = tf.fill(tf.shape(image[..., :1]), tf.constant(255, tf.uint8))
+        return tf.concat([rgb, tf.cond(tf.shape(image)[-1] == 4, lambda: image[..., 3:], lambda: opaque)], axis=-1)
+
+    if channels == 1:
+        return tf.ensure_shape(image, [None, None, 1])
+    return tf.ensure_shape(tf.cond(tf.shape(image)[-1] == channels, lambda: image, bring_up), [None, None, channels])
 
 
 def decode_file(path: str | os.PathLike[str], channels: int = 0) -> np.ndarray:

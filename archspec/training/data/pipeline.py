@@ -1,11 +1,22 @@
 """tf.data pipelines: batches for training (shuffled, augmented) and for evaluation (in order).
 
-In-memory sources (all but very large folders) go through one pipeline: each
-epoch's order is a stateless shuffle keyed by (seed, epoch), each batch is
-gathered, preprocessed and augmented in a parallel ``map`` whose random
-augmentation is keyed by (seed, epoch, step). An epoch's data therefore
-depends only on the seed and the epoch number: a resumed run sees exactly the
-batches the uninterrupted run would have.
+Training (``TrainingInput``) prepares every image once, in its first epoch: decoded (a folder's
+files, in parallel), brought to the input's channels and size, and through the plan's values
+(``Plan.prepare``). As that epoch makes its batches it puts the prepared images in the cache
+(``cache``: memory, a file on disk, or nowhere when neither has room), so a later epoch only
+gathers its batches from the cache and augments them:
+
+- epoch e's order is a stateless shuffle keyed by (seed, e), and each batch's augmentation is
+  keyed by (seed, e, step): an epoch's data depends only on the seed and the epoch number, so a
+  resumed run sees exactly the batches the uninterrupted run would have, and every epoch draws
+  its augmentation afresh;
+- batches are made by a parallel ``map`` and prefetched (``AUTOTUNE``); they come in order when
+  the run is seeded, in whichever order they are ready otherwise;
+- a meter (``meter``) times the input while it runs.
+
+The cache holds what the network would see without augmentation, computed by the same steps
+as `evaluate` and `predict`; augmentation moves pixels and fills with the value a black pixel
+takes after the plan's values, so augmenting the cached values is augmenting the pixels.
 """
 
 from __future__ import annotations
@@ -15,51 +26,78 @@ from typing import Any, Callable
 
 import numpy as np
 
+from . import cache
+from .decode import decode, promote
+from .meter import InputMeter
 from .plan import Plan
 from .sources import Images
 
 CACHE_BYTES = 1024**3
 """Largest preprocessed evaluation set cached in memory by tf.data."""
 
+Log = Callable[[str], Any]
 
-def augment(x: Any, seed: Any, aug: Any) -> Any:
-    """Random flips and shifts of a batch, stateless: the same seed gives the same result."""
+
+def augment(x: Any, seed: Any, aug: Any, fill: Any = 0.0) -> Any:
+    """Random flips and shifts of a batch, stateless: the same seed gives the same result.
+
+    Flips first, then a shift by a whole number of pixels; pixels shifted in take `fill` (one value,
+    or one per channel). Each image is flipped and shifted by slicing, so an image costs a few copies."""
     import tensorflow as tf
 
     if aug.flip == "none" and not aug.translate:
         return x
     seeds = tf.random.experimental.stateless_split(seed, 4)
-    batch = tf.shape(x)[0]
-    if aug.flip in ("horizontal", "both"):
-        flip = tf.random.stateless_uniform([batch, 1, 1, 1], seeds[0]) < 0.5
-        x = tf.where(flip, tf.reverse(x, axis=[2]), x)
-    if aug.flip in ("vertical", "both"):
-        flip = tf.random.stateless_uniform([batch, 1, 1, 1], seeds[1]) < 0.5
-        x = tf.where(flip, tf.reverse(x, axis=[1]), x)
+    batch, channels = tf.shape(x)[0], x.shape[-1]
+    no = tf.zeros([batch], tf.bool)
+    across = tf.reshape(tf.random.stateless_uniform([batch, 1, 1, 1], seeds[0]) < 0.5, [batch]) if aug.flip in ("horizontal", "both") else no
+    down = tf.reshape(tf.random.stateless_uniform([batch, 1, 1, 1], seeds[1]) < 0.5, [batch]) if aug.flip in ("vertical", "both") else no
+    dy = dx = tf.zeros([batch], tf.int32)
     if aug.translate:
         h, w = tf.cast(tf.shape(x)[1], tf.float32), tf.cast(tf.shape(x)[2], tf.float32)
         limit_y = aug.translate * h if aug.translate < 1 else tf.constant(float(aug.translate))
         limit_x = aug.translate * w if aug.translate < 1 else tf.constant(float(aug.translate))
-        dy = tf.round(tf.random.stateless_uniform([batch], seeds[2], -1.0, 1.0) * limit_y)
-        dx = tf.round(tf.random.stateless_uniform([batch], seeds[3], -1.0, 1.0) * limit_x)
-        ones, zeros = tf.ones([batch]), tf.zeros([batch])
-        # output(y, x) = input(y - dy, x - dx): the image moves by (dy, dx)
-        transforms = tf.stack([ones, zeros, -dx, zeros, ones, -dy, zeros, zeros], axis=1)
-        x = tf.raw_ops.ImageProjectiveTransformV3(
-            images=x, transforms=transforms, output_shape=tf.shape(x)[1:3], fill_value=0.0,
-            interpolation="NEAREST", fill_mode="CONSTANT",
-        )
-    return x
+        dy = tf.cast(tf.round(tf.random.stateless_uniform([batch], seeds[2], -1.0, 1.0) * limit_y), tf.int32)
+        dx = tf.cast(tf.round(tf.random.stateless_uniform([batch], seeds[3], -1.0, 1.0) * limit_x), tf.int32)
+    fill = tf.broadcast_to(tf.cast(fill, x.dtype), [channels])
+
+    def one(args: Any) -> Any:
+        image, flip_x, flip_y, shift_y, shift_x = args
+        image = tf.cond(flip_x, lambda: tf.reverse(image, [1]), lambda: image)
+        image = tf.cond(flip_y, lambda: tf.reverse(image, [0]), lambda: image)
+        return _shift(_shift(image, shift_y, 0, fill), shift_x, 1, fill)
+
+    return tf.map_fn(one, (x, across, down, dy, dx), fn_output_signature=tf.TensorSpec(x.shape[1:], x.dtype))
 
 
-def _options(shard: bool) -> Any:
+def _shift(image: Any, d: Any, axis: int, fill: Any) -> Any:
+    """output[i] = image[i - d] along `axis` (0 rows, 1 columns), `fill` where that is outside the image."""
+    import tensorflow as tf
+
+    n = tf.shape(image)[axis]
+    gone = tf.minimum(tf.abs(d), n)
+    at = tf.one_hot(axis, 3, dtype=tf.int32)
+    kept = tf.slice(image, at * tf.minimum(tf.maximum(-d, 0), n), tf.where(at == 1, n - gone, -1))
+    before = tf.broadcast_to(fill, tf.where(at == 1, tf.where(d > 0, gone, 0), tf.shape(image)))
+    after = tf.broadcast_to(fill, tf.where(at == 1, tf.where(d < 0, gone, 0), tf.shape(image)))
+    return tf.concat([before, kept, after], axis)
+
+
+def plain(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """`fn` as a tf.data function without AutoGraph: these functions branch in Python only, on what is known
+    when they are traced, and converting them (and every function they call) takes seconds."""
+    import tensorflow as tf
+
+    return tf.autograph.experimental.do_not_convert(fn)
+
+
+def _options(deterministic: bool = True) -> Any:
     import tensorflow as tf
 
     options = tf.data.Options()
-    options.deterministic = True
-    options.experimental_distribute.auto_shard_policy = (
-        tf.data.experimental.AutoShardPolicy.DATA if shard else tf.data.experimental.AutoShardPolicy.OFF
-    )
+    options.deterministic = deterministic
+    options.experimental_optimization.inject_prefetch = False  # the meter's last stage must run when the batch is taken
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     return options
 
 
@@ -67,80 +105,183 @@ def steps_per_epoch(count: int, batch_size: int, drop_remainder: bool) -> int:
     return count // batch_size if drop_remainder else -(-count // batch_size)
 
 
-def train_dataset(images: Images, p: Plan, *, batch_size: int, seed: int, first_epoch: int, epochs: int, aug: Any, drop_remainder: bool = False) -> Any:
-    """Batches for epochs first_epoch..epochs-1, (x, one-hot y); epoch e's order depends only on (seed, e)."""
+def _prepare_file(images: Images, p: Plan) -> Callable[[Any], Any]:
+    """A TensorFlow function: index -> that file of a folder, decoded and through every step of the plan.
+
+    The file must decode to the size its header gave `load`: one that does not, or does not decode, stops
+    the pipeline with a TensorFlow error, which `sources.unreadable` turns into a located SpecError."""
+    import tensorflow as tf
+
+    files = tf.constant(images.files)  # type: ignore[arg-type]
+    sizes = tf.constant(images.file_shapes[:, :2], tf.int32)  # type: ignore[index]
+
+    def one(i: Any) -> Any:
+        image = decode(tf.io.read_file(files[i]))
+        with tf.control_dependencies([tf.debugging.assert_equal(tf.shape(image)[:2], sizes[i])]):
+            return p.prepare(promote(image, images.shape[2]))
+
+    return one
+
+
+def prepared(images: Images, p: Plan) -> Callable[[Any], Any]:
+    """A TensorFlow function: indices (B,) -> those images after every step of the plan, float32 (B, H, W, C)."""
     import tensorflow as tf
 
     if images.x is None:
-        return _stream_train(images, p, batch_size=batch_size, seed=seed, aug=aug)
-    n = images.count
-    pixels, fit = _pixels(images, p)
-    x_all = tf.constant(pixels)
-    y_all = tf.one_hot(tf.constant(images.y), p.classes, dtype=tf.float32)
-    base = tf.constant(seed, tf.int64)
-
-    def epoch(e: Any) -> Any:
-        order = tf.random.experimental.stateless_shuffle(tf.range(n, dtype=tf.int64), seed=tf.stack([base, e]))
-        batches = tf.data.Dataset.from_tensor_slices(order).batch(batch_size, drop_remainder=drop_remainder)
-        return batches.enumerate().map(lambda step, idx: (tf.stack([base + 7919 * (e + 1), step]), idx))
-
-    def fetch(key: Any, idx: Any) -> Any:
-        return p.values(augment(fit(tf.gather(x_all, idx)), key, aug)), tf.gather(y_all, idx)
-
-    ds = tf.data.Dataset.range(first_epoch, epochs).flat_map(epoch)
-    ds = ds.map(fetch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(tf.data.AUTOTUNE)
-    return ds.with_options(_options(shard=True))
+        one = _prepare_file(images, p)
+        return lambda idx: tf.map_fn(one, idx, fn_output_signature=tf.TensorSpec(p.input_shape, tf.float32))
+    pixels = tf.constant(images.x)
+    return lambda idx: p.apply(tf.gather(pixels, idx))
 
 
-def _stream_train(images: Images, p: Plan, *, batch_size: int, seed: int, aug: Any) -> Any:
-    import tensorflow as tf
+class TrainingInput:
+    """A run's training batches, one dataset per `fit` call (``dataset``), timed by ``meter``.
 
-    ds = _fitted_stream(images, p).map(lambda x, y: (x, tf.one_hot(y, p.classes)), num_parallel_calls=tf.data.AUTOTUNE)
-    ds = ds.shuffle(min(images.count, 10_000), seed=seed, reshuffle_each_iteration=True).repeat()
-    ds = ds.batch(batch_size, drop_remainder=True)
-    keys = tf.data.Dataset.counter().map(lambda step: tf.stack([tf.constant(seed, tf.int64), step]))
-    ds = tf.data.Dataset.zip((ds, keys)).map(lambda xy, key: (p.values(augment(xy[0], key, aug)), xy[1]),
-                                             num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.prefetch(tf.data.AUTOTUNE).with_options(_options(shard=True))
+    The first epoch of the first dataset prepares the images (the plan's every step, in parallel)
+    and puts them in the cache as it makes its batches; later epochs gather from the cache. A cache
+    that the first epoch did not finish (a `fit` stopped early) is filled again by the next dataset's
+    first epoch. Where the cache goes (``cache.place``) is decided here; `log` says so when it is not
+    memory, and what the first epoch does."""
+
+    def __init__(self, images: Images, p: Plan, *, batch_size: int, seed: int, aug: Any, drop_remainder: bool = False,
+                 deterministic: bool = True, log: Log | None = None) -> None:
+        self.images, self.plan, self.batch_size, self.seed, self.aug = images, p, batch_size, seed, aug
+        self.drop_remainder, self.deterministic, self.log = drop_remainder, deterministic, log or (lambda _text: None)
+        self.meter = InputMeter()
+        self.placement = cache.place((images.count, *p.input_shape), f"the {images.count:,} training images")
+        if self.placement.message:
+            self.log(f"input: {self.placement.message}")
+        self._store: tuple[Callable[[Any, Any], Any], Callable[[Any], Any]] | None = None  # (put, fetch)
+        self._written: Any = None  # a bool per image: in the cache
+
+    def filled(self) -> bool:
+        """Whether every image is in the cache."""
+        return self._written is not None and bool(np.all(self._written.numpy()))
+
+    def _cache(self) -> tuple[Callable[[Any, Any], Any], Callable[[Any], Any]]:
+        """(put: (indices, images) -> the images, once in the cache; fetch: indices -> images from it), made once."""
+        import tensorflow as tf
+
+        if self._store is not None:
+            return self._store
+        shape = (self.images.count, *self.plan.input_shape)
+        with tf.device("/cpu:0"):
+            written = self._written = tf.Variable(tf.zeros([shape[0]], tf.bool), trainable=False, name="input_cached")
+        if self.placement.where == "disk":
+            disk = cache.disk_array(shape)
+
+            def write(idx: np.ndarray, x: np.ndarray) -> np.ndarray:
+                disk[idx] = x
+                return idx
+
+            def store(idx: Any, x: Any) -> Any:
+                return tf.numpy_function(write, [idx, x], tf.int64)
+
+            def fetch(idx: Any) -> Any:
+                return tf.ensure_shape(tf.numpy_function(lambda i: disk[i], [idx], tf.float32), [None, *shape[1:]])
+        else:
+            with tf.device("/cpu:0"):
+                memory = tf.Variable(tf.zeros(shape, tf.float32), trainable=False, name="input_cache")
+
+            def store(idx: Any, x: Any) -> Any:
+                return memory.scatter_update(tf.IndexedSlices(x, idx))
+
+            def fetch(idx: Any) -> Any:
+                return tf.gather(memory, idx)
+
+        def put(idx: Any, x: Any) -> Any:
+            with tf.control_dependencies([store(idx, x)]):
+                marked = written.scatter_update(tf.IndexedSlices(tf.ones_like(idx, tf.bool), idx))
+            with tf.control_dependencies([marked]):
+                return tf.identity(x)
+
+        self._store = (put, fetch)
+        return self._store
+
+    def dataset(self, first_epoch: int, epochs: int) -> Any:
+        """Batches (x, one-hot y) for epochs first_epoch..epochs-1; epoch e's order depends only on (seed, e).
+
+        The first epoch prepares its images from the source unless the cache is full already; the others
+        gather from the cache (with no cache, every epoch prepares its own)."""
+        import tensorflow as tf
+
+        p, n, base = self.plan, self.images.count, tf.constant(self.seed, tf.int64)
+        put, fetch = self._cache() if self.placement.where != "none" else (lambda idx, x: x, None)
+        fill = p.values(tf.zeros([p.input_shape[2]], tf.float32))
+        labels = tf.one_hot(tf.constant(self.images.y), p.classes, dtype=tf.float32)
+        parallel = {"num_parallel_calls": tf.data.AUTOTUNE, "deterministic": self.deterministic}
+        timed = self.meter.timed
+
+        def order(e: Any) -> Any:
+            return tf.data.Dataset.from_tensor_slices(tf.random.experimental.stateless_shuffle(tf.range(n, dtype=tf.int64), seed=tf.stack([base, e])))
+
+        def finish(e: Any, step: Any, idx: Any, x: Any, intervals: Any) -> Any:
+            """A batch of prepared images augmented with its key, and one-hot labels; its stages' times, this one's last."""
+            def make(x: Any, idx: Any) -> Any:
+                return augment(x, tf.stack([base + 7919 * (e + 1), step]), self.aug, fill), tf.gather(labels, idx)
+
+            (x, y), interval = timed(make)(x, idx)
+            return x, y, tf.concat([intervals, interval], 0)
+
+        def from_cache(first: int) -> Any:
+            """Epochs first..epochs-1 gathered from the cache, in one parallel map across them (no pause between)."""
+            def index_batches(e: Any) -> Any:
+                batches = order(e).batch(self.batch_size, drop_remainder=self.drop_remainder).enumerate()
+                return batches.map(plain(lambda step, idx: (e, step, idx)))
+
+            def gather(e: Any, step: Any, idx: Any) -> Any:
+                return (e, step, idx, *timed(fetch)(idx))
+
+            return tf.data.Dataset.range(first, epochs).flat_map(plain(index_batches)).map(plain(gather), **parallel)
+
+        def from_source(e: Any) -> Any:
+            """Epoch e's batches prepared from the source, each put in the cache (when there is one)."""
+            if self.images.x is None:  # a file per call: decoding dominates
+                one = timed(_prepare_file(self.images, p))
+                batches = order(e).map(plain(lambda i: (i, *one(i))), **parallel).batch(self.batch_size)
+                batches = batches.map(plain(lambda idx, x, intervals: (idx, x, tf.reshape(intervals, [-1, 2]))))
+            else:
+                prepare = timed(prepared(self.images, p))
+                batches = order(e).batch(self.batch_size).map(plain(lambda idx: (idx, *prepare(idx))), **parallel)
+
+            def stored(step: Any, item: Any) -> Any:
+                idx, x, intervals = item
+                x, interval = timed(put)(idx, x)
+                return e, step, idx, x, tf.concat([intervals, interval], 0)
+
+            ds = batches.enumerate().map(plain(stored), **parallel)
+            if self.drop_remainder:  # every image goes into the cache: the last partial batch is dropped only now
+                ds = ds.filter(plain(lambda e, step, idx, x, intervals: tf.size(idx) == self.batch_size))
+            return ds
+
+        if fetch is None:
+            ds = tf.data.Dataset.range(first_epoch, epochs).flat_map(plain(from_source))
+        elif self.filled():
+            ds = from_cache(first_epoch)
+        else:
+            where = "in memory" if self.placement.where == "memory" else "on disk"
+            self.log(f"input: epoch {first_epoch + 1} prepares the {n:,} training images and caches them {where} "
+                     f"({cache.gb(self.placement.nbytes)}) for the epochs after it")
+            # concatenate: the later epochs start gathering only once the first has put every image
+            ds = from_source(tf.constant(first_epoch, tf.int64)).concatenate(from_cache(first_epoch + 1))
+        ds = ds.map(plain(finish), **parallel)
+        return self.meter.wrap(ds.prefetch(tf.data.AUTOTUNE)).with_options(_options(self.deterministic))
+
+
+def train_dataset(images: Images, p: Plan, *, batch_size: int, seed: int, first_epoch: int, epochs: int, aug: Any,
+                  drop_remainder: bool = False) -> Any:
+    """Batches for epochs first_epoch..epochs-1, (x, one-hot y), from a `TrainingInput` of their own."""
+    return TrainingInput(images, p, batch_size=batch_size, seed=seed, aug=aug, drop_remainder=drop_remainder).dataset(first_epoch, epochs)
 
 
 def eval_dataset(images: Images, p: Plan, *, batch_size: int) -> Any:
     """Batches (x, one-hot y) in order, preprocessed, no augmentation; cached in memory when small enough."""
     import tensorflow as tf
 
-    if images.x is None:
-        ds = _fitted_stream(images, p).batch(batch_size)
-    else:
-        pixels, fit = _pixels(images, p)
-        ds = tf.data.Dataset.from_tensor_slices((pixels, images.y)).batch(batch_size)
-        ds = ds.map(lambda x, y: (fit(x), y), num_parallel_calls=tf.data.AUTOTUNE)
-    ds = ds.map(lambda x, y: (p.values(x), tf.one_hot(y, p.classes)), num_parallel_calls=tf.data.AUTOTUNE)
-    if images.count * math.prod(p.input_shape) * 4 <= CACHE_BYTES:
+    prepare = prepared(images, p)
+    ds = tf.data.Dataset.range(images.count).batch(batch_size)
+    ds = ds.map(plain(lambda idx: (prepare(idx), tf.one_hot(tf.gather(images.y, idx), p.classes))), num_parallel_calls=tf.data.AUTOTUNE)
+    nbytes = images.count * math.prod(p.input_shape) * 4
+    if nbytes <= CACHE_BYTES and cache.fits_in_memory(nbytes):
         ds = ds.cache()
-    return ds.prefetch(tf.data.AUTOTUNE).with_options(_options(shard=True))
-
-
-def _pixels(images: Images, p: Plan) -> tuple[np.ndarray, Callable[[Any], Any]]:
-    """The source's pixels, and the step that brings a batch of them to the input's size.
-
-    A folder of several sizes is brought to the input's size here, once, each size by its own
-    step (the one `predict` takes for an image of that size); any other source batch by batch."""
-    if len(p.fits) == 1:
-        return images.x, p.fits[0].apply  # type: ignore[return-value]
-    import tensorflow as tf
-
-    out = np.empty((images.count, *p.input_shape), np.float32)
-    shapes = [image.shape for image in images.x]  # type: ignore[union-attr]
-    for fit in p.fits:
-        index = [i for i, shape in enumerate(shapes) if shape == fit.source]
-        for start in range(0, len(index), 256):
-            part = index[start : start + 256]
-            out[part] = fit.apply(np.stack(list(images.x[part]))).numpy()  # type: ignore[index]
-    return out, lambda x: tf.cast(x, tf.float32)
-
-
-def _fitted_stream(images: Images, p: Plan) -> Any:
-    """A streamed folder's (image at the input's size, label) pairs: each image fitted on its own."""
-    import tensorflow as tf
-
-    return images.stream.map(lambda x, y: (p.fits[0].apply(x), y), num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE).with_options(_options())

@@ -20,7 +20,7 @@ run.json records it.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ...errors import Problem, SpecError
@@ -75,22 +75,25 @@ class Fit:
                 "pad": [list(side) for side in self.pad]}
 
     def apply(self, x: Any) -> Any:
-        """An image (h, w, c) or a batch (B, h, w, c) of this size -> float32 at the input's size, pixel values kept."""
+        """An image (h, w, c) or a batch (B, h, w, c) of this size -> float32 at the input's size, pixel values kept.
+
+        Copying, padding and cropping work on the pixels as they come (uint8 for image files: a quarter
+        of the bytes to move), and the resize reads them as they are: the same float32 values result as
+        from converting to float32 first."""
         import tensorflow as tf
 
-        x = tf.cast(x, tf.float32)
         if self.convert == "gray_to_rgb":
             x = tf.repeat(x, 3, axis=-1)
         elif self.convert == "drop_alpha":
             x = x[..., :3]
         elif self.convert in ("rgb_to_gray", "rgba_to_gray"):
-            x = tf.reduce_sum(x[..., :3] * tf.constant(LUMINANCE, tf.float32), axis=-1, keepdims=True)
+            x = tf.reduce_sum(tf.cast(x[..., :3], tf.float32) * tf.constant(LUMINANCE, tf.float32), axis=-1, keepdims=True)
         H, W, _ = self.target
         if self.fit in ("pad", "crop"):  # centred either way; the plan checked which direction applies
             x = tf.image.resize_with_crop_or_pad(x, H, W)
         elif self.fit == "resize":
             x = tf.image.resize(x, (H, W), method="bilinear", antialias=True)
-        return x
+        return tf.cast(x, tf.float32)
 
 
 @dataclass(frozen=True)
@@ -140,6 +143,22 @@ class Plan:
     def apply(self, x: Any) -> Any:
         """Every step, on images of the source's (first) size: what the network is given."""
         return self.values(self.fits[0].apply(x))
+
+    def prepare(self, image: Any) -> Any:
+        """Every step, on one image (h, w, c) of any of the source's sizes -> float32 (H, W, C).
+
+        The size step is looked up by the image's own size, so a folder's files can come in any
+        order (the training input's random order, one file at a time)."""
+        import tensorflow as tf
+
+        kinds = sorted({fit.fit for fit in self.fits})
+        branches = [lambda kind=kind: self.values(replace(self.fits[0], fit=kind).apply(image)) for kind in kinds]
+        if len(kinds) == 1:
+            return tf.ensure_shape(branches[0](), self.input_shape)
+        sizes = tf.constant([fit.source[:2] for fit in self.fits], tf.int32)
+        kind_of_size = tf.constant([kinds.index(fit.fit) for fit in self.fits], tf.int32)
+        size = tf.argmax(tf.cast(tf.reduce_all(sizes == tf.shape(image)[:2], axis=1), tf.int32))
+        return tf.ensure_shape(tf.switch_case(kind_of_size[size], branches), self.input_shape)
 
 
 def plan(images: Images, input_shape: tuple[int, int, int], classes: int, cfg: Any, *, role: str = "training data") -> Plan:

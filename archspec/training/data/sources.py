@@ -13,7 +13,10 @@ A source is named by a string (the CLI's ``--data`` and ``--val``):
                            one-hot (N,K); or ``x_train``/``y_train``/``x_test``/
                            ``y_test`` with ``:train``/``:test``.
 ``DIR``                    one sub-folder of images per class (PNG, JPEG, GIF,
-                           BMP), each file decoded at its own size (``decode``).
+                           BMP), each file decoded at its own size (``decode``)
+                           by the training input (``pipeline``); loading reads
+                           each file's size (a JPEG's header, other files
+                           decoded) and keeps no pixels.
 =========================  ====================================================
 
 Any source takes a Python slice: ``idx:data/mnist[:8000]``, ``mnist[-2000:]``.
@@ -41,9 +44,6 @@ CLASS_NAMES = {
     "fashion_mnist": ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"],
     "cifar10": ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"],
 }
-IN_MEMORY_BYTES = 4 * 1024**3
-"""Largest image folder (decoded, as uint8) read into memory; larger ones are streamed."""
-
 _IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 _SLICE = re.compile(r"^(?P<base>.*?)\[(?P<start>-?\d*):(?P<stop>-?\d*)\]$")
 
@@ -57,17 +57,19 @@ def _error(message: str, hint: str | None = None, *, file: str | None = None) ->
 
 @dataclass
 class Images:
-    """Images with integer labels, in memory (``x``) or as a stream (``stream``).
+    """Images with integer labels: pixels in memory (``x``) or image files decoded when needed (``files``).
 
-    ``x`` is (N, H, W, C), uint8 or float; a folder whose files differ in size holds them as a
-    (N,) object array of uint8 (H, W, C) images instead, and ``sizes`` counts each size."""
+    ``x`` is (N, H, W, C), uint8 or float. An image folder is ``files``, with each file's decoded
+    shape in ``file_shapes`` (every file has ``shape[2]`` channels once `decode.promote` brings it up),
+    so its pixels are held once, by the training input's cache, not twice; ``sizes`` counts each size."""
 
     name: str
     x: np.ndarray | None
     y: np.ndarray | None  # (N,) int64
     classes: int | None = None  # the number of classes the source declares (None: unknown)
     class_names: list[str] | None = None
-    stream: Any = None  # unbatched tf.data.Dataset of (uint8 HxWxC as stored, int label), huge folders only
+    files: np.ndarray | None = None  # (N,) str, with x None
+    file_shapes: np.ndarray | None = None  # (N, 3) int64: each file's (H, W, C), C the folder's channels
     count: int = 0
     shape: tuple[int, int, int] = (0, 0, 0)  # the most common size
     integer: bool = True  # pixel values are 8-bit (0..255)
@@ -76,16 +78,12 @@ class Images:
 
     def __post_init__(self) -> None:
         if self.x is None:
-            self.sizes = self.sizes or {self.shape: self.count}
-            return
-        self.count = len(self.x)
-        if self.x.dtype == object and len({image.shape for image in self.x}) == 1:
-            self.x = np.stack(list(self.x))  # a part of a mixed folder that holds one size
-        if self.x.dtype == object:
-            counts = Counter(tuple(int(d) for d in image.shape) for image in self.x)
+            shapes = self.file_shapes if self.file_shapes is not None else np.zeros((0, 3), np.int64)
+            self.count, self.integer = len(shapes), True
+            counts = Counter(tuple(int(d) for d in row) for row in shapes)
             self.sizes = dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
-            self.integer = all(image.dtype == np.uint8 for image in self.x)
         else:
+            self.count = len(self.x)
             self.sizes = {tuple(int(d) for d in self.x.shape[1:]): self.count}  # type: ignore[dict-item]
             self.integer = self.x.dtype == np.uint8
         self.shape = next(iter(self.sizes), (0, 0, 0))
@@ -93,7 +91,8 @@ class Images:
 
     def take(self, index: slice | np.ndarray, name: str | None = None) -> "Images":
         if self.x is None:
-            raise _error(f"{self.name}: slicing a streamed image folder is not supported", "use a smaller folder or an .npz file")
+            return replace(self, name=name or self.name, files=self.files[index], file_shapes=self.file_shapes[index],  # type: ignore[index]
+                           y=self.y[index], sizes={})  # type: ignore[index]
         return replace(self, name=name or self.name, x=self.x[index], y=self.y[index], sizes={})  # type: ignore[index]
 
 
@@ -358,11 +357,13 @@ def load_npz(target: str, split: str | None) -> Images:
 
 
 def load_folder(target: str) -> Images:
-    """An image folder, one sub-folder per class, decoded at each file's own size (the plan fits them to the input).
+    """An image folder, one sub-folder per class: each file's size learnt, in parallel, without keeping its pixels.
 
-    Files with fewer channels than the folder's most are brought up to it (grey repeated, opaque alpha
-    added): the plan's conversions then treat them as their own pixels. A folder larger than memory is
-    streamed, every file decoded to the first file's channel count."""
+    A JPEG's size is read from its header (a JPEG is decoded once, by the training input, which reports
+    one whose data turns out broken); any other file is decoded now. No pixels are kept: the training
+    input's cache holds the prepared images, so a folder is never in memory twice. Files with fewer
+    channels than the folder's most are brought up to it (``decode.promote``): the plan's conversions
+    then treat them as their own pixels."""
     folder = Path(target)
     if not folder.is_dir():
         raise _error("no such folder", file=target)
@@ -377,59 +378,52 @@ def load_folder(target: str) -> Images:
         labels += [label] * len(found)
     if not files:
         raise _error("no images found", "supported: " + " ".join(IMAGE_SUFFIXES), file=target)
-    y = np.asarray(labels, np.int64)
-    first = decode_file(files[0])
-    if len(files) * first.size > IN_MEMORY_BYTES:
-        return Images(target, None, None, classes=len(names), class_names=names, stream=_stream(files, y, first.shape[-1]),
-                      count=len(files), shape=tuple(int(d) for d in first.shape), label_max=int(y.max()))  # type: ignore[arg-type]
-    pieces = _decode_all(files)
-    channels = max(image.shape[-1] for image in pieces)
-    pieces = [_promote(image, channels) for image in pieces]
-    if len({image.shape for image in pieces}) == 1:
-        x = np.stack(pieces)
-    else:
-        x = np.empty(len(pieces), dtype=object)
-        for i, image in enumerate(pieces):
-            x[i] = image
-    return Images(target, x, y, classes=len(names), class_names=names)
+    shapes = _shapes(files)
+    shapes[:, 2] = shapes[:, 2].max()
+    return Images(target, None, np.asarray(labels, np.int64), classes=len(names), class_names=names,
+                  files=np.asarray(files), file_shapes=shapes)
 
 
-def _decode_all(files: list[str]) -> list[np.ndarray]:
-    """Every file decoded, in order, by a parallel tf.data map; sizes may differ, so batches are ragged."""
+def unreadable(error: BaseException, *sources: Images | None) -> SpecError | None:
+    """When training stopped on a TensorFlow error: the located SpecError of the folder file that caused it, if one did.
+
+    A folder's files are checked when it is loaded by their headers only (JPEG) or by decoding them; one
+    whose data is broken, or that decodes to another size than its header says, stops the training input
+    when it is decoded. Every file is decoded again here, on this error path only, to say which."""
     import tensorflow as tf
 
-    def flat(path: Any) -> Any:
-        image = decode(tf.io.read_file(path))
-        return tf.reshape(image, [-1]), tf.shape(image)
-
-    ds = tf.data.Dataset.from_tensor_slices(files).map(flat, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).ragged_batch(256)
-    pieces: list[np.ndarray] = []
-    try:
-        for pixels, shapes in ds:
-            rows = np.split(pixels.flat_values.numpy(), pixels.row_splits.numpy()[1:-1])
-            pieces += [row.reshape(shape) for row, shape in zip(rows, shapes.numpy())]
-    except tf.errors.OpError:
-        for path in files[len(pieces) : len(pieces) + 256]:
-            decode_file(path)  # the file that stopped the map: its own, located error
-        raise _error("cannot decode an image", file=files[len(pieces)]) from None
-    return pieces
+    if not isinstance(error, tf.errors.OpError):
+        return None
+    for images in sources:
+        if images is None or images.files is None:
+            continue
+        files = [str(f) for f in images.files]
+        decoded = _shapes(files, header=False)[:, :2]
+        for i in np.flatnonzero(np.any(decoded != images.file_shapes[:, :2], axis=1)):  # type: ignore[index]
+            (h, w), (H, W) = images.file_shapes[i, :2], decoded[i]  # type: ignore[index]
+            return SpecError(Problem(f"the image decodes to {H}x{W} but its header says {h}x{w}", file=files[i]))
+    return None
 
 
-def _stream(files: list[str], y: np.ndarray, channels: int) -> Any:
+def _shapes(files: list[str], header: bool = True) -> np.ndarray:
+    """Every file's (H, W, C) as `decode` gives it, by a parallel tf.data map: a JPEG's from its header (unless
+    not `header`), any other file's by decoding it. A file that does not read is a located SpecError."""
     import tensorflow as tf
 
-    return tf.data.Dataset.from_tensor_slices((files, y)).map(lambda f, label: (decode(tf.io.read_file(f), channels), label),
-                                                              num_parallel_calls=tf.data.AUTOTUNE)
+    def shape(index: Any, path: Any) -> Any:
+        data = tf.io.read_file(path)
+        jpeg = tf.strings.substr(data, 0, 3) == b"\xff\xd8\xff"
+        jpeg = jpeg if header else tf.constant(False)
+        return index, tf.cond(jpeg, lambda: tf.io.extract_jpeg_shape(data, tf.int64), lambda: tf.shape(decode(data), tf.int64))
 
-
-def _promote(image: np.ndarray, channels: int) -> np.ndarray:
-    """Grey -> RGB(A), RGB -> RGBA, pixels unchanged: a mixed folder as one channel count."""
-    if image.shape[-1] == channels:
-        return image
-    rgb = np.repeat(image, 3, axis=-1) if image.shape[-1] == 1 else image
-    if channels == 3:
-        return rgb
-    return np.concatenate([rgb, np.full((*image.shape[:2], 1), 255, np.uint8)], axis=-1)
+    ds = tf.data.Dataset.from_tensor_slices((np.arange(len(files)), files))
+    ds = ds.map(tf.autograph.experimental.do_not_convert(shape), num_parallel_calls=tf.data.AUTOTUNE, deterministic=False).ignore_errors().batch(1024)
+    out = np.full((len(files), 3), -1, np.int64)
+    for index, shapes in ds.prefetch(2):
+        out[index.numpy()] = shapes.numpy()
+    for i in np.flatnonzero(out[:, 0] < 0):
+        out[i] = decode_file(files[i]).shape  # the map could not read it: decoding it raises its own, located error
+    return out
 
 
 def split_validation(images: Images, fraction: float, seed: int | None) -> tuple[Images, Images]:
@@ -438,8 +432,6 @@ def split_validation(images: Images, fraction: float, seed: int | None) -> tuple
     Each class's examples are shuffled with `seed` and the first of them held out; the examples
     left over by rounding go to the classes with the largest remainders. `seed` None takes the
     last examples instead, as archspec 0.1 did: the run folders it wrote resume with their own split."""
-    if images.x is None:
-        raise _error(f"{images.name}: validation_split needs in-memory data", "give --val with a separate source")
     n_val = int(round(images.count * fraction))
     if n_val < 1 or n_val >= images.count:
         raise _error(f"validation_split {fraction} of {images.count} examples leaves {images.count - n_val} for training and {n_val} for validation",
