@@ -51,6 +51,16 @@ def _frozen(frozen: int, weighted: int) -> str:
     return "" if not frozen else "yes" if frozen == weighted else f"{frozen}/{weighted}"
 
 
+def io_text(report: Report) -> tuple[str, str]:
+    """The inputs and the outputs as words: `input 32x32x1`, or each named with its shape (and an output's layer)."""
+    if not report.several:
+        return f"input {shape_text(report.input_shape)}", f"output {shape_text(report.output_shape)}"
+    inputs = ", ".join(f"{name} {shape_text(shape)}" for name, shape in report.inputs.items())
+    outputs = ", ".join(f"{name} {shape_text(report.layer(node).output_shape)}" + (f" ({node})" if node != name else "")
+                        for name, node in report.outputs.items())
+    return f"inputs {inputs}", f"outputs {outputs}"
+
+
 def layer_table(report: Report, *, expand: bool = False) -> str:
     """The shapes table: one row per top-level block (or per node with `expand`), totals last.
 
@@ -64,9 +74,11 @@ def layer_table(report: Report, *, expand: bool = False) -> str:
     header: Row = ("layer", "type", "output", "params", "MACs", "RF", "frozen")
     footer: Row = ("total", "", "", f"{report.total_params:,}", count_text(report.macs), "", "")
     width = len(header) if report.frozen else len(header) - 1
-    text = f"{report.name}: input {shape_text(report.input_shape)}\n" + columns(
+    text = f"{report.name}: {io_text(report)[0]}\n" + columns(
         header[:width], [r[:width] for r in rows], (False, False, True, True, True, True, False)[:width], [footer[:width]],
     )
+    if report.several:
+        text += io_text(report)[1] + "\n"
     if report.non_trainable_params:
         text += f"trainable {report.trainable_params:,}, non-trainable {report.non_trainable_params:,}"
         text += f" ({len(report.frozen)} layers frozen)\n" if report.frozen else "\n"
