@@ -265,7 +265,7 @@ class Lowering:
                 self.shapes[node.name] = node_shape(node, ins)  # type: ignore[arg-type]
             except ShapeError as exc:
                 self.shapes[node.name] = None
-                self.problems.append(self.at(node.path, f"layer {node.name!r}: {exc}"))
+                self.problems.append(self.at(node.path, f"layer {node.name!r}: {exc}", exc.hint))
         self.shaped = len(self.graph.nodes)
         found = self.shapes.get(name)
         if found is None:

@@ -87,7 +87,7 @@ def infer(graph: Graph, *, max_params: int | None = MAX_PARAMS, max_activations:
             out = node_shape(node, ins)  # type: ignore[arg-type]
         except ShapeError as exc:
             shapes[node.name] = None
-            problems.append(graph.problem(node.path, f"layer {node.name!r}: {exc}"))
+            problems.append(graph.problem(node.path, f"layer {node.name!r}: {exc}", exc.hint))
             continue
         shapes[node.name] = out
         prim = OPS[node.op]

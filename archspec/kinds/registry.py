@@ -36,7 +36,11 @@ class Upscale:
 
 
 class ShapeError(Exception):
-    """A shape rule cannot produce an output; the message names the arithmetic."""
+    """A shape rule cannot produce an output; the message names the arithmetic, the hint (if any) a way out."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.hint = hint
 
 
 def no_params(attrs: Any, inputs: list[Shape], out: Shape) -> tuple[int, int]:

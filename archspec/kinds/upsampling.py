@@ -65,8 +65,8 @@ class ConvTranspose(LayerSpec):
                              f"{list(p)} with stride {list(self.stride)}")
         if self.padding == "same" and any(self.kernel[a] % 2 == 0 and p[a] == 0 for a in (0, 1)):
             raise ValueError(f"with padding `same`, an even kernel ({self.kernel[0]}x{self.kernel[1]}) needs output_padding of at "
-                             f"least 1 on that axis: (i - 1)s + 0 would be smaller than the convolution that this one undoes, "
-                             f"which TensorFlow refuses; give output_padding 1, or leave it out for i·s")
+                             f"least 1: an output of (i - 1)·s is not one the convolution it inverts takes back to i, and TensorFlow "
+                             f"refuses it; give output_padding 1, or leave it out for i·s")
         return self
 
     def output_pair(self) -> tuple[int | None, int | None]:
