@@ -3,17 +3,22 @@
 - ``sources``: what a source string names and reading it (keras datasets, IDX, npz, image folders, arrays);
 - ``decode``: image files and arrays to pixels (the one decoder folders, `predict` and `inspect` share);
 - ``plan``: a source checked against the spec, and the preprocessing steps decided (the Plan);
-- ``pipeline``: tf.data pipelines that apply a Plan, with augmentation for training.
+- ``pipeline``: tf.data pipelines that apply a Plan, with augmentation for training;
+- ``examples``: data for networks with named inputs or outputs, or heads other than one classification (npz
+  arrays by name, images with masks), each image input planned by the same Plan.
 """
 
-from . import decode, pipeline, sources
+from . import decode, examples, pipeline, sources
 from .decode import read_images
-from .pipeline import augment, eval_dataset, steps_per_epoch, train_dataset
+from .examples import Examples, Prepared, fit_scales, load_examples, prepare, split_examples
+from .pipeline import augment, eval_dataset, examples_eval_dataset, examples_train_dataset, steps_per_epoch, train_dataset
 from .plan import Fit, Plan, plan
 from .sources import (Images, SourceRef, absolute, from_arrays, keras_home, load, load_folder, load_idx, load_keras,
                       load_npz, missing_classes, parse_source, read_idx, split_validation)
 
-__all__ = ["Fit", "Images", "Plan", "SourceRef", "absolute", "augment", "decode", "eval_dataset", "from_arrays",
+__all__ = ["Examples", "Fit", "Images", "Plan", "Prepared", "SourceRef", "absolute", "augment", "decode", "eval_dataset",
+           "examples", "examples_eval_dataset", "examples_train_dataset", "fit_scales", "from_arrays", "load_examples", "prepare",
+           "split_examples",
            "keras_home", "load", "load_folder", "load_idx", "load_keras", "load_npz", "missing_classes", "parse_source",
            "pipeline", "plan", "read_idx", "read_images", "sources", "split_validation", "steps_per_epoch",
            "train_dataset"]

@@ -73,10 +73,23 @@ def train_dataset(images: Images, p: Plan, *, batch_size: int, seed: int, first_
 
     if images.x is None:
         return _stream_train(images, p, batch_size=batch_size, seed=seed, aug=aug)
-    n = images.count
     pixels, fit = _pixels(images, p)
     x_all = tf.constant(pixels)
     y_all = tf.one_hot(tf.constant(images.y), p.classes, dtype=tf.float32)
+
+    def fetch(key: Any, idx: Any) -> Any:
+        return p.values(augment(fit(tf.gather(x_all, idx)), key, aug)), tf.gather(y_all, idx)
+
+    ds = _epochs(images.count, batch_size=batch_size, seed=seed, first_epoch=first_epoch, epochs=epochs, drop_remainder=drop_remainder)
+    ds = ds.map(fetch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(tf.data.AUTOTUNE)
+    return ds.with_options(_options(shard=True))
+
+
+def _epochs(n: int, *, batch_size: int, seed: int, first_epoch: int, epochs: int, drop_remainder: bool) -> Any:
+    """(augmentation key, example indexes) of every batch of epochs first_epoch..epochs-1: each epoch's order a
+    stateless shuffle keyed by (seed, epoch), each batch's key by (seed, epoch, step)."""
+    import tensorflow as tf
+
     base = tf.constant(seed, tf.int64)
 
     def epoch(e: Any) -> Any:
@@ -84,12 +97,7 @@ def train_dataset(images: Images, p: Plan, *, batch_size: int, seed: int, first_
         batches = tf.data.Dataset.from_tensor_slices(order).batch(batch_size, drop_remainder=drop_remainder)
         return batches.enumerate().map(lambda step, idx: (tf.stack([base + 7919 * (e + 1), step]), idx))
 
-    def fetch(key: Any, idx: Any) -> Any:
-        return p.values(augment(fit(tf.gather(x_all, idx)), key, aug)), tf.gather(y_all, idx)
-
-    ds = tf.data.Dataset.range(first_epoch, epochs).flat_map(epoch)
-    ds = ds.map(fetch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(tf.data.AUTOTUNE)
-    return ds.with_options(_options(shard=True))
+    return tf.data.Dataset.range(first_epoch, epochs).flat_map(epoch)
 
 
 def _stream_train(images: Images, p: Plan, *, batch_size: int, seed: int, aug: Any) -> Any:
@@ -144,3 +152,76 @@ def _fitted_stream(images: Images, p: Plan) -> Any:
     import tensorflow as tf
 
     return images.stream.map(lambda x, y: (p.fits[0].apply(x), y), num_parallel_calls=tf.data.AUTOTUNE)
+
+
+# ----------------------------------------------------------------------------- named inputs and outputs
+
+
+def examples_train_dataset(data: Any, net: Any, *, batch_size: int, seed: int, first_epoch: int, epochs: int, aug: Any,
+                           drop_remainder: bool = False) -> Any:
+    """Batches of a Prepared set (``examples.py``) for epochs first_epoch..epochs-1, in the order `train_dataset`
+    takes: image inputs planned and augmented, a segmentation mask flipped with its image."""
+    import tensorflow as tf
+
+    constants = _constants(data, net)
+
+    def fetch(key: Any, idx: Any) -> Any:
+        return _structure(net, {k: f(tf.gather(v, idx), key, aug) for k, (v, f) in constants.items()})
+
+    ds = _epochs(data.count, batch_size=batch_size, seed=seed, first_epoch=first_epoch, epochs=epochs, drop_remainder=drop_remainder)
+    ds = ds.map(fetch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(tf.data.AUTOTUNE)
+    return ds.with_options(_options(shard=True))
+
+
+def examples_eval_dataset(data: Any, net: Any, *, batch_size: int) -> Any:
+    """Batches of a Prepared set in order, preprocessed, no augmentation; cached in memory when small enough."""
+    import tensorflow as tf
+
+    constants = _constants(data, net)
+    off = type("NoAugment", (), {"flip": "none", "translate": 0})()
+    ds = tf.data.Dataset.range(data.count).batch(batch_size)
+    ds = ds.map(lambda idx: _structure(net, {k: f(tf.gather(v, idx), None, off) for k, (v, f) in constants.items()}),
+                num_parallel_calls=tf.data.AUTOTUNE)
+    size = sum(math.prod(shape) for shape in net.inputs.values()) * data.count * 4
+    if size <= CACHE_BYTES:
+        ds = ds.cache()
+    return ds.prefetch(tf.data.AUTOTUNE).with_options(_options(shard=True))
+
+
+def _constants(data: Any, net: Any) -> dict[str, tuple[Any, Callable[[Any, Any, Any], Any]]]:
+    """Per input and output (outputs as `out:NAME`): its array as a constant, and the step a batch of it goes through."""
+    import tensorflow as tf
+
+    out: dict[str, tuple[Any, Callable[[Any, Any, Any], Any]]] = {}
+    for key, p in data.plans.items():
+        pixels, fit = _pixels(data.examples.inputs[key], p)
+        out[key] = (tf.constant(pixels), lambda x, k, aug, p=p, fit=fit: p.values(augment(fit(x), k, aug)))
+    for key, vectors in data.vectors.items():
+        out[key] = (tf.constant(vectors), lambda x, k, aug: x)
+    for key, y in data.targets.items():
+        output = net.outputs[key]
+        if output.task == "classification":
+            out[f"out:{key}"] = (tf.constant(y), lambda x, k, aug, n=output.classes: tf.one_hot(x, n, dtype=tf.float32))
+        elif output.task == "segmentation":  # flipped as its image is: the same key draws the same flips
+            out[f"out:{key}"] = (tf.constant(y), _mask_step)
+        else:
+            out[f"out:{key}"] = (tf.constant(y), lambda x, k, aug: x)
+    return out
+
+
+def _mask_step(mask: Any, key: Any, aug: Any) -> Any:
+    import tensorflow as tf
+
+    if aug.flip == "none":
+        return mask
+    plain = mask.dtype != tf.float32
+    x = tf.cast(mask, tf.float32)[..., None] if plain else mask
+    x = augment(x, key, aug)
+    return tf.cast(x[..., 0], mask.dtype) if plain else x
+
+
+def _structure(net: Any, batch: dict[str, Any]) -> tuple[Any, Any]:
+    """(x, y) as the Keras model takes them: mappings by name where the spec names them, else the one tensor."""
+    x = {k: batch[k] for k in net.inputs}
+    y = {k: batch[f"out:{k}"] for k in net.outputs}
+    return (x if net.named_inputs else next(iter(x.values()))), (y if net.named_outputs else next(iter(y.values())))

@@ -94,7 +94,7 @@ class Images:
     def take(self, index: slice | np.ndarray, name: str | None = None) -> "Images":
         if self.x is None:
             raise _error(f"{self.name}: slicing a streamed image folder is not supported", "use a smaller folder or an .npz file")
-        return replace(self, name=name or self.name, x=self.x[index], y=self.y[index], sizes={})  # type: ignore[index]
+        return replace(self, name=name or self.name, x=self.x[index], y=None if self.y is None else self.y[index], sizes={})  # type: ignore[index]
 
 
 @dataclass(frozen=True)
@@ -382,16 +382,20 @@ def load_folder(target: str) -> Images:
     if len(files) * first.size > IN_MEMORY_BYTES:
         return Images(target, None, None, classes=len(names), class_names=names, stream=_stream(files, y, first.shape[-1]),
                       count=len(files), shape=tuple(int(d) for d in first.shape), label_max=int(y.max()))  # type: ignore[arg-type]
+    return Images(target, read_files(files), y, classes=len(names), class_names=names)
+
+
+def read_files(files: list[str]) -> np.ndarray:
+    """Image files decoded into one array (N, H, W, C), or a (N,) object array of images when their sizes differ."""
     pieces = _decode_all(files)
     channels = max(image.shape[-1] for image in pieces)
     pieces = [_promote(image, channels) for image in pieces]
     if len({image.shape for image in pieces}) == 1:
-        x = np.stack(pieces)
-    else:
-        x = np.empty(len(pieces), dtype=object)
-        for i, image in enumerate(pieces):
-            x[i] = image
-    return Images(target, x, y, classes=len(names), class_names=names)
+        return np.stack(pieces)
+    x = np.empty(len(pieces), dtype=object)
+    for i, image in enumerate(pieces):
+        x[i] = image
+    return x
 
 
 def _decode_all(files: list[str]) -> list[np.ndarray]:
