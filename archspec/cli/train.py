@@ -94,7 +94,8 @@ def train(spec: Path | None, data: str | None, val: str | None, train_sets: tupl
     )
     if quiet:
         m = result.metrics
-        figures = ", ".join(f"{k} {m[k]:.4f}" for k in ("loss", "accuracy", "val_loss", "val_accuracy") if k in m)
+        last = result.history[-1] if result.history else {}
+        figures = ", ".join(f"{k} {m[k]:.4f}" for k in last if k not in ("epoch", "seconds", "learning_rate") and isinstance(m.get(k), (int, float)))
         click.echo(f"{result.run_dir}: {m.get('epochs_completed', 0)} epochs, {figures}")
 
 

@@ -170,7 +170,7 @@ class Head(Strict):
     """How one output of the network trains: `heads: {digit: classification, mask: {task: segmentation, loss: [crossentropy, dice]}}`."""
 
     task: Annotated[Literal[tuple(TASK_NOTES)], ValueNotes(TASK_NOTES)] = Field(description="What the output predicts.")  # type: ignore[valid-type]
-    loss: list[str] | None = Field(None, description="The task's loss (segmentation: crossentropy, dice or both as a list; regression: mse, "
+    loss: str | list[str] | None = Field(None, description="The task's loss (segmentation: crossentropy, dice or both as a list; regression: mse, "
                                                      "mae or huber; classification: categorical_crossentropy or sum_squared_error); default: the first.")
     weight: float = Field(1.0, gt=0, description="Weight of this output's loss in the total the optimizer minimises.")
     scale: Literal["auto", "none"] | Scale = Field("auto", description="Regression: `auto` standardises the targets with the training data's "
@@ -180,19 +180,16 @@ class Head(Strict):
     @model_validator(mode="before")
     @classmethod
     def _short(cls, data: Any) -> Any:
-        if isinstance(data, str):
-            return {"task": data}
-        if isinstance(data, dict) and isinstance(data.get("loss"), str):
-            return {**data, "loss": [data["loss"]]}
-        return data
+        return {"task": data} if isinstance(data, str) else data
 
     @model_validator(mode="after")
     def _fits_the_task(self) -> "Head":
         allowed = TASK_LOSSES[self.task]
-        for name in self.loss or []:
+        given = [self.loss] if isinstance(self.loss, str) else self.loss
+        for name in given or []:
             if name not in allowed:
                 raise ValueError(f"loss {name!r} is not one of the {self.task} losses: {', '.join(allowed)}")
-        if self.loss is not None and (not self.loss or len(set(self.loss)) != len(self.loss) or (len(self.loss) > 1 and self.task != "segmentation")):
+        if given is not None and (not given or len(set(given)) != len(given) or (len(given) > 1 and self.task != "segmentation")):
             raise ValueError(f"give one loss{' (or crossentropy and dice together)' if self.task == 'segmentation' else ''}")
         if self.scale != "auto" and self.task != "regression":  # values, not keys: a resolved spec.yaml writes every field
             raise ValueError("`scale` applies to regression outputs")
@@ -202,6 +199,9 @@ class Head(Strict):
 
     @property
     def losses(self) -> tuple[str, ...]:
+        """The losses in force: those given (one name or several), else the task's default."""
+        if isinstance(self.loss, str):
+            return (self.loss,)
         return tuple(self.loss) if self.loss else TASK_LOSSES[self.task][:1]
 
 

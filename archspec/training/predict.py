@@ -133,7 +133,7 @@ def _examples(trained: saved.Trained, inputs: Any) -> list[tuple[str, Any, str]]
                 if len(shape) == 3:
                     source = D.from_arrays(arrays[key][row : row + 1], np.zeros(1, np.int64), f"{name}: {key}")
                     plan = D.plan(source, shape, None, trained.data, role=f"input {key}")
-                    x[key] = plan.apply(source.x)
+                    x[key] = np.asarray(plan.apply(source.x))
                     described.append(f"{key}: {plan.describe()}")
                 else:
                     x[key] = np.asarray(arrays[key][row : row + 1], np.float32)
