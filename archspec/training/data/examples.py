@@ -96,12 +96,12 @@ def _labelled(images: Images, net: Network) -> Examples:
 def _npz(target: str, split: str | None, net: Network) -> Examples:
     path = Path(target)
     if not path.is_file():
-        raise _error(f"{target}: no such file", file=target)
+        raise _error("no such file", file=target)
     try:
         with np.load(path, allow_pickle=False) as f:
             arrays = {key: f[key] for key in f.files}
     except Exception as exc:  # noqa: BLE001 - not a zip, pickled objects, truncated
-        raise _error(f"{target}: cannot read as .npz ({' '.join(str(exc).split())[:200]})", file=target) from None
+        raise _error(f"cannot read as .npz ({' '.join(str(exc).split())[:200]})", file=target) from None
     if split is not None:
         suffix = f"_{split}"
         arrays = {key[: -len(suffix)]: value for key, value in arrays.items() if key.endswith(suffix)}
@@ -120,18 +120,18 @@ def _from_arrays(arrays: dict[str, np.ndarray], name: str, net: Network) -> Exam
             array = arrays.get(stand_in[role])  # type: ignore[arg-type]
         if array is None:
             near = closest(key, arrays)
-            problems.append(Problem(f"{name}: no array named {key!r} for the network's {role} {key!r}", file=name,
+            problems.append(Problem(f"no array named {key!r} for the network's {role} {key!r}", file=name,
                                     hint=(f"did you mean {near!r}? " if near else "") + f"arrays in the file: {', '.join(sorted(arrays)) or 'none'}"))
             continue
         if array.dtype == object:
-            problems.append(Problem(f"{name}: array {key!r} holds Python objects, not numbers", file=name))
+            problems.append(Problem(f"array {key!r} holds Python objects, not numbers", file=name))
             continue
         found[key] = array
     if problems:
         raise SpecError(problems)
     counts = {key: len(a) if a.ndim else 0 for key, a in found.items()}
     if len(set(counts.values())) != 1 or not next(iter(counts.values())):
-        raise _error(f"{name}: arrays of different lengths ({', '.join(f'{k} {n}' for k, n in counts.items())})", file=name)
+        raise _error(f"arrays of different lengths ({', '.join(f'{k} {n}' for k, n in counts.items())})", file=name)
     inputs: dict[str, Images | np.ndarray] = {}
     for key, shape in net.inputs.items():
         inputs[key] = _input(found[key], key, shape, name)
@@ -143,7 +143,7 @@ def _input(array: np.ndarray, key: str, shape: tuple[int, ...], name: str) -> Im
     if len(shape) == 3:
         return replace(from_arrays(array, np.zeros(len(array), np.int64), f"{name}: {key}"), y=None, label_max=-1)
     if array.ndim != 2 or array.shape[1] != shape[0] or not np.issubdtype(array.dtype, np.number):
-        raise _error(f"{name}: input {key!r} takes vectors of {shape[0]} numbers (N, {shape[0]}); array {key!r} has shape {tuple(array.shape)}",
+        raise _error(f"input {key!r} takes vectors of {shape[0]} numbers (N, {shape[0]}); array {key!r} has shape {tuple(array.shape)}",
                      file=name)
     return array.astype(np.float32)
 
