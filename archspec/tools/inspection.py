@@ -269,6 +269,11 @@ def inspect(model_path: str | os.PathLike[str], image_path: str | os.PathLike[st
     is_spec = source.suffix.lower() in SPEC_SUFFIXES  # a network seen without training it: its spec gives the preprocessing
     model = _with_weights(source, weights, strict_weights, log) if weights is not None or is_spec else source
     trained = saved.load(model, spec=source if is_spec and spec is None else spec)
+    if not trained.net.classic:
+        net = trained.net
+        raise SpecError(Problem(f"inspect shows image classifiers (one image in, one class out); {net.name} takes "
+                                f"{', '.join(net.inputs)} and gives {', '.join(f'{k} ({o.task})' for k, o in net.outputs.items())}",
+                                file=str(model_path), hint="archspec predict answers for every output"))
     changes = {key: value for key, value in (("rescale", rescale), ("fit", fit)) if value is not None}
     if changes:
         trained = replace(trained, data=trained.data.model_copy(update=changes))

@@ -55,10 +55,11 @@ def io_text(report: Report) -> tuple[str, str]:
     """The inputs and the outputs as words: `input 32x32x1`, or each named with its shape (and an output's layer)."""
     if not report.several:
         return f"input {shape_text(report.input_shape)}", f"output {shape_text(report.output_shape)}"
-    inputs = ", ".join(f"{name} {shape_text(shape)}" for name, shape in report.inputs.items())
+    inputs = ", ".join(f"{name} {shape_text(shape)}" if name != "input" or len(report.inputs) > 1 else shape_text(shape)
+                       for name, shape in report.inputs.items())
     outputs = ", ".join(f"{name} {shape_text(report.layer(node).output_shape)}" + (f" ({node})" if node != name else "")
                         for name, node in report.outputs.items())
-    return f"inputs {inputs}", f"outputs {outputs}"
+    return f"input{'s' if len(report.inputs) > 1 else ''} {inputs}", f"output{'s' if len(report.outputs) > 1 else ''} {outputs}"
 
 
 def layer_table(report: Report, *, expand: bool = False) -> str:

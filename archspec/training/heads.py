@@ -329,8 +329,7 @@ def _segmentation_target(out: Output, y: np.ndarray, source: str) -> np.ndarray:
 # ----------------------------------------------------------------------------- figures
 
 
-def _classification_figures(out: Output, pred: np.ndarray, y: np.ndarray, names: list[str] | None) -> dict[str, Any]:
-    probs = pred
+def _classification_figures(out: Output, probs: np.ndarray, y: np.ndarray, names: list[str] | None) -> dict[str, Any]:
     predicted = probs.argmax(axis=1)
     confusion = np.zeros((out.classes, out.classes), np.int64)
     np.add.at(confusion, (y, predicted), 1)

@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ...spec.training import Augment
 from .plan import Plan
 from .sources import Images
 
@@ -178,7 +179,7 @@ def examples_eval_dataset(data: Any, net: Any, *, batch_size: int) -> Any:
     import tensorflow as tf
 
     constants = _constants(data, net)
-    off = type("NoAugment", (), {"flip": "none", "translate": 0})()
+    off = Augment()  # none
     ds = tf.data.Dataset.range(data.count).batch(batch_size)
     ds = ds.map(lambda idx: _structure(net, {k: f(tf.gather(v, idx), None, off) for k, (v, f) in constants.items()}),
                 num_parallel_calls=tf.data.AUTOTUNE)
