@@ -91,9 +91,9 @@ def _convert(row: _Row, rank: int, table: dict[str, list[Primitive]]) -> tuple[P
 
 
 # -- the model's graph ----------------------------------------------------------------
-def _graph(model: Any) -> tuple[list[Any], list[_Row]]:
-    """(input layers, rows) in topological order; nested Sequential and functional models are
-    inlined (ConvNeXt's stem and downsampling blocks are Sequentials)."""
+def _graph(model: Any) -> tuple[list[Any], list[_Row], Any]:
+    """(input layers, rows in topological order, the model as a functional graph); nested Sequential and
+    functional models are inlined (ConvNeXt's stem and downsampling blocks are Sequentials)."""
     keras = import_keras()
     rows: list[_Row] = []
     inputs: list[Any] = []
@@ -136,6 +136,7 @@ def _graph(model: Any) -> tuple[list[Any], list[_Row]]:
         return alias.get(id(out), id(out))
 
     walk(model, None)
+    top = functional(model)
     if not inputs:
         raise SpecError(Problem(f"model {model.name!r} has no input layer"))
     # Topological order that follows chains: after a layer, one that reads it (so fewer
@@ -165,7 +166,7 @@ def _graph(model: Any) -> tuple[list[Any], list[_Row]]:
         follow = emitted(id(rows[nxt].op))
     if len(ordered) != len(rows):
         raise SpecError(Problem("the model's graph has a cycle or unreachable layers"))
-    return inputs, ordered
+    return inputs, ordered, top
 
 
 def _names(rows: list[_Row], inputs: list[Any], named: bool) -> dict[int, str]:
@@ -196,8 +197,8 @@ def import_model(model: Any, *, source: str | None = None, verify: bool = True,
     A model whose input leaves height or width open (MobileNetV3 by default) needs
     `input_shape`, the image size the spec is written for. A model with several inputs or outputs,
     or that takes or gives a mapping, becomes a spec with named `inputs` / `outputs`."""
-    input_layers, rows = _graph(model)
-    named = len(input_layers) > 1 or isinstance(model.input, dict)
+    input_layers, rows, graph = _graph(model)
+    named = len(input_layers) > 1 or isinstance(graph.input, dict)
     names = _names(rows, input_layers, named)
     shapes = {names[id(op)]: _input_shape(op, input_shape if len(input_layers) == 1 else None) for op in input_layers}
     load_builtin_kinds()
@@ -230,7 +231,7 @@ def import_model(model: Any, *, source: str | None = None, verify: bool = True,
         spec["inputs"] = {k: list(v) for k, v in shapes.items()}
     else:
         spec["input"] = list(next(iter(shapes.values())))
-    outputs = _outputs(model, names)
+    outputs = _outputs(graph, names)
     if outputs:
         spec["outputs"] = outputs
     text = to_yaml({**spec, "layers": layers}, header)  # type: ignore[arg-type]

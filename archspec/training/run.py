@@ -5,7 +5,7 @@ spec, the strategy settings) is checked before the run folder is made and
 before the first step; each is a ``SpecError``. See ``rundir.py`` for the run
 folder and why a killed run resumes without losing or repeating an epoch.
 
-`_run` is the run, step by step: `_network` (what the spec takes and outputs, each output's task),
+`_run` is the run, step by step: `heads.network` (what the spec takes and outputs, each output's task),
 `_seeded`, `_data` (sources read, split and planned), `_settings` (TensorFlow's
 process-wide settings, put back afterwards), `_steps_per_epoch`, `_model`,
 `_run_folder` (made only now), `_announce`, `_fit` and `_finish`.
