@@ -81,9 +81,9 @@ class Network:
     @property
     def classic(self) -> bool:
         """One image in, one classification out, neither named: the path archspec has always trained."""
-        (out,) = self.outputs.values() if len(self.outputs) == 1 else (None,)
-        return (out is not None and out.task == "classification" and len(self.inputs) == 1 and not self.named_inputs
-                and not self.named_outputs and len(next(iter(self.inputs.values()))) == 3)
+        outputs, inputs = list(self.outputs.values()), list(self.inputs.values())
+        return (len(outputs) == 1 and outputs[0].task == "classification" and len(inputs) == 1 and len(inputs[0]) == 3
+                and not self.named_inputs and not self.named_outputs)
 
     @property
     def several(self) -> bool:
