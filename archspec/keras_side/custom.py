@@ -294,10 +294,12 @@ class ConstantNormalization(keras.layers.Layer):
 @keras.saving.register_keras_serializable(package="archspec")
 class SegmentationLoss(keras.losses.Loss):
     """A class per pixel: sparse cross-entropy averaged over the pixels, the Dice loss (1 - the mean over classes
-    of 2|truth ∩ prediction| / (|truth| + |prediction|), soft, per example), or their sum.
+    of 2|truth ∩ prediction| / (|truth| + |prediction|), soft), or their sum.
 
     Dice weighs every class alike however few its pixels, which cross-entropy alone does not: a digit is a small
-    part of a canvas. `classes` 1 is one sigmoid channel (foreground or not), its masks (B, H, W, 1) of 0 and 1."""
+    part of a canvas. It is taken over the whole batch (nnU-Net's "batch Dice"): an image holds few of the classes,
+    and Dice per image would push every class it lacks towards zero, which can silence a class for good.
+    `classes` 1 is one sigmoid channel (foreground or not), its masks (B, H, W, 1) of 0 and 1."""
 
     def __init__(self, classes: int, from_logits: bool = False, crossentropy: bool = True, dice: bool = False,
                  name: str = "segmentation", **kwargs: Any) -> None:
@@ -316,11 +318,11 @@ class SegmentationLoss(keras.losses.Loss):
             probs = ops.softmax(y_pred, axis=-1) if self.from_logits else y_pred
             onehot = ops.one_hot(labels, self.classes, dtype=probs.dtype)
             pixel = ops.sparse_categorical_crossentropy(labels, y_pred, from_logits=self.from_logits) if self.crossentropy else None
-        total = ops.mean(pixel, axis=(1, 2)) if pixel is not None else 0.0
+        total = ops.mean(pixel, axis=(1, 2)) if pixel is not None else ops.zeros(ops.shape(probs)[:1], probs.dtype)
         if self.dice:
-            inter = ops.sum(onehot * probs, axis=(1, 2))
-            sizes = ops.sum(onehot + probs, axis=(1, 2))
-            total = total + 1.0 - ops.mean((2.0 * inter + 1.0) / (sizes + 1.0), axis=-1)
+            inter = ops.sum(onehot * probs, axis=(0, 1, 2))
+            sizes = ops.sum(onehot + probs, axis=(0, 1, 2))
+            total = total + (1.0 - ops.mean((2.0 * inter + 1.0) / (sizes + 1.0)))  # the batch's, for each of its images
         return total
 
     def get_config(self) -> dict[str, Any]:
