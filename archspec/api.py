@@ -55,14 +55,16 @@ def train(spec: SpecLike, data: Any = None, *, epochs: int | None = None, **over
 
 
 def evaluate(model_path: Any, data: Any, **options: Any) -> Any:
-    """Accuracy, loss and confusion matrix of a trained model (run folder, .keras file or keras.Model) on data."""
+    """Accuracy, loss and confusion matrix of a trained model (run folder, .keras file or keras.Model) on data;
+    for a network with several outputs or other heads, every output's figures by its task."""
     from .training.evaluate import evaluate as _evaluate
 
     return _evaluate(model_path, data, **options)
 
 
 def predict(model_path: Any, inputs: Any, **options: Any) -> Any:
-    """Class probabilities and top-k classes for image files, .npy files or arrays."""
+    """Class probabilities and top-k classes for image files, .npy files or arrays; for other networks every output's
+    answer (``masks=FOLDER`` writes segmentation masks there as PNG files)."""
     from .training.predict import predict as _predict
 
     return _predict(model_path, inputs, **options)

@@ -4,7 +4,7 @@ exactly one located message and no traceback.
 Each case is one file. Its expectations sit in its header comments, or in a
 `.expect` sidecar for files that cannot hold comments (JSON, models):
 
-    # run: <archspec arguments>   ({path}: the case file, {tmp}: a scratch folder; default `validate {path}`)
+    # run: <archspec arguments>   ({path}: the case file, {tmp}: a scratch folder, {root}: the checkout; default `validate {path}`)
     # expect: <fragment of the output>     (repeatable)
     # hint: <fragment of the hint>
     # at: LINE:COL                          (where the message points in the case file)
@@ -41,7 +41,7 @@ def expectations(path: Path) -> dict[str, list[str]]:
 def arguments(path: Path, tmp: Path) -> list[str]:
     run = expectations(path)["run"]
     args = shlex.split(run[0]) if run else ["validate", "{path}"]
-    return [a.replace("{path}", str(path)).replace("{tmp}", str(tmp)) for a in args]
+    return [a.replace("{path}", str(path)).replace("{tmp}", str(tmp)).replace("{root}", str(ROOT)) for a in args]
 
 
 def test_the_corpus_is_large():

@@ -101,7 +101,7 @@ def readme_examples() -> dict[str, str]:
             continue
         if text.lstrip().startswith("- ") or text.startswith("  - "):
             text = "name: example\ninput: [32, 32, 3]\nlayers:\n" + text
-        elif re.search(r"^layers:", text, re.M) and not re.search(r"^input:", text, re.M):
+        elif re.search(r"^layers:", text, re.M) and not re.search(r"^inputs?:", text, re.M):
             text = "name: example\ninput: [32, 32, 3]\n" + text
         elif re.search(r"^training:", text, re.M) and not re.search(r"^layers:", text, re.M):
             text = (ROOT / "specs" / "lenet.yaml").read_text() + text

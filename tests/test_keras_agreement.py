@@ -29,7 +29,7 @@ def assert_agrees(report: Report, model: keras.Model) -> None:
         assert layer.count_params() == info.params, info.name
         assert sum(int(np.prod(w.shape)) for w in layer.trainable_weights) == info.trainable_params, info.name
     assert model.count_params() == report.total_params
-    assert len(model.layers) == len(report.layers) + 1  # + the Input layer: one Keras layer per node
+    assert len(model.layers) == len(report.layers) + len(report.inputs)  # + the Input layers: one Keras layer per node
 
 
 @pytest.mark.parametrize("path", SMALL, ids=lambda p: str(p.relative_to(ROOT)))
@@ -37,9 +37,11 @@ def test_static_shapes_equal_keras(path):
     report = archspec.shapes(path)
     model = archspec.build(path)
     assert_agrees(report, model)
-    batch = np.random.default_rng(0).normal(size=(2, *report.input_shape)).astype("float32")
-    out = model(batch, training=False)
-    assert tuple(out.shape) == (2, *report.output_shape)
+    rng = np.random.default_rng(0)
+    batch = {k: rng.normal(size=(2, *shape)).astype("float32") for k, shape in report.inputs.items()}
+    out = model(batch if isinstance(model.input, dict) else batch["input"], training=False)
+    out = out if isinstance(out, dict) else {next(iter(report.outputs)): out}
+    assert {k: tuple(v.shape) for k, v in out.items()} == {k: (2, *shape) for k, shape in report.output_shapes.items()}
 
 
 def test_layer_names_are_node_names():

@@ -98,7 +98,7 @@ def test_readme_yaml_examples_are_valid():
         data = yaml.safe_load(text)
         if not isinstance(data, dict) or "entry-points" in text:
             continue
-        if "layers" in data and "input" not in data:
+        if "layers" in data and "input" not in data and "inputs" not in data:
             data = {"name": "example", "input": [32, 32, 3], **data}
             if not any(isinstance(l, dict) and ("dense" in l or "fc" in l) for l in data["layers"]):
                 data["layers"] = data["layers"] + [{"pool": "global_avg"}]

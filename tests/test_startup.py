@@ -34,6 +34,7 @@ SHAPES = {
         "archspec.graph", "archspec.graph.expand", "archspec.graph.infer", "archspec.graph.ir", "archspec.graph.lint",
         "archspec.graph.report", "archspec.graph.freeze",
         "archspec.tools", "archspec.tools.table",
+        "archspec.spec.training",  # pure Pydantic: the models of a `training:` section, loaded when a spec has one (the zoo's U-Net and two-head LeNet do)
     },
     "third_party": HELP["third_party"] | {"yaml"} | PYDANTIC,
 }

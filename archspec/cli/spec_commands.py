@@ -129,7 +129,7 @@ def check(spec: Path, sets: tuple[str, ...]) -> None:
     from ..keras_side.check import check as run_check
 
     model = run_check(spec, **overrides(sets))
-    click.echo(f"{spec}: static shapes and parameters agree with Keras ({len(model.layers) - 1} layers, {model.count_params():,} parameters)")
+    click.echo(f"{spec}: static shapes and parameters agree with Keras ({len(model.layers) - len(model.inputs)} layers, {model.count_params():,} parameters)")
 
 
 @click.command()

@@ -13,7 +13,7 @@ import click
 
 from ..errors import Problem, SpecError
 from ..spec.overrides import parse_assignments
-from .options import freeze_options, frozen, overrides as variable_overrides, set_option, weights_options
+from .options import force_option, freeze_options, frozen, overrides as variable_overrides, set_option, weights_options
 
 STRATEGY = click.Choice(["auto", "one-device", "mirrored", "multi-worker"])
 PRECISION = click.Choice(["mixed_float16", "mixed_bfloat16"])
@@ -94,7 +94,8 @@ def train(spec: Path | None, data: str | None, val: str | None, train_sets: tupl
     )
     if quiet:
         m = result.metrics
-        figures = ", ".join(f"{k} {m[k]:.4f}" for k in ("loss", "accuracy", "val_loss", "val_accuracy") if k in m)
+        last = result.history[-1] if result.history else {}
+        figures = ", ".join(f"{k} {m[k]:.4f}" for k in last if k not in ("epoch", "seconds", "learning_rate") and isinstance(m.get(k), (int, float)))
         click.echo(f"{result.run_dir}: {m.get('epochs_completed', 0)} epochs, {figures}")
 
 
@@ -122,6 +123,9 @@ def evaluate(model: Path, data: str, batch_size: int, spec: Path | None, as_json
         click.echo(json.dumps(result.to_json(), indent=2))
         return
     click.echo(f"{result.data}: {result.count} examples, {result.preprocessing}")
+    if hasattr(result, "outputs"):  # every output's figures
+        click.echo(result.text(), nl=False)
+        return
     click.echo(f"accuracy {result.accuracy:.4f}  loss {result.loss:.4f} ({result.loss_name})")
     click.echo(result.table(), nl=False)
 
@@ -132,19 +136,29 @@ def evaluate(model: Path, data: str, batch_size: int, spec: Path | None, as_json
 @click.option("--top-k", "top_k", type=int, default=3, show_default=True, help="Most likely classes to show.")
 @click.option("--spec", "spec", type=click.Path(dir_okay=False, path_type=Path), help="Spec whose training.data preprocessing to use (default: the model's run folder).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (with every class probability).")
-def predict(model: Path, inputs: tuple[Path, ...], top_k: int, spec: Path | None, as_json: bool) -> None:
+@click.option("--masks", "masks", type=click.Path(file_okay=False, path_type=Path), default=Path("masks"), show_default=True,
+              help="Folder for segmentation outputs' masks: SOURCE_OUTPUT.png, a class number per pixel.")
+@force_option
+def predict(model: Path, inputs: tuple[Path, ...], top_k: int, spec: Path | None, as_json: bool, masks: Path, force: bool) -> None:
     """Class probabilities for images (PNG, JPEG, GIF, BMP) or .npy arrays.
+
+    A network with other heads answers for every output: classes, labels, values, and masks written as PNG files.
+    A network with several inputs reads .npz files holding an array per input.
 
     \b
     archspec predict runs/lenet-20250101-120000 digit.png
     archspec predict runs/lenet-20250101-120000/model.keras a.png b.jpg batch.npy --top-k 5 --json
+    archspec predict runs/unet_digits-20250101-120000 canvas.png --masks out/
     """
     from ..training.predict import predict as run_predict
 
-    results = run_predict(model, list(inputs), top_k=top_k, spec=spec)
+    results = run_predict(model, list(inputs), top_k=top_k, spec=spec, masks=masks, force=force)
     if as_json:
         click.echo(json.dumps([r.to_json() for r in results], indent=2))
         return
     for r in results:
+        if hasattr(r, "outputs"):  # every output's answer
+            click.echo(r.text())
+            continue
         tops = "  ".join(f"{name} {p:.4f}" for _, name, p in r.top)
         click.echo(f"{r.source}: {tops}")

@@ -27,7 +27,7 @@ from ..spec.network import layer_of, layer_type
 from ..spec.read import Source
 from ..spec.validate import translate
 from .infer import node_shape
-from .ir import INPUT, Graph, Node
+from .ir import Graph, Node
 
 MAX_NODES = 100_000
 """Most primitive nodes one spec may expand into."""
@@ -43,10 +43,13 @@ class Lowering:
     def __init__(self, spec: BaseModel, source: Source | None) -> None:
         self.spec = spec
         self.source = source or Source(None)
-        self.graph = Graph(spec.name, tuple(spec.input), [Node(INPUT, "input", None, ())], source)
+        shapes = spec.input_shapes()
+        named = spec.inputs is not None
+        inputs = [Node(name, "input", None, (), ("inputs", name) if named else ("input",)) for name in shapes]
+        self.graph = Graph(spec.name, shapes, inputs, source, named_inputs=named)
         self.groups: list[tuple[str, str]] = []
-        self.aliases: dict[str, str] = {INPUT: INPUT}
-        self.prev = INPUT
+        self.aliases: dict[str, str] = {name: name for name in shapes}
+        self.prev = inputs[0].name
         self.scope: list[str] = []
         self.counters: Counter[str] = Counter()
         self.group: int | None = None
@@ -55,12 +58,12 @@ class Lowering:
         self.variables: dict[str, Any] = dict(spec.variables)
         self.uses: list[str] = []
         self.templates: list[str] = []
-        self.owners: dict[str, tuple] = {}
+        self.owners: dict[str, tuple] = {node.name: node.path for node in inputs if named}
         """Node or alias name -> the spec path of the layer that took it (for duplicate-name messages)."""
         self.pending: tuple[str, bool] | None = None
-        self.shapes: dict[str, tuple[int, ...] | None] = {INPUT: tuple(spec.input)}
-        self.shaped = 1
-        """How many of the graph's nodes (the input first) have a shape in `shapes`."""
+        self.shapes: dict[str, tuple[int, ...] | None] = dict(shapes)
+        self.shaped = len(inputs)
+        """How many of the graph's nodes (the inputs first) have a shape in `shapes`."""
         self.declared = set(_names(spec.model_dump(include={"layers"})))
         self.validated: dict[tuple, list[BaseModel]] = {}
         """Template bodies already validated, by (template, where, parameters)."""
@@ -149,7 +152,8 @@ class Lowering:
         near = closest(ref, self.aliases)
         self.problems.append(self.at(
             path, f"no earlier layer named {ref!r}",
-            (f"did you mean {near!r}? " if near else "") + "inputs refer to layers above this one (or `input`, the model input)",
+            (f"did you mean {near!r}? " if near else "") + "inputs refer to layers above this one (or to "
+            + (f"the model's inputs: {', '.join(self.graph.inputs)}" if self.graph.named_inputs else "`input`, the model input") + ")",
         ))
         raise Skip
 
@@ -277,7 +281,7 @@ class Lowering:
                 self.shapes[node.name] = node_shape(node, ins)  # type: ignore[arg-type]
             except ShapeError as exc:
                 self.shapes[node.name] = None
-                self.problems.append(self.at(node.path, f"layer {node.name!r}: {exc}"))
+                self.problems.append(self.at(node.path, f"layer {node.name!r}: {exc}", exc.hint))
         self.shaped = len(self.graph.nodes)
         found = self.shapes.get(name)
         if found is None:
@@ -378,12 +382,44 @@ def _generated(name: str, declared: str | None) -> bool:
 
 
 def _unused(graph: Graph) -> list[Node]:
-    """Nodes the output does not depend on: a spec mistake, since Keras would drop them silently."""
-    needed = {graph.output}
+    """Nodes no output depends on: a spec mistake, since Keras would drop them silently."""
+    needed = set(graph.output_map.values())
     for node in reversed(graph.nodes):
         if node.name in needed:
             needed.update(node.inputs)
     return [n for n in graph.nodes if n.name not in needed]
+
+
+def _outputs(ctx: Lowering, named: Mapping[str, str]) -> dict[str, str]:
+    """The spec's `outputs`, each resolved to the node it names (a block's name is its last node)."""
+    found: dict[str, str] = {}
+    taken: dict[str, str] = {}
+    for output, ref in named.items():
+        path = ("outputs", output)
+        node = ctx.aliases.get(ref)
+        if node is None:
+            near = closest(ref, [n for n in ctx.aliases if n not in ctx.graph.inputs])
+            ctx.problems.append(ctx.at(path, f"output {output!r}: no layer named {ref!r}",
+                                       f"did you mean {near!r}?" if near else "an output names a layer of the spec (see `archspec shapes SPEC --expand`)"))
+        elif node in ctx.graph.inputs:
+            ctx.problems.append(ctx.at(path, f"output {output!r} names the input {ref!r}; an output is a layer"))
+        elif node in taken:
+            ctx.problems.append(ctx.at(path, f"outputs {taken[node]!r} and {output!r} are both layer {node!r}",
+                                       "each output is a different layer"))
+        else:
+            found[output] = taken[node] = node
+    return found
+
+
+def _unused_problem(ctx: Lowering, node: Node) -> Problem:
+    outputs = ctx.graph.outputs
+    where = ("the model's outputs are " + ", ".join(f"{k} ({v})" for k, v in outputs.items()) if outputs
+             else "the model's output is the last layer")
+    if node.op == "input":
+        return ctx.at(node.path, f"input {node.name!r} is never used by {'any output' if outputs else 'the output'}",
+                      f"{where}; read it in a layer (`input: {node.name}`) or remove it")
+    return ctx.at(node.path, f"layer {node.name!r} is never used by {'any output' if outputs else 'the output'}",
+                  f"{where}; connect this one with `add`/`concat`{', name it in `outputs`' if outputs else ''} or remove it")
 
 
 def expand(spec: BaseModel) -> Graph:
@@ -394,10 +430,13 @@ def expand(spec: BaseModel) -> Graph:
         ctx.lower_list(spec.layers, ("layers",))
     except _Abort:
         pass
+    if spec.outputs is not None:
+        ctx.graph.outputs = _outputs(ctx, spec.outputs)
+    if not ctx.problems and len(ctx.graph.nodes) == len(ctx.graph.inputs):
+        ctx.problems.append(ctx.at(("layers",), "the spec has no layers (every one is left out by `when`)"))
     if not ctx.problems:
         for node in _unused(ctx.graph):
-            ctx.problems.append(ctx.at(node.path, f"layer {node.name!r} is never used by the output",
-                                       "the model's output is the last layer; connect this one with `add`/`concat` or remove it"))
+            ctx.problems.append(_unused_problem(ctx, node))
     if ctx.problems:  # a template instantiated several times can fail the same way each time: say it once
         raise SpecError(list(dict.fromkeys(ctx.problems)))
     ctx.graph.groups = ctx.groups

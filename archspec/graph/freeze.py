@@ -16,7 +16,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Sequence
 
 from ..errors import PathPart, Problem, SpecError, closest
-from .ir import INPUT, Graph
+from .ir import Graph
 
 if TYPE_CHECKING:  # only named in annotations: `archspec shapes` does not load the training models
     from ..spec.training import Training
@@ -34,7 +34,7 @@ def members(graph: Graph, name: str) -> list[int]:
     """Indexes of the nodes a name stands for: a node, a top-level block, or a scope (`conv4_block2`)."""
     groups = [i for i, (group, _kind) in enumerate(graph.groups) if group == name]
     return [i for i, node in enumerate(graph.nodes)
-            if node.name != INPUT and (node.name == name or node.group in groups or _in_scope(node.name, name))]
+            if node.op != "input" and (node.name == name or node.group in groups or _in_scope(node.name, name))]
 
 
 def frozen_nodes(graph: Graph, names: Sequence[str], *, bn: bool = False, origin: str | None = None,
@@ -59,7 +59,7 @@ def frozen_nodes(graph: Graph, names: Sequence[str], *, bn: bool = False, origin
     out: set[str] = set()
     while todo:
         node = graph.nodes[todo.pop()]
-        if node.name in out or node.name == INPUT:
+        if node.name in out or node.op == "input":
             continue
         out.add(node.name)
         todo.extend(index[i] for i in node.inputs)

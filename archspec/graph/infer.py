@@ -6,9 +6,11 @@ which is what keeps `archspec shapes` instant.
 
 from __future__ import annotations
 
+import math
+
 from ..errors import Problem, SpecError
-from ..kinds.arith import receptive_field
-from ..kinds.registry import OPS, Shape, ShapeError
+from ..kinds.arith import receptive_field, upscaled_field
+from ..kinds.registry import OPS, Shape, ShapeError, Upscale
 from .ir import Graph, Node
 from .lint import lint
 from .report import GroupInfo, LayerInfo, Report
@@ -57,6 +59,9 @@ def _receptive(node: Node, ins: list[tuple[tuple[int, int], tuple[int, int]]], i
         return rf, jump  # type: ignore[return-value]
     if window == "global":
         return (max(rf[0], image[0]), max(rf[1], image[1])), jump  # type: ignore[return-value]
+    if isinstance(window, Upscale):
+        up = [upscaled_field(rf[a], jump[a], window.reach[a], window.factor[a]) for a in (0, 1)]
+        return (up[0][0], up[1][0]), (up[0][1], up[1][1])  # type: ignore[return-value]
     kernel, stride, dilation = window
     axes = [receptive_field(rf[a], jump[a], kernel[a], stride[a], dilation[a]) for a in (0, 1)]
     return (axes[0][0], axes[1][0]), (axes[0][1], axes[1][1])
@@ -68,9 +73,10 @@ def infer(graph: Graph, *, max_params: int | None = MAX_PARAMS, max_activations:
     fields: dict[str, tuple[tuple[int, int], tuple[int, int]]] = {}
     infos: list[LayerInfo] = []
     problems: list[Problem] = []
+    image = graph.image_size
     for node in graph.nodes:
         if node.op == "input":
-            shapes[node.name] = graph.input_shape
+            shapes[node.name] = graph.inputs[node.name]
             fields[node.name] = ((1, 1), (1, 1))
             continue
         ins = [shapes.get(i) for i in node.inputs]
@@ -81,23 +87,33 @@ def infer(graph: Graph, *, max_params: int | None = MAX_PARAMS, max_activations:
             out = node_shape(node, ins)  # type: ignore[arg-type]
         except ShapeError as exc:
             shapes[node.name] = None
-            problems.append(graph.problem(node.path, f"layer {node.name!r}: {exc}"))
+            problems.append(graph.problem(node.path, f"layer {node.name!r}: {exc}", exc.hint))
             continue
         shapes[node.name] = out
         prim = OPS[node.op]
         trainable, fixed = prim.params(node.attrs, ins, out)  # type: ignore[arg-type]
-        rf, jump = _receptive(node, [fields[i] for i in node.inputs], ins, graph.input_shape)  # type: ignore[arg-type]
+        rf, jump = _receptive(node, [fields[i] for i in node.inputs], ins, image)  # type: ignore[arg-type]
         fields[node.name] = (rf, jump)
         infos.append(LayerInfo(
             node.name, node.op, label(node), node.inputs, out, trainable + fixed, 0 if node.frozen else trainable,
-            prim.macs(node.attrs, ins, out), rf, jump, node.group, node.frozen,  # type: ignore[arg-type]
+            prim.macs(node.attrs, ins, out), _pixels(rf), _step(jump), node.group, node.frozen,  # type: ignore[arg-type]
         ))
     if problems:
         raise SpecError(problems)
-    report = Report(graph.name, graph.input_shape, infos, _groups(graph, infos))
+    report = Report(graph.name, graph.input_shape, infos, _groups(graph, infos), inputs=dict(graph.inputs), outputs=graph.output_map)
     _check_budget(graph, report, max_params, max_activations)
     report.warnings.extend(lint(graph, report))
     return report
+
+
+def _pixels(rf: tuple) -> tuple[int, int]:
+    """A receptive field in whole input pixels: after an upsampling it may cover part of one more."""
+    return rf if type(rf[0]) is int and type(rf[1]) is int else (math.ceil(rf[0]), math.ceil(rf[1]))
+
+
+def _step(jump: tuple) -> tuple:
+    """The cumulative stride as a number JSON can hold: a fraction of a pixel (after an upsampling) as a float."""
+    return jump if type(jump[0]) is int and type(jump[1]) is int else tuple(j if type(j) is int else float(j) for j in jump)
 
 
 def _check_budget(graph: Graph, report: Report, max_params: int | None, max_activations: int | None) -> None:

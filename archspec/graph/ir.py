@@ -14,8 +14,9 @@ from typing import Any, Iterator
 from pydantic import BaseModel
 
 from ..errors import PathPart, Problem
+from ..spec.network import INPUT
 
-INPUT = "input"
+Shape = tuple[int, ...]
 
 
 @dataclass(frozen=True)
@@ -35,16 +36,42 @@ class Node:
 @dataclass
 class Graph:
     name: str
-    input_shape: tuple[int, ...]
+    inputs: dict[str, Shape]
+    """Each input's name and shape, in order; their nodes (op `input`) come first in ``nodes``."""
     nodes: list[Node] = field(default_factory=list)
     source: Any = None
     """The read.Source the spec came from (None for specs built in Python)."""
     groups: list[tuple[str, str]] = field(default_factory=list)
     """(name, kind) of each top-level spec layer; ``Node.group`` indexes this list."""
+    outputs: dict[str, str] = field(default_factory=dict)
+    """Output name -> the node it is (the spec's `outputs`); empty for one unnamed output, the last node."""
+    named_inputs: bool = False
+    """The spec named its inputs (`inputs:`): the Keras model takes a mapping of them, not one tensor."""
+
+    @property
+    def input_shape(self) -> Shape:
+        """The first input's shape (the only one's, in most networks)."""
+        return next(iter(self.inputs.values()))
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        """Height and width of the (first) image input: what a global window covers; (1, 1) without one."""
+        return next((shape[:2] for shape in self.inputs.values() if len(shape) == 3), (1, 1))  # type: ignore[return-value]
+
+    @property
+    def layers(self) -> list[Node]:
+        """The nodes that are layers: all but the inputs."""
+        return self.nodes[len(self.inputs):]
+
+    @property
+    def output_map(self) -> dict[str, str]:
+        """Output name -> node; one unnamed output is named after its node."""
+        return self.outputs or {self.nodes[-1].name: self.nodes[-1].name}
 
     @property
     def output(self) -> str:
-        return self.nodes[-1].name
+        """The node of the first output (the only one, in most networks)."""
+        return next(iter(self.output_map.values()))
 
     def __iter__(self) -> Iterator[Node]:
         return iter(self.nodes)

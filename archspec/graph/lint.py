@@ -27,8 +27,8 @@ Rule = Callable[[Graph, Report], Iterable[Problem]]
 def _windows(graph: Graph, report: Report):
     """(node, input shape, (kernel, stride, dilation)) for every sliding-window node."""
     shapes = {info.name: info.output_shape for info in report.layers}
-    shapes["input"] = graph.input_shape
-    for node in graph.nodes[1:]:
+    shapes.update(graph.inputs)
+    for node in graph.layers:
         ins = [shapes[i] for i in node.inputs]
         window = OPS[node.op].window(node.attrs, ins)
         if isinstance(window, tuple):
@@ -80,20 +80,23 @@ def huge_fan_in(graph: Graph, report: Report) -> Iterable[Problem]:
 
 
 def softmax_not_last(graph: Graph, report: Report) -> Iterable[Problem]:
-    for node in graph.nodes[1:-1]:
+    outputs = set(graph.output_map.values())
+    for node in graph.layers:
+        if node.name in outputs:
+            continue
         # a node's settings, read from the model's values: a missing attribute on a Pydantic model is
         # slow to fail, and this asks every node twice
         settings = vars(node.attrs) if node.attrs is not None else {}
         fn = settings.get("fn") or settings.get("activation")
         if fn == "softmax":
             yield graph.problem(node.path, f"layer {node.name!r}: softmax before the last layer",
-                                "softmax turns outputs into class probabilities; it usually ends the network")
+                                "softmax turns outputs into class probabilities; it usually ends the network (or one of its outputs)")
 
 
 def early_global_receptive_field(graph: Graph, report: Report) -> Iterable[Problem]:
     # a 1x1 map from a global pool is a vector in map form (squeeze-and-excitation), not context
-    spatial = [info for info in report.layers if len(info.output_shape) == 3 and (info.output_shape[:2] != (1, 1) or graph.input_shape[:2] == (1, 1))]
-    h, w = graph.input_shape[:2]
+    h, w = graph.image_size
+    spatial = [info for info in report.layers if len(info.output_shape) == 3 and (info.output_shape[:2] != (1, 1) or (h, w) == (1, 1))]
     for index, info in enumerate(spatial):
         if info.receptive_field[0] >= h and info.receptive_field[1] >= w:
             if index < len(spatial) * EARLY_FRACTION:

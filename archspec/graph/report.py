@@ -61,6 +61,15 @@ class Report:
     groups: list[GroupInfo] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
     """Things a careful engineer wants to know that are not errors (see archspec.lint)."""
+    inputs: dict[str, Shape] = field(default_factory=dict)
+    """Each input's name and shape (`input_shape` is the first's)."""
+    outputs: dict[str, str] = field(default_factory=dict)
+    """Each output's name and the layer it is (one unnamed output is named after its layer)."""
+
+    @property
+    def several(self) -> bool:
+        """More than one input or output: tables name each."""
+        return len(self.inputs) > 1 or len(self.outputs) > 1
 
     @property
     def total_params(self) -> int:
@@ -90,7 +99,12 @@ class Report:
 
     @property
     def output_shape(self) -> Shape:
-        return self.layers[-1].output_shape
+        """The first output's shape (the only one's, in most networks)."""
+        return self.layer(next(iter(self.outputs.values()))).output_shape if self.outputs else self.layers[-1].output_shape
+
+    @property
+    def output_shapes(self) -> dict[str, Shape]:
+        return {name: self.layer(node).output_shape for name, node in self.outputs.items()}
 
     def layer(self, name: str) -> LayerInfo:
         for info in self.layers:
@@ -102,6 +116,8 @@ class Report:
         return {
             "name": self.name,
             "input_shape": list(self.input_shape),
+            "inputs": {name: list(shape) for name, shape in self.inputs.items()},
+            "outputs": {name: {"layer": node, "shape": list(self.layer(node).output_shape)} for name, node in self.outputs.items()},
             "layers": [
                 {
                     "name": l.name,

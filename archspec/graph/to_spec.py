@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..kinds.registry import OPS
-from .ir import INPUT, Graph, Node
+from .ir import Graph, Node
 
 
 def _plain(value: Any) -> Any:
@@ -41,14 +41,19 @@ def node_layer(node: Node, previous: str) -> dict[str, Any]:
 
 def graph_to_spec(graph: Graph, *, training: dict[str, Any] | None = None, description: str | None = None) -> dict[str, Any]:
     layers = []
-    previous = INPUT
-    for node in graph.nodes[1:]:
+    previous = graph.nodes[0].name
+    for node in graph.layers:
         layers.append(node_layer(node, previous))
         previous = node.name
     spec: dict[str, Any] = {"name": graph.name}
     if description:
         spec["description"] = description
-    spec["input"] = list(graph.input_shape)
+    if graph.named_inputs:
+        spec["inputs"] = {name: list(shape) for name, shape in graph.inputs.items()}
+    else:
+        spec["input"] = list(graph.input_shape)
+    if graph.outputs:
+        spec["outputs"] = dict(graph.outputs)
     if training:
         spec["training"] = training
     spec["layers"] = layers

@@ -291,7 +291,46 @@ class ConstantNormalization(keras.layers.Layer):
         return {**super().get_config(), "mean": self.mean, "variance": self.variance}
 
 
+@keras.saving.register_keras_serializable(package="archspec")
+class SegmentationLoss(keras.losses.Loss):
+    """A class per pixel: sparse cross-entropy averaged over the pixels, the Dice loss (1 - the mean over classes
+    of 2|truth ∩ prediction| / (|truth| + |prediction|), soft), or their sum.
+
+    Dice weighs every class alike however few its pixels, which cross-entropy alone does not: a digit is a small
+    part of a canvas. It is taken over the whole batch (nnU-Net's "batch Dice"): an image holds few of the classes,
+    and Dice per image would push every class it lacks towards zero, which can silence a class for good.
+    `classes` 1 is one sigmoid channel (foreground or not), its masks (B, H, W, 1) of 0 and 1."""
+
+    def __init__(self, classes: int, from_logits: bool = False, crossentropy: bool = True, dice: bool = False,
+                 name: str = "segmentation", **kwargs: Any) -> None:
+        super().__init__(name=name, **kwargs)
+        self.classes, self.from_logits, self.crossentropy, self.dice = int(classes), bool(from_logits), bool(crossentropy), bool(dice)
+
+    def call(self, y_true: Any, y_pred: Any) -> Any:
+        y_pred = ops.convert_to_tensor(y_pred)
+        if self.classes == 1:
+            p = ops.sigmoid(y_pred) if self.from_logits else y_pred
+            truth = ops.cast(y_true, p.dtype)
+            probs, onehot = ops.concatenate([1 - p, p], axis=-1), ops.concatenate([1 - truth, truth], axis=-1)
+            pixel = ops.binary_crossentropy(truth, y_pred, from_logits=self.from_logits)[..., 0] if self.crossentropy else None
+        else:
+            labels = ops.cast(y_true, "int32")
+            probs = ops.softmax(y_pred, axis=-1) if self.from_logits else y_pred
+            onehot = ops.one_hot(labels, self.classes, dtype=probs.dtype)
+            pixel = ops.sparse_categorical_crossentropy(labels, y_pred, from_logits=self.from_logits) if self.crossentropy else None
+        total = ops.mean(pixel, axis=(1, 2)) if pixel is not None else ops.zeros(ops.shape(probs)[:1], probs.dtype)
+        if self.dice:
+            inter = ops.sum(onehot * probs, axis=(0, 1, 2))
+            sizes = ops.sum(onehot + probs, axis=(0, 1, 2))
+            total = total + (1.0 - ops.mean((2.0 * inter + 1.0) / (sizes + 1.0)))  # the batch's, for each of its images
+        return total
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "classes": self.classes, "from_logits": self.from_logits, "crossentropy": self.crossentropy,
+                "dice": self.dice}
+
+
 CUSTOM_OBJECTS = {
     cls.__name__: cls for cls in (LocalResponseNormalization, SumPooling2D, GlobalSumPooling2D, LayerScale, ScaledAdd, GroupedConv2D, ErfGelu, ConstantNormalization,
-                                  EpochSchedule, SumSquaredError)
+                                  EpochSchedule, SumSquaredError, SegmentationLoss)
 }

@@ -11,7 +11,7 @@ from typing import Any, Sequence
 from ..graph import graph_of
 from ..graph.freeze import refreeze
 from ..graph.infer import MAX_ACTIVATIONS, MAX_PARAMS, infer
-from ..graph.ir import INPUT, Graph
+from ..graph.ir import Graph
 from ..kinds.registry import OPS
 from ..spec.loading import SpecLike, coerce
 from .backend import deep_recursion, keras as import_keras
@@ -19,14 +19,19 @@ from .weights import load_weights
 
 
 def to_keras(graph: Graph) -> Any:
+    """The functional model of a graph. One input and one output are plain tensors, as Keras models
+    usually have; named inputs (the spec's `inputs`) and named outputs (`outputs`) are mappings by name,
+    so `fit`, `predict` and exported signatures address each by its name."""
     keras = import_keras()
     from . import custom  # noqa: F401  (registers archspec's custom layers; imports Keras)
 
-    tensors: dict[str, Any] = {INPUT: keras.Input(shape=graph.input_shape, name=INPUT)}
-    for node in graph.nodes[1:]:
+    tensors: dict[str, Any] = {name: keras.Input(shape=shape, name=name) for name, shape in graph.inputs.items()}
+    inputs = dict(tensors) if graph.named_inputs else tensors[graph.nodes[0].name]
+    for node in graph.layers:
         tensors[node.name] = OPS[node.op].emit(node, [tensors[i] for i in node.inputs], keras)
+    outputs = {name: tensors[node] for name, node in graph.outputs.items()} if graph.outputs else tensors[graph.output]
     with deep_recursion(4 * len(graph.nodes) + 1000):
-        model = keras.Model(tensors[INPUT], tensors[graph.output], name=graph.name)
+        model = keras.Model(inputs, outputs, name=graph.name)
     frozen = {node.name for node in graph.nodes if node.frozen}
     if frozen:
         set_frozen(model, frozen, frozen)

@@ -13,6 +13,10 @@ Every route is the ecosystem's own converter, reached through Keras 3's
 - ``tflite``: ``model.export(path, format="litert")`` — Keras writes a
   SavedModel and runs ``tf.lite.TFLiteConverter.from_saved_model``.
 
+A network with named inputs or outputs (a spec's `inputs` / `outputs`) keeps its names
+in all three: the signatures take and return mappings by name, the ONNX graph's inputs
+and outputs carry them, and TFLite's `serving_default` signature lists them.
+
 A spec is built first (fresh, untrained weights: useful for checking that a
 network converts and for timing it). Outputs are written beside the target
 under a temporary name and renamed into place, and an existing target is only
@@ -76,7 +80,7 @@ def _converter_missing(fmt: str, exc: ImportError) -> SpecError:
 
 
 def _signature(model: Any, fmt: str) -> dict[str, Any]:
-    """One tensor in, batch size left open, named `input`.
+    """One tensor in, batch size left open, named `input`; for named inputs, a mapping of tensors by name.
 
     Keras derives the signature from `model.inputs`; a model rebuilt as
     ``keras.Model(model.inputs, ...)`` (as `archspec train` saves it) holds them as a
@@ -86,6 +90,8 @@ def _signature(model: Any, fmt: str) -> dict[str, Any]:
         return {}
     import tensorflow as tf
 
+    if isinstance(model.input, dict):
+        return {"input_signature": [{name: tf.TensorSpec((None, *t.shape[1:]), tf.float32, name=name) for name, t in model.input.items()}]}
     shape = tuple(model.inputs[0].shape[1:])
     return {"input_signature": [tf.TensorSpec((None, *shape), tf.float32, name="input")]}
 
@@ -198,22 +204,32 @@ def export(source: str | os.PathLike[str], output: str | os.PathLike[str] | None
 def run_exported(path: str | os.PathLike[str], x: Any) -> Any:
     """Outputs of an exported artifact for a batch `x` (float32 NHWC): the check that an export works.
 
-    SavedModel: reloaded with tf.saved_model.load; ONNX: onnxruntime; TFLite: the
-    LiteRT interpreter (ai_edge_litert when installed, else tf.lite.Interpreter)."""
+    `x` is an array, or a mapping of arrays by input name for a network with named inputs. The result
+    is an array, or a mapping of arrays by output name when the network has named inputs or several
+    outputs. SavedModel: reloaded with tf.saved_model.load; ONNX: onnxruntime; TFLite: the LiteRT
+    interpreter (ai_edge_litert when installed, else tf.lite.Interpreter)."""
     import numpy as np
 
     path = Path(path)
-    x = np.asarray(x, dtype="float32")
+    named = isinstance(x, dict)
+    x = {k: np.asarray(v, dtype="float32") for k, v in x.items()} if named else np.asarray(x, dtype="float32")
+
+    def result(outputs: dict[str, Any]) -> Any:
+        return outputs if named or len(outputs) > 1 else next(iter(outputs.values()))
+
     if path.is_dir():
         import tensorflow as tf
 
         loaded = tf.saved_model.load(str(path))
-        return loaded.serve(x).numpy()
+        out = loaded.serve(x)
+        return result({k: v.numpy() for k, v in out.items()}) if isinstance(out, dict) else out.numpy()
     if path.suffix == ".onnx":
         import onnxruntime as ort
 
         session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-        return session.run(None, {session.get_inputs()[0].name: x})[0]
+        feed = x if named else {session.get_inputs()[0].name: x}
+        names = [o.name for o in session.get_outputs()]
+        return result(dict(zip(names, session.run(None, feed))))
     if path.suffix == ".tflite":
         try:
             from ai_edge_litert.interpreter import Interpreter
@@ -227,6 +243,9 @@ def run_exported(path: str | os.PathLike[str], x: Any) -> Any:
                     warnings.simplefilter("ignore")  # its deprecation notice points at ai_edge_litert
                     return tf.lite.Interpreter(model_path=model_path)
         interpreter = Interpreter(model_path=str(path))
+        if named or len(interpreter.get_output_details()) > 1:  # the signature holds the names
+            runner = interpreter.get_signature_runner("serving_default")
+            return result(runner(**x) if named else runner(**{interpreter.get_signature_list()["serving_default"]["inputs"][0]: x}))
         inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
         interpreter.resize_tensor_input(inp["index"], list(x.shape))
         interpreter.allocate_tensors()

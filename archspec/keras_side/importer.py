@@ -46,15 +46,12 @@ class _Row:
     op: Any
     node: Any
     inputs: list[int]
-    """ids of the operations it reads (the model input is INPUT)."""
+    """ids of the operations it reads (an input layer's own id for a model input)."""
     key: str
     """Its entry in the kind table: the class name, `ops.<Class>` for an operation between
     tensors, `ops.<Class>:constant` for one between a tensor and a number."""
     view: Any
     """What ``from_keras`` reads: the layer, or a ConstantOp."""
-
-
-INPUT = 0
 
 
 def _describe(op: Any, node: Any, keras: Any) -> tuple[str, Any]:
@@ -94,9 +91,9 @@ def _convert(row: _Row, rank: int, table: dict[str, list[Primitive]]) -> tuple[P
 
 
 # -- the model's graph ----------------------------------------------------------------
-def _graph(model: Any) -> tuple[Any, list[_Row]]:
-    """(input layer, rows) in topological order; nested Sequential and functional models are
-    inlined (ConvNeXt's stem and downsampling blocks are Sequentials)."""
+def _graph(model: Any) -> tuple[list[Any], list[_Row], Any]:
+    """(input layers, rows in topological order, the model as a functional graph); nested Sequential and
+    functional models are inlined (ConvNeXt's stem and downsampling blocks are Sequentials)."""
     keras = import_keras()
     rows: list[_Row] = []
     inputs: list[Any] = []
@@ -112,8 +109,9 @@ def _graph(model: Any) -> tuple[Any, list[_Row]]:
     def walk(m: Any, outer: int | None) -> int:
         """Add the rows of model `m` whose input is the operation `outer` (None: the model input); returns its output's id."""
         fn = functional(m)
-        if len(fn.inputs) != 1 or len(fn.outputs) != 1:
-            raise SpecError(Problem(f"model {m.name!r} has {len(fn.inputs)} inputs and {len(fn.outputs)} outputs; archspec models have one of each"))
+        if outer is not None and (len(fn.inputs) != 1 or len(fn.outputs) != 1):
+            raise SpecError(Problem(f"nested model {m.name!r} has {len(fn.inputs)} inputs and {len(fn.outputs)} outputs; "
+                                    "archspec inlines nested models of one input and one output", hint="flatten the model first"))
         members = {id(n) for nodes in fn._nodes_by_depth.values() for n in nodes}
         for op in fn.operations:
             nodes = [n for n in op._inbound_nodes if id(n) in members]
@@ -123,7 +121,6 @@ def _graph(model: Any) -> tuple[Any, list[_Row]]:
             if type(op).__name__ == "InputLayer":
                 if outer is None:
                     inputs.append(op)
-                    alias[id(op)] = INPUT
                 else:
                     alias[id(op)] = outer
                 continue
@@ -139,8 +136,9 @@ def _graph(model: Any) -> tuple[Any, list[_Row]]:
         return alias.get(id(out), id(out))
 
     walk(model, None)
-    if len(inputs) != 1:
-        raise SpecError(Problem(f"model {model.name!r} has {len(inputs)} input layers"))
+    top = functional(model)
+    if not inputs:
+        raise SpecError(Problem(f"model {model.name!r} has no input layer"))
     # Topological order that follows chains: after a layer, one that reads it (so fewer
     # `input:` references), else the earliest ready layer in Keras' order.
     readers: dict[int, list[int]] = {}
@@ -160,7 +158,7 @@ def _graph(model: Any) -> tuple[Any, list[_Row]]:
         return out
 
     ordered: list[_Row] = []
-    follow = emitted(INPUT)
+    follow = [k for op in inputs for k in emitted(id(op))]
     while ready:
         nxt = min(follow) if follow else min(ready)
         ready.discard(nxt)
@@ -168,21 +166,22 @@ def _graph(model: Any) -> tuple[Any, list[_Row]]:
         follow = emitted(id(rows[nxt].op))
     if len(ordered) != len(rows):
         raise SpecError(Problem("the model's graph has a cycle or unreachable layers"))
-    return inputs[0], ordered
+    return inputs, ordered, top
 
 
-def _names(rows: list[_Row]) -> dict[int, str]:
-    """Operation id -> spec name: the input is `input`; others keep their Keras name when valid and unique."""
-    names = {INPUT: "input"}
-    used = {"input"}
-    for row in rows:
-        raw = row.op.name
+def _names(rows: list[_Row], inputs: list[Any], named: bool) -> dict[int, str]:
+    """Operation id -> spec name: one unnamed input is `input`; other inputs and the layers keep their Keras
+    name when valid and unique."""
+    names: dict[int, str] = {}
+    used: set[str] = set()
+    for k, op in enumerate([*inputs, *(row.op for row in rows)]):
+        raw = "input" if k < len(inputs) and not named else op.name
         base = raw if _NAME.match(raw) else re.sub(r"[^A-Za-z0-9_.\-]", "_", raw)[:200] or "layer"
         name, k = base, 1
         while name in used:
             k += 1
             name = f"{base}_{k}"
-        names[id(row.op)] = name
+        names[id(op)] = name
         used.add(name)
     return names
 
@@ -196,25 +195,17 @@ def import_model(model: Any, *, source: str | None = None, verify: bool = True,
     """The spec (YAML text) of a Keras model; SpecError naming every layer archspec cannot express.
 
     A model whose input leaves height or width open (MobileNetV3 by default) needs
-    `input_shape`, the image size the spec is written for."""
-    input_layer, rows = _graph(model)
-    shape = _shape(input_layer.output)
-    if input_shape is not None:
-        given = tuple(int(d) for d in input_shape)
-        if len(given) != 3 or any(d < 1 for d in given) or any(k is not None and k != g for k, g in zip(shape, given)) or len(shape) != 3:
-            raise SpecError(Problem(f"--input-shape {list(given)} does not fit the model's input {list(shape)}",
-                                    hint="give [height, width, channels] for the axes the model leaves open (None)"))
-        shape = given
-    if len(shape) != 3 or any(d is None or d < 1 for d in shape):
-        raise SpecError(Problem(f"the model's input shape is {list(shape)}; archspec needs a fixed [height, width, channels] image",
-                                hint="for a model that takes any image size, give the size: --input-shape 224,224,3 "
-                                     "(Python: input_shape=(224, 224, 3))"))
-    names = _names(rows)
+    `input_shape`, the image size the spec is written for. A model with several inputs or outputs,
+    or that takes or gives a mapping, becomes a spec with named `inputs` / `outputs`."""
+    input_layers, rows, graph = _graph(model)
+    named = len(input_layers) > 1 or isinstance(graph.input, dict)
+    names = _names(rows, input_layers, named)
+    shapes = {names[id(op)]: _input_shape(op, input_shape if len(input_layers) == 1 else None) for op in input_layers}
     load_builtin_kinds()
     table = by_keras_class()
     unsupported: dict[tuple[str, str], list[str]] = {}
     layers: list[dict[str, Any]] = []
-    previous = "input"
+    previous = names[id(input_layers[0])]
     for row in rows:
         rank = len(row.node.input_tensors[0].shape)
         try:
@@ -235,10 +226,50 @@ def import_model(model: Any, *, source: str | None = None, verify: bool = True,
     name = model.name if _NAME.match(model.name) else re.sub(r"[^A-Za-z0-9_.\-]", "_", model.name) or "imported"
     header = (f"Imported by `archspec import`{f' from {Path(source).name}' if source else ''}: "
               f"{len(rows)} layers, {model.count_params():,} parameters (weights are not part of a spec).")
-    text = to_yaml({"name": name, "input": [int(d) for d in shape], "layers": layers}, header)  # type: ignore[arg-type]
+    spec: dict[str, Any] = {"name": name}
+    if named:
+        spec["inputs"] = {k: list(v) for k, v in shapes.items()}
+    else:
+        spec["input"] = list(next(iter(shapes.values())))
+    outputs = _outputs(graph, names)
+    if outputs:
+        spec["outputs"] = outputs
+    text = to_yaml({**spec, "layers": layers}, header)  # type: ignore[arg-type]
     if verify:
         _verify(model, text, names, rows)
     return text
+
+
+def _input_shape(layer: Any, given: tuple[int, int, int] | None) -> list[int]:
+    """An input's fixed shape: an image [H, W, C] or a vector [N]; `given` fills the axes a model leaves open."""
+    shape = _shape(layer.output)
+    if given is not None:
+        want = tuple(int(d) for d in given)
+        if len(want) != 3 or any(d < 1 for d in want) or any(k is not None and k != g for k, g in zip(shape, want)) or len(shape) != 3:
+            raise SpecError(Problem(f"--input-shape {list(want)} does not fit the model's input {list(shape)}",
+                                    hint="give [height, width, channels] for the axes the model leaves open (None)"))
+        shape = want
+    if len(shape) not in (1, 3) or any(d is None or d < 1 for d in shape):
+        raise SpecError(Problem(f"the model's input {layer.name!r} has shape {list(shape)}; archspec needs a fixed [height, width, channels] "
+                                "image (or a [length] vector)",
+                                hint="for a model that takes any image size, give the size: --input-shape 224,224,3 "
+                                     "(Python: input_shape=(224, 224, 3))"))
+    return [int(d) for d in shape]  # type: ignore[arg-type]
+
+
+def _outputs(model: Any, names: dict[int, str]) -> dict[str, str]:
+    """The spec's `outputs`: empty for one tensor out; a mapping's keys, or each layer's name, otherwise."""
+    structure = model.output
+    if not isinstance(structure, (dict, list, tuple)):
+        return {}
+    items = structure.items() if isinstance(structure, dict) else [(None, t) for t in structure]
+    out = {}
+    for key, tensor in items:
+        layer = names.get(id(tensor._keras_history.operation))
+        if layer is None:
+            raise SpecError(Problem(f"output {key or tensor.name!r} comes out of a nested model or an input", hint="flatten the model first"))
+        out[str(key) if key is not None else layer] = layer
+    return out
 
 
 def _unsupported(cls: str, reason: str, affected: list[str], table: dict[str, list[Primitive]]) -> Problem:

@@ -13,7 +13,7 @@ from importlib.metadata import entry_points
 
 from ..errors import ArchspecError
 
-BUILTIN = ("norm", "pad", "conv", "depthwise", "pool", "dense", "simple", "shape", "scale", "merge", "blocks", "mobile", "convnext", "nasnet")
+BUILTIN = ("norm", "pad", "conv", "depthwise", "pool", "dense", "simple", "shape", "scale", "merge", "upsampling", "blocks", "mobile", "convnext", "nasnet")
 ENTRY_POINT_GROUP = "archspec.kinds"
 _loaded = False
 

@@ -8,6 +8,8 @@ It lives with the kinds because their shape rules are its callers.
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 
 def effective_kernel(kernel: int, dilation: int = 1) -> int:
     """Span of a dilated kernel.
@@ -64,6 +66,27 @@ def conv_length(size: int, kernel: int, stride: int, padding: str, dilation: int
     return valid_length(size, kernel, stride, dilation)
 
 
+def transpose_length(size: int, kernel: int, stride: int, padding: str, output_padding: int | None = None) -> int:
+    """Output length of a transposed convolution along one axis, by Keras' rule.
+
+    `valid`: (i - 1)s + k + p, where p (output_padding) defaults to max(k, s) - k;
+    `same`: i s, or (i - 1)s + (k mod 2) + p when p is given.
+
+    >>> transpose_length(8, 2, 2, "valid")
+    16
+    >>> transpose_length(7, 3, 2, "valid")
+    15
+    >>> transpose_length(7, 3, 2, "same")
+    14
+    >>> transpose_length(7, 4, 2, "same", 1)
+    13
+    """
+    if padding == "same":
+        return size * stride if output_padding is None else (size - 1) * stride + kernel % 2 + output_padding
+    extra = max(kernel, stride) - kernel if output_padding is None else output_padding
+    return (size - 1) * stride + kernel + extra
+
+
 def dropped_border(size: int, kernel: int, stride: int, dilation: int = 1) -> int:
     """Input pixels a 'valid' window never reaches at the far border.
 
@@ -87,3 +110,18 @@ def receptive_field(rf: int, jump: int, kernel: int, stride: int, dilation: int 
     (6, 2)
     """
     return rf + (effective_kernel(kernel, dilation) - 1) * jump, jump * stride
+
+
+def upscaled_field(rf: int | Fraction, jump: int | Fraction, reach: int, factor: int | Fraction) -> tuple[int | Fraction, int | Fraction]:
+    """(receptive field, cumulative stride) after a layer that enlarges its input `factor` times,
+    each output position reading `reach` neighbouring input positions: the field grows as a
+    window of `reach` would, and positions come `factor` times closer (the stride may become a
+    fraction of an input pixel; it stays an int while it divides).
+
+    >>> upscaled_field(16, 8, 1, 2)
+    (16, 4)
+    >>> upscaled_field(1, 1, 2, 2)
+    (2, Fraction(1, 2))
+    """
+    moved = Fraction(jump) / Fraction(factor)
+    return rf + (reach - 1) * jump, int(moved) if moved.denominator == 1 else moved

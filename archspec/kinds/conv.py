@@ -21,7 +21,10 @@ Matrix = tuple[tuple[float, ...], ...]
 
 
 class Conv(LayerSpec):
-    """Convolution: `filters` (or the primer's `depth`) feature maps from a `kernel` window."""
+    """Convolution: `filters` (or the primer's `depth`) feature maps from a `kernel` window.
+
+    Output size per axis (i input, k kernel, s stride, d dilation): `valid` gives
+    floor((i - d(k - 1) - 1)/s) + 1, `same` gives ceil(i/s); explicit padding adds its zeros to i first."""
 
     short: ClassVar[str | None] = None
     json_alternatives: ClassVar[dict[str, list[dict[str, Any]]]] = {"kernel": [{

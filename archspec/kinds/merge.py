@@ -61,10 +61,15 @@ def multiply_infer(a: Multiply, inputs: list[Shape]) -> Shape:
     return tuple(out)
 
 
+ROUNDED_DOWN = ("a size halved by a pooling (or a stride 2) and rounded down comes back one smaller when enlarged again: give an input "
+                "size that divides by 2 at every pooling (2^levels for a U-Net), or crop the larger side")
+
+
 def concat_infer(a: Concat, inputs: list[Shape]) -> Shape:
     ranks = {len(s) for s in inputs}
     if len(ranks) != 1 or len({s[:-1] for s in inputs}) != 1:
-        raise ShapeError(f"concat needs inputs with the same spatial size; got {_named(a.inputs, inputs)}")
+        off_by_one = len(ranks) == 1 and any(max(sizes) - min(sizes) == 1 for sizes in zip(*(s[:-1] for s in inputs)))
+        raise ShapeError(f"concat needs inputs with the same spatial size; got {_named(a.inputs, inputs)}", ROUNDED_DOWN if off_by_one else None)
     return (*inputs[0][:-1], sum(s[-1] for s in inputs))
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import TYPE_CHECKING, Any, Callable
 
 from .base import LayerSpec
@@ -24,8 +25,22 @@ Window = tuple[tuple[int, int], tuple[int, int], tuple[int, int]]
 """(kernel, stride, dilation), each per spatial axis, for receptive-field arithmetic."""
 
 
+@dataclass(frozen=True)
+class Upscale:
+    """The receptive-field step of a layer that enlarges its input (upsampling, transposed
+    convolution, resizing): each output position reads `reach` neighbouring input positions per
+    axis, and positions come `factor` times closer (a factor below one: further apart)."""
+
+    reach: tuple[int, int]
+    factor: tuple[int | Fraction, int | Fraction]
+
+
 class ShapeError(Exception):
-    """A shape rule cannot produce an output; the message names the arithmetic."""
+    """A shape rule cannot produce an output; the message names the arithmetic, the hint (if any) a way out."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.hint = hint
 
 
 def no_params(attrs: Any, inputs: list[Shape], out: Shape) -> tuple[int, int]:
@@ -36,7 +51,7 @@ def no_macs(attrs: Any, inputs: list[Shape], out: Shape) -> int:
     return 0
 
 
-def no_window(attrs: Any, inputs: list[Shape]) -> Window | str | None:
+def no_window(attrs: Any, inputs: list[Shape]) -> Window | Upscale | str | None:
     return None
 
 
@@ -51,8 +66,9 @@ class Primitive:
     params: Callable[[Any, list[Shape], Shape], tuple[int, int]] = no_params
     """(trainable, non-trainable) parameter counts."""
     macs: Callable[[Any, list[Shape], Shape], int] = no_macs
-    window: Callable[[Any, list[Shape]], Window | str | None] = no_window
-    """Sliding window for the receptive field; None passes it through, 'global' covers the input."""
+    window: Callable[[Any, list[Shape]], Window | Upscale | str | None] = no_window
+    """Sliding window for the receptive field; an Upscale for a layer that enlarges; None passes it
+    through, 'global' covers the input."""
     lower: Callable[[Any, "Lowering", tuple], str] | None = None
     """Turns a spec layer with shorthands into nodes; None: one node, as written."""
     inputs: tuple[int, int | None] = (1, 1)

@@ -18,15 +18,22 @@ import importlib
 from functools import lru_cache
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, GetCoreSchemaHandler, GetJsonSchemaHandler, PrivateAttr, create_model, model_validator
+from pydantic import (BaseModel, Field, GetCoreSchemaHandler, GetJsonSchemaHandler, PrivateAttr, StringConstraints, ValidationInfo, create_model,
+                      field_validator, model_validator)
 from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 from ..kinds import load_builtin_kinds
-from ..kinds.base import PosInt, Strict
+from ..kinds.base import NAME_PATTERN, PosInt, Strict
 from ..kinds.blocks import Template
 from ..kinds.registry import KINDS
 
 Scalar = int | float | bool | str
+Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN, max_length=200)]
+Image = tuple[PosInt, PosInt, PosInt]
+InputShape = Image | tuple[PosInt]
+"""An input: an image [height, width, channels] or a vector [length]."""
+INPUT = "input"
+"""The name of the one input of a spec written with `input:` (the short form)."""
 
 
 class _Item(Strict):
@@ -153,13 +160,48 @@ class SpecBase(Strict):
 
     name: str = Field(description="Name of the network (the model's name).", pattern=r"^[A-Za-z0-9_.\-]+$", max_length=200)
     description: str | None = Field(None, description="Free text: reference, source of the figures.")
-    input: tuple[PosInt, PosInt, PosInt] = Field(description="Input shape as [height, width, channels].", examples=[[32, 32, 1]])
+    input: Image | None = Field(None, description="Input shape as [height, width, channels]: one input, named `input`.", examples=[[32, 32, 1]])
+    inputs: dict[Name, InputShape] | None = Field(
+        None, description="Several named inputs, each an image [height, width, channels] or a vector [length]: "
+                          "`inputs: {image: [128, 128, 3], meta: [8]}`. The first layer reads the first; layers read the others by name.",
+        examples=[{"image": [128, 128, 3], "meta": [8]}])
+    outputs: dict[Name, Name] | None = Field(
+        None, description="Named outputs, each the name of the layer it is: `outputs: {mask: seg_out, digit: head}`. "
+                          "Default: one output, the last layer.", examples=[{"mask": "seg_out", "digit": "head"}])
     variables: dict[str, Scalar] = Field(default_factory=dict, description="Named values referenced as $name in layers and blocks.")
     variants: dict[str, dict[str, Scalar]] = Field(default_factory=dict, description="Named sets of variable values, one per member of "
                                                    "the family: `--variant b3` (Python: variant='b3') applies one.")
     defaults: dict[str, dict[str, Any]] = Field(default_factory=dict, description="Default settings per layer kind, e.g. {batchnorm: {epsilon: 1.001e-5}}.")
     training: Annotated[Any, _Optional(".training", "Training")] = Field(None, description="Training recipe.")
     _source: Any = PrivateAttr(None)
+
+    @field_validator("input", mode="before")
+    @classmethod
+    def _one_shape(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            raise PydanticCustomError("several_inputs", "`input` is one shape, [height, width, channels]; several named inputs "
+                                                        "are written `inputs: {image: [128, 128, 3], meta: [8]}`")
+        return value
+
+    @field_validator("inputs", "outputs")
+    @classmethod
+    def _named(cls, value: dict[str, Any] | None, info: ValidationInfo) -> dict[str, Any] | None:
+        if value is not None and not value:
+            raise PydanticCustomError("empty", "give at least one name")
+        if info.field_name == "inputs" and value is not None and info.data.get("input") is not None:
+            raise PydanticCustomError("input_twice", "give `input` (one input) or `inputs` (several, named), not both")
+        return value
+
+    @model_validator(mode="after")
+    def _has_input(self) -> "SpecBase":
+        if self.input is None and self.inputs is None:
+            raise PydanticCustomError("missing_input", "missing required key 'input': the input shape [height, width, channels] "
+                                                       "(or `inputs` for several named inputs)")
+        return self
+
+    def input_shapes(self) -> dict[str, tuple[int, ...]]:
+        """Each input's name and shape, in order; a spec written with `input:` has one, named `input`."""
+        return {name: tuple(shape) for name, shape in self.inputs.items()} if self.inputs is not None else {INPUT: tuple(self.input)}  # type: ignore[arg-type, union-attr]
 
 
 def layer_of(item: BaseModel) -> tuple[str, Any]:

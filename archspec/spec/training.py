@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, model_validator
 
-from ..kinds.base import NonNegInt, PosInt, Strict
+from ..kinds.base import NonNegInt, PosInt, Strict, ValueNotes
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta", "adamax", "nadam", "lion")
 """Keras optimizers a spec may name."""
@@ -28,6 +28,20 @@ OPTIMIZER_SETTINGS: dict[str, tuple[str, ...]] = {
 
 LOSSES = ("categorical_crossentropy", "sum_squared_error")
 METRICS = ("accuracy", "top5_accuracy", "crossentropy", "sum_squared_error")
+
+TASK_LOSSES: dict[str, tuple[str, ...]] = {
+    "classification": LOSSES,
+    "multilabel": ("binary_crossentropy",),
+    "regression": ("mse", "mae", "huber"),
+    "segmentation": ("crossentropy", "dice"),
+}
+"""The losses each task of an output may train with (the first is its default; segmentation may sum both)."""
+TASK_NOTES = {
+    "classification": "one class per example: softmax (or logits) over the classes, categorical cross-entropy, accuracy",
+    "multilabel": "any number of labels per example: a sigmoid (or logit) per label, binary cross-entropy, per-label accuracy",
+    "regression": "numbers: MSE, MAE or Huber on targets standardised by `scale`; errors reported in the targets' own units",
+    "segmentation": "a class per pixel: softmax over the channels (sigmoid for one), cross-entropy and/or Dice, mean IoU, pixel accuracy",
+}
 
 
 class Optimizer(Strict):
@@ -145,6 +159,52 @@ class Phase(Strict):
     freeze_bn: bool | None = Field(None, description="Freeze every batch normalisation in this phase (default: training.freeze_bn).")
 
 
+class Scale(Strict):
+    """Target scaling of a regression output: the network learns (y - mean) / std."""
+
+    mean: float = Field(description="Subtracted from the targets.")
+    std: float = Field(gt=0, description="Divided into the targets after the mean.")
+
+
+class Head(Strict):
+    """How one output of the network trains: `heads: {digit: classification, mask: {task: segmentation, loss: [crossentropy, dice]}}`."""
+
+    task: Annotated[Literal[tuple(TASK_NOTES)], ValueNotes(TASK_NOTES)] = Field(description="What the output predicts.")  # type: ignore[valid-type]
+    loss: str | list[str] | None = Field(None, description="The task's loss (segmentation: crossentropy, dice or both as a list; regression: mse, "
+                                                     "mae or huber; classification: categorical_crossentropy or sum_squared_error); default: the first.")
+    weight: float = Field(1.0, gt=0, description="Weight of this output's loss in the total the optimizer minimises.")
+    scale: Literal["auto", "none"] | Scale = Field("auto", description="Regression: `auto` standardises the targets with the training data's "
+                                                                     "mean and std, `none` leaves them, or give {mean, std}.")
+    threshold: float = Field(0.5, gt=0, lt=1, description="Multilabel, and segmentation with one channel: the probability above which a label is on.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short(cls, data: Any) -> Any:
+        return {"task": data} if isinstance(data, str) else data
+
+    @model_validator(mode="after")
+    def _fits_the_task(self) -> "Head":
+        allowed = TASK_LOSSES[self.task]
+        given = [self.loss] if isinstance(self.loss, str) else self.loss
+        for name in given or []:
+            if name not in allowed:
+                raise ValueError(f"loss {name!r} is not one of the {self.task} losses: {', '.join(allowed)}")
+        if given is not None and (not given or len(set(given)) != len(given) or (len(given) > 1 and self.task != "segmentation")):
+            raise ValueError(f"give one loss{' (or crossentropy and dice together)' if self.task == 'segmentation' else ''}")
+        if self.scale != "auto" and self.task != "regression":  # values, not keys: a resolved spec.yaml writes every field
+            raise ValueError("`scale` applies to regression outputs")
+        if self.threshold != 0.5 and self.task not in ("multilabel", "segmentation"):
+            raise ValueError("`threshold` applies to multilabel and segmentation outputs")
+        return self
+
+    @property
+    def losses(self) -> tuple[str, ...]:
+        """The losses in force: those given (one name or several), else the task's default."""
+        if isinstance(self.loss, str):
+            return (self.loss,)
+        return tuple(self.loss) if self.loss else TASK_LOSSES[self.task][:1]
+
+
 class Training(Strict):
     """How to train the network (used by `archspec train`; every field can be overridden there)."""
 
@@ -164,6 +224,9 @@ class Training(Strict):
     freeze: FreezeList = Field(default_factory=list, description="Fine-tuning: freeze everything up to and including each named node or block (`conv4`); frozen layers keep the weights they start with.")
     freeze_bn: bool = Field(False, description="Fine-tuning: freeze every batch normalisation, which then runs in inference mode (its statistics stay the pretrained ones).")
     phases: list[Phase] = Field(default_factory=list, description="Fine-tuning in phases, run one after the other (e.g. the head alone, then more layers at a lower learning rate); `epochs` is their sum.")
+    heads: dict[str, Head] = Field(default_factory=dict, description="How each output trains, by output name (one unnamed output is named after its "
+                                                                     "layer): classification, multilabel, regression or segmentation, with a loss "
+                                                                     "and a weight. Default: classification for a vector output, segmentation for a map.")
 
     @model_validator(mode="before")
     @classmethod

@@ -36,7 +36,7 @@ _RELEVANT = {str: ("literal_error", "string_type", "unknown_kind"), int: ("int",
 _BOOLEAN_HINT = "YAML reads yes/no, on/off and true/false as booleans: write the number"
 
 
-OVERRIDABLE = ("name", "description", "input", "defaults", "training")
+OVERRIDABLE = ("name", "description", "input", "inputs", "outputs", "defaults", "training")
 """Top-level fields `--set` may replace (dotted keys reach inside: `training.epochs=3`)."""
 
 

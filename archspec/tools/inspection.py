@@ -348,6 +348,7 @@ def inspect(model_path: str | os.PathLike[str], image_path: str | os.PathLike[st
     is_spec = source.suffix.lower() in SPEC_SUFFIXES  # a network seen without training it: its spec gives the preprocessing
     model = _with_weights(source, weights, strict_weights, log) if weights is not None or is_spec else source
     trained = saved.load(model, spec=source if is_spec and spec is None else spec)
+    trained.require_classic("inspect shows", str(model_path), "archspec predict answers for every output")
     changes = {key: value for key, value in (("rescale", rescale), ("fit", fit)) if value is not None}
     if changes:
         trained = replace(trained, data=trained.data.model_copy(update=changes))

@@ -15,8 +15,8 @@ from ..kinds.base import as_written
 from ..kinds.registry import KINDS, description
 
 ORDER = (
-    "conv", "depthwise", "separable", "pool", "dense", "flatten", "reshape", "dropout", "stochastic_depth", "batchnorm",
-    "layernorm", "activation", "rescaling", "normalization", "layer_scale", "zeropad", "crop", "lrn", "add", "multiply",
+    "conv", "conv_transpose", "depthwise", "separable", "pool", "dense", "flatten", "reshape", "dropout", "stochastic_depth", "batchnorm",
+    "layernorm", "activation", "rescaling", "normalization", "layer_scale", "zeropad", "crop", "upsample", "resize", "lrn", "add", "multiply",
     "concat", "residual", "branches", "inception", "dense_block", "transition", "se", "mbconv", "fused_mbconv",
     "convnext_block", "nasnet_normal", "nasnet_reduction", "repeat", "use", "stage",
 )

@@ -52,6 +52,18 @@ def _frozen(frozen: int, weighted: int) -> str:
     return "" if not frozen else "yes" if frozen == weighted else f"{frozen}/{weighted}"
 
 
+def io_text(report: Report) -> tuple[str, str]:
+    """The inputs and the outputs as words: `input 32x32x1`, or each named with its shape (and an output's layer)."""
+    if not report.several:
+        return f"input {shape_text(report.input_shape)}", f"output {shape_text(report.output_shape)}"
+    inputs = ", ".join(f"{name} {shape_text(shape)}" if name != "input" or len(report.inputs) > 1 else shape_text(shape)
+                       for name, shape in report.inputs.items())
+    outputs = ", ".join(f"{name} {shape_text(report.layer(node).output_shape)}" + (f" ({node})" if node != name else "")
+                        for name, node in report.outputs.items())
+    return f"input{'s' if len(report.inputs) > 1 else ''} {inputs}", f"output{'s' if len(report.outputs) > 1 else ''} {outputs}"
+
+
+
 @dataclass(frozen=True)
 class Table:
     """The shapes table as cells: the CLI prints it as text, `archspec serve` as an HTML table."""
@@ -62,14 +74,15 @@ class Table:
     footer: Row
     right: Sequence[bool]  # which columns are right-aligned (numbers)
     note: str = ""  # trainable/non-trainable counts, when some layers are frozen
+    outputs: str = ""  # a network with several inputs or outputs: each output, named, with its shape
 
     def text(self) -> str:
         text = f"{self.title}\n" + columns(self.header, self.rows, self.right, [self.footer])
-        return text + (f"{self.note}\n" if self.note else "")
+        return text + "".join(f"{line}\n" for line in (self.outputs, self.note) if line)
 
     def to_json(self) -> dict[str, Any]:
         return {"title": self.title, "header": list(self.header), "rows": [list(r) for r in self.rows], "footer": list(self.footer),
-                "right": list(self.right), "note": self.note}
+                "right": list(self.right), "note": self.note, "outputs": self.outputs}
 
 
 def shapes_table(report: Report, *, expand: bool = False) -> Table:
@@ -88,8 +101,9 @@ def shapes_table(report: Report, *, expand: bool = False) -> Table:
     if report.non_trainable_params:
         note = f"trainable {report.trainable_params:,}, non-trainable {report.non_trainable_params:,}"
         note += f" ({len(report.frozen)} layers frozen)" if report.frozen else ""
-    return Table(f"{report.name}: input {shape_text(report.input_shape)}", header[:width], [r[:width] for r in rows], footer[:width],
-                 (False, False, True, True, True, True, False)[:width], note)
+    inputs, outputs = io_text(report)
+    return Table(f"{report.name}: {inputs}", header[:width], [r[:width] for r in rows], footer[:width],
+                 (False, False, True, True, True, True, False)[:width], note, outputs if report.several else "")
 
 
 def layer_table(report: Report, *, expand: bool = False) -> str:

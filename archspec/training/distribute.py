@@ -89,18 +89,16 @@ def make_env(strategy: str) -> Env:
 
 
 
-def prebuild(model: Any, input_shape: tuple[int, ...], classes: int) -> None:
+def prebuild(model: Any, data_batch: tuple[Any, Any]) -> None:
     """Build a distributed model's compiled state from shapes alone, before fit.
 
     Keras otherwise builds it from the first batch of the distributed iterator: that batch is then
     skipped by training, and under MultiWorkerMirroredStrategy reducing it fails (a nested
     all-reduce the collective strategy does not support)."""
-    import numpy as np
-
     build = getattr(model, "_symbolic_build", None)
     if build is None or not hasattr(model, "_maybe_symbolic_build"):
         return
-    build(data_batch=(np.zeros((1, *input_shape), np.float32), np.zeros((1, classes), np.float32)))
+    build(data_batch=data_batch)
     model._maybe_symbolic_build = lambda iterator=None, data_batch=None: None
 
 

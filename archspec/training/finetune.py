@@ -20,6 +20,7 @@ from ..graph.freeze import frozen_nodes
 from ..keras_side.emitter import build as build_model, set_frozen
 from ..keras_side.weights import TransferReport, resolve
 from ..spec.training import Training
+from .heads import Network, compile_args
 
 TRANSFER_JSON = "transfer.json"
 
@@ -43,15 +44,13 @@ def build(spec: BaseModel, training: Training, weights: Any = None, strict: bool
     return model, getattr(model, "transfer", None)
 
 
-def compile_model(model: Any, optimizer: Any, training: Training, logits: bool, jit: bool | None) -> None:
-    from . import recipe  # imports Keras
-
-    model.compile(optimizer=optimizer, loss=recipe.make_loss(training, logits), metrics=recipe.make_metrics(training, logits),
-                  jit_compile="auto" if jit is None else bool(jit))
+def compile_model(model: Any, optimizer: Any, training: Training, net: Network, jit: bool | None) -> None:
+    """Compile with each output's loss, metrics and weight (``heads.py``)."""
+    model.compile(optimizer=optimizer, **compile_args(net, training), jit_compile="auto" if jit is None else bool(jit))
 
 
 def fit(model: Any, spec: BaseModel, training: Training, completed: int, *, dataset: Callable[[int], Any], steps: int,
-        scope: Callable[[], Any], logits: bool, jit: bool | None, **fit_args: Any) -> None:
+        scope: Callable[[], Any], net: Network, jit: bool | None, **fit_args: Any) -> None:
     """``model.fit`` from epoch `completed` to the end, phase by phase; `dataset(first_epoch)` gives the batches."""
     phases = training.phase_recipes()
     if not training.phases:
@@ -68,7 +67,7 @@ def fit(model: Any, spec: BaseModel, training: Training, completed: int, *, data
                 if completed == start:  # the phase begins: its freezing, a fresh optimizer
                     set_frozen(model, frozen_nodes(graph, phase.freeze, bn=phase.freeze_bn), {node.name for node in graph.nodes})
                     recipe.apply_weight_decay(model, phase.weight_decay)
-                    compile_model(model, recipe.make_optimizer(phase, steps), phase, logits, jit)
+                    compile_model(model, recipe.make_optimizer(phase, steps), phase, net, jit)
                 else:  # resumed inside the phase: the checkpoint's optimizer, on this phase's schedule
                     inner = getattr(model.optimizer, "inner_optimizer", model.optimizer)
                     inner.learning_rate = recipe.make_schedule(phase, steps)

@@ -58,6 +58,18 @@ def data_digest(images: Images) -> str:
     return "sha256:" + h.hexdigest()
 
 
+def examples_digest(examples: Any) -> str:
+    """The same for the data of a network with named inputs or outputs (``data/examples.py``): each input's images
+    (as `data_digest`) or vectors, and every target."""
+    h = hashlib.sha256(json.dumps([examples.count, examples.class_names, sorted(examples.inputs), sorted(examples.targets)]).encode())
+    for key in sorted(examples.inputs):
+        value = examples.inputs[key]
+        h.update(data_digest(value).encode() if isinstance(value, Images) else np.ascontiguousarray(value).tobytes())
+    for key in sorted(examples.targets):
+        h.update(np.ascontiguousarray(examples.targets[key]).tobytes())
+    return "sha256:" + h.hexdigest()
+
+
 def check_spec(spec: BaseModel, training: Training, run_config: Mapping[str, Any], where: str) -> Training:
     """The training settings a resume may use: those recorded, even when a kill interrupted the rewrite of
     spec.yaml after a recorded --epochs change. A network or settings edited by hand into `where` are refused."""

@@ -10,35 +10,11 @@ from typing import Any
 
 import keras
 
-from ..errors import Problem, SpecError
 from ..keras_side.custom import EpochSchedule, SumSquaredError
 
 
 FLOAT32_OUTPUT = "output_float32"
 """Name of the float32 cast archspec appends to the network under mixed precision."""
-
-
-def last_layer(model: Any) -> Any:
-    """The layer producing the model's output (looking through the mixed-precision float32 cast)."""
-    layer = model.outputs[0]._keras_history.operation
-    if layer.name == FLOAT32_OUTPUT:
-        layer = layer._inbound_nodes[0].input_tensors[0]._keras_history.operation
-    return layer
-
-
-def output_kind(model: Any) -> str:
-    """'probabilities' when the network ends in a softmax, 'logits' when it ends without an activation."""
-    layer = last_layer(model)
-    activation = getattr(layer, "activation", None)
-    name = getattr(activation, "__name__", None) or (str(activation) if activation is not None else "linear")
-    if name == "softmax":
-        return "probabilities"
-    if name == "linear":
-        return "logits"
-    raise SpecError(Problem(
-        f"the network's last layer ({layer.name}) ends in {name}; training a classifier needs softmax (probabilities) or no activation (logits)",
-        file="spec", hint="end the spec with `- dense: {units: $classes, activation: softmax}`",
-    ))
 
 
 def make_loss(training: Any, logits: bool) -> Any:

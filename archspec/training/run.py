@@ -5,7 +5,7 @@ spec, the strategy settings) is checked before the run folder is made and
 before the first step; each is a ``SpecError``. See ``rundir.py`` for the run
 folder and why a killed run resumes without losing or repeating an epoch.
 
-`_run` is the run, step by step: `_network` (what the spec takes and outputs),
+`_run` is the run, step by step: `heads.network` (what the spec takes and outputs, each output's task),
 `_seeded`, `_data` (sources read, split and planned), `_changes` (a resumed run:
 what differs from its record, ``provenance.py``), `_settings` (TensorFlow's
 process-wide settings, put back afterwards), `_steps_per_epoch`, `_model`,
@@ -31,12 +31,11 @@ from pydantic import BaseModel
 
 from ..errors import Problem, SpecError, closest
 from ..files import WriteError
-from ..graph import shapes
 from ..keras_side.saving import load_model, save_model
 from ..spec.loading import coerce, load
 from ..spec.training import Training
 from ..version import __version__
-from . import config, data as D, finetune, provenance
+from . import config, data as D, finetune, heads, provenance
 from .callbacks import progress, recorder
 from .distribute import Env, check_options, default_seed, is_chief, make_env, prebuild, rank1_logs, tf_config
 from .rundir import STATE_VERSION, RunDir, RunLock, atomic_write_json, atomic_write_text, in_use, start_folder
@@ -122,6 +121,44 @@ class Data:
                               "plan": self.train_plan.to_json(), "val_plan": self.val_plan.to_json() if self.val_plan else None},
             "validation_split": self.split,
         }
+
+    def training_input(self, net: heads.Network, **settings: Any) -> D.TrainingInput:
+        return D.TrainingInput(self.train, self.train_plan, **settings)
+
+    def val_dataset(self, net: heads.Network, batch_size: int) -> Any:
+        return D.eval_dataset(self.val, self.val_plan, batch_size=batch_size) if self.val is not None and self.val_plan else None
+
+
+@dataclass(frozen=True)
+class ExamplesData:
+    """The data of a network with named inputs or outputs or a head other than one classification: per input and output
+    arrays, planned and checked (``data/examples.py``). It answers what `Data` answers."""
+
+    train: D.Prepared
+    val: D.Prepared | None
+    split: dict[str, Any] | None
+    digests: dict[str, str | None]  # of each source as read (before any split): provenance.examples_digest
+
+    train_plan = property(lambda self: self.train)
+    val_plan = property(lambda self: self.val)
+
+    def class_names(self, classes: int) -> list[str]:
+        return self.train.examples.class_names or [str(i) for i in range(classes)]
+
+    def record(self) -> dict[str, Any]:
+        return {
+            "train_examples": self.train.count, "val_examples": self.val.count if self.val is not None else 0,
+            "preprocessing": {"train": self.train.describe(), "val": self.val.describe() if self.val else None,
+                              "plan": {"text": self.train.describe(), "inputs": self.train.to_json()},
+                              "val_plan": {"text": self.val.describe(), "inputs": self.val.to_json()} if self.val else None},
+            "validation_split": self.split,
+        }
+
+    def training_input(self, net: heads.Network, **settings: Any) -> D.ExamplesInput:
+        return D.ExamplesInput(self.train, net, **settings)
+
+    def val_dataset(self, net: heads.Network, batch_size: int) -> Any:
+        return D.examples_eval_dataset(self.val, net, batch_size=batch_size) if self.val is not None else None
 
 
 def _print(text: str) -> None:
@@ -236,32 +273,23 @@ def _resumed(files: RunDir, run_config: dict[str, Any], data: Any, val: Any, epo
 
 def _run(job: Job) -> TrainResult:
     """The steps of a run, in order. Everything the user can get wrong is checked before the run folder is made."""
-    input_shape, classes = _network(job.spec)
+    net = heads.network(job.spec, job.training)
     job = _seeded(job)
     env = make_env(job.strategy) if job.strategy == "multi-worker" else None  # before any other TensorFlow op
-    data = _data(job, input_shape, classes)
+    data, net = _data(job, net)
     change = _changes(job, data)
-    monitor = _monitor(job.training, data.val is not None)
+    monitor = _monitor(job.training, data.val is not None, net)
     env = env or make_env(job.strategy)
     with _settings(job):
-        steps, drop = _steps_per_epoch(job.training, data.train, env)
-        model, output, transfer = _model(job, env, steps, input_shape, classes)
-        with _run_folder(job, env, data, input_shape, classes, output, transfer, change) as files:
+        steps, drop = _steps_per_epoch(job.training, data, env)
+        model, net, transfer = _model(job, env, steps, net)
+        with _run_folder(job, env, data, net, transfer, change) as files:
             _announce(job, files, env, data, transfer, change)
-            record, wall = _fit(job, files, env, model, data, steps, drop, monitor, output)
+            record, wall = _fit(job, files, env, model, data, steps, drop, monitor, net)
             return _finish(job, files, env, model, record, data, wall, transfer)
 
 
 # ----------------------------------------------------------------------------- the steps
-
-
-def _network(spec: BaseModel) -> tuple[tuple[int, int, int], int]:
-    """The input shape and the number of classes, from the spec's static shapes (no TensorFlow)."""
-    report = shapes(spec)
-    if len(report.output_shape) != 1 or report.output_shape[0] < 2:
-        raise SpecError(Problem(f"the network's output is {'x'.join(map(str, report.output_shape))}; training needs a vector of class scores",
-                                file="spec", hint="end the spec with `- dense: {units: $classes, activation: softmax}`"))
-    return tuple(int(v) for v in report.input_shape), int(report.output_shape[0])  # type: ignore[return-value]
 
 
 def _seeded(job: Job) -> Job:
@@ -273,11 +301,15 @@ def _seeded(job: Job) -> Job:
     return replace(job, training=job.training.model_copy(update={"seed": seed}), deterministic=deterministic)
 
 
-def _data(job: Job, input_shape: tuple[int, int, int], classes: int) -> Data:
-    """Read the sources, hold out validation_split, and plan each against the spec (no TensorFlow for idx, npz and arrays)."""
+def _data(job: Job, net: heads.Network) -> tuple[Data | ExamplesData, heads.Network]:
+    """Read the sources, hold out validation_split, and plan each against the spec (no TensorFlow for idx, npz and arrays);
+    the network comes back with its regression outputs' target scaling fixed from the training data."""
     training = job.training
     if job.val is not None and training.validation_split:
         raise SpecError(Problem("give validation data (--val) or validation_split, not both", file="--val"))
+    if not net.classic:
+        return _examples_data(job, net)
+    (input_shape,), (classes,) = net.inputs.values(), (out.classes for out in net.outputs.values())
     images = D.load(job.data)
     val_images = D.load(job.val) if job.val is not None else None
     digests = {"data": provenance.data_digest(images), "val": provenance.data_digest(val_images) if val_images is not None else None}
@@ -289,11 +321,35 @@ def _data(job: Job, input_shape: tuple[int, int, int], classes: int) -> Data:
         split = {"fraction": training.validation_split, "stratified": True, "seed": job.seed} if stratified else None
     train_plan = D.plan(images, input_shape, classes, training.data, role="training data")
     val_plan = D.plan(val_images, input_shape, classes, training.data, role="validation data") if val_images is not None else None
+    _same_data(job, train_plan.describe())
+    return Data(images, train_plan, val_images, val_plan, split, digests), net
+
+
+def _examples_data(job: Job, net: heads.Network) -> tuple[ExamplesData, heads.Network]:
+    training = job.training
+    if training.data.augment.translate and any(out.task == "segmentation" for out in net.outputs.values()):
+        raise SpecError(Problem("data.augment.translate shifts images in zeros, and a mask has no class to fill the border with",
+                                file="training.data.augment", hint="use flip with segmentation outputs, or no augmentation"))
+    examples = D.load_examples(job.data, net)
+    val = D.load_examples(job.val, net) if job.val is not None else None
+    digests = {"data": provenance.examples_digest(examples), "val": provenance.examples_digest(val) if val is not None else None}
+    split = None
+    if training.validation_split:
+        examples, val = D.split_examples(examples, training.validation_split, job.seed)
+        split = {"fraction": training.validation_split, "stratified": False, "seed": job.seed}
+    net = D.fit_scales(net, examples)
+    train = D.prepare(examples, net, training.data, role="training data")
+    checked = D.prepare(val, net, training.data, role="validation data") if val is not None else None
+    _same_data(job, train.describe())
+    return ExamplesData(train, checked, split, digests), net
+
+
+def _same_data(job: Job, plan: str) -> None:
+    """A resumed run trains on what it started with."""
     recorded = ((job.run_config or {}).get("preprocessing") or {}).get("plan")
-    if recorded and recorded.get("text") != train_plan.describe():
-        raise SpecError(Problem(f"this run trained on {recorded.get('text')}; the data given now gives {train_plan.describe()}", file="--data",
+    if recorded and recorded.get("text") != plan:
+        raise SpecError(Problem(f"this run trained on {recorded.get('text')}; the data given now gives {plan}", file="--data",
                                 hint="resume with the data the run started with"))
-    return Data(images, train_plan, val_images, val_plan, split, digests)
 
 
 def _changes(job: Job, data: Data) -> dict[str, list[Any]]:
@@ -343,23 +399,24 @@ def _settings(job: Job) -> Iterator[None]:
             _disable_determinism()
 
 
-def _steps_per_epoch(training: Training, images: D.Images, env: Env) -> tuple[int, bool]:
+def _steps_per_epoch(training: Training, data: Data | ExamplesData, env: Env) -> tuple[int, bool]:
     """Steps per epoch, and whether the last partial batch is dropped (it is when replicas share each batch)."""
     drop = env.replicas > 1
     if training.batch_size % env.replicas:
         raise SpecError(Problem(f"batch_size {training.batch_size} does not split evenly over {env.replicas} replicas", file="--batch-size",
                                 hint=f"use a multiple of {env.replicas}"))
-    steps = D.steps_per_epoch(images.count, training.batch_size, drop)
+    count = data.train.count
+    steps = D.steps_per_epoch(count, training.batch_size, drop)
     if steps < 1:
-        raise SpecError(Problem(f"batch_size {training.batch_size} is larger than the {images.count} training examples", file="--batch-size"))
+        raise SpecError(Problem(f"batch_size {training.batch_size} is larger than the {count} training examples", file="--batch-size"))
     return steps, drop
 
 
-def _model(job: Job, env: Env, steps: int, input_shape: tuple[int, int, int], classes: int) -> tuple[Any, str, Any]:
+def _model(job: Job, env: Env, steps: int, net: heads.Network) -> tuple[Any, heads.Network, Any]:
     """The network under the strategy's scope, compiled: the resumed checkpoint (optimizer state included) or a new
     build (frozen as the first phase says, starting from `job.weights` when given).
 
-    Returns it with its output kind ('probabilities' or 'logits') and the weight-transfer report (or None)."""
+    Returns it with the network (each output's kind known: probabilities or logits) and the weight-transfer report (or None)."""
     import keras
 
     from . import recipe
@@ -375,23 +432,30 @@ def _model(job: Job, env: Env, steps: int, input_shape: tuple[int, int, int], cl
         else:
             model, transfer = finetune.build(job.spec, training, job.weights, job.strict_weights)
             if job.precision and job.precision != "float32":
-                out = keras.layers.Activation("linear", dtype="float32", name=recipe.FLOAT32_OUTPUT)(model.outputs[0])
-                model = keras.Model(model.inputs, out, name=model.name)
+                model = _float32_outputs(keras, model, recipe.FLOAT32_OUTPUT)
             optimizer = recipe.make_optimizer(training, steps)
-        output = recipe.output_kind(model)
-        logits = output == "logits"
+        net = heads.with_logits(model, net)
         recipe.apply_weight_decay(model, training.weight_decay)
-        finetune.compile_model(model, optimizer, training, logits, job.jit)
+        finetune.compile_model(model, optimizer, training, net, job.jit)
         if env.name != "default":
-            prebuild(model, input_shape, classes)
+            prebuild(model, heads.zero_batch(net))
         if env.name == "multi-worker":
             rank1_logs(model)
-    return model, output, transfer
+    return model, net, transfer
+
+
+def _float32_outputs(keras: Any, model: Any, name: str) -> Any:
+    """Under mixed precision, each output cast to float32 (`output_float32`, or `NAME_float32` for named outputs)."""
+    if isinstance(model.output, dict):
+        outputs = {k: keras.layers.Activation("linear", dtype="float32", name=f"{k}_float32")(t) for k, t in model.output.items()}
+    else:
+        outputs = keras.layers.Activation("linear", dtype="float32", name=name)(model.output)
+    return keras.Model(model.input, outputs, name=model.name)
 
 
 @contextmanager
-def _run_folder(job: Job, env: Env, data: Data, input_shape: tuple[int, int, int], classes: int, output: str,
-                transfer: Any, change: dict[str, list[Any]]) -> Iterator[RunDir]:
+def _run_folder(job: Job, env: Env, data: Data | ExamplesData, net: heads.Network, transfer: Any,
+                change: dict[str, list[Any]]) -> Iterator[RunDir]:
     """The run folder: made now that everything checked out, whole and locked (``rundir.start_folder``), or the resumed
     one with this call's changes recorded. A worker other than the chief writes to a scratch folder instead, deleted
     when the run ends."""
@@ -401,7 +465,7 @@ def _run_folder(job: Job, env: Env, data: Data, input_shape: tuple[int, int, int
     try:
         if files is None:
             def fill(folder: RunDir) -> None:
-                _start_folder(job, folder, data, input_shape, classes, output, transfer)
+                _start_folder(job, folder, data, net, transfer)
 
             if env.chief:
                 files, lock = start_folder(Path(job.run_dir) if job.run_dir is not None else None, Path(job.runs), job.spec.name, fill)  # type: ignore[attr-defined]
@@ -423,11 +487,12 @@ def _run_folder(job: Job, env: Env, data: Data, input_shape: tuple[int, int, int
             shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _start_folder(job: Job, files: RunDir, data: Data, input_shape: tuple[int, int, int], classes: int, output: str,
-                  transfer: Any) -> None:
+def _start_folder(job: Job, files: RunDir, data: Data | ExamplesData, net: heads.Network, transfer: Any) -> None:
     """A new run's spec.yaml (the resolved recipe, re-runnable), run.json (everything else needed to resume or ask it,
     with the digests a resume checks) and, when it starts from trained weights, transfer.json (what came from where)."""
     name = job.spec.name  # type: ignore[attr-defined]
+    first = next(iter(net.outputs))
+    classes = net.outputs[first].classes
     header = f"# {name}: resolved by `archspec train` on {time.strftime('%Y-%m-%d %H:%M:%S')}; rerun with `archspec train THIS_FILE --data ...`"
     atomic_write_text(files.spec, config.spec_yaml(job.spec, job.training, job.variables, header))
     written = load(files.spec)  # digested as a resume will read it
@@ -435,7 +500,8 @@ def _start_folder(job: Job, files: RunDir, data: Data, input_shape: tuple[int, i
         "archspec": __version__, "created": time.strftime("%Y-%m-%dT%H:%M:%S"), "spec": "spec.yaml",
         "data": D.absolute(job.data), "val": D.absolute(job.val), "epochs": job.training.epochs,
         "strategy": job.strategy, "precision": job.precision, "jit": job.jit, "seed": job.seed, "deterministic": job.deterministic,
-        "input_shape": list(input_shape), "classes": classes, "output": output, "class_names": data.class_names(classes),
+        "input_shape": list(next(iter(net.inputs.values()))), "classes": classes, "output": "logits" if net.logits[first] else "probabilities",
+        "class_names": data.class_names(classes), "network": net.to_json(),
         **data.record(), "weights": str(job.weights) if job.weights is not None else None,
         "digests": {"network": provenance.network_digest(written), "training": provenance.training_digest(config.resolve_training(written)),
                     **data.digests},
@@ -464,13 +530,13 @@ def _counts(data: Data) -> dict[str, int]:
     return {"train_examples": data.train.count, "val_examples": data.val.count if data.val is not None else 0}
 
 
-def _announce(job: Job, files: RunDir, env: Env, data: Data, transfer: Any, change: dict[str, list[Any]]) -> None:
+def _announce(job: Job, files: RunDir, env: Env, data: Data | ExamplesData, transfer: Any, change: dict[str, list[Any]]) -> None:
     say = job.say
     say(f"run folder: {files.root}" + ("" if env.chief else " (worker scratch)"))
     say(f"training data: {data.train.count} examples from {data.train.name}: {data.train_plan.describe()}")
     if data.val is not None and data.val_plan is not None:
         say(f"validation data: {data.val.count} examples from {data.val.name}: {data.val_plan.describe()}")
-        missing = D.missing_classes(data.train, data.val)
+        missing = D.missing_classes(data.train, data.val) if isinstance(data, Data) else []
         if missing:
             say(f"warning: the validation data has no examples of {len(missing)} of the training data's classes "
                 f"({', '.join(missing[:8])}{', ...' if len(missing) > 8 else ''}): its accuracy says nothing about them")
@@ -483,14 +549,14 @@ def _announce(job: Job, files: RunDir, env: Env, data: Data, transfer: Any, chan
         say(transfer.text().rstrip())
 
 
-def _fit(job: Job, files: RunDir, env: Env, model: Any, data: Data, steps: int, drop: bool, monitor: tuple[str, str],
-         output: str) -> tuple[Any, float]:
+def _fit(job: Job, files: RunDir, env: Env, model: Any, data: Data | ExamplesData, steps: int, drop: bool, monitor: tuple[str, str],
+         net: heads.Network) -> tuple[Any, float]:
     """Train from the last completed epoch on, phase by phase (``finetune.fit``); the recorder commits each epoch.
     Returns it and the wall time."""
     training = job.training
     es = training.early_stopping
-    source = D.TrainingInput(data.train, data.train_plan, batch_size=training.batch_size, seed=job.seed, aug=training.data.augment,
-                             drop_remainder=drop, deterministic=job.deterministic, log=job.say)
+    source = data.training_input(net, batch_size=training.batch_size, seed=job.seed, aug=training.data.augment, drop_remainder=drop,
+                                 deterministic=job.deterministic, log=job.say)
     try:  # the recorder rebuilds TensorBoard's missing epochs as it starts
         record = recorder(files, job.state, epochs=training.epochs, monitor=monitor[0], mode=monitor[1], min_delta=es.min_delta if es else 0.0,
                           patience=es.patience if es else None, log=job.say, chief=env.chief, meter=source.meter)
@@ -504,10 +570,10 @@ def _fit(job: Job, files: RunDir, env: Env, model: Any, data: Data, steps: int, 
         def train_ds(first_epoch: int) -> Any:
             return source.dataset(first_epoch, training.epochs)
 
-        val_ds = D.eval_dataset(data.val, data.val_plan, batch_size=training.batch_size) if data.val is not None and data.val_plan else None
+        val_ds = data.val_dataset(net, training.batch_size)
         try:
             finetune.fit(model, job.spec, training, job.completed, dataset=train_ds, steps=steps, scope=env.strategy.scope,
-                         logits=output == "logits", jit=job.jit, steps_per_epoch=steps, validation_data=val_ds,
+                         net=net, jit=job.jit, steps_per_epoch=steps, validation_data=val_ds,
                          callbacks=callbacks, verbose=0, shuffle=False)
         except KeyboardInterrupt:
             if env.chief:
@@ -540,7 +606,7 @@ def _finish(job: Job, files: RunDir, env: Env, model: Any, record: Any, data: Da
     try:
         # The final model is for inference: the same layers and weights, without optimizer state or
         # training config, so it loads anywhere archspec's layers do (checkpoints keep the full state).
-        save_model(keras.Model(model.inputs, model.outputs, name=model.name), files.model, force=True)
+        save_model(keras.Model(model.input, model.output, name=model.name), files.model, force=True)
         atomic_write_json(files.metrics, metrics)
         if history:
             final_state = files.read_state() or {}
@@ -551,7 +617,7 @@ def _finish(job: Job, files: RunDir, env: Env, model: Any, record: Any, data: Da
         raise _stopped(job, files, len(history), exc) from None
     if env.chief:
         last = history[-1] if history else {}
-        figures = ", ".join(f"{k} {last[k]:.4f}" for k in ("loss", "accuracy", "val_loss", "val_accuracy") if k in last)
+        figures = ", ".join(f"{k} {last[k]:.4f}" for k in last if k not in ("epoch", "seconds", "learning_rate") and isinstance(last[k], (int, float)))
         job.say(f"done: {len(history)} epochs{', ' + figures if figures else ''}; model {files.model}")
     return TrainResult(files.root, history, metrics, files.paths(), model, resumed_from=job.completed, transfer=transfer)
 
@@ -589,12 +655,12 @@ def _disable_determinism() -> None:
         pass
 
 
-def _monitor(training: Training, has_val: bool) -> tuple[str, str]:
+def _monitor(training: Training, has_val: bool, net: heads.Network) -> tuple[str, str]:
     es = training.early_stopping
     monitor = es.monitor if es is not None else "auto"
     if monitor == "auto":
         monitor = "val_loss" if has_val else "loss"
-    known = ["loss", *dict.fromkeys(training.metrics)]
+    known = net.metric_names(training)
     valid = known + [f"val_{k}" for k in known] if has_val else known
     if monitor not in valid:
         near = closest(monitor, valid)
@@ -605,7 +671,7 @@ def _monitor(training: Training, has_val: bool) -> tuple[str, str]:
                                 hint=hint + f" (reported: {', '.join(valid)})"))
     mode = es.mode if es is not None else "auto"
     if mode == "auto":
-        mode = "max" if "accuracy" in monitor else "min"
+        mode = "max" if "accuracy" in monitor or "iou" in monitor else "min"
     return monitor, mode
 
 

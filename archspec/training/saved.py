@@ -22,8 +22,8 @@ import numpy as np
 from ..errors import Problem, SpecError
 from ..keras_side.saving import load_model
 from ..spec.loading import coerce, load as load_spec
-from ..spec.training import Training
-from . import data as D
+from ..spec.training import Head, Training
+from . import data as D, heads
 
 @dataclass
 class Trained:
@@ -36,8 +36,18 @@ class Trained:
     classes: int
     class_names: list[str]
     logits: bool
+    net: heads.Network
+    """Every input and output with its head (`classic`: one image in, one classification out)."""
     trained_on: tuple[int, int, int] | None = None
     """The size of the images the run trained on (run.json's plan), e.g. 28x28x1 for LeNet's 32x32 input."""
+
+    def require_classic(self, doing: str, file: str, hint: str) -> None:
+        """Refuse, saying what the network takes and gives, where `doing` shows image classifiers only."""
+        net = self.net
+        if not net.classic:
+            raise SpecError(Problem(f"{doing} image classifiers (one image in, one class out); {net.name} takes "
+                                    f"{', '.join(net.inputs)} and gives {', '.join(f'{k} ({o.task})' for k, o in net.outputs.items())}",
+                                    file=file, hint=hint))
 
     def plan(self, images: D.Images, role: str) -> D.Plan:
         """The preprocessing training would give these images (checked against the model's input and classes)."""
@@ -65,25 +75,7 @@ def _run_dir_of(path: Path) -> Path | None:
     return None
 
 
-def _recorded(run_dir: Path) -> tuple[list[str] | None, tuple[int, int, int] | None]:
-    """The class names and the training images' size a run folder's run.json records (None where it does not)."""
-    try:
-        record = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None, None
-    if not isinstance(record, dict):
-        return None, None
-    try:
-        shape = tuple(int(v) for v in record["preprocessing"]["plan"]["sizes"][0]["shape"])
-    except (KeyError, IndexError, TypeError, ValueError):
-        shape = ()
-    names = record.get("class_names")
-    return (names if isinstance(names, list) else None), (shape if len(shape) == 3 else None)  # type: ignore[return-value]
-
-
 def load(model: Any, *, spec: Any = None) -> Trained:
-    from . import recipe  # imports Keras
-
     path: Path | None = None
     run_dir: Path | None = None
     if isinstance(model, (str, os.PathLike)):
@@ -105,22 +97,57 @@ def load(model: Any, *, spec: Any = None) -> Trained:
     else:
         keras_model = model
     training: Training | None = None
-    class_names: list[str] | None = None
-    trained_on: tuple[int, int, int] | None = None
+    run_json: dict[str, Any] = {}
     if spec is not None:
         loaded = coerce(spec)
         training = getattr(loaded, "training", None)
     elif run_dir is not None:
         training = getattr(load_spec(run_dir / "spec.yaml"), "training", None)
-        class_names, trained_on = _recorded(run_dir)
+        try:
+            run_json = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            run_json = {}
+        if not isinstance(run_json, dict):
+            run_json = {}
     training = training or Training()
-    shape = tuple(keras_model.inputs[0].shape[1:])
-    out = tuple(keras_model.outputs[0].shape[1:])
-    if len(shape) != 3 or None in shape or len(out) != 1 or not out[0]:
-        raise SpecError(Problem(f"the model takes {shape} and gives {out}; archspec evaluates image classifiers ((H, W, C) -> classes)",
-                                file=str(path) if path else "model"))
-    classes = int(out[0])
-    names = class_names if class_names and len(class_names) == classes else [str(i) for i in range(classes)]
-    logits = recipe.output_kind(keras_model) == "logits"
-    return Trained(keras_model, path, run_dir, training.data, training.loss, tuple(int(v) for v in shape), classes, names, logits,  # type: ignore[arg-type]
-                   trained_on)
+    net = heads.with_logits(keras_model, _network(keras_model, training, run_json, path))
+    first = next(iter(net.outputs.values()))
+    class_names = run_json.get("class_names")
+    names = class_names if isinstance(class_names, list) and len(class_names) == first.classes else [str(i) for i in range(first.classes)]
+    shape = next(iter(net.inputs.values()))
+    return Trained(keras_model, path, run_dir, training.data, training.loss, shape, first.classes, names, net.logits[first.name], net,  # type: ignore[arg-type]
+                   _trained_on(run_json))
+
+
+def _trained_on(run_json: dict[str, Any]) -> tuple[int, int, int] | None:
+    """The size of the images a run trained on, as its run.json's plan records it (None where it does not)."""
+    try:
+        shape = tuple(int(v) for v in run_json["preprocessing"]["plan"]["sizes"][0]["shape"])
+    except (KeyError, IndexError, TypeError, ValueError):
+        return None
+    return shape if len(shape) == 3 else None  # type: ignore[return-value]
+
+
+def _network(model: Any, training: Training, run_json: dict[str, Any], path: Path | None) -> heads.Network:
+    """What the model takes and gives: as its run folder recorded it (target scaling included), else read from the model
+    with the heads its spec's training section names (or the default by shape)."""
+    if "network" in run_json:
+        return heads.Network.from_json(model.name, run_json["network"])
+    named_in, named_out = isinstance(model.input, dict), isinstance(model.output, dict)
+    tensors_in = model.input if named_in else {"input": model.inputs[0]}
+    inputs = {k: tuple(t.shape[1:]) for k, t in tensors_in.items()}
+    tensors_out = model.output if named_out else {None: model.outputs[0]}
+    outputs = {}
+    for key, tensor in tensors_out.items():
+        layer = heads.source_layer(tensor)
+        name = key if key is not None else layer.name
+        shape = tuple(tensor.shape[1:])
+        if None in shape or any(None in s or len(s) not in (1, 3) for s in inputs.values()):
+            raise SpecError(Problem(f"the model takes {list(inputs.values())} and gives {shape}; archspec evaluates fixed-size images and vectors",
+                                    file=str(path) if path else "model"))
+        head = training.heads.get(name) or Head(task="classification" if len(shape) == 1 else "segmentation")
+        scale = None
+        if head.task == "regression" and not isinstance(head.scale, str):
+            scale = ((head.scale.mean,) * shape[-1], (head.scale.std,) * shape[-1])
+        outputs[name] = heads.Output(name, layer.name, shape, head, scale)
+    return heads.Network(model.name, inputs, outputs, named_in, named_out)

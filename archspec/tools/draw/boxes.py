@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ...graph.ir import INPUT, Graph
+from ...graph.ir import Graph
 from ...graph.report import LayerInfo, Report
 from .geometry import closed_metrics
 
@@ -88,21 +88,32 @@ class Builder:
         self.infos = {l.name: l for l in report.layers}
         self.boxes: list[Box] = []
         self.leaf_of: dict[str, Box] = {}
+        several = len(graph.inputs) > 1 or len(graph.output_map) > 1 or graph.named_inputs or bool(graph.outputs)
+        self.output_of = {node: name for name, node in graph.output_map.items()} if several else {}
+        """Node -> the output it is, when the network's outputs are named (each is marked in the drawing)."""
 
     def box(self, **kw: Any) -> Box:
         b = Box(id=len(self.boxes), **kw)
         self.boxes.append(b)
         return b
 
+    def marks(self, nodes: list[str]) -> tuple[str, ...]:
+        """The line naming the outputs among `nodes` (none when outputs are not named)."""
+        outputs = [self.output_of[n] for n in nodes if n in self.output_of]
+        return (f"→ output {', '.join(outputs)}",) if outputs else ()
+
     def leaf(self, name: str) -> Box:
-        if name == INPUT:
-            shape = tuple(self.graph.input_shape)
-            b = self.box(name=INPUT, kind="input", label="input", shape=shape, lines=(INPUT, "image", fmt_shape(shape)), node=INPUT,
-                         info={"name": INPUT, "kind": "input", "shape": fmt_shape(shape)})
+        if name in self.graph.inputs:
+            shape = tuple(self.graph.inputs[name])
+            what = "image" if len(shape) == 3 else "vector"
+            b = self.box(name=name, kind="input", label="input", shape=shape, lines=(name, f"input {what}" if name != "input" else what, fmt_shape(shape)),
+                         node=name, info={"name": name, "kind": "input", "shape": fmt_shape(shape)})
         else:
             i = self.infos[name]
-            b = self.box(name=name, kind=i.type, label=i.label, shape=i.output_shape, lines=(name, i.label, fmt_shape(i.output_shape)),
-                         node=name, info=_node_info(i))
+            b = self.box(name=name, kind=i.type, label=i.label, shape=i.output_shape,
+                         lines=(name, i.label, fmt_shape(i.output_shape), *self.marks([name])), node=name, info=_node_info(i))
+            if name in self.output_of:
+                b.info["network output"] = self.output_of[name]
         self.leaf_of[name] = b
         return b
 
@@ -110,8 +121,8 @@ class Builder:
         infos = [self.infos[n] for n in members]
         last = infos[-1]
         label = f"{kind} · {len(infos)} layers"
-        b = self.box(name=name, kind=kind, label=label, shape=last.output_shape, lines=(name, label, fmt_shape(last.output_shape)),
-                     children=children)
+        b = self.box(name=name, kind=kind, label=label, shape=last.output_shape,
+                     lines=(name, label, fmt_shape(last.output_shape), *self.marks(members)), children=children)
         b.info = {
             "name": name, "kind": f"{kind} block", "layers": str(len(infos)), "shape": fmt_shape(last.output_shape),
             "params": f"{sum(i.params for i in infos):,}", "MACs": count(sum(i.macs for i in infos)),

@@ -57,8 +57,12 @@ def html_page(root: Box, boxes: list[Box], report: Report) -> str:
     legend = "".join(f'<span style="--c:{color_of(k)}">{html.escape(k)}</span>' for k in used)
     if any(not b.leaf and b.parent is not None for b in boxes):
         legend += f'<span style="--c:{BLOCK_COLOR}">block (click to open)</span>'
-    facts = (f"input {fmt_shape(report.input_shape)} · {len(report.layers)} layers · {report.total_params:,} parameters · "
-             f"{count(report.macs)} MACs")
+    if report.several:
+        io = (", ".join(f"{name} {fmt_shape(shape)}" for name, shape in report.inputs.items()) + " → "
+              + ", ".join(f"{name} {fmt_shape(shape)}" for name, shape in report.output_shapes.items()))
+    else:
+        io = f"input {fmt_shape(report.input_shape)}"
+    facts = f"{io} · {len(report.layers)} layers · {report.total_params:,} parameters · {count(report.macs)} MACs"
     scripts = "".join(f"<script>{text}</script>\n" for text in inline_scripts())
     payload = json.dumps(data(root, boxes), separators=(",", ":")).replace("</", "<\\/")
     return f"""<!DOCTYPE html>

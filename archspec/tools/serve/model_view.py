@@ -28,6 +28,7 @@ class ModelView:
 
         self.name = str(path)
         self.trained = saved.load(path)
+        self.trained.require_classic("the live pane shows", str(path), "archspec predict answers for every output")
         self.probe = inspection.Probe(self.trained, max_side=MAX_SIDE)
         self.lock = threading.Lock()  # one forward pass at a time: the pane is one person's
         self.probe(np.zeros((1, *self.trained.input_shape), dtype="float32"))  # traced now, so the first stroke is as fast as the rest

@@ -29,6 +29,7 @@ import numpy as np
 from . import cache
 from .decode import decode, promote
 from .meter import InputMeter
+from ...spec.training import Augment
 from .plan import Plan
 from .sources import Images
 
@@ -285,3 +286,101 @@ def eval_dataset(images: Images, p: Plan, *, batch_size: int) -> Any:
     if nbytes <= CACHE_BYTES and cache.fits_in_memory(nbytes):
         ds = ds.cache()
     return ds.prefetch(tf.data.AUTOTUNE).with_options(_options())
+
+
+# ----------------------------------------------------------------------------- named inputs and outputs
+
+
+def _epochs(n: int, *, batch_size: int, seed: int, first_epoch: int, epochs: int, drop_remainder: bool) -> Any:
+    """(augmentation key, example indexes) of every batch of epochs first_epoch..epochs-1, keyed as `TrainingInput`
+    keys them: each epoch's order a stateless shuffle by (seed, epoch), each batch's augmentation by (seed, epoch, step)."""
+    import tensorflow as tf
+
+    base = tf.constant(seed, tf.int64)
+
+    def epoch(e: Any) -> Any:
+        order = tf.random.experimental.stateless_shuffle(tf.range(n, dtype=tf.int64), seed=tf.stack([base, e]))
+        batches = tf.data.Dataset.from_tensor_slices(order).batch(batch_size, drop_remainder=drop_remainder)
+        return batches.enumerate().map(plain(lambda step, idx: (tf.stack([base + 7919 * (e + 1), step]), idx)))
+
+    return tf.data.Dataset.range(first_epoch, epochs).flat_map(plain(epoch))
+
+
+class ExamplesInput:
+    """A Prepared set's (``examples.py``) training batches, with `TrainingInput`'s interface: image inputs through
+    their plans and augmented, a segmentation mask flipped and shifted with its image (the same key draws the same
+    moves). Its arrays are in memory already, so there is no cache to fill, and no meter."""
+
+    meter = None
+
+    def __init__(self, data: Any, net: Any, *, batch_size: int, seed: int, aug: Any, drop_remainder: bool = False,
+                 deterministic: bool = True, log: Log | None = None) -> None:
+        self.data, self.net, self.batch_size, self.seed, self.aug, self.drop_remainder = data, net, batch_size, seed, aug, drop_remainder
+
+    def dataset(self, first_epoch: int, epochs: int) -> Any:
+        """Batches for epochs first_epoch..epochs-1, in the order `TrainingInput` takes them."""
+        import tensorflow as tf
+
+        steps = _steps(self.data, self.net)
+
+        def fetch(key: Any, idx: Any) -> Any:
+            return _structure(self.net, {k: step(idx, key, self.aug) for k, step in steps.items()})
+
+        ds = _epochs(self.data.count, batch_size=self.batch_size, seed=self.seed, first_epoch=first_epoch, epochs=epochs,
+                     drop_remainder=self.drop_remainder)
+        ds = ds.map(plain(fetch), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(tf.data.AUTOTUNE)
+        return ds.with_options(_options())
+
+
+def examples_eval_dataset(data: Any, net: Any, *, batch_size: int) -> Any:
+    """Batches of a Prepared set in order, preprocessed, no augmentation; cached in memory when small enough."""
+    import tensorflow as tf
+
+    steps = _steps(data, net)
+    off = Augment()  # none
+    ds = tf.data.Dataset.range(data.count).batch(batch_size)
+    ds = ds.map(plain(lambda idx: _structure(net, {k: step(idx, None, off) for k, step in steps.items()})),
+                num_parallel_calls=tf.data.AUTOTUNE)
+    nbytes = sum(math.prod(shape) for shape in net.inputs.values()) * data.count * 4
+    if nbytes <= CACHE_BYTES and cache.fits_in_memory(nbytes):
+        ds = ds.cache()
+    return ds.prefetch(tf.data.AUTOTUNE).with_options(_options())
+
+
+def _steps(data: Any, net: Any) -> dict[str, Callable[[Any, Any, Any], Any]]:
+    """Per input and output (outputs as `out:NAME`): (indices, augmentation key, augmentation) -> that batch of it."""
+    import tensorflow as tf
+
+    out: dict[str, Callable[[Any, Any, Any], Any]] = {}
+    for key, p in data.plans.items():  # an image input: the plan's every step, as classic training takes them
+        fill = p.values(tf.zeros([p.input_shape[2]], tf.float32))
+        out[key] = lambda idx, k, aug, prep=prepared(data.examples.inputs[key], p), fill=fill: augment(prep(idx), k, aug, fill)
+    for key, vectors in data.vectors.items():
+        out[key] = lambda idx, k, aug, v=tf.constant(vectors): tf.gather(v, idx)
+    for key, y in data.targets.items():
+        output, y = net.outputs[key], tf.constant(y)
+        if output.task == "classification":
+            out[f"out:{key}"] = lambda idx, k, aug, y=y, n=output.classes: tf.one_hot(tf.gather(y, idx), n, dtype=tf.float32)
+        elif output.task == "segmentation":
+            out[f"out:{key}"] = lambda idx, k, aug, y=y: _mask_step(tf.gather(y, idx), k, aug)
+        else:
+            out[f"out:{key}"] = lambda idx, k, aug, y=y: tf.gather(y, idx)
+    return out
+
+
+def _mask_step(mask: Any, key: Any, aug: Any) -> Any:
+    import tensorflow as tf
+
+    if aug.flip == "none":
+        return mask
+    plain = mask.dtype != tf.float32
+    x = tf.cast(mask, tf.float32)[..., None] if plain else mask
+    x = augment(x, key, aug)
+    return tf.cast(x[..., 0], mask.dtype) if plain else x
+
+
+def _structure(net: Any, batch: dict[str, Any]) -> tuple[Any, Any]:
+    """(x, y) as the Keras model takes them: mappings by name where the spec names them, else the one tensor."""
+    x = {k: batch[k] for k in net.inputs}
+    y = {k: batch[f"out:{k}"] for k in net.outputs}
+    return (x if net.named_inputs else next(iter(x.values()))), (y if net.named_outputs else next(iter(y.values())))

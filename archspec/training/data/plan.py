@@ -161,7 +161,7 @@ class Plan:
         return tf.ensure_shape(tf.switch_case(kind_of_size[size], branches), self.input_shape)
 
 
-def plan(images: Images, input_shape: tuple[int, int, int], classes: int, cfg: Any, *, role: str = "training data") -> Plan:
+def plan(images: Images, input_shape: tuple[int, int, int], classes: int | None, cfg: Any, *, role: str = "training data") -> Plan:
     """Check a source against the spec (`cfg` is the spec's training.data) and decide the preprocessing."""
     problems: list[Problem] = []
     H, W, C = (int(v) for v in input_shape)
@@ -170,8 +170,10 @@ def plan(images: Images, input_shape: tuple[int, int, int], classes: int, cfg: A
     def fail(message: str, hint: str | None = None) -> None:
         problems.append(Problem(f"{role} {images.name}: {message}", file="data", hint=hint))
 
-    # classes
-    if images.classes is not None and images.classes != classes:
+    # classes (None: the labels are not class numbers, or there are none: another head checks them)
+    if classes is None:
+        pass
+    elif images.classes is not None and images.classes != classes:
         fail(f"has {images.classes} classes but the spec's network outputs {classes}",
              "make the last dense layer's units match (e.g. --set classes=%d)" % images.classes)
     elif images.label_max >= classes:
@@ -213,7 +215,7 @@ def plan(images: Images, input_shape: tuple[int, int, int], classes: int, cfg: A
     mean, std = per_channel(cfg.mean, "mean"), per_channel(cfg.std, "std")
     if problems:
         raise SpecError(problems)
-    return Plan((H, W, C), classes, tuple(fits), scale, mean, std)
+    return Plan((H, W, C), classes or 0, tuple(fits), scale, mean, std)
 
 
 def _fit(size: tuple[int, int], target: tuple[int, int], rule: str) -> tuple[str, bool]:

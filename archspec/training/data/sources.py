@@ -92,8 +92,8 @@ class Images:
     def take(self, index: slice | np.ndarray, name: str | None = None) -> "Images":
         if self.x is None:
             return replace(self, name=name or self.name, files=self.files[index], file_shapes=self.file_shapes[index],  # type: ignore[index]
-                           y=self.y[index], sizes={})  # type: ignore[index]
-        return replace(self, name=name or self.name, x=self.x[index], y=self.y[index], sizes={})  # type: ignore[index]
+                           y=None if self.y is None else self.y[index], sizes={})  # type: ignore[index]
+        return replace(self, name=name or self.name, x=self.x[index], y=None if self.y is None else self.y[index], sizes={})  # type: ignore[index]
 
 
 @dataclass(frozen=True)
@@ -382,6 +382,16 @@ def load_folder(target: str) -> Images:
     shapes[:, 2] = shapes[:, 2].max()
     return Images(target, None, np.asarray(labels, np.int64), classes=len(names), class_names=names,
                   files=np.asarray(files), file_shapes=shapes)
+
+
+def read_files(files: list[str] | np.ndarray, what: str) -> np.ndarray:
+    """Image files of one size decoded into one array (N, H, W, C), brought to the most channels any has (grey
+    repeated, opaque alpha added), for data held in memory beside other arrays (images with their masks)."""
+    shapes = _shapes([str(f) for f in files])
+    if len({(h, w) for h, w, _c in shapes.tolist()}) > 1:
+        raise _error(f"{what} are of several sizes; here every image must have one size", file=str(Path(str(files[0])).parent))
+    channels = int(shapes[:, 2].max())
+    return np.stack([decode_file(f, channels) for f in files])
 
 
 def unreadable(error: BaseException, *sources: Images | None) -> SpecError | None:

@@ -101,7 +101,8 @@
     t.footer.forEach(function (c, i) { h.push('<td' + (t.right[i] ? ' class="num"' : '') + '>' + escapeHtml(c) + '</td>'); });
     h.push('</tr></tfoot>');
     table.innerHTML = h.join('');
-    if (t.note) { var cap = table.querySelector('caption'); cap.textContent += ' \u00b7 ' + t.note; }
+    var cap = table.querySelector('caption');
+    [t.outputs, t.note].forEach(function (line) { if (line) cap.textContent += ' \u00b7 ' + line; });
   }
   function renderVariables(vars, sets) {
     var box = $('variables'), given = currentSets(sets), names = Object.keys(vars || {});
