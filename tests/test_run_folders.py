@@ -23,6 +23,7 @@ import pytest
 
 import archspec
 from archspec.cli import main
+from archspec.training.callbacks import TIMING
 from archspec.training.rundir import start_folder
 from archspec.training.tensorboard import epoch_scalars, logged
 from conftest import ROOT
@@ -89,7 +90,8 @@ def train_args(mnist_dir: Path, run: Path, part: str = "[:64]") -> list[str]:
 
 
 def figures(history: list[dict]) -> list[dict]:
-    return [{k: v for k, v in row.items() if k != "seconds"} for row in history]
+    """An epoch's figures without its timings (``callbacks.TIMING``: wall time and rates), which no two runs share."""
+    return [{k: v for k, v in row.items() if k not in TIMING} for row in history]
 
 
 def temporaries(folder: Path) -> list[str]:
