@@ -46,7 +46,10 @@ def test_build_save_reload_train_on_jax(spec, tmp_path):
         history = model.fit(x, y, epochs=5, batch_size=4, verbose=0)
         print(json.dumps({{"same": same, "loss": history.history["loss"], "backend": keras.backend.backend()}}))
     """)
-    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
+    # XLA's optimisation passes cost ~2 s per compiled op on CPU (every weight initialiser of a new shape is one);
+    # this test asks whether the model runs on JAX, not how fast, so it compiles unoptimised: 2-5x quicker.
+    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu",
+           "XLA_FLAGS": (os.environ.get("XLA_FLAGS", "") + " --xla_backend_optimization_level=0").strip()}
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     out = json.loads(result.stdout.strip().splitlines()[-1])

@@ -237,10 +237,11 @@ def assert_same_outputs(ours, ref, entry: Entry, x) -> dict[str, float]:
     <= 1e-5 of the scale: softmax outputs of random weights are ~1e-3)."""
     import keras
 
-    cut = lambda m: keras.Model(m.input, m.get_layer(entry.before_classifier).output)  # noqa: E731
+    both = lambda m: keras.Model(m.input, [m.get_layer(entry.before_classifier).output, m.output])  # noqa: E731  one pass each
+    (a_cut, a_out), (b_cut, b_out) = both(ours)(x, training=False), both(ref)(x, training=False)
     found = {}
-    for where, a, b, rel in [(entry.before_classifier, cut(ours), cut(ref), 1e-4), ("output", ours, ref, 1e-5)]:
-        ya, yb = np.asarray(a(x, training=False)), np.asarray(b(x, training=False))
+    for where, ya, yb, rel in [(entry.before_classifier, a_cut, b_cut, 1e-4), ("output", a_out, b_out, 1e-5)]:
+        ya, yb = np.asarray(ya), np.asarray(yb)
         assert ya.shape == yb.shape and np.all(np.isfinite(yb)) and yb.std() > 0  # values worth comparing
         diff = float(np.abs(ya - yb).max())
         assert diff <= rel * float(np.abs(yb).max()) and (where != "output" or diff < 1e-5), f"{where}: max abs difference {diff}"
