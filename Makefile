@@ -18,7 +18,7 @@ build: $(STAMP)
 	$(BIN)/archspec build specs/lenet.yaml --force
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2
+	$(BIN)/python -m pytest -n 2 --durations=30
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py --mode $(BENCH)
