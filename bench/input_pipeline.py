@@ -169,9 +169,9 @@ def main() -> int:
     judged = (lambda ok: ok) if full else (lambda ok: None)
     target("training input, JPEGs (224-288 px) -> 224x224x3, flip + translate: epoch 1 at least as fast as "
            "`image_dataset_from_directory` + Keras augmentation layers",
-           f"**{first:.2f}x** ({rate['archspec'][0]:.0f} vs {rate['keras'][0]:.0f} img/s)", where, ok=judged(first >= 1))
+           f"{first:.2f}x ({rate['archspec'][0]:.0f} vs {rate['keras'][0]:.0f} img/s)", where, ok=judged(first >= 1))
     target("... epochs 2 onward at least 3x",
-           "**" + ", ".join(f"{rate['archspec'][e] / rate['keras'][e]:.2f}x" for e in range(1, args.epochs)) + "**"
+           ", ".join(f"{rate['archspec'][e] / rate['keras'][e]:.2f}x" for e in range(1, args.epochs))
            + " (CPU " + ", ".join(f"{cpu['archspec'][e]:.2f}" for e in range(1, args.epochs)) + " ms an image vs "
            + ", ".join(f"{cpu['keras'][e]:.2f}" for e in range(1, args.epochs)) + ")", where, ok=judged(later >= 3))
     if not full:
