@@ -23,3 +23,16 @@ def mnist_dir() -> Path:
             pytest.fail(f"MNIST data missing at {MNIST} (CI=true requires it)")
         pytest.skip(f"MNIST data not found at {MNIST}")
     return MNIST
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Headless Chromium for the page tests (drawings, the live view): a failure under CI=true, else a skip."""
+    from archspec.tools import draw
+
+    exe = draw.chromium()
+    if exe is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("Chromium missing (CI=true requires it; .ci/install-chromium.sh installs it)")
+        pytest.skip("Chromium not installed (run .ci/install-chromium.sh)")
+    return exe

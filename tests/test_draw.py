@@ -110,16 +110,6 @@ def test_new_modules_import_without_tensorflow():
 
 
 # -- in a browser ----------------------------------------------------------------
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    exe = draw.chromium()
-    if exe is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("Chromium missing (CI=true requires it; .ci/install-chromium.sh installs it)")
-        pytest.skip("Chromium not installed (run .ci/install-chromium.sh)")
-    return exe
-
-
 def open_page(exe: str, page: Path, tmp_path: Path, fragment: str = "") -> tuple[dict, str, list[str]]:
     """(status the page's script wrote, errors it caught, console lines Chromium logged)."""
     cmd = [exe, *draw.chromium_args(str(tmp_path / "profile")), "--enable-logging=stderr", "--v=0", "--dump-dom", page.as_uri() + fragment]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import re
 import select
 import shutil
@@ -31,12 +30,10 @@ from starlette.testclient import TestClient  # noqa: E402
 
 import archspec  # noqa: E402
 from archspec.cli import main  # noqa: E402
-from archspec.tools import draw  # noqa: E402
 from archspec.tools.inspection import png  # noqa: E402
 from archspec.tools.serve.app import create_app  # noqa: E402
 from archspec.tools.serve.limits import IMAGE_BODY, SPEC_BODY  # noqa: E402
 from archspec.tools.serve.run import views  # noqa: E402
-from archspec.tools.serve.spec_view import SpecView  # noqa: E402
 from browser import Browser  # noqa: E402
 from conftest import ROOT  # noqa: E402
 
@@ -362,16 +359,6 @@ def test_a_keras_file_without_its_run_folder_has_no_spec_pane(lenet_run, digits,
 
 
 # -- in a browser ------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    exe = draw.chromium()
-    if exe is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("Chromium missing (CI=true requires it; .ci/install-chromium.sh installs it)")
-        pytest.skip("Chromium not installed (run .ci/install-chromium.sh)")
-    return exe
-
-
 STATUS = "JSON.parse(document.getElementById('status').textContent || '{}')"
 
 
