@@ -215,6 +215,17 @@ def explicit_padding(padding: Any) -> tuple[tuple[int, int], tuple[int, int]] | 
     return (tuple(padding[0]), tuple(padding[1]))  # type: ignore[return-value]
 
 
+def explicit_padding_before(v: Any) -> Any:
+    """A `mode="before"` validator's step: p, [ph, pw] or [[t, b], [l, r]] as ((t, b), (l, r)); anything else is
+    left for the field's own type to refuse with its message."""
+    if isinstance(v, (int, list, tuple)) and not isinstance(v, bool):
+        try:
+            return explicit_padding(v)
+        except (TypeError, IndexError):
+            return v
+    return v
+
+
 class Unsupported(Exception):
     """A Keras layer's settings have no spec equivalent (raised by a kind's ``from_keras``)."""
 

@@ -165,17 +165,19 @@ def emit(node, inputs: list[Any], keras: Any) -> Any:
     return y
 
 
-def from_keras(layer: Any, rank: int) -> dict[str, Any]:
+def keras_window_settings(layer: Any, extra: dict[str, int]) -> dict[str, Any]:
+    """A Keras convolution's settings as a spec writes them, defaults left out; `extra` holds the kind's own
+    integer settings (groups, depth_multiplier), written when not 1. Shared by conv and depthwise."""
     keras_channels_last(layer)
-    s: dict[str, Any] = {"filters": int(layer.filters), "kernel": keras_pair(layer.kernel_size)}
+    s: dict[str, Any] = {"filters": int(layer.filters)} if hasattr(layer, "filters") else {}
+    s["kernel"] = keras_pair(layer.kernel_size)
     if tuple(layer.strides) != (1, 1):
         s["stride"] = keras_pair(layer.strides)
     if layer.padding != "valid":
         s["padding"] = layer.padding
     if tuple(layer.dilation_rate) != (1, 1):
         s["dilation"] = keras_pair(layer.dilation_rate)
-    if int(layer.groups) != 1:
-        s["groups"] = int(layer.groups)
+    s.update({key: int(value) for key, value in extra.items() if int(value) != 1})
     if not layer.use_bias:
         s["bias"] = False
     act = keras_activation(layer.activation)
@@ -184,6 +186,10 @@ def from_keras(layer: Any, rank: int) -> dict[str, Any]:
     if not layer.trainable:
         s["trainable"] = False
     return s
+
+
+def from_keras(layer: Any, rank: int) -> dict[str, Any]:
+    return keras_window_settings(layer, {"groups": layer.groups})
 
 
 def label(a: Conv) -> str:

@@ -12,8 +12,8 @@ from typing import Any, ClassVar
 
 from pydantic import Field, field_validator, model_validator
 
-from .base import (Activation, LayerSpec, Pair, Padding, PosInt, keras_activation, keras_channels_last, keras_pair, pair)
-from .conv import shorthand_lower, window_output
+from .base import Activation, LayerSpec, Pair, Padding, PosInt, pair
+from .conv import keras_window_settings, shorthand_lower, window_output
 from .norm import BatchNorm
 from .registry import Primitive, Shape, register
 
@@ -108,25 +108,7 @@ def separable_emit(node, inputs: list[Any], keras: Any) -> Any:
 
 
 def from_keras(layer: Any, rank: int) -> dict[str, Any]:
-    keras_channels_last(layer)
-    s: dict[str, Any] = {"filters": int(layer.filters)} if hasattr(layer, "filters") else {}
-    s["kernel"] = keras_pair(layer.kernel_size)
-    if tuple(layer.strides) != (1, 1):
-        s["stride"] = keras_pair(layer.strides)
-    if layer.padding != "valid":
-        s["padding"] = layer.padding
-    if tuple(layer.dilation_rate) != (1, 1):
-        s["dilation"] = keras_pair(layer.dilation_rate)
-    if int(layer.depth_multiplier) != 1:
-        s["depth_multiplier"] = int(layer.depth_multiplier)
-    if not layer.use_bias:
-        s["bias"] = False
-    act = keras_activation(layer.activation)
-    if act:
-        s["activation"] = act
-    if not layer.trainable:
-        s["trainable"] = False
-    return s
+    return keras_window_settings(layer, {"depth_multiplier": layer.depth_multiplier})
 
 
 def label(kind: str):

@@ -6,7 +6,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field, field_validator
 
-from .base import LayerSpec, NonNegInt, explicit_padding, keras_channels_last
+from .base import LayerSpec, NonNegInt, explicit_padding_before, keras_channels_last
 from .registry import Primitive, Shape, ShapeError, register
 
 
@@ -24,12 +24,7 @@ class ZeroPad(LayerSpec):
     @field_validator("padding", mode="before")
     @classmethod
     def _explicit(cls, v: Any) -> Any:
-        if isinstance(v, (int, list, tuple)) and not isinstance(v, bool):
-            try:
-                return explicit_padding(v)
-            except (TypeError, IndexError):
-                return v
-        return v
+        return explicit_padding_before(v)
 
 
 def infer(a: ZeroPad, inputs: list[Shape]) -> Shape:

@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field, field_validator
 
-from .base import LayerSpec, NonNegInt, PosInt, explicit_padding, keras_channels_last
+from .base import LayerSpec, NonNegInt, PosInt, explicit_padding_before, keras_channels_last
 from .registry import Primitive, Shape, ShapeError, register
 
 
@@ -31,12 +31,7 @@ class Crop(LayerSpec):
     @field_validator("crop", mode="before")
     @classmethod
     def _explicit(cls, v: Any) -> Any:
-        if isinstance(v, (int, list, tuple)) and not isinstance(v, bool):
-            try:
-                return explicit_padding(v)
-            except (TypeError, IndexError):
-                return v
-        return v
+        return explicit_padding_before(v)
 
 
 def reshape_infer(a: Reshape, inputs: list[Shape]) -> Shape:
