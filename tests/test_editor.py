@@ -21,7 +21,6 @@ import yaml
 from pydantic import AliasChoices
 
 import archspec
-from archspec.kinds import load_builtin_kinds
 from archspec.kinds.registry import KINDS, description
 from archspec.spec.jsonschema import schema_json
 from conftest import ROOT, SPECS, TEST_SPECS
@@ -211,7 +210,6 @@ def new_item(server) -> tuple[str, str, list[dict[str, Any]]]:
 
 
 def test_completion_offers_every_kind_once(new_item):
-    load_builtin_kinds()
     _, _, items = new_item
     assert Counter(item["label"] for item in items) == Counter(list(KINDS))
     for item in items:
@@ -238,7 +236,6 @@ def test_accepting_a_kind_writes_that_kind(server, new_item):
 
 @pytest.mark.parametrize("name", ["conv", "pool", "dense", "residual"])
 def test_completion_offers_every_key_with_its_description(server, name):
-    load_builtin_kinds()
     text = HEAD + f"  - {name}:\n      \n"
     uri = server.uri(f"keys_{name}.yaml")
     server.open(uri, text)
@@ -253,7 +250,6 @@ def test_completion_offers_every_key_with_its_description(server, name):
 
 def test_hover_shows_the_reference_text(server):
     """Each kind shows its reference text; keys their descriptions and defaults as written."""
-    load_builtin_kinds()
     text = HEAD + "  - conv:\n      kernel: 3\n      stride: 2\n" + "".join(f"  - {name}:\n" for name in KINDS)
     uri = server.uri("hover.yaml")
     server.open(uri, text)

@@ -3,16 +3,44 @@ every kind is exercised by a test spec, and the Python API mirrors the CLI."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
 import archspec
-from archspec.kinds import load_builtin_kinds
+from archspec.kinds import BUILTIN
 from archspec.kinds.registry import KINDS, OPS, Primitive
 from archspec.spec.network import item_model, layer_type
 from conftest import ROOT, TEST_SPECS
 
-load_builtin_kinds()
+
+
+# Imports one module of archspec.kinds in a fresh interpreter; prints the names it registered, in order.
+REGISTERS = """
+import importlib, json, sys
+from archspec.kinds import registry
+importlib.import_module("archspec.kinds." + sys.argv[1])
+print(json.dumps(list(registry.KINDS._entries)))
+"""
+
+
+def test_builtin_says_which_module_registers_each_kind():
+    """The lazy table imports `BUILTIN`'s module for a name: importing it must register that name (a
+    module may register others it depends on), and every built-in kind must be listed, in the order
+    its module registers it (listings and the importer's preference follow that order)."""
+    runs = {module: subprocess.Popen([sys.executable, "-c", REGISTERS, module], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+            for module in BUILTIN}
+    registered = {module: json.loads(run.communicate()[0]) for module, run in runs.items()}
+    for module, names in BUILTIN.items():
+        own = [name for name in registered[module] if name in names]
+        assert own == list(names), f"importing archspec.kinds.{module} registers {registered[module]}"
+    listed = [name for names in BUILTIN.values() for name in names]
+    everything = {name for names in registered.values() for name in names}
+    assert sorted(listed) == sorted(everything), "a built-in kind is missing from kinds.BUILTIN (or listed twice)"
+    assert list(KINDS) == listed
 
 
 def test_union_covers_every_kind():

@@ -119,11 +119,9 @@ def walk(node):
 
 def test_schema_is_shaped_for_editors():
     """What the YAML language server shows comes from these (tests/test_editor.py drives the server)."""
-    from archspec.kinds import load_builtin_kinds
     from archspec.kinds.base import ACTIVATIONS
     from archspec.kinds.registry import KINDS
 
-    load_builtin_kinds()
     s = schema()
     defs = s["$defs"]
     layer = defs["Layer"]["oneOf"][0]

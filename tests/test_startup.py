@@ -57,7 +57,8 @@ def installed(top):  # not the standard library (whose private modules, such as 
 
 tops = {m.split(".")[0] for m in new} - set(sys.stdlib_module_names) - {"archspec"}
 print(json.dumps({"code": code, "archspec": sorted(m for m in new if m.split(".")[0] == "archspec"),
-                  "third_party": sorted(t for t in tops if installed(t))}))
+                  "third_party": sorted(t for t in tops if installed(t)),
+                  "plugins_looked_for": getattr(sys.modules.get("archspec.kinds.registry"), "_plugins_loaded", None)}))
 """
 
 
@@ -82,6 +83,21 @@ def test_imports_stay_on_the_allow_list(args, allowed):
     for group in ("archspec", "third_party"):
         extra = sorted(set(found[group]) - allowed[group])  # type: ignore[arg-type]
         assert not extra, f"`archspec {args[0]}` now imports {extra}: import it where it is used, or allow it here"
+
+
+@pytest.mark.parametrize("spec, unused", [
+    ("specs/lenet.yaml", {"mobile", "nasnet", "convnext", "upsampling", "depthwise", "scale"}),
+    ("specs/resnet152.yaml", {"mobile", "nasnet", "convnext", "upsampling", "depthwise", "scale", "shape"}),
+])
+def test_shapes_imports_only_the_kinds_a_spec_uses(spec, unused):
+    """A kind's module is imported the first time a spec uses the kind, and no installed plugin is
+    looked for (reading every installed package's entry points costs ~10 ms) while every name is a built-in one."""
+    found = loaded("shapes", spec)
+    assert found["code"] == 0
+    imported = {m.rsplit(".", 1)[1] for m in found["archspec"] if m.startswith("archspec.kinds.")}  # type: ignore[union-attr]
+    assert not imported & unused, sorted(imported & unused)
+    assert {"conv", "pool", "dense"} <= imported
+    assert found["plugins_looked_for"] is False
 
 
 def test_help_lists_every_command_without_importing_it():

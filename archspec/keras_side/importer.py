@@ -28,7 +28,6 @@ from typing import Any
 
 from ..errors import Problem, SpecError
 from ..graph import shapes
-from ..kinds import load_builtin_kinds
 from ..kinds.base import ConstantOp, Unsupported
 from ..kinds.registry import Primitive, by_keras_class
 from ..spec.loading import loads
@@ -201,7 +200,6 @@ def import_model(model: Any, *, source: str | None = None, verify: bool = True,
     named = len(input_layers) > 1 or isinstance(graph.input, dict)
     names = _names(rows, input_layers, named)
     shapes = {names[id(op)]: _input_shape(op, input_shape if len(input_layers) == 1 else None) for op in input_layers}
-    load_builtin_kinds()
     table = by_keras_class()
     unsupported: dict[tuple[str, str], list[str]] = {}
     layers: list[dict[str, Any]] = []

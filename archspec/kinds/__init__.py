@@ -1,35 +1,36 @@
 """Layer kinds. Importing a module registers its kinds in ``registry.KINDS``.
 
+The kind table fills itself as it is asked: the first lookup of a built-in kind imports the module
+that registers it (``BUILTIN`` says which), so checking a ResNet never imports the NASNet cells.
+Listing the whole table (the JSON Schema, the reference, the importer, a typo's suggestions)
+loads every kind first. ``tests/test_kinds.py`` checks ``BUILTIN`` against what the modules
+register, so a kind missing from it fails there rather than at a user's lookup.
+
 Third-party kinds arrive two ways, neither touching archspec's source: a
-``register_kind(...)`` call, or an entry point in the ``archspec.kinds``
-group whose target is imported (and, if callable, called) once, before the
-first spec is validated.
+``register_kind(...)`` call, or an entry point in the ``archspec.kinds`` group
+whose target is imported (and, if callable, called) once: the first time a
+kind that is not built in is looked up, or the whole table is listed.
 """
 
 from __future__ import annotations
 
-import importlib
-from importlib.metadata import entry_points
-
-from ..errors import ArchspecError
-
-BUILTIN = ("norm", "pad", "conv", "depthwise", "pool", "dense", "simple", "shape", "scale", "merge", "upsampling", "blocks", "mobile", "convnext", "nasnet")
+BUILTIN: dict[str, tuple[str, ...]] = {
+    "norm": ("batchnorm", "bn", "layernorm", "ln", "lrn"),
+    "pad": ("zeropad",),
+    "conv": ("conv",),
+    "depthwise": ("depthwise", "dwconv", "separable", "sepconv"),
+    "pool": ("pool",),
+    "dense": ("dense", "fc"),
+    "simple": ("flatten", "dropout", "activation", "act"),
+    "shape": ("reshape", "crop"),
+    "scale": ("rescaling", "normalization", "layer_scale", "stochastic_depth", "drop_path"),
+    "merge": ("add", "multiply", "concat"),
+    "upsampling": ("conv_transpose", "deconv", "upconv", "upsample", "resize"),
+    "blocks": ("use", "stage", "repeat", "residual", "branches", "inception", "dense_block", "transition"),
+    "mobile": ("se", "squeeze_excite", "mbconv", "fused_mbconv"),
+    "convnext": ("convnext_block",),
+    "nasnet": ("nasnet_normal", "nasnet_reduction"),
+}
+"""Module of ``archspec.kinds`` -> the kind names (aliases included) importing it registers, in
+registration order. The modules' order is the table's order (listings, the importer's preference)."""
 ENTRY_POINT_GROUP = "archspec.kinds"
-_loaded = False
-
-
-def load_builtin_kinds() -> None:
-    """Register the built-in kinds, then those of installed plugins (once)."""
-    global _loaded
-    if _loaded:
-        return
-    _loaded = True
-    for module in BUILTIN:
-        importlib.import_module(f"{__name__}.{module}")
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        try:
-            target = ep.load()
-            if callable(target):
-                target()
-        except Exception as exc:  # a broken plugin must say which one it is
-            raise ArchspecError(f"archspec plugin {ep.name!r} ({ep.value}) failed to load: {exc}") from exc

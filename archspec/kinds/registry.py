@@ -4,17 +4,27 @@ the Keras classes it imports from, and how it is drawn.
 Primitives become IR nodes one-to-one (after their shorthands are lowered);
 blocks only lower into primitives. Everything that handles a kind looks it up
 here (the spec union, expansion, inference, the emitter, the importer, the
-diagram, inspect), so adding a kind is one ``register`` call. Nothing derived
-from the table needs resetting: the spec union reads it when it validates.
+diagram, inspect), so adding a kind is one ``register`` call (and, for a
+built-in kind, its name in ``kinds.BUILTIN``). Nothing derived from the table
+needs resetting: the spec union reads it when it validates.
+
+The tables load lazily (see ``archspec.kinds``): a lookup imports the one
+module that registers the name; iterating loads every kind, and lists the
+built-in ones in ``BUILTIN``'s order, then plugins' in registration order, so
+listings do not depend on which kinds happened to be used first.
 """
 
 from __future__ import annotations
 
+import importlib
 import inspect
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar
 
+from . import BUILTIN, ENTRY_POINT_GROUP
+from ..errors import ArchspecError
 from .base import LayerSpec
 
 if TYPE_CHECKING:
@@ -98,15 +108,80 @@ class Block:
     summary: str = ""
 
 
-KINDS: dict[str, Primitive | Block] = {}
+_MODULE_OF = {name: module for module, names in BUILTIN.items() for name in names}
+_ORDER = {name: i for i, name in enumerate(_MODULE_OF)}
+_plugins_loaded = False
+
+T = TypeVar("T")
+
+
+class KindTable(Mapping[str, T], Generic[T]):
+    """A read-only mapping that imports what it is asked for (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, T] = {}
+
+    def __getitem__(self, name: str) -> T:
+        if name not in self._entries:
+            _load_for(name)
+        return self._entries[name]
+
+    def __contains__(self, name: object) -> bool:
+        if name not in self._entries and isinstance(name, str):
+            _load_for(name)
+        return name in self._entries
+
+    def __iter__(self) -> Iterator[str]:
+        self.load_all()
+        return iter(sorted(self._entries, key=lambda name: _ORDER.get(name, len(_ORDER))))
+
+    def __len__(self) -> int:
+        self.load_all()
+        return len(self._entries)
+
+    @staticmethod
+    def load_all() -> None:
+        """Register every kind: the built-in ones, then those of installed plugins."""
+        for module in BUILTIN:
+            importlib.import_module(f"{__package__}.{module}")
+        _load_plugins()
+
+
+def _load_for(name: str) -> None:
+    """Import the module that registers the built-in kind `name`; for any other name, the plugins."""
+    module = _MODULE_OF.get(name)
+    if module is not None:
+        importlib.import_module(f"{__package__}.{module}")
+    else:
+        _load_plugins()
+
+
+def _load_plugins() -> None:
+    """Run each installed plugin's entry point, once (importlib.metadata is slow to import: only here)."""
+    global _plugins_loaded
+    if _plugins_loaded:
+        return
+    _plugins_loaded = True
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            target = ep.load()
+            if callable(target):
+                target()
+        except Exception as exc:  # a broken plugin must say which one it is
+            raise ArchspecError(f"archspec plugin {ep.name!r} ({ep.value}) failed to load: {exc}") from exc
+
+
+KINDS: KindTable[Primitive | Block] = KindTable()
 """Every spec-level kind name (aliases included) -> its definition."""
-OPS: dict[str, Primitive] = {}
+OPS: KindTable[Primitive] = KindTable()
 """IR op name -> primitive."""
 
 
 def by_keras_class() -> dict[str, list[Primitive]]:
-    """Keras layer class name -> the primitives that import it, in the order they were registered
-    (the importer takes the first whose ``from_keras`` accepts the layer)."""
+    """Keras layer class name -> the primitives that import it, in the table's order (the importer
+    takes the first whose ``from_keras`` accepts the layer)."""
     table: dict[str, list[Primitive]] = {}
     for prim in OPS.values():
         for cls in prim.keras_classes:
@@ -129,9 +204,9 @@ def register(kind: Primitive | Block) -> Primitive | Block:
     if not issubclass(kind.schema, LayerSpec):
         raise TypeError(f"the schema of kind {kind.kind!r} must subclass archspec.LayerSpec")
     for name in (kind.kind, *kind.aliases):
-        if name in KINDS and KINDS[name] is not kind:
+        if KINDS.get(name, kind) is not kind:  # a built-in name's module is imported first, so a plugin cannot take it
             raise ValueError(f"layer kind {name!r} is already registered")
-        KINDS[name] = kind
+        KINDS._entries[name] = kind
     if isinstance(kind, Primitive):
-        OPS[kind.kind] = kind
+        OPS._entries[kind.kind] = kind
     return kind

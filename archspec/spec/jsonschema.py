@@ -43,7 +43,6 @@ from typing import Any, get_args
 
 from pydantic import AliasChoices, BaseModel, ValidationError
 
-from ..kinds import load_builtin_kinds
 from ..kinds.base import LayerSpec, Pair, as_written
 from ..kinds.registry import KINDS, description
 from .network import spec_model
@@ -509,7 +508,6 @@ def _titles(root: dict[str, Any], kinds: dict[str, dict[str, Any]]) -> None:
 
 def schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of an archspec spec file."""
-    load_builtin_kinds()
     raw = spec_model().model_json_schema()
     defs = raw["$defs"]
     _widen_models(defs)

@@ -22,7 +22,6 @@ from pydantic import (BaseModel, Field, GetCoreSchemaHandler, GetJsonSchemaHandl
                       field_validator, model_validator)
 from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
-from ..kinds import load_builtin_kinds
 from ..kinds.base import NAME_PATTERN, PosInt, Strict
 from ..kinds.blocks import Template
 from ..kinds.registry import KINDS
@@ -76,7 +75,6 @@ def item_model(name: str) -> type[_Item]:
 
 
 def _validate_layer(value: Any) -> _Item:
-    load_builtin_kinds()
     name = kind_of(value)
     if name not in KINDS:
         raise PydanticCustomError("unknown_kind", "unknown layer kind")
@@ -94,7 +92,6 @@ class _LayerUnion:
         return core_schema.no_info_plain_validator_function(_validate_layer)
 
     def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler) -> dict[str, Any]:
-        load_builtin_kinds()
         choices: dict[str, CoreSchema] = {}
         for name in sorted(KINDS):
             wrapper = item_model(name)

@@ -38,7 +38,6 @@ from typing import TYPE_CHECKING, Any
 from ..errors import Problem, SpecError
 from ..files import refuse_existing, write_text
 from ..keras_side.saving import SPEC_SUFFIXES
-from ..kinds import load_builtin_kinds
 from ..kinds.registry import by_keras_class
 
 if TYPE_CHECKING:
@@ -51,7 +50,6 @@ TOP_CLASSES = 20
 
 def _shows_maps(layer: Any) -> bool:
     """Whether the kind a Keras layer comes from has its outputs shown as feature maps (the kind table says)."""
-    load_builtin_kinds()
     return any(prim.feature_maps for prim in by_keras_class().get(type(layer).__name__, ()))
 
 

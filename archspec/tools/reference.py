@@ -10,7 +10,6 @@ from typing import Any
 
 from pydantic import AliasChoices
 
-from ..kinds import load_builtin_kinds
 from ..kinds.base import as_written
 from ..kinds.registry import KINDS, description
 
@@ -62,7 +61,6 @@ def kind_reference(kind_name: str) -> str:
 
 def reference() -> str:
     """Markdown for every layer kind, in the order a reader meets them."""
-    load_builtin_kinds()
     canonical = {k.kind for k in KINDS.values()}
     ordered = [k for k in ORDER if k in canonical] + sorted(canonical - set(ORDER))
     return "\n".join(kind_reference(k) for k in ordered)
