@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar
@@ -115,29 +115,40 @@ _plugins_loaded = False
 T = TypeVar("T")
 
 
-class KindTable(Mapping[str, T], Generic[T]):
-    """A read-only mapping that imports what it is asked for (see the module docstring)."""
+class KindTable(dict[str, T], Generic[T]):
+    """A dict that imports what it is asked for (see the module docstring). A hit is a plain dict
+    lookup (inference looks up every node's primitive several times); a miss loads and retries."""
 
-    def __init__(self) -> None:
-        self._entries: dict[str, T] = {}
-
-    def __getitem__(self, name: str) -> T:
-        if name not in self._entries:
-            _load_for(name)
-        return self._entries[name]
+    def __missing__(self, name: str) -> T:
+        _load_for(name)
+        if dict.__contains__(self, name):
+            return dict.__getitem__(self, name)
+        raise KeyError(name)
 
     def __contains__(self, name: object) -> bool:
-        if name not in self._entries and isinstance(name, str):
+        if not dict.__contains__(self, name) and isinstance(name, str):
             _load_for(name)
-        return name in self._entries
+        return dict.__contains__(self, name)
+
+    def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
+        return self[name] if name in self else default
 
     def __iter__(self) -> Iterator[str]:
         self.load_all()
-        return iter(sorted(self._entries, key=lambda name: _ORDER.get(name, len(_ORDER))))
+        return iter(sorted(dict.keys(self), key=lambda name: _ORDER.get(name, len(_ORDER))))
 
     def __len__(self) -> int:
         self.load_all()
-        return len(self._entries)
+        return dict.__len__(self)
+
+    def keys(self) -> list[str]:  # type: ignore[override]
+        return list(self)
+
+    def values(self) -> list[T]:  # type: ignore[override]
+        return [dict.__getitem__(self, name) for name in self]
+
+    def items(self) -> list[tuple[str, T]]:  # type: ignore[override]
+        return [(name, dict.__getitem__(self, name)) for name in self]
 
     @staticmethod
     def load_all() -> None:
@@ -206,7 +217,7 @@ def register(kind: Primitive | Block) -> Primitive | Block:
     for name in (kind.kind, *kind.aliases):
         if KINDS.get(name, kind) is not kind:  # a built-in name's module is imported first, so a plugin cannot take it
             raise ValueError(f"layer kind {name!r} is already registered")
-        KINDS._entries[name] = kind
+        dict.__setitem__(KINDS, name, kind)
     if isinstance(kind, Primitive):
-        OPS._entries[kind.kind] = kind
+        dict.__setitem__(OPS, kind.kind, kind)
     return kind
