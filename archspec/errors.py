@@ -8,7 +8,6 @@ them all and exit 2 without a traceback.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, replace
 from typing import Iterable, Sequence
 
@@ -61,6 +60,8 @@ def format_path(path: Sequence[PathPart]) -> str:
 
 def closest(name: str, choices: Iterable[str]) -> str | None:
     """The valid name a typo most likely meant, or None when nothing is close."""
+    import difflib  # here: only a mistake needs it, and every command imports this module
+
     matches = difflib.get_close_matches(str(name), sorted(set(choices)), n=1, cutoff=0.6)
     return matches[0] if matches else None
 

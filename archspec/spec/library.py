@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import pkgutil
 from functools import lru_cache
-from importlib import resources
 
 from pydantic import TypeAdapter
 
@@ -13,6 +13,7 @@ from .read import parse
 
 @lru_cache(maxsize=1)
 def builtin_templates() -> dict[str, Template]:
-    text = resources.files(__package__).joinpath("library.yaml").read_text(encoding="utf-8")
+    # pkgutil rather than importlib.resources, whose import (tempfile, shutil) costs every command that checks a spec
+    text = (pkgutil.get_data(__package__, "library.yaml") or b"").decode("utf-8")
     source = parse(text, "archspec/spec/library.yaml")
     return TypeAdapter(dict[str, Template]).validate_python(source.data)
