@@ -10,7 +10,7 @@ import math
 
 from ..errors import Problem, SpecError
 from ..kinds.arith import receptive_field, upscaled_field
-from ..kinds.registry import OPS, Shape, ShapeError, Upscale
+from ..kinds.registry import OPS, Primitive, Shape, ShapeError, Upscale
 from .ir import Graph, Node
 from .lint import lint
 from .report import GroupInfo, LayerInfo, Report
@@ -28,19 +28,12 @@ def node_shape(node: Node, inputs: list[Shape]) -> Shape:
     if len(inputs) < low or (high is not None and len(inputs) > high):
         raise ShapeError(f"{node.op} takes {low}{'+' if high is None else ''} inputs, got {len(inputs)}")
     out = prim.infer(node.attrs, inputs)
-    if any(d < 1 for d in out):
+    if out and min(out) < 1:
         raise ShapeError(f"output shape {list(out)} has an empty dimension")
     return out
 
 
-def label(node: Node) -> str:
-    prim = OPS[node.op]
-    if prim.label:
-        return prim.label(node.attrs)
-    return node.op
-
-
-def _receptive(node: Node, ins: list[tuple[tuple[int, int], tuple[int, int]]], inputs: list[Shape], image: Shape) -> tuple[tuple[int, int], tuple[int, int]]:
+def _receptive(node: Node, prim: Primitive, ins: list[tuple[tuple[int, int], tuple[int, int]]], inputs: list[Shape], image: Shape) -> tuple[tuple[int, int], tuple[int, int]]:
     """(receptive field, cumulative stride) per spatial axis after a node, from those of its inputs.
 
     An input broadcast over the others (squeeze-and-excitation's 1x1 gate) weights channels; it
@@ -54,7 +47,7 @@ def _receptive(node: Node, ins: list[tuple[tuple[int, int], tuple[int, int]]], i
             ins = [r for r, s in zip(ins, inputs) if len(s) == 3 and s[:2] == widest]
         rf = tuple(max(r[0][a] for r in ins) for a in (0, 1))  # type: ignore[assignment]
         jump = tuple(max(r[1][a] for r in ins) for a in (0, 1))  # type: ignore[assignment]
-    window = OPS[node.op].window(node.attrs, inputs)
+    window = prim.window(node.attrs, inputs)
     if window is None:
         return rf, jump  # type: ignore[return-value]
     if window == "global":
@@ -80,7 +73,7 @@ def infer(graph: Graph, *, max_params: int | None = MAX_PARAMS, max_activations:
             fields[node.name] = ((1, 1), (1, 1))
             continue
         ins = [shapes.get(i) for i in node.inputs]
-        if any(s is None for s in ins):
+        if None in ins:
             shapes[node.name] = None  # an input already failed; its problem is reported
             continue
         try:
@@ -92,10 +85,10 @@ def infer(graph: Graph, *, max_params: int | None = MAX_PARAMS, max_activations:
         shapes[node.name] = out
         prim = OPS[node.op]
         trainable, fixed = prim.params(node.attrs, ins, out)  # type: ignore[arg-type]
-        rf, jump = _receptive(node, [fields[i] for i in node.inputs], ins, image)  # type: ignore[arg-type]
+        rf, jump = _receptive(node, prim, [fields[i] for i in node.inputs], ins, image)  # type: ignore[arg-type]
         fields[node.name] = (rf, jump)
         infos.append(LayerInfo(
-            node.name, node.op, label(node), node.inputs, out, trainable + fixed, 0 if node.frozen else trainable,
+            node.name, node.op, prim.label(node.attrs) if prim.label else node.op, node.inputs, out, trainable + fixed, 0 if node.frozen else trainable,
             prim.macs(node.attrs, ins, out), _pixels(rf), _step(jump), node.group, node.frozen,  # type: ignore[arg-type]
         ))
     if problems:
