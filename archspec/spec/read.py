@@ -39,6 +39,7 @@ MAX_DIGITS = 40
 """Longest number accepted, in characters (Python refuses to even print a 4,300-digit one)."""
 
 _TAG = "tag:yaml.org,2002:"
+_STR = _TAG + "str"
 _EXPONENT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)[eE][-+]?[0-9]+")
 """Floats YAML 1.2 reads and YAML 1.1 leaves as text (no dot, or no sign in the exponent)."""
 _OCTAL = re.compile(r"[-+]?0[0-7_]+")
@@ -197,8 +198,8 @@ class _Walker:
             if tag == _TAG + "int" and _OCTAL.fullmatch(text):
                 raise self.fail(node, f"YAML 1.1 reads {text} as the octal number {self.loader.construct_object(node)}",
                                 f"write {self.loader.construct_object(node)}, or {text.lstrip('+-0_') or '0'} without the leading zero")
-        if not node.style and tag == _TAG + "str" and _EXPONENT.fullmatch(text):
-            value: Any = float(text)  # 5e-1: a number in YAML 1.2 and to every reader; text to YAML 1.1
+        if tag == _STR:  # what PyYAML's constructor returns for a string, without its dispatch (most scalars are names)
+            value: Any = float(text) if not node.style and _EXPONENT.fullmatch(text) else text  # 5e-1: a number in YAML 1.2 and to every reader; text to YAML 1.1
         else:
             value = self.loader.construct_object(node, deep=True)
         if isinstance(value, float) and not math.isfinite(value):
