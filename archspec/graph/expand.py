@@ -246,7 +246,8 @@ class Lowering:
             if isinstance(kind, Primitive) and kind.lower is None:
                 base = self.name_for(layer, kind.kind)
                 x = self.source_of(layer, path)
-                attrs = layer.model_copy(update={"name": None, "input": None})
+                # the node's settings without its wiring; models are frozen, so one without any is used as it is
+                attrs = layer.model_copy(update={"name": None, "input": None}) if layer.name is not None or layer.input is not None else layer
                 return self.alias(base, self.add(base, kind.kind, attrs, [x], path))
             return self._lowered(kind, layer, path)
         finally:
