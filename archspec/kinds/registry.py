@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -111,6 +112,7 @@ class Block:
 _MODULE_OF = {name: module for module, names in BUILTIN.items() for name in names}
 _ORDER = {name: i for i, name in enumerate(_MODULE_OF)}
 _plugins_loaded = False
+_plugins_lock = threading.RLock()
 
 T = TypeVar("T")
 
@@ -168,20 +170,23 @@ def _load_for(name: str) -> None:
 
 
 def _load_plugins() -> None:
-    """Run each installed plugin's entry point, once (importlib.metadata is slow to import: only here)."""
+    """Run each installed plugin's entry point, once. Under a lock: `archspec serve` validates in
+    several threads, and none may look a plugin's kind up while another is still loading it. The
+    flag is set first, so a plugin's own lookups (its `register` calls) do not start loading again."""
     global _plugins_loaded
-    if _plugins_loaded:
-        return
-    _plugins_loaded = True
-    from importlib.metadata import entry_points
+    with _plugins_lock:
+        if _plugins_loaded:
+            return
+        _plugins_loaded = True
+        from importlib.metadata import entry_points
 
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        try:
-            target = ep.load()
-            if callable(target):
-                target()
-        except Exception as exc:  # a broken plugin must say which one it is
-            raise ArchspecError(f"archspec plugin {ep.name!r} ({ep.value}) failed to load: {exc}") from exc
+        for ep in entry_points(group=ENTRY_POINT_GROUP):
+            try:
+                target = ep.load()
+                if callable(target):
+                    target()
+            except Exception as exc:  # a broken plugin must say which one it is
+                raise ArchspecError(f"archspec plugin {ep.name!r} ({ep.value}) failed to load: {exc}") from exc
 
 
 KINDS: KindTable[Primitive | Block] = KindTable()
