@@ -34,11 +34,12 @@ def mnist(mnist_dir: Path, part: str = "") -> str:
 def lenet_run(mnist_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     """LeNet, seeded, on the first 8,000 digits; validated on the last 2,000 (the primer's setting).
 
-    Adam at 3e-3 with a one-epoch warmup and cosine decay over 8 epochs, batch 64: 98.7-98.95 % for
-    seeds 1, 2, 7 on CPU (constant 1e-3 hovers around 97.5 %)."""
+    Adam at 3e-3 with a one-epoch warmup and cosine decay over 5 epochs, batch 64: 98.50-98.85 % for
+    seeds 1, 2, 7 on CPU (the primer's 8 epochs reach 98.7-98.95 %, at about 3 s more per epoch; constant
+    1e-3 hovers around 97.5 %)."""
     run_dir = tmp_path_factory.mktemp("lenet") / "run"
     return archspec.train(
-        LENET, data=mnist(mnist_dir, "[:8000]"), val=mnist(mnist_dir, "[8000:]"), epochs=8, seed=7,
+        LENET, data=mnist(mnist_dir, "[:8000]"), val=mnist(mnist_dir, "[8000:]"), epochs=5, seed=7,
         learning_rate=3e-3, batch_size=64, schedule={"kind": "cosine", "warmup": 1}, run_dir=run_dir, verbose=0,
     )
 
@@ -48,7 +49,7 @@ def lenet_run(mnist_dir: Path, tmp_path_factory: pytest.TempPathFactory):
 
 def test_lenet_reaches_97_5_percent_on_real_mnist(lenet_run) -> None:
     result = lenet_run
-    assert [row["epoch"] for row in result.history] == list(range(1, 9))
+    assert [row["epoch"] for row in result.history] == list(range(1, 6))
     assert result.metrics["val_accuracy"] >= 0.975, result.history
     assert result.accuracy == result.metrics["val_accuracy"]
     assert result.history[-1]["loss"] < result.history[0]["loss"]
@@ -59,13 +60,13 @@ def test_lenet_reaches_97_5_percent_on_real_mnist(lenet_run) -> None:
     assert list((result.run_dir / "tensorboard").rglob("events.out.tfevents.*"))
     # the resolved spec is a valid spec that records the recipe actually used
     copy = archspec.load(result.paths["spec"])
-    assert copy.training.epochs == 8 and copy.training.seed == 7 and copy.training.schedule.kind == "cosine"
+    assert copy.training.epochs == 5 and copy.training.seed == 7 and copy.training.schedule.kind == "cosine"
     assert archspec.shapes(copy).total_params == 63_802
     assert json.loads(result.paths["history_json"].read_text()) == result.history
     csv_lines = result.paths["history_csv"].read_text().splitlines()
-    assert csv_lines[0].startswith("epoch,loss,accuracy,val_loss,val_accuracy") and len(csv_lines) == 9
+    assert csv_lines[0].startswith("epoch,loss,accuracy,val_loss,val_accuracy") and len(csv_lines) == 6
     metrics = json.loads(result.paths["metrics"].read_text())
-    assert metrics["epochs_completed"] == 8 and metrics["train_examples"] == 8000 and metrics["val_examples"] == 2000
+    assert metrics["epochs_completed"] == 5 and metrics["train_examples"] == 8000 and metrics["val_examples"] == 2000
     run = json.loads(result.paths["run_json"].read_text())
     assert run["preprocessing"]["train"] == "28x28x1 -> zero-pad 2 px -> 32x32x1, x1/255"
     assert run["preprocessing"]["plan"]["sizes"] == [{"shape": [28, 28, 1], "images": 8000, "channels": "none", "fit": "pad", "pad": [[2, 2], [2, 2]]}]
