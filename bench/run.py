@@ -182,6 +182,8 @@ def main() -> int:
     for script in no_gpu:
         print(f"\n=== bench/{script}: skipped, it needs an NVIDIA GPU and this machine has none; its rows stay", flush=True)
     chosen = [script for script in chosen if script not in no_gpu]
+    if not chosen:
+        return 0
 
     load_start = os.getloadavg()[0]
     results = {script: run(script, args.mode) for script in chosen}
