@@ -64,9 +64,11 @@ def export(source: str | os.PathLike[str], output: str | os.PathLike[str] | None
     kx.export_model(model, target, fmt, force=force)
     if plans:
         for key, plan in plans.items():
-            (h, w, c), H = plan.source_shape, plan.input_shape
-            say(f"preprocessing included{f' for {key}' if len(plans) > 1 else ''}: {plan.describe()}; "
-                f"takes {plan.pixels} images of {h}x{w}x{c}")
+            h, w, c = plan.source_shape
+            others = ", ".join("x".join(map(str, fit.source[:2])) for fit in plan.fits[1:])
+            say(f"preprocessing included{f' for {key}' if key is not None else ''}: {plan.describe()}; takes {plan.pixels} images of "
+                f"{h}x{w}x{c}" + (f" (the size most of the run's images had; it also trained on {others}: bring those to {h}x{w} first)"
+                                   if others else ""))
     else:
         say("no preprocessing included (--no-preprocessing): the model takes the network's input as it is")
     return target
@@ -113,9 +115,13 @@ def carrying(trained: saved.Trained, plans: dict[str | None, D.Plan], network: A
     from ..keras_side.custom import Steps
 
     net = trained.net
+    for key in plans:
+        if key is not None and key not in net.inputs:
+            raise SpecError(Problem(f"the recorded plan is for an input {key!r}; the model's inputs are {', '.join(net.inputs)}", file=file,
+                                    path=("preprocessing", "plan", "inputs", key), hint="the run folder was changed by hand; export with --no-preprocessing"))
     inputs, fed = {}, {}
     for key, shape in net.inputs.items():
-        plan = plans.get(key if net.named_inputs else None)
+        plan = plans.get(key) or (plans.get(None) if len(net.inputs) == 1 else None)
         name = key if net.named_inputs else "input"
         if plan is None:
             inputs[key] = fed[key] = keras.Input(shape, name=name)

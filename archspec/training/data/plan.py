@@ -81,10 +81,13 @@ def ops(kind: str = "tf") -> Ops:
 
     K = keras.ops
 
+    def floats(x: Any) -> Any:  # TFLite pads and tiles float32 with its own kernels, uint8 only with TensorFlow's (Flex)
+        return K.cast(x, "float32")
+
     def crop_or_pad(x: Any, fit: "Fit") -> Any:
         (t, b), (l, r) = fit.pad
         if fit.fit == "pad":
-            return K.pad(x, [[0, 0]] * (len(x.shape) - 3) + [[t, b], [l, r], [0, 0]])
+            return K.pad(floats(x), [[0, 0]] * (len(x.shape) - 3) + [[t, b], [l, r], [0, 0]])
         (h, w, _), (H, W, _) = fit.source, fit.target
         top, left = (h - H) // 2, (w - W) // 2
         return x[..., top : top + H, left : left + W, :]
@@ -96,7 +99,7 @@ def ops(kind: str = "tf") -> Ops:
         y = K.transpose(K.cast(x, "float32"), (0, 3, 1, 2))  # (B, C, h, w)
         return K.transpose(K.matmul(K.matmul(rows, y), cols), (0, 2, 3, 1))
 
-    return Ops(K.cast, K.repeat, lambda x, axis, keepdims: K.sum(x, axis=axis, keepdims=keepdims),
+    return Ops(K.cast, lambda x, n, axis: K.repeat(floats(x), n, axis=axis), lambda x, axis, keepdims: K.sum(x, axis=axis, keepdims=keepdims),
                lambda v: K.convert_to_tensor(v, "float32"), crop_or_pad, resize)
 
 
