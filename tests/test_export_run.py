@@ -159,3 +159,29 @@ def test_the_plan_reads_back_as_recorded(run):
     record = json.loads((folder / "run.json").read_text())["preprocessing"]["plan"]
     plan = Plan.from_json(record, "run.json")
     assert plan.describe() == record["text"] and plan.to_json() == record
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_named_inputs_and_every_head_give_what_predict_gives(fmt, tmp_path):
+    """An image input and a vector input; a multilabel, a regression (in the targets' units) and a segmentation output
+    (logits: sigmoid applied). The image takes uint8, the vector float32; every output keeps its name."""
+    need(*NEEDS[fmt])
+    from test_multi_io import SMALL, small_data
+
+    spec = tmp_path / "small.yaml"
+    spec.write_text(json.dumps({**SMALL, "training": {**SMALL["training"], "epochs": 1}}))
+    np.savez(tmp_path / "train.npz", **small_data(64, 0))
+    archspec.train(str(spec), data=str(tmp_path / "train.npz"), run_dir=tmp_path / "run", verbose=0)
+    ask = {k: v for k, v in small_data(4, 5).items() if k in ("image", "meta")}
+    np.savez(tmp_path / "ask.npz", **ask)
+    answers = archspec.predict(tmp_path / "run", [tmp_path / "ask.npz"])
+    out = archspec.export(tmp_path / "run", tmp_path / FORMATS[fmt])
+    got = run_exported(out, {"image": ask["image"][..., None], "meta": ask["meta"]})
+    assert set(got) == {"tags", "size", "seg"}
+    tags = np.array([a.outputs["tags"]["probabilities"] for a in answers])
+    size = np.array([a.outputs["size"]["values"] for a in answers])
+    masks = np.stack([a.masks["seg"] for a in answers])
+    print(f"small {fmt}: max |exported - predict| tags {np.abs(got['tags'] - tags).max():.3g}, size {np.abs(got['size'] - size).max():.3g}")
+    assert np.abs(got["tags"] - tags).max() <= 1e-5
+    assert np.abs(got["size"] - size).max() <= 1e-5 * max(1.0, float(np.abs(size).max()))  # in the targets' units (~100)
+    assert ((got["seg"][..., 0] > 0.4) == masks).mean() > 0.99 and got["seg"].min() >= 0 and got["seg"].max() <= 1

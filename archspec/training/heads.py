@@ -375,10 +375,10 @@ def readable(out: Output, raw: Any, logits: bool, xp: Any = None) -> Any:
     """What the network gave, as the task reads it: probabilities (softmax or sigmoid applied to logits), or a
     regression's values in the targets' own units. `xp`: NumPy (default, in float64), or keras.ops for a model
     that gives what `predict` gives (an export of a run folder)."""
-    z = np.asarray(raw, dtype=np.float64) if xp is None else raw
+    z, dtype = (np.asarray(raw, dtype=np.float64), np.float64) if xp is None else (raw, np.float32)
     xp = np if xp is None else xp
     if out.task == "regression":
-        return z * np.asarray(out.scale[1], z.dtype) + np.asarray(out.scale[0], z.dtype) if out.scale else z
+        return z * np.asarray(out.scale[1], dtype) + np.asarray(out.scale[0], dtype) if out.scale else z
     if not logits:
         return z
     if out.task == "multilabel" or out.binary:
