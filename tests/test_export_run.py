@@ -185,3 +185,30 @@ def test_named_inputs_and_every_head_give_what_predict_gives(fmt, tmp_path):
     assert np.abs(got["tags"] - tags).max() <= 1e-5
     assert np.abs(got["size"] - size).max() <= 1e-5 * max(1.0, float(np.abs(size).max()))  # in the targets' units (~100)
     assert ((got["seg"][..., 0] > 0.4) == masks).mean() > 0.99 and got["seg"].min() >= 0 and got["seg"].max() <= 1
+
+
+@pytest.mark.parametrize("source, target, fit", [
+    ((28, 28, 1), (32, 32, 3), "pad"),      # grey -> RGB, centred zeros
+    ((30, 27, 3), (24, 24, 1), "crop"),     # RGB -> grey (luminance), centre crop of an odd margin
+    ((28, 28, 4), (20, 36, 3), "resize"),   # alpha dropped, antialiased down in one axis and up in the other
+    ((17, 23, 4), (9, 9, 1), "resize"),     # RGBA -> grey
+    ((16, 16, 3), (16, 16, 3), "none"),
+])
+def test_keras_form_of_every_step_equals_the_pipelines(source, target, fit):
+    """Plan.keras_layer (keras.ops, what an export carries) and Plan.apply (TensorFlow, what training and predict run)
+    give the same input for every channel conversion and size step, with rescale and mean/std."""
+    import keras
+
+    from archspec.spec.training import Data
+
+    x = np.random.default_rng(1).integers(0, 256, (3, *source), dtype=np.uint8)
+    images = D.from_arrays(x, np.zeros(3, np.int64), "pixels")
+    plan = D.plan(images, target, None, Data(fit=fit, mean=0.2, std=[0.3] * target[2]))
+    inp = plan.keras_input()
+    carried = keras.Model(inp, plan.keras_layer(inp))
+    assert tuple(inp.shape[1:]) == source and inp.dtype == "uint8"
+    np.testing.assert_allclose(carried.predict(x, verbose=0), np.asarray(plan.apply(x)), rtol=0, atol=1e-5)
+    record = plan.to_json()
+    assert D.Plan.from_json(record, "run.json") == plan
+    del record["pixels"]  # a run.json written before the pixel type was recorded: 8-bit, from its x1/255
+    assert D.Plan.from_json(record, "run.json").pixels == "uint8"

@@ -117,7 +117,7 @@ def eval_fraction(text: str) -> float:
 @weights_options
 def export(source: Path, fmt: str | None, output: Path | None, no_preprocessing: bool, force: bool, sets: tuple[str, ...], weights: str | None,
            strict_weights: bool) -> None:
-    """Export a run folder, a .keras model or a spec (fresh or given weights) to SavedModel, ONNX or TFLite.
+    """Export a run folder (with its preprocessing), a .keras model or a spec to SavedModel, ONNX or TFLite.
 
     A run folder's model carries the run's preprocessing (channels, size, rescale, mean/std): it takes
     uint8 pixels as image files hold them, at the size the run trained on, and gives what `predict` gives.
