@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from .version import __version__
 
 if TYPE_CHECKING:
-    from .api import build, check, evaluate, graph, load, load_model, loads, predict, save_model, shapes, train
+    from .api import build, check, evaluate, export, graph, load, load_model, loads, predict, save_model, shapes, train
     from .errors import ArchspecError, Problem, SpecError
     from .kinds.base import LayerSpec
     from .kinds.registry import Block, Primitive, ShapeError
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 _WHERE = {  # public name -> (module, attribute): imported on first use
     **{name: ("api", name) for name in (
-        "build", "check", "evaluate", "graph", "load", "load_model", "loads", "predict", "save_model", "shapes", "train")},
+        "build", "check", "evaluate", "export", "graph", "load", "load_model", "loads", "predict", "save_model", "shapes", "train")},
     **{name: ("errors", name) for name in ("ArchspecError", "Problem", "SpecError")},
     "LayerSpec": ("kinds.base", "LayerSpec"),
     **{name: ("kinds.registry", name) for name in ("Block", "Primitive", "ShapeError")},

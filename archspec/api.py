@@ -17,7 +17,7 @@ from .keras_side.emitter import build as _build
 from .keras_side.saving import load_model, save_model
 from .spec.loading import SpecLike, load, loads
 
-__all__ = ["build", "check", "evaluate", "graph", "load", "load_model", "loads", "predict", "save_model", "shapes", "train"]
+__all__ = ["build", "check", "evaluate", "export", "graph", "load", "load_model", "loads", "predict", "save_model", "shapes", "train"]
 
 graph = graph_of
 
@@ -60,6 +60,18 @@ def evaluate(model_path: Any, data: Any, **options: Any) -> Any:
     from .training.evaluate import evaluate as _evaluate
 
     return _evaluate(model_path, data, **options)
+
+
+def export(source: Any, output: Any = None, fmt: str | None = None, *, preprocessing: bool = True, force: bool = False,
+           **options: Any) -> Any:
+    """Write a SavedModel directory, an ONNX or a TFLite file (`fmt`, else from the output's extension); returns its path.
+
+    A run folder's model carries the run's recorded preprocessing (``preprocessing=False`` leaves it out): it takes
+    uint8 pixels at the size the run trained on and gives what ``predict`` gives, outputs named as in the spec. A .keras
+    model or a spec (``weights=``, ``strict_weights=``, overrides as for ``build``) is exported as the network takes its input."""
+    from .training.export import export as _export
+
+    return _export(source, output, fmt, preprocessing=preprocessing, force=force, **options)
 
 
 def predict(model_path: Any, inputs: Any, **options: Any) -> Any:

@@ -8,7 +8,9 @@ Each case is one file. Its expectations sit in its header comments, or in a
     # expect: <fragment of the output>     (repeatable)
     # hint: <fragment of the hint>
     # at: LINE:COL                          (where the message points in the case file)
-    # label: <what the message is located at, when it is not the file: `--set`>
+    # label: <what the message is located at, when it is not the file: `--set`, `{path}/run.json`>
+
+A case may be a folder (a run folder, say), its expectations in the sidecar.
 
 `bench/adversarial.py` times every case (each must take under a second).
 """
@@ -57,7 +59,7 @@ def test_refused_with_one_located_message(path, tmp_path, capsys):
     assert "Traceback" not in err + out
     messages = [line for line in err.splitlines() if line and not line.startswith(" ")]
     assert len(messages) == 1, err[:3000]
-    label = want["label"][0] if want["label"] else str(path)
+    label = want["label"][0].replace("{path}", str(path)) if want["label"] else str(path)  # {path}/run.json: a file in a case folder
     assert messages[0].startswith(label + ":"), err[:3000]
     assert err.count(str(path)) <= 1, "the file is named once"
     assert len(err) < 2_000, "a message quotes no huge value whole"

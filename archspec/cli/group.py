@@ -32,7 +32,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "draw": ("share:draw", "Draw a network: SVG, interactive HTML (click blocks to open them) or PNG."),
     "inspect": ("share:inspect", "Feature maps, first-layer filters and class probabilities of a trained model for one image (static HTML)."),
     "serve": ("share:serve", "A live page: edit a spec and watch its shapes and diagram; draw a digit and watch a trained model see it."),
-    "export": ("share:export", "Export a .keras model (or a spec, with fresh or given weights) to SavedModel, ONNX or TFLite."),
+    "export": ("share:export", "Export a run folder (with its preprocessing), a .keras model or a spec to SavedModel, ONNX or TFLite."),
     "import": ("share:import_", "Turn a Keras model (.keras) into a spec."),
     "train": ("train:train", "Train a spec's network; writes a run folder (model, checkpoints, history, metrics, TensorBoard logs)."),
     "evaluate": ("train:evaluate", "Accuracy, loss and confusion matrix of a trained model on a data source."),

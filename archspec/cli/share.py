@@ -12,7 +12,6 @@ import click
 
 from ..errors import Problem, SpecError
 from ..files import refuse_existing, write_text
-from ..keras_side.export import export as export_model
 from ..keras_side.importer import import_file
 from ..spec.loading import load
 from ..tools.draw import draw as draw_diagram
@@ -108,24 +107,34 @@ def eval_fraction(text: str) -> float:
 
 
 @click.command()
-@click.argument("source", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("source", type=click.Path(path_type=Path))
 @click.option("--format", "-f", "fmt", type=click.Choice(["savedmodel", "onnx", "tflite"]), help="Default: from the output's extension (.onnx, .tflite, else savedmodel).")
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Output file, or directory for savedmodel (default under build/).")
+@click.option("--no-preprocessing", "no_preprocessing", is_flag=True,
+              help="A run folder: leave its preprocessing out (the model then takes the network's input: scaled, at the input's size).")
 @force_option
 @set_option
 @weights_options
-def export(source: Path, fmt: str | None, output: Path | None, force: bool, sets: tuple[str, ...], weights: str | None, strict_weights: bool) -> None:
-    """Export a .keras model (or a spec, with fresh or given weights) to SavedModel, ONNX or TFLite.
+def export(source: Path, fmt: str | None, output: Path | None, no_preprocessing: bool, force: bool, sets: tuple[str, ...], weights: str | None,
+           strict_weights: bool) -> None:
+    """Export a run folder (with its preprocessing), a .keras model or a spec to SavedModel, ONNX or TFLite.
+
+    A run folder's model carries the run's preprocessing (channels, size, rescale, mean/std): it takes
+    uint8 pixels as image files hold them, at the size the run trained on, and gives what `predict` gives.
+    A .keras model or a spec is exported as the network takes its input, with no preprocessing.
 
     \b
-    archspec export build/lenet.keras -o lenet.onnx
+    archspec export runs/lenet-20261125-1200 -o lenet.onnx
+    archspec export runs/lenet-20261125-1200 -o lenet.tflite --no-preprocessing
     archspec export build/lenet.keras --format savedmodel -o lenet_savedmodel
-    archspec export specs/resnet50.yaml -o resnet50.tflite
     archspec export specs/resnet50.yaml --weights keras:ResNet50 -o resnet50.onnx
     """
+    from ..training.export import export as export_model
+
     if fmt is None and output is None:
         raise SpecError(Problem("give --format (savedmodel, onnx, tflite) or -o with a .onnx or .tflite name"))
-    target = export_model(source, output, fmt, force=force, weights=weights, strict_weights=strict_weights, log=click.echo, **overrides(sets))
+    options = {**({"weights": weights} if weights is not None else {}), **({"strict_weights": True} if strict_weights else {}), **overrides(sets)}
+    target = export_model(source, output, fmt, preprocessing=not no_preprocessing, force=force, log=click.echo, **options)
     click.echo(f"wrote {target}")
 
 

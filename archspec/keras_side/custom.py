@@ -291,6 +291,19 @@ class ConstantNormalization(keras.layers.Layer):
         return {**super().get_config(), "mean": self.mean, "variance": self.variance}
 
 
+class Steps(keras.layers.Layer):
+    """Steps given as a function of keras.ops tensors (a run's preprocessing plan, the output step `predict` takes), run
+    inside `call`: their constants are then made while the export traces the model, as constants of the computation
+    (made outside, as tensors, tf2onnx takes them for missing inputs). For export only: not saved, not trained."""
+
+    def __init__(self, steps, **kwargs):
+        super().__init__(trainable=False, **kwargs)
+        self.steps = steps
+
+    def call(self, x):
+        return self.steps(x)
+
+
 @keras.saving.register_keras_serializable(package="archspec")
 class SegmentationLoss(keras.losses.Loss):
     """A class per pixel: sparse cross-entropy averaged over the pixels, the Dice loss (1 - the mean over classes

@@ -1,6 +1,7 @@
 """Export a model for serving: TensorFlow SavedModel, ONNX or TFLite (LiteRT).
 
-`archspec export MODEL.keras|SPEC --format savedmodel|onnx|tflite -o PATH`.
+`archspec export MODEL.keras|SPEC --format savedmodel|onnx|tflite -o PATH`; a run folder
+(``training/export.py``) comes here too, its model wrapped with its preprocessing.
 Every route is the ecosystem's own converter, reached through Keras 3's
 ``Model.export``:
 
@@ -90,10 +91,12 @@ def _signature(model: Any, fmt: str) -> dict[str, Any]:
         return {}
     import tensorflow as tf
 
+    def spec(t: Any, name: str) -> Any:  # float32, or what the input says (uint8 pixels, for a model carrying its preprocessing)
+        return tf.TensorSpec((None, *t.shape[1:]), getattr(t, "dtype", None) or tf.float32, name=name)
+
     if isinstance(model.input, dict):
-        return {"input_signature": [{name: tf.TensorSpec((None, *t.shape[1:]), tf.float32, name=name) for name, t in model.input.items()}]}
-    shape = tuple(model.inputs[0].shape[1:])
-    return {"input_signature": [tf.TensorSpec((None, *shape), tf.float32, name="input")]}
+        return {"input_signature": [{name: spec(t, name) for name, t in model.input.items()}]}
+    return {"input_signature": [spec(model.inputs[0], "input")]}
 
 
 def _grouped(layer: Any) -> bool:
@@ -160,6 +163,21 @@ def _onnx_check(path: Path) -> None:
         raise SpecError(Problem(f"the ONNX file tf2onnx wrote is invalid: {str(exc).splitlines()[0]}")) from None
 
 
+def for_format(model: Any, fmt: str) -> Any:
+    """The model in the layers `fmt`'s converter takes (ONNX: see `_for_onnx`; the others: as it is)."""
+    return _for_onnx(model) if fmt == "onnx" else model
+
+
+def check_request(output: str | os.PathLike[str] | None, fmt: str | None, force: bool) -> None:
+    """A format known, and a target that may be written: checked before the (slow) build or load."""
+    if fmt is None:
+        raise SpecError(Problem("give --format (savedmodel, onnx, tflite) or an output ending in .onnx or .tflite"))
+    if fmt not in FORMATS:
+        raise SpecError(Problem(f"unknown export format {fmt!r}", hint=f"formats: {', '.join(FORMATS)}"))
+    if output is not None:
+        _check_target(Path(output), force, fmt)
+
+
 def export_model(model: Any, output: str | os.PathLike[str], fmt: str, *, force: bool = False) -> Path:
     """Write `model` in `fmt` (savedmodel, onnx, tflite) at `output`, atomically."""
     if fmt not in FORMATS:
@@ -188,12 +206,7 @@ def export(source: str | os.PathLike[str], output: str | os.PathLike[str] | None
 
     ``weights``: trained weights to transfer first (see ``weights.py``); ``log`` receives the transfer report."""
     fmt = fmt or infer_format(output)
-    if fmt is None:
-        raise SpecError(Problem("give --format (savedmodel, onnx, tflite) or an output ending in .onnx or .tflite"))
-    if fmt not in FORMATS:
-        raise SpecError(Problem(f"unknown export format {fmt!r}", hint=f"formats: {', '.join(FORMATS)}"))
-    if output is not None:
-        _check_target(Path(output), force, fmt)  # before the (slow) build or load
+    check_request(output, fmt, force)
     model = load_source(source, weights=weights, strict_weights=strict_weights, **overrides)
     if weights is not None and log is not None:
         log(model.transfer.text().rstrip())
@@ -202,7 +215,7 @@ def export(source: str | os.PathLike[str], output: str | os.PathLike[str] | None
 
 
 def run_exported(path: str | os.PathLike[str], x: Any) -> Any:
-    """Outputs of an exported artifact for a batch `x` (float32 NHWC): the check that an export works.
+    """Outputs of an exported artifact for a batch `x` (float32 NHWC, or uint8 pixels): the check that an export works.
 
     `x` is an array, or a mapping of arrays by input name for a network with named inputs. The result
     is an array, or a mapping of arrays by output name when the network has named inputs or several
@@ -212,7 +225,11 @@ def run_exported(path: str | os.PathLike[str], x: Any) -> Any:
 
     path = Path(path)
     named = isinstance(x, dict)
-    x = {k: np.asarray(v, dtype="float32") for k, v in x.items()} if named else np.asarray(x, dtype="float32")
+    def typed(v: Any) -> Any:  # uint8 pixels stay uint8 (a model carrying its preprocessing takes them so)
+        v = np.asarray(v)
+        return v if v.dtype == np.uint8 else v.astype("float32")
+
+    x = {k: typed(v) for k, v in x.items()} if named else typed(x)
 
     def result(outputs: dict[str, Any]) -> Any:
         return outputs if named or len(outputs) > 1 else next(iter(outputs.values()))

@@ -371,18 +371,20 @@ def _segmentation_figures(out: Output, pred: np.ndarray, y: np.ndarray, names: l
             "per_class_iou": iou, "class_names": names or [str(i) for i in range(out.classes)]}
 
 
-def readable(out: Output, raw: Any, logits: bool) -> np.ndarray:
+def readable(out: Output, raw: Any, logits: bool, xp: Any = None) -> Any:
     """What the network gave, as the task reads it: probabilities (softmax or sigmoid applied to logits), or a
-    regression's values in the targets' own units."""
-    z = np.asarray(raw, dtype=np.float64)
+    regression's values in the targets' own units. `xp`: NumPy (default, in float64), or keras.ops for a model
+    that gives what `predict` gives (an export of a run folder)."""
+    z, dtype = (np.asarray(raw, dtype=np.float64), np.float64) if xp is None else (raw, np.float32)
+    xp = np if xp is None else xp
     if out.task == "regression":
-        return z * np.asarray(out.scale[1]) + np.asarray(out.scale[0]) if out.scale else z
+        return z * np.asarray(out.scale[1], dtype) + np.asarray(out.scale[0], dtype) if out.scale else z
     if not logits:
         return z
     if out.task == "multilabel" or out.binary:
-        return 1 / (1 + np.exp(-z))
-    e = np.exp(z - z.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
+        return 1 / (1 + xp.exp(-z))
+    e = xp.exp(z - xp.max(z, axis=-1, keepdims=True))
+    return e / xp.sum(e, axis=-1, keepdims=True)
 
 
 @dataclass(frozen=True)
