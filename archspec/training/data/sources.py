@@ -202,17 +202,17 @@ def load(source: Any) -> Images:
 def from_arrays(x: np.ndarray, y: np.ndarray, name: str, *, classes: int | None = None, class_names: list[str] | None = None) -> Images:
     """Checks and normalises arrays: x to (N, H, W, C), y to int64 labels (one-hot y becomes labels)."""
     if x.dtype == object or y.dtype == object:
-        raise _error(f"{name}: arrays of Python objects are not image data")
+        raise _error("arrays of Python objects are not image data", file=name)
     if x.ndim == 3:
         x = x[..., None]
     if x.ndim != 4 or x.shape[-1] not in (1, 3, 4):
-        raise _error(f"{name}: images must have shape (N, H, W) or (N, H, W, C) with C in 1, 3, 4; got {tuple(x.shape)}")
+        raise _error(f"images must have shape (N, H, W) or (N, H, W, C) with C in 1, 3, 4; got {tuple(x.shape)}", file=name)
     if not (np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating)):
-        raise _error(f"{name}: images must be numbers, got dtype {x.dtype}")
+        raise _error(f"images must be numbers, got dtype {x.dtype}", file=name)
     finite(x, name, "the image array")
     if np.issubdtype(x.dtype, np.integer) and x.dtype != np.uint8:
         if x.size and (x.min() < 0 or x.max() > 255):
-            raise _error(f"{name}: integer images must lie in 0..255, got {x.min()}..{x.max()}")
+            raise _error(f"integer images must lie in 0..255, got {x.min()}..{x.max()}", file=name)
         x = x.astype(np.uint8)
     if y.ndim == 2 and y.shape[1] > 1:  # one-hot or probabilities
         classes = classes or int(y.shape[1])
@@ -220,20 +220,20 @@ def from_arrays(x: np.ndarray, y: np.ndarray, name: str, *, classes: int | None 
     elif y.ndim == 2:
         y = y[:, 0]
     if y.ndim != 1:
-        raise _error(f"{name}: labels must have shape (N,), (N, 1) or one-hot (N, K); got {tuple(y.shape)}")
+        raise _error(f"labels must have shape (N,), (N, 1) or one-hot (N, K); got {tuple(y.shape)}", file=name)
     if len(x) != len(y):
-        raise _error(f"{name}: {len(x)} images but {len(y)} labels")
+        raise _error(f"{len(x)} images but {len(y)} labels", file=name)
     if len(x) == 0:
-        raise _error(f"{name}: no examples")
+        raise _error("no examples", file=name)
     if np.issubdtype(y.dtype, np.floating):
         finite(y, name, "the label array")
         if not np.all(np.equal(np.mod(y, 1), 0)):
-            raise _error(f"{name}: labels must be whole numbers (class indices)")
+            raise _error("labels must be whole numbers (class indices)", file=name)
     elif not np.issubdtype(y.dtype, np.integer):
-        raise _error(f"{name}: labels must be integers, got dtype {y.dtype}")
+        raise _error(f"labels must be integers, got dtype {y.dtype}", file=name)
     y = y.astype(np.int64)
     if y.min() < 0:
-        raise _error(f"{name}: labels must be class indices >= 0, found {y.min()}")
+        raise _error(f"labels must be class indices >= 0, found {y.min()}", file=name)
     return Images(name, x, y, classes=classes, class_names=class_names)
 
 
