@@ -46,12 +46,13 @@ def png_declaring(width: int, height: int, channels: int = 1) -> bytes:
             + _chunk(b"IDAT", raw) + _chunk(b"IEND", b""))
 
 
-def gif(width: int, height: int, frames: int = 1) -> bytes:
-    """A GIF whose logical screen is `width` x `height`, with `frames` frames of one black pixel each."""
+def gif(width: int, height: int, frames: int = 1, frame: tuple[int, int] = (1, 1)) -> bytes:
+    """A GIF whose logical screen is `width` x `height`, with `frames` frames of one black pixel each (whose
+    descriptors say `frame`: a larger one than (1, 1) is a frame cut short)."""
     out = b"GIF89a" + struct.pack("<HH", width, height) + bytes([0x80, 0, 0]) + b"\x00\x00\x00\xff\xff\xff"
     if frames > 1:
         out += b"\x21\xff\x0bNETSCAPE2.0\x03\x01\x00\x00\x00"
-    frame = b"\x21\xf9\x04\x00\x01\x00\x00\x00" + b"\x2c" + struct.pack("<HHHH", 0, 0, 1, 1) + b"\x00" + b"\x02\x02\x44\x01\x00"
+    frame = b"\x21\xf9\x04\x00\x01\x00\x00\x00" + b"\x2c" + struct.pack("<HHHH", 0, 0, *frame) + b"\x00" + b"\x02\x02\x44\x01\x00"
     return out + frame * frames + b"\x3b"
 
 

@@ -54,7 +54,7 @@ CASES: dict[str, tuple[bytes, str, list[str]]] = {
     "data_jpeg_fill_bytes.jpg": (H.jpeg_declaring(20000, 20000, fill=3), PREDICT, ["20000x20000 pixels; the limit is"]),
     "data_jpeg_without_size.jpg": (no_frame, PREDICT, ["JPEG header does not say the image's size"]),
     "data_bmp_bomb.bmp": (H.bmp_declaring(30000, 30000), PREDICT, ["30000x30000 pixels; the limit is"]),
-    "data_gif_bomb.gif": (H.gif(65535, 65535, frames=2), PREDICT, ["65535x65535 pixels; the limit is"]),
+    "data_gif_bomb.gif": (H.gif(65535, 65535, frames=2), PREDICT, ["65535x65535 pixels in each of 2 frames; the limit is"]),
     "data_png_empty_canvas.png": (H.png_declaring(0, 8), PREDICT, ["declares an empty image (0x8)"]),
     "data_truncated.png": (truncated_png(), PREDICT, ["cannot decode the image"]),
     "data_inspect_bomb.png": (H.png_declaring(20000, 20000), f"inspect {RUN} --input {{path}} -o {{tmp}}/report.html",

@@ -50,10 +50,17 @@ def folder(root, layout: dict[str, int], make=lambda: H.png(grey())):
     (H.webp_declaring(16383, 16383), (16383, 16383)),
     (H.webp(7, 9), (7, 9)),
     (H.gif(30, 40, frames=3), (30, 40)),
+    (H.gif(1, 1, frame=(5000, 3000)), (5000, 3000)),  # the decoder goes by the frame, not the screen
     (H.bmp_declaring(300, 200), (300, 200)),
 ])
 def test_every_format_declares_its_size(data, size):
     assert dec.declared_size(data) == size
+
+
+def test_an_animation_costs_every_frame():
+    with pytest.raises(archspec.SpecError, match="declares 100x100 pixels in each of 30 frames; the limit is 100,000"):
+        dec.decode_bytes(H.gif(100, 100, frames=30), "anim.gif", max_pixels=100_000)
+    assert dec.decode_bytes(H.gif(100, 100, frames=3), "anim.gif", max_pixels=100_000).shape[2] == 3
 
 
 def test_a_size_that_cannot_be_read_is_refused_before_decoding():

@@ -47,6 +47,7 @@ class Header:
     width: int
     height: int
     orientation: int = 1
+    frames: int = 1  # a GIF's: each is decoded, at up to width x height
 
     @property
     def upright(self) -> tuple[int, int]:
@@ -84,12 +85,12 @@ def _format(head: bytes) -> str | None:
     return None
 
 
-def _size(kind: str, data: bytes) -> tuple[int, int, int] | None:
-    """(width, height, EXIF orientation) the header declares; None when `data` ends before the size (or has none)."""
+def _size(kind: str, data: bytes) -> tuple[int, ...] | None:
+    """(width, height, EXIF orientation[, frames]) the header declares; None when `data` ends before the size (or has none)."""
     if kind == "png":
         return (int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big"), 1) if len(data) >= 24 and data[12:16] == b"IHDR" else None
     if kind == "gif":
-        return (int.from_bytes(data[6:8], "little"), int.from_bytes(data[8:10], "little"), 1) if len(data) >= 10 else None
+        return _gif_size(data)
     if kind == "bmp":
         if len(data) >= 22 and int.from_bytes(data[14:18], "little") == 12:  # the old OS/2 header: 16-bit sizes
             return int.from_bytes(data[18:20], "little"), int.from_bytes(data[20:22], "little"), 1
@@ -120,6 +121,33 @@ def _webp_size(data: bytes) -> tuple[int, int, int] | None:
     if not sizes:
         return None
     return max(w for w, _ in sizes), max(h for _, h in sizes), 1
+
+
+def _gif_size(data: bytes) -> tuple[int, int, int, int] | None:
+    """A GIF's size as decoding costs it: the largest of its screen and its frames, times the number of frames (the
+    decoder reads every frame, each at its own size, whatever the screen says). None when the file ends first."""
+    if len(data) < 13:
+        return None
+    width, height = int.from_bytes(data[6:8], "little"), int.from_bytes(data[8:10], "little")
+    frames, i = 0, 13 + (3 << ((data[10] & 7) + 1) if data[10] & 0x80 else 0)
+    while i < len(data):
+        block = data[i]
+        if block == 0x3B:  # the trailer
+            return width, height, 1, max(frames, 1)
+        if block == 0x21:  # an extension: its label, then sub-blocks
+            i += 2
+        elif block == 0x2C and i + 10 <= len(data):  # a frame: its size, a local colour table, a code size, sub-blocks
+            frames += 1
+            width = max(width, int.from_bytes(data[i + 5:i + 7], "little"))
+            height = max(height, int.from_bytes(data[i + 7:i + 9], "little"))
+            packed = data[i + 9]
+            i += 10 + (3 << ((packed & 7) + 1) if packed & 0x80 else 0) + 1
+        else:
+            return None
+        while i < len(data) and data[i]:  # sub-blocks, each its length first, up to an empty one
+            i += 1 + data[i]
+        i += 1
+    return None
 
 
 _SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
@@ -198,8 +226,9 @@ def header(data: bytes, name: str, *, more: Any = None) -> Header:
 def check(head: Header, name: str, max_pixels: int | None = None) -> Header:
     """`head` when its image is within the pixel limit (`max_pixels`, else ``pixel_limit()``), else a SpecError naming it."""
     limit = pixel_limit() if max_pixels is None else max_pixels
-    if head.width * head.height > limit:
-        raise SpecError(Problem(f"the image declares {head.width}x{head.height} pixels; the limit is {limit:,} pixels", file=name,
+    if head.width * head.height * head.frames > limit:
+        frames = f" in each of {head.frames} frames" if head.frames > 1 else ""
+        raise SpecError(Problem(f"the image declares {head.width}x{head.height} pixels{frames}; the limit is {limit:,} pixels", file=name,
                                 hint=f"a larger limit: {PIXELS_VARIABLE}=N (pixels); or make the image smaller"))
     return head
 
