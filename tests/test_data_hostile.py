@@ -283,3 +283,23 @@ def test_evaluate_names_a_truncated_jpeg(tmp_path, capsys):
     assert main(["evaluate", str(RUN), "--data", str(root)]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"{root / '1' / 'cut.jpg'}: cannot decode the image") and "Traceback" not in err
+
+
+def test_an_npz_whose_array_declares_more_than_it_holds_is_refused_before_allocating(tmp_path):
+    import io
+    import zipfile
+
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "|u1", "fortran_order": False, "shape": (100_000, 1000, 1000)})
+    path = tmp_path / "lying.npz"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("x.npy", header.getvalue() + bytes(64))
+        archive.writestr("y.npy", header.getvalue())
+    tracemalloc.start()
+    try:
+        with pytest.raises(archspec.SpecError, match=r"array 'x' declares shape \(100000, 1000, 1000\) \(100,000,000,000 bytes\) but holds 64"):
+            D.load(str(path))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 5_000_000

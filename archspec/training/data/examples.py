@@ -32,7 +32,7 @@ from ...errors import Problem, SpecError, closest
 from ..heads import TASKS, Network
 from .decode import IMAGE_SUFFIXES, finite
 from .plan import Plan, plan
-from .sources import Images, from_arrays, load, parse_source, read_files
+from .sources import Images, from_arrays, load, npz_arrays, parse_source, read_files
 
 
 def _error(message: str, hint: str | None = None, *, file: str | None = None) -> SpecError:
@@ -103,15 +103,8 @@ def _npz(target: str, split: str | None, net: Network) -> Examples:
 
 
 def read_npz(target: str) -> dict[str, np.ndarray]:
-    """Every array of an .npz file by name; what is not one (not a zip, pickled objects, truncated) is a SpecError naming it."""
-    path = Path(target)
-    if not path.is_file():
-        raise _error("no such file", file=target)
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            return {key: f[key] for key in f.files}
-    except Exception as exc:  # noqa: BLE001 - not a zip, pickled objects, truncated
-        raise _error(f"cannot read as .npz ({' '.join(str(exc).split())[:200] or type(exc).__name__})", file=target) from None
+    """Every array of an .npz file by name (``sources.npz_arrays``: what is not one is a SpecError naming it)."""
+    return npz_arrays(target)[0]
 
 
 def model_inputs(arrays: dict[str, np.ndarray], name: str, net: Network) -> Examples:

@@ -33,6 +33,7 @@ import logging
 import math
 import os
 import re
+import zipfile
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from collections import Counter
@@ -365,26 +366,49 @@ def load_idx(target: str, split: str | None) -> Images:
 
 
 def load_npz(target: str, split: str | None) -> Images:
+    wanted = ["x", "y"] if split is None else []
+    wanted += [f"x_{split or 'train'}", f"y_{split or 'train'}"]
+    arrays, keys = npz_arrays(target, wanted)
+    for x_key, y_key in ((wanted[i], wanted[i + 1]) for i in range(0, len(wanted), 2)):
+        if x_key in arrays and y_key in arrays:
+            return from_arrays(arrays[x_key], arrays[y_key], target)
+    raise _error("expected arrays x and y" + (f" (or x_{split}, y_{split})" if split else " (or x_train, y_train)"),
+                 f"arrays in the file: {', '.join(sorted(keys)) or 'none'}", file=target)
+
+
+def npz_arrays(target: str, names: list[str] | None = None) -> tuple[dict[str, np.ndarray], list[str]]:
+    """(the arrays `names` of an .npz file that it has, or all of them; the names of every array in it).
+
+    Each array's header is read first: one that declares more bytes than its member of the zip holds, or a member
+    that claims to inflate beyond what deflate can, is refused before anything is allocated, so a small file
+    cannot make NumPy allocate gigabytes. Anything else that is not an .npz is a SpecError naming the file."""
     path = Path(target)
     if not path.is_file():
-        raise _error(f"{target}: no such file", file=target)
+        raise _error("no such file", file=target)
     try:
-        with np.load(path, allow_pickle=False) as f:
-            keys = set(f.files)
-            if split is None and {"x", "y"} <= keys:
-                x, y = f["x"], f["y"]
-            elif {f"x_{split or 'train'}", f"y_{split or 'train'}"} <= keys:
-                x, y = f[f"x_{split or 'train'}"], f[f"y_{split or 'train'}"]
-            else:
-                raise _error(
-                    f"{target}: expected arrays x and y" + (f" (or x_{split}, y_{split})" if split else " (or x_train, y_train)"),
-                    f"arrays in the file: {', '.join(sorted(keys)) or 'none'}", file=target,
-                )
+        with zipfile.ZipFile(path) as archive:
+            members = {info.filename[:-4]: info for info in archive.infolist() if info.filename.endswith(".npy")}
+            arrays = {}
+            for key in [k for k in (names if names is not None else members) if k in members]:
+                info = members[key]
+                if info.compress_type != zipfile.ZIP_STORED and info.file_size > _DEFLATE_RATIO * max(info.compress_size, 1):
+                    raise _error(f"array {key!r} claims {info.file_size:,} bytes from {info.compress_size:,} compressed, "
+                                 "more than deflate can hold", file=target)
+                with archive.open(info) as f:
+                    version = np.lib.format.read_magic(f)
+                    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+                    shape, _fortran, dtype = read(f)
+                    declared = math.prod(shape) * dtype.itemsize
+                    if declared > info.file_size - f.tell():
+                        raise _error(f"array {key!r} declares shape {shape} ({declared:,} bytes) but holds {info.file_size - f.tell():,}",
+                                     file=target)
+                with archive.open(info) as f:
+                    arrays[key] = np.lib.format.read_array(f, allow_pickle=False)
+            return arrays, list(members)
     except SpecError:
         raise
     except Exception as exc:  # noqa: BLE001 - not a zip, pickled objects, truncated
-        raise _error(f"{target}: cannot read as .npz ({' '.join(str(exc).split())[:200]})", file=target) from None
-    return from_arrays(x, y, target)
+        raise _error(f"cannot read as .npz ({' '.join(str(exc).split())[:200] or type(exc).__name__})", file=target) from None
 
 
 def load_folder(target: str) -> Images:
