@@ -156,6 +156,7 @@ def test_hidden_looping_and_empty_folders_are_no_classes(tmp_path, caplog):
     root = folder(tmp_path / "data", {"cat": 2, "dog": 2, ".ipynb_checkpoints": 1, "empty": 0})
     (root / "dog" / "._1.png").write_bytes(b"\x00\x05\x16\x07 AppleDouble")  # macOS' resource fork: hidden, no image
     os.symlink(root, root / "again")
+    os.symlink(root, root / "cat" / "up")  # a loop inside a class: not followed, no hang
     with caplog.at_level(logging.WARNING, logger="archspec.data"):
         images = D.load(str(root))
     assert images.class_names == ["cat", "dog"] and images.count == 4

@@ -32,7 +32,7 @@ from ...errors import Problem, SpecError, closest
 from ..heads import TASKS, Network
 from .decode import IMAGE_SUFFIXES, finite
 from .plan import Plan, plan
-from .sources import Images, from_arrays, load, npz_arrays, parse_source, read_files
+from .sources import Images, from_arrays, image_files, load, npz_arrays, parse_source, read_files
 
 
 def _error(message: str, hint: str | None = None, *, file: str | None = None) -> SpecError:
@@ -162,7 +162,7 @@ def _masks_folder(folder: Path, net: Network) -> Examples:
     seg = [o for o in net.outputs.values() if o.task == "segmentation"]
     if len(net.inputs) != 1 or not images_in or len(net.outputs) != 1 or not seg:
         raise _error(f"{folder}: images with masks are data for one image input and one segmentation output", file=str(folder))
-    files = sorted(p for p in (folder / "images").rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    files = sorted(Path(p) for p in image_files(folder / "images")[0])  # hidden files (._photo.png) are no images
     if not files:
         raise _error("no images found", "supported: " + " ".join(IMAGE_SUFFIXES), file=str(folder / "images"))
     masks = [folder / "masks" / p.relative_to(folder / "images") for p in files]

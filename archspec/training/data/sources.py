@@ -461,11 +461,7 @@ def _classes(folder: Path) -> list[tuple[str, list[str]]]:
         except UnicodeEncodeError:
             raise _error("the class folder's name is not UTF-8 text: class names are written to run.json and shown",
                          "rename the folder (e.g. with convmv) to UTF-8", file=str(entry)) from None
-        found, hidden = [], []
-        for path in entry.rglob("*"):
-            if path.suffix.lower() not in IMAGE_SUFFIXES or not path.is_file():
-                continue
-            (hidden if any(part.startswith(".") for part in path.relative_to(entry).parts) else found).append(str(path))
+        found, hidden = image_files(entry)
         hidden_files += hidden
         if not found:
             log.warning("%s: skipped: no image files (%s), so not a class", _shown(entry), " ".join(IMAGE_SUFFIXES))
@@ -475,6 +471,17 @@ def _classes(folder: Path) -> list[tuple[str, list[str]]]:
         log.warning("%s: skipped %d hidden file%s, e.g. %s", _shown(folder), len(hidden_files), "s" if len(hidden_files) > 1 else "",
                     _shown(Path(hidden_files[0])))
     return classes
+
+
+def image_files(folder: Path) -> tuple[list[str], list[str]]:
+    """(the image files under `folder`, the hidden ones: a name or a folder on the way that starts with a dot), by suffix.
+    Links to folders are not followed (``rglob``), so a link that loops cannot hang the walk."""
+    found: list[str] = []
+    hidden: list[str] = []
+    for path in folder.rglob("*"):
+        if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file():
+            (hidden if any(part.startswith(".") for part in path.relative_to(folder).parts) else found).append(str(path))
+    return found, hidden
 
 
 def _shown(path: Path) -> str:
