@@ -481,6 +481,8 @@ def image_files(folder: Path) -> tuple[list[str], list[str]]:
     for path in folder.rglob("*"):
         if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file():
             (hidden if any(part.startswith(".") for part in path.relative_to(folder).parts) else found).append(str(path))
+        elif path.is_symlink() and path.is_dir():
+            log.warning("%s: skipped: a link to a folder inside a class is not followed", _shown(path))
     return found, hidden
 
 
