@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 
 from ...errors import Problem, SpecError, closest
-from .decode import IMAGE_SUFFIXES, ORIENTATIONS, decode, decode_file, finite, orient, read_header
+from .decode import IMAGE_SUFFIXES, ORIENTATIONS, decode, decode_file, finite, read_header
 
 log = logging.getLogger("archspec.data")
 """Lines about data skipped (hidden files, empty folders): shown on stderr by Python's last-resort handler unless
