@@ -304,3 +304,13 @@ def test_an_npz_whose_array_declares_more_than_it_holds_is_refused_before_alloca
     finally:
         tracemalloc.stop()
     assert peak < 5_000_000
+
+
+@pytest.mark.parametrize("y, message", [
+    (np.zeros((0, 0), np.uint8), r"labels must have shape \(N,\)"),  # found by test_fuzz_data: an IndexError before
+    (np.array([["b", "a"], ["a", "b"]]), "labels must be numbers, got dtype <U1"),  # argmax took text as one-hot
+    (np.array([[np.nan, 1.0], [1.0, 0.0]]), "the label array holds 1 NaN value"),  # argmax hid the NaN
+])
+def test_labels_that_are_no_class_numbers_are_refused(y, message):
+    with pytest.raises(archspec.SpecError, match=message):
+        D.from_arrays(np.zeros((len(y), 8, 8), np.uint8), y, "labels.npz")

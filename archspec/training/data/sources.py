@@ -211,6 +211,9 @@ def from_arrays(x: np.ndarray, y: np.ndarray, name: str, *, classes: int | None 
     if not (np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating)):
         raise _error(f"images must be numbers, got dtype {x.dtype}", file=name)
     finite(x, name, "the image array")
+    if not (np.issubdtype(y.dtype, np.integer) or np.issubdtype(y.dtype, np.floating)):  # before argmax, which takes text too
+        raise _error(f"labels must be numbers, got dtype {y.dtype}", file=name)
+    finite(y, name, "the label array")  # before one-hot labels become class numbers: argmax would hide a NaN
     if np.issubdtype(x.dtype, np.integer) and x.dtype != np.uint8:
         if x.size and (x.min() < 0 or x.max() > 255):
             raise _error(f"integer images must lie in 0..255, got {x.min()}..{x.max()}", file=name)
@@ -218,7 +221,7 @@ def from_arrays(x: np.ndarray, y: np.ndarray, name: str, *, classes: int | None 
     if y.ndim == 2 and y.shape[1] > 1:  # one-hot or probabilities
         classes = classes or int(y.shape[1])
         y = y.argmax(axis=1)
-    elif y.ndim == 2:
+    elif y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
     if y.ndim != 1:
         raise _error(f"labels must have shape (N,), (N, 1) or one-hot (N, K); got {tuple(y.shape)}", file=name)
@@ -226,12 +229,8 @@ def from_arrays(x: np.ndarray, y: np.ndarray, name: str, *, classes: int | None 
         raise _error(f"{len(x)} images but {len(y)} labels", file=name)
     if len(x) == 0:
         raise _error("no examples", file=name)
-    if np.issubdtype(y.dtype, np.floating):
-        finite(y, name, "the label array")
-        if not np.all(np.equal(np.mod(y, 1), 0)):
-            raise _error("labels must be whole numbers (class indices)", file=name)
-    elif not np.issubdtype(y.dtype, np.integer):
-        raise _error(f"labels must be integers, got dtype {y.dtype}", file=name)
+    if np.issubdtype(y.dtype, np.floating) and not np.all(np.equal(np.mod(y, 1), 0)):
+        raise _error("labels must be whole numbers (class indices)", file=name)
     y = y.astype(np.int64)
     if y.min() < 0:
         raise _error(f"labels must be class indices >= 0, found {y.min()}", file=name)
