@@ -101,12 +101,18 @@ def evaluate(model: Any, data: Any, *, batch_size: int = 256, spec: Any = None) 
     source = str(data) if isinstance(data, (str, os.PathLike)) else "arrays"
     if not trained.net.classic:
         return _each_output(trained, data, source, batch_size)
-    images = D.load(data)
+    images = D.match_classes(D.load(data), trained.class_names, "evaluation data")
     plan = trained.plan(images, "evaluation data")
     probs_parts, labels_parts = [], []
-    for x, y in D.eval_dataset(images, plan, batch_size=batch_size):
-        probs_parts.append(trained.probabilities(trained.model(x, training=False)))
-        labels_parts.append(np.asarray(y).argmax(axis=1))
+    try:
+        for x, y in D.eval_dataset(images, plan, batch_size=batch_size):
+            probs_parts.append(trained.probabilities(trained.model(x, training=False)))
+            labels_parts.append(np.asarray(y).argmax(axis=1))
+    except Exception as exc:  # a folder's file that broke when tf.data decoded it: say which
+        located = D.unreadable(exc, images)
+        if located is None:
+            raise
+        raise located from None
     probs = np.concatenate(probs_parts)
     labels = np.concatenate(labels_parts)
     predicted = probs.argmax(axis=1)

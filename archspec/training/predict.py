@@ -1,7 +1,7 @@
 """`archspec.predict`: class probabilities and the top k classes for images; for a network with several outputs
 or other heads, every output's answer, segmentation masks written as PNG files.
 
-Inputs: image files (PNG, JPEG, GIF, BMP; decoded by `data.decode`, as image
+Inputs: image files (PNG, JPEG, GIF, BMP, WebP; decoded by `data.decode`, as image
 folders are in training), ``.npy`` files, or arrays. An array (or .npy) of shape
 (H, W) or (H, W, C) with C in 1, 3, 4 is one image; (N, H, W) or (N, H, W, C) is
 N. Each goes through the plan training would give it (`Trained.prepare`): 8-bit
@@ -19,7 +19,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from ..errors import Problem, SpecError, closest
+from ..errors import Problem, SpecError
 from ..files import atomic_path, refuse_existing
 from . import data as D, heads, saved
 from .data.decode import read_images
@@ -119,25 +119,13 @@ def _examples(trained: saved.Trained, inputs: Any) -> list[tuple[str, Any, str]]
         return out
     for item in items:
         arrays, name = _named_arrays(item)
-        for key in net.inputs:
-            if key not in arrays:
-                near = closest(key, arrays)
-                raise SpecError(Problem(f"no array named {key!r} for the network's input {key!r}", file=name,
-                                        hint=(f"did you mean {near!r}? " if near else "") + f"arrays in the file: {', '.join(sorted(arrays)) or 'none'}"))
-        count = {len(arrays[k]) for k in net.inputs}
-        if len(count) != 1:
-            raise SpecError(Problem(f"arrays of different lengths for the inputs {', '.join(net.inputs)}", file=name))
-        for row in range(count.pop()):
-            x, described = {}, []
-            for key, shape in net.inputs.items():
-                if len(shape) == 3:
-                    source = D.from_arrays(arrays[key][row : row + 1], np.zeros(1, np.int64), f"{name}: {key}")
-                    plan = D.plan(source, shape, None, trained.data, role=f"input {key}")
-                    x[key] = np.asarray(plan.apply(source.x))
-                    described.append(f"{key}: {plan.describe()}")
-                else:
-                    x[key] = np.asarray(arrays[key][row : row + 1], np.float32)
-            out.append((f"{name}[{row}]", x, "; ".join(described)))
+        given = D.examples.model_inputs(arrays, name, net)  # the check training and evaluation make, and its messages
+        plans = {key: D.plan(value, net.inputs[key], None, trained.data, role=f"input {key}")
+                 for key, value in given.inputs.items() if isinstance(value, D.Images)}
+        for row in range(given.count):
+            x = {key: np.asarray(plans[key].apply(value.x[row : row + 1])) if key in plans else value[row : row + 1]
+                 for key, value in given.inputs.items()}
+            out.append((f"{name}[{row}]", x, "; ".join(f"{key}: {p.describe()}" for key, p in plans.items())))
     return out
 
 
@@ -147,8 +135,7 @@ def _named_arrays(item: Any) -> tuple[dict[str, np.ndarray], str]:
     path = Path(item)
     if path.suffix.lower() != ".npz" or not path.is_file():
         raise SpecError(Problem("a network with several inputs reads .npz files with an array named after each input", file=str(path)))
-    with np.load(path, allow_pickle=False) as f:
-        return {k: f[k] for k in f.files}, str(path)
+    return D.examples.read_npz(str(path)), str(path)
 
 
 def _answers(trained: saved.Trained, inputs: Any, top_k: int, masks: Any, force: bool) -> list[Answers]:

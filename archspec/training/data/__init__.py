@@ -17,10 +17,10 @@ from .meter import InputMeter
 from .pipeline import ExamplesInput, TrainingInput, augment, eval_dataset, examples_eval_dataset, steps_per_epoch, train_dataset
 from .plan import Fit, Plan, plan
 from .sources import (Images, SourceRef, absolute, from_arrays, keras_home, load, load_folder, load_idx, load_keras,
-                      load_npz, missing_classes, parse_source, read_idx, split_validation, unreadable)
+                      load_npz, match_classes, missing_classes, parse_source, read_idx, split_validation, unreadable)
 
 __all__ = ["Examples", "ExamplesInput", "Fit", "Images", "InputMeter", "Plan", "Prepared", "SourceRef", "TrainingInput", "absolute", "augment", "cache",
            "decode", "eval_dataset", "examples", "examples_eval_dataset", "fit_scales", "from_arrays",
-           "keras_home", "load", "load_examples", "load_folder", "load_idx", "load_keras", "load_npz", "meter", "missing_classes",
+           "keras_home", "load", "load_examples", "load_folder", "load_idx", "load_keras", "load_npz", "match_classes", "meter", "missing_classes",
            "parse_source", "pipeline", "plan", "prepare", "read_idx", "read_images", "sources", "split_examples", "split_validation",
            "steps_per_epoch", "train_dataset", "unreadable"]

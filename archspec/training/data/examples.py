@@ -30,9 +30,9 @@ import numpy as np
 
 from ...errors import Problem, SpecError, closest
 from ..heads import TASKS, Network
-from .decode import IMAGE_SUFFIXES
+from .decode import IMAGE_SUFFIXES, finite
 from .plan import Plan, plan
-from .sources import Images, from_arrays, load, parse_source, read_files
+from .sources import Images, from_arrays, image_files, load, npz_arrays, parse_source, read_files
 
 
 def _error(message: str, hint: str | None = None, *, file: str | None = None) -> SpecError:
@@ -95,23 +95,27 @@ def _labelled(images: Images, net: Network) -> Examples:
 
 
 def _npz(target: str, split: str | None, net: Network) -> Examples:
-    path = Path(target)
-    if not path.is_file():
-        raise _error("no such file", file=target)
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            arrays = {key: f[key] for key in f.files}
-    except Exception as exc:  # noqa: BLE001 - not a zip, pickled objects, truncated
-        raise _error(f"cannot read as .npz ({' '.join(str(exc).split())[:200]})", file=target) from None
+    arrays = read_npz(target)
     if split is not None:
         suffix = f"_{split}"
         arrays = {key[: -len(suffix)]: value for key, value in arrays.items() if key.endswith(suffix)}
     return _from_arrays(arrays, target, net)
 
 
-def _from_arrays(arrays: dict[str, np.ndarray], name: str, net: Network) -> Examples:
-    """Arrays by input and output name (`x` / `y` for the only input / output)."""
-    wanted = [("input", k) for k in net.inputs] + [("output", k) for k in net.outputs]
+def read_npz(target: str) -> dict[str, np.ndarray]:
+    """Every array of an .npz file by name (``sources.npz_arrays``: what is not one is a SpecError naming it)."""
+    return npz_arrays(target)[0]
+
+
+def model_inputs(arrays: dict[str, np.ndarray], name: str, net: Network) -> Examples:
+    """Arrays for the network's inputs only, checked as training and evaluation check them: what `predict` asks with."""
+    return _from_arrays(arrays, name, net, outputs=False)
+
+
+def _from_arrays(arrays: dict[str, np.ndarray], name: str, net: Network, *, outputs: bool = True) -> Examples:
+    """Arrays by input and output name (`x` / `y` for the only input / output): each one there, of numbers, finite,
+    all of one length, each input's of the shape it takes. The one check of named arrays, for every command."""
+    wanted = [("input", k) for k in net.inputs] + ([("output", k) for k in net.outputs] if outputs else [])
     stand_in = {"input": "x" if len(net.inputs) == 1 else None, "output": "y" if len(net.outputs) == 1 else None}
     found: dict[str, np.ndarray] = {}
     problems = []
@@ -124,10 +128,13 @@ def _from_arrays(arrays: dict[str, np.ndarray], name: str, net: Network) -> Exam
             problems.append(Problem(f"no array named {key!r} for the network's {role} {key!r}", file=name,
                                     hint=(f"did you mean {near!r}? " if near else "") + f"arrays in the file: {', '.join(sorted(arrays)) or 'none'}"))
             continue
-        if array.dtype == object:
-            problems.append(Problem(f"array {key!r} holds Python objects, not numbers", file=name))
+        if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
+            problems.append(Problem(f"array {key!r} holds {'Python objects' if array.dtype == object else array.dtype}, not numbers", file=name))
             continue
-        found[key] = array
+        try:
+            found[key] = finite(array, name, f"array {key!r}")
+        except SpecError as exc:
+            problems.extend(exc.problems)
     if problems:
         raise SpecError(problems)
     counts = {key: len(a) if a.ndim else 0 for key, a in found.items()}
@@ -136,7 +143,7 @@ def _from_arrays(arrays: dict[str, np.ndarray], name: str, net: Network) -> Exam
     inputs: dict[str, Images | np.ndarray] = {}
     for key, shape in net.inputs.items():
         inputs[key] = _input(found[key], key, shape, name)
-    return Examples(name, inputs, {key: found[key] for key in net.outputs}, next(iter(counts.values())))
+    return Examples(name, inputs, {key: found[key] for key in net.outputs if outputs}, next(iter(counts.values())))
 
 
 def _input(array: np.ndarray, key: str, shape: tuple[int, ...], name: str) -> Images | np.ndarray:
@@ -155,7 +162,7 @@ def _masks_folder(folder: Path, net: Network) -> Examples:
     seg = [o for o in net.outputs.values() if o.task == "segmentation"]
     if len(net.inputs) != 1 or not images_in or len(net.outputs) != 1 or not seg:
         raise _error(f"{folder}: images with masks are data for one image input and one segmentation output", file=str(folder))
-    files = sorted(p for p in (folder / "images").rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    files = sorted(Path(p) for p in image_files(folder / "images")[0])  # hidden files (._photo.png) are no images
     if not files:
         raise _error("no images found", "supported: " + " ".join(IMAGE_SUFFIXES), file=str(folder / "images"))
     masks = [folder / "masks" / p.relative_to(folder / "images") for p in files]

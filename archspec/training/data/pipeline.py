@@ -27,11 +27,11 @@ from typing import Any, Callable
 import numpy as np
 
 from . import cache
-from .decode import decode, promote
+from .decode import decode, orient, promote
 from .meter import InputMeter
 from ...spec.training import Augment
 from .plan import Plan
-from .sources import Images
+from .sources import Images, file_names
 
 CACHE_BYTES = 1024**3
 """Largest preprocessed evaluation set cached in memory by tf.data."""
@@ -113,11 +113,13 @@ def _prepare_file(images: Images, p: Plan) -> Callable[[Any], Any]:
     the pipeline with a TensorFlow error, which `sources.unreadable` turns into a located SpecError."""
     import tensorflow as tf
 
-    files = tf.constant(images.files)  # type: ignore[arg-type]
+    files = tf.constant(file_names(images.files))  # bytes: a name that is not UTF-8 still names its file
     sizes = tf.constant(images.file_shapes[:, :2], tf.int32)  # type: ignore[index]
+    turns = images.file_orientations if images.file_orientations is not None else np.ones(images.count, np.int64)
+    orientations = tf.constant(turns, tf.int64)
 
     def one(i: Any) -> Any:
-        image = decode(tf.io.read_file(files[i]))
+        image = orient(decode(tf.io.read_file(files[i])), orientations[i])
         with tf.control_dependencies([tf.debugging.assert_equal(tf.shape(image)[:2], sizes[i])]):
             return p.prepare(promote(image, images.shape[2]))
 

@@ -265,8 +265,12 @@ def plan(images: Images, input_shape: tuple[int, int, int], classes: int | None,
         problems.append(Problem(f"{role} {images.name}: {message}", file="data", hint=hint))
 
     # classes (None: the labels are not class numbers, or there are none: another head checks them)
+    only = _one_class(images) if role.startswith("training") and images.class_names else None  # a folder of one class
     if classes is None:
         pass
+    elif only is not None:
+        fail(f"holds examples of one class only ({only}): a classifier trained on it learns to answer that class, whatever it sees",
+             "give examples of every class the network tells apart (a folder: one sub-folder of images per class)")
     elif images.classes is not None and images.classes != classes:
         fail(f"has {images.classes} classes but the spec's network outputs {classes}",
              "make the last dense layer's units match (e.g. --set classes=%d)" % images.classes)
@@ -310,6 +314,14 @@ def plan(images: Images, input_shape: tuple[int, int, int], classes: int | None,
     if problems:
         raise SpecError(problems)
     return Plan((H, W, C), classes or 0, tuple(fits), scale, mean, std, "uint8" if images.integer else "float32")
+
+
+def _one_class(images: Images) -> str | None:
+    """The name of the only class `images` has examples of, or None when it has several (or no labels)."""
+    if images.y is None or not len(images.y) or images.y.min() != images.y.max():
+        return None
+    label = int(images.y[0])
+    return images.class_names[label] if images.class_names and label < len(images.class_names) else f"label {label}"
 
 
 def _fit(size: tuple[int, int], target: tuple[int, int], rule: str) -> tuple[str, bool]:

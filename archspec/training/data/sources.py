@@ -13,10 +13,14 @@ A source is named by a string (the CLI's ``--data`` and ``--val``):
                            one-hot (N,K); or ``x_train``/``y_train``/``x_test``/
                            ``y_test`` with ``:train``/``:test``.
 ``DIR``                    one sub-folder of images per class (PNG, JPEG, GIF,
-                           BMP), each file decoded at its own size (``decode``)
-                           by the training input (``pipeline``); loading reads
-                           each file's size (a JPEG's header, other files
-                           decoded) and keeps no pixels.
+                           BMP, WebP), each file decoded at its own size
+                           (``decode``) by the training input (``pipeline``);
+                           loading reads every file's header (refusing what is
+                           no image, or too large), learns its size and keeps
+                           no pixels. Hidden files and folders, folders that
+                           link back into the data and folders without images
+                           are no classes: they are skipped with a line saying
+                           so (the ``archspec.data`` logger).
 =========================  ====================================================
 
 Any source takes a Python slice: ``idx:data/mnist[:8000]``, ``mnist[-2000:]``.
@@ -25,9 +29,13 @@ Any source takes a Python slice: ``idx:data/mnist[:8000]``, ``mnist[-2000:]``.
 from __future__ import annotations
 
 import gzip
+import logging
 import math
 import os
 import re
+import zipfile
+import zlib
+from concurrent.futures import ThreadPoolExecutor
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -36,7 +44,11 @@ from typing import Any
 import numpy as np
 
 from ...errors import Problem, SpecError, closest
-from .decode import IMAGE_SUFFIXES, decode, decode_file
+from .decode import IMAGE_SUFFIXES, ORIENTATIONS, decode, decode_file, finite, read_header
+
+log = logging.getLogger("archspec.data")
+"""Lines about data skipped (hidden files, empty folders): shown on stderr by Python's last-resort handler unless
+an application configures logging."""
 
 KERAS_DATASETS = {"mnist": 10, "fashion_mnist": 10, "cifar10": 10, "cifar100": 100}
 CLASS_NAMES = {
@@ -45,6 +57,8 @@ CLASS_NAMES = {
     "cifar10": ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"],
 }
 _IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+_DEFLATE_RATIO = 1032
+"""The most that deflate (gzip) can inflate a byte to: a gzip file that promises more is cut short, whatever it holds."""
 _SLICE = re.compile(r"^(?P<base>.*?)\[(?P<start>-?\d*):(?P<stop>-?\d*)\]$")
 
 
@@ -69,7 +83,8 @@ class Images:
     classes: int | None = None  # the number of classes the source declares (None: unknown)
     class_names: list[str] | None = None
     files: np.ndarray | None = None  # (N,) str, with x None
-    file_shapes: np.ndarray | None = None  # (N, 3) int64: each file's (H, W, C), C the folder's channels
+    file_shapes: np.ndarray | None = None  # (N, 3) int64: each file's (H, W, C) upright, C the folder's channels
+    file_orientations: np.ndarray | None = None  # (N,) int64: each file's EXIF orientation (1: as stored)
     count: int = 0
     shape: tuple[int, int, int] = (0, 0, 0)  # the most common size
     integer: bool = True  # pixel values are 8-bit (0..255)
@@ -92,6 +107,7 @@ class Images:
     def take(self, index: slice | np.ndarray, name: str | None = None) -> "Images":
         if self.x is None:
             return replace(self, name=name or self.name, files=self.files[index], file_shapes=self.file_shapes[index],  # type: ignore[index]
+                           file_orientations=None if self.file_orientations is None else self.file_orientations[index],
                            y=None if self.y is None else self.y[index], sizes={})  # type: ignore[index]
         return replace(self, name=name or self.name, x=self.x[index], y=None if self.y is None else self.y[index], sizes={})  # type: ignore[index]
 
@@ -187,36 +203,37 @@ def load(source: Any) -> Images:
 def from_arrays(x: np.ndarray, y: np.ndarray, name: str, *, classes: int | None = None, class_names: list[str] | None = None) -> Images:
     """Checks and normalises arrays: x to (N, H, W, C), y to int64 labels (one-hot y becomes labels)."""
     if x.dtype == object or y.dtype == object:
-        raise _error(f"{name}: arrays of Python objects are not image data")
+        raise _error("arrays of Python objects are not image data", file=name)
     if x.ndim == 3:
         x = x[..., None]
     if x.ndim != 4 or x.shape[-1] not in (1, 3, 4):
-        raise _error(f"{name}: images must have shape (N, H, W) or (N, H, W, C) with C in 1, 3, 4; got {tuple(x.shape)}")
+        raise _error(f"images must have shape (N, H, W) or (N, H, W, C) with C in 1, 3, 4; got {tuple(x.shape)}", file=name)
     if not (np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating)):
-        raise _error(f"{name}: images must be numbers, got dtype {x.dtype}")
+        raise _error(f"images must be numbers, got dtype {x.dtype}", file=name)
+    finite(x, name, "the image array")
+    if not (np.issubdtype(y.dtype, np.integer) or np.issubdtype(y.dtype, np.floating)):  # before argmax, which takes text too
+        raise _error(f"labels must be numbers, got dtype {y.dtype}", file=name)
+    finite(y, name, "the label array")  # before one-hot labels become class numbers: argmax would hide a NaN
     if np.issubdtype(x.dtype, np.integer) and x.dtype != np.uint8:
         if x.size and (x.min() < 0 or x.max() > 255):
-            raise _error(f"{name}: integer images must lie in 0..255, got {x.min()}..{x.max()}")
+            raise _error(f"integer images must lie in 0..255, got {x.min()}..{x.max()}", file=name)
         x = x.astype(np.uint8)
     if y.ndim == 2 and y.shape[1] > 1:  # one-hot or probabilities
         classes = classes or int(y.shape[1])
         y = y.argmax(axis=1)
-    elif y.ndim == 2:
+    elif y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
     if y.ndim != 1:
-        raise _error(f"{name}: labels must have shape (N,), (N, 1) or one-hot (N, K); got {tuple(y.shape)}")
+        raise _error(f"labels must have shape (N,), (N, 1) or one-hot (N, K); got {tuple(y.shape)}", file=name)
     if len(x) != len(y):
-        raise _error(f"{name}: {len(x)} images but {len(y)} labels")
+        raise _error(f"{len(x)} images but {len(y)} labels", file=name)
     if len(x) == 0:
-        raise _error(f"{name}: no examples")
-    if np.issubdtype(y.dtype, np.floating):
-        if not np.all(np.equal(np.mod(y, 1), 0)):
-            raise _error(f"{name}: labels must be whole numbers (class indices)")
-    elif not np.issubdtype(y.dtype, np.integer):
-        raise _error(f"{name}: labels must be integers, got dtype {y.dtype}")
+        raise _error("no examples", file=name)
+    if np.issubdtype(y.dtype, np.floating) and not np.all(np.equal(np.mod(y, 1), 0)):
+        raise _error("labels must be whole numbers (class indices)", file=name)
     y = y.astype(np.int64)
     if y.min() < 0:
-        raise _error(f"{name}: labels must be class indices >= 0, found {y.min()}")
+        raise _error(f"labels must be class indices >= 0, found {y.min()}", file=name)
     return Images(name, x, y, classes=classes, class_names=class_names)
 
 
@@ -264,31 +281,45 @@ def load_keras(name: str, split: str) -> Images:
 
 
 def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
-    """An IDX file (MNIST's format; gzip or not): magic 0 0 TYPE NDIM, big-endian int32 sizes, data."""
+    """An IDX file (MNIST's format; gzip or not): magic 0 0 TYPE NDIM, big-endian int32 sizes, data.
+
+    The magic number and the sizes are read from the first bytes of the stream (inflated as it is read, for
+    gzip), and then exactly the bytes the sizes promise and one more: a file that is no IDX, or a gzip bomb,
+    is refused before its payload is inflated, and a short or long payload is named."""
     path = Path(path)
+    name = str(path)
     try:
-        raw = path.read_bytes()
+        with open(path, "rb") as raw:
+            gz = raw.read(2) == b"\x1f\x8b"
+            raw.seek(0)
+            stream = gzip.GzipFile(fileobj=raw) if gz else raw
+            try:
+                head = stream.read(4)
+                if len(head) < 4 or head[0] != 0 or head[1] != 0 or head[2] not in _IDX_TYPES or not 1 <= head[3] <= 4:
+                    raise _error(
+                        f"not an IDX file (magic number {head.hex() or 'missing'}{', after gunzip' if gz else ''})",
+                        "IDX files start with 00 00, a type byte (08 for uint8) and the number of dimensions", file=name,
+                    )
+                ndim = head[3]
+                sizes = stream.read(4 * ndim)
+                if len(sizes) < 4 * ndim:
+                    raise _error("IDX header is cut short", file=name)
+                dims = tuple(int(d) for d in np.frombuffer(sizes, ">u4"))
+                dtype = np.dtype(_IDX_TYPES[head[2]])
+                expected = math.prod(dims) * dtype.itemsize
+                on_disk = os.fstat(raw.fileno()).st_size
+                if (on_disk != 4 + 4 * ndim + expected) if not gz else (expected > _DEFLATE_RATIO * on_disk):
+                    raise _error(f"IDX header promises {dims} ({4 + 4 * ndim + expected:,} bytes) but the file has {on_disk:,} bytes"
+                                 + (" of gzip data, which cannot inflate to that much" if gz else ""), file=name)
+                payload = stream.read(expected + 1)
+            except (OSError, EOFError, zlib.error) as exc:
+                raise _error(f"broken gzip data ({exc})", file=name) from None
     except OSError as exc:
-        raise _error(f"cannot read {path}: {exc.strerror or exc}", file=str(path)) from None
-    if raw[:2] == b"\x1f\x8b":
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError) as exc:
-            raise _error(f"{path}: broken gzip data ({exc})", file=str(path)) from None
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_TYPES or not 1 <= raw[3] <= 4:
-        raise _error(
-            f"{path}: not an IDX file (magic number {raw[:4].hex() or 'missing'})",
-            "IDX files start with 00 00, a type byte (08 for uint8) and the number of dimensions", file=str(path),
-        )
-    ndim = raw[3]
-    if len(raw) < 4 + 4 * ndim:
-        raise _error(f"{path}: IDX header is cut short", file=str(path))
-    dims = tuple(int(d) for d in np.frombuffer(raw, ">u4", count=ndim, offset=4))
-    dtype = np.dtype(_IDX_TYPES[raw[2]])
-    expected = 4 + 4 * ndim + math.prod(dims) * dtype.itemsize
-    if len(raw) != expected:
-        raise _error(f"{path}: IDX header promises {dims} ({expected} bytes) but the file has {len(raw)} bytes", file=str(path))
-    data = np.frombuffer(raw, dtype, offset=4 + 4 * ndim).reshape(dims)
+        raise _error(f"cannot read: {exc.strerror or exc}", file=name) from None
+    if len(payload) != expected:
+        more = "more than" if len(payload) > expected else f"only {len(payload):,} of"
+        raise _error(f"IDX header promises {dims} ({expected:,} bytes of data) but the file holds {more} that", file=name)
+    data = np.frombuffer(payload, dtype).reshape(dims)
     return data.astype(dtype.newbyteorder("="), copy=False) if dtype.itemsize > 1 else data
 
 
@@ -334,60 +365,149 @@ def load_idx(target: str, split: str | None) -> Images:
 
 
 def load_npz(target: str, split: str | None) -> Images:
+    wanted = ["x", "y"] if split is None else []
+    wanted += [f"x_{split or 'train'}", f"y_{split or 'train'}"]
+    arrays, keys = npz_arrays(target, wanted)
+    for x_key, y_key in ((wanted[i], wanted[i + 1]) for i in range(0, len(wanted), 2)):
+        if x_key in arrays and y_key in arrays:
+            return from_arrays(arrays[x_key], arrays[y_key], target)
+    raise _error("expected arrays x and y" + (f" (or x_{split}, y_{split})" if split else " (or x_train, y_train)"),
+                 f"arrays in the file: {', '.join(sorted(keys)) or 'none'}", file=target)
+
+
+def npz_arrays(target: str, names: list[str] | None = None) -> tuple[dict[str, np.ndarray], list[str]]:
+    """(the arrays `names` of an .npz file that it has, or all of them; the names of every array in it).
+
+    Each array's header is read first: one that declares more bytes than its member of the zip holds, or a member
+    that claims to inflate beyond what deflate can, is refused before anything is allocated, so a small file
+    cannot make NumPy allocate gigabytes. Anything else that is not an .npz is a SpecError naming the file."""
     path = Path(target)
     if not path.is_file():
-        raise _error(f"{target}: no such file", file=target)
+        raise _error("no such file", file=target)
     try:
-        with np.load(path, allow_pickle=False) as f:
-            keys = set(f.files)
-            if split is None and {"x", "y"} <= keys:
-                x, y = f["x"], f["y"]
-            elif {f"x_{split or 'train'}", f"y_{split or 'train'}"} <= keys:
-                x, y = f[f"x_{split or 'train'}"], f[f"y_{split or 'train'}"]
-            else:
-                raise _error(
-                    f"{target}: expected arrays x and y" + (f" (or x_{split}, y_{split})" if split else " (or x_train, y_train)"),
-                    f"arrays in the file: {', '.join(sorted(keys)) or 'none'}", file=target,
-                )
+        with zipfile.ZipFile(path) as archive:
+            members = {info.filename[:-4]: info for info in archive.infolist() if info.filename.endswith(".npy")}
+            arrays = {}
+            for key in [k for k in (names if names is not None else members) if k in members]:
+                info = members[key]
+                if info.compress_type != zipfile.ZIP_STORED and info.file_size > _DEFLATE_RATIO * max(info.compress_size, 1):
+                    raise _error(f"array {key!r} claims {info.file_size:,} bytes from {info.compress_size:,} compressed, "
+                                 "more than deflate can hold", file=target)
+                with archive.open(info) as f:
+                    version = np.lib.format.read_magic(f)
+                    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+                    shape, _fortran, dtype = read(f)
+                    declared = math.prod(shape) * dtype.itemsize
+                    if declared > info.file_size - f.tell():
+                        raise _error(f"array {key!r} declares shape {shape} ({declared:,} bytes) but holds {info.file_size - f.tell():,}",
+                                     file=target)
+                with archive.open(info) as f:
+                    arrays[key] = np.lib.format.read_array(f, allow_pickle=False)
+            return arrays, list(members)
     except SpecError:
         raise
     except Exception as exc:  # noqa: BLE001 - not a zip, pickled objects, truncated
-        raise _error(f"{target}: cannot read as .npz ({' '.join(str(exc).split())[:200]})", file=target) from None
-    return from_arrays(x, y, target)
+        raise _error(f"cannot read as .npz ({' '.join(str(exc).split())[:200] or type(exc).__name__})", file=target) from None
 
 
 def load_folder(target: str) -> Images:
-    """An image folder, one sub-folder per class: each file's size learnt, in parallel, without keeping its pixels.
+    """An image folder, one sub-folder per class: each file's header read and its size learnt, without keeping its pixels.
 
-    A JPEG's size is read from its header (a JPEG is decoded once, by the training input, which reports
-    one whose data turns out broken); any other file is decoded now. No pixels are kept: the training
-    input's cache holds the prepared images, so a folder is never in memory twice. Files with fewer
-    channels than the folder's most are brought up to it (``decode.promote``): the plan's conversions
-    then treat them as their own pixels."""
+    Every file's header is read first (``decode.read_header``): a file that is no image whatever its name, one
+    whose size cannot be read or that declares more pixels than the limit is refused naming it, before anything
+    is decoded. A JPEG's size then comes from its header (a JPEG is decoded once, by the training input, which
+    reports one whose data turns out broken); any other file is decoded now. No pixels are kept: the training
+    input's cache holds the prepared images, so a folder is never in memory twice. Files with fewer channels
+    than the folder's most are brought up to it (``decode.promote``): the plan's conversions then treat them as
+    their own pixels. What is not a class (``_classes``) is skipped with a line saying so."""
     folder = Path(target)
     if not folder.is_dir():
         raise _error("no such folder", file=target)
-    names = sorted(p.name for p in folder.iterdir() if p.is_dir())
-    if not names:
-        raise _error("an image folder needs one sub-folder per class", f"e.g. {target}/cat/1.png, {target}/dog/2.jpg", file=target)
-    files: list[str] = []
-    labels: list[int] = []
-    for label, name in enumerate(names):
-        found = sorted(str(p) for p in (folder / name).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
-        files += found
-        labels += [label] * len(found)
-    if not files:
-        raise _error("no images found", "supported: " + " ".join(IMAGE_SUFFIXES), file=target)
-    shapes = _shapes(files)
+    classes = _classes(folder)
+    if not classes:
+        raise _error("an image folder needs one sub-folder of images per class", f"e.g. {target}/cat/1.png, {target}/dog/2.jpg", file=target)
+    names = [name for name, _files in classes]
+    files = [f for _name, found in classes for f in found]
+    labels = [label for label, (_name, found) in enumerate(classes) for _f in found]
+    orientations = _orientations(files)
+    shapes = _shapes(files, orientations)
     shapes[:, 2] = shapes[:, 2].max()
     return Images(target, None, np.asarray(labels, np.int64), classes=len(names), class_names=names,
-                  files=np.asarray(files), file_shapes=shapes)
+                  files=np.asarray(files), file_shapes=shapes, file_orientations=orientations)
+
+
+def _classes(folder: Path) -> list[tuple[str, list[str]]]:
+    """(class name, its image files) for each sub-folder that is a class, in name order.
+
+    Not classes, each skipped with a line: hidden folders (``.ipynb_checkpoints``), links back to the data
+    folder or above it (which would hold every class again), and folders without an image file. Hidden files
+    (``._photo.jpg``, macOS's resource forks) are skipped, counted in one line. A class name that is not UTF-8
+    cannot be written to run.json or shown: refused, naming the folder."""
+    top = folder.resolve()
+    classes: list[tuple[str, list[str]]] = []
+    hidden_files: list[str] = []
+    for entry in sorted(folder.iterdir(), key=lambda p: os.fsencode(p.name)):
+        if not entry.is_dir():
+            continue
+        if entry.name.startswith("."):
+            log.warning("%s: skipped: a hidden folder is not a class", _shown(entry))
+            continue
+        if entry.is_symlink() and (top == entry.resolve() or entry.resolve() in top.parents):
+            log.warning("%s: skipped: it links back to %s, which holds every class", _shown(entry), _shown(entry.resolve()))
+            continue
+        try:
+            entry.name.encode("utf-8")
+        except UnicodeEncodeError:
+            raise _error("the class folder's name is not UTF-8 text: class names are written to run.json and shown",
+                         "rename the folder (e.g. with convmv) to UTF-8", file=str(entry)) from None
+        found, hidden = image_files(entry)
+        hidden_files += hidden
+        if not found:
+            log.warning("%s: skipped: no image files (%s), so not a class", _shown(entry), " ".join(IMAGE_SUFFIXES))
+            continue
+        classes.append((entry.name, sorted(found, key=os.fsencode)))
+    if hidden_files:
+        log.warning("%s: skipped %d hidden file%s, e.g. %s", _shown(folder), len(hidden_files), "s" if len(hidden_files) > 1 else "",
+                    _shown(Path(hidden_files[0])))
+    return classes
+
+
+def image_files(folder: Path) -> tuple[list[str], list[str]]:
+    """(the image files under `folder`, the hidden ones: a name or a folder on the way that starts with a dot), by suffix.
+    Links to folders are not followed (``rglob``), so a link that loops cannot hang the walk."""
+    found: list[str] = []
+    hidden: list[str] = []
+    for path in folder.rglob("*"):
+        if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file():
+            (hidden if any(part.startswith(".") for part in path.relative_to(folder).parts) else found).append(str(path))
+        elif path.is_symlink() and path.is_dir():
+            log.warning("%s: skipped: a link to a folder inside a class is not followed", _shown(path))
+    return found, hidden
+
+
+def _shown(path: Path) -> str:
+    """A path as a line can show it: bytes that are not UTF-8 written as escapes."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def file_names(files: Any) -> list[bytes]:
+    """File names as TensorFlow takes them: bytes, so that a name that is not UTF-8 still names its file."""
+    return [os.fsencode(str(f)) for f in files]
+
+
+def _orientations(files: list[str]) -> np.ndarray:
+    """Every file's header read and checked (``decode.read_header``), in parallel: each one's EXIF orientation."""
+    if not files:
+        return np.ones(0, np.int64)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return np.fromiter((h.orientation for h in pool.map(read_header, files)), np.int64, len(files))
 
 
 def read_files(files: list[str] | np.ndarray, what: str) -> np.ndarray:
     """Image files of one size decoded into one array (N, H, W, C), brought to the most channels any has (grey
     repeated, opaque alpha added), for data held in memory beside other arrays (images with their masks)."""
-    shapes = _shapes([str(f) for f in files])
+    names = [str(f) for f in files]
+    shapes = _shapes(names, _orientations(names))
     if len({(h, w) for h, w, _c in shapes.tolist()}) > 1:
         raise _error(f"{what} are of several sizes; here every image must have one size", file=str(Path(str(files[0])).parent))
     channels = int(shapes[:, 2].max())
@@ -399,7 +519,7 @@ def unreadable(error: BaseException, *sources: Images | None) -> SpecError | Non
 
     A folder's files are checked when it is loaded by their headers only (JPEG) or by decoding them; one
     whose data is broken, or that decodes to another size than its header says, stops the training input
-    when it is decoded. Every file is decoded again here, on this error path only, to say which."""
+    (or evaluation's) when it is decoded. Every file is decoded again here, on this error path only, to say which."""
     import tensorflow as tf
 
     if not isinstance(error, tf.errors.OpError):
@@ -408,16 +528,16 @@ def unreadable(error: BaseException, *sources: Images | None) -> SpecError | Non
         if images is None or images.files is None:
             continue
         files = [str(f) for f in images.files]
-        decoded = _shapes(files, header=False)[:, :2]
+        decoded = _shapes(files, images.file_orientations, header=False)[:, :2]
         for i in np.flatnonzero(np.any(decoded != images.file_shapes[:, :2], axis=1)):  # type: ignore[index]
             (h, w), (H, W) = images.file_shapes[i, :2], decoded[i]  # type: ignore[index]
             return SpecError(Problem(f"the image decodes to {H}x{W} but its header says {h}x{w}", file=files[i]))
     return None
 
 
-def _shapes(files: list[str], header: bool = True) -> np.ndarray:
-    """Every file's (H, W, C) as `decode` gives it, by a parallel tf.data map: a JPEG's from its header (unless
-    not `header`), any other file's by decoding it. A file that does not read is a located SpecError."""
+def _shapes(files: list[str], orientations: np.ndarray | None = None, header: bool = True) -> np.ndarray:
+    """Every file's (H, W, C) upright as `decode` and `orient` give it, by a parallel tf.data map: a JPEG's from its
+    header (unless not `header`), any other file's by decoding it. A file that does not read is a located SpecError."""
     import tensorflow as tf
 
     def shape(index: Any, path: Any) -> Any:
@@ -426,13 +546,16 @@ def _shapes(files: list[str], header: bool = True) -> np.ndarray:
         jpeg = jpeg if header else tf.constant(False)
         return index, tf.cond(jpeg, lambda: tf.io.extract_jpeg_shape(data, tf.int64), lambda: tf.shape(decode(data), tf.int64))
 
-    ds = tf.data.Dataset.from_tensor_slices((np.arange(len(files)), files))
+    ds = tf.data.Dataset.from_tensor_slices((np.arange(len(files)), file_names(files)))
     ds = ds.map(tf.autograph.experimental.do_not_convert(shape), num_parallel_calls=tf.data.AUTOTUNE, deterministic=False).ignore_errors().batch(1024)
     out = np.full((len(files), 3), -1, np.int64)
     for index, shapes in ds.prefetch(2):
         out[index.numpy()] = shapes.numpy()
+    if orientations is not None:
+        turned = np.asarray([ORIENTATIONS[int(k)][0] for k in orientations], bool) & (out[:, 0] >= 0)
+        out[turned] = out[turned][:, [1, 0, 2]]
     for i in np.flatnonzero(out[:, 0] < 0):
-        out[i] = decode_file(files[i]).shape  # the map could not read it: decoding it raises its own, located error
+        out[i] = decode_file(files[i]).shape  # the map could not read it: decoding it raises its own, located error (upright)
     return out
 
 
@@ -462,6 +585,26 @@ def split_validation(images: Images, fraction: float, seed: int | None) -> tuple
     mask[held] = True
     return (images.take(np.flatnonzero(~mask), name=f"{images.name} (all but {n_val})"),
             images.take(np.flatnonzero(mask), name=f"{images.name} ({n_val} held out by validation_split)"))
+
+
+def match_classes(images: Images, names: list[str], what: str) -> Images:
+    """`images` with its labels renumbered to a model's classes `names`, matched by name, never by position: a folder
+    of {nine, seven} for a model of {seven, three} must not score nines as sevens.
+
+    Every class of the source must be one of the model's (else a SpecError names those that are not: a model
+    whose run recorded no names has classes 0, 1, ...); a source with fewer classes keeps its examples, under the
+    model's numbers."""
+    if images.class_names is None or images.y is None or images.class_names == names:
+        return images
+    index = {name: i for i, name in enumerate(names)}
+    unknown = [n for n in images.class_names if n not in index]
+    if unknown:
+        raise _error(f"{what}: the model has no class {', '.join(map(repr, unknown[:8]))}"
+                     + (f" (and {len(unknown) - 8} more)" if len(unknown) > 8 else ""),
+                     f"the model's classes: {', '.join(names[:20])}{', ...' if len(names) > 20 else ''}; a folder's classes are "
+                     "matched by name, so name each class folder after the model's class", file=images.name)
+    renumber = np.asarray([index[n] for n in images.class_names], np.int64)
+    return replace(images, y=renumber[images.y], classes=len(names), class_names=list(names))
 
 
 def missing_classes(train: Images, val: Images) -> list[str]:
