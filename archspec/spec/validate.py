@@ -79,13 +79,13 @@ def apply_overrides(data: dict[str, Any], overrides: Mapping[str, Any], source: 
         if key in variables:
             var_values[key] = value
         elif parts[0] in OVERRIDABLE:
-            fields[tuple(parts)] = f"{key}={shown(value)}"
             target = out
             for i, part in enumerate(parts[:-1]):
                 child = target.get(part)
                 target[part] = dict(child) if isinstance(child, dict) else {}
                 target = target[part]
-            target[parts[-1]] = value
+            for path in _merge(target, parts[-1], value, tuple(parts)):
+                fields[path] = f"{key}={shown(value)}"
         else:
             near = closest(key, [*variables, *OVERRIDABLE])
             problems.append(Problem(
@@ -96,6 +96,19 @@ def apply_overrides(data: dict[str, Any], overrides: Mapping[str, Any], source: 
     if problems:
         raise SpecError(problems)
     return out, var_values, fields
+
+
+def _merge(target: dict[str, Any], key: str, value: Any, path: tuple[PathPart, ...]) -> list[tuple[PathPart, ...]]:
+    """Put `value` at `target[key]`: a mapping given for a mapping is merged into it, key by key and at
+    every depth, so `--set defaults={batchnorm: {momentum: 0.9}}` keeps the spec's other defaults
+    (replacing the whole mapping silently dropped them). Returns the paths the value replaced."""
+    current = target.get(key)
+    if not (isinstance(value, dict) and isinstance(current, dict) and value):
+        target[key] = value
+        return [path]
+    merged = dict(current)
+    target[key] = merged
+    return [leaf for k, v in value.items() for leaf in _merge(merged, k, v, path + (k,))]
 
 
 def _uses(value: Any) -> set[str]:
