@@ -3,6 +3,8 @@ names the options own, names Keras refuses, undefined layer values, outputs and 
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from click.testing import CliRunner
 
@@ -45,3 +47,45 @@ def test_set_dotted_path_and_mapping_agree():
     dotted = archspec.graph(MOBILENET_V2, **{"defaults.batchnorm.momentum": 0.9})
     mapping = archspec.graph(MOBILENET_V2, defaults={"batchnorm": {"momentum": 0.9}})
     assert [(n.name, n.attrs) for n in dotted.nodes] == [(n.name, n.attrs) for n in mapping.nodes]
+
+
+# --- keys are names, kept as written ---------------------------------------------------------------
+
+FAMILY = """\
+name: fam
+input: [16, 16, 3]
+variables: {width: 1.0, yes: 2}
+variants:
+  0.75: {width: 0.75}
+  yes: {width: 2}
+  off: {width: 0.5}
+layers:
+  - conv: {filters: int(16 * $width), kernel: 3}
+  - flatten
+  - dense: {units: $yes}
+"""
+
+
+@pytest.mark.parametrize("args, filters", [(["--variant", "0.75"], 12), (["--variant", "yes"], 32), (["--variant", "off"], 8),
+                                            (["--set", "variant=0.75"], 12), (["--set", "variant=yes"], 32)])
+def test_variant_keys_are_the_text_written(tmp_path, args, filters):
+    path = tmp_path / "fam.yaml"
+    path.write_text(FAMILY)
+    result = CliRunner().invoke(cli, ["shapes", str(path), "--json", *args])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["layers"][0]["output_shape"] == [14, 14, filters]
+
+
+def test_variant_table_lists_keys_as_written():
+    spec = archspec.loads(FAMILY)
+    assert list(spec.variants) == ["0.75", "yes", "off"] and spec.variables["yes"] == 2
+    assert archspec.loads(FAMILY, variant=0.75).variables["width"] == 0.75  # Python's number names the key `0.75:`
+
+
+@pytest.mark.parametrize("table", [{"variants": {0.75: {"w": 2}}}, {"variables": {True: 1}}, {"outputs": {1: "d"}}])
+def test_dict_keys_that_are_not_text_are_blamed_on_the_key(table):
+    data = {"name": "x", "input": [8, 8, 1], "variables": {"w": 1}, "layers": ["flatten", {"dense": {"units": 2, "name": "d"}}]}
+    err = _error(archspec.loads, {**data, **table})
+    (key,) = next(iter(table.values()))
+    assert err.problems[0].message == f"a key here is a name, written as text; got the {type(key).__name__} {key!r}"
+    assert err.problems[0].path[-1] == str(key)

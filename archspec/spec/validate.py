@@ -20,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 
 from . import expr
 from ..errors import PathPart, Problem, SpecError, closest, shown
-from .read import Source
+from .read import Source, parse_value
 from ..kinds.base import NAME_PATTERN
 from ..kinds.registry import KINDS
 from .network import kind_of, spec_model
@@ -52,6 +52,8 @@ def variant_values(data: dict[str, Any], variables: Mapping[str, Any], name: Any
                                "variants give values to the spec's variables; declare it under `variables:` first")
                 for v, values in table.items() if isinstance(values, dict) for key in values if key not in variables]
     if name is not None and name not in table:
+        name = _written(name, table)
+    if name is not None and name not in table:
         near = closest(str(name), [str(k) for k in table])
         problems.append(Problem(f"--variant {name}: the spec has no variant {name!r}", file=source.file,
                                 hint=(f"did you mean {near!r}? " if near else "") + f"variants: {', '.join(map(str, table)) or 'none'}"))
@@ -59,6 +61,23 @@ def variant_values(data: dict[str, Any], variables: Mapping[str, Any], name: Any
         raise SpecError(problems)
     chosen = table.get(name) if name is not None else None
     return dict(chosen) if isinstance(chosen, dict) else {}
+
+
+def _written(name: Any, table: Mapping[str, Any]) -> Any:
+    """The variant key that reads as `name` (`--set variant=0.75` is the number 0.75; the key `0.75:` is
+    the text '0.75', as written), or `name` itself when none or several do."""
+    if isinstance(name, str):
+        return name
+    same = [key for key in table if isinstance(key, str) and _reads_as(key) == (type(name), name)]
+    return same[0] if len(same) == 1 else name
+
+
+def _reads_as(text: str) -> tuple[type, Any]:
+    try:
+        value = parse_value(text)
+    except SpecError:
+        return (str, text)
+    return (type(value), value)
 
 
 def apply_overrides(data: dict[str, Any], overrides: Mapping[str, Any], source: Source) -> tuple[dict[str, Any], dict[str, Any], dict[tuple[PathPart, ...], str]]:
@@ -320,6 +339,12 @@ def translate(exc: ValidationError, source: Source, data: Any, prefix: tuple[Pat
     by_path: dict[tuple[PathPart, ...], list[tuple[str, str | None, bool]]] = {}
     errors = exc.errors(include_url=False)
     for err in _most_relevant(errors, data):
+        if err["loc"][-1:] == ("[key]",):  # a key that is not text (a dict from Python): blame the key, not its value
+            key = err["input"]
+            path = data_path(err["loc"][:-2], data) + (str(key),)
+            by_path.setdefault(path, []).append((f"a key here is a name, written as text; got the {type(key).__name__} {shown(key)}",
+                                                 f"write it as text: {str(key)!r}", True))
+            continue
         path = data_path(err["loc"], data)
         try:
             value = _value_at(data, path)
