@@ -89,3 +89,16 @@ def test_dict_keys_that_are_not_text_are_blamed_on_the_key(table):
     (key,) = next(iter(table.values()))
     assert err.problems[0].message == f"a key here is a name, written as text; got the {type(key).__name__} {key!r}"
     assert err.problems[0].path[-1] == str(key)
+
+
+# --- names the options own -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["variant", "name", "input", "training", "training.epochs", "defaults.conv"])
+def test_a_variable_may_not_take_an_option_name(name):
+    """A variable `variant` swallowed `--variant b3` (it set the variable); `input`, `training.epochs`, ...
+    swallowed the `--set` of the field of that name."""
+    text = f"name: x\ninput: [8, 8, 1]\nvariables: {{'{name}': 1, w: 2}}\nlayers: [flatten, {{dense: 2}}]\n"
+    err = _error(archspec.loads, text)
+    (problem,) = err.problems
+    assert problem.message.startswith(f"a variable may not be called {name!r}") and (problem.line, problem.column) == (3, 13)

@@ -63,6 +63,24 @@ def variant_values(data: dict[str, Any], variables: Mapping[str, Any], name: Any
     return dict(chosen) if isinstance(chosen, dict) else {}
 
 
+def reserved_names(variables: Mapping[str, Any], source: Source) -> None:
+    """Refuse variables named like what an override key means without them: `variant` (`--variant b3`
+    is `--set variant=b3`) and the top-level fields `--set` edits (`input`, `training.epochs`).
+    A variable of such a name silently swallowed the option: `--variant b3` set it instead."""
+    problems = []
+    for key in variables:
+        head = str(key).split(".")[0]
+        if key == VARIANT:
+            problems.append(source.problem(("variables", key), "a variable may not be called 'variant': `--variant NAME` "
+                                           "(and `--set variant=NAME`, Python's variant=) picks one of the spec's variants",
+                                           "rename the variable", at_key=True))
+        elif head in OVERRIDABLE:
+            problems.append(source.problem(("variables", key), f"a variable may not be called {key!r}: `--set {key}=...` "
+                                           f"sets the spec's field `{head}`", "rename the variable", at_key=True))
+    if problems:
+        raise SpecError(problems)
+
+
 def _written(name: Any, table: Mapping[str, Any]) -> Any:
     """The variant key that reads as `name` (`--set variant=0.75` is the number 0.75; the key `0.75:` is
     the text '0.75', as written), or `name` itself when none or several do."""
@@ -80,23 +98,27 @@ def _reads_as(text: str) -> tuple[type, Any]:
     return (type(value), value)
 
 
-def apply_overrides(data: dict[str, Any], overrides: Mapping[str, Any], source: Source) -> tuple[dict[str, Any], dict[str, Any], dict[tuple[PathPart, ...], str]]:
+def apply_overrides(data: dict[str, Any], overrides: Mapping[str, Any], source: Source) -> tuple[dict[str, Any], dict[str, Any], dict[tuple[PathPart, ...], str], dict[str, str]]:
     """Split `--set` overrides into variable values and edits of top-level fields (applied to a copy);
-    the third result maps each replaced field's path to the assignment that replaced it.
+    the third result maps each replaced field's path to the assignment that replaced it, the fourth
+    each variable given a value to where the value came from (`--set classes=4`, or the variant).
 
-    `variant` picks a row of the spec's `variants` table (unless the spec has a variable of that
-    name); its values apply first, the other overrides over them."""
+    `variant` picks a row of the spec's `variants` table; its values apply first, the other
+    overrides over them. No variable may take a name these keys own (`reserved_names`)."""
     variables = data.get("variables") if isinstance(data.get("variables"), dict) else {}
+    reserved_names(variables, source)
     out = dict(data)
     overrides = dict(overrides)
-    variant = overrides.pop(VARIANT, None) if VARIANT not in variables else None
+    variant = overrides.pop(VARIANT, None)
     var_values: dict[str, Any] = variant_values(data, variables, variant, source)
+    origins = {key: _variant_origin(data, variant, key, value, source) for key, value in var_values.items()}
     fields: dict[tuple[PathPart, ...], str] = {}
     problems = []
     for key, value in overrides.items():
         parts = key.split(".")
         if key in variables:
             var_values[key] = value
+            origins[key] = f"--set {key}={shown(value)}"
         elif parts[0] in OVERRIDABLE:
             target = out
             for i, part in enumerate(parts[:-1]):
@@ -114,7 +136,14 @@ def apply_overrides(data: dict[str, Any], overrides: Mapping[str, Any], source: 
             ))
     if problems:
         raise SpecError(problems)
-    return out, var_values, fields
+    return out, var_values, fields, origins
+
+
+def _variant_origin(data: dict[str, Any], variant: Any, key: str, value: Any, source: Source) -> str:
+    """Where a variant's value came from, for hints: the variant and its line (not `--set`, which was not given)."""
+    name = _written(variant, data["variants"])
+    spot = source.values.get(("variants", name, key))
+    return f"variant {name!r}, {key}={shown(value)}" + (f" (line {spot[0]})" if spot else "")
 
 
 def _merge(target: dict[str, Any], key: str, value: Any, path: tuple[PathPart, ...]) -> list[tuple[PathPart, ...]]:
@@ -165,9 +194,10 @@ def _variable_order(raw: dict[str, Any], fixed: Mapping[str, Any]) -> tuple[list
     return order, cycles
 
 
-def _from_overrides(data: dict[str, Any], raw: dict[str, Any], var_values: Mapping[str, Any], order: list[str]) -> dict[tuple[PathPart, ...], str]:
-    """Paths (outside `variables`) whose expression uses a variable `--set` gave, directly or
-    through other variables -> those assignments, for the hints of problems found there."""
+def _from_overrides(data: dict[str, Any], raw: dict[str, Any], var_values: Mapping[str, str], order: list[str]) -> dict[tuple[PathPart, ...], str]:
+    """Paths (outside `variables`) whose expression uses a variable `--set` or the variant gave,
+    directly or through other variables -> where those values came from, for the hints of problems found there.
+    `var_values`: each such variable -> its origin (`apply_overrides`)."""
     given: dict[str, set[str]] = {}
     for name in order:
         given[name] = ({name} if name in var_values else set()).union(*(given.get(d, set()) for d in _uses(raw[name]) if d not in var_values))
@@ -177,7 +207,7 @@ def _from_overrides(data: dict[str, Any], raw: dict[str, Any], var_values: Mappi
         if expr.is_expr(value):
             names = set().union(*(given.get(n, set()) for n in expr.names(value)))
             if names:
-                out[path] = ", ".join(f"${n} from --set {n}={shown(var_values[n])}" for n in sorted(names))
+                out[path] = ", ".join(f"${n} from {var_values[n]}" for n in sorted(names))
         elif isinstance(value, dict):
             for k, v in value.items():
                 walk(v, path + (k,))
@@ -210,10 +240,10 @@ def resolve_variables(data: dict[str, Any], source: Source, overrides: Mapping[s
 
 def _resolve(data: dict[str, Any], source: Source, overrides: Mapping[str, Any] | None) -> tuple[dict[str, Any], Source]:
     problems: list[Problem] = []
-    data, var_values, fields = apply_overrides(data, overrides or {}, source)
+    data, var_values, fields, origins = apply_overrides(data, overrides or {}, source)
     raw_vars = data.get("variables") if isinstance(data.get("variables"), dict) else {}
     order, cycles = _variable_order(raw_vars, var_values)
-    source = replace(source, overrides=fields, derived=_from_overrides(data, raw_vars, var_values, order))
+    source = replace(source, overrides=fields, derived=_from_overrides(data, raw_vars, origins, order))
     broken: set[str] = set()
 
     def fail(path: tuple, message: str, hint: str | None = None) -> None:
