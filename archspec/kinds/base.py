@@ -24,6 +24,10 @@ NAME_PATTERN = r"^[A-Za-z0-9_.\-]+$"
 PosInt = Annotated[int, Field(gt=0, le=MAX_SIZE)]
 NonNegInt = Annotated[int, Field(ge=0, le=MAX_SIZE)]
 Pair = tuple[PosInt, PosInt]
+Positive = Annotated[float, Field(gt=0)]
+PositiveNumbers = Positive | list[Positive]
+"""One value for every channel, or one per channel, each above zero: a variance or a standard deviation
+(zero or less leaves the layer undefined: a division by zero, or the square root of a negative number)."""
 
 ACTIVATIONS = (
     "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "silu", "swish", "hard_swish", "hard_silu", "mish", "tanh",

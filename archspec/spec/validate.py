@@ -32,7 +32,8 @@ _TYPE_WORDS = {
     "string_type": "a string", "list_type": "a list", "tuple_type": "a list", "dict_type": "a mapping",
     "model_type": "a mapping", "model_attributes_type": "a mapping",
 }
-_RELEVANT = {str: ("literal_error", "string_type", "unknown_kind"), int: ("int", "greater", "less"), list: ("tuple", "list", "too_")}
+_RELEVANT = {str: ("literal_error", "string_type", "unknown_kind"), int: ("int", "greater", "less"), float: ("float", "greater", "less", "finite"),
+             list: ("tuple", "list", "too_")}
 _BOOLEAN_HINT = "YAML reads yes/no, on/off and true/false as booleans: write the number"
 
 
@@ -348,6 +349,10 @@ def _most_relevant(errors: list[Any], data: Any) -> list[Any]:
     groups: dict[tuple, list[Any]] = {}
     for err in errors:
         groups.setdefault(data_path(err["loc"], data), []).append(err)
+    typed = [path for path, errs in groups.items() if all(e["type"] in _TYPE_WORDS for e in errs)]
+    for path in typed:  # `float | list[float]` given a list with a bad item: the list member's deeper error is the one
+        if any(len(other) > len(path) and other[:len(path)] == path for other in groups):
+            del groups[path]
     out = []
     for path, errs in groups.items():
         if len(errs) > 1:
