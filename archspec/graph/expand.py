@@ -242,6 +242,8 @@ class Lowering:
             layer = self.with_defaults(kind.kind, layer)
             if not layer.when:  # left out: its name reads what it would have read
                 x = self.source_of(layer, path)
+                if layer.name:
+                    self.graph.left_out[self.scoped(layer.name)] = path
                 return self.alias(self.scoped(layer.name), x) if layer.name else x
             if isinstance(kind, Primitive) and kind.lower is None:
                 base = self.name_for(layer, kind.kind)
@@ -396,14 +398,31 @@ def _unused(graph: Graph) -> list[Node]:
     return [n for n in graph.nodes if n.name not in needed]
 
 
+def _left_out(graph: Graph, name: str) -> str:
+    """`layer NAME is left out (`when` is false at layers[4].conv)`, with the line when known."""
+    path = graph.left_out[name]
+    mark = graph.source.values.get(path + ("when",)) if graph.source is not None else None
+    return f"layer {name!r} is left out (`when` is false at {format_path(path)}" + (f", line {mark[0]})" if mark else ")")
+
+
 def _outputs(ctx: Lowering, named: Mapping[str, str]) -> dict[str, str]:
-    """The spec's `outputs`, each resolved to the node it names (a block's name is its last node)."""
+    """The spec's `outputs`, each resolved to the node it names (a block's name is its last node).
+
+    An output may not name a layer `when` leaves out (the name then reads that layer's input: the
+    model would silently output another layer), nor take an input's name (data files and the
+    model's signature key arrays by these names)."""
     found: dict[str, str] = {}
     taken: dict[str, str] = {}
     for output, ref in named.items():
         path = ("outputs", output)
         node = ctx.aliases.get(ref)
-        if node is None:
+        if output in ctx.graph.inputs:
+            ctx.problems.append(ctx.at(path, f"output {output!r} has the name of an input",
+                                       "inputs and outputs are named apart (arrays in data files are found by these names); rename the output"))
+        elif ref in ctx.graph.left_out:
+            ctx.problems.append(ctx.at(path, f"output {output!r}: {_left_out(ctx.graph, ref)}",
+                                       "an output must be a layer the network computes; name another, or make `when` true"))
+        elif node is None:
             near = closest(ref, [n for n in ctx.aliases if n not in ctx.graph.inputs])
             ctx.problems.append(ctx.at(path, f"output {output!r}: no layer named {ref!r}",
                                        f"did you mean {near!r}?" if near else "an output names a layer of the spec (see `archspec shapes SPEC --expand`)"))
@@ -415,6 +434,32 @@ def _outputs(ctx: Lowering, named: Mapping[str, str]) -> dict[str, str]:
         else:
             found[output] = taken[node] = node
     return found
+
+
+def head_problems(graph: Graph, heads: Iterable[str]) -> list[Problem]:
+    """Each key of `training.heads` that is not an output of the graph, said for what it is: a layer
+    that is not an output, one `when` leaves out, an input, or a typo. One check, for the spec's own
+    heads (at expansion) and for heads an override gives (`training.heads.network`)."""
+    outputs = graph.output_map
+    problems = []
+    for key in heads:
+        if key in outputs:
+            continue
+        path = ("training", "heads", key)
+        listed = f"outputs: {', '.join(outputs)}"
+        if key in graph.left_out:
+            problems.append(graph.problem(path, f"training.heads names {key!r}, which is not an output of {graph.name}: "
+                                                f"{_left_out(graph, key)}", listed))
+        elif key in graph.inputs:
+            problems.append(graph.problem(path, f"training.heads names {key!r}, an input of {graph.name}; a head trains an output", listed))
+        elif any(node.name == key for node in graph.nodes):
+            problems.append(graph.problem(path, f"training.heads names {key!r}, a layer of {graph.name} that is not an output",
+                                          f"{listed}; to train that layer too, name it in `outputs:`"))
+        else:
+            near = closest(key, outputs)
+            problems.append(graph.problem(path, f"training.heads names {key!r}, which is not an output of {graph.name}",
+                                          (f"did you mean {near!r}? " if near else "") + listed))
+    return problems
 
 
 def _unused_problem(ctx: Lowering, node: Node) -> Problem:
@@ -438,6 +483,9 @@ def expand(spec: BaseModel) -> Graph:
         pass
     if spec.outputs is not None:
         ctx.graph.outputs = _outputs(ctx, spec.outputs)
+    heads = getattr(getattr(spec, "training", None), "heads", None)
+    if heads and not ctx.problems:
+        ctx.problems.extend(head_problems(ctx.graph, heads))
     if not ctx.problems and len(ctx.graph.nodes) == len(ctx.graph.inputs):
         ctx.problems.append(ctx.at(("layers",), "the spec has no layers (every one is left out by `when`)"))
     if not ctx.problems:
