@@ -9,6 +9,7 @@ construction.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import replace
 from functools import lru_cache
@@ -16,8 +17,8 @@ from typing import Any, Iterable, Mapping, NoReturn
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from ..errors import Problem, SpecError, closest, format_path
-from ..kinds.base import LayerSpec
+from ..errors import Problem, SpecError, clipped, closest, escaped, format_path
+from ..kinds.base import NAME_PATTERN, LayerSpec, illegal_name_characters
 from ..kinds.blocks import Template
 from ..kinds.lowering import Skip
 from ..kinds.registry import KINDS, Primitive, ShapeError
@@ -28,6 +29,12 @@ from ..spec.read import Source
 from ..spec.validate import translate
 from .infer import node_shape
 from .ir import Graph, Node
+
+_LEGAL_NAME = re.compile(NAME_PATTERN)
+MAX_NAME = 200
+"""Longest layer name, as a spec may write one (`render` writes every node's name: it must read back)."""
+_NAME_HINT = ("a layer's name is made from its block's name, an `instances` pattern and template parameters; "
+              "a layer name may hold letters, digits, '_', '.' and '-' only")
 
 MAX_NODES = 100_000
 """Most primitive nodes one spec may expand into."""
@@ -66,6 +73,8 @@ class Lowering:
         """How many of the graph's nodes (the inputs first) have a shape in `shapes`."""
         self.declared = set(_names(spec.model_dump(include={"layers"})))
         self.validated: dict[tuple, list[BaseModel]] = {}
+        self.misnamed = False
+        """A node got a name Keras refuses or one too long (said once, not for every node named alike)."""
         """Template bodies already validated, by (template, where, parameters)."""
 
     # -- naming ---------------------------------------------------------------
@@ -176,6 +185,11 @@ class Lowering:
     def add(self, name: str, op: str, attrs: BaseModel | None, inputs: Iterable[str], path: tuple) -> str:
         if not self._claim(name, path):
             raise Skip
+        if (len(name) > MAX_NAME or not _LEGAL_NAME.fullmatch(name)) and not self.misnamed:  # made from parameters, patterns, prefixes
+            self.misnamed = True  # said once: the other nodes of the block are named the same way
+            self.problems.append(self.at(path, f"layer name {clipped(escaped(name), 120)!r} " + (
+                f"holds {illegal_name_characters(name) or 'nothing'}, which Keras refuses in a name" if not _LEGAL_NAME.fullmatch(name)
+                else f"has {len(name):,} characters; the limit is {MAX_NAME}"), _NAME_HINT))
         if len(self.graph.nodes) >= MAX_NODES:
             self.problems.append(self.at(path, f"the spec expands to more than {MAX_NODES:,} layers"))
             raise _Abort

@@ -20,7 +20,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import ConfigDict, Field, model_validator
 
 from ..errors import closest, format_path
-from .base import Activation, LayerSpec, NonNegInt, PosInt, Strict
+from .base import Activation, LayerSpec, NamePattern, NonNegInt, PosInt, Strict
 from .conv import Conv
 from .lowering import Lowering, Skip
 from .merge import Add, Concat
@@ -72,7 +72,7 @@ class Stage(_Instantiate):
     repeat: PosInt = Field(description="Number of instances.")
     first: dict[str, Scalar] = Field(default_factory=dict, description="Parameters for the first instance only, e.g. {stride: 2}.")
     last: dict[str, Scalar] = Field(default_factory=dict, description="Parameters for the last instance only (ResNet v2 strides its last block).")
-    instances: str = Field("{name}_block{n}", description="Name of instance i: `{name}`, `{n}` (from 1), `{i}` (from 0) and `{letter}` "
+    instances: NamePattern = Field("{name}_block{n}", description="Name of instance i: `{name}`, `{n}` (from 1), `{i}` (from 0) and `{letter}` "
                                                           "(a, b, ...) are replaced, e.g. `{name}_{n}` for Keras' block35_1.")
 
 
