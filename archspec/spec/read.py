@@ -46,6 +46,13 @@ _TAG = "tag:yaml.org,2002:"
 _STR = _TAG + "str"
 _EXPONENT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)[eE][-+]?[0-9]+")
 """Floats YAML 1.2 reads and YAML 1.1 leaves as text (no dot, or no sign in the exponent)."""
+
+
+def reads_as_number(text: str) -> bool:
+    """Whether plain text reads as a number here though YAML 1.1 keeps it text (`5e-1`): writers quote it."""
+    return bool(_EXPONENT.fullmatch(text))
+
+
 _OCTAL = re.compile(r"[-+]?0[0-7_]+")
 
 _SAFE_TAGS = {
