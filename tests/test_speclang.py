@@ -102,3 +102,32 @@ def test_a_variable_may_not_take_an_option_name(name):
     err = _error(archspec.loads, text)
     (problem,) = err.problems
     assert problem.message.startswith(f"a variable may not be called {name!r}") and (problem.line, problem.column) == (3, 13)
+
+
+# --- messages that blame the right thing -------------------------------------------------------------
+
+
+def test_defaults_written_with_an_alias_apply():
+    """`defaults: {bn: ...}` was looked up as `batchnorm` only: silently without effect."""
+    graph = archspec.graph({"name": "x", "input": [8, 8, 1], "defaults": {"bn": {"momentum": 0.5}},
+                            "layers": [{"conv": {"filters": 2, "kernel": 3, "bn": True}}, "flatten", {"dense": 2}]})
+    assert [n.attrs.momentum for n in graph.nodes if n.op == "batchnorm"] == [0.5]
+
+
+def test_a_short_reference_finds_its_lookalike():
+    """`$fe` for a variable written `fе` (Cyrillic е): difflib finds nothing so short; the folded match does."""
+    from archspec.errors import did_you_mean
+
+    assert did_you_mean("fe", ["fе", "other"], "$").startswith("did you mean $fе? ('fe' has 'e' where 'fе' has 'е' (U+0435")
+    assert did_you_mean("conv\u2060", ["conv"]) == "did you mean 'conv'? ('conv\\u2060' has an invisible U+2060 word joiner) "
+    assert did_you_mean("convv", ["conv"]) == "did you mean 'conv'? "
+
+
+@pytest.mark.parametrize("extra, expected", [
+    ({"input": [8, 8, 1, 1]}, "input: expected at most 3 items, got 4: [8, 8, 1, 1]"),
+    ({"layers": []}, "layers: expected at least 1 item, got 0: []"),
+    ({"name": "x" * 300}, "name: expected at most 200 characters, got 300:"),
+])
+def test_pydantic_length_phrases_are_translated(extra, expected):
+    err = _error(archspec.loads, {"name": "x", "input": [8, 8, 1], "layers": ["flatten", {"dense": 2}], **extra})
+    assert str(err.problems[0]).startswith(f"<dict>: {expected}") and "should have" not in str(err)

@@ -17,7 +17,7 @@ from typing import Any, Iterable, Mapping, NoReturn
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from ..errors import Problem, SpecError, clipped, closest, escaped, format_path
+from ..errors import Problem, SpecError, clipped, did_you_mean, escaped, format_path
 from ..kinds.base import NAME_PATTERN, LayerSpec, illegal_name_characters
 from ..kinds.blocks import Template
 from ..kinds.lowering import Skip
@@ -158,10 +158,9 @@ class Lowering:
                 path, f"{ref!r} is defined after this layer: inputs must refer to earlier layers",
                 "a reference forward would make a cycle; move the layer, or read one above it"))
             raise Skip
-        near = closest(ref, self.aliases)
         self.problems.append(self.at(
             path, f"no earlier layer named {ref!r}",
-            (f"did you mean {near!r}? " if near else "") + "inputs refer to layers above this one (or to "
+            did_you_mean(ref, self.aliases) + "inputs refer to layers above this one (or to "
             + (f"the model's inputs: {', '.join(self.graph.inputs)}" if self.graph.named_inputs else "`input`, the model input") + ")",
         ))
         raise Skip
@@ -210,14 +209,15 @@ class Lowering:
 
     def with_defaults(self, kind: str, layer: LayerSpec) -> LayerSpec:
         """The spec-level `defaults` for this kind under what the layer sets itself."""
-        given = self.spec.defaults.get(kind)
+        written = next((name for name in (kind, *KINDS[kind].aliases) if name in self.spec.defaults), None)  # `bn:` is batchnorm's too
+        given = self.spec.defaults.get(written) if written else None
         if not given:
             return layer
         merged = {**given, **layer.model_dump(include=layer.model_fields_set, by_alias=True)}
         try:
             return type(layer).model_validate(merged)
         except ValidationError as exc:
-            self.problems.extend(translate(exc, self.source, merged, ("defaults", kind)).problems)
+            self.problems.extend(translate(exc, self.source, merged, ("defaults", written)).problems)
             raise Skip from None
 
     def at(self, path: tuple, message: str, hint: str | None = None) -> Problem:
@@ -236,9 +236,8 @@ class Lowering:
         library = builtin_templates()
         if name in library:
             return library[name], "library"
-        near = closest(name, [*own, *library])
         self.fail(path + ("block",), f"no block template named {name!r}",
-                  f"did you mean {near!r}?" if near else f"templates: {', '.join([*own, *library])}")
+                  did_you_mean(name, [*own, *library]) + f"templates: {', '.join([*own, *library])}")
 
     def in_context(self, problem: Problem) -> Problem:
         """Say which template uses led here: the same template text can fail for one use only."""
@@ -437,9 +436,9 @@ def _outputs(ctx: Lowering, named: Mapping[str, str]) -> dict[str, str]:
             ctx.problems.append(ctx.at(path, f"output {output!r}: {_left_out(ctx.graph, ref)}",
                                        "an output must be a layer the network computes; name another, or make `when` true"))
         elif node is None:
-            near = closest(ref, [n for n in ctx.aliases if n not in ctx.graph.inputs])
             ctx.problems.append(ctx.at(path, f"output {output!r}: no layer named {ref!r}",
-                                       f"did you mean {near!r}?" if near else "an output names a layer of the spec (see `archspec shapes SPEC --expand`)"))
+                                       did_you_mean(ref, [n for n in ctx.aliases if n not in ctx.graph.inputs])
+                                       + "an output names a layer of the spec (see `archspec shapes SPEC --expand`)"))
         elif node in ctx.graph.inputs:
             ctx.problems.append(ctx.at(path, f"output {output!r} names the input {ref!r}; an output is a layer"))
         elif node in taken:
@@ -470,9 +469,8 @@ def head_problems(graph: Graph, heads: Iterable[str]) -> list[Problem]:
             problems.append(graph.problem(path, f"training.heads names {key!r}, a layer of {graph.name} that is not an output",
                                           f"{listed}; to train that layer too, name it in `outputs:`"))
         else:
-            near = closest(key, outputs)
             problems.append(graph.problem(path, f"training.heads names {key!r}, which is not an output of {graph.name}",
-                                          (f"did you mean {near!r}? " if near else "") + listed))
+                                          did_you_mean(key, outputs) + listed))
     return problems
 
 

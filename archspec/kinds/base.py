@@ -165,6 +165,11 @@ class Strict(BaseModel):
         return value
 
 
+def valid_keys(model: type[BaseModel]) -> frozenset[str]:
+    """The keys a model takes: its field names and their aliases."""
+    return _valid_keys(model)
+
+
 @cache
 def _valid_keys(model: type[BaseModel]) -> frozenset[str]:
     """Field names and aliases of a model, once per class: every layer of every spec asks."""

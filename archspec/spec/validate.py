@@ -19,9 +19,9 @@ from typing import Any, Mapping, Sequence
 from pydantic import BaseModel, ValidationError
 
 from . import expr
-from ..errors import PathPart, Problem, SpecError, closest, shown
+from ..errors import LOOKALIKES, PathPart, Problem, SpecError, did_you_mean, lookalike, shown
 from .read import Source, parse_value
-from ..kinds.base import NAME_PATTERN
+from ..kinds.base import NAME_PATTERN, valid_keys
 from ..kinds.registry import KINDS
 from .network import kind_of, spec_model
 
@@ -34,6 +34,7 @@ _TYPE_WORDS = {
 }
 _RELEVANT = {str: ("literal_error", "string_type", "unknown_kind"), int: ("int", "greater", "less"), float: ("float", "greater", "less", "finite"),
              list: ("tuple", "list", "too_")}
+_LENGTHS = ("too_long", "too_short", "string_too_long", "string_too_short")
 _BOOLEAN_HINT = "YAML reads yes/no, on/off and true/false as booleans: write the number"
 
 
@@ -55,9 +56,8 @@ def variant_values(data: dict[str, Any], variables: Mapping[str, Any], name: Any
     if name is not None and name not in table:
         name = _written(name, table)
     if name is not None and name not in table:
-        near = closest(str(name), [str(k) for k in table])
         problems.append(Problem(f"--variant {name}: the spec has no variant {name!r}", file=source.file,
-                                hint=(f"did you mean {near!r}? " if near else "") + f"variants: {', '.join(map(str, table)) or 'none'}"))
+                                hint=did_you_mean(name, [str(k) for k in table]) + f"variants: {', '.join(map(str, table)) or 'none'}"))
     if problems:
         raise SpecError(problems)
     chosen = table.get(name) if name is not None else None
@@ -67,7 +67,8 @@ def variant_values(data: dict[str, Any], variables: Mapping[str, Any], name: Any
 def reserved_names(variables: Mapping[str, Any], source: Source) -> None:
     """Refuse variables named like what an override key means without them: `variant` (`--variant b3`
     is `--set variant=b3`) and the top-level fields `--set` edits (`input`, `training.epochs`).
-    A variable of such a name silently swallowed the option: `--variant b3` set it instead."""
+    A variable of such a name silently swallowed the option: `--variant b3` set it instead.
+    And names `$` cannot reach (`fе` with a Cyrillic е): refused at the name, not at each use."""
     problems = []
     for key in variables:
         head = str(key).split(".")[0]
@@ -78,8 +79,38 @@ def reserved_names(variables: Mapping[str, Any], source: Source) -> None:
         elif head in OVERRIDABLE:
             problems.append(source.problem(("variables", key), f"a variable may not be called {key!r}: `--set {key}=...` "
                                            f"sets the spec's field `{head}`", "rename the variable", at_key=True))
+        elif not expr.is_name(str(key)):  # `$fе` (a Cyrillic е) can never be written: its uses were blamed, not the name
+            alike = lookalike(str(key), str(key).translate(LOOKALIKES))
+            problems.append(source.problem(("variables", key), f"variable {key!r} cannot be used: `$name` reaches names of ASCII letters, "
+                                           "digits and '_', not starting with a digit", f"{alike}; rename it" if alike else "rename it", at_key=True))
     if problems:
         raise SpecError(problems)
+
+
+def defaults_problems(data: Mapping[str, Any], source: Source) -> list[Problem]:
+    """`defaults` keys that are no layer kind, two names of one kind, and settings the kind does not take.
+    Each was silently without effect: `defaults: {cоnv: ...}` (a Cyrillic о), `bn:` (looked up as
+    `batchnorm` only), a misspelt setting of a kind no layer happens to use."""
+    table = data.get("defaults")
+    if not isinstance(table, dict):
+        return []
+    problems, seen = [], {}
+    for key, settings in table.items():
+        kind = KINDS.get(str(key))
+        if kind is None:
+            problems.append(source.problem(("defaults", key), f"defaults: unknown layer kind {key!r}",
+                                           (did_you_mean(key, KINDS) or f"kinds: {', '.join(sorted(KINDS))}").strip(), at_key=True))
+            continue
+        if kind.kind in seen:
+            problems.append(source.problem(("defaults", key), f"defaults: {key!r} and {seen[kind.kind]!r} are the same kind, {kind.kind!r}",
+                                           "give its defaults once", at_key=True))
+        seen[kind.kind] = key
+        if isinstance(settings, dict) and not getattr(kind.schema, "open_keys", False):
+            valid = valid_keys(kind.schema)
+            problems += [source.problem(("defaults", key, name), f"unknown key {name!r}",
+                                        f"{did_you_mean(name, valid)}valid keys: {', '.join(sorted(valid))}", at_key=True)
+                         for name in settings if name not in valid]
+    return problems
 
 
 def _written(name: Any, table: Mapping[str, Any]) -> Any:
@@ -129,10 +160,9 @@ def apply_overrides(data: dict[str, Any], overrides: Mapping[str, Any], source: 
             for path in _merge(target, parts[-1], value, tuple(parts)):
                 fields[path] = f"{key}={shown(value)}"
         else:
-            near = closest(key, [*variables, *OVERRIDABLE])
             problems.append(Problem(
                 f"--set {key}: the spec has no variable or field {key!r}", file=source.file,
-                hint=(f"did you mean {near!r}? " if near else "") + f"variables: {', '.join(variables) or 'none'}; fields: {', '.join(OVERRIDABLE)}"
+                hint=did_you_mean(key, [*variables, *OVERRIDABLE]) + f"variables: {', '.join(variables) or 'none'}; fields: {', '.join(OVERRIDABLE)}"
                      + ("; `variant` picks one of the spec's variants" if isinstance(data.get("variants"), dict) else ""),
             ))
     if problems:
@@ -245,6 +275,7 @@ def _resolve(data: dict[str, Any], source: Source, overrides: Mapping[str, Any] 
     raw_vars = data.get("variables") if isinstance(data.get("variables"), dict) else {}
     order, cycles = _variable_order(raw_vars, var_values)
     source = replace(source, overrides=fields, derived=_from_overrides(data, raw_vars, origins, order))
+    problems.extend(defaults_problems(data, source))
     broken: set[str] = set()
 
     def fail(path: tuple, message: str, hint: str | None = None) -> None:
@@ -307,8 +338,7 @@ def _message(err: Mapping[str, Any], value: Any) -> tuple[str, str | None, bool]
     """(message, hint, located at the key) for one Pydantic error."""
     kind, ctx = err["type"], err.get("ctx") or {}
     if kind == "unknown_key":
-        near = ctx.get("suggestion")
-        return f"unknown key {ctx['key']!r}", (f"did you mean {near!r}? valid keys: {ctx['valid']}" if near else f"valid keys: {ctx['valid']}"), True
+        return f"unknown key {ctx['key']!r}", f"{did_you_mean(ctx['key'], str(ctx['valid']).split(', '))}valid keys: {ctx['valid']}", True
     if kind == "unknown_kind":
         tag = kind_of(value)
         if isinstance(value, dict) and len(value) != 1:
@@ -317,8 +347,7 @@ def _message(err: Mapping[str, Any], value: Any) -> tuple[str, str | None, bool]
                     "settings such as `name` go inside the kind's mapping: `- conv: {filters: 6, kernel: 5, name: c1}`", False)
         if tag is None:
             return f"a layer must be a kind name or a one-key mapping, got {type(value).__name__}", f"kinds: {', '.join(sorted(KINDS))}", False
-        near = closest(tag, KINDS)
-        return f"unknown layer kind {tag!r}", (f"did you mean {near!r}?" if near else f"kinds: {', '.join(sorted(KINDS))}"), True
+        return f"unknown layer kind {tag!r}", (did_you_mean(tag, KINDS) or f"kinds: {', '.join(sorted(KINDS))}").strip(), True
     if kind == "missing":
         if isinstance(err["loc"][-1], int):
             return f"too few items: item {err['loc'][-1]} is missing", None, False
@@ -327,19 +356,23 @@ def _message(err: Mapping[str, Any], value: Any) -> tuple[str, str | None, bool]
         return f"expected {_TYPE_WORDS[kind]}, got {shown(value)}", _BOOLEAN_HINT if isinstance(value, bool) else None, False
     if kind == "bool_not_number":
         return err["msg"], _BOOLEAN_HINT, False
+    if kind in _LENGTHS:  # Pydantic's "Tuple should have at most 1 item after validation, not 2", in archspec's words
+        bound = ctx.get("max_length") if kind.endswith("long") else ctx.get("min_length")
+        what = ("character" if isinstance(value, str) else "item") + ("" if bound == 1 else "s")
+        size = f"{len(value):,}" if hasattr(value, "__len__") else "?"
+        return f"expected {'at most' if kind.endswith('long') else 'at least'} {bound} {what}, got {size}: {shown(value)}", None, False
     message = err["msg"].replace("Input should be", "should be")
     if kind.startswith("value_error"):
         message = message.removeprefix("Value error, ")
     hint = None
     if kind == "literal_error":
         options = _QUOTED.findall(str(ctx.get("expected", "")))
-        near = closest(str(value), options) if isinstance(value, str) else None
         message = f"expected {ctx.get('expected')}, got {shown(value)}"
-        hint = f"did you mean {near!r}?" if near else None
+        hint = (did_you_mean(value, options) if isinstance(value, str) else "").strip() or None
     elif kind == "string_pattern_mismatch" and ctx.get("pattern") == NAME_PATTERN:
         message = f"a name may hold letters, digits, '_', '.' and '-' only, got {shown(value)}"
     elif kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal", "finite_number",
-                  "string_pattern_mismatch", "string_too_long", "string_too_short"):
+                  "string_pattern_mismatch"):
         message = f"{message}, got {shown(value)}"
     return message, hint, False
 
