@@ -80,11 +80,25 @@ def reserved_names(variables: Mapping[str, Any], source: Source) -> None:
             problems.append(source.problem(("variables", key), f"a variable may not be called {key!r}: `--set {key}=...` "
                                            f"sets the spec's field `{head}`", "rename the variable", at_key=True))
         elif not expr.is_name(str(key)):  # `$fе` (a Cyrillic е) can never be written: its uses were blamed, not the name
-            alike = lookalike(str(key), str(key).translate(LOOKALIKES))
-            problems.append(source.problem(("variables", key), f"variable {key!r} cannot be used: `$name` reaches names of ASCII letters, "
-                                           "digits and '_', not starting with a digit", f"{alike}; rename it" if alike else "rename it", at_key=True))
+            problems.append(_unreachable(("variables", key), "variable", source))
     if problems:
         raise SpecError(problems)
+
+
+def _unreachable(path: tuple[PathPart, ...], what: str, source: Source) -> Problem:
+    key = str(path[-1])
+    alike = lookalike(key, key.translate(LOOKALIKES))
+    return source.problem(path, f"{what} {key!r} cannot be used: `$name` reaches names of ASCII letters, digits and '_', "
+                                "not starting with a digit", f"{alike}; rename it" if alike else "rename it", at_key=True)
+
+
+def parameter_problems(data: Mapping[str, Any], source: Source) -> list[Problem]:
+    """Template parameters `$` cannot reach, refused at the name (as variables are), not at each use."""
+    blocks = data.get("blocks")
+    return [_unreachable(("blocks", name, "params", key), "parameter", source)
+            for name, template in (blocks.items() if isinstance(blocks, dict) else ())
+            if isinstance(template, dict) and isinstance(template.get("params"), dict)
+            for key in template["params"] if not expr.is_name(str(key))]
 
 
 def defaults_problems(data: Mapping[str, Any], source: Source) -> list[Problem]:
@@ -275,7 +289,7 @@ def _resolve(data: dict[str, Any], source: Source, overrides: Mapping[str, Any] 
     raw_vars = data.get("variables") if isinstance(data.get("variables"), dict) else {}
     order, cycles = _variable_order(raw_vars, var_values)
     source = replace(source, overrides=fields, derived=_from_overrides(data, raw_vars, origins, order))
-    problems.extend(defaults_problems(data, source))
+    problems.extend(defaults_problems(data, source) + parameter_problems(data, source))
     broken: set[str] = set()
 
     def fail(path: tuple, message: str, hint: str | None = None) -> None:
