@@ -66,6 +66,59 @@ def closest(name: str, choices: Iterable[str]) -> str | None:
     return matches[0] if matches else None
 
 
+def lookalike(typed: str, meant: str) -> str | None:
+    """When two names differ only in characters that look alike or do not show (a Cyrillic 'е' for
+    a Latin 'e', a zero-width space), the words that say which: "did you mean 'filters'?" alone
+    reads as a suggestion to write what the user believes they wrote."""
+    import difflib
+    import unicodedata
+
+    def named(c: str) -> str:
+        return f"U+{ord(c):04X} {unicodedata.name(c, 'character').lower()}"
+
+    def q(text: str) -> str:
+        return f"'{escaped(text)}'"
+
+    typed, meant = str(typed), str(meant)
+    odd: list[str] = []
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, typed, meant, autojunk=False).get_opcodes():
+        if op == "equal":
+            continue
+        a, b = typed[i1:i2], meant[j1:j2]
+        if op == "replace" and len(a) == len(b) and all(x.casefold() != y.casefold() for x, y in zip(a, b)) \
+                and all(not x.isascii() or not y.isascii() for x, y in zip(a, b)):
+            odd += [f"{q(x)} ({named(x)}) where {q(meant)} has {q(y)}" if not x.isascii()
+                    else f"{q(x)} where {q(meant)} has {q(y)} ({named(y)})" for x, y in zip(a, b)]
+        elif op in ("delete", "insert") and all(not (c.isprintable() and not c.isspace()) or unicodedata.category(c) == "Cf" for c in a + b):
+            odd += [f"an invisible {named(c)}" + (f" in {q(meant)}" if op == "insert" else "") for c in a + b]
+        else:
+            return None
+    return f"{q(typed)} has " + ", ".join(odd) if odd else None
+
+
+LOOKALIKES = str.maketrans("аеорсуххіјѕԁԛԝοανρκАВЕКМНОРСТХІЈЅΑΒΕΖΗΙΚΜΝΟΡΤΥΧ", "aeopcyxxijsdqwoavpkABEKMHOPCTXIJSABEZHIKMNOPTYX")
+"""Cyrillic and Greek letters drawn like Latin ones: what a name copied from elsewhere may hold."""
+
+
+def _folded(text: str) -> str:
+    import unicodedata
+
+    return "".join(c for c in unicodedata.normalize("NFKC", text) if unicodedata.category(c) != "Cf").translate(LOOKALIKES)
+
+
+def did_you_mean(name: object, choices: Iterable[str], sigil: str | None = None) -> str:
+    """`did you mean 'x'? ` (with the look-alike characters named when that is all the difference), or ''.
+    A short name that differs only by look-alikes (`$fe` for a variable written `fе`) is found too.
+    `sigil`: write the name unquoted after it (`did you mean $classes?`)."""
+    choices = list(choices)
+    near = closest(str(name), choices) or next((c for c in choices if _folded(str(c)) == _folded(str(name))), None)
+    if near is None:
+        return ""
+    alike = lookalike(str(name), near)
+    written = repr(near) if sigil is None else sigil + near
+    return f"did you mean {written}? " + (f"({alike}) " if alike else "")
+
+
 @dataclass(frozen=True)
 class Problem:
     """One thing wrong with the input, and where."""

@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 import click
 
-from ..errors import labelled
+from ..errors import Problem, SpecError, labelled
 from ..spec.overrides import parse_assignments
 
 def set_option(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -18,6 +18,10 @@ def set_option(f: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(f)
     def command(*args: Any, variant: str | None = None, **kwargs: Any) -> Any:
         if variant is not None:
+            also = [s for s in kwargs.get("sets", ()) if str(s).partition("=")[0].strip() == "variant"]
+            if also:  # the later one silently won
+                raise SpecError(Problem(f"--variant {variant} and --set {also[0]} both pick a variant", file="--variant",
+                                        hint="give the variant once"))
             kwargs["sets"] = (f"variant={json.dumps(variant)}", *kwargs.get("sets", ()))
         return f(*args, **kwargs)
 

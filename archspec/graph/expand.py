@@ -9,6 +9,7 @@ construction.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import replace
 from functools import lru_cache
@@ -16,8 +17,8 @@ from typing import Any, Iterable, Mapping, NoReturn
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from ..errors import Problem, SpecError, closest, format_path
-from ..kinds.base import LayerSpec
+from ..errors import Problem, SpecError, clipped, did_you_mean, escaped, format_path
+from ..kinds.base import NAME_PATTERN, LayerSpec, illegal_name_characters
 from ..kinds.blocks import Template
 from ..kinds.lowering import Skip
 from ..kinds.registry import KINDS, Primitive, ShapeError
@@ -28,6 +29,12 @@ from ..spec.read import Source
 from ..spec.validate import translate
 from .infer import node_shape
 from .ir import Graph, Node
+
+_LEGAL_NAME = re.compile(NAME_PATTERN)
+MAX_NAME = 200
+"""Longest layer name, as a spec may write one (`render` writes every node's name: it must read back)."""
+_NAME_HINT = ("a layer's name is made from its block's name, an `instances` pattern and template parameters; "
+              "a layer name may hold letters, digits, '_', '.' and '-' only")
 
 MAX_NODES = 100_000
 """Most primitive nodes one spec may expand into."""
@@ -66,6 +73,8 @@ class Lowering:
         """How many of the graph's nodes (the inputs first) have a shape in `shapes`."""
         self.declared = set(_names(spec.model_dump(include={"layers"})))
         self.validated: dict[tuple, list[BaseModel]] = {}
+        self.misnamed = False
+        """A node got a name Keras refuses or one too long (said once, not for every node named alike)."""
         """Template bodies already validated, by (template, where, parameters)."""
 
     # -- naming ---------------------------------------------------------------
@@ -149,10 +158,9 @@ class Lowering:
                 path, f"{ref!r} is defined after this layer: inputs must refer to earlier layers",
                 "a reference forward would make a cycle; move the layer, or read one above it"))
             raise Skip
-        near = closest(ref, self.aliases)
         self.problems.append(self.at(
             path, f"no earlier layer named {ref!r}",
-            (f"did you mean {near!r}? " if near else "") + "inputs refer to layers above this one (or to "
+            did_you_mean(ref, self.aliases) + "inputs refer to layers above this one (or to "
             + (f"the model's inputs: {', '.join(self.graph.inputs)}" if self.graph.named_inputs else "`input`, the model input") + ")",
         ))
         raise Skip
@@ -176,6 +184,11 @@ class Lowering:
     def add(self, name: str, op: str, attrs: BaseModel | None, inputs: Iterable[str], path: tuple) -> str:
         if not self._claim(name, path):
             raise Skip
+        if (len(name) > MAX_NAME or not _LEGAL_NAME.fullmatch(name)) and not self.misnamed:  # made from parameters, patterns, prefixes
+            self.misnamed = True  # said once: the other nodes of the block are named the same way
+            self.problems.append(self.at(path, f"layer name {clipped(escaped(name), 120)!r} " + (
+                f"holds {illegal_name_characters(name) or 'nothing'}, which Keras refuses in a name" if not _LEGAL_NAME.fullmatch(name)
+                else f"has {len(name):,} characters; the limit is {MAX_NAME}"), _NAME_HINT))
         if len(self.graph.nodes) >= MAX_NODES:
             self.problems.append(self.at(path, f"the spec expands to more than {MAX_NODES:,} layers"))
             raise _Abort
@@ -196,14 +209,15 @@ class Lowering:
 
     def with_defaults(self, kind: str, layer: LayerSpec) -> LayerSpec:
         """The spec-level `defaults` for this kind under what the layer sets itself."""
-        given = self.spec.defaults.get(kind)
+        written = next((name for name in (kind, *KINDS[kind].aliases) if name in self.spec.defaults), None)  # `bn:` is batchnorm's too
+        given = self.spec.defaults.get(written) if written else None
         if not given:
             return layer
         merged = {**given, **layer.model_dump(include=layer.model_fields_set, by_alias=True)}
         try:
             return type(layer).model_validate(merged)
         except ValidationError as exc:
-            self.problems.extend(translate(exc, self.source, merged, ("defaults", kind)).problems)
+            self.problems.extend(translate(exc, self.source, merged, ("defaults", written)).problems)
             raise Skip from None
 
     def at(self, path: tuple, message: str, hint: str | None = None) -> Problem:
@@ -222,9 +236,8 @@ class Lowering:
         library = builtin_templates()
         if name in library:
             return library[name], "library"
-        near = closest(name, [*own, *library])
         self.fail(path + ("block",), f"no block template named {name!r}",
-                  f"did you mean {near!r}?" if near else f"templates: {', '.join([*own, *library])}")
+                  did_you_mean(name, [*own, *library]) + f"templates: {', '.join([*own, *library])}")
 
     def in_context(self, problem: Problem) -> Problem:
         """Say which template uses led here: the same template text can fail for one use only."""
@@ -242,6 +255,8 @@ class Lowering:
             layer = self.with_defaults(kind.kind, layer)
             if not layer.when:  # left out: its name reads what it would have read
                 x = self.source_of(layer, path)
+                if layer.name:
+                    self.graph.left_out[self.scoped(layer.name)] = path
                 return self.alias(self.scoped(layer.name), x) if layer.name else x
             if isinstance(kind, Primitive) and kind.lower is None:
                 base = self.name_for(layer, kind.kind)
@@ -396,17 +411,34 @@ def _unused(graph: Graph) -> list[Node]:
     return [n for n in graph.nodes if n.name not in needed]
 
 
+def _left_out(graph: Graph, name: str) -> str:
+    """`layer NAME is left out (`when` is false at layers[4].conv)`, with the line when known."""
+    path = graph.left_out[name]
+    mark = graph.source.values.get(path + ("when",)) if graph.source is not None else None
+    return f"layer {name!r} is left out (`when` is false at {format_path(path)}" + (f", line {mark[0]})" if mark else ")")
+
+
 def _outputs(ctx: Lowering, named: Mapping[str, str]) -> dict[str, str]:
-    """The spec's `outputs`, each resolved to the node it names (a block's name is its last node)."""
+    """The spec's `outputs`, each resolved to the node it names (a block's name is its last node).
+
+    An output may not name a layer `when` leaves out (the name then reads that layer's input: the
+    model would silently output another layer), nor take an input's name (data files and the
+    model's signature key arrays by these names)."""
     found: dict[str, str] = {}
     taken: dict[str, str] = {}
     for output, ref in named.items():
         path = ("outputs", output)
         node = ctx.aliases.get(ref)
-        if node is None:
-            near = closest(ref, [n for n in ctx.aliases if n not in ctx.graph.inputs])
+        if output in ctx.graph.inputs:
+            ctx.problems.append(ctx.at(path, f"output {output!r} has the name of an input",
+                                       "inputs and outputs are named apart (arrays in data files are found by these names); rename the output"))
+        elif ref in ctx.graph.left_out:
+            ctx.problems.append(ctx.at(path, f"output {output!r}: {_left_out(ctx.graph, ref)}",
+                                       "an output must be a layer the network computes; name another, or make `when` true"))
+        elif node is None:
             ctx.problems.append(ctx.at(path, f"output {output!r}: no layer named {ref!r}",
-                                       f"did you mean {near!r}?" if near else "an output names a layer of the spec (see `archspec shapes SPEC --expand`)"))
+                                       did_you_mean(ref, [n for n in ctx.aliases if n not in ctx.graph.inputs])
+                                       + "an output names a layer of the spec (see `archspec shapes SPEC --expand`)"))
         elif node in ctx.graph.inputs:
             ctx.problems.append(ctx.at(path, f"output {output!r} names the input {ref!r}; an output is a layer"))
         elif node in taken:
@@ -415,6 +447,31 @@ def _outputs(ctx: Lowering, named: Mapping[str, str]) -> dict[str, str]:
         else:
             found[output] = taken[node] = node
     return found
+
+
+def head_problems(graph: Graph, heads: Iterable[str]) -> list[Problem]:
+    """Each key of `training.heads` that is not an output of the graph, said for what it is: a layer
+    that is not an output, one `when` leaves out, an input, or a typo. One check, for the spec's own
+    heads (at expansion) and for heads an override gives (`training.heads.network`)."""
+    outputs = graph.output_map
+    problems = []
+    for key in heads:
+        if key in outputs:
+            continue
+        path = ("training", "heads", key)
+        listed = f"outputs: {', '.join(outputs)}"
+        if key in graph.left_out:
+            problems.append(graph.problem(path, f"training.heads names {key!r}, which is not an output of {graph.name}: "
+                                                f"{_left_out(graph, key)}", listed))
+        elif key in graph.inputs:
+            problems.append(graph.problem(path, f"training.heads names {key!r}, an input of {graph.name}; a head trains an output", listed))
+        elif any(node.name == key for node in graph.nodes):
+            problems.append(graph.problem(path, f"training.heads names {key!r}, a layer of {graph.name} that is not an output",
+                                          f"{listed}; to train that layer too, name it in `outputs:`"))
+        else:
+            problems.append(graph.problem(path, f"training.heads names {key!r}, which is not an output of {graph.name}",
+                                          did_you_mean(key, outputs) + listed))
+    return problems
 
 
 def _unused_problem(ctx: Lowering, node: Node) -> Problem:
@@ -438,6 +495,9 @@ def expand(spec: BaseModel) -> Graph:
         pass
     if spec.outputs is not None:
         ctx.graph.outputs = _outputs(ctx, spec.outputs)
+    heads = getattr(getattr(spec, "training", None), "heads", None)
+    if heads and not ctx.problems:
+        ctx.problems.extend(head_problems(ctx.graph, heads))
     if not ctx.problems and len(ctx.graph.nodes) == len(ctx.graph.inputs):
         ctx.problems.append(ctx.at(("layers",), "the spec has no layers (every one is left out by `when`)"))
     if not ctx.problems:

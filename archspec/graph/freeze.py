@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING, Sequence
 
-from ..errors import PathPart, Problem, SpecError, closest
+from ..errors import PathPart, Problem, SpecError, did_you_mean
 from .ir import Graph
 
 if TYPE_CHECKING:  # only named in annotations: `archspec shapes` does not load the training models
@@ -49,9 +49,8 @@ def frozen_nodes(graph: Graph, names: Sequence[str], *, bn: bool = False, origin
     for k, name in enumerate(names):
         found = members(graph, str(name))
         if not found:
-            near = closest(str(name), [*index, *(g for g, _ in graph.groups)])
             message = f"cannot freeze {name!r}: {graph.name} has no node or block of that name"
-            hint = f"did you mean {near!r}?" if near else "see `archspec shapes SPEC --expand` for the node names"
+            hint = did_you_mean(name, [*index, *(g for g, _ in graph.groups)]) or "see `archspec shapes SPEC --expand` for the node names"
             problems.append(Problem(message, file=origin, hint=hint) if origin else graph.problem((*where, k), message, hint))
         todo.extend(found)
     if problems:

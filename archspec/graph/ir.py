@@ -47,6 +47,9 @@ class Graph:
     """Output name -> the node it is (the spec's `outputs`); empty for one unnamed output, the last node."""
     named_inputs: bool = False
     """The spec named its inputs (`inputs:`): the Keras model takes a mapping of them, not one tensor."""
+    left_out: dict[str, tuple[PathPart, ...]] = field(default_factory=dict)
+    """Names of layers `when` left out -> where each is written: such a name reads its layer's input,
+    so an output or a head naming it would silently be another layer."""
 
     @property
     def input_shape(self) -> Shape:

@@ -6,11 +6,12 @@ shape rules and emitters only ever see one form.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cache
 from typing import Annotated, Any, ClassVar, Literal, Mapping, Union, get_args, get_origin
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from ..errors import closest
@@ -21,9 +22,35 @@ MAX_SIZE = 65_536
 NAME_PATTERN = r"^[A-Za-z0-9_.\-]+$"
 """What a layer or network name may hold (Keras, file names and diagrams all take these)."""
 
+_NAME_CHAR = re.compile(r"[A-Za-z0-9_.\-]")
+
+
+def illegal_name_characters(text: str) -> str:
+    """The characters of `text` a layer name may not hold (Keras refuses '/', files and diagrams spaces), quoted once each."""
+    return ", ".join(repr(c) for c in dict.fromkeys(c for c in text if not _NAME_CHAR.fullmatch(c)))
+
+
+def _name_pattern(text: str) -> str:
+    """A pattern of names (`instances: "{name}_block{n}"`): what is left once its tokens are filled must be a name."""
+    bad = illegal_name_characters(re.sub(r"\{(name|n|i|letter)\}", "", text))
+    if bad:
+        raise PydanticCustomError("name_pattern", "the names it makes would hold {bad}; a layer name may hold letters, digits, "
+                                                  "'_', '.' and '-' only (besides the tokens {name}, {n}, {i}, {letter})", {"bad": bad})
+    return text
+
+
+NamePattern = Annotated[str, AfterValidator(_name_pattern)]
+"""A pattern instance names are made from; refused here, where it is written, when it would make names Keras refuses."""
+NodeName = Annotated[str, Field(pattern=NAME_PATTERN, max_length=200)]
+"""A name (or name suffix) of a node."""
+
 PosInt = Annotated[int, Field(gt=0, le=MAX_SIZE)]
 NonNegInt = Annotated[int, Field(ge=0, le=MAX_SIZE)]
 Pair = tuple[PosInt, PosInt]
+Positive = Annotated[float, Field(gt=0)]
+PositiveNumbers = Positive | list[Positive]
+"""One value for every channel, or one per channel, each above zero: a variance or a standard deviation
+(zero or less leaves the layer undefined: a division by zero, or the square root of a negative number)."""
 
 ACTIVATIONS = (
     "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "silu", "swish", "hard_swish", "hard_silu", "mish", "tanh",
@@ -136,6 +163,11 @@ class Strict(BaseModel):
                 {"words": words, "what": f"a boolean ({str(value).lower()})" if isinstance(value, bool) else f"a boolean in {value!r}"},
             )
         return value
+
+
+def valid_keys(model: type[BaseModel]) -> frozenset[str]:
+    """The keys a model takes: its field names and their aliases."""
+    return _valid_keys(model)
 
 
 @cache

@@ -19,8 +19,8 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import ConfigDict, Field, model_validator
 
-from ..errors import closest, format_path
-from .base import Activation, LayerSpec, NonNegInt, PosInt, Strict
+from ..errors import did_you_mean, format_path
+from .base import Activation, LayerSpec, NamePattern, NonNegInt, PosInt, Strict
 from .conv import Conv
 from .lowering import Lowering, Skip
 from .merge import Add, Concat
@@ -72,7 +72,7 @@ class Stage(_Instantiate):
     repeat: PosInt = Field(description="Number of instances.")
     first: dict[str, Scalar] = Field(default_factory=dict, description="Parameters for the first instance only, e.g. {stride: 2}.")
     last: dict[str, Scalar] = Field(default_factory=dict, description="Parameters for the last instance only (ResNet v2 strides its last block).")
-    instances: str = Field("{name}_block{n}", description="Name of instance i: `{name}`, `{n}` (from 1), `{i}` (from 0) and `{letter}` "
+    instances: NamePattern = Field("{name}_block{n}", description="Name of instance i: `{name}`, `{n}` (from 1), `{i}` (from 0) and `{letter}` "
                                                           "(a, b, ...) are replaced, e.g. `{name}_{n}` for Keras' block35_1.")
 
 
@@ -108,9 +108,8 @@ def instantiate(ctx: Lowering, tname: str, given: dict[str, Any], segment: str, 
     unknown = [k for k in given if k not in tpl.params]
     if unknown:
         for key in unknown:
-            near = closest(key, tpl.params)
             ctx.problems.append(ctx.at(path + (key,), f"block {tname!r} has no parameter {key!r}",
-                                       (f"did you mean {near!r}? " if near else "") + f"parameters: {', '.join(tpl.params) or 'none'}"))
+                                       did_you_mean(key, tpl.params) + f"parameters: {', '.join(tpl.params) or 'none'}"))
         raise Skip
     env = {**tpl.params, **given}
     where = ("blocks", tname, "layers") if origin == "spec" else path  # built-in text is not the user's: point at the use

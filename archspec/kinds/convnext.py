@@ -8,7 +8,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from .base import Activation, PosInt
+from .base import Activation, NodeName, PosInt
 from .conv import Conv
 from .dense import Dense
 from .merge import Add
@@ -33,7 +33,7 @@ class ConvNeXtBlock(_Repeated):
     activation: Activation = Field("gelu", description="Activation between the pointwise layers.")
     epsilon: float = Field(1e-6, gt=0, description="Layer norm epsilon.")
     layer_scale: float = Field(1e-6, ge=0, description="Initial layer scale; 0 for none.")
-    names: dict[str, str] = names_field(NAMES)
+    names: dict[str, NodeName] = names_field(NAMES)
 
 
 def lower_one(a: ConvNeXtBlock, ctx, path: tuple, x_in: str, block: str, i: int) -> str:

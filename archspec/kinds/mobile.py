@@ -21,7 +21,7 @@ from pydantic import Field, field_validator
 
 from ..errors import closest
 from .arith import same_padding
-from .base import Activation, LayerSpec, NonNegInt, PosInt
+from .base import Activation, LayerSpec, NamePattern, NodeName, NonNegInt, PosInt
 from .blocks import instance_name
 from .conv import Conv
 from .depthwise import Depthwise
@@ -71,7 +71,7 @@ class _Repeated(_Named):
     """Blocks that can be repeated in a row, each instance named from `instances`."""
 
     repeat: NonNegInt = Field(1, description="Blocks in a row: the first takes `stride`, the others stride 1 and keep the channels.")
-    instances: str | None = Field(None, description="Name of block i: `{name}`, `{letter}` (a, b, ...), `{i}` (from 0) and `{n}` (from 1) "
+    instances: NamePattern | None = Field(None, description="Name of block i: `{name}`, `{letter}` (a, b, ...), `{i}` (from 0) and `{n}` (from 1) "
                                                     "are replaced; default `{name}` for one block, `{name}_{n}` for several.")
     drop_rate: float = Field(0.0, ge=0, lt=1, description="Stochastic depth of the first block (a drop-path node before the residual sum).")
     drop_rate_step: float = Field(0.0, ge=0, lt=1, description="Added to `drop_rate` for each following block.")
@@ -104,7 +104,7 @@ class SqueezeExcite(_Named):
     divisor: PosInt = Field(1, description="Round the squeezed channels to a multiple of this (MobileNetV3: 8); 1 truncates.")
     activation: Activation = Field("relu", description="Activation of the squeezing conv.")
     gate: Activation = Field("sigmoid", description="Activation of the gate (MobileNetV3: hard_sigmoid).")
-    names: dict[str, str] = names_field(NAMES)
+    names: dict[str, NodeName] = names_field(NAMES)
 
 
 def squeeze_excite(ctx, x: str, name: Any, squeezed: int, activation: str, gate: str, keepdims: bool, path: tuple) -> str:
@@ -160,7 +160,7 @@ class MBConv(_Inverted):
     }
     pad: Literal["same", "explicit"] = Field("same", description="A strided depthwise pads `same`, or with an explicit zeropad node "
                                                                  "and `valid` (Keras' MobileNetV2/V3 and EfficientNet).")
-    names: dict[str, str] = names_field(NAMES)
+    names: dict[str, NodeName] = names_field(NAMES)
 
 
 class FusedMBConv(_Inverted):
@@ -171,7 +171,7 @@ class FusedMBConv(_Inverted):
         "expand": "expand_conv", "expand_bn": "expand_bn", "expand_act": "expand_activation", **_SE_NAMES,
         "project": "project_conv", "project_bn": "project_bn", "project_act": "project_activation", "drop": "drop", "add": "add",
     }
-    names: dict[str, str] = names_field(NAMES)
+    names: dict[str, NodeName] = names_field(NAMES)
 
 
 def _conv_bn(ctx, x: str, name: Any, role: str, conv: Conv, activation: str | None, path: tuple) -> str:

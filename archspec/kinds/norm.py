@@ -69,7 +69,7 @@ class LRN(LayerSpec):
     size: PosInt = Field(5, description="Channels in the window (n); odd.")
     alpha: float = Field(1e-4, ge=0, description="Scale of the sum of squares.")
     beta: float = Field(0.75, ge=0, description="Exponent.")
-    bias: float = Field(2.0, description="Additive constant (k).")
+    bias: float = Field(2.0, gt=0, description="Additive constant (k), above zero: the power of zero or less is undefined.")
 
 
 def lrn_infer(a: LRN, inputs: list[Shape]) -> Shape:

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from .base import ConstantOp, LayerSpec, Unsupported, custom_layer, keras_channel_axis
+from .base import ConstantOp, LayerSpec, PositiveNumbers, Unsupported, custom_layer, keras_channel_axis
 from .registry import Primitive, Shape, ShapeError, register
 
 Numbers = float | list[float]
@@ -34,7 +34,7 @@ class Normalization(LayerSpec):
     Normalization: EfficientNet); given, they are constants (ConvNeXt's ImageNet statistics)."""
 
     mean: Numbers | None = Field(None, description="Per-channel mean (one value, or one per channel); none: stored weights.")
-    variance: Numbers | None = Field(None, description="Per-channel variance, given together with `mean`.")
+    variance: PositiveNumbers | None = Field(None, description="Per-channel variance (above zero), given together with `mean`.")
 
 
 class LayerScale(LayerSpec):

@@ -25,7 +25,7 @@ import operator
 import re
 from typing import Any, Callable, Mapping
 
-from ..errors import closest, shown
+from ..errors import did_you_mean, shown
 
 _VAR = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 _ONLY_VAR = re.compile(r"\s*\$([A-Za-z_][A-Za-z0-9_]*)\s*")
@@ -98,6 +98,11 @@ class ExprError(ValueError):
     def __init__(self, message: str, hint: str | None = None) -> None:
         super().__init__(message)
         self.hint = hint
+
+
+def is_name(text: str) -> bool:
+    """Whether `$text` refers to a variable named `text` (a name `$` can reach)."""
+    return _ONLY_VAR.fullmatch("$" + text) is not None and text.strip() == text
 
 
 def is_expr(value: Any) -> bool:
@@ -181,9 +186,8 @@ def _text(value: Any) -> str:
 
 def _lookup(name: str, env: Mapping[str, Any]) -> Any:
     if name not in env:
-        near = closest(name, env)
         known = ", ".join(f"${k}" for k in sorted(env)) or "none"
-        raise ExprError(f"undefined variable ${name}", (f"did you mean ${near}? " if near else "") + f"defined: {known}")
+        raise ExprError(f"undefined variable ${name}", did_you_mean(name, env, "$") + f"defined: {known}")
     return env[name]
 
 

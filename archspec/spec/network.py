@@ -18,7 +18,7 @@ import importlib
 from functools import lru_cache
 from typing import Annotated, Any
 
-from pydantic import (BaseModel, Field, GetCoreSchemaHandler, GetJsonSchemaHandler, PrivateAttr, StringConstraints, ValidationInfo, create_model,
+from pydantic import (BaseModel, BeforeValidator, Field, GetCoreSchemaHandler, GetJsonSchemaHandler, PrivateAttr, StringConstraints, ValidationInfo, create_model,
                       field_validator, model_validator)
 from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
@@ -29,7 +29,15 @@ from ..kinds.registry import KINDS
 Scalar = int | float | bool | str
 Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN, max_length=200)]
 Image = tuple[PosInt, PosInt, PosInt]
-InputShape = Image | tuple[PosInt]
+def _shape_length(value: Any) -> Any:
+    """An input's shape has 3 numbers or 1: said so, rather than one union member's "at most 1 item"."""
+    if isinstance(value, (list, tuple)) and len(value) not in (1, 3):
+        raise PydanticCustomError("input_shape", "an input is an image [height, width, channels] or a vector [length]; got {n} numbers",
+                                  {"n": len(value)})
+    return value
+
+
+InputShape = Annotated[Image | tuple[PosInt], BeforeValidator(_shape_length)]
 """An input: an image [height, width, channels] or a vector [length]."""
 INPUT = "input"
 """The name of the one input of a spec written with `input:` (the short form)."""

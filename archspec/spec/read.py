@@ -8,6 +8,10 @@ size), and nesting depth and file size are bounded before parsing starts.
 JSON goes through the ``json`` module for exact JSON semantics; PyYAML then
 composes the same text only to learn line and column numbers.
 
+Mapping keys are names (fields, variables, variants, templates, outputs), so each is kept as
+the text written: `0.75:` is the name '0.75' and `yes:` the name 'yes', never a number or a
+boolean that `--variant 0.75` could not match.
+
 Numbers follow what people mean rather than YAML 1.1's letter: ``5e-1`` and
 ``1.0e300`` are numbers (YAML 1.1 reads them as text), while ``010`` (octal 8
 in YAML 1.1) and ``3:3`` (base 60) are refused with what to write instead.
@@ -42,6 +46,13 @@ _TAG = "tag:yaml.org,2002:"
 _STR = _TAG + "str"
 _EXPONENT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)[eE][-+]?[0-9]+")
 """Floats YAML 1.2 reads and YAML 1.1 leaves as text (no dot, or no sign in the exponent)."""
+
+
+def reads_as_number(text: str) -> bool:
+    """Whether plain text reads as a number here though YAML 1.1 keeps it text (`5e-1`): writers quote it."""
+    return bool(_EXPONENT.fullmatch(text))
+
+
 _OCTAL = re.compile(r"[-+]?0[0-7_]+")
 
 _SAFE_TAGS = {
@@ -212,8 +223,8 @@ class _Walker:
             if key_node.tag.endswith(":merge"):
                 raise self.fail(key_node, "YAML merge keys (<<) are not supported", "write the keys out, or use a block template")
             if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in _SAFE_TAGS:
-                raise self.fail(key_node, "mapping keys must be plain strings or numbers")
-            key = self.scalar(key_node)
+                raise self.fail(key_node, "mapping keys must be plain names")
+            key = key_node.value  # every key of a spec is a name: kept as written, `0.75:` is '0.75' and `yes:` 'yes'
             if key in out:
                 first = self.keys[path + (key,)]
                 raise self.fail(

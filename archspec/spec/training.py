@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, model_validator
 
-from ..kinds.base import NonNegInt, PosInt, Strict, ValueNotes
+from ..kinds.base import NonNegInt, PosInt, PositiveNumbers, Strict, ValueNotes
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta", "adamax", "nadam", "lion")
 """Keras optimizers a spec may name."""
@@ -128,17 +128,10 @@ class Data(Strict):
 
     rescale: float | Literal["auto"] = Field("auto", description="Multiply pixels by this; `auto` is 1/255 for 8-bit images and 1 otherwise.")
     mean: float | list[float] | None = Field(None, description="Subtracted after rescaling: one value or one per channel.")
-    std: float | list[float] | None = Field(None, description="Divided by after subtracting the mean: one value or one per channel.")
+    std: PositiveNumbers | None = Field(None, description="Divided by after subtracting the mean: one value or one per channel, each above zero.")
     fit: Literal["auto", "pad", "resize", "crop", "none"] = Field("auto", description="How images reach the input's height and width: pad (centred zeros, 28x28 -> 32x32), resize, crop (centre), none (must match); auto pads smaller images and resizes others.")
     channels: Literal["convert", "strict"] = Field("convert", description="convert: gray -> rgb repeats the channel, rgb -> gray takes the luminance, alpha is dropped; strict: a different channel count is an error.")
     augment: Augment = Field(default_factory=Augment, description="Random augmentation of training images.")
-
-    @model_validator(mode="after")
-    def _positive_std(self) -> "Data":
-        values = self.std if isinstance(self.std, list) else [self.std] if self.std is not None else []
-        if any(v <= 0 for v in values):
-            raise ValueError("std must be positive")
-        return self
 
 
 FreezeList = Annotated[

@@ -19,9 +19,9 @@ from typing import Any, Mapping, Sequence
 from pydantic import BaseModel, ValidationError
 
 from . import expr
-from ..errors import PathPart, Problem, SpecError, closest, shown
-from .read import Source
-from ..kinds.base import NAME_PATTERN
+from ..errors import LOOKALIKES, PathPart, Problem, SpecError, did_you_mean, lookalike, shown
+from .read import Source, parse_value
+from ..kinds.base import NAME_PATTERN, valid_keys
 from ..kinds.registry import KINDS
 from .network import kind_of, spec_model
 
@@ -32,7 +32,9 @@ _TYPE_WORDS = {
     "string_type": "a string", "list_type": "a list", "tuple_type": "a list", "dict_type": "a mapping",
     "model_type": "a mapping", "model_attributes_type": "a mapping",
 }
-_RELEVANT = {str: ("literal_error", "string_type", "unknown_kind"), int: ("int", "greater", "less"), list: ("tuple", "list", "too_")}
+_RELEVANT = {str: ("literal_error", "string_type", "unknown_kind"), int: ("int", "greater", "less"), float: ("float", "greater", "less", "finite"),
+             list: ("tuple", "list", "too_")}
+_LENGTHS = ("too_long", "too_short", "string_too_long", "string_too_short")
 _BOOLEAN_HINT = "YAML reads yes/no, on/off and true/false as booleans: write the number"
 
 
@@ -52,50 +54,154 @@ def variant_values(data: dict[str, Any], variables: Mapping[str, Any], name: Any
                                "variants give values to the spec's variables; declare it under `variables:` first")
                 for v, values in table.items() if isinstance(values, dict) for key in values if key not in variables]
     if name is not None and name not in table:
-        near = closest(str(name), [str(k) for k in table])
+        name = _written(name, table)
+    if name is not None and name not in table:
         problems.append(Problem(f"--variant {name}: the spec has no variant {name!r}", file=source.file,
-                                hint=(f"did you mean {near!r}? " if near else "") + f"variants: {', '.join(map(str, table)) or 'none'}"))
+                                hint=did_you_mean(name, [str(k) for k in table]) + f"variants: {', '.join(map(str, table)) or 'none'}"))
     if problems:
         raise SpecError(problems)
     chosen = table.get(name) if name is not None else None
     return dict(chosen) if isinstance(chosen, dict) else {}
 
 
-def apply_overrides(data: dict[str, Any], overrides: Mapping[str, Any], source: Source) -> tuple[dict[str, Any], dict[str, Any], dict[tuple[PathPart, ...], str]]:
-    """Split `--set` overrides into variable values and edits of top-level fields (applied to a copy);
-    the third result maps each replaced field's path to the assignment that replaced it.
+def reserved_names(variables: Mapping[str, Any], source: Source) -> None:
+    """Refuse variables named like what an override key means without them: `variant` (`--variant b3`
+    is `--set variant=b3`) and the top-level fields `--set` edits (`input`, `training.epochs`).
+    A variable of such a name silently swallowed the option: `--variant b3` set it instead.
+    And names `$` cannot reach (`fе` with a Cyrillic е): refused at the name, not at each use."""
+    problems = []
+    for key in variables:
+        head = str(key).split(".")[0]
+        if key == VARIANT:
+            problems.append(source.problem(("variables", key), "a variable may not be called 'variant': `--variant NAME` "
+                                           "(and `--set variant=NAME`, Python's variant=) picks one of the spec's variants",
+                                           "rename the variable", at_key=True))
+        elif head in OVERRIDABLE:
+            problems.append(source.problem(("variables", key), f"a variable may not be called {key!r}: `--set {key}=...` "
+                                           f"sets the spec's field `{head}`", "rename the variable", at_key=True))
+        elif not expr.is_name(str(key)):  # `$fе` (a Cyrillic е) can never be written: its uses were blamed, not the name
+            problems.append(_unreachable(("variables", key), "variable", source))
+    if problems:
+        raise SpecError(problems)
 
-    `variant` picks a row of the spec's `variants` table (unless the spec has a variable of that
-    name); its values apply first, the other overrides over them."""
+
+def _unreachable(path: tuple[PathPart, ...], what: str, source: Source) -> Problem:
+    key = str(path[-1])
+    alike = lookalike(key, key.translate(LOOKALIKES))
+    return source.problem(path, f"{what} {key!r} cannot be used: `$name` reaches names of ASCII letters, digits and '_', "
+                                "not starting with a digit", f"{alike}; rename it" if alike else "rename it", at_key=True)
+
+
+def parameter_problems(data: Mapping[str, Any], source: Source) -> list[Problem]:
+    """Template parameters `$` cannot reach, refused at the name (as variables are), not at each use."""
+    blocks = data.get("blocks")
+    return [_unreachable(("blocks", name, "params", key), "parameter", source)
+            for name, template in (blocks.items() if isinstance(blocks, dict) else ())
+            if isinstance(template, dict) and isinstance(template.get("params"), dict)
+            for key in template["params"] if not expr.is_name(str(key))]
+
+
+def defaults_problems(data: Mapping[str, Any], source: Source) -> list[Problem]:
+    """`defaults` keys that are no layer kind, two names of one kind, and settings the kind does not take.
+    Each was silently without effect: `defaults: {cоnv: ...}` (a Cyrillic о), `bn:` (looked up as
+    `batchnorm` only), a misspelt setting of a kind no layer happens to use."""
+    table = data.get("defaults")
+    if not isinstance(table, dict):
+        return []
+    problems, seen = [], {}
+    for key, settings in table.items():
+        kind = KINDS.get(str(key))
+        if kind is None:
+            problems.append(source.problem(("defaults", key), f"defaults: unknown layer kind {key!r}",
+                                           (did_you_mean(key, KINDS) or f"kinds: {', '.join(sorted(KINDS))}").strip(), at_key=True))
+            continue
+        if kind.kind in seen:
+            problems.append(source.problem(("defaults", key), f"defaults: {key!r} and {seen[kind.kind]!r} are the same kind, {kind.kind!r}",
+                                           "give its defaults once", at_key=True))
+        seen[kind.kind] = key
+        if isinstance(settings, dict) and not getattr(kind.schema, "open_keys", False):
+            valid = valid_keys(kind.schema)
+            problems += [source.problem(("defaults", key, name), f"unknown key {name!r}",
+                                        f"{did_you_mean(name, valid)}valid keys: {', '.join(sorted(valid))}", at_key=True)
+                         for name in settings if name not in valid]
+    return problems
+
+
+def _written(name: Any, table: Mapping[str, Any]) -> Any:
+    """The variant key that reads as `name` (`--set variant=0.75` is the number 0.75; the key `0.75:` is
+    the text '0.75', as written), or `name` itself when none or several do."""
+    if isinstance(name, str):
+        return name
+    same = [key for key in table if isinstance(key, str) and _reads_as(key) == (type(name), name)]
+    return same[0] if len(same) == 1 else name
+
+
+def _reads_as(text: str) -> tuple[type, Any]:
+    try:
+        value = parse_value(text)
+    except SpecError:
+        return (str, text)
+    return (type(value), value)
+
+
+def apply_overrides(data: dict[str, Any], overrides: Mapping[str, Any], source: Source) -> tuple[dict[str, Any], dict[str, Any], dict[tuple[PathPart, ...], str], dict[str, str]]:
+    """Split `--set` overrides into variable values and edits of top-level fields (applied to a copy);
+    the third result maps each replaced field's path to the assignment that replaced it, the fourth
+    each variable given a value to where the value came from (`--set classes=4`, or the variant).
+
+    `variant` picks a row of the spec's `variants` table; its values apply first, the other
+    overrides over them. No variable may take a name these keys own (`reserved_names`)."""
     variables = data.get("variables") if isinstance(data.get("variables"), dict) else {}
+    reserved_names(variables, source)
     out = dict(data)
     overrides = dict(overrides)
-    variant = overrides.pop(VARIANT, None) if VARIANT not in variables else None
+    variant = overrides.pop(VARIANT, None)
     var_values: dict[str, Any] = variant_values(data, variables, variant, source)
+    origins = {key: _variant_origin(data, variant, key, value, source) for key, value in var_values.items()}
     fields: dict[tuple[PathPart, ...], str] = {}
     problems = []
     for key, value in overrides.items():
         parts = key.split(".")
         if key in variables:
             var_values[key] = value
+            origins[key] = f"--set {key}={shown(value)}"
         elif parts[0] in OVERRIDABLE:
-            fields[tuple(parts)] = f"{key}={shown(value)}"
             target = out
             for i, part in enumerate(parts[:-1]):
                 child = target.get(part)
                 target[part] = dict(child) if isinstance(child, dict) else {}
                 target = target[part]
-            target[parts[-1]] = value
+            for path in _merge(target, parts[-1], value, tuple(parts)):
+                fields[path] = f"{key}={shown(value)}"
         else:
-            near = closest(key, [*variables, *OVERRIDABLE])
             problems.append(Problem(
                 f"--set {key}: the spec has no variable or field {key!r}", file=source.file,
-                hint=(f"did you mean {near!r}? " if near else "") + f"variables: {', '.join(variables) or 'none'}; fields: {', '.join(OVERRIDABLE)}"
+                hint=did_you_mean(key, [*variables, *OVERRIDABLE]) + f"variables: {', '.join(variables) or 'none'}; fields: {', '.join(OVERRIDABLE)}"
                      + ("; `variant` picks one of the spec's variants" if isinstance(data.get("variants"), dict) else ""),
             ))
     if problems:
         raise SpecError(problems)
-    return out, var_values, fields
+    return out, var_values, fields, origins
+
+
+def _variant_origin(data: dict[str, Any], variant: Any, key: str, value: Any, source: Source) -> str:
+    """Where a variant's value came from, for hints: the variant and its line (not `--set`, which was not given)."""
+    name = _written(variant, data["variants"])
+    spot = source.values.get(("variants", name, key))
+    return f"variant {name!r}, {key}={shown(value)}" + (f" (line {spot[0]})" if spot else "")
+
+
+def _merge(target: dict[str, Any], key: str, value: Any, path: tuple[PathPart, ...]) -> list[tuple[PathPart, ...]]:
+    """Put `value` at `target[key]`: a mapping given for a mapping is merged into it, key by key and at
+    every depth, so `--set defaults={batchnorm: {momentum: 0.9}}` keeps the spec's other defaults
+    (replacing the whole mapping silently dropped them). Returns the paths the value replaced."""
+    current = target.get(key)
+    if not (isinstance(value, dict) and isinstance(current, dict) and value):
+        target[key] = value
+        return [path]
+    merged = dict(current)
+    target[key] = merged
+    return [leaf for k, v in value.items() for leaf in _merge(merged, k, v, path + (k,))]
 
 
 def _uses(value: Any) -> set[str]:
@@ -133,9 +239,10 @@ def _variable_order(raw: dict[str, Any], fixed: Mapping[str, Any]) -> tuple[list
     return order, cycles
 
 
-def _from_overrides(data: dict[str, Any], raw: dict[str, Any], var_values: Mapping[str, Any], order: list[str]) -> dict[tuple[PathPart, ...], str]:
-    """Paths (outside `variables`) whose expression uses a variable `--set` gave, directly or
-    through other variables -> those assignments, for the hints of problems found there."""
+def _from_overrides(data: dict[str, Any], raw: dict[str, Any], var_values: Mapping[str, str], order: list[str]) -> dict[tuple[PathPart, ...], str]:
+    """Paths (outside `variables`) whose expression uses a variable `--set` or the variant gave,
+    directly or through other variables -> where those values came from, for the hints of problems found there.
+    `var_values`: each such variable -> its origin (`apply_overrides`)."""
     given: dict[str, set[str]] = {}
     for name in order:
         given[name] = ({name} if name in var_values else set()).union(*(given.get(d, set()) for d in _uses(raw[name]) if d not in var_values))
@@ -145,7 +252,7 @@ def _from_overrides(data: dict[str, Any], raw: dict[str, Any], var_values: Mappi
         if expr.is_expr(value):
             names = set().union(*(given.get(n, set()) for n in expr.names(value)))
             if names:
-                out[path] = ", ".join(f"${n} from --set {n}={shown(var_values[n])}" for n in sorted(names))
+                out[path] = ", ".join(f"${n} from {var_values[n]}" for n in sorted(names))
         elif isinstance(value, dict):
             for k, v in value.items():
                 walk(v, path + (k,))
@@ -178,10 +285,11 @@ def resolve_variables(data: dict[str, Any], source: Source, overrides: Mapping[s
 
 def _resolve(data: dict[str, Any], source: Source, overrides: Mapping[str, Any] | None) -> tuple[dict[str, Any], Source]:
     problems: list[Problem] = []
-    data, var_values, fields = apply_overrides(data, overrides or {}, source)
+    data, var_values, fields, origins = apply_overrides(data, overrides or {}, source)
     raw_vars = data.get("variables") if isinstance(data.get("variables"), dict) else {}
     order, cycles = _variable_order(raw_vars, var_values)
-    source = replace(source, overrides=fields, derived=_from_overrides(data, raw_vars, var_values, order))
+    source = replace(source, overrides=fields, derived=_from_overrides(data, raw_vars, origins, order))
+    problems.extend(defaults_problems(data, source) + parameter_problems(data, source))
     broken: set[str] = set()
 
     def fail(path: tuple, message: str, hint: str | None = None) -> None:
@@ -244,8 +352,7 @@ def _message(err: Mapping[str, Any], value: Any) -> tuple[str, str | None, bool]
     """(message, hint, located at the key) for one Pydantic error."""
     kind, ctx = err["type"], err.get("ctx") or {}
     if kind == "unknown_key":
-        near = ctx.get("suggestion")
-        return f"unknown key {ctx['key']!r}", (f"did you mean {near!r}? valid keys: {ctx['valid']}" if near else f"valid keys: {ctx['valid']}"), True
+        return f"unknown key {ctx['key']!r}", f"{did_you_mean(ctx['key'], str(ctx['valid']).split(', '))}valid keys: {ctx['valid']}", True
     if kind == "unknown_kind":
         tag = kind_of(value)
         if isinstance(value, dict) and len(value) != 1:
@@ -254,8 +361,7 @@ def _message(err: Mapping[str, Any], value: Any) -> tuple[str, str | None, bool]
                     "settings such as `name` go inside the kind's mapping: `- conv: {filters: 6, kernel: 5, name: c1}`", False)
         if tag is None:
             return f"a layer must be a kind name or a one-key mapping, got {type(value).__name__}", f"kinds: {', '.join(sorted(KINDS))}", False
-        near = closest(tag, KINDS)
-        return f"unknown layer kind {tag!r}", (f"did you mean {near!r}?" if near else f"kinds: {', '.join(sorted(KINDS))}"), True
+        return f"unknown layer kind {tag!r}", (did_you_mean(tag, KINDS) or f"kinds: {', '.join(sorted(KINDS))}").strip(), True
     if kind == "missing":
         if isinstance(err["loc"][-1], int):
             return f"too few items: item {err['loc'][-1]} is missing", None, False
@@ -264,19 +370,23 @@ def _message(err: Mapping[str, Any], value: Any) -> tuple[str, str | None, bool]
         return f"expected {_TYPE_WORDS[kind]}, got {shown(value)}", _BOOLEAN_HINT if isinstance(value, bool) else None, False
     if kind == "bool_not_number":
         return err["msg"], _BOOLEAN_HINT, False
+    if kind in _LENGTHS:  # Pydantic's "Tuple should have at most 1 item after validation, not 2", in archspec's words
+        bound = ctx.get("max_length") if kind.endswith("long") else ctx.get("min_length")
+        what = ("character" if isinstance(value, str) else "item") + ("" if bound == 1 else "s")
+        size = f"{len(value):,}" if hasattr(value, "__len__") else "?"
+        return f"expected {'at most' if kind.endswith('long') else 'at least'} {bound} {what}, got {size}: {shown(value)}", None, False
     message = err["msg"].replace("Input should be", "should be")
     if kind.startswith("value_error"):
         message = message.removeprefix("Value error, ")
     hint = None
     if kind == "literal_error":
         options = _QUOTED.findall(str(ctx.get("expected", "")))
-        near = closest(str(value), options) if isinstance(value, str) else None
         message = f"expected {ctx.get('expected')}, got {shown(value)}"
-        hint = f"did you mean {near!r}?" if near else None
+        hint = (did_you_mean(value, options) if isinstance(value, str) else "").strip() or None
     elif kind == "string_pattern_mismatch" and ctx.get("pattern") == NAME_PATTERN:
         message = f"a name may hold letters, digits, '_', '.' and '-' only, got {shown(value)}"
     elif kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal", "finite_number",
-                  "string_pattern_mismatch", "string_too_long", "string_too_short"):
+                  "string_pattern_mismatch"):
         message = f"{message}, got {shown(value)}"
     return message, hint, False
 
@@ -286,6 +396,10 @@ def _most_relevant(errors: list[Any], data: Any) -> list[Any]:
     groups: dict[tuple, list[Any]] = {}
     for err in errors:
         groups.setdefault(data_path(err["loc"], data), []).append(err)
+    typed = [path for path, errs in groups.items() if all(e["type"] in _TYPE_WORDS for e in errs)]
+    for path in typed:  # `float | list[float]` given a list with a bad item: the list member's deeper error is the one
+        if any(len(other) > len(path) and other[:len(path)] == path for other in groups):
+            del groups[path]
     out = []
     for path, errs in groups.items():
         if len(errs) > 1:
@@ -307,6 +421,12 @@ def translate(exc: ValidationError, source: Source, data: Any, prefix: tuple[Pat
     by_path: dict[tuple[PathPart, ...], list[tuple[str, str | None, bool]]] = {}
     errors = exc.errors(include_url=False)
     for err in _most_relevant(errors, data):
+        if err["loc"][-1:] == ("[key]",):  # a key that is not text (a dict from Python): blame the key, not its value
+            key = err["input"]
+            path = data_path(err["loc"][:-2], data) + (str(key),)
+            by_path.setdefault(path, []).append((f"a key here is a name, written as text; got the {type(key).__name__} {shown(key)}",
+                                                 f"write it as text: {str(key)!r}", True))
+            continue
         path = data_path(err["loc"], data)
         try:
             value = _value_at(data, path)

@@ -9,9 +9,30 @@ from typing import Any
 
 import yaml
 
+from .read import reads_as_number
+
+
+class _Dumper(yaml.SafeDumper):
+    """PyYAML's safe dumper, quoting the text archspec's reader reads as a number where YAML 1.1 does
+    not (`1e5`, `5e-1`): a layer named `1e5` was written bare and came back as 100000.0."""
+
+
+def _text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    node = dumper.represent_str(value)
+    if reads_as_number(value):
+        node.style = "'"
+    return node
+
+
+_Dumper.add_representer(str, _text)
+
+
+def _dump(value: Any, **options: Any) -> str:
+    return yaml.dump(value, Dumper=_Dumper, width=10**9, sort_keys=False, **options).strip()
+
 
 def _flow(value: Any) -> str:
-    return yaml.safe_dump(value, default_flow_style=True, width=10**9, sort_keys=False).strip()
+    return _dump(value, default_flow_style=True)
 
 
 def to_yaml(spec: dict[str, Any], header: str = "") -> str:
@@ -24,5 +45,5 @@ def to_yaml(spec: dict[str, Any], header: str = "") -> str:
         elif isinstance(value, (dict, list)):
             lines.append(f"{key}: {_flow(value)}")
         else:
-            lines.append(yaml.safe_dump({key: value}, width=10**9, sort_keys=False).strip())
+            lines.append(_dump({key: value}))
     return "\n".join(lines) + "\n"

@@ -19,8 +19,9 @@ from typing import Any, Callable
 import numpy as np
 from pydantic import BaseModel
 
-from ..errors import Problem, SpecError, closest
+from ..errors import Problem, SpecError
 from ..graph import graph_of
+from ..graph.expand import head_problems
 from ..graph.infer import infer
 from ..spec.training import Head, Training
 
@@ -125,12 +126,7 @@ def network(spec: BaseModel, training: Training | None) -> Network:
     graph = graph_of(spec)
     report = infer(graph)
     heads = training.heads if training is not None else {}
-    problems = []
-    for key in heads:
-        if key not in graph.output_map:
-            near = closest(key, graph.output_map)
-            problems.append(graph.problem(("training", "heads", key), f"training.heads names {key!r}, which is not an output of {graph.name}",
-                                          (f"did you mean {near!r}? " if near else "") + f"outputs: {', '.join(graph.output_map)}"))
+    problems = head_problems(graph, heads)
     outputs = {}
     for key, layer in graph.output_map.items():
         shape = report.layer(layer).output_shape
