@@ -8,14 +8,30 @@ exit), each bounded by a deadline, never on a sleep.
 
 from __future__ import annotations
 
+import http.client
 import json
+import queue
+import re
+import select
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
 
 import pytest
 
 pytest.importorskip("starlette", reason="archspec[serve] not installed")
 pytest.importorskip("httpx2", reason="Starlette's test client needs httpx2")
 
-from test_serve import LENET, client_for, spec_file  # noqa: E402,F401  (spec_file: the fixture)
+from starlette.testclient import TestClient  # noqa: E402
+
+from archspec.tools.serve.app import create_app  # noqa: E402
+from archspec.tools.serve.run import views  # noqa: E402
+from archspec.tools.serve.work import Budget, default_workers  # noqa: E402
+from conftest import ROOT  # noqa: E402
+from test_serve import BASE, LENET, SERVE, client_for, spec_file  # noqa: E402,F401  (spec_file: the fixture)
 
 
 # -- every bad request is a 4xx ----------------------------------------------------------------
@@ -48,3 +64,135 @@ def test_a_surrogate_pair_is_text(spec_file):
     assert "\\ud83d\\ude00" in body
     answer = client.post("/api/spec/check", content=body.encode("ascii"), headers={"content-type": "application/json"})
     assert answer.status_code == 200 and answer.json()["ok"], answer.text
+
+
+# -- work is bounded ---------------------------------------------------------------------------
+EXPANSION = "name: r\ninput: [8, 8, 1]\nlayers:\n  - repeat: {times: 65536, layers: [{conv: {depth: 1, kernel: 1}}]}\n"
+"""103 bytes that expand to 65,536 layers: more than 10 s of a CPU, and a 65 MB answer, to check."""
+
+
+def budget_client(spec_file, **budget) -> TestClient:
+    spec, _ = views(spec_file)
+    return TestClient(create_app(spec, None, budget=Budget(**budget)), base_url=BASE)  # type: ignore[arg-type]
+
+
+def test_a_check_past_its_time_budget_is_stopped_with_a_422(spec_file):
+    client = budget_client(spec_file, seconds=2.0, workers=1)
+    t0 = time.monotonic()
+    answer = client.post("/api/spec/check", json={"text": EXPANSION})
+    took = time.monotonic() - t0
+    assert answer.status_code == 422, answer.text
+    data = answer.json()
+    assert "stopped after 2 s, the server's time budget" in data["error"] and data["budget"] == {"seconds": 2.0}
+    (problem,) = data["problems"]  # what the page shows in its problems pane
+    assert problem["message"].startswith(f"{spec_file}: not checked: stopped after 2 s") and "archspec shapes" in problem["message"]
+    assert took < 15, took  # the worker's start (a fork server's first import) is not counted in the budget; the work is
+    # the killed worker is replaced: the next check is answered as usual
+    again = client.post("/api/spec/check", json={"text": LENET.read_text()})
+    assert again.status_code == 200 and again.json()["ok"], again.text
+
+
+def test_memory_and_answer_size_have_budgets(spec_file, monkeypatch):
+    client = budget_client(spec_file, memory=256 << 20, answer=10_000)
+    big = client.post("/api/spec/check", json={"text": LENET.read_text()})  # LeNet's answer: some 60 KB with its diagram
+    assert big.status_code == 422 and re.search(r"the answer would be \d+\.\d KiB, over the server's budget of 9\.8 KiB", big.json()["error"]), big.text
+    viewed, _ = views(spec_file)
+    monkeypatch.setattr(viewed, "job", lambda text, sets: (bytearray, (1 << 30,)))  # a 1 GiB allocation in the worker
+    hungry = TestClient(create_app(viewed, None, budget=Budget(memory=256 << 20)), base_url=BASE)  # type: ignore[arg-type]
+    answer = hungry.post("/api/spec/check", json={"text": "x"})
+    assert answer.status_code == 422 and "needed more than 256.0 MiB, the server's memory budget" in answer.json()["error"], answer.text
+    assert hungry.post("/api/spec/check", json={"text": "x"}).status_code == 422  # a fresh worker, the same answer
+
+
+# -- the real server on 127.0.0.1 ----------------------------------------------------------------
+class BudgetServer:
+    """`archspec serve TARGET --port 0` in a child process, or `serve()` with a budget (the CLI has no option for it);
+    its port read from what it prints."""
+
+    def __init__(self, target: Path, budget: str | None = None) -> None:
+        code = ("import sys; from archspec.tools.serve import serve; from archspec.tools.serve.work import Budget; "
+                f"serve({str(target)!r}, port=0, budget={budget}, say=lambda m: print(m, flush=True))")
+        cmd = [sys.executable, "-c", code] if budget else [*SERVE, str(target), "--port", "0"]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+        ready, _, _ = select.select([self.proc.stdout], [], [], 120)
+        line = self.proc.stdout.readline() if ready else ""  # type: ignore[union-attr]
+        found = re.search(r"at http://127\.0\.0\.1:(\d+)/", line)
+        if not found:
+            self.proc.kill()
+            raise AssertionError(f"the server did not start: {line!r} {self.proc.stderr.read()[-3000:]}")  # type: ignore[union-attr]
+        self.port = int(found[1])
+
+    def post(self, path: str, payload: dict, timeout: float = 60) -> tuple[int, dict]:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            conn.request("POST", path, body=json.dumps(payload).encode(), headers={"Content-Type": "application/json"})
+            response = conn.getresponse()
+            return response.status, json.loads(response.read() or b"{}")
+        finally:
+            conn.close()
+
+    def signal_and_wait(self, sig: int, limit: float) -> tuple[float, int, str]:
+        """Send `sig`; (seconds until the process ended, its exit status, its stderr). Killed, and a failure, past `limit`."""
+        t0 = time.monotonic()
+        self.proc.send_signal(sig)
+        try:
+            self.proc.wait(timeout=limit)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError(f"{signal.Signals(sig).name} did not stop the server within {limit} s") from None
+        took = time.monotonic() - t0
+        return took, self.proc.returncode, self.proc.stderr.read()  # type: ignore[union-attr]
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def burst(server: BudgetServer, n: int, text: str) -> "queue.Queue[tuple[int, dict]]":
+    """`n` checks of `text` at once, each on its own connection and thread; their answers arrive on the queue."""
+    answers: queue.Queue[tuple[int, dict]] = queue.Queue()
+
+    def one() -> None:
+        try:
+            answers.put(server.post("/api/spec/check", {"text": text}))
+        except (OSError, http.client.HTTPException) as exc:  # the server went away under it: a closed connection
+            answers.put((0, {"error": repr(exc)}))
+
+    for _ in range(n):
+        threading.Thread(target=one, daemon=True).start()
+    return answers
+
+
+def check_with_retries(server: BudgetServer, text: str, limit: float) -> tuple[int, dict, float]:
+    """A check as the page makes it: on 429, again after the retry_after_ms the answer gives; (status, answer, seconds)."""
+    t0 = time.monotonic()
+    while True:
+        status, data = server.post("/api/spec/check", {"text": text})
+        if status != 429 or time.monotonic() - t0 > limit:
+            return status, data, time.monotonic() - t0
+        threading.Event().wait(data["retry_after_ms"] / 1000)  # the server's own Retry-After, as the page waits it
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
+def test_41_expansions_at_once_neither_starve_a_check_nor_stop_a_signal(spec_file, sig):
+    server = BudgetServer(spec_file)  # as the CLI starts it: 10 s a request, 2 workers (1 on one CPU), 4 waiting
+    try:
+        answers = burst(server, 41, EXPANSION)
+        busy = [answers.get(timeout=30) for _ in range(41 - default_workers() - 4)]  # the rest are refused at once
+        assert {status for status, _ in busy} == {429}, busy[:3]
+        assert "busy" in busy[0][1]["error"] and busy[0][1]["retry_after_ms"] >= 1000
+        # the page's next edit: a long job is stopped for it, and it is answered like any other check
+        status, data, took = check_with_retries(server, LENET.read_text(), limit=60)
+        assert status == 200 and data["ok"], (status, data)
+        assert took < 8, f"a normal check under the burst took {took:.1f} s"  # within a preemption or two, not the 10 s budget
+        print(f"a normal check under 41 expansions: {took:.2f} s")
+        took, rc, err = server.signal_and_wait(sig, limit=10)
+        assert took < 1.5, f"{signal.Signals(sig).name} took {took:.2f} s to stop the server"
+        assert rc == 0 and "Traceback" not in err, (rc, err[-2000:])
+        print(f"{signal.Signals(sig).name}: stopped in {took:.2f} s under 6 expansions at work or waiting")
+        rest = [answers.get(timeout=10) for _ in range(default_workers() + 4)]  # every request had its answer:
+        assert {status for status, _ in rest} <= {0, 422, 429, 503}, rest  # over budget, refused, stopped, or its connection closed
+    finally:
+        server.kill()

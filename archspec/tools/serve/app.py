@@ -7,6 +7,10 @@
     POST /api/spec/save       {"text", "version"} -> writes the one spec file (403 read-only, 409 changed on disk)
     POST /api/model/look      image bytes (PNG, JPEG, GIF, BMP) -> probabilities and feature maps
 
+Every request has a budget (``work.Budget``): a check runs in a worker process that is killed past its time
+or memory, and an answer over its size is not sent; either is a 422 that says which budget it met. When
+every worker is busy and enough requests wait, more are refused at once (429).
+
 Every refusal is JSON with an "error" sentence and a 4xx status: an unknown route, a wrong method,
 a body over its limit (413), malformed JSON or unknown fields (400), a wrong content type (415),
 too many expensive calls (429), a Host header that is not this server's (400, against DNS
@@ -28,11 +32,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ...errors import SpecError
+from ...errors import Problem, SpecError
 from ..draw.page import inline_scripts
 from .limits import IMAGE_BODY, SPEC_BODY, RateLimit, Refused, json_object
 from .page import ASSETS, page
 from .spec_view import SpecView, problem_json
+from .work import Budget, Lane, OverBudget, Pool, default_workers
 
 if TYPE_CHECKING:
     from .model_view import ModelView  # NumPy and TensorFlow: a spec-only server never imports them
@@ -76,8 +81,8 @@ async def body_of(request: Request, limit: int, types: tuple[str, ...]) -> bytes
 class Guard:
     """ASGI middleware: the Host and Origin rules, and the security headers on every answer."""
 
-    def __init__(self, app: Any, hosts: tuple[str, ...] | None, policy: str) -> None:
-        self.app, self.hosts = app, hosts
+    def __init__(self, app: Any, hosts: tuple[str, ...] | None, policy: str, work: tuple[Any, ...] = ()) -> None:
+        self.app, self.hosts, self.work = app, hosts, work
         self.headers = [(b"content-security-policy", policy.encode()), (b"x-content-type-options", b"nosniff"),
                         (b"referrer-policy", b"no-referrer"), (b"cache-control", b"no-store")]
 
@@ -103,6 +108,16 @@ class Guard:
 
         await self.app(scope, receive, secured)
 
+    async def warm(self) -> None:
+        """Start the workers' processes before the first request needs one."""
+        for w in self.work:
+            await w.warm()
+
+    def stop(self) -> None:
+        """End the work under way now and refuse more (Ctrl-C, SIGTERM): whoever waits is answered 503."""
+        for w in self.work:
+            w.stop()
+
 
 def _hostname(host: str) -> str:
     host = host.strip().lower()
@@ -121,9 +136,13 @@ typing or drawing stays below them; a script that floods the server gets 429s.""
 
 
 def create_app(spec: SpecView | None, model: ModelView | None, *, hosts: tuple[str, ...] | None = LOCAL_HOSTS,
-               rates: dict[str, tuple[float, int]] | None = None) -> Any:
-    """The app for a spec and/or a model; `hosts`: the Host names accepted (None: any, for --host 0.0.0.0)."""
+               rates: dict[str, tuple[float, int]] | None = None, budget: Budget | None = None) -> Any:
+    """The app for a spec and/or a model; `hosts`: the Host names accepted (None: any, for --host 0.0.0.0).
+    The returned app's ``stop()`` ends the work under way at once (the server calls it on Ctrl-C or SIGTERM)."""
     rates = {**RATES, **(rates or {})}
+    budget = budget or Budget(workers=default_workers())
+    checking = Pool(budget, "spec check")
+    looking = Lane(Budget(seconds=budget.seconds, workers=1, waiting=budget.waiting), "model")  # the model does one pass at a time
     checks = RateLimit(*rates["check"], "spec check")
     looks = RateLimit(*rates["look"], "model")
     saves = RateLimit(*rates["save"], "save")
@@ -147,7 +166,14 @@ def create_app(spec: SpecView | None, model: ModelView | None, *, hosts: tuple[s
             raise Refused(404, "this server shows a model without a spec")
         data = json_object(await body_of(request, SPEC_BODY, ("application/json",)), {"text": str, "sets": list}, ("text",))
         checks.take()
-        return JSONResponse(await run_in_threadpool(spec.check, data["text"], data.get("sets", [])))
+        fn, args = spec.job(data["text"], data.get("sets", []))
+        try:
+            return Response(await checking.run(fn, *args), media_type="application/json")
+        except OverBudget as exc:  # said as a problem too, so that the page shows it where it shows a spec's
+            why = Problem(f"not checked: {exc.message}", file=spec.name,
+                          hint=f"archspec shapes {spec.name} checks it without this budget; a large `repeat` or `times` is the usual cause")
+            exc.fields["problems"] = [problem_json(why)]
+            raise
 
     async def save(request: Request) -> Response:
         if spec is None:
@@ -165,7 +191,7 @@ def create_app(spec: SpecView | None, model: ModelView | None, *, hosts: tuple[s
             raise Refused(400, "the body is empty: send an image")
         looks.take()
         try:
-            return JSONResponse(await run_in_threadpool(model.look, data, "image"))
+            return JSONResponse(await looking.run(model.look, data, "image"))
         except SpecError as exc:
             return JSONResponse({"error": str(exc), "problems": [problem_json(p) for p in exc.problems]}, status_code=422)
 
@@ -180,7 +206,7 @@ def create_app(spec: SpecView | None, model: ModelView | None, *, hosts: tuple[s
 
     async def crashed(request: Request, exc: Exception) -> Response:
         log.error("internal error on %s %s", request.method, request.url.path, exc_info=exc)
-        return refusal(500, f"internal error ({type(exc).__name__}); the server's log has the details")
+        return refusal(500, f"internal error ({getattr(exc, 'kind', type(exc).__name__)}); the server's log has the details")
 
     routes = [
         Route("/", index, methods=["GET"]),
@@ -191,4 +217,4 @@ def create_app(spec: SpecView | None, model: ModelView | None, *, hosts: tuple[s
         Route("/api/model/look", look, methods=["POST"]),
     ]
     app = Starlette(routes=routes, exception_handlers={Refused: refused, HTTPException: http_error, Exception: crashed})
-    return Guard(app, hosts, csp())
+    return Guard(app, hosts, csp(), (checking, looking))

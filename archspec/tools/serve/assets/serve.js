@@ -200,6 +200,10 @@
     var started = job.started;
     return call('/api/spec/check', JSON.stringify({text: job.text(), sets: setsList()})).then(function (res) {
       if (res.status === 429) return res.retry;
+      if (res.status === 422 && res.data.problems) {  // over the server's budget: shown as the spec's problem
+        renderCheck({ok: false, problems: res.data.problems, variables: null}, started);
+        return 0;
+      }
       if (res.status !== 200) { fail('check refused: ' + res.data.error); return 0; }
       renderCheck(res.data, started);
       return 0;
