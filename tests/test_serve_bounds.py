@@ -14,6 +14,7 @@ import queue
 import re
 import select
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -194,5 +195,69 @@ def test_41_expansions_at_once_neither_starve_a_check_nor_stop_a_signal(spec_fil
         print(f"{signal.Signals(sig).name}: stopped in {took:.2f} s under 6 expansions at work or waiting")
         rest = [answers.get(timeout=10) for _ in range(default_workers() + 4)]  # every request had its answer:
         assert {status for status, _ in rest} <= {0, 422, 429, 503}, rest  # over budget, refused, stopped, or its connection closed
+    finally:
+        server.kill()
+
+
+# -- slow clients --------------------------------------------------------------------------------
+def closed_within(sock: socket.socket, limit: float, drip: bytes = b"", every: float = 0.1) -> tuple[float, bytes]:
+    """Wait (bounded) for the server to close `sock`, sending `drip` a byte at a time meanwhile, as a slow client does;
+    (seconds until closed, what the server sent). A failure if it is still open after `limit` seconds."""
+    t0, got, sent = time.monotonic(), b"", 0
+    while time.monotonic() - t0 < limit:
+        readable, _, _ = select.select([sock], [], [], every)  # the wait is the drip's pace; the event is the close
+        if readable:
+            try:
+                chunk = sock.recv(65536)
+            except ConnectionResetError:
+                chunk = b""
+            if not chunk:
+                return time.monotonic() - t0, got
+            got += chunk
+        elif sent < len(drip):
+            try:
+                sock.send(drip[sent:sent + 1])
+            except (BrokenPipeError, ConnectionResetError):
+                return time.monotonic() - t0, got
+            sent += 1
+    raise AssertionError(f"the connection was still open after {limit} s ({sent} bytes sent, {got[:200]!r} received)")
+
+
+def test_an_idle_connection_is_closed(spec_file):
+    """A connection that never sends a request: closed after the headers' deadline (10 s as the CLI starts)."""
+    server = BudgetServer(spec_file)
+    try:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+            took, got = closed_within(sock, limit=20)
+        assert 9 < took < 13 and got == b"", (took, got)
+        print(f"an idle connection closed after {took:.2f} s")
+    finally:
+        server.kill()
+
+
+def test_slow_headers_and_slow_bodies_are_cut_off(spec_file):
+    server = BudgetServer(spec_file, "Budget(headers=1.0, body=1.0)")
+    try:
+        # headers a byte every 0.1 s (a slowloris): closed after about a second, before they are all in
+        head = f"POST /api/spec/check HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nContent-Type: application/json\r\n".encode() + b"X-Pad: " + b"a" * 200
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+            took, got = closed_within(sock, limit=10, drip=head)
+        assert took < 3 and got == b"", (took, got)
+        # a body a byte every 0.1 s: 408 after about a second, then the connection is closed
+        body = json.dumps({"text": LENET.read_text()}).encode()
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+            sock.sendall(f"POST /api/spec/check HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nContent-Type: application/json\r\n"
+                         f"Content-Length: {len(body)}\r\n\r\n".encode())
+            took, got = closed_within(sock, limit=10, drip=body)
+        assert took < 4 and got.startswith(b"HTTP/1.1 408 "), (took, got[:300])
+        assert b"the body did not arrive within 1 s" in got, got
+        # between requests on a kept-alive connection the same deadline holds: an answer, then silence, then closed
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+            sock.sendall(f"GET /api/session HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n\r\n".encode())
+            took, got = closed_within(sock, limit=10)
+        assert got.startswith(b"HTTP/1.1 200 ") and took < 3, (took, got[:100])
+        # a client that is not slow is served as ever
+        status, data = server.post("/api/spec/check", {"text": LENET.read_text()})
+        assert status == 200 and data["ok"]
     finally:
         server.kill()

@@ -20,6 +20,7 @@ rebinding) or a cross-site POST (403). Errors in a spec are not refusals: /api/s
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import logging
@@ -61,8 +62,9 @@ def refusal(status: int, message: str, headers: dict[str, str] | None = None, **
     return JSONResponse({"error": message, **fields}, status_code=status, headers=headers)
 
 
-async def body_of(request: Request, limit: int, types: tuple[str, ...]) -> bytes:
-    """The request body, refused when over `limit` bytes (declared or streamed) or not of one of `types`."""
+async def body_of(request: Request, limit: int, types: tuple[str, ...], seconds: float) -> bytes:
+    """The request body, refused when over `limit` bytes (declared or streamed), not of one of `types`, or not all
+    arrived within `seconds` (408: a client that sends slowly holds a connection and a task)."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind not in types:
         raise Refused(415, f"expected Content-Type {' or '.join(types)}, got {kind or 'none'}")
@@ -70,11 +72,15 @@ async def body_of(request: Request, limit: int, types: tuple[str, ...]) -> bytes
     if declared is not None and (not declared.isdigit() or int(declared) > limit):
         raise Refused(413, f"the body is larger than {limit:,} bytes")
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise Refused(413, f"the body is larger than {limit:,} bytes")
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(seconds):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise Refused(413, f"the body is larger than {limit:,} bytes")
+                chunks.append(chunk)
+    except TimeoutError:
+        raise Refused(408, f"the body did not arrive within {seconds:g} s ({size:,} bytes came)", {"Connection": "close"}) from None
     return b"".join(chunks)
 
 
@@ -164,7 +170,7 @@ def create_app(spec: SpecView | None, model: ModelView | None, *, hosts: tuple[s
     async def check(request: Request) -> Response:
         if spec is None:
             raise Refused(404, "this server shows a model without a spec")
-        data = json_object(await body_of(request, SPEC_BODY, ("application/json",)), {"text": str, "sets": list}, ("text",))
+        data = json_object(await body_of(request, SPEC_BODY, ("application/json",), budget.body), {"text": str, "sets": list}, ("text",))
         checks.take()
         fn, args = spec.job(data["text"], data.get("sets", []))
         try:
@@ -178,7 +184,7 @@ def create_app(spec: SpecView | None, model: ModelView | None, *, hosts: tuple[s
     async def save(request: Request) -> Response:
         if spec is None:
             raise Refused(404, "this server shows a model without a spec")
-        data = json_object(await body_of(request, SPEC_BODY, ("application/json",)), {"text": str, "version": str}, ("text", "version"))
+        data = json_object(await body_of(request, SPEC_BODY, ("application/json",), budget.body), {"text": str, "version": str}, ("text", "version"))
         saves.take()
         version = await run_in_threadpool(spec.save, data["text"], data["version"])
         return JSONResponse({"saved": spec.name, "version": version})
@@ -186,7 +192,7 @@ def create_app(spec: SpecView | None, model: ModelView | None, *, hosts: tuple[s
     async def look(request: Request) -> Response:
         if model is None:
             raise Refused(404, "this server shows a spec without a trained model; start it with a run folder or a .keras file")
-        data = await body_of(request, IMAGE_BODY, IMAGE_TYPES)
+        data = await body_of(request, IMAGE_BODY, IMAGE_TYPES, budget.body)
         if not data:
             raise Refused(400, "the body is empty: send an image")
         looks.take()

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from ...errors import Problem, SpecError
 from ...keras_side.saving import SPEC_SUFFIXES
 from .spec_view import SpecView
-from .work import Budget
+from .work import Budget, default_workers
 
 if TYPE_CHECKING:
     from .model_view import ModelView
@@ -106,6 +106,42 @@ def _server_class(base: type) -> type:
     return Server
 
 
+def _protocol_class(seconds: float) -> type:
+    """uvicorn's HTTP/1.1 protocol, which also closes a connection whose request headers are not all in `seconds` after
+    it opened or after its last answer. uvicorn has no such limit (its keep-alive timer is reset by every byte),
+    so a client sending a header a byte at a time would hold a connection for ever."""
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class Protocol(H11Protocol):  # type: ignore[misc]
+        deadline: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport: Any) -> None:
+            super().connection_made(transport)
+            self._arm()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            self._arm()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            if self.deadline is not None:
+                self.deadline.cancel()
+            super().connection_lost(exc)
+
+        def _arm(self) -> None:
+            if self.deadline is not None:
+                self.deadline.cancel()
+            self.deadline = self.loop.call_later(seconds, self._expire, self.cycle)
+
+        def _expire(self, armed: Any) -> None:
+            """No request began since the timer was armed (or one is still answered: it re-arms when done)."""
+            idle = self.cycle is armed and (self.cycle is None or self.cycle.response_complete)
+            if idle and not self.transport.is_closing():
+                self.transport.close()
+
+    return Protocol
+
+
 def serve(target: str | Path, *, host: str = "127.0.0.1", port: int = 8000, sets: tuple[str, ...] = (), read_only: bool = False,
           say: Callable[[str], None] = print, open_browser: bool = False, budget: Budget | None = None) -> None:
     """Serve the live page for a spec, a run folder or a .keras file until Ctrl-C or SIGTERM; `budget`: what a request may cost."""
@@ -118,10 +154,11 @@ def serve(target: str | Path, *, host: str = "127.0.0.1", port: int = 8000, sets
 
     spec, model = views(Path(target), sets=sets, read_only=read_only)
     hosts = None if host in ANY_HOST else tuple(dict.fromkeys((host.strip("[]").lower(), *LOCAL_HOSTS)))
+    budget = budget or Budget(workers=default_workers())
     app = create_app(spec, model, hosts=hosts, budget=budget)
     sock = listen(host, port)
     url = url_of(sock, host)
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", server_header=False,
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", server_header=False, http=_protocol_class(budget.headers),
                             timeout_graceful_shutdown=GRACE)  # type: ignore[arg-type]  # a float works; the stub says int
     server = _server_class(uvicorn.Server)(config, app)
     say(f"serving {target} at {url}" + (" (every interface)" if host in ANY_HOST else "") + "; Ctrl-C stops")

@@ -54,6 +54,10 @@ class Budget:
     """Processes (spec checks) or threads (model) working at once."""
     waiting: int = 4
     """Requests that may wait for a worker; more are refused with 429."""
+    headers: float = 10.0
+    """Seconds a connection has to send a request's headers, from its opening or from the last answer (slowloris)."""
+    body: float = 30.0
+    """Seconds a request has to send its body once its headers are in (8 MiB at 280 KB/s); else 408."""
 
 
 class OverBudget(Refused):
