@@ -259,5 +259,15 @@ def test_slow_headers_and_slow_bodies_are_cut_off(spec_file):
         # a client that is not slow is served as ever
         status, data = server.post("/api/spec/check", {"text": LENET.read_text()})
         assert status == 200 and data["ok"]
+        # and a body still arriving does not hold up SIGTERM: it is answered 503 at once
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+            sock.sendall(f"POST /api/spec/check HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nContent-Type: application/json\r\n"
+                         f"Content-Length: {len(body)}\r\nExpect: 100-continue\r\n\r\n".encode())
+            assert sock.recv(65536).startswith(b"HTTP/1.1 100 ")  # the event: the app has begun to read the body
+            sock.sendall(b"{")
+            took, rc, err = server.signal_and_wait(signal.SIGTERM, limit=10)
+            answer = sock.recv(65536)
+        assert took < 1.0 and rc == 0 and err == "", (took, rc, err[-2000:])
+        assert answer.startswith(b"HTTP/1.1 503 ") and b"the server is stopping" in answer, answer[:300]
     finally:
         server.kill()

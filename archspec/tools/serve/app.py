@@ -38,7 +38,7 @@ from ..draw.page import inline_scripts
 from .limits import IMAGE_BODY, SPEC_BODY, RateLimit, Refused, json_object
 from .page import ASSETS, page
 from .spec_view import SpecView, problem_json
-from .work import Budget, Lane, OverBudget, Pool, default_workers
+from .work import Budget, Lane, OverBudget, Pool, Stopping, default_workers
 
 if TYPE_CHECKING:
     from .model_view import ModelView  # NumPy and TensorFlow: a spec-only server never imports them
@@ -62,7 +62,24 @@ def refusal(status: int, message: str, headers: dict[str, str] | None = None, **
     return JSONResponse({"error": message, **fields}, status_code=status, headers=headers)
 
 
-async def body_of(request: Request, limit: int, types: tuple[str, ...], seconds: float) -> bytes:
+class Arriving:
+    """The deadlines of the bodies arriving now: when the server stops they all pass at once, so that it never waits for
+    a slow client (each is answered 503 instead of being cancelled mid-request)."""
+
+    def __init__(self) -> None:
+        self.deadlines: set[asyncio.Timeout] = set()
+        self.stopped = False
+
+    async def warm(self) -> None:
+        """Nothing to start."""
+
+    def stop(self) -> None:
+        self.stopped = True
+        for deadline in self.deadlines:
+            deadline.reschedule(asyncio.get_running_loop().time())
+
+
+async def body_of(request: Request, limit: int, types: tuple[str, ...], seconds: float, arriving: Arriving) -> bytes:
     """The request body, refused when over `limit` bytes (declared or streamed), not of one of `types`, or not all
     arrived within `seconds` (408: a client that sends slowly holds a connection and a task)."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -71,16 +88,23 @@ async def body_of(request: Request, limit: int, types: tuple[str, ...], seconds:
     declared = request.headers.get("content-length")
     if declared is not None and (not declared.isdigit() or int(declared) > limit):
         raise Refused(413, f"the body is larger than {limit:,} bytes")
+    if arriving.stopped:
+        raise Stopping()
     chunks, size = [], 0
     try:
-        async with asyncio.timeout(seconds):
+        async with asyncio.timeout(seconds) as deadline:
+            arriving.deadlines.add(deadline)
             async for chunk in request.stream():
                 size += len(chunk)
                 if size > limit:
                     raise Refused(413, f"the body is larger than {limit:,} bytes")
                 chunks.append(chunk)
     except TimeoutError:
+        if arriving.stopped:
+            raise Stopping() from None
         raise Refused(408, f"the body did not arrive within {seconds:g} s ({size:,} bytes came)", {"Connection": "close"}) from None
+    finally:
+        arriving.deadlines.discard(deadline)
     return b"".join(chunks)
 
 
@@ -147,6 +171,7 @@ def create_app(spec: SpecView | None, model: ModelView | None, *, hosts: tuple[s
     The returned app's ``stop()`` ends the work under way at once (the server calls it on Ctrl-C or SIGTERM)."""
     rates = {**RATES, **(rates or {})}
     budget = budget or Budget(workers=default_workers())
+    arriving = Arriving()
     checking = Pool(budget, "spec check")
     looking = Lane(Budget(seconds=budget.seconds, workers=1, waiting=budget.waiting), "model")  # the model does one pass at a time
     checks = RateLimit(*rates["check"], "spec check")
@@ -170,7 +195,7 @@ def create_app(spec: SpecView | None, model: ModelView | None, *, hosts: tuple[s
     async def check(request: Request) -> Response:
         if spec is None:
             raise Refused(404, "this server shows a model without a spec")
-        data = json_object(await body_of(request, SPEC_BODY, ("application/json",), budget.body), {"text": str, "sets": list}, ("text",))
+        data = json_object(await body_of(request, SPEC_BODY, ("application/json",), budget.body, arriving), {"text": str, "sets": list}, ("text",))
         checks.take()
         fn, args = spec.job(data["text"], data.get("sets", []))
         try:
@@ -184,7 +209,7 @@ def create_app(spec: SpecView | None, model: ModelView | None, *, hosts: tuple[s
     async def save(request: Request) -> Response:
         if spec is None:
             raise Refused(404, "this server shows a model without a spec")
-        data = json_object(await body_of(request, SPEC_BODY, ("application/json",), budget.body), {"text": str, "version": str}, ("text", "version"))
+        data = json_object(await body_of(request, SPEC_BODY, ("application/json",), budget.body, arriving), {"text": str, "version": str}, ("text", "version"))
         saves.take()
         version = await run_in_threadpool(spec.save, data["text"], data["version"])
         return JSONResponse({"saved": spec.name, "version": version})
@@ -192,7 +217,7 @@ def create_app(spec: SpecView | None, model: ModelView | None, *, hosts: tuple[s
     async def look(request: Request) -> Response:
         if model is None:
             raise Refused(404, "this server shows a spec without a trained model; start it with a run folder or a .keras file")
-        data = await body_of(request, IMAGE_BODY, IMAGE_TYPES, budget.body)
+        data = await body_of(request, IMAGE_BODY, IMAGE_TYPES, budget.body, arriving)
         if not data:
             raise Refused(400, "the body is empty: send an image")
         looks.take()
@@ -223,4 +248,4 @@ def create_app(spec: SpecView | None, model: ModelView | None, *, hosts: tuple[s
         Route("/api/model/look", look, methods=["POST"]),
     ]
     app = Starlette(routes=routes, exception_handlers={Refused: refused, HTTPException: http_error, Exception: crashed})
-    return Guard(app, hosts, csp(), (checking, looking))
+    return Guard(app, hosts, csp(), (arriving, checking, looking))

@@ -78,7 +78,7 @@ def _terminated(sig: int, frame: object) -> None:
     raise _Terminated()
 
 
-GRACE = 0.5
+GRACE = 0.25
 """Seconds the server gives requests under way to finish once stopped; the work they wait on is killed at once."""
 
 
