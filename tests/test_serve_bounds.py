@@ -271,3 +271,61 @@ def test_slow_headers_and_slow_bodies_are_cut_off(spec_file):
         assert answer.startswith(b"HTTP/1.1 503 ") and b"the server is stopping" in answer, answer[:300]
     finally:
         server.kill()
+
+
+def test_the_model_lane_answers_past_its_budget_and_on_stop():
+    """The model's forward passes stay in the server (on a daemon thread): past the budget the request is answered
+    422 without waiting for the pass, and stopping answers whoever waits."""
+    import asyncio
+
+    from archspec.tools.serve.limits import Refused
+    from archspec.tools.serve.work import Lane
+
+    release = threading.Event()
+
+    def stuck(x: int) -> int:  # a forward pass that does not end (by itself) within the budget
+        release.wait(30)
+        return x
+
+    async def scenario() -> list:
+        lane = Lane(Budget(seconds=0.3, workers=1, waiting=2), "model")
+        out = []
+        for call in (lane.run(stuck, 1), lane.run(stuck, 2)):
+            try:
+                out.append(await call)
+            except Refused as exc:
+                out.append((exc.status, exc.message))
+        release.set()
+        assert await lane.run(lambda x: x * 2, 21) == 42  # the lane free again once the pass ended
+        release.clear()
+        waiting = asyncio.ensure_future(lane.run(stuck, 3))
+        await asyncio.sleep(0)  # let it queue (an await, not a wait for time)
+        lane.stop()
+        try:
+            await waiting
+        except Refused as exc:
+            out.append((exc.status, exc.message))
+        release.set()
+        return out
+
+    first, second, stopped = asyncio.run(scenario())
+    assert first[0] == 422 and "no answer after 0.3 s, the server's time budget for a model request" in first[1], first
+    assert second[0] == 422, second  # queued behind the stuck pass
+    assert stopped == (503, "the server is stopping"), stopped
+
+
+def test_the_page_shows_a_check_past_its_budget_as_a_problem(chromium, spec_file, tmp_path):
+    from browser import Browser
+    from test_serve import edit, open_page
+
+    server = BudgetServer(spec_file, "Budget(seconds=1.0)")
+    try:
+        with Browser(chromium, tmp_path / "profile") as browser:
+            page = open_page(browser, f"http://127.0.0.1:{server.port}/")
+            status = edit(page, page.evaluate("document.getElementById('editor').value"), EXPANSION)
+            assert not status["ok"] and "not checked: stopped after 1 s" in status["problems"][0]["message"], status
+            shown = page.evaluate("document.querySelector('#problems pre').textContent")
+            assert "the server's time budget for a spec check" in shown and "archspec shapes" in shown
+            assert page.evaluate("JSON.parse(document.getElementById('status').textContent).errors") == []
+    finally:
+        server.kill()
