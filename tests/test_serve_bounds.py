@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import queue
 import re
 import select
@@ -329,3 +330,24 @@ def test_the_page_shows_a_check_past_its_budget_as_a_problem(chromium, spec_file
             assert page.evaluate("JSON.parse(document.getElementById('status').textContent).errors") == []
     finally:
         server.kill()
+
+
+def test_workers_do_not_rerun_the_main_script(spec_file, tmp_path):
+    """multiprocessing would import the parent's __main__ in each worker: a script on stdin cannot be imported, and
+    a script without a main guard would run (and serve) again. The worker is started without it."""
+    marker = tmp_path / "ran"
+    script = ("import sys; from pathlib import Path; from starlette.testclient import TestClient\n"
+              "from archspec.tools.serve.app import create_app; from archspec.tools.serve.run import views\n"
+              f"Path({str(marker)!r}).open('a').write('x')  # once per run of this script\n"
+              f"spec, _ = views(Path({str(spec_file)!r}))\n"
+              "r = TestClient(create_app(spec, None), base_url='http://127.0.0.1').post('/api/spec/check', json={'text': spec.text})\n"
+              "assert r.status_code == 200 and r.json()['ok'], r.text\n")
+    for how in ("stdin", "file"):
+        marker.unlink(missing_ok=True)
+        path = tmp_path / "unguarded.py"
+        path.write_text(script)
+        cmd = [sys.executable, "-"] if how == "stdin" else [sys.executable, str(path)]
+        proc = subprocess.run(cmd, input=script if how == "stdin" else None, capture_output=True, text=True, cwd=ROOT, timeout=120,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)})
+        assert proc.returncode == 0, (how, proc.stderr[-2000:])
+        assert marker.read_text() == "x", how  # the script ran once: not again in the worker

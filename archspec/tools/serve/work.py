@@ -23,17 +23,20 @@ is refused (422) without waiting for the pass to end, and an image's size is bou
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import math
 import multiprocessing
 import os
 import queue
+import sys
 import threading
 import time
+import types
 import weakref
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from .limits import Refused
 
@@ -134,11 +137,25 @@ def _context() -> Any:
     return multiprocessing.get_context("spawn")
 
 
+@contextlib.contextmanager
+def _without_main() -> Iterator[None]:
+    """multiprocessing has each child import the parent's ``__main__`` again: a script read from stdin cannot be, and
+    one without a ``__name__ == "__main__"`` guard would run again (serving again). A worker needs none of it."""
+    main = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if main is not None:
+            sys.modules["__main__"] = main
+
+
 class _Worker:
     def __init__(self, ctx: Any, budget: Budget) -> None:
         self.conn, child = ctx.Pipe()
         self.proc = ctx.Process(target=_serve_jobs, args=(child, budget.memory, budget.answer), daemon=True, name="archspec-serve-worker")
-        self.proc.start()
+        with _without_main():
+            self.proc.start()
         child.close()
 
     def kill_process(self) -> None:
