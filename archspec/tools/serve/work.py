@@ -168,10 +168,10 @@ class _Worker:
         self.kill_process()
         self.conn.close()
 
-    def reap(self) -> None:
-        """Collect a killed worker's exit status (it is a zombie until then); never blocks."""
+    def reap(self, wait: float = 0) -> None:
+        """Collect a killed worker's exit status (it is a zombie until then), waiting at most `wait` seconds."""
         try:
-            self.proc.join(0)
+            self.proc.join(wait)
         except (OSError, ValueError, AssertionError):
             pass
 
@@ -337,9 +337,11 @@ class Pool:
             raise OverBudget(f"the {self.what} needed more than {_size(self.budget.memory)}, the server's memory budget",
                              {"memory": self.budget.memory})
         if kind == "died":
+            worker.reap(0.2)  # its pipe closed as it ended: the status follows within moments (a rare path)
             code = worker.proc.exitcode
-            raise OverBudget(f"the {self.what} stopped unexpectedly ({'signal ' + str(-code) if code and code < 0 else 'exit ' + str(code)}); "
-                             "it may have needed more memory than the system has", {"memory": self.budget.memory})
+            killed = code == -9  # not by this server (it would know): the system's out-of-memory killer, most likely
+            raise OverBudget(f"the {self.what}'s process ended unexpectedly ({'signal ' + str(-code) if code and code < 0 else 'exit status ' + str(code)})"
+                             + ("; the system may have run out of memory" if killed else ""), {"memory": self.budget.memory})
         if kind == "refused":
             raise Refused(out[1], out[2], **out[3])
         log.error("internal error in a %s (%.1f s):\n%s", self.what, time.monotonic() - started, out[2])
