@@ -17,6 +17,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 
@@ -257,10 +258,12 @@ class Server:
         self.url = found[1]
 
     def stop(self) -> tuple[int, str, str]:
-        """Ctrl-C, as a person would: (exit status, the rest of stdout, stderr)."""
+        """Ctrl-C, as a person would: (exit status, the rest of stdout, stderr); ``stopped_in``: the seconds it took."""
+        t0 = time.monotonic()
         self.proc.send_signal(signal.SIGINT)
         try:
             out, err = self.proc.communicate(timeout=60)
+            self.stopped_in = time.monotonic() - t0
         except subprocess.TimeoutExpired:
             self.proc.kill()
             out, err = self.proc.communicate()

@@ -161,15 +161,16 @@ def serve(target: str | Path, *, host: str = "127.0.0.1", port: int = 8000, sets
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", server_header=False, http=_protocol_class(budget.headers),
                             timeout_graceful_shutdown=GRACE)  # type: ignore[arg-type]  # a float works; the stub says int
     server = _server_class(uvicorn.Server)(config, app)
-    say(f"serving {target} at {url}" + (" (every interface)" if host in ANY_HOST else "") + "; Ctrl-C stops")
-    if open_browser:
-        import webbrowser
-
-        webbrowser.open(url)
     # uvicorn shuts down on the first Ctrl-C or SIGTERM, then raises the signal again for the handler it found:
-    # Ctrl-C's is KeyboardInterrupt, and SIGTERM's is made the same here, so that both end with "stopped" and status 0
+    # Ctrl-C's is KeyboardInterrupt, and SIGTERM's is made the same here (from before the address is printed: a
+    # signal may follow it at once), so that both end with "stopped" and status 0
     previous = signal.signal(signal.SIGTERM, _terminated)
     try:
+        say(f"serving {target} at {url}" + (" (every interface)" if host in ANY_HOST else "") + "; Ctrl-C stops")
+        if open_browser:
+            import webbrowser
+
+            webbrowser.open(url)
         server.run(sockets=[sock])
     except (KeyboardInterrupt, _Terminated):
         pass
