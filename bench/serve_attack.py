@@ -14,7 +14,10 @@ its latency (retries included). First alone (the baseline, same run), then for -
 - slow clients: --slow connections sending request headers a byte every 0.5 s, and 20 sending a body that way;
 - injection: checks of a spec whose keys, names and values carry markup (the DOM side is tests/test_serve_dom.py).
 
-Printed: the page client's p50 / p99 / max latency alone and under attack, every other request's answers by status,
+With --model the server serves a LeNet run trained here (one epoch on 2,000 digits, in a child process), a second client
+sends a test digit to the model pane the same way, and each wave adds 100 looks at once.
+
+Printed: each page client's p50 / p99 / max latency alone and under attack, every other request's answers by status,
 whether slow connections were closed, the server's peak memory (its own VmHWM, and the peak sum of RSS over the server
 and its worker processes, sampled every 0.2 s), and how long SIGTERM took to stop it under the attack.
 Targets: the page client's p99 under attack below 5 s with no failed edit; SIGTERM under 1 s.
@@ -59,8 +62,8 @@ def injections(lenet: str) -> list[str]:
 
 
 class Server:
-    def __init__(self, spec: Path) -> None:
-        self.log = spec.with_suffix(".log")  # a file: a pipe nobody reads would fill and stop the server
+    def __init__(self, spec: Path, log: Path) -> None:
+        self.log = log  # a file: a pipe nobody reads would fill and stop the server
         with open(self.log, "w") as err:
             self.proc = subprocess.Popen([*SERVE, str(spec), "--read-only", "--port", "0"], stdout=subprocess.PIPE, stderr=err,
                                          text=True, cwd=ROOT, env=child_env())
@@ -91,11 +94,12 @@ class Server:
             return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
 
 
-def post(port: int, text: str, conn: http.client.HTTPConnection | None = None, timeout: float = 60) -> tuple[int, dict]:
+def post(port: int, text: str, conn: http.client.HTTPConnection | None = None, timeout: float = 60,
+         path: str = "/api/spec/check", body: bytes | None = None, kind: str = "application/json") -> tuple[int, dict]:
     own = conn is None
     conn = conn or http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
-        conn.request("POST", "/api/spec/check", body=json.dumps({"text": text}).encode(), headers={"Content-Type": "application/json"})
+        conn.request("POST", path, body=json.dumps({"text": text}).encode() if body is None else body, headers={"Content-Type": kind})
         response = conn.getresponse()
         return response.status, json.loads(response.read() or b"{}")
     finally:
@@ -104,11 +108,12 @@ def post(port: int, text: str, conn: http.client.HTTPConnection | None = None, t
 
 
 class Page(threading.Thread):
-    """The page's client: one edit at a time over one connection; 429: wait as told, send again."""
+    """The page's client: one edit at a time over one connection; 429: wait as told, send again.
+    With `image`, the model pane's instead: the same drawing sent again and again."""
 
-    def __init__(self, port: int, lenet: str, until: threading.Event) -> None:
+    def __init__(self, port: int, lenet: str, until: threading.Event, image: bytes | None = None) -> None:
         super().__init__(daemon=True)
-        self.port, self.lenet, self.until = port, lenet, until
+        self.port, self.lenet, self.until, self.image = port, lenet, until, image
         self.latencies: list[float] = []
         self.failures: list[str] = []
 
@@ -121,7 +126,8 @@ class Page(threading.Thread):
             t0 = time.monotonic()
             while True:
                 try:
-                    status, data = post(self.port, text, conn)
+                    status, data = (post(self.port, text, conn) if self.image is None else
+                                    post(self.port, "", conn, path="/api/model/look", body=self.image, kind="image/png"))
                 except (OSError, http.client.HTTPException) as exc:
                     conn.close()
                     conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
@@ -132,17 +138,18 @@ class Page(threading.Thread):
                         return
                     continue
                 break
-            if status == 200 and data.get("ok"):
+            if status == 200 and (data.get("ok") or self.image is not None):
                 self.latencies.append(time.monotonic() - t0)
             else:
                 self.failures.append(f"{status} {str(data.get('error'))[:100]}")
         conn.close()
 
 
-def fire(port: int, texts: list[str], counts: collections.Counter, lock: threading.Lock) -> list[threading.Thread]:
+def fire(port: int, texts: list[str], counts: collections.Counter, lock: threading.Lock, image: bytes | None = None) -> list[threading.Thread]:
     def one(text: str) -> None:
         try:
-            status, _ = post(port, text, timeout=120)
+            status, _ = (post(port, text, timeout=120) if image is None else
+                         post(port, "", timeout=120, path="/api/model/look", body=image, kind="image/png"))
         except (OSError, http.client.HTTPException):
             status = 0
         with lock:
@@ -200,18 +207,61 @@ def pct(xs: list[float], q: float) -> float:
     return statistics.quantiles(xs, n=100, method="inclusive")[q - 1] if len(xs) > 1 else (xs[0] if xs else float("nan"))
 
 
+def train_run(folder: Path, mnist: Path) -> Path:
+    """A LeNet run (one epoch on 2,000 MNIST digits) trained in a child process: TensorFlow stays out of this one."""
+    run = folder / "run"
+    code = (f"import archspec; archspec.train({str(ROOT / 'specs' / 'lenet.yaml')!r}, data={f'idx:{mnist}[:2000]'!r}, epochs=1, seed=1, "
+            f"run_dir={str(run)!r}, verbose=0)")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, env=child_env(), capture_output=True)
+    return run
+
+
+def digit_png(mnist: Path) -> bytes:
+    import gzip
+
+    import numpy as np
+
+    from archspec.tools.inspection import png
+
+    raw = gzip.open(mnist / "t10k-images-idx3-ubyte.gz").read()
+    return png(np.frombuffer(raw, np.uint8, offset=16).reshape(-1, 28, 28)[9000])
+
+
+def measure_alone(port: int, lenet: str, image: bytes | None, n: int) -> list[float]:
+    alone = threading.Event()
+    page = Page(port, lenet, alone, image)
+    page.start()
+    while len(page.latencies) + len(page.failures) < n and page.is_alive():
+        alone.wait(0.05)  # a poll of a counter, bounded by the client's own pace
+    alone.set()
+    page.join(60)
+    return page.latencies
+
+
+def line(name: str, base: list[float], page: Page) -> str:
+    lat = page.latencies
+    return (f"{name} alone:        {len(base)} requests, p50 {1000 * pct(base, 50):.0f} ms, p99 {1000 * pct(base, 99):.0f} ms, "
+            f"max {1000 * max(base):.0f} ms\n"
+            f"{name} under attack: {len(lat)} requests, p50 {1000 * pct(lat, 50):.0f} ms, p99 {1000 * pct(lat, 99):.0f} ms, "
+            f"max {1000 * max(lat):.0f} ms, failed {len(page.failures)} {page.failures[:3]}; "
+            f"ratio p50 {pct(lat, 50) / pct(base, 50):.1f}x, p99 {pct(lat, 99) / pct(base, 99):.1f}x")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=float, default=30.0, help="length of the attack")
-    ap.add_argument("--baseline", type=int, default=40, help="edits the page client makes alone first")
+    ap.add_argument("--baseline", type=int, default=40, help="requests each page client makes alone first")
     ap.add_argument("--slow", type=int, default=100, help="slow-header connections")
+    ap.add_argument("--model", action="store_true", help="serve a LeNet run trained here: the model pane's client too, and look floods")
+    ap.add_argument("--mnist", type=Path, default=ROOT.parent / "shared" / "data" / "mnist")
     args = ap.parse_args()
     print(machine_note())
     lenet = (ROOT / "specs" / "lenet.yaml").read_text()
     with tempfile.TemporaryDirectory(prefix="archspec-attack-") as tmp:
         spec = Path(tmp) / "lenet.yaml"
         shutil.copy(ROOT / "specs" / "lenet.yaml", spec)
-        server = Server(spec)
+        image = digit_png(args.mnist) if args.model else None
+        server = Server(train_run(Path(tmp), args.mnist) if args.model else spec, log=Path(tmp) / "server.log")
         peak = [server.tree_rss()]
         sampling = threading.Event()
 
@@ -221,25 +271,19 @@ def main() -> None:
 
         threading.Thread(target=sample, daemon=True).start()
         try:
-            # the baseline: the page client alone
             for _ in range(3):  # untimed: the first check waits for the fork server to import the checker
                 post(server.port, lenet)
-            alone = threading.Event()
-            page = Page(server.port, lenet, alone)
-            page.start()
-            while len(page.latencies) + len(page.failures) < args.baseline and page.is_alive():
-                alone.wait(0.05)
-            alone.set()
-            page.join(60)
-            base = page.latencies
+            kinds = {"spec client": None, **({"model client": image} if image else {})}
+            base = {name: measure_alone(server.port, lenet, img, args.baseline) for name, img in kinds.items()}
             # the attack
             counts: collections.Counter = collections.Counter()
             closed: collections.Counter = collections.Counter()
             lock = threading.Lock()
             until = threading.Event()
             page_until = threading.Event()
-            attacked = Page(server.port, lenet, page_until)
-            attacked.start()
+            pages = {name: Page(server.port, lenet, page_until, img) for name, img in kinds.items()}
+            for p in pages.values():
+                p.start()
             slowers = [threading.Thread(target=slow, args=(server.port, args.slow, False, closed, lock, until), daemon=True),
                        threading.Thread(target=slow, args=(server.port, 20, True, closed, lock, until), daemon=True)]
             for t in slowers:
@@ -248,9 +292,12 @@ def main() -> None:
             while time.monotonic() - t0 < args.seconds:
                 waves += 1
                 shots += fire(server.port, [lenet] * 200 + [EXPANSION] * 41 + injections(lenet) * 5, counts, lock)
+                if image:
+                    shots += fire(server.port, [""] * 100, counts, lock, image)
                 until.wait(5.0)  # the next wave's pace
             page_until.set()
-            attacked.join(60)  # its last edit answered: what follows is the server going away, not its latency
+            for p in pages.values():
+                p.join(60)  # its last request answered: what follows is the server going away, not its latency
             hwm = server.hwm()
             stop_t0 = time.monotonic()
             server.proc.send_signal(signal.SIGTERM)  # under the attack still under way
@@ -260,30 +307,28 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 stop = float("inf")
             until.set()
-            for t in [attacked, *slowers, *shots]:
+            for t in [*slowers, *shots]:
                 t.join(30)
         finally:
             sampling.set()
             if server.proc.poll() is None:
                 server.proc.kill()
             log = server.log.read_text(errors="replace").splitlines()
-    lat = attacked.latencies
-    print(f"page client alone:        {len(base)} edits, p50 {1000 * pct(base, 50):.0f} ms, p99 {1000 * pct(base, 99):.0f} ms, "
-          f"max {1000 * max(base):.0f} ms")
-    print(f"page client under attack: {len(lat)} edits, p50 {1000 * pct(lat, 50):.0f} ms, p99 {1000 * pct(lat, 99):.0f} ms, "
-          f"max {1000 * max(lat):.0f} ms, failed {len(attacked.failures)} {attacked.failures[:3]}")
-    print(f"ratio under attack / alone: p50 {pct(lat, 50) / pct(base, 50):.1f}x, p99 {pct(lat, 99) / pct(base, 99):.1f}x")
-    print(f"attack: {waves} waves of 200 checks + 41 expansions + 20 injections; answers by status: {dict(sorted(counts.items()))}")
+    for name, page in pages.items():
+        print(line(name, base[name], page))
+    print(f"attack: {waves} waves of 200 checks + 41 expansions + 20 injections{' + 100 looks' if image else ''}; "
+          f"answers by status: {dict(sorted(counts.items()))}")
     print(f"slow connections ({args.slow} headers, 20 bodies, a byte every 0.5 s): {dict(closed)}")
     print(f"server memory: peak RSS of the server and its workers {max(peak) / 1024:.0f} MiB (sampled every 0.2 s)"
           + f"; the server process's own VmHWM {hwm / 1024:.0f} MiB")
     print(f"SIGTERM under attack: stopped in {stop:.2f} s (exit status {server.proc.returncode}); "
-          f"the server's log: {len(log)} lines{', tracebacks!' if any('Traceback' in line for line in log) else ''}")
-    kinds = collections.Counter(line[:90] for line in log if line and not line.startswith((" ", "Traceback")))
-    for line, n in kinds.most_common(4):
-        print(f"  log: {n} x {line}")
-    ok = bool(lat) and not attacked.failures and pct(lat, 99) < 5.0
-    target("serve under attack: page client's p99", f"{1000 * pct(lat, 99):.0f} ms (alone {1000 * pct(base, 99):.0f} ms)", ok=ok)
+          f"the server's log: {len(log)} lines{', tracebacks!' if any('Traceback' in entry for entry in log) else ''}")
+    for entry, n in collections.Counter(e[:90] for e in log if e and not e.startswith((" ", "Traceback"))).most_common(4):
+        print(f"  log: {n} x {entry}")
+    for name, page in pages.items():
+        lat = page.latencies
+        ok = bool(lat) and not page.failures and pct(lat, 99) < 5.0
+        target(f"serve under attack: {name}'s p99", f"{1000 * pct(lat, 99):.0f} ms (alone {1000 * pct(base[name], 99):.0f} ms)", ok=ok)
     target("serve: SIGTERM under attack", f"{stop:.2f} s", ok=stop < 1.0)
     sys.stdout.flush()
     os._exit(0)  # the attack's daemon threads may still hold sockets: nothing to wait for
