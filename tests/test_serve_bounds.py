@@ -351,3 +351,30 @@ def test_workers_do_not_rerun_the_main_script(spec_file, tmp_path):
                               env={**os.environ, "PYTHONPATH": str(ROOT)})
         assert proc.returncode == 0, (how, proc.stderr[-2000:])
         assert marker.read_text() == "x", how  # the script ran once: not again in the worker
+
+
+def test_a_worker_that_grew_is_replaced():
+    """Python keeps memory it once allocated: a worker that grew past half its budget takes no more work."""
+    import asyncio
+
+    from archspec.tools.serve.limits import Refused
+    from archspec.tools.serve.work import Pool
+
+    async def scenario() -> tuple[set, str, set]:
+        pool = Pool(Budget(memory=400 << 20, answer=1000, workers=1))
+        try:
+            assert await pool.run(str, "small") == b'"small"'
+            before = {w.proc.pid for w in pool.idle}
+            try:
+                await pool.run("x".__mul__, 100_000_000)  # 100 MB of text, and its JSON: some 300 MB at the peak
+                grown = "answered"
+            except Refused as exc:
+                grown = exc.message
+            assert await pool.run(str, "again") == b'"again"'
+            return before, grown, {w.proc.pid for w in pool.idle}
+        finally:
+            pool.stop()
+
+    before, grown, after = asyncio.run(scenario())
+    assert "the answer would be 95.4 MiB, over the server's budget of 1.0 KiB" in grown, grown
+    assert before and after and before.isdisjoint(after), (before, after)

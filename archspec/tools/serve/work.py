@@ -123,9 +123,19 @@ def _serve_jobs(conn: Any, memory: int, answer: int) -> None:
 
             out = ("crash", type(exc).__name__, traceback.format_exc())
         try:
-            conn.send(out)
+            conn.send((out, _peak_rss()))
         except MemoryError:
-            conn.send(("memory",))
+            conn.send((("memory",), _peak_rss()))
+
+
+def _peak_rss() -> int:
+    """This process's peak resident memory in bytes (0 where unknown): a worker that grew is not given more work."""
+    try:
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * (1 if sys.platform == "darwin" else 1024)
+    except (ImportError, OSError):
+        return 0
 
 
 def _context() -> Any:
@@ -306,7 +316,7 @@ class Pool:
         try:
             worker.conn.send((fn, args))
             await asyncio.wait_for(ready, self.budget.seconds)
-            out = worker.conn.recv()
+            out, rss = worker.conn.recv()
         except asyncio.TimeoutError:
             out = ("time",)
         except (EOFError, OSError):
@@ -317,10 +327,13 @@ class Pool:
         if self.stopped:
             raise Stopping()
         kind = out[0]
-        if kind in ("ok", "answer", "refused", "crash") and len(self.idle) < self.budget.workers:
+        reusable = kind in ("ok", "answer", "refused", "crash") and rss <= self.budget.memory // 2
+        if reusable and len(self.idle) < self.budget.workers:
             self.idle.append(worker)
         else:
-            self._discard(worker)  # past its time, dead, or out of memory: not trusted with the next request
+            # past its time, dead, out of memory, or grown (Python keeps what it once allocated, and the next job
+            # would meet the limit sooner): a fresh worker takes the next request
+            self._discard(worker)
         if kind == "ok":
             return out[1]
         if kind == "preempted":
