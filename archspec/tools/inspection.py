@@ -20,7 +20,8 @@ so PNG, JPEG, GIF and BMP work, as does a NumPy ``.npy`` array (H, W[, C]).
 (a second Keras model giving every feature-map layer's output with the
 prediction), and each figure is made by one function here (``input_figure``,
 ``filters_figure``, ``maps_figures``, ``probabilities_table``) that both the
-report and the live page use.
+report and the live page use: an element tree (``elements``), HTML text in the report, DOM nodes
+built by the live page's script.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from ..errors import Problem, SpecError
 from ..files import refuse_existing, write_text
 from ..keras_side.saving import SPEC_SUFFIXES
 from ..kinds.registry import by_keras_class
+from .elements import Node, h, to_html
 
 if TYPE_CHECKING:
     from ..training.data import Plan
@@ -221,9 +223,8 @@ def _scale(tile: tuple[int, int], target: int = 56) -> int:
     return max(1, min(12, target // max(tile)))
 
 
-def _img(g: Grid, alt: str, zoom: int) -> str:
-    return (f'<img src="{g.uri}" alt="{html.escape(alt)}" width="{g.width * zoom}" height="{g.height * zoom}" '
-            f'style="image-rendering: pixelated">')
+def _img(g: Grid, alt: str, zoom: int) -> Node:
+    return h("img", {"src": g.uri, "alt": alt, "width": g.width * zoom, "height": g.height * zoom, "style": "image-rendering: pixelated"})
 
 
 FIGURE_STYLE = """
@@ -245,62 +246,60 @@ h1 { font-size: 20px; margin-bottom: 4px; } h2 { font-size: 16px; margin-top: 28
 """ + FIGURE_STYLE
 
 
-def input_figure(seen: Seen, plan: Plan) -> str:
+def input_figure(seen: Seen, plan: Plan) -> list[Node]:
     """The input as the network receives it, and the plan that made it."""
     x = seen.x
     shown = x if x.shape[2] == 3 else x[:, :, 0]
-    return (f'<figure class="input">{_img(grid([to_uint8(shown)]), "input", _scale(x.shape[:2], 160))}'
-            f"<figcaption>as the network receives it: <span class=\"plan\">{html.escape(plan.describe())}</span>; "
-            f"values {float(x.min()):.3g} to {float(x.max()):.3g}</figcaption></figure>")
+    return [h("figure", {"class": "input"}, _img(grid([to_uint8(shown)]), "input", _scale(x.shape[:2], 160)),
+              h("figcaption", {}, "as the network receives it: ", h("span", {"class": "plan"}, plan.describe()),
+                f"; values {float(x.min()):.3g} to {float(x.max()):.3g}"))]
 
 
-def filters_figure(filters: Filters) -> str:
+def filters_figure(filters: Filters) -> list[Node]:
     kh, kw, cin, cout = filters.kernel
     g = filters.grid
     note = "in colour (RGB)" if cin == 3 else ("" if cin == 1 else f"averaged over {cin} input channels")
-    return (f'<figure class="filters" data-layer="{html.escape(filters.layer)}" data-filters="{g.count}">'
-            f"{_img(g, 'filters of ' + filters.layer, _scale(g.tile, 48))}"
-            f"<figcaption><code>{html.escape(filters.layer)}</code>: {cout} filters {kh}×{kw}"
-            f"{' (first ' + str(g.count) + ' shown)' if g.count < cout else ''}{', ' + note if note else ''}; "
-            "mid-grey is zero, darker negative, lighter positive</figcaption></figure>")
+    return [h("figure", {"class": "filters", "data-layer": filters.layer, "data-filters": g.count},
+              _img(g, "filters of " + filters.layer, _scale(g.tile, 48)),
+              h("figcaption", {}, h("code", {}, filters.layer),
+                f": {cout} filters {kh}×{kw}{' (first ' + str(g.count) + ' shown)' if g.count < cout else ''}{', ' + note if note else ''}; "
+                "mid-grey is zero, darker negative, lighter positive"))]
 
 
-def maps_figures(seen: Seen) -> str:
+def maps_figures(seen: Seen) -> list[Node]:
     """One figure per feature-map layer: its maps in a grid, each scaled to its own range."""
     if not seen.maps:
-        return "<p>The model has no convolution or pooling layers.</p>"
-    parts = []
+        return [h("p", {}, "The model has no convolution or pooling layers.")]
+    parts: list[Node] = []
     for fm in seen.maps:
-        h, w, c = fm.shape
+        hh, w, c = fm.shape
         lo = min(r[0] for r in fm.ranges)
         hi = max(r[1] for r in fm.ranges)
         more = f" (first {fm.grid.count} of {c} shown)" if fm.grid.count < c else ""
         th, tw = fm.grid.tile
-        smaller = f", shown at {th}×{tw}" if (th, tw) != (h, w) else ""
-        parts.append(
-            f'<figure class="layer" data-layer="{html.escape(fm.name)}" data-maps="{fm.grid.count}" data-channels="{c}" '
-            f'data-grid="{fm.grid.rows}x{fm.grid.cols}" data-tile="{th}x{tw}">'
-            f"{_img(fm.grid, fm.name, _scale((th, tw)))}"
-            f"<figcaption><code>{html.escape(fm.name)}</code> ({fm.kind}): {c} feature maps {h}×{w}{more}{smaller}; "
-            f"each scaled to its own range, overall {lo:.3g} to {hi:.3g}</figcaption></figure>")
-    return "\n".join(parts)
+        smaller = f", shown at {th}×{tw}" if (th, tw) != (hh, w) else ""
+        parts.append(h("figure", {"class": "layer", "data-layer": fm.name, "data-maps": fm.grid.count, "data-channels": c,
+                                  "data-grid": f"{fm.grid.rows}x{fm.grid.cols}", "data-tile": f"{th}x{tw}"},
+                       _img(fm.grid, fm.name, _scale((th, tw))),
+                       h("figcaption", {}, h("code", {}, fm.name), f" ({fm.kind}): {c} feature maps {hh}×{w}{more}{smaller}; "
+                         f"each scaled to its own range, overall {lo:.3g} to {hi:.3g}")))
+    return parts
 
 
-def probabilities_table(seen: Seen, names: list[str], *, logits: bool) -> str:
+def probabilities_table(seen: Seen, names: list[str], *, logits: bool) -> list[Node]:
     """The most likely classes, highest first, with bars."""
     import numpy as np
 
     probs, top = seen.probabilities, seen.top
-    parts = ['<p class="facts">The network outputs logits; softmax applied to them.</p>'] if logits else []
-    parts.append('<table class="probs">')
-    for k in np.argsort(-probs, kind="stable")[:TOP_CLASSES]:
-        cls = ' class="top"' if k == top else ""
-        parts.append(f'<tr{cls} data-class="{int(k)}"><td>{html.escape(class_name(names, int(k)))}</td><td>{probs[k]:.4f}</td>'
-                     f'<td><div class="bar" style="width: {max(1, round(300 * float(probs[k])))}px"></div></td></tr>')
-    parts.append("</table>")
+    parts: list[Node] = [h("p", {"class": "facts"}, "The network outputs logits; softmax applied to them.")] if logits else []
+    rows = [h("tr", {"class": "top" if k == top else None, "data-class": int(k)}, h("td", {}, class_name(names, int(k))),
+              h("td", {}, f"{probs[k]:.4f}"),
+              h("td", {}, h("div", {"class": "bar", "style": f"width: {max(1, round(300 * float(probs[k])))}px"})))
+            for k in np.argsort(-probs, kind="stable")[:TOP_CLASSES]]
+    parts.append(h("table", {"class": "probs"}, *rows))
     if len(probs) > TOP_CLASSES:
-        parts.append(f"<p class=\"facts\">{TOP_CLASSES} most likely of {len(probs)} classes.</p>")
-    return "\n".join(parts)
+        parts.append(h("p", {"class": "facts"}, f"{TOP_CLASSES} most likely of {len(probs)} classes."))
+    return parts
 
 
 def class_name(names: list[str], k: int) -> str:
@@ -319,11 +318,11 @@ def report(trained: Trained, x: Any, plan: Plan, *, title: str = "", source: str
              f"<style>{STYLE}</style></head><body>", f"<h1>{html.escape(model.name)}</h1>",
              f'<p class="facts">input {html.escape(source or "array")} → {"×".join(map(str, trained.input_shape))} · '
              f"{model.count_params():,} parameters · predicted class <b>{html.escape(class_name(names, top))}</b> ({seen.probabilities[top]:.1%})</p>",
-             "<h2>Input</h2>", input_figure(seen, plan)]
+             "<h2>Input</h2>", to_html(input_figure(seen, plan))]
     if probe.filters is not None:
-        parts += ["<h2>First convolution's filters</h2>", filters_figure(probe.filters)]
-    parts += ["<h2>Feature maps</h2>", maps_figures(seen), "<h2>Class probabilities</h2>",
-              probabilities_table(seen, names, logits=trained.logits), "</body></html>\n"]
+        parts += ["<h2>First convolution's filters</h2>", to_html(filters_figure(probe.filters))]
+    parts += ["<h2>Feature maps</h2>", to_html(maps_figures(seen)), "<h2>Class probabilities</h2>",
+              to_html(probabilities_table(seen, names, logits=trained.logits)), "</body></html>\n"]
     return "\n".join(parts)
 
 

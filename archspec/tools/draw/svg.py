@@ -73,7 +73,7 @@ def _title(b: Box) -> str:
 
 def _box_svg(b: Box, interactive: bool, out: list[str]) -> None:
     state = "" if b.leaf else (" collapsed" if b.collapsed else " expanded")
-    cls = ("leaf k-" + b.kind) if b.leaf else "unit"
+    cls = ("leaf k-" + html.escape(b.kind)) if b.leaf else "unit"
     out.append(f'<g id="b{b.id}" class="{cls}{state}" data-i="{b.id}" transform="translate({num(b.x)} {num(b.y)})">')
     if not interactive:
         out.append(f"<title>{html.escape(_title(b))}</title>")

@@ -12,8 +12,9 @@ model's preprocessing plan, as `predict` does, and shows `inspect`'s figures (``
 It reads only the spec or run it was started with and writes only that spec (``--read-only``:
 never); requests are limited in size and rate, and refused as JSON (``limits``, ``app``).
 
-Modules: ``spec_view`` and ``model_view`` (the work, plain Python), ``limits`` (refusals and rate
-limits), ``app`` (routes and the guard), ``page`` (the page and its assets), ``run`` (start, stop).
+Modules: ``spec_view`` and ``model_view`` (the work, plain Python), ``work`` (where it runs: worker
+processes and budgets), ``limits`` (refusals and rate limits), ``app`` (routes and the guard), ``page``
+(the page and its assets), ``run`` (start, stop, slow clients).
 """
 
 from .run import serve

@@ -7,6 +7,10 @@
     POST /api/spec/save       {"text", "version"} -> writes the one spec file (403 read-only, 409 changed on disk)
     POST /api/model/look      image bytes (PNG, JPEG, GIF, BMP) -> probabilities and feature maps
 
+Every request has a budget (``work.Budget``): a check runs in a worker process that is killed past its time
+or memory, and an answer over its size is not sent; either is a 422 that says which budget it met. When
+every worker is busy and enough requests wait, more are refused at once (429).
+
 Every refusal is JSON with an "error" sentence and a 4xx status: an unknown route, a wrong method,
 a body over its limit (413), malformed JSON or unknown fields (400), a wrong content type (415),
 too many expensive calls (429), a Host header that is not this server's (400, against DNS
@@ -16,6 +20,7 @@ rebinding) or a cross-site POST (403). Errors in a spec are not refusals: /api/s
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import logging
@@ -28,11 +33,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ...errors import SpecError
+from ...errors import Problem, SpecError
 from ..draw.page import inline_scripts
 from .limits import IMAGE_BODY, SPEC_BODY, RateLimit, Refused, json_object
 from .page import ASSETS, page
 from .spec_view import SpecView, problem_json
+from .work import Budget, Lane, OverBudget, Pool, Stopping, default_workers
 
 if TYPE_CHECKING:
     from .model_view import ModelView  # NumPy and TensorFlow: a spec-only server never imports them
@@ -56,28 +62,57 @@ def refusal(status: int, message: str, headers: dict[str, str] | None = None, **
     return JSONResponse({"error": message, **fields}, status_code=status, headers=headers)
 
 
-async def body_of(request: Request, limit: int, types: tuple[str, ...]) -> bytes:
-    """The request body, refused when over `limit` bytes (declared or streamed) or not of one of `types`."""
+class Arriving:
+    """The deadlines of the bodies arriving now: when the server stops they all pass at once, so that it never waits for
+    a slow client (each is answered 503 instead of being cancelled mid-request)."""
+
+    def __init__(self) -> None:
+        self.deadlines: set[asyncio.Timeout] = set()
+        self.stopped = False
+
+    async def warm(self) -> None:
+        """Nothing to start."""
+
+    def stop(self) -> None:
+        self.stopped = True
+        for deadline in self.deadlines:
+            deadline.reschedule(asyncio.get_running_loop().time())
+
+
+async def body_of(request: Request, limit: int, types: tuple[str, ...], seconds: float, arriving: Arriving) -> bytes:
+    """The request body, refused when over `limit` bytes (declared or streamed), not of one of `types`, or not all
+    arrived within `seconds` (408: a client that sends slowly holds a connection and a task)."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind not in types:
         raise Refused(415, f"expected Content-Type {' or '.join(types)}, got {kind or 'none'}")
     declared = request.headers.get("content-length")
     if declared is not None and (not declared.isdigit() or int(declared) > limit):
         raise Refused(413, f"the body is larger than {limit:,} bytes")
+    if arriving.stopped:
+        raise Stopping()
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise Refused(413, f"the body is larger than {limit:,} bytes")
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(seconds) as deadline:
+            arriving.deadlines.add(deadline)
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise Refused(413, f"the body is larger than {limit:,} bytes")
+                chunks.append(chunk)
+    except TimeoutError:
+        if arriving.stopped:
+            raise Stopping() from None
+        raise Refused(408, f"the body did not arrive within {seconds:g} s ({size:,} bytes came)", {"Connection": "close"}) from None
+    finally:
+        arriving.deadlines.discard(deadline)
     return b"".join(chunks)
 
 
 class Guard:
     """ASGI middleware: the Host and Origin rules, and the security headers on every answer."""
 
-    def __init__(self, app: Any, hosts: tuple[str, ...] | None, policy: str) -> None:
-        self.app, self.hosts = app, hosts
+    def __init__(self, app: Any, hosts: tuple[str, ...] | None, policy: str, work: tuple[Any, ...] = ()) -> None:
+        self.app, self.hosts, self.work = app, hosts, work
         self.headers = [(b"content-security-policy", policy.encode()), (b"x-content-type-options", b"nosniff"),
                         (b"referrer-policy", b"no-referrer"), (b"cache-control", b"no-store")]
 
@@ -103,6 +138,16 @@ class Guard:
 
         await self.app(scope, receive, secured)
 
+    async def warm(self) -> None:
+        """Start the workers' processes before the first request needs one."""
+        for w in self.work:
+            await w.warm()
+
+    def stop(self) -> None:
+        """End the work under way now and refuse more (Ctrl-C, SIGTERM): whoever waits is answered 503."""
+        for w in self.work:
+            w.stop()
+
 
 def _hostname(host: str) -> str:
     host = host.strip().lower()
@@ -121,9 +166,14 @@ typing or drawing stays below them; a script that floods the server gets 429s.""
 
 
 def create_app(spec: SpecView | None, model: ModelView | None, *, hosts: tuple[str, ...] | None = LOCAL_HOSTS,
-               rates: dict[str, tuple[float, int]] | None = None) -> Any:
-    """The app for a spec and/or a model; `hosts`: the Host names accepted (None: any, for --host 0.0.0.0)."""
+               rates: dict[str, tuple[float, int]] | None = None, budget: Budget | None = None) -> Any:
+    """The app for a spec and/or a model; `hosts`: the Host names accepted (None: any, for --host 0.0.0.0).
+    The returned app's ``stop()`` ends the work under way at once (the server calls it on Ctrl-C or SIGTERM)."""
     rates = {**RATES, **(rates or {})}
+    budget = budget or Budget(workers=default_workers())
+    arriving = Arriving()
+    checking = Pool(budget, "spec check")
+    looking = Lane(Budget(seconds=budget.seconds, workers=1, waiting=budget.waiting), "model")  # the model does one pass at a time
     checks = RateLimit(*rates["check"], "spec check")
     looks = RateLimit(*rates["look"], "model")
     saves = RateLimit(*rates["save"], "save")
@@ -145,14 +195,21 @@ def create_app(spec: SpecView | None, model: ModelView | None, *, hosts: tuple[s
     async def check(request: Request) -> Response:
         if spec is None:
             raise Refused(404, "this server shows a model without a spec")
-        data = json_object(await body_of(request, SPEC_BODY, ("application/json",)), {"text": str, "sets": list}, ("text",))
+        data = json_object(await body_of(request, SPEC_BODY, ("application/json",), budget.body, arriving), {"text": str, "sets": list}, ("text",))
         checks.take()
-        return JSONResponse(await run_in_threadpool(spec.check, data["text"], data.get("sets", [])))
+        fn, args = spec.job(data["text"], data.get("sets", []))
+        try:
+            return Response(await checking.run(fn, *args), media_type="application/json")
+        except OverBudget as exc:  # said as a problem too, so that the page shows it where it shows a spec's
+            why = Problem(f"not checked: {exc.message}", file=spec.name,
+                          hint=f"archspec shapes {spec.name} checks it without this budget; a large `repeat` or `times` is the usual cause")
+            exc.fields["problems"] = [problem_json(why)]
+            raise
 
     async def save(request: Request) -> Response:
         if spec is None:
             raise Refused(404, "this server shows a model without a spec")
-        data = json_object(await body_of(request, SPEC_BODY, ("application/json",)), {"text": str, "version": str}, ("text", "version"))
+        data = json_object(await body_of(request, SPEC_BODY, ("application/json",), budget.body, arriving), {"text": str, "version": str}, ("text", "version"))
         saves.take()
         version = await run_in_threadpool(spec.save, data["text"], data["version"])
         return JSONResponse({"saved": spec.name, "version": version})
@@ -160,12 +217,12 @@ def create_app(spec: SpecView | None, model: ModelView | None, *, hosts: tuple[s
     async def look(request: Request) -> Response:
         if model is None:
             raise Refused(404, "this server shows a spec without a trained model; start it with a run folder or a .keras file")
-        data = await body_of(request, IMAGE_BODY, IMAGE_TYPES)
+        data = await body_of(request, IMAGE_BODY, IMAGE_TYPES, budget.body, arriving)
         if not data:
             raise Refused(400, "the body is empty: send an image")
         looks.take()
         try:
-            return JSONResponse(await run_in_threadpool(model.look, data, "image"))
+            return JSONResponse(await looking.run(model.look, data, "image"))
         except SpecError as exc:
             return JSONResponse({"error": str(exc), "problems": [problem_json(p) for p in exc.problems]}, status_code=422)
 
@@ -180,7 +237,7 @@ def create_app(spec: SpecView | None, model: ModelView | None, *, hosts: tuple[s
 
     async def crashed(request: Request, exc: Exception) -> Response:
         log.error("internal error on %s %s", request.method, request.url.path, exc_info=exc)
-        return refusal(500, f"internal error ({type(exc).__name__}); the server's log has the details")
+        return refusal(500, f"internal error ({getattr(exc, 'kind', type(exc).__name__)}); the server's log has the details")
 
     routes = [
         Route("/", index, methods=["GET"]),
@@ -191,4 +248,4 @@ def create_app(spec: SpecView | None, model: ModelView | None, *, hosts: tuple[s
         Route("/api/model/look", look, methods=["POST"]),
     ]
     app = Starlette(routes=routes, exception_handlers={Refused: refused, HTTPException: http_error, Exception: crashed})
-    return Guard(app, hosts, csp())
+    return Guard(app, hosts, csp(), (arriving, checking, looking))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import threading
 import time
 from typing import Any, Mapping
@@ -75,4 +76,24 @@ def json_object(body: bytes, fields: Mapping[str, type | tuple[type, ...]], requ
             raise Refused(400, f"field {key!r} has the wrong type")
         if isinstance(value, list) and not all(isinstance(v, str) for v in value):
             raise Refused(400, f"field {key!r} must be a list of strings")
+        for text in value if isinstance(value, list) else [value]:
+            if isinstance(text, str):
+                _unicode(key, text)
     return data
+
+
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def _unicode(key: str, text: str) -> None:
+    """Refuse a string JSON's escapes made but Unicode has no character for (a lone surrogate, "\\ud800").
+
+    ``json.loads`` accepts one; every later step that encodes the text (the YAML reader's size
+    check, writing the file, the answer echoing a line of it) would then fail. Refusing it here,
+    where the body is decoded, keeps every string past this point encodable as UTF-8."""
+    found = _SURROGATE.search(text)
+    if found:
+        line = text.count("\n", 0, found.start()) + 1
+        column = found.start() - (text.rfind("\n", 0, found.start()) + 1) + 1
+        where = f" at line {line}, column {column}" if key == "text" else ""
+        raise Refused(400, f"field {key!r} is not Unicode text: a lone surrogate \\u{ord(found[0]):04x}{where}")

@@ -38,7 +38,7 @@ class ModelView:
         model = t.model
         return {"name": self.name, "model": model.name, "params": int(model.count_params()), "input_shape": list(t.input_shape),
                 "canvas": list(t.trained_on or t.input_shape), "classes": t.classes, "class_names": t.class_names,
-                "filters": inspection.filters_figure(self.probe.filters) if self.probe.filters is not None else ""}
+                "filters": inspection.filters_figure(self.probe.filters) if self.probe.filters is not None else []}
 
     def look(self, data: bytes, name: str) -> dict[str, Any]:
         """The model's answer for one encoded image, and what its layers saw."""

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import signal
 import socket
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from ...errors import Problem, SpecError
 from ...keras_side.saving import SPEC_SUFFIXES
 from .spec_view import SpecView
+from .work import Budget, default_workers
 
 if TYPE_CHECKING:
     from .model_view import ModelView
@@ -67,9 +70,81 @@ def url_of(sock: socket.socket, host: str) -> str:
     return f"http://[{shown}]:{port}/" if ":" in shown else f"http://{shown}:{port}/"
 
 
+class _Terminated(Exception):
+    """SIGTERM, raised where the server's run returns."""
+
+
+def _terminated(sig: int, frame: object) -> None:
+    raise _Terminated()
+
+
+GRACE = 0.25
+"""Seconds the server gives requests under way to finish once stopped; the work they wait on is killed at once."""
+
+
+def _server_class(base: type) -> type:
+    class Server(base):  # type: ignore[misc,valid-type]
+        """uvicorn's server, which on Ctrl-C or SIGTERM also ends the app's work at once (``create_app``'s ``stop``)."""
+
+        def __init__(self, config: object, app: Any) -> None:
+            super().__init__(config)
+            self.app, self.loop = app, None
+
+        async def serve(self, sockets: object = None) -> None:
+            self.loop = asyncio.get_running_loop()
+            warming = asyncio.create_task(self.app.warm())
+            try:
+                await super().serve(sockets)
+            finally:
+                warming.cancel()
+
+        def handle_exit(self, sig: int, frame: object) -> None:
+            if self.loop is not None:
+                self.loop.call_soon_threadsafe(self.app.stop)  # wakes the loop: the waiting requests are answered now
+            super().handle_exit(sig, frame)
+
+    return Server
+
+
+def _protocol_class(seconds: float) -> type:
+    """uvicorn's HTTP/1.1 protocol, which also closes a connection whose request headers are not all in `seconds` after
+    it opened or after its last answer. uvicorn has no such limit (its keep-alive timer is reset by every byte),
+    so a client sending a header a byte at a time would hold a connection for ever."""
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class Protocol(H11Protocol):  # type: ignore[misc]
+        deadline: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport: Any) -> None:
+            super().connection_made(transport)
+            self._arm()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            self._arm()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            if self.deadline is not None:
+                self.deadline.cancel()
+            super().connection_lost(exc)
+
+        def _arm(self) -> None:
+            if self.deadline is not None:
+                self.deadline.cancel()
+            self.deadline = self.loop.call_later(seconds, self._expire, self.cycle)
+
+        def _expire(self, armed: Any) -> None:
+            """No request began since the timer was armed (or one is still answered: it re-arms when done)."""
+            idle = self.cycle is armed and (self.cycle is None or self.cycle.response_complete)
+            if idle and not self.transport.is_closing():
+                self.transport.close()
+
+    return Protocol
+
+
 def serve(target: str | Path, *, host: str = "127.0.0.1", port: int = 8000, sets: tuple[str, ...] = (), read_only: bool = False,
-          say: Callable[[str], None] = print, open_browser: bool = False) -> None:
-    """Serve the live page for a spec, a run folder or a .keras file until Ctrl-C."""
+          say: Callable[[str], None] = print, open_browser: bool = False, budget: Budget | None = None) -> None:
+    """Serve the live page for a spec, a run folder or a .keras file until Ctrl-C or SIGTERM; `budget`: what a request may cost."""
     missing = _missing_extra()
     if missing:
         raise SpecError(Problem(f"archspec serve needs {missing}, which is not installed", hint="pip install 'archspec[serve]'"))
@@ -79,19 +154,27 @@ def serve(target: str | Path, *, host: str = "127.0.0.1", port: int = 8000, sets
 
     spec, model = views(Path(target), sets=sets, read_only=read_only)
     hosts = None if host in ANY_HOST else tuple(dict.fromkeys((host.strip("[]").lower(), *LOCAL_HOSTS)))
-    app = create_app(spec, model, hosts=hosts)
+    budget = budget or Budget(workers=default_workers())
+    app = create_app(spec, model, hosts=hosts, budget=budget)
     sock = listen(host, port)
     url = url_of(sock, host)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", server_header=False))
-    say(f"serving {target} at {url}" + (" (every interface)" if host in ANY_HOST else "") + "; Ctrl-C stops")
-    if open_browser:
-        import webbrowser
-
-        webbrowser.open(url)
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", server_header=False, http=_protocol_class(budget.headers),
+                            timeout_graceful_shutdown=GRACE)  # type: ignore[arg-type]  # a float works; the stub says int
+    server = _server_class(uvicorn.Server)(config, app)
+    # uvicorn shuts down on the first Ctrl-C or SIGTERM, then raises the signal again for the handler it found:
+    # Ctrl-C's is KeyboardInterrupt, and SIGTERM's is made the same here (from before the address is printed: a
+    # signal may follow it at once), so that both end with "stopped" and status 0
+    previous = signal.signal(signal.SIGTERM, _terminated)
     try:
+        say(f"serving {target} at {url}" + (" (every interface)" if host in ANY_HOST else "") + "; Ctrl-C stops")
+        if open_browser:
+            import webbrowser
+
+            webbrowser.open(url)
         server.run(sockets=[sock])
-    except KeyboardInterrupt:  # uvicorn shuts down on the first Ctrl-C, then hands the signal back
+    except (KeyboardInterrupt, _Terminated):
         pass
     finally:
+        signal.signal(signal.SIGTERM, previous)
         sock.close()
     say("stopped")

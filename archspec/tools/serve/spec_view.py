@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from ...errors import Problem, SpecError, labelled
 from ...files import write_text
@@ -54,20 +54,12 @@ class SpecView:
 
     def check(self, text: str, sets: list[str]) -> dict[str, Any]:
         """Shapes table, diagram and warnings of edited text, or its problems; the variables it declares either way."""
-        variables: dict[str, str] | None = None
-        try:
-            overrides = parse_assignments(sets, "--set")
-            source = parse(text, self.name, fmt=self.format)
-            declared = source.data.get("variables")
-            variables = {str(k): _shown(v) for k, v in declared.items()} if isinstance(declared, dict) else {}
-            model = validate(source, overrides)
-            graph = graph_of(model)
-            report = infer(graph)
-        except SpecError as exc:
-            return {"ok": False, "problems": [problem_json(p) for p in exc.problems], "variables": variables}
-        return {"ok": True, "variables": variables, "table": shapes_table(report).to_json(),
-                "warnings": [problem_json(p) for p in labelled(report.warnings, "warning")],
-                "diagram": diagram(graph, report, format="html")}
+        fn, args = self.job(text, sets)
+        return fn(*args)  # type: ignore[no-any-return]
+
+    def job(self, text: str, sets: list[str]) -> tuple[Callable[..., Any], tuple[Any, ...]]:
+        """`check` as a function and its arguments, both picklable: what the server sends to a worker process."""
+        return check_text, (self.name, self.format, text, sets)
 
     def save(self, text: str, version: str) -> str:
         """Write `text` over the file, atomically, if it is still the version the page started from; the new version."""
@@ -93,3 +85,21 @@ def _shown(value: Any) -> str:
     if isinstance(value, (int, float, str)):
         return str(value)
     return json.dumps(value)
+
+
+def check_text(name: str, fmt: str, text: str, sets: list[str]) -> dict[str, Any]:
+    """What the page shows for `text` as the file `name` (format `fmt`) with `sets`: a module function, so a worker process can run it."""
+    variables: dict[str, str] | None = None
+    try:
+        overrides = parse_assignments(sets, "--set")
+        source = parse(text, name, fmt=fmt)
+        declared = source.data.get("variables")
+        variables = {str(k): _shown(v) for k, v in declared.items()} if isinstance(declared, dict) else {}
+        model = validate(source, overrides)
+        graph = graph_of(model)
+        report = infer(graph)
+    except SpecError as exc:
+        return {"ok": False, "problems": [problem_json(p) for p in exc.problems], "variables": variables}
+    return {"ok": True, "variables": variables, "table": shapes_table(report).to_json(),
+            "warnings": [problem_json(p) for p in labelled(report.warnings, "warning")],
+            "diagram": diagram(graph, report, format="html")}

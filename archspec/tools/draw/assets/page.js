@@ -55,10 +55,18 @@
   svg.addEventListener('mousemove', function (ev) {
     var el = boxOf(ev.target);
     if (!el) { tip.style.display = 'none'; return; }
-    var b = B[+el.getAttribute('data-i')], rows = '';
-    for (var k in b.info) rows += '<tr><th>' + k + '</th><td>' + String(b.info[k]).replace(/&/g, '&amp;').replace(/</g, '&lt;') + '</td></tr>';
-    if (b.children.length) rows += '<tr><td colspan="2" class="hint">click to ' + (b.collapsed ? 'open' : 'close') + '</td></tr>';
-    tip.innerHTML = '<table>' + rows + '</table>';
+    // built node by node: a layer's name or kind is text, never markup
+    var b = B[+el.getAttribute('data-i')], table = document.createElement('table'), row, cell;
+    for (var k in b.info) {
+      row = table.insertRow();
+      cell = document.createElement('th'); cell.textContent = k; row.appendChild(cell);
+      row.insertCell().textContent = String(b.info[k]);
+    }
+    if (b.children.length) {
+      cell = table.insertRow().insertCell();
+      cell.colSpan = 2; cell.className = 'hint'; cell.textContent = 'click to ' + (b.collapsed ? 'open' : 'close');
+    }
+    tip.replaceChildren(table);
     tip.style.display = 'block';
     tip.style.left = (ev.pageX + 14) + 'px'; tip.style.top = (ev.pageY + 14) + 'px';
   });

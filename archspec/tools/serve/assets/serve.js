@@ -28,7 +28,40 @@
       return r.json().then(function (data) { return {status: r.status, data: data, retry: data.retry_after_ms || 1000}; });
     });
   }
-  function escapeHtml(s) { return String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;'); }
+
+  // The DOM is built node by node: elements by createElement, text as text nodes, attributes as properties
+  // (or setAttribute for data-*). No string from the server (a spec's keys and names, messages, class names)
+  // is ever parsed as HTML, so none can become an element or an attribute.
+  function el(tag, props, children) {
+    var e = document.createElement(tag);
+    Object.keys(props || {}).forEach(function (k) {
+      if (k.slice(0, 5) === 'data-') e.setAttribute(k, props[k]); else e[k] = props[k];
+    });
+    (children || []).forEach(function (c) { e.appendChild(typeof c === 'string' ? document.createTextNode(c) : c); });
+    return e;
+  }
+  function fillWith(box, nodes) {
+    var f = document.createDocumentFragment();
+    nodes.forEach(function (n) { if (n) f.appendChild(n); });
+    box.replaceChildren(f);
+  }
+  // inspect's figures arrive as element trees, [tag, {attribute: value}, ...children] (archspec/tools/elements.py):
+  // built here from a fixed set of elements and attributes, images only as inline PNG data
+  var TREE_TAGS = ['figure', 'figcaption', 'img', 'code', 'span', 'p', 'b', 'table', 'tr', 'td', 'div'];
+  var TREE_ATTRS = /^(class|alt|width|height|style|data-[a-z][a-z-]*)$/, PNG_DATA = /^data:image\/png;base64,[A-Za-z0-9+\/=]*$/;
+  function build(node) {
+    if (typeof node === 'string') return document.createTextNode(node);
+    if (!Array.isArray(node) || TREE_TAGS.indexOf(node[0]) < 0) { fail('error: unexpected figure element ' + JSON.stringify(node).slice(0, 80)); return null; }
+    var e = document.createElement(node[0]), attrs = node[1] || {};
+    Object.keys(attrs).forEach(function (k) {
+      if (k === 'src' && node[0] === 'img' && PNG_DATA.test(attrs[k])) e.src = attrs[k];
+      else if (TREE_ATTRS.test(k)) e.setAttribute(k, String(attrs[k]));
+      else fail('error: unexpected figure attribute ' + JSON.stringify(k).slice(0, 80));
+    });
+    for (var i = 2; i < node.length; i++) { var c = build(node[i]); if (c) e.appendChild(c); }
+    return e;
+  }
+  function showTrees(box, trees) { fillWith(box, (trees || []).map(build)); }
 
   // A pump: `send` runs with the newest request; while one is in flight, later ones collapse into one.
   // status[name + 'Settled'] turns false when a request is queued; the answer's renderer sets it again.
@@ -58,15 +91,16 @@
 
   function lines() { return editor.value.split('\n'); }
   function paintEditor() {
-    var ls = lines(), g = [], b = [];
+    var ls = lines(), g = document.createDocumentFragment(), b = document.createDocumentFragment();
     for (var i = 0; i < ls.length; i++) {
-      var m = marks[i + 1], cls = m ? ' class="' + m.kind + '"' : '', title = m ? ' title="' + escapeHtml(m.text) + '"' : '';
-      g.push('<span' + cls + title + '>' + (i + 1) + '</span>');
-      b.push('<div class="line' + (m ? ' ' + m.kind : '') + '">' + escapeHtml(ls[i]) +
-             (m ? '<span class="lens" data-line="' + (i + 1) + '">\u2190 ' + escapeHtml(m.text) + '</span>' : '') + '</div>');
+      var m = marks[i + 1];
+      if (i) g.appendChild(document.createTextNode('\n'));
+      g.appendChild(el('span', m ? {className: m.kind, title: m.text} : null, [String(i + 1)]));
+      b.appendChild(el('div', {className: 'line' + (m ? ' ' + m.kind : '')},
+                       m ? [ls[i], el('span', {className: 'lens', 'data-line': i + 1}, ['\u2190 ' + m.text])] : [ls[i]]));
     }
-    gutter.innerHTML = g.join('\n');
-    backdrop.innerHTML = b.join('');
+    gutter.replaceChildren(g);
+    backdrop.replaceChildren(b);
     editor.style.height = 'auto';
     editor.style.height = editor.scrollHeight + 'px';
     editor.style.width = '100%';
@@ -88,21 +122,12 @@
     return pre;
   }
   function renderTable(t) {
-    var table = $('shapes'), h = [];
-    h.push('<caption>' + escapeHtml(t.title) + '</caption><thead><tr>');
-    t.header.forEach(function (c, i) { h.push('<th' + (t.right[i] ? ' class="num"' : '') + '>' + escapeHtml(c) + '</th>'); });
-    h.push('</tr></thead><tbody>');
-    t.rows.forEach(function (r) {
-      h.push('<tr>');
-      r.forEach(function (c, i) { h.push('<td' + (t.right[i] ? ' class="num"' : '') + '>' + escapeHtml(c) + '</td>'); });
-      h.push('</tr>');
-    });
-    h.push('</tbody><tfoot><tr>');
-    t.footer.forEach(function (c, i) { h.push('<td' + (t.right[i] ? ' class="num"' : '') + '>' + escapeHtml(c) + '</td>'); });
-    h.push('</tr></tfoot>');
-    table.innerHTML = h.join('');
-    var cap = table.querySelector('caption');
-    [t.outputs, t.note].forEach(function (line) { if (line) cap.textContent += ' \u00b7 ' + line; });
+    function row(cells, tag) {
+      return el('tr', null, cells.map(function (c, i) { return el(tag, t.right[i] ? {className: 'num'} : null, [String(c)]); }));
+    }
+    var caption = [t.title, t.outputs, t.note].filter(Boolean).join(' \u00b7 ');
+    fillWith($('shapes'), [el('caption', null, [caption]), el('thead', null, [row(t.header, 'th')]),
+                           el('tbody', null, t.rows.map(function (r) { return row(r, 'td'); })), el('tfoot', null, [row(t.footer, 'td')])]);
   }
   function renderVariables(vars, sets) {
     var box = $('variables'), given = currentSets(sets), names = Object.keys(vars || {});
@@ -110,7 +135,7 @@
     var key = names.join('\u0000');
     if (box.getAttribute('data-names') === key) return;
     box.setAttribute('data-names', key);
-    box.innerHTML = '';
+    box.replaceChildren();
     names.forEach(function (k) {
       var label = document.createElement('label'), input = document.createElement('input');
       label.textContent = '--set ' + k + '=';
@@ -145,7 +170,7 @@
   function renderCheck(r, started) {
     marks = {};
     var problems = $('problems'), warnings = $('warnings');
-    problems.innerHTML = ''; warnings.innerHTML = '';
+    problems.replaceChildren(); warnings.replaceChildren();
     if (r.variables) renderVariables(r.variables);
     (r.ok ? r.warnings : []).forEach(function (p) {
       warnings.appendChild(problemBlock(p, 'warning'));
@@ -175,6 +200,10 @@
     var started = job.started;
     return call('/api/spec/check', JSON.stringify({text: job.text(), sets: setsList()})).then(function (res) {
       if (res.status === 429) return res.retry;
+      if (res.status === 422 && res.data.problems) {  // over the server's budget: shown as the spec's problem
+        renderCheck({ok: false, problems: res.data.problems, variables: null}, started);
+        return 0;
+      }
       if (res.status !== 200) { fail('check refused: ' + res.data.error); return 0; }
       renderCheck(res.data, started);
       return 0;
@@ -264,14 +293,10 @@
     } else {
       var r = res.data;
       answer.className = 'answer';
-      answer.innerHTML = '';
-      var b = document.createElement('b');
-      b.textContent = r.top.name;
-      answer.appendChild(b);
-      answer.appendChild(document.createTextNode(' ' + (100 * r.top.probability).toFixed(1) + ' %'));
-      $('seen-input').innerHTML = r.input;  // inspect's figures: built and escaped by the server
-      $('probs').innerHTML = r.table;
-      $('maps').innerHTML = r.maps;
+      fillWith(answer, [el('b', null, [r.top.name]), document.createTextNode(' ' + (100 * r.top.probability).toFixed(1) + ' %')]);
+      showTrees($('seen-input'), r.input);  // inspect's figures, as element trees
+      showTrees($('probs'), r.table);
+      showTrees($('maps'), r.maps);
       status.top = r.top;
       status.plan = r.plan;
     }
@@ -307,7 +332,7 @@
       m.input_shape.join('x') + ' \u00b7 ' + m.classes + ' classes';
     $('pad-note').textContent = 'Draw with the mouse or a finger: the drawing is sent at ' + m.canvas[0] + 'x' + m.canvas[1] +
       ' pixels (the size the model was trained on) and goes through its preprocessing plan.';
-    $('filters').innerHTML = m.filters;
+    showTrees($('filters'), m.filters);
     clearPad();
     pad.addEventListener('pointerdown', function (ev) {
       ev.preventDefault();
