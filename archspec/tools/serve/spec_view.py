@@ -2,7 +2,7 @@
 `archspec shapes` checks a file, and saving back to that one file.
 
 Edited text goes through the pure-Python path (``spec.read.parse`` with the file's own name,
-``spec.validate``, ``graph.graph_of``, ``graph.infer.infer`` with the CLI's budgets), so a
+``spec.validate``, ``graph.checked`` with the CLI's budgets: the checks `validate` runs), so a
 problem reads exactly as the CLI prints it for the same text in the file. No TensorFlow.
 """
 
@@ -15,8 +15,7 @@ from typing import Any
 
 from ...errors import Problem, SpecError, labelled
 from ...files import write_text
-from ...graph import graph_of
-from ...graph.infer import infer
+from ...graph import checked
 from ...spec.overrides import parse_assignments
 from ...spec.read import MAX_BYTES, format_of, parse, read_text
 from ...spec.validate import validate
@@ -60,9 +59,7 @@ class SpecView:
             source = parse(text, self.name, fmt=self.format)
             declared = source.data.get("variables")
             variables = {str(k): _shown(v) for k, v in declared.items()} if isinstance(declared, dict) else {}
-            model = validate(source, overrides)
-            graph = graph_of(model)
-            report = infer(graph)
+            graph, report = checked(validate(source, overrides))
         except SpecError as exc:
             return {"ok": False, "problems": [problem_json(p) for p in exc.problems], "variables": variables}
         return {"ok": True, "variables": variables, "table": shapes_table(report).to_json(),
