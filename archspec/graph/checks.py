@@ -110,14 +110,14 @@ def _output(graph: Graph, report: Report, key: str, layer: str, heads: Mapping[s
     """An output's shape against its task, and the activation it ends in against what the task reads."""
     shape = report.layer(layer).output_shape
     task = heads[key].task if key in heads else default_task(shape)
-    where = ("training", "heads", key) if key in heads else ("outputs", key) if graph.outputs else ("layers",)
+    node = graph.node(layer)
+    where = ("training", "heads", key) if key in heads else ("outputs", key) if graph.outputs else node.path
     say_how = None if key in heads else f"say how it trains: training.heads: {{{key}: TASK}} ({', '.join(TASK_NAMES)})"
     why = TASK_SHAPES[task](shape)
     if why:
         yield graph.problem(where, f"output {key!r} ({layer}) is {'x'.join(map(str, shape))}; {why}", say_how)
         return
     wanted = probabilities(task, shape)
-    node = graph.node(layer)
     ends = node.activation
     if wanted is not None and ends not in ("linear", wanted):
         yield graph.problem(node.path, f"output {key!r} ({layer}) ends in {ends}; a {task} output needs {wanted} (probabilities) "
@@ -135,7 +135,7 @@ def _data(graph: Graph, report: Report, training: Training) -> Iterable[Problem]
         for name, shape in graph.inputs.items():
             if len(shape) == 3 and count not in (1, shape[2]):
                 yield graph.problem(("training", "data", what), f"training.data.{what} has {count} values but the input"
-                                    f"{' ' + repr(name) if len(graph.inputs) > 1 else ''} has {shape[2]} channels",
+                                    f"{' ' + repr(name) if len(graph.inputs) > 1 else ''} has {shape[2]} channel{'s' if shape[2] != 1 else ''}",
                                     f"give one value, or one per channel ({shape[2]})")
                 break
     if cfg.augment.translate and "segmentation" in tasks(graph, report, training).values():
