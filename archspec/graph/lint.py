@@ -126,13 +126,19 @@ def clipping(graph: Graph, name: str) -> Node | None:
     return None
 
 
+CLIPPED = {"relu": "negative logits become 0: every class the layer rules out ties at one probability, and its gradient stops",
+           "relu6": "negative logits become 0: every class the layer rules out ties at one probability, and its gradient stops",
+           "sigmoid": "the logits stay between 0 and 1, so no probability can get near 0 or 1",
+           "hard_sigmoid": "the logits stay between 0 and 1, so no probability can get near 0 or 1",
+           "tanh": "the logits stay between -1 and 1, so no probability can get near 0 or 1",
+           "softsign": "the logits stay between -1 and 1, so no probability can get near 0 or 1"}
+"""What an activation on the logits does to the probabilities made from them (others: see the fallback in `_clipped`)."""
+
+
 def _clipped(graph: Graph, source: Node, what: str) -> Problem:
-    return graph.problem(source.path, (
-        f"layer {source.name!r}: its {source.activation} limits the logits {what}"
-        + (": none can be negative, so no class can be scored below another's zero" if source.activation in ("relu", "relu6") else
-           ": they cannot spread far enough for a confident answer" if source.activation in ("sigmoid", "tanh", "hard_sigmoid", "softsign") else
-           ": the values the loss reads are not the layer's own sums")),
-        "leave the logits' layer without an activation (`activation: linear` on it overrides one from `defaults`)")
+    why = CLIPPED.get(source.activation, "the loss reads the activation's output instead of the layer's own sums")
+    return graph.problem(source.path, f"layer {source.name!r}: {source.activation} on the logits {what}: {why}",
+                         "leave the logits' layer without an activation (`activation: linear` on it overrides one from `defaults`)")
 
 
 def logits_clipped(graph: Graph, report: Report, tasks: Mapping[str, str]) -> Iterable[Problem]:
