@@ -45,20 +45,41 @@ VARIANT = "variant"
 
 
 def variant_values(data: dict[str, Any], variables: Mapping[str, Any], name: Any, source: Source) -> dict[str, Any]:
-    """The variable values of the variant `name`; every variant may set declared variables only."""
+    """The variable values of the variant `name` (a name the spec has: ``option_problems`` refuses others); every
+    variant may set declared variables only."""
     table = data.get("variants")
     table = table if isinstance(table, dict) else {}
     problems = [source.problem(("variants", v, key), f"variant {v!r} sets {key!r}, which is not a variable of the spec",
                                "variants give values to the spec's variables; declare it under `variables:` first")
                 for v, values in table.items() if isinstance(values, dict) for key in values if key not in variables]
-    if name is not None and name not in table:
-        near = closest(str(name), [str(k) for k in table])
-        problems.append(Problem(f"--variant {name}: the spec has no variant {name!r}", file=source.file,
-                                hint=(f"did you mean {near!r}? " if near else "") + f"variants: {', '.join(map(str, table)) or 'none'}"))
     if problems:
         raise SpecError(problems)
     chosen = table.get(name) if name is not None else None
     return dict(chosen) if isinstance(chosen, dict) else {}
+
+
+def option_problems(data: Any, overrides: Mapping[str, Any], source: Source) -> list[Problem]:
+    """What `--variant` and `--set` name that the spec lacks, whatever else is wrong with it: a command that opens a
+    spec to fix it (`serve`) still refuses options that do not fit it, as `shapes` does."""
+    data = data if isinstance(data, dict) else {}
+    variables = data.get("variables") if isinstance(data.get("variables"), dict) else {}
+    table = data.get("variants") if isinstance(data.get("variants"), dict) else {}
+    problems = []
+    for key in overrides:
+        if key == VARIANT and VARIANT not in variables:
+            name = overrides[key]
+            if name not in table:
+                near = closest(str(name), [str(k) for k in table])
+                problems.append(Problem(f"--variant {name}: the spec has no variant {name!r}", file=source.file,
+                                        hint=(f"did you mean {near!r}? " if near else "") + f"variants: {', '.join(map(str, table)) or 'none'}"))
+        elif key not in variables and key.split(".")[0] not in OVERRIDABLE:
+            near = closest(key, [*variables, *OVERRIDABLE])
+            problems.append(Problem(
+                f"--set {key}: the spec has no variable or field {key!r}", file=source.file,
+                hint=(f"did you mean {near!r}? " if near else "") + f"variables: {', '.join(variables) or 'none'}; fields: {', '.join(OVERRIDABLE)}"
+                     + ("; `variant` picks one of the spec's variants" if table else ""),
+            ))
+    return problems
 
 
 def apply_overrides(data: dict[str, Any], overrides: Mapping[str, Any], source: Source) -> tuple[dict[str, Any], dict[str, Any], dict[tuple[PathPart, ...], str]]:
@@ -70,10 +91,10 @@ def apply_overrides(data: dict[str, Any], overrides: Mapping[str, Any], source: 
     variables = data.get("variables") if isinstance(data.get("variables"), dict) else {}
     out = dict(data)
     overrides = dict(overrides)
+    problems = option_problems(data, overrides, source)
     variant = overrides.pop(VARIANT, None) if VARIANT not in variables else None
     var_values: dict[str, Any] = variant_values(data, variables, variant, source)
     fields: dict[tuple[PathPart, ...], str] = {}
-    problems = []
     for key, value in overrides.items():
         parts = key.split(".")
         if key in variables:
@@ -86,13 +107,6 @@ def apply_overrides(data: dict[str, Any], overrides: Mapping[str, Any], source: 
                 target[part] = dict(child) if isinstance(child, dict) else {}
                 target = target[part]
             target[parts[-1]] = value
-        else:
-            near = closest(key, [*variables, *OVERRIDABLE])
-            problems.append(Problem(
-                f"--set {key}: the spec has no variable or field {key!r}", file=source.file,
-                hint=(f"did you mean {near!r}? " if near else "") + f"variables: {', '.join(variables) or 'none'}; fields: {', '.join(OVERRIDABLE)}"
-                     + ("; `variant` picks one of the spec's variants" if isinstance(data.get("variants"), dict) else ""),
-            ))
     if problems:
         raise SpecError(problems)
     return out, var_values, fields

@@ -18,7 +18,7 @@ from ...files import write_text
 from ...graph import checked
 from ...spec.overrides import parse_assignments
 from ...spec.read import MAX_BYTES, format_of, parse, read_text
-from ...spec.validate import validate
+from ...spec.validate import option_problems, validate
 from ..draw import diagram
 from ..table import shapes_table
 from .limits import Refused
@@ -42,10 +42,17 @@ class SpecView:
         self.path = path
         self.name = str(path)  # as given on the command line: the CLI's messages name the file so
         self.format = format_of(path)
-        parse_assignments(sets, "--set")  # a bad --set stops the server before it starts
+        overrides = parse_assignments(sets, "--set")  # a bad --set stops the server before it starts
         self.sets = list(sets)
         self.read_only = read_only
         self.text = read_text(path)  # a spec that does not validate still opens: fixing it is what the page is for
+        try:
+            source = parse(self.text, self.name, fmt=self.format)
+        except SpecError:
+            source = None  # the page shows what is wrong with the text
+        problems = option_problems(source.data, overrides, source) if source is not None else []
+        if problems:  # but an option that names no variant, variable or field of the file is the command line's mistake
+            raise SpecError(problems)
 
     def session(self) -> dict[str, Any]:
         return {"name": self.name, "file": self.path.name, "format": self.format, "text": self.text, "version": version_of(self.text),
