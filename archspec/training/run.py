@@ -531,6 +531,8 @@ def _announce(job: Job, files: RunDir, env: Env, data: Data | ExamplesData, tran
     say = job.say
     say(f"run folder: {files.root}" + ("" if env.chief else " (worker scratch)"))
     say(f"training data: {data.train.count} examples from {data.train.name}: {data.train_plan.describe()}")
+    for warning in data.train_plan.warnings:
+        say(f"warning: {warning}")
     if data.val is not None and data.val_plan is not None:
         say(f"validation data: {data.val.count} examples from {data.val.name}: {data.val_plan.describe()}")
         missing = D.missing_classes(data.train, data.val) if isinstance(data, Data) else []
