@@ -110,12 +110,12 @@ LOGIT_TASKS = {"classification": "softmax", "multilabel": "sigmoid", "segmentati
 """Tasks whose output, when it ends in no activation, is logits: the loss applies this to them."""
 
 
-def clipping(graph: Graph, name: str) -> Node | None:
+def clipping(name: str, by_name: Mapping[str, Node]) -> Node | None:
     """The node whose activation limits the values at `name`, looking back through ops that do not weigh them
     (None: they are a weighted layer's own sums, as logits should be)."""
     todo, seen = [name], set()
     while todo:
-        node = graph.node(todo.pop())
+        node = by_name[todo.pop()]
         if node.name in seen or node.op == "input":
             continue
         seen.add(node.name)
@@ -145,18 +145,19 @@ def logits_clipped(graph: Graph, report: Report, tasks: Mapping[str, str]) -> It
     """An activation on the logits: on the layer feeding a softmax (or an output's sigmoid), or on the values an output
     gives as logits (it ends in no activation and its task applies one in the loss), e.g. a relu from `defaults`."""
     outputs = {layer: key for key, layer in graph.output_map.items()}
+    by_name = {node.name: node for node in graph.nodes}
     flagged: set[str] = set()
     for node in graph.layers:
         if node.op == "activation" and (node.activation == "softmax" or (node.activation == "sigmoid" and node.name in outputs)):
-            source = clipping(graph, node.inputs[0])
+            source = clipping(node.inputs[0], by_name)
             if source is not None and source.name not in flagged:
                 flagged.add(source.name)
                 yield _clipped(graph, source, f"that the {node.activation} of {node.name!r} reads")
     for key, layer in graph.output_map.items():
         applied = LOGIT_TASKS.get(tasks.get(key, ""))
-        if applied is None or graph.node(layer).activation != "linear":
+        if applied is None or by_name[layer].activation != "linear":
             continue
-        source = clipping(graph, layer)
+        source = clipping(layer, by_name)
         if source is not None and source.name not in flagged:
             flagged.add(source.name)
             yield _clipped(graph, source, f"that output {key!r} gives (its {tasks[key]} loss applies the {applied})")
