@@ -21,7 +21,7 @@ from pydantic import BaseModel
 
 from ..errors import Problem, SpecError
 from ..graph import checked
-from ..graph.checks import TASK_METRICS, default_task, probabilities, reported
+from ..graph.checks import default_task, probabilities, reported
 from ..spec.training import Head, Training
 
 Shape = tuple[int, ...]
@@ -109,11 +109,11 @@ class Network:
                    {k: bool(o.get("logits")) for k, o in data["outputs"].items()})
 
 
-def network(spec: BaseModel, training: Training | None, *, freeze_origin: str | None = None) -> Network:
+def network(spec: BaseModel, training: Training | None) -> Network:
     """The network's inputs and outputs with their heads, from the spec's static shapes. Every check that needs no data
     runs first, the very ones `validate` runs (``graph.checked``): a head naming no output, an output whose shape or
     final activation its task cannot train, each phase's freeze list, ..."""
-    graph, report = checked(spec, training=training if training is not None else Training(), freeze_origin=freeze_origin)
+    graph, report = checked(spec, training=training if training is not None else Training())
     heads = training.heads if training is not None else {}
     outputs = {}
     for key, layer in graph.output_map.items():
@@ -382,4 +382,3 @@ TASKS: dict[str, Task] = {
     "regression": Task(_regression_loss, _regression_metrics, _regression_target, _regression_figures, ("mae", "rmse")),
     "segmentation": Task(_segmentation_loss, _segmentation_metrics, _segmentation_target, _segmentation_figures, ("mean_iou", "pixel_accuracy")),
 }
-assert set(TASKS) == set(TASK_METRICS), "every task has its static side (graph/checks.py) and its Keras side"
