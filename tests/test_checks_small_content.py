@@ -22,7 +22,7 @@ def digits(n: int = 2, side: int = 28):
 
 def test_digits_padded_into_96x96_are_warned_about_with_the_way_to_resize():
     (warning,) = D.plan(digits(), (96, 96, 1), 10, cfg()).warnings
-    assert "fit auto pads 28x28 images into the 96x96 input, where they fill 9% of it" in warning
+    assert "fit auto pads 28x28 images into the 96x96 input, where they fill 8.5% of it" in warning
     assert "training.data.fit: resize (--fit resize)" in warning
 
 
@@ -38,4 +38,4 @@ def test_train_prints_the_warning(tmp_path):
     archspec.train(archspec.loads(SPEC.format(side=96)), data=(x, np.arange(20) % 10), epochs=1, batch_size=10, verbose=2,
                    log=lines.append, run_dir=tmp_path / "run")
     warnings = [line for line in lines if line.startswith("warning:")]
-    assert len(warnings) == 1 and "fill 9% of it" in warnings[0] and "--fit resize" in warnings[0]
+    assert len(warnings) == 1 and "fill 8.5% of it" in warnings[0] and "--fit resize" in warnings[0]

@@ -239,7 +239,7 @@ def _small_content(fits: list[Fit], target: tuple[int, int], rule: str, what: st
         return ()
     sizes = ", ".join(f"{fit.source[0]}x{fit.source[1]}" for fit in small[:4]) + (f" and {len(small) - 4} more sizes" if len(small) > 4 else "")
     least = min(fit.filled for fit in small)
-    return (f"{what}: fit auto pads {sizes} images into the {target[0]}x{target[1]} input, where they fill {least:.0%} of it: "
+    return (f"{what}: fit auto pads {sizes} images into the {target[0]}x{target[1]} input, where they fill {least:.1%} of it: "
             f"the network sees them at a fraction of its scale (a pretrained one above all); to scale them up, set "
             f"training.data.fit: resize (--fit resize), or `fit: pad` to keep the padding and this warning quiet",)
 
