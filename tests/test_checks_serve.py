@@ -53,3 +53,12 @@ def test_a_host_not_on_this_machine_is_blamed_on_the_host(host, blamed, capsys):
     err = refusal(["serve", str(ROOT / "specs" / "lenet.yaml"), "--host", host, "--port", "0"], capsys)
     assert err.startswith(f"--host: {blamed}")
     assert "another program uses this port" not in err and "127.0.0.1" in err
+
+
+def test_set_on_a_model_without_a_spec_is_refused_not_ignored(tmp_path, never_listens, capsys):
+    import archspec
+
+    model = tmp_path / "lenet.keras"
+    archspec.save_model(archspec.build(ROOT / "specs" / "lenet.yaml"), model)
+    err = refusal(["serve", str(model), "--port", "0", "--set", "classes=3"], capsys)
+    assert err.startswith(f"{model}: --set and --variant apply to a spec")
