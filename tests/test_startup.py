@@ -32,7 +32,7 @@ SHAPES = {
         "archspec.spec", "archspec.spec.expr", "archspec.spec.library", "archspec.spec.loading", "archspec.spec.network",
         "archspec.spec.overrides", "archspec.spec.read", "archspec.spec.validate",
         "archspec.graph", "archspec.graph.expand", "archspec.graph.infer", "archspec.graph.ir", "archspec.graph.lint",
-        "archspec.graph.report", "archspec.graph.freeze",
+        "archspec.graph.report", "archspec.graph.freeze", "archspec.graph.checks",
         "archspec.tools", "archspec.tools.table",
         "archspec.spec.training",  # pure Pydantic: the models of a `training:` section, loaded when a spec has one (the zoo's U-Net and two-head LeNet do)
     },

@@ -1,7 +1,9 @@
 """The graph IR and the passes over it: expansion (spec -> IR), inference (shapes, counts,
 receptive fields), lint rules (warnings), and the IR written back as spec data.
 
-``graph_of`` and ``shapes`` are the two things the layers above ask for.
+``graph_of``, ``checked`` and ``shapes`` are what the layers above ask for: ``checked`` is the one path by
+which `validate`, `shapes`, `build`, `serve` and `train` check a spec (shapes, budgets, the training
+section against the network, lint warnings).
 """
 
 from __future__ import annotations
@@ -9,10 +11,12 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from ..spec.loading import SpecLike, coerce
+from .checks import check, tasks
 from .expand import expand
 from .freeze import as_trained, refreeze
 from .infer import MAX_ACTIVATIONS, MAX_PARAMS, infer
 from .ir import Graph
+from .lint import lint
 from .report import Report
 
 
@@ -22,12 +26,28 @@ def graph_of(spec: SpecLike, **overrides: Any) -> Graph:
     return as_trained(expand(model), getattr(model, "training", None))
 
 
+def checked(spec: SpecLike, *, training: Any = None, freeze_origin: str | None = None, max_params: int | None = MAX_PARAMS,
+            max_activations: int | None = MAX_ACTIVATIONS, freeze: Sequence[str] | None = None, freeze_bn: bool | None = None,
+            **overrides: Any) -> tuple[Graph, Report]:
+    """The graph and its static report, every check that needs no data passed; SpecError otherwise.
+
+    ``training``: the recipe in force when it is not the spec's own (`train`'s, with its overrides applied);
+    ``freeze_origin``: the option its freeze list came from (``--freeze``), named in errors instead of the spec."""
+    model = coerce(spec, overrides)
+    declared = getattr(model, "training", None)
+    section = training if training is not None else declared
+    graph = refreeze(graph_of(model), declared, freeze, freeze_bn)
+    report = infer(graph, max_params=max_params, max_activations=max_activations)
+    check(graph, report, section, declared=section is not None, freeze_origin=freeze_origin)
+    report.warnings.extend(lint(graph, report, tasks(graph, report, section)))
+    return graph, report
+
+
 def shapes(spec: SpecLike, *, max_params: int | None = MAX_PARAMS, max_activations: int | None = MAX_ACTIVATIONS,
            freeze: Sequence[str] | None = None, freeze_bn: bool | None = None, **overrides: Any) -> Report:
     """Static shapes, parameters, MACs, receptive fields and warnings; pure Python, no TensorFlow.
 
     Models over the parameter or activation budget are refused (None disables a budget). ``freeze`` and
-    ``freeze_bn`` replace the spec's ``training.freeze`` / ``freeze_bn`` (the counts then say what trains)."""
-    model = coerce(spec, overrides)
-    graph = refreeze(graph_of(model), getattr(model, "training", None), freeze, freeze_bn)
-    return infer(graph, max_params=max_params, max_activations=max_activations)
+    ``freeze_bn`` replace the spec's ``training.freeze`` / ``freeze_bn`` (the counts then say what trains).
+    The spec's training section is checked against the network (``checks.py``), as `train` checks it."""
+    return checked(spec, max_params=max_params, max_activations=max_activations, freeze=freeze, freeze_bn=freeze_bn, **overrides)[1]

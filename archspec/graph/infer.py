@@ -12,7 +12,6 @@ from ..errors import Problem, SpecError
 from ..kinds.arith import receptive_field, upscaled_field
 from ..kinds.registry import OPS, Primitive, Shape, ShapeError, Upscale
 from .ir import Graph, Node
-from .lint import lint
 from .report import GroupInfo, LayerInfo, Report
 
 MAX_PARAMS = 2_000_000_000
@@ -61,7 +60,8 @@ def _receptive(node: Node, prim: Primitive, ins: list[tuple[tuple[int, int], tup
 
 
 def infer(graph: Graph, *, max_params: int | None = MAX_PARAMS, max_activations: int | None = MAX_ACTIVATIONS) -> Report:
-    """Shapes and counts for every node; SpecError naming each node whose shape fails."""
+    """Shapes and counts for every node; SpecError naming each node whose shape fails. The lint rules and the
+    training checks run on top of this in ``graph.checked``."""
     shapes: dict[str, Shape | None] = {}
     fields: dict[str, tuple[tuple[int, int], tuple[int, int]]] = {}
     infos: list[LayerInfo] = []
@@ -95,7 +95,6 @@ def infer(graph: Graph, *, max_params: int | None = MAX_PARAMS, max_activations:
         raise SpecError(problems)
     report = Report(graph.name, graph.input_shape, infos, _groups(graph, infos), inputs=dict(graph.inputs), outputs=graph.output_map)
     _check_budget(graph, report, max_params, max_activations)
-    report.warnings.extend(lint(graph, report))
     return report
 
 

@@ -32,6 +32,14 @@ class Node:
     frozen: bool = False
     """Its weights are not trained (``graph/freeze.py``); static counts and the Keras layer say so."""
 
+    @property
+    def activation(self) -> str:
+        """The activation the node ends in, as Keras names it (`linear` for none): an `activation` node's `fn`,
+        another kind's `activation` setting. Read from the model's values: a missing attribute on a Pydantic
+        model is slow to fail."""
+        settings = vars(self.attrs) if self.attrs is not None else {}
+        return settings.get("fn") or settings.get("activation") or "linear"
+
 
 @dataclass
 class Graph:

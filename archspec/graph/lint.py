@@ -8,12 +8,12 @@ warnings or, under --strict, errors.
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Mapping
 
 from ..errors import Problem
 from ..kinds.arith import dropped_border
 from ..kinds.registry import OPS
-from .ir import Graph
+from .ir import Graph, Node
 from .report import Report
 
 HUGE_FAN_IN = 1_000_000
@@ -84,11 +84,7 @@ def softmax_not_last(graph: Graph, report: Report) -> Iterable[Problem]:
     for node in graph.layers:
         if node.name in outputs:
             continue
-        # a node's settings, read from the model's values: a missing attribute on a Pydantic model is
-        # slow to fail, and this asks every node twice
-        settings = vars(node.attrs) if node.attrs is not None else {}
-        fn = settings.get("fn") or settings.get("activation")
-        if fn == "softmax":
+        if node.activation == "softmax":
             yield graph.problem(node.path, f"layer {node.name!r}: softmax before the last layer",
                                 "softmax turns outputs into class probabilities; it usually ends the network (or one of its outputs)")
 
@@ -108,8 +104,68 @@ def early_global_receptive_field(graph: Graph, report: Report) -> Iterable[Probl
             return
 
 
+PASS_THROUGH = frozenset({"flatten", "reshape", "dropout", "pool", "crop", "zeropad", "stochastic_depth", "upsample", "resize", "concat"})
+"""Ops that move, pick or average values without weighing them: a clipped value stays clipped through them."""
+LOGIT_TASKS = {"classification": "softmax", "multilabel": "sigmoid", "segmentation": "softmax"}
+"""Tasks whose output, when it ends in no activation, is logits: the loss applies this to them."""
+
+
+def clipping(name: str, by_name: Mapping[str, Node]) -> Node | None:
+    """The node whose activation limits the values at `name`, looking back through ops that do not weigh them
+    (None: they are a weighted layer's own sums, as logits should be)."""
+    todo, seen = [name], set()
+    while todo:
+        node = by_name[todo.pop()]
+        if node.name in seen or node.op == "input":
+            continue
+        seen.add(node.name)
+        if node.activation != "linear":
+            return node
+        if node.op in PASS_THROUGH or node.op == "activation":
+            todo.extend(node.inputs)
+    return None
+
+
+CLIPPED = {"relu": "negative logits become 0: every class the layer rules out ties at one probability, and its gradient stops",
+           "relu6": "negative logits become 0: every class the layer rules out ties at one probability, and its gradient stops",
+           "sigmoid": "the logits stay between 0 and 1, so no probability can get near 0 or 1",
+           "hard_sigmoid": "the logits stay between 0 and 1, so no probability can get near 0 or 1",
+           "tanh": "the logits stay between -1 and 1, so no probability can get near 0 or 1",
+           "softsign": "the logits stay between -1 and 1, so no probability can get near 0 or 1"}
+"""What an activation on the logits does to the probabilities made from them (others: see the fallback in `_clipped`)."""
+
+
+def _clipped(graph: Graph, source: Node, what: str) -> Problem:
+    why = CLIPPED.get(source.activation, "the loss reads the activation's output instead of the layer's own sums")
+    return graph.problem(source.path, f"layer {source.name!r}: {source.activation} on the logits {what}: {why}",
+                         "leave the logits' layer without an activation (`activation: linear` on it overrides one from `defaults`)")
+
+
+def logits_clipped(graph: Graph, report: Report, tasks: Mapping[str, str]) -> Iterable[Problem]:
+    """An activation on the logits: on the layer feeding a softmax (or an output's sigmoid), or on the values an output
+    gives as logits (it ends in no activation and its task applies one in the loss), e.g. a relu from `defaults`."""
+    outputs = {layer: key for key, layer in graph.output_map.items()}
+    by_name = {node.name: node for node in graph.nodes}
+    flagged: set[str] = set()
+    for node in graph.layers:
+        if node.op == "activation" and (node.activation == "softmax" or (node.activation == "sigmoid" and node.name in outputs)):
+            source = clipping(node.inputs[0], by_name)
+            if source is not None and source.name not in flagged:
+                flagged.add(source.name)
+                yield _clipped(graph, source, f"that the {node.activation} of {node.name!r} reads")
+    for key, layer in graph.output_map.items():
+        applied = LOGIT_TASKS.get(tasks.get(key, ""))
+        if applied is None or by_name[layer].activation != "linear":
+            continue
+        source = clipping(layer, by_name)
+        if source is not None and source.name not in flagged:
+            flagged.add(source.name)
+            yield _clipped(graph, source, f"that output {key!r} gives (its {tasks[key]} loss applies the {applied})")
+
+
 RULES: tuple[Rule, ...] = (border_dropped, window_larger_than_input, huge_fan_in, softmax_not_last, early_global_receptive_field)
 
 
-def lint(graph: Graph, report: Report) -> list[Problem]:
-    return [problem for rule in RULES for problem in rule(graph, report)]
+def lint(graph: Graph, report: Report, tasks: Mapping[str, str] | None = None) -> list[Problem]:
+    """Every rule's findings; `tasks` (each output's task) lets the logits rule know which outputs give logits."""
+    return [*(problem for rule in RULES for problem in rule(graph, report)), *logits_clipped(graph, report, tasks or {})]

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from ..graph import graph_of
-from ..graph.freeze import refreeze
-from ..graph.infer import MAX_ACTIVATIONS, MAX_PARAMS, infer
+from ..graph import checked
+from ..graph.infer import MAX_ACTIVATIONS, MAX_PARAMS
 from ..graph.ir import Graph
 from ..kinds.registry import OPS
-from ..spec.loading import SpecLike, coerce
+from ..spec.loading import SpecLike
 from .backend import deep_recursion, keras as import_keras
 from .weights import load_weights
 
@@ -51,13 +50,12 @@ def set_frozen(model: Any, frozen: set[str], names: set[str]) -> None:
 def build(spec: SpecLike, *, weights: Any = None, strict_weights: bool = False, freeze: Sequence[str] | None = None,
           freeze_bn: bool | None = None, max_params: int | None = MAX_PARAMS, max_activations: int | None = MAX_ACTIVATIONS,
           **overrides: Any) -> Any:
-    """A Keras model (``keras.Model``) for the spec. Shapes are checked first, before Keras allocates.
+    """A Keras model (``keras.Model``) for the spec. Every static check runs first (``graph.checked``, as
+    `validate`), before Keras allocates.
 
     ``weights``: a source of pretrained weights (see ``weights.py``); the model's ``transfer`` attribute is then
     the report of what moved. ``freeze``/``freeze_bn`` replace the spec's ``training.freeze``/``freeze_bn``."""
-    loaded = coerce(spec, overrides)
-    graph = refreeze(graph_of(loaded), getattr(loaded, "training", None), freeze, freeze_bn)
-    infer(graph, max_params=max_params, max_activations=max_activations)
+    graph, _ = checked(spec, max_params=max_params, max_activations=max_activations, freeze=freeze, freeze_bn=freeze_bn, **overrides)
     model = to_keras(graph)
     if weights is not None:
         model.transfer = load_weights(model, weights, strict=strict_weights)

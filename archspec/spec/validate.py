@@ -47,20 +47,16 @@ VARIANT = "variant"
 
 
 def variant_values(data: dict[str, Any], variables: Mapping[str, Any], name: Any, source: Source) -> dict[str, Any]:
-    """The variable values of the variant `name`; every variant may set declared variables only."""
+    """The variable values of the variant `name` (a name the spec has: ``option_problems`` refuses others); every
+    variant may set declared variables only."""
     table = data.get("variants")
     table = table if isinstance(table, dict) else {}
     problems = [source.problem(("variants", v, key), f"variant {v!r} sets {key!r}, which is not a variable of the spec",
                                "variants give values to the spec's variables; declare it under `variables:` first")
                 for v, values in table.items() if isinstance(values, dict) for key in values if key not in variables]
-    if name is not None and name not in table:
-        name = _written(name, table)
-    if name is not None and name not in table:
-        problems.append(Problem(f"--variant {name}: the spec has no variant {name!r}", file=source.file,
-                                hint=did_you_mean(name, [str(k) for k in table]) + f"variants: {', '.join(map(str, table)) or 'none'}"))
     if problems:
         raise SpecError(problems)
-    chosen = table.get(name) if name is not None else None
+    chosen = table.get(_written(name, table)) if _known(name, table) else None
     return dict(chosen) if isinstance(chosen, dict) else {}
 
 
@@ -83,6 +79,34 @@ def reserved_names(variables: Mapping[str, Any], source: Source) -> None:
             problems.append(_unreachable(("variables", key), "variable", source))
     if problems:
         raise SpecError(problems)
+
+
+def option_problems(data: Any, overrides: Mapping[str, Any], source: Source) -> list[Problem]:
+    """What `--variant` and `--set` name that the spec lacks, whatever else is wrong with it: a command that opens a
+    spec to fix it (`serve`) still refuses options that do not fit it, as `shapes` does."""
+    data = data if isinstance(data, dict) else {}
+    variables = data.get("variables") if isinstance(data.get("variables"), dict) else {}
+    table = data.get("variants") if isinstance(data.get("variants"), dict) else {}
+    problems = []
+    for key, value in overrides.items():
+        if key == VARIANT:
+            if not _known(value, table):
+                problems.append(Problem(f"--variant {value}: the spec has no variant {value!r}", file=source.file,
+                                        hint=did_you_mean(value, [str(k) for k in table]) + f"variants: {', '.join(map(str, table)) or 'none'}"))
+        elif key not in variables and key.split(".")[0] not in OVERRIDABLE:
+            problems.append(Problem(
+                f"--set {key}: the spec has no variable or field {key!r}", file=source.file,
+                hint=did_you_mean(key, [*variables, *OVERRIDABLE]) + f"variables: {', '.join(variables) or 'none'}; fields: {', '.join(OVERRIDABLE)}"
+                     + ("; `variant` picks one of the spec's variants" if table else ""),
+            ))
+    return problems
+
+
+def _known(name: Any, table: Mapping[str, Any]) -> bool:
+    """Whether `name` picks a row of the variants table (as written, or as the text that reads as it)."""
+    written = _written(name, table)
+    return isinstance(written, (str, int, float, bool)) and written in table
+
 
 
 def _unreachable(path: tuple[PathPart, ...], what: str, source: Source) -> Problem:
@@ -155,11 +179,11 @@ def apply_overrides(data: dict[str, Any], overrides: Mapping[str, Any], source: 
     reserved_names(variables, source)
     out = dict(data)
     overrides = dict(overrides)
+    problems = option_problems(data, overrides, source)
     variant = overrides.pop(VARIANT, None)
     var_values: dict[str, Any] = variant_values(data, variables, variant, source)
     origins = {key: _variant_origin(data, variant, key, value, source) for key, value in var_values.items()}
     fields: dict[tuple[PathPart, ...], str] = {}
-    problems = []
     for key, value in overrides.items():
         parts = key.split(".")
         if key in variables:
@@ -173,12 +197,6 @@ def apply_overrides(data: dict[str, Any], overrides: Mapping[str, Any], source: 
                 target = target[part]
             for path in _merge(target, parts[-1], value, tuple(parts)):
                 fields[path] = f"{key}={shown(value)}"
-        else:
-            problems.append(Problem(
-                f"--set {key}: the spec has no variable or field {key!r}", file=source.file,
-                hint=did_you_mean(key, [*variables, *OVERRIDABLE]) + f"variables: {', '.join(variables) or 'none'}; fields: {', '.join(OVERRIDABLE)}"
-                     + ("; `variant` picks one of the spec's variants" if isinstance(data.get("variants"), dict) else ""),
-            ))
     if problems:
         raise SpecError(problems)
     return out, var_values, fields, origins

@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from pydantic import BaseModel
 
-from ..graph import graph_of
+from ..graph import checked, graph_of
 from ..graph.freeze import frozen_nodes
 from ..keras_side.emitter import build as build_model, set_frozen
 from ..keras_side.weights import TransferReport, resolve
@@ -26,15 +26,13 @@ TRANSFER_JSON = "transfer.json"
 
 
 def check(spec: BaseModel, training: Training, weights: Any, *, freeze_option: bool = False) -> None:
-    """Before any data is read or folder made: the weights source exists, and each phase freezes real nodes.
+    """Before any data is read or folder made: everything `validate` checks (``graph.checked``: each phase freezes
+    real nodes, the heads fit the outputs, ...), with the recipe in force; and the weights source exists.
 
     ``freeze_option``: the freeze list came from ``--freeze`` (errors name the option, not the spec)."""
+    checked(spec, training=training, freeze_origin="--freeze" if freeze_option else None)
     if weights is not None:
         resolve(weights)
-    graph = graph_of(spec)
-    for i, phase in enumerate(training.phase_recipes()):
-        frozen_nodes(graph, phase.freeze, bn=phase.freeze_bn, where=training.freeze_path(i),
-                     origin="--freeze" if freeze_option and not training.phases else None)
 
 
 def build(spec: BaseModel, training: Training, weights: Any = None, strict: bool = False) -> tuple[Any, TransferReport | None]:

@@ -20,14 +20,11 @@ import numpy as np
 from pydantic import BaseModel
 
 from ..errors import Problem, SpecError
-from ..graph import graph_of
-from ..graph.expand import head_problems
-from ..graph.infer import infer
+from ..graph import checked
+from ..graph.checks import default_task, probabilities, reported
 from ..spec.training import Head, Training
 
 Shape = tuple[int, ...]
-ACTIVATIONS = {"classification": "softmax", "multilabel": "sigmoid"}
-"""The activation a task's output ends in when it gives probabilities (otherwise: none, logits)."""
 
 
 @dataclass(frozen=True)
@@ -58,9 +55,7 @@ class Output:
     @property
     def activation(self) -> str | None:
         """The activation that makes this output probabilities (None: regression takes any)."""
-        if self.task == "segmentation":
-            return "sigmoid" if self.binary else "softmax"
-        return ACTIVATIONS.get(self.task)
+        return probabilities(self.task, self.shape)
 
     def to_json(self) -> dict[str, Any]:
         return {"layer": self.layer, "shape": list(self.shape), "task": self.task, "loss": list(self.head.losses), "weight": self.head.weight,
@@ -93,13 +88,7 @@ class Network:
 
     def metric_names(self, training: Training) -> list[str]:
         """The quantities `fit` reports (without `val_`), in Keras' names."""
-        names = ["loss"]
-        for out in self.outputs.values():
-            prefix = f"{out.name}_" if self.several else ""
-            if self.several:
-                names.append(f"{prefix}loss")
-            names += [prefix + m for m in TASKS[out.task].metric_names(training)]
-        return list(dict.fromkeys(names))
+        return reported({key: out.task for key, out in self.outputs.items()}, training)
 
     def to_json(self) -> dict[str, Any]:
         return {"inputs": {k: list(v) for k, v in self.inputs.items()}, "named_inputs": self.named_inputs, "named_outputs": self.named_outputs,
@@ -121,27 +110,18 @@ class Network:
 
 
 def network(spec: BaseModel, training: Training | None) -> Network:
-    """The network's inputs and outputs with their heads, from the spec's static shapes; SpecError for a head naming
-    no output, or an output whose shape its task cannot train."""
-    graph = graph_of(spec)
-    report = infer(graph)
+    """The network's inputs and outputs with their heads, from the spec's static shapes. Every check that needs no data
+    runs first, the very ones `validate` runs (``graph.checked``): a head naming no output, an output whose shape or
+    final activation its task cannot train, each phase's freeze list, ..."""
+    graph, report = checked(spec, training=training if training is not None else Training())
     heads = training.heads if training is not None else {}
-    problems = head_problems(graph, heads)
     outputs = {}
     for key, layer in graph.output_map.items():
         shape = report.layer(layer).output_shape
-        head = heads.get(key) or Head(task="classification" if len(shape) == 1 else "segmentation")
+        head = heads.get(key) or Head(task=default_task(shape))
         if head.task == "classification" and head.loss is None and training is not None:
             head = head.model_copy(update={"loss": [training.loss]})  # the section's loss is the classifier's default
-        why = TASKS[head.task].refuses(shape)
-        if why:
-            where = ("training", "heads", key) if key in heads else ("outputs", key) if graph.outputs else ("layers",)
-            problems.append(graph.problem(where, f"output {key!r} ({layer}) is {'x'.join(map(str, shape))}; {why}",
-                                          None if key in heads else f"say how it trains: training.heads: {{{key}: TASK}} "
-                                          "(classification, multilabel, regression, segmentation)"))
         outputs[key] = Output(key, layer, shape, head)
-    if problems:
-        raise SpecError(problems)
     return Network(graph.name, dict(graph.inputs), outputs, graph.named_inputs, bool(graph.outputs))
 
 
@@ -385,13 +365,11 @@ def readable(out: Output, raw: Any, logits: bool, xp: Any = None) -> Any:
 
 @dataclass(frozen=True)
 class Task:
-    """What a task decides, as functions of the output (and the recipe, the data)."""
+    """What a task decides on the Keras side, as functions of the output (and the recipe, the data). What it decides
+    statically (the shapes it trains, its activation, its metrics' names) is in ``graph/checks.py``."""
 
-    refuses: Callable[[Shape], str | None]
-    """Why an output of this shape cannot train as this task (None: it can)."""
     loss: Callable[[Output, bool, Training], Any]
     metrics: Callable[[Output, bool, Training], list[Any]]
-    metric_names: Callable[[Training], list[str]]
     target: Callable[[Output, np.ndarray, str], np.ndarray]
     """A data set's array for this output, checked and converted to what the loss takes."""
     figures: Callable[[Output, np.ndarray, np.ndarray, list[str] | None], dict[str, Any]]
@@ -400,19 +378,9 @@ class Task:
     """The figures `evaluate` prints first."""
 
 
-def _vector(what: str, least: int = 1) -> Callable[[Shape], str | None]:
-    return lambda shape: None if len(shape) == 1 and shape[0] >= least else f"a {what} output is a vector" + (
-        f" of at least {least} values (for one number use task regression, for a yes/no label multilabel)" if least > 1 else "")
-
-
 TASKS: dict[str, Task] = {
-    "classification": Task(_vector("classification", 2), _classification_loss, _classification_metrics,
-                           lambda t: list(dict.fromkeys(t.metrics)), _classification_target, _classification_figures, ("accuracy", "loss")),
-    "multilabel": Task(_vector("multilabel"), _multilabel_loss, _multilabel_metrics, lambda t: ["accuracy"], _multilabel_target,
-                       _multilabel_figures, ("accuracy", "exact_match")),
-    "regression": Task(_vector("regression"), _regression_loss, _regression_metrics, lambda t: ["mae"], _regression_target,
-                       _regression_figures, ("mae", "rmse")),
-    "segmentation": Task(lambda shape: None if len(shape) == 3 else "a segmentation output is a map (H, W, classes)", _segmentation_loss,
-                         _segmentation_metrics, lambda t: ["mean_iou", "pixel_accuracy"], _segmentation_target, _segmentation_figures,
-                         ("mean_iou", "pixel_accuracy")),
+    "classification": Task(_classification_loss, _classification_metrics, _classification_target, _classification_figures, ("accuracy", "loss")),
+    "multilabel": Task(_multilabel_loss, _multilabel_metrics, _multilabel_target, _multilabel_figures, ("accuracy", "exact_match")),
+    "regression": Task(_regression_loss, _regression_metrics, _regression_target, _regression_figures, ("mae", "rmse")),
+    "segmentation": Task(_segmentation_loss, _segmentation_metrics, _segmentation_target, _segmentation_figures, ("mean_iou", "pixel_accuracy")),
 }

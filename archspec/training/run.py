@@ -29,7 +29,7 @@ from typing import Any, Callable, Iterator, Mapping
 
 from pydantic import BaseModel
 
-from ..errors import Problem, SpecError, closest
+from ..errors import Problem, SpecError
 from ..files import WriteError
 from ..keras_side.saving import load_model, save_model
 from ..spec.loading import coerce, load
@@ -327,9 +327,6 @@ def _data(job: Job, net: heads.Network) -> tuple[Data | ExamplesData, heads.Netw
 
 def _examples_data(job: Job, net: heads.Network) -> tuple[ExamplesData, heads.Network]:
     training = job.training
-    if training.data.augment.translate and any(out.task == "segmentation" for out in net.outputs.values()):
-        raise SpecError(Problem("data.augment.translate shifts images in zeros, and a mask has no class to fill the border with",
-                                file="training.data.augment", hint="use flip with segmentation outputs, or no augmentation"))
     examples = D.load_examples(job.data, net)
     val = D.load_examples(job.val, net) if job.val is not None else None
     digests = {"data": provenance.examples_digest(examples), "val": provenance.examples_digest(val) if val is not None else None}
@@ -534,6 +531,8 @@ def _announce(job: Job, files: RunDir, env: Env, data: Data | ExamplesData, tran
     say = job.say
     say(f"run folder: {files.root}" + ("" if env.chief else " (worker scratch)"))
     say(f"training data: {data.train.count} examples from {data.train.name}: {data.train_plan.describe()}")
+    for warning in data.train_plan.warnings:
+        say(f"warning: {warning}")
     if data.val is not None and data.val_plan is not None:
         say(f"validation data: {data.val.count} examples from {data.val.name}: {data.val_plan.describe()}")
         missing = D.missing_classes(data.train, data.val) if isinstance(data, Data) else []
@@ -660,15 +659,10 @@ def _monitor(training: Training, has_val: bool, net: heads.Network) -> tuple[str
     monitor = es.monitor if es is not None else "auto"
     if monitor == "auto":
         monitor = "val_loss" if has_val else "loss"
-    known = net.metric_names(training)
-    valid = known + [f"val_{k}" for k in known] if has_val else known
-    if monitor not in valid:
-        near = closest(monitor, valid)
-        hint = f"did you mean {near!r}? " if near else ""
-        if monitor.startswith("val_") and not has_val:
-            hint += "there is no validation data: give --val or validation_split"
-        raise SpecError(Problem(f"early_stopping.monitor {monitor!r} is not a reported quantity", file="training.early_stopping",
-                                hint=hint + f" (reported: {', '.join(valid)})"))
+    known = net.metric_names(training)  # a name reported with validation data or without was checked with the spec (graph/checks.py)
+    if monitor not in known and not has_val:
+        raise SpecError(Problem(f"early_stopping.monitor {monitor!r} is reported only with validation data", file="training.early_stopping",
+                                hint=f"there is no validation data: give --val or validation_split (reported: {', '.join(known)})"))
     mode = es.mode if es is not None else "auto"
     if mode == "auto":
         mode = "max" if "accuracy" in monitor or "iou" in monitor else "min"

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import Problem, SpecError
+from ..graph.checks import default_task
 from ..keras_side.saving import load_model
 from ..spec.loading import coerce, load as load_spec
 from ..spec.training import Head, Training
@@ -145,7 +146,7 @@ def _network(model: Any, training: Training, run_json: dict[str, Any], path: Pat
         if None in shape or any(None in s or len(s) not in (1, 3) for s in inputs.values()):
             raise SpecError(Problem(f"the model takes {list(inputs.values())} and gives {shape}; archspec evaluates fixed-size images and vectors",
                                     file=str(path) if path else "model"))
-        head = training.heads.get(name) or Head(task="classification" if len(shape) == 1 else "segmentation")
+        head = training.heads.get(name) or Head(task=default_task(shape))
         scale = None
         if head.task == "regression" and not isinstance(head.scale, str):
             scale = ((head.scale.mean,) * shape[-1], (head.scale.std,) * shape[-1])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import signal
 import socket
 from pathlib import Path
@@ -40,16 +41,30 @@ def views(target: Path, *, sets: tuple[str, ...] = (), read_only: bool = False) 
 
     model = ModelView(target)
     run_dir = model.trained.run_dir
+    if sets and run_dir is None:
+        raise SpecError(Problem("--set and --variant apply to a spec; this model has no run folder and so no spec", file=str(target)))
     spec = SpecView(run_dir / "spec.yaml", sets=sets, read_only=RUN_READ_ONLY) if run_dir is not None else None
     return spec, model
 
 
+NOT_HERE = "give an address of this machine: 127.0.0.1 (this machine only), 0.0.0.0 (every interface) or one of its own"
+BIND_ERRORS = {
+    errno.EADDRINUSE: ("--port", "cannot listen on {host}:{port}: the port is in use", "another program uses this port: pass --port with another number (0: any free port)"),
+    errno.EADDRNOTAVAIL: ("--host", "cannot listen on {where}: it is not an address of this machine", NOT_HERE),
+    errno.EACCES: ("--port", "cannot listen on {host}:{port}: ports below 1024 need administrator rights", "pass --port 1024 or above (0: any free port)"),
+}
+"""Why a bind failed, by errno: the option to blame, what is wrong, what to do. Each blames what is actually wrong:
+a host that is not this machine's is not a busy port."""
+
+
 def listen(host: str, port: int) -> socket.socket:
-    """A bound, listening socket (port 0: any free one); a port in use is a SpecError, not a traceback."""
+    """A bound, listening socket (port 0: any free one); a host or port it cannot have is a SpecError that names
+    the option at fault, not a traceback."""
     try:
         infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except socket.gaierror as exc:
-        raise SpecError(Problem(f"cannot listen on {host!r}: {exc.strerror}", file="--host")) from None
+        raise SpecError(Problem(f"cannot listen on {host!r}: it is not a name or address this machine can look up ({exc.strerror})",
+                                file="--host", hint=NOT_HERE)) from None
     family, kind, proto, _, address = infos[0]
     sock = socket.socket(family, kind, proto)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -58,8 +73,9 @@ def listen(host: str, port: int) -> socket.socket:
         sock.listen(128)
     except OSError as exc:
         sock.close()
-        raise SpecError(Problem(f"cannot listen on {host}:{port}: {exc.strerror}", file="--port",
-                                hint="another program uses this port: pass --port with another number (0: any free port)")) from None
+        where = repr(host) + (f" ({address[0]})" if address[0] != host.strip("[]") else "")
+        option, message, hint = BIND_ERRORS.get(exc.errno, ("--host", "cannot listen on {host}:{port}: {why}", None))
+        raise SpecError(Problem(message.format(host=host, port=port, where=where, why=exc.strerror), file=option, hint=hint)) from None
     sock.set_inheritable(True)
     return sock
 

@@ -2,7 +2,7 @@
 `archspec shapes` checks a file, and saving back to that one file.
 
 Edited text goes through the pure-Python path (``spec.read.parse`` with the file's own name,
-``spec.validate``, ``graph.graph_of``, ``graph.infer.infer`` with the CLI's budgets), so a
+``spec.validate``, ``graph.checked`` with the CLI's budgets: the checks `validate` runs), so a
 problem reads exactly as the CLI prints it for the same text in the file. No TensorFlow.
 """
 
@@ -15,11 +15,10 @@ from typing import Any, Callable
 
 from ...errors import Problem, SpecError, labelled
 from ...files import write_text
-from ...graph import graph_of
-from ...graph.infer import infer
+from ...graph import checked
 from ...spec.overrides import parse_assignments
 from ...spec.read import MAX_BYTES, format_of, parse, read_text
-from ...spec.validate import validate
+from ...spec.validate import option_problems, validate
 from ..draw import diagram
 from ..table import shapes_table
 from .limits import Refused
@@ -43,10 +42,17 @@ class SpecView:
         self.path = path
         self.name = str(path)  # as given on the command line: the CLI's messages name the file so
         self.format = format_of(path)
-        parse_assignments(sets, "--set")  # a bad --set stops the server before it starts
+        overrides = parse_assignments(sets, "--set")  # a bad --set stops the server before it starts
         self.sets = list(sets)
         self.read_only = read_only
         self.text = read_text(path)  # a spec that does not validate still opens: fixing it is what the page is for
+        try:
+            source = parse(self.text, self.name, fmt=self.format)
+        except SpecError:
+            source = None  # the page shows what is wrong with the text
+        problems = option_problems(source.data, overrides, source) if source is not None else []
+        if problems:  # but an option that names no variant, variable or field of the file is the command line's mistake
+            raise SpecError(problems)
 
     def session(self) -> dict[str, Any]:
         return {"name": self.name, "file": self.path.name, "format": self.format, "text": self.text, "version": version_of(self.text),
@@ -95,9 +101,7 @@ def check_text(name: str, fmt: str, text: str, sets: list[str]) -> dict[str, Any
         source = parse(text, name, fmt=fmt)
         declared = source.data.get("variables")
         variables = {str(k): _shown(v) for k, v in declared.items()} if isinstance(declared, dict) else {}
-        model = validate(source, overrides)
-        graph = graph_of(model)
-        report = infer(graph)
+        graph, report = checked(validate(source, overrides))
     except SpecError as exc:
         return {"ok": False, "problems": [problem_json(p) for p in exc.problems], "variables": variables}
     return {"ok": True, "variables": variables, "table": shapes_table(report).to_json(),

@@ -222,6 +222,10 @@ class Prepared:
     def name(self) -> str:
         return self.examples.name
 
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        return tuple(w for p in self.plans.values() for w in p.warnings)
+
     def describe(self) -> str:
         """The plans as one line, each input's named when there are several."""
         if len(self.plans) == 1 and not self.vectors:
