@@ -97,6 +97,28 @@ def test_run_json_records_the_setting(runs) -> None:
     assert "precise_bn:" in spec and "enabled: false" in spec  # the resolved recipe, re-runnable as is
 
 
+def test_a_resumed_run_ends_as_an_uninterrupted_one(mnist_dir: Path, tmp_path: Path) -> None:
+    """The checkpoint holds recalibrated statistics and recalibration draws nothing: resuming changes nothing."""
+    common = dict(data=mnist(mnist_dir, "[:640]"), val=mnist(mnist_dir, "[9000:9256]"), batch_size=64, learning_rate=3e-3,
+                  seed=2, verbose=0)
+    straight = archspec.train(SPEC, epochs=2, run_dir=tmp_path / "straight", **common)
+    archspec.train(SPEC, epochs=1, run_dir=tmp_path / "part", **common)
+    resumed = archspec.train(None, resume=tmp_path / "part", epochs=2, verbose=0)
+    assert [row["val_loss"] for row in resumed.history] == [row["val_loss"] for row in straight.history]
+    model = archspec.load_model(resumed.paths["model"])
+    for a, b in zip(model.get_weights(), archspec.load_model(straight.paths["model"]).get_weights()):
+        np.testing.assert_array_equal(a, b)
+    # what model.keras holds are the statistics of its own weights on the run's calibration images
+    from archspec.training.data import read_idx
+
+    x = read_idx(mnist_dir / "t10k-images-idx3-ubyte.gz")[:640, :, :, None].astype("float32") / 255
+    order = pipeline.calibration_order(640, 64, 100, seed=2)
+    saved = _statistics(model)
+    precise_bn.recalibrate(model, [x[order[i:i + 64]] for i in range(0, len(order), 64)])
+    for a, b in zip(saved, _statistics(model)):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-7)
+
+
 # ----------------------------------------------------------------------------- the recalibration itself
 
 
