@@ -146,7 +146,7 @@ class PreciseBN(Strict):
 
     Keras' moving averages start at mean 0, variance 1 and forget that start only as momentum^steps: after a short
     run they can still be far from the statistics the final weights give, and a model that scored well in training
-    mode predicts badly in inference mode. Recomputing them costs a few hundred forward passes (``training/precise_bn.py``)."""
+    mode predicts badly in inference mode. Recomputing them costs up to `batches` forward passes per epoch (``training/precise_bn.py``)."""
 
     enabled: bool = Field(True, description="Recompute every training batch normalisation's moving mean and variance from training batches "
                                             "with the weights of the epoch's end, before validation and before the checkpoint is saved.")
