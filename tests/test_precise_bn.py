@@ -292,3 +292,13 @@ def test_the_command_line_turns_it_off(mnist_dir: Path, tmp_path: Path, capsys: 
     out = capsys.readouterr().out
     assert "warning: 2 batch normalisations (e.g. conv_1_bn) at momentum 0.99: moving averages over about 100 steps, and this run has 4;" in out
     assert json.loads((tmp_path / "run" / "run.json").read_text())["precise_bn"]["enabled"] is False
+
+
+def test_run_folders_written_before_the_setting_still_resume() -> None:
+    """Their recorded training digest has no precise_bn: at its default it is left out, changed it counts."""
+    from archspec.spec.training import Training
+    from archspec.training import provenance
+
+    before = provenance.digest({k: v for k, v in Training().model_dump(mode="json").items() if k != "precise_bn"})
+    assert provenance.training_digest(Training()) == before
+    assert provenance.training_digest(Training(precise_bn=False)) != before
