@@ -25,6 +25,7 @@ _NAMED = (
     ("warmup", "schedule.warmup"), ("loss", "loss"), ("label_smoothing", "label_smoothing"),
     ("validation_split", "validation_split"), ("patience", "early_stopping.patience"), ("seed", "seed"),
     ("fit", "data.fit"), ("flip", "data.augment.flip"), ("translate", "data.augment.translate"),
+    ("precise_bn", "precise_bn.enabled"),
 )
 
 
@@ -48,6 +49,7 @@ _NAMED = (
 @click.option("--fit", metavar="HOW", help="How images reach the input size: auto, pad, resize, crop, none.")
 @click.option("--flip", metavar="HOW", help="Augmentation: none, horizontal, vertical, both.")
 @click.option("--translate", type=float, help="Augmentation: random shift in pixels (>= 1) or fraction (< 1).")
+@click.option("--precise-bn/--no-precise-bn", "precise_bn", default=None, help="Recompute batch-norm statistics from training batches at each epoch's end (training.precise_bn; on by default).")
 @click.option("--train-set", "train_sets", multiple=True, metavar="KEY=VALUE", help="Set any field of `training` (repeatable): optimizer.nesterov=true, schedule.every=30, data.mean=0.1307.")
 @set_option
 @click.option("--run-dir", "run_dir", type=click.Path(file_okay=False, path_type=Path), help="Run folder (default runs/NAME-TIMESTAMP).")

@@ -134,6 +134,26 @@ class Data(Strict):
     augment: Augment = Field(default_factory=Augment, description="Random augmentation of training images.")
 
 
+class PreciseBN(Strict):
+    """Batch-norm statistics recomputed at each epoch's end: `precise_bn: false`, `precise_bn: 100` (batches) or a mapping.
+
+    Keras' moving averages start at mean 0, variance 1 and forget that start only as momentum^steps: after a short
+    run they can still be far from the statistics the final weights give, and a model that scored well in training
+    mode predicts badly in inference mode. Recomputing them costs up to `batches` forward passes per epoch (``training/precise_bn.py``)."""
+
+    enabled: bool = Field(True, description="Recompute every training batch normalisation's moving mean and variance from training batches "
+                                            "with the weights of the epoch's end, before validation and before the checkpoint is saved.")
+    batches: PosInt = Field(100, description="Training batches (of batch_size, without augmentation) the statistics are averaged over; "
+                                             "at most one pass over the training data.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short(cls, data: Any) -> Any:
+        if isinstance(data, bool):
+            return {"enabled": data}
+        return {"batches": data} if isinstance(data, int) else data
+
+
 FreezeList = Annotated[
     list[str], BeforeValidator(lambda v: [v] if isinstance(v, str) else v, json_schema_input_type=str | list[str])
 ]
@@ -217,6 +237,8 @@ class Training(Strict):
     freeze: FreezeList = Field(default_factory=list, description="Fine-tuning: freeze everything up to and including each named node or block (`conv4`); frozen layers keep the weights they start with.")
     freeze_bn: bool = Field(False, description="Fine-tuning: freeze every batch normalisation, which then runs in inference mode (its statistics stay the pretrained ones).")
     phases: list[Phase] = Field(default_factory=list, description="Fine-tuning in phases, run one after the other (e.g. the head alone, then more layers at a lower learning rate); `epochs` is their sum.")
+    precise_bn: PreciseBN = Field(default_factory=PreciseBN, description="Batch norm: recompute the moving statistics from training batches "
+                                  "at each epoch's end (`false` keeps Keras' moving averages; a number sets the batches; or {enabled, batches}).")
     heads: dict[str, Head] = Field(default_factory=dict, description="How each output trains, by output name (one unnamed output is named after its "
                                                                      "layer): classification, multilabel, regression or segmentation, with a loss "
                                                                      "and a weight. Default: classification for a vector output, segmentation for a map.")

@@ -29,6 +29,11 @@ TIMING = ("seconds", *RATES)
 """An entry's keys that time the epoch: they differ between two runs that are otherwise the same."""
 
 
+GAP_HINT = ("the network does much worse on the validation data than on the training data: it may have memorised the "
+            "training data (more data, augmentation, weight decay or fewer epochs help), or the validation data may differ "
+            "from the training data (labels, class order, preprocessing: run.json shows both plans)")
+
+
 def _better(mode: str, min_delta: float) -> Callable[[float, float | None], bool]:
     if mode == "max":
         return lambda value, best: best is None or value > best + min_delta
@@ -49,8 +54,34 @@ def format_epoch(entry: Mapping[str, Any], epochs: int) -> str:
     return "  ".join(parts)
 
 
+GAP_SHARE, GAP_MIN = 0.5, 0.2
+"""A validation accuracy is far below its training accuracy when it is less than GAP_SHARE of it and GAP_MIN or more
+lower (0.97 against 0.32 is; 0.99 against 0.75, ordinary overfitting, is not)."""
+
+
+def accuracy_gaps(entry: Mapping[str, Any]) -> list[tuple[str, float, float]]:
+    """(metric, training value, validation value) for each accuracy of an epoch's entry whose validation value, measured
+    in inference mode, is far below the value measured while training."""
+    out = []
+    for key, value in entry.items():
+        val = entry.get(f"val_{key}")
+        if key.endswith("accuracy") and not key.startswith("val_") and isinstance(val, float):
+            if val < GAP_SHARE * value and value - val >= GAP_MIN:
+                out.append((key, value, val))
+    return out
+
+
+def gap_warning(gaps: list[tuple[str, float, float]], hint: str) -> str:
+    which = "; ".join(f"val_{key} {val:.4f} against {key} {value:.4f}" for key, value, val in gaps)
+    return f"warning: validation accuracy far below training accuracy ({which}): {hint}"
+
+
 def recorder(files: RunDir, state: dict[str, Any] | None, *, epochs: int, monitor: str, mode: str, min_delta: float,
-              patience: int | None, log: Log | None, chief: bool, meter: InputMeter | None = None) -> Any:
+              patience: int | None, log: Log | None, chief: bool, meter: InputMeter | None = None,
+              settle: Callable[[], Any] | None = None, gap_hint: str = "") -> Any:
+    """The callback that commits each epoch. `settle` runs once per epoch when its training loop ends, before
+    validation and the checkpoint (``precise_bn``), outside the loop's timing; `gap_hint` says what a validation
+    accuracy far below the training accuracy likely means in this run (``accuracy_gaps``), printed the first time."""
     import keras
 
     better = _better(mode, min_delta)
@@ -70,20 +101,28 @@ def recorder(files: RunDir, state: dict[str, Any] | None, *, epochs: int, monito
             self._t0 = 0.0
             self._loop: tuple[float, Any] | None = None  # when the epoch's training loop ended, and the meter's mark then
             self._meter0: Any = None
+            self._settled = False
+            self._gap_said = False
+
+        def _loop_ended(self) -> None:
+            if self._loop is None and meter is not None:
+                self._loop = (time.perf_counter(), meter.read())
+            if settle is not None and not self._settled:
+                self._settled = True
+                settle()
 
         def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
             self._t0 = time.perf_counter()
             self._loop = None
+            self._settled = False
             self._meter0 = meter.read() if meter is not None else None
 
         def on_test_begin(self, logs: Any = None) -> None:  # validation: the epoch's training loop is over
-            if self._loop is None and meter is not None:
-                self._loop = (time.perf_counter(), meter.read())
+            self._loop_ended()
 
         def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            self._loop_ended()
             seconds = time.perf_counter() - self._t0
-            if meter is not None and self._loop is None:
-                self._loop = (time.perf_counter(), meter.read())
             entry: dict[str, Any] = {"epoch": epoch + 1}
             logs = {k: float(v) for k, v in (logs or {}).items() if k != "learning_rate"}
             order = sorted(logs, key=lambda k: (k.startswith("val_"), k.removeprefix("val_") != "loss"))
@@ -105,7 +144,12 @@ def recorder(files: RunDir, state: dict[str, Any] | None, *, epochs: int, monito
                 self.stopped = True
                 self.model.stop_training = True
             if log is not None:
-                log(format_epoch(entry, epochs) + ("  (best)" if best and best["epoch"] == epoch + 1 else ""))
+                gaps = accuracy_gaps(entry)
+                log(format_epoch(entry, epochs) + ("  (best)" if best and best["epoch"] == epoch + 1 else "")
+                    + ("  (validation far below training)" if gaps else ""))
+                if gaps and not self._gap_said:
+                    self._gap_said = True
+                    log(gap_warning(gaps, gap_hint or GAP_HINT))
                 if stop:
                     log(f"early stopping: {monitor} has not improved for {patience} epochs (best {best['value']:.4f} at epoch {best['epoch']})")
             if self.write_scalar is not None:

@@ -26,6 +26,16 @@ ALIASES = {"lr": "learning_rate", "bs": "batch_size", "val_split": "validation_s
 RESETS = {"optimizer": "name", "schedule": "kind"}
 DEFAULT_NAMES = {"optimizer": "adam", "schedule": "constant"}
 ORIGIN = "<overrides>"
+SHORT_FORMS: dict[str, tuple[tuple[type, str], ...]] = {"early_stopping": ((int, "patience"),),
+                                                        "precise_bn": ((bool, "enabled"), (int, "batches"))}
+"""Sections a single value may stand for, and the field it fills: a dotted override into one written short expands it."""
+
+
+def _expanded(section: str, value: Any) -> dict[str, Any] | None:
+    for kind, field in SHORT_FORMS.get(section, ()):
+        if isinstance(value, kind) and (kind is bool or not isinstance(value, bool)):
+            return {field: value}
+    return None
 
 
 def normalise_key(key: str) -> tuple[str, ...]:
@@ -77,8 +87,8 @@ def apply_overrides(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> tu
             if not isinstance(child, dict):
                 if child is None:
                     child = {}
-                elif part == "early_stopping" and isinstance(child, int) and not isinstance(child, bool):
-                    child = {"patience": child}
+                elif i == 0 and _expanded(part, child) is not None:
+                    child = _expanded(part, child)
                 else:
                     raise SpecError(Problem(f"{'.'.join(path[: i + 1])} is a value, not a section: cannot set {'.'.join(path)}", file=ORIGIN, path=("training", *path)))
                 node[part] = child

@@ -42,8 +42,17 @@ def network_digest(spec: BaseModel) -> str:
     return digest(spec.model_dump(mode="json", by_alias=True, exclude={"training", "description", "name"}))
 
 
+LATER_FIELDS = ("precise_bn",)
+"""Fields of `training` added after run folders began recording digests: left out of the digest while at their
+default, so a folder written before them still resumes (with the default in force)."""
+
+
 def training_digest(training: Training) -> str:
-    return digest(training.model_dump(mode="json"))
+    data = training.model_dump(mode="json")
+    for name in LATER_FIELDS:
+        if getattr(training, name) == type(training).model_fields[name].get_default(call_default_factory=True):
+            data.pop(name, None)
+    return digest(data)
 
 
 def data_digest(images: Images) -> str:

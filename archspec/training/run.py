@@ -35,7 +35,7 @@ from ..keras_side.saving import load_model, save_model
 from ..spec.loading import coerce, load
 from ..spec.training import Training
 from ..version import __version__
-from . import config, data as D, finetune, heads, provenance
+from . import config, data as D, finetune, heads, precise_bn, provenance
 from .callbacks import progress, recorder
 from .distribute import Env, check_options, default_seed, is_chief, make_env, prebuild, rank1_logs, tf_config
 from .rundir import STATE_VERSION, RunDir, RunLock, atomic_write_json, atomic_write_text, in_use, start_folder
@@ -285,6 +285,7 @@ def _run(job: Job) -> TrainResult:
         model, net, transfer = _model(job, env, steps, net)
         with _run_folder(job, env, data, net, transfer, change) as files:
             _announce(job, files, env, data, transfer, change)
+            _announce_bn(job, model, data, steps)
             record, wall = _fit(job, files, env, model, data, steps, drop, monitor, net)
             return _finish(job, files, env, model, record, data, wall, transfer)
 
@@ -500,6 +501,7 @@ def _start_folder(job: Job, files: RunDir, data: Data | ExamplesData, net: heads
         "input_shape": list(next(iter(net.inputs.values()))), "classes": classes, "output": "logits" if net.logits[first] else "probabilities",
         "class_names": data.class_names(classes), "network": net.to_json(),
         **data.record(), "weights": str(job.weights) if job.weights is not None else None,
+        "precise_bn": precise_bn.record(job.training.precise_bn, data.train.count, job.training.batch_size),
         "digests": {"network": provenance.network_digest(written), "training": provenance.training_digest(config.resolve_training(written)),
                     **data.digests},
     })
@@ -548,6 +550,33 @@ def _announce(job: Job, files: RunDir, env: Env, data: Data | ExamplesData, tran
         say(transfer.text().rstrip())
 
 
+def _announce_bn(job: Job, model: Any, data: Data | ExamplesData, steps: int) -> None:
+    """What the run does about batch-norm statistics: recomputes them (``precise_bn``), or, when that is off, a warning
+    for each momentum whose moving averages the run is too short to settle."""
+    layers = precise_bn.updating(model)
+    if not layers:
+        return
+    settings = job.training.precise_bn
+    if settings.enabled:
+        used = precise_bn.record(settings, data.train.count, job.training.batch_size)["images"]
+        job.say(f"batch norm: the statistics of {len(layers)} layer{'s' if len(layers) > 1 else ''} are recomputed from "
+                f"{used:,} training images at each epoch's end (training.precise_bn)")
+        return
+    for text in precise_bn.momentum_warnings(model, steps * job.training.epochs):
+        job.say(f"warning: {text}")
+
+
+def _bn_hint(job: Job, model: Any) -> str:
+    """What a validation accuracy far below the training accuracy likely means in this run (``callbacks.accuracy_gaps``)."""
+    layers = precise_bn.updating(model)
+    if not layers or job.training.precise_bn.enabled:
+        return ""  # the recorder's general hint
+    momenta = sorted({float(layer.momentum) for layer in layers})
+    return ("in inference mode the batch normalisations use their moving statistics, which have not caught up with the "
+            f"weights (momentum {', '.join(f'{m:g}' for m in momenta)}; training accuracy used each batch's own statistics): "
+            "turn training.precise_bn on (--precise-bn) to recompute them, or lower the momentum")
+
+
 def _fit(job: Job, files: RunDir, env: Env, model: Any, data: Data | ExamplesData, steps: int, drop: bool, monitor: tuple[str, str],
          net: heads.Network) -> tuple[Any, float]:
     """Train from the last completed epoch on, phase by phase (``finetune.fit``); the recorder commits each epoch.
@@ -556,9 +585,15 @@ def _fit(job: Job, files: RunDir, env: Env, model: Any, data: Data | ExamplesDat
     es = training.early_stopping
     source = data.training_input(net, batch_size=training.batch_size, seed=job.seed, aug=training.data.augment, drop_remainder=drop,
                                  deterministic=job.deterministic, log=job.say)
+
+    def settle() -> None:  # the epoch's weights get their own batch-norm statistics before validation and the checkpoint
+        with env.strategy.scope():
+            precise_bn.recalibrate(model, source.calibration(training.precise_bn.batches))
+
     try:  # the recorder rebuilds TensorBoard's missing epochs as it starts
         record = recorder(files, job.state, epochs=training.epochs, monitor=monitor[0], mode=monitor[1], min_delta=es.min_delta if es else 0.0,
-                          patience=es.patience if es else None, log=job.say, chief=env.chief, meter=source.meter)
+                          patience=es.patience if es else None, log=job.say, chief=env.chief, meter=source.meter,
+                          settle=settle if training.precise_bn.enabled else None, gap_hint=_bn_hint(job, model))
     except WriteError as exc:
         raise _stopped(job, files, job.completed, exc) from None
     callbacks = [record]

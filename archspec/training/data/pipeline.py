@@ -106,6 +106,21 @@ def steps_per_epoch(count: int, batch_size: int, drop_remainder: bool) -> int:
     return count // batch_size if drop_remainder else -(-count // batch_size)
 
 
+CALIBRATION_KEY = 104729
+"""Mixed into the seed for ``calibration_order``: its shuffle is none of the epochs' (those are keyed by the epoch)."""
+
+
+def calibration_size(count: int, batch_size: int, batches: int) -> int:
+    """Examples in `batches` full batches: fewer when the data hold fewer, all of them when they hold less than one."""
+    return min(batches, count // batch_size) * batch_size or count
+
+
+def calibration_order(count: int, batch_size: int, batches: int, seed: int) -> np.ndarray:
+    """Example indices for ``calibration_size``, drawn without repeats by a shuffle keyed by the seed: the same run
+    recalibrates on the same images."""
+    return np.random.default_rng([seed, CALIBRATION_KEY]).permutation(count)[:calibration_size(count, batch_size, batches)].astype(np.int64)
+
+
 def _prepare_file(images: Images, p: Plan) -> Callable[[Any], Any]:
     """A TensorFlow function: index -> that file of a folder, decoded and through every step of the plan.
 
@@ -270,6 +285,16 @@ class TrainingInput:
         ds = ds.map(plain(finish), **parallel)
         return self.meter.wrap(ds.prefetch(tf.data.AUTOTUNE)).with_options(_options(self.deterministic))
 
+    def calibration(self, batches: int) -> Any:
+        """Batches of training images as prediction sees them (the plan, no augmentation) for ``precise_bn``: up to
+        `batches`, at most one pass, in an order fixed by the seed. From the cache once the first epoch filled it."""
+        import tensorflow as tf
+
+        fetch = self._cache()[1] if self.placement.where != "none" and self.filled() else prepared(self.images, self.plan)
+        order = calibration_order(self.images.count, self.batch_size, batches, self.seed)
+        ds = tf.data.Dataset.from_tensor_slices(order).batch(self.batch_size)
+        return ds.map(plain(fetch), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(1).with_options(_options())
+
 
 def train_dataset(images: Images, p: Plan, *, batch_size: int, seed: int, first_epoch: int, epochs: int, aug: Any,
                   drop_remainder: bool = False) -> Any:
@@ -332,6 +357,17 @@ class ExamplesInput:
                      drop_remainder=self.drop_remainder)
         ds = ds.map(plain(fetch), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(tf.data.AUTOTUNE)
         return ds.with_options(_options())
+
+    def calibration(self, batches: int) -> Any:
+        """The inputs of `TrainingInput.calibration`'s batches: the plans' steps, no augmentation, a seeded order."""
+        import tensorflow as tf
+
+        steps, off = _steps(self.data, self.net), Augment()
+        order = calibration_order(self.data.count, self.batch_size, batches, self.seed)
+        ds = tf.data.Dataset.from_tensor_slices(order).batch(self.batch_size)
+        ds = ds.map(plain(lambda idx: _structure(self.net, {k: step(idx, None, off) for k, step in steps.items()})[0]),
+                    num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        return ds.prefetch(1).with_options(_options())
 
 
 def examples_eval_dataset(data: Any, net: Any, *, batch_size: int) -> Any:
