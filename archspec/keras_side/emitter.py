@@ -48,7 +48,7 @@ def set_frozen(model: Any, frozen: set[str], names: set[str]) -> None:
             layer.trainable = layer.name not in frozen
 
 
-def build(spec: SpecLike, *, weights: Any = None, strict_weights: bool = False, freeze: Sequence[str] | None = None,
+def build(spec: SpecLike, *, weights: Any = None, strict_weights: bool = False, weights_by_shape: bool = False, freeze: Sequence[str] | None = None,
           freeze_bn: bool | None = None, max_params: int | None = MAX_PARAMS, max_activations: int | None = MAX_ACTIVATIONS,
           **overrides: Any) -> Any:
     """A Keras model (``keras.Model``) for the spec. Shapes are checked first, before Keras allocates.
@@ -60,5 +60,5 @@ def build(spec: SpecLike, *, weights: Any = None, strict_weights: bool = False, 
     infer(graph, max_params=max_params, max_activations=max_activations)
     model = to_keras(graph)
     if weights is not None:
-        model.transfer = load_weights(model, weights, strict=strict_weights)
+        model.transfer = load_weights(model, weights, strict=strict_weights, by_shape=weights_by_shape)
     return model
