@@ -55,8 +55,8 @@ def models(tmp_path_factory) -> dict[str, Path]:
     out["huge"] = _save(keras.Model(h, keras.layers.Conv2D(4, 3, name="c")(h), name="huge"), folder)
     o = keras.Input((None, None, 3), name="open")
     out["open"] = _save(keras.Model(o, keras.layers.Conv2D(4, 3, name="c")(o), name="open"), folder)
-    w = keras.Input((4,), name="vec")
-    out["wide_dense"] = _save(keras.Model(w, keras.layers.Dense(70_000, name="wide")(w), name="wide_dense"), folder)
+    s = image()
+    out["long_stride"] = _save(keras.Model(s, keras.layers.Conv2D(2, 1, strides=70_000, name="c")(s), name="long_stride"), folder)
     return out
 
 
@@ -115,5 +115,5 @@ def test_an_oversized_input_shape_option_names_the_option(models, capsys) -> Non
 
 def test_anything_else_the_spec_would_refuse_is_blamed_on_the_model_file(models, capsys) -> None:
     """The net under the specific checks: a layer setting beyond a spec's limits, told about the model."""
-    err = _refused(["import", str(models["wide_dense"])], capsys)
-    assert err.startswith(f"{models['wide_dense']}: cannot be written as a spec: layers[0].dense.units"), err
+    err = _refused(["import", str(models["long_stride"])], capsys)
+    assert err.startswith(f"{models['long_stride']}: cannot be written as a spec: Keras layer 'c' (layers[0].conv.stride"), err

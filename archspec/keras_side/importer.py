@@ -218,8 +218,7 @@ def _blamed(problems: tuple[Problem, ...], label: str) -> list[Problem]:
     for p in problems:
         if p.file == GENERATED:
             where = f"{p.field_path}: " if p.path else ""
-            p = Problem(f"cannot be written as a spec: {where}{p.message}", file=label,
-                        hint=p.hint or "archspec cannot express this model; please report it with the model file")
+            p = Problem(f"cannot be written as a spec: {where}{p.message}", file=label, hint=p.hint)
         elif p.file is None:
             p = replace(p, file=label)
         out.append(p)
@@ -335,7 +334,12 @@ def _unsupported(cls: str, reason: str, affected: list[str], table: dict[str, li
 def _verify(model: Any, text: str, names: dict[int, str], rows: list[_Row]) -> None:
     """archspec's static report of the spec must match the Keras model layer by layer (on the
     axes Keras knows: a model taking any image size leaves height and width open)."""
-    report = shapes(loads(text), max_params=None)
+    try:
+        report = shapes(loads(text), max_params=None)
+    except SpecError as exc:  # the text is ours: say which Keras layer it came from (layers[i] is rows[i])
+        raise SpecError([Problem(f"cannot be written as a spec: Keras layer {rows[p.path[1]].op.name!r} ({p.field_path}): {p.message}", hint=p.hint)
+                         if p.file == GENERATED and len(p.path) > 1 and p.path[0] == "layers" and isinstance(p.path[1], int)
+                         and p.path[1] < len(rows) else p for p in exc.problems]) from None
     problems = []
     for row in rows:
         info = report.layer(names[id(row.op)])
