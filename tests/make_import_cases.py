@@ -38,12 +38,40 @@ def main() -> None:
     s = image()
     cases["import_stride_too_long"] = (keras.Model(s, keras.layers.Conv2D(2, 1, strides=70_000, name="c")(s), name="stride"), "",
                                        ["cannot be written as a spec: Keras layer 'c' (layers[0].conv.stride"])
+    v = keras.Input((4,), name="vec")
+    cases["import_external_data"] = (keras.Model(v, keras.layers.Dense(2, name="d")(v), name="outside"), "",
+                                     ["/layers/dense/vars/0 keeps its data in another file; it is not read"])
     for name, (model, extra, expected) in cases.items():
         path = CORPUS / f"{name}.keras"
         model.save(path)
+        if name == "import_external_data":
+            _store_outside(path, "layers/dense/vars/0")
         path.with_name(path.name + ".expect").write_text(
             "\n".join([f"# run: import {{path}}{extra}", *(f"# expect: {e}" for e in expected)]) + "\n")
         print(f"wrote {path.name} ({path.stat().st_size:,} bytes)")
+
+
+def _store_outside(path: Path, dataset: str) -> None:
+    """Rewrite the archive so that one weight tensor keeps its data in /etc/passwd (HDF5 external storage):
+    Keras' loader would read that file's bytes as weights."""
+    import tempfile
+    import zipfile
+
+    import h5py
+
+    with zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    with tempfile.TemporaryDirectory() as folder:
+        weights = Path(folder) / "model.weights.h5"
+        weights.write_bytes(members["model.weights.h5"])
+        with h5py.File(weights, "r+") as f:
+            shape, dtype = f[dataset].shape, f[dataset].dtype
+            del f[dataset]
+            f.create_dataset(dataset, shape=shape, dtype=dtype, external=[("/etc/passwd", 0, 4 * int(sum(shape)) * 8)])
+        members["model.weights.h5"] = weights.read_bytes()
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, body in members.items():
+            archive.writestr(name, body)
 
 
 if __name__ == "__main__":

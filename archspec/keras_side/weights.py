@@ -95,6 +95,8 @@ MAX_DEPTH = 64
 """Groups a weights file may nest (Keras nests two per sub-model): deeper is a cycle or a hostile file."""
 MAX_CONFIG_BYTES = 256 * 2**20
 """Largest config.json of a .keras archive read (a zip bomb declares gigabytes)."""
+MAX_OBJECTS = 1_000_000
+"""Groups and datasets a model file may hold (ResNet50 has about 1,500)."""
 NUMERIC = "fiub"
 """NumPy dtype kinds a weight tensor may have (float, int, unsigned, bool)."""
 
@@ -111,7 +113,7 @@ class _Reader:
         self.path = path
 
     def refuse(self, where: str, what: str, hint: str | None = None) -> SpecError:
-        return _bad(self.path, f"{self.path.name} is not a weights file archspec can trust: {where} {what}",
+        return _bad(self.path, f"refused: {where} {what}",
                     hint or "the file is damaged or was not written by Keras: fetch or save it again")
 
     def child(self, group: Any, key: str, *, dataset: bool = False, any_kind: bool = False) -> Any:
@@ -121,7 +123,7 @@ class _Reader:
         where = f"{group.name.rstrip('/')}/{key}"
         link = group.get(key, getlink=True)
         if link is None:
-            raise self.refuse(where, "is missing" if not dataset else "names a tensor the file does not hold")
+            raise self.refuse(where, "is missing: the file names it but does not hold it")
         if isinstance(link, h5py.ExternalLink):
             raise self.refuse(where, f"is a link to another file ({_text(link.filename)[:80]}); it is not followed")
         if not isinstance(link, h5py.HardLink):
@@ -141,6 +143,26 @@ class _Reader:
             what = {"S": "text", "U": "text", "O": "objects", "V": "records", "c": "complex numbers", "M": "dates", "m": "durations"}
             raise self.refuse(where, f"holds {what.get(item.dtype.kind, 'values')} ({item.dtype}), not real numbers")
         return item
+
+    def audit(self, root: Any) -> None:
+        """Every link and dataset of the file, without reading any data: what Keras' own loader would follow."""
+        import h5py
+
+        seen, stack, count = {root.id}, [root], 0
+        while stack:
+            group = stack.pop()
+            for key in group:
+                count += 1
+                if count > MAX_OBJECTS:
+                    raise self.refuse(group.name, f"and the groups around it hold more than {MAX_OBJECTS:,} objects")
+                item = self.child(group, key, any_kind=True)
+                if isinstance(item, h5py.Group):
+                    if item.id in seen:
+                        raise self.refuse(item.name, "is reached twice (a group that contains itself)")
+                    seen.add(item.id)
+                    stack.append(item)
+                elif isinstance(item, h5py.Dataset) and (item.external or item.is_virtual):
+                    raise self.refuse(item.name, "keeps its data in another file; it is not read")
 
     def names(self, node: Any, attribute: str) -> list[str]:
         """A list-of-names attribute (layer_names, weight_names), checked to be one."""
@@ -263,7 +285,7 @@ def _read_keras(path: Path, label: str, stack: ExitStack) -> Source:
             if archive.getinfo("config.json").file_size > MAX_CONFIG_BYTES:
                 raise ValueError(f"its config.json is larger than {MAX_CONFIG_BYTES // 2**20} MiB")
             config = json.loads(archive.read("config.json"))
-        data = io.BytesIO(archive.read("model.weights.h5"))
+        data = _member(path, "model.weights.h5", stack)
     except RecursionError:
         raise _bad(path, f"cannot read {path.name} as a .keras model: its config.json is nested too deeply",
                    "a model's config nests a few levels per sub-model: this file was not written by Keras") from None
@@ -342,6 +364,72 @@ def _guarded(path: Path) -> Iterator[None]:
         detail = " ".join(str(exc).replace(str(path), "the file").split())[:200] or type(exc).__name__
         raise _bad(path, f"cannot read {path.name} as weights ({detail})",
                    "the file may be truncated (an interrupted download or copy) or damaged: fetch or save it again") from None
+
+
+class _Window(io.RawIOBase):
+    """A read-only, seekable view of bytes [start, start + size) of a file: a zip member stored uncompressed,
+    read in place (zipfile's own reader re-reads from the member's start on every backward seek, and HDF5 seeks a lot)."""
+
+    def __init__(self, file: Any, start: int, size: int) -> None:
+        self.file, self.start, self.size, self.at = file, start, size, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.at
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        self.at = max(0, {0: offset, 1: self.at + offset, 2: self.size + offset}[whence])
+        return self.at
+
+    def readinto(self, buffer: Any) -> int:
+        self.file.seek(self.start + self.at)
+        data = self.file.read(max(0, min(len(buffer), self.size - self.at)))
+        buffer[: len(data)] = data
+        self.at += len(data)
+        return len(data)
+
+
+def _member(path: Path, name: str, stack: ExitStack) -> Any:
+    """A zip member as a seekable file for h5py: in place when stored (as Keras stores it), else read into memory."""
+    import struct
+
+    archive = stack.enter_context(zipfile.ZipFile(path))
+    info = archive.getinfo(name)
+    if info.compress_type != zipfile.ZIP_STORED or info.flag_bits & 0x1:
+        return io.BytesIO(archive.read(name))
+    file = stack.enter_context(open(path, "rb"))
+    file.seek(info.header_offset)
+    header = file.read(30)
+    if len(header) < 30 or header[:4] != b"PK\x03\x04":
+        raise zipfile.BadZipFile(f"no local header for {name}")
+    name_length, extra_length = struct.unpack("<HH", header[26:30])
+    return _Window(file, info.header_offset + 30 + name_length + extra_length, info.file_size)
+
+
+def audit(path: Path) -> None:
+    """Refuse a saved model (a .keras archive or a legacy .h5 model) that holds links, external data or a
+    cycle of groups, before Keras reads it: Keras' loader follows them (a dataset stored in /etc/passwd
+    loads as weights). Cheap: metadata only."""
+    import h5py
+
+    reader = _Reader(path)
+    with ExitStack() as stack:
+        try:
+            if zipfile.is_zipfile(path):
+                root = h5py.File(_member(path, "model.weights.h5", stack), "r")
+            else:
+                root = h5py.File(path, "r")
+            stack.enter_context(root)
+            reader.audit(root)
+        except SpecError:
+            raise
+        except Exception:  # noqa: BLE001 - damaged, not HDF5, no weights: Keras' loader says which, in its words
+            return
 
 
 @contextmanager
