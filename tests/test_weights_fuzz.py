@@ -111,3 +111,33 @@ json_values = st.recursive(
 def test_a_keras_archive_with_any_config(config) -> None:
     body = config if isinstance(config, bytes) else json.dumps(config).encode()
     loads_or_names_the_file(rezipped(lenet()[1]["keras"], config=body), ".keras")
+
+
+# ----------------------------------------------------------------------------- the probe
+
+
+def test_a_file_the_hdf5_library_hangs_on_is_refused_not_waited_for(tmp_path, monkeypatch) -> None:
+    """Fuzzing found legacy files whose damaged string heap makes HDF5 spin forever on reading `layer_names`
+    (no Python code can interrupt it). The probe reads the file in a child process first and kills it;
+    here the child is made to hang on purpose, and then to crash."""
+    from archspec.keras_side import weights as W
+
+    path = tmp_path / "w.h5"
+    path.write_bytes(lenet()[1]["legacy"])
+    monkeypatch.setattr(W, "PROBE_SECONDS", 2)
+    monkeypatch.setattr(W, "PROBE_CODE", "import time; time.sleep(60)")
+    try:
+        load_weights(lenet()[0], path)
+    except SpecError as exc:
+        assert exc.file == str(path) and "did not finish in 2 s" in exc.message
+    else:
+        raise AssertionError("a hanging read was waited for")
+    monkeypatch.setattr(W, "PROBE_CODE", "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)")
+    try:
+        load_weights(lenet()[0], path)
+    except SpecError as exc:
+        assert exc.file == str(path) and "crashed the HDF5 library (signal 11)" in exc.message
+    else:
+        raise AssertionError("a crashing read was not refused")
+    monkeypatch.undo()
+    assert load_weights(lenet()[0], path).complete  # the real probe passes a sound file

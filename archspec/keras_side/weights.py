@@ -97,6 +97,12 @@ MAX_CONFIG_BYTES = 256 * 2**20
 """Largest config.json of a .keras archive read (a zip bomb declares gigabytes)."""
 MAX_OBJECTS = 1_000_000
 """Groups and datasets a model file may hold (ResNet50 has about 1,500)."""
+MAX_PROBED = 2**31
+"""Bytes of one tensor the probe reads (a damaged size field declares more; matching refuses it anyway)."""
+PROBE_SECONDS = 30
+"""How long the probe may take, plus a second per 20 MB of file, before it counts as a hang."""
+PROBE_CODE = "import sys; from archspec.keras_side.weights import _probe_child; _probe_child(sys.argv[1])"
+"""What the probe's child runs."""
 NUMERIC = "fiub"
 """NumPy dtype kinds a weight tensor may have (float, int, unsigned, bool)."""
 
@@ -163,6 +169,26 @@ class _Reader:
                     stack.append(item)
                 elif isinstance(item, h5py.Dataset) and (item.external or item.is_virtual):
                     raise self.refuse(item.name, "keeps its data in another file; it is not read")
+
+    def read_everything(self, root: Any) -> None:
+        """Every attribute and tensor of the file read once (what the probe does in a child process)."""
+        import h5py
+
+        stack = [root]
+        seen = {root.id}
+        while stack:
+            node = stack.pop()
+            for name in node.attrs:
+                node.attrs[name]
+            if not isinstance(node, h5py.Group):
+                if node.size * node.dtype.itemsize <= MAX_PROBED:
+                    node[()]
+                continue
+            for key in node:
+                item = self.child(node, key, any_kind=True)
+                if item.id not in seen:
+                    seen.add(item.id)
+                    stack.append(item)
 
     def names(self, node: Any, attribute: str) -> list[str]:
         """A list-of-names attribute (layer_names, weight_names), checked to be one."""
@@ -432,10 +458,51 @@ def audit(path: Path) -> None:
             return
 
 
+def _probe_child(path: str) -> None:
+    """The probe's child: open the source as open_source does, then read every attribute and tensor."""
+    target = Path(path)
+    with ExitStack() as stack:
+        _read(target, target.name, stack)
+        root = h5py_root(target, stack)
+        _Reader(target).read_everything(root)
+
+
+def h5py_root(path: Path, stack: ExitStack) -> Any:
+    import h5py
+
+    data = _member(path, "model.weights.h5", stack) if zipfile.is_zipfile(path) else path
+    return stack.enter_context(h5py.File(data, "r"))
+
+
+def probe(path: Path) -> None:
+    """Read the whole file once in a child process first: on some damaged data the HDF5 library loops
+    forever or crashes (a corrupted string heap spins at 100 % CPU), and no Python code can interrupt it.
+    A child that hangs is killed and the file refused; one that dies of a signal, likewise. Any other
+    failure is left to the reader here, which says what is wrong in its words. About 0.3 s."""
+    import subprocess
+    import sys
+
+    import archspec
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(archspec.__file__).resolve().parent.parent),
+                                                         os.environ.get("PYTHONPATH", "")])}
+    seconds = PROBE_SECONDS + path.stat().st_size // 20_000_000
+    try:
+        done = subprocess.run([sys.executable, "-c", PROBE_CODE, str(path)], env=env, timeout=seconds,
+                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        raise _bad(path, f"reading {path.name} did not finish in {seconds} s: the HDF5 library loops on its damaged data",
+                   "the file is damaged: fetch or save it again") from None
+    if done.returncode < 0:
+        raise _bad(path, f"reading {path.name} crashed the HDF5 library (signal {-done.returncode}): the file is damaged",
+                   "fetch or save it again") from None
+
+
 @contextmanager
 def open_source(source: str | os.PathLike[str]) -> Iterator[Source]:
     """The layers a source holds; the file stays open (tensors are read lazily) until the block ends."""
     path, label = resolve(source)
+    probe(path)
     with ExitStack() as stack:
         with _guarded(path):
             opened = _read(path, label, stack)
