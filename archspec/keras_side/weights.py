@@ -672,7 +672,7 @@ class TransferReport:
 
     def lines(self) -> list[str]:
         by = {how: sum(1 for e in self.transferred if e.match == how) for how in ("name", "position", "shape")}
-        how = ", ".join(f"{n} layers by {k}" for k, n in by.items() if n) or "nothing matched"
+        how = ", ".join(f"{n} layer{'s' if n != 1 else ''} by {k}" for k, n in by.items() if n) or "nothing matched"
         out = [f"transferred {self.tensors_transferred} of {self.tensors} weight tensors from {self.source} ({how})"]
 
         def listed(title: str, entries: list[Entry], text: Callable[[Entry], str]) -> None:
