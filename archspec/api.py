@@ -22,17 +22,18 @@ __all__ = ["build", "check", "evaluate", "export", "graph", "load", "load_model"
 graph = graph_of
 
 
-def build(spec: SpecLike, *, weights: Any = None, strict_weights: bool = False, freeze: Sequence[str] | None = None,
+def build(spec: SpecLike, *, weights: Any = None, strict_weights: bool = False, weights_by_shape: bool = False, freeze: Sequence[str] | None = None,
           freeze_bn: bool | None = None, max_params: int | None = MAX_PARAMS, max_activations: int | None = MAX_ACTIVATIONS,
           **overrides: Any) -> Any:
     """A Keras model (``keras.Model``) for the spec. Shapes are checked first, before Keras allocates.
 
     ``weights``: start from trained weights: a .keras file, a .weights.h5 file, a legacy HDF5 weights file,
     a run folder, or ``keras:NAME`` (keras.applications' ImageNet weights). Layers are matched by name, then
-    by position and shape; ``model.transfer`` is the report (``print(model.transfer.text())``).
-    ``strict_weights``: fail unless everything matched. ``freeze``: freeze everything up to and including
+    by position when the rest is the same network renamed; ``model.transfer`` is the report (``print(model.transfer.text())``).
+    ``strict_weights``: fail unless everything matched. ``weights_by_shape``: pair another network's layers by
+    kind and weight shape (a guess; refused otherwise). ``freeze``: freeze everything up to and including
     these nodes or blocks; ``freeze_bn``: freeze every batch normalisation."""
-    return _build(spec, weights=weights, strict_weights=strict_weights, freeze=freeze, freeze_bn=freeze_bn,
+    return _build(spec, weights=weights, strict_weights=strict_weights, weights_by_shape=weights_by_shape, freeze=freeze, freeze_bn=freeze_bn,
                   max_params=max_params, max_activations=max_activations, **overrides)
 
 

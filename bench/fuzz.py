@@ -1,4 +1,4 @@
-"""Long fuzz run: the CI fuzz suite (tests/test_fuzz.py) with many more examples.
+"""Long fuzz run: the CI fuzz suites (tests/test_fuzz.py, tests/test_weights_fuzz.py) with many more examples.
 
     .venv/bin/python bench/fuzz.py            # 20x CI: ~300 Keras builds, ~6,000 each of corrupted specs,
                                               # texts, expressions and specs with a YAML 1.1 surprise
@@ -23,11 +23,13 @@ def main() -> int:
     env = {**os.environ, "ARCHSPEC_FUZZ_EXAMPLES": str(scale), "TF_CPP_MIN_LOG_LEVEL": "2"}
     start = time.perf_counter()
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--hypothesis-show-statistics", str(ROOT / "tests" / "test_fuzz.py")],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--hypothesis-show-statistics", str(ROOT / "tests" / "test_fuzz.py"),
+         str(ROOT / "tests" / "test_weights_fuzz.py")],
         env=env, cwd=ROOT, capture_output=True, text=True,
     )
     elapsed = time.perf_counter() - start
-    tried = {name: 0 for name in ("agree_with_keras", "fail_cleanly", "never_crashes", "bounded_number", "where_they_are_written")}
+    tried = {name: 0 for name in ("agree_with_keras", "fail_cleanly", "never_crashes", "bounded_number", "where_they_are_written",
+                                  "naming_the_file", "damaged_weights_file_inside", "with_any_config")}
     current = None
     for line in result.stdout.splitlines():
         for name in tried:
@@ -42,6 +44,8 @@ def main() -> int:
     print(f"arbitrary texts:                           {tried['never_crashes']}")
     print(f"generated expressions:                     {tried['bounded_number']}")
     print(f"specs with a YAML 1.1 surprise:            {tried['where_they_are_written']}")
+    print(f"damaged weights files (3 formats):         {tried['naming_the_file']}")
+    print(f".keras with a damaged HDF5 / any config:   {tried['damaged_weights_file_inside']} / {tried['with_any_config']}")
     print("result:", "no crash, no disagreement" if result.returncode == 0 else "FAILURES (see below)")
     target("fuzzing: generated valid specs agree with Keras node by node; corrupted specs and arbitrary texts fail cleanly",
            "no crash, no disagreement" if result.returncode == 0 else "FAILURES",

@@ -214,7 +214,8 @@ def test_renamed_copy_receives_weights_by_position(fmt, tmp_path) -> None:
 
 
 def test_position_matching_skips_an_inserted_layer(tmp_path) -> None:
-    """A layer added in the middle is reported new; the layers after it still find theirs."""
+    """A layer added in the middle: refused by default (not the same network); with weights_by_shape it is
+    reported new and the layers after it still find theirs."""
     import keras
 
     keras.utils.set_random_seed(5)
@@ -230,11 +231,13 @@ def test_position_matching_skips_an_inserted_layer(tmp_path) -> None:
                    {"dense": {"units": 100, "activation": "relu", "name": "f2"}},
                    {"dense": {"units": 10, "activation": "softmax", "name": "out"}}],
     }
-    model = archspec.build(spec, weights=str(tmp_path / "lenet.keras"))
+    with pytest.raises(SpecError, match="lenet_wider has extra .* where the source has dense_2"):
+        archspec.build(spec, weights=str(tmp_path / "lenet.keras"))  # another network: a guess only when asked for
+    model = archspec.build(spec, weights=str(tmp_path / "lenet.keras"), weights_by_shape=True)
     report = model.transfer
     assert [(e.layer, e.source, e.match) for e in report.transferred] == [
-        ("c1", "conv_1", "position"), ("c2", "conv_2", "position"), ("f1", "dense_1", "position"),
-        ("f2", "dense_2", "position"), ("out", "dense_3", "position")]
+        ("c1", "conv_1", "shape"), ("c2", "conv_2", "shape"), ("f1", "dense_1", "shape"),
+        ("f2", "dense_2", "shape"), ("out", "dense_3", "shape")]
     assert [e.layer for e in report.new] == ["extra"] and not report.unused and not report.shape_differs
     assert "  new: extra (kernel 120x120, bias 120)" in report.text()
     for ours, theirs in (("c2", "conv_2"), ("out", "dense_3")):

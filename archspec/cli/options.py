@@ -34,11 +34,14 @@ force_option = click.option("--force", is_flag=True, help="Overwrite an existing
 
 
 def weights_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    """--weights SOURCE and --strict-weights: start from trained weights (keras_side/weights.py)."""
+    """--weights SOURCE, --strict-weights and --weights-by-shape: start from trained weights (keras_side/weights.py)."""
     f = click.option("--strict-weights", "strict_weights", is_flag=True, help="Fail unless every weight tensor matched (no new, changed or unused layers).")(f)
+    f = click.option("--weights-by-shape", "weights_by_shape", is_flag=True,
+                     help="Pair the layers left after name matching by kind and weight shape even when SOURCE is another network "
+                          "(a guess: by default only the same network under other names is matched by position).")(f)
     return click.option("--weights", "weights", metavar="SOURCE",
                         help="Start from trained weights: a .keras file, a .weights.h5 file, a legacy HDF5 weights file, a run folder, "
-                             "or keras:NAME (keras.applications' ImageNet weights, e.g. keras:ResNet50). Matched by layer name, then by position and shape.")(f)
+                             "or keras:NAME (keras.applications' ImageNet weights, e.g. keras:ResNet50). Matched by layer name, then by position in the same network renamed.")(f)
 
 
 def freeze_options(f: Callable[..., Any]) -> Callable[..., Any]:

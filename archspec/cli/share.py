@@ -54,7 +54,8 @@ def draw(spec: Path, output: Path | None, expand: bool, force: bool, sets: tuple
 @force_option
 @weights_options
 def inspect(model: Path, image: Path, output: Path | None, labels: Path | None, max_maps: int, spec: Path | None, rescale: str | None,
-            fit: str | None, force: bool, weights: str | None, strict_weights: bool) -> None:
+            fit: str | None, force: bool, weights: str | None, strict_weights: bool,
+            weights_by_shape: bool) -> None:
     """Feature maps, first-layer filters and class probabilities of a trained model for one image (static HTML).
 
     MODEL is a run folder or a .keras file; the image is preprocessed as in training (as evaluate and predict do).
@@ -75,7 +76,7 @@ def inspect(model: Path, image: Path, output: Path | None, labels: Path | None, 
             raise click.BadParameter(f"expected a number, a fraction such as 1/255, or auto; got {rescale!r}", param_hint="--rescale") from None
     name = model.name if model.is_dir() else model.stem
     target = run(model, image, output or Path("build") / f"{name}_inspect.html", force=force, labels_path=labels, spec=spec,
-                 max_maps=max_maps, rescale=scale, fit=fit, weights=weights, strict_weights=strict_weights, log=click.echo)
+                 max_maps=max_maps, rescale=scale, fit=fit, weights=weights, strict_weights=strict_weights, weights_by_shape=weights_by_shape, log=click.echo)
     click.echo(f"wrote {target}")
 
 
@@ -122,7 +123,7 @@ def eval_fraction(text: str) -> float:
 @set_option
 @weights_options
 def export(source: Path, fmt: str | None, output: Path | None, no_preprocessing: bool, force: bool, sets: tuple[str, ...], weights: str | None,
-           strict_weights: bool) -> None:
+           strict_weights: bool, weights_by_shape: bool) -> None:
     """Export a run folder (with its preprocessing), a .keras model or a spec to SavedModel, ONNX or TFLite.
 
     A run folder's model carries the run's preprocessing (channels, size, rescale, mean/std): it takes
@@ -139,7 +140,8 @@ def export(source: Path, fmt: str | None, output: Path | None, no_preprocessing:
 
     if fmt is None and output is None:
         raise SpecError(Problem("give --format (savedmodel, onnx, tflite) or -o with a .onnx or .tflite name"))
-    options = {**({"weights": weights} if weights is not None else {}), **({"strict_weights": True} if strict_weights else {}), **overrides(sets)}
+    options = {**({"weights": weights} if weights is not None else {}), **({"strict_weights": True} if strict_weights else {}),
+               **({"weights_by_shape": True} if weights_by_shape else {}), **overrides(sets)}
     target = export_model(source, output, fmt, preprocessing=not no_preprocessing, force=force, log=click.echo, **options)
     click.echo(f"wrote {target}")
 

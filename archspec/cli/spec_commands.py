@@ -89,7 +89,7 @@ def validate(specs: tuple[Path, ...], strict: bool, sets: tuple[str, ...], max_p
 @freeze_options
 @budget_options
 def build(spec: Path, output: Path | None, force: bool, quiet: bool, sets: tuple[str, ...], max_params: int | None, max_activations: int | None,
-          weights: str | None, strict_weights: bool, freeze: tuple[str, ...], freeze_bn: bool | None) -> None:
+          weights: str | None, strict_weights: bool, weights_by_shape: bool, freeze: tuple[str, ...], freeze_bn: bool | None) -> None:
     """Compile a spec to a Keras model file and print its layer table.
 
     \b
@@ -107,7 +107,7 @@ def build(spec: Path, output: Path | None, force: bool, quiet: bool, sets: tuple
     print_warnings(report)
     target = output or Path("build") / f"{loaded.name}.keras"
     refuse_existing(target, force)
-    model = build_model(loaded, weights=weights, strict_weights=strict_weights, **frozen(freeze, freeze_bn), **budget(max_params, max_activations))
+    model = build_model(loaded, weights=weights, strict_weights=strict_weights, weights_by_shape=weights_by_shape, **frozen(freeze, freeze_bn), **budget(max_params, max_activations))
     if not quiet:
         click.echo(layer_table(report), nl=False)
     if weights is not None:

@@ -64,7 +64,7 @@ _NAMED = (
 @freeze_options
 def train(spec: Path | None, data: str | None, val: str | None, train_sets: tuple[str, ...], sets: tuple[str, ...],
           run_dir: Path | None, runs: Path, resume: Path | None, strategy: str | None, precision: str | None, jit: bool | None,
-          quiet: bool, progress: bool | None, weights: str | None, strict_weights: bool, freeze: tuple[str, ...],
+          quiet: bool, progress: bool | None, weights: str | None, strict_weights: bool, weights_by_shape: bool, freeze: tuple[str, ...],
           freeze_bn: bool | None, **named: Any) -> None:
     """Train a spec's network; writes a run folder (model, checkpoints, history, metrics, TensorBoard logs).
 
@@ -92,7 +92,7 @@ def train(spec: Path | None, data: str | None, val: str | None, train_sets: tupl
     result = run_train(
         str(spec) if spec is not None else None, data, val=val, epochs=epochs, variables=variable_overrides(sets), run_dir=run_dir,
         runs=runs, resume=resume, strategy=strategy, precision=precision, jit=jit, verbose=verbose, log=click.echo,
-        weights=weights, strict_weights=strict_weights, **overrides,
+        weights=weights, strict_weights=strict_weights, weights_by_shape=weights_by_shape, **overrides,
     )
     if quiet:
         m = result.metrics

@@ -47,7 +47,7 @@ def set_frozen(model: Any, frozen: set[str], names: set[str]) -> None:
             layer.trainable = layer.name not in frozen
 
 
-def build(spec: SpecLike, *, weights: Any = None, strict_weights: bool = False, freeze: Sequence[str] | None = None,
+def build(spec: SpecLike, *, weights: Any = None, strict_weights: bool = False, weights_by_shape: bool = False, freeze: Sequence[str] | None = None,
           freeze_bn: bool | None = None, max_params: int | None = MAX_PARAMS, max_activations: int | None = MAX_ACTIVATIONS,
           **overrides: Any) -> Any:
     """A Keras model (``keras.Model``) for the spec. Every static check runs first (``graph.checked``, as
@@ -58,5 +58,5 @@ def build(spec: SpecLike, *, weights: Any = None, strict_weights: bool = False, 
     graph, _ = checked(spec, max_params=max_params, max_activations=max_activations, freeze=freeze, freeze_bn=freeze_bn, **overrides)
     model = to_keras(graph)
     if weights is not None:
-        model.transfer = load_weights(model, weights, strict=strict_weights)
+        model.transfer = load_weights(model, weights, strict=strict_weights, by_shape=weights_by_shape)
     return model

@@ -52,19 +52,20 @@ def default_output(name: str, fmt: str) -> Path:
     return Path("build") / ({"savedmodel": f"{name}_savedmodel", "onnx": f"{name}.onnx", "tflite": f"{name}.tflite"}[fmt])
 
 
-def load_source(source: str | os.PathLike[str], *, weights: Any = None, strict_weights: bool = False, **overrides: Any) -> Any:
+def load_source(source: str | os.PathLike[str], *, weights: Any = None, strict_weights: bool = False, weights_by_shape: bool = False,
+                **overrides: Any) -> Any:
     """A Keras model from a .keras file, or built from a spec (YAML/JSON); with `weights`, those weights
     transferred into it (``model.transfer`` is the report)."""
     path = Path(source)
     if path.suffix.lower() in SPEC_SUFFIXES:
-        return build(path, weights=weights, strict_weights=strict_weights, **overrides)
+        return build(path, weights=weights, strict_weights=strict_weights, weights_by_shape=weights_by_shape, **overrides)
     if overrides:
         raise SpecError(Problem("--set applies to specs, not to saved models", file=str(path)))
     if path.exists() and path.suffix.lower() != ".keras":
         raise SpecError(Problem("expected a .keras model or a spec (.yaml, .yml, .json)", file=str(path)))
     model = load_model(path)
     if weights is not None:
-        model.transfer = load_weights(model, weights, strict=strict_weights)
+        model.transfer = load_weights(model, weights, strict=strict_weights, by_shape=weights_by_shape)
     return model
 
 
@@ -201,13 +202,14 @@ def export_model(model: Any, output: str | os.PathLike[str], fmt: str, *, force:
 
 
 def export(source: str | os.PathLike[str], output: str | os.PathLike[str] | None = None, fmt: str | None = None, *,
-           force: bool = False, weights: Any = None, strict_weights: bool = False, log: Any = None, **overrides: Any) -> Path:
+           force: bool = False, weights: Any = None, strict_weights: bool = False, weights_by_shape: bool = False, log: Any = None,
+           **overrides: Any) -> Path:
     """Export a .keras model or a spec; the format defaults to what the output's extension says.
 
     ``weights``: trained weights to transfer first (see ``weights.py``); ``log`` receives the transfer report."""
     fmt = fmt or infer_format(output)
     check_request(output, fmt, force)
-    model = load_source(source, weights=weights, strict_weights=strict_weights, **overrides)
+    model = load_source(source, weights=weights, strict_weights=strict_weights, weights_by_shape=weights_by_shape, **overrides)
     if weights is not None and log is not None:
         log(model.transfer.text().rstrip())
     target = Path(output) if output is not None else default_output(model.name, fmt)

@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from ..errors import Problem, SpecError
 from ..graph import shapes
-from ..kinds.base import ConstantOp, Unsupported
+from ..kinds.base import MAX_SIZE, ConstantOp, Unsupported
 from ..kinds.registry import Primitive, by_keras_class
 from ..spec.loading import loads
 from ..spec.writing import to_yaml
@@ -189,15 +189,49 @@ def _shape(tensor: Any) -> tuple[int | None, ...]:
     return tuple(None if d is None else int(d) for d in tensor.shape[1:])
 
 
+GIVEN = "--input-shape"
+"""What an error about the given input shape is located at (the option; ``input_shape=`` in Python)."""
+GENERATED = "<string>"
+"""Where ``loads`` locates problems in text it was given: here, the spec this module wrote."""
+
+
 def import_model(model: Any, *, source: str | None = None, verify: bool = True,
                  input_shape: tuple[int, int, int] | None = None) -> str:
     """The spec (YAML text) of a Keras model; SpecError naming every layer archspec cannot express.
 
     A model whose input leaves height or width open (MobileNetV3 by default) needs
     `input_shape`, the image size the spec is written for. A model with several inputs or outputs,
-    or that takes or gives a mapping, becomes a spec with named `inputs` / `outputs`."""
+    a vector input, or that takes or gives a mapping, becomes a spec with named `inputs` / `outputs`.
+
+    Every error names the model (`source`, the file) or the option, never the generated text: the person
+    did not write that text and cannot open it (see ``_blamed``)."""
+    label = str(source) if source is not None else f"model {model.name!r}"
+    try:
+        return _import(model, label, source, verify, input_shape)
+    except SpecError as exc:
+        raise SpecError(_blamed(exc.problems, label)) from None
+
+
+def _blamed(problems: tuple[Problem, ...], label: str) -> list[Problem]:
+    """Problems located in the generated text, or nowhere, told about the model they come from."""
+    out = []
+    for p in problems:
+        if p.file == GENERATED:
+            where = f"{p.field_path}: " if p.path else ""
+            p = Problem(f"cannot be written as a spec: {where}{p.message}", file=label, hint=p.hint)
+        elif p.file is None:
+            p = replace(p, file=label)
+        out.append(p)
+    return out
+
+
+def _import(model: Any, label: str, source: str | None, verify: bool, input_shape: tuple[int, int, int] | None) -> str:
     input_layers, rows, graph = _graph(model)
-    named = len(input_layers) > 1 or isinstance(graph.input, dict)
+    if not rows:
+        raise SpecError(Problem(f"model {model.name!r} has no layers: its output is its input, and a spec needs at least one layer",
+                                hint="import a model that computes something"))
+    # a vector input is written as a named input (`inputs: {name: [n]}`): `input:` is an image's [H, W, C]
+    named = len(input_layers) > 1 or isinstance(graph.input, dict) or any(len(_shape(op.output)) != 3 for op in input_layers)
     names = _names(rows, input_layers, named)
     shapes = {names[id(op)]: _input_shape(op, input_shape if len(input_layers) == 1 else None) for op in input_layers}
     table = by_keras_class()
@@ -223,13 +257,13 @@ def import_model(model: Any, *, source: str | None = None, verify: bool = True,
         raise SpecError([_unsupported(cls, reason, affected, table) for (cls, reason), affected in unsupported.items()])
     name = model.name if _NAME.match(model.name) else re.sub(r"[^A-Za-z0-9_.\-]", "_", model.name) or "imported"
     header = (f"Imported by `archspec import`{f' from {Path(source).name}' if source else ''}: "
-              f"{len(rows)} layers, {model.count_params():,} parameters (weights are not part of a spec).")
+              f"{len(rows)} layer{'s' if len(rows) != 1 else ''}, {model.count_params():,} parameters (weights are not part of a spec).")
     spec: dict[str, Any] = {"name": name}
     if named:
         spec["inputs"] = {k: list(v) for k, v in shapes.items()}
     else:
         spec["input"] = list(next(iter(shapes.values())))
-    outputs = _outputs(graph, names)
+    outputs = _outputs(graph, names, input_layers)
     if outputs:
         spec["outputs"] = outputs
     text = to_yaml({**spec, "layers": layers}, header)  # type: ignore[arg-type]
@@ -244,30 +278,51 @@ def _input_shape(layer: Any, given: tuple[int, int, int] | None) -> list[int]:
     if given is not None:
         want = tuple(int(d) for d in given)
         if len(want) != 3 or any(d < 1 for d in want) or any(k is not None and k != g for k, g in zip(shape, want)) or len(shape) != 3:
-            raise SpecError(Problem(f"--input-shape {list(want)} does not fit the model's input {list(shape)}",
+            raise SpecError(Problem(f"{list(want)} does not fit the model's input {list(shape)}", file=GIVEN,
                                     hint="give [height, width, channels] for the axes the model leaves open (None)"))
+        if max(want) > MAX_SIZE:
+            raise SpecError(Problem(f"{list(want)}: a spec's sizes are at most {MAX_SIZE:,}", file=GIVEN,
+                                    hint="give the image size the spec is for, e.g. 224,224,3"))
         shape = want
     if len(shape) not in (1, 3) or any(d is None or d < 1 for d in shape):
         raise SpecError(Problem(f"the model's input {layer.name!r} has shape {list(shape)}; archspec needs a fixed [height, width, channels] "
                                 "image (or a [length] vector)",
                                 hint="for a model that takes any image size, give the size: --input-shape 224,224,3 "
                                      "(Python: input_shape=(224, 224, 3))"))
+    if max(shape) > MAX_SIZE:  # type: ignore[type-var]
+        raise SpecError(Problem(f"the model's input {layer.name!r} has shape {list(shape)}; a spec's sizes are at most {MAX_SIZE:,}",
+                                hint="archspec cannot write a spec for this input size"))
     return [int(d) for d in shape]  # type: ignore[arg-type]
 
 
-def _outputs(model: Any, names: dict[int, str]) -> dict[str, str]:
-    """The spec's `outputs`: empty for one tensor out; a mapping's keys, or each layer's name, otherwise."""
+def _outputs(model: Any, names: dict[int, str], inputs: list[Any]) -> dict[str, str]:
+    """The spec's `outputs`: empty for one tensor out; a mapping's keys, or each layer's name, otherwise.
+
+    Every output of the model is kept: one that is an input passed through, or a second output of a layer
+    that is already an output, cannot be written as a spec and is refused (dropping it would give a model
+    with fewer outputs than the one imported)."""
     structure = model.output
-    if not isinstance(structure, (dict, list, tuple)):
-        return {}
-    items = structure.items() if isinstance(structure, dict) else [(None, t) for t in structure]
-    out = {}
-    for key, tensor in items:
-        layer = names.get(id(tensor._keras_history.operation))
+    items = (structure.items() if isinstance(structure, dict) else [(None, t) for t in structure]
+             if isinstance(structure, (list, tuple)) else [(None, structure)])
+    given = {id(op): op.name for op in inputs}
+    out: dict[str, str] = {}
+    by_layer: dict[str, str] = {}
+    for n, (key, tensor) in enumerate(items):
+        what = f"output {key!r}" if key is not None else f"output {n + 1}" if len(items) > 1 else "the output"
+        op = tensor._keras_history.operation
+        if id(op) in given:
+            raise SpecError(Problem(f"{what} of model {model.name!r} is its input {given[id(op)]!r}, passed through unchanged; "
+                                    "a spec's outputs are layers", hint="leave that output out of the model, or compute it with a layer"))
+        layer = names.get(id(op))
         if layer is None:
-            raise SpecError(Problem(f"output {key or tensor.name!r} comes out of a nested model or an input", hint="flatten the model first"))
+            raise SpecError(Problem(f"{what} comes out of a nested model", hint="flatten the model first"))
+        if layer in by_layer:
+            raise SpecError(Problem(f"{by_layer[layer]} and {what} of model {model.name!r} are both layer {layer!r}; a spec gives each "
+                                    "output its own layer, and leaving one out would drop an output",
+                                    hint="give the second its own layer (e.g. keras.layers.Activation('linear')) and import again"))
+        by_layer[layer] = what
         out[str(key) if key is not None else layer] = layer
-    return out
+    return out if isinstance(structure, (dict, list, tuple)) else {}
 
 
 def _unsupported(cls: str, reason: str, affected: list[str], table: dict[str, list[Primitive]]) -> Problem:
@@ -279,7 +334,12 @@ def _unsupported(cls: str, reason: str, affected: list[str], table: dict[str, li
 def _verify(model: Any, text: str, names: dict[int, str], rows: list[_Row]) -> None:
     """archspec's static report of the spec must match the Keras model layer by layer (on the
     axes Keras knows: a model taking any image size leaves height and width open)."""
-    report = shapes(loads(text), max_params=None)
+    try:
+        report = shapes(loads(text), max_params=None)
+    except SpecError as exc:  # the text is ours: say which Keras layer it came from (layers[i] is rows[i])
+        raise SpecError([Problem(f"cannot be written as a spec: Keras layer {rows[p.path[1]].op.name!r} ({p.field_path}): {p.message}", hint=p.hint)
+                         if p.file == GENERATED and len(p.path) > 1 and p.path[0] == "layers" and isinstance(p.path[1], int)
+                         and p.path[1] < len(rows) else p for p in exc.problems]) from None
     problems = []
     for row in rows:
         info = report.layer(names[id(row.op)])

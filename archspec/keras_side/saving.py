@@ -16,6 +16,7 @@ from typing import Any
 from ..errors import Problem, SpecError
 from ..files import atomic_path
 from .backend import deep_recursion, keras as import_keras
+from .weights import audit
 
 _HDF5 = b"\x89HDF\r\n\x1a\n"
 SPEC_SUFFIXES = (".yaml", ".yml", ".json")
@@ -64,6 +65,7 @@ def load_model(path: str | os.PathLike[str]) -> Any:
     why = _not_a_model(target)
     if why:
         raise SpecError(Problem(why, file=str(target), hint=None if why == "no such file" else _HINT))
+    audit(target)  # links and external data: refused before Keras follows them
     keras = import_keras()
     from .custom import CUSTOM_OBJECTS  # imports Keras
 

@@ -329,7 +329,7 @@ def report(trained: Trained, x: Any, plan: Plan, *, title: str = "", source: str
 def inspect(model_path: str | os.PathLike[str], image_path: str | os.PathLike[str], output: str | os.PathLike[str], *,
             force: bool = False, labels_path: str | os.PathLike[str] | None = None, spec: Any = None,
             rescale: float | str | None = None, fit: str | None = None, max_maps: int = MAX_MAPS, weights: Any = None,
-            strict_weights: bool = False, log: Any = None) -> Path:
+            strict_weights: bool = False, weights_by_shape: bool = False, log: Any = None) -> Path:
     """Write the report for a model (a run folder or a .keras file) and an image file.
 
     The image goes through the model's preprocessing plan, as in `predict`; `rescale` and `fit`
@@ -343,7 +343,7 @@ def inspect(model_path: str | os.PathLike[str], image_path: str | os.PathLike[st
     refuse_existing(target, force)
     source = Path(model_path)
     is_spec = source.suffix.lower() in SPEC_SUFFIXES  # a network seen without training it: its spec gives the preprocessing
-    model = _with_weights(source, weights, strict_weights, log) if weights is not None or is_spec else source
+    model = _with_weights(source, weights, strict_weights, log, weights_by_shape) if weights is not None or is_spec else source
     trained = saved.load(model, spec=source if is_spec and spec is None else spec)
     trained.require_classic("inspect shows", str(model_path), "archspec predict answers for every output")
     changes = {key: value for key, value in (("rescale", rescale), ("fit", fit)) if value is not None}
@@ -362,11 +362,11 @@ def inspect(model_path: str | os.PathLike[str], image_path: str | os.PathLike[st
     return write_text(target, text, force=force)
 
 
-def _with_weights(source: Path, weights: Any, strict: bool, log: Any) -> Any:
+def _with_weights(source: Path, weights: Any, strict: bool, log: Any, by_shape: bool = False) -> Any:
     """A model built from a spec or loaded, with `weights` transferred into it (the report goes to `log`)."""
     from ..keras_side.export import load_source  # builds with Keras
 
-    model = load_source(source, weights=weights, strict_weights=strict)
+    model = load_source(source, weights=weights, strict_weights=strict, weights_by_shape=by_shape)
     if weights is not None and log is not None:
         log(model.transfer.text().rstrip())
     return model

@@ -51,7 +51,8 @@ def export(source: str | os.PathLike[str], output: str | os.PathLike[str] | None
             + (f"; export the run folder {folder} to include its preprocessing" if folder is not None else ""))
         return target
     if options:
-        given = dict.fromkeys({"weights": "--weights", "strict_weights": "--strict-weights", "variant": "--variant"}.get(k, "--set") for k in options)
+        given = dict.fromkeys({"weights": "--weights", "strict_weights": "--strict-weights", "weights_by_shape": "--weights-by-shape",
+                                  "variant": "--variant"}.get(k, "--set") for k in options)
         raise SpecError(Problem(f"{', '.join(given)} applies to a .keras model or a spec; "
                                 "a run folder's model is exported as trained", file=str(source)))
     fmt = fmt or kx.infer_format(output)

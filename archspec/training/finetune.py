@@ -35,10 +35,10 @@ def check(spec: BaseModel, training: Training, weights: Any, *, freeze_option: b
         resolve(weights)
 
 
-def build(spec: BaseModel, training: Training, weights: Any = None, strict: bool = False) -> tuple[Any, TransferReport | None]:
+def build(spec: BaseModel, training: Training, weights: Any = None, strict: bool = False, by_shape: bool = False) -> tuple[Any, TransferReport | None]:
     """The model frozen as the first phase says, with the weights transferred; and the transfer report."""
     first = training.phase_recipes()[0]
-    model = build_model(spec, weights=weights, strict_weights=strict, freeze=first.freeze, freeze_bn=first.freeze_bn)
+    model = build_model(spec, weights=weights, strict_weights=strict, weights_by_shape=by_shape, freeze=first.freeze, freeze_bn=first.freeze_bn)
     return model, getattr(model, "transfer", None)
 
 

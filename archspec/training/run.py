@@ -84,6 +84,7 @@ class Job:
     deterministic: bool = False
     weights: Any = None  # trained weights a new run starts from
     strict_weights: bool = False
+    weights_by_shape: bool = False
     given: frozenset[str] = frozenset()  # a resumed run: the provenance.RESUMABLE settings its command line gave
 
     @property
@@ -185,6 +186,7 @@ def train(
     log: Log | None = _print,
     weights: Any = None,
     strict_weights: bool = False,
+    weights_by_shape: bool = False,
     **overrides: Any,
 ) -> TrainResult:
     """Train the spec's network; returns history, final metrics and the run folder's paths.
@@ -198,7 +200,7 @@ def train(
     its own). A run folder is trained by one process at a time (a second is refused). ``verbose``: 0 silent, 1 a live progress
     bar and one line per epoch, 2 one line per epoch; default: 1 on a terminal, else 2. ``weights``: start from
     trained weights (a .keras or weights file, a run folder, ``keras:NAME``; see ``archspec.build``), the report in
-    ``result.transfer`` and ``transfer.json``; ``strict_weights``: fail unless everything matched. Fine-tuning
+    ``result.transfer`` and ``transfer.json``; ``strict_weights``: fail unless everything matched; ``weights_by_shape``: pair another network's layers by kind and shape. Fine-tuning
     fields of ``training``: ``freeze=["conv4"]``, ``freeze_bn=True``, ``phases=[...]`` (``training/finetune.py``).
     """
     check_options(strategy or "auto", precision)
@@ -232,7 +234,8 @@ def train(
         raise in_use(Path(run_dir), pid) if pid is not None else SpecError(Problem(
             f"{run_dir} exists and is not empty", file=str(run_dir), hint="pick a new --run-dir, or continue that run with --resume"))
     return _run(Job(spec_model, training, data, val, strategy or "auto", precision, jit, verbose, say, variables=variables or {},
-                    run_dir=run_dir, runs=runs, weights=weights, strict_weights=strict_weights))
+                    run_dir=run_dir, runs=runs, weights=weights, strict_weights=strict_weights,
+                    weights_by_shape=weights_by_shape))
 
 
 def _load_spec(spec: Any, variables: Mapping[str, Any]) -> BaseModel:
@@ -428,7 +431,7 @@ def _model(job: Job, env: Env, steps: int, net: heads.Network) -> tuple[Any, hea
             inner = getattr(optimizer, "inner_optimizer", optimizer)
             inner.learning_rate = recipe.make_schedule(training, steps)
         else:
-            model, transfer = finetune.build(job.spec, training, job.weights, job.strict_weights)
+            model, transfer = finetune.build(job.spec, training, job.weights, job.strict_weights, job.weights_by_shape)
             if job.precision and job.precision != "float32":
                 model = _float32_outputs(keras, model, recipe.FLOAT32_OUTPUT)
             optimizer = recipe.make_optimizer(training, steps)
