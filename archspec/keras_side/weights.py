@@ -482,9 +482,7 @@ def probe(path: Path) -> None:
     import subprocess
     import sys
 
-    import archspec
-
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(archspec.__file__).resolve().parent.parent),
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[2]),  # the tree holding archspec
                                                          os.environ.get("PYTHONPATH", "")])}
     seconds = PROBE_SECONDS + path.stat().st_size // 20_000_000
     try:
