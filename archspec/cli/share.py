@@ -43,7 +43,7 @@ def draw(spec: Path, output: Path | None, expand: bool, force: bool, sets: tuple
 
 @click.command()
 @click.argument("model", type=click.Path(path_type=Path))
-@click.option("--input", "-i", "image", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Image (PNG, JPEG, GIF, BMP) or .npy array.")
+@click.option("--input", "-i", "image", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Image (PNG, JPEG, GIF, BMP, WebP) or .npy array.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Report file (default build/MODEL_inspect.html).")
 @click.option("--labels", type=click.Path(dir_okay=False, exists=True, path_type=Path), help="Class names, one per line (default: the run folder's).")
 @click.option("--max-maps", type=click.IntRange(1, 4096), default=64, show_default=True, help="Feature maps shown per layer.")

@@ -142,7 +142,7 @@ def evaluate(model: Path, data: str, batch_size: int, spec: Path | None, as_json
               help="Folder for segmentation outputs' masks: SOURCE_OUTPUT.png, a class number per pixel.")
 @force_option
 def predict(model: Path, inputs: tuple[Path, ...], top_k: int, spec: Path | None, as_json: bool, masks: Path, force: bool) -> None:
-    """Class probabilities for images (PNG, JPEG, GIF, BMP) or .npy arrays.
+    """Class probabilities for images (PNG, JPEG, GIF, BMP, WebP) or .npy arrays.
 
     A network with other heads answers for every output: classes, labels, values, and masks written as PNG files.
     A network with several inputs reads .npz files holding an array per input.

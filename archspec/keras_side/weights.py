@@ -805,17 +805,21 @@ def match(model: Any, source: Source, *, by_shape: bool = False) -> tuple[Transf
     used: set[int] = set()
     pairs: list[tuple[_Target, SourceLayer]] = []
     matched: dict[str, str] = {}
-    for target in targets:
-        other = by_name.get(target.name)
-        if other is None or id(other) in used:
-            continue
+
+    def pair(target: _Target, other: SourceLayer, how: str) -> None:
+        """Pair two layers matched by `how` (name, position) when their tensors agree; else report the difference."""
         used.add(id(other))
         if target.shapes == other.shapes:
             pairs.append((target, other))
-            matched[target.name] = "name"
+            matched[target.name] = how
         else:
-            report.shape_differs.append(Entry(target.name, target.described(), other.name, _described(other, target), "name"))
+            report.shape_differs.append(Entry(target.name, target.described(), other.name, _described(other, target), how))
             matched[target.name] = "differs"
+
+    for target in targets:
+        other = by_name.get(target.name)
+        if other is not None and id(other) not in used:
+            pair(target, other, "name")
     rest = [t for t in targets if t.name not in matched]
     if not source.ordered:  # the source's layers are grouped by kind: compare like with like
         rest.sort(key=lambda t: t.kind)
@@ -834,13 +838,7 @@ def match(model: Any, source: Source, *, by_shape: bool = False) -> tuple[Transf
                 raise refusal
         else:
             for target, other in zip(rest, left):
-                used.add(id(other))
-                if target.shapes == other.shapes:
-                    pairs.append((target, other))
-                    matched[target.name] = "position"
-                else:
-                    report.shape_differs.append(Entry(target.name, target.described(), other.name, _described(other, target), "position"))
-                    matched[target.name] = "differs"
+                pair(target, other, "position")
     order = {t.name: i for i, t in enumerate(targets)}
     pairs.sort(key=lambda pair: order[pair[0].name])
     report.shape_differs.sort(key=lambda e: order[e.layer or ""])

@@ -5,7 +5,7 @@
     GET  /api/session         what the server was started with: the spec's text, the model's facts
     POST /api/spec/check      {"text", "sets"} -> shapes table, diagram and warnings, or problems
     POST /api/spec/save       {"text", "version"} -> writes the one spec file (403 read-only, 409 changed on disk)
-    POST /api/model/look      image bytes (PNG, JPEG, GIF, BMP) -> probabilities and feature maps
+    POST /api/model/look      image bytes (PNG, JPEG, GIF, BMP, WebP) -> probabilities and feature maps
 
 Every request has a budget (``work.Budget``): a check runs in a worker process that is killed past its time
 or memory, and an answer over its size is not sent; either is a 422 that says which budget it met. When
