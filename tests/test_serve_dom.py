@@ -54,9 +54,10 @@ def quoted(text: str) -> str:
 
 @pytest.fixture
 def marked_spec(tmp_path: Path) -> Path:
-    """LeNet with MARKUP in its description and in a variable's name and value (a valid spec: the table and diagram show)."""
+    """LeNet with MARKUP in its description and in a variable's value (a valid spec: the table and diagram show). A variable
+    whose name holds markup is refused now (`$` cannot reach it), so markup in names comes through messages below."""
     text = LENET.read_text().replace("description: The primer's LeNet", f"description: {quoted(MARKUP)} # The primer's LeNet")
-    text = text.replace("variables: {classes: 10}", f"variables:\n  classes: 10\n  {quoted('v' + MARKUP)}: {quoted(MARKUP)}")
+    text = text.replace("variables: {classes: 10}", f"variables:\n  classes: 10\n  marked: {quoted(MARKUP)}")
     path = tmp_path / "marked.yaml"
     path.write_text(text)
     return path
