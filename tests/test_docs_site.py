@@ -81,3 +81,29 @@ def test_readme_is_a_short_front_door_with_working_links():
     targets = re.findall(r"\]\((?!https?:)([^)#]+)(?:#[^)]*)?\)", readme)
     assert len(targets) >= 8
     assert [t for t in targets if not (ROOT / t).exists()] == []
+
+
+def test_zoo_figures_are_what_archspec_shapes_prints(site):
+    """Each spec's parameter count from `archspec shapes --json`, and each family's variant table
+    exactly as `archspec shapes --variants` prints it, are on the built zoo page."""
+    import html as html_text
+    import json
+
+    from click.testing import CliRunner
+
+    from archspec.cli import cli
+    from conftest import SPECS
+
+    page = html_text.unescape(re.sub(r"<[^>]+>", "", (site / "zoo" / "index.html").read_text()))
+    runner = CliRunner()
+    families = 0
+    for spec in SPECS:
+        shown = runner.invoke(cli, ["shapes", str(spec), "--json"])
+        assert shown.exit_code == 0, shown.output
+        assert f"{spec.name}\n" in page and f"{json.loads(shown.stdout)['total_params']:,}" in page, spec.name
+        variants = runner.invoke(cli, ["shapes", str(spec), "--variants"]).stdout
+        if "no variants" not in variants:
+            families += 1
+            assert variants in page, spec.name
+    assert families >= 5
+    assert "digit 10, ink 1" in page  # a network with two outputs shows both
