@@ -1,4 +1,5 @@
 # Two commands (see README): `make build` and `make test`. Both create .venv when needed.
+# `make docs` serves the documentation site (docs/, mkdocs.yml) at http://127.0.0.1:8000.
 # `make bench` (an extra) runs bench/ and rewrites BENCHMARKS.md; BENCH=full for the long runs.
 PYTHON ?= python3
 VENV := .venv
@@ -6,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BENCH ?= quick
 
-.PHONY: build test bench clean
+.PHONY: build test docs bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,8 +21,11 @@ build: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --durations=30
 
+docs: $(STAMP)
+	$(BIN)/mkdocs serve
+
 bench: $(STAMP)
 	$(BIN)/python bench/run.py --mode $(BENCH)
 
 clean:
-	rm -rf build .pytest_cache
+	rm -rf build site .pytest_cache

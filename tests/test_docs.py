@@ -7,6 +7,7 @@ import re
 from archspec.cli import cli
 from archspec.tools.reference import reference
 from conftest import ROOT
+from docpages import pages
 
 # `archspec WORD` in backticks, or an indented command line (a code block, a --help example).
 COMMAND = re.compile(r"(?:`|^[ \t]+(?:\$ )?)archspec ([a-z][\w-]*)", re.M)
@@ -19,7 +20,8 @@ def indented_code(markdown: str) -> str:
 
 
 def texts() -> dict[str, str]:
-    found = {"README.md": indented_code((ROOT / "README.md").read_text()), "archspec reference": reference()}
+    found = {where: indented_code(text) for where, text in pages().items()}
+    found["archspec reference"] = reference()
     found.update({str(p.relative_to(ROOT)): p.read_text() for p in sorted((ROOT / "archspec").rglob("*.py"))})
     return found
 

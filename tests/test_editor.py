@@ -91,11 +91,12 @@ def judge(mistake: Mistake, diagnostics: list[dict[str, Any]]) -> tuple[bool, bo
 
 
 def readme_examples() -> dict[str, str]:
-    """The README's YAML examples as documents: complete specs as written, a layer list or a
-    single item under a minimal head, a training block on LeNet."""
-    readme = (ROOT / "README.md").read_text()
+    """The YAML examples of the README and docs/ as documents: complete specs as written, a layer
+    list or a single item under a minimal head, a training block on LeNet."""
+    from docpages import yaml_blocks
+
     docs = {}
-    for n, text in enumerate(re.findall(r"```yaml\n(.*?)```", readme, re.S)):
+    for page, n, text in yaml_blocks():
         if "entry-points" in text:
             continue
         if text.lstrip().startswith("- ") or text.startswith("  - "):
@@ -106,7 +107,7 @@ def readme_examples() -> dict[str, str]:
             text = (ROOT / "specs" / "lenet.yaml").read_text() + text
         elif not re.search(r"^layers:", text, re.M):
             continue
-        docs[f"readme_{n}"] = text
+        docs[re.sub(r"\W", "_", f"{page}_{n}")] = text  # a file name in the workspace
     return docs
 
 

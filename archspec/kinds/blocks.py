@@ -58,7 +58,7 @@ class _Instantiate(LayerSpec):
 
     model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True, defer_build=True)
     open_keys: ClassVar[bool] = True
-    block: str = Field(description="Template name: from this spec's `blocks`, or built in (`basic`, `bottleneck`, ...; see the README).")
+    block: str = Field(description="Template name: from this spec's `blocks`, or built in (`basic`, `bottleneck`, ...; see the docs: Blocks and templates).")
 
 
 class Use(_Instantiate):

@@ -1,7 +1,7 @@
 """The spec reference, generated from the kind table and the Pydantic models.
 
-The README's "Layer kinds" section is this text (a test keeps them equal),
-so the documented defaults cannot drift from the code.
+The documentation site's Kind reference page is this text (mkdocs_hooks.py adds it at build
+time and tests/test_docs_site.py checks it), so the documented defaults cannot drift from the code.
 """
 
 from __future__ import annotations

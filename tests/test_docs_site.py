@@ -1,0 +1,120 @@
+"""The documentation site builds strictly, holds the generated kind reference, and the README
+stays a short front door whose links land on pages that exist.
+
+`mkdocs build --strict` fails on a link to a missing page or anchor and on a page left out of the
+navigation (mkdocs.yml's `validation` turns those into warnings, strict mode into errors); the
+second test shows it does on a copy of the site with one broken anchor.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from archspec.tools.reference import ORDER, reference
+from conftest import ROOT
+
+pytest.importorskip("mkdocs", reason="the docs extra (make test installs it)")
+pytest.importorskip("material", reason="the docs extra (make test installs it)")
+
+
+def build(root: Path, site: Path) -> subprocess.CompletedProcess:
+    """`mkdocs build --strict` of root/mkdocs.yml into site, with this checkout's archspec."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "NO_MKDOCS_2_WARNING": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(root / "mkdocs.yml"), "-d", str(site)],
+        cwd=root, env=env, capture_output=True, text=True, timeout=300,
+    )
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("site")
+    done = build(ROOT, out)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return out
+
+
+def test_site_builds_strictly_with_every_page(site):
+    pages = sorted(p.relative_to(ROOT / "docs").with_suffix("") for p in (ROOT / "docs").rglob("*.md"))
+    for page in pages:
+        html = site / (page.parent if page.name == "index" else page) / "index.html"
+        assert html.exists(), page
+    assert (site / "reference" / "kinds" / "index.html").exists()
+
+
+def test_kind_reference_page_is_archspec_reference(site):
+    sys.path.insert(0, str(ROOT))
+    try:
+        import mkdocs_hooks
+    finally:
+        sys.path.remove(str(ROOT))
+    page = mkdocs_hooks.kinds_page()
+    assert page == mkdocs_hooks.KINDS_HEAD + reference()
+    html = (site / "reference" / "kinds" / "index.html").read_text()
+    for kind in ORDER:  # every kind's heading made it into the built page, with its anchor
+        assert re.search(rf'<h4 id="{kind}[^"]*">', html), kind
+
+
+def test_a_link_to_a_missing_anchor_fails_the_build(tmp_path):
+    copy = tmp_path / "checkout"
+    copy.mkdir()
+    shutil.copy(ROOT / "mkdocs.yml", copy)
+    shutil.copy(ROOT / "mkdocs_hooks.py", copy)
+    shutil.copytree(ROOT / "docs", copy / "docs")
+    page = copy / "docs" / "zoo.md"
+    page.write_text(page.read_text() + "\nSee [blocks](spec/blocks.md#no-such-heading).\n")
+    done = build(copy, tmp_path / "site")
+    assert done.returncode != 0
+    assert "no-such-heading" in done.stdout + done.stderr
+
+
+def test_readme_is_a_short_front_door_with_working_links():
+    readme = (ROOT / "README.md").read_text()
+    assert len(readme.splitlines()) <= 200
+    targets = re.findall(r"\]\((?!https?:)([^)#]+)(?:#[^)]*)?\)", readme)
+    assert len(targets) >= 8
+    assert [t for t in targets if not (ROOT / t).exists()] == []
+
+
+def test_zoo_figures_are_what_archspec_shapes_prints(site):
+    """Each spec's parameter count from `archspec shapes --json`, and each family's variant table
+    exactly as `archspec shapes --variants` prints it, are on the built zoo page."""
+    import html as html_text
+    import json
+
+    from click.testing import CliRunner
+
+    from archspec.cli import cli
+    from conftest import SPECS
+
+    page = html_text.unescape(re.sub(r"<[^>]+>", "", (site / "zoo" / "index.html").read_text()))
+    runner = CliRunner()
+    families = 0
+    for spec in SPECS:
+        shown = runner.invoke(cli, ["shapes", str(spec), "--json"])
+        assert shown.exit_code == 0, shown.output
+        assert f"{spec.name}\n" in page and f"{json.loads(shown.stdout)['total_params']:,}" in page, spec.name
+        variants = runner.invoke(cli, ["shapes", str(spec), "--variants"]).stdout
+        if "no variants" not in variants:
+            families += 1
+            assert variants in page, spec.name
+    assert families >= 5
+    assert "digit 10, ink 1" in page  # a network with two outputs shows both
+
+
+def test_python_api_page_documents_every_function_from_its_docstring(site):
+    """mkdocstrings renders archspec/api.py: each name it exports under its own name has a heading
+    (an alias such as `graph = graph_of` is documented where it is defined)."""
+    import archspec.api
+
+    page = (site / "api" / "index.html").read_text()
+    names = [n for n in archspec.api.__all__ if getattr(getattr(archspec.api, n), "__name__", None) == n]
+    assert len(names) >= 10
+    assert [n for n in names if f'id="archspec.api.{n}"' not in page] == []
