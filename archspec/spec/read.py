@@ -406,11 +406,5 @@ def format_of(path: str | os.PathLike[str]) -> str:
 
 
 def read(path: str | os.PathLike[str]) -> Source:
-    """Read and parse a spec file; the format follows the extension (.json or YAML).
-
-    A bare name that is no file (``resnet50``) is the zoo's spec of that name (``zoo.locate``): every
-    command and API call that takes a spec path reads it here."""
-    from .zoo import locate  # here: the zoo matters only when the path names no file
-
-    path = locate(path)
+    """Read and parse a spec file; the format follows the extension (.json or YAML)."""
     return parse(read_text(path), str(path), fmt=format_of(path))
