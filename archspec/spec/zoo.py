@@ -76,9 +76,9 @@ def _hint(name: str) -> str:
     for family in sorted(names, key=len, reverse=True):
         rest = re.sub(r"^[-_]", "", name[len(family):]) if name.startswith(family) else ""
         if rest and rest in _variants(family):
-            return f"write `{family} --variant {rest}` (Python: variant={rest!r}); `archspec zoo` lists the zoo"
+            return f"write `{family} --variant {rest}` (Python: variant={rest!r})"
     near = closest(name, names)
-    return (f"did you mean {near!r}? " if near else "") + "`archspec zoo` lists the zoo"
+    return (f"did you mean {near!r}? " if near else "") + "`archspec zoo` (Python: archspec.list_specs()) lists the zoo"
 
 
 def _variants(name: str) -> list[str]:
