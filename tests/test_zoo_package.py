@@ -3,7 +3,8 @@
 
 The wheel test builds the package from the files it is made of, installs it with `--no-deps` into a
 fresh environment that borrows this one's site-packages for the dependencies (not the checkout), and
-runs `archspec shapes resnet50` from another folder.
+runs `archspec shapes resnet50` from another folder; the editable test does the same with `pip install -e`
+(setuptools then maps `archspec.zoo` onto `specs/` with an import finder).
 """
 
 from __future__ import annotations
@@ -135,7 +136,8 @@ PACKAGE_FILES = ("pyproject.toml", "setup.py", "README.md", "archspec", "specs")
 
 
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def package_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the files the package is built from, outside the checkout."""
     source = tmp_path_factory.mktemp("source")
     for name in PACKAGE_FILES:
         if not (ROOT / name).exists():
@@ -144,12 +146,48 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
             shutil.copytree(ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy(ROOT / name, source / name)
+    return source
+
+
+def pip(*args: str) -> None:
+    """pip, run by this environment's Python; skips when it cannot fetch the build backend (setuptools>=77)."""
+    done = subprocess.run([sys.executable, "-m", "pip", *args], capture_output=True, text=True, timeout=300)
+    if done.returncode != 0 and ("Could not find a version" in done.stderr or "NewConnectionError" in done.stderr):
+        pytest.skip(f"pip could not fetch the build backend (offline?): {done.stderr.strip().splitlines()[-1]}")
+    assert done.returncode == 0, done.stderr
+
+
+def fresh_env(folder: Path) -> Path:
+    """A new virtual environment without the checkout, whose dependencies come from this one; its Python."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(folder)], check=True)
+    python = folder / "bin" / "python"
+    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    # a path line in a .pth adds the folder without running the .pth files in it, so this environment's
+    # editable install of the checkout stays out
+    Path(site, "dependencies.pth").write_text(sysconfig.get_path("purelib") + "\n", encoding="utf-8")
+    return python
+
+
+def run_outside(folder: Path, env_dir: Path) -> Path:
+    """`archspec shapes resnet50` and `archspec.list_specs()` from a folder outside the checkout, by the environment's archspec."""
+    work = folder / "work"
+    work.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    shapes = subprocess.run([str(env_dir / "bin" / "archspec"), "shapes", "resnet50", "--json"], cwd=work, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert shapes.returncode == 0, shapes.stderr
+    assert json.loads(shapes.stdout)["total_params"] == RESNET50_PARAMS
+    where = subprocess.run([str(env_dir / "bin" / "python"), "-c", "import archspec; print(archspec.__file__); print(len(archspec.list_specs()))"],
+                           cwd=work, env=env, capture_output=True, text=True, check=True).stdout.split()
+    assert int(where[1]) == len(SPECS)
+    return Path(where[0])
+
+
+@pytest.fixture(scope="module")
+def wheel(package_source: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
-    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(source)],
-                           capture_output=True, text=True, timeout=300)
-    if built.returncode != 0 and ("Could not find a version" in built.stderr or "NewConnectionError" in built.stderr):
-        pytest.skip(f"pip could not fetch the build backend (offline?): {built.stderr.strip().splitlines()[-1]}")
-    assert built.returncode == 0, built.stderr
+    pip("wheel", "--no-deps", "-q", "-w", str(out), str(package_source))
     (found,) = out.glob("archspec-*.whl")
     return found
 
@@ -162,23 +200,12 @@ def test_the_wheel_carries_specs_file_for_file(wheel: Path) -> None:
 
 
 def test_the_installed_wheel_runs_outside_the_checkout(wheel: Path, tmp_path: Path) -> None:
-    env_dir = tmp_path / "env"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env_dir)], check=True)
-    python = env_dir / "bin" / "python"
-    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-                          capture_output=True, text=True, check=True).stdout.strip()
-    # the dependencies come from this environment; a path line in a .pth adds the folder without running its
-    # own .pth files, so this environment's editable install of the checkout stays out
-    Path(site, "dependencies.pth").write_text(sysconfig.get_path("purelib") + "\n", encoding="utf-8")
-    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps", str(wheel)],
-                   check=True, capture_output=True, timeout=300)
-    work = tmp_path / "work"
-    work.mkdir()
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    shapes = subprocess.run([str(env_dir / "bin" / "archspec"), "shapes", "resnet50", "--json"], cwd=work, env=env,
-                            capture_output=True, text=True, timeout=120)
-    assert shapes.returncode == 0, shapes.stderr
-    assert json.loads(shapes.stdout)["total_params"] == RESNET50_PARAMS
-    where = subprocess.run([str(python), "-c", "import archspec; print(archspec.__file__); print(len(archspec.list_specs()))"],
-                           cwd=work, env=env, capture_output=True, text=True, check=True).stdout.split()
-    assert Path(where[0]).is_relative_to(env_dir) and int(where[1]) == len(SPECS)
+    python = fresh_env(tmp_path / "env")
+    pip("--python", str(python), "install", "-q", "--no-deps", str(wheel))
+    assert run_outside(tmp_path, tmp_path / "env").is_relative_to(tmp_path / "env")
+
+
+def test_an_editable_install_finds_the_zoo(package_source: Path, tmp_path: Path) -> None:
+    python = fresh_env(tmp_path / "env")
+    pip("--python", str(python), "install", "-q", "--no-deps", "-e", str(package_source))
+    assert run_outside(tmp_path, tmp_path / "env").is_relative_to(package_source)
