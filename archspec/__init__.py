@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any
 from .version import __version__
 
 if TYPE_CHECKING:
-    from .api import build, check, evaluate, export, graph, load, load_model, loads, predict, save_model, shapes, train
+    from .api import (build, check, describe_specs, evaluate, export, graph, list_specs, load, load_model, loads, predict, save_model,
+                      shapes, train)
     from .errors import ArchspecError, Problem, SpecError
     from .kinds.base import LayerSpec
     from .kinds.registry import Block, Primitive, ShapeError
@@ -30,7 +31,8 @@ if TYPE_CHECKING:
 
 _WHERE = {  # public name -> (module, attribute): imported on first use
     **{name: ("api", name) for name in (
-        "build", "check", "evaluate", "export", "graph", "load", "load_model", "loads", "predict", "save_model", "shapes", "train")},
+        "build", "check", "describe_specs", "evaluate", "export", "graph", "list_specs", "load", "load_model", "loads", "predict",
+        "save_model", "shapes", "train")},
     **{name: ("errors", name) for name in ("ArchspecError", "Problem", "SpecError")},
     "LayerSpec": ("kinds.base", "LayerSpec"),
     **{name: ("kinds.registry", name) for name in ("Block", "Primitive", "ShapeError")},

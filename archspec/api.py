@@ -16,8 +16,10 @@ from .keras_side.check import check as _check
 from .keras_side.emitter import build as _build
 from .keras_side.saving import load_model, save_model
 from .spec.loading import SpecLike, load, loads
+from .tools.zoo import describe_specs, list_specs
 
-__all__ = ["build", "check", "evaluate", "export", "graph", "load", "load_model", "loads", "predict", "save_model", "shapes", "train"]
+__all__ = ["build", "check", "describe_specs", "evaluate", "export", "graph", "list_specs", "load", "load_model", "loads", "predict", "save_model",
+           "shapes", "train"]
 
 graph = graph_of
 

@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "check": ("spec_commands:check", "Build the model and verify every static shape and parameter count against Keras."),
     "render": ("spec_commands:render", "Print the fully resolved spec: templates, repeats, variables and defaults expanded."),
     "diff": ("spec_commands:diff", "Compare two specs block by block (shapes, parameters, MACs, layers), or one spec with itself under --set overrides or another variant."),
+    "zoo": ("spec_commands:zoo", "List the specs that ship with archspec: family, variants, parameters, MACs and the reference each is exact to."),
     "reference": ("spec_commands:reference", "Print the reference of every layer kind (markdown), generated from the schemas."),
     "schema": ("spec_commands:schema", "Print the JSON Schema of spec files, for editors."),
     "draw": ("share:draw", "Draw a network: SVG, interactive HTML (click blocks to open them) or PNG."),
@@ -38,7 +39,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("train:evaluate", "Accuracy, loss and confusion matrix of a trained model on a data source."),
     "predict": ("train:predict", "Class probabilities for images (PNG, JPEG, GIF, BMP, WebP) or .npy arrays."),
 }
-PURE = frozenset({"shapes", "validate", "render", "diff", "reference", "schema"})
+PURE = frozenset({"shapes", "validate", "render", "diff", "reference", "schema", "zoo"})
 """Commands that never load TensorFlow: they start without even the code that quiets its logs."""
 
 

@@ -218,3 +218,25 @@ def schema(output: Path | None, force: bool) -> None:
     else:
         write_text(output, text, force=force)
         click.echo(f"wrote {output}", err=True)
+
+
+@click.command()
+@click.argument("pattern", default="*")
+def zoo(pattern: str) -> None:
+    """List the specs that ship with archspec: family, variants, parameters, MACs and the reference each is exact to.
+
+    Parameters and MACs are at each spec's default input and variables; a name is what `shapes`, `train`
+    and `archspec.load` take. A reference `= keras.applications.X` means the spec is that model exactly.
+
+    \b
+    archspec zoo
+    archspec zoo 'efficientnet*'
+    archspec shapes resnet50
+    archspec shapes efficientnet --variant b3
+    """
+    from ..tools.zoo import list_specs, zoo_table
+
+    if not list_specs(pattern):
+        raise SpecError(Problem("no zoo spec matches this pattern", file=pattern, hint="patterns are shell-style: 'resnet*', 'efficientnet_v?'; "
+                                "`archspec zoo` lists them all"))
+    click.echo(zoo_table(pattern), nl=False)

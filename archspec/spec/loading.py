@@ -19,7 +19,14 @@ SpecLike = BaseModel | str | os.PathLike[str] | Mapping[str, Any]
 
 
 def load(path: str | os.PathLike[str], **overrides: Any) -> BaseModel:
-    """Read and validate a spec file (YAML, or JSON by extension); keywords override its variables."""
+    """Read and validate a spec file (YAML, or JSON by extension); keywords override its variables.
+
+    A bare name that names no file (``resnet50``) is the zoo's spec of that name (``zoo.locate``): every command
+    and API call that takes a spec path reads it here, so they all take zoo names alike."""
+    if not os.path.exists(path):  # the zoo is looked at only when the path names no file
+        from .zoo import locate
+
+        path = locate(path)
     return validate(read(path), overrides)
 
 
