@@ -128,6 +128,15 @@ def test_problem_without_a_place_goes_on_line_0(server):
     assert d["range"]["start"]["line"] == 0 and "the spec is empty" in d["message"] and "hint:" in d["message"]
 
 
+def test_other_yaml_files_are_left_alone(server):
+    uri = server.uri(".github/workflows/ci.yaml")
+    server.open(uri, "name: CI\non: [push]\njobs:\n  test:\n    runs-on: ubuntu-latest\n")
+    assert server.diagnostics(uri) == []
+    uri = server.uri("started.yaml")  # a spec being written is one: it is told what it still lacks
+    server.open(uri, "name: mine\ninput: [32, 32, 1]\n")
+    assert "missing required key" in server.diagnostics(uri)[0]["message"]
+
+
 def test_a_left_out_layer_is_shown_as_skipped(server):
     uri = server.uri("when.yaml")
     text = "name: w\ninput: [32, 32, 1]\nlayers:\n  - conv: {depth: 6, kernel: 5, when: false}\n  - flatten\n  - dense: 2\n"

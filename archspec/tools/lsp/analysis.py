@@ -63,6 +63,12 @@ class LayerSpot:
                           f"- MACs: {count_text(g.macs)}", f"- receptive field: {rf}"))
 
 
+SPEC_KEYS = frozenset({"layers", "input", "inputs", "blocks"})
+"""A YAML mapping with none of these keys is some other file (a CI workflow, a config): an editor that
+starts the server for every YAML file gets no diagnostics for it (a workflow's `name:` alone does not make
+a spec). An empty file, and a spec begun with any of these keys, still get theirs."""
+
+
 @dataclass
 class Analysis:
     findings: list[Finding] = field(default_factory=list)
@@ -74,6 +80,8 @@ def analyse(name: str, text: str, fmt: str = "yaml") -> Analysis:
     """Problems and per-layer figures of `text` read as the file `name`."""
     try:
         source = parse(text, name, fmt=fmt)
+        if isinstance(source.data, dict) and source.data and not SPEC_KEYS & source.data.keys():
+            return Analysis()
         graph, report = checked(validate(source, {}))
     except SpecError as exc:
         return Analysis([Finding(p, "error") for p in exc.problems])
