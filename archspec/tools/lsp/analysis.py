@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ...errors import Problem, SpecError
+from ...errors import Problem, SpecError, clipped, escaped
 from ...graph import checked
 from ...graph.ir import Graph
 from ...graph.report import GroupInfo, Report
@@ -28,10 +28,12 @@ class Finding:
 
     @property
     def text(self) -> str:
-        """The CLI's words: the message, the hint on its own line (no location: the editor underlines it)."""
-        hint = f"\nhint: {self.problem.hint}" if self.problem.hint else ""
-        field_path = f"{self.problem.field_path}: " if self.problem.path else ""
-        return f"{field_path}{self.problem.message}{hint}"
+        """The CLI's words (invisible characters escaped, long values clipped, as it prints them): the field path,
+        the message, the hint on its own line; no file or line, since the editor underlines the place."""
+        p = self.problem
+        hint = f"\nhint: {clipped(escaped(p.hint))}" if p.hint else ""
+        field_path = f"{escaped(p.field_path)}: " if p.path else ""
+        return f"{field_path}{clipped(escaped(p.message))}{hint}"
 
 
 @dataclass(frozen=True)
