@@ -73,6 +73,24 @@ def test_hover_gives_the_shapes_row(server):
     assert server.hover(uri, line_of(LENET, "name: lenet"), 2) == ""  # not a layer
 
 
+def test_hover_on_a_variable_gives_its_value_and_line(server):
+    uri = server.uri("variables.yaml")
+    text = LENET.replace("variables: {classes: 10}", "variables: {classes: 10, wide: $classes * 2}")
+    server.open(uri, text)
+    assert server.diagnostics(uri) == []
+    line = line_of(text, "units: $classes")
+    text_at = server.hover(uri, line, text.splitlines()[line].index("$classes") + 3)
+    assert "$classes" in text_at and "`10`" in text_at and f"line {line_of(text, 'variables:') + 1}" in text_at
+    broken = text.replace("kernel: 5, activation: relu}      #", "kernel: 50, activation: relu} #")
+    uri = server.uri("variables_broken.yaml")
+    server.open(uri, broken)  # opened broken: it does not check, but it parses, so its variables are known
+    assert server.diagnostics(uri)
+    vars_line = line_of(broken, "variables:")
+    text_at = server.hover(uri, vars_line, broken.splitlines()[vars_line].index("$classes") + 1)  # inside `wide: $classes * 2`
+    assert "$classes" in text_at and "`10`" in text_at
+    assert server.hover(uri, line_of(broken, "name: lenet"), 3) == ""
+
+
 def test_symbols_outline_the_layers(server):
     uri = server.uri("specs/resnet50.yaml")
     text = (ROOT / "specs" / "resnet50.yaml").read_text(encoding="utf-8")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ...errors import Problem, SpecError, clipped, escaped
+from ...errors import Problem, SpecError, clipped, escaped, shown
 from ...graph import checked
 from ...graph.ir import Graph
 from ...graph.report import GroupInfo, Report
@@ -76,18 +76,37 @@ class Analysis:
     findings: list[Finding] = field(default_factory=list)
     layers: list[LayerSpot] | None = None
     """None when the text does not expand (the server keeps the last good layers)."""
+    variables: dict[str, tuple[str, int]] | None = None
+    """Each declared variable -> (its value as written, the 0-based line it is set on); None when the text does not parse."""
 
 
 def analyse(name: str, text: str, fmt: str = "yaml") -> Analysis:
     """Problems and per-layer figures of `text` read as the file `name`."""
     try:
         source = parse(text, name, fmt=fmt)
-        if isinstance(source.data, dict) and source.data and not SPEC_KEYS & source.data.keys():
-            return Analysis()
-        graph, report = checked(validate(source, {}))
     except SpecError as exc:
         return Analysis([Finding(p, "error") for p in exc.problems])
-    return Analysis([Finding(p, "warning") for p in report.warnings], _layers(source, graph, report, text))
+    if isinstance(source.data, dict) and source.data and not SPEC_KEYS & source.data.keys():
+        return Analysis()
+    variables = _variables(source)
+    try:
+        graph, report = checked(validate(source, {}))
+    except SpecError as exc:
+        return Analysis([Finding(p, "error") for p in exc.problems], variables=variables)
+    return Analysis([Finding(p, "warning") for p in report.warnings], _layers(source, graph, report, text), variables)
+
+
+def _variables(source: Source) -> dict[str, tuple[str, int]]:
+    """The `variables:` mapping as written, with the line of each value (what hover on `$name` says)."""
+    declared = source.data.get("variables") if isinstance(source.data, dict) else None
+    if not isinstance(declared, dict):
+        return {}
+    out = {}
+    for key, value in declared.items():
+        mark = source.values.get(("variables", key))
+        written = "true" if value is True else "false" if value is False else value if isinstance(value, str) else shown(value)
+        out[str(key)] = (written, mark[0] - 1 if mark else 0)
+    return out
 
 
 def _kind(item: Any) -> str:

@@ -25,11 +25,14 @@ DEBOUNCE_S = 0.01
 """How long a change waits for the next one before it is checked: short against a check of ResNet-50 (~20 ms)."""
 SEVERITY = {"error": t.DiagnosticSeverity.Error, "warning": t.DiagnosticSeverity.Warning}
 TOKEN = re.compile(r"[^\s,\]}]+")
+VARIABLE = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 
 
 @dataclass
 class Document:
     last_good: list[LayerSpot] = field(default_factory=list)
+    variables: dict[str, tuple[str, int]] = field(default_factory=dict)
+    """From the last text that parsed."""
     edits: int = 0
     """Bumped by every change: a debounced check that is no longer the newest gives up."""
 
@@ -51,6 +54,8 @@ class ArchspecServer(LanguageServer):
                                                  "please report it with the spec"), "error")])
         if analysis.layers is not None:
             state.last_good = analysis.layers
+        if analysis.variables is not None:
+            state.variables = analysis.variables
         lines = doc.lines
         self.text_document_publish_diagnostics(t.PublishDiagnosticsParams(
             uri=uri, version=doc.version, diagnostics=[diagnostic(f, lines, doc.position_codec) for f in analysis.findings]))
@@ -131,10 +136,27 @@ def inlay_hints(ls: ArchspecServer, params: t.InlayHintParams) -> list[t.InlayHi
 @server.feature(t.TEXT_DOCUMENT_HOVER)
 def hover(ls: ArchspecServer, params: t.HoverParams) -> t.Hover | None:
     spots, lines, codec = ls.spots(params.text_document.uri)
+    found = variable_hover(ls.documents.get(params.text_document.uri), lines, codec, params.position)
+    if found is not None:
+        return found
     line = params.position.line
     for s in spots:
         if s.line <= line <= s.end_line:
             return t.Hover(contents=t.MarkupContent(kind=t.MarkupKind.Markdown, value=s.hover()), range=line_range(s, lines, codec))
+    return None
+
+
+def variable_hover(state: Document | None, lines: list[str], codec: PositionCodec, position: t.Position) -> t.Hover | None:
+    """On `$name`: the variable's value as written and the line that sets it."""
+    if state is None or position.line >= len(lines):
+        return None
+    at = codec.position_from_client_units(lines, position)
+    for match in VARIABLE.finditer(lines[position.line]):
+        if match.start() <= at.character <= match.end() and match.group(1) in state.variables:
+            value, line = state.variables[match.group(1)]
+            where = codec.range_to_client_units(lines, t.Range(t.Position(position.line, match.start()), t.Position(position.line, match.end())))
+            text = f"**${match.group(1)}** = `{value}`\n\nset in `variables:` on line {line + 1}"
+            return t.Hover(contents=t.MarkupContent(kind=t.MarkupKind.Markdown, value=text), range=where)
     return None
 
 
