@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 import archspec
+from archspec.tools.reference import kind_reference
 from archspec.tools.table import shape_text, shapes_table
 from conftest import ROOT
 from language_server import LanguageServer
@@ -71,6 +72,21 @@ def test_hover_gives_the_shapes_row(server):
     assert name in text and f"output: `{output}`" in text and f"params: {params}" in text
     assert f"MACs: {macs}" in text and f"receptive field: {rf}" in text
     assert server.hover(uri, line_of(LENET, "name: lenet"), 2) == ""  # not a layer
+
+
+def test_hover_on_a_kind_adds_its_reference(server):
+    uri = server.uri("specs/lenet.yaml")
+    server.open(uri, LENET)
+    server.diagnostics(uri)
+    line = line_of(LENET, "depth: 16")
+    on_kind = server.hover(uri, line, LENET.splitlines()[line].index("conv") + 1)
+    assert "output: `10x10x16`" in on_kind and kind_reference("conv") in on_kind  # the figures, then the reference
+    assert kind_reference("conv") not in server.hover(uri, line, LENET.splitlines()[line].index("depth"))  # a setting: figures only
+    block = "name: b\ninput: [8, 8, 1]\nblocks:\n  two:\n    layers:\n      - conv: {depth: 2, kernel: 3}\nlayers:\n  - use: {block: two}\n  - flatten\n"
+    uri = server.uri("block.yaml")
+    server.open(uri, block)
+    assert server.diagnostics(uri) == []
+    assert server.hover(uri, 5, 9).strip() == kind_reference("conv").strip()  # inside a template: the reference alone
 
 
 def test_hover_on_a_variable_gives_its_value_and_line(server):

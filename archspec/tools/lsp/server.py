@@ -18,7 +18,9 @@ from pygls.uris import to_fs_path
 from pygls.workspace import PositionCodec
 
 from ...errors import Problem
+from ...kinds.registry import KINDS
 from ...version import __version__
+from ..reference import kind_reference
 from .analysis import Analysis, Finding, LayerSpot, analyse
 
 DEBOUNCE_S = 0.01
@@ -26,6 +28,7 @@ DEBOUNCE_S = 0.01
 SEVERITY = {"error": t.DiagnosticSeverity.Error, "warning": t.DiagnosticSeverity.Warning}
 TOKEN = re.compile(r"[^\s,\]}]+")
 VARIABLE = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 @dataclass
@@ -140,9 +143,25 @@ def hover(ls: ArchspecServer, params: t.HoverParams) -> t.Hover | None:
     if found is not None:
         return found
     line = params.position.line
+    kind = kind_at(lines, codec, params.position)
+    reference = kind_reference(kind) if kind else ""
     for s in spots:
         if s.line <= line <= s.end_line:
-            return t.Hover(contents=t.MarkupContent(kind=t.MarkupKind.Markdown, value=s.hover()), range=line_range(s, lines, codec))
+            text = s.hover() + (f"\n\n---\n\n{reference}" if reference and line == s.line else "")
+            return t.Hover(contents=t.MarkupContent(kind=t.MarkupKind.Markdown, value=text), range=line_range(s, lines, codec))
+    return t.Hover(contents=t.MarkupContent(kind=t.MarkupKind.Markdown, value=reference)) if reference else None
+
+
+def kind_at(lines: list[str], codec: PositionCodec, position: t.Position) -> str | None:
+    """The layer kind written at `position` (`conv` in `- conv: {...}` or `- flatten`), if the word there is one."""
+    if position.line >= len(lines):
+        return None
+    text = lines[position.line]
+    at = codec.position_from_client_units(lines, position).character
+    for match in WORD.finditer(text):
+        if match.start() <= at < match.end():
+            word = match.group()
+            return word if word in KINDS and text[: match.start()].rstrip().endswith("-") else None
     return None
 
 
