@@ -74,6 +74,14 @@ def main() -> None:
         analyse(name, changed)
         in_process.append(time.perf_counter() - t0)
 
+    big_in_process = []
+    if args.big:
+        body = "name: big\ninput: [2, 2, 2]\nlayers:\n  - flatten\n" + "  - dense: 8\n" * args.big
+        for i in range(3):
+            t0 = time.perf_counter()
+            analyse("big.yaml", body + f"# edit {i}\n")
+            big_in_process.append(time.perf_counter() - t0)
+
     os.environ.update(child_env())
     ls = LanguageServer(SERVER, {}, ROOT)
     try:
@@ -84,7 +92,6 @@ def main() -> None:
         to_diagnostics, to_hints = timed_edits(ls, uri, edits(text, args.n))
         big = None
         if args.big:
-            body = "name: big\ninput: [2, 2, 2]\nlayers:\n  - flatten\n" + "  - dense: 8\n" * args.big
             big_uri = (ROOT / "big.yaml").as_uri()
             ls.open(big_uri, body)
             ls.diagnostics(big_uri)
@@ -106,7 +113,7 @@ def main() -> None:
     print(f"  server overhead over the check:      {(median(to_diagnostics) - median(in_process)) * 1000:.1f} ms (debounce included)")
     if big is not None:
         print(f"{args.big}-layer spec: didChange -> publishDiagnostics median {ms(big[0])}, inlay hints of the whole file {ms(big[1])}"
-              f" (5 edits), of a 60-line view {ms(view)}")
+              f" (5 edits), of a 60-line view {ms(view)}; in-process check {ms(big_in_process)} (3 runs)")
     target(f"lsp: edit of {args.spec.name} answered with diagnostics (median, warm, over stdio)", ms(to_diagnostics),
            f"in-process check {ms(in_process)}; at most {TARGET_S * 1000:.0f} ms", median(to_diagnostics) <= TARGET_S)
 
