@@ -1,0 +1,199 @@
+"""`archspec lsp` driven as an editor drives it: the real server over stdio (JSON-RPC, Content-Length framing).
+
+The client is tests/language_server.py (it answers the server's requests and waits for each
+document's diagnostics as events, never by sleeping). Expected figures come from the shapes
+pipeline in-process (what `archspec shapes` prints), so a hint or hover that disagrees with the
+CLI fails here.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+import yaml
+
+import archspec
+from archspec.tools.reference import kind_reference
+from archspec.tools.table import shape_text, shapes_table
+from conftest import ROOT
+from language_server import LanguageServer
+
+pytest.importorskip("pygls")
+
+SERVER = [sys.executable, "-c", f"import sys; sys.path.insert(0, {str(ROOT)!r}); from archspec.cli import run; run()", "lsp"]
+LENET = (ROOT / "specs" / "lenet.yaml").read_text(encoding="utf-8")
+ERROR, WARNING = 1, 2
+EVERYTHING = {"start": {"line": 0, "character": 0}, "end": {"line": 100_000, "character": 0}}
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[LanguageServer]:
+    ls = LanguageServer(SERVER, {}, ROOT)
+    yield ls
+    ls.close()
+
+
+def hints(ls: LanguageServer, uri: str) -> list[dict[str, Any]]:
+    return ls.request("textDocument/inlayHint", {"textDocument": {"uri": uri}, "range": EVERYTHING})
+
+
+def line_of(text: str, fragment: str) -> int:
+    """The 0-based line of the first line containing `fragment`."""
+    return next(i for i, line in enumerate(text.splitlines()) if fragment in line)
+
+
+def test_capabilities(server):
+    caps = server.capabilities
+    assert caps["hoverProvider"] and caps["documentSymbolProvider"] and caps["inlayHintProvider"]
+
+
+def test_lenet_has_no_diagnostics_and_a_shape_after_each_layer(server):
+    uri = server.uri("specs/lenet.yaml")
+    server.open(uri, LENET)
+    assert server.diagnostics(uri) == []
+    got = hints(server, uri)
+    lines = LENET.splitlines()
+    assert [h["label"] for h in got] == ["28x28x6", "14x14x6", "10x10x16", "5x5x16", "400", "120", "100", "10"]
+    first = got[0]["position"]
+    assert first == {"line": line_of(LENET, "depth: 6"), "character": len(lines[line_of(LENET, "depth: 6")])}  # at the end of its line
+
+
+def test_hover_gives_the_shapes_row(server):
+    uri = server.uri("specs/lenet.yaml")
+    server.open(uri, LENET)
+    server.diagnostics(uri)
+    row = shapes_table(archspec.shapes(ROOT / "specs" / "lenet.yaml")).rows[2]  # conv_2, as `archspec shapes` prints it
+    text = server.hover(uri, line_of(LENET, "depth: 16"), 8)
+    name, _label, output, params, macs, rf = row[:6]
+    assert name in text and f"output: `{output}`" in text and f"params: {params}" in text
+    assert f"MACs: {macs}" in text and f"receptive field: {rf}" in text
+    assert server.hover(uri, line_of(LENET, "name: lenet"), 2) == ""  # not a layer
+
+
+def test_hover_on_a_kind_adds_its_reference(server):
+    uri = server.uri("specs/lenet.yaml")
+    server.open(uri, LENET)
+    server.diagnostics(uri)
+    line = line_of(LENET, "depth: 16")
+    on_kind = server.hover(uri, line, LENET.splitlines()[line].index("conv") + 1)
+    assert "output: `10x10x16`" in on_kind and kind_reference("conv") in on_kind  # the figures, then the reference
+    assert kind_reference("conv") not in server.hover(uri, line, LENET.splitlines()[line].index("depth"))  # a setting: figures only
+    block = "name: b\ninput: [8, 8, 1]\nblocks:\n  two:\n    layers:\n      - conv: {depth: 2, kernel: 3}\nlayers:\n  - use: {block: two}\n  - flatten\n"
+    uri = server.uri("block.yaml")
+    server.open(uri, block)
+    assert server.diagnostics(uri) == []
+    assert server.hover(uri, 5, 9).strip() == kind_reference("conv").strip()  # inside a template: the reference alone
+
+
+def test_hover_on_a_variable_gives_its_value_and_line(server):
+    uri = server.uri("variables.yaml")
+    text = LENET.replace("variables: {classes: 10}", "variables: {classes: 10, wide: $classes * 2}")
+    server.open(uri, text)
+    assert server.diagnostics(uri) == []
+    line = line_of(text, "units: $classes")
+    text_at = server.hover(uri, line, text.splitlines()[line].index("$classes") + 3)
+    assert "$classes" in text_at and "`10`" in text_at and f"line {line_of(text, 'variables:') + 1}" in text_at
+    broken = text.replace("kernel: 5, activation: relu}      #", "kernel: 50, activation: relu} #")
+    uri = server.uri("variables_broken.yaml")
+    server.open(uri, broken)  # opened broken: it does not check, but it parses, so its variables are known
+    assert server.diagnostics(uri)
+    vars_line = line_of(broken, "variables:")
+    text_at = server.hover(uri, vars_line, broken.splitlines()[vars_line].index("$classes") + 1)  # inside `wide: $classes * 2`
+    assert "$classes" in text_at and "`10`" in text_at
+    assert server.hover(uri, line_of(broken, "name: lenet"), 3) == ""
+
+
+def test_symbols_outline_the_layers(server):
+    uri = server.uri("specs/resnet50.yaml")
+    text = (ROOT / "specs" / "resnet50.yaml").read_text(encoding="utf-8")
+    server.open(uri, text)
+    assert server.diagnostics(uri) == []
+    symbols = server.request("textDocument/documentSymbol", {"textDocument": {"uri": uri}})
+    report = archspec.shapes(ROOT / "specs" / "resnet50.yaml")
+    assert [s["name"] for s in symbols] == [g.name for g in report.groups]
+    stage = next(s for s in symbols if s["name"] == "conv3")
+    assert stage["kind"] == 2 and stage["detail"] == "stage 28x28x512"  # a block: Module
+    assert next(s for s in symbols if s["name"] == "predictions")["kind"] == 12  # one layer: Function
+
+
+def test_broken_spec_is_underlined_where_the_cli_points(server):
+    uri = server.uri("broken.yaml")
+    text = LENET.replace("{depth: 6, kernel: 5,", "{depth: 6, kernel: 50,")
+    server.open(uri, text)
+    (d,) = server.diagnostics(uri)
+    line = line_of(text, "kernel: 50")
+    assert d["source"] == "archspec" and d["severity"] == ERROR
+    assert "layers[0].conv" in d["message"] and "50x50 kernel" in d["message"] and "larger than its (padded) input" in d["message"]
+    assert d["range"]["start"] == {"line": line, "character": text.splitlines()[line].index("{")}
+    assert d["range"]["end"]["character"] == text.splitlines()[line].index("}") + 1  # the whole {...} of the layer
+
+
+def test_typo_gets_the_hint_and_last_good_hints_stay_on_unchanged_lines(server):
+    uri = server.uri("typo.yaml")
+    server.open(uri, LENET)
+    assert server.diagnostics(uri) == []
+    text = LENET.replace("- pool: {kind: max, size: 2, stride: 2}              # 14x14x6", "- pooll: {kind: max, size: 2, stride: 2}")
+    server.open(uri, text)  # a didChange
+    (d,) = server.diagnostics(uri)
+    assert "unknown layer kind 'pooll'" in d["message"] and "hint: did you mean 'pool'?" in d["message"]
+    assert d["range"]["start"]["line"] == line_of(text, "pooll")
+    labels = {h["position"]["line"]: h["label"] for h in hints(server, uri)}
+    assert line_of(text, "pooll") not in labels  # the edited line has no stale figure
+    assert labels[line_of(text, "depth: 6")] == "28x28x6" and labels[line_of(text, "depth: 16")] == "10x10x16"
+
+
+def test_warnings_are_warnings(server):
+    uri = server.uri("warn.yaml")
+    text = "name: w\ninput: [32, 32, 1]\nlayers:\n  - flatten\n  - dense: {units: 4, activation: softmax}\n  - dense: 2\n"
+    server.open(uri, text)
+    (d,) = server.diagnostics(uri)
+    assert d["severity"] == WARNING and "softmax before the last layer" in d["message"]
+    assert d["range"]["start"]["line"] == 4
+
+
+def test_problem_without_a_place_goes_on_line_0(server):
+    uri = server.uri("empty.yaml")
+    server.open(uri, "# nothing yet\n")
+    (d,) = server.diagnostics(uri)
+    assert d["range"]["start"]["line"] == 0 and "the spec is empty" in d["message"] and "hint:" in d["message"]
+
+
+def test_other_yaml_files_are_left_alone(server):
+    uri = server.uri(".github/workflows/ci.yaml")
+    server.open(uri, "name: CI\non: [push]\njobs:\n  test:\n    runs-on: ubuntu-latest\n")
+    assert server.diagnostics(uri) == []
+    uri = server.uri("started.yaml")  # a spec being written is one: it is told what it still lacks
+    server.open(uri, "name: mine\ninput: [32, 32, 1]\n")
+    assert "missing required key" in server.diagnostics(uri)[0]["message"]
+
+
+def test_a_left_out_layer_is_shown_as_skipped(server):
+    uri = server.uri("when.yaml")
+    text = "name: w\ninput: [32, 32, 1]\nlayers:\n  - conv: {depth: 6, kernel: 5, when: false}\n  - flatten\n  - dense: 2\n"
+    server.open(uri, text)
+    assert server.diagnostics(uri) == []
+    assert [(h["position"]["line"], h["label"]) for h in hints(server, uri)] == [(3, "skipped (when: false)"), (4, "1024"), (5, "2")]
+    assert "left out" in server.hover(uri, 3, 5)
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "specs").glob("*.yaml")), ids=lambda p: p.name)
+def test_zoo_spec_gets_the_shapes_table_as_hints(server, path: Path):
+    uri = server.uri(f"specs/{path.name}")
+    server.open(uri, path.read_text(encoding="utf-8"))
+    assert [d for d in server.diagnostics(uri) if d["severity"] == ERROR] == []
+    report = archspec.shapes(path)
+    labels = [h["label"] for h in hints(server, uri)]
+    assert [l for l in labels if l != "skipped (when: false)"] == [shape_text(g.output_shape) for g in report.groups]
+    written = yaml.safe_load(path.read_text(encoding="utf-8"))["layers"]
+    assert len(labels) == len(written)  # one per top-level layer, left-out ones (U-Net's deeper levels) said so
+
+
+def test_without_pygls_the_command_says_what_to_install():
+    code = f"import sys; sys.path.insert(0, {str(ROOT)!r}); sys.modules['pygls'] = None; from archspec.cli import run; run()"
+    done = subprocess.run([sys.executable, "-c", code, "lsp"], capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "needs pygls" in done.stderr and "pip install 'archspec[lsp]'" in done.stderr
