@@ -15,7 +15,9 @@ its latency (retries included). First alone (the baseline, same run), then for -
 - injection: checks of a spec whose keys, names and values carry markup (the DOM side is tests/test_serve_dom.py).
 
 With --model the server serves a LeNet run trained here (one epoch on 2,000 digits, in a child process), a second client
-sends a test digit to the model pane the same way, and each wave adds 100 looks at once.
+sends a test digit to the model pane the same way, and each wave adds 100 looks at once and 30 image bombs (10 each of a
+PNG declaring 30,000 x 30,000 pixels, a 34-byte WebP declaring 16,383 x 16,383, and a 5,000 x 5,000 JPEG whose size hides
+behind 0xFF fill bytes: tests/hostile.py makes them), each to be refused from its header.
 
 Printed: each page client's p50 / p99 / max latency alone and under attack, every other request's answers by status,
 whether slow connections were closed, the server's peak memory (its own VmHWM, and the peak sum of RSS over the server
@@ -44,6 +46,12 @@ import time
 from pathlib import Path
 
 from _proc import ROOT, child_env, machine_note, target
+
+sys.path.insert(0, str(ROOT / "tests"))
+import hostile  # noqa: E402  (the test suite's hand-made hostile images: one maker for tests and bench)
+
+BOMBS = (hostile.png_declaring(30_000, 30_000), hostile.webp_declaring(16_383, 16_383), hostile.jpeg_declaring(5_000, 5_000, fill=3))
+"""Images whose headers declare far more pixels than the server decodes (its limit is 4096 x 4096)."""
 
 SERVE = [sys.executable, "-c", "import sys; from archspec.cli import main; sys.exit(main(sys.argv[1:]))", "serve"]
 EXPANSION = "name: r\ninput: [8, 8, 1]\nlayers:\n  - repeat: {times: 65536, layers: [{conv: {depth: 1, kernel: 1}}]}\n"
@@ -294,6 +302,8 @@ def main() -> None:
                 shots += fire(server.port, [lenet] * 200 + [EXPANSION] * 41 + injections(lenet) * 5, counts, lock)
                 if image:
                     shots += fire(server.port, [""] * 100, counts, lock, image)
+                    for bomb in BOMBS:
+                        shots += fire(server.port, [""] * 10, counts, lock, bomb)
                 until.wait(5.0)  # the next wave's pace
             page_until.set()
             for p in pages.values():
@@ -316,7 +326,7 @@ def main() -> None:
             log = server.log.read_text(errors="replace").splitlines()
     for name, page in pages.items():
         print(line(name, base[name], page))
-    print(f"attack: {waves} waves of 200 checks + 41 expansions + 20 injections{' + 100 looks' if image else ''}; "
+    print(f"attack: {waves} waves of 200 checks + 41 expansions + 20 injections{' + 100 looks + 30 image bombs' if image else ''}; "
           f"answers by status: {dict(sorted(counts.items()))}")
     print(f"slow connections ({args.slow} headers, 20 bodies, a byte every 0.5 s): {dict(closed)}")
     print(f"server memory: peak RSS of the server and its workers {max(peak) / 1024:.0f} MiB (sampled every 0.2 s)"
