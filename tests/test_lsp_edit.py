@@ -31,6 +31,12 @@ def opened(ls, name: str, text: str, good: str | None = None) -> str:
     return uri
 
 
+def test_capabilities(server):
+    caps = server.capabilities
+    assert caps["completionProvider"]["triggerCharacters"] and caps["definitionProvider"]
+    assert caps["codeActionProvider"]["codeActionKinds"] == ["quickfix"]
+
+
 def test_completion_after_a_dash_lists_kinds_with_their_reference(server):
     text = LENET + "  - \n"
     uri = opened(server, "complete_kind.yaml", text)
