@@ -37,7 +37,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "import": ("share:import_", "Turn a Keras model (.keras) into a spec."),
     "train": ("train:train", "Train a spec's network; writes a run folder (model, checkpoints, history, metrics, TensorBoard logs)."),
     "evaluate": ("train:evaluate", "Accuracy, loss and confusion matrix of a trained model on a data source."),
-    "lsp": ("lsp:lsp", "A language server on stdin/stdout: diagnostics, shape hints, hover and an outline of layers in the editor."),
+    "lsp": ("lsp:lsp", "A language server on stdin/stdout: diagnostics, shape hints, hover, an outline, completion, go to definition and quick fixes in the editor."),
     "predict": ("train:predict", "Class probabilities for images (PNG, JPEG, GIF, BMP, WebP) or .npy arrays."),
 }
 PURE = frozenset({"shapes", "validate", "render", "diff", "reference", "schema", "zoo", "lsp"})

@@ -78,6 +78,46 @@ class Analysis:
     """None when the text does not expand (the server keeps the last good layers)."""
     variables: dict[str, tuple[str, int]] | None = None
     """Each declared variable -> (its value as written, the 0-based line it is set on); None when the text does not parse."""
+    names: Names | None = None
+    """Where templates, variables and layer names are defined; None when the text does not parse."""
+
+
+@dataclass
+class Names:
+    """What completion offers and go to definition jumps to, with 0-based (line, column) from the reader's marks."""
+
+    variables: dict[str, tuple[int, int]] = field(default_factory=dict)
+    templates: dict[str, tuple[int, int]] = field(default_factory=dict)
+    layers: dict[str, tuple[int, int]] = field(default_factory=dict)
+    """Each `name:` given to a layer (top level or in a template) -> where its value is written; the first one wins."""
+
+
+def _names(source: Source) -> Names:
+    """The names a spec defines, located by the reader (no text search: a name in a comment is no definition)."""
+    data = source.data if isinstance(source.data, dict) else {}
+    out = Names()
+    for section, table in (("variables", out.variables), ("blocks", out.templates)):
+        if isinstance(data.get(section), dict):
+            for key in data[section]:
+                mark = source.keys.get((section, key))
+                if mark:
+                    table[str(key)] = (mark[0] - 1, mark[1] - 1)
+    for path, (line, column) in sorted(source.values.items(), key=lambda item: item[1]):
+        if path and path[-1] == "name" and "layers" in path:
+            value = _at(data, path)
+            if isinstance(value, str):
+                out.layers.setdefault(value, (line - 1, column - 1))
+    return out
+
+
+def _at(data: Any, path: tuple[Any, ...]) -> Any:
+    """The value at `path` in the parsed data, or None where the path does not lead anywhere."""
+    for part in path:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
 
 
 def analyse(name: str, text: str, fmt: str = "yaml") -> Analysis:
@@ -88,12 +128,12 @@ def analyse(name: str, text: str, fmt: str = "yaml") -> Analysis:
         return Analysis([Finding(p, "error") for p in exc.problems])
     if isinstance(source.data, dict) and source.data and not SPEC_KEYS & source.data.keys():
         return Analysis()
-    variables = _variables(source)
+    variables, names = _variables(source), _names(source)
     try:
         graph, report = checked(validate(source, {}))
     except SpecError as exc:
-        return Analysis([Finding(p, "error") for p in exc.problems], variables=variables)
-    return Analysis([Finding(p, "warning") for p in report.warnings], _layers(source, graph, report, text), variables)
+        return Analysis([Finding(p, "error") for p in exc.problems], variables=variables, names=names)
+    return Analysis([Finding(p, "warning") for p in report.warnings], _layers(source, graph, report, text), variables, names)
 
 
 def _variables(source: Source) -> dict[str, tuple[str, int]]:

@@ -21,7 +21,8 @@ from ...errors import Problem
 from ...kinds.registry import KINDS
 from ...version import __version__
 from ..reference import kind_reference
-from .analysis import Analysis, Finding, LayerSpot, analyse
+from .analysis import Analysis, Finding, LayerSpot, Names, analyse
+from .editing import code_actions, completions, definition
 
 DEBOUNCE_S = 0.01
 """How long a change waits for the next one before it is checked: short against a check of ResNet-50 (~20 ms)."""
@@ -36,6 +37,8 @@ class Document:
     last_good: list[LayerSpot] = field(default_factory=list)
     variables: dict[str, tuple[str, int]] = field(default_factory=dict)
     """From the last text that parsed."""
+    names: Names = field(default_factory=Names)
+    """From the last text that parsed: what completion offers and definition jumps to."""
     edits: int = 0
     """Bumped by every change: a debounced check that is no longer the newest gives up."""
 
@@ -59,6 +62,8 @@ class ArchspecServer(LanguageServer):
             state.last_good = analysis.layers
         if analysis.variables is not None:
             state.variables = analysis.variables
+        if analysis.names is not None:
+            state.names = analysis.names
         lines = doc.lines
         self.text_document_publish_diagnostics(t.PublishDiagnosticsParams(
             uri=uri, version=doc.version, diagnostics=[diagnostic(f, lines, doc.position_codec) for f in analysis.findings]))
@@ -186,6 +191,34 @@ def symbols(ls: ArchspecServer, params: t.DocumentSymbolParams) -> list[t.Docume
                              kind=t.SymbolKind.Module if s.info is not None and s.info.nodes > 1 else t.SymbolKind.Function,
                              range=line_range(s, lines, codec, whole=True), selection_range=line_range(s, lines, codec))
             for s in spots]
+
+
+@server.feature(t.TEXT_DOCUMENT_COMPLETION, t.CompletionOptions(trigger_characters=["$", "-", "{", " ", "["]))
+def completion(ls: ArchspecServer, params: t.CompletionParams) -> t.CompletionList:
+    doc = ls.workspace.get_text_document(params.text_document.uri)
+    state = ls.documents.get(params.text_document.uri) or Document()
+    at = doc.position_codec.position_from_client_units(doc.lines, params.position)
+    return t.CompletionList(is_incomplete=False, items=completions(doc.lines, at.line, at.character, state.names))
+
+
+@server.feature(t.TEXT_DOCUMENT_DEFINITION)
+def go_to_definition(ls: ArchspecServer, params: t.DefinitionParams) -> t.Location | None:
+    doc = ls.workspace.get_text_document(params.text_document.uri)
+    state = ls.documents.get(params.text_document.uri)
+    if state is None:
+        return None
+    at = doc.position_codec.position_from_client_units(doc.lines, params.position)
+    found = definition(doc.lines, at.line, at.character, state.names)
+    if found is None:
+        return None
+    where = doc.position_codec.range_to_client_units(doc.lines, t.Range(t.Position(*found), t.Position(*found)))
+    return t.Location(uri=params.text_document.uri, range=where)
+
+
+@server.feature(t.TEXT_DOCUMENT_CODE_ACTION, t.CodeActionOptions(code_action_kinds=[t.CodeActionKind.QuickFix]))
+def quick_fixes(ls: ArchspecServer, params: t.CodeActionParams) -> list[t.CodeAction]:
+    doc = ls.workspace.get_text_document(params.text_document.uri)
+    return code_actions(params.text_document.uri, doc.lines, doc.position_codec, params.context.diagnostics)
 
 
 def serve() -> None:

@@ -1,0 +1,125 @@
+"""`archspec lsp` helping to write a spec: completion, go to definition and "did you mean" quick fixes,
+driven over stdio as an editor drives it (tests/language_server.py waits on each answer, never sleeps)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from archspec.kinds.base import valid_keys
+from archspec.kinds.registry import KINDS
+from archspec.tools.reference import kind_reference
+from test_lsp import LENET, line_of, server  # noqa: F401  (the module's server fixture)
+
+pytest.importorskip("pygls")
+
+
+def labels(items: list[dict[str, Any]]) -> list[str]:
+    return [i["label"] for i in items]
+
+
+def opened(ls, name: str, text: str, good: str | None = None) -> str:
+    """The document `name` holding `text`; opened first as `good` where given, as an editor has it while one types
+    (names come from the last text that parsed, and half a line does not parse)."""
+    uri = ls.uri(name)
+    if good is not None:
+        ls.open(uri, good)
+        assert ls.diagnostics(uri) == []
+    ls.open(uri, text)
+    ls.diagnostics(uri)
+    return uri
+
+
+def test_capabilities(server):
+    caps = server.capabilities
+    assert caps["completionProvider"]["triggerCharacters"] and caps["definitionProvider"]
+    assert caps["codeActionProvider"]["codeActionKinds"] == ["quickfix"]
+
+
+def test_completion_after_a_dash_lists_kinds_with_their_reference(server):
+    text = LENET + "  - \n"
+    uri = opened(server, "complete_kind.yaml", text)
+    items = server.completion(uri, len(text.splitlines()) - 1, 4)
+    assert "conv" in labels(items) and set(labels(items)) == set(KINDS)
+    conv = next(i for i in items if i["label"] == "conv")
+    assert conv["documentation"]["value"] == kind_reference("conv")
+
+
+def test_completion_inside_a_conv_lists_its_settings(server):
+    text = LENET + "  - conv: {depth: 4, \n"
+    uri = opened(server, "complete_setting.yaml", text)
+    last = text.splitlines()[-1]
+    got = labels(server.completion(uri, len(text.splitlines()) - 1, len(last)))
+    assert {"filters", "kernel"} <= set(got) and set(got) == set(valid_keys(KINDS["conv"].schema))
+    block = LENET + "  - conv:\n      ker\n"
+    uri = opened(server, "complete_setting_block.yaml", block)
+    assert "kernel" in labels(server.completion(uri, len(block.splitlines()) - 1, 9))  # block style too
+
+
+def test_completion_after_dollar_lists_the_variables(server):
+    good = LENET.replace("variables: {classes: 10}", "variables: {classes: 10, width: 8}")
+    text = good + "  - dense: {units: $\n"
+    uri = opened(server, "complete_variable.yaml", text, good)
+    last = text.splitlines()[-1]
+    assert labels(server.completion(uri, len(text.splitlines()) - 1, len(last))) == ["classes", "width"]
+
+
+def test_completion_of_layer_names_and_templates(server):
+    good = ("name: t\ninput: [8, 8, 1]\nblocks:\n  two:\n    layers:\n      - conv: {depth: 2, kernel: 3}\nlayers:\n"
+            "  - conv: {depth: 2, kernel: 3, name: first}\n  - conv: {depth: 2, kernel: 3, name: second}\n")
+    text = good + "  - add: {inputs: [first, \n  - use: {block: \n"
+    uri = opened(server, "complete_names.yaml", text, good)
+    lines = text.splitlines()
+    assert labels(server.completion(uri, 9, len(lines[9]))) == ["first", "second"]
+    templates = labels(server.completion(uri, 10, len(lines[10])))
+    assert templates[0] == "two" and len(templates) > 1  # the spec's own first, then the built-in library
+
+
+def definition(ls, uri: str, line: int, character: int) -> dict[str, Any] | None:
+    return ls.request("textDocument/definition", {"textDocument": {"uri": uri}, "position": {"line": line, "character": character}})
+
+
+def test_definition_of_a_variable_jumps_to_variables(server):
+    assert "$classes" in LENET and "variables: {classes: 10}" in LENET
+    uri = opened(server, "specs/lenet.yaml", LENET)
+    line = line_of(LENET, "units: $classes")
+    got = definition(server, uri, line, LENET.splitlines()[line].index("$classes") + 2)
+    target = line_of(LENET, "variables:")
+    assert got["uri"] == uri and got["range"]["start"] == {"line": target, "character": LENET.splitlines()[target].index("classes")}
+
+
+def test_definition_of_a_template_and_a_layer_name(server):
+    text = ("name: t\ninput: [8, 8, 1]\nblocks:\n  two:\n    layers:\n      - conv: {depth: 2, kernel: 3}\nlayers:\n"
+            "  - conv: {depth: 2, kernel: 3, name: first}\n  - use: {block: two}\n  - add: {inputs: [first, two]}\n")
+    uri = opened(server, "definition.yaml", text)
+    lines = text.splitlines()
+    assert definition(server, uri, 8, lines[8].index("two") + 1)["range"]["start"] == {"line": 3, "character": 2}
+    assert definition(server, uri, 9, lines[9].index("first") + 1)["range"]["start"] == {"line": 7, "character": lines[7].index("first")}
+    assert definition(server, uri, 7, 4) is None  # `conv` defines nothing here
+
+
+def apply(text: str, edit: dict[str, Any]) -> str:
+    lines = text.splitlines(keepends=True)
+    start, end = edit["range"]["start"], edit["range"]["end"]
+    assert start["line"] == end["line"]
+    line = lines[start["line"]]
+    lines[start["line"]] = line[: start["character"]] + edit["newText"] + line[end["character"]:]
+    return "".join(lines)
+
+
+def test_did_you_mean_gets_a_quick_fix_that_clears_the_problem(server):
+    text = LENET.replace("{depth: 6, kernel: 5,", "{depth: 6, kernal: 5,")
+    uri = server.uri("quick_fix.yaml")
+    server.open(uri, text)
+    (d,) = server.diagnostics(uri)
+    assert "did you mean 'kernel'?" in d["message"]
+    actions = server.request("textDocument/codeAction", {"textDocument": {"uri": uri}, "range": d["range"],
+                                                         "context": {"diagnostics": [d]}})
+    (action,) = actions
+    assert action["kind"] == "quickfix" and "kernel" in action["title"]
+    (edit,) = action["edit"]["changes"][uri]
+    fixed = apply(text, edit)
+    assert fixed == LENET
+    server.open(uri, fixed)
+    assert server.diagnostics(uri) == []
