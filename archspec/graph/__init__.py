@@ -11,8 +11,6 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from ..spec.loading import SpecLike, coerce
-from ..errors import SpecError
-from .backbone import pooling_problem, without_top
 from .checks import check, tasks
 from .expand import expand
 from .freeze import as_trained, refreeze
@@ -27,11 +25,12 @@ def graph_of(spec: SpecLike, *, include_top: bool = True, pooling: str | None = 
 
     ``include_top=False`` leaves a classifier's head out and ``pooling`` ('avg', 'max') pools the last feature map
     then, as keras.applications' arguments of those names (``backbone.py``): every consumer reads this graph."""
-    problem = pooling_problem(include_top, pooling)
-    if problem is not None:
-        raise SpecError(problem)
     model = coerce(spec, overrides)
-    graph = expand(model) if include_top else without_top(expand(model), pooling)
+    graph = expand(model)
+    if not include_top or pooling is not None:  # imported here: `shapes` of a whole network does not pay for it
+        from .backbone import backbone
+
+        graph = backbone(graph, include_top, pooling)
     return as_trained(graph, getattr(model, "training", None))
 
 

@@ -32,6 +32,14 @@ def pooling_problem(include_top: bool, pooling: str | None) -> Problem | None:
     return None
 
 
+def backbone(graph: Graph, include_top: bool, pooling: str | None) -> Graph:
+    """The graph as include_top and pooling ask; SpecError for a pair that cannot be honoured."""
+    problem = pooling_problem(include_top, pooling)
+    if problem is not None:
+        raise SpecError(problem)
+    return graph if include_top else without_top(graph, pooling)
+
+
 def head_start(graph: Graph) -> int:
     """Index in ``graph.nodes`` of the first layer of the classifier head; SpecError where there is none."""
     where = graph.source.file if graph.source is not None else None
