@@ -44,7 +44,7 @@ def head_start(graph: Graph) -> int:
     """Index in ``graph.nodes`` of the first layer of the classifier head; SpecError where there is none."""
     where = graph.source.file if graph.source is not None else None
     if len(graph.output_map) != 1:
-        raise SpecError(Problem(f"include_top=False needs a network with one output; {graph.name!r} has "
+        raise SpecError(Problem(f"leaving the classifier head out needs a network with one output; {graph.name!r} has "
                                 f"{len(graph.output_map)} ({', '.join(graph.output_map)})", file=where))
     index = {node.name: i for i, node in enumerate(graph.nodes)}
     report = infer(graph, max_params=None, max_activations=None)
@@ -57,9 +57,9 @@ def head_start(graph: Graph) -> int:
             start = index[node.name]
         node = graph.nodes[index[node.inputs[0]]]
     if start is None:
-        raise SpecError(Problem(f"include_top=False: {graph.name!r} has no classifier head to leave out (no global pooling, "
+        raise SpecError(Problem(f"{graph.name!r} has no classifier head to leave out (no global pooling, "
                                 "flatten or dense over the last feature map before its output)", file=where,
-                                hint="include_top applies to classifiers such as the zoo's resnet50 or efficientnet"))
+                                hint="only a classifier has a head to leave out, such as the zoo's resnet50 or efficientnet"))
     return start
 
 
