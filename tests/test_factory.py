@@ -156,3 +156,20 @@ def test_cli_pooling_without_no_top_refused() -> None:
     assert run.returncode == 2
     assert "--pooling avg applies to the network without its head" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+def test_backbone_takes_the_classifiers_weights(tmp_path: Path) -> None:
+    """The backbone is the classifier's own layers under their names: a trained classifier's weights move over
+    whole (only the head is left unused) and give its last feature map, pooled, exactly."""
+    import keras
+    import numpy as np
+
+    full = archspec.create_model("mobilenet_v2", variant="0.35_96")
+    archspec.save_model(full, tmp_path / "full.keras")
+    backbone = archspec.create_model("mobilenet_v2", variant="0.35_96", include_top=False, pooling="avg",
+                                     weights=tmp_path / "full.keras", freeze=["block_16"])
+    assert "unused in the source: predictions" in backbone.transfer.text()
+    x = np.random.default_rng(0).random((1, 96, 96, 3), dtype=np.float32)
+    expected = keras.Model(full.input, full.get_layer("out_relu").output)(x).numpy().mean(axis=(1, 2))
+    np.testing.assert_allclose(backbone(x).numpy(), expected, atol=1e-6)
+    assert sum(int(w.numpy().size) for w in backbone.trainable_weights) < backbone.count_params()  # freeze reached it
