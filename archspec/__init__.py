@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from .version import __version__
 
 if TYPE_CHECKING:
-    from .api import (build, check, describe_specs, evaluate, export, graph, list_specs, load, load_model, loads, predict, save_model,
+    from .api import (build, check, create_model, describe_specs, evaluate, export, graph, list_specs, load, load_model, loads, predict, save_model,
                       shapes, train)
     from .errors import ArchspecError, Problem, SpecError
     from .kinds.base import LayerSpec
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 _WHERE = {  # public name -> (module, attribute): imported on first use
     **{name: ("api", name) for name in (
-        "build", "check", "describe_specs", "evaluate", "export", "graph", "list_specs", "load", "load_model", "loads", "predict",
+        "build", "check", "create_model", "describe_specs", "evaluate", "export", "graph", "list_specs", "load", "load_model", "loads", "predict",
         "save_model", "shapes", "train")},
     **{name: ("errors", name) for name in ("ArchspecError", "Problem", "SpecError")},
     "LayerSpec": ("kinds.base", "LayerSpec"),

@@ -56,6 +56,22 @@ def frozen(freeze: tuple[str, ...], freeze_bn: bool | None) -> dict[str, Any]:
     return {**({"freeze": list(freeze)} if freeze else {}), **({"freeze_bn": True} if freeze_bn else {})}
 
 
+def top_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """--no-top and --pooling avg|max: a zoo classifier as a backbone (``graph/backbone.py``), keras.applications'
+    include_top=False and pooling=."""
+    f = click.option("--pooling", type=click.Choice(["avg", "max"]), default=None,
+                     help="With --no-top: pool the last feature map globally (average or max), giving one vector.")(f)
+    return click.option("--no-top", "no_top", is_flag=True, help="Leave the classifier head out: the network ends at its last feature map.")(f)
+
+
+def top(no_top: bool, pooling: str | None) -> dict[str, Any]:
+    """The library's include_top/pooling arguments; --pooling without --no-top is refused in the options' words."""
+    if pooling is not None and not no_top:
+        raise SpecError(Problem(f"--pooling {pooling} applies to the network without its head", file="--pooling",
+                                hint=f"add --no-top (--no-top --pooling {pooling})"))
+    return {"include_top": False, "pooling": pooling} if no_top else {}
+
+
 def budget_options(f: Callable[..., Any]) -> Callable[..., Any]:
     f = click.option("--max-activations", type=int, default=None, help="Budget of activation values per example (default 2e9).")(f)
     return click.option("--max-params", type=int, default=None, help="Parameter budget (default 2e9).")(f)

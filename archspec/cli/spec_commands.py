@@ -16,7 +16,7 @@ from ..errors import Problem, SpecError
 from ..graph import shapes as static_shapes
 from ..tools.table import layer_table
 from .options import (budget, budget_options, force_option, freeze_options, frozen, labelled, overrides, print_warnings, set_option,
-                      weights_options)
+                      top, top_options, weights_options)
 
 
 @click.command()
@@ -25,10 +25,11 @@ from .options import (budget, budget_options, force_option, freeze_options, froz
 @click.option("--expand", is_flag=True, help="One row per primitive layer instead of per block.")
 @click.option("--variants", "list_variants", is_flag=True, help="The table of the spec's variants instead.")
 @set_option
+@top_options
 @freeze_options
 @budget_options
 def shapes(spec: Path, as_json: bool, expand: bool, list_variants: bool, sets: tuple[str, ...], max_params: int | None,
-           max_activations: int | None, freeze: tuple[str, ...], freeze_bn: bool | None) -> None:
+           max_activations: int | None, freeze: tuple[str, ...], freeze_bn: bool | None, no_top: bool, pooling: str | None) -> None:
     """Per-layer output shapes, parameters, MACs and receptive field. No TensorFlow.
 
     \b
@@ -37,13 +38,14 @@ def shapes(spec: Path, as_json: bool, expand: bool, list_variants: bool, sets: t
     archspec shapes specs/lenet.yaml --json | jq .total_params
     archspec shapes specs/efficientnet.yaml --variants
     archspec shapes specs/efficientnet.yaml --variant b3 --set classes=10
+    archspec shapes resnet50 --no-top --pooling avg   # the backbone, pooled
     """
     if list_variants:
         from ..tools.variants import variant_table
 
         click.echo(variant_table(spec, **overrides(sets)), nl=False)
         return
-    report = static_shapes(spec, **budget(max_params, max_activations), **frozen(freeze, freeze_bn), **overrides(sets))
+    report = static_shapes(spec, **top(no_top, pooling), **budget(max_params, max_activations), **frozen(freeze, freeze_bn), **overrides(sets))
     print_warnings(report)
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2))
@@ -85,17 +87,20 @@ def validate(specs: tuple[Path, ...], strict: bool, sets: tuple[str, ...], max_p
 @click.option("--force", is_flag=True, help="Overwrite an existing output file.")
 @click.option("--quiet", "-q", is_flag=True, help="Do not print the layer table.")
 @set_option
+@top_options
 @weights_options
 @freeze_options
 @budget_options
 def build(spec: Path, output: Path | None, force: bool, quiet: bool, sets: tuple[str, ...], max_params: int | None, max_activations: int | None,
-          weights: str | None, strict_weights: bool, weights_by_shape: bool, freeze: tuple[str, ...], freeze_bn: bool | None) -> None:
+          weights: str | None, strict_weights: bool, weights_by_shape: bool, freeze: tuple[str, ...], freeze_bn: bool | None,
+          no_top: bool, pooling: str | None) -> None:
     """Compile a spec to a Keras model file and print its layer table.
 
     \b
     archspec build specs/lenet.yaml                 # -> build/lenet.keras
     archspec build specs/vgg16.yaml -o vgg.keras --force
     archspec build specs/resnet50.yaml --set classes=5 --weights keras:ResNet50 --freeze conv4 -o r50-5.keras
+    archspec build mobilenet_v2 --no-top --pooling avg -o backbone.keras
     """
     from ..files import refuse_existing
     from ..keras_side.emitter import build as build_model
@@ -103,11 +108,11 @@ def build(spec: Path, output: Path | None, force: bool, quiet: bool, sets: tuple
     from ..spec.loading import load
 
     loaded = load(spec, **overrides(sets))
-    report = static_shapes(loaded, **budget(max_params, max_activations), **frozen(freeze, freeze_bn))
+    report = static_shapes(loaded, **top(no_top, pooling), **budget(max_params, max_activations), **frozen(freeze, freeze_bn))
     print_warnings(report)
     target = output or Path("build") / f"{loaded.name}.keras"
     refuse_existing(target, force)
-    model = build_model(loaded, weights=weights, strict_weights=strict_weights, weights_by_shape=weights_by_shape, **frozen(freeze, freeze_bn), **budget(max_params, max_activations))
+    model = build_model(loaded, weights=weights, strict_weights=strict_weights, weights_by_shape=weights_by_shape, **top(no_top, pooling), **frozen(freeze, freeze_bn), **budget(max_params, max_activations))
     if not quiet:
         click.echo(layer_table(report), nl=False)
     if weights is not None:

@@ -20,13 +20,21 @@ from .lint import lint
 from .report import Report
 
 
-def graph_of(spec: SpecLike, **overrides: Any) -> Graph:
-    """The expanded graph IR of a spec (a spec model, a path, text or a dict), frozen as its training section says."""
+def graph_of(spec: SpecLike, *, include_top: bool = True, pooling: str | None = None, **overrides: Any) -> Graph:
+    """The expanded graph IR of a spec (a spec model, a path, text or a dict), frozen as its training section says.
+
+    ``include_top=False`` leaves a classifier's head out and ``pooling`` ('avg', 'max') pools the last feature map
+    then, as keras.applications' arguments of those names (``backbone.py``): every consumer reads this graph."""
     model = coerce(spec, overrides)
-    return as_trained(expand(model), getattr(model, "training", None))
+    graph = expand(model)
+    if not include_top or pooling is not None:  # imported here: `shapes` of a whole network does not pay for it
+        from .backbone import backbone
+
+        graph = backbone(graph, include_top, pooling)
+    return as_trained(graph, getattr(model, "training", None))
 
 
-def checked(spec: SpecLike, *, training: Any = None, freeze_origin: str | None = None, max_params: int | None = MAX_PARAMS,
+def checked(spec: SpecLike, *, include_top: bool = True, pooling: str | None = None, training: Any = None, freeze_origin: str | None = None, max_params: int | None = MAX_PARAMS,
             max_activations: int | None = MAX_ACTIVATIONS, freeze: Sequence[str] | None = None, freeze_bn: bool | None = None,
             **overrides: Any) -> tuple[Graph, Report]:
     """The graph and its static report, every check that needs no data passed; SpecError otherwise.
@@ -36,18 +44,20 @@ def checked(spec: SpecLike, *, training: Any = None, freeze_origin: str | None =
     model = coerce(spec, overrides)
     declared = getattr(model, "training", None)
     section = training if training is not None else declared
-    graph = refreeze(graph_of(model), declared, freeze, freeze_bn)
+    graph = refreeze(graph_of(model, include_top=include_top, pooling=pooling), declared, freeze, freeze_bn)
     report = infer(graph, max_params=max_params, max_activations=max_activations)
     check(graph, report, section, declared=section is not None, freeze_origin=freeze_origin)
-    report.warnings.extend(lint(graph, report, tasks(graph, report, section)))
+    # a backbone's output is features, not logits a loss reads: the logits rule has nothing to judge there
+    report.warnings.extend(lint(graph, report, tasks(graph, report, section) if include_top else {}))
     return graph, report
 
 
-def shapes(spec: SpecLike, *, max_params: int | None = MAX_PARAMS, max_activations: int | None = MAX_ACTIVATIONS,
+def shapes(spec: SpecLike, *, include_top: bool = True, pooling: str | None = None, max_params: int | None = MAX_PARAMS, max_activations: int | None = MAX_ACTIVATIONS,
            freeze: Sequence[str] | None = None, freeze_bn: bool | None = None, **overrides: Any) -> Report:
     """Static shapes, parameters, MACs, receptive fields and warnings; pure Python, no TensorFlow.
 
     Models over the parameter or activation budget are refused (None disables a budget). ``freeze`` and
     ``freeze_bn`` replace the spec's ``training.freeze`` / ``freeze_bn`` (the counts then say what trains).
-    The spec's training section is checked against the network (``checks.py``), as `train` checks it."""
-    return checked(spec, max_params=max_params, max_activations=max_activations, freeze=freeze, freeze_bn=freeze_bn, **overrides)[1]
+    The spec's training section is checked against the network (``checks.py``), as `train` checks it.
+    ``include_top=False`` / ``pooling``: the classifier without its head (see ``graph_of``)."""
+    return checked(spec, include_top=include_top, pooling=pooling, max_params=max_params, max_activations=max_activations, freeze=freeze, freeze_bn=freeze_bn, **overrides)[1]
