@@ -281,6 +281,7 @@ def _run(job: Job) -> TrainResult:
     job = _seeded(job)
     env = make_env(job.strategy) if job.strategy == "multi-worker" else None  # before any other TensorFlow op
     data, net = _data(job, net)
+    _class_weights(job, data, net)  # a class the data lacks is refused before a run folder is made
     change = _changes(job, data)
     monitor = _monitor(job.training, data.val is not None, net)
     env = env or make_env(job.strategy)
