@@ -115,3 +115,35 @@ def test_a_class_weight_name_the_data_lacks_is_a_located_error(mnist_dir: Path, 
         _train(mnist_dir, tmp_path / "bad", class_weight={"seven": 2.0})
     text = str(caught.value)
     assert "class_weight names class 'seven'" in text and "training.class_weight" in text
+
+
+BN_SPEC = """
+name: tinybn
+input: [28, 28, 1]
+defaults:
+  conv: {bn: true, activation: relu}
+layers:
+  - conv: {filters: 8, kernel: 3}
+  - pool: max
+  - flatten
+  - dense: {units: 10, activation: softmax}
+"""
+
+
+def test_batch_norm_is_recalibrated_with_the_averaged_weights(mnist_dir: Path, tmp_path: Path) -> None:
+    import keras
+
+    from archspec.training import precise_bn
+    from archspec.training.data import pipeline, read_idx
+
+    run = archspec.train(BN_SPEC, data=f"idx:{mnist_dir}[:300]", run_dir=tmp_path / "bn", verbose=0, log=lambda line: None,
+                         ema=0.9, **{**RECIPE, "precise_bn": True})
+    model = archspec.load_model(run.paths["model"])
+    layers = precise_bn.updating(model)
+    saved = [keras.ops.convert_to_numpy(v) for layer in layers for v in (layer.moving_mean, layer.moving_variance)]
+    x = read_idx(mnist_dir / "t10k-images-idx3-ubyte.gz")[:300, :, :, None].astype("float32") / 255
+    order = pipeline.calibration_order(300, 50, 100, seed=3)
+    precise_bn.recalibrate(model, [x[order[i:i + 50]] for i in range(0, len(order), 50)])
+    again = [keras.ops.convert_to_numpy(v) for layer in layers for v in (layer.moving_mean, layer.moving_variance)]
+    for a, b in zip(saved, again):  # the saved statistics are those of the saved (averaged) weights
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-7)
