@@ -147,3 +147,10 @@ def test_batch_norm_is_recalibrated_with_the_averaged_weights(mnist_dir: Path, t
     again = [keras.ops.convert_to_numpy(v) for layer in layers for v in (layer.moving_mean, layer.moving_variance)]
     for a, b in zip(saved, again):  # the saved statistics are those of the saved (averaged) weights
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-7)
+
+
+def test_a_plateau_reduction_survives_a_resume(mnist_dir: Path, tmp_path: Path) -> None:
+    common = dict(learning_rate=1e-7, schedule={"kind": "reduce_on_plateau", "factor": 0.5, "patience": 1, "monitor": "val_loss"})
+    _train(mnist_dir, tmp_path / "part", epochs=2, **common)  # reduced at epoch 2's end
+    resumed = archspec.train(None, resume=tmp_path / "part", epochs=3, verbose=0, log=lambda line: None)
+    assert resumed.history[2]["learning_rate"] == pytest.approx(5e-8), resumed.history

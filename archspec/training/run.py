@@ -609,7 +609,7 @@ def _fit(job: Job, files: RunDir, env: Env, model: Any, data: Data | ExamplesDat
         raise _stopped(job, files, job.completed, exc) from None
     from . import recipe  # imports Keras
 
-    callbacks = [*([swap] if swap is not None else []), record, *recipe.epoch_callbacks(training, monitor[0])]
+    callbacks = [*([swap] if swap is not None else []), *recipe.epoch_callbacks(training, monitor[0]), record]
     weights = _class_weights(job, data, net)
     if job.verbose == 1:  # drawn first at an epoch's end, so the recorder's line replaces the bar
         callbacks.insert(0, progress(steps=steps, batch_size=training.batch_size, count=data.train.count, epochs=training.epochs))
