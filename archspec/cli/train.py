@@ -39,7 +39,7 @@ _NAMED = (
 @click.option("--optimizer", metavar="NAME", help="sgd, adam, adamw, rmsprop, adagrad, adadelta, adamax, nadam, lion. A different optimizer than the spec's starts from its defaults.")
 @click.option("--momentum", type=float, help="Momentum (sgd, rmsprop).")
 @click.option("--weight-decay", "weight_decay", type=float, help="L2 penalty on kernels (training.weight_decay).")
-@click.option("--schedule", metavar="KIND", help="Learning-rate schedule: constant, step, cosine.")
+@click.option("--schedule", metavar="KIND", help="Learning-rate schedule: constant, step, cosine, one_cycle, reduce_on_plateau.")
 @click.option("--warmup", type=int, help="Warmup epochs.")
 @click.option("--loss", metavar="NAME", help="categorical_crossentropy or sum_squared_error.")
 @click.option("--label-smoothing", "label_smoothing", type=float, help="Label smoothing (0..1).")

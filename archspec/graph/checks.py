@@ -100,6 +100,7 @@ def problems(graph: Graph, report: Report, training: Training | None, *, freeze_
             found.extend(exc.problems)
     found.extend(_data(graph, report, training))
     found.extend(_monitor(graph, report, training))
+    found.extend(_recipe(graph, report, training))
     return found
 
 
@@ -152,6 +153,30 @@ def _monitor(graph: Graph, report: Report, training: Training) -> Iterable[Probl
         near = closest(es.monitor, valid)
         yield graph.problem(("training", "early_stopping", "monitor"), f"early_stopping.monitor {es.monitor!r} is not a reported quantity",
                             (f"did you mean {near!r}? " if near else "") + f"reported: {', '.join(valid)}")
+
+
+def _recipe(graph: Graph, report: Report, training: Training) -> Iterable[Problem]:
+    """The schedule's monitor names a reported quantity; class weights meet one classification output (Keras weighs
+    classes of a single output only) (its keys, names or indices, wait for the data: ``training/weighting.py``)."""
+    s = training.schedule
+    if s.kind == "reduce_on_plateau" and s.monitor != "auto":
+        known = reported(tasks(graph, report, training), training)
+        valid = known + [f"val_{k}" for k in known]
+        if s.monitor not in valid:
+            near = closest(s.monitor, valid)
+            yield graph.problem(("training", "schedule", "monitor"), f"schedule.monitor {s.monitor!r} is not a reported quantity",
+                                (f"did you mean {near!r}? " if near else "") + f"reported: {', '.join(valid)}")
+    for i, phase in enumerate(training.phases):
+        if phase.schedule is not None and phase.schedule.kind == "reduce_on_plateau" and s.kind != "reduce_on_plateau":
+            yield graph.problem(("training", "phases", i, "schedule", "kind"), "a phase's schedule can be reduce_on_plateau only when "
+                                "training.schedule is too", "set training.schedule: reduce_on_plateau, or give this phase a step-based schedule")
+    if training.class_weight is None:
+        return
+    found = tasks(graph, report, training)
+    if len(found) != 1 or next(iter(found.values())) != "classification":
+        yield graph.problem(("training", "class_weight"), "class_weight applies to a network with one classification output; this one has "
+                            + ", ".join(f"{key} ({task})" for key, task in found.items()), "remove training.class_weight")
+        return
 
 
 def check(graph: Graph, report: Report, training: Training | None, *, declared: bool, freeze_origin: str | None = None) -> None:

@@ -135,6 +135,10 @@ class ScaledAdd(keras.layers.Layer):
         return {**super().get_config(), "scales": self.scales}
 
 
+ONE_CYCLE_START = 25.0
+"""A one-cycle schedule starts at its peak divided by this (the div_factor of Smith's one-cycle policy)."""
+
+
 @keras.saving.register_keras_serializable(package="archspec")
 class EpochSchedule(keras.optimizers.schedules.LearningRateSchedule):
     """Learning rate as a function of the step, defined in epochs: warmup, then constant, step or cosine.
@@ -145,7 +149,8 @@ class EpochSchedule(keras.optimizers.schedules.LearningRateSchedule):
     """
 
     def __init__(self, learning_rate: float, steps_per_epoch: int, epochs: int, kind: str = "constant",
-                 warmup: int = 0, every: int | None = None, factor: float = 0.1, min_learning_rate: float = 0.0) -> None:
+                 warmup: int = 0, every: int | None = None, factor: float = 0.1, min_learning_rate: float = 0.0,
+                 peak_at: float = 0.3, anneal: str = "cosine") -> None:
         self.learning_rate = float(learning_rate)
         self.steps_per_epoch = int(steps_per_epoch)
         self.epochs = int(epochs)
@@ -154,6 +159,8 @@ class EpochSchedule(keras.optimizers.schedules.LearningRateSchedule):
         self.every = every
         self.factor = float(factor)
         self.min_learning_rate = float(min_learning_rate)
+        self.peak_at = float(peak_at)
+        self.anneal = anneal
 
     def __call__(self, step: Any) -> Any:
         step = ops.cast(step, "float32")
@@ -167,10 +174,24 @@ class EpochSchedule(keras.optimizers.schedules.LearningRateSchedule):
             progress = ops.minimum(after / span, 1.0)
             low = self.min_learning_rate
             lr = low + (lr - low) * 0.5 * (1.0 + ops.cos(math.pi * progress))
+        elif self.kind == "one_cycle":
+            lr = self._one_cycle(step, lr)
         if self.warmup:
             ramp = ops.minimum((step + 1.0) / (self.warmup * spe), 1.0)
             lr = lr * ramp
         return lr
+
+    def _one_cycle(self, step: Any, peak: Any) -> Any:
+        """One cycle: linear from peak/ONE_CYCLE_START to the peak over the first peak_at of all steps, then down to
+        min_learning_rate by the last step (half a cosine, or a line)."""
+        total = max(self.epochs * self.steps_per_epoch, 1)
+        rise = max(self.peak_at * total, 1.0)
+        start = peak / ONE_CYCLE_START
+        up = start + (peak - start) * ops.minimum(step / rise, 1.0)
+        fall = ops.clip((step - rise) / max(total - 1 - rise, 1.0), 0.0, 1.0)
+        low = self.min_learning_rate
+        down = low + (peak - low) * (0.5 * (1.0 + ops.cos(math.pi * fall)) if self.anneal == "cosine" else 1.0 - fall)
+        return ops.where(step < rise, up, down)
 
     def value_at(self, step: int) -> float:
         return float(ops.convert_to_numpy(self(step)))
@@ -179,7 +200,7 @@ class EpochSchedule(keras.optimizers.schedules.LearningRateSchedule):
         return {
             "learning_rate": self.learning_rate, "steps_per_epoch": self.steps_per_epoch, "epochs": self.epochs,
             "kind": self.kind, "warmup": self.warmup, "every": self.every, "factor": self.factor,
-            "min_learning_rate": self.min_learning_rate,
+            "min_learning_rate": self.min_learning_rate, "peak_at": self.peak_at, "anneal": self.anneal,
         }
 
 

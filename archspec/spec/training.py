@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import BeforeValidator, Discriminator, Field, Tag, model_validator
 
 from ..kinds.base import NonNegInt, PosInt, PositiveNumbers, Strict, ValueNotes
 
@@ -78,14 +78,31 @@ class Optimizer(Strict):
         return {k: v for k, v in self.model_dump().items() if k != "name" and v is not None}
 
 
+SCHEDULE_SETTINGS: dict[str, tuple[str, ...]] = {
+    "every": ("step",),
+    "patience": ("reduce_on_plateau",),
+    "monitor": ("reduce_on_plateau",),
+    "peak_at": ("one_cycle",),
+    "anneal": ("one_cycle",),
+}
+"""Which schedule-specific settings apply to which kind (a setting left at its default is not checked)."""
+
+
 class Schedule(Strict):
     """Learning-rate schedule: `schedule: cosine`, or `{kind: step, every: 30, factor: 0.1, warmup: 2}`."""
 
-    kind: Literal["constant", "step", "cosine"] = Field("constant", description="constant, step (multiply by `factor` every `every` epochs) or cosine (decay to `min_learning_rate` by the last epoch).")
+    kind: Literal["constant", "step", "cosine", "one_cycle", "reduce_on_plateau"] = Field(
+        "constant", description="constant, step (multiply by `factor` every `every` epochs), cosine (decay to `min_learning_rate` by the last epoch), "
+                                "one_cycle (rise from learning_rate/25 to learning_rate over the first `peak_at` of the steps, then anneal to "
+                                "`min_learning_rate`), or reduce_on_plateau (multiply by `factor` when `monitor` has not improved for `patience` epochs).")
     every: PosInt | None = Field(None, description="Epochs between steps (step schedule; required there).")
-    factor: float = Field(0.1, gt=0, le=1, description="Multiplier applied at each step (step schedule).")
-    warmup: NonNegInt = Field(0, description="Epochs of linear warmup from 0 to the learning rate, before the schedule starts.")
-    min_learning_rate: float = Field(0.0, ge=0, description="Learning rate the cosine schedule ends at.")
+    factor: float = Field(0.1, gt=0, le=1, description="Multiplier applied at each step (step, reduce_on_plateau).")
+    warmup: NonNegInt = Field(0, description="Epochs of linear warmup from 0 to the learning rate, before the schedule starts (constant, step, cosine).")
+    min_learning_rate: float = Field(0.0, ge=0, description="Learning rate the cosine and one_cycle schedules end at, and reduce_on_plateau's floor.")
+    patience: PosInt = Field(3, description="reduce_on_plateau: epochs without improvement before the learning rate is reduced.")
+    monitor: str = Field("auto", pattern=r"^(auto|(val_)?[a-z0-9_]+)$", description="reduce_on_plateau: the quantity watched (val_loss, loss, val_accuracy, ...); `auto` is val_loss with validation data, else loss.")
+    peak_at: float = Field(0.3, gt=0, lt=1, description="one_cycle: the fraction of all steps at which the learning rate peaks.")
+    anneal: Literal["cosine", "linear"] = Field("cosine", description="one_cycle: how the learning rate falls after the peak.")
 
     @model_validator(mode="before")
     @classmethod
@@ -96,8 +113,12 @@ class Schedule(Strict):
     def _consistent(self) -> "Schedule":
         if self.kind == "step" and self.every is None:
             raise ValueError("a step schedule needs `every` (epochs between steps)")
-        if self.kind != "step" and self.every is not None:
-            raise ValueError(f"`every` applies to the step schedule, not {self.kind}")
+        defaults = type(self).model_fields
+        for key, kinds in SCHEDULE_SETTINGS.items():
+            if self.kind not in kinds and getattr(self, key) != defaults[key].default:
+                raise ValueError(f"`{key}` applies to the {' and '.join(kinds)} schedule, not {self.kind}")
+        if self.warmup and self.kind in ("one_cycle", "reduce_on_plateau"):
+            raise ValueError(f"`warmup` does not apply to {self.kind}" + (" (it rises to its peak by itself: set peak_at)" if self.kind == "one_cycle" else ""))
         return self
 
 
@@ -132,6 +153,27 @@ class Data(Strict):
     fit: Literal["auto", "pad", "resize", "crop", "none"] = Field("auto", description="How images reach the input's height and width: pad (centred zeros, 28x28 -> 32x32), resize, crop (centre), none (must match); auto pads smaller images and resizes others.")
     channels: Literal["convert", "strict"] = Field("convert", description="convert: gray -> rgb repeats the channel, rgb -> gray takes the luminance, alpha is dropped; strict: a different channel count is an error.")
     augment: Augment = Field(default_factory=Augment, description="Random augmentation of training images.")
+
+
+class EMA(Strict):
+    """Exponential moving average of the weights: `ema: {decay: 0.999}` (or `ema: 0.999`).
+
+    Keras' optimizer keeps the average (``use_ema``); validation at each epoch's end, the checkpoints and model.keras
+    use the averaged weights, while training goes on from the raw ones (``training/ema.py``)."""
+
+    decay: float = Field(0.999, gt=0, lt=1, description="Weight of the previous average at each step: avg = decay * avg + (1 - decay) * weights.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short(cls, data: Any) -> Any:
+        return {"decay": data} if isinstance(data, (int, float)) and not isinstance(data, bool) else data
+
+
+ClassWeight = Annotated[
+    Annotated[Literal["balanced"], Tag("name")] | Annotated[dict[str | int, Annotated[float, Field(gt=0)]], Tag("mapping")],
+    Discriminator(lambda v: "mapping" if isinstance(v, dict) else "name"),
+]
+"""`balanced` or {class: weight}; the discriminator keeps a bad value to one message (that of the form it has)."""
 
 
 class PreciseBN(Strict):
@@ -239,6 +281,11 @@ class Training(Strict):
     phases: list[Phase] = Field(default_factory=list, description="Fine-tuning in phases, run one after the other (e.g. the head alone, then more layers at a lower learning rate); `epochs` is their sum.")
     precise_bn: PreciseBN = Field(default_factory=PreciseBN, description="Batch norm: recompute the moving statistics from training batches "
                                   "at each epoch's end (`false` keeps Keras' moving averages; a number sets the batches; or {enabled, batches}).")
+    ema: EMA | None = Field(None, description="Exponential moving average of the weights, used for validation and saved as the model: "
+                                             "`ema: {decay: 0.999}`; off by default.")
+    class_weight: ClassWeight | None = Field(
+        None, description="Weight of each class in the loss: `balanced` (n / (classes * count of the class), from the training labels) "
+                          "or a mapping {class name or index: weight} (classes left out weigh 1). One classification output only.")
     heads: dict[str, Head] = Field(default_factory=dict, description="How each output trains, by output name (one unnamed output is named after its "
                                                                      "layer): classification, multilabel, regression or segmentation, with a loss "
                                                                      "and a weight. Default: classification for a vector output, segmentation for a map.")

@@ -103,6 +103,7 @@ def recorder(files: RunDir, state: dict[str, Any] | None, *, epochs: int, monito
             self._meter0: Any = None
             self._settled = False
             self._gap_said = False
+            self._rate: float | None = None
 
         def _loop_ended(self) -> None:
             if self._loop is None and meter is not None:
@@ -116,6 +117,7 @@ def recorder(files: RunDir, state: dict[str, Any] | None, *, epochs: int, monito
             self._loop = None
             self._settled = False
             self._meter0 = meter.read() if meter is not None else None
+            self._rate = None if _scheduled(self.model.optimizer) else _learning_rate(self.model.optimizer)
 
         def on_test_begin(self, logs: Any = None) -> None:  # validation: the epoch's training loop is over
             self._loop_ended()
@@ -127,7 +129,9 @@ def recorder(files: RunDir, state: dict[str, Any] | None, *, epochs: int, monito
             logs = {k: float(v) for k, v in (logs or {}).items() if k != "learning_rate"}
             order = sorted(logs, key=lambda k: (k.startswith("val_"), k.removeprefix("val_") != "loss"))
             entry.update((k, logs[k]) for k in order)
-            entry["learning_rate"] = float(f"{_learning_rate(self.model.optimizer):.7g}")
+            # a rate a callback moves (reduce_on_plateau, run before this one so the checkpoint holds the next epoch's) is the epoch's own
+            rate = self._rate if self._rate is not None else _learning_rate(self.model.optimizer)
+            entry["learning_rate"] = float(f"{rate:.7g}")
             entry["seconds"] = round(seconds, 3)
             if self._loop is not None and self._meter0 is not None:
                 entry.update(meter.rates(self._meter0, self._loop[1], self._loop[0] - self._t0))  # type: ignore[union-attr]
@@ -156,6 +160,12 @@ def recorder(files: RunDir, state: dict[str, Any] | None, *, epochs: int, monito
                 write_epoch(self.write_scalar, entry)
 
     return Recorder()
+
+
+def _scheduled(optimizer: Any) -> bool:
+    from .recipe import EpochSchedule
+
+    return isinstance(getattr(getattr(optimizer, "inner_optimizer", optimizer), "_learning_rate", None), EpochSchedule)
 
 
 def _learning_rate(optimizer: Any) -> float:

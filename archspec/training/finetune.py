@@ -67,8 +67,7 @@ def fit(model: Any, spec: BaseModel, training: Training, completed: int, *, data
                     recipe.apply_weight_decay(model, phase.weight_decay)
                     compile_model(model, recipe.make_optimizer(phase, steps), phase, net, jit)
                 else:  # resumed inside the phase: the checkpoint's optimizer, on this phase's schedule
-                    inner = getattr(model.optimizer, "inner_optimizer", model.optimizer)
-                    inner.learning_rate = recipe.make_schedule(phase, steps)
+                    recipe.resume_schedule(model.optimizer, phase, steps)
             model.fit(dataset(completed), epochs=end, initial_epoch=completed, **fit_args)
             if any(getattr(callback, "stopped", False) for callback in fit_args.get("callbacks", ())):
                 return  # early stopping ends the run, not just the phase

@@ -37,10 +37,35 @@ def make_metrics(training: Any, logits: bool) -> list[Any]:
     return out
 
 
-def make_schedule(training: Any, steps_per_epoch: int) -> EpochSchedule:
+STEP_SCHEDULES = ("constant", "step", "cosine", "one_cycle")
+"""Schedules that are a function of the step (``EpochSchedule``); the others (reduce_on_plateau) move a plain learning
+rate from a callback (``epoch_callbacks``)."""
+
+
+def make_schedule(training: Any, steps_per_epoch: int) -> Any:
+    """The optimizer's learning rate: an ``EpochSchedule``, or the number a callback adjusts."""
     s = training.schedule
+    if s.kind not in STEP_SCHEDULES:
+        return training.learning_rate
     return EpochSchedule(training.learning_rate, steps_per_epoch, training.epochs, kind=s.kind, warmup=s.warmup,
-                         every=s.every, factor=s.factor, min_learning_rate=s.min_learning_rate)
+                         every=s.every, factor=s.factor, min_learning_rate=s.min_learning_rate, peak_at=s.peak_at, anneal=s.anneal)
+
+
+def resume_schedule(optimizer: Any, training: Any, steps_per_epoch: int) -> None:
+    """A checkpoint's optimizer on the schedule in force; a learning rate a callback adjusts keeps its saved value."""
+    inner = getattr(optimizer, "inner_optimizer", optimizer)
+    if training.schedule.kind in STEP_SCHEDULES:
+        inner.learning_rate = make_schedule(training, steps_per_epoch)
+
+
+def epoch_callbacks(training: Any, monitor: str) -> list[Any]:
+    """Keras callbacks a schedule needs (`monitor`: the quantity `auto` means in this run)."""
+    s = training.schedule
+    if s.kind != "reduce_on_plateau":
+        return []
+    watched = monitor if s.monitor == "auto" else s.monitor
+    return [keras.callbacks.ReduceLROnPlateau(monitor=watched, factor=s.factor, patience=s.patience, min_lr=s.min_learning_rate,
+                                              mode="max" if watched.endswith("accuracy") else "min", verbose=0)]
 
 
 def make_optimizer(training: Any, steps_per_epoch: int) -> Any:
@@ -53,6 +78,8 @@ def make_optimizer(training: Any, steps_per_epoch: int) -> Any:
     settings = training.optimizer.settings()
     if training.optimizer.name == "adamw" and "weight_decay" not in settings:
         settings["weight_decay"] = 0.004  # Keras' AdamW default, stated so the saved recipe shows it
+    if getattr(training, "ema", None) is not None:  # Keras keeps the average; training/ema.py swaps it in
+        settings.update(use_ema=True, ema_momentum=training.ema.decay)
     return cls(learning_rate=make_schedule(training, steps_per_epoch), **settings)
 
 

@@ -35,7 +35,8 @@ from ..keras_side.saving import load_model, save_model
 from ..spec.loading import coerce, load
 from ..spec.training import Training
 from ..version import __version__
-from . import config, data as D, finetune, heads, precise_bn, provenance
+from ..graph import graph_of
+from . import config, data as D, ema, finetune, heads, precise_bn, provenance, weighting
 from .callbacks import progress, recorder
 from .distribute import Env, check_options, default_seed, is_chief, make_env, prebuild, rank1_logs, tf_config
 from .rundir import STATE_VERSION, RunDir, RunLock, atomic_write_json, atomic_write_text, in_use, start_folder
@@ -280,6 +281,7 @@ def _run(job: Job) -> TrainResult:
     job = _seeded(job)
     env = make_env(job.strategy) if job.strategy == "multi-worker" else None  # before any other TensorFlow op
     data, net = _data(job, net)
+    _class_weights(job, data, net)  # a class the data lacks is refused before a run folder is made
     change = _changes(job, data)
     monitor = _monitor(job.training, data.val is not None, net)
     env = env or make_env(job.strategy)
@@ -428,8 +430,7 @@ def _model(job: Job, env: Env, steps: int, net: heads.Network) -> tuple[Any, hea
         if job.state is not None:
             model = load_model(job.files.root / job.state["checkpoint"])  # type: ignore[union-attr]
             optimizer = model.optimizer
-            inner = getattr(optimizer, "inner_optimizer", optimizer)
-            inner.learning_rate = recipe.make_schedule(training, steps)
+            recipe.resume_schedule(optimizer, training, steps)
         else:
             model, transfer = finetune.build(job.spec, training, job.weights, job.strict_weights, job.weights_by_shape)
             if job.precision and job.precision != "float32":
@@ -505,6 +506,8 @@ def _start_folder(job: Job, files: RunDir, data: Data | ExamplesData, net: heads
         "class_names": data.class_names(classes), "network": net.to_json(),
         **data.record(), "weights": str(job.weights) if job.weights is not None else None,
         "precise_bn": precise_bn.record(job.training.precise_bn, data.train.count, job.training.batch_size),
+        "ema": job.training.ema.model_dump() if job.training.ema is not None else None,
+        "class_weight": _named_weights(job, data, net, classes),
         "digests": {"network": provenance.network_digest(written), "training": provenance.training_digest(config.resolve_training(written)),
                     **data.digests},
     })
@@ -589,17 +592,25 @@ def _fit(job: Job, files: RunDir, env: Env, model: Any, data: Data | ExamplesDat
     source = data.training_input(net, batch_size=training.batch_size, seed=job.seed, aug=training.data.augment, drop_remainder=drop,
                                  deterministic=job.deterministic, log=job.say)
 
-    def settle() -> None:  # the epoch's weights get their own batch-norm statistics before validation and the checkpoint
+    swap = ema.swapper() if training.ema is not None else None
+
+    def settle() -> None:  # the saved weights (the averages under EMA) get their own batch-norm statistics, before validation and the checkpoint
         with env.strategy.scope():
-            precise_bn.recalibrate(model, source.calibration(training.precise_bn.batches))
+            if swap is not None:
+                swap.swap_in()
+            if training.precise_bn.enabled:
+                precise_bn.recalibrate(model, source.calibration(training.precise_bn.batches))
 
     try:  # the recorder rebuilds TensorBoard's missing epochs as it starts
         record = recorder(files, job.state, epochs=training.epochs, monitor=monitor[0], mode=monitor[1], min_delta=es.min_delta if es else 0.0,
                           patience=es.patience if es else None, log=job.say, chief=env.chief, meter=source.meter,
-                          settle=settle if training.precise_bn.enabled else None, gap_hint=_bn_hint(job, model))
+                          settle=settle if training.precise_bn.enabled or swap is not None else None, gap_hint=_bn_hint(job, model))
     except WriteError as exc:
         raise _stopped(job, files, job.completed, exc) from None
-    callbacks = [record]
+    from . import recipe  # imports Keras
+
+    callbacks = [*([swap] if swap is not None else []), *recipe.epoch_callbacks(training, monitor[0]), record]
+    weights = _class_weights(job, data, net)
     if job.verbose == 1:  # drawn first at an epoch's end, so the recorder's line replaces the bar
         callbacks.insert(0, progress(steps=steps, batch_size=training.batch_size, count=data.train.count, epochs=training.epochs))
     started = time.perf_counter()
@@ -611,7 +622,7 @@ def _fit(job: Job, files: RunDir, env: Env, model: Any, data: Data | ExamplesDat
         try:
             finetune.fit(model, job.spec, training, job.completed, dataset=train_ds, steps=steps, scope=env.strategy.scope,
                          net=net, jit=job.jit, steps_per_epoch=steps, validation_data=val_ds,
-                         callbacks=callbacks, verbose=0, shuffle=False)
+                         callbacks=callbacks, verbose=0, shuffle=False, **({"class_weight": weights} if weights else {}))
         except KeyboardInterrupt:
             if env.chief:
                 job.say(f"interrupted after epoch {len(record.history)}; continue with: archspec train --resume {files.root}")
@@ -624,6 +635,25 @@ def _fit(job: Job, files: RunDir, env: Env, model: Any, data: Data | ExamplesDat
                 raise
             raise located from None
     return record, time.perf_counter() - started
+
+
+def _class_weights(job: Job, data: Data | ExamplesData, net: heads.Network) -> dict[int, float] | None:
+    """training.class_weight as Keras takes it (class index: weight), from the training labels and class names."""
+    setting = job.training.class_weight
+    if setting is None:
+        return None
+    graph = graph_of(job.spec)
+    if not isinstance(data, Data):  # the static check refuses more than one output; named inputs read other data
+        raise SpecError(graph.problem(("training", "class_weight"), "class_weight needs one image input and one classification output",
+                                      "remove training.class_weight"))
+    classes = next(iter(net.outputs.values())).classes
+    return weighting.class_weights(setting, data.train.y, data.class_names(classes), graph.problem)
+
+
+def _named_weights(job: Job, data: Data | ExamplesData, net: heads.Network, classes: int) -> dict[str, float] | None:
+    """The class weights in force, by class name (run.json)."""
+    weights = _class_weights(job, data, net)
+    return None if weights is None else {name: round(weights[i], 6) for i, name in enumerate(data.class_names(classes))}
 
 
 def _finish(job: Job, files: RunDir, env: Env, model: Any, record: Any, data: Data, wall: float, transfer: Any) -> TrainResult:
