@@ -145,13 +145,19 @@ def _data(graph: Graph, report: Report, training: Training) -> Iterable[Problem]
 def _monitor(graph: Graph, report: Report, training: Training) -> Iterable[Problem]:
     """early_stopping.monitor names a quantity `fit` reports (with validation data or without: that waits for the data)."""
     es = training.early_stopping
-    if es is None or es.monitor == "auto":
+    if es is not None:
+        yield from _monitored(graph, report, training, es.monitor, "early_stopping")
+
+
+def _monitored(graph: Graph, report: Report, training: Training, monitor: str, field: str) -> Iterable[Problem]:
+    """`field.monitor` names a quantity `fit` reports, with or without its `val_` twin (`auto` is always one)."""
+    if monitor == "auto":
         return
     known = reported(tasks(graph, report, training), training)
     valid = known + [f"val_{k}" for k in known]
-    if es.monitor not in valid:
-        near = closest(es.monitor, valid)
-        yield graph.problem(("training", "early_stopping", "monitor"), f"early_stopping.monitor {es.monitor!r} is not a reported quantity",
+    if monitor not in valid:
+        near = closest(monitor, valid)
+        yield graph.problem(("training", field, "monitor"), f"{field}.monitor {monitor!r} is not a reported quantity",
                             (f"did you mean {near!r}? " if near else "") + f"reported: {', '.join(valid)}")
 
 
@@ -159,13 +165,8 @@ def _recipe(graph: Graph, report: Report, training: Training) -> Iterable[Proble
     """The schedule's monitor names a reported quantity; class weights meet one classification output (Keras weighs
     classes of a single output only) (its keys, names or indices, wait for the data: ``training/weighting.py``)."""
     s = training.schedule
-    if s.kind == "reduce_on_plateau" and s.monitor != "auto":
-        known = reported(tasks(graph, report, training), training)
-        valid = known + [f"val_{k}" for k in known]
-        if s.monitor not in valid:
-            near = closest(s.monitor, valid)
-            yield graph.problem(("training", "schedule", "monitor"), f"schedule.monitor {s.monitor!r} is not a reported quantity",
-                                (f"did you mean {near!r}? " if near else "") + f"reported: {', '.join(valid)}")
+    if s.kind == "reduce_on_plateau":
+        yield from _monitored(graph, report, training, s.monitor, "schedule")
     for i, phase in enumerate(training.phases):
         if phase.schedule is not None and phase.schedule.kind == "reduce_on_plateau" and s.kind != "reduce_on_plateau":
             yield graph.problem(("training", "phases", i, "schedule", "kind"), "a phase's schedule can be reduce_on_plateau only when "
