@@ -16,6 +16,7 @@ import zipfile
 from functools import cache
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -126,18 +127,12 @@ def test_a_file_the_hdf5_library_hangs_on_is_refused_not_waited_for(tmp_path, mo
     path.write_bytes(lenet()[1]["legacy"])
     monkeypatch.setattr(W, "PROBE_SECONDS", 2)
     monkeypatch.setattr(W, "PROBE_CODE", "import time; time.sleep(60)")
-    try:
+    with pytest.raises(SpecError) as hung:  # a hanging read is not waited for
         load_weights(lenet()[0], path)
-    except SpecError as exc:
-        assert exc.file == str(path) and "did not finish in 2 s" in exc.message
-    else:
-        raise AssertionError("a hanging read was waited for")
+    assert hung.value.file == str(path) and "did not finish in 2 s" in hung.value.message
     monkeypatch.setattr(W, "PROBE_CODE", "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)")
-    try:
+    with pytest.raises(SpecError) as crashed:  # nor is a crashing one taken
         load_weights(lenet()[0], path)
-    except SpecError as exc:
-        assert exc.file == str(path) and "crashed the HDF5 library (signal 11)" in exc.message
-    else:
-        raise AssertionError("a crashing read was not refused")
+    assert crashed.value.file == str(path) and "crashed the HDF5 library (signal 11)" in crashed.value.message
     monkeypatch.undo()
     assert load_weights(lenet()[0], path).complete  # the real probe passes a sound file
