@@ -58,8 +58,10 @@ def zoo_figures(specs: Path = SPECS) -> str:
     families = []
     for path in sorted(specs.glob("*.yaml")):
         report = shapes(path, max_params=None, max_activations=None)
-        rows.append(f"| `{path.name}` | {_named(report.inputs)} | {_named(report.output_shapes)} "
-                    f"| {report.total_params:,} | {count_text(report.macs)} |")
+        rows.append(
+            f"| `{path.name}` | {_named(report.inputs)} | {_named(report.output_shapes)} "
+            f"| {report.total_params:,} | {count_text(report.macs)} |"
+        )
         if load(path).variants:
             families.append(f"`archspec shapes specs/{path.name} --variants`:\n\n```\n{variant_table(path)}```\n")
     return "\n".join(rows) + "\n\n### Variants\n\n" + "\n".join(families)

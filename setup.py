@@ -10,5 +10,8 @@ from setuptools import find_packages, setup
 setup(
     packages=[*find_packages(include=["archspec*"]), "archspec.zoo"],
     package_dir={"archspec.zoo": "specs"},
-    package_data={"archspec": ["spec/*.yaml", "tools/draw/assets/*", "tools/serve/assets/*"], "archspec.zoo": ["*.yaml"]},
+    package_data={
+        "archspec": ["spec/*.yaml", "tools/draw/assets/*", "tools/serve/assets/*"],
+        "archspec.zoo": ["*.yaml"],
+    },
 )

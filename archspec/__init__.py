@@ -22,17 +22,49 @@ from typing import TYPE_CHECKING, Any
 from .version import __version__
 
 if TYPE_CHECKING:
-    from .api import (build, check, create_model, describe_specs, evaluate, export, graph, list_specs, load, load_model, loads, predict, save_model,
-                      shapes, train)
+    from .api import (
+        build,
+        check,
+        create_model,
+        describe_specs,
+        evaluate,
+        export,
+        graph,
+        list_specs,
+        load,
+        load_model,
+        loads,
+        predict,
+        save_model,
+        shapes,
+        train,
+    )
     from .errors import ArchspecError, Problem, SpecError
     from .kinds.base import LayerSpec
     from .kinds.registry import Block, Primitive, ShapeError
     from .kinds.registry import register as register_kind
 
 _WHERE = {  # public name -> (module, attribute): imported on first use
-    **{name: ("api", name) for name in (
-        "build", "check", "create_model", "describe_specs", "evaluate", "export", "graph", "list_specs", "load", "load_model", "loads", "predict",
-        "save_model", "shapes", "train")},
+    **{
+        name: ("api", name)
+        for name in (
+            "build",
+            "check",
+            "create_model",
+            "describe_specs",
+            "evaluate",
+            "export",
+            "graph",
+            "list_specs",
+            "load",
+            "load_model",
+            "loads",
+            "predict",
+            "save_model",
+            "shapes",
+            "train",
+        )
+    },
     **{name: ("errors", name) for name in ("ArchspecError", "Problem", "SpecError")},
     "LayerSpec": ("kinds.base", "LayerSpec"),
     **{name: ("kinds.registry", name) for name in ("Block", "Primitive", "ShapeError")},

@@ -8,28 +8,53 @@ not import TensorFlow or Keras: ``build``, ``check``, ``train``, ``evaluate``,
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from pydantic import BaseModel
 
+from .errors import Problem, SpecError, did_you_mean
 from .graph import graph_of, shapes
 from .graph.infer import MAX_ACTIVATIONS, MAX_PARAMS
 from .keras_side.check import check as _check
 from .keras_side.emitter import build as _build
 from .keras_side.saving import load_model, save_model
-from .errors import Problem, SpecError, did_you_mean
 from .spec.loading import SpecLike, coerce, load, loads
 from .tools.zoo import describe_specs, list_specs
 
-__all__ = ["build", "check", "create_model", "describe_specs", "evaluate", "export", "graph", "list_specs", "load", "load_model", "loads", "predict", "save_model",
-           "shapes", "train"]
+__all__ = [
+    "build",
+    "check",
+    "create_model",
+    "describe_specs",
+    "evaluate",
+    "export",
+    "graph",
+    "list_specs",
+    "load",
+    "load_model",
+    "loads",
+    "predict",
+    "save_model",
+    "shapes",
+    "train",
+]
 
 graph = graph_of
 
 
-def build(spec: SpecLike, *, weights: Any = None, strict_weights: bool = False, weights_by_shape: bool = False, freeze: Sequence[str] | None = None,
-          freeze_bn: bool | None = None, max_params: int | None = MAX_PARAMS, max_activations: int | None = MAX_ACTIVATIONS,
-          **overrides: Any) -> Any:
+def build(
+    spec: SpecLike,
+    *,
+    weights: Any = None,
+    strict_weights: bool = False,
+    weights_by_shape: bool = False,
+    freeze: Sequence[str] | None = None,
+    freeze_bn: bool | None = None,
+    max_params: int | None = MAX_PARAMS,
+    max_activations: int | None = MAX_ACTIVATIONS,
+    **overrides: Any,
+) -> Any:
     """A Keras model (``keras.Model``) for the spec. Shapes are checked first, before Keras allocates.
 
     ``weights``: start from trained weights: a .keras file, a .weights.h5 file, a legacy HDF5 weights file,
@@ -38,13 +63,30 @@ def build(spec: SpecLike, *, weights: Any = None, strict_weights: bool = False, 
     ``strict_weights``: fail unless everything matched. ``weights_by_shape``: pair another network's layers by
     kind and weight shape (a guess; refused otherwise). ``freeze``: freeze everything up to and including
     these nodes or blocks; ``freeze_bn``: freeze every batch normalisation."""
-    return _build(spec, weights=weights, strict_weights=strict_weights, weights_by_shape=weights_by_shape, freeze=freeze, freeze_bn=freeze_bn,
-                  max_params=max_params, max_activations=max_activations, **overrides)
+    return _build(
+        spec,
+        weights=weights,
+        strict_weights=strict_weights,
+        weights_by_shape=weights_by_shape,
+        freeze=freeze,
+        freeze_bn=freeze_bn,
+        max_params=max_params,
+        max_activations=max_activations,
+        **overrides,
+    )
 
 
-def create_model(name_or_path: SpecLike, *, variant: str | None = None, classes: int | None = None,
-                 input_shape: Sequence[int] | None = None, weights: Any = None, include_top: bool = True, pooling: str | None = None,
-                 freeze: Sequence[str] | None = None) -> Any:
+def create_model(
+    name_or_path: SpecLike,
+    *,
+    variant: str | None = None,
+    classes: int | None = None,
+    input_shape: Sequence[int] | None = None,
+    weights: Any = None,
+    include_top: bool = True,
+    pooling: str | None = None,
+    freeze: Sequence[str] | None = None,
+) -> Any:
     """A Keras model (``keras.Model``) of a zoo network or spec, with keras.applications' arguments.
 
     ``archspec.create_model("efficientnet", variant="b3", classes=5, input_shape=(96, 96, 3), include_top=False,
@@ -56,27 +98,55 @@ def create_model(name_or_path: SpecLike, *, variant: str | None = None, classes:
     variables: dict[str, Any] = {}
     if variant is not None:
         if str(variant) not in map(str, spec.variants):
-            raise SpecError(Problem(f"variant={variant!r}: the spec {spec.name!r} has no variant {variant!r}",
-                                    hint=did_you_mean(str(variant), list(spec.variants)) + f"its variants: {', '.join(spec.variants) or 'none'}"))
+            raise SpecError(
+                Problem(
+                    f"variant={variant!r}: the spec {spec.name!r} has no variant {variant!r}",
+                    hint=did_you_mean(str(variant), list(spec.variants))
+                    + f"its variants: {', '.join(spec.variants) or 'none'}",
+                )
+            )
         variables["variant"] = variant
     if classes is not None:
         if not include_top:
-            raise SpecError(Problem(f"classes={classes!r} sizes the classifier head, which include_top=False leaves out",
-                                    hint="leave classes out, or keep the head (include_top=True)"))
+            raise SpecError(
+                Problem(
+                    f"classes={classes!r} sizes the classifier head, which include_top=False leaves out",
+                    hint="leave classes out, or keep the head (include_top=True)",
+                )
+            )
         if "classes" not in spec.variables:
-            raise SpecError(Problem(f"classes={classes!r}: the spec {spec.name!r} has no variable `classes`",
-                                    hint=f"its variables: {', '.join(spec.variables) or 'none'}"))
+            raise SpecError(
+                Problem(
+                    f"classes={classes!r}: the spec {spec.name!r} has no variable `classes`",
+                    hint=f"its variables: {', '.join(spec.variables) or 'none'}",
+                )
+            )
         if isinstance(classes, bool) or not isinstance(classes, int) or classes < 1:
-            raise SpecError(Problem(f"classes={classes!r} is not a number of classes", hint="a whole number, 1 or more"))
+            raise SpecError(
+                Problem(f"classes={classes!r} is not a number of classes", hint="a whole number, 1 or more")
+            )
         variables["classes"] = classes
     if input_shape is not None:
         shape = tuple(input_shape) if isinstance(input_shape, (tuple, list)) else None
-        if shape is None or len(shape) != 3 or not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in shape):
-            raise SpecError(Problem(f"input_shape={input_shape!r} is not an image shape", hint="(height, width, channels), e.g. (96, 96, 3)"))
+        if (
+            shape is None
+            or len(shape) != 3
+            or not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in shape)
+        ):
+            raise SpecError(
+                Problem(
+                    f"input_shape={input_shape!r} is not an image shape",
+                    hint="(height, width, channels), e.g. (96, 96, 3)",
+                )
+            )
         variables["input"] = list(shape)
     if variables and isinstance(name_or_path, BaseModel):
-        raise SpecError(Problem(f"{', '.join(variables)}: a spec already validated cannot take them",
-                                hint="pass the spec's name, path or text instead, or archspec.load(path, variables...) first"))
+        raise SpecError(
+            Problem(
+                f"{', '.join(variables)}: a spec already validated cannot take them",
+                hint="pass the spec's name, path or text instead, or archspec.load(path, variables...) first",
+            )
+        )
     return build(name_or_path, weights=weights, freeze=freeze, include_top=include_top, pooling=pooling, **variables)
 
 
@@ -106,8 +176,15 @@ def evaluate(model_path: Any, data: Any, **options: Any) -> Any:
     return _evaluate(model_path, data, **options)
 
 
-def export(source: Any, output: Any = None, fmt: str | None = None, *, preprocessing: bool = True, force: bool = False,
-           **options: Any) -> Any:
+def export(
+    source: Any,
+    output: Any = None,
+    fmt: str | None = None,
+    *,
+    preprocessing: bool = True,
+    force: bool = False,
+    **options: Any,
+) -> Any:
     """Write a SavedModel directory, an ONNX or a TFLite file (`fmt`, else from the output's extension); returns its path.
 
     A run folder's model carries the run's recorded preprocessing (``preprocessing=False`` leaves it out): it takes

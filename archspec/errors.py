@@ -8,8 +8,8 @@ them all and exit 2 without a traceback.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import Iterable, Sequence
 
 PathPart = str | int
 
@@ -25,7 +25,9 @@ def escaped(text: str) -> str:
     that differs by a zero-width space, or holds terminal escape codes, prints as it really is."""
     if text.isprintable():
         return text
-    return "".join(c if c.isprintable() or c == "\n" else f"\\u{ord(c):04x}" if ord(c) > 0xFF else f"\\x{ord(c):02x}" for c in text)
+    return "".join(
+        c if c.isprintable() or c == "\n" else f"\\u{ord(c):04x}" if ord(c) > 0xFF else f"\\x{ord(c):02x}" for c in text
+    )
 
 
 def clipped(text: str, limit: int = MAX_MESSAGE) -> str:
@@ -85,25 +87,39 @@ def lookalike(typed: str, meant: str) -> str | None:
         if op == "equal":
             continue
         a, b = typed[i1:i2], meant[j1:j2]
-        if op == "replace" and len(a) == len(b) and all(x.casefold() != y.casefold() for x, y in zip(a, b)) \
-                and all(not x.isascii() or not y.isascii() for x, y in zip(a, b)):
-            odd += [f"{q(x)} ({named(x)}) where {q(meant)} has {q(y)}" if not x.isascii()
-                    else f"{q(x)} where {q(meant)} has {q(y)} ({named(y)})" for x, y in zip(a, b)]
-        elif op in ("delete", "insert") and all(not (c.isprintable() and not c.isspace()) or unicodedata.category(c) == "Cf" for c in a + b):
+        if (
+            op == "replace"
+            and len(a) == len(b)
+            and all(x.casefold() != y.casefold() for x, y in zip(a, b))
+            and all(not x.isascii() or not y.isascii() for x, y in zip(a, b))
+        ):
+            odd += [
+                f"{q(x)} ({named(x)}) where {q(meant)} has {q(y)}"
+                if not x.isascii()
+                else f"{q(x)} where {q(meant)} has {q(y)} ({named(y)})"
+                for x, y in zip(a, b)
+            ]
+        elif op in ("delete", "insert") and all(
+            not (c.isprintable() and not c.isspace()) or unicodedata.category(c) == "Cf" for c in a + b
+        ):
             odd += [f"an invisible {named(c)}" + (f" in {q(meant)}" if op == "insert" else "") for c in a + b]
         else:
             return None
     return f"{q(typed)} has " + ", ".join(odd) if odd else None
 
 
-LOOKALIKES = str.maketrans("аеорсуххіјѕԁԛԝοανρκАВЕКМНОРСТХІЈЅΑΒΕΖΗΙΚΜΝΟΡΤΥΧ", "aeopcyxxijsdqwoavpkABEKMHOPCTXIJSABEZHIKMNOPTYX")
+LOOKALIKES = str.maketrans(
+    "аеорсуххіјѕԁԛԝοανρκАВЕКМНОРСТХІЈЅΑΒΕΖΗΙΚΜΝΟΡΤΥΧ", "aeopcyxxijsdqwoavpkABEKMHOPCTXIJSABEZHIKMNOPTYX"
+)
 """Cyrillic and Greek letters drawn like Latin ones: what a name copied from elsewhere may hold."""
 
 
 def _folded(text: str) -> str:
     import unicodedata
 
-    return "".join(c for c in unicodedata.normalize("NFKC", text) if unicodedata.category(c) != "Cf").translate(LOOKALIKES)
+    return "".join(c for c in unicodedata.normalize("NFKC", text) if unicodedata.category(c) != "Cf").translate(
+        LOOKALIKES
+    )
 
 
 def did_you_mean(name: object, choices: Iterable[str], sigil: str | None = None) -> str:
@@ -152,7 +168,10 @@ class Problem:
             line, caret = self.source_line, self.column - 1
             if len(line) > 100:  # show a window around the column, not a whole minified file
                 start = max(0, caret - 50)
-                line, caret = ("..." if start else "") + line[start : start + 100] + "...", caret - start + (3 if start else 0)
+                line, caret = (
+                    ("..." if start else "") + line[start : start + 100] + "...",
+                    caret - start + (3 if start else 0),
+                )
             # invisible characters are shown escaped; the caret moves with the text before it
             caret = len(escaped(line[:caret]))
             text += f"\n    {escaped(line)}\n    {' ' * caret}^"
@@ -174,9 +193,7 @@ class SpecError(ArchspecError, ValueError):
     """The input is wrong. Holds every problem found, first one first."""
 
     def __init__(self, problems: Problem | Sequence[Problem]):
-        self.problems: tuple[Problem, ...] = (
-            (problems,) if isinstance(problems, Problem) else tuple(problems)
-        )
+        self.problems: tuple[Problem, ...] = (problems,) if isinstance(problems, Problem) else tuple(problems)
         if not self.problems:
             raise ValueError("SpecError needs at least one problem")
         super().__init__("\n".join(str(p) for p in self.problems))

@@ -23,8 +23,8 @@ import errno
 import os
 import re
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from .errors import Problem, SpecError
 
@@ -47,8 +47,14 @@ class WriteError(SpecError):
 
     def __init__(self, target: Path, reason: str, remedy: str, problem: Problem | None = None) -> None:
         self.target, self.reason, self.remedy = Path(target), reason, remedy
-        super().__init__(problem or Problem(f"cannot write: {reason} (nothing half-written is left)", file=str(target),
-                                            hint=f"{remedy} and run the command again"))
+        super().__init__(
+            problem
+            or Problem(
+                f"cannot write: {reason} (nothing half-written is left)",
+                file=str(target),
+                hint=f"{remedy} and run the command again",
+            )
+        )
 
 
 def write_error(target: Path, exc: BaseException, *, by_text: bool = False) -> WriteError | None:
@@ -76,7 +82,7 @@ def translated(target: Path) -> Iterator[None]:
         yield
     except SpecError:
         raise
-    except Exception as exc:  # noqa: BLE001 - writers (Keras, h5py, zipfile) may wrap the OSError in their own
+    except Exception as exc:
         error = write_error(target, exc)
         if error is None:
             raise
@@ -87,7 +93,9 @@ def refuse_existing(path: str | os.PathLike[str], force: bool) -> None:
     """The one "exists, pass --force" rule, checked before any slow work starts."""
     target = Path(path)
     if target.exists() and not force:
-        raise SpecError(Problem(f"{target} exists", file=str(target), hint="pass --force (Python: force=True) to overwrite"))
+        raise SpecError(
+            Problem(f"{target} exists", file=str(target), hint="pass --force (Python: force=True) to overwrite")
+        )
 
 
 def temporary_name(target: Path) -> Path:
@@ -144,8 +152,13 @@ def publish_folder(tmp: Path, target: Path) -> bool:
         if exc.errno in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR, errno.EISDIR):
             return False
         if exc.errno == errno.EBUSY:
-            raise SpecError(Problem(f"{target} cannot be replaced (a mount point, or in use)", file=str(target),
-                                    hint="give a new folder inside it")) from None
+            raise SpecError(
+                Problem(
+                    f"{target} cannot be replaced (a mount point, or in use)",
+                    file=str(target),
+                    hint="give a new folder inside it",
+                )
+            ) from None
         raise
     fsync_folder(target.parent)
     return True

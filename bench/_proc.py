@@ -9,8 +9,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 ROOT = Path(__file__).resolve().parent.parent
 ROWS_ENV = "ARCHSPEC_BENCH_ROWS"
@@ -37,8 +37,9 @@ def archspec_cmd() -> list[str]:
     return [sys.executable, "-c", "from archspec.cli import run; run()"]
 
 
-def run_child(cmd: list[str], *, env: Mapping[str, str] | None = None, capture: bool = False,
-              checkout: Path = ROOT) -> tuple[float, int, str]:
+def run_child(
+    cmd: list[str], *, env: Mapping[str, str] | None = None, capture: bool = False, checkout: Path = ROOT
+) -> tuple[float, int, str]:
     """Run `cmd` to completion. Returns (wall seconds, peak RSS in KiB of that child alone, stdout).
 
     os.wait4 gives the rusage of this one child (RUSAGE_CHILDREN would be a running maximum

@@ -19,11 +19,17 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _proc import ROOT, machine_note, target  # noqa: E402
+from _proc import ROOT, machine_note, target
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-PAIRS = [("resnet50", "ResNet50"), ("densenet121", "DenseNet121"), ("vgg16", "VGG16"),
-         ("mobilenet_v2", "MobileNetV2"), ("efficientnet_b0", "EfficientNetB0"), ("convnext_tiny", "ConvNeXtTiny")]
+PAIRS = [
+    ("resnet50", "ResNet50"),
+    ("densenet121", "DenseNet121"),
+    ("vgg16", "VGG16"),
+    ("mobilenet_v2", "MobileNetV2"),
+    ("efficientnet_b0", "EfficientNetB0"),
+    ("convnext_tiny", "ConvNeXtTiny"),
+]
 
 
 def timed(build, n: int) -> list[float]:
@@ -56,8 +62,8 @@ def main() -> int:
     for spec_name, app in [pair for pair in PAIRS if pair[0] in chosen]:
         spec = archspec.load(ROOT / "specs" / f"{spec_name}.yaml")
         constructor = getattr(keras.applications, app)
-        mine = lambda: archspec.build(spec)  # noqa: E731
-        theirs = lambda: constructor(weights=None)  # noqa: E731
+        mine = lambda: archspec.build(spec)
+        theirs = lambda: constructor(weights=None)
         timed(mine, 1), timed(theirs, 1)  # warm-up: first builds pay for tracing and kernels
         a_times, b_times = [], []
         for _ in range(args.n):  # interleave, so drift in machine load hits both sides alike
@@ -68,7 +74,12 @@ def main() -> int:
         print(f"{spec_name:<12} {a:>9.3f}s {b:>9.3f}s {a / b:>6.2f}x  {'equal' if same else 'DIFFERENT'}")
         figures.append(f"{app} {a / b:.2f}x" + ("" if same else " (parameter counts DIFFER)"))
         worst = max(worst, a / b) if same else float("inf")
-    target("`archspec.build` at most 1.10x the keras.applications constructor", ", ".join(figures), f"median of {args.n}", worst <= 1.10)
+    target(
+        "`archspec.build` at most 1.10x the keras.applications constructor",
+        ", ".join(figures),
+        f"median of {args.n}",
+        worst <= 1.10,
+    )
     return 0
 
 

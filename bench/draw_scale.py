@@ -32,17 +32,33 @@ def write_specs(folder: Path, sizes: list[int]) -> dict[tuple[str, int], Path]:
         flat = folder / f"flat{n}.yaml"
         flat.write_text("name: flat\ninput: [8, 8, 4]\nlayers:\n" + "  - conv: {depth: 4, kernel: 1}\n" * n)
         block = folder / f"block{n}.yaml"
-        block.write_text(f"name: block\ninput: [8, 8, 4]\nlayers:\n  - repeat: {{times: {n}, layers: [{{conv: {{depth: 4, kernel: 1}}}}]}}\n")
+        block.write_text(
+            f"name: block\ninput: [8, 8, 4]\nlayers:\n  - repeat: {{times: {n}, layers: [{{conv: {{depth: 4, kernel: 1}}}}]}}\n"
+        )
         out["flat", n], out["block", n] = flat, block
     return out
 
 
 def draw(spec: Path, checkout: Path, out: Path) -> tuple[float, float]:
     """(wall seconds, CPU seconds) of one `archspec draw` by `checkout`'s archspec."""
-    cmd = [sys.executable, "-c", "import sys; from archspec.cli import main; sys.exit(main(sys.argv[1:]))",
-           "draw", str(spec), "-o", str(out), "--force"] if checkout != ROOT else [*archspec_cmd(), "draw", str(spec), "-o", str(out), "--force"]
+    cmd = (
+        [
+            sys.executable,
+            "-c",
+            "import sys; from archspec.cli import main; sys.exit(main(sys.argv[1:]))",
+            "draw",
+            str(spec),
+            "-o",
+            str(out),
+            "--force",
+        ]
+        if checkout != ROOT
+        else [*archspec_cmd(), "draw", str(spec), "-o", str(out), "--force"]
+    )
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=child_env(None, checkout), cwd=checkout, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        cmd, env=child_env(None, checkout), cwd=checkout, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
     if os.waitstatus_to_exitcode(status) != 0:
@@ -74,10 +90,16 @@ def main() -> None:
         for shape in ("flat", "block"):
             growth = now[shape, big][1] / now[shape, small][1]
             linear = big / small
-            print(f"{shape}: CPU({big:,}) / CPU({small:,}) = {growth:.1f} (linear {linear:.0f}, quadratic {linear ** 2:.0f})")
+            print(
+                f"{shape}: CPU({big:,}) / CPU({small:,}) = {growth:.1f} (linear {linear:.0f}, quadratic {linear**2:.0f})"
+            )
         worst = max(now["flat", big][1], now["block", big][1])
         ratio = max(now[s, big][1] / now[s, small][1] for s in ("flat", "block")) / (big / small)
-        target(f"archspec draw, {big:,} layers (CPU)", f"{worst:.1f} s, growth {ratio:.2f}x linear", ok=worst < 10 and ratio <= 1.5)
+        target(
+            f"archspec draw, {big:,} layers (CPU)",
+            f"{worst:.1f} s, growth {ratio:.2f}x linear",
+            ok=worst < 10 and ratio <= 1.5,
+        )
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _proc import ROOT, machine_note, target  # noqa: E402
+from _proc import ROOT, machine_note, target
 
 CHILD = """
 import json, sys, tempfile, numpy as np, archspec
@@ -52,7 +52,9 @@ def main() -> int:
             continue
         for fmt in args.formats.split(","):
             start = time.perf_counter()
-            proc = subprocess.run([sys.executable, "-c", CHILD, str(spec), fmt], capture_output=True, text=True, cwd=ROOT)
+            proc = subprocess.run(
+                [sys.executable, "-c", CHILD, str(spec), fmt], capture_output=True, text=True, cwd=ROOT
+            )
             took = time.perf_counter() - start
             lines = proc.stdout.strip().splitlines()
             if proc.returncode or not lines:
@@ -67,11 +69,17 @@ def main() -> int:
                 ok = result["diff"] < 1e-4
                 failed += not ok
                 exported += ok
-                print(f"{spec.stem:<16} {fmt:<10} {took:6.1f} s  max |diff| {result['diff']:.1e}  {'ok' if ok else 'FAILED'}")
+                print(
+                    f"{spec.stem:<16} {fmt:<10} {took:6.1f} s  max |diff| {result['diff']:.1e}  {'ok' if ok else 'FAILED'}"
+                )
     print("result:", "all exports faithful" if not failed else f"{failed} FAILED")
     limit = f" up to {args.max_params:,.0f} parameters" if args.max_params else ""
-    target(f"every zoo spec{limit} exports ({args.formats}) and computes what its Keras model computes (max |diff| < 1e-4)",
-           "all faithful" if not failed else f"{failed} FAILED", f"{exported} exports, {refused} refused with a reason", not failed)
+    target(
+        f"every zoo spec{limit} exports ({args.formats}) and computes what its Keras model computes (max |diff| < 1e-4)",
+        "all faithful" if not failed else f"{failed} FAILED",
+        f"{exported} exports, {refused} refused with a reason",
+        not failed,
+    )
     return 1 if failed else 0
 
 

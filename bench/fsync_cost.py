@@ -28,15 +28,16 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from _proc import ROOT, machine_note, run_child
 
 sys.path.insert(0, str(ROOT))
 
-from archspec import files  # noqa: E402
+from archspec import files
 
 NO_FSYNC = """
 import sys
@@ -61,6 +62,7 @@ def flushing(on: bool) -> Iterator[None]:
             t0 = time.perf_counter()
             flush(path)
             FLUSHED.append(time.perf_counter() - t0)
+
         return call
 
     files.fsync, files.fsync_folder = (timed(real[0]), timed(real[1])) if on else (lambda path: None, lambda path: None)  # type: ignore[assignment]
@@ -89,8 +91,16 @@ def lenet(mnist: Path, runs: int) -> dict[bool, dict[str, list[float]]]:
             for on in (True, False):
                 commits.clear()
                 with flushing(on):
-                    result = archspec.train(str(ROOT / "specs" / "lenet.yaml"), data=f"idx:{mnist}[:8000]", val=f"idx:{mnist}[8000:]",
-                                            epochs=3, seed=1, batch_size=32, run_dir=Path(tmp) / f"run-{i}-{on}", verbose=0)
+                    result = archspec.train(
+                        str(ROOT / "specs" / "lenet.yaml"),
+                        data=f"idx:{mnist}[:8000]",
+                        val=f"idx:{mnist}[8000:]",
+                        epochs=3,
+                        seed=1,
+                        batch_size=32,
+                        run_dir=Path(tmp) / f"run-{i}-{on}",
+                        verbose=0,
+                    )
                 for row, (commit, flushed) in list(zip(result.history, commits))[1:]:
                     out[on]["commit"].append(commit)
                     out[on]["epoch"].append(row["seconds"] + commit)
@@ -126,16 +136,24 @@ def resnet_builds(builds: int) -> dict[bool, list[float]]:
         target = str(Path(tmp) / "resnet50.keras")
         for _ in range(builds):
             for on in (True, False):
-                prefix = [sys.executable, "-c", "from archspec.cli import run; run()"] if on else [sys.executable, "-c", NO_FSYNC]
-                wall, _, _ = run_child([*prefix, "build", "specs/resnet50.yaml", "-o", target, "--force", "-q"],
-                                       env={**os.environ, "PYTHONPATH": str(ROOT), "CUDA_VISIBLE_DEVICES": ""})
+                prefix = (
+                    [sys.executable, "-c", "from archspec.cli import run; run()"]
+                    if on
+                    else [sys.executable, "-c", NO_FSYNC]
+                )
+                wall, _, _ = run_child(
+                    [*prefix, "build", "specs/resnet50.yaml", "-o", target, "--force", "-q"],
+                    env={**os.environ, "PYTHONPATH": str(ROOT), "CUDA_VISIBLE_DEVICES": ""},
+                )
                 out[on].append(wall)
     return out
 
 
 def line(name: str, on: list[float], off: list[float], unit: float = 1.0, fmt: str = "{:.3f} s") -> str:
     a, b = statistics.median(on) * unit, statistics.median(off) * unit
-    return f"{name:<34} fsync {fmt.format(a):>10}   no fsync {fmt.format(b):>10}   ratio {a / b:.3f}x   (n={len(on)} each)"
+    return (
+        f"{name:<34} fsync {fmt.format(a):>10}   no fsync {fmt.format(b):>10}   ratio {a / b:.3f}x   (n={len(on)} each)"
+    )
 
 
 def main() -> None:
@@ -149,15 +167,30 @@ def main() -> None:
     print(machine_note())
     if args.runs:
         lenet_figures = lenet(args.mnist, args.runs)
-        print(line("LeNet commit per epoch", lenet_figures[True]["commit"], lenet_figures[False]["commit"], 1000, "{:.1f} ms"))
-        flushed, epoch = statistics.median(lenet_figures[True]["flush"]), statistics.median(lenet_figures[True]["epoch"])
-        print(f"{'  of which inside fsync':<34} {flushed * 1000:.1f} ms per epoch = {100 * flushed / epoch:.2f} % of the epoch")
+        print(
+            line(
+                "LeNet commit per epoch",
+                lenet_figures[True]["commit"],
+                lenet_figures[False]["commit"],
+                1000,
+                "{:.1f} ms",
+            )
+        )
+        flushed, epoch = (
+            statistics.median(lenet_figures[True]["flush"]),
+            statistics.median(lenet_figures[True]["epoch"]),
+        )
+        print(
+            f"{'  of which inside fsync':<34} {flushed * 1000:.1f} ms per epoch = {100 * flushed / epoch:.2f} % of the epoch"
+        )
         print(line("LeNet epoch (train + val + commit)", lenet_figures[True]["epoch"], lenet_figures[False]["epoch"]))
     if args.saves:
         saves = resnet_saves(args.saves)
         print(line("ResNet-50 save_model", saves[True], saves[False]))
         flushed = statistics.median(saves["flush"])  # type: ignore[index]
-        print(f"{'  of which inside fsync':<34} {flushed:.3f} s per save = {100 * flushed / statistics.median(saves[True]):.1f} % of the save")
+        print(
+            f"{'  of which inside fsync':<34} {flushed:.3f} s per save = {100 * flushed / statistics.median(saves[True]):.1f} % of the save"
+        )
     if args.builds:
         builds = resnet_builds(args.builds)
         print(line("ResNet-50 `archspec build` process", builds[True], builds[False]))

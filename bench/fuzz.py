@@ -23,13 +23,24 @@ def main() -> int:
     env = {**os.environ, "ARCHSPEC_FUZZ_EXAMPLES": str(scale), "TF_CPP_MIN_LOG_LEVEL": "2"}
     start = time.perf_counter()
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--hypothesis-show-statistics", str(ROOT / "tests" / "test_fuzz.py"),
-         str(ROOT / "tests" / "test_weights_fuzz.py")],
-        env=env, cwd=ROOT, capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--hypothesis-show-statistics",
+            str(ROOT / "tests" / "test_fuzz.py"),
+            str(ROOT / "tests" / "test_weights_fuzz.py"),
+        ],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
     )
     elapsed = time.perf_counter() - start
-    tried = {name: 0 for name in ("agree_with_keras", "fail_cleanly", "never_crashes", "bounded_number", "where_they_are_written",
-                                  "naming_the_file", "damaged_weights_file_inside", "with_any_config")}
+    tried = dict.fromkeys(("agree_with_keras", "fail_cleanly", "never_crashes", "bounded_number", "where_they_are_written", "naming_the_file", "damaged_weights_file_inside", "with_any_config"), 0)
     current = None
     for line in result.stdout.splitlines():
         for name in tried:
@@ -45,12 +56,17 @@ def main() -> int:
     print(f"generated expressions:                     {tried['bounded_number']}")
     print(f"specs with a YAML 1.1 surprise:            {tried['where_they_are_written']}")
     print(f"damaged weights files (3 formats):         {tried['naming_the_file']}")
-    print(f".keras with a damaged HDF5 / any config:   {tried['damaged_weights_file_inside']} / {tried['with_any_config']}")
+    print(
+        f".keras with a damaged HDF5 / any config:   {tried['damaged_weights_file_inside']} / {tried['with_any_config']}"
+    )
     print("result:", "no crash, no disagreement" if result.returncode == 0 else "FAILURES (see below)")
-    target("fuzzing: generated valid specs agree with Keras node by node; corrupted specs and arbitrary texts fail cleanly",
-           "no crash, no disagreement" if result.returncode == 0 else "FAILURES",
-           f"{scale}x CI: {tried['agree_with_keras']:,} valid specs, {tried['fail_cleanly']:,} corrupted, "
-           f"{tried['never_crashes']:,} texts in {elapsed:.0f} s", result.returncode == 0)
+    target(
+        "fuzzing: generated valid specs agree with Keras node by node; corrupted specs and arbitrary texts fail cleanly",
+        "no crash, no disagreement" if result.returncode == 0 else "FAILURES",
+        f"{scale}x CI: {tried['agree_with_keras']:,} valid specs, {tried['fail_cleanly']:,} corrupted, "
+        f"{tried['never_crashes']:,} texts in {elapsed:.0f} s",
+        result.returncode == 0,
+    )
     if result.returncode:
         print(result.stdout[-5000:])
     return result.returncode

@@ -37,7 +37,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _proc import machine_note, run_child, target  # noqa: E402
+from _proc import machine_note, run_child, target
 
 GENERATE = """
 import os
@@ -129,7 +129,9 @@ def child(code: str) -> dict:
 def main() -> int:
     full = os.environ.get("BENCH") == "full"
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--count", type=int, default=2000 if full else 400, help="JPEGs in the folder (BENCH=full: 2,000; else 400)")
+    parser.add_argument(
+        "--count", type=int, default=2000 if full else 400, help="JPEGs in the folder (BENCH=full: 2,000; else 400)"
+    )
     parser.add_argument("--images", type=Path, default=None, help="the folder (made when missing)")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=2 if full else 1, help="fresh processes per side, alternating")
@@ -139,44 +141,73 @@ def main() -> int:
         print(f"writing {args.count} JPEGs to {folder} (once)")
         run_child([sys.executable, "-c", GENERATE.format(root=str(folder), count=args.count)])
     print(machine_note())
-    print(f"{args.count} JPEGs (224..288 px a side, 10 classes) in {folder}; 224x224x3, batch 32, flip + translate 0.1; "
-          f"{args.epochs} epochs, {args.rounds} round(s)")
+    print(
+        f"{args.count} JPEGs (224..288 px a side, 10 classes) in {folder}; 224x224x3, batch 32, flip + translate 0.1; "
+        f"{args.epochs} epochs, {args.rounds} round(s)"
+    )
     runs: dict[str, list[dict]] = {"keras": [], "archspec": []}
     for _ in range(args.rounds):
         for name, template in (("keras", KERAS), ("archspec", ARCHSPEC)):
             runs[name].append(child(template.format(root=str(folder), epochs=args.epochs, cpu=CPU)))
-    rate = {name: [statistics.median(r["images"] / r["seconds"][e] for r in results) for e in range(args.epochs)]
-            for name, results in runs.items()}
-    cpu = {name: [statistics.median(r["cpu"][e] / r["images"] * 1000 for r in results) for e in range(args.epochs)]
-           for name, results in runs.items()}
+    rate = {
+        name: [statistics.median(r["images"] / r["seconds"][e] for r in results) for e in range(args.epochs)]
+        for name, results in runs.items()
+    }
+    cpu = {
+        name: [statistics.median(r["cpu"][e] / r["images"] * 1000 for r in results) for e in range(args.epochs)]
+        for name, results in runs.items()
+    }
     for name in ("keras", "archspec"):
         per_round = "; ".join(", ".join(f"{r['images'] / s:.0f}" for s in r["seconds"]) for r in runs[name])
-        print(f"{name:>8}: " + "  ".join(f"epoch {e + 1} {rate[name][e]:7.1f} img/s" for e in range(args.epochs)) + f"   (rounds: {per_round})")
+        print(
+            f"{name:>8}: "
+            + "  ".join(f"epoch {e + 1} {rate[name][e]:7.1f} img/s" for e in range(args.epochs))
+            + f"   (rounds: {per_round})"
+        )
         print(f"{'':>8}  " + "  ".join(f"        {cpu[name][e]:5.2f} ms CPU/img" for e in range(args.epochs)))
     last = runs["archspec"][-1]
     stages = last["stages"]
-    print(f"          archspec's epoch 1 (last round): load {stages['load'][0]:.1f} s ({stages['load'][1]:.1f} s CPU), "
-          f"pipeline set up {stages['setup'][0]:.1f} s ({stages['setup'][1]:.1f} s CPU; tracing, cache allocated), "
-          "then the batches, which fill the cache")
+    print(
+        f"          archspec's epoch 1 (last round): load {stages['load'][0]:.1f} s ({stages['load'][1]:.1f} s CPU), "
+        f"pipeline set up {stages['setup'][0]:.1f} s ({stages['setup'][1]:.1f} s CPU; tracing, cache allocated), "
+        "then the batches, which fill the cache"
+    )
     for line in last["log"]:
         print(f"          archspec said: {line}")
-    meter = "  ".join(f"epoch {e + 1} input {m['input_images_per_second']:,.0f} img/s, waited {m['input_wait']:.0%}"
-                      for e, m in enumerate(last["meter"]))
+    meter = "  ".join(
+        f"epoch {e + 1} input {m['input_images_per_second']:,.0f} img/s, waited {m['input_wait']:.0%}"
+        for e, m in enumerate(last["meter"])
+    )
     print(f"          archspec's meter (last round): {meter}")
     first = rate["archspec"][0] / rate["keras"][0]
     later = min(rate["archspec"][e] / rate["keras"][e] for e in range(1, args.epochs))
-    where = f"{args.count} JPEGs, {args.rounds} round(s)" + ("" if full else "; quick mode, no verdict: the fixed start-up weighs on few images")
+    where = f"{args.count} JPEGs, {args.rounds} round(s)" + (
+        "" if full else "; quick mode, no verdict: the fixed start-up weighs on few images"
+    )
     judged = (lambda ok: ok) if full else (lambda ok: None)
-    target("training input, JPEGs (224-288 px) -> 224x224x3, flip + translate: epoch 1 at least as fast as "
-           "`image_dataset_from_directory` + Keras augmentation layers",
-           f"{first:.2f}x ({rate['archspec'][0]:.0f} vs {rate['keras'][0]:.0f} img/s)", where, ok=judged(first >= 1))
-    target("... epochs 2 onward at least 3x",
-           ", ".join(f"{rate['archspec'][e] / rate['keras'][e]:.2f}x" for e in range(1, args.epochs))
-           + " (CPU " + ", ".join(f"{cpu['archspec'][e]:.2f}" for e in range(1, args.epochs)) + " ms an image vs "
-           + ", ".join(f"{cpu['keras'][e]:.2f}" for e in range(1, args.epochs)) + ")", where, ok=judged(later >= 3))
+    target(
+        "training input, JPEGs (224-288 px) -> 224x224x3, flip + translate: epoch 1 at least as fast as "
+        "`image_dataset_from_directory` + Keras augmentation layers",
+        f"{first:.2f}x ({rate['archspec'][0]:.0f} vs {rate['keras'][0]:.0f} img/s)",
+        where,
+        ok=judged(first >= 1),
+    )
+    target(
+        "... epochs 2 onward at least 3x",
+        ", ".join(f"{rate['archspec'][e] / rate['keras'][e]:.2f}x" for e in range(1, args.epochs))
+        + " (CPU "
+        + ", ".join(f"{cpu['archspec'][e]:.2f}" for e in range(1, args.epochs))
+        + " ms an image vs "
+        + ", ".join(f"{cpu['keras'][e]:.2f}" for e in range(1, args.epochs))
+        + ")",
+        where,
+        ok=judged(later >= 3),
+    )
     if not full:
-        print(f"quick mode: archspec's fixed start-up (load and set-up above, and the switch to the cache at epoch 2) weighs on "
-              f"{args.count} images; the targets are for BENCH=full")
+        print(
+            f"quick mode: archspec's fixed start-up (load and set-up above, and the switch to the cache at epoch 2) weighs on "
+            f"{args.count} images; the targets are for BENCH=full"
+        )
     return 0
 
 

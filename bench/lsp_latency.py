@@ -25,9 +25,10 @@ from _proc import ROOT, child_env, machine_note, median, target
 
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
-from archspec.tools.lsp.analysis import analyse  # noqa: E402
-from archspec.tools.lsp.server import DEBOUNCE_S  # noqa: E402
-from language_server import LanguageServer  # noqa: E402
+from language_server import LanguageServer
+
+from archspec.tools.lsp.analysis import analyse
+from archspec.tools.lsp.server import DEBOUNCE_S
 
 TARGET_S = 0.050
 SERVER = [sys.executable, "-c", "from archspec.cli import run; run()", "lsp"]
@@ -61,7 +62,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--spec", type=Path, default=ROOT / "specs" / "resnet50.yaml")
     parser.add_argument("-n", type=int, default=30)
-    parser.add_argument("--big", type=int, default=0, help="also time an edit of a generated spec with this many layers")
+    parser.add_argument(
+        "--big", type=int, default=0, help="also time an edit of a generated spec with this many layers"
+    )
     args = parser.parse_args()
     print(machine_note())
     text = args.spec.read_text(encoding="utf-8")
@@ -99,23 +102,41 @@ def main() -> None:
             view = []  # what an editor asks: the hints of the lines on screen
             for first in range(0, args.big, args.big // 5):
                 t0 = time.perf_counter()
-                ls.request("textDocument/inlayHint", {"textDocument": {"uri": big_uri},
-                                                      "range": {"start": {"line": first, "character": 0}, "end": {"line": first + 60, "character": 0}}})
+                ls.request(
+                    "textDocument/inlayHint",
+                    {
+                        "textDocument": {"uri": big_uri},
+                        "range": {
+                            "start": {"line": first, "character": 0},
+                            "end": {"line": first + 60, "character": 0},
+                        },
+                    },
+                )
                 view.append(time.perf_counter() - t0)
     finally:
         ls.close()
 
-    ms = lambda xs: f"{median(xs) * 1000:.1f} ms"  # noqa: E731
+    ms = lambda xs: f"{median(xs) * 1000:.1f} ms"
     print(f"{args.spec.name}: {len(text.splitlines())} lines; {args.n} edits; debounce {DEBOUNCE_S * 1000:.0f} ms")
     print(f"  in-process check (baseline):         median {ms(in_process)}, min {min(in_process) * 1000:.1f} ms")
-    print(f"  didChange -> publishDiagnostics:     median {ms(to_diagnostics)}, min {min(to_diagnostics) * 1000:.1f} ms")
+    print(
+        f"  didChange -> publishDiagnostics:     median {ms(to_diagnostics)}, min {min(to_diagnostics) * 1000:.1f} ms"
+    )
     print(f"  inlay hints after the edit:          median {ms(to_hints)}")
-    print(f"  server overhead over the check:      {(median(to_diagnostics) - median(in_process)) * 1000:.1f} ms (debounce included)")
+    print(
+        f"  server overhead over the check:      {(median(to_diagnostics) - median(in_process)) * 1000:.1f} ms (debounce included)"
+    )
     if big is not None:
-        print(f"{args.big}-layer spec: didChange -> publishDiagnostics median {ms(big[0])}, inlay hints of the whole file {ms(big[1])}"
-              f" (5 edits), of a 60-line view {ms(view)}; in-process check {ms(big_in_process)} (3 runs)")
-    target(f"lsp: edit of {args.spec.name} answered with diagnostics (median, warm, over stdio)", ms(to_diagnostics),
-           f"in-process check {ms(in_process)}; at most {TARGET_S * 1000:.0f} ms", median(to_diagnostics) <= TARGET_S)
+        print(
+            f"{args.big}-layer spec: didChange -> publishDiagnostics median {ms(big[0])}, inlay hints of the whole file {ms(big[1])}"
+            f" (5 edits), of a 60-line view {ms(view)}; in-process check {ms(big_in_process)} (3 runs)"
+        )
+    target(
+        f"lsp: edit of {args.spec.name} answered with diagnostics (median, warm, over stdio)",
+        ms(to_diagnostics),
+        f"in-process check {ms(in_process)}; at most {TARGET_S * 1000:.0f} ms",
+        median(to_diagnostics) <= TARGET_S,
+    )
 
 
 if __name__ == "__main__":

@@ -25,9 +25,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 import test_adversarial as corpus  # noqa: E402  (the corpus' own reading of its cases)
+from test_safety import LAUGHS  # noqa: E402
+
 from archspec.cli import main  # noqa: E402
 from archspec.keras_side.backend import keras  # noqa: E402
-from test_safety import LAUGHS  # noqa: E402
 
 TARGET = 1.0
 
@@ -40,8 +41,10 @@ def hostile(folder: Path) -> dict[str, list[str]]:
         "deep_mappings.yaml": "{a: " * 10_000 + "}" * 10_000,
         "deep_indentation.yaml": "a:\n" + "".join(" " * i + "b:\n" for i in range(1, 1_000)),
         "deep.json": "[" * 10_000 + "]" * 10_000,
-        "huge_expansion.json": ('{"name": "x", "input": [8, 8, 1], "layers": [{"repeat": {"times": 60000, "layers": '
-                                '[{"conv": {"filters": 1, "kernel": 1}}, "batchnorm"]}}]}'),
+        "huge_expansion.json": (
+            '{"name": "x", "input": [8, 8, 1], "layers": [{"repeat": {"times": 60000, "layers": '
+            '[{"conv": {"filters": 1, "kernel": 1}}, "batchnorm"]}}]}'
+        ),
     }
     out = {}
     for name, text in files.items():
@@ -79,8 +82,10 @@ def main_() -> int:
     wrong = [r for r in rows if r[2] != {2}]
     for seconds, name, codes in sorted(rows, reverse=True)[:10]:
         print(f"{seconds * 1000:9.1f} ms  {name}  exit {sorted(codes)}")
-    print(f"{len(rows)} cases: slowest {max(r[0] for r in rows) * 1000:.1f} ms, median {statistics.median(r[0] for r in rows) * 1000:.1f} ms; "
-          f"{len(slow)} over {TARGET:.0f} s; {len(wrong)} not exit 2")
+    print(
+        f"{len(rows)} cases: slowest {max(r[0] for r in rows) * 1000:.1f} ms, median {statistics.median(r[0] for r in rows) * 1000:.1f} ms; "
+        f"{len(slow)} over {TARGET:.0f} s; {len(wrong)} not exit 2"
+    )
     return 1 if slow or wrong else 0
 
 

@@ -30,10 +30,10 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _proc import ROOT, ROWS_ENV  # noqa: E402
+from _proc import ROOT, ROWS_ENV
 
 sys.path.insert(0, str(ROOT))  # this checkout's archspec, as the scripts' children get it
-from archspec.files import write_text  # noqa: E402
+from archspec.files import write_text
 
 BENCH = ROOT / "bench"
 DOC = ROOT / "BENCHMARKS.md"
@@ -41,8 +41,10 @@ MODES: dict[str, dict[str, list[str]]] = {
     "startup.py": {"quick": ["-k", "1"], "full": ["-k", "3"]},
     "scale.py": {"quick": [], "full": ["--build"]},
     "build_vs_keras.py": {"quick": ["-n", "3"], "full": ["-n", "5"]},
-    "train_step.py": {"quick": ["--nets", "resnet50,mobilenet_v2,efficientnet_b0", "--steps", "4", "--warmup", "1"],
-                      "full": ["--nets", "resnet50,densenet121,mobilenet_v2,efficientnet_b0,convnext_tiny", "--steps", "8"]},
+    "train_step.py": {
+        "quick": ["--nets", "resnet50,mobilenet_v2,efficientnet_b0", "--steps", "4", "--warmup", "1"],
+        "full": ["--nets", "resnet50,densenet121,mobilenet_v2,efficientnet_b0,convnext_tiny", "--steps", "8"],
+    },
     "train_lenet.py": {"quick": ["--epochs", "2"], "full": []},
     "fuzz.py": {"quick": ["2"], "full": ["20"]},
     "export_zoo.py": {"quick": ["--max-params", "1e6"], "full": []},
@@ -74,7 +76,9 @@ def gpu() -> str | None:
     """The GPU's name and memory, or None when this machine has none nvidia-smi can see."""
     if not shutil.which("nvidia-smi"):
         return None
-    out = subprocess.run(["nvidia-smi", "--query-gpu=name,memory.total", "--format=csv,noheader"], capture_output=True, text=True)
+    out = subprocess.run(
+        ["nvidia-smi", "--query-gpu=name,memory.total", "--format=csv,noheader"], capture_output=True, text=True
+    )
     return out.stdout.strip().splitlines()[0] if out.returncode == 0 and out.stdout.strip() else None
 
 
@@ -88,21 +92,33 @@ def machine(mode: str, loads: tuple[float, float]) -> str:
     with open("/proc/meminfo", encoding="utf-8") as f:
         mem = int(re.search(r"MemTotal:\s+(\d+)", f.read()).group(1)) / 2**20  # type: ignore[union-attr]
     versions = []
-    for name, dist in (("TensorFlow", "tensorflow"), ("Keras", "keras"), ("Pydantic", "pydantic"), ("click", "click"),
-                       ("PyYAML", "pyyaml"), ("JAX", "jax")):
+    for name, dist in (
+        ("TensorFlow", "tensorflow"),
+        ("Keras", "keras"),
+        ("Pydantic", "pydantic"),
+        ("click", "click"),
+        ("PyYAML", "pyyaml"),
+        ("JAX", "jax"),
+    ):
         try:
             versions.append(f"{name} {version(dist)}")
         except PackageNotFoundError:
             pass
-    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True).stdout.strip()
-    when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    return (f"**Machine:** {os.cpu_count()} CPUs, {cpu}{avx}, {mem:.0f} GiB, GPU: {gpu() or 'none'}; "
-            f"Python {platform.python_version()}, {', '.join(versions)}. "
-            f"Load average {loads[0]:.1f} at the start, {loads[1]:.1f} at the end"
-            f"{' (a busy machine: the seconds are inflated, the ratios less so)' if max(loads) > 0.75 * (os.cpu_count() or 1) else ''}. "
-            f"Measured {when} at commit {commit or 'unknown'}{' with uncommitted changes' if dirty else ''}, "
-            f"`make bench` {mode} mode (`BENCH={mode}`).")
+    commit = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True
+    ).stdout.strip()
+    when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return (
+        f"**Machine:** {os.cpu_count()} CPUs, {cpu}{avx}, {mem:.0f} GiB, GPU: {gpu() or 'none'}; "
+        f"Python {platform.python_version()}, {', '.join(versions)}. "
+        f"Load average {loads[0]:.1f} at the start, {loads[1]:.1f} at the end"
+        f"{' (a busy machine: the seconds are inflated, the ratios less so)' if max(loads) > 0.75 * (os.cpu_count() or 1) else ''}. "
+        f"Measured {when} at commit {commit or 'unknown'}{' with uncommitted changes' if dirty else ''}, "
+        f"`make bench` {mode} mode (`BENCH={mode}`)."
+    )
 
 
 @dataclass
@@ -131,7 +147,14 @@ def run(script: str, mode: str) -> Result:
         code = proc.wait()
         rows = [json.loads(line) for line in rows_path.read_text(encoding="utf-8").splitlines() if line.strip()]
     if code and not any(row.get("ok") is False for row in rows):  # a failure no target explains
-        rows.append({"target": f"bench/{script} runs to the end", "value": f"failed (exit {code})", "note": "its output is below", "ok": False})
+        rows.append(
+            {
+                "target": f"bench/{script} runs to the end",
+                "value": f"failed (exit {code})",
+                "note": "its output is below",
+                "ok": False,
+            }
+        )
     return Result(rows, "".join(lines), shown, code)
 
 
@@ -182,7 +205,10 @@ def main() -> int:
     # on a lent GPU machine, which has no TensorFlow: see bench/gpu.sh), rather than becoming "not measured".
     no_gpu = [script for script in chosen if script in NEEDS_GPU and gpu() is None]
     for script in no_gpu:
-        print(f"\n=== bench/{script}: skipped, it needs an NVIDIA GPU and this machine has none; its rows stay", flush=True)
+        print(
+            f"\n=== bench/{script}: skipped, it needs an NVIDIA GPU and this machine has none; its rows stay",
+            flush=True,
+        )
     chosen = [script for script in chosen if script not in no_gpu]
     if not chosen:
         return 0
@@ -200,15 +226,24 @@ def main() -> int:
     elif no_gpu:
         about += f" The rows of {', '.join(f'bench/{s}' for s in no_gpu)} are from the last run on a GPU machine (their section says which)."
     doc = region(doc, "machine", about)
-    doc = region(doc, "targets", "\n".join(["| target | measured | result | command |", "|---|---|---|---|", *rows, *kept]))
+    doc = region(
+        doc, "targets", "\n".join(["| target | measured | result | command |", "|---|---|---|---|", *rows, *kept])
+    )
     for script, result in results.items():
-        doc = region(doc, f"output {script}", f"`{result.command}`:\n\n```text\n{result.output.rstrip()}\n```", after=f"### bench/{script}")
+        doc = region(
+            doc,
+            f"output {script}",
+            f"`{result.command}`:\n\n```text\n{result.output.rstrip()}\n```",
+            after=f"### bench/{script}",
+        )
     write_text(DOC, doc, force=True)
 
     unmet = sum(row.get("ok") is False for result in results.values() for row in result.rows)
     crashed = [script for script, result in results.items() if result.code]  # failed targets included
-    print(f"\nwrote {DOC.relative_to(ROOT)}: {len(rows)} rows from {len(results)} scripts ({args.mode} mode), {unmet} not met"
-          + (f"; exited with an error: {', '.join(crashed)}" if crashed else ""))
+    print(
+        f"\nwrote {DOC.relative_to(ROOT)}: {len(rows)} rows from {len(results)} scripts ({args.mode} mode), {unmet} not met"
+        + (f"; exited with an error: {', '.join(crashed)}" if crashed else "")
+    )
     return 1 if crashed else 0
 
 

@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _proc import machine_note, archspec_cmd, fmt_times, median, run_child, target
+from _proc import archspec_cmd, fmt_times, machine_note, median, run_child, target
 
 LINEAR = 1.5
 """Largest ratio of marginal per-layer times (largest spec vs the next) still read as linear growth."""
@@ -72,7 +72,7 @@ def _top(prof: cProfile.Profile, top: int, keys: tuple[str, ...] = ("tottime", "
         pstats.Stats(prof, stream=buf).strip_dirs().sort_stats(key).print_stats(top)
         body = buf.getvalue()
         print(f"--- top {top} by {key} ---")
-        print(body[body.index("   ncalls"):].rstrip())
+        print(body[body.index("   ncalls") :].rstrip())
 
 
 def profile(path: Path, top: int) -> None:
@@ -101,7 +101,11 @@ def profile(path: Path, top: int) -> None:
     t2 = time.perf_counter()
     report = archspec.shapes(spec)
     t3 = time.perf_counter()
-    stages += [("load = read + validate", t1 - t0), ("graph (expand)", t2 - t1), ("shapes(model) = expand + infer", t3 - t2)]
+    stages += [
+        ("load = read + validate", t1 - t0),
+        ("graph (expand)", t2 - t1),
+        ("shapes(model) = expand + infer", t3 - t2),
+    ]
     if render is not None:
         render(report)
         stages.append(("render (rich table)", time.perf_counter() - t3))
@@ -126,8 +130,12 @@ def profile(path: Path, top: int) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")], default=[100, 1000, 10000],
-                    help="comma-separated layer counts (default 100,1000,10000)")
+    ap.add_argument(
+        "--sizes",
+        type=lambda s: [int(x) for x in s.split(",")],
+        default=[100, 1000, 10000],
+        help="comma-separated layer counts (default 100,1000,10000)",
+    )
     ap.add_argument("-n", "--repeat", type=int, default=3, help="runs per size (default 3)")
     ap.add_argument("--build", action="store_true", help="also time archspec.build for sizes <= 1,000 (imports Keras)")
     ap.add_argument("--profile", action="store_true", help="cProfile archspec.shapes() in-process on the largest size")
@@ -149,17 +157,29 @@ def main() -> int:
                 t, m, _ = run_child([*archspec_cmd(), "shapes", str(path)], env=env)
                 times.append(t)
                 rss.append(m)
-            inproc = [run_child([sys.executable, "-c", IN_PROCESS.format(path=str(path))], env=env, capture=True)[2]
-                      for _ in range(args.repeat)]
+            inproc = [
+                run_child([sys.executable, "-c", IN_PROCESS.format(path=str(path))], env=env, capture=True)[2]
+                for _ in range(args.repeat)
+            ]
             parts = [line.split()[1:] for out in inproc for line in out.splitlines() if line.startswith("T ")]
-            rows[n] = (median(times), max(rss), times, median([float(p[0]) for p in parts]), median([float(p[1]) for p in parts]))
+            rows[n] = (
+                median(times),
+                max(rss),
+                times,
+                median([float(p[0]) for p in parts]),
+                median([float(p[1]) for p in parts]),
+            )
 
         base = rows[1][0]
-        print(f"{'layers':>7} {'whole process':>14} {'peak RSS':>9} {'per layer':>10} {'marginal/layer':>15} "
-              f"{'shapes()':>9} {'render()':>9}  runs")
+        print(
+            f"{'layers':>7} {'whole process':>14} {'peak RSS':>9} {'per layer':>10} {'marginal/layer':>15} "
+            f"{'shapes()':>9} {'render()':>9}  runs"
+        )
         for n, (t, rss, times, t_sh, t_re) in rows.items():
             marg = f"{(t - base) / n * 1e3:12.3f} ms" if n > 1 else f"{'(fixed cost)':>15}"
-            print(f"{n:>7} {t:12.3f} s {rss / 1024:5.0f} MiB {t / n * 1e3:7.3f} ms {marg} {t_sh:7.3f} s {t_re:7.3f} s  {fmt_times(times)}")
+            print(
+                f"{n:>7} {t:12.3f} s {rss / 1024:5.0f} MiB {t / n * 1e3:7.3f} ms {marg} {t_sh:7.3f} s {t_re:7.3f} s  {fmt_times(times)}"
+            )
         ip = {n: rows[n][3] + rows[n][4] for n in rows}
         hi = sizes[-1]
         print()
@@ -168,15 +188,26 @@ def main() -> int:
             m_lo, m_hi = (rows[lo][0] - base) / lo, (rows[hi][0] - base) / hi
             ip_lo, ip_hi = (ip[lo] - ip[1]) / lo, (ip[hi] - ip[1]) / hi
             growth[lo] = m_hi / m_lo
-            print(f"per-layer ratio {hi:,} vs {lo:,}: marginal whole-process {m_hi / m_lo:.2f}x, "
-                  f"marginal in-process shapes()+render() {ip_hi / ip_lo:.2f}x  (1.0 = linear; {hi // lo}x = quadratic)")
+            print(
+                f"per-layer ratio {hi:,} vs {lo:,}: marginal whole-process {m_hi / m_lo:.2f}x, "
+                f"marginal in-process shapes()+render() {ip_hi / ip_lo:.2f}x  (1.0 = linear; {hi // lo}x = quadratic)"
+            )
         if 10000 in rows:
             t = rows[10000][0]
-            target("`archspec shapes` on a 10,000-layer spec under 2 s (whole process)", f"{t:.2f} s", f"median of {args.repeat}", t < 2)
+            target(
+                "`archspec shapes` on a 10,000-layer spec under 2 s (whole process)",
+                f"{t:.2f} s",
+                f"median of {args.repeat}",
+                t < 2,
+            )
         if growth:
             lo = max(growth)
-            target(f"... linear growth: marginal time per layer, {hi:,} vs {lo:,} layers, at most {LINEAR}x", f"{growth[lo]:.2f}x",
-                   f"1.0 is linear, {hi // lo}x quadratic", growth[lo] <= LINEAR)
+            target(
+                f"... linear growth: marginal time per layer, {hi:,} vs {lo:,} layers, at most {LINEAR}x",
+                f"{growth[lo]:.2f}x",
+                f"1.0 is linear, {hi // lo}x quadratic",
+                growth[lo] <= LINEAR,
+            )
 
         if args.profile:
             profile(specs[sizes[-1]], args.top)
@@ -188,22 +219,35 @@ def main() -> int:
             for n in [s for s in sizes if s <= 1000]:
                 for limit in (0, 20000):  # 0: Python's default recursion limit; retried raised only on failure
                     try:
-                        res = [run_child([sys.executable, "-c", BUILD.format(path=str(specs[n]), limit=limit)], env=env, capture=True)
-                               for _ in range(args.repeat)]
+                        res = [
+                            run_child(
+                                [sys.executable, "-c", BUILD.format(path=str(specs[n]), limit=limit)],
+                                env=env,
+                                capture=True,
+                            )
+                            for _ in range(args.repeat)
+                        ]
                     except RuntimeError as exc:
                         last = str(exc).strip().splitlines()[-1]
                         print(f"{n:>7} FAILED: {last}  -> retrying with sys.setrecursionlimit(20000)")
                         continue
-                    parts = [line.split()[1:] for _, _, out in res for line in out.splitlines() if line.startswith("T ")]
+                    parts = [
+                        line.split()[1:] for _, _, out in res for line in out.splitlines() if line.startswith("T ")
+                    ]
                     t_imp, t_b = median([float(p[0]) for p in parts]), median([float(p[1]) for p in parts])
                     note = f"  (recursion limit {limit})" if limit else ""
-                    print(f"{n:>7} {median([r[0] for r in res]):12.3f} s {max(r[1] for r in res) / 1024:5.0f} MiB "
-                          f"{t_imp:6.2f} s {t_b:6.2f} s {t_b / n * 1e3:7.2f} ms{note}")
+                    print(
+                        f"{n:>7} {median([r[0] for r in res]):12.3f} s {max(r[1] for r in res) / 1024:5.0f} MiB "
+                        f"{t_imp:6.2f} s {t_b:6.2f} s {t_b / n * 1e3:7.2f} ms{note}"
+                    )
                     built[n] = (t_b, t_imp)
                     break
             if built:
-                target("`archspec.build` of the synthetic specs", ", ".join(f"{n:,} layers {t:.2f} s" for n, (t, _) in built.items()),
-                       f"plus {median([i for _, i in built.values()]):.1f} s to import Keras")
+                target(
+                    "`archspec.build` of the synthetic specs",
+                    ", ".join(f"{n:,} layers {t:.2f} s" for n, (t, _) in built.items()),
+                    f"plus {median([i for _, i in built.values()]):.1f} s to import Keras",
+                )
     return 0
 
 

@@ -46,7 +46,9 @@ SERVE = [sys.executable, "-c", "import sys; from archspec.cli import main; sys.e
 
 class Server:
     def __init__(self, target: Path) -> None:
-        self.proc = subprocess.Popen([*SERVE, str(target), "--port", "0", "--read-only"], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+        self.proc = subprocess.Popen(
+            [*SERVE, str(target), "--port", "0", "--read-only"], stdout=subprocess.PIPE, text=True, cwd=ROOT
+        )
         ready, _, _ = select.select([self.proc.stdout], [], [], 300)
         line = self.proc.stdout.readline() if ready else ""  # type: ignore[union-attr]
         found = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
@@ -74,7 +76,9 @@ def stats(ms: list[float], in_process: bool = False) -> str:
     cpu = CPU.get(id(ms)) if in_process else None
     ms = sorted(ms)
     p90 = ms[min(len(ms) - 1, int(round(0.9 * (len(ms) - 1))))]
-    return f"median {statistics.median(ms):7.1f} ms   p90 {p90:7.1f} ms" + (f"   (CPU median {statistics.median(cpu):6.1f} ms)" if cpu else "")
+    return f"median {statistics.median(ms):7.1f} ms   p90 {p90:7.1f} ms" + (
+        f"   (CPU median {statistics.median(cpu):6.1f} ms)" if cpu else ""
+    )
 
 
 CPU: dict[int, list[float]] = {}
@@ -107,7 +111,12 @@ def bench_spec(spec: Path, n: int) -> dict[str, list[float]]:
     local = timed(lambda k: view.check(edited(text, k), []), n)
     server = Server(spec)
     try:
-        remote = timed(lambda k: server.post("/api/spec/check", json.dumps({"text": edited(text, k)}).encode(), "application/json"), n)
+        remote = timed(
+            lambda k: server.post(
+                "/api/spec/check", json.dumps({"text": edited(text, k)}).encode(), "application/json"
+            ),
+            n,
+        )
     finally:
         server.close()
     return {"in process": local, "HTTP round trip": remote}
@@ -151,8 +160,9 @@ def bench_model(run: Path, images: dict[str, bytes], n: int) -> dict[str, list[f
 
 def bench_browser(specs: list[Path], run: Path, n: int) -> dict[str, list[float]]:
     """Keystroke -> table and diagram redrawn; end of a stroke -> answer shown: the page's own timings (status.specMs, modelMs)."""
-    from archspec.tools import draw
     from browser import Browser
+
+    from archspec.tools import draw
 
     out: dict[str, list[float]] = {}
     status = "JSON.parse(document.getElementById('status').textContent || '{}')"
@@ -169,10 +179,14 @@ def bench_browser(specs: list[Path], run: Path, n: int) -> dict[str, list[float]
                 page.wait_for(f"{status}.spec >= 1", "archspec:spec")
                 times, tables = [], []
                 for k in range(n + 3):  # the first three are not timed
-                    at = page.evaluate("document.getElementById('editor').value.search(/input: \\[\\d/)") + len("input: [")
+                    at = page.evaluate("document.getElementById('editor').value.search(/input: \\[\\d/)") + len(
+                        "input: ["
+                    )
                     value = page.evaluate(f"parseInt(document.getElementById('editor').value.slice({at}), 10)")
                     digits = len(str(value))
-                    page.evaluate(f"(function () {{ var e = document.getElementById('editor'); e.focus(); e.setSelectionRange({at}, {at + digits}); }})()")
+                    page.evaluate(
+                        f"(function () {{ var e = document.getElementById('editor'); e.focus(); e.setSelectionRange({at}, {at + digits}); }})()"
+                    )
                     before = page.evaluate(f"{status}.spec")
                     page.insert_text(str(value + 32 if k % 2 == 0 else value - 32))
                     detail = page.wait_for(after("spec", "specSettled", before), "archspec:spec")
@@ -191,7 +205,9 @@ def bench_browser(specs: list[Path], run: Path, n: int) -> dict[str, list[float]
             page = browser.new_page()
             page.goto(server.url)
             page.wait_for(f"{status}.ready", "archspec:ready")
-            x, y, w, h = page.evaluate("(function () { var r = document.getElementById('pad').getBoundingClientRect(); return [r.left, r.top, r.width, r.height]; })()")
+            x, y, w, h = page.evaluate(
+                "(function () { var r = document.getElementById('pad').getBoundingClientRect(); return [r.left, r.top, r.width, r.height]; })()"
+            )
             times = []
             for k in range(n + 3):
                 page.evaluate("document.getElementById('clear').click()")
@@ -225,10 +241,19 @@ def main() -> int:
             import archspec
 
             t = time.perf_counter()
-            run = archspec.train(ROOT / "specs" / "lenet.yaml", data=f"idx:{args.mnist}[:8000]", epochs=1, seed=1, learning_rate=3e-3,
-                                 run_dir=Path(tmp) / "run", verbose=0).run_dir
+            run = archspec.train(
+                ROOT / "specs" / "lenet.yaml",
+                data=f"idx:{args.mnist}[:8000]",
+                epochs=1,
+                seed=1,
+                learning_rate=3e-3,
+                run_dir=Path(tmp) / "run",
+                verbose=0,
+            ).run_dir
             print(f"(trained a LeNet run in {time.perf_counter() - t:.1f} s)")
-        rows = bench_model(run, {"test digit 28x28 grey": digit_png(args.mnist), "pad stroke 28x28 RGBA": stroke_png()}, args.n)
+        rows = bench_model(
+            run, {"test digit 28x28 grey": digit_png(args.mnist), "pad stroke 28x28 RGBA": stroke_png()}, args.n
+        )
         for what, ms in rows.items():
             print(f"model lenet  {what:<42} {stats(ms, what.endswith('in process'))}")
         if args.browser:

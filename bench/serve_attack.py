@@ -48,9 +48,13 @@ from pathlib import Path
 from _proc import ROOT, child_env, machine_note, target
 
 sys.path.insert(0, str(ROOT / "tests"))
-import hostile  # noqa: E402  (the test suite's hand-made hostile images: one maker for tests and bench)
+import hostile
 
-BOMBS = (hostile.png_declaring(30_000, 30_000), hostile.webp_declaring(16_383, 16_383), hostile.jpeg_declaring(5_000, 5_000, fill=3))
+BOMBS = (
+    hostile.png_declaring(30_000, 30_000),
+    hostile.webp_declaring(16_383, 16_383),
+    hostile.jpeg_declaring(5_000, 5_000, fill=3),
+)
 """Images whose headers declare far more pixels than the server decodes (its limit is 4096 x 4096)."""
 
 SERVE = [sys.executable, "-c", "import sys; from archspec.cli import main; sys.exit(main(sys.argv[1:]))", "serve"]
@@ -63,18 +67,28 @@ def quoted(text: str) -> str:
 
 
 def injections(lenet: str) -> list[str]:
-    return [lenet.replace("  - flatten", f"  - flatten: {{{quoted(MARKUP)}: 1}}", 1),
-            lenet.replace("  - flatten", f"  - flatten: {{name: {quoted(MARKUP)}}}", 1),
-            lenet.replace("variables: {classes: 10}", f"variables: {{classes: 10, {quoted('v' + MARKUP)}: {quoted(MARKUP)}}}", 1),
-            lenet.replace("activation: softmax", f"activation: {quoted(MARKUP)}", 1)]
+    return [
+        lenet.replace("  - flatten", f"  - flatten: {{{quoted(MARKUP)}: 1}}", 1),
+        lenet.replace("  - flatten", f"  - flatten: {{name: {quoted(MARKUP)}}}", 1),
+        lenet.replace(
+            "variables: {classes: 10}", f"variables: {{classes: 10, {quoted('v' + MARKUP)}: {quoted(MARKUP)}}}", 1
+        ),
+        lenet.replace("activation: softmax", f"activation: {quoted(MARKUP)}", 1),
+    ]
 
 
 class Server:
     def __init__(self, spec: Path, log: Path) -> None:
         self.log = log  # a file: a pipe nobody reads would fill and stop the server
         with open(self.log, "w") as err:
-            self.proc = subprocess.Popen([*SERVE, str(spec), "--read-only", "--port", "0"], stdout=subprocess.PIPE, stderr=err,
-                                         text=True, cwd=ROOT, env=child_env())
+            self.proc = subprocess.Popen(
+                [*SERVE, str(spec), "--read-only", "--port", "0"],
+                stdout=subprocess.PIPE,
+                stderr=err,
+                text=True,
+                cwd=ROOT,
+                env=child_env(),
+            )
         ready, _, _ = select.select([self.proc.stdout], [], [], 120)
         line = self.proc.stdout.readline() if ready else ""  # type: ignore[union-attr]
         found = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
@@ -102,12 +116,24 @@ class Server:
             return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
 
 
-def post(port: int, text: str, conn: http.client.HTTPConnection | None = None, timeout: float = 60,
-         path: str = "/api/spec/check", body: bytes | None = None, kind: str = "application/json") -> tuple[int, dict]:
+def post(
+    port: int,
+    text: str,
+    conn: http.client.HTTPConnection | None = None,
+    timeout: float = 60,
+    path: str = "/api/spec/check",
+    body: bytes | None = None,
+    kind: str = "application/json",
+) -> tuple[int, dict]:
     own = conn is None
     conn = conn or http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
-        conn.request("POST", path, body=json.dumps({"text": text}).encode() if body is None else body, headers={"Content-Type": kind})
+        conn.request(
+            "POST",
+            path,
+            body=json.dumps({"text": text}).encode() if body is None else body,
+            headers={"Content-Type": kind},
+        )
         response = conn.getresponse()
         return response.status, json.loads(response.read() or b"{}")
     finally:
@@ -134,14 +160,19 @@ class Page(threading.Thread):
             t0 = time.monotonic()
             while True:
                 try:
-                    status, data = (post(self.port, text, conn) if self.image is None else
-                                    post(self.port, "", conn, path="/api/model/look", body=self.image, kind="image/png"))
+                    status, data = (
+                        post(self.port, text, conn)
+                        if self.image is None
+                        else post(self.port, "", conn, path="/api/model/look", body=self.image, kind="image/png")
+                    )
                 except (OSError, http.client.HTTPException) as exc:
                     conn.close()
                     conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
                     status, data = 0, {"error": repr(exc)}
                 if status == 429:
-                    self.until.wait(data.get("retry_after_ms", 1000) / 1000)  # as the page waits; also ends with the run
+                    self.until.wait(
+                        data.get("retry_after_ms", 1000) / 1000
+                    )  # as the page waits; also ends with the run
                     if self.until.is_set():
                         return
                     continue
@@ -153,11 +184,16 @@ class Page(threading.Thread):
         conn.close()
 
 
-def fire(port: int, texts: list[str], counts: collections.Counter, lock: threading.Lock, image: bytes | None = None) -> list[threading.Thread]:
+def fire(
+    port: int, texts: list[str], counts: collections.Counter, lock: threading.Lock, image: bytes | None = None
+) -> list[threading.Thread]:
     def one(text: str) -> None:
         try:
-            status, _ = (post(port, text, timeout=120) if image is None else
-                         post(port, "", timeout=120, path="/api/model/look", body=image, kind="image/png"))
+            status, _ = (
+                post(port, text, timeout=120)
+                if image is None
+                else post(port, "", timeout=120, path="/api/model/look", body=image, kind="image/png")
+            )
         except (OSError, http.client.HTTPException):
             status = 0
         with lock:
@@ -169,7 +205,9 @@ def fire(port: int, texts: list[str], counts: collections.Counter, lock: threadi
     return threads
 
 
-def slow(port: int, n: int, body: bool, closed: collections.Counter, lock: threading.Lock, until: threading.Event) -> None:
+def slow(
+    port: int, n: int, body: bool, closed: collections.Counter, lock: threading.Lock, until: threading.Event
+) -> None:
     """`n` connections dripping a byte every 0.5 s: headers (a slowloris), or a declared body; counts the ones the server closed."""
     socks = []
     for _ in range(n):
@@ -180,7 +218,9 @@ def slow(port: int, n: int, body: bool, closed: collections.Counter, lock: threa
                 closed["refused"] += 1
             continue
         if body:
-            s.sendall(f"POST /api/spec/check HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n".encode())
+            s.sendall(
+                f"POST /api/spec/check HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n".encode()
+            )
         socks.append(s)
     drip = f"POST /api/spec/check HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nX-Pad: ".encode() + b"a" * 10_000
     sent = 0
@@ -198,7 +238,7 @@ def slow(port: int, n: int, body: bool, closed: collections.Counter, lock: threa
                 s.close()
         for s in list(socks):
             try:
-                s.send(b"x" if body else drip[sent:sent + 1])
+                s.send(b"x" if body else drip[sent : sent + 1])
             except OSError:
                 with lock:
                     closed["body closed" if body else "headers closed"] += 1
@@ -212,14 +252,18 @@ def slow(port: int, n: int, body: bool, closed: collections.Counter, lock: threa
 
 
 def pct(xs: list[float], q: float) -> float:
-    return statistics.quantiles(xs, n=100, method="inclusive")[q - 1] if len(xs) > 1 else (xs[0] if xs else float("nan"))
+    return (
+        statistics.quantiles(xs, n=100, method="inclusive")[q - 1] if len(xs) > 1 else (xs[0] if xs else float("nan"))
+    )
 
 
 def train_run(folder: Path, mnist: Path) -> Path:
     """A LeNet run (one epoch on 2,000 MNIST digits) trained in a child process: TensorFlow stays out of this one."""
     run = folder / "run"
-    code = (f"import archspec; archspec.train({str(ROOT / 'specs' / 'lenet.yaml')!r}, data={f'idx:{mnist}[:2000]'!r}, epochs=1, seed=1, "
-            f"run_dir={str(run)!r}, verbose=0)")
+    code = (
+        f"import archspec; archspec.train({str(ROOT / 'specs' / 'lenet.yaml')!r}, data={f'idx:{mnist}[:2000]'!r}, epochs=1, seed=1, "
+        f"run_dir={str(run)!r}, verbose=0)"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, env=child_env(), capture_output=True)
     return run
 
@@ -248,11 +292,13 @@ def measure_alone(port: int, lenet: str, image: bytes | None, n: int) -> list[fl
 
 def line(name: str, base: list[float], page: Page) -> str:
     lat = page.latencies
-    return (f"{name} alone:        {len(base)} requests, p50 {1000 * pct(base, 50):.0f} ms, p99 {1000 * pct(base, 99):.0f} ms, "
-            f"max {1000 * max(base):.0f} ms\n"
-            f"{name} under attack: {len(lat)} requests, p50 {1000 * pct(lat, 50):.0f} ms, p99 {1000 * pct(lat, 99):.0f} ms, "
-            f"max {1000 * max(lat):.0f} ms, failed {len(page.failures)} {page.failures[:3]}; "
-            f"ratio p50 {pct(lat, 50) / pct(base, 50):.1f}x, p99 {pct(lat, 99) / pct(base, 99):.1f}x")
+    return (
+        f"{name} alone:        {len(base)} requests, p50 {1000 * pct(base, 50):.0f} ms, p99 {1000 * pct(base, 99):.0f} ms, "
+        f"max {1000 * max(base):.0f} ms\n"
+        f"{name} under attack: {len(lat)} requests, p50 {1000 * pct(lat, 50):.0f} ms, p99 {1000 * pct(lat, 99):.0f} ms, "
+        f"max {1000 * max(lat):.0f} ms, failed {len(page.failures)} {page.failures[:3]}; "
+        f"ratio p50 {pct(lat, 50) / pct(base, 50):.1f}x, p99 {pct(lat, 99) / pct(base, 99):.1f}x"
+    )
 
 
 def main() -> None:
@@ -260,7 +306,11 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=30.0, help="length of the attack")
     ap.add_argument("--baseline", type=int, default=40, help="requests each page client makes alone first")
     ap.add_argument("--slow", type=int, default=100, help="slow-header connections")
-    ap.add_argument("--model", action="store_true", help="serve a LeNet run trained here: the model pane's client too, and look floods")
+    ap.add_argument(
+        "--model",
+        action="store_true",
+        help="serve a LeNet run trained here: the model pane's client too, and look floods",
+    )
     ap.add_argument("--mnist", type=Path, default=ROOT.parent / "shared" / "data" / "mnist")
     args = ap.parse_args()
     print(machine_note())
@@ -292,8 +342,10 @@ def main() -> None:
             pages = {name: Page(server.port, lenet, page_until, img) for name, img in kinds.items()}
             for p in pages.values():
                 p.start()
-            slowers = [threading.Thread(target=slow, args=(server.port, args.slow, False, closed, lock, until), daemon=True),
-                       threading.Thread(target=slow, args=(server.port, 20, True, closed, lock, until), daemon=True)]
+            slowers = [
+                threading.Thread(target=slow, args=(server.port, args.slow, False, closed, lock, until), daemon=True),
+                threading.Thread(target=slow, args=(server.port, 20, True, closed, lock, until), daemon=True),
+            ]
             for t in slowers:
                 t.start()
             t0, waves, shots = time.monotonic(), 0, []
@@ -326,19 +378,31 @@ def main() -> None:
             log = server.log.read_text(errors="replace").splitlines()
     for name, page in pages.items():
         print(line(name, base[name], page))
-    print(f"attack: {waves} waves of 200 checks + 41 expansions + 20 injections{' + 100 looks + 30 image bombs' if image else ''}; "
-          f"answers by status: {dict(sorted(counts.items()))}")
+    print(
+        f"attack: {waves} waves of 200 checks + 41 expansions + 20 injections{' + 100 looks + 30 image bombs' if image else ''}; "
+        f"answers by status: {dict(sorted(counts.items()))}"
+    )
     print(f"slow connections ({args.slow} headers, 20 bodies, a byte every 0.5 s): {dict(closed)}")
-    print(f"server memory: peak RSS of the server and its workers {max(peak) / 1024:.0f} MiB (sampled every 0.2 s)"
-          + f"; the server process's own VmHWM {hwm / 1024:.0f} MiB")
-    print(f"SIGTERM under attack: stopped in {stop:.2f} s (exit status {server.proc.returncode}); "
-          f"the server's log: {len(log)} lines{', tracebacks!' if any('Traceback' in entry for entry in log) else ''}")
-    for entry, n in collections.Counter(e[:90] for e in log if e and not e.startswith((" ", "Traceback"))).most_common(4):
+    print(
+        f"server memory: peak RSS of the server and its workers {max(peak) / 1024:.0f} MiB (sampled every 0.2 s)"
+        + f"; the server process's own VmHWM {hwm / 1024:.0f} MiB"
+    )
+    print(
+        f"SIGTERM under attack: stopped in {stop:.2f} s (exit status {server.proc.returncode}); "
+        f"the server's log: {len(log)} lines{', tracebacks!' if any('Traceback' in entry for entry in log) else ''}"
+    )
+    for entry, n in collections.Counter(e[:90] for e in log if e and not e.startswith((" ", "Traceback"))).most_common(
+        4
+    ):
         print(f"  log: {n} x {entry}")
     for name, page in pages.items():
         lat = page.latencies
         ok = bool(lat) and not page.failures and pct(lat, 99) < 5.0
-        target(f"serve under attack: {name}'s p99", f"{1000 * pct(lat, 99):.0f} ms (alone {1000 * pct(base[name], 99):.0f} ms)", ok=ok)
+        target(
+            f"serve under attack: {name}'s p99",
+            f"{1000 * pct(lat, 99):.0f} ms (alone {1000 * pct(base[name], 99):.0f} ms)",
+            ok=ok,
+        )
     target("serve: SIGTERM under attack", f"{stop:.2f} s", ok=stop < 1.0)
     sys.stdout.flush()
     os._exit(0)  # the attack's daemon threads may still hold sockets: nothing to wait for

@@ -70,7 +70,9 @@ def default_spec() -> tuple[str, str]:
 
 def checkout_of(ref: str, into: Path) -> Path:
     """REF's tree, extracted from git (no checkout, no change to this working tree)."""
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", ref], capture_output=True, check=True).stdout
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", "--format=tar", ref], capture_output=True, check=True
+    ).stdout
     with tempfile.TemporaryFile() as f:
         f.write(archive)
         f.seek(0)
@@ -84,7 +86,9 @@ def import_profile(cmd: list[str], runs: int) -> tuple[dict[str, float], float]:
     per_run: list[dict[str, float]] = []
     for _ in range(runs):
         env = child_env({**os.environ, "PYTHONPROFILEIMPORTTIME": "1"})
-        err = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True).stderr
+        err = subprocess.run(
+            cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        ).stderr
         found = {}
         for line in err.splitlines():
             if line.startswith("import time:") and "self [us]" not in line:
@@ -102,7 +106,9 @@ def package_of(module: str) -> str:
 
 
 def print_profile(label: str, profile: dict[str, float], total: float, process: float, top: int) -> None:
-    print(f"\nimport profile of `{label}` (python -X importtime, self times, median of runs; the profiler adds its own cost):")
+    print(
+        f"\nimport profile of `{label}` (python -X importtime, self times, median of runs; the profiler adds its own cost):"
+    )
     print(f"  imports: {total:.0f} ms of the {process * 1000:.0f} ms the whole process takes untraced")
     by_package: dict[str, float] = defaultdict(float)
     for module, ms in profile.items():
@@ -119,7 +125,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--spec", help=f"spec file (default {spec0})")
     ap.add_argument("--keras-app", help=f"keras.applications constructor of the same network (default {app0})")
-    ap.add_argument("-n", "--repeat", type=int, default=5, help="timed runs of each archspec command and floor (default 5)")
+    ap.add_argument(
+        "-n", "--repeat", type=int, default=5, help="timed runs of each archspec command and floor (default 5)"
+    )
     ap.add_argument("-k", "--keras-repeat", type=int, default=3, help="timed Keras runs (default 3; 0 skips Keras)")
     ap.add_argument("--before", metavar="REF", help="also time the archspec commands of this git commit")
     ap.add_argument("--profile-runs", type=int, default=3, help="runs of the import profile (default 3; 0 skips it)")
@@ -143,7 +151,11 @@ def main() -> int:
         commands[f"archspec validate specs/*.yaml ({len(zoo)} specs)"] = ([*cli, "validate", *zoo], ROOT)
         if args.before:
             old = checkout_of(args.before, Path(tmp))
-            for label in ("archspec --help", f"archspec shapes {spec_arg}", f"archspec validate specs/*.yaml ({len(zoo)} specs)"):
+            for label in (
+                "archspec --help",
+                f"archspec shapes {spec_arg}",
+                f"archspec validate specs/*.yaml ({len(zoo)} specs)",
+            ):
                 commands[f"[{args.before}] {label}"] = (commands[label][0], old)
         keras_cmd = [sys.executable, "-c", KERAS.format(app=app)]
 
@@ -171,10 +183,14 @@ def main() -> int:
     print(f"\nwhole process, median of {args.repeat} (Keras: of {args.keras_repeat}), after one warm-up run of each:")
     width = max(len(label) for label in [*commands, "keras"]) + 2
     for label in commands:
-        print(f"{label:<{width}} {median(times[label]):6.3f} s  peak RSS {max(rss[label]) / 1024:5.0f} MiB  (runs: {fmt_times(times[label])})")
+        print(
+            f"{label:<{width}} {median(times[label]):6.3f} s  peak RSS {max(rss[label]) / 1024:5.0f} MiB  (runs: {fmt_times(times[label])})"
+        )
     if keras_times:
         label = f"keras.applications.{app}(weights=None) + summary()"
-        print(f"{label:<{width}} {median(keras_times):6.3f} s  peak RSS {max(keras_rss) / 1024:5.0f} MiB  (runs: {fmt_times(keras_times)})")
+        print(
+            f"{label:<{width}} {median(keras_times):6.3f} s  peak RSS {max(keras_rss) / 1024:5.0f} MiB  (runs: {fmt_times(keras_times)})"
+        )
 
     shapes_s = median(times[f"archspec shapes {spec_arg}"])
     validate_s = median(times[f"archspec validate specs/*.yaml ({len(zoo)} specs)"])
@@ -184,7 +200,11 @@ def main() -> int:
     _, _, probe = run_child([sys.executable, "-c", PROBE.format(spec=spec)], env=env, capture=True)
     heavy = probe.split("imported", 1)[1].split()
     if args.before:
-        for label in ("archspec --help", f"archspec shapes {spec_arg}", f"archspec validate specs/*.yaml ({len(zoo)} specs)"):
+        for label in (
+            "archspec --help",
+            f"archspec shapes {spec_arg}",
+            f"archspec validate specs/*.yaml ({len(zoo)} specs)",
+        ):
             then, now = median(times[f"[{args.before}] {label}"]), median(times[label])
             print(f"{label}: {then:.3f} s at {args.before} -> {now:.3f} s now ({then / now:.1f}x faster)")
     if keras_times:
@@ -196,20 +216,36 @@ def main() -> int:
         print_profile(f"archspec shapes {spec_arg}", profile, total, shapes_s, args.top)
 
     print()
-    target(f"`archspec shapes {spec_arg}`, whole process, at most {SHAPES_S} s", f"{shapes_s:.3f} s", f"median of {args.repeat}", shapes_s <= SHAPES_S)
+    target(
+        f"`archspec shapes {spec_arg}`, whole process, at most {SHAPES_S} s",
+        f"{shapes_s:.3f} s",
+        f"median of {args.repeat}",
+        shapes_s <= SHAPES_S,
+    )
     if keras_times:
         ratio = median(keras_times) / shapes_s
-        target(f"... at least {RATIO:.0f}x faster than Keras build + summary()", f"{ratio:.1f}x",
-               f"Keras {median(keras_times):.2f} s; {params:,} parameters {'on both sides' if params == keras_params else 'DIFFER'}",
-               ratio >= RATIO and params == keras_params)
+        target(
+            f"... at least {RATIO:.0f}x faster than Keras build + summary()",
+            f"{ratio:.1f}x",
+            f"Keras {median(keras_times):.2f} s; {params:,} parameters {'on both sides' if params == keras_params else 'DIFFER'}",
+            ratio >= RATIO and params == keras_params,
+        )
     else:
         target(f"... at least {RATIO:.0f}x faster than Keras build + summary()", "not measured", "-k 0", None)
     target("... importing no TensorFlow, Keras or NumPy", ", ".join(heavy) or "none imported", "", not heavy)
-    target(f"`archspec validate specs/*.yaml` ({len(zoo)} specs) at most {VALIDATE_S} s", f"{validate_s:.3f} s", f"median of {args.repeat}", validate_s <= VALIDATE_S)
+    target(
+        f"`archspec validate specs/*.yaml` ({len(zoo)} specs) at most {VALIDATE_S} s",
+        f"{validate_s:.3f} s",
+        f"median of {args.repeat}",
+        validate_s <= VALIDATE_S,
+    )
     target(f"`archspec --help` at most {HELP_S} s", f"{help_s:.3f} s", f"median of {args.repeat}", help_s <= HELP_S)
     floor = median(times["python: import yaml, click, pydantic"])
-    target("floor: Python importing PyYAML, click and Pydantic", f"{floor:.3f} s",
-           f"+ one Pydantic model: {median(times['python: the same + one Pydantic model']):.3f} s; `python -c pass`: {median(times['python -c pass']):.3f} s")
+    target(
+        "floor: Python importing PyYAML, click and Pydantic",
+        f"{floor:.3f} s",
+        f"+ one Pydantic model: {median(times['python: the same + one Pydantic model']):.3f} s; `python -c pass`: {median(times['python -c pass']):.3f} s",
+    )
     return 0
 
 

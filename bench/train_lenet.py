@@ -82,32 +82,47 @@ def child(code: str) -> tuple[float, dict]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--mnist", default=str(ROOT.parent / "shared" / "data" / "mnist"), help="folder with t10k-*-ubyte.gz")
+    parser.add_argument(
+        "--mnist", default=str(ROOT.parent / "shared" / "data" / "mnist"), help="folder with t10k-*-ubyte.gz"
+    )
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     mnist = Path(args.mnist).resolve()
     if not (mnist / "t10k-images-idx3-ubyte.gz").is_file():
         print(f"skipped: the MNIST IDX files are not in {mnist} (give --mnist DIR)")
-        target("LeNet on MNIST: `archspec.train` epoch time beside a hand-written Keras LeNet", "not measured", f"no MNIST in {mnist}")
+        target(
+            "LeNet on MNIST: `archspec.train` epoch time beside a hand-written Keras LeNet",
+            "not measured",
+            f"no MNIST in {mnist}",
+        )
         return 0
     spec = str(ROOT / "specs" / "lenet.yaml")
     print(machine_note())
-    print(f"LeNet, MNIST {mnist}: train 8,000 / validate 2,000, {args.epochs} epochs, batch 32, Adam 1e-3, seed {args.seed}")
+    print(
+        f"LeNet, MNIST {mnist}: train 8,000 / validate 2,000, {args.epochs} epochs, batch 32, Adam 1e-3, seed {args.seed}"
+    )
     results = {}
     for name, template in (("keras", KERAS), ("archspec", ARCHSPEC)):
         wall, result = child(template.format(spec=spec, mnist=mnist, epochs=args.epochs, seed=args.seed))
         later = result["seconds"][1:] or result["seconds"]
         results[name] = (wall, result, statistics.median(later))
-        print(f"{name:>8}: epoch 1 {result['seconds'][0]:.2f} s, later epochs median {statistics.median(later):.2f} s "
-              f"({', '.join(f'{s:.2f}' for s in result['seconds'])}), val accuracy {result['val_accuracy']:.4f}, "
-              f"{result['params']:,} params, process {wall:.1f} s")
+        print(
+            f"{name:>8}: epoch 1 {result['seconds'][0]:.2f} s, later epochs median {statistics.median(later):.2f} s "
+            f"({', '.join(f'{s:.2f}' for s in result['seconds'])}), val accuracy {result['val_accuracy']:.4f}, "
+            f"{result['params']:,} params, process {wall:.1f} s"
+        )
     ratio = results["archspec"][2] / results["keras"][2]
     print(f"epoch time archspec / keras: {ratio:.2f}x (median of epochs 2..{args.epochs})")
-    print(f"accuracy archspec - keras: {results['archspec'][1]['val_accuracy'] - results['keras'][1]['val_accuracy']:+.4f}")
-    target("LeNet on MNIST: `archspec.train` epoch time beside a hand-written Keras LeNet", f"{ratio:.2f}x",
-           f"{args.epochs} epochs; val accuracy {results['archspec'][1]['val_accuracy']:.4f} vs {results['keras'][1]['val_accuracy']:.4f}; "
-           "archspec's epochs include a checkpoint")
+    print(
+        f"accuracy archspec - keras: {results['archspec'][1]['val_accuracy'] - results['keras'][1]['val_accuracy']:+.4f}"
+    )
+    target(
+        "LeNet on MNIST: `archspec.train` epoch time beside a hand-written Keras LeNet",
+        f"{ratio:.2f}x",
+        f"{args.epochs} epochs; val accuracy {results['archspec'][1]['val_accuracy']:.4f} vs {results['keras'][1]['val_accuracy']:.4f}; "
+        "archspec's epochs include a checkpoint",
+    )
     return 0
 
 

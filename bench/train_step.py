@@ -21,11 +21,17 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _proc import ROOT, machine_note, target  # noqa: E402
+from _proc import ROOT, machine_note, target
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-PAIRS = {"resnet50": "ResNet50", "densenet121": "DenseNet121", "vgg16": "VGG16", "mobilenet_v2": "MobileNetV2",
-         "efficientnet_b0": "EfficientNetB0", "convnext_tiny": "ConvNeXtTiny"}
+PAIRS = {
+    "resnet50": "ResNet50",
+    "densenet121": "DenseNet121",
+    "vgg16": "VGG16",
+    "mobilenet_v2": "MobileNetV2",
+    "efficientnet_b0": "EfficientNetB0",
+    "convnext_tiny": "ConvNeXtTiny",
+}
 
 
 def main() -> int:
@@ -49,14 +55,18 @@ def main() -> int:
     rng = np.random.default_rng(0)
     x = rng.normal(size=(args.batch, 224, 224, 3)).astype("float32")
     y = keras.utils.to_categorical(rng.integers(0, 1000, size=args.batch), 1000)
-    print(f"training step, batch {args.batch}, backend {keras.backend.backend()}, precision {args.precision or 'float32'}, "
-          f"jit {args.jit}; {machine_note()}")
+    print(
+        f"training step, batch {args.batch}, backend {keras.backend.backend()}, precision {args.precision or 'float32'}, "
+        f"jit {args.jit}; {machine_note()}"
+    )
     print(f"{'network':<12} {'archspec img/s':>15} {'keras img/s':>12} {'ratio':>7}")
     worst = 10.0
     figures = []
     for name in args.nets.split(","):
-        build = {"archspec": lambda: archspec.build(ROOT / "specs" / f"{name}.yaml"),
-                 "keras": lambda: getattr(keras.applications, PAIRS[name])(weights=None)}
+        build = {
+            "archspec": lambda: archspec.build(ROOT / "specs" / f"{name}.yaml"),
+            "keras": lambda: getattr(keras.applications, PAIRS[name])(weights=None),
+        }
         times: dict[str, list[float]] = {k: [] for k in build}
         # The model built first steps ~3 % slower than the one built second, even two identical keras.applications
         # models (MobileNetV2 against itself: 0.968x). So each side is built first in one half of the steps and
@@ -65,11 +75,13 @@ def main() -> int:
             keras.backend.clear_session()
             models = {key: build[key]() for key in order}
             for model in models.values():
-                model.compile(optimizer=keras.optimizers.SGD(0.01), loss="categorical_crossentropy", jit_compile=args.jit)
+                model.compile(
+                    optimizer=keras.optimizers.SGD(0.01), loss="categorical_crossentropy", jit_compile=args.jit
+                )
                 for _ in range(args.warmup):
                     model.train_on_batch(x, y)
             for step in range((args.steps + 1 - half) // 2):
-                for key in (order if step % 2 == 0 else order[::-1]):
+                for key in order if step % 2 == 0 else order[::-1]:
                     start = time.perf_counter()
                     models[key].train_on_batch(x, y)
                     times[key].append(time.perf_counter() - start)
@@ -79,8 +91,13 @@ def main() -> int:
         worst = min(worst, ratio)
         print(f"{name:<12} {rate['archspec']:>15.1f} {rate['keras']:>12.1f} {ratio:>6.3f}x")
         figures.append(f"{PAIRS[name]} {ratio:.3f}x ({rate['archspec']:.1f} vs {rate['keras']:.1f} img/s)")
-    target(f"training step at least 0.98x keras.applications' ({_device(keras)}, {keras.backend.backend()}, batch {args.batch}, "
-           f"{args.precision or 'float32'}{', jit' if args.jit else ''})", ", ".join(figures), f"median of {args.steps} steps", worst >= 0.98)
+    target(
+        f"training step at least 0.98x keras.applications' ({_device(keras)}, {keras.backend.backend()}, batch {args.batch}, "
+        f"{args.precision or 'float32'}{', jit' if args.jit else ''})",
+        ", ".join(figures),
+        f"median of {args.steps} steps",
+        worst >= 0.98,
+    )
     return 0
 
 

@@ -30,12 +30,25 @@ class Browser:
     def __init__(self, exe: str, profile: Path, *, width: int = 1400, height: int = 1000) -> None:
         to_browser, self._write = os.pipe()
         self._read, from_browser = os.pipe()
-        to_browser, from_browser = _above_four(to_browser), _above_four(from_browser)  # else one redirection below could overwrite the other
-        args = [*draw.chromium_args(str(profile)), "--remote-debugging-pipe", f"--window-size={width},{height}", "about:blank"]
+        to_browser, from_browser = (
+            _above_four(to_browser),
+            _above_four(from_browser),
+        )  # else one redirection below could overwrite the other
+        args = [
+            *draw.chromium_args(str(profile)),
+            "--remote-debugging-pipe",
+            f"--window-size={width},{height}",
+            "about:blank",
+        ]
         # fds 3 and 4 in the child are the protocol's; bash puts the pipes there before exec (dash cannot name fds above 9)
-        self.proc = subprocess.Popen(["bash", "-c", 'exec "$0" "$@" 3<&"$CDP_IN" 4>&"$CDP_OUT"', exe, *args],
-                                     pass_fds=(to_browser, from_browser), env={**os.environ, "CDP_IN": str(to_browser), "CDP_OUT": str(from_browser)},
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            ["bash", "-c", 'exec "$0" "$@" 3<&"$CDP_IN" 4>&"$CDP_OUT"', exe, *args],
+            pass_fds=(to_browser, from_browser),
+            env={**os.environ, "CDP_IN": str(to_browser), "CDP_OUT": str(from_browser)},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         os.close(to_browser)
         os.close(from_browser)
         self._buffer = b""
@@ -55,7 +68,7 @@ class Browser:
         os.close(self._write)
         os.close(self._read)
 
-    def __enter__(self) -> "Browser":
+    def __enter__(self) -> Browser:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -81,7 +94,9 @@ class Browser:
         message, _, self._buffer = self._buffer.partition(b"\0")
         return json.loads(message)
 
-    def call(self, method: str, params: dict[str, Any] | None = None, session: str | None = None, *, timeout: float = 60) -> dict[str, Any]:
+    def call(
+        self, method: str, params: dict[str, Any] | None = None, session: str | None = None, *, timeout: float = 60
+    ) -> dict[str, Any]:
         """Send a command and wait for its answer (events that arrive meanwhile are kept in `events`)."""
         wanted = self.send(method, params, session)
         deadline = time.monotonic() + timeout
@@ -108,7 +123,7 @@ class Browser:
             if "method" in message:
                 self.events.append(message)
 
-    def new_page(self) -> "Page":
+    def new_page(self) -> Page:
         target = self.call("Target.createTarget", {"url": "about:blank"})["targetId"]
         session = self.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
         page = Page(self, session, target)
@@ -136,37 +151,62 @@ class Page:
 
     def evaluate(self, expression: str, *, timeout: float = 60) -> Any:
         """The value of a JavaScript expression (a promise is awaited)."""
-        result = self.call("Runtime.evaluate", {"expression": expression, "awaitPromise": True, "returnByValue": True}, timeout=timeout)
+        result = self.call(
+            "Runtime.evaluate", {"expression": expression, "awaitPromise": True, "returnByValue": True}, timeout=timeout
+        )
         if "exceptionDetails" in result:
             details = result["exceptionDetails"]
-            raise BrowserError(f"{expression[:200]}: {details.get('exception', {}).get('description') or details.get('text')}")
+            raise BrowserError(
+                f"{expression[:200]}: {details.get('exception', {}).get('description') or details.get('text')}"
+            )
         return result["result"].get("value")
 
     def goto(self, url: str, *, timeout: float = 60) -> None:
         """Load a page and wait for its load event."""
         events = self.browser.events
-        events[:] = [e for e in events if not (e.get("sessionId") == self.session and e["method"] == "Page.loadEventFired")]
+        events[:] = [
+            e for e in events if not (e.get("sessionId") == self.session and e["method"] == "Page.loadEventFired")
+        ]
         self.call("Page.navigate", {"url": url})
         self.browser.wait_event(self.session, "Page.loadEventFired", timeout=timeout)
 
     def arm(self, event: str) -> None:
         """Start listening for the page's next `event` (before the action that causes it)."""
-        self.evaluate(f"window.__armed = window.__armed || {{}}; window.__armed[{json.dumps(event)}] = "
-                      f"new Promise(function (resolve) {{ window.addEventListener({json.dumps(event)}, function (e) {{ resolve(e.detail); }}, {{once: true}}); }}); 0")
+        self.evaluate(
+            f"window.__armed = window.__armed || {{}}; window.__armed[{json.dumps(event)}] = "
+            f"new Promise(function (resolve) {{ window.addEventListener({json.dumps(event)}, function (e) {{ resolve(e.detail); }}, {{once: true}}); }}); 0"
+        )
 
     def wait(self, event: str, *, timeout: float = 60) -> Any:
         """The detail of the `event` armed before (a copy, as JSON)."""
-        return self.evaluate(f"window.__armed[{json.dumps(event)}].then(function (d) {{ return JSON.parse(JSON.stringify(d)); }})", timeout=timeout)
+        return self.evaluate(
+            f"window.__armed[{json.dumps(event)}].then(function (d) {{ return JSON.parse(JSON.stringify(d)); }})",
+            timeout=timeout,
+        )
 
     def wait_for(self, condition: str, event: str, *, timeout: float = 60) -> Any:
         """Wait until a JavaScript condition holds, re-checking it each time the page fires `event`."""
         return self.evaluate(
-            "new Promise(function (resolve) { function test() { var v = (" + condition + "); if (v) { resolve(v); return true; } return false; }"
+            "new Promise(function (resolve) { function test() { var v = ("
+            + condition
+            + "); if (v) { resolve(v); return true; } return false; }"
             f" if (!test()) {{ window.addEventListener({json.dumps(event)}, function again() {{ if (test()) window.removeEventListener({json.dumps(event)}, again); }}); }} }})",
-            timeout=timeout)
+            timeout=timeout,
+        )
 
     def mouse(self, kind: str, x: float, y: float, *, buttons: int = 1) -> None:
-        self.call("Input.dispatchMouseEvent", {"type": kind, "x": x, "y": y, "button": "left", "buttons": buttons, "clickCount": 1, "pointerType": "mouse"})
+        self.call(
+            "Input.dispatchMouseEvent",
+            {
+                "type": kind,
+                "x": x,
+                "y": y,
+                "button": "left",
+                "buttons": buttons,
+                "clickCount": 1,
+                "pointerType": "mouse",
+            },
+        )
 
     def insert_text(self, text: str) -> None:
         """Type text at the caret, as a keyboard would (the page gets its input events)."""
@@ -181,8 +221,10 @@ class Page:
         """A PNG of the whole page, or of one element's box."""
         params: dict[str, Any] = {"format": "png", "captureBeyondViewport": True}
         if selector is not None:
-            box = self.evaluate(f"(function () {{ var r = document.querySelector({json.dumps(selector)}).getBoundingClientRect();"
-                                " return {x: r.left + scrollX, y: r.top + scrollY, width: r.width, height: r.height}; })()")
+            box = self.evaluate(
+                f"(function () {{ var r = document.querySelector({json.dumps(selector)}).getBoundingClientRect();"
+                " return {x: r.left + scrollX, y: r.top + scrollY, width: r.width, height: r.height}; })()"
+            )
             params["clip"] = {**box, "scale": 1}
         data = self.call("Page.captureScreenshot", params)["data"]
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -197,7 +239,10 @@ class Page:
                 continue
             method, params = event["method"], event.get("params", {})
             if method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "warning", "assert"):
-                found.append(f"console.{params['type']}: " + " ".join(str(a.get("value", a.get("description", ""))) for a in params.get("args", [])))
+                found.append(
+                    f"console.{params['type']}: "
+                    + " ".join(str(a.get("value", a.get("description", ""))) for a in params.get("args", []))
+                )
             elif method == "Runtime.exceptionThrown":
                 details = params.get("exceptionDetails", {})
                 found.append(f"exception: {details.get('exception', {}).get('description') or details.get('text')}")

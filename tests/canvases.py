@@ -40,7 +40,9 @@ def mnist_test_set(folder: Path) -> tuple[np.ndarray, np.ndarray]:
     return read_idx(folder / "t10k-images-idx3-ubyte.gz"), read_idx(folder / "t10k-labels-idx1-ubyte.gz")
 
 
-def canvases(images: np.ndarray, labels: np.ndarray, count: int, seed: int, size: int = SIZE) -> tuple[np.ndarray, np.ndarray]:
+def canvases(
+    images: np.ndarray, labels: np.ndarray, count: int, seed: int, size: int = SIZE
+) -> tuple[np.ndarray, np.ndarray]:
     """`count` canvases (N, size, size) uint8 and their masks (N, size, size) uint8 from these digits."""
     rng = np.random.default_rng(seed)
     pictures = np.zeros((count, size, size), np.uint8)

@@ -42,8 +42,12 @@ def png(pixels: np.ndarray, *, palette: np.ndarray | None = None, transparency: 
 def png_declaring(width: int, height: int, channels: int = 1) -> bytes:
     """A PNG of a few dozen bytes whose header declares `width` x `height` (its data is a few rows of zeros)."""
     raw = zlib.compress(b"\x00" * (width * channels + 1) * 2, 9)
-    return (PNG_SIGNATURE + _chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, _COLOR_TYPES[channels], 0, 0, 0))
-            + _chunk(b"IDAT", raw) + _chunk(b"IEND", b""))
+    return (
+        PNG_SIGNATURE
+        + _chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, _COLOR_TYPES[channels], 0, 0, 0))
+        + _chunk(b"IDAT", raw)
+        + _chunk(b"IEND", b"")
+    )
 
 
 def gif(width: int, height: int, frames: int = 1, frame: tuple[int, int] = (1, 1)) -> bytes:
@@ -52,13 +56,23 @@ def gif(width: int, height: int, frames: int = 1, frame: tuple[int, int] = (1, 1
     out = b"GIF89a" + struct.pack("<HH", width, height) + bytes([0x80, 0, 0]) + b"\x00\x00\x00\xff\xff\xff"
     if frames > 1:
         out += b"\x21\xff\x0bNETSCAPE2.0\x03\x01\x00\x00\x00"
-    frame = b"\x21\xf9\x04\x00\x01\x00\x00\x00" + b"\x2c" + struct.pack("<HHHH", 0, 0, *frame) + b"\x00" + b"\x02\x02\x44\x01\x00"
+    frame = (
+        b"\x21\xf9\x04\x00\x01\x00\x00\x00"
+        + b"\x2c"
+        + struct.pack("<HHHH", 0, 0, *frame)
+        + b"\x00"
+        + b"\x02\x02\x44\x01\x00"
+    )
     return out + frame * frames + b"\x3b"
 
 
 def bmp_declaring(width: int, height: int) -> bytes:
     """A BMP header (24-bit) declaring `width` x `height`, with no pixels after it."""
-    return b"BM" + struct.pack("<IHHI", 54, 0, 0, 54) + struct.pack("<IiiHHIIiiII", 40, width, height, 1, 24, 0, 0, 0, 0, 0, 0)
+    return (
+        b"BM"
+        + struct.pack("<IHHI", 54, 0, 0, 54)
+        + struct.pack("<IiiHHIIiiII", 40, width, height, 1, 24, 0, 0, 0, 0, 0, 0)
+    )
 
 
 class _Bits:
@@ -100,7 +114,13 @@ def webp(width: int, height: int, argb: tuple[int, int, int, int] = (255, 200, 1
 
 def webp_declaring(width: int, height: int) -> bytes:
     """A WebP of a few dozen bytes whose extended header (VP8X) declares `width` x `height`."""
-    vp8x = b"VP8X" + struct.pack("<I", 10) + b"\x00\x00\x00\x00" + (width - 1).to_bytes(3, "little") + (height - 1).to_bytes(3, "little")
+    vp8x = (
+        b"VP8X"
+        + struct.pack("<I", 10)
+        + b"\x00\x00\x00\x00"
+        + (width - 1).to_bytes(3, "little")
+        + (height - 1).to_bytes(3, "little")
+    )
     lossless = webp(1, 1)[12:]
     body = b"WEBP" + vp8x + lossless
     return b"RIFF" + struct.pack("<I", len(body)) + body
@@ -115,7 +135,13 @@ def jpeg_declaring(width: int, height: int, fill: int = 3) -> bytes:
 
 def with_orientation(jpeg: bytes, orientation: int) -> bytes:
     """A JPEG with an EXIF segment (APP1) saying its pixels are to be shown turned by `orientation` (1..8)."""
-    tiff = b"MM\x00\x2a" + struct.pack(">I", 8) + struct.pack(">H", 1) + struct.pack(">HHIHH", 0x0112, 3, 1, orientation, 0) + b"\x00" * 4
+    tiff = (
+        b"MM\x00\x2a"
+        + struct.pack(">I", 8)
+        + struct.pack(">H", 1)
+        + struct.pack(">HHIHH", 0x0112, 3, 1, orientation, 0)
+        + b"\x00" * 4
+    )
     payload = b"Exif\x00\x00" + tiff
     return jpeg[:2] + b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload + jpeg[2:]
 

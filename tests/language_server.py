@@ -42,7 +42,9 @@ class LanguageServer:
     def __init__(self, command: list[str], settings: dict[str, Any], root: Path) -> None:
         self.settings = settings
         self.root = root
-        self.proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=root)
+        self.proc = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=root
+        )
         self._send_lock = threading.Lock()
         self._cond = threading.Condition()
         self._answers: dict[int, dict[str, Any]] = {}
@@ -53,19 +55,24 @@ class LanguageServer:
         self._stderr: list[str] = []
         threading.Thread(target=self._read, daemon=True).start()
         threading.Thread(target=self._drain_stderr, daemon=True).start()
-        self.capabilities = self.request("initialize", {
-            "processId": os.getpid(),
-            "rootUri": root.as_uri(),
-            "workspaceFolders": [{"uri": root.as_uri(), "name": root.name}],
-            "capabilities": {
-                "workspace": {"configuration": True, "didChangeConfiguration": {"dynamicRegistration": True}},
-                "textDocument": {
-                    "completion": {"completionItem": {"snippetSupport": True, "documentationFormat": ["markdown", "plaintext"]}},
-                    "hover": {"contentFormat": ["markdown", "plaintext"]},
-                    "publishDiagnostics": {"relatedInformation": True},
+        self.capabilities = self.request(
+            "initialize",
+            {
+                "processId": os.getpid(),
+                "rootUri": root.as_uri(),
+                "workspaceFolders": [{"uri": root.as_uri(), "name": root.name}],
+                "capabilities": {
+                    "workspace": {"configuration": True, "didChangeConfiguration": {"dynamicRegistration": True}},
+                    "textDocument": {
+                        "completion": {
+                            "completionItem": {"snippetSupport": True, "documentationFormat": ["markdown", "plaintext"]}
+                        },
+                        "hover": {"contentFormat": ["markdown", "plaintext"]},
+                        "publishDiagnostics": {"relatedInformation": True},
+                    },
                 },
             },
-        })["capabilities"]
+        )["capabilities"]
         self.notify("initialized", {})
 
     # -- wire --
@@ -156,9 +163,14 @@ class LanguageServer:
             self._diagnostics.pop(uri, None)
             version = self._versions[uri] = self._versions.get(uri, 0) + 1
         if version == 1:
-            self.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "yaml", "version": 1, "text": text}})
+            self.notify(
+                "textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "yaml", "version": 1, "text": text}}
+            )
         else:
-            self.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": version}, "contentChanges": [{"text": text}]})
+            self.notify(
+                "textDocument/didChange",
+                {"textDocument": {"uri": uri, "version": version}, "contentChanges": [{"text": text}]},
+            )
 
     def diagnostics(self, uri: str, timeout: float = 30) -> list[dict[str, Any]]:
         """The diagnostics published for the document's current text."""
@@ -170,12 +182,17 @@ class LanguageServer:
             return self._diagnostics[uri]
 
     def completion(self, uri: str, line: int, character: int) -> list[dict[str, Any]]:
-        result = self.request("textDocument/completion", {"textDocument": {"uri": uri}, "position": {"line": line, "character": character}})
+        result = self.request(
+            "textDocument/completion",
+            {"textDocument": {"uri": uri}, "position": {"line": line, "character": character}},
+        )
         return result["items"] if isinstance(result, dict) else (result or [])
 
     def hover(self, uri: str, line: int, character: int) -> str:
         """The hover text (markdown) at a position, '' when there is none."""
-        result = self.request("textDocument/hover", {"textDocument": {"uri": uri}, "position": {"line": line, "character": character}})
+        result = self.request(
+            "textDocument/hover", {"textDocument": {"uri": uri}, "position": {"line": line, "character": character}}
+        )
         if not result:
             return ""
         contents = result["contents"]

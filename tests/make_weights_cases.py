@@ -13,8 +13,9 @@ import io
 import json
 import tempfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import h5py
 import numpy as np
@@ -22,8 +23,11 @@ import numpy as np
 CORPUS = Path(__file__).resolve().parent / "adversarial"
 RUN = "# run: build {root}/specs/lenet.yaml --weights {path} -o {tmp}/x.keras"
 LENET = {  # specs/lenet.yaml's layers with weights: name -> (kernel shape, bias shape)
-    "conv_1": ((5, 5, 1, 6), (6,)), "conv_2": ((5, 5, 6, 16), (16,)),
-    "dense_1": ((400, 120), (120,)), "dense_2": ((120, 100), (100,)), "dense_3": ((100, 10), (10,)),
+    "conv_1": ((5, 5, 1, 6), (6,)),
+    "conv_2": ((5, 5, 6, 16), (16,)),
+    "dense_1": ((400, 120), (120,)),
+    "dense_2": ((120, 100), (100,)),
+    "dense_3": ((100, 10), (10,)),
 }
 
 
@@ -40,7 +44,9 @@ def legacy(f: h5py.File) -> None:
 def keras3(f: h5py.File) -> None:
     """LeNet's weights in Keras 3's .weights.h5 layout (generic keys, the layer's name on vars)."""
     for i, (name, (kernel, bias)) in enumerate(LENET.items()):
-        key = ("conv2d" if name.startswith("conv") else "dense") + ("" if name.endswith("_1") else f"_{int(name[-1]) - 1}")
+        key = ("conv2d" if name.startswith("conv") else "dense") + (
+            "" if name.endswith("_1") else f"_{int(name[-1]) - 1}"
+        )
         variables = f.create_group(f"layers/{key}/vars")
         variables.attrs["name"] = name
         variables.create_dataset("0", shape=kernel, dtype="float32")
@@ -69,6 +75,7 @@ def then(*steps: Callable[[h5py.File], Any]) -> Callable[[h5py.File], None]:
     def write(f: h5py.File) -> None:
         for step in steps:
             step(f)
+
     return write
 
 
@@ -85,6 +92,7 @@ def _relink(path: str, link: Any) -> Callable[[h5py.File], None]:
     def step(f: h5py.File) -> None:
         del f[path]
         f[path] = link
+
     return step
 
 
@@ -106,20 +114,41 @@ def _missing_group(f: h5py.File) -> None:
 
 
 CASES: dict[str, tuple[Callable[[], bytes], list[str]]] = {
-    "weights_cyclic_group.weights.h5": (lambda: h5_bytes(then(keras3, _cycle)), ["contains itself (a cycle of groups)"]),
-    "weights_external_link.h5": (lambda: h5_bytes(then(legacy, _relink("conv_2", h5py.ExternalLink("/etc/passwd", "/")))),
-                                 ["/conv_2 is a link to another file (/etc/passwd); it is not followed"]),
-    "weights_external_link_tensor.weights.h5": (lambda: h5_bytes(then(keras3, _relink("layers/dense/vars/0", h5py.ExternalLink("/etc/passwd", "/x")))),
-                                                ["is a link to another file (/etc/passwd)"]),
-    "weights_soft_link.h5": (lambda: h5_bytes(then(legacy, _relink("conv_2", h5py.SoftLink("/conv_1")))), ["/conv_2 is a soft link"]),
-    "weights_dangling_soft_link.weights.h5": (lambda: h5_bytes(then(keras3, _relink("layers/dense", h5py.SoftLink("/nowhere")))),
-                                              ["/layers/dense is a soft link"]),
+    "weights_cyclic_group.weights.h5": (
+        lambda: h5_bytes(then(keras3, _cycle)),
+        ["contains itself (a cycle of groups)"],
+    ),
+    "weights_external_link.h5": (
+        lambda: h5_bytes(then(legacy, _relink("conv_2", h5py.ExternalLink("/etc/passwd", "/")))),
+        ["/conv_2 is a link to another file (/etc/passwd); it is not followed"],
+    ),
+    "weights_external_link_tensor.weights.h5": (
+        lambda: h5_bytes(then(keras3, _relink("layers/dense/vars/0", h5py.ExternalLink("/etc/passwd", "/x")))),
+        ["is a link to another file (/etc/passwd)"],
+    ),
+    "weights_soft_link.h5": (
+        lambda: h5_bytes(then(legacy, _relink("conv_2", h5py.SoftLink("/conv_1")))),
+        ["/conv_2 is a soft link"],
+    ),
+    "weights_dangling_soft_link.weights.h5": (
+        lambda: h5_bytes(then(keras3, _relink("layers/dense", h5py.SoftLink("/nowhere")))),
+        ["/layers/dense is a soft link"],
+    ),
     "weights_external_data.h5": (lambda: h5_bytes(then(legacy, _external_data)), ["keeps its data in another file"]),
     "weights_layer_without_group.h5": (lambda: h5_bytes(then(legacy, _missing_group)), ["/conv_9 is missing"]),
-    "weights_layer_names_not_a_list.h5": (lambda: h5_bytes(then(legacy, _scalar_names)), ["@layer_names is not a list of names"]),
-    "weights_string_tensor.h5": (lambda: h5_bytes(then(legacy, _strings)), ["/dense_3/dense_3/bias:0 holds text (|S1), not real numbers"]),
+    "weights_layer_names_not_a_list.h5": (
+        lambda: h5_bytes(then(legacy, _scalar_names)),
+        ["@layer_names is not a list of names"],
+    ),
+    "weights_string_tensor.h5": (
+        lambda: h5_bytes(then(legacy, _strings)),
+        ["/dense_3/dense_3/bias:0 holds text (|S1), not real numbers"],
+    ),
     "weights_nan.h5": (lambda: h5_bytes(then(legacy, _nan)), ["NaN or infinite"]),
-    "weights_nested_config.keras": (lambda: keras_zip(b"[" * 200_000 + b"]" * 200_000, h5_bytes(keras3)), ["nested too deeply"]),
+    "weights_nested_config.keras": (
+        lambda: keras_zip(b"[" * 200_000 + b"]" * 200_000, h5_bytes(keras3)),
+        ["nested too deeply"],
+    ),
     "weights_truncated.h5": (lambda: _half(h5_bytes(legacy)), ["truncated"]),
     "weights_truncated.keras": (lambda: _half(keras_zip(b"{}", h5_bytes(keras3))), ["cut short"]),
     "weights_truncated_inner.keras": (lambda: _truncated_inner(), ["truncated"]),

@@ -22,9 +22,9 @@ import shlex
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 
 from archspec.cli import main
-from conftest import ROOT
 
 CORPUS = ROOT / "tests" / "adversarial"
 CASES = sorted(p for p in CORPUS.iterdir() if p.suffix != ".expect")
@@ -59,7 +59,9 @@ def test_refused_with_one_located_message(path, tmp_path, capsys):
     assert "Traceback" not in err + out
     messages = [line for line in err.splitlines() if line and not line.startswith(" ")]
     assert len(messages) == 1, err[:3000]
-    label = want["label"][0].replace("{path}", str(path)) if want["label"] else str(path)  # {path}/run.json: a file in a case folder
+    label = (
+        want["label"][0].replace("{path}", str(path)) if want["label"] else str(path)
+    )  # {path}/run.json: a file in a case folder
     assert messages[0].startswith(label + ":"), err[:3000]
     assert err.count(str(path)) <= 1, "the file is named once"
     assert len(err) < 2_000, "a message quotes no huge value whole"

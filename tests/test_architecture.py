@@ -13,7 +13,6 @@ import ast
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT
 
 PACKAGE = ROOT / "archspec"
@@ -98,7 +97,8 @@ def test_every_module_has_a_layer(graph) -> None:
 def upward(graph: dict[str, dict[str, int]]) -> list[str]:
     return [
         f"{name} (layer {layer_of(name)}) imports {target} (layer {layer_of(target)}) at line {line}"
-        for name, targets in graph.items() for target, line in targets.items()
+        for name, targets in graph.items()
+        for target, line in targets.items()
         if layer_of(target) > layer_of(name)
     ]
 
@@ -144,8 +144,13 @@ def test_imports_only_go_down(graph) -> None:
 
 
 def test_nothing_inside_imports_the_facade(graph) -> None:
-    wrong = [f"{name} imports {target}" for name, targets in graph.items() if name not in ("archspec", "archspec.api")
-             for target in targets if target in ("archspec", "archspec.api")]
+    wrong = [
+        f"{name} imports {target}"
+        for name, targets in graph.items()
+        if name not in ("archspec", "archspec.api")
+        for target in targets
+        if target in ("archspec", "archspec.api")
+    ]
     assert not wrong, "\n".join(wrong)
 
 
@@ -166,5 +171,9 @@ def test_the_checks_find_a_planted_violation(graph) -> None:
         planted.unlink()
     assert found == {"archspec.graph.expand": 2}
     assert upward({"archspec.kinds._planted_upward": found})
-    ring = {"archspec.graph.a": {"archspec.graph.b": 1}, "archspec.graph.b": {"archspec.graph.c": 1}, "archspec.graph.c": {"archspec.graph.a": 1}}
+    ring = {
+        "archspec.graph.a": {"archspec.graph.b": 1},
+        "archspec.graph.b": {"archspec.graph.c": 1},
+        "archspec.graph.c": {"archspec.graph.a": 1},
+    }
     assert cycles(ring) == [["archspec.graph.a", "archspec.graph.b", "archspec.graph.c"]]

@@ -16,7 +16,6 @@ import sys
 import textwrap
 
 import pytest
-
 from conftest import ROOT
 
 if importlib.util.find_spec("jax") is None:
@@ -37,7 +36,7 @@ def test_build_save_reload_train_on_jax(spec, tmp_path):
         model = archspec.check({spec!r})            # static shapes equal the JAX-built model's
         x = np.random.default_rng(0).normal(size=(4, *report.input_shape)).astype("float32")
         before = np.asarray(model(x))
-        path = archspec.save_model(model, {str(tmp_path / 'm.keras')!r})
+        path = archspec.save_model(model, {str(tmp_path / "m.keras")!r})
         again = keras.saving.load_model(path)
         same = float(np.abs(np.asarray(again(x)) - before).max())
         classes = report.output_shape[-1]
@@ -48,8 +47,12 @@ def test_build_save_reload_train_on_jax(spec, tmp_path):
     """)
     # XLA's optimisation passes cost ~2 s per compiled op on CPU (every weight initialiser of a new shape is one);
     # this test asks whether the model runs on JAX, not how fast, so it compiles unoptimised: 2-5x quicker.
-    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu",
-           "XLA_FLAGS": (os.environ.get("XLA_FLAGS", "") + " --xla_backend_optimization_level=0").strip()}
+    env = {
+        **os.environ,
+        "KERAS_BACKEND": "jax",
+        "JAX_PLATFORMS": "cpu",
+        "XLA_FLAGS": (os.environ.get("XLA_FLAGS", "") + " --xla_backend_optimization_level=0").strip(),
+    }
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     out = json.loads(result.stdout.strip().splitlines()[-1])

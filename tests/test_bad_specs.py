@@ -14,10 +14,10 @@ import re
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 
 import archspec
 from archspec.cli import main
-from conftest import ROOT
 
 BAD = sorted(p for p in (ROOT / "tests" / "bad_specs").iterdir() if p.suffix in (".yaml", ".json"))
 _HEADER = re.compile(r"^# (expect|hint|at): (.*)$", re.M)

@@ -4,9 +4,9 @@ gives as logits) is a warning; logits straight from a layer's sums, and a regres
 from __future__ import annotations
 
 import pytest
+from conftest import ROOT
 
 import archspec
-from conftest import ROOT
 
 
 def spec(layers, *, defaults=None, training=None, outputs=None):
@@ -17,16 +17,37 @@ def spec(layers, *, defaults=None, training=None, outputs=None):
     return data
 
 
-ALL_CONV = [{"conv": {"filters": 8, "kernel": 3}}, {"conv": {"filters": 10, "kernel": 1}}, {"pool": {"kind": "avg", "global": True}}]
+ALL_CONV = [
+    {"conv": {"filters": 8, "kernel": 3}},
+    {"conv": {"filters": 10, "kernel": 1}},
+    {"pool": {"kind": "avg", "global": True}},
+]
 RELU = {"conv": {"activation": "relu", "padding": "same"}}
 
 FLAGGED = {
-    "relu from defaults, then a softmax": (spec([*ALL_CONV, {"activation": "softmax"}], defaults=RELU), "conv_2", "the softmax of 'activation_1'"),
-    "relu from defaults, the output gives logits": (spec(ALL_CONV, defaults=RELU), "conv_2", "output 'pool_1' gives (its classification loss applies the softmax)"),
-    "relu on a dense, dropout, softmax": (spec(["flatten", {"dense": {"units": 10, "activation": "relu"}}, {"dropout": 0.5}, {"activation": "softmax"}]),
-                                         "dense_1", "the softmax of 'activation_1'"),
-    "tanh, then dropout as a multilabel output": (spec(["flatten", {"dense": {"units": 4, "activation": "tanh"}}, {"dropout": 0.1}],
-                                                       training={"heads": {"dropout_1": "multilabel"}}), "dense_1", "its multilabel loss applies the sigmoid"),
+    "relu from defaults, then a softmax": (
+        spec([*ALL_CONV, {"activation": "softmax"}], defaults=RELU),
+        "conv_2",
+        "the softmax of 'activation_1'",
+    ),
+    "relu from defaults, the output gives logits": (
+        spec(ALL_CONV, defaults=RELU),
+        "conv_2",
+        "output 'pool_1' gives (its classification loss applies the softmax)",
+    ),
+    "relu on a dense, dropout, softmax": (
+        spec(["flatten", {"dense": {"units": 10, "activation": "relu"}}, {"dropout": 0.5}, {"activation": "softmax"}]),
+        "dense_1",
+        "the softmax of 'activation_1'",
+    ),
+    "tanh, then dropout as a multilabel output": (
+        spec(
+            ["flatten", {"dense": {"units": 4, "activation": "tanh"}}, {"dropout": 0.1}],
+            training={"heads": {"dropout_1": "multilabel"}},
+        ),
+        "dense_1",
+        "its multilabel loss applies the sigmoid",
+    ),
 }
 
 
@@ -40,10 +61,16 @@ def test_an_activation_on_the_logits_is_flagged(case):
 
 
 CLEAN = {
-    "the override the hint gives": spec([ALL_CONV[0], {"conv": {"filters": 10, "kernel": 1, "activation": "linear"}}, ALL_CONV[2]], defaults=RELU),
+    "the override the hint gives": spec(
+        [ALL_CONV[0], {"conv": {"filters": 10, "kernel": 1, "activation": "linear"}}, ALL_CONV[2]], defaults=RELU
+    ),
     "a dense layer's own sums": spec(["flatten", {"dense": {"units": 32, "activation": "relu"}}, {"dense": 10}]),
-    "softmax in the dense layer": spec(["flatten", {"dense": {"units": 32, "activation": "relu"}}, {"dense": {"units": 10, "activation": "softmax"}}]),
-    "a regression output may end in a relu's values": spec([*ALL_CONV], defaults=RELU, training={"heads": {"pool_1": "regression"}}),
+    "softmax in the dense layer": spec(
+        ["flatten", {"dense": {"units": 32, "activation": "relu"}}, {"dense": {"units": 10, "activation": "softmax"}}]
+    ),
+    "a regression output may end in a relu's values": spec(
+        [*ALL_CONV], defaults=RELU, training={"heads": {"pool_1": "regression"}}
+    ),
     "batch norm after the relu": spec([*ALL_CONV[:2], "batchnorm", ALL_CONV[2]], defaults=RELU),
 }
 
@@ -55,4 +82,6 @@ def test_logits_from_sums_are_not_flagged(case):
 
 def test_the_zoo_is_clean():
     for path in sorted((ROOT / "specs").glob("*.yaml")):
-        assert not [w for w in archspec.shapes(path, max_params=None).warnings if "on the logits" in w.message], path.name
+        assert not [w for w in archspec.shapes(path, max_params=None).warnings if "on the logits" in w.message], (
+            path.name
+        )

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import ROOT
 
 from archspec.cli import main
 from archspec.tools.serve.spec_view import SpecView
-from conftest import ROOT
 
 CASES = sorted(p for p in (ROOT / "tests" / "adversarial").glob("checks_*.yaml") if "# run:" not in p.read_text())
 """The corpus' spec cases (those run as `validate`, the default; the others are about a command's options)."""
@@ -65,7 +65,9 @@ def test_without_a_training_section_train_refuses_and_validate_warns(tmp_path, d
     path.write_text("name: scalar\ninput: [8, 8, 1]\nlayers:\n  - flatten\n  - dense: {units: 1}\n")
     assert main(["validate", str(path)]) == 0
     warning = capsys.readouterr().err.splitlines()[0]
-    assert warning.startswith(f"{path}:5:12: layers[1].dense: warning: output 'dense_1' (dense_1) is 1; a classification output")
+    assert warning.startswith(
+        f"{path}:5:12: layers[1].dense: warning: output 'dense_1' (dense_1) is 1; a classification output"
+    )
     assert main(["train", str(path), "--data", str(digits), "--run-dir", str(tmp_path / "run")]) == 2
     assert first_line(capsys.readouterr().err) == warning.replace("warning: ", "")
     assert main(["validate", "--strict", str(path)]) == 2

@@ -5,10 +5,10 @@ unresolvable name and a documentation address (RFC 5737) that binding refuses lo
 from __future__ import annotations
 
 import pytest
+from conftest import ROOT
 
 from archspec.cli import main
 from archspec.tools.serve import run as serve_run
-from conftest import ROOT
 
 EFFICIENTNET = ROOT / "specs" / "efficientnet.yaml"
 
@@ -16,6 +16,7 @@ EFFICIENTNET = ROOT / "specs" / "efficientnet.yaml"
 @pytest.fixture
 def never_listens(monkeypatch):
     """Fail the test instead of serving forever."""
+
     def listen(host, port):
         raise AssertionError("the server started")
 
@@ -41,14 +42,20 @@ def test_a_spec_with_mistakes_still_opens_with_a_variant_it_has(monkeypatch, tmp
     """The page is for fixing a spec: only the options are checked against it."""
     broken = tmp_path / "broken.yaml"
     broken.write_text(EFFICIENTNET.read_text() + "\nlayers: [{conv: {filters: -1}}]\n")
-    spec, model = serve_run.views(broken, sets=("variant=\"b3\"",))
+    spec, model = serve_run.views(broken, sets=('variant="b3"',))
     assert model is None and not spec.check(spec.text, spec.sets)["ok"]
 
 
-@pytest.mark.parametrize("host, blamed", [
-    ("192.0.2.1", "cannot listen on '192.0.2.1': it is not an address of this machine"),
-    ("no-such-host.invalid", "cannot listen on 'no-such-host.invalid': it is not a name or address this machine can look up"),
-])
+@pytest.mark.parametrize(
+    "host, blamed",
+    [
+        ("192.0.2.1", "cannot listen on '192.0.2.1': it is not an address of this machine"),
+        (
+            "no-such-host.invalid",
+            "cannot listen on 'no-such-host.invalid': it is not a name or address this machine can look up",
+        ),
+    ],
+)
 def test_a_host_not_on_this_machine_is_blamed_on_the_host(host, blamed, capsys):
     err = refusal(["serve", str(ROOT / "specs" / "lenet.yaml"), "--host", host, "--port", "0"], capsys)
     assert err.startswith(f"--host: {blamed}")

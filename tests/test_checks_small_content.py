@@ -26,8 +26,11 @@ def test_digits_padded_into_96x96_are_warned_about_with_the_way_to_resize():
     assert "training.data.fit: resize (--fit resize)" in warning
 
 
-@pytest.mark.parametrize("side, target, fit", [(28, 32, "auto"), (28, 56, "auto"), (28, 96, "pad"), (28, 96, "resize"), (96, 96, "auto")],
-                         ids=["lenet", "a quarter", "pad chosen", "resize chosen", "same size"])
+@pytest.mark.parametrize(
+    "side, target, fit",
+    [(28, 32, "auto"), (28, 56, "auto"), (28, 96, "pad"), (28, 96, "resize"), (96, 96, "auto")],
+    ids=["lenet", "a quarter", "pad chosen", "resize chosen", "same size"],
+)
 def test_quiet_when_the_content_fills_the_input_or_the_user_chose(side, target, fit):
     assert D.plan(digits(side=side), (target, target, 1), 10, cfg(fit)).warnings == ()
 
@@ -35,7 +38,14 @@ def test_quiet_when_the_content_fills_the_input_or_the_user_chose(side, target, 
 def test_train_prints_the_warning(tmp_path):
     x = np.random.default_rng(0).integers(0, 255, (20, 28, 28), dtype=np.uint8)
     lines: list[str] = []
-    archspec.train(archspec.loads(SPEC.format(side=96)), data=(x, np.arange(20) % 10), epochs=1, batch_size=10, verbose=2,
-                   log=lines.append, run_dir=tmp_path / "run")
+    archspec.train(
+        archspec.loads(SPEC.format(side=96)),
+        data=(x, np.arange(20) % 10),
+        epochs=1,
+        batch_size=10,
+        verbose=2,
+        log=lines.append,
+        run_dir=tmp_path / "run",
+    )
     warnings = [line for line in lines if line.startswith("warning:")]
     assert len(warnings) == 1 and "fill 8.5% of it" in warnings[0] and "--fit resize" in warnings[0]

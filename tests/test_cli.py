@@ -9,10 +9,10 @@ import sys
 import click
 import pytest
 from click.testing import CliRunner
+from conftest import ROOT
 
 import archspec
 from archspec.cli import cli, main
-from conftest import ROOT
 
 LENET = str(ROOT / "specs" / "lenet.yaml")
 LENET_SHAPES = [[28, 28, 6], [14, 14, 6], [10, 10, 16], [5, 5, 16], [400], [120], [100], [10]]
@@ -27,8 +27,16 @@ def test_shapes_json_reports_lenet():
     assert [l["output_shape"] for l in data["layers"]] == LENET_SHAPES
     assert [l["params"] for l in data["layers"]] == [156, 0, 2416, 0, 0, 48120, 12100, 1010]
     assert data["layers"][0] == {
-        "name": "conv_1", "type": "conv", "inputs": ["input"], "output_shape": [28, 28, 6], "params": 156,
-        "trainable_params": 156, "macs": 28 * 28 * 6 * 25, "receptive_field": [5, 5], "jump": [1, 1], "frozen": False,
+        "name": "conv_1",
+        "type": "conv",
+        "inputs": ["input"],
+        "output_shape": [28, 28, 6],
+        "params": 156,
+        "trainable_params": 156,
+        "macs": 28 * 28 * 6 * 25,
+        "receptive_field": [5, 5],
+        "jump": [1, 1],
+        "frozen": False,
     }
     assert data["macs"] == sum(l["macs"] for l in data["layers"])
 
@@ -100,7 +108,9 @@ def test_help_has_an_example(command):
 
 
 def test_top_level_shim_runs():
-    result = subprocess.run([sys.executable, str(ROOT / "cli.py"), "shapes", LENET, "--json"], capture_output=True, text=True, cwd=ROOT)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "cli.py"), "shapes", LENET, "--json"], capture_output=True, text=True, cwd=ROOT
+    )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["total_params"] == 63802
 
@@ -132,12 +142,28 @@ NATIVE_LOGS = ("absl::InitializeLog", "cuInit", "cudart_stub", "cpu_feature_guar
 def test_tensorflow_start_up_logs_only_with_verbose(mnist_dir, tmp_path):
     import os
 
-    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "ARCHSPEC_TF_LOGS")}  # as in a terminal
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "ARCHSPEC_TF_LOGS")
+    }  # as in a terminal
     env["CUDA_VISIBLE_DEVICES"] = ""
 
     def train(*flags: str, run: str) -> subprocess.CompletedProcess:
-        args = [sys.executable, str(ROOT / "cli.py"), *flags, "train", LENET, "--data", f"idx:{mnist_dir}[:64]",
-                "--epochs", "1", "--batch-size", "32", "--run-dir", str(tmp_path / run), "--plain"]
+        args = [
+            sys.executable,
+            str(ROOT / "cli.py"),
+            *flags,
+            "train",
+            LENET,
+            "--data",
+            f"idx:{mnist_dir}[:64]",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "32",
+            "--run-dir",
+            str(tmp_path / run),
+            "--plain",
+        ]
         return subprocess.run(args, capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
 
     quiet = train(run="quiet")
@@ -152,5 +178,7 @@ def test_tensorflow_start_up_logs_only_with_verbose(mnist_dir, tmp_path):
 def test_messages_still_reach_stderr_while_native_logs_are_hidden(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: x\ninput: [8, 8, 1]\nlayers: [flatten, {dense: yes}]\n")
-    result = subprocess.run([sys.executable, str(ROOT / "cli.py"), "validate", str(bad)], capture_output=True, text=True, cwd=ROOT)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "cli.py"), "validate", str(bad)], capture_output=True, text=True, cwd=ROOT
+    )
     assert result.returncode == 2 and "expected an integer, got a boolean" in result.stderr

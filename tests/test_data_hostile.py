@@ -15,16 +15,16 @@ import struct
 import tracemalloc
 from types import SimpleNamespace
 
+import hostile as H
 import numpy as np
 import pytest
+from conftest import ROOT
 
 import archspec
-import hostile as H
 from archspec.cli import main
 from archspec.spec.training import Data
 from archspec.training import data as D
 from archspec.training.data import decode as dec
-from conftest import ROOT
 
 RUN = ROOT / "tests" / "fixtures" / "legacy-run"
 rng = np.random.default_rng(0)
@@ -45,14 +45,18 @@ def folder(root, layout: dict[str, int], make=lambda: H.png(grey())):
 
 # -- headers: every format's size read before decoding -------------------------------------------------------------
 
-@pytest.mark.parametrize("data, size", [
-    (H.jpeg_declaring(5000, 4000, fill=3), (5000, 4000)),  # legal 0xFF fill bytes before the frame header
-    (H.webp_declaring(16383, 16383), (16383, 16383)),
-    (H.webp(7, 9), (7, 9)),
-    (H.gif(30, 40, frames=3), (30, 40)),
-    (H.gif(1, 1, frame=(5000, 3000)), (5000, 3000)),  # the decoder goes by the frame, not the screen
-    (H.bmp_declaring(300, 200), (300, 200)),
-])
+
+@pytest.mark.parametrize(
+    "data, size",
+    [
+        (H.jpeg_declaring(5000, 4000, fill=3), (5000, 4000)),  # legal 0xFF fill bytes before the frame header
+        (H.webp_declaring(16383, 16383), (16383, 16383)),
+        (H.webp(7, 9), (7, 9)),
+        (H.gif(30, 40, frames=3), (30, 40)),
+        (H.gif(1, 1, frame=(5000, 3000)), (5000, 3000)),  # the decoder goes by the frame, not the screen
+        (H.bmp_declaring(300, 200), (300, 200)),
+    ],
+)
 def test_every_format_declares_its_size(data, size):
     assert dec.declared_size(data) == size
 
@@ -70,7 +74,9 @@ def test_a_size_that_cannot_be_read_is_refused_before_decoding():
     assert caught.value.problems[0].file == "upload.jpg"
 
 
-@pytest.mark.parametrize("data", [H.jpeg_declaring(5000, 5000, fill=3), H.webp_declaring(3000, 3000)], ids=["jpeg-fill", "webp"])
+@pytest.mark.parametrize(
+    "data", [H.jpeg_declaring(5000, 5000, fill=3), H.webp_declaring(3000, 3000)], ids=["jpeg-fill", "webp"]
+)
 def test_the_serve_limit_holds_for_jpeg_fill_bytes_and_webp(data):
     with pytest.raises(archspec.SpecError, match=r"x\d+ pixels; the limit is 1,000,000 pixels"):
         dec.decode_bytes(data, "upload", max_pixels=1_000_000)
@@ -89,11 +95,14 @@ def test_every_command_has_a_pixel_limit_that_can_be_set(tmp_path, monkeypatch):
         dec.read_images(image)
 
 
-@pytest.mark.parametrize("data, message", [
-    (b"", "the file is empty"),
-    (b"Hello, I am a text file\n", "not an image: the file starts with 'Hello, I am '"),
-    (b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X", "not an image: the file starts with 00 05 16 07"),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (b"", "the file is empty"),
+        (b"Hello, I am a text file\n", "not an image: the file starts with 'Hello, I am '"),
+        (b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X", "not an image: the file starts with 00 05 16 07"),
+    ],
+)
 def test_what_is_no_image_is_named_whatever_its_name(tmp_path, data, message):
     path = tmp_path / "photo.jpg"
     path.write_bytes(data)
@@ -119,6 +128,7 @@ def test_a_huge_non_image_is_refused_from_its_first_bytes(tmp_path):
 
 # -- formats decoded right -------------------------------------------------------------------------------------------
 
+
 def test_webp_is_decoded(tmp_path):
     path = tmp_path / "colour.webp"
     path.write_bytes(H.webp(5, 3, (255, 10, 20, 30)))
@@ -130,8 +140,16 @@ def test_webp_is_decoded(tmp_path):
 def test_exif_orientation_turns_the_image_upright(orientation):
     stored = np.zeros((6, 10, 3), np.uint8)
     stored[:3, :5] = 255  # a bright top-left quarter, stored
-    upright = {1: stored, 2: stored[:, ::-1], 3: stored[::-1, ::-1], 4: stored[::-1], 5: stored.transpose(1, 0, 2),
-               6: np.rot90(stored, -1), 7: stored.transpose(1, 0, 2)[::-1, ::-1], 8: np.rot90(stored, 1)}[orientation]
+    upright = {
+        1: stored,
+        2: stored[:, ::-1],
+        3: stored[::-1, ::-1],
+        4: stored[::-1],
+        5: stored.transpose(1, 0, 2),
+        6: np.rot90(stored, -1),
+        7: stored.transpose(1, 0, 2)[::-1, ::-1],
+        8: np.rot90(stored, 1),
+    }[orientation]
     image = dec.decode_bytes(H.with_orientation(H.jpeg(stored, 100), orientation), "phone.jpg")
     assert image.shape == upright.shape
     assert np.abs(image.astype(int) - upright.astype(int)).max() < 40
@@ -152,6 +170,7 @@ def test_a_folder_of_rotated_photos_is_seen_upright(tmp_path):
 
 # -- folders: what is not a class -------------------------------------------------------------------------------------
 
+
 def test_hidden_looping_and_empty_folders_are_no_classes(tmp_path, caplog):
     root = folder(tmp_path / "data", {"cat": 2, "dog": 2, ".ipynb_checkpoints": 1, "empty": 0})
     (root / "dog" / "._1.png").write_bytes(b"\x00\x05\x16\x07 AppleDouble")  # macOS' resource fork: hidden, no image
@@ -161,8 +180,13 @@ def test_hidden_looping_and_empty_folders_are_no_classes(tmp_path, caplog):
         images = D.load(str(root))
     assert images.class_names == ["cat", "dog"] and images.count == 4
     lines = caplog.text
-    for shown in (".ipynb_checkpoints: skipped: a hidden folder", "again: skipped: it links back to", "empty: skipped: no image files",
-                  "skipped 1 hidden file, e.g. " + str(root / "dog" / "._1.png"), "up: skipped: a link to a folder inside a class"):
+    for shown in (
+        ".ipynb_checkpoints: skipped: a hidden folder",
+        "again: skipped: it links back to",
+        "empty: skipped: no image files",
+        "skipped 1 hidden file, e.g. " + str(root / "dog" / "._1.png"),
+        "up: skipped: a link to a folder inside a class",
+    ):
         assert shown in lines, lines
 
 
@@ -201,6 +225,7 @@ def test_a_bomb_in_a_folder_is_refused_before_decoding(tmp_path, monkeypatch):
 
 # -- IDX --------------------------------------------------------------------------------------------------------------
 
+
 def test_a_gzip_idx_bomb_is_refused_by_its_first_bytes(tmp_path):
     wrong = tmp_path / "wrong-images-idx3-ubyte.gz"
     wrong.write_bytes(gzip.compress(b"PK\x03\x04" + bytes(60_000_000), 9))
@@ -228,6 +253,7 @@ def test_an_idx_file_cut_short_is_named(tmp_path):
 
 # -- arrays -----------------------------------------------------------------------------------------------------------
 
+
 def test_nan_and_inf_in_arrays_are_refused_with_their_count(tmp_path):
     x = np.full((4, 8, 8), 0.5, np.float32)
     x[0, 0, :3], x[1, 1, 1] = np.nan, np.inf
@@ -247,13 +273,22 @@ def _two_inputs():
     return SimpleNamespace(net=net, data=cfg)
 
 
-@pytest.mark.parametrize("arrays, message", [
-    ({"image": np.zeros((2, 8, 8), np.uint8), "meta": np.zeros((2, 5), np.float32)}, "input 'meta' takes vectors of 3 numbers"),
-    ({"image": np.zeros((2, 8, 8), np.uint8), "meta": np.array([[1, 2, 3], [4, 5, {}]], dtype=object)}, "holds Python objects"),
-    ({"image": np.zeros((2, 8, 8), np.uint8), "meta": np.full((2, 3), np.nan)}, "array 'meta' holds 6 NaN values"),
-    ({"image": np.zeros((2, 8, 8), np.uint8)}, "no array named 'meta'"),
-    ({"image": np.zeros((2, 8, 8), np.uint8), "meta": np.zeros((3, 3))}, "arrays of different lengths"),
-])
+@pytest.mark.parametrize(
+    "arrays, message",
+    [
+        (
+            {"image": np.zeros((2, 8, 8), np.uint8), "meta": np.zeros((2, 5), np.float32)},
+            "input 'meta' takes vectors of 3 numbers",
+        ),
+        (
+            {"image": np.zeros((2, 8, 8), np.uint8), "meta": np.array([[1, 2, 3], [4, 5, {}]], dtype=object)},
+            "holds Python objects",
+        ),
+        ({"image": np.zeros((2, 8, 8), np.uint8), "meta": np.full((2, 3), np.nan)}, "array 'meta' holds 6 NaN values"),
+        ({"image": np.zeros((2, 8, 8), np.uint8)}, "no array named 'meta'"),
+        ({"image": np.zeros((2, 8, 8), np.uint8), "meta": np.zeros((3, 3))}, "arrays of different lengths"),
+    ],
+)
 def test_predict_checks_arrays_as_evaluate_does(arrays, message):
     from archspec.training import predict
 
@@ -264,6 +299,7 @@ def test_predict_checks_arrays_as_evaluate_does(arrays, message):
 
 
 # -- evaluate: classes by name, broken files named ---------------------------------------------------------------------
+
 
 def test_evaluate_matches_classes_by_name(tmp_path, capsys):
     root = folder(tmp_path / "data", {"2": 3, "0": 2})  # the run's classes are 0, 1, 2: the folder holds two of them
@@ -280,7 +316,9 @@ def test_evaluate_names_a_truncated_jpeg(tmp_path, capsys):
     root = folder(tmp_path / "data", {"0": 2, "1": 2, "2": 1}, make=lambda: good)
     for path in root.rglob("*.png"):
         path.rename(path.with_suffix(".jpg"))
-    (root / "1" / "cut.jpg").write_bytes(good[: good.index(b"\xff\xda") + 20])  # every header whole, the pixels cut short
+    (root / "1" / "cut.jpg").write_bytes(
+        good[: good.index(b"\xff\xda") + 20]
+    )  # every header whole, the pixels cut short
     assert main(["evaluate", str(RUN), "--data", str(root)]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"{root / '1' / 'cut.jpg'}: cannot decode the image") and "Traceback" not in err
@@ -291,14 +329,19 @@ def test_an_npz_whose_array_declares_more_than_it_holds_is_refused_before_alloca
     import zipfile
 
     header = io.BytesIO()
-    np.lib.format.write_array_header_1_0(header, {"descr": "|u1", "fortran_order": False, "shape": (100_000, 1000, 1000)})
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "|u1", "fortran_order": False, "shape": (100_000, 1000, 1000)}
+    )
     path = tmp_path / "lying.npz"
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("x.npy", header.getvalue() + bytes(64))
         archive.writestr("y.npy", header.getvalue())
     tracemalloc.start()
     try:
-        with pytest.raises(archspec.SpecError, match=r"array 'x' declares shape \(100000, 1000, 1000\) \(100,000,000,000 bytes\) but holds 64"):
+        with pytest.raises(
+            archspec.SpecError,
+            match=r"array 'x' declares shape \(100000, 1000, 1000\) \(100,000,000,000 bytes\) but holds 64",
+        ):
             D.load(str(path))
         peak = tracemalloc.get_traced_memory()[1]
     finally:
@@ -306,11 +349,14 @@ def test_an_npz_whose_array_declares_more_than_it_holds_is_refused_before_alloca
     assert peak < 5_000_000
 
 
-@pytest.mark.parametrize("y, message", [
-    (np.zeros((0, 0), np.uint8), r"labels must have shape \(N,\)"),  # found by test_fuzz_data: an IndexError before
-    (np.array([["b", "a"], ["a", "b"]]), "labels must be numbers, got dtype <U1"),  # argmax took text as one-hot
-    (np.array([[np.nan, 1.0], [1.0, 0.0]]), "the label array holds 1 NaN value"),  # argmax hid the NaN
-])
+@pytest.mark.parametrize(
+    "y, message",
+    [
+        (np.zeros((0, 0), np.uint8), r"labels must have shape \(N,\)"),  # found by test_fuzz_data: an IndexError before
+        (np.array([["b", "a"], ["a", "b"]]), "labels must be numbers, got dtype <U1"),  # argmax took text as one-hot
+        (np.array([[np.nan, 1.0], [1.0, 0.0]]), "the label array holds 1 NaN value"),  # argmax hid the NaN
+    ],
+)
 def test_labels_that_are_no_class_numbers_are_refused(y, message):
     with pytest.raises(archspec.SpecError, match=message):
         D.from_arrays(np.zeros((len(y), 8, 8), np.uint8), y, "labels.npz")

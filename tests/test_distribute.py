@@ -9,8 +9,9 @@ import subprocess
 import sys
 import time
 
-import archspec
 from conftest import ROOT
+
+import archspec
 
 LENET = str(ROOT / "specs" / "lenet.yaml")
 ENV = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
@@ -27,7 +28,9 @@ result = archspec.train({LENET!r}, data="idx:{mnist_dir}[:1024]", val="idx:{mnis
 print("RESULT", json.dumps({{"replicas": result.model.distribute_strategy.num_replicas_in_sync,
                             "history": result.history}}))
 """
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=ENV, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=ENV, timeout=300
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "strategy: mirrored (2 replicas)" in result.stdout
     out = json.loads(result.stdout.split("RESULT", 1)[1])
@@ -60,9 +63,26 @@ def _run_workers(mnist_dir, tmp_path) -> tuple[list[subprocess.Popen], list[tupl
     procs, logs = [], []
     for index in range(2):
         env = {**ENV, "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})}
-        args = [sys.executable, str(ROOT / "cli.py"), "--verbose", "train", LENET, "--data", f"idx:{mnist_dir}[:1024]",
-                "--val", f"idx:{mnist_dir}[9000:9256]", "--epochs", "1", "--batch-size", "64",
-                "--strategy", "multi-worker", "--run-dir", str(tmp_path / f"run{index}"), "--plain"]
+        args = [
+            sys.executable,
+            str(ROOT / "cli.py"),
+            "--verbose",
+            "train",
+            LENET,
+            "--data",
+            f"idx:{mnist_dir}[:1024]",
+            "--val",
+            f"idx:{mnist_dir}[9000:9256]",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "64",
+            "--strategy",
+            "multi-worker",
+            "--run-dir",
+            str(tmp_path / f"run{index}"),
+            "--plain",
+        ]
         out, err = open(tmp_path / f"out{index}", "w+"), open(tmp_path / f"err{index}", "w+")
         logs.append((out, err))
         procs.append(subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=err, text=True))

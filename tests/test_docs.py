@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 
-from archspec.cli import cli
-from archspec.tools.reference import reference
 from conftest import ROOT
 from docpages import pages
+
+from archspec.cli import cli
+from archspec.tools.reference import reference
 
 # `archspec WORD` in backticks, or an indented command line (a code block, a --help example).
 COMMAND = re.compile(r"(?:`|^[ \t]+(?:\$ )?)archspec ([a-z][\w-]*)", re.M)

@@ -16,9 +16,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 
 from archspec.tools.reference import ORDER, reference
-from conftest import ROOT
 
 pytest.importorskip("mkdocs", reason="the docs extra (make test installs it)")
 pytest.importorskip("material", reason="the docs extra (make test installs it)")
@@ -29,7 +29,11 @@ def build(root: Path, site: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "NO_MKDOCS_2_WARNING": "1"}
     return subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(root / "mkdocs.yml"), "-d", str(site)],
-        cwd=root, env=env, capture_output=True, text=True, timeout=300,
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
@@ -90,9 +94,9 @@ def test_zoo_figures_are_what_archspec_shapes_prints(site):
     import json
 
     from click.testing import CliRunner
+    from conftest import SPECS
 
     from archspec.cli import cli
-    from conftest import SPECS
 
     page = html_text.unescape(re.sub(r"<[^>]+>", "", (site / "zoo" / "index.html").read_text()))
     runner = CliRunner()

@@ -11,9 +11,10 @@ import re
 import shlex
 
 import pytest
-from archspec.cli.group import main
 from conftest import ROOT
 from docpages import pages
+
+from archspec.cli.group import main
 
 FENCE = re.compile(r"^```[^\n]*\n(.*?)^```", re.M | re.S)
 
@@ -46,4 +47,6 @@ def test_transcript_is_current(page, command, shown, monkeypatch, capsys):
     main(shlex.split(command.split("  #")[0])[1:])
     out, err = capsys.readouterr()
     printed = [line.rstrip() for line in (out + err).strip("\n").splitlines()]
-    assert printed == [line.rstrip() for line in shown.strip("\n").splitlines()], f"{page}: `{command}` prints today:\n{out}{err}"
+    assert printed == [line.rstrip() for line in shown.strip("\n").splitlines()], (
+        f"{page}: `{command}` prints today:\n{out}{err}"
+    )

@@ -13,11 +13,11 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from conftest import ROOT, SPECS, TEST_SPECS
 
 import archspec
-from archspec.tools import draw
 from archspec.graph.infer import infer
-from conftest import ROOT, SPECS, TEST_SPECS
+from archspec.tools import draw
 
 LENET = ROOT / "specs" / "lenet.yaml"
 RESNET50 = ROOT / "specs" / "resnet50.yaml"
@@ -41,7 +41,9 @@ def test_every_spec_draws_as_valid_svg_and_html(path):
         assert name in texts, f"{name} is not drawn"
     page = draw.diagram(g, report, format="html")
     assert "<script>" in page and 'id="data"' in page
-    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page), "the page must not load anything from the network"
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page), (
+        "the page must not load anything from the network"
+    )
     expanded = draw.diagram(g, report, format="svg", expand=True)
     ET.fromstring(expanded.split("\n", 1)[1])
 
@@ -75,7 +77,9 @@ def test_volumes_are_log_scaled():
     big, small = draw.volume((224, 224, 3)), draw.volume((7, 7, 2048))
     assert big[1] > small[1] and big[2] > small[2] and big[0] < small[0]  # taller, deeper, thinner
     assert draw.volume((1000,))[2] == 0  # a vector is a flat bar
-    assert all(v < 200 for v in draw.volume((65536, 65536, 65536)))  # log-scaled: the largest map the spec allows still fits
+    assert all(
+        v < 200 for v in draw.volume((65536, 65536, 65536))
+    )  # log-scaled: the largest map the spec allows still fits
 
 
 def test_draw_writes_atomically_and_refuses_to_overwrite(tmp_path):
@@ -112,7 +116,14 @@ def test_new_modules_import_without_tensorflow():
 # -- in a browser ----------------------------------------------------------------
 def open_page(exe: str, page: Path, tmp_path: Path, fragment: str = "") -> tuple[dict, str, list[str]]:
     """(status the page's script wrote, errors it caught, console lines Chromium logged)."""
-    cmd = [exe, *draw.chromium_args(str(tmp_path / "profile")), "--enable-logging=stderr", "--v=0", "--dump-dom", page.as_uri() + fragment]
+    cmd = [
+        exe,
+        *draw.chromium_args(str(tmp_path / "profile")),
+        "--enable-logging=stderr",
+        "--v=0",
+        "--dump-dom",
+        page.as_uri() + fragment,
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     dom = proc.stdout
     console = [line for line in proc.stderr.splitlines() if ":CONSOLE" in line]
@@ -160,13 +171,19 @@ CLICKS = """<script>
 def test_clicking_opens_and_closes_a_block(chromium, tmp_path):
     page = draw.draw(RESNET50, tmp_path / "r.html")
     page.write_text(page.read_text().replace("</body>", CLICKS))
-    proc = subprocess.run([chromium, *draw.chromium_args(str(tmp_path / "profile")), "--dump-dom", page.as_uri()],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [chromium, *draw.chromium_args(str(tmp_path / "profile")), "--dump-dom", page.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     found = re.search(r'<pre id="clicks">(.*?)</pre>', proc.stdout, re.S)
     assert found, proc.stderr[-2000:]
     opened, closed, hover = json.loads(html.unescape(found.group(1)))
     stage = next(g for g in archspec.shapes(RESNET50).groups if g.name == "conv2")
-    assert hover["shown"] == "block" and f"params{stage.params:,}" in hover["tip"] and "click to open" in hover["tip"]  # details on hover
+    assert (
+        hover["shown"] == "block" and f"params{stage.params:,}" in hover["tip"] and "click to open" in hover["tip"]
+    )  # details on hover
     assert "conv2" in opened["visible"] and "block1" in opened["visible"] and "block3" in opened["visible"]
     assert float(opened["width"]) > float(closed["width"])
     assert "block1" not in closed["visible"] and "conv2" in closed["visible"]

@@ -16,18 +16,20 @@ import shutil
 import subprocess
 
 import pytest
+from conftest import ROOT
 
 import archspec
 from archspec.graph.infer import infer
 from archspec.tools.draw import Box, diagram
-from archspec.tools.draw.grid import tree_of
 from archspec.tools.draw.geometry import num
+from archspec.tools.draw.grid import tree_of
 from archspec.tools.draw.layout import edge_path, place
 from archspec.tools.draw.page import asset
-from conftest import ROOT
 
 LAYOUT_JS = ROOT / "archspec" / "tools" / "draw" / "assets" / "layout.js"
-SPECS = [ROOT / "specs" / f"{name}.yaml" for name in ("lenet", "resnet50", "densenet121", "googlenet")] + [ROOT / "tests" / "specs" / "every_block.yaml"]
+SPECS = [ROOT / "specs" / f"{name}.yaml" for name in ("lenet", "resnet50", "densenet121", "googlenet")] + [
+    ROOT / "tests" / "specs" / "every_block.yaml"
+]
 TOLERANCE = 0.01
 
 # Node.js scripts: each reads a JSON job on stdin, loads layout.js as the page does (a classic
@@ -40,7 +42,9 @@ vm.runInNewContext(fs.readFileSync(job.layout, 'utf8'), context, {filename: job.
 """
 # Takes the page's data island, opens the blocks asked for, reports every box's position and
 # metrics and every edge's path.
-LAYOUT = LOAD + r"""
+LAYOUT = (
+    LOAD
+    + r"""
 const island = /<script type="application\/json" id="data">([\s\S]*?)<\/script>/.exec(fs.readFileSync(job.page, 'utf8'))[1];
 const results = job.states.map(function (open) {
   const D = JSON.parse(island);
@@ -54,13 +58,23 @@ const results = job.states.map(function (open) {
 });
 process.stdout.write(JSON.stringify(results));
 """
-NUM = LOAD + r"""
+)
+NUM = (
+    LOAD
+    + r"""
 process.stdout.write(JSON.stringify(job.values.map(context.archspecLayout({geometry: {}, boxes: []}).num)));
 """
+)
 
 
 def run_node(node: str, script: str, job: dict) -> object:
-    proc = subprocess.run([node, "-e", script], input=json.dumps({"layout": str(LAYOUT_JS), **job}), capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [node, "-e", script],
+        input=json.dumps({"layout": str(LAYOUT_JS), **job}),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)
 
@@ -94,8 +108,16 @@ def python_layout(root: Box, boxes: list[Box], open_ids: list[int]) -> list[dict
         if b.children and b.parent is not None:
             b.collapsed = b.id not in open_ids
     place(root)
-    return [{"name": b.info.get("name"), "x": None if b is root else b.x, "y": None if b is root else b.y, "m": list(b.m),
-             "paths": [edge_path(b, e) for e in b.edges]} for b in boxes]
+    return [
+        {
+            "name": b.info.get("name"),
+            "x": None if b is root else b.x,
+            "y": None if b is root else b.y,
+            "m": list(b.m),
+            "paths": [edge_path(b, e) for e in b.edges],
+        }
+        for b in boxes
+    ]
 
 
 NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:e[-+]?\d+)?")
@@ -105,7 +127,9 @@ def differences(where: str, py: object, js: object) -> list[str]:
     """Where two results differ: numbers by more than the tolerance, anything else at all; path text number by number."""
     if isinstance(py, str) and isinstance(js, str) and py.startswith("M"):
         same_shape = NUMBER.sub("#", py) == NUMBER.sub("#", js)
-        close = same_shape and all(abs(float(a) - float(b)) <= TOLERANCE for a, b in zip(NUMBER.findall(py), NUMBER.findall(js)))
+        close = same_shape and all(
+            abs(float(a) - float(b)) <= TOLERANCE for a, b in zip(NUMBER.findall(py), NUMBER.findall(js))
+        )
         return [] if close else [f"{where}: python {py!r}, page {js!r}"]
     if isinstance(py, (int, float)) and isinstance(js, (int, float)):
         return [] if abs(py - js) <= TOLERANCE else [f"{where}: python {py}, page {js}"]
@@ -122,7 +146,9 @@ def test_page_script_lays_out_as_python_does(node, path, tmp_path):
     report = infer(graph, max_params=None)
     page = tmp_path / f"{path.stem}.html"
     page.write_text(diagram(graph, report, format="html"), encoding="utf-8")
-    assert asset("layout.js") == LAYOUT_JS.read_text(encoding="utf-8") and LAYOUT_JS.read_text(encoding="utf-8") in page.read_text(encoding="utf-8")
+    assert asset("layout.js") == LAYOUT_JS.read_text(encoding="utf-8") and LAYOUT_JS.read_text(
+        encoding="utf-8"
+    ) in page.read_text(encoding="utf-8")
     root, boxes = tree_of(graph, report)
     wanted = states(root, boxes)
     from_page = run_node(node, LAYOUT, {"page": str(page), "states": wanted})
@@ -135,5 +161,22 @@ def test_page_script_lays_out_as_python_does(node, path, tmp_path):
 
 def test_numbers_are_written_as_the_page_writes_them(node):
     """Halves round up, and a near-half rounds as its tenfold does: a path or transform the page rewrites reads as in the .svg."""
-    values = [0, 3, 26.0, -0.04, 0.05, 0.15, 0.25, -0.25, -2.5, 12.25, 12.95 - 1e-12, 1234.5678, -7.45, 1e-7, 2 / 3, 98765.4321]
+    values = [
+        0,
+        3,
+        26.0,
+        -0.04,
+        0.05,
+        0.15,
+        0.25,
+        -0.25,
+        -2.5,
+        12.25,
+        12.95 - 1e-12,
+        1234.5678,
+        -7.45,
+        1e-7,
+        2 / 3,
+        98765.4321,
+    ]
     assert run_node(node, NUM, {"values": values}) == [num(v) for v in values]

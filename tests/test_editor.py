@@ -14,17 +14,18 @@ from __future__ import annotations
 import os
 import re
 from collections import Counter
-from typing import Any, Iterator, NamedTuple
+from collections.abc import Iterator
+from typing import Any, NamedTuple
 
 import pytest
 import yaml
+from conftest import ROOT, SPECS, TEST_SPECS
+from language_server import LanguageServer, Unavailable, yaml_language_server
 from pydantic import AliasChoices
 
 import archspec
 from archspec.kinds.registry import KINDS, description
 from archspec.spec.jsonschema import schema_json
-from conftest import ROOT, SPECS, TEST_SPECS
-from language_server import LanguageServer, Unavailable, yaml_language_server
 
 MODELINE = "# yaml-language-server: $schema=archspec.schema.json\n"
 HEAD = MODELINE + "name: t\ninput: [32, 32, 3]\nvariables: {classes: 10, width: 0.5}\nlayers:\n"
@@ -45,7 +46,9 @@ def layers(body: str, **kw: Any) -> Mistake:
 
 
 MISTAKES: dict[str, Mistake] = {
-    "zero stride": layers(f"  - conv: {{filters: 4, kernel: 3, stride: 0}}{MARK}\n", says=("minimum",), never=("array",)),
+    "zero stride": layers(
+        f"  - conv: {{filters: 4, kernel: 3, stride: 0}}{MARK}\n", says=("minimum",), never=("array",)
+    ),
     "zero kernel": layers(f"  - conv: {{filters: 4, kernel: 0}}{MARK}\n", says=("minimum",), never=("array",)),
     "zero in a kernel pair": layers(f"  - conv: {{filters: 4, kernel: [3, 0]}}{MARK}\n", says=("minimum",)),
     "three kernel sizes": layers(f"  - conv: {{filters: 4, kernel: [3, 3, 3]}}{MARK}\n", says=("too many items",)),
@@ -54,23 +57,43 @@ MISTAKES: dict[str, Mistake] = {
     "word for a number": layers(f'  - conv: {{filters: "six", kernel: 3}}{MARK}\n', says=("integer", "$")),
     "typo in a key": layers(f"  - conv: {{filters: 4, kernal: 3}}{MARK}\n", says=("kernal",)),
     "missing kernel": layers(f"  - conv: {{filters: 4}}{MARK}\n", says=("kernel",)),
-    "misspelled kind": layers(f"  - convv: {{filters: 4, kernel: 3}}{MARK}\n", says=("convv|not a layer kind",), never=("missing property",)),
+    "misspelled kind": layers(
+        f"  - convv: {{filters: 4, kernel: 3}}{MARK}\n", says=("convv|not a layer kind",), never=("missing property",)
+    ),
     "misspelled bare kind": layers(f"  - flaten{MARK}\n", says=("flatten",)),
-    "two kinds in one item": layers(f"  - {{conv: {{filters: 4, kernel: 3}}, pool: max}}{MARK}\n", says=("pool", "one")),
-    "settings not indented": layers(f"  - conv:\n    filters: 4{MARK}\n    kernel: 3\n", says=("filters|indented",), never=("matches multiple",)),
-    "unknown activation layer": layers(f"  - activation: rleu{MARK}\n", says=("relu", "tanh", "softmax"), never=("object",)),
-    "unknown activation setting": layers(f"  - conv: {{filters: 4, kernel: 3, activation: relux}}{MARK}\n", says=("relu", "sigmoid")),
+    "two kinds in one item": layers(
+        f"  - {{conv: {{filters: 4, kernel: 3}}, pool: max}}{MARK}\n", says=("pool", "one")
+    ),
+    "settings not indented": layers(
+        f"  - conv:\n    filters: 4{MARK}\n    kernel: 3\n", says=("filters|indented",), never=("matches multiple",)
+    ),
+    "unknown activation layer": layers(
+        f"  - activation: rleu{MARK}\n", says=("relu", "tanh", "softmax"), never=("object",)
+    ),
+    "unknown activation setting": layers(
+        f"  - conv: {{filters: 4, kernel: 3, activation: relux}}{MARK}\n", says=("relu", "sigmoid")
+    ),
     "unknown padding": layers(f"  - conv: {{filters: 4, kernel: 3, padding: full}}{MARK}\n", says=("valid", "same")),
     "unknown pool kind": layers(f"  - pool: {{kind: maximum}}{MARK}\n", says=("max", "avg")),
     "unknown pool form": layers(f"  - pool: global_median{MARK}\n", says=("global_avg", "max")),
     "dropout of one and a half": layers(f"  - dropout: 1.5{MARK}\n", says=("maximum",)),
     "zero dense units": layers(f"  - flatten\n  - dense: 0{MARK}\n", says=("minimum",), never=("object",)),
-    "word for a boolean": layers(f"  - conv: {{filters: 4, kernel: 3, bn: batch}}{MARK}\n", says=("boolean|true or false",)),
+    "word for a boolean": layers(
+        f"  - conv: {{filters: 4, kernel: 3, bn: batch}}{MARK}\n", says=("boolean|true or false",)
+    ),
     "residual without body": layers(f"  - residual: {{activation: relu}}{MARK}\n", says=("body",)),
-    "empty layer list": Mistake(MODELINE + f"name: t\ninput: [32, 32, 3]\nlayers: []{MARK}\n", says=("too few items", "1")),
-    "two input sizes": Mistake(MODELINE + f"name: t\ninput: [32, 32]{MARK}\nlayers:\n  - flatten\n", says=("too few items", "3")),
-    "zero input size": Mistake(MODELINE + f"name: t\ninput: [0, 32, 3]{MARK}\nlayers:\n  - flatten\n", says=("minimum",)),
-    "misspelled top-level key": Mistake(MODELINE + f"name: t\ninput: [32, 32, 3]\nlayer:{MARK}\n  - flatten\n", says=("layer",)),
+    "empty layer list": Mistake(
+        MODELINE + f"name: t\ninput: [32, 32, 3]\nlayers: []{MARK}\n", says=("too few items", "1")
+    ),
+    "two input sizes": Mistake(
+        MODELINE + f"name: t\ninput: [32, 32]{MARK}\nlayers:\n  - flatten\n", says=("too few items", "3")
+    ),
+    "zero input size": Mistake(
+        MODELINE + f"name: t\ninput: [0, 32, 3]{MARK}\nlayers:\n  - flatten\n", says=("minimum",)
+    ),
+    "misspelled top-level key": Mistake(
+        MODELINE + f"name: t\ninput: [32, 32, 3]\nlayer:{MARK}\n  - flatten\n", says=("layer",)
+    ),
     "zero epochs": layers(f"  - flatten\ntraining:\n  epochs: 0{MARK}\n", says=("minimum",)),
     "unknown optimizer": layers(f"  - flatten\ntraining:\n  optimizer: adamm{MARK}\n", says=("adam", "sgd")),
 }
@@ -124,7 +147,9 @@ def server(tmp_path_factory) -> Iterator[LanguageServer]:
     settings = {
         "yaml": {  # as the README tells VS Code users; the schema store stays off (no network)
             "schemas": {"./archspec.schema.json": ["specs/*.yaml"]},
-            "validate": True, "completion": True, "hover": True,
+            "validate": True,
+            "completion": True,
+            "hover": True,
             "schemaStore": {"enable": False},
         },
     }
@@ -154,7 +179,9 @@ def published(server) -> dict[str, str]:
 
 
 def messages(diagnostics: list[dict[str, Any]]) -> list[str]:
-    return [f"{d['range']['start']['line'] + 1}:{d['range']['start']['character'] + 1} {d['message']}" for d in diagnostics]
+    return [
+        f"{d['range']['start']['line'] + 1}:{d['range']['start']['character'] + 1} {d['message']}" for d in diagnostics
+    ]
 
 
 @pytest.mark.parametrize("path", SPECS + TEST_SPECS, ids=lambda p: p.stem)
@@ -187,7 +214,11 @@ def accept(text: str, item: dict[str, Any]) -> str:
     """The document after accepting a completion item (its text edit, one line)."""
     edit = item["textEdit"]
     lines = text.split("\n")
-    row, start, end = edit["range"]["start"]["line"], edit["range"]["start"]["character"], edit["range"]["end"]["character"]
+    row, start, end = (
+        edit["range"]["start"]["line"],
+        edit["range"]["start"]["character"],
+        edit["range"]["end"]["character"],
+    )
     lines[row] = lines[row][:start] + fill(edit["newText"]) + lines[row][end:]
     return "\n".join(lines)
 
@@ -232,7 +263,9 @@ def test_accepting_a_kind_writes_that_kind(server, new_item):
             server.open(complete[name], written)
             archspec.loads(written)
     assert "flatten" in complete
-    assert {name: messages(server.diagnostics(uri)) for name, uri in complete.items()} == {name: [] for name in complete}
+    assert {name: messages(server.diagnostics(uri)) for name, uri in complete.items()} == {
+        name: [] for name in complete
+    }
 
 
 @pytest.mark.parametrize("name", ["conv", "pool", "dense", "residual"])

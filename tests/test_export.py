@@ -8,11 +8,11 @@ import os
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import ROOT
 
 import archspec
 from archspec.cli import cli
 from archspec.keras_side.export import export, export_model, run_exported
-from conftest import ROOT
 
 LENET = ROOT / "specs" / "lenet.yaml"
 
@@ -35,7 +35,9 @@ def lenet(tmp_path_factory):
     return path, x, model.predict(x, verbose=0)
 
 
-@pytest.mark.parametrize("fmt,name", [("savedmodel", "lenet_savedmodel"), ("onnx", "lenet.onnx"), ("tflite", "lenet.tflite")])
+@pytest.mark.parametrize(
+    "fmt,name", [("savedmodel", "lenet_savedmodel"), ("onnx", "lenet.onnx"), ("tflite", "lenet.tflite")]
+)
 def test_export_gives_the_keras_outputs(lenet, tmp_path, fmt, name):
     need(*{"onnx": ("tf2onnx", "onnxruntime"), "tflite": (), "savedmodel": ()}[fmt])
     path, x, expected = lenet
@@ -74,16 +76,23 @@ def _randomise_batchnorm(model, seed: int = 0) -> None:
     rng = np.random.default_rng(seed)
     for layer in model.layers:
         if isinstance(layer, keras.layers.BatchNormalization):
-            layer.set_weights([rng.uniform(0.5, 1.5, w.shape) if i == len(layer.weights) - 1 else rng.normal(0, 0.3, w.shape)
-                               for i, w in enumerate(layer.get_weights())])
+            layer.set_weights(
+                [
+                    rng.uniform(0.5, 1.5, w.shape) if i == len(layer.weights) - 1 else rng.normal(0, 0.3, w.shape)
+                    for i, w in enumerate(layer.get_weights())
+                ]
+            )
 
 
-@pytest.mark.parametrize("spec", [
-    "tests/specs/every_primitive.yaml",           # a grouped, dilated convolution (AlexNet's and ResNeXt's kind)
-    "tests/specs/every_modern_primitive.yaml",    # depthwise, separable, grouped depthwise, GELU, normalization, ...
-    pytest.param("specs/mobilenet_v2.yaml", marks=pytest.mark.slow),
-    pytest.param("specs/efficientnet_b0.yaml", marks=pytest.mark.slow),
-])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "tests/specs/every_primitive.yaml",  # a grouped, dilated convolution (AlexNet's and ResNeXt's kind)
+        "tests/specs/every_modern_primitive.yaml",  # depthwise, separable, grouped depthwise, GELU, normalization, ...
+        pytest.param("specs/mobilenet_v2.yaml", marks=pytest.mark.slow),
+        pytest.param("specs/efficientnet_b0.yaml", marks=pytest.mark.slow),
+    ],
+)
 @pytest.mark.parametrize("fmt,suffix", [("onnx", ".onnx"), ("tflite", ".tflite")])
 def test_modern_networks_export_faithfully(spec, fmt, suffix, tmp_path):
     """ONNX gets grouped convolutions as depthwise or per-group convolutions, GELU in its erf form and

@@ -11,20 +11,20 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import shutil
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import ROOT
+from test_export import need
 
 import archspec
 from archspec.cli import cli, main
 from archspec.keras_side.export import run_exported
 from archspec.tools.inspection import png
-from archspec.training import data as D, saved
-from conftest import ROOT
-from test_export import need
+from archspec.training import data as D
+from archspec.training import saved
 
 FORMATS = {"savedmodel": "sm", "onnx": "m.onnx", "tflite": "m.tflite"}
 NEEDS = {"savedmodel": (), "onnx": ("tf2onnx", "onnxruntime"), "tflite": ()}
@@ -84,7 +84,9 @@ def test_outputs_and_inputs_keep_their_names(run, tmp_path):
     import tensorflow as tf
 
     folder, output = run
-    assert output == ("digit" if folder.name == "resized" else "dense_3")  # the spec's name, or archspec's for its last layer
+    assert output == (
+        "digit" if folder.name == "resized" else "dense_3"
+    )  # the spec's name, or archspec's for its last layer
     loaded = tf.saved_model.load(str(archspec.export(folder, tmp_path / "sm")))
     assert list(loaded.signatures["serving_default"].structured_outputs) == [output]
     (spec,) = loaded.signatures["serving_default"].structured_input_signature[1].values()
@@ -98,7 +100,9 @@ def test_outputs_and_inputs_keep_their_names(run, tmp_path):
     need("tf2onnx", "onnxruntime")
     import onnxruntime as ort
 
-    session = ort.InferenceSession(str(archspec.export(folder, tmp_path / "m.onnx")), providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(
+        str(archspec.export(folder, tmp_path / "m.onnx")), providers=["CPUExecutionProvider"]
+    )
     assert [o.name for o in session.get_outputs()] == [output]
     assert [(i.name, i.type, i.shape[1:]) for i in session.get_inputs()] == [("input", "tensor(uint8)", [28, 28, 1])]
 
@@ -148,7 +152,9 @@ def test_an_edited_plan_is_refused_located(run, tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith(f"{copy / 'run.json'}: preprocessing.plan.sizes[0].fit: unknown size step 'reszie'"), err
     assert "did you mean 'resize'?" in err and not (tmp_path / "m.onnx").exists()
-    assert main(["export", str(copy), "--no-preprocessing", "-o", str(tmp_path / "m.onnx")]) == 0  # the way out it names
+    assert (
+        main(["export", str(copy), "--no-preprocessing", "-o", str(tmp_path / "m.onnx")]) == 0
+    )  # the way out it names
 
 
 def test_the_plan_reads_back_as_recorded(run):
@@ -181,19 +187,26 @@ def test_named_inputs_and_every_head_give_what_predict_gives(fmt, tmp_path):
     tags = np.array([a.outputs["tags"]["probabilities"] for a in answers])
     size = np.array([a.outputs["size"]["values"] for a in answers])
     masks = np.stack([a.masks["seg"] for a in answers])
-    print(f"small {fmt}: max |exported - predict| tags {np.abs(got['tags'] - tags).max():.3g}, size {np.abs(got['size'] - size).max():.3g}")
+    print(
+        f"small {fmt}: max |exported - predict| tags {np.abs(got['tags'] - tags).max():.3g}, size {np.abs(got['size'] - size).max():.3g}"
+    )
     assert np.abs(got["tags"] - tags).max() <= 1e-5
-    assert np.abs(got["size"] - size).max() <= 1e-5 * max(1.0, float(np.abs(size).max()))  # in the targets' units (~100)
+    assert np.abs(got["size"] - size).max() <= 1e-5 * max(
+        1.0, float(np.abs(size).max())
+    )  # in the targets' units (~100)
     assert ((got["seg"][..., 0] > 0.4) == masks).mean() > 0.99 and got["seg"].min() >= 0 and got["seg"].max() <= 1
 
 
-@pytest.mark.parametrize("source, target, fit", [
-    ((28, 28, 1), (32, 32, 3), "pad"),      # grey -> RGB, centred zeros
-    ((30, 27, 3), (24, 24, 1), "crop"),     # RGB -> grey (luminance), centre crop of an odd margin
-    ((28, 28, 4), (20, 36, 3), "resize"),   # alpha dropped, antialiased down in one axis and up in the other
-    ((17, 23, 4), (9, 9, 1), "resize"),     # RGBA -> grey
-    ((16, 16, 3), (16, 16, 3), "none"),
-])
+@pytest.mark.parametrize(
+    "source, target, fit",
+    [
+        ((28, 28, 1), (32, 32, 3), "pad"),  # grey -> RGB, centred zeros
+        ((30, 27, 3), (24, 24, 1), "crop"),  # RGB -> grey (luminance), centre crop of an odd margin
+        ((28, 28, 4), (20, 36, 3), "resize"),  # alpha dropped, antialiased down in one axis and up in the other
+        ((17, 23, 4), (9, 9, 1), "resize"),  # RGBA -> grey
+        ((16, 16, 3), (16, 16, 3), "none"),
+    ],
+)
 def test_keras_form_of_every_step_equals_the_pipelines(source, target, fit):
     """Plan.keras_layer (keras.ops, what an export carries) and Plan.apply (TensorFlow, what training and predict run)
     give the same input for every channel conversion and size step, with rescale and mean/std."""

@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from test_zoo import ZOO
 
 import archspec
-from test_zoo import ZOO
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -57,23 +57,33 @@ def test_every_keras_classifier_has_a_headless_figure() -> None:
     assert set(HEADLESS) == {name for name, entry in ZOO.items() if entry.keras_app}
 
 
-KNOWN = {"convnext_tiny": "keras.applications' ConvNeXt adds a LayerNormalization after the last stage when include_top=False "
-                          "(1,536 parameters); the general cut ends at the last stage, as the classifier has it"}
+KNOWN = {
+    "convnext_tiny": "keras.applications' ConvNeXt adds a LayerNormalization after the last stage when include_top=False "
+    "(1,536 parameters); the general cut ends at the last stage, as the classifier has it"
+}
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=[pytest.mark.xfail(strict=True, reason=KNOWN[n])] if n in KNOWN else [])
-                                  for n in sorted(HEADLESS)])
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(n, marks=[pytest.mark.xfail(strict=True, reason=KNOWN[n])] if n in KNOWN else [])
+        for n in sorted(HEADLESS)
+    ],
+)
 def test_headless_count_is_keras_applications(name: str) -> None:
     """One rule cuts every head where keras.applications' include_top=False does: the same parameter count,
     pure Python."""
     assert archspec.shapes(name, include_top=False).total_params == HEADLESS[name]
 
 
-@pytest.mark.parametrize("name, app, variables, kwargs", [
-    ("mobilenet_v2", "MobileNetV2", {"variant": "0.35_96"}, {"alpha": 0.35, "input_shape": (96, 96, 3)}),
-    ("efficientnet_b0", "EfficientNetB0", {}, {}),
-    ("resnet50", "ResNet50", {}, {}),
-])
+@pytest.mark.parametrize(
+    "name, app, variables, kwargs",
+    [
+        ("mobilenet_v2", "MobileNetV2", {"variant": "0.35_96"}, {"alpha": 0.35, "input_shape": (96, 96, 3)}),
+        ("efficientnet_b0", "EfficientNetB0", {}, {}),
+        ("resnet50", "ResNet50", {}, {}),
+    ],
+)
 def test_headless_count_against_keras_itself(name: str, app: str, variables: dict, kwargs: dict) -> None:
     assert archspec.shapes(name, include_top=False, **variables).total_params == keras_headless(app, **kwargs)
 
@@ -96,10 +106,13 @@ def test_head_is_cut_before_a_keepdims_pool() -> None:
     assert report.layers[-1].output_shape == (7, 7, 576)
 
 
-@pytest.mark.parametrize("kwargs, words", [
-    ({"include_top": False, "pooling": "mean"}, "pooling='mean' is not a pooling mode"),
-    ({"pooling": "avg"}, "pooling='avg' applies to the network without its classifier head"),
-])
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        ({"include_top": False, "pooling": "mean"}, "pooling='mean' is not a pooling mode"),
+        ({"pooling": "avg"}, "pooling='avg' applies to the network without its classifier head"),
+    ],
+)
 def test_bad_pooling_refused(kwargs: dict, words: str) -> None:
     with pytest.raises(archspec.ArchspecError, match=words):
         archspec.shapes("resnet50", **kwargs)
@@ -126,14 +139,17 @@ def test_create_model_backbone() -> None:
     assert model.layers[-1].name == "max_pool"
 
 
-@pytest.mark.parametrize("name, kwargs, words", [
-    ("mobilenet_v2", {"classes": 0}, "classes=0 is not a number of classes"),
-    ("mobilenet_v2", {"classes": 3, "include_top": False}, "classes=3 sizes the classifier head"),
-    ("mobilenet_v2", {"input_shape": (96, 96)}, r"input_shape=\(96, 96\) is not an image shape"),
-    ("mobilenet_v2", {"variant": "b3"}, "variant='b3': the spec 'mobilenetv2' has no variant 'b3'"),
-    ("mobilenet_v2", {"include_top": False, "pooling": "sum"}, "pooling='sum' is not a pooling mode"),
-    ("unet_digits", {"include_top": False}, "has no classifier head to leave out"),
-])
+@pytest.mark.parametrize(
+    "name, kwargs, words",
+    [
+        ("mobilenet_v2", {"classes": 0}, "classes=0 is not a number of classes"),
+        ("mobilenet_v2", {"classes": 3, "include_top": False}, "classes=3 sizes the classifier head"),
+        ("mobilenet_v2", {"input_shape": (96, 96)}, r"input_shape=\(96, 96\) is not an image shape"),
+        ("mobilenet_v2", {"variant": "b3"}, "variant='b3': the spec 'mobilenetv2' has no variant 'b3'"),
+        ("mobilenet_v2", {"include_top": False, "pooling": "sum"}, "pooling='sum' is not a pooling mode"),
+        ("unet_digits", {"include_top": False}, "has no classifier head to leave out"),
+    ],
+)
 def test_create_model_refuses_in_library_words(name: str, kwargs: dict, words: str) -> None:
     with pytest.raises(archspec.ArchspecError, match=words) as caught:
         archspec.create_model(name, **kwargs)
@@ -141,8 +157,12 @@ def test_create_model_refuses_in_library_words(name: str, kwargs: dict, words: s
 
 
 def test_cli_no_top_pooling() -> None:
-    run = subprocess.run([sys.executable, str(ROOT / "cli.py"), "shapes", "resnet50", "--no-top", "--pooling", "avg", "--json"],
-                         capture_output=True, text=True, cwd=ROOT)
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "cli.py"), "shapes", "resnet50", "--no-top", "--pooling", "avg", "--json"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert run.returncode == 0, run.stderr
     import json
 
@@ -151,8 +171,12 @@ def test_cli_no_top_pooling() -> None:
 
 
 def test_cli_pooling_without_no_top_refused() -> None:
-    run = subprocess.run([sys.executable, str(ROOT / "cli.py"), "shapes", "resnet50", "--pooling", "avg"],
-                         capture_output=True, text=True, cwd=ROOT)
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "cli.py"), "shapes", "resnet50", "--pooling", "avg"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert run.returncode == 2
     assert "--pooling avg applies to the network without its head" in run.stderr
     assert "Traceback" not in run.stderr
@@ -166,8 +190,14 @@ def test_backbone_takes_the_classifiers_weights(tmp_path: Path) -> None:
 
     full = archspec.create_model("mobilenet_v2", variant="0.35_96")
     archspec.save_model(full, tmp_path / "full.keras")
-    backbone = archspec.create_model("mobilenet_v2", variant="0.35_96", include_top=False, pooling="avg",
-                                     weights=tmp_path / "full.keras", freeze=["block_16"])
+    backbone = archspec.create_model(
+        "mobilenet_v2",
+        variant="0.35_96",
+        include_top=False,
+        pooling="avg",
+        weights=tmp_path / "full.keras",
+        freeze=["block_16"],
+    )
     assert "unused in the source: predictions" in backbone.transfer.text()
     x = np.random.default_rng(0).random((1, 96, 96, 3), dtype=np.float32)
     expected = keras.Model(full.input, full.get_layer("out_relu").output)(x).numpy().mean(axis=(1, 2))

@@ -16,7 +16,9 @@ from archspec.cli import main
 DENSE = "name: tiny\ninput: [8, 8, 1]\nlayers: [flatten, {dense: {units: 3, activation: softmax}}]\n"
 
 
-@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EDQUOT, errno.EFBIG], ids=errno.errorcode.get)
+@pytest.mark.parametrize(
+    "code", [errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EDQUOT, errno.EFBIG], ids=errno.errorcode.get
+)
 def test_every_refused_write_is_one_line_naming_the_file(tmp_path, monkeypatch, capsys, code) -> None:
     spec = tmp_path / "tiny.yaml"
     spec.write_text(DENSE)
@@ -28,7 +30,9 @@ def test_every_refused_write_is_one_line_naming_the_file(tmp_path, monkeypatch, 
     out = tmp_path / "out"
     assert main(["build", str(spec), "-o", str(out / "tiny.keras"), "-q"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"{out}/tiny.keras: cannot write: {os.strerror(code).lower()} (nothing half-written is left)\n  hint: "), err
+    assert err.startswith(
+        f"{out}/tiny.keras: cannot write: {os.strerror(code).lower()} (nothing half-written is left)\n  hint: "
+    ), err
     assert "Traceback" not in err
     assert list(out.iterdir()) == []
     assert main(["export", str(spec), "--format", "savedmodel", "-o", str(out / "tiny_savedmodel")]) == 2
@@ -90,6 +94,10 @@ def test_every_write_is_flushed_before_its_rename_and_the_folder_after(tmp_path,
     with files.atomic_path(tmp_path / "saved") as folder:  # a folder (SavedModel): every file and folder in it
         (folder / "sub").mkdir(parents=True)
         (folder / "sub" / "w.bin").write_bytes(b"w")
-    assert events == [("fsync", str(folder / "sub" / "w.bin")), ("fsync", str(folder / "sub")), ("fsync", str(folder)),
-                      ("rename", str(tmp_path / "saved")), ("fsync", str(tmp_path))]
-
+    assert events == [
+        ("fsync", str(folder / "sub" / "w.bin")),
+        ("fsync", str(folder / "sub")),
+        ("fsync", str(folder)),
+        ("rename", str(tmp_path / "saved")),
+        ("fsync", str(tmp_path)),
+    ]

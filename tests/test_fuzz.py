@@ -10,11 +10,11 @@ import copy
 import os
 
 import yaml
+from conftest import SPECS, TEST_SPECS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import archspec
-from conftest import SPECS, TEST_SPECS
 
 SCALE = int(os.environ.get("ARCHSPEC_FUZZ_EXAMPLES", "1"))
 FAST = settings(max_examples=300 * SCALE, deadline=None, suppress_health_check=list(HealthCheck))
@@ -34,8 +34,11 @@ def conv():
 def primitive():
     return st.one_of(
         conv(),
-        st.builds(lambda k, s: {"pool": {"kind": k, "size": s, "stride": 1, "padding": "same"}},
-                  st.sampled_from(["max", "avg", "sum"]), st.integers(1, 3)),
+        st.builds(
+            lambda k, s: {"pool": {"kind": k, "size": s, "stride": 1, "padding": "same"}},
+            st.sampled_from(["max", "avg", "sum"]),
+            st.integers(1, 3),
+        ),
         st.just("batchnorm"),
         st.sampled_from(["relu", "tanh", "sigmoid", "gelu"]).map(lambda a: {"activation": a}),
         st.floats(0, 0.9).map(lambda r: {"dropout": round(r, 2)}),
@@ -51,8 +54,13 @@ def block(layers):
         st.builds(lambda a, b, m: {"branches": {"paths": [a, b], "merge": m}}, lists, lists, st.just("concat")),
         st.builds(lambda n, k: {"dense_block": {"layers": n, "growth": k}}, st.integers(1, 2), small),
         st.builds(lambda body, n: {"repeat": {"times": n, "layers": body}}, lists, st.integers(1, 2)),
-        st.builds(lambda f, n: {"stage": {"block": "cifar_basic", "repeat": n, "filters": f}}, small, st.integers(1, 2)),
-        st.builds(lambda *f: {"inception": dict(zip(["b1", "b3_reduce", "b3", "b5_reduce", "b5", "pool_proj"], f))}, *[small] * 6),
+        st.builds(
+            lambda f, n: {"stage": {"block": "cifar_basic", "repeat": n, "filters": f}}, small, st.integers(1, 2)
+        ),
+        st.builds(
+            lambda *f: {"inception": dict(zip(["b1", "b3_reduce", "b3", "b5_reduce", "b5", "pool_proj"], f))},
+            *[small] * 6,
+        ),
     )
 
 
@@ -63,8 +71,14 @@ layers = st.recursive(primitive(), block, max_leaves=6)
 def valid_specs(draw):
     size = draw(st.integers(4, 12))
     body = draw(st.lists(layers, min_size=1, max_size=5))
-    tail = draw(st.sampled_from([["flatten"], [{"pool": "global_avg"}], [{"transition": {"compression": 0.5}}, "flatten"]]))
-    return {"name": "fuzz", "input": [size, size, draw(st.integers(1, 3))], "layers": body + tail + [{"dense": draw(small)}]}
+    tail = draw(
+        st.sampled_from([["flatten"], [{"pool": "global_avg"}], [{"transition": {"compression": 0.5}}, "flatten"]])
+    )
+    return {
+        "name": "fuzz",
+        "input": [size, size, draw(st.integers(1, 3))],
+        "layers": body + tail + [{"dense": draw(small)}],
+    }
 
 
 @KERAS
@@ -81,8 +95,15 @@ def test_generated_specs_agree_with_keras(spec):
 # --- corruption -------------------------------------------------------------
 
 SOURCES = [yaml.safe_load(p.read_text()) for p in SPECS + TEST_SPECS]
-JUNK = st.one_of(st.none(), st.booleans(), st.integers(-10**12, 10**12), st.floats(allow_nan=True), st.text(max_size=8),
-                 st.lists(st.integers(), max_size=3), st.dictionaries(st.text(max_size=5), st.integers(), max_size=2))
+JUNK = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**12), 10**12),
+    st.floats(allow_nan=True),
+    st.text(max_size=8),
+    st.lists(st.integers(), max_size=3),
+    st.dictionaries(st.text(max_size=5), st.integers(), max_size=2),
+)
 
 
 def paths(data, prefix=()):
@@ -145,7 +166,9 @@ def test_arbitrary_text_never_crashes(text):
 
 from archspec.spec.expr import MAX_MAGNITUDE, ExprError, evaluate  # noqa: E402
 
-NUMBERS = st.one_of(st.integers(-10**20, 10**20), st.sampled_from(["1e400", "1e308", "0.5", "0", "-0.0", "9" * 60, "1e-320"]))
+NUMBERS = st.one_of(
+    st.integers(-(10**20), 10**20), st.sampled_from(["1e400", "1e308", "0.5", "0", "-0.0", "9" * 60, "1e-320"])
+)
 FUNCTION_NAMES = st.sampled_from(["int", "round", "floor", "ceil", "min", "max", "abs", "pow"])
 
 
@@ -180,10 +203,37 @@ def test_expressions_give_a_bounded_number_or_an_expr_error(text):
     assert type(value) in (int, float) and abs(value) <= MAX_MAGNITUDE and value == value, (text, value)
 
 
-SCALARS = st.sampled_from([
-    "yes", "no", "on", "off", "true", "False", "010", "-07", "0x1F", "3:3", "1:30.5", ".inf", "-.Inf", ".nan", "1e999",
-    "5e-1", "1.0e300", "9" * 60, "~", "null", "''", "'\u200b'", "\"\\u202e\"", "&a [*a]", "!!float 1", "[1, yes]", "{a: 1}",
-])
+SCALARS = st.sampled_from(
+    [
+        "yes",
+        "no",
+        "on",
+        "off",
+        "true",
+        "False",
+        "010",
+        "-07",
+        "0x1F",
+        "3:3",
+        "1:30.5",
+        ".inf",
+        "-.Inf",
+        ".nan",
+        "1e999",
+        "5e-1",
+        "1.0e300",
+        "9" * 60,
+        "~",
+        "null",
+        "''",
+        "'\u200b'",
+        '"\\u202e"',
+        "&a [*a]",
+        "!!float 1",
+        "[1, yes]",
+        "{a: 1}",
+    ]
+)
 
 
 @st.composite

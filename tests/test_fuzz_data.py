@@ -15,13 +15,13 @@ import tempfile
 from functools import lru_cache
 from pathlib import Path
 
+import hostile as H
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import archspec
-import hostile as H
 from archspec.training import data as D
 from archspec.training.data import decode as dec
 
@@ -35,10 +35,16 @@ def seeds() -> list[bytes]:
     """Valid files of every format, to be broken."""
     rng = np.random.default_rng(0)
     grey = rng.integers(0, 255, (6, 9, 1), dtype=np.uint8)
-    return [H.png(grey), H.png(rng.integers(0, 65535, (5, 4, 4)).astype(np.uint16)),
-            H.png(grey[..., 0] % 2, palette=np.array([[0, 0, 0], [255, 0, 0]]), transparency=b"\x00\xff"),
-            H.webp(7, 5), H.gif(9, 6, frames=3), H.with_orientation(H.jpeg(np.repeat(grey, 3, -1)), 6),
-            H.jpeg_declaring(300, 200), H.bmp_declaring(40, 30)]
+    return [
+        H.png(grey),
+        H.png(rng.integers(0, 65535, (5, 4, 4)).astype(np.uint16)),
+        H.png(grey[..., 0] % 2, palette=np.array([[0, 0, 0], [255, 0, 0]]), transparency=b"\x00\xff"),
+        H.webp(7, 5),
+        H.gif(9, 6, frames=3),
+        H.with_orientation(H.jpeg(np.repeat(grey, 3, -1)), 6),
+        H.jpeg_declaring(300, 200),
+        H.bmp_declaring(40, 30),
+    ]
 
 
 SEEDS = seeds()  # made once, outside any strategy (TensorFlow's encoder touches the random module)
@@ -93,7 +99,9 @@ def test_image_files_are_read_or_refused_by_name(data, suffix):
 
 
 arrays = hnp.arrays(
-    dtype=st.sampled_from([np.uint8, np.int16, np.int64, np.float32, np.float64, np.bool_, np.complex64, np.dtype("<U2")]),
+    dtype=st.sampled_from(
+        [np.uint8, np.int16, np.int64, np.float32, np.float64, np.bool_, np.complex64, np.dtype("<U2")]
+    ),
     shape=hnp.array_shapes(min_dims=0, max_dims=4, min_side=0, max_side=6),
 )
 

@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-
-import archspec
 from conftest import ROOT
 
-IMAGE = np.array(
-    [[1, 1, 1, 0, 0],
-     [0, 1, 1, 1, 0],
-     [0, 0, 1, 1, 1],
-     [0, 0, 1, 1, 0],
-     [0, 1, 1, 0, 0]], dtype="float32")
+import archspec
+
+IMAGE = np.array([[1, 1, 1, 0, 0], [0, 1, 1, 1, 0], [0, 0, 1, 1, 1], [0, 0, 1, 1, 0], [0, 1, 1, 0, 0]], dtype="float32")
 
 
 def correlate_same(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
@@ -22,7 +17,7 @@ def correlate_same(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     out = np.zeros_like(image)
     for i in range(image.shape[0]):
         for j in range(image.shape[1]):
-            out[i, j] = (padded[i:i + kernel.shape[0], j:j + kernel.shape[1]] * kernel).sum()
+            out[i, j] = (padded[i : i + kernel.shape[0], j : j + kernel.shape[1]] * kernel).sum()
     return out
 
 
@@ -44,7 +39,9 @@ def test_edge_sharpen_blur_match_reference():
         [[0.0625, 0.125, 0.0625], [0.125, 0.25, 0.125], [0.0625, 0.125, 0.0625]],
     ]
     for channel, kernel in enumerate(kernels):
-        np.testing.assert_allclose(out[:, :, channel], correlate_same(image, np.array(kernel, "float32")), rtol=1e-5, atol=1e-3)
+        np.testing.assert_allclose(
+            out[:, :, channel], correlate_same(image, np.array(kernel, "float32")), rtol=1e-5, atol=1e-3
+        )
     report = archspec.shapes(spec)
     assert report.trainable_params == 0 and report.total_params == 27
 

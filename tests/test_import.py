@@ -5,18 +5,33 @@ from __future__ import annotations
 import keras
 import pytest
 from click.testing import CliRunner
+from conftest import ROOT, SPECS, TEST_SPECS
 
 import archspec
 from archspec.cli import cli
 from archspec.keras_side.importer import import_model
-from conftest import ROOT, SPECS, TEST_SPECS
 
 # Every zoo spec but the families of keras.applications' modern networks: importing each of those
 # (from the Keras reference, with weight parity) is tests/test_zoo.py's, and building each again here
 # would add minutes.
-MODERN = {"mobilenet", "mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large", "efficientnet", "efficientnet_b0", "efficientnet_v2",
-          "efficientnet_v2_b0", "convnext", "convnext_tiny", "xception", "inception_v3", "inception_resnet_v2", "nasnet", "nasnet_mobile",
-          "resnet50_v2"}
+MODERN = {
+    "mobilenet",
+    "mobilenet_v2",
+    "mobilenet_v3_small",
+    "mobilenet_v3_large",
+    "efficientnet",
+    "efficientnet_b0",
+    "efficientnet_v2",
+    "efficientnet_v2_b0",
+    "convnext",
+    "convnext_tiny",
+    "xception",
+    "inception_v3",
+    "inception_resnet_v2",
+    "nasnet",
+    "nasnet_mobile",
+    "resnet50_v2",
+}
 ROUND_TRIP = [p for p in SPECS if p.stem not in MODERN] + TEST_SPECS
 
 
@@ -61,7 +76,9 @@ def test_graph_references_and_awkward_names():
     y = keras.layers.Softmax(name="out")(keras.layers.Dense(3, name="d")(y))
     model = keras.Model(inp, y, name="tiny net")
     text = import_model(model)
-    assert "name: 'yes'" in text and "name: '1'" in text and "input: input" in text  # quoted: strings, not a bool and an int
+    assert (
+        "name: 'yes'" in text and "name: '1'" in text and "input: input" in text
+    )  # quoted: strings, not a bool and an int
     assert "add: {inputs: ['yes', '1'], name: sum}" in text
     again = archspec.build(text)
     assert [l.name for l in again.layers][1:] == [l.name for l in model.layers][1:]
@@ -69,10 +86,19 @@ def test_graph_references_and_awkward_names():
 
 
 def test_sequential_model():
-    model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Conv2D(8, 3, activation="relu"), keras.layers.MaxPooling2D(),
-                              keras.layers.Flatten(), keras.layers.Dropout(0.5), keras.layers.Dense(10, activation="softmax")], name="seq")
+    model = keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            keras.layers.Conv2D(8, 3, activation="relu"),
+            keras.layers.MaxPooling2D(),
+            keras.layers.Flatten(),
+            keras.layers.Dropout(0.5),
+            keras.layers.Dense(10, activation="softmax"),
+        ],
+        name="seq",
+    )
     again = archspec.build(import_model(model))
-    shapes = lambda m: [tuple(l.output.shape[1:]) for l in m.layers if type(l).__name__ != "InputLayer"]  # noqa: E731
+    shapes = lambda m: [tuple(l.output.shape[1:]) for l in m.layers if type(l).__name__ != "InputLayer"]
     assert shapes(again) == shapes(model) and again.count_params() == model.count_params()
 
 
@@ -118,7 +144,11 @@ def test_arithmetic_with_numbers_imports_exactly():
     y = y - 0.5
     model = keras.Model(inp, y)
     text = import_model(model)
-    assert "rescaling: {offset: 3.0" in text and "rescaling: {scale: 0.16666666666666666" in text and "offset: -0.5" in text
+    assert (
+        "rescaling: {offset: 3.0" in text
+        and "rescaling: {scale: 0.16666666666666666" in text
+        and "offset: -0.5" in text
+    )
     x = np.random.default_rng(0).normal(size=(2, 8, 8, 4)).astype("float32") * 4
     np.testing.assert_array_equal(archspec.build(text)(x), model(x))
 
@@ -136,7 +166,10 @@ def test_open_image_size_needs_a_shape():
 
 def test_nested_models_are_inlined():
     """ConvNeXt's stem and downsampling blocks are Sequential models inside the functional one."""
-    stem = keras.Sequential([keras.layers.Conv2D(8, 4, strides=4, name="stem_conv"), keras.layers.LayerNormalization(name="stem_ln")], name="stem")
+    stem = keras.Sequential(
+        [keras.layers.Conv2D(8, 4, strides=4, name="stem_conv"), keras.layers.LayerNormalization(name="stem_ln")],
+        name="stem",
+    )
     inp = keras.Input((32, 32, 3))
     x = stem(inp)
     y = keras.layers.Dense(8, name="pw")(x)

@@ -18,8 +18,20 @@ from archspec.keras_side.importer import import_model
 CONSTRUCTORS = sorted(name for name in dir(keras.applications) if name[0].isupper())
 OPEN_SIZE = {"MobileNetV3Small", "MobileNetV3Large"}
 """Constructors whose default input leaves height and width open: imported at 224x224."""
-HEAVY = {"ConvNeXtBase", "ConvNeXtLarge", "ConvNeXtXLarge", "EfficientNetB5", "EfficientNetB6", "EfficientNetB7",
-         "EfficientNetV2S", "EfficientNetV2M", "EfficientNetV2L", "InceptionResNetV2", "NASNetLarge", "NASNetMobile"}
+HEAVY = {
+    "ConvNeXtBase",
+    "ConvNeXtLarge",
+    "ConvNeXtXLarge",
+    "EfficientNetB5",
+    "EfficientNetB6",
+    "EfficientNetB7",
+    "EfficientNetV2S",
+    "EfficientNetV2M",
+    "EfficientNetV2L",
+    "InceptionResNetV2",
+    "NASNetLarge",
+    "NASNetMobile",
+}
 
 
 def operations(model) -> int:
@@ -32,7 +44,9 @@ def test_all_forty():
     assert len(CONSTRUCTORS) == 40, CONSTRUCTORS
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=[pytest.mark.slow] if n in HEAVY else []) for n in CONSTRUCTORS])
+@pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=[pytest.mark.slow] if n in HEAVY else []) for n in CONSTRUCTORS]
+)
 def test_every_keras_application_imports(name):
     with keras.StatelessScope(initialize_variables=False):
         model = getattr(keras.applications, name)(weights=None)

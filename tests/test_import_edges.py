@@ -45,18 +45,26 @@ def models(tmp_path_factory) -> dict[str, Path]:
     v = keras.Input((8,), name="vec")
     out["vector"] = _save(keras.Model(v, keras.layers.Dense(3, name="d")(v), name="vector"), folder)
     a, b = keras.Input((8,), name="meta"), image()
-    merged = keras.layers.Concatenate(name="cat")([keras.layers.Flatten(name="f")(b), keras.layers.Dense(4, name="m")(a)])
-    out["vector_and_image"] = _save(keras.Model([b, a], keras.layers.Dense(2, name="out")(merged), name="vector_and_image"), folder)
+    merged = keras.layers.Concatenate(name="cat")(
+        [keras.layers.Flatten(name="f")(b), keras.layers.Dense(4, name="m")(a)]
+    )
+    out["vector_and_image"] = _save(
+        keras.Model([b, a], keras.layers.Dense(2, name="out")(merged), name="vector_and_image"), folder
+    )
     j = image()
     out["identity"] = _save(keras.Model(j, j, name="identity"), folder)
     j = image()
-    out["passes_input_through"] = _save(keras.Model(j, [j, keras.layers.Flatten(name="f")(j)], name="passes_input_through"), folder)
+    out["passes_input_through"] = _save(
+        keras.Model(j, [j, keras.layers.Flatten(name="f")(j)], name="passes_input_through"), folder
+    )
     h = keras.Input((70_000, 70_000, 3), name="big")
     out["huge"] = _save(keras.Model(h, keras.layers.Conv2D(4, 3, name="c")(h), name="huge"), folder)
     o = keras.Input((None, None, 3), name="open")
     out["open"] = _save(keras.Model(o, keras.layers.Conv2D(4, 3, name="c")(o), name="open"), folder)
     s = image()
-    out["long_stride"] = _save(keras.Model(s, keras.layers.Conv2D(2, 1, strides=70_000, name="c")(s), name="long_stride"), folder)
+    out["long_stride"] = _save(
+        keras.Model(s, keras.layers.Conv2D(2, 1, strides=70_000, name="c")(s), name="long_stride"), folder
+    )
     return out
 
 
@@ -68,7 +76,9 @@ def _refused(args: list[str], capsys) -> str:
     return err
 
 
-@pytest.mark.parametrize("name, where", [("twice_list", "output 1 and output 2"), ("twice_dict", "output 'a' and output 'b'")])
+@pytest.mark.parametrize(
+    "name, where", [("twice_list", "output 1 and output 2"), ("twice_dict", "output 'a' and output 'b'")]
+)
 def test_two_outputs_of_one_layer_are_refused_not_dropped(models, name, where, capsys) -> None:
     err = _refused(["import", str(models[name])], capsys)
     assert err.startswith(f"{models[name]}: {where} of model '{name}' are both layer 'd'"), err
@@ -98,12 +108,16 @@ def test_an_identity_model_is_refused_naming_the_file(models, capsys) -> None:
 
 def test_an_input_passed_through_as_an_output_is_refused(models, capsys) -> None:
     err = _refused(["import", str(models["passes_input_through"])], capsys)
-    assert err.startswith(f"{models['passes_input_through']}: output 1 of model 'passes_input_through' is its input 'img'"), err
+    assert err.startswith(
+        f"{models['passes_input_through']}: output 1 of model 'passes_input_through' is its input 'img'"
+    ), err
 
 
 def test_an_oversized_input_names_the_model_file(models, capsys) -> None:
     err = _refused(["import", str(models["huge"])], capsys)
-    assert err.startswith(f"{models['huge']}: the model's input 'big' has shape [70000, 70000, 3]; a spec's sizes are at most 65,536"), err
+    assert err.startswith(
+        f"{models['huge']}: the model's input 'big' has shape [70000, 70000, 3]; a spec's sizes are at most 65,536"
+    ), err
 
 
 def test_an_oversized_input_shape_option_names_the_option(models, capsys) -> None:
@@ -116,4 +130,6 @@ def test_an_oversized_input_shape_option_names_the_option(models, capsys) -> Non
 def test_anything_else_the_spec_would_refuse_is_blamed_on_the_model_file(models, capsys) -> None:
     """The net under the specific checks: a layer setting beyond a spec's limits, told about the model."""
     err = _refused(["import", str(models["long_stride"])], capsys)
-    assert err.startswith(f"{models['long_stride']}: cannot be written as a spec: Keras layer 'c' (layers[0].conv.stride"), err
+    assert err.startswith(
+        f"{models['long_stride']}: cannot be written as a spec: Keras layer 'c' (layers[0].conv.stride"
+    ), err

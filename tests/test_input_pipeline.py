@@ -48,7 +48,9 @@ def test_later_epochs_see_the_cached_images_and_fresh_augmentation(tmp_path) -> 
     plan = D.plan(images, (24, 24, 3), 3, Data(mean=[0.4, 0.5, 0.6], std=0.25))
     assert len(plan.fits) > 5 and {fit.fit for fit in plan.fits} == {"pad", "resize"}
     steps = D.steps_per_epoch(images.count, 4, False)
-    evaluated = by_image([np.asarray(x) for x, _ in D.eval_dataset(images, plan, batch_size=5)])  # what evaluate and predict see
+    evaluated = by_image(
+        [np.asarray(x) for x, _ in D.eval_dataset(images, plan, batch_size=5)]
+    )  # what evaluate and predict see
 
     plain = D.TrainingInput(images, plan, batch_size=4, seed=1, aug=Augment())
     first = batches(plain, 0, 1)  # decodes every file and fills the cache
@@ -62,7 +64,9 @@ def test_later_epochs_see_the_cached_images_and_fresh_augmentation(tmp_path) -> 
     folder = jpeg_folder(tmp_path / "again")
     images = D.load(str(folder))
     augmented = D.TrainingInput(images, plan, batch_size=4, seed=1, aug=Augment(flip="both", translate=0.25))
-    one, two = (np.concatenate(epoch) for epoch in np.split(np.asarray(batches(augmented, 0, 2), dtype=object), [steps]))
+    one, two = (
+        np.concatenate(epoch) for epoch in np.split(np.asarray(batches(augmented, 0, 2), dtype=object), [steps])
+    )
     assert by_image([one]) != by_image([two]) and by_image([one]) != evaluated
     # a resumed run's first epoch decodes again, and makes exactly the batches the cache gave the uninterrupted run
     resumed = D.TrainingInput(images, plan, batch_size=4, seed=1, aug=Augment(flip="both", translate=0.25))
@@ -95,21 +99,36 @@ def test_augment_is_the_projective_shift_it_replaced() -> None:
             dy = tf.round(tf.random.stateless_uniform([b], seeds[2], -1.0, 1.0) * ly)
             dx = tf.round(tf.random.stateless_uniform([b], seeds[3], -1.0, 1.0) * lx)
             one, zero = tf.ones([b]), tf.zeros([b])
-            moved = [tf.raw_ops.ImageProjectiveTransformV3(
-                images=x[..., c:c + 1], transforms=tf.stack([one, zero, -dx, zero, one, -dy, zero, zero], axis=1),
-                output_shape=[h, w], fill_value=float(fill[c]), interpolation="NEAREST", fill_mode="CONSTANT") for c in range(3)]
+            moved = [
+                tf.raw_ops.ImageProjectiveTransformV3(
+                    images=x[..., c : c + 1],
+                    transforms=tf.stack([one, zero, -dx, zero, one, -dy, zero, zero], axis=1),
+                    output_shape=[h, w],
+                    fill_value=float(fill[c]),
+                    interpolation="NEAREST",
+                    fill_mode="CONSTANT",
+                )
+                for c in range(3)
+            ]
             x = tf.concat(moved, axis=-1)
         return x
 
-    for aug in (Augment(flip="horizontal"), Augment(flip="vertical", translate=0.3), Augment(flip="both", translate=2),
-                Augment(translate=15), Augment(flip="both", translate=0.999)):
+    for aug in (
+        Augment(flip="horizontal"),
+        Augment(flip="vertical", translate=0.3),
+        Augment(flip="both", translate=2),
+        Augment(translate=15),
+        Augment(flip="both", translate=0.999),
+    ):
         for key in ([1, 2], [7, 0], [3, 9]):
             key = tf.constant(key, tf.int64)
             np.testing.assert_array_equal(D.augment(x, key, aug, fill), reference(x, key, aug), err_msg=str(aug))
 
 
 @pytest.mark.parametrize("memory, disk, where", [(10**5, 10**12, "disk"), (10**5, 0, "none")])
-def test_a_cache_larger_than_memory_goes_to_disk_or_nowhere_and_says_so(tmp_path, monkeypatch, memory, disk, where) -> None:
+def test_a_cache_larger_than_memory_goes_to_disk_or_nowhere_and_says_so(
+    tmp_path, monkeypatch, memory, disk, where
+) -> None:
     """The rule (``data/cache.py``): memory when the cache takes at most half of what is available, else a file on
     disk when it has room, else none (every epoch prepares its images again). The batches are the same wherever."""
     images = D.load(str(jpeg_folder(tmp_path / "pics")))
@@ -129,15 +148,29 @@ def test_a_cache_larger_than_memory_goes_to_disk_or_nowhere_and_says_so(tmp_path
         assert lines[0].startswith(need + ": caching them on disk in ") and "TMPDIR picks the folder" in lines[0]
         assert source.filled()
     else:
-        assert lines == [need + f", and {cache.tempfile.gettempdir()} has 0.00 GB free: preparing them again every epoch, as slowly as "
-                                "the first (set TMPDIR to a disk with room to cache them there)"]
+        assert lines == [
+            need
+            + f", and {cache.tempfile.gettempdir()} has 0.00 GB free: preparing them again every epoch, as slowly as "
+            "the first (set TMPDIR to a disk with room to cache them there)"
+        ]
 
 
 def test_each_epoch_reports_its_speed_and_the_inputs(tmp_path) -> None:
     lines: list[str] = []
-    result = archspec.train(archspec.loads(TINY), data=str(jpeg_folder(tmp_path / "pics")), epochs=2, batch_size=4, seed=0,
-                            verbose=2, log=lines.append, run_dir=tmp_path / "run")
-    assert "input: epoch 1 prepares the 18 training images and caches them in memory (0.00 GB) for the epochs after it" in lines
+    result = archspec.train(
+        archspec.loads(TINY),
+        data=str(jpeg_folder(tmp_path / "pics")),
+        epochs=2,
+        batch_size=4,
+        seed=0,
+        verbose=2,
+        log=lines.append,
+        run_dir=tmp_path / "run",
+    )
+    assert (
+        "input: epoch 1 prepares the 18 training images and caches them in memory (0.00 GB) for the epochs after it"
+        in lines
+    )
     for row in result.history:
         assert row["images_per_second"] > 0 and row["input_images_per_second"] > 0 and 0 <= row["input_wait"] <= 1
     assert "input_wait" in (tmp_path / "run" / "history.csv").read_text().splitlines()[0]
@@ -161,7 +194,9 @@ def test_the_meter_tells_a_slow_model_from_a_slow_input() -> None:
         time.sleep(0.05)
     slow_model = source.meter.rates(before, source.meter.read(), time.perf_counter() - started)
     # each batch of 8 tiny images takes the input about a millisecond: far from the model's 50
-    assert slow_model["input_wait"] < 0.3 and slow_model["input_images_per_second"] > 5 * slow_model["images_per_second"]
+    assert (
+        slow_model["input_wait"] < 0.3 and slow_model["input_images_per_second"] > 5 * slow_model["images_per_second"]
+    )
     assert slow_model["images_per_second"] == pytest.approx(56 / (time.perf_counter() - started), rel=0.2)
 
 
@@ -174,5 +209,7 @@ def test_a_jpeg_that_breaks_when_decoded_is_a_located_error(tmp_path) -> None:
     broken.write_bytes(data[: scan + (len(data) - scan) // 3])  # the header, and a third of the picture
     assert D.load(str(folder)).count == 18
     with pytest.raises(archspec.SpecError) as caught:
-        archspec.train(archspec.loads(TINY), data=str(folder), epochs=1, batch_size=4, verbose=0, run_dir=tmp_path / "run")
+        archspec.train(
+            archspec.loads(TINY), data=str(folder), epochs=1, batch_size=4, verbose=0, run_dir=tmp_path / "run"
+        )
     assert caught.value.file == str(broken) and "cannot decode the image" in str(caught.value)

@@ -9,12 +9,12 @@ import re
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import ROOT
 
 import archspec
 from archspec.cli import cli
 from archspec.tools import inspection
 from archspec.tools.inspection import png
-from conftest import ROOT
 
 LENET = ROOT / "specs" / "lenet.yaml"
 
@@ -22,7 +22,7 @@ LENET = ROOT / "specs" / "lenet.yaml"
 def read_idx(path) -> np.ndarray:
     data = gzip.open(path, "rb").read()
     dims = data[3]
-    shape = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(dims)]
+    shape = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(dims)]
     return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
 
 
@@ -79,7 +79,9 @@ def test_report_for_a_digit(trained):
     page = out.read_text()
 
     assert re.search(r'data-layer="conv_1" data-maps="6" data-channels="6" data-grid="\d+x\d+" data-tile="28x28"', page)
-    assert re.search(r'data-layer="conv_2" data-maps="16" data-channels="16" data-grid="\d+x\d+" data-tile="10x10"', page)
+    assert re.search(
+        r'data-layer="conv_2" data-maps="16" data-channels="16" data-grid="\d+x\d+" data-tile="10x10"', page
+    )
     assert 'data-layer="pool_1" data-maps="6"' in page and 'data-layer="pool_2" data-maps="16"' in page
     assert "6 feature maps 28×28" in page and "16 feature maps 10×10" in page
     assert 'data-filters="6"' in page and "6 filters 5×5" in page
@@ -133,8 +135,15 @@ def test_png_encoder_roundtrips_through_tensorflow():
 def test_inspect_a_run_folder_sees_what_training_saw(mnist_dir, tmp_path):
     """A model trained with data.mean/std is inspected on the input it was trained on: the run folder's plan,
     whether the run folder or its model.keras is named; its probabilities are predict's."""
-    run = archspec.train(LENET, data=f"idx:{mnist_dir}[:2000]", epochs=1, seed=2, verbose=0, run_dir=tmp_path / "run",
-                         **{"data.mean": 0.1307, "data.std": 0.3081})
+    run = archspec.train(
+        LENET,
+        data=f"idx:{mnist_dir}[:2000]",
+        epochs=1,
+        seed=2,
+        verbose=0,
+        run_dir=tmp_path / "run",
+        **{"data.mean": 0.1307, "data.std": 0.3081},
+    )
     image = tmp_path / "digit.png"
     image.write_bytes(png(read_idx(mnist_dir / "t10k-images-idx3-ubyte.gz")[9001]))
     (prediction,) = archspec.predict(run.run_dir, image)
@@ -143,7 +152,10 @@ def test_inspect_a_run_folder_sees_what_training_saw(mnist_dir, tmp_path):
         result = CliRunner().invoke(cli, ["inspect", str(model), "--input", str(image), "-o", str(out)])
         assert result.exit_code == 0, result.output + repr(result.exception)
         page = out.read_text()
-        assert ">28x28x1 -&gt; zero-pad 2 px -&gt; 32x32x1, x1/255, mean 0.1307 std 0.3081</span>; values -0.424 to" in page
+        assert (
+            ">28x28x1 -&gt; zero-pad 2 px -&gt; 32x32x1, x1/255, mean 0.1307 std 0.3081</span>; values -0.424 to"
+            in page
+        )
         probs = {int(k): float(v) for k, v in re.findall(r'data-class="(\d)"><td>[^<]*</td><td>([0-9.]+)</td>', page)}
         assert len(probs) == 10
         assert probs == pytest.approx({k: float(prediction.probabilities[k]) for k in probs}, abs=6e-5)

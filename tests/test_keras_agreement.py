@@ -10,10 +10,10 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
+from conftest import ROOT, SPECS, TEST_SPECS
 
 import archspec
 from archspec.graph.report import Report
-from conftest import ROOT, SPECS, TEST_SPECS
 
 # The zoo's large networks, and those with a keras.applications reference (MobileNet, 2.5M+), are built
 # in tests/test_zoo.py (each network once); here the small ones and the test specs.

@@ -8,15 +8,13 @@ import subprocess
 import sys
 
 import pytest
+from conftest import ROOT, TEST_SPECS
 from pydantic import TypeAdapter, ValidationError
 
 import archspec
 from archspec.kinds import BUILTIN
 from archspec.kinds.registry import KINDS, OPS, Primitive
 from archspec.spec.network import item_model, layer_type
-from conftest import ROOT, TEST_SPECS
-
-
 
 # Imports one module of archspec.kinds in a fresh interpreter; prints the names it registered, in order.
 REGISTERS = """
@@ -31,8 +29,10 @@ def test_builtin_says_which_module_registers_each_kind():
     """The lazy table imports `BUILTIN`'s module for a name: importing it must register that name (a
     module may register others it depends on), and every built-in kind must be listed, in the order
     its module registers it (listings and the importer's preference follow that order)."""
-    runs = {module: subprocess.Popen([sys.executable, "-c", REGISTERS, module], stdout=subprocess.PIPE, text=True, cwd=ROOT)
-            for module in BUILTIN}
+    runs = {
+        module: subprocess.Popen([sys.executable, "-c", REGISTERS, module], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+        for module in BUILTIN
+    }
     registered = {module: json.loads(run.communicate()[0]) for module, run in runs.items()}
     for module, names in BUILTIN.items():
         own = [name for name in registered[module] if name in names]

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from conftest import ROOT
 
 import archspec
 from archspec.cli import main
-from conftest import ROOT
 
 
 def spec(layers, input=(32, 32, 1)):
@@ -15,10 +15,17 @@ def spec(layers, input=(32, 32, 1)):
 
 CASES = {
     "does not fit": spec([{"conv": {"filters": 4, "kernel": 3, "stride": 2}}, "flatten", {"dense": 2}]),
-    "larger than its": spec([{"pool": {"kind": "max", "size": 5, "padding": "same"}}, "flatten", {"dense": 2}], input=(4, 4, 1)),
+    "larger than its": spec(
+        [{"pool": {"kind": "max", "size": 5, "padding": "same"}}, "flatten", {"dense": 2}], input=(4, 4, 1)
+    ),
     "dense layer reading": spec(["flatten", {"dense": 2}], input=(1024, 1024, 2)),
     "softmax before the last layer": spec(["flatten", {"dense": {"units": 4, "activation": "softmax"}}, {"dense": 2}]),
-    "already covers the whole": spec([{"conv": {"filters": 2, "kernel": 9, "padding": "same"}}] * 2 + [{"conv": {"filters": 2, "kernel": 3, "padding": "same"}}] * 10 + ["flatten", {"dense": 2}], input=(16, 16, 1)),
+    "already covers the whole": spec(
+        [{"conv": {"filters": 2, "kernel": 9, "padding": "same"}}] * 2
+        + [{"conv": {"filters": 2, "kernel": 3, "padding": "same"}}] * 10
+        + ["flatten", {"dense": 2}],
+        input=(16, 16, 1),
+    ),
 }
 
 
@@ -52,10 +59,13 @@ def test_strict_turns_warnings_into_errors(tmp_path, capsys):
     assert "warning:" not in err and "error (--strict): layer" in err  # what failed is called an error
 
 
-@pytest.mark.parametrize("layer, fits, wrong", [
-    ({"pool": {"kind": "max", "size": 5, "padding": "same"}}, "global pool", None),
-    ({"conv": {"filters": 2, "kernel": 5, "padding": "same"}}, "kernel", "global pool"),
-])
+@pytest.mark.parametrize(
+    "layer, fits, wrong",
+    [
+        ({"pool": {"kind": "max", "size": 5, "padding": "same"}}, "global pool", None),
+        ({"conv": {"filters": 2, "kernel": 5, "padding": "same"}}, "kernel", "global pool"),
+    ],
+)
 def test_window_advice_fits_the_layer(layer, fits, wrong):
     warnings = archspec.shapes(spec([layer, "flatten", {"dense": 2}], input=(4, 4, 1))).warnings
     (warning,) = [w for w in warnings if "larger than its" in w.message]

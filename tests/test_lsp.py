@@ -10,21 +10,27 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import yaml
+from conftest import ROOT
+from language_server import LanguageServer
 
 import archspec
 from archspec.tools.reference import kind_reference
 from archspec.tools.table import shape_text, shapes_table
-from conftest import ROOT
-from language_server import LanguageServer
 
 pytest.importorskip("pygls")
 
-SERVER = [sys.executable, "-c", f"import sys; sys.path.insert(0, {str(ROOT)!r}); from archspec.cli import run; run()", "lsp"]
+SERVER = [
+    sys.executable,
+    "-c",
+    f"import sys; sys.path.insert(0, {str(ROOT)!r}); from archspec.cli import run; run()",
+    "lsp",
+]
 LENET = (ROOT / "specs" / "lenet.yaml").read_text(encoding="utf-8")
 ERROR, WARNING = 1, 2
 EVERYTHING = {"start": {"line": 0, "character": 0}, "end": {"line": 100_000, "character": 0}}
@@ -59,7 +65,10 @@ def test_lenet_has_no_diagnostics_and_a_shape_after_each_layer(server):
     lines = LENET.splitlines()
     assert [h["label"] for h in got] == ["28x28x6", "14x14x6", "10x10x16", "5x5x16", "400", "120", "100", "10"]
     first = got[0]["position"]
-    assert first == {"line": line_of(LENET, "depth: 6"), "character": len(lines[line_of(LENET, "depth: 6")])}  # at the end of its line
+    assert first == {
+        "line": line_of(LENET, "depth: 6"),
+        "character": len(lines[line_of(LENET, "depth: 6")]),
+    }  # at the end of its line
 
 
 def test_hover_gives_the_shapes_row(server):
@@ -81,7 +90,9 @@ def test_hover_on_a_kind_adds_its_reference(server):
     line = line_of(LENET, "depth: 16")
     on_kind = server.hover(uri, line, LENET.splitlines()[line].index("conv") + 1)
     assert "output: `10x10x16`" in on_kind and kind_reference("conv") in on_kind  # the figures, then the reference
-    assert kind_reference("conv") not in server.hover(uri, line, LENET.splitlines()[line].index("depth"))  # a setting: figures only
+    assert kind_reference("conv") not in server.hover(
+        uri, line, LENET.splitlines()[line].index("depth")
+    )  # a setting: figures only
     block = "name: b\ninput: [8, 8, 1]\nblocks:\n  two:\n    layers:\n      - conv: {depth: 2, kernel: 3}\nlayers:\n  - use: {block: two}\n  - flatten\n"
     uri = server.uri("block.yaml")
     server.open(uri, block)
@@ -102,7 +113,9 @@ def test_hover_on_a_variable_gives_its_value_and_line(server):
     server.open(uri, broken)  # opened broken: it does not check, but it parses, so its variables are known
     assert server.diagnostics(uri)
     vars_line = line_of(broken, "variables:")
-    text_at = server.hover(uri, vars_line, broken.splitlines()[vars_line].index("$classes") + 1)  # inside `wide: $classes * 2`
+    text_at = server.hover(
+        uri, vars_line, broken.splitlines()[vars_line].index("$classes") + 1
+    )  # inside `wide: $classes * 2`
     assert "$classes" in text_at and "`10`" in text_at
     assert server.hover(uri, line_of(broken, "name: lenet"), 3) == ""
 
@@ -127,7 +140,11 @@ def test_broken_spec_is_underlined_where_the_cli_points(server):
     (d,) = server.diagnostics(uri)
     line = line_of(text, "kernel: 50")
     assert d["source"] == "archspec" and d["severity"] == ERROR
-    assert "layers[0].conv" in d["message"] and "50x50 kernel" in d["message"] and "larger than its (padded) input" in d["message"]
+    assert (
+        "layers[0].conv" in d["message"]
+        and "50x50 kernel" in d["message"]
+        and "larger than its (padded) input" in d["message"]
+    )
     assert d["range"]["start"] == {"line": line, "character": text.splitlines()[line].index("{")}
     assert d["range"]["end"]["character"] == text.splitlines()[line].index("}") + 1  # the whole {...} of the layer
 
@@ -136,7 +153,9 @@ def test_typo_gets_the_hint_and_last_good_hints_stay_on_unchanged_lines(server):
     uri = server.uri("typo.yaml")
     server.open(uri, LENET)
     assert server.diagnostics(uri) == []
-    text = LENET.replace("- pool: {kind: max, size: 2, stride: 2}              # 14x14x6", "- pooll: {kind: max, size: 2, stride: 2}")
+    text = LENET.replace(
+        "- pool: {kind: max, size: 2, stride: 2}              # 14x14x6", "- pooll: {kind: max, size: 2, stride: 2}"
+    )
     server.open(uri, text)  # a didChange
     (d,) = server.diagnostics(uri)
     assert "unknown layer kind 'pooll'" in d["message"] and "hint: did you mean 'pool'?" in d["message"]
@@ -148,7 +167,9 @@ def test_typo_gets_the_hint_and_last_good_hints_stay_on_unchanged_lines(server):
 
 def test_warnings_are_warnings(server):
     uri = server.uri("warn.yaml")
-    text = "name: w\ninput: [32, 32, 1]\nlayers:\n  - flatten\n  - dense: {units: 4, activation: softmax}\n  - dense: 2\n"
+    text = (
+        "name: w\ninput: [32, 32, 1]\nlayers:\n  - flatten\n  - dense: {units: 4, activation: softmax}\n  - dense: 2\n"
+    )
     server.open(uri, text)
     (d,) = server.diagnostics(uri)
     assert d["severity"] == WARNING and "softmax before the last layer" in d["message"]
@@ -176,7 +197,11 @@ def test_a_left_out_layer_is_shown_as_skipped(server):
     text = "name: w\ninput: [32, 32, 1]\nlayers:\n  - conv: {depth: 6, kernel: 5, when: false}\n  - flatten\n  - dense: 2\n"
     server.open(uri, text)
     assert server.diagnostics(uri) == []
-    assert [(h["position"]["line"], h["label"]) for h in hints(server, uri)] == [(3, "skipped (when: false)"), (4, "1024"), (5, "2")]
+    assert [(h["position"]["line"], h["label"]) for h in hints(server, uri)] == [
+        (3, "skipped (when: false)"),
+        (4, "1024"),
+        (5, "2"),
+    ]
     assert "left out" in server.hover(uri, 3, 5)
 
 
@@ -194,6 +219,8 @@ def test_zoo_spec_gets_the_shapes_table_as_hints(server, path: Path):
 
 def test_without_pygls_the_command_says_what_to_install():
     code = f"import sys; sys.path.insert(0, {str(ROOT)!r}); sys.modules['pygls'] = None; from archspec.cli import run; run()"
-    done = subprocess.run([sys.executable, "-c", code, "lsp"], capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    done = subprocess.run(
+        [sys.executable, "-c", code, "lsp"], capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL
+    )
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "needs pygls" in done.stderr and "pip install 'archspec[lsp]'" in done.stderr

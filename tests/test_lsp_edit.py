@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from test_lsp import LENET, line_of, server  # noqa: F401  (the module's server fixture)
 
 from archspec.kinds.base import valid_keys
 from archspec.kinds.registry import KINDS
 from archspec.tools.reference import kind_reference
-from test_lsp import LENET, line_of, server  # noqa: F401  (the module's server fixture)
 
 pytest.importorskip("pygls")
 
@@ -66,8 +66,10 @@ def test_completion_after_dollar_lists_the_variables(server):
 
 
 def test_completion_of_layer_names_and_templates(server):
-    good = ("name: t\ninput: [8, 8, 1]\nblocks:\n  two:\n    layers:\n      - conv: {depth: 2, kernel: 3}\nlayers:\n"
-            "  - conv: {depth: 2, kernel: 3, name: first}\n  - conv: {depth: 2, kernel: 3, name: second}\n")
+    good = (
+        "name: t\ninput: [8, 8, 1]\nblocks:\n  two:\n    layers:\n      - conv: {depth: 2, kernel: 3}\nlayers:\n"
+        "  - conv: {depth: 2, kernel: 3, name: first}\n  - conv: {depth: 2, kernel: 3, name: second}\n"
+    )
     text = good + "  - add: {inputs: [first, \n  - use: {block: \n"
     uri = opened(server, "complete_names.yaml", text, good)
     lines = text.splitlines()
@@ -77,7 +79,9 @@ def test_completion_of_layer_names_and_templates(server):
 
 
 def definition(ls, uri: str, line: int, character: int) -> dict[str, Any] | None:
-    return ls.request("textDocument/definition", {"textDocument": {"uri": uri}, "position": {"line": line, "character": character}})
+    return ls.request(
+        "textDocument/definition", {"textDocument": {"uri": uri}, "position": {"line": line, "character": character}}
+    )
 
 
 def test_definition_of_a_variable_jumps_to_variables(server):
@@ -86,16 +90,24 @@ def test_definition_of_a_variable_jumps_to_variables(server):
     line = line_of(LENET, "units: $classes")
     got = definition(server, uri, line, LENET.splitlines()[line].index("$classes") + 2)
     target = line_of(LENET, "variables:")
-    assert got["uri"] == uri and got["range"]["start"] == {"line": target, "character": LENET.splitlines()[target].index("classes")}
+    assert got["uri"] == uri and got["range"]["start"] == {
+        "line": target,
+        "character": LENET.splitlines()[target].index("classes"),
+    }
 
 
 def test_definition_of_a_template_and_a_layer_name(server):
-    text = ("name: t\ninput: [8, 8, 1]\nblocks:\n  two:\n    layers:\n      - conv: {depth: 2, kernel: 3}\nlayers:\n"
-            "  - conv: {depth: 2, kernel: 3, name: first}\n  - use: {block: two}\n  - add: {inputs: [first, two]}\n")
+    text = (
+        "name: t\ninput: [8, 8, 1]\nblocks:\n  two:\n    layers:\n      - conv: {depth: 2, kernel: 3}\nlayers:\n"
+        "  - conv: {depth: 2, kernel: 3, name: first}\n  - use: {block: two}\n  - add: {inputs: [first, two]}\n"
+    )
     uri = opened(server, "definition.yaml", text)
     lines = text.splitlines()
     assert definition(server, uri, 8, lines[8].index("two") + 1)["range"]["start"] == {"line": 3, "character": 2}
-    assert definition(server, uri, 9, lines[9].index("first") + 1)["range"]["start"] == {"line": 7, "character": lines[7].index("first")}
+    assert definition(server, uri, 9, lines[9].index("first") + 1)["range"]["start"] == {
+        "line": 7,
+        "character": lines[7].index("first"),
+    }
     assert definition(server, uri, 7, 4) is None  # `conv` defines nothing here
 
 
@@ -104,7 +116,7 @@ def apply(text: str, edit: dict[str, Any]) -> str:
     start, end = edit["range"]["start"], edit["range"]["end"]
     assert start["line"] == end["line"]
     line = lines[start["line"]]
-    lines[start["line"]] = line[: start["character"]] + edit["newText"] + line[end["character"]:]
+    lines[start["line"]] = line[: start["character"]] + edit["newText"] + line[end["character"] :]
     return "".join(lines)
 
 
@@ -114,8 +126,9 @@ def test_did_you_mean_gets_a_quick_fix_that_clears_the_problem(server):
     server.open(uri, text)
     (d,) = server.diagnostics(uri)
     assert "did you mean 'kernel'?" in d["message"]
-    actions = server.request("textDocument/codeAction", {"textDocument": {"uri": uri}, "range": d["range"],
-                                                         "context": {"diagnostics": [d]}})
+    actions = server.request(
+        "textDocument/codeAction", {"textDocument": {"uri": uri}, "range": d["range"], "context": {"diagnostics": [d]}}
+    )
     (action,) = actions
     assert action["kind"] == "quickfix" and "kernel" in action["title"]
     (edit,) = action["edit"]["changes"][uri]

@@ -11,13 +11,13 @@ import os
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import ROOT
 
 import archspec
 from archspec.cli import cli, main
 from archspec.keras_side.export import export, run_exported
 from archspec.keras_side.importer import import_model
 from archspec.tools.resolve import resolved_yaml
-from conftest import ROOT
 
 DECODER = ROOT / "tests" / "specs" / "decoder.yaml"
 TWO_HEADS = ROOT / "specs" / "lenet_two_heads.yaml"
@@ -78,10 +78,16 @@ def test_every_input_and_output_is_drawn(tmp_path):
 
 
 def test_unused_branch_is_judged_against_every_output():
-    spec = {"name": "t", "inputs": {"a": [8, 8, 1]}, "outputs": {"y": "head"}, "layers": [
-        {"conv": {"filters": 2, "kernel": 3, "name": "dead"}},
-        {"pool": {"kind": "avg", "global": True, "input": "a"}},
-        {"dense": {"units": 2, "name": "head"}}]}
+    spec = {
+        "name": "t",
+        "inputs": {"a": [8, 8, 1]},
+        "outputs": {"y": "head"},
+        "layers": [
+            {"conv": {"filters": 2, "kernel": 3, "name": "dead"}},
+            {"pool": {"kind": "avg", "global": True, "input": "a"}},
+            {"dense": {"units": 2, "name": "head"}},
+        ],
+    }
     with pytest.raises(archspec.SpecError, match="layer 'dead' is never used by any output") as caught:
         archspec.shapes(spec)
     assert "name it in `outputs`" in caught.value.hint
@@ -121,8 +127,11 @@ def need(*modules: str) -> None:
             pytest.importorskip(name)
 
 
-@pytest.mark.parametrize("spec, overrides", [(TWO_HEADS, {}), (UNET, {"levels": 2, "base": 4, "input": [32, 32, 1]})],
-                         ids=["two_heads", "unet"])
+@pytest.mark.parametrize(
+    "spec, overrides",
+    [(TWO_HEADS, {}), (UNET, {"levels": 2, "base": 4, "input": [32, 32, 1]})],
+    ids=["two_heads", "unet"],
+)
 def test_export_keeps_every_output_and_its_name(spec, overrides, tmp_path):
     """SavedModel, ONNX and TFLite give Keras' outputs on every output, under its name."""
     need("tf2onnx", "onnxruntime")
@@ -148,18 +157,18 @@ def keras_unet(levels: int, base: int, shape: tuple[int, int, int], classes: int
     """Ronneberger et al.'s U-Net written directly with keras.layers (same padding), as an independent reference."""
     import keras
 
-    conv = lambda f: keras.layers.Conv2D(f, 3, padding="same", activation="relu")  # noqa: E731
+    conv = lambda f: keras.layers.Conv2D(f, 3, padding="same", activation="relu")
     x = inputs = keras.Input(shape)
     skips = []
     for level in range(levels):
-        x = conv(base * 2 ** level)(conv(base * 2 ** level)(x))
+        x = conv(base * 2**level)(conv(base * 2**level)(x))
         skips.append(x)
         x = keras.layers.MaxPooling2D()(x)
-    x = conv(base * 2 ** levels)(conv(base * 2 ** levels)(x))
+    x = conv(base * 2**levels)(conv(base * 2**levels)(x))
     for level in reversed(range(levels)):
-        x = keras.layers.Conv2DTranspose(base * 2 ** level, 2, strides=2)(x)
+        x = keras.layers.Conv2DTranspose(base * 2**level, 2, strides=2)(x)
         x = keras.layers.Concatenate()([x, skips[level]])
-        x = conv(base * 2 ** level)(conv(base * 2 ** level)(x))
+        x = conv(base * 2**level)(conv(base * 2**level)(x))
     return keras.Model(inputs, keras.layers.Conv2D(classes, 1, activation="softmax")(x))
 
 
@@ -200,7 +209,8 @@ def test_zoo_headers_state_the_count(name, total):
 
 
 SMALL = {
-    "name": "small", "inputs": {"image": [12, 12, 1], "meta": [3]},
+    "name": "small",
+    "inputs": {"image": [12, 12, 1], "meta": [3]},
     "outputs": {"tags": "tags", "size": "size", "seg": "seg"},
     "layers": [
         {"conv": {"filters": 4, "kernel": 3, "padding": "same", "activation": "relu", "name": "features"}},
@@ -210,9 +220,16 @@ SMALL = {
         {"dense": {"units": 3, "activation": "sigmoid", "name": "tags"}},
         {"dense": {"units": 2, "input": "joined", "name": "size"}},
     ],
-    "training": {"heads": {"tags": "multilabel", "size": {"task": "regression", "loss": "mae", "weight": 2},
-                           "seg": {"task": "segmentation", "loss": "dice", "threshold": 0.4}},
-                 "epochs": 2, "batch_size": 16, "seed": 3},
+    "training": {
+        "heads": {
+            "tags": "multilabel",
+            "size": {"task": "regression", "loss": "mae", "weight": 2},
+            "seg": {"task": "segmentation", "loss": "dice", "threshold": 0.4},
+        },
+        "epochs": 2,
+        "batch_size": 16,
+        "seed": 3,
+    },
 }
 
 
@@ -220,8 +237,13 @@ def small_data(n: int, seed: int) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
     image = rng.integers(0, 256, (n, 12, 12)).astype(np.uint8)
     meta = rng.normal(size=(n, 3)).astype(np.float32)
-    return {"image": image, "meta": meta, "tags": (rng.random((n, 3)) > 0.5).astype(np.int64),
-            "size": np.stack([image.mean(axis=(1, 2)), 100 + 10 * meta[:, 0]], axis=1), "seg": (image > 128).astype(np.uint8)}
+    return {
+        "image": image,
+        "meta": meta,
+        "tags": (rng.random((n, 3)) > 0.5).astype(np.int64),
+        "size": np.stack([image.mean(axis=(1, 2)), 100 + 10 * meta[:, 0]], axis=1),
+        "seg": (image > 128).astype(np.uint8),
+    }
 
 
 def test_multilabel_regression_and_binary_segmentation_train_evaluate_and_predict(tmp_path, capsys):
@@ -229,10 +251,16 @@ def test_multilabel_regression_and_binary_segmentation_train_evaluate_and_predic
     spec.write_text(json.dumps(SMALL))
     np.savez(tmp_path / "train.npz", **small_data(64, 0))
     np.savez(tmp_path / "test.npz", **small_data(20, 1))
-    result = archspec.train(str(spec), data=str(tmp_path / "train.npz"), val=str(tmp_path / "test.npz"), run_dir=tmp_path / "run", verbose=0)
-    assert {"tags_accuracy", "size_mae", "seg_mean_iou", "seg_pixel_accuracy", "val_size_loss"} <= set(result.history[-1])
+    result = archspec.train(
+        str(spec), data=str(tmp_path / "train.npz"), val=str(tmp_path / "test.npz"), run_dir=tmp_path / "run", verbose=0
+    )
+    assert {"tags_accuracy", "size_mae", "seg_mean_iou", "seg_pixel_accuracy", "val_size_loss"} <= set(
+        result.history[-1]
+    )
     network = json.loads((tmp_path / "run" / "run.json").read_text())["network"]
-    assert network["outputs"]["size"]["scale"]["mean"][1] == pytest.approx(float(small_data(64, 0)["size"][:, 1].mean()), rel=1e-4)
+    assert network["outputs"]["size"]["scale"]["mean"][1] == pytest.approx(
+        float(small_data(64, 0)["size"][:, 1].mean()), rel=1e-4
+    )
     assert network["outputs"]["tags"]["logits"] is False and network["outputs"]["seg"]["logits"] is True
     evaluation = archspec.evaluate(tmp_path / "run", str(tmp_path / "test.npz"))
     assert set(evaluation.outputs) == {"tags", "size", "seg"} and evaluation.count == 20
@@ -241,19 +269,33 @@ def test_multilabel_regression_and_binary_segmentation_train_evaluate_and_predic
     assert 0 <= evaluation.outputs["size"].figures["mae"] < 200  # in the targets' units, not standardised
     assert main(["evaluate", str(tmp_path / "run"), "--data", str(tmp_path / "test.npz")]) == 0
     text = capsys.readouterr().out
-    assert "tags (multilabel): accuracy" in text and "size (regression): mae" in text and "seg (segmentation): mean_iou" in text
+    assert (
+        "tags (multilabel): accuracy" in text
+        and "size (regression): mae" in text
+        and "seg (segmentation): mean_iou" in text
+    )
     np.savez(tmp_path / "ask.npz", **{k: v[:2] for k, v in small_data(2, 5).items() if k in ("image", "meta")})
     answers = archspec.predict(tmp_path / "run", [tmp_path / "ask.npz"], masks=tmp_path / "masks")
     assert [a.source for a in answers] == [f"{tmp_path / 'ask.npz'}[0]", f"{tmp_path / 'ask.npz'}[1]"]
-    assert len(answers[0].outputs["size"]["values"]) == 2 and set(answers[0].outputs["tags"]) == {"task", "on", "probabilities"}
+    assert len(answers[0].outputs["size"]["values"]) == 2 and set(answers[0].outputs["tags"]) == {
+        "task",
+        "on",
+        "probabilities",
+    }
     assert (tmp_path / "masks" / "ask_0_seg.png").is_file() and answers[0].masks["seg"].shape == (12, 12)
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"heads": {"tagz": "multilabel"}}, "training.heads names 'tagz', which is not an output of small"),
-    ({"heads": {"size": "segmentation"}}, "output 'size' (size) is 2; a segmentation output is a map"),
-    ({"heads": {"tags": "classification"}}, "output 'tags' (tags) ends in sigmoid; a classification output needs softmax"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"heads": {"tagz": "multilabel"}}, "training.heads names 'tagz', which is not an output of small"),
+        ({"heads": {"size": "segmentation"}}, "output 'size' (size) is 2; a segmentation output is a map"),
+        (
+            {"heads": {"tags": "classification"}},
+            "output 'tags' (tags) ends in sigmoid; a classification output needs softmax",
+        ),
+    ],
+)
 def test_heads_that_do_not_fit_are_refused_before_training(tmp_path, change, message):
     spec = {**SMALL, "training": {**SMALL["training"], "heads": {**SMALL["training"]["heads"], **change["heads"]}}}
     np.savez(tmp_path / "train.npz", **small_data(16, 0))
@@ -275,9 +317,8 @@ def test_a_missing_array_is_named(tmp_path):
 
 def test_images_with_a_parallel_mask_folder(tmp_path):
     """DIR/images/NAME.png and DIR/masks/NAME.png: a segmentation data set of files."""
-    import tensorflow as tf
-
     import canvases
+    import tensorflow as tf
 
     rng = np.random.default_rng(0)
     digits = rng.integers(0, 256, (30, 28, 28)).astype(np.uint8)
@@ -288,7 +329,9 @@ def test_images_with_a_parallel_mask_folder(tmp_path):
         tf.io.write_file(str(tmp_path / "set" / "images" / f"c{i}.png"), tf.io.encode_png(p[..., None]))
         tf.io.write_file(str(tmp_path / "set" / "masks" / f"c{i}.png"), tf.io.encode_png(m[..., None]))
     spec = ROOT / "specs" / "unet_digits.yaml"
-    result = archspec.train(spec, data=str(tmp_path / "set"), run_dir=tmp_path / "run", epochs=1, batch_size=6, verbose=0)
+    result = archspec.train(
+        spec, data=str(tmp_path / "set"), run_dir=tmp_path / "run", epochs=1, batch_size=6, verbose=0
+    )
     assert result.metrics["train_examples"] == 12
     evaluation = archspec.evaluate(tmp_path / "run", str(tmp_path / "set"))
     assert evaluation.count == 12 and 0 <= evaluation.outputs["classes"].figures["mean_iou"] <= 1

@@ -13,7 +13,6 @@ import sys
 import textwrap
 
 import pytest
-
 from conftest import ROOT
 
 PLUGIN = ROOT / "tests" / "plugins" / "archspec_se"
@@ -39,13 +38,16 @@ def plugin_site(tmp_path_factory):
 
 def run(code: str, site=None) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(site) if site else None, str(ROOT)]))}
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, env=env, cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, env=env, cwd=ROOT
+    )
 
 
 def test_installed_plugin_works_end_to_end(plugin_site, tmp_path):
     """Installed, the plugin's kind validates, counts, builds, checks, is in the schema, draws in its own colour,
     imports back from a saved model and has its maps shown by inspect: no edit to archspec for any of it."""
-    result = run(f"""
+    result = run(
+        f"""
         import json, archspec, numpy as np
         from archspec.cli import main
         import archspec_se
@@ -77,7 +79,9 @@ def test_installed_plugin_works_end_to_end(plugin_site, tmp_path):
                            "drawn": draw_rc == 0 and "se_dense_1" in drawing, "coloured": archspec_se.COLOR in drawing,
                            "imported": import_rc == 0 and "se_dense:" in open(spec_text).read() and imported.total_params == report.total_params,
                            "inspected": inspect_rc == 0 and 'data-layer="se_dense_1"' in html}}))
-    """, plugin_site)
+    """,
+        plugin_site,
+    )
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout.strip().splitlines()[-1])
     assert out["params"] == 32 * 4 + 4 + 4 * 32 + 32 and out["shape"] == [32, 32, 32]

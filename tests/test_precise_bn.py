@@ -39,8 +39,15 @@ def mnist(mnist_dir: Path, part: str) -> str:
 
 def _train(mnist_dir: Path, folder: Path, **overrides) -> tuple[archspec.training.run.TrainResult, list[str]]:
     lines: list[str] = []
-    result = archspec.train(SPEC, data=mnist(mnist_dir, "[:3000]"), val=mnist(mnist_dir, "[9000:]"), run_dir=folder,
-                            verbose=2, log=lines.append, **{**RECIPE, **overrides})
+    result = archspec.train(
+        SPEC,
+        data=mnist(mnist_dir, "[:3000]"),
+        val=mnist(mnist_dir, "[9000:]"),
+        run_dir=folder,
+        verbose=2,
+        log=lines.append,
+        **{**RECIPE, **overrides},
+    )
     return result, lines
 
 
@@ -80,7 +87,9 @@ def test_without_recalibration_the_run_says_what_is_wrong(runs) -> None:
     assert len(static) == 1, lines
     assert "momentum 0.99: moving averages over about 100 steps, and this run has 141;" in static[0]
     assert "24.24% of their starting values" in static[0] and "train at least 1,000 steps" in static[0]
-    assert lines.index(static[0]) < next(i for i, line in enumerate(lines) if line.startswith("epoch 1/3"))  # before training
+    assert lines.index(static[0]) < next(
+        i for i, line in enumerate(lines) if line.startswith("epoch 1/3")
+    )  # before training
     epochs = [line for line in lines if line.startswith("epoch ")]
     assert all(line.endswith("(validation far below training)") for line in epochs), epochs
     gap = [line for line in lines if line.startswith("warning: validation accuracy far below")]
@@ -99,8 +108,14 @@ def test_run_json_records_the_setting(runs) -> None:
 
 def test_a_resumed_run_ends_as_an_uninterrupted_one(mnist_dir: Path, tmp_path: Path) -> None:
     """The checkpoint holds recalibrated statistics and recalibration draws nothing: resuming changes nothing."""
-    common = dict(data=mnist(mnist_dir, "[:640]"), val=mnist(mnist_dir, "[9000:9256]"), batch_size=64, learning_rate=3e-3,
-                  seed=2, verbose=0)
+    common = dict(
+        data=mnist(mnist_dir, "[:640]"),
+        val=mnist(mnist_dir, "[9000:9256]"),
+        batch_size=64,
+        learning_rate=3e-3,
+        seed=2,
+        verbose=0,
+    )
     straight = archspec.train(SPEC, epochs=2, run_dir=tmp_path / "straight", **common)
     archspec.train(SPEC, epochs=1, run_dir=tmp_path / "part", **common)
     resumed = archspec.train(None, resume=tmp_path / "part", epochs=2, verbose=0)
@@ -114,7 +129,7 @@ def test_a_resumed_run_ends_as_an_uninterrupted_one(mnist_dir: Path, tmp_path: P
     x = read_idx(mnist_dir / "t10k-images-idx3-ubyte.gz")[:640, :, :, None].astype("float32") / 255
     order = pipeline.calibration_order(640, 64, 100, seed=2)
     saved = _statistics(model)
-    precise_bn.recalibrate(model, [x[order[i:i + 64]] for i in range(0, len(order), 64)])
+    precise_bn.recalibrate(model, [x[order[i : i + 64]] for i in range(0, len(order), 64)])
     for a, b in zip(saved, _statistics(model)):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-7)
 
@@ -213,8 +228,12 @@ layers:
     assert _bns(model) == [after_dropout]
     np.testing.assert_array_equal(np.asarray(frozen.moving_mean), kept[0])
     np.testing.assert_array_equal(np.asarray(frozen.moving_variance), kept[1])
-    np.testing.assert_allclose(np.asarray(after_dropout.moving_mean), np.mean([i.mean(0) for i in inputs], 0), rtol=1e-4, atol=1e-6)
-    np.testing.assert_allclose(np.asarray(after_dropout.moving_variance), np.mean([i.var(0) for i in inputs], 0), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(after_dropout.moving_mean), np.mean([i.mean(0) for i in inputs], 0), rtol=1e-4, atol=1e-6
+    )
+    np.testing.assert_allclose(
+        np.asarray(after_dropout.moving_variance), np.mean([i.var(0) for i in inputs], 0), rtol=1e-4, atol=1e-6
+    )
     again = [np.asarray(after_dropout.moving_mean).copy(), np.asarray(after_dropout.moving_variance).copy()]
     precise_bn.recalibrate(model, batches)  # no random numbers: the same again
     np.testing.assert_array_equal(np.asarray(after_dropout.moving_mean), again[0])
@@ -251,7 +270,10 @@ def test_the_static_warning_names_momentum_steps_and_remedies() -> None:
     warnings = precise_bn.momentum_warnings(model, 375)
     assert len(warnings) == 2  # one per momentum
     slow = next(w for w in warnings if "momentum 0.999" in w)
-    assert "1 batch normalisation (e.g. conv_1_bn) at momentum 0.999: moving averages over about 1,000 steps, and this run has 375;" in slow
+    assert (
+        "1 batch normalisation (e.g. conv_1_bn) at momentum 0.999: moving averages over about 1,000 steps, and this run has 375;"
+        in slow
+    )
     assert "68.72% of their starting values" in slow and "lower the momentum to 0.97 or less" in slow
     assert "train at least 10,000 steps" in slow
     assert precise_bn.momentum_warnings(model, 100_000) == []
@@ -261,12 +283,28 @@ def test_the_static_warning_names_momentum_steps_and_remedies() -> None:
 
 
 def test_the_epoch_line_flags_validation_far_below_training() -> None:
-    entry = {"epoch": 1, "loss": 0.1, "accuracy": 0.97, "val_loss": 3.0, "val_accuracy": 0.32, "learning_rate": 1e-3, "seconds": 1.0}
+    entry = {
+        "epoch": 1,
+        "loss": 0.1,
+        "accuracy": 0.97,
+        "val_loss": 3.0,
+        "val_accuracy": 0.32,
+        "learning_rate": 1e-3,
+        "seconds": 1.0,
+    }
     assert callbacks.accuracy_gaps(entry) == [("accuracy", 0.97, 0.32)]
     assert callbacks.accuracy_gaps({**entry, "val_accuracy": 0.75}) == []  # ordinary overfitting
-    assert callbacks.accuracy_gaps({**entry, "accuracy": 0.32, "val_accuracy": 0.1}) == [("accuracy", 0.32, 0.1)]  # chance
+    assert callbacks.accuracy_gaps({**entry, "accuracy": 0.32, "val_accuracy": 0.1}) == [
+        ("accuracy", 0.32, 0.1)
+    ]  # chance
     assert callbacks.accuracy_gaps({**entry, "accuracy": 0.15, "val_accuracy": 0.05}) == []  # too little to tell
-    heads = {"epoch": 1, "digit_accuracy": 0.9, "val_digit_accuracy": 0.2, "size_accuracy": 0.9, "val_size_accuracy": 0.85}
+    heads = {
+        "epoch": 1,
+        "digit_accuracy": 0.9,
+        "val_digit_accuracy": 0.2,
+        "size_accuracy": 0.9,
+        "val_size_accuracy": 0.85,
+    }
     assert callbacks.accuracy_gaps(heads) == [("digit_accuracy", 0.9, 0.2)]
     assert callbacks.accuracy_gaps({"epoch": 1, "accuracy": 0.97}) == []  # no validation data
 
@@ -286,11 +324,28 @@ def test_the_command_line_turns_it_off(mnist_dir: Path, tmp_path: Path, capsys: 
 
     spec = tmp_path / "bnnet.yaml"
     spec.write_text(SPEC)
-    code = main(["train", str(spec), "--data", mnist(mnist_dir, "[:256]"), "--epochs", "1", "--batch-size", "64",
-                 "--no-precise-bn", "--run-dir", str(tmp_path / "run"), "--plain"])
+    code = main(
+        [
+            "train",
+            str(spec),
+            "--data",
+            mnist(mnist_dir, "[:256]"),
+            "--epochs",
+            "1",
+            "--batch-size",
+            "64",
+            "--no-precise-bn",
+            "--run-dir",
+            str(tmp_path / "run"),
+            "--plain",
+        ]
+    )
     assert code == 0
     out = capsys.readouterr().out
-    assert "warning: 2 batch normalisations (e.g. conv_1_bn) at momentum 0.99: moving averages over about 100 steps, and this run has 4;" in out
+    assert (
+        "warning: 2 batch normalisations (e.g. conv_1_bn) at momentum 0.99: moving averages over about 100 steps, and this run has 4;"
+        in out
+    )
     assert json.loads((tmp_path / "run" / "run.json").read_text())["precise_bn"]["enabled"] is False
 
 

@@ -64,8 +64,9 @@ def test_same_padding_reference_is_tensorflows(w):
     if len(expected) == 0:  # no window fits: nothing to compare (Keras refuses the shape)
         return
     x = np.arange(1, size + 1, dtype="float32").reshape(1, size, 1)
-    out = keras.ops.convert_to_numpy(keras.ops.conv(x, np.ones((kernel, 1, 1), "float32"), strides=stride,
-                                                    padding=padding, dilation_rate=dilation))
+    out = keras.ops.convert_to_numpy(
+        keras.ops.conv(x, np.ones((kernel, 1, 1), "float32"), strides=stride, padding=padding, dilation_rate=dilation)
+    )
     np.testing.assert_allclose(out.reshape(-1), expected)
 
 
@@ -76,16 +77,32 @@ def layer(draw):
     dilation = 1 if stride > 1 else draw(st.integers(1, 2))
     padding = draw(st.one_of(st.sampled_from(["valid", "same"]), st.integers(0, 2)))
     if kind == "conv":
-        return {"conv": {"filters": draw(st.integers(1, 4)), "kernel": [draw(st.integers(1, 5)), draw(st.integers(1, 5))],
-                         "stride": stride, "dilation": dilation, "padding": padding}}
-    return {"pool": {"kind": draw(st.sampled_from(["max", "avg", "sum"])), "size": draw(st.integers(1, 3)),
-                     "stride": stride, "padding": padding}}
+        return {
+            "conv": {
+                "filters": draw(st.integers(1, 4)),
+                "kernel": [draw(st.integers(1, 5)), draw(st.integers(1, 5))],
+                "stride": stride,
+                "dilation": dilation,
+                "padding": padding,
+            }
+        }
+    return {
+        "pool": {
+            "kind": draw(st.sampled_from(["max", "avg", "sum"])),
+            "size": draw(st.integers(1, 3)),
+            "stride": stride,
+            "padding": padding,
+        }
+    }
 
 
 @st.composite
 def stacks(draw):
-    return {"name": "random", "input": [draw(sizes), draw(sizes), draw(st.integers(1, 3))],
-            "layers": draw(st.lists(layer(), min_size=1, max_size=4))}
+    return {
+        "name": "random",
+        "input": [draw(sizes), draw(sizes), draw(st.integers(1, 3))],
+        "layers": draw(st.lists(layer(), min_size=1, max_size=4)),
+    }
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -32,8 +32,15 @@ RECIPE = dict(epochs=1, batch_size=50, learning_rate=0.01, seed=3, precise_bn=Fa
 
 
 def _train(mnist_dir: Path, folder: Path, **overrides):
-    return archspec.train(SPEC, data=f"idx:{mnist_dir}[:300]", val=f"idx:{mnist_dir}[9000:9200]", run_dir=folder,
-                          verbose=0, log=lambda line: None, **{**RECIPE, **overrides})
+    return archspec.train(
+        SPEC,
+        data=f"idx:{mnist_dir}[:300]",
+        val=f"idx:{mnist_dir}[9000:9200]",
+        run_dir=folder,
+        verbose=0,
+        log=lambda line: None,
+        **{**RECIPE, **overrides},
+    )
 
 
 def _weights(path: Path) -> list[np.ndarray]:
@@ -85,8 +92,13 @@ def test_one_cycle_follows_its_formula() -> None:
 
 def test_reduce_on_plateau_lowers_the_rate_after_a_plateau(mnist_dir: Path, tmp_path: Path) -> None:
     # At 1e-7 the weights barely move, so val_loss cannot improve by Keras' min_delta: the plateau starts at once.
-    run = _train(mnist_dir, tmp_path / "plateau", epochs=3, learning_rate=1e-7,
-                 schedule={"kind": "reduce_on_plateau", "factor": 0.5, "patience": 1, "monitor": "val_loss"})
+    run = _train(
+        mnist_dir,
+        tmp_path / "plateau",
+        epochs=3,
+        learning_rate=1e-7,
+        schedule={"kind": "reduce_on_plateau", "factor": 0.5, "patience": 1, "monitor": "val_loss"},
+    )
     rates = [row["learning_rate"] for row in run.history]
     assert rates[0] == pytest.approx(1e-7) and rates[1] == pytest.approx(1e-7)
     assert rates[2] == pytest.approx(5e-8), rates
@@ -136,21 +148,30 @@ def test_batch_norm_is_recalibrated_with_the_averaged_weights(mnist_dir: Path, t
     from archspec.training import precise_bn
     from archspec.training.data import pipeline, read_idx
 
-    run = archspec.train(BN_SPEC, data=f"idx:{mnist_dir}[:300]", run_dir=tmp_path / "bn", verbose=0, log=lambda line: None,
-                         ema=0.9, **{**RECIPE, "precise_bn": True})
+    run = archspec.train(
+        BN_SPEC,
+        data=f"idx:{mnist_dir}[:300]",
+        run_dir=tmp_path / "bn",
+        verbose=0,
+        log=lambda line: None,
+        ema=0.9,
+        **{**RECIPE, "precise_bn": True},
+    )
     model = archspec.load_model(run.paths["model"])
     layers = precise_bn.updating(model)
     saved = [keras.ops.convert_to_numpy(v) for layer in layers for v in (layer.moving_mean, layer.moving_variance)]
     x = read_idx(mnist_dir / "t10k-images-idx3-ubyte.gz")[:300, :, :, None].astype("float32") / 255
     order = pipeline.calibration_order(300, 50, 100, seed=3)
-    precise_bn.recalibrate(model, [x[order[i:i + 50]] for i in range(0, len(order), 50)])
+    precise_bn.recalibrate(model, [x[order[i : i + 50]] for i in range(0, len(order), 50)])
     again = [keras.ops.convert_to_numpy(v) for layer in layers for v in (layer.moving_mean, layer.moving_variance)]
     for a, b in zip(saved, again):  # the saved statistics are those of the saved (averaged) weights
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-7)
 
 
 def test_a_plateau_reduction_survives_a_resume(mnist_dir: Path, tmp_path: Path) -> None:
-    common = dict(learning_rate=1e-7, schedule={"kind": "reduce_on_plateau", "factor": 0.5, "patience": 1, "monitor": "val_loss"})
+    common = dict(
+        learning_rate=1e-7, schedule={"kind": "reduce_on_plateau", "factor": 0.5, "patience": 1, "monitor": "val_loss"}
+    )
     _train(mnist_dir, tmp_path / "part", epochs=2, **common)  # reduced at epoch 2's end
     resumed = archspec.train(None, resume=tmp_path / "part", epochs=3, verbose=0, log=lambda line: None)
     assert resumed.history[2]["learning_rate"] == pytest.approx(5e-8), resumed.history

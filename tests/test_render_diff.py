@@ -6,12 +6,12 @@ import json
 
 import pytest
 from click.testing import CliRunner
+from conftest import ROOT, SPECS, TEST_SPECS
 
 import archspec
-from archspec.kinds.registry import OPS
 from archspec.cli import cli
+from archspec.kinds.registry import OPS
 from archspec.tools.resolve import resolved_yaml as render
-from conftest import ROOT, SPECS, TEST_SPECS
 
 
 def signature(report):
@@ -39,7 +39,9 @@ def test_rendered_lenet_builds_the_same_keras_model():
 
 def test_render_cli_with_overrides(tmp_path):
     out = tmp_path / "r.yaml"
-    result = CliRunner().invoke(cli, ["render", str(ROOT / "specs" / "resnet50.yaml"), "--set", "classes=10", "-o", str(out)])
+    result = CliRunner().invoke(
+        cli, ["render", str(ROOT / "specs" / "resnet50.yaml"), "--set", "classes=10", "-o", str(out)]
+    )
     assert result.exit_code == 0, result.output
     assert archspec.shapes(out).total_params == 23_608_202
 
@@ -51,7 +53,9 @@ def test_resnet50_with_ten_classes():
 
 
 def test_diff_resnet50_resnet101_differs_only_in_conv4():
-    result = CliRunner().invoke(cli, ["diff", str(ROOT / "specs" / "resnet50.yaml"), str(ROOT / "specs" / "resnet101.yaml"), "--json"])
+    result = CliRunner().invoke(
+        cli, ["diff", str(ROOT / "specs" / "resnet50.yaml"), str(ROOT / "specs" / "resnet101.yaml"), "--json"]
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert data["a"]["total_params"] == 25_636_712 and data["b"]["total_params"] == 44_707_176
@@ -62,7 +66,9 @@ def test_diff_resnet50_resnet101_differs_only_in_conv4():
 
 
 def test_diff_table_marks_the_changed_block():
-    result = CliRunner().invoke(cli, ["diff", str(ROOT / "specs" / "resnet50.yaml"), str(ROOT / "specs" / "resnet101.yaml")])
+    result = CliRunner().invoke(
+        cli, ["diff", str(ROOT / "specs" / "resnet50.yaml"), str(ROOT / "specs" / "resnet101.yaml")]
+    )
     lines = [l for l in result.output.splitlines() if l.startswith("*")]
     assert len(lines) == 1 and "conv4" in lines[0]
     assert "25,636,712" in result.output and "44,707,176" in result.output

@@ -5,11 +5,15 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
-
-import archspec
 from conftest import ROOT
 
-SPECS = [ROOT / "specs" / "lenet.yaml", ROOT / "tests" / "specs" / "every_primitive.yaml", ROOT / "tests" / "specs" / "every_block.yaml"]
+import archspec
+
+SPECS = [
+    ROOT / "specs" / "lenet.yaml",
+    ROOT / "tests" / "specs" / "every_primitive.yaml",
+    ROOT / "tests" / "specs" / "every_block.yaml",
+]
 
 
 @pytest.mark.parametrize("path", SPECS, ids=lambda p: p.stem)

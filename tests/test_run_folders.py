@@ -20,13 +20,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import ROOT
 
 import archspec
 from archspec.cli import main
 from archspec.training.callbacks import TIMING
 from archspec.training.rundir import start_folder
 from archspec.training.tensorboard import epoch_scalars, logged
-from conftest import ROOT
 
 SMALL = ROOT / "tests" / "fixtures" / "small_mnist.yaml"
 RECIPE = dict(epochs=3, batch_size=32, seed=4)
@@ -80,13 +80,32 @@ run()
 
 
 def child(args: list[str], **env: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", CHILD, *args], cwd=ROOT, env={**CHILD_ENV, **env},
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", CHILD, *args],
+        cwd=ROOT,
+        env={**CHILD_ENV, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def train_args(mnist_dir: Path, run: Path, part: str = "[:64]") -> list[str]:
-    return ["train", str(SMALL), "--data", f"idx:{mnist_dir}{part}", "--epochs", "3", "--batch-size", "32", "--seed", "4",
-            "--run-dir", str(run), "--plain"]
+    return [
+        "train",
+        str(SMALL),
+        "--data",
+        f"idx:{mnist_dir}{part}",
+        "--epochs",
+        "3",
+        "--batch-size",
+        "32",
+        "--seed",
+        "4",
+        "--run-dir",
+        str(run),
+        "--plain",
+    ]
 
 
 def figures(history: list[dict]) -> list[dict]:
@@ -122,19 +141,29 @@ def assert_same_as(reference, run: Path) -> None:
 
 # ----------------------------------------------------------------------------- the fault-injection matrix
 
+
 class Killed(BaseException):
     """Not an Exception: nothing on the way out may handle it."""
 
 
 WRITE_POINTS = [  # the file renamed into place, and which of its renames (3 epochs; state.json's 4th is the finished state)
-    ("checkpoints/epoch-0002.keras", 1), ("state.json", 2), ("checkpoints/last.keras", 2), ("checkpoints/best.keras", 2),
-    ("history.json", 2), ("history.csv", 2), ("model.keras", 1), ("metrics.json", 1), ("state.json", 4),
+    ("checkpoints/epoch-0002.keras", 1),
+    ("state.json", 2),
+    ("checkpoints/last.keras", 2),
+    ("checkpoints/best.keras", 2),
+    ("history.json", 2),
+    ("history.csv", 2),
+    ("model.keras", 1),
+    ("metrics.json", 1),
+    ("state.json", 4),
 ]
 
 
 @pytest.mark.parametrize("when", ["before", "after"])
 @pytest.mark.parametrize("name,nth", WRITE_POINTS, ids=[f"{n}#{i}" for n, i in WRITE_POINTS])
-def test_a_run_killed_at_any_write_point_resumes_to_the_uninterrupted_run(reference, mnist_dir, tmp_path, monkeypatch, name, nth, when):
+def test_a_run_killed_at_any_write_point_resumes_to_the_uninterrupted_run(
+    reference, mnist_dir, tmp_path, monkeypatch, name, nth, when
+):
     run, left = tmp_path / "run", tmp_path / "left"
     real, seen = os.replace, [0]
 
@@ -188,7 +217,9 @@ def test_a_run_killed_before_its_folder_is_complete_leaves_no_folder(reference, 
 # ----------------------------------------------------------------------------- one writer
 
 
-def test_a_second_training_on_a_run_folder_is_refused_while_the_first_runs(reference, mnist_dir, tmp_path, capsys) -> None:
+def test_a_second_training_on_a_run_folder_is_refused_while_the_first_runs(
+    reference, mnist_dir, tmp_path, capsys
+) -> None:
     run, marker, go = tmp_path / "run", tmp_path / "epoch-1-done", tmp_path / "go"
     first = child(train_args(mnist_dir, run), HOLD=f"{marker}:{go}")
     try:
@@ -293,7 +324,12 @@ print("RESULT " + json.dumps(out))
 
 def namespaces_work() -> bool:
     try:
-        return subprocess.run(["unshare", "--user", "--map-root-user", "--mount", "true"], capture_output=True, timeout=30).returncode == 0
+        return (
+            subprocess.run(
+                ["unshare", "--user", "--map-root-user", "--mount", "true"], capture_output=True, timeout=30
+            ).returncode
+            == 0
+        )
     except (OSError, subprocess.TimeoutExpired):
         return False
 
@@ -306,7 +342,7 @@ def test_a_full_disk_is_a_clear_message_leaves_nothing_half_written_and_resumes(
     mode = "tmpfs" if namespaces_work() else "injected"
     args = [sys.executable, "-c", FULL_DISK, str(mnt), mode, str(SMALL), f"idx:{mnist_dir}[:64]", str(checkpoint)]
     if mode == "tmpfs":
-        script = f"mount -t tmpfs -o size=64m tmpfs {mnt} && exec \"$@\""
+        script = f'mount -t tmpfs -o size=64m tmpfs {mnt} && exec "$@"'
         args = ["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", script, "sh", *args]
     done = subprocess.run(args, cwd=ROOT, env=CHILD_ENV, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -320,7 +356,9 @@ def test_a_full_disk_is_a_clear_message_leaves_nothing_half_written_and_resumes(
 
     rc, err = out["train"]
     assert rc == 2 and "Traceback" not in err, err
-    assert f"{mnt}/run: stopped at epoch 1 of 3: no space left on device writing checkpoints/epoch-0002.keras" in err, err
+    assert f"{mnt}/run: stopped at epoch 1 of 3: no space left on device writing checkpoints/epoch-0002.keras" in err, (
+        err
+    )
     assert f"free space and run `archspec train --resume {mnt}/run`" in err
     assert out["state"] == 1 and out["keras_files_whole"]
     assert [p for p in out["train_left"] if "epoch-0002" in p or ".tmp" in p] == []
@@ -423,10 +461,14 @@ def test_resume_records_an_explicit_strategy_and_keeps_the_recorded_one(small_ru
     archspec.train(None, resume=run, strategy="one-device", epochs=2, verbose=0)
     record = json.loads((run / "run.json").read_text())
     assert record["strategy"] == "one-device" and record["changes"][-1]["strategy"] == ["auto", "one-device"]
-    result = archspec.train(None, resume=run, epochs=3, verbose=0)  # no --strategy: the recorded one, no change recorded
+    result = archspec.train(
+        None, resume=run, epochs=3, verbose=0
+    )  # no --strategy: the recorded one, no change recorded
     assert "OneDevice" in type(result.model.distribute_strategy).__name__
-    assert [sorted(k for k in c if k not in ("after_epoch", "at", "training_before")) for c in
-            json.loads((run / "run.json").read_text())["changes"]] == [["epochs", "strategy"], ["epochs"]]
+    assert [
+        sorted(k for k in c if k not in ("after_epoch", "at", "training_before"))
+        for c in json.loads((run / "run.json").read_text())["changes"]
+    ] == [["epochs", "strategy"], ["epochs"]]
 
 
 def test_a_resume_killed_between_recording_epochs_and_rewriting_the_spec_still_resumes(small_run) -> None:

@@ -50,14 +50,23 @@ def test_hundred_megabyte_spec(tmp_path):
     assert time.perf_counter() - start < HANG
 
 
-@pytest.mark.parametrize("text", ["[" * 10_000 + "]" * 10_000, "{a: " * 10_000 + "}" * 10_000, "a:\n" + "".join(" " * i + "b:\n" for i in range(1, 1_000))])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[" * 10_000 + "]" * 10_000,
+        "{a: " * 10_000 + "}" * 10_000,
+        "a:\n" + "".join(" " * i + "b:\n" for i in range(1, 1_000)),
+    ],
+)
 def test_ten_thousand_deep_nesting(text, tmp_path):
     assert refused(text, "nesting deeper than", tmp_path) < HANG
 
 
 def test_python_tags_refused(tmp_path, capsys):
     path = tmp_path / "evil.yaml"
-    path.write_text('name: !!python/object/apply:os.system ["echo pwned > /tmp/archspec-evil"]\ninput: [8, 8, 1]\nlayers: [flatten]\n')
+    path.write_text(
+        'name: !!python/object/apply:os.system ["echo pwned > /tmp/archspec-evil"]\ninput: [8, 8, 1]\nlayers: [flatten]\n'
+    )
     assert main(["validate", str(path)]) == 2
     assert "is not allowed" in capsys.readouterr().err
 
@@ -67,8 +76,11 @@ def test_deep_json(tmp_path):
 
 
 def test_huge_expansion_refused_before_allocation():
-    spec = {"name": "x", "input": [8, 8, 1],
-            "layers": [{"repeat": {"times": 60000, "layers": [{"conv": {"filters": 1, "kernel": 1}}, "batchnorm"]}}]}
+    spec = {
+        "name": "x",
+        "input": [8, 8, 1],
+        "layers": [{"repeat": {"times": 60000, "layers": [{"conv": {"filters": 1, "kernel": 1}}, "batchnorm"]}}],
+    }
     shapes = archspec.shapes  # imported on first use, outside the timing
     start = time.perf_counter()
     with pytest.raises(archspec.SpecError, match="more than 100,000 layers"):

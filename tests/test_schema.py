@@ -7,12 +7,12 @@ import json
 import jsonschema
 import pytest
 from click.testing import CliRunner
+from conftest import ROOT, SPECS, TEST_SPECS
 
 import archspec
 from archspec.cli import cli
-from archspec.spec.read import parse, read
 from archspec.spec.jsonschema import schema
-from conftest import ROOT, SPECS, TEST_SPECS
+from archspec.spec.read import parse, read
 
 BAD = ROOT / "tests" / "bad_specs"
 
@@ -41,10 +41,22 @@ def test_builtin_templates_validate():
         assert [e.message for e in template.iter_errors(body)] == [], name
 
 
-@pytest.mark.parametrize("name", [
-    "unknown_key", "wrong_type", "unknown_kind", "bad_activation", "missing_layers", "unknown_top_key",
-    "two_kind_keys", "zero_kernel", "negative_size", "input_not_three", "zero_input",
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "unknown_key",
+        "wrong_type",
+        "unknown_kind",
+        "bad_activation",
+        "missing_layers",
+        "unknown_top_key",
+        "two_kind_keys",
+        "zero_kernel",
+        "negative_size",
+        "input_not_three",
+        "zero_input",
+    ],
+)
 def test_bad_specs_fail(validator, name):
     data = read(BAD / f"{name}.yaml").data
     assert errors(validator, data), f"{name} passed the schema"
@@ -131,8 +143,11 @@ def test_schema_is_shaped_for_editors():
     assert not [name for name in defs if name.endswith("Item")]
     nodes = list(walk(s))
     assert not [n for n in nodes if "default" in n and n["default"] is None]
-    assert not [n["title"] for n in nodes if isinstance(n.get("title"), str) and (n["title"] in defs or n["title"][:1].isupper())
-                and n is not s]  # words, not class or field names
+    assert not [
+        n["title"]
+        for n in nodes
+        if isinstance(n.get("title"), str) and (n["title"] in defs or n["title"][:1].isupper()) and n is not s
+    ]  # words, not class or field names
     conv = defs["Conv"]["anyOf"][0]["properties"]
     assert conv["stride"]["default"] == 1 and conv["dilation"]["default"] == 1  # as written, not [1, 1]
     assert [b["type"] for b in conv["stride"]["oneOf"]] == [["integer", "string"], "array"]  # the number first

@@ -13,12 +13,12 @@ import json
 import time
 from pathlib import Path
 
+import canvases
 import numpy as np
 import pytest
-
-import canvases
-from archspec.cli import main
 from conftest import ROOT
+
+from archspec.cli import main
 
 SPEC = str(ROOT / "specs" / "unet_digits.yaml")
 
@@ -29,7 +29,10 @@ def segmentation(mnist_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     train, test = canvases.write(mnist_dir, folder, train=4000, test=1000)
     run = folder / "run"
     started = time.perf_counter()
-    assert main(["train", SPEC, "--data", str(train), "--run-dir", str(run), "--seed", "1", "--quiet", "--epochs", "6"]) == 0
+    assert (
+        main(["train", SPEC, "--data", str(train), "--run-dir", str(run), "--seed", "1", "--quiet", "--epochs", "6"])
+        == 0
+    )
     return train, test, run, time.perf_counter() - started
 
 
@@ -39,8 +42,10 @@ def test_unet_reaches_mean_iou_0_80_on_canvases_of_unseen_digits(segmentation, c
     assert main(["evaluate", str(run), "--data", str(test), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     figures = result["outputs"]["classes"]
-    print(f"unet_digits: mean IoU {figures['mean_iou']:.4f}, pixel accuracy {figures['pixel_accuracy']:.4f} on {result['count']} "
-          f"test canvases; training {seconds:.0f} s")
+    print(
+        f"unet_digits: mean IoU {figures['mean_iou']:.4f}, pixel accuracy {figures['pixel_accuracy']:.4f} on {result['count']} "
+        f"test canvases; training {seconds:.0f} s"
+    )
     assert result["count"] == 1000 and figures["task"] == "segmentation"
     assert figures["mean_iou"] >= 0.80
     assert len(figures["per_class_iou"]) == 11 and all(v is not None and v > 0.5 for v in figures["per_class_iou"])
@@ -61,5 +66,7 @@ def test_predict_writes_each_mask_as_a_png(segmentation, tmp_path, capsys):
     for i in range(3):
         mask = tf.io.decode_png(tf.io.read_file(str(tmp_path / "masks" / f"three_{i}_classes.png"))).numpy()[..., 0]
         assert mask.shape == (64, 64) and np.mean(mask == truth[i]) > 0.95
-    assert main(["predict", str(run), str(tmp_path / "three.npy"), "--masks", str(tmp_path / "masks")]) == 2  # kept unless --force
+    assert (
+        main(["predict", str(run), str(tmp_path / "three.npy"), "--masks", str(tmp_path / "masks")]) == 2
+    )  # kept unless --force
     assert "exists" in capsys.readouterr().err

@@ -27,17 +27,17 @@ import pytest
 pytest.importorskip("starlette", reason="archspec[serve] not installed")
 pytest.importorskip("httpx2", reason="Starlette's test client needs httpx2")
 
-from starlette.testclient import TestClient  # noqa: E402
+from browser import Browser
+from conftest import ROOT
+from starlette.testclient import TestClient
 
-import archspec  # noqa: E402
-from archspec.cli import main  # noqa: E402
-from archspec.tools.elements import to_html  # noqa: E402
-from archspec.tools.inspection import png  # noqa: E402
-from archspec.tools.serve.app import create_app  # noqa: E402
-from archspec.tools.serve.limits import IMAGE_BODY, SPEC_BODY  # noqa: E402
-from archspec.tools.serve.run import views  # noqa: E402
-from browser import Browser  # noqa: E402
-from conftest import ROOT  # noqa: E402
+import archspec
+from archspec.cli import main
+from archspec.tools.elements import to_html
+from archspec.tools.inspection import png
+from archspec.tools.serve.app import create_app
+from archspec.tools.serve.limits import IMAGE_BODY, SPEC_BODY
+from archspec.tools.serve.run import views
 
 LENET = ROOT / "specs" / "lenet.yaml"
 SHOTS = ROOT / "build" / "serve"
@@ -68,7 +68,11 @@ def cli_errors(path: Path, capsys: pytest.CaptureFixture[str]) -> str:
 def test_check_round_trip(spec_file):
     client = client_for(spec_file)
     session = client.get("/api/session").json()
-    assert session["model"] is None and session["spec"]["text"] == LENET.read_text() and session["spec"]["read_only"] is None
+    assert (
+        session["model"] is None
+        and session["spec"]["text"] == LENET.read_text()
+        and session["spec"]["read_only"] is None
+    )
     text = session["spec"]["text"]
     answer = client.post("/api/spec/check", json={"text": text}).json()
     assert answer["ok"] and answer["table"]["rows"][0][:3] == ["conv_1", "conv 5x5 relu", "28x28x6"]
@@ -92,7 +96,11 @@ def test_errors_are_located_and_read_as_the_cli_prints_them(spec_file, capsys):
     answer = client.post("/api/spec/check", json={"text": text}).json()
     assert not answer["ok"]
     (problem,) = answer["problems"]
-    assert (problem["line"], problem["column"], problem["path"]) == (at + 1, lines[at].index("kernal") + 1, "layers[2].conv.kernal")
+    assert (problem["line"], problem["column"], problem["path"]) == (
+        at + 1,
+        lines[at].index("kernal") + 1,
+        "layers[2].conv.kernal",
+    )
     assert problem["summary"] == "unknown key 'kernal'"
     spec_file.write_text(text)
     assert problem["message"] == cli_errors(spec_file, capsys)
@@ -118,7 +126,9 @@ def test_save_writes_only_its_own_file_atomically(spec_file):
     new = LENET.read_text().replace("depth: 6", "depth: 8")
     answer = client.post("/api/spec/save", json={"text": new, "version": version})
     assert answer.status_code == 200, answer.text
-    assert spec_file.read_text() == new and sorted(p.name for p in spec_file.parent.iterdir()) == ["lenet.yaml"]  # no temporary left
+    assert spec_file.read_text() == new and sorted(p.name for p in spec_file.parent.iterdir()) == [
+        "lenet.yaml"
+    ]  # no temporary left
     # a save from a page that loaded an older version is refused: the file changed since
     stale = client.post("/api/spec/save", json={"text": "name: x\n", "version": version})
     assert stale.status_code == 409 and "changed on disk" in stale.json()["error"] and spec_file.read_text() == new
@@ -131,7 +141,11 @@ def test_save_writes_only_its_own_file_atomically(spec_file):
     session = locked.get("/api/session").json()["spec"]
     assert session["read_only"] == "started with --read-only"
     refused = locked.post("/api/spec/save", json={"text": "name: x\n", "version": session["version"]})
-    assert refused.status_code == 403 and refused.json()["error"].startswith("not saved") and spec_file.read_text() == LENET.read_text()
+    assert (
+        refused.status_code == 403
+        and refused.json()["error"].startswith("not saved")
+        and spec_file.read_text() == LENET.read_text()
+    )
 
 
 def test_bad_requests_are_answered_in_json(spec_file):
@@ -140,27 +154,62 @@ def test_bad_requests_are_answered_in_json(spec_file):
 
     def refused(response, status: int, words: str) -> None:
         assert response.status_code == status, (response.status_code, response.text)
-        assert response.headers["content-type"] == "application/json" and words in response.json()["error"], response.text
+        assert response.headers["content-type"] == "application/json" and words in response.json()["error"], (
+            response.text
+        )
         assert "Traceback" not in response.text
 
     refused(client.get("/no/such/page"), 404, "no such page")
     refused(client.get("/api/spec/check"), 405, "GET is not allowed")
-    refused(client.post("/api/spec/check", content=b"{not json", headers={"content-type": "application/json"}), 400, "malformed JSON")
-    refused(client.post("/api/spec/check", content=b"\xff\xfe", headers={"content-type": "application/json"}), 400, "not UTF-8")
+    refused(
+        client.post("/api/spec/check", content=b"{not json", headers={"content-type": "application/json"}),
+        400,
+        "malformed JSON",
+    )
+    refused(
+        client.post("/api/spec/check", content=b"\xff\xfe", headers={"content-type": "application/json"}),
+        400,
+        "not UTF-8",
+    )
     refused(client.post("/api/spec/check", json=["a list"]), 400, "expected a JSON object")
     refused(client.post("/api/spec/check", json={"text": 5}), 400, "wrong type")
     refused(client.post("/api/spec/check", json={"text": text, "sets": [1]}), 400, "list of strings")
     refused(client.post("/api/spec/check", json={}), 400, "missing field 'text'")
-    refused(client.post("/api/spec/check", content=json.dumps({"text": text}), headers={"content-type": "text/plain"}), 415, "Content-Type")
-    refused(client.post("/api/spec/check", content=b"[" * 100_000, headers={"content-type": "application/json"}), 400, "JSON")
+    refused(
+        client.post("/api/spec/check", content=json.dumps({"text": text}), headers={"content-type": "text/plain"}),
+        415,
+        "Content-Type",
+    )
+    refused(
+        client.post("/api/spec/check", content=b"[" * 100_000, headers={"content-type": "application/json"}),
+        400,
+        "JSON",
+    )
     # oversized: refused by its declared length, and by what arrives when no length is declared
     big = json.dumps({"text": "#" * SPEC_BODY}).encode()
-    refused(client.post("/api/spec/check", content=big, headers={"content-type": "application/json"}), 413, "larger than")
-    refused(client.post("/api/spec/check", content=iter([big[i:i + 65536] for i in range(0, len(big), 65536)]),
-                        headers={"content-type": "application/json"}), 413, "larger than")
-    refused(client.post("/api/model/look", content=b"x", headers={"content-type": "image/png"}), 404, "without a trained model")
+    refused(
+        client.post("/api/spec/check", content=big, headers={"content-type": "application/json"}), 413, "larger than"
+    )
+    refused(
+        client.post(
+            "/api/spec/check",
+            content=iter([big[i : i + 65536] for i in range(0, len(big), 65536)]),
+            headers={"content-type": "application/json"},
+        ),
+        413,
+        "larger than",
+    )
+    refused(
+        client.post("/api/model/look", content=b"x", headers={"content-type": "image/png"}),
+        404,
+        "without a trained model",
+    )
     # another site's page, and a name that is not this server's (DNS rebinding), are turned away
-    refused(client.post("/api/spec/save", json={"text": "x", "version": "0"}, headers={"origin": "http://evil.example"}), 403, "cross-site")
+    refused(
+        client.post("/api/spec/save", json={"text": "x", "version": "0"}, headers={"origin": "http://evil.example"}),
+        403,
+        "cross-site",
+    )
     refused(client.get("/api/session", headers={"host": "evil.example"}), 400, "unexpected Host")
     assert spec_file.read_text() == text
 
@@ -178,8 +227,12 @@ def test_no_path_reaches_the_file_system(spec_file, tmp_path):
     secret.write_text("the secret")
     version = client.get("/api/session").json()["spec"]["version"]
     attempts = [
-        client.get("/assets/..%2F..%2F..%2Fpyproject.toml"), client.get("/assets/../app.py"), client.get("/assets/%2e%2e/page.py"),
-        client.get(f"/assets/{secret}"), client.get("/assets/serve.js%00.py"), client.get("/../../etc/passwd"),
+        client.get("/assets/..%2F..%2F..%2Fpyproject.toml"),
+        client.get("/assets/../app.py"),
+        client.get("/assets/%2e%2e/page.py"),
+        client.get(f"/assets/{secret}"),
+        client.get("/assets/serve.js%00.py"),
+        client.get("/../../etc/passwd"),
         client.get(f"/api/session?path={secret}&spec={secret}"),
         client.post("/api/spec/check", json={"text": "name: x\n", "path": str(secret)}),
         client.post("/api/spec/save", json={"text": "pwned", "version": version, "path": str(secret)}),
@@ -199,14 +252,18 @@ def test_page_and_headers(spec_file):
     assert page.status_code == 200 and "<textarea" in page.text and '<canvas id="pad"' in page.text
     policy = page.headers["content-security-policy"]
     assert "default-src 'none'" in policy and "connect-src 'self'" in policy and "unsafe-eval" not in policy
-    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page.text), "the page must not load anything from elsewhere"
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page.text), (
+        "the page must not load anything from elsewhere"
+    )
     script = client.get("/assets/serve.js").text
     assert "eval(" not in script and "new Function" not in script
 
 
 def test_internal_errors_are_json_without_a_traceback(spec_file, monkeypatch):
     spec, _ = views(spec_file)
-    monkeypatch.setattr(spec, "job", lambda text, sets: (int, ("boom",)))  # the worker process raises ValueError("... 'boom'")
+    monkeypatch.setattr(
+        spec, "job", lambda text, sets: (int, ("boom",))
+    )  # the worker process raises ValueError("... 'boom'")
     client = TestClient(create_app(spec, None), base_url=BASE, raise_server_exceptions=False)  # type: ignore[arg-type]
     answer = client.post("/api/spec/check", json={"text": "x"})
     assert answer.status_code == 500 and answer.json()["error"].startswith("internal error (ValueError)")
@@ -248,7 +305,9 @@ class Server:
     """`archspec serve ... --port 0` in a child process; its URL is read from what it prints."""
 
     def __init__(self, *args: str, timeout: float = 180) -> None:
-        self.proc = subprocess.Popen([*SERVE, *args, "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+        self.proc = subprocess.Popen(
+            [*SERVE, *args, "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT
+        )
         ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
         line = self.proc.stdout.readline() if ready else ""  # type: ignore[union-attr]
         found = re.search(r"at (http://127\.0\.0\.1:\d+/)", line)
@@ -284,15 +343,22 @@ def test_cli_prints_its_url_serves_and_stops_cleanly_on_ctrl_c(spec_file):
 def read_idx(path: Path) -> np.ndarray:
     data = gzip.open(path, "rb").read()
     dims = data[3]
-    shape = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(dims)]
+    shape = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(dims)]
     return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
 
 
 @pytest.fixture(scope="module")
 def lenet_run(mnist_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """LeNet after one epoch on the first 8,000 digits (seeded): a run folder, as `archspec train` writes it."""
-    run = archspec.train(LENET, data=f"idx:{mnist_dir}[:8000]", epochs=1, seed=1, learning_rate=3e-3,
-                         run_dir=tmp_path_factory.mktemp("serve") / "run", verbose=0)
+    run = archspec.train(
+        LENET,
+        data=f"idx:{mnist_dir}[:8000]",
+        epochs=1,
+        seed=1,
+        learning_rate=3e-3,
+        run_dir=tmp_path_factory.mktemp("serve") / "run",
+        verbose=0,
+    )
     return run.run_dir
 
 
@@ -325,8 +391,16 @@ def test_model_look_is_predict_through_the_same_plan_with_inspect_figures(lenet_
         assert seen["plan"] == prediction.preprocessing == "28x28x1 -> zero-pad 2 px -> 32x32x1, x1/255"
         assert seen["probabilities"] == pytest.approx(prediction.probabilities.tolist(), abs=1e-5)
         assert seen["top"]["class"] == label == prediction.label
-        for layer, maps, tile in (("conv_1", 6, "28x28"), ("pool_1", 6, "14x14"), ("conv_2", 16, "10x10"), ("pool_2", 16, "5x5")):
-            assert re.search(f'data-layer="{layer}" data-maps="{maps}" data-channels="{maps}" data-grid="\\d+x\\d+" data-tile="{tile}"', to_html(seen["maps"]))
+        for layer, maps, tile in (
+            ("conv_1", 6, "28x28"),
+            ("pool_1", 6, "14x14"),
+            ("conv_2", 16, "10x10"),
+            ("pool_2", 16, "5x5"),
+        ):
+            assert re.search(
+                f'data-layer="{layer}" data-maps="{maps}" data-channels="{maps}" data-grid="\\d+x\\d+" data-tile="{tile}"',
+                to_html(seen["maps"]),
+            )
         assert f'<tr class="top" data-class="{label}">' in to_html(seen["table"])
     saved = client.post("/api/spec/save", json={"text": "name: x\n", "version": session["spec"]["version"]})
     assert saved.status_code == 403 and (lenet_run / "spec.yaml").read_text() == session["spec"]["text"]
@@ -334,7 +408,9 @@ def test_model_look_is_predict_through_the_same_plan_with_inspect_figures(lenet_
 
 def test_model_refuses_what_is_not_an_image(lenet_run):
     client = client_for(lenet_run)
-    not_image = client.post("/api/model/look", content=b"plain text, not an image", headers={"content-type": "image/png"})
+    not_image = client.post(
+        "/api/model/look", content=b"plain text, not an image", headers={"content-type": "image/png"}
+    )
     assert not_image.status_code == 422 and "not an image" in not_image.json()["error"]
     huge = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + (60000).to_bytes(4, "big") * 2 + b"\x08\x00\x00\x00\x00"
     bomb = client.post("/api/model/look", content=huge, headers={"content-type": "image/png"})
@@ -365,7 +441,9 @@ STATUS = "JSON.parse(document.getElementById('status').textContent || '{}')"
 def open_page(browser: Browser, url: str):
     page = browser.new_page()
     page.goto(url)
-    page.wait_for(f"{STATUS}.ready && ({STATUS}.spec >= 1 || !document.getElementById('model-pane').hidden)", "archspec:spec")
+    page.wait_for(
+        f"{STATUS}.ready && ({STATUS}.spec >= 1 || !document.getElementById('model-pane').hidden)", "archspec:spec"
+    )
     return page
 
 
@@ -373,7 +451,9 @@ def edit(page, find: str, replace: str) -> dict:
     """Select `find` in the editor and type `replace` over it; the page's status once it has updated."""
     index = page.evaluate(f"document.getElementById('editor').value.indexOf({json.dumps(find)})")
     assert index >= 0, find
-    page.evaluate(f"(function () {{ var e = document.getElementById('editor'); e.focus(); e.setSelectionRange({index}, {index + len(find)}); }})()")
+    page.evaluate(
+        f"(function () {{ var e = document.getElementById('editor'); e.focus(); e.setSelectionRange({index}, {index + len(find)}); }})()"
+    )
     page.arm("archspec:spec")
     page.insert_text(replace)
     return page.wait("archspec:spec")
@@ -387,31 +467,53 @@ def test_spec_pane_in_chromium(chromium, spec_file, tmp_path, capsys):
             assert page.evaluate(f"{STATUS}.firstRow[2]") == "28x28x6"
             status = edit(page, "depth: 6", "depth: 8")
             assert status["ok"] and status["firstRow"][:3] == ["conv_1", "conv 5x5 relu", "28x28x8"]
-            cells = page.evaluate("Array.prototype.map.call(document.querySelectorAll('#shapes tbody tr:first-child td'), function (c) { return c.textContent; })")
+            cells = page.evaluate(
+                "Array.prototype.map.call(document.querySelectorAll('#shapes tbody tr:first-child td'), function (c) { return c.textContent; })"
+            )
             assert cells[:3] == ["conv_1", "conv 5x5 relu", "28x28x8"]
-            diagram = page.evaluate("document.getElementById('diagram').contentDocument.getElementById('status').textContent")
+            diagram = page.evaluate(
+                "document.getElementById('diagram').contentDocument.getElementById('status').textContent"
+            )
             assert json.loads(diagram)["ready"]  # archspec draw's page ran in the frame
-            assert page.evaluate("document.getElementById('diagram').contentDocument.getElementById('net').textContent.indexOf('28×28×8') >= 0")
+            assert page.evaluate(
+                "document.getElementById('diagram').contentDocument.getElementById('net').textContent.indexOf('28×28×8') >= 0"
+            )
             # the variables' selector: what --set classes=12 would give
             page.evaluate("document.querySelector('#variables input[data-var=classes]').focus()")
             page.arm("archspec:spec")
             page.insert_text("12")
             page.wait("archspec:spec")
-            assert page.evaluate("document.querySelector('#shapes tbody tr:last-child td:nth-child(3)').textContent") == "12"
+            assert (
+                page.evaluate("document.querySelector('#shapes tbody tr:last-child td:nth-child(3)').textContent")
+                == "12"
+            )
             page.screenshot(SHOTS / "spec-pane.png", "#spec-pane .columns")
             page.arm("archspec:spec")
-            page.evaluate("(function (e) { e.value = ''; e.dispatchEvent(new Event('input')); })(document.querySelector('#variables input[data-var=classes]'))")
+            page.evaluate(
+                "(function (e) { e.value = ''; e.dispatchEvent(new Event('input')); })(document.querySelector('#variables input[data-var=classes]'))"
+            )
             page.wait("archspec:spec")
-            assert page.evaluate("document.querySelector('#shapes tbody tr:last-child td:nth-child(3)').textContent") == "10"
+            assert (
+                page.evaluate("document.querySelector('#shapes tbody tr:last-child td:nth-child(3)').textContent")
+                == "10"
+            )
             page.screenshot(SHOTS / "diagram.png", "#diagram")
 
             # a typo: marked at its line, the CLI's message beside it
-            status = edit(page, "kernel: 5, activation: relu}     # 10x10x16", "kernal: 5, activation: relu}     # 10x10x16")
+            status = edit(
+                page, "kernel: 5, activation: relu}     # 10x10x16", "kernal: 5, activation: relu}     # 10x10x16"
+            )
             line = next(i + 1 for i, text in enumerate(spec_file.read_text().splitlines()) if "depth: 16" in text)
             assert not status["ok"] and [p["line"] for p in status["problems"]] == [line]
-            marked = page.evaluate("Array.prototype.map.call(document.querySelectorAll('#gutter .bad'), function (s) { return +s.textContent; })")
-            lens = page.evaluate("Array.prototype.map.call(document.querySelectorAll('#backdrop .lens'), function (s) { return [+s.getAttribute('data-line'), s.textContent]; })")
-            shown = page.evaluate("Array.prototype.map.call(document.querySelectorAll('#problems pre'), function (p) { return [+p.getAttribute('data-line'), p.textContent]; })")
+            marked = page.evaluate(
+                "Array.prototype.map.call(document.querySelectorAll('#gutter .bad'), function (s) { return +s.textContent; })"
+            )
+            lens = page.evaluate(
+                "Array.prototype.map.call(document.querySelectorAll('#backdrop .lens'), function (s) { return [+s.getAttribute('data-line'), s.textContent]; })"
+            )
+            shown = page.evaluate(
+                "Array.prototype.map.call(document.querySelectorAll('#problems pre'), function (p) { return [+p.getAttribute('data-line'), p.textContent]; })"
+            )
             assert marked == [line] and lens == [[line, "← unknown key 'kernal'"]] and [s[0] for s in shown] == [line]
             assert page.evaluate("document.getElementById('shapes').classList.contains('stale')")
             page.screenshot(SHOTS / "spec-error.png", "#spec-pane .columns")
@@ -434,22 +536,32 @@ def test_model_pane_in_chromium(chromium, lenet_run, digits, tmp_path):
         with Browser(chromium, tmp_path / "profile") as browser:
             page = open_page(browser, server.url)
             assert not page.evaluate("document.getElementById('model-pane').hidden")
-            assert page.evaluate("document.querySelector('#filters figure.filters').getAttribute('data-filters')") == "6"
+            assert (
+                page.evaluate("document.querySelector('#filters figure.filters').getAttribute('data-filters')") == "6"
+            )
             # a stroke resembling a 1, drawn with the mouse down the middle of the pad
-            x, y, w, h = page.evaluate("(function () { var r = document.getElementById('pad').getBoundingClientRect(); return [r.left, r.top, r.width, r.height]; })()")
+            x, y, w, h = page.evaluate(
+                "(function () { var r = document.getElementById('pad').getBoundingClientRect(); return [r.left, r.top, r.width, r.height]; })()"
+            )
             page.mouse("mouseMoved", x + w * 0.5, y + h * 0.18, buttons=0)
             page.mouse("mousePressed", x + w * 0.5, y + h * 0.18)
             for k in range(1, 13):
                 page.mouse("mouseMoved", x + w * (0.5 - 0.02 * k / 12), y + h * (0.18 + 0.64 * k / 12))
             page.mouse("mouseReleased", x + w * 0.48, y + h * 0.82, buttons=0)
             # answers to parts of the stroke may come first: wait for the one to the whole stroke
-            status = page.wait_for(f"(function () {{ var s = {STATUS}; return s.model >= 1 && s.modelSettled && s; }})()", "archspec:model")
+            status = page.wait_for(
+                f"(function () {{ var s = {STATUS}; return s.model >= 1 && s.modelSettled && s; }})()", "archspec:model"
+            )
             assert status["plan"] == "28x28x4 -> rgba to gray -> zero-pad 2 px -> 32x32x1, x1/255"
             assert status["top"]["name"] == "1", status["top"]
             assert page.evaluate("document.querySelector('#answer b').textContent") == "1"
-            layers = page.evaluate("Array.prototype.map.call(document.querySelectorAll('#maps figure.layer'), function (f) { return f.getAttribute('data-layer'); })")
+            layers = page.evaluate(
+                "Array.prototype.map.call(document.querySelectorAll('#maps figure.layer'), function (f) { return f.getAttribute('data-layer'); })"
+            )
             assert layers == ["conv_1", "pool_1", "conv_2", "pool_2"]
-            loaded = page.evaluate("Array.prototype.every.call(document.querySelectorAll('#maps img'), function (i) { return i.complete && i.naturalWidth > 0; })")
+            loaded = page.evaluate(
+                "Array.prototype.every.call(document.querySelectorAll('#maps img'), function (i) { return i.complete && i.naturalWidth > 0; })"
+            )
             assert loaded
             page.screenshot(SHOTS / "model-pane.png", "#model-pane")
             # a real test digit, uploaded as a file
@@ -457,7 +569,9 @@ def test_model_pane_in_chromium(chromium, lenet_run, digits, tmp_path):
                 page.arm("archspec:model")
                 page.set_files("#upload", [path])
                 status = page.wait("archspec:model")
-                assert status["top"]["class"] == label and status["plan"] == "28x28x1 -> zero-pad 2 px -> 32x32x1, x1/255"
+                assert (
+                    status["top"]["class"] == label and status["plan"] == "28x28x1 -> zero-pad 2 px -> 32x32x1, x1/255"
+                )
             page.screenshot(SHOTS / "model-upload.png", "#model-pane")
             problems = page.console_problems() + page.evaluate(f"{STATUS}.errors")
             assert not problems, problems

@@ -27,13 +27,13 @@ import pytest
 pytest.importorskip("starlette", reason="archspec[serve] not installed")
 pytest.importorskip("httpx2", reason="Starlette's test client needs httpx2")
 
-from starlette.testclient import TestClient  # noqa: E402
+from conftest import ROOT
+from starlette.testclient import TestClient
+from test_serve import BASE, LENET, SERVE, client_for, spec_file  # noqa: F401  (spec_file: the fixture)
 
-from archspec.tools.serve.app import create_app  # noqa: E402
-from archspec.tools.serve.run import views  # noqa: E402
-from archspec.tools.serve.work import Budget, default_workers  # noqa: E402
-from conftest import ROOT  # noqa: E402
-from test_serve import BASE, LENET, SERVE, client_for, spec_file  # noqa: E402,F401  (spec_file: the fixture)
+from archspec.tools.serve.app import create_app
+from archspec.tools.serve.run import views
+from archspec.tools.serve.work import Budget, default_workers
 
 
 # -- every bad request is a 4xx ----------------------------------------------------------------
@@ -61,7 +61,7 @@ def test_a_lone_surrogate_in_a_set_is_a_400(spec_file):
 def test_a_surrogate_pair_is_text(spec_file):
     """Both halves of a pair make one character (an emoji): that is text, and is checked and saved."""
     client = client_for(spec_file)
-    text = LENET.read_text().replace("name: lenet", "name: lenet  # \U0001F600", 1)
+    text = LENET.read_text().replace("name: lenet", "name: lenet  # \U0001f600", 1)
     body = json.dumps({"text": text})  # ASCII, the emoji as "\\ud83d\\ude00"
     assert "\\ud83d\\ude00" in body
     answer = client.post("/api/spec/check", content=body.encode("ascii"), headers={"content-type": "application/json"})
@@ -87,8 +87,13 @@ def test_a_check_past_its_time_budget_is_stopped_with_a_422(spec_file):
     data = answer.json()
     assert "stopped after 2 s, the server's time budget" in data["error"] and data["budget"] == {"seconds": 2.0}
     (problem,) = data["problems"]  # what the page shows in its problems pane
-    assert problem["message"].startswith(f"{spec_file}: not checked: stopped after 2 s") and "archspec shapes" in problem["message"]
-    assert took < 15, took  # the worker's start (a fork server's first import) is not counted in the budget; the work is
+    assert (
+        problem["message"].startswith(f"{spec_file}: not checked: stopped after 2 s")
+        and "archspec shapes" in problem["message"]
+    )
+    assert took < 15, (
+        took
+    )  # the worker's start (a fork server's first import) is not counted in the budget; the work is
     # the killed worker is replaced: the next check is answered as usual
     again = client.post("/api/spec/check", json={"text": LENET.read_text()})
     assert again.status_code == 200 and again.json()["ok"], again.text
@@ -96,13 +101,19 @@ def test_a_check_past_its_time_budget_is_stopped_with_a_422(spec_file):
 
 def test_memory_and_answer_size_have_budgets(spec_file, monkeypatch):
     client = budget_client(spec_file, memory=256 << 20, answer=10_000)
-    big = client.post("/api/spec/check", json={"text": LENET.read_text()})  # LeNet's answer: some 60 KB with its diagram
-    assert big.status_code == 422 and re.search(r"the answer would be \d+\.\d KiB, over the server's budget of 9\.8 KiB", big.json()["error"]), big.text
+    big = client.post(
+        "/api/spec/check", json={"text": LENET.read_text()}
+    )  # LeNet's answer: some 60 KB with its diagram
+    assert big.status_code == 422 and re.search(
+        r"the answer would be \d+\.\d KiB, over the server's budget of 9\.8 KiB", big.json()["error"]
+    ), big.text
     viewed, _ = views(spec_file)
     monkeypatch.setattr(viewed, "job", lambda text, sets: (bytearray, (1 << 30,)))  # a 1 GiB allocation in the worker
     hungry = TestClient(create_app(viewed, None, budget=Budget(memory=256 << 20)), base_url=BASE)  # type: ignore[arg-type]
     answer = hungry.post("/api/spec/check", json={"text": "x"})
-    assert answer.status_code == 422 and "needed more than 256.0 MiB, the server's memory budget" in answer.json()["error"], answer.text
+    assert (
+        answer.status_code == 422 and "needed more than 256.0 MiB, the server's memory budget" in answer.json()["error"]
+    ), answer.text
     assert hungry.post("/api/spec/check", json={"text": "x"}).status_code == 422  # a fresh worker, the same answer
 
 
@@ -112,8 +123,10 @@ class BudgetServer:
     its port read from what it prints."""
 
     def __init__(self, target: Path, budget: str | None = None) -> None:
-        code = ("import sys; from archspec.tools.serve import serve; from archspec.tools.serve.work import Budget; "
-                f"serve({str(target)!r}, port=0, budget={budget}, say=lambda m: print(m, flush=True))")
+        code = (
+            "import sys; from archspec.tools.serve import serve; from archspec.tools.serve.work import Budget; "
+            f"serve({str(target)!r}, port=0, budget={budget}, say=lambda m: print(m, flush=True))"
+        )
         cmd = [sys.executable, "-c", code] if budget else [*SERVE, str(target), "--port", "0"]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
         ready, _, _ = select.select([self.proc.stdout], [], [], 120)
@@ -152,7 +165,7 @@ class BudgetServer:
             self.proc.wait()
 
 
-def burst(server: BudgetServer, n: int, text: str) -> "queue.Queue[tuple[int, dict]]":
+def burst(server: BudgetServer, n: int, text: str) -> queue.Queue[tuple[int, dict]]:
     """`n` checks of `text` at once, each on its own connection and thread; their answers arrive on the queue."""
     answers: queue.Queue[tuple[int, dict]] = queue.Queue()
 
@@ -188,14 +201,18 @@ def test_41_expansions_at_once_neither_starve_a_check_nor_stop_a_signal(spec_fil
         # the page's next edit: a long job is stopped for it, and it is answered like any other check
         status, data, took = check_with_retries(server, LENET.read_text(), limit=60)
         assert status == 200 and data["ok"], (status, data)
-        assert took < 8, f"a normal check under the burst took {took:.1f} s"  # within a preemption or two, not the 10 s budget
+        assert took < 8, (
+            f"a normal check under the burst took {took:.1f} s"
+        )  # within a preemption or two, not the 10 s budget
         print(f"a normal check under 41 expansions: {took:.2f} s")
         took, rc, err = server.signal_and_wait(sig, limit=10)
         assert took < 1.5, f"{signal.Signals(sig).name} took {took:.2f} s to stop the server"
         assert rc == 0 and "Traceback" not in err, (rc, err[-2000:])
         print(f"{signal.Signals(sig).name}: stopped in {took:.2f} s under 6 expansions at work or waiting")
         rest = [answers.get(timeout=10) for _ in range(default_workers() + 4)]  # every request had its answer:
-        assert {status for status, _ in rest} <= {0, 422, 429, 503}, rest  # over budget, refused, stopped, or its connection closed
+        assert {status for status, _ in rest} <= {0, 422, 429, 503}, (
+            rest
+        )  # over budget, refused, stopped, or its connection closed
     finally:
         server.kill()
 
@@ -217,7 +234,7 @@ def closed_within(sock: socket.socket, limit: float, drip: bytes = b"", every: f
             got += chunk
         elif sent < len(drip):
             try:
-                sock.send(drip[sent:sent + 1])
+                sock.send(drip[sent : sent + 1])
             except (BrokenPipeError, ConnectionResetError):
                 return time.monotonic() - t0, got
             sent += 1
@@ -240,15 +257,21 @@ def test_slow_headers_and_slow_bodies_are_cut_off(spec_file):
     server = BudgetServer(spec_file, "Budget(headers=1.0, body=1.0)")
     try:
         # headers a byte every 0.1 s (a slowloris): closed after about a second, before they are all in
-        head = f"POST /api/spec/check HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nContent-Type: application/json\r\n".encode() + b"X-Pad: " + b"a" * 200
+        head = (
+            f"POST /api/spec/check HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nContent-Type: application/json\r\n".encode()
+            + b"X-Pad: "
+            + b"a" * 200
+        )
         with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
             took, got = closed_within(sock, limit=10, drip=head)
         assert took < 3 and got == b"", (took, got)
         # a body a byte every 0.1 s: 408 after about a second, then the connection is closed
         body = json.dumps({"text": LENET.read_text()}).encode()
         with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
-            sock.sendall(f"POST /api/spec/check HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nContent-Type: application/json\r\n"
-                         f"Content-Length: {len(body)}\r\n\r\n".encode())
+            sock.sendall(
+                f"POST /api/spec/check HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n".encode()
+            )
             took, got = closed_within(sock, limit=10, drip=body)
         assert took < 4 and got.startswith(b"HTTP/1.1 408 "), (took, got[:300])
         assert b"the body did not arrive within 1 s" in got, got
@@ -262,8 +285,10 @@ def test_slow_headers_and_slow_bodies_are_cut_off(spec_file):
         assert status == 200 and data["ok"]
         # and a body still arriving does not hold up SIGTERM: it is answered 503 at once
         with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
-            sock.sendall(f"POST /api/spec/check HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nContent-Type: application/json\r\n"
-                         f"Content-Length: {len(body)}\r\nExpect: 100-continue\r\n\r\n".encode())
+            sock.sendall(
+                f"POST /api/spec/check HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\nExpect: 100-continue\r\n\r\n".encode()
+            )
             assert sock.recv(65536).startswith(b"HTTP/1.1 100 ")  # the event: the app has begun to read the body
             sock.sendall(b"{")
             took, rc, err = server.signal_and_wait(signal.SIGTERM, limit=10)
@@ -336,19 +361,28 @@ def test_workers_do_not_rerun_the_main_script(spec_file, tmp_path):
     """multiprocessing would import the parent's __main__ in each worker: a script on stdin cannot be imported, and
     a script without a main guard would run (and serve) again. The worker is started without it."""
     marker = tmp_path / "ran"
-    script = ("import sys; from pathlib import Path; from starlette.testclient import TestClient\n"
-              "from archspec.tools.serve.app import create_app; from archspec.tools.serve.run import views\n"
-              f"Path({str(marker)!r}).open('a').write('x')  # once per run of this script\n"
-              f"spec, _ = views(Path({str(spec_file)!r}))\n"
-              "r = TestClient(create_app(spec, None), base_url='http://127.0.0.1').post('/api/spec/check', json={'text': spec.text})\n"
-              "assert r.status_code == 200 and r.json()['ok'], r.text\n")
+    script = (
+        "import sys; from pathlib import Path; from starlette.testclient import TestClient\n"
+        "from archspec.tools.serve.app import create_app; from archspec.tools.serve.run import views\n"
+        f"Path({str(marker)!r}).open('a').write('x')  # once per run of this script\n"
+        f"spec, _ = views(Path({str(spec_file)!r}))\n"
+        "r = TestClient(create_app(spec, None), base_url='http://127.0.0.1').post('/api/spec/check', json={'text': spec.text})\n"
+        "assert r.status_code == 200 and r.json()['ok'], r.text\n"
+    )
     for how in ("stdin", "file"):
         marker.unlink(missing_ok=True)
         path = tmp_path / "unguarded.py"
         path.write_text(script)
         cmd = [sys.executable, "-"] if how == "stdin" else [sys.executable, str(path)]
-        proc = subprocess.run(cmd, input=script if how == "stdin" else None, capture_output=True, text=True, cwd=ROOT, timeout=120,
-                              env={**os.environ, "PYTHONPATH": str(ROOT)})
+        proc = subprocess.run(
+            cmd,
+            input=script if how == "stdin" else None,
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=120,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
         assert proc.returncode == 0, (how, proc.stderr[-2000:])
         assert marker.read_text() == "x", how  # the script ran once: not again in the worker
 

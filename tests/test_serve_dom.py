@@ -6,16 +6,16 @@ frame is read back in headless Chromium: the text is there, as text; no element 
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
 pytest.importorskip("starlette", reason="archspec[serve] not installed")
 
-import archspec  # noqa: E402
-from browser import Browser  # noqa: E402
-from test_serve import LENET, STATUS, Server, digits, edit, open_page  # noqa: E402,F401  (digits: the fixture)
+from browser import Browser
+from test_serve import LENET, STATUS, Server, digits, edit, open_page  # noqa: F401  (digits: the fixture)
+
+import archspec
 
 MARKUP = 'a" data-injected="1" onmouseover="window.pwned=1" x="<x-injected class=injected>&amp;</x-injected><img src=x onerror="window.pwned=2">'
 """What an attacker would put in a field: an attribute-breaking quote, an event handler, an element, an entity."""
@@ -56,7 +56,9 @@ def quoted(text: str) -> str:
 def marked_spec(tmp_path: Path) -> Path:
     """LeNet with MARKUP in its description and in a variable's value (a valid spec: the table and diagram show). A variable
     whose name holds markup is refused now (`$` cannot reach it), so markup in names comes through messages below."""
-    text = LENET.read_text().replace("description: The primer's LeNet", f"description: {quoted(MARKUP)} # The primer's LeNet")
+    text = LENET.read_text().replace(
+        "description: The primer's LeNet", f"description: {quoted(MARKUP)} # The primer's LeNet"
+    )
     text = text.replace("variables: {classes: 10}", f"variables:\n  classes: 10\n  marked: {quoted(MARKUP)}")
     path = tmp_path / "marked.yaml"
     path.write_text(text)
@@ -77,9 +79,12 @@ def test_markup_in_a_spec_stays_text(chromium, marked_spec, tmp_path):
             found = injected(page)
             assert found["titles"] and all(MARKUP in t for t in found["titles"]) and found["texts"] >= 2, found
             # a name, a kind and a value: each quoted back in a message
-            steps = ((f"  - flatten: {{{quoted(MARKUP)}: 1}}", f"  - flatten: {{name: {quoted(MARKUP)}}}"),
-                     (f"  - flatten: {{name: {quoted(MARKUP)}}}", f"  - {quoted(MARKUP)}"),
-                     (f"  - {quoted(MARKUP)}", "  - flatten"), ("units: 120", f"units: {quoted(MARKUP)}"))
+            steps = (
+                (f"  - flatten: {{{quoted(MARKUP)}: 1}}", f"  - flatten: {{name: {quoted(MARKUP)}}}"),
+                (f"  - flatten: {{name: {quoted(MARKUP)}}}", f"  - {quoted(MARKUP)}"),
+                (f"  - {quoted(MARKUP)}", "  - flatten"),
+                ("units: 120", f"units: {quoted(MARKUP)}"),
+            )
             for find, replace in steps:
                 status = edit(page, find, replace)
                 if replace.endswith("flatten"):
@@ -94,9 +99,14 @@ def test_markup_in_a_spec_stays_text(chromium, marked_spec, tmp_path):
               var r = box.getBoundingClientRect();
               box.dispatchEvent(new MouseEvent('mousemove', {bubbles: true, clientX: r.left + 2, clientY: r.top + 2}));
             })()""")
-            assert page.evaluate("document.getElementById('diagram').contentDocument.querySelector('#tip th').textContent") == "name"
+            assert (
+                page.evaluate("document.getElementById('diagram').contentDocument.querySelector('#tip th').textContent")
+                == "name"
+            )
             injected(page)
-            problems = [p for p in page.console_problems() if "Content Security Policy" not in p] + page.evaluate(f"{STATUS}.errors")
+            problems = [p for p in page.console_problems() if "Content Security Policy" not in p] + page.evaluate(
+                f"{STATUS}.errors"
+            )
             assert not problems, problems
     finally:
         rc, _, err = server.stop()
@@ -106,7 +116,14 @@ def test_markup_in_a_spec_stays_text(chromium, marked_spec, tmp_path):
 @pytest.fixture(scope="module")
 def marked_run(mnist_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A LeNet run (one short epoch) whose recorded class names carry MARKUP."""
-    run = archspec.train(LENET, data=f"idx:{mnist_dir}[:1000]", epochs=1, seed=1, run_dir=tmp_path_factory.mktemp("dom") / "run", verbose=0)
+    run = archspec.train(
+        LENET,
+        data=f"idx:{mnist_dir}[:1000]",
+        epochs=1,
+        seed=1,
+        run_dir=tmp_path_factory.mktemp("dom") / "run",
+        verbose=0,
+    )
     record = run.run_dir / "run.json"
     facts = json.loads(record.read_text())
     facts["class_names"] = [f"{k} {MARKUP}" for k in range(10)]
@@ -134,4 +151,6 @@ def test_markup_in_class_names_stays_text(chromium, marked_run, digits, tmp_path
     finally:
         rc, _, err = server.stop()
     assert rc == 0 and "Traceback" not in err, err
-    assert server.stopped_in < 1.5, f"Ctrl-C took {server.stopped_in:.1f} s with a model loaded"  # Python's TensorFlow teardown took 4 s
+    assert server.stopped_in < 1.5, (
+        f"Ctrl-C took {server.stopped_in:.1f} s with a model loaded"
+    )  # Python's TensorFlow teardown took 4 s

@@ -21,7 +21,11 @@ def flat(n: int) -> dict:
 
 
 def block(n: int) -> dict:
-    return {"name": "block", "input": [8, 8, 4], "layers": [{"repeat": {"times": n, "layers": [{"conv": {"depth": 4, "kernel": 1}}]}}]}
+    return {
+        "name": "block",
+        "input": [8, 8, 4],
+        "layers": [{"repeat": {"times": n, "layers": [{"conv": {"depth": 4, "kernel": 1}}]}}],
+    }
 
 
 def cpu_seconds_to_draw(spec: dict) -> float:
@@ -39,4 +43,6 @@ def cpu_seconds_to_draw(spec: dict) -> float:
 @pytest.mark.parametrize("make", [flat, block], ids=["flat", "one-block"])
 def test_the_diagram_grows_about_linearly(make):
     small, big = cpu_seconds_to_draw(make(500)), cpu_seconds_to_draw(make(4000))
-    assert big / small < 20, f"500 layers: {small:.2f} s, 4,000 layers: {big:.2f} s ({big / small:.1f}x; linear is 8x, quadratic 64x)"
+    assert big / small < 20, (
+        f"500 layers: {small:.2f} s, 4,000 layers: {big:.2f} s ({big / small:.1f}x; linear is 8x, quadratic 64x)"
+    )

@@ -7,11 +7,11 @@ import json
 
 import pytest
 from click.testing import CliRunner
+from conftest import ROOT
 
 import archspec
 from archspec.cli import cli
 from archspec.errors import SpecError
-from conftest import ROOT
 
 MOBILENET_V2 = ROOT / "specs" / "mobilenet_v2.yaml"
 
@@ -66,8 +66,16 @@ layers:
 """
 
 
-@pytest.mark.parametrize("args, filters", [(["--variant", "0.75"], 12), (["--variant", "yes"], 32), (["--variant", "off"], 8),
-                                            (["--set", "variant=0.75"], 12), (["--set", "variant=yes"], 32)])
+@pytest.mark.parametrize(
+    "args, filters",
+    [
+        (["--variant", "0.75"], 12),
+        (["--variant", "yes"], 32),
+        (["--variant", "off"], 8),
+        (["--set", "variant=0.75"], 12),
+        (["--set", "variant=yes"], 32),
+    ],
+)
 def test_variant_keys_are_the_text_written(tmp_path, args, filters):
     path = tmp_path / "fam.yaml"
     path.write_text(FAMILY)
@@ -84,7 +92,12 @@ def test_variant_table_lists_keys_as_written():
 
 @pytest.mark.parametrize("table", [{"variants": {0.75: {"w": 2}}}, {"variables": {True: 1}}, {"outputs": {1: "d"}}])
 def test_dict_keys_that_are_not_text_are_blamed_on_the_key(table):
-    data = {"name": "x", "input": [8, 8, 1], "variables": {"w": 1}, "layers": ["flatten", {"dense": {"units": 2, "name": "d"}}]}
+    data = {
+        "name": "x",
+        "input": [8, 8, 1],
+        "variables": {"w": 1},
+        "layers": ["flatten", {"dense": {"units": 2, "name": "d"}}],
+    }
     err = _error(archspec.loads, {**data, **table})
     (key,) = next(iter(table.values()))
     assert err.problems[0].message == f"a key here is a name, written as text; got the {type(key).__name__} {key!r}"
@@ -101,7 +114,10 @@ def test_a_variable_may_not_take_an_option_name(name):
     text = f"name: x\ninput: [8, 8, 1]\nvariables: {{'{name}': 1, w: 2}}\nlayers: [flatten, {{dense: 2}}]\n"
     err = _error(archspec.loads, text)
     (problem,) = err.problems
-    assert problem.message.startswith(f"a variable may not be called {name!r}") and (problem.line, problem.column) == (3, 13)
+    assert problem.message.startswith(f"a variable may not be called {name!r}") and (problem.line, problem.column) == (
+        3,
+        13,
+    )
 
 
 # --- messages that blame the right thing -------------------------------------------------------------
@@ -109,8 +125,14 @@ def test_a_variable_may_not_take_an_option_name(name):
 
 def test_defaults_written_with_an_alias_apply():
     """`defaults: {bn: ...}` was looked up as `batchnorm` only: silently without effect."""
-    graph = archspec.graph({"name": "x", "input": [8, 8, 1], "defaults": {"bn": {"momentum": 0.5}},
-                            "layers": [{"conv": {"filters": 2, "kernel": 3, "bn": True}}, "flatten", {"dense": 2}]})
+    graph = archspec.graph(
+        {
+            "name": "x",
+            "input": [8, 8, 1],
+            "defaults": {"bn": {"momentum": 0.5}},
+            "layers": [{"conv": {"filters": 2, "kernel": 3, "bn": True}}, "flatten", {"dense": 2}],
+        }
+    )
     assert [n.attrs.momentum for n in graph.nodes if n.op == "batchnorm"] == [0.5]
 
 
@@ -118,16 +140,24 @@ def test_a_short_reference_finds_its_lookalike():
     """`$fe` for a variable written `fе` (Cyrillic е): difflib finds nothing so short; the folded match does."""
     from archspec.errors import did_you_mean
 
-    assert did_you_mean("fe", ["fе", "other"], "$").startswith("did you mean $fе? ('fe' has 'e' where 'fе' has 'е' (U+0435")
-    assert did_you_mean("conv\u2060", ["conv"]) == "did you mean 'conv'? ('conv\\u2060' has an invisible U+2060 word joiner) "
+    assert did_you_mean("fe", ["fе", "other"], "$").startswith(
+        "did you mean $fе? ('fe' has 'e' where 'fе' has 'е' (U+0435"
+    )
+    assert (
+        did_you_mean("conv\u2060", ["conv"])
+        == "did you mean 'conv'? ('conv\\u2060' has an invisible U+2060 word joiner) "
+    )
     assert did_you_mean("convv", ["conv"]) == "did you mean 'conv'? "
 
 
-@pytest.mark.parametrize("extra, expected", [
-    ({"input": [8, 8, 1, 1]}, "input: expected at most 3 items, got 4: [8, 8, 1, 1]"),
-    ({"layers": []}, "layers: expected at least 1 item, got 0: []"),
-    ({"name": "x" * 300}, "name: expected at most 200 characters, got 300:"),
-])
+@pytest.mark.parametrize(
+    "extra, expected",
+    [
+        ({"input": [8, 8, 1, 1]}, "input: expected at most 3 items, got 4: [8, 8, 1, 1]"),
+        ({"layers": []}, "layers: expected at least 1 item, got 0: []"),
+        ({"name": "x" * 300}, "name: expected at most 200 characters, got 300:"),
+    ],
+)
 def test_pydantic_length_phrases_are_translated(extra, expected):
     err = _error(archspec.loads, {"name": "x", "input": [8, 8, 1], "layers": ["flatten", {"dense": 2}], **extra})
     assert str(err.problems[0]).startswith(f"<dict>: {expected}") and "should have" not in str(err)

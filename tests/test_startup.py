@@ -15,10 +15,10 @@ import sys
 
 import click
 import pytest
+from conftest import ROOT
 
 from archspec.cli.group import COMMANDS, LazyGroup, cli
 from archspec.kinds import BUILTIN
-from conftest import ROOT
 
 PYDANTIC = {"pydantic", "pydantic_core", "annotated_types", "typing_extensions", "typing_inspection"}
 HELP = {
@@ -26,14 +26,34 @@ HELP = {
     "third_party": {"click"},
 }
 SHAPES = {
-    "archspec": HELP["archspec"] | {f"archspec.kinds.{module}" for module in BUILTIN} | {
-        "archspec.cli.options", "archspec.cli.spec_commands",
-        "archspec.kinds", "archspec.kinds.arith", "archspec.kinds.base", "archspec.kinds.lowering", "archspec.kinds.registry",
-        "archspec.spec", "archspec.spec.expr", "archspec.spec.library", "archspec.spec.loading", "archspec.spec.network",
-        "archspec.spec.overrides", "archspec.spec.read", "archspec.spec.validate",
-        "archspec.graph", "archspec.graph.expand", "archspec.graph.infer", "archspec.graph.ir", "archspec.graph.lint",
-        "archspec.graph.report", "archspec.graph.freeze", "archspec.graph.checks",
-        "archspec.tools", "archspec.tools.table",
+    "archspec": HELP["archspec"]
+    | {f"archspec.kinds.{module}" for module in BUILTIN}
+    | {
+        "archspec.cli.options",
+        "archspec.cli.spec_commands",
+        "archspec.kinds",
+        "archspec.kinds.arith",
+        "archspec.kinds.base",
+        "archspec.kinds.lowering",
+        "archspec.kinds.registry",
+        "archspec.spec",
+        "archspec.spec.expr",
+        "archspec.spec.library",
+        "archspec.spec.loading",
+        "archspec.spec.network",
+        "archspec.spec.overrides",
+        "archspec.spec.read",
+        "archspec.spec.validate",
+        "archspec.graph",
+        "archspec.graph.expand",
+        "archspec.graph.infer",
+        "archspec.graph.ir",
+        "archspec.graph.lint",
+        "archspec.graph.report",
+        "archspec.graph.freeze",
+        "archspec.graph.checks",
+        "archspec.tools",
+        "archspec.tools.table",
         "archspec.spec.training",  # pure Pydantic: the models of a `training:` section, loaded when a spec has one (the zoo's U-Net and two-head LeNet do)
     },
     "third_party": HELP["third_party"] | {"yaml"} | PYDANTIC,
@@ -71,12 +91,16 @@ def loaded(*args: str) -> dict[str, object]:
 ZOO = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "specs").glob("*.yaml"))
 
 
-@pytest.mark.parametrize("args, allowed", [
-    (["shapes", "specs/resnet152.yaml"], SHAPES),
-    (["shapes", "specs/googlenet.yaml", "--json", "--expand"], SHAPES),
-    (["validate", *ZOO], SHAPES),
-    (["--help"], HELP),
-], ids=["shapes", "shapes-json", "validate-zoo", "help"])
+@pytest.mark.parametrize(
+    "args, allowed",
+    [
+        (["shapes", "specs/resnet152.yaml"], SHAPES),
+        (["shapes", "specs/googlenet.yaml", "--json", "--expand"], SHAPES),
+        (["validate", *ZOO], SHAPES),
+        (["--help"], HELP),
+    ],
+    ids=["shapes", "shapes-json", "validate-zoo", "help"],
+)
 def test_imports_stay_on_the_allow_list(args, allowed):
     found = loaded(*args)
     assert found["code"] == 0
@@ -85,10 +109,13 @@ def test_imports_stay_on_the_allow_list(args, allowed):
         assert not extra, f"`archspec {args[0]}` now imports {extra}: import it where it is used, or allow it here"
 
 
-@pytest.mark.parametrize("spec, unused", [
-    ("specs/lenet.yaml", {"mobile", "nasnet", "convnext", "upsampling", "depthwise", "scale"}),
-    ("specs/resnet152.yaml", {"mobile", "nasnet", "convnext", "upsampling", "depthwise", "scale", "shape"}),
-])
+@pytest.mark.parametrize(
+    "spec, unused",
+    [
+        ("specs/lenet.yaml", {"mobile", "nasnet", "convnext", "upsampling", "depthwise", "scale"}),
+        ("specs/resnet152.yaml", {"mobile", "nasnet", "convnext", "upsampling", "depthwise", "scale", "shape"}),
+    ],
+)
 def test_shapes_imports_only_the_kinds_a_spec_uses(spec, unused):
     """A kind's module is imported the first time a spec uses the kind, and no installed plugin is
     looked for (reading every installed package's entry points costs ~10 ms) while every name is a built-in one."""
@@ -109,5 +136,7 @@ def test_help_lists_every_command_without_importing_it():
     lazy = LazyGroup("archspec", **settings)
     listed = lazy.get_help(click.Context(lazy, info_name="archspec"))
     assert not lazy.commands
-    eager = click.Group("archspec", commands={name: cli.get_command(click.Context(cli), name) for name in COMMANDS}, **settings)
+    eager = click.Group(
+        "archspec", commands={name: cli.get_command(click.Context(cli), name) for name in COMMANDS}, **settings
+    )
     assert listed == eager.get_help(click.Context(eager, info_name="archspec"))

@@ -15,13 +15,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import ROOT
 
 import archspec
 from archspec.cli import main
-from archspec.training import config, data as D
-from archspec.training.callbacks import TIMING
 from archspec.spec.overrides import parse_assignments
-from conftest import ROOT
+from archspec.training import config
+from archspec.training import data as D
+from archspec.training.callbacks import TIMING
 
 LENET = str(ROOT / "specs" / "lenet.yaml")
 
@@ -39,8 +40,16 @@ def lenet_run(mnist_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     1e-3 hovers around 97.5 %)."""
     run_dir = tmp_path_factory.mktemp("lenet") / "run"
     return archspec.train(
-        LENET, data=mnist(mnist_dir, "[:8000]"), val=mnist(mnist_dir, "[8000:]"), epochs=5, seed=7,
-        learning_rate=3e-3, batch_size=64, schedule={"kind": "cosine", "warmup": 1}, run_dir=run_dir, verbose=0,
+        LENET,
+        data=mnist(mnist_dir, "[:8000]"),
+        val=mnist(mnist_dir, "[8000:]"),
+        epochs=5,
+        seed=7,
+        learning_rate=3e-3,
+        batch_size=64,
+        schedule={"kind": "cosine", "warmup": 1},
+        run_dir=run_dir,
+        verbose=0,
     )
 
 
@@ -54,7 +63,9 @@ def test_lenet_reaches_97_5_percent_on_real_mnist(lenet_run) -> None:
     assert result.accuracy == result.metrics["val_accuracy"]
     assert result.history[-1]["loss"] < result.history[0]["loss"]
     lrs = [row["learning_rate"] for row in result.history]
-    assert lrs[0] == pytest.approx(3e-3) and lrs[-1] < 1e-5 and lrs == sorted(lrs, reverse=True)  # warmup ends at 3e-3, cosine to 0
+    assert (
+        lrs[0] == pytest.approx(3e-3) and lrs[-1] < 1e-5 and lrs == sorted(lrs, reverse=True)
+    )  # warmup ends at 3e-3, cosine to 0
     for key in ("model", "best", "last", "spec", "history_json", "history_csv", "metrics", "run_json", "state"):
         assert result.paths[key].is_file(), key
     assert list((result.run_dir / "tensorboard").rglob("events.out.tfevents.*"))
@@ -69,7 +80,9 @@ def test_lenet_reaches_97_5_percent_on_real_mnist(lenet_run) -> None:
     assert metrics["epochs_completed"] == 5 and metrics["train_examples"] == 8000 and metrics["val_examples"] == 2000
     run = json.loads(result.paths["run_json"].read_text())
     assert run["preprocessing"]["train"] == "28x28x1 -> zero-pad 2 px -> 32x32x1, x1/255"
-    assert run["preprocessing"]["plan"]["sizes"] == [{"shape": [28, 28, 1], "images": 8000, "channels": "none", "fit": "pad", "pad": [[2, 2], [2, 2]]}]
+    assert run["preprocessing"]["plan"]["sizes"] == [
+        {"shape": [28, 28, 1], "images": 8000, "channels": "none", "fit": "pad", "pad": [[2, 2], [2, 2]]}
+    ]
     assert run["deterministic"] is True and run["seed"] == 7
     # every file landed by rename: no temporary files left behind
     assert not [p for p in result.run_dir.rglob(".*tmp*")]
@@ -100,7 +113,9 @@ def test_predict_a_digit_png_and_npy(lenet_run, mnist_dir, tmp_path, capsys) -> 
 
     images = D.read_idx(mnist_dir / "t10k-images-idx3-ubyte.gz")
     labels = D.read_idx(mnist_dir / "t10k-labels-idx1-ubyte.gz")
-    picks = [i for i in range(9000, 10000) if labels[i] == 7][:1] + [i for i in range(9000, 10000) if labels[i] == 3][:1]
+    picks = [i for i in range(9000, 10000) if labels[i] == 7][:1] + [i for i in range(9000, 10000) if labels[i] == 3][
+        :1
+    ]
     png = tmp_path / "seven.png"
     tf.io.write_file(str(png), tf.io.encode_png(images[picks[0]][..., None]))
     rgb = tmp_path / "three.jpg"  # an RGB JPEG: converted to the spec's one channel
@@ -126,8 +141,14 @@ def test_predict_a_digit_png_and_npy(lenet_run, mnist_dir, tmp_path, capsys) -> 
 
 def test_seeded_runs_repeat_and_resume_continues_exactly(mnist_dir, tmp_path) -> None:
     """Same seed, same run; a run stopped after 2 epochs and resumed equals the uninterrupted one."""
-    common = dict(data=mnist(mnist_dir, "[:1000]"), val=mnist(mnist_dir, "[9000:9300]"), seed=3, verbose=0,
-                  batch_size=50, **{"data.augment.translate": 2, "data.augment.flip": "horizontal"})
+    common = dict(
+        data=mnist(mnist_dir, "[:1000]"),
+        val=mnist(mnist_dir, "[9000:9300]"),
+        seed=3,
+        verbose=0,
+        batch_size=50,
+        **{"data.augment.translate": 2, "data.augment.flip": "horizontal"},
+    )
     straight = archspec.train(LENET, epochs=3, run_dir=tmp_path / "a", **common)
     again = archspec.train(LENET, epochs=3, run_dir=tmp_path / "b", **common)
     part = archspec.train(LENET, epochs=2, run_dir=tmp_path / "c", **common)
@@ -159,9 +180,17 @@ def test_sum_squared_error_is_the_primers_total_error() -> None:
 
 
 def test_sum_squared_error_selectable_and_learns(mnist_dir, tmp_path) -> None:
-    result = archspec.train(LENET, data=mnist(mnist_dir, "[:2000]"), val=mnist(mnist_dir, "[9000:9500]"), epochs=3,
-                            loss="sum_squared_error", metrics=["accuracy", "crossentropy"], seed=1, verbose=0,
-                            run_dir=tmp_path / "sse")
+    result = archspec.train(
+        LENET,
+        data=mnist(mnist_dir, "[:2000]"),
+        val=mnist(mnist_dir, "[9000:9500]"),
+        epochs=3,
+        loss="sum_squared_error",
+        metrics=["accuracy", "crossentropy"],
+        seed=1,
+        verbose=0,
+        run_dir=tmp_path / "sse",
+    )
     losses = [row["loss"] for row in result.history]
     assert losses[0] < 0.5 and losses[-1] < losses[0] * 0.6, losses  # 0.45 is guessing 1/10 everywhere
     assert result.metrics["val_accuracy"] > 0.85
@@ -180,7 +209,9 @@ def test_recipe_from_spec_and_cli_overrides() -> None:
         "name: t\ninput: [8, 8, 1]\nlayers: [{dense: 2}]\n"
         "training: {optimizer: {name: sgd, momentum: 0.9}, schedule: {kind: step, every: 2}, epochs: 4}\n"
     )
-    training = config.resolve_training(spec, parse_assignments(["optimizer.nesterov=true", "data.fit=pad"]) | {"batch-size": 8, "lr": 0.1})
+    training = config.resolve_training(
+        spec, parse_assignments(["optimizer.nesterov=true", "data.fit=pad"]) | {"batch-size": 8, "lr": 0.1}
+    )
     assert training.optimizer.momentum == 0.9 and training.optimizer.nesterov is True
     assert training.batch_size == 8 and training.learning_rate == 0.1 and training.data.fit == "pad"
     # another optimizer starts from its defaults; the same name keeps the settings
@@ -208,7 +239,9 @@ def test_schedule_warmup_step_and_cosine() -> None:
 
 def test_bad_recipe_is_a_located_spec_error(tmp_path, capsys) -> None:
     bad = tmp_path / "bad.yaml"
-    bad.write_text("name: t\ninput: [8, 8, 1]\nlayers: [{dense: 2}]\ntraining:\n  optimizer: {name: adam, momentum: 0.9}\n")
+    bad.write_text(
+        "name: t\ninput: [8, 8, 1]\nlayers: [{dense: 2}]\ntraining:\n  optimizer: {name: adam, momentum: 0.9}\n"
+    )
     assert main(["train", str(bad), "--data", "mnist"]) == 2
     err = capsys.readouterr().err
     assert "bad.yaml:5" in err and "momentum does not apply to adam" in err and "Traceback" not in err
@@ -235,12 +268,28 @@ def test_data_mismatches_are_spec_errors_before_training(mnist_dir, tmp_path, ca
     cases = [
         (["--data", str(big_rgb), "--fit", "none"], "images are 40x40 but the spec's input is 32x32"),
         (["--data", str(big_rgb), "--fit", "pad"], "padding cannot shrink them"),
-        (["--data", str(big_rgb), "--train-set", "data.channels=strict"], "images have 3 channel(s) but the spec's input has 1"),
+        (
+            ["--data", str(big_rgb), "--train-set", "data.channels=strict"],
+            "images have 3 channel(s) but the spec's input has 1",
+        ),
         (["--data", str(wide_labels)], "labels up to 11 but the spec's network outputs 10 classes"),
-        (["--data", mnist(mnist_dir, "[:100]"), "--set", "classes=5"], "labels up to 9 but the spec's network outputs 5"),
+        (
+            ["--data", mnist(mnist_dir, "[:100]"), "--set", "classes=5"],
+            "labels up to 9 but the spec's network outputs 5",
+        ),
         (["--data", mnist(mnist_dir, "[:100]"), "--val", str(wide_labels)], "validation data"),
         (["--data", mnist(mnist_dir, "[:100]"), "--validation-split", "0.2", "--val", str(wide_labels)], "not both"),
-        (["--data", mnist(mnist_dir, "[:100]"), "--patience", "2", "--train-set", "early_stopping.monitor=val_accuracy"], "no validation data"),
+        (
+            [
+                "--data",
+                mnist(mnist_dir, "[:100]"),
+                "--patience",
+                "2",
+                "--train-set",
+                "early_stopping.monitor=val_accuracy",
+            ],
+            "no validation data",
+        ),
         (["--data", mnist(mnist_dir, "[5:5]")], "selects no examples"),
         (["--data", str(tmp_path / "nothing.npz")], "no such file"),
         (["--data", "mnsit"], "did you mean 'mnist'"),
@@ -303,23 +352,44 @@ def test_image_folder_source(tmp_path, monkeypatch) -> None:
     for name in ("cat", "dog", "eel"):
         (tmp_path / "pics" / name).mkdir(parents=True)
         for i in range(4):
-            tf.io.write_file(str(tmp_path / "pics" / name / f"{i}.png"), tf.io.encode_png(rng.integers(0, 255, (20, 24, 3), dtype=np.uint8)))
+            tf.io.write_file(
+                str(tmp_path / "pics" / name / f"{i}.png"),
+                tf.io.encode_png(rng.integers(0, 255, (20, 24, 3), dtype=np.uint8)),
+            )
     images = D.load(str(tmp_path / "pics"))  # each file's size and channels, read once: the plan fits them
     assert images.x is None and images.file_shapes.tolist() == [[20, 24, 3]] * 12 and images.sizes == {(20, 24, 3): 12}
-    assert images.classes == 3 and images.class_names == ["cat", "dog", "eel"] and images.y.tolist() == [0] * 4 + [1] * 4 + [2] * 4
-    spec = archspec.loads("name: tiny\ninput: [32, 32, 1]\nlayers: [flatten, {dense: {units: 3, activation: softmax}}]\n")
-    result = archspec.train(spec, data=str(tmp_path / "pics"), epochs=1, batch_size=4, verbose=0, run_dir=tmp_path / "run")
+    assert (
+        images.classes == 3
+        and images.class_names == ["cat", "dog", "eel"]
+        and images.y.tolist() == [0] * 4 + [1] * 4 + [2] * 4
+    )
+    spec = archspec.loads(
+        "name: tiny\ninput: [32, 32, 1]\nlayers: [flatten, {dense: {units: 3, activation: softmax}}]\n"
+    )
+    result = archspec.train(
+        spec, data=str(tmp_path / "pics"), epochs=1, batch_size=4, verbose=0, run_dir=tmp_path / "run"
+    )
     assert json.loads(result.paths["run_json"].read_text())["class_names"] == ["cat", "dog", "eel"]
     with pytest.raises(archspec.SpecError, match="has 3 classes but the spec's network outputs 10"):
         archspec.train(LENET, data=str(tmp_path / "pics"), epochs=1, verbose=0, run_dir=tmp_path / "run2")
     # a training input too large for memory is cached on disk instead, and says so
     monkeypatch.setattr(D.cache, "available_memory", lambda: 1000)
     lines: list[str] = []
-    result = archspec.train(spec, data=str(tmp_path / "pics"), val=str(tmp_path / "pics"), epochs=2, batch_size=4, verbose=2,
-                            log=lines.append, run_dir=tmp_path / "run3")
+    result = archspec.train(
+        spec,
+        data=str(tmp_path / "pics"),
+        val=str(tmp_path / "pics"),
+        epochs=2,
+        batch_size=4,
+        verbose=2,
+        log=lines.append,
+        run_dir=tmp_path / "run3",
+    )
     assert [row["epoch"] for row in result.history] == [1, 2] and result.metrics["val_examples"] == 12
-    assert any(line.startswith("input: the 12 training images need 0.00 GB once prepared") and "caching them on disk" in line
-               for line in lines), lines
+    assert any(
+        line.startswith("input: the 12 training images need 0.00 GB once prepared") and "caching them on disk" in line
+        for line in lines
+    ), lines
 
 
 def test_arrays_logits_and_validation_split(tmp_path) -> None:
@@ -328,8 +398,17 @@ def test_arrays_logits_and_validation_split(tmp_path) -> None:
     x = rng.random((60, 6, 6, 3)).astype(np.float32)
     y = (x[:, :, :, 0].mean(axis=(1, 2)) > 0.5).astype(np.int64)
     spec = archspec.loads("name: logits\ninput: [8, 8, 3]\nlayers: [flatten, {dense: 2}]\n")
-    result = archspec.train(spec, data=(x, y), epochs=2, batch_size=10, validation_split=0.25, seed=0, verbose=0,
-                            run_dir=tmp_path / "run", **{"data.fit": "pad"})
+    result = archspec.train(
+        spec,
+        data=(x, y),
+        epochs=2,
+        batch_size=10,
+        validation_split=0.25,
+        seed=0,
+        verbose=0,
+        run_dir=tmp_path / "run",
+        **{"data.fit": "pad"},
+    )
     assert result.metrics["train_examples"] == 45 and result.metrics["val_examples"] == 15
     run = json.loads(result.paths["run_json"].read_text())
     assert run["output"] == "logits" and run["data"] is None
@@ -353,21 +432,46 @@ def _keras_home_with_mnist(mnist_dir: Path, home: Path) -> Path:
     x = D.read_idx(mnist_dir / "t10k-images-idx3-ubyte.gz")
     y = D.read_idx(mnist_dir / "t10k-labels-idx1-ubyte.gz")
     (home / "datasets").mkdir(parents=True)
-    np.savez_compressed(home / "datasets" / "mnist.npz", x_train=x[:8000], y_train=y[:8000], x_test=x[8000:], y_test=y[8000:])
+    np.savez_compressed(
+        home / "datasets" / "mnist.npz", x_train=x[:8000], y_train=y[:8000], x_test=x[8000:], y_test=y[8000:]
+    )
     return home
 
 
 def _offline_env(home: Path) -> dict[str, str]:
     dead = "http://127.0.0.1:9"  # nothing listens on the discard port: every download fails at once
-    return {**os.environ, "KERAS_HOME": str(home), "https_proxy": dead, "http_proxy": dead, "HTTPS_PROXY": dead,
-            "HTTP_PROXY": dead, "no_proxy": "", "NO_PROXY": "", "CUDA_VISIBLE_DEVICES": ""}
+    return {
+        **os.environ,
+        "KERAS_HOME": str(home),
+        "https_proxy": dead,
+        "http_proxy": dead,
+        "HTTPS_PROXY": dead,
+        "HTTP_PROXY": dead,
+        "no_proxy": "",
+        "NO_PROXY": "",
+        "CUDA_VISIBLE_DEVICES": "",
+    }
 
 
 def test_keras_dataset_from_its_cache_and_offline_error(mnist_dir, tmp_path) -> None:
     home = _keras_home_with_mnist(mnist_dir, tmp_path / "keras_home")
     run = tmp_path / "run"
-    args = [sys.executable, str(ROOT / "cli.py"), "train", LENET, "--data", "mnist[:1000]", "--val", "mnist:test[:300]",
-            "--epochs", "1", "--run-dir", str(run), "--seed", "0"]
+    args = [
+        sys.executable,
+        str(ROOT / "cli.py"),
+        "train",
+        LENET,
+        "--data",
+        "mnist[:1000]",
+        "--val",
+        "mnist:test[:300]",
+        "--epochs",
+        "1",
+        "--run-dir",
+        str(run),
+        "--seed",
+        "0",
+    ]
     result = subprocess.run(args, capture_output=True, text=True, cwd=ROOT, env=_offline_env(home), timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "1000 examples from mnist[:1000]" in result.stdout and "300 examples from mnist:test[:300]" in result.stdout
@@ -375,8 +479,14 @@ def test_keras_dataset_from_its_cache_and_offline_error(mnist_dir, tmp_path) -> 
     assert (home / "datasets" / "mnist.npz").is_file()  # the cache is left alone
     empty = tmp_path / "empty_home"
     empty.mkdir()
-    result = subprocess.run(args[:-4] + ["--run-dir", str(tmp_path / "run2")], capture_output=True, text=True, cwd=ROOT,
-                            env=_offline_env(empty), timeout=300)
+    result = subprocess.run(
+        args[:-4] + ["--run-dir", str(tmp_path / "run2")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=_offline_env(empty),
+        timeout=300,
+    )
     assert result.returncode == 2, result.stderr[-3000:]
     assert "could not load the mnist dataset" in result.stderr and "KERAS_HOME" in result.stderr
     assert "Traceback" not in result.stderr

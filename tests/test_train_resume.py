@@ -11,13 +11,13 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 
 import archspec
 from archspec.files import temporary_name
 from archspec.training import rundir
 from archspec.training.callbacks import TIMING
 from archspec.training.rundir import RunDir
-from conftest import ROOT
 
 LENET = str(ROOT / "specs" / "lenet.yaml")
 
@@ -50,10 +50,28 @@ def test_sigkill_mid_epoch_then_resume(mnist_dir, tmp_path) -> None:
     marker = tmp_path / "in-epoch-2"
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
     cmd = [sys.executable, str(ROOT / "cli.py"), "train"]
-    args = [LENET, "--data", f"idx:{mnist_dir}[:4000]", "--val", f"idx:{mnist_dir}[9000:9500]", "--epochs", "4",
-            "--seed", "5", "--run-dir", str(run), "--plain"]
-    first = subprocess.Popen([sys.executable, "-c", HELD_MID_EPOCH, "train", *args], cwd=ROOT,
-                             env={**env, "ARCHSPEC_TEST_MARKER": str(marker)}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    args = [
+        LENET,
+        "--data",
+        f"idx:{mnist_dir}[:4000]",
+        "--val",
+        f"idx:{mnist_dir}[9000:9500]",
+        "--epochs",
+        "4",
+        "--seed",
+        "5",
+        "--run-dir",
+        str(run),
+        "--plain",
+    ]
+    first = subprocess.Popen(
+        [sys.executable, "-c", HELD_MID_EPOCH, "train", *args],
+        cwd=ROOT,
+        env={**env, "ARCHSPEC_TEST_MARKER": str(marker)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 600
         while not marker.exists():  # the run is now held inside its second epoch
@@ -71,7 +89,9 @@ def test_sigkill_mid_epoch_then_resume(mnist_dir, tmp_path) -> None:
     assert done_before == 1, "killed in epoch 2: epoch 1 is committed, epoch 2 is not"
     assert not (run / "model.keras").exists()
 
-    resumed = subprocess.run(cmd + ["--resume", str(run), "--plain"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    resumed = subprocess.run(
+        cmd + ["--resume", str(run), "--plain"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert f"resuming after epoch {done_before} of 4" in resumed.stdout
     history = json.loads((run / "history.json").read_text())
@@ -105,6 +125,7 @@ def _commit_killed_at(tmp_path: Path, step: int) -> tuple[RunDir, int]:
             if calls["n"] == step:
                 raise Crash()
             return fn(*args, **kwargs)
+
         return wrapper
 
     def save(path: Path) -> None:
@@ -118,7 +139,14 @@ def _commit_killed_at(tmp_path: Path, step: int) -> tuple[RunDir, int]:
     try:
         for epoch in (1, 2, 3):
             history.append({"epoch": epoch, "loss": 1.0 / epoch})
-            run.commit({"epoch": epoch, "history": list(history), "best": {"epoch": epoch, "monitor": "loss", "value": 1.0 / epoch}}, save)
+            run.commit(
+                {
+                    "epoch": epoch,
+                    "history": list(history),
+                    "best": {"epoch": epoch, "monitor": "loss", "value": 1.0 / epoch},
+                },
+                save,
+            )
             committed = epoch
     except Crash:
         pass

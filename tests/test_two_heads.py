@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import ROOT
 
 from archspec.cli import main
 from archspec.training import data as D
-from conftest import ROOT
 
 SPEC = str(ROOT / "specs" / "lenet_two_heads.yaml")
 INK_MAE = 6.0
@@ -38,7 +38,21 @@ def two_heads(mnist_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     started = time.perf_counter()
     # the spec's recipe (batch 64, Adam at 3e-3 with a one-epoch warmup and a cosine decay) over 5 of its 8 epochs:
     # digit accuracy 0.9865 and 0.9835, ink MAE 4.63 and 4.83 px for seeds 7 and 1 (8 epochs: 0.987, 4.25 px; 3 s per epoch)
-    code = main(["train", SPEC, "--data", str(folder / "train.npz"), "--run-dir", str(run), "--seed", "7", "--quiet", "--epochs", "5"])
+    code = main(
+        [
+            "train",
+            SPEC,
+            "--data",
+            str(folder / "train.npz"),
+            "--run-dir",
+            str(run),
+            "--seed",
+            "7",
+            "--quiet",
+            "--epochs",
+            "5",
+        ]
+    )
     assert code == 0
     return folder, run, time.perf_counter() - started
 
@@ -49,11 +63,15 @@ def test_both_heads_reach_their_targets_on_the_last_2000_digits(two_heads, capsy
     assert main(["evaluate", str(run), "--data", str(folder / "test.npz"), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     digit, area = result["outputs"]["digit"], result["outputs"]["ink"]
-    print(f"two heads: digit accuracy {digit['accuracy']:.4f}, ink MAE {area['mae']:.2f} px (RMSE {area['rmse']:.2f}); "
-          f"training {seconds:.0f} s")
+    print(
+        f"two heads: digit accuracy {digit['accuracy']:.4f}, ink MAE {area['mae']:.2f} px (RMSE {area['rmse']:.2f}); "
+        f"training {seconds:.0f} s"
+    )
     assert result["count"] == 2000
     assert digit["task"] == "classification" and digit["accuracy"] >= 0.97
-    assert area["task"] == "regression" and area["mae"] <= INK_MAE  # in pixels: the targets' own units, not the standardised ones
+    assert (
+        area["task"] == "regression" and area["mae"] <= INK_MAE
+    )  # in pixels: the targets' own units, not the standardised ones
     assert np.trace(np.asarray(digit["confusion"])) == round(digit["accuracy"] * 2000)
     # the run folder records each head, and the ink head's scaling from the training data
     network = json.loads((run / "run.json").read_text())["network"]

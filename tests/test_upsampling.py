@@ -27,7 +27,7 @@ def keras_shape(layer, shape: tuple[int, ...]) -> tuple[int, ...] | None:
             warnings.simplefilter("ignore")
             made = layer()
             out = made(np.zeros((1, *shape), "float32"))
-    except Exception:  # noqa: BLE001 - any refusal by Keras or TensorFlow counts as refusing
+    except Exception:
         return None
     return tuple(int(d) for d in out.shape[1:])
 
@@ -59,8 +59,10 @@ def test_conv_transpose_shape_is_keras_and_refusals_are_located(case):
     if output_padding is not None:
         settings_["output_padding"] = output_padding
     ours = static({"conv_transpose": settings_}, size)
-    theirs = keras_shape(lambda: keras.layers.Conv2DTranspose(3, kernel, strides=stride, padding=padding, output_padding=output_padding),
-                         size)
+    theirs = keras_shape(
+        lambda: keras.layers.Conv2DTranspose(3, kernel, strides=stride, padding=padding, output_padding=output_padding),
+        size,
+    )
     if theirs is None:
         assert isinstance(ours, archspec.SpecError), (case, ours)
         assert ours.path.startswith("layers[0].conv_transpose"), str(ours)  # located (a dict has no lines)
@@ -69,7 +71,9 @@ def test_conv_transpose_shape_is_keras_and_refusals_are_located(case):
 
 
 @FAST
-@given(st.integers(1, 9), st.integers(1, 9), st.integers(1, 4), st.integers(1, 4), st.sampled_from(["nearest", "bilinear"]))
+@given(
+    st.integers(1, 9), st.integers(1, 9), st.integers(1, 4), st.integers(1, 4), st.sampled_from(["nearest", "bilinear"])
+)
 def test_upsample_shape_is_keras(h, w, fh, fw, interpolation):
     import keras
 
@@ -78,7 +82,13 @@ def test_upsample_shape_is_keras(h, w, fh, fw, interpolation):
 
 
 @FAST
-@given(st.integers(1, 20), st.integers(1, 20), st.integers(1, 40), st.integers(1, 40), st.sampled_from(["nearest", "bilinear"]))
+@given(
+    st.integers(1, 20),
+    st.integers(1, 20),
+    st.integers(1, 40),
+    st.integers(1, 40),
+    st.sampled_from(["nearest", "bilinear"]),
+)
 def test_resize_shape_is_keras(h, w, oh, ow, interpolation):
     import keras
 
@@ -86,12 +96,18 @@ def test_resize_shape_is_keras(h, w, oh, ow, interpolation):
     assert ours == keras_shape(lambda: keras.layers.Resizing(oh, ow, interpolation=interpolation), (h, w, 3))
 
 
-@pytest.mark.parametrize("layer, message", [
-    ({"conv_transpose": {"filters": 2, "kernel": 3, "stride": 2, "output_padding": 2}}, "smaller than the stride"),
-    ({"conv_transpose": {"filters": 2, "kernel": 2, "stride": 2, "padding": "same", "output_padding": 0}}, "an even kernel"),
-    ({"upsample": {"factor": 0}}, "greater than 0"),
-    ({"resize": {"size": [8, 8], "interpolation": "bicubic"}}, "nearest"),
-])
+@pytest.mark.parametrize(
+    "layer, message",
+    [
+        ({"conv_transpose": {"filters": 2, "kernel": 3, "stride": 2, "output_padding": 2}}, "smaller than the stride"),
+        (
+            {"conv_transpose": {"filters": 2, "kernel": 2, "stride": 2, "padding": "same", "output_padding": 0}},
+            "an even kernel",
+        ),
+        ({"upsample": {"factor": 0}}, "greater than 0"),
+        ({"resize": {"size": [8, 8], "interpolation": "bicubic"}}, "nearest"),
+    ],
+)
 def test_bad_settings_are_located(layer, message):
     error = static(layer, (8, 8, 1))
     assert isinstance(error, archspec.SpecError) and message in str(error)
@@ -106,15 +122,29 @@ def test_enlarging_a_vector_is_refused():
 def test_receptive_field_through_a_decoder():
     """An upsampling moves positions closer (the cumulative stride halves) and reads one (nearest) or two
     (bilinear) input positions; a 2x2/2 transposed convolution reads one."""
-    report = archspec.shapes({"name": "t", "input": [16, 16, 1], "layers": [
-        {"conv": {"filters": 2, "kernel": 3, "padding": "same", "name": "c"}},
-        {"pool": {"kind": "max", "name": "p"}},
-        {"conv_transpose": {"filters": 2, "kernel": 2, "stride": 2, "name": "t"}},
-        {"upsample": {"factor": 2, "interpolation": "nearest", "name": "n"}},
-        {"upsample": {"factor": 2, "interpolation": "bilinear", "name": "b"}},
-        {"conv": {"filters": 1, "kernel": 3, "padding": "same", "name": "last"}}]})
+    report = archspec.shapes(
+        {
+            "name": "t",
+            "input": [16, 16, 1],
+            "layers": [
+                {"conv": {"filters": 2, "kernel": 3, "padding": "same", "name": "c"}},
+                {"pool": {"kind": "max", "name": "p"}},
+                {"conv_transpose": {"filters": 2, "kernel": 2, "stride": 2, "name": "t"}},
+                {"upsample": {"factor": 2, "interpolation": "nearest", "name": "n"}},
+                {"upsample": {"factor": 2, "interpolation": "bilinear", "name": "b"}},
+                {"conv": {"filters": 1, "kernel": 3, "padding": "same", "name": "last"}},
+            ],
+        }
+    )
     fields = {l.name: (l.receptive_field[0], l.jump[0]) for l in report.layers}
-    assert fields == {"c": (3, 1), "p": (4, 2), "t": (4, 1), "n": (4, 0.5), "b": (5, 0.25), "last": (5, 0.25)}  # b: 4.5 pixels, last: 4.5 + 2 x 0.25
+    assert fields == {
+        "c": (3, 1),
+        "p": (4, 2),
+        "t": (4, 1),
+        "n": (4, 0.5),
+        "b": (5, 0.25),
+        "last": (5, 0.25),
+    }  # b: 4.5 pixels, last: 4.5 + 2 x 0.25
 
 
 def test_emitters_agree_with_the_shape_rules():

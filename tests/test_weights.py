@@ -12,12 +12,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import ROOT
 
 import archspec
 from archspec.cli import main
 from archspec.errors import SpecError
 from archspec.keras_side import weights as W
-from conftest import ROOT
 
 SPECS = ROOT / "specs"
 RESNET50 = str(SPECS / "resnet50.yaml")
@@ -33,8 +33,12 @@ def randomise(model, seed: int = 0) -> None:
     rng = np.random.default_rng(seed)
     for layer in model.layers:
         if isinstance(layer, keras.layers.BatchNormalization):
-            layer.set_weights([rng.uniform(0.5, 1.5, w.shape) if i in (0, 3) else rng.normal(0, 0.1, w.shape)
-                               for i, w in enumerate(layer.get_weights())])
+            layer.set_weights(
+                [
+                    rng.uniform(0.5, 1.5, w.shape) if i in (0, 3) else rng.normal(0, 0.1, w.shape)
+                    for i, w in enumerate(layer.get_weights())
+                ]
+            )
         elif layer.weights:
             layer.set_weights([rng.normal(0, 0.05, w.shape) for w in layer.get_weights()])
 
@@ -102,7 +106,10 @@ def test_legacy_resnet50_into_ten_classes_transfers_all_but_the_head(resnet50_fi
 def test_cli_head_swap_prints_the_report(resnet50_file, tmp_path, capsys) -> None:
     path, _ref, _x = resnet50_file
     out = tmp_path / "r50-5.keras"
-    assert main(["build", RESNET50, "--set", "classes=5", "--weights", str(path), "--freeze", "conv4", "-o", str(out)]) == 0
+    assert (
+        main(["build", RESNET50, "--set", "classes=5", "--weights", str(path), "--freeze", "conv4", "-o", str(out)])
+        == 0
+    )
     text = capsys.readouterr().out
     assert f"transferred 318 of 320 weight tensors from {KERAS_FILE} (106 layers by name)\n" in text
     assert "  shape differs: predictions (kernel 2048x5, bias 5; the source has kernel 2048x1000, bias 1000)\n" in text
@@ -112,7 +119,10 @@ def test_cli_head_swap_prints_the_report(resnet50_file, tmp_path, capsys) -> Non
     assert trainable == archspec.shapes(RESNET50, classes=5, freeze=["conv4"]).trainable_params
     # --strict-weights refuses the same swap, and writes nothing
     strict = tmp_path / "strict.keras"
-    assert main(["build", RESNET50, "--set", "classes=5", "--weights", str(path), "--strict-weights", "-o", str(strict)]) == 2
+    assert (
+        main(["build", RESNET50, "--set", "classes=5", "--weights", str(path), "--strict-weights", "-o", str(strict)])
+        == 2
+    )
     assert "not everything matched" in capsys.readouterr().err and not strict.exists()
 
 
@@ -193,7 +203,11 @@ def test_renamed_copy_receives_weights_by_position(fmt, tmp_path) -> None:
     keras.utils.set_random_seed(4)
     source = archspec.build(RESNET20)
     randomise(source, 4)
-    file = {"keras": tmp_path / "src.keras", "weights.h5": tmp_path / "src.weights.h5", "legacy-h5": tmp_path / "src.h5"}[fmt]
+    file = {
+        "keras": tmp_path / "src.keras",
+        "weights.h5": tmp_path / "src.weights.h5",
+        "legacy-h5": tmp_path / "src.h5",
+    }[fmt]
     if fmt == "keras":
         archspec.save_model(source, file)
     elif fmt == "weights.h5":
@@ -208,7 +222,11 @@ def test_renamed_copy_receives_weights_by_position(fmt, tmp_path) -> None:
     assert report.complete and {e.match for e in report.transferred} == {"position"}
     pairs = {(e.layer, e.source) for e in report.transferred}
     assert {("stem_conv", "conv1_conv"), ("sb_block1_0_conv", "conv3_block1_0_conv"), ("head", "predictions")} <= pairs
-    assert all(e.layer.split("_", 1)[-1] == e.source.split("_", 1)[-1] for e in report.transferred if e.source.startswith("conv"))
+    assert all(
+        e.layer.split("_", 1)[-1] == e.source.split("_", 1)[-1]
+        for e in report.transferred
+        if e.source.startswith("conv")
+    )
     x = np.random.default_rng(5).standard_normal((2, 32, 32, 3)).astype("float32")
     assert np.abs(outputs(model, x) - outputs(source, x)).max() < 1e-6
 
@@ -223,28 +241,42 @@ def test_position_matching_skips_an_inserted_layer(tmp_path) -> None:
     randomise(source, 5)
     archspec.save_model(source, tmp_path / "lenet.keras")
     spec = {
-        "name": "lenet_wider", "input": [32, 32, 1],
-        "layers": [{"conv": {"depth": 6, "kernel": 5, "activation": "relu", "name": "c1"}}, {"pool": {"kind": "max", "size": 2, "name": "p1"}},
-                   {"conv": {"depth": 16, "kernel": 5, "activation": "relu", "name": "c2"}}, {"pool": {"kind": "max", "size": 2, "name": "p2"}},
-                   "flatten", {"dense": {"units": 120, "activation": "relu", "name": "f1"}},
-                   {"dense": {"units": 120, "activation": "relu", "name": "extra"}},
-                   {"dense": {"units": 100, "activation": "relu", "name": "f2"}},
-                   {"dense": {"units": 10, "activation": "softmax", "name": "out"}}],
+        "name": "lenet_wider",
+        "input": [32, 32, 1],
+        "layers": [
+            {"conv": {"depth": 6, "kernel": 5, "activation": "relu", "name": "c1"}},
+            {"pool": {"kind": "max", "size": 2, "name": "p1"}},
+            {"conv": {"depth": 16, "kernel": 5, "activation": "relu", "name": "c2"}},
+            {"pool": {"kind": "max", "size": 2, "name": "p2"}},
+            "flatten",
+            {"dense": {"units": 120, "activation": "relu", "name": "f1"}},
+            {"dense": {"units": 120, "activation": "relu", "name": "extra"}},
+            {"dense": {"units": 100, "activation": "relu", "name": "f2"}},
+            {"dense": {"units": 10, "activation": "softmax", "name": "out"}},
+        ],
     }
     with pytest.raises(SpecError, match="lenet_wider has extra .* where the source has dense_2"):
         archspec.build(spec, weights=str(tmp_path / "lenet.keras"))  # another network: a guess only when asked for
     model = archspec.build(spec, weights=str(tmp_path / "lenet.keras"), weights_by_shape=True)
     report = model.transfer
     assert [(e.layer, e.source, e.match) for e in report.transferred] == [
-        ("c1", "conv_1", "shape"), ("c2", "conv_2", "shape"), ("f1", "dense_1", "shape"),
-        ("f2", "dense_2", "shape"), ("out", "dense_3", "shape")]
+        ("c1", "conv_1", "shape"),
+        ("c2", "conv_2", "shape"),
+        ("f1", "dense_1", "shape"),
+        ("f2", "dense_2", "shape"),
+        ("out", "dense_3", "shape"),
+    ]
     assert [e.layer for e in report.new] == ["extra"] and not report.unused and not report.shape_differs
     assert "  new: extra (kernel 120x120, bias 120)" in report.text()
     for ours, theirs in (("c2", "conv_2"), ("out", "dense_3")):
         for a, b in zip(model.get_layer(ours).get_weights(), source.get_layer(theirs).get_weights()):
             np.testing.assert_array_equal(a, b)
     data = report.to_json()
-    assert data["tensors"] == 12 and data["tensors_transferred"] == 10 and data["new"][0]["weights"][0] == {"name": "kernel", "shape": [120, 120]}
+    assert (
+        data["tensors"] == 12
+        and data["tensors_transferred"] == 10
+        and data["new"][0]["weights"][0] == {"name": "kernel", "shape": [120, 120]}
+    )
     json.dumps(data)
 
 
@@ -268,8 +300,13 @@ def _refused(args: list[str], out: Path, capsys, *needles: str) -> None:
 
 
 def test_weights_of_another_network_are_refused(lenet_file, tmp_path, capsys) -> None:
-    _refused(["build", RESNET20, "--weights", str(lenet_file)], tmp_path / "x.keras", capsys,
-             "no weight tensor of lenet.keras fits resnet20_cifar", "another network")
+    _refused(
+        ["build", RESNET20, "--weights", str(lenet_file)],
+        tmp_path / "x.keras",
+        capsys,
+        "no weight tensor of lenet.keras fits resnet20_cifar",
+        "another network",
+    )
 
 
 def test_truncated_and_foreign_files_are_refused(lenet_file, resnet50_file, tmp_path, capsys) -> None:
@@ -283,18 +320,30 @@ def test_truncated_and_foreign_files_are_refused(lenet_file, resnet50_file, tmp_
     text = tmp_path / "notes.h5"
     text.write_text("not weights at all\n")
     _refused(["build", LENET, "--weights", str(text)], tmp_path / "c.keras", capsys, "notes.h5 is not a weights file")
-    _refused(["build", LENET, "--weights", str(tmp_path / "missing.h5")], tmp_path / "d.keras", capsys, "no such weights file")
+    _refused(
+        ["build", LENET, "--weights", str(tmp_path / "missing.h5")],
+        tmp_path / "d.keras",
+        capsys,
+        "no such weights file",
+    )
     empty_run = tmp_path / "run"
     empty_run.mkdir()
     _refused(["build", LENET, "--weights", str(empty_run)], tmp_path / "e.keras", capsys, "holds no model")
 
 
 def test_unknown_freeze_name_is_refused(tmp_path, capsys) -> None:
-    _refused(["build", RESNET50, "--freeze", "conv9"], tmp_path / "f.keras", capsys,
-             "--freeze: cannot freeze 'conv9': resnet50 has no node or block of that name", "did you mean 'conv5'?")
+    _refused(
+        ["build", RESNET50, "--freeze", "conv9"],
+        tmp_path / "f.keras",
+        capsys,
+        "--freeze: cannot freeze 'conv9': resnet50 has no node or block of that name",
+        "did you mean 'conv5'?",
+    )
     spec = tmp_path / "frozen.yaml"
     spec.write_text(Path(LENET).read_text() + "training:\n  freeze: [dense_9]\n")
-    _refused(["build", str(spec)], tmp_path / "g.keras", capsys, f"{spec}:", "training.freeze[0]", "did you mean 'dense_3'?")
+    _refused(
+        ["build", str(spec)], tmp_path / "g.keras", capsys, f"{spec}:", "training.freeze[0]", "did you mean 'dense_3'?"
+    )
 
 
 # ----------------------------------------------------------------------------- freezing
@@ -332,11 +381,14 @@ def test_static_trainable_counts_match_keras_when_frozen() -> None:
     # a frozen batch norm runs in inference mode, even in a training step
     bn = model.get_layer("s2_block1_1_bn")
     x = np.random.default_rng(0).standard_normal((4, 8, 8, bn.gamma.shape[0])).astype("float32") * 3 + 1
-    np.testing.assert_allclose(np.asarray(bn(x, training=True)), np.asarray(bn(x, training=False)), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(bn(x, training=True)), np.asarray(bn(x, training=False)), rtol=1e-6, atol=1e-6
+    )
     # options replace the spec's section
     assert archspec.shapes(FROZEN_SPEC, freeze=[], freeze_bn=False).frozen == []
     assert set(archspec.shapes(FROZEN_SPEC, freeze=["stem"]).frozen) == {"stem_conv", "stem_bn"} | {
-        l.name for l in report.layers if l.type == "batchnorm"}
+        l.name for l in report.layers if l.type == "batchnorm"
+    }
 
 
 def test_freezing_a_node_freezes_what_feeds_it_not_a_parallel_branch() -> None:
@@ -348,12 +400,14 @@ def test_freezing_a_node_freezes_what_feeds_it_not_a_parallel_branch() -> None:
     with pytest.raises(SpecError, match="did you mean 'conv_2'"):
         archspec.shapes(LENET, freeze=["conv"])  # conv_1, conv_2 are automatic names, not a scope `conv`
     assert archspec.shapes(RESNET50, freeze=["conv4"]).trainable_params == sum(
-        l.trainable_params for l in archspec.shapes(RESNET50).layers if l.name.startswith(("conv5", "predictions")))
+        l.trainable_params for l in archspec.shapes(RESNET50).layers if l.name.startswith(("conv5", "predictions"))
+    )
 
 
 def test_phases_set_the_epochs() -> None:
     spec = Path(LENET).read_text() + (
-        "training:\n  phases:\n    - {epochs: 2, learning_rate: 0.01, freeze: dense_2}\n    - {epochs: 3, learning_rate: 0.001, freeze: []}\n")
+        "training:\n  phases:\n    - {epochs: 2, learning_rate: 0.01, freeze: dense_2}\n    - {epochs: 3, learning_rate: 0.001, freeze: []}\n"
+    )
     training = archspec.loads(spec).training
     assert training.epochs == 5
     first, second = training.phase_recipes()
@@ -376,11 +430,31 @@ def test_export_and_inspect_a_spec_with_weights(tmp_path, capsys) -> None:
     archspec.save_model(source, tmp_path / "lenet.keras")
     x = np.random.default_rng(6).uniform(0, 1, (2, 32, 32, 1)).astype("float32")
     exported = tmp_path / "lenet_savedmodel"
-    assert main(["export", LENET, "--weights", str(tmp_path / "lenet.keras"), "--format", "savedmodel", "-o", str(exported)]) == 0
+    assert (
+        main(
+            ["export", LENET, "--weights", str(tmp_path / "lenet.keras"), "--format", "savedmodel", "-o", str(exported)]
+        )
+        == 0
+    )
     assert "transferred 10 of 10 weight tensors from lenet.keras (5 layers by name)" in capsys.readouterr().out
     np.testing.assert_allclose(run_exported(exported, x), outputs(source, x), rtol=1e-5, atol=1e-6)
     np.save(tmp_path / "digit.npy", x[0])
     page = tmp_path / "inspect.html"
-    assert main(["inspect", LENET, "--weights", str(tmp_path / "lenet.keras"), "--input", str(tmp_path / "digit.npy"),
-                 "--rescale", "1", "-o", str(page)]) == 0
+    assert (
+        main(
+            [
+                "inspect",
+                LENET,
+                "--weights",
+                str(tmp_path / "lenet.keras"),
+                "--input",
+                str(tmp_path / "digit.npy"),
+                "--rescale",
+                "1",
+                "-o",
+                str(page),
+            ]
+        )
+        == 0
+    )
     assert "transferred 10 of 10" in capsys.readouterr().out and 'data-layer="conv_2"' in page.read_text()

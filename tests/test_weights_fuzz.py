@@ -17,13 +17,13 @@ from functools import cache
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import archspec
 from archspec.errors import SpecError
 from archspec.keras_side.weights import load_weights
-from conftest import ROOT
 
 SCALE = int(os.environ.get("ARCHSPEC_FUZZ_EXAMPLES", "1"))
 FUZZ = settings(max_examples=60 * SCALE, deadline=None, suppress_health_check=list(HealthCheck))
@@ -64,9 +64,9 @@ def damaged(draw, data: bytes) -> bytes:
         how = draw(st.sampled_from(["flip", "zero", "cut"]))
         at = draw(st.integers(0, max(len(out) - 1, 0)))
         if how == "flip":
-            out[at:at + 1] = bytes([draw(st.integers(0, 255))])
+            out[at : at + 1] = bytes([draw(st.integers(0, 255))])
         elif how == "zero":
-            out[at:at + draw(st.integers(1, 512))] = bytes(min(512, len(out) - at))
+            out[at : at + draw(st.integers(1, 512))] = bytes(min(512, len(out) - at))
         else:
             del out[at:]
     return bytes(out)
@@ -102,7 +102,10 @@ def test_a_keras_archive_with_a_damaged_weights_file_inside(data) -> None:
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from(["config", "layers", "name", "class_name", "x"]), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.sampled_from(["config", "layers", "name", "class_name", "x"]), inner, max_size=4)
+    ),
     max_leaves=30,
 )
 

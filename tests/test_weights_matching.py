@@ -19,7 +19,19 @@ import archspec
 from archspec.cli import main
 from archspec.errors import SpecError
 
-STEM = [{"conv": {"depth": 8, "kernel": 3, "stride": 2, "padding": "same", "bn": True, "activation": "relu", "name": "stem"}}]
+STEM = [
+    {
+        "conv": {
+            "depth": 8,
+            "kernel": 3,
+            "stride": 2,
+            "padding": "same",
+            "bn": True,
+            "activation": "relu",
+            "name": "stem",
+        }
+    }
+]
 HEAD = [{"pool": {"kind": "avg", "global": True}}, {"dense": {"units": 10, "activation": "softmax", "name": "head"}}]
 
 
@@ -27,9 +39,19 @@ def mobile(prefix: str = "m") -> dict:
     """Inverted residual blocks without squeeze-and-excitation (MobileNetV2-like)."""
     layers = list(STEM)
     for i in range(2):
-        layers += [{"conv": {"depth": 16, "kernel": 1, "bn": True, "activation": "relu", "name": f"{prefix}{i}_expand"}},
-                   {"depthwise": {"kernel": 3, "padding": "same", "bn": True, "activation": "relu", "name": f"{prefix}{i}_dw"}},
-                   {"conv": {"depth": 8, "kernel": 1, "bn": True, "name": f"{prefix}{i}_project"}}]
+        layers += [
+            {"conv": {"depth": 16, "kernel": 1, "bn": True, "activation": "relu", "name": f"{prefix}{i}_expand"}},
+            {
+                "depthwise": {
+                    "kernel": 3,
+                    "padding": "same",
+                    "bn": True,
+                    "activation": "relu",
+                    "name": f"{prefix}{i}_dw",
+                }
+            },
+            {"conv": {"depth": 8, "kernel": 1, "bn": True, "name": f"{prefix}{i}_project"}},
+        ]
     return copy.deepcopy({"name": "mobileish", "input": [32, 32, 3], "layers": layers + HEAD})
 
 
@@ -37,11 +59,13 @@ def efficient() -> dict:
     """The same blocks with a squeeze-and-excitation pair of 1x1 convolutions after the depthwise one."""
     layers = list(STEM)
     for i in range(2):
-        layers += [{"conv": {"depth": 16, "kernel": 1, "bn": True, "activation": "relu", "name": f"e{i}_expand"}},
-                   {"depthwise": {"kernel": 3, "padding": "same", "bn": True, "activation": "relu", "name": f"e{i}_dw"}},
-                   {"conv": {"depth": 4, "kernel": 1, "activation": "relu", "name": f"e{i}_se_reduce"}},
-                   {"conv": {"depth": 16, "kernel": 1, "activation": "sigmoid", "name": f"e{i}_se_expand"}},
-                   {"conv": {"depth": 8, "kernel": 1, "bn": True, "name": f"e{i}_project"}}]
+        layers += [
+            {"conv": {"depth": 16, "kernel": 1, "bn": True, "activation": "relu", "name": f"e{i}_expand"}},
+            {"depthwise": {"kernel": 3, "padding": "same", "bn": True, "activation": "relu", "name": f"e{i}_dw"}},
+            {"conv": {"depth": 4, "kernel": 1, "activation": "relu", "name": f"e{i}_se_reduce"}},
+            {"conv": {"depth": 16, "kernel": 1, "activation": "sigmoid", "name": f"e{i}_se_expand"}},
+            {"conv": {"depth": 8, "kernel": 1, "bn": True, "name": f"e{i}_project"}},
+        ]
     return copy.deepcopy({"name": "efficientish", "input": [32, 32, 3], "layers": layers + HEAD})
 
 
@@ -60,7 +84,10 @@ def test_another_network_is_refused_naming_where_the_two_part(efficient_file) ->
     assert "efficientish.keras is not mobileish under other names" in error.message
     assert "after 3 layers matched by name" in error.message  # stem, its batch norm and head share names
     # the first layer of the rest where the networks part: the projection where the source has its SE reduction
-    assert "mobileish has m0_project_conv (conv2d: kernel 1x1x16x8, bias 8) where the source has e0_se_reduce (conv2d: 1x1x16x4, 4)" in error.message
+    assert (
+        "mobileish has m0_project_conv (conv2d: kernel 1x1x16x8, bias 8) where the source has e0_se_reduce (conv2d: 1x1x16x4, 4)"
+        in error.message
+    )
     assert "--weights-by-shape" in (error.hint or "")
 
 
@@ -87,7 +114,20 @@ def test_asked_for_explicitly_layers_are_paired_by_shape_and_reported_so(efficie
     import yaml
 
     spec.write_text(yaml.safe_dump(mobile()))
-    assert main(["build", str(spec), "--weights", str(efficient_file), "--weights-by-shape", "-o", str(tmp_path / "m.keras")]) == 0
+    assert (
+        main(
+            [
+                "build",
+                str(spec),
+                "--weights",
+                str(efficient_file),
+                "--weights-by-shape",
+                "-o",
+                str(tmp_path / "m.keras"),
+            ]
+        )
+        == 0
+    )
     assert "layers by shape" in capsys.readouterr().out
 
 
@@ -125,7 +165,9 @@ def test_a_new_head_beside_name_matches_is_not_a_guess(tmp_path) -> None:
     path = tmp_path / "a.keras"
     archspec.save_model(source, path)
     changed = mobile("a")
-    changed["layers"][-1:] = [{"dense": {"units": 32, "activation": "relu", "name": "hidden"}},
-                              {"dense": {"units": 3, "activation": "softmax", "name": "three"}}]
+    changed["layers"][-1:] = [
+        {"dense": {"units": 32, "activation": "relu", "name": "hidden"}},
+        {"dense": {"units": 3, "activation": "softmax", "name": "three"}},
+    ]
     report = archspec.build(changed, weights=str(path)).transfer
     assert [e.layer for e in report.new] == ["hidden", "three"] and [e.source for e in report.unused] == ["head"]

@@ -51,44 +51,109 @@ ZOO: dict[str, Entry] = {
     # the modern families: each file's base network (the family files' variants: tests/test_variants.py)
     "mobilenet": Entry(4_253_864, keras_app="MobileNet", before_classifier="conv_pw_13_relu", import_parity=True),
     "mobilenet_v2": Entry(3_538_984, keras_app="MobileNetV2", before_classifier="out_relu", import_parity=True),
-    "mobilenet_v3_small": Entry(2_554_968, keras_app="MobileNetV3Small", before_classifier="logits", import_parity=True,
-                                keras_kwargs={"input_shape": (224, 224, 3)}),
-    "mobilenet_v3_large": Entry(5_507_432, keras_app="MobileNetV3Large", before_classifier="logits", import_parity=True,
-                                keras_kwargs={"input_shape": (224, 224, 3)}),
+    "mobilenet_v3_small": Entry(
+        2_554_968,
+        keras_app="MobileNetV3Small",
+        before_classifier="logits",
+        import_parity=True,
+        keras_kwargs={"input_shape": (224, 224, 3)},
+    ),
+    "mobilenet_v3_large": Entry(
+        5_507_432,
+        keras_app="MobileNetV3Large",
+        before_classifier="logits",
+        import_parity=True,
+        keras_kwargs={"input_shape": (224, 224, 3)},
+    ),
     "efficientnet_b0": Entry(5_330_571, keras_app="EfficientNetB0", before_classifier="avg_pool", import_parity=True),
-    "efficientnet_v2_b0": Entry(7_200_312, keras_app="EfficientNetV2B0", before_classifier="avg_pool", import_parity=True),
-    "convnext_tiny": Entry(28_589_128, keras_app="ConvNeXtTiny", before_classifier="convnext_tiny_head_layernorm", import_parity=True, slow=True),
+    "efficientnet_v2_b0": Entry(
+        7_200_312, keras_app="EfficientNetV2B0", before_classifier="avg_pool", import_parity=True
+    ),
+    "convnext_tiny": Entry(
+        28_589_128,
+        keras_app="ConvNeXtTiny",
+        before_classifier="convnext_tiny_head_layernorm",
+        import_parity=True,
+        slow=True,
+    ),
     "xception": Entry(22_910_480, keras_app="Xception", before_classifier="avg_pool", import_parity=True, slow=True),
-    "inception_v3": Entry(23_851_784, keras_app="InceptionV3", before_classifier="avg_pool", import_parity=True, slow=True),
-    "inception_resnet_v2": Entry(55_873_736, keras_app="InceptionResNetV2", before_classifier="avg_pool", import_parity=True, slow=True),
-    "nasnet_mobile": Entry(5_326_716, keras_app="NASNetMobile", before_classifier="normal_concat_12", import_parity=True, slow=True),
-    "resnet50_v2": Entry(25_613_800, keras_app="ResNet50V2", before_classifier="avg_pool", import_parity=True, slow=True),
+    "inception_v3": Entry(
+        23_851_784, keras_app="InceptionV3", before_classifier="avg_pool", import_parity=True, slow=True
+    ),
+    "inception_resnet_v2": Entry(
+        55_873_736, keras_app="InceptionResNetV2", before_classifier="avg_pool", import_parity=True, slow=True
+    ),
+    "nasnet_mobile": Entry(
+        5_326_716, keras_app="NASNetMobile", before_classifier="normal_concat_12", import_parity=True, slow=True
+    ),
+    "resnet50_v2": Entry(
+        25_613_800, keras_app="ResNet50V2", before_classifier="avg_pool", import_parity=True, slow=True
+    ),
 }
 
 # Output sizes of top-level layers as the papers print them (networks keras.applications lacks).
-_INCEPTION_CHANNELS = {"3a": 256, "3b": 480, "4a": 512, "4b": 512, "4c": 512, "4d": 528, "4e": 832, "5a": 832, "5b": 1024}
+_INCEPTION_CHANNELS = {
+    "3a": 256,
+    "3b": 480,
+    "4a": 512,
+    "4b": 512,
+    "4c": 512,
+    "4d": 528,
+    "4e": 832,
+    "5a": 832,
+    "5b": 1024,
+}
 PUBLISHED: dict[str, dict[str, tuple[int, ...]]] = {
     # Szegedy et al. 2014, table 1
     "googlenet": {
-        "conv1": (112, 112, 64), "pool1": (56, 56, 64), "conv2": (56, 56, 192), "pool2": (28, 28, 192),
+        "conv1": (112, 112, 64),
+        "pool1": (56, 56, 64),
+        "conv2": (56, 56, 192),
+        "pool2": (28, 28, 192),
         **{f"inception_{m}": ({"3": 28, "4": 14, "5": 7}[m[0]],) * 2 + (c,) for m, c in _INCEPTION_CHANNELS.items()},
-        "pool3": (14, 14, 480), "pool4": (7, 7, 832), "pool5": (1, 1, 1024), "loss3_classifier": (1000,),
+        "pool3": (14, 14, 480),
+        "pool4": (7, 7, 832),
+        "pool5": (1, 1, 1024),
+        "loss3_classifier": (1000,),
     },
     # Krizhevsky et al. 2012, fig. 2 (both towers together)
     "alexnet": {
-        "conv1": (55, 55, 96), "pool1": (27, 27, 96), "conv2": (27, 27, 256), "pool2": (13, 13, 256),
-        "conv3": (13, 13, 384), "conv4": (13, 13, 384), "conv5": (13, 13, 256), "pool5": (6, 6, 256),
-        "flatten": (9216,), "fc6": (4096,), "fc7": (4096,), "fc8": (1000,),
+        "conv1": (55, 55, 96),
+        "pool1": (27, 27, 96),
+        "conv2": (27, 27, 256),
+        "pool2": (13, 13, 256),
+        "conv3": (13, 13, 384),
+        "conv4": (13, 13, 384),
+        "conv5": (13, 13, 256),
+        "pool5": (6, 6, 256),
+        "flatten": (9216,),
+        "fc6": (4096,),
+        "fc7": (4096,),
+        "fc8": (1000,),
     },
     # Zeiler & Fergus 2013, fig. 3
     "zfnet": {
-        "conv1": (110, 110, 96), "pool1": (55, 55, 96), "conv2": (26, 26, 256), "pool2": (13, 13, 256),
-        "conv3": (13, 13, 384), "conv4": (13, 13, 384), "conv5": (13, 13, 256), "pool5": (6, 6, 256),
-        "fc6": (4096,), "fc7": (4096,), "fc8": (1000,),
+        "conv1": (110, 110, 96),
+        "pool1": (55, 55, 96),
+        "conv2": (26, 26, 256),
+        "pool2": (13, 13, 256),
+        "conv3": (13, 13, 384),
+        "conv4": (13, 13, 384),
+        "conv5": (13, 13, 256),
+        "pool5": (6, 6, 256),
+        "fc6": (4096,),
+        "fc7": (4096,),
+        "fc8": (1000,),
     },
     # He et al. 2015, section 4.2: feature maps 32x32x16, 16x16x32, 8x8x64
     **{
-        f"resnet{n}_cifar": {"conv1": (32, 32, 16), "conv2": (32, 32, 16), "conv3": (16, 16, 32), "conv4": (8, 8, 64), "predictions": (10,)}
+        f"resnet{n}_cifar": {
+            "conv1": (32, 32, 16),
+            "conv2": (32, 32, 16),
+            "conv3": (16, 16, 32),
+            "conv4": (8, 8, 64),
+            "predictions": (10,),
+        }
         for n in (20, 56)
     },
 }
@@ -100,8 +165,11 @@ def spec_path(name: str) -> Path:
 
 def zoo_params(select=lambda name, entry: True) -> list:
     """The table as pytest params, the large networks marked slow."""
-    return [pytest.param(name, marks=[pytest.mark.slow] if entry.slow else [], id=name)
-            for name, entry in ZOO.items() if select(name, entry)]
+    return [
+        pytest.param(name, marks=[pytest.mark.slow] if entry.slow else [], id=name)
+        for name, entry in ZOO.items()
+        if select(name, entry)
+    ]
 
 
 # -- parameter counts (pure Python, no TensorFlow) -------------------------------------------
@@ -224,12 +292,15 @@ def weighted_pairs(ours, ref, order: list[str]) -> list[tuple[Any, Any]]:
     (Inception's conv2d_57, Xception's shortcuts) by order: Keras numbers unnamed layers of a class
     in the order it makes them, which is the order of the spec's nodes (`order`)."""
     position = {name: i for i, name in enumerate(order)}
-    mine = {layer.name: layer for layer in sorted(_layers(ours), key=lambda l: position.get(l.name, -1)) if layer.weights}
+    mine = {
+        layer.name: layer for layer in sorted(_layers(ours), key=lambda l: position.get(l.name, -1)) if layer.weights
+    }
     theirs = [layer for layer in _layers(ref) if layer.weights]
     pairs = [(mine.pop(layer.name), layer) for layer in theirs if layer.name in mine]
     unnamed = [layer for layer in theirs if layer.name not in {b.name for _, b in pairs}]
-    assert all(_auto_number(layer) is not None for layer in unnamed), \
+    assert all(_auto_number(layer) is not None for layer in unnamed), (
         f"Keras layers missing from the spec: {[l.name for l in unnamed if _auto_number(l) is None]}"
+    )
     for cls in {type(layer) for layer in unnamed}:
         a = [layer for layer in mine.values() if type(layer) is cls]
         b = sorted((layer for layer in unnamed if type(layer) is cls), key=_auto_number)
@@ -252,10 +323,15 @@ def assert_same_outputs(mine: tuple, theirs: tuple, entry: Entry) -> dict[str, f
     <= 1e-5 of the scale: softmax outputs of random weights are ~1e-3). `mine` and `theirs` are `outputs` of
     the two models on the same batch (the reference's computed once, compared with ours and the imported one)."""
     found = {}
-    for where, ya, yb, rel in [(entry.before_classifier, mine[0], theirs[0], 1e-4), ("output", mine[1], theirs[1], 1e-5)]:
+    for where, ya, yb, rel in [
+        (entry.before_classifier, mine[0], theirs[0], 1e-4),
+        ("output", mine[1], theirs[1], 1e-5),
+    ]:
         assert ya.shape == yb.shape and np.all(np.isfinite(yb)) and yb.std() > 0  # values worth comparing
         diff = float(np.abs(ya - yb).max())
-        assert diff <= rel * float(np.abs(yb).max()) and (where != "output" or diff < 1e-5), f"{where}: max abs difference {diff}"
+        assert diff <= rel * float(np.abs(yb).max()) and (where != "output" or diff < 1e-5), (
+            f"{where}: max abs difference {diff}"
+        )
         found[where] = diff
     return found
 
@@ -275,8 +351,10 @@ def _randomise_batchnorm(model, rng) -> None:
     for layer in _layers(model):
         if isinstance(layer, keras.layers.BatchNormalization):
             weights = layer.get_weights()
-            gamma_beta = [rng.uniform(0.5, 1.5, w.shape) if i == 0 and layer.scale else rng.normal(0, 0.1, w.shape)
-                          for i, w in enumerate(weights[:-2])]
+            gamma_beta = [
+                rng.uniform(0.5, 1.5, w.shape) if i == 0 and layer.scale else rng.normal(0, 0.1, w.shape)
+                for i, w in enumerate(weights[:-2])
+            ]
             mean, var = weights[-2:]
             layer.set_weights([*gamma_beta, rng.normal(0, 0.1, mean.shape), rng.uniform(0.5, 1.5, var.shape)])
 
@@ -304,7 +382,9 @@ def test_weight_parity_with_keras_applications(name, fresh_keras):
     mine = outputs(ours, entry, x)
     check_output(mine[1], report, batch=2)
     found = assert_same_outputs(mine, expected, entry)
-    print(f"{name}: max |diff| output {found['output']:.2e}, {entry.before_classifier} {found[entry.before_classifier]:.2e}")
+    print(
+        f"{name}: max |diff| output {found['output']:.2e}, {entry.before_classifier} {found[entry.before_classifier]:.2e}"
+    )
 
     if entry.import_parity:  # `archspec import` of the reference, with its weights copied by name, gives its outputs
         from archspec.keras_side.importer import import_model
@@ -315,4 +395,6 @@ def test_weight_parity_with_keras_applications(name, fresh_keras):
             if layer.weights:
                 copy_weights(by_name[layer.name], layer)
         found = assert_same_outputs(outputs(imported, entry, x), expected, entry)
-        print(f"{name} imported: max |diff| output {found['output']:.2e}, {entry.before_classifier} {found[entry.before_classifier]:.2e}")
+        print(
+            f"{name} imported: max |diff| output {found['output']:.2e}, {entry.before_classifier} {found[entry.before_classifier]:.2e}"
+        )

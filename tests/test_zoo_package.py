@@ -19,11 +19,11 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from conftest import ROOT, SPECS
 
 import archspec
 from archspec.cli import main
 from archspec.errors import SpecError
-from conftest import ROOT, SPECS
 
 NAMES = [p.stem for p in SPECS]
 RESNET50_PARAMS = 25_636_712  # specs/resnet50.yaml's header: keras.applications.ResNet50(weights=None).count_params()
@@ -45,6 +45,7 @@ def elsewhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 # --- bare names -------------------------------------------------------------------------------------------------
+
 
 def test_cli_takes_a_zoo_name(elsewhere: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = cli(["shapes", "resnet50", "--json"], capsys)
@@ -79,7 +80,9 @@ def test_an_unknown_name_is_refused_with_the_closest(elsewhere: Path, capsys: py
     assert "did you mean 'convnext'?" in (caught.value.problems[0].hint or "")
 
 
-def test_a_family_member_written_as_a_name_points_at_the_variant(elsewhere: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_family_member_written_as_a_name_points_at_the_variant(
+    elsewhere: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, _, err = cli(["shapes", "efficientnet_b3"], capsys)
     assert code == 2 and "`efficientnet --variant b3`" in err
 
@@ -91,23 +94,31 @@ def test_a_missing_path_is_still_no_such_file(elsewhere: Path, capsys: pytest.Ca
 
 # --- the catalogue ----------------------------------------------------------------------------------------------
 
+
 def test_list_specs_is_the_specs_folder() -> None:
     assert archspec.list_specs() == NAMES
 
 
-@pytest.mark.parametrize("pattern, expected", [
-    ("efficientnet*", ["efficientnet", "efficientnet_b0", "efficientnet_v2", "efficientnet_v2_b0"]),
-    ("resnet?0", ["resnet50"]),
-    ("*_cifar", ["resnet20_cifar", "resnet56_cifar"]),
-    ("nothing*", []),
-])
+@pytest.mark.parametrize(
+    "pattern, expected",
+    [
+        ("efficientnet*", ["efficientnet", "efficientnet_b0", "efficientnet_v2", "efficientnet_v2_b0"]),
+        ("resnet?0", ["resnet50"]),
+        ("*_cifar", ["resnet20_cifar", "resnet56_cifar"]),
+        ("nothing*", []),
+    ],
+)
 def test_list_specs_patterns(pattern: str, expected: list[str]) -> None:
     assert archspec.list_specs(pattern) == expected
 
 
 def test_describe_specs_reads_the_headers() -> None:
     (resnet50,) = archspec.describe_specs("resnet50")
-    assert (resnet50.family, resnet50.params, resnet50.reference) == ("resnet", RESNET50_PARAMS, "= keras.applications.ResNet50")
+    assert (resnet50.family, resnet50.params, resnet50.reference) == (
+        "resnet",
+        RESNET50_PARAMS,
+        "= keras.applications.ResNet50",
+    )
     (family,) = archspec.describe_specs("efficientnet")
     assert family.variants == tuple(f"b{i}" for i in range(8)) and family.family == "efficientnet"
     (member,) = archspec.describe_specs("efficientnet_b0")
@@ -161,8 +172,12 @@ def fresh_env(folder: Path) -> Path:
     """A new virtual environment without the checkout, whose dependencies come from this one; its Python."""
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(folder)], check=True)
     python = folder / "bin" / "python"
-    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-                          capture_output=True, text=True, check=True).stdout.strip()
+    site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     # a path line in a .pth adds the folder without running the .pth files in it, so this environment's
     # editable install of the checkout stays out
     Path(site, "dependencies.pth").write_text(sysconfig.get_path("purelib") + "\n", encoding="utf-8")
@@ -174,12 +189,28 @@ def run_outside(folder: Path, env_dir: Path) -> Path:
     work = folder / "work"
     work.mkdir()
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    shapes = subprocess.run([str(env_dir / "bin" / "archspec"), "shapes", "resnet50", "--json"], cwd=work, env=env,
-                            capture_output=True, text=True, timeout=120)
+    shapes = subprocess.run(
+        [str(env_dir / "bin" / "archspec"), "shapes", "resnet50", "--json"],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert shapes.returncode == 0, shapes.stderr
     assert json.loads(shapes.stdout)["total_params"] == RESNET50_PARAMS
-    where = subprocess.run([str(env_dir / "bin" / "python"), "-c", "import archspec; print(archspec.__file__); print(len(archspec.list_specs()))"],
-                           cwd=work, env=env, capture_output=True, text=True, check=True).stdout.split()
+    where = subprocess.run(
+        [
+            str(env_dir / "bin" / "python"),
+            "-c",
+            "import archspec; print(archspec.__file__); print(len(archspec.list_specs()))",
+        ],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     assert int(where[1]) == len(SPECS)
     return Path(where[0])
 

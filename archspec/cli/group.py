@@ -24,20 +24,50 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "shapes": ("spec_commands:shapes", "Per-layer output shapes, parameters, MACs and receptive field."),
     "validate": ("spec_commands:validate", "Check specs: syntax, schema, references and shapes."),
     "build": ("spec_commands:build", "Compile a spec to a Keras model file and print its layer table."),
-    "check": ("spec_commands:check", "Build the model and verify every static shape and parameter count against Keras."),
-    "render": ("spec_commands:render", "Print the fully resolved spec: templates, repeats, variables and defaults expanded."),
-    "diff": ("spec_commands:diff", "Compare two specs block by block (shapes, parameters, MACs, layers), or one spec with itself under --set overrides or another variant."),
-    "zoo": ("spec_commands:zoo", "List the specs that ship with archspec: family, variants, parameters, MACs and the reference each is exact to."),
-    "reference": ("spec_commands:reference", "Print the reference of every layer kind (markdown), generated from the schemas."),
+    "check": (
+        "spec_commands:check",
+        "Build the model and verify every static shape and parameter count against Keras.",
+    ),
+    "render": (
+        "spec_commands:render",
+        "Print the fully resolved spec: templates, repeats, variables and defaults expanded.",
+    ),
+    "diff": (
+        "spec_commands:diff",
+        "Compare two specs block by block (shapes, parameters, MACs, layers), or one spec with itself under --set overrides or another variant.",
+    ),
+    "zoo": (
+        "spec_commands:zoo",
+        "List the specs that ship with archspec: family, variants, parameters, MACs and the reference each is exact to.",
+    ),
+    "reference": (
+        "spec_commands:reference",
+        "Print the reference of every layer kind (markdown), generated from the schemas.",
+    ),
     "schema": ("spec_commands:schema", "Print the JSON Schema of spec files, for editors."),
     "draw": ("share:draw", "Draw a network: SVG, interactive HTML (click blocks to open them) or PNG."),
-    "inspect": ("share:inspect", "Feature maps, first-layer filters and class probabilities of a trained model for one image (static HTML)."),
-    "serve": ("share:serve", "A live page: edit a spec and watch its shapes and diagram; draw a digit and watch a trained model see it."),
-    "export": ("share:export", "Export a run folder (with its preprocessing), a .keras model or a spec to SavedModel, ONNX or TFLite."),
+    "inspect": (
+        "share:inspect",
+        "Feature maps, first-layer filters and class probabilities of a trained model for one image (static HTML).",
+    ),
+    "serve": (
+        "share:serve",
+        "A live page: edit a spec and watch its shapes and diagram; draw a digit and watch a trained model see it.",
+    ),
+    "export": (
+        "share:export",
+        "Export a run folder (with its preprocessing), a .keras model or a spec to SavedModel, ONNX or TFLite.",
+    ),
     "import": ("share:import_", "Turn a Keras model (.keras) into a spec."),
-    "train": ("train:train", "Train a spec's network; writes a run folder (model, checkpoints, history, metrics, TensorBoard logs)."),
+    "train": (
+        "train:train",
+        "Train a spec's network; writes a run folder (model, checkpoints, history, metrics, TensorBoard logs).",
+    ),
     "evaluate": ("train:evaluate", "Accuracy, loss and confusion matrix of a trained model on a data source."),
-    "lsp": ("lsp:lsp", "A language server on stdin/stdout: diagnostics, shape hints, hover, an outline, completion, go to definition and quick fixes in the editor."),
+    "lsp": (
+        "lsp:lsp",
+        "A language server on stdin/stdout: diagnostics, shape hints, hover, an outline, completion, go to definition and quick fixes in the editor.",
+    ),
     "predict": ("train:predict", "Class probabilities for images (PNG, JPEG, GIF, BMP, WebP) or .npy arrays."),
 }
 PURE = frozenset({"shapes", "validate", "render", "diff", "reference", "schema", "zoo", "lsp"})

@@ -19,6 +19,9 @@ def lsp() -> None:
     except ModuleNotFoundError as exc:
         if (exc.name or "").split(".")[0] not in {"pygls", "lsprotocol", "cattrs"}:
             raise
-        raise SpecError(Problem(f"archspec lsp needs pygls, which is not installed ({exc.name})",
-                                hint="pip install 'archspec[lsp]'")) from exc
+        raise SpecError(
+            Problem(
+                f"archspec lsp needs pygls, which is not installed ({exc.name})", hint="pip install 'archspec[lsp]'"
+            )
+        ) from exc
     serve()

@@ -22,7 +22,12 @@ from .options import force_option, overrides, set_option, weights_options
 
 @click.command()
 @click.argument("spec", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="net.svg, net.html or net.png (default build/NAME.html).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="net.svg, net.html or net.png (default build/NAME.html).",
+)
 @click.option("--expand", is_flag=True, help="Open every block (default: blocks closed, one volume each).")
 @force_option
 @set_option
@@ -43,19 +48,61 @@ def draw(spec: Path, output: Path | None, expand: bool, force: bool, sets: tuple
 
 @click.command()
 @click.argument("model", type=click.Path(path_type=Path))
-@click.option("--input", "-i", "image", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Image (PNG, JPEG, GIF, BMP, WebP) or .npy array.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Report file (default build/MODEL_inspect.html).")
-@click.option("--labels", type=click.Path(dir_okay=False, exists=True, path_type=Path), help="Class names, one per line (default: the run folder's).")
-@click.option("--max-maps", type=click.IntRange(1, 4096), default=64, show_default=True, help="Feature maps shown per layer.")
-@click.option("--spec", "spec", type=click.Path(dir_okay=False, path_type=Path), help="Spec whose training.data preprocessing to use (default: the model's run folder).")
-@click.option("--rescale", default=None, help="Multiply pixels by this instead of the model's rescale rule (auto: 1/255 for 8-bit images).")
-@click.option("--fit", type=click.Choice(["auto", "pad", "resize", "crop", "none"]), default=None,
-              help="How the image reaches the input size, instead of the model's fit rule (auto pads smaller images, resizes others).")
+@click.option(
+    "--input",
+    "-i",
+    "image",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Image (PNG, JPEG, GIF, BMP, WebP) or .npy array.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Report file (default build/MODEL_inspect.html).",
+)
+@click.option(
+    "--labels",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Class names, one per line (default: the run folder's).",
+)
+@click.option(
+    "--max-maps", type=click.IntRange(1, 4096), default=64, show_default=True, help="Feature maps shown per layer."
+)
+@click.option(
+    "--spec",
+    "spec",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Spec whose training.data preprocessing to use (default: the model's run folder).",
+)
+@click.option(
+    "--rescale",
+    default=None,
+    help="Multiply pixels by this instead of the model's rescale rule (auto: 1/255 for 8-bit images).",
+)
+@click.option(
+    "--fit",
+    type=click.Choice(["auto", "pad", "resize", "crop", "none"]),
+    default=None,
+    help="How the image reaches the input size, instead of the model's fit rule (auto pads smaller images, resizes others).",
+)
 @force_option
 @weights_options
-def inspect(model: Path, image: Path, output: Path | None, labels: Path | None, max_maps: int, spec: Path | None, rescale: str | None,
-            fit: str | None, force: bool, weights: str | None, strict_weights: bool,
-            weights_by_shape: bool) -> None:
+def inspect(
+    model: Path,
+    image: Path,
+    output: Path | None,
+    labels: Path | None,
+    max_maps: int,
+    spec: Path | None,
+    rescale: str | None,
+    fit: str | None,
+    force: bool,
+    weights: str | None,
+    strict_weights: bool,
+    weights_by_shape: bool,
+) -> None:
     """Feature maps, first-layer filters and class probabilities of a trained model for one image (static HTML).
 
     MODEL is a run folder or a .keras file; the image is preprocessed as in training (as evaluate and predict do).
@@ -73,17 +120,43 @@ def inspect(model: Path, image: Path, output: Path | None, labels: Path | None, 
         try:
             scale = float(eval_fraction(rescale))
         except (ValueError, ZeroDivisionError):
-            raise click.BadParameter(f"expected a number, a fraction such as 1/255, or auto; got {rescale!r}", param_hint="--rescale") from None
+            raise click.BadParameter(
+                f"expected a number, a fraction such as 1/255, or auto; got {rescale!r}", param_hint="--rescale"
+            ) from None
     name = model.name if model.is_dir() else model.stem
-    target = run(model, image, output or Path("build") / f"{name}_inspect.html", force=force, labels_path=labels, spec=spec,
-                 max_maps=max_maps, rescale=scale, fit=fit, weights=weights, strict_weights=strict_weights, weights_by_shape=weights_by_shape, log=click.echo)
+    target = run(
+        model,
+        image,
+        output or Path("build") / f"{name}_inspect.html",
+        force=force,
+        labels_path=labels,
+        spec=spec,
+        max_maps=max_maps,
+        rescale=scale,
+        fit=fit,
+        weights=weights,
+        strict_weights=strict_weights,
+        weights_by_shape=weights_by_shape,
+        log=click.echo,
+    )
     click.echo(f"wrote {target}")
 
 
 @click.command()
 @click.argument("target", type=click.Path(path_type=Path))
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0: every interface, reachable from other machines).")
-@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="Port to listen on (0: any free port).")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on (0.0.0.0: every interface, reachable from other machines).",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8000,
+    show_default=True,
+    help="Port to listen on (0: any free port).",
+)
 @click.option("--read-only", "read_only", is_flag=True, help="Never write the spec file (the page's save is refused).")
 @click.option("--open", "open_browser", is_flag=True, help="Open the page in the default web browser.")
 @set_option
@@ -115,15 +188,39 @@ def eval_fraction(text: str) -> float:
 
 @click.command()
 @click.argument("source", type=click.Path(path_type=Path))
-@click.option("--format", "-f", "fmt", type=click.Choice(["savedmodel", "onnx", "tflite"]), help="Default: from the output's extension (.onnx, .tflite, else savedmodel).")
-@click.option("-o", "--output", type=click.Path(path_type=Path), help="Output file, or directory for savedmodel (default under build/).")
-@click.option("--no-preprocessing", "no_preprocessing", is_flag=True,
-              help="A run folder: leave its preprocessing out (the model then takes the network's input: scaled, at the input's size).")
+@click.option(
+    "--format",
+    "-f",
+    "fmt",
+    type=click.Choice(["savedmodel", "onnx", "tflite"]),
+    help="Default: from the output's extension (.onnx, .tflite, else savedmodel).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    help="Output file, or directory for savedmodel (default under build/).",
+)
+@click.option(
+    "--no-preprocessing",
+    "no_preprocessing",
+    is_flag=True,
+    help="A run folder: leave its preprocessing out (the model then takes the network's input: scaled, at the input's size).",
+)
 @force_option
 @set_option
 @weights_options
-def export(source: Path, fmt: str | None, output: Path | None, no_preprocessing: bool, force: bool, sets: tuple[str, ...], weights: str | None,
-           strict_weights: bool, weights_by_shape: bool) -> None:
+def export(
+    source: Path,
+    fmt: str | None,
+    output: Path | None,
+    no_preprocessing: bool,
+    force: bool,
+    sets: tuple[str, ...],
+    weights: str | None,
+    strict_weights: bool,
+    weights_by_shape: bool,
+) -> None:
     """Export a run folder (with its preprocessing), a .keras model or a spec to SavedModel, ONNX or TFLite.
 
     A run folder's model carries the run's preprocessing (channels, size, rescale, mean/std): it takes
@@ -140,9 +237,15 @@ def export(source: Path, fmt: str | None, output: Path | None, no_preprocessing:
 
     if fmt is None and output is None:
         raise SpecError(Problem("give --format (savedmodel, onnx, tflite) or -o with a .onnx or .tflite name"))
-    options = {**({"weights": weights} if weights is not None else {}), **({"strict_weights": True} if strict_weights else {}),
-               **({"weights_by_shape": True} if weights_by_shape else {}), **overrides(sets)}
-    target = export_model(source, output, fmt, preprocessing=not no_preprocessing, force=force, log=click.echo, **options)
+    options = {
+        **({"weights": weights} if weights is not None else {}),
+        **({"strict_weights": True} if strict_weights else {}),
+        **({"weights_by_shape": True} if weights_by_shape else {}),
+        **overrides(sets),
+    }
+    target = export_model(
+        source, output, fmt, preprocessing=not no_preprocessing, force=force, log=click.echo, **options
+    )
     click.echo(f"wrote {target}")
 
 
@@ -152,14 +255,23 @@ def _shape_option(text: str | None) -> tuple[int, int, int] | None:
     try:
         h, w, c = (int(v) for v in text.replace("x", ",").split(","))
     except ValueError:
-        raise SpecError(Problem(f"--input-shape {text!r}: expected HEIGHT,WIDTH,CHANNELS, e.g. 224,224,3", file="--input-shape")) from None
+        raise SpecError(
+            Problem(f"--input-shape {text!r}: expected HEIGHT,WIDTH,CHANNELS, e.g. 224,224,3", file="--input-shape")
+        ) from None
     return h, w, c
 
 
 @click.command("import")
 @click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Spec file to write (default: standard output).")
-@click.option("--input-shape", metavar="H,W,C", help="Image size for a model that takes any size (e.g. MobileNetV3: 224,224,3).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Spec file to write (default: standard output).",
+)
+@click.option(
+    "--input-shape", metavar="H,W,C", help="Image size for a model that takes any size (e.g. MobileNetV3: 224,224,3)."
+)
 @force_option
 def import_(model: Path, output: Path | None, input_shape: str | None, force: bool) -> None:
     """Turn a Keras model (.keras) into a spec.

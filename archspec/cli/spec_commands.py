@@ -15,8 +15,20 @@ import click
 from ..errors import Problem, SpecError
 from ..graph import shapes as static_shapes
 from ..tools.table import layer_table
-from .options import (budget, budget_options, force_option, freeze_options, frozen, labelled, overrides, print_warnings, set_option,
-                      top, top_options, weights_options)
+from .options import (
+    budget,
+    budget_options,
+    force_option,
+    freeze_options,
+    frozen,
+    labelled,
+    overrides,
+    print_warnings,
+    set_option,
+    top,
+    top_options,
+    weights_options,
+)
 
 
 @click.command()
@@ -28,8 +40,19 @@ from .options import (budget, budget_options, force_option, freeze_options, froz
 @top_options
 @freeze_options
 @budget_options
-def shapes(spec: Path, as_json: bool, expand: bool, list_variants: bool, sets: tuple[str, ...], max_params: int | None,
-           max_activations: int | None, freeze: tuple[str, ...], freeze_bn: bool | None, no_top: bool, pooling: str | None) -> None:
+def shapes(
+    spec: Path,
+    as_json: bool,
+    expand: bool,
+    list_variants: bool,
+    sets: tuple[str, ...],
+    max_params: int | None,
+    max_activations: int | None,
+    freeze: tuple[str, ...],
+    freeze_bn: bool | None,
+    no_top: bool,
+    pooling: str | None,
+) -> None:
     """Per-layer output shapes, parameters, MACs and receptive field. No TensorFlow.
 
     \b
@@ -45,7 +68,13 @@ def shapes(spec: Path, as_json: bool, expand: bool, list_variants: bool, sets: t
 
         click.echo(variant_table(spec, **overrides(sets)), nl=False)
         return
-    report = static_shapes(spec, **top(no_top, pooling), **budget(max_params, max_activations), **frozen(freeze, freeze_bn), **overrides(sets))
+    report = static_shapes(
+        spec,
+        **top(no_top, pooling),
+        **budget(max_params, max_activations),
+        **frozen(freeze, freeze_bn),
+        **overrides(sets),
+    )
     print_warnings(report)
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2))
@@ -58,7 +87,9 @@ def shapes(spec: Path, as_json: bool, expand: bool, list_variants: bool, sets: t
 @click.option("--strict", is_flag=True, help="Treat warnings as errors.")
 @set_option
 @budget_options
-def validate(specs: tuple[Path, ...], strict: bool, sets: tuple[str, ...], max_params: int | None, max_activations: int | None) -> None:
+def validate(
+    specs: tuple[Path, ...], strict: bool, sets: tuple[str, ...], max_params: int | None, max_activations: int | None
+) -> None:
     """Check specs: syntax, schema, references and shapes. Exit 0 when all are valid.
 
     \b
@@ -83,7 +114,9 @@ def validate(specs: tuple[Path, ...], strict: bool, sets: tuple[str, ...], max_p
 
 @click.command()
 @click.argument("spec", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Model file (default build/NAME.keras).")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Model file (default build/NAME.keras)."
+)
 @click.option("--force", is_flag=True, help="Overwrite an existing output file.")
 @click.option("--quiet", "-q", is_flag=True, help="Do not print the layer table.")
 @set_option
@@ -91,9 +124,22 @@ def validate(specs: tuple[Path, ...], strict: bool, sets: tuple[str, ...], max_p
 @weights_options
 @freeze_options
 @budget_options
-def build(spec: Path, output: Path | None, force: bool, quiet: bool, sets: tuple[str, ...], max_params: int | None, max_activations: int | None,
-          weights: str | None, strict_weights: bool, weights_by_shape: bool, freeze: tuple[str, ...], freeze_bn: bool | None,
-          no_top: bool, pooling: str | None) -> None:
+def build(
+    spec: Path,
+    output: Path | None,
+    force: bool,
+    quiet: bool,
+    sets: tuple[str, ...],
+    max_params: int | None,
+    max_activations: int | None,
+    weights: str | None,
+    strict_weights: bool,
+    weights_by_shape: bool,
+    freeze: tuple[str, ...],
+    freeze_bn: bool | None,
+    no_top: bool,
+    pooling: str | None,
+) -> None:
     """Compile a spec to a Keras model file and print its layer table.
 
     \b
@@ -108,11 +154,21 @@ def build(spec: Path, output: Path | None, force: bool, quiet: bool, sets: tuple
     from ..spec.loading import load
 
     loaded = load(spec, **overrides(sets))
-    report = static_shapes(loaded, **top(no_top, pooling), **budget(max_params, max_activations), **frozen(freeze, freeze_bn))
+    report = static_shapes(
+        loaded, **top(no_top, pooling), **budget(max_params, max_activations), **frozen(freeze, freeze_bn)
+    )
     print_warnings(report)
     target = output or Path("build") / f"{loaded.name}.keras"
     refuse_existing(target, force)
-    model = build_model(loaded, weights=weights, strict_weights=strict_weights, weights_by_shape=weights_by_shape, **top(no_top, pooling), **frozen(freeze, freeze_bn), **budget(max_params, max_activations))
+    model = build_model(
+        loaded,
+        weights=weights,
+        strict_weights=strict_weights,
+        weights_by_shape=weights_by_shape,
+        **top(no_top, pooling),
+        **frozen(freeze, freeze_bn),
+        **budget(max_params, max_activations),
+    )
     if not quiet:
         click.echo(layer_table(report), nl=False)
     if weights is not None:
@@ -134,12 +190,16 @@ def check(spec: Path, sets: tuple[str, ...]) -> None:
     from ..keras_side.check import check as run_check
 
     model = run_check(spec, **overrides(sets))
-    click.echo(f"{spec}: static shapes and parameters agree with Keras ({len(model.layers) - len(model.inputs)} layers, {model.count_params():,} parameters)")
+    click.echo(
+        f"{spec}: static shapes and parameters agree with Keras ({len(model.layers) - len(model.inputs)} layers, {model.count_params():,} parameters)"
+    )
 
 
 @click.command()
 @click.argument("spec", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to a file instead of printing.")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to a file instead of printing."
+)
 @click.option("--force", is_flag=True, help="Overwrite an existing output file.")
 @set_option
 def render(spec: Path, output: Path | None, force: bool, sets: tuple[str, ...]) -> None:
@@ -166,9 +226,13 @@ def render(spec: Path, output: Path | None, force: bool, sets: tuple[str, ...]) 
 @click.argument("b", type=click.Path(dir_okay=False, path_type=Path), required=False)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--changed", is_flag=True, help="Show only blocks that differ.")
-@click.option("--variant", "variants", multiple=True, metavar="NAME", help="A variant for B; given twice, for A then B.")
+@click.option(
+    "--variant", "variants", multiple=True, metavar="NAME", help="A variant for B; given twice, for A then B."
+)
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a variable of B (repeatable).")
-def diff(a: Path, b: Path | None, as_json: bool, changed: bool, variants: tuple[str, ...], sets: tuple[str, ...]) -> None:
+def diff(
+    a: Path, b: Path | None, as_json: bool, changed: bool, variants: tuple[str, ...], sets: tuple[str, ...]
+) -> None:
     """Compare two specs block by block (shapes, parameters, MACs, layers), or one spec
     with itself under --set overrides or another variant.
 
@@ -181,7 +245,9 @@ def diff(a: Path, b: Path | None, as_json: bool, changed: bool, variants: tuple[
     from ..tools.diff import diff_table
 
     if len(variants) > 2:
-        raise SpecError(Problem(f"--variant given {len(variants)} times; give one (for B) or two (A, then B)", file="--variant"))
+        raise SpecError(
+            Problem(f"--variant given {len(variants)} times; give one (for B) or two (A, then B)", file="--variant")
+        )
     first = {"variant": variants[0]} if len(variants) == 2 else {}
     last = {"variant": variants[-1]} if variants else {}
     result = diff_reports(static_shapes(a, **first), static_shapes(b or a, **last, **overrides(sets)))
@@ -204,7 +270,12 @@ def reference() -> None:
 
 
 @click.command()
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to a file instead of standard output.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to a file instead of standard output.",
+)
 @force_option
 def schema(output: Path | None, force: bool) -> None:
     """Print the JSON Schema of spec files, for editors.
@@ -242,6 +313,11 @@ def zoo(pattern: str) -> None:
     from ..tools.zoo import list_specs, zoo_table
 
     if not list_specs(pattern):
-        raise SpecError(Problem("no zoo spec matches this pattern", file=pattern, hint="patterns are shell-style: 'resnet*', 'efficientnet_v?'; "
-                                "`archspec zoo` lists them all"))
+        raise SpecError(
+            Problem(
+                "no zoo spec matches this pattern",
+                file=pattern,
+                hint="patterns are shell-style: 'resnet*', 'efficientnet_v?'; `archspec zoo` lists them all",
+            )
+        )
     click.echo(zoo_table(pattern), nl=False)

@@ -13,59 +13,137 @@ import click
 
 from ..errors import Problem, SpecError
 from ..spec.overrides import parse_assignments
-from .options import force_option, freeze_options, frozen, overrides as variable_overrides, set_option, weights_options
+from .options import force_option, freeze_options, frozen, set_option, weights_options
+from .options import overrides as variable_overrides
 
 STRATEGY = click.Choice(["auto", "one-device", "mirrored", "multi-worker"])
 PRECISION = click.Choice(["mixed_float16", "mixed_bfloat16"])
 
 # Named options for the common fields of `training`; --train-set reaches every field.
 _NAMED = (
-    ("epochs", "epochs"), ("batch_size", "batch_size"), ("lr", "learning_rate"), ("optimizer", "optimizer"),
-    ("momentum", "optimizer.momentum"), ("weight_decay", "weight_decay"), ("schedule", "schedule"),
-    ("warmup", "schedule.warmup"), ("loss", "loss"), ("label_smoothing", "label_smoothing"),
-    ("validation_split", "validation_split"), ("patience", "early_stopping.patience"), ("seed", "seed"),
-    ("fit", "data.fit"), ("flip", "data.augment.flip"), ("translate", "data.augment.translate"),
+    ("epochs", "epochs"),
+    ("batch_size", "batch_size"),
+    ("lr", "learning_rate"),
+    ("optimizer", "optimizer"),
+    ("momentum", "optimizer.momentum"),
+    ("weight_decay", "weight_decay"),
+    ("schedule", "schedule"),
+    ("warmup", "schedule.warmup"),
+    ("loss", "loss"),
+    ("label_smoothing", "label_smoothing"),
+    ("validation_split", "validation_split"),
+    ("patience", "early_stopping.patience"),
+    ("seed", "seed"),
+    ("fit", "data.fit"),
+    ("flip", "data.augment.flip"),
+    ("translate", "data.augment.translate"),
     ("precise_bn", "precise_bn.enabled"),
 )
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("spec", required=False, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--data", "data", metavar="SOURCE", help="Training data: mnist, fashion_mnist, cifar10, cifar100, idx:DIR, FILE.npz or an image folder; a slice such as [:8000] selects examples.")
+@click.option(
+    "--data",
+    "data",
+    metavar="SOURCE",
+    help="Training data: mnist, fashion_mnist, cifar10, cifar100, idx:DIR, FILE.npz or an image folder; a slice such as [:8000] selects examples.",
+)
 @click.option("--val", "val", metavar="SOURCE", help="Validation data (same forms), instead of validation_split.")
 @click.option("--epochs", type=int, help="Passes over the training data (training.epochs).")
 @click.option("--batch-size", "batch_size", type=int, help="Examples per step, all replicas together.")
 @click.option("--lr", "--learning-rate", "lr", type=float, help="Learning rate (peak, after warmup).")
-@click.option("--optimizer", metavar="NAME", help="sgd, adam, adamw, rmsprop, adagrad, adadelta, adamax, nadam, lion. A different optimizer than the spec's starts from its defaults.")
+@click.option(
+    "--optimizer",
+    metavar="NAME",
+    help="sgd, adam, adamw, rmsprop, adagrad, adadelta, adamax, nadam, lion. A different optimizer than the spec's starts from its defaults.",
+)
 @click.option("--momentum", type=float, help="Momentum (sgd, rmsprop).")
 @click.option("--weight-decay", "weight_decay", type=float, help="L2 penalty on kernels (training.weight_decay).")
-@click.option("--schedule", metavar="KIND", help="Learning-rate schedule: constant, step, cosine, one_cycle, reduce_on_plateau.")
+@click.option(
+    "--schedule", metavar="KIND", help="Learning-rate schedule: constant, step, cosine, one_cycle, reduce_on_plateau."
+)
 @click.option("--warmup", type=int, help="Warmup epochs.")
 @click.option("--loss", metavar="NAME", help="categorical_crossentropy or sum_squared_error.")
 @click.option("--label-smoothing", "label_smoothing", type=float, help="Label smoothing (0..1).")
-@click.option("--validation-split", "validation_split", type=float, help="Fraction of the training data held out for validation.")
+@click.option(
+    "--validation-split", "validation_split", type=float, help="Fraction of the training data held out for validation."
+)
 @click.option("--patience", type=int, help="Early stopping after this many epochs without improvement.")
 @click.option("--seed", type=int, help="Random seed (reproducible on CPU).")
 @click.option("--fit", metavar="HOW", help="How images reach the input size: auto, pad, resize, crop, none.")
 @click.option("--flip", metavar="HOW", help="Augmentation: none, horizontal, vertical, both.")
 @click.option("--translate", type=float, help="Augmentation: random shift in pixels (>= 1) or fraction (< 1).")
-@click.option("--precise-bn/--no-precise-bn", "precise_bn", default=None, help="Recompute batch-norm statistics from training batches at each epoch's end (training.precise_bn; on by default).")
-@click.option("--train-set", "train_sets", multiple=True, metavar="KEY=VALUE", help="Set any field of `training` (repeatable): optimizer.nesterov=true, schedule.every=30, data.mean=0.1307.")
+@click.option(
+    "--precise-bn/--no-precise-bn",
+    "precise_bn",
+    default=None,
+    help="Recompute batch-norm statistics from training batches at each epoch's end (training.precise_bn; on by default).",
+)
+@click.option(
+    "--train-set",
+    "train_sets",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Set any field of `training` (repeatable): optimizer.nesterov=true, schedule.every=30, data.mean=0.1307.",
+)
 @set_option
-@click.option("--run-dir", "run_dir", type=click.Path(file_okay=False, path_type=Path), help="Run folder (default runs/NAME-TIMESTAMP).")
-@click.option("--runs", default="runs", show_default=True, type=click.Path(file_okay=False, path_type=Path), help="Parent folder of timestamped run folders.")
-@click.option("--resume", type=click.Path(file_okay=False, path_type=Path), metavar="RUN_DIR", help="Continue a run from its last completed epoch (optimizer state included).")
-@click.option("--strategy", type=STRATEGY, default=None, help="tf.distribute: auto (mirrored when >1 GPU; the default, or a resumed run's own), one-device, mirrored, multi-worker (TF_CONFIG).")
+@click.option(
+    "--run-dir",
+    "run_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Run folder (default runs/NAME-TIMESTAMP).",
+)
+@click.option(
+    "--runs",
+    default="runs",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Parent folder of timestamped run folders.",
+)
+@click.option(
+    "--resume",
+    type=click.Path(file_okay=False, path_type=Path),
+    metavar="RUN_DIR",
+    help="Continue a run from its last completed epoch (optimizer state included).",
+)
+@click.option(
+    "--strategy",
+    type=STRATEGY,
+    default=None,
+    help="tf.distribute: auto (mirrored when >1 GPU; the default, or a resumed run's own), one-device, mirrored, multi-worker (TF_CONFIG).",
+)
 @click.option("--precision", type=PRECISION, default=None, help="Mixed precision (default float32).")
 @click.option("--jit/--no-jit", default=None, help="XLA compilation (default: Keras decides; on for GPUs).")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the final line.")
-@click.option("--progress/--plain", default=None, help="A live progress bar (steps, images/s, time left) besides the line per epoch, or the lines only (default: the bar on a terminal).")
+@click.option(
+    "--progress/--plain",
+    default=None,
+    help="A live progress bar (steps, images/s, time left) besides the line per epoch, or the lines only (default: the bar on a terminal).",
+)
 @weights_options
 @freeze_options
-def train(spec: Path | None, data: str | None, val: str | None, train_sets: tuple[str, ...], sets: tuple[str, ...],
-          run_dir: Path | None, runs: Path, resume: Path | None, strategy: str | None, precision: str | None, jit: bool | None,
-          quiet: bool, progress: bool | None, weights: str | None, strict_weights: bool, weights_by_shape: bool, freeze: tuple[str, ...],
-          freeze_bn: bool | None, **named: Any) -> None:
+def train(
+    spec: Path | None,
+    data: str | None,
+    val: str | None,
+    train_sets: tuple[str, ...],
+    sets: tuple[str, ...],
+    run_dir: Path | None,
+    runs: Path,
+    resume: Path | None,
+    strategy: str | None,
+    precision: str | None,
+    jit: bool | None,
+    quiet: bool,
+    progress: bool | None,
+    weights: str | None,
+    strict_weights: bool,
+    weights_by_shape: bool,
+    freeze: tuple[str, ...],
+    freeze_bn: bool | None,
+    **named: Any,
+) -> None:
     """Train a spec's network; writes a run folder (model, checkpoints, history, metrics, TensorBoard logs).
 
     \b
@@ -90,22 +168,47 @@ def train(spec: Path | None, data: str | None, val: str | None, train_sets: tupl
     verbose = 0 if quiet else None if progress is None else 1 if progress else 2
     epochs = overrides.pop("epochs", None)
     result = run_train(
-        str(spec) if spec is not None else None, data, val=val, epochs=epochs, variables=variable_overrides(sets), run_dir=run_dir,
-        runs=runs, resume=resume, strategy=strategy, precision=precision, jit=jit, verbose=verbose, log=click.echo,
-        weights=weights, strict_weights=strict_weights, weights_by_shape=weights_by_shape, **overrides,
+        str(spec) if spec is not None else None,
+        data,
+        val=val,
+        epochs=epochs,
+        variables=variable_overrides(sets),
+        run_dir=run_dir,
+        runs=runs,
+        resume=resume,
+        strategy=strategy,
+        precision=precision,
+        jit=jit,
+        verbose=verbose,
+        log=click.echo,
+        weights=weights,
+        strict_weights=strict_weights,
+        weights_by_shape=weights_by_shape,
+        **overrides,
     )
     if quiet:
         m = result.metrics
         last = result.history[-1] if result.history else {}
-        figures = ", ".join(f"{k} {m[k]:.4f}" for k in last if k not in ("epoch", "seconds", "learning_rate") and isinstance(m.get(k), (int, float)))
+        figures = ", ".join(
+            f"{k} {m[k]:.4f}"
+            for k in last
+            if k not in ("epoch", "seconds", "learning_rate") and isinstance(m.get(k), (int, float))
+        )
         click.echo(f"{result.run_dir}: {m.get('epochs_completed', 0)} epochs, {figures}")
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("model", type=click.Path(path_type=Path))
-@click.option("--data", "data", required=True, metavar="SOURCE", help="Data to evaluate on (same forms as train --data).")
+@click.option(
+    "--data", "data", required=True, metavar="SOURCE", help="Data to evaluate on (same forms as train --data)."
+)
 @click.option("--batch-size", "batch_size", type=int, default=256, show_default=True, help="Examples per batch.")
-@click.option("--spec", "spec", type=click.Path(dir_okay=False, path_type=Path), help="Spec whose training.data preprocessing to use (default: the model's run folder).")
+@click.option(
+    "--spec",
+    "spec",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Spec whose training.data preprocessing to use (default: the model's run folder).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def evaluate(model: Path, data: str, batch_size: int, spec: Path | None, as_json: bool) -> None:
     """Accuracy, loss and confusion matrix of a trained model on a data source.
@@ -136,12 +239,25 @@ def evaluate(model: Path, data: str, batch_size: int, spec: Path | None, as_json
 @click.argument("model", type=click.Path(path_type=Path))
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--top-k", "top_k", type=int, default=3, show_default=True, help="Most likely classes to show.")
-@click.option("--spec", "spec", type=click.Path(dir_okay=False, path_type=Path), help="Spec whose training.data preprocessing to use (default: the model's run folder).")
+@click.option(
+    "--spec",
+    "spec",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Spec whose training.data preprocessing to use (default: the model's run folder).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (with every class probability).")
-@click.option("--masks", "masks", type=click.Path(file_okay=False, path_type=Path), default=Path("masks"), show_default=True,
-              help="Folder for segmentation outputs' masks: SOURCE_OUTPUT.png, a class number per pixel.")
+@click.option(
+    "--masks",
+    "masks",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("masks"),
+    show_default=True,
+    help="Folder for segmentation outputs' masks: SOURCE_OUTPUT.png, a class number per pixel.",
+)
 @force_option
-def predict(model: Path, inputs: tuple[Path, ...], top_k: int, spec: Path | None, as_json: bool, masks: Path, force: bool) -> None:
+def predict(
+    model: Path, inputs: tuple[Path, ...], top_k: int, spec: Path | None, as_json: bool, masks: Path, force: bool
+) -> None:
     """Class probabilities for images (PNG, JPEG, GIF, BMP, WebP) or .npy arrays.
 
     A network with other heads answers for every output: classes, labels, values, and masks written as PNG files.

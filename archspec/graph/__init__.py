@@ -8,7 +8,8 @@ section against the network, lint warnings).
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from ..spec.loading import SpecLike, coerce
 from .checks import check, tasks
@@ -34,9 +35,19 @@ def graph_of(spec: SpecLike, *, include_top: bool = True, pooling: str | None = 
     return as_trained(graph, getattr(model, "training", None))
 
 
-def checked(spec: SpecLike, *, include_top: bool = True, pooling: str | None = None, training: Any = None, freeze_origin: str | None = None, max_params: int | None = MAX_PARAMS,
-            max_activations: int | None = MAX_ACTIVATIONS, freeze: Sequence[str] | None = None, freeze_bn: bool | None = None,
-            **overrides: Any) -> tuple[Graph, Report]:
+def checked(
+    spec: SpecLike,
+    *,
+    include_top: bool = True,
+    pooling: str | None = None,
+    training: Any = None,
+    freeze_origin: str | None = None,
+    max_params: int | None = MAX_PARAMS,
+    max_activations: int | None = MAX_ACTIVATIONS,
+    freeze: Sequence[str] | None = None,
+    freeze_bn: bool | None = None,
+    **overrides: Any,
+) -> tuple[Graph, Report]:
     """The graph and its static report, every check that needs no data passed; SpecError otherwise.
 
     ``training``: the recipe in force when it is not the spec's own (`train`'s, with its overrides applied);
@@ -52,12 +63,30 @@ def checked(spec: SpecLike, *, include_top: bool = True, pooling: str | None = N
     return graph, report
 
 
-def shapes(spec: SpecLike, *, include_top: bool = True, pooling: str | None = None, max_params: int | None = MAX_PARAMS, max_activations: int | None = MAX_ACTIVATIONS,
-           freeze: Sequence[str] | None = None, freeze_bn: bool | None = None, **overrides: Any) -> Report:
+def shapes(
+    spec: SpecLike,
+    *,
+    include_top: bool = True,
+    pooling: str | None = None,
+    max_params: int | None = MAX_PARAMS,
+    max_activations: int | None = MAX_ACTIVATIONS,
+    freeze: Sequence[str] | None = None,
+    freeze_bn: bool | None = None,
+    **overrides: Any,
+) -> Report:
     """Static shapes, parameters, MACs, receptive fields and warnings; pure Python, no TensorFlow.
 
     Models over the parameter or activation budget are refused (None disables a budget). ``freeze`` and
     ``freeze_bn`` replace the spec's ``training.freeze`` / ``freeze_bn`` (the counts then say what trains).
     The spec's training section is checked against the network (``checks.py``), as `train` checks it.
     ``include_top=False`` / ``pooling``: the classifier without its head (see ``graph_of``)."""
-    return checked(spec, include_top=include_top, pooling=pooling, max_params=max_params, max_activations=max_activations, freeze=freeze, freeze_bn=freeze_bn, **overrides)[1]
+    return checked(
+        spec,
+        include_top=include_top,
+        pooling=pooling,
+        max_params=max_params,
+        max_activations=max_activations,
+        freeze=freeze,
+        freeze_bn=freeze_bn,
+        **overrides,
+    )[1]

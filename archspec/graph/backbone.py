@@ -27,8 +27,10 @@ def pooling_problem(include_top: bool, pooling: str | None) -> Problem | None:
     if pooling is not None and pooling not in POOLINGS:
         return Problem(f"pooling={pooling!r} is not a pooling mode", hint="pooling is None, 'avg' or 'max'")
     if pooling is not None and include_top:
-        return Problem(f"pooling={pooling!r} applies to the network without its classifier head",
-                       hint="pass include_top=False as well (the head already pools)")
+        return Problem(
+            f"pooling={pooling!r} applies to the network without its classifier head",
+            hint="pass include_top=False as well (the head already pools)",
+        )
     return None
 
 
@@ -44,8 +46,13 @@ def head_start(graph: Graph) -> int:
     """Index in ``graph.nodes`` of the first layer of the classifier head; SpecError where there is none."""
     where = graph.source.file if graph.source is not None else None
     if len(graph.output_map) != 1:
-        raise SpecError(Problem(f"leaving the classifier head out needs a network with one output; {graph.name!r} has "
-                                f"{len(graph.output_map)} ({', '.join(graph.output_map)})", file=where))
+        raise SpecError(
+            Problem(
+                f"leaving the classifier head out needs a network with one output; {graph.name!r} has "
+                f"{len(graph.output_map)} ({', '.join(graph.output_map)})",
+                file=where,
+            )
+        )
     index = {node.name: i for i, node in enumerate(graph.nodes)}
     report = infer(graph, max_params=None, max_activations=None)
     shapes = {**report.inputs, **{info.name: info.output_shape for info in report.layers}}
@@ -57,9 +64,14 @@ def head_start(graph: Graph) -> int:
             start = index[node.name]
         node = graph.nodes[index[node.inputs[0]]]
     if start is None:
-        raise SpecError(Problem(f"{graph.name!r} has no classifier head to leave out (no global pooling, "
-                                "flatten or dense over the last feature map before its output)", file=where,
-                                hint="only a classifier has a head to leave out, such as the zoo's resnet50 or efficientnet"))
+        raise SpecError(
+            Problem(
+                f"{graph.name!r} has no classifier head to leave out (no global pooling, "
+                "flatten or dense over the last feature map before its output)",
+                file=where,
+                hint="only a classifier has a head to leave out, such as the zoo's resnet50 or efficientnet",
+            )
+        )
     return start
 
 

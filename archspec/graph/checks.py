@@ -16,7 +16,8 @@ Pure Python over the IR and the static report: no TensorFlow, and the training m
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from ..errors import Problem, SpecError, closest
 from .expand import head_problems
@@ -32,8 +33,16 @@ TASK_NAMES = ("classification", "multilabel", "regression", "segmentation")
 
 
 def _vector(what: str, least: int = 1) -> Callable[[Shape], str | None]:
-    return lambda shape: None if len(shape) == 1 and shape[0] >= least else f"a {what} output is a vector" + (
-        f" of at least {least} values (for one number use task regression, for a yes/no label multilabel)" if least > 1 else "")
+    return lambda shape: (
+        None
+        if len(shape) == 1 and shape[0] >= least
+        else f"a {what} output is a vector"
+        + (
+            f" of at least {least} values (for one number use task regression, for a yes/no label multilabel)"
+            if least > 1
+            else ""
+        )
+    )
 
 
 TASK_SHAPES: dict[str, Callable[[Shape], str | None]] = {
@@ -51,6 +60,7 @@ TASK_METRICS: dict[str, Callable[[Any], list[str]]] = {
     "segmentation": lambda training: ["mean_iou", "pixel_accuracy"],
 }
 """The metrics `fit` reports for an output of each task, in Keras' names (without `val_` or the output's name)."""
+
 
 def default_task(shape: Shape) -> str:
     """The task of an output no head names: a vector is a classifier, a map a segmentation."""
@@ -80,10 +90,15 @@ def reported(tasks: Mapping[str, str], training: Any) -> list[str]:
 def tasks(graph: Graph, report: Report, training: Training | None) -> dict[str, str]:
     """Each output's task: its head's, else the default for its shape."""
     heads = training.heads if training is not None else {}
-    return {key: heads[key].task if key in heads else default_task(report.layer(layer).output_shape) for key, layer in graph.output_map.items()}
+    return {
+        key: heads[key].task if key in heads else default_task(report.layer(layer).output_shape)
+        for key, layer in graph.output_map.items()
+    }
 
 
-def problems(graph: Graph, report: Report, training: Training | None, *, freeze_origin: str | None = None) -> list[Problem]:
+def problems(
+    graph: Graph, report: Report, training: Training | None, *, freeze_origin: str | None = None
+) -> list[Problem]:
     """Everything the training section (given, or the defaults) gets wrong about this network, each located."""
     found: list[Problem] = []
     heads = training.heads if training is not None else {}
@@ -94,8 +109,13 @@ def problems(graph: Graph, report: Report, training: Training | None, *, freeze_
         return found
     for i, phase in enumerate(training.phase_recipes()):
         try:
-            frozen_nodes(graph, phase.freeze, bn=phase.freeze_bn, where=training.freeze_path(i),
-                         origin=freeze_origin if not training.phases else None)
+            frozen_nodes(
+                graph,
+                phase.freeze,
+                bn=phase.freeze_bn,
+                where=training.freeze_path(i),
+                origin=freeze_origin if not training.phases else None,
+            )
         except SpecError as exc:
             found.extend(exc.problems)
     found.extend(_data(graph, report, training))
@@ -118,9 +138,12 @@ def _output(graph: Graph, report: Report, key: str, layer: str, heads: Mapping[s
     wanted = probabilities(task, shape)
     ends = node.activation
     if wanted is not None and ends not in ("linear", wanted):
-        yield graph.problem(node.path, f"output {key!r} ({layer}) ends in {ends}; a {task} output needs {wanted} (probabilities) "
-                                       "or no activation (logits)",
-                            f"end it with `activation: {wanted}`" + ("" if key in heads else f", or {say_how}"))
+        yield graph.problem(
+            node.path,
+            f"output {key!r} ({layer}) ends in {ends}; a {task} output needs {wanted} (probabilities) "
+            "or no activation (logits)",
+            f"end it with `activation: {wanted}`" + ("" if key in heads else f", or {say_how}"),
+        )
 
 
 def _data(graph: Graph, report: Report, training: Training) -> Iterable[Problem]:
@@ -132,14 +155,19 @@ def _data(graph: Graph, report: Report, training: Training) -> Iterable[Problem]
         count = len(value) if isinstance(value, list) else 1
         for name, shape in graph.inputs.items():
             if len(shape) == 3 and count not in (1, shape[2]):
-                yield graph.problem(("training", "data", what), f"training.data.{what} has {count} values but the input"
-                                    f"{' ' + repr(name) if len(graph.inputs) > 1 else ''} has {shape[2]} channel{'s' if shape[2] != 1 else ''}",
-                                    f"give one value, or one per channel ({shape[2]})")
+                yield graph.problem(
+                    ("training", "data", what),
+                    f"training.data.{what} has {count} values but the input"
+                    f"{' ' + repr(name) if len(graph.inputs) > 1 else ''} has {shape[2]} channel{'s' if shape[2] != 1 else ''}",
+                    f"give one value, or one per channel ({shape[2]})",
+                )
                 break
     if cfg.augment.translate and "segmentation" in tasks(graph, report, training).values():
-        yield graph.problem(("training", "data", "augment", "translate"),
-                            "data.augment.translate shifts images in zeros, and a mask has no class to fill the border with",
-                            "use flip with segmentation outputs, or no augmentation")
+        yield graph.problem(
+            ("training", "data", "augment", "translate"),
+            "data.augment.translate shifts images in zeros, and a mask has no class to fill the border with",
+            "use flip with segmentation outputs, or no augmentation",
+        )
 
 
 def _monitor(graph: Graph, report: Report, training: Training) -> Iterable[Problem]:
@@ -157,8 +185,11 @@ def _monitored(graph: Graph, report: Report, training: Training, monitor: str, f
     valid = known + [f"val_{k}" for k in known]
     if monitor not in valid:
         near = closest(monitor, valid)
-        yield graph.problem(("training", field, "monitor"), f"{field}.monitor {monitor!r} is not a reported quantity",
-                            (f"did you mean {near!r}? " if near else "") + f"reported: {', '.join(valid)}")
+        yield graph.problem(
+            ("training", field, "monitor"),
+            f"{field}.monitor {monitor!r} is not a reported quantity",
+            (f"did you mean {near!r}? " if near else "") + f"reported: {', '.join(valid)}",
+        )
 
 
 def _recipe(graph: Graph, report: Report, training: Training) -> Iterable[Problem]:
@@ -169,18 +200,27 @@ def _recipe(graph: Graph, report: Report, training: Training) -> Iterable[Proble
         yield from _monitored(graph, report, training, s.monitor, "schedule")
     for i, phase in enumerate(training.phases):
         if phase.schedule is not None and phase.schedule.kind == "reduce_on_plateau" and s.kind != "reduce_on_plateau":
-            yield graph.problem(("training", "phases", i, "schedule", "kind"), "a phase's schedule can be reduce_on_plateau only when "
-                                "training.schedule is too", "set training.schedule: reduce_on_plateau, or give this phase a step-based schedule")
+            yield graph.problem(
+                ("training", "phases", i, "schedule", "kind"),
+                "a phase's schedule can be reduce_on_plateau only when training.schedule is too",
+                "set training.schedule: reduce_on_plateau, or give this phase a step-based schedule",
+            )
     if training.class_weight is None:
         return
     found = tasks(graph, report, training)
     if len(found) != 1 or next(iter(found.values())) != "classification":
-        yield graph.problem(("training", "class_weight"), "class_weight applies to a network with one classification output; this one has "
-                            + ", ".join(f"{key} ({task})" for key, task in found.items()), "remove training.class_weight")
+        yield graph.problem(
+            ("training", "class_weight"),
+            "class_weight applies to a network with one classification output; this one has "
+            + ", ".join(f"{key} ({task})" for key, task in found.items()),
+            "remove training.class_weight",
+        )
         return
 
 
-def check(graph: Graph, report: Report, training: Training | None, *, declared: bool, freeze_origin: str | None = None) -> None:
+def check(
+    graph: Graph, report: Report, training: Training | None, *, declared: bool, freeze_origin: str | None = None
+) -> None:
     """Raise every problem when the spec declares how it trains (``declared``); otherwise they become the report's
     warnings: `train` would refuse the spec until it says how its outputs train."""
     found = problems(graph, report, training, freeze_origin=freeze_origin)

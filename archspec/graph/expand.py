@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from functools import lru_cache
-from typing import Any, Iterable, Mapping, NoReturn
+from typing import Any, NoReturn
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
@@ -33,8 +34,10 @@ from .ir import Graph, Node
 _LEGAL_NAME = re.compile(NAME_PATTERN)
 MAX_NAME = 200
 """Longest layer name, as a spec may write one (`render` writes every node's name: it must read back)."""
-_NAME_HINT = ("a layer's name is made from its block's name, an `instances` pattern and template parameters; "
-              "a layer name may hold letters, digits, '_', '.' and '-' only")
+_NAME_HINT = (
+    "a layer's name is made from its block's name, an `instances` pattern and template parameters; "
+    "a layer name may hold letters, digits, '_', '.' and '-' only"
+)
 
 MAX_NODES = 100_000
 """Most primitive nodes one spec may expand into."""
@@ -124,9 +127,14 @@ class Lowering:
         hint = "every layer name must be unique (inside a block, names are prefixed with the block's name)"
         if first is None:
             return f"duplicate layer name {name!r}", hint
-        mark = next((self.source.values[first[:end]] for end in range(len(first), -1, -1) if first[:end] in self.source.values), None)
+        mark = next(
+            (self.source.values[first[:end]] for end in range(len(first), -1, -1) if first[:end] in self.source.values),
+            None,
+        )
         where = format_path(first) + (f" (line {mark[0]})" if mark else "")
-        shorthand = "a layer's shorthands add layers named after it (NAME_bn, NAME_ACTIVATION, NAME_pad); rename one of the two"
+        shorthand = (
+            "a layer's shorthands add layers named after it (NAME_bn, NAME_ACTIVATION, NAME_pad); rename one of the two"
+        )
         maker = self._declared_name(first)
         if _generated(name, maker):
             return f"layer name {name!r} is taken: layer {maker!r} at {where} generates a layer of that name", shorthand
@@ -154,15 +162,28 @@ class Lowering:
             if key in self.aliases:
                 return self.aliases[key]
         if ref in self.declared:
-            self.problems.append(self.at(
-                path, f"{ref!r} is defined after this layer: inputs must refer to earlier layers",
-                "a reference forward would make a cycle; move the layer, or read one above it"))
+            self.problems.append(
+                self.at(
+                    path,
+                    f"{ref!r} is defined after this layer: inputs must refer to earlier layers",
+                    "a reference forward would make a cycle; move the layer, or read one above it",
+                )
+            )
             raise Skip
-        self.problems.append(self.at(
-            path, f"no earlier layer named {ref!r}",
-            did_you_mean(ref, self.aliases) + "inputs refer to layers above this one (or to "
-            + (f"the model's inputs: {', '.join(self.graph.inputs)}" if self.graph.named_inputs else "`input`, the model input") + ")",
-        ))
+        self.problems.append(
+            self.at(
+                path,
+                f"no earlier layer named {ref!r}",
+                did_you_mean(ref, self.aliases)
+                + "inputs refer to layers above this one (or to "
+                + (
+                    f"the model's inputs: {', '.join(self.graph.inputs)}"
+                    if self.graph.named_inputs
+                    else "`input`, the model input"
+                )
+                + ")",
+            )
+        )
         raise Skip
 
     def resolve_all(self, refs: Iterable[str], path: tuple) -> list[str]:
@@ -184,11 +205,22 @@ class Lowering:
     def add(self, name: str, op: str, attrs: BaseModel | None, inputs: Iterable[str], path: tuple) -> str:
         if not self._claim(name, path):
             raise Skip
-        if (len(name) > MAX_NAME or not _LEGAL_NAME.fullmatch(name)) and not self.misnamed:  # made from parameters, patterns, prefixes
+        if (
+            len(name) > MAX_NAME or not _LEGAL_NAME.fullmatch(name)
+        ) and not self.misnamed:  # made from parameters, patterns, prefixes
             self.misnamed = True  # said once: the other nodes of the block are named the same way
-            self.problems.append(self.at(path, f"layer name {clipped(escaped(name), 120)!r} " + (
-                f"holds {illegal_name_characters(name) or 'nothing'}, which Keras refuses in a name" if not _LEGAL_NAME.fullmatch(name)
-                else f"has {len(name):,} characters; the limit is {MAX_NAME}"), _NAME_HINT))
+            self.problems.append(
+                self.at(
+                    path,
+                    f"layer name {clipped(escaped(name), 120)!r} "
+                    + (
+                        f"holds {illegal_name_characters(name) or 'nothing'}, which Keras refuses in a name"
+                        if not _LEGAL_NAME.fullmatch(name)
+                        else f"has {len(name):,} characters; the limit is {MAX_NAME}"
+                    ),
+                    _NAME_HINT,
+                )
+            )
         if len(self.graph.nodes) >= MAX_NODES:
             self.problems.append(self.at(path, f"the spec expands to more than {MAX_NODES:,} layers"))
             raise _Abort
@@ -209,7 +241,9 @@ class Lowering:
 
     def with_defaults(self, kind: str, layer: LayerSpec) -> LayerSpec:
         """The spec-level `defaults` for this kind under what the layer sets itself."""
-        written = next((name for name in (kind, *KINDS[kind].aliases) if name in self.spec.defaults), None)  # `bn:` is batchnorm's too
+        written = next(
+            (name for name in (kind, *KINDS[kind].aliases) if name in self.spec.defaults), None
+        )  # `bn:` is batchnorm's too
         given = self.spec.defaults.get(written) if written else None
         if not given:
             return layer
@@ -236,8 +270,11 @@ class Lowering:
         library = builtin_templates()
         if name in library:
             return library[name], "library"
-        self.fail(path + ("block",), f"no block template named {name!r}",
-                  did_you_mean(name, [*own, *library]) + f"templates: {', '.join([*own, *library])}")
+        self.fail(
+            path + ("block",),
+            f"no block template named {name!r}",
+            did_you_mean(name, [*own, *library]) + f"templates: {', '.join([*own, *library])}",
+        )
 
     def in_context(self, problem: Problem) -> Problem:
         """Say which template uses led here: the same template text can fail for one use only."""
@@ -262,7 +299,11 @@ class Lowering:
                 base = self.name_for(layer, kind.kind)
                 x = self.source_of(layer, path)
                 # the node's settings without its wiring; models are frozen, so one without any is used as it is
-                attrs = layer.model_copy(update={"name": None, "input": None}) if layer.name is not None or layer.input is not None else layer
+                attrs = (
+                    layer.model_copy(update={"name": None, "input": None})
+                    if layer.name is not None or layer.input is not None
+                    else layer
+                )
                 return self.alias(base, self.add(base, kind.kind, attrs, [x], path))
             return self._lowered(kind, layer, path)
         finally:
@@ -277,9 +318,14 @@ class Lowering:
         except ValidationError as exc:
             for error in exc.errors():
                 where = ".".join(str(p) for p in error["loc"])
-                self.problems.append(self.at(path, f"this {kind.kind} makes a {exc.title} layer whose {where} is out of range: "
-                                                   f"{error['msg'][0].lower()}{error['msg'][1:]}",
-                                             "the block computes it from the values given here; make them smaller"))
+                self.problems.append(
+                    self.at(
+                        path,
+                        f"this {kind.kind} makes a {exc.title} layer whose {where} is out of range: "
+                        f"{error['msg'][0].lower()}{error['msg'][1:]}",
+                        "the block computes it from the values given here; make them smaller",
+                    )
+                )
             raise Skip from None
         except (ValueError, ArithmeticError, RecursionError) as exc:
             self.fail(path, f"this {kind.kind} cannot be built from these values: {exc}")
@@ -321,7 +367,9 @@ class Lowering:
     def in_scope(self, name: str):
         return _Scope(self, name)
 
-    def validate_layers(self, raw: Any, path: tuple, env: Mapping[str, Any], use_path: tuple | None = None) -> list[BaseModel]:
+    def validate_layers(
+        self, raw: Any, path: tuple, env: Mapping[str, Any], use_path: tuple | None = None
+    ) -> list[BaseModel]:
         """Template bodies: substitute parameters, then validate as layers.
 
         Problems are located in the template (`path`), or at the use (`use_path`)
@@ -337,7 +385,9 @@ class Lowering:
             return self.validated[key]
         failures: list[Problem] = []
         where = (lambda p: use_path) if use_path is not None else (lambda p: path + p)
-        body = expr.substitute(raw, {**self.variables, **env}, lambda p, m, h: failures.append(self.at(where(p), m, h)), ())
+        body = expr.substitute(
+            raw, {**self.variables, **env}, lambda p, m, h: failures.append(self.at(where(p), m, h)), ()
+        )
         if failures:
             self.problems.extend(failures)
             raise Skip
@@ -383,7 +433,9 @@ class _Scope:
 
     def __enter__(self) -> Lowering:
         if len(self.ctx.scope) >= MAX_NESTING:
-            self.ctx.problems.append(self.ctx.at((), f"blocks nested deeper than {MAX_NESTING} levels (does a block use itself?)"))
+            self.ctx.problems.append(
+                self.ctx.at((), f"blocks nested deeper than {MAX_NESTING} levels (does a block use itself?)")
+            )
             raise _Abort
         self.ctx.scope.append(self.name)
         return self.ctx
@@ -415,7 +467,9 @@ def _left_out(graph: Graph, name: str) -> str:
     """`layer NAME is left out (`when` is false at layers[4].conv)`, with the line when known."""
     path = graph.left_out[name]
     mark = graph.source.values.get(path + ("when",)) if graph.source is not None else None
-    return f"layer {name!r} is left out (`when` is false at {format_path(path)}" + (f", line {mark[0]})" if mark else ")")
+    return f"layer {name!r} is left out (`when` is false at {format_path(path)}" + (
+        f", line {mark[0]})" if mark else ")"
+    )
 
 
 def _outputs(ctx: Lowering, named: Mapping[str, str]) -> dict[str, str]:
@@ -430,20 +484,40 @@ def _outputs(ctx: Lowering, named: Mapping[str, str]) -> dict[str, str]:
         path = ("outputs", output)
         node = ctx.aliases.get(ref)
         if output in ctx.graph.inputs:
-            ctx.problems.append(ctx.at(path, f"output {output!r} has the name of an input",
-                                       "inputs and outputs are named apart (arrays in data files are found by these names); rename the output"))
+            ctx.problems.append(
+                ctx.at(
+                    path,
+                    f"output {output!r} has the name of an input",
+                    "inputs and outputs are named apart (arrays in data files are found by these names); rename the output",
+                )
+            )
         elif ref in ctx.graph.left_out:
-            ctx.problems.append(ctx.at(path, f"output {output!r}: {_left_out(ctx.graph, ref)}",
-                                       "an output must be a layer the network computes; name another, or make `when` true"))
+            ctx.problems.append(
+                ctx.at(
+                    path,
+                    f"output {output!r}: {_left_out(ctx.graph, ref)}",
+                    "an output must be a layer the network computes; name another, or make `when` true",
+                )
+            )
         elif node is None:
-            ctx.problems.append(ctx.at(path, f"output {output!r}: no layer named {ref!r}",
-                                       did_you_mean(ref, [n for n in ctx.aliases if n not in ctx.graph.inputs])
-                                       + "an output names a layer of the spec (see `archspec shapes SPEC --expand`)"))
+            ctx.problems.append(
+                ctx.at(
+                    path,
+                    f"output {output!r}: no layer named {ref!r}",
+                    did_you_mean(ref, [n for n in ctx.aliases if n not in ctx.graph.inputs])
+                    + "an output names a layer of the spec (see `archspec shapes SPEC --expand`)",
+                )
+            )
         elif node in ctx.graph.inputs:
             ctx.problems.append(ctx.at(path, f"output {output!r} names the input {ref!r}; an output is a layer"))
         elif node in taken:
-            ctx.problems.append(ctx.at(path, f"outputs {taken[node]!r} and {output!r} are both layer {node!r}",
-                                       "each output is a different layer"))
+            ctx.problems.append(
+                ctx.at(
+                    path,
+                    f"outputs {taken[node]!r} and {output!r} are both layer {node!r}",
+                    "each output is a different layer",
+                )
+            )
         else:
             found[output] = taken[node] = node
     return found
@@ -461,28 +535,56 @@ def head_problems(graph: Graph, heads: Iterable[str]) -> list[Problem]:
         path = ("training", "heads", key)
         listed = f"outputs: {', '.join(outputs)}"
         if key in graph.left_out:
-            problems.append(graph.problem(path, f"training.heads names {key!r}, which is not an output of {graph.name}: "
-                                                f"{_left_out(graph, key)}", listed))
+            problems.append(
+                graph.problem(
+                    path,
+                    f"training.heads names {key!r}, which is not an output of {graph.name}: {_left_out(graph, key)}",
+                    listed,
+                )
+            )
         elif key in graph.inputs:
-            problems.append(graph.problem(path, f"training.heads names {key!r}, an input of {graph.name}; a head trains an output", listed))
+            problems.append(
+                graph.problem(
+                    path, f"training.heads names {key!r}, an input of {graph.name}; a head trains an output", listed
+                )
+            )
         elif any(node.name == key for node in graph.nodes):
-            problems.append(graph.problem(path, f"training.heads names {key!r}, a layer of {graph.name} that is not an output",
-                                          f"{listed}; to train that layer too, name it in `outputs:`"))
+            problems.append(
+                graph.problem(
+                    path,
+                    f"training.heads names {key!r}, a layer of {graph.name} that is not an output",
+                    f"{listed}; to train that layer too, name it in `outputs:`",
+                )
+            )
         else:
-            problems.append(graph.problem(path, f"training.heads names {key!r}, which is not an output of {graph.name}",
-                                          did_you_mean(key, outputs) + listed))
+            problems.append(
+                graph.problem(
+                    path,
+                    f"training.heads names {key!r}, which is not an output of {graph.name}",
+                    did_you_mean(key, outputs) + listed,
+                )
+            )
     return problems
 
 
 def _unused_problem(ctx: Lowering, node: Node) -> Problem:
     outputs = ctx.graph.outputs
-    where = ("the model's outputs are " + ", ".join(f"{k} ({v})" for k, v in outputs.items()) if outputs
-             else "the model's output is the last layer")
+    where = (
+        "the model's outputs are " + ", ".join(f"{k} ({v})" for k, v in outputs.items())
+        if outputs
+        else "the model's output is the last layer"
+    )
     if node.op == "input":
-        return ctx.at(node.path, f"input {node.name!r} is never used by {'any output' if outputs else 'the output'}",
-                      f"{where}; read it in a layer (`input: {node.name}`) or remove it")
-    return ctx.at(node.path, f"layer {node.name!r} is never used by {'any output' if outputs else 'the output'}",
-                  f"{where}; connect this one with `add`/`concat`{', name it in `outputs`' if outputs else ''} or remove it")
+        return ctx.at(
+            node.path,
+            f"input {node.name!r} is never used by {'any output' if outputs else 'the output'}",
+            f"{where}; read it in a layer (`input: {node.name}`) or remove it",
+        )
+    return ctx.at(
+        node.path,
+        f"layer {node.name!r} is never used by {'any output' if outputs else 'the output'}",
+        f"{where}; connect this one with `add`/`concat`{', name it in `outputs`' if outputs else ''} or remove it",
+    )
 
 
 def expand(spec: BaseModel) -> Graph:

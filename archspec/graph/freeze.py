@@ -12,8 +12,9 @@ and the Keras model read the same thing.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 from ..errors import PathPart, Problem, SpecError, did_you_mean
 from .ir import Graph
@@ -26,19 +27,28 @@ BATCHNORM = "batchnorm"
 
 def _in_scope(node: str, scope: str) -> bool:
     """`conv4_block2_1_conv` is in the scope `conv4_block2`; `conv_2` is not in a scope `conv` (an automatic name's number)."""
-    rest = node[len(scope) + 1:] if node.startswith(scope + "_") else ""
+    rest = node[len(scope) + 1 :] if node.startswith(scope + "_") else ""
     return bool(rest) and not rest.isdigit()
 
 
 def members(graph: Graph, name: str) -> list[int]:
     """Indexes of the nodes a name stands for: a node, a top-level block, or a scope (`conv4_block2`)."""
     groups = [i for i, (group, _kind) in enumerate(graph.groups) if group == name]
-    return [i for i, node in enumerate(graph.nodes)
-            if node.op != "input" and (node.name == name or node.group in groups or _in_scope(node.name, name))]
+    return [
+        i
+        for i, node in enumerate(graph.nodes)
+        if node.op != "input" and (node.name == name or node.group in groups or _in_scope(node.name, name))
+    ]
 
 
-def frozen_nodes(graph: Graph, names: Sequence[str], *, bn: bool = False, origin: str | None = None,
-                 where: tuple[PathPart, ...] = ("training", "freeze")) -> set[str]:
+def frozen_nodes(
+    graph: Graph,
+    names: Sequence[str],
+    *,
+    bn: bool = False,
+    origin: str | None = None,
+    where: tuple[PathPart, ...] = ("training", "freeze"),
+) -> set[str]:
     """The names of the nodes that `names` and `bn` freeze; SpecError for a name the graph lacks.
 
     ``origin`` names the option the names came from (``--freeze``); without it a problem is located at
@@ -50,8 +60,13 @@ def frozen_nodes(graph: Graph, names: Sequence[str], *, bn: bool = False, origin
         found = members(graph, str(name))
         if not found:
             message = f"cannot freeze {name!r}: {graph.name} has no node or block of that name"
-            hint = did_you_mean(name, [*index, *(g for g, _ in graph.groups)]) or "see `archspec shapes SPEC --expand` for the node names"
-            problems.append(Problem(message, file=origin, hint=hint) if origin else graph.problem((*where, k), message, hint))
+            hint = (
+                did_you_mean(name, [*index, *(g for g, _ in graph.groups)])
+                or "see `archspec shapes SPEC --expand` for the node names"
+            )
+            problems.append(
+                Problem(message, file=origin, hint=hint) if origin else graph.problem((*where, k), message, hint)
+            )
         todo.extend(found)
     if problems:
         raise SpecError(problems)
@@ -67,14 +82,25 @@ def frozen_nodes(graph: Graph, names: Sequence[str], *, bn: bool = False, origin
     return out
 
 
-def freeze(graph: Graph, names: Sequence[str] = (), *, bn: bool = False, origin: str | None = None,
-           where: tuple[PathPart, ...] = ("training", "freeze")) -> Graph:
+def freeze(
+    graph: Graph,
+    names: Sequence[str] = (),
+    *,
+    bn: bool = False,
+    origin: str | None = None,
+    where: tuple[PathPart, ...] = ("training", "freeze"),
+) -> Graph:
     """A copy of the graph whose nodes are frozen exactly as `names` and `bn` say (others are not)."""
     frozen = frozen_nodes(graph, names, bn=bn, origin=origin, where=where)
     if not frozen and not any(node.frozen for node in graph.nodes):
         return graph
-    return replace(graph, nodes=[replace(node, frozen=node.name in frozen) if node.frozen != (node.name in frozen) else node
-                                 for node in graph.nodes])
+    return replace(
+        graph,
+        nodes=[
+            replace(node, frozen=node.name in frozen) if node.frozen != (node.name in frozen) else node
+            for node in graph.nodes
+        ],
+    )
 
 
 def as_trained(graph: Graph, training: Training | None) -> Graph:
@@ -92,6 +118,10 @@ def refreeze(graph: Graph, training: Training | None, names: Sequence[str] | Non
     if names is None and bn is None:
         return graph
     first = training.phase_recipes()[0] if training is not None else None
-    return freeze(graph, list(names) if names is not None else (first.freeze if first else []),
-                  bn=bn if bn is not None else bool(first and first.freeze_bn),
-                  origin="--freeze" if names is not None else None, where=training.freeze_path(0) if training else ("training", "freeze"))
+    return freeze(
+        graph,
+        list(names) if names is not None else (first.freeze if first else []),
+        bn=bn if bn is not None else bool(first and first.freeze_bn),
+        origin="--freeze" if names is not None else None,
+        where=training.freeze_path(0) if training else ("training", "freeze"),
+    )

@@ -32,7 +32,9 @@ def node_shape(node: Node, inputs: list[Shape]) -> Shape:
     return out
 
 
-def _receptive(node: Node, prim: Primitive, ins: list[tuple[tuple[int, int], tuple[int, int]]], inputs: list[Shape], image: Shape) -> tuple[tuple[int, int], tuple[int, int]]:
+def _receptive(
+    node: Node, prim: Primitive, ins: list[tuple[tuple[int, int], tuple[int, int]]], inputs: list[Shape], image: Shape
+) -> tuple[tuple[int, int], tuple[int, int]]:
     """(receptive field, cumulative stride) per spatial axis after a node, from those of its inputs.
 
     An input broadcast over the others (squeeze-and-excitation's 1x1 gate) weights channels; it
@@ -59,7 +61,9 @@ def _receptive(node: Node, prim: Primitive, ins: list[tuple[tuple[int, int], tup
     return (axes[0][0], axes[1][0]), (axes[0][1], axes[1][1])
 
 
-def infer(graph: Graph, *, max_params: int | None = MAX_PARAMS, max_activations: int | None = MAX_ACTIVATIONS) -> Report:
+def infer(
+    graph: Graph, *, max_params: int | None = MAX_PARAMS, max_activations: int | None = MAX_ACTIVATIONS
+) -> Report:
     """Shapes and counts for every node; SpecError naming each node whose shape fails. The lint rules and the
     training checks run on top of this in ``graph.checked``."""
     shapes: dict[str, Shape | None] = {}
@@ -87,13 +91,27 @@ def infer(graph: Graph, *, max_params: int | None = MAX_PARAMS, max_activations:
         trainable, fixed = prim.params(node.attrs, ins, out)  # type: ignore[arg-type]
         rf, jump = _receptive(node, prim, [fields[i] for i in node.inputs], ins, image)  # type: ignore[arg-type]
         fields[node.name] = (rf, jump)
-        infos.append(LayerInfo(
-            node.name, node.op, prim.label(node.attrs) if prim.label else node.op, node.inputs, out, trainable + fixed, 0 if node.frozen else trainable,
-            prim.macs(node.attrs, ins, out), _pixels(rf), _step(jump), node.group, node.frozen,  # type: ignore[arg-type]
-        ))
+        infos.append(
+            LayerInfo(
+                node.name,
+                node.op,
+                prim.label(node.attrs) if prim.label else node.op,
+                node.inputs,
+                out,
+                trainable + fixed,
+                0 if node.frozen else trainable,
+                prim.macs(node.attrs, ins, out),
+                _pixels(rf),
+                _step(jump),
+                node.group,
+                node.frozen,  # type: ignore[arg-type]
+            )
+        )
     if problems:
         raise SpecError(problems)
-    report = Report(graph.name, graph.input_shape, infos, _groups(graph, infos), inputs=dict(graph.inputs), outputs=graph.output_map)
+    report = Report(
+        graph.name, graph.input_shape, infos, _groups(graph, infos), inputs=dict(graph.inputs), outputs=graph.output_map
+    )
     _check_budget(graph, report, max_params, max_activations)
     return report
 
@@ -105,18 +123,32 @@ def _pixels(rf: tuple) -> tuple[int, int]:
 
 def _step(jump: tuple) -> tuple:
     """The cumulative stride as a number JSON can hold: a fraction of a pixel (after an upsampling) as a float."""
-    return jump if type(jump[0]) is int and type(jump[1]) is int else tuple(j if type(j) is int else float(j) for j in jump)
+    return (
+        jump
+        if type(jump[0]) is int and type(jump[1]) is int
+        else tuple(j if type(j) is int else float(j) for j in jump)
+    )
 
 
 def _check_budget(graph: Graph, report: Report, max_params: int | None, max_activations: int | None) -> None:
     """Refuse absurd models here, in arithmetic, before Keras allocates a single weight."""
     problems = []
     if max_params is not None and report.total_params > max_params:
-        problems.append(graph.problem(("layers",), f"the model has {report.total_params:,} parameters, over the budget of {max_params:,}",
-                                      "raise the budget with --max-params (Python: max_params=...) if this is intended"))
+        problems.append(
+            graph.problem(
+                ("layers",),
+                f"the model has {report.total_params:,} parameters, over the budget of {max_params:,}",
+                "raise the budget with --max-params (Python: max_params=...) if this is intended",
+            )
+        )
     if max_activations is not None and report.activations > max_activations:
-        problems.append(graph.problem(("layers",), f"one example produces {report.activations:,} activation values, over the budget of {max_activations:,}",
-                                      "raise the budget with --max-activations (Python: max_activations=...) if this is intended"))
+        problems.append(
+            graph.problem(
+                ("layers",),
+                f"one example produces {report.activations:,} activation values, over the budget of {max_activations:,}",
+                "raise the budget with --max-activations (Python: max_activations=...) if this is intended",
+            )
+        )
     if problems:
         raise SpecError(problems)
 
@@ -133,9 +165,19 @@ def _groups(graph: Graph, infos: list[LayerInfo]) -> list[GroupInfo]:
             continue
         last = members[-1]
         text = members[0].label if len(members) == 1 else f"{kind} ({len(members)} layers)"
-        out.append(GroupInfo(
-            name, kind, text, last.output_shape, sum(m.params for m in members), sum(m.macs for m in members),
-            last.receptive_field, len(members), sum(m.trainable_params for m in members),
-            sum(1 for m in members if m.frozen and m.params), sum(1 for m in members if m.params),
-        ))
+        out.append(
+            GroupInfo(
+                name,
+                kind,
+                text,
+                last.output_shape,
+                sum(m.params for m in members),
+                sum(m.macs for m in members),
+                last.receptive_field,
+                len(members),
+                sum(m.trainable_params for m in members),
+                sum(1 for m in members if m.frozen and m.params),
+                sum(1 for m in members if m.params),
+            )
+        )
     return out

@@ -8,13 +8,13 @@ normalised once (a kernel is always a pair by the time anyone reads it).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 from pydantic import BaseModel
 
 from ..errors import PathPart, Problem
-from ..spec.network import INPUT
 
 Shape = tuple[int, ...]
 
@@ -72,7 +72,7 @@ class Graph:
     @property
     def layers(self) -> list[Node]:
         """The nodes that are layers: all but the inputs."""
-        return self.nodes[len(self.inputs):]
+        return self.nodes[len(self.inputs) :]
 
     @property
     def output_map(self) -> dict[str, str]:

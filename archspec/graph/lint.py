@@ -8,7 +8,7 @@ warnings or, under --strict, errors.
 
 from __future__ import annotations
 
-from typing import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from ..errors import Problem
 from ..kinds.arith import dropped_border
@@ -44,14 +44,20 @@ def border_dropped(graph: Graph, report: Report) -> Iterable[Problem]:
         # zeros a zeropad added at the far border are not input: dropping them loses nothing
         padded = source.attrs.padding if source.op == "zeropad" else ((0, 0), (0, 0))  # type: ignore[union-attr]
         lost = [
-            max(dropped_border(inp[a], kernel[a], stride[a], dilation[a]) - padded[a][1], 0) if kernel[a] >= stride[a] else 0
+            max(dropped_border(inp[a], kernel[a], stride[a], dilation[a]) - padded[a][1], 0)
+            if kernel[a] >= stride[a]
+            else 0
             for a in (0, 1)
         ]
         if any(lost):
-            yield graph.problem(node.path, (
-                f"layer {node.name!r}: a {kernel[0]}x{kernel[1]} window at stride {stride[0]}x{stride[1]} does not fit "
-                f"the {inp[0]}x{inp[1]} input: the last {lost[0]} row(s) and {lost[1]} column(s) are never read"),
-                "pad the input (zeropad or padding: same) or change the stride if the border matters")
+            yield graph.problem(
+                node.path,
+                (
+                    f"layer {node.name!r}: a {kernel[0]}x{kernel[1]} window at stride {stride[0]}x{stride[1]} does not fit "
+                    f"the {inp[0]}x{inp[1]} input: the last {lost[0]} row(s) and {lost[1]} column(s) are never read"
+                ),
+                "pad the input (zeropad or padding: same) or change the stride if the border matters",
+            )
 
 
 WINDOW_HINTS = {
@@ -65,8 +71,11 @@ a convolution is not."""
 def window_larger_than_input(graph: Graph, report: Report) -> Iterable[Problem]:
     for node, inp, (kernel, _, _) in _windows(graph, report):
         if kernel[0] > inp[0] or kernel[1] > inp[1]:
-            yield graph.problem(node.path, f"layer {node.name!r}: its {kernel[0]}x{kernel[1]} window is larger than its {inp[0]}x{inp[1]} input",
-                                WINDOW_HINTS.get(node.op, "a smaller window reads the same input"))
+            yield graph.problem(
+                node.path,
+                f"layer {node.name!r}: its {kernel[0]}x{kernel[1]} window is larger than its {inp[0]}x{inp[1]} input",
+                WINDOW_HINTS.get(node.op, "a smaller window reads the same input"),
+            )
 
 
 def huge_fan_in(graph: Graph, report: Report) -> Iterable[Problem]:
@@ -75,8 +84,11 @@ def huge_fan_in(graph: Graph, report: Report) -> Iterable[Problem]:
         if node.op == "dense":
             fan_in = by_name[node.name].params // max(node.attrs.units, 1)  # type: ignore[union-attr]
             if fan_in > HUGE_FAN_IN:
-                yield graph.problem(node.path, f"layer {node.name!r}: a dense layer reading {fan_in:,} values",
-                                    "downsample or global-pool before flattening")
+                yield graph.problem(
+                    node.path,
+                    f"layer {node.name!r}: a dense layer reading {fan_in:,} values",
+                    "downsample or global-pool before flattening",
+                )
 
 
 def softmax_not_last(graph: Graph, report: Report) -> Iterable[Problem]:
@@ -85,26 +97,39 @@ def softmax_not_last(graph: Graph, report: Report) -> Iterable[Problem]:
         if node.name in outputs:
             continue
         if node.activation == "softmax":
-            yield graph.problem(node.path, f"layer {node.name!r}: softmax before the last layer",
-                                "softmax turns outputs into class probabilities; it usually ends the network (or one of its outputs)")
+            yield graph.problem(
+                node.path,
+                f"layer {node.name!r}: softmax before the last layer",
+                "softmax turns outputs into class probabilities; it usually ends the network (or one of its outputs)",
+            )
 
 
 def early_global_receptive_field(graph: Graph, report: Report) -> Iterable[Problem]:
     # a 1x1 map from a global pool is a vector in map form (squeeze-and-excitation), not context
     h, w = graph.image_size
-    spatial = [info for info in report.layers if len(info.output_shape) == 3 and (info.output_shape[:2] != (1, 1) or (h, w) == (1, 1))]
+    spatial = [
+        info
+        for info in report.layers
+        if len(info.output_shape) == 3 and (info.output_shape[:2] != (1, 1) or (h, w) == (1, 1))
+    ]
     for index, info in enumerate(spatial):
         if info.receptive_field[0] >= h and info.receptive_field[1] >= w:
             if index < len(spatial) * EARLY_FRACTION:
                 node = graph.node(info.name)
-                yield graph.problem(node.path, (
-                    f"layer {info.name!r}: its receptive field ({info.receptive_field[0]}x{info.receptive_field[1]}) "
-                    f"already covers the whole {h}x{w} input, {len(spatial) - index - 1} spatial layers before the end"),
-                    "later layers cannot see more context; the network may be deeper than the input needs")
+                yield graph.problem(
+                    node.path,
+                    (
+                        f"layer {info.name!r}: its receptive field ({info.receptive_field[0]}x{info.receptive_field[1]}) "
+                        f"already covers the whole {h}x{w} input, {len(spatial) - index - 1} spatial layers before the end"
+                    ),
+                    "later layers cannot see more context; the network may be deeper than the input needs",
+                )
             return
 
 
-PASS_THROUGH = frozenset({"flatten", "reshape", "dropout", "pool", "crop", "zeropad", "stochastic_depth", "upsample", "resize", "concat"})
+PASS_THROUGH = frozenset(
+    {"flatten", "reshape", "dropout", "pool", "crop", "zeropad", "stochastic_depth", "upsample", "resize", "concat"}
+)
 """Ops that move, pick or average values without weighing them: a clipped value stays clipped through them."""
 LOGIT_TASKS = {"classification": "softmax", "multilabel": "sigmoid", "segmentation": "softmax"}
 """Tasks whose output, when it ends in no activation, is logits: the loss applies this to them."""
@@ -126,19 +151,24 @@ def clipping(name: str, by_name: Mapping[str, Node]) -> Node | None:
     return None
 
 
-CLIPPED = {"relu": "negative logits become 0: every class the layer rules out ties at one probability, and its gradient stops",
-           "relu6": "negative logits become 0: every class the layer rules out ties at one probability, and its gradient stops",
-           "sigmoid": "the logits stay between 0 and 1, so no probability can get near 0 or 1",
-           "hard_sigmoid": "the logits stay between 0 and 1, so no probability can get near 0 or 1",
-           "tanh": "the logits stay between -1 and 1, so no probability can get near 0 or 1",
-           "softsign": "the logits stay between -1 and 1, so no probability can get near 0 or 1"}
+CLIPPED = {
+    "relu": "negative logits become 0: every class the layer rules out ties at one probability, and its gradient stops",
+    "relu6": "negative logits become 0: every class the layer rules out ties at one probability, and its gradient stops",
+    "sigmoid": "the logits stay between 0 and 1, so no probability can get near 0 or 1",
+    "hard_sigmoid": "the logits stay between 0 and 1, so no probability can get near 0 or 1",
+    "tanh": "the logits stay between -1 and 1, so no probability can get near 0 or 1",
+    "softsign": "the logits stay between -1 and 1, so no probability can get near 0 or 1",
+}
 """What an activation on the logits does to the probabilities made from them (others: see the fallback in `_clipped`)."""
 
 
 def _clipped(graph: Graph, source: Node, what: str) -> Problem:
     why = CLIPPED.get(source.activation, "the loss reads the activation's output instead of the layer's own sums")
-    return graph.problem(source.path, f"layer {source.name!r}: {source.activation} on the logits {what}: {why}",
-                         "leave the logits' layer without an activation (`activation: linear` on it overrides one from `defaults`)")
+    return graph.problem(
+        source.path,
+        f"layer {source.name!r}: {source.activation} on the logits {what}: {why}",
+        "leave the logits' layer without an activation (`activation: linear` on it overrides one from `defaults`)",
+    )
 
 
 def logits_clipped(graph: Graph, report: Report, tasks: Mapping[str, str]) -> Iterable[Problem]:
@@ -148,7 +178,9 @@ def logits_clipped(graph: Graph, report: Report, tasks: Mapping[str, str]) -> It
     by_name = {node.name: node for node in graph.nodes}
     flagged: set[str] = set()
     for node in graph.layers:
-        if node.op == "activation" and (node.activation == "softmax" or (node.activation == "sigmoid" and node.name in outputs)):
+        if node.op == "activation" and (
+            node.activation == "softmax" or (node.activation == "sigmoid" and node.name in outputs)
+        ):
             source = clipping(node.inputs[0], by_name)
             if source is not None and source.name not in flagged:
                 flagged.add(source.name)
@@ -163,9 +195,18 @@ def logits_clipped(graph: Graph, report: Report, tasks: Mapping[str, str]) -> It
             yield _clipped(graph, source, f"that output {key!r} gives (its {tasks[key]} loss applies the {applied})")
 
 
-RULES: tuple[Rule, ...] = (border_dropped, window_larger_than_input, huge_fan_in, softmax_not_last, early_global_receptive_field)
+RULES: tuple[Rule, ...] = (
+    border_dropped,
+    window_larger_than_input,
+    huge_fan_in,
+    softmax_not_last,
+    early_global_receptive_field,
+)
 
 
 def lint(graph: Graph, report: Report, tasks: Mapping[str, str] | None = None) -> list[Problem]:
     """Every rule's findings; `tasks` (each output's task) lets the logits rule know which outputs give logits."""
-    return [*(problem for rule in RULES for problem in rule(graph, report)), *logits_clipped(graph, report, tasks or {})]
+    return [
+        *(problem for rule in RULES for problem in rule(graph, report)),
+        *logits_clipped(graph, report, tasks or {}),
+    ]

@@ -100,7 +100,9 @@ class Report:
     @property
     def output_shape(self) -> Shape:
         """The first output's shape (the only one's, in most networks)."""
-        return self.layer(next(iter(self.outputs.values()))).output_shape if self.outputs else self.layers[-1].output_shape
+        return (
+            self.layer(next(iter(self.outputs.values()))).output_shape if self.outputs else self.layers[-1].output_shape
+        )
 
     @property
     def output_shapes(self) -> dict[str, Shape]:
@@ -117,7 +119,10 @@ class Report:
             "name": self.name,
             "input_shape": list(self.input_shape),
             "inputs": {name: list(shape) for name, shape in self.inputs.items()},
-            "outputs": {name: {"layer": node, "shape": list(self.layer(node).output_shape)} for name, node in self.outputs.items()},
+            "outputs": {
+                name: {"layer": node, "shape": list(self.layer(node).output_shape)}
+                for name, node in self.outputs.items()
+            },
             "layers": [
                 {
                     "name": l.name,
@@ -133,7 +138,10 @@ class Report:
                 }
                 for l in self.layers
             ],
-            "blocks": [{**asdict(g), "output_shape": list(g.output_shape), "receptive_field": list(g.receptive_field)} for g in self.groups],
+            "blocks": [
+                {**asdict(g), "output_shape": list(g.output_shape), "receptive_field": list(g.receptive_field)}
+                for g in self.groups
+            ],
             "total_params": self.total_params,
             "trainable_params": self.trainable_params,
             "non_trainable_params": self.non_trainable_params,

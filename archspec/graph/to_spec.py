@@ -39,7 +39,9 @@ def node_layer(node: Node, previous: str) -> dict[str, Any]:
     return {node.op: settings}
 
 
-def graph_to_spec(graph: Graph, *, training: dict[str, Any] | None = None, description: str | None = None) -> dict[str, Any]:
+def graph_to_spec(
+    graph: Graph, *, training: dict[str, Any] | None = None, description: str | None = None
+) -> dict[str, Any]:
     layers = []
     previous = graph.nodes[0].name
     for node in graph.layers:

@@ -30,13 +30,19 @@ def compare(graph: Graph, report: Report, model: Any) -> list[str]:
             continue
         keras_shape = tuple(layer.output.shape[1:])
         if keras_shape != info.output_shape:
-            wrong.append(f"node {info.name!r}: kind {ops[info.name]!r} computes shape {list(info.output_shape)} "
-                         f"but its Keras layer gives {list(keras_shape)}")
+            wrong.append(
+                f"node {info.name!r}: kind {ops[info.name]!r} computes shape {list(info.output_shape)} "
+                f"but its Keras layer gives {list(keras_shape)}"
+            )
         if layer.count_params() != info.params:
-            wrong.append(f"node {info.name!r}: kind {ops[info.name]!r} counts {info.params:,} parameters "
-                         f"but its Keras layer has {layer.count_params():,}")
+            wrong.append(
+                f"node {info.name!r}: kind {ops[info.name]!r} counts {info.params:,} parameters "
+                f"but its Keras layer has {layer.count_params():,}"
+            )
     if model.count_params() != report.total_params:
-        wrong.append(f"total: {report.total_params:,} static parameters but the Keras model has {model.count_params():,}")
+        wrong.append(
+            f"total: {report.total_params:,} static parameters but the Keras model has {model.count_params():,}"
+        )
     return wrong
 
 
@@ -45,8 +51,16 @@ def check_graph(graph: Graph, report: Report) -> Any:
     model = to_keras(graph)
     wrong = compare(graph, report, model)
     if wrong:
-        raise SpecError([graph.problem((), f"shape engine and Keras disagree: {w}",
-                                       "a kind's shape rule or parameter count does not match its emitter") for w in wrong])
+        raise SpecError(
+            [
+                graph.problem(
+                    (),
+                    f"shape engine and Keras disagree: {w}",
+                    "a kind's shape rule or parameter count does not match its emitter",
+                )
+                for w in wrong
+            ]
+        )
     return model
 
 

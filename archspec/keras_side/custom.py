@@ -100,7 +100,9 @@ class LayerScale(keras.layers.Layer):
         self.init = init
 
     def build(self, input_shape):
-        self.gamma = self.add_weight(shape=(input_shape[-1],), initializer=keras.initializers.Constant(self.init), name="gamma")
+        self.gamma = self.add_weight(
+            shape=(input_shape[-1],), initializer=keras.initializers.Constant(self.init), name="gamma"
+        )
 
     def call(self, x):
         return x * self.gamma
@@ -148,9 +150,19 @@ class EpochSchedule(keras.optimizers.schedules.LearningRateSchedule):
     between the end of warmup and the end of the last epoch.
     """
 
-    def __init__(self, learning_rate: float, steps_per_epoch: int, epochs: int, kind: str = "constant",
-                 warmup: int = 0, every: int | None = None, factor: float = 0.1, min_learning_rate: float = 0.0,
-                 peak_at: float = 0.3, anneal: str = "cosine") -> None:
+    def __init__(
+        self,
+        learning_rate: float,
+        steps_per_epoch: int,
+        epochs: int,
+        kind: str = "constant",
+        warmup: int = 0,
+        every: int | None = None,
+        factor: float = 0.1,
+        min_learning_rate: float = 0.0,
+        peak_at: float = 0.3,
+        anneal: str = "cosine",
+    ) -> None:
         self.learning_rate = float(learning_rate)
         self.steps_per_epoch = int(steps_per_epoch)
         self.epochs = int(epochs)
@@ -198,9 +210,16 @@ class EpochSchedule(keras.optimizers.schedules.LearningRateSchedule):
 
     def get_config(self) -> dict[str, Any]:
         return {
-            "learning_rate": self.learning_rate, "steps_per_epoch": self.steps_per_epoch, "epochs": self.epochs,
-            "kind": self.kind, "warmup": self.warmup, "every": self.every, "factor": self.factor,
-            "min_learning_rate": self.min_learning_rate, "peak_at": self.peak_at, "anneal": self.anneal,
+            "learning_rate": self.learning_rate,
+            "steps_per_epoch": self.steps_per_epoch,
+            "epochs": self.epochs,
+            "kind": self.kind,
+            "warmup": self.warmup,
+            "every": self.every,
+            "factor": self.factor,
+            "min_learning_rate": self.min_learning_rate,
+            "peak_at": self.peak_at,
+            "anneal": self.anneal,
         }
 
 
@@ -211,7 +230,9 @@ class SumSquaredError(keras.losses.Loss):
     Outputs are probabilities (a softmax layer); with ``from_logits`` the softmax is applied here.
     """
 
-    def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0, name: str = "sum_squared_error", **kwargs: Any) -> None:
+    def __init__(
+        self, from_logits: bool = False, label_smoothing: float = 0.0, name: str = "sum_squared_error", **kwargs: Any
+    ) -> None:
         super().__init__(name=name, **kwargs)
         self.from_logits = from_logits
         self.label_smoothing = label_smoothing
@@ -238,15 +259,27 @@ class GroupedConv2D(keras.layers.Layer):
     are. Keras runs grouped Conv2D on TensorFlow as an XLA function, which tf2onnx cannot convert;
     `archspec export` swaps this layer in for the ONNX file only."""
 
-    def __init__(self, filters: int, kernel_size=(3, 3), strides=(1, 1), padding: str = "valid", dilation_rate=(1, 1),
-                 groups: int = 1, use_bias: bool = True, activation: Any = None, **kwargs):
+    def __init__(
+        self,
+        filters: int,
+        kernel_size=(3, 3),
+        strides=(1, 1),
+        padding: str = "valid",
+        dilation_rate=(1, 1),
+        groups: int = 1,
+        use_bias: bool = True,
+        activation: Any = None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.filters, self.groups, self.use_bias, self.padding = filters, groups, use_bias, padding
         self.kernel_size, self.strides, self.dilation_rate = tuple(kernel_size), tuple(strides), tuple(dilation_rate)
         self.activation = keras.activations.get(activation)
 
     def build(self, input_shape):
-        self.kernel = self.add_weight(shape=(*self.kernel_size, input_shape[-1] // self.groups, self.filters), name="kernel")
+        self.kernel = self.add_weight(
+            shape=(*self.kernel_size, input_shape[-1] // self.groups, self.filters), name="kernel"
+        )
         self.bias = self.add_weight(shape=(self.filters,), initializer="zeros", name="bias") if self.use_bias else None
 
     def call(self, x):
@@ -256,20 +289,34 @@ class GroupedConv2D(keras.layers.Layer):
             y = ops.depthwise_conv(x, kernel, self.strides, self.padding, dilation_rate=self.dilation_rate)
         else:
             pieces = zip(ops.split(x, self.groups, axis=-1), ops.split(self.kernel, self.groups, axis=-1))
-            y = ops.concatenate([ops.conv(xi, ki, self.strides, self.padding, dilation_rate=self.dilation_rate) for xi, ki in pieces], axis=-1)
+            y = ops.concatenate(
+                [ops.conv(xi, ki, self.strides, self.padding, dilation_rate=self.dilation_rate) for xi, ki in pieces],
+                axis=-1,
+            )
         if self.use_bias:
             y = y + self.bias
         return self.activation(y)
 
     def compute_output_shape(self, input_shape):
         b, h, w, _ = input_shape
-        oh, ow = (conv_length(n, k, s, self.padding, d) for n, k, s, d in zip((h, w), self.kernel_size, self.strides, self.dilation_rate))
+        oh, ow = (
+            conv_length(n, k, s, self.padding, d)
+            for n, k, s, d in zip((h, w), self.kernel_size, self.strides, self.dilation_rate)
+        )
         return (b, oh, ow, self.filters)
 
     def get_config(self):
-        return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size, "strides": self.strides,
-                "padding": self.padding, "dilation_rate": self.dilation_rate, "groups": self.groups, "use_bias": self.use_bias,
-                "activation": keras.activations.serialize(self.activation)}
+        return {
+            **super().get_config(),
+            "filters": self.filters,
+            "kernel_size": self.kernel_size,
+            "strides": self.strides,
+            "padding": self.padding,
+            "dilation_rate": self.dilation_rate,
+            "groups": self.groups,
+            "use_bias": self.use_bias,
+            "activation": keras.activations.serialize(self.activation),
+        }
 
 
 @keras.saving.register_keras_serializable(package="archspec")
@@ -335,10 +382,22 @@ class SegmentationLoss(keras.losses.Loss):
     and Dice per image would push every class it lacks towards zero, which can silence a class for good.
     `classes` 1 is one sigmoid channel (foreground or not), its masks (B, H, W, 1) of 0 and 1."""
 
-    def __init__(self, classes: int, from_logits: bool = False, crossentropy: bool = True, dice: bool = False,
-                 name: str = "segmentation", **kwargs: Any) -> None:
+    def __init__(
+        self,
+        classes: int,
+        from_logits: bool = False,
+        crossentropy: bool = True,
+        dice: bool = False,
+        name: str = "segmentation",
+        **kwargs: Any,
+    ) -> None:
         super().__init__(name=name, **kwargs)
-        self.classes, self.from_logits, self.crossentropy, self.dice = int(classes), bool(from_logits), bool(crossentropy), bool(dice)
+        self.classes, self.from_logits, self.crossentropy, self.dice = (
+            int(classes),
+            bool(from_logits),
+            bool(crossentropy),
+            bool(dice),
+        )
 
     def call(self, y_true: Any, y_pred: Any) -> Any:
         y_pred = ops.convert_to_tensor(y_pred)
@@ -346,12 +405,20 @@ class SegmentationLoss(keras.losses.Loss):
             p = ops.sigmoid(y_pred) if self.from_logits else y_pred
             truth = ops.cast(y_true, p.dtype)
             probs, onehot = ops.concatenate([1 - p, p], axis=-1), ops.concatenate([1 - truth, truth], axis=-1)
-            pixel = ops.binary_crossentropy(truth, y_pred, from_logits=self.from_logits)[..., 0] if self.crossentropy else None
+            pixel = (
+                ops.binary_crossentropy(truth, y_pred, from_logits=self.from_logits)[..., 0]
+                if self.crossentropy
+                else None
+            )
         else:
             labels = ops.cast(y_true, "int32")
             probs = ops.softmax(y_pred, axis=-1) if self.from_logits else y_pred
             onehot = ops.one_hot(labels, self.classes, dtype=probs.dtype)
-            pixel = ops.sparse_categorical_crossentropy(labels, y_pred, from_logits=self.from_logits) if self.crossentropy else None
+            pixel = (
+                ops.sparse_categorical_crossentropy(labels, y_pred, from_logits=self.from_logits)
+                if self.crossentropy
+                else None
+            )
         total = ops.mean(pixel, axis=(1, 2)) if pixel is not None else ops.zeros(ops.shape(probs)[:1], probs.dtype)
         if self.dice:
             inter = ops.sum(onehot * probs, axis=(0, 1, 2))
@@ -360,11 +427,28 @@ class SegmentationLoss(keras.losses.Loss):
         return total
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "classes": self.classes, "from_logits": self.from_logits, "crossentropy": self.crossentropy,
-                "dice": self.dice}
+        return {
+            **super().get_config(),
+            "classes": self.classes,
+            "from_logits": self.from_logits,
+            "crossentropy": self.crossentropy,
+            "dice": self.dice,
+        }
 
 
 CUSTOM_OBJECTS = {
-    cls.__name__: cls for cls in (LocalResponseNormalization, SumPooling2D, GlobalSumPooling2D, LayerScale, ScaledAdd, GroupedConv2D, ErfGelu, ConstantNormalization,
-                                  EpochSchedule, SumSquaredError, SegmentationLoss)
+    cls.__name__: cls
+    for cls in (
+        LocalResponseNormalization,
+        SumPooling2D,
+        GlobalSumPooling2D,
+        LayerScale,
+        ScaledAdd,
+        GroupedConv2D,
+        ErfGelu,
+        ConstantNormalization,
+        EpochSchedule,
+        SumSquaredError,
+        SegmentationLoss,
+    )
 }

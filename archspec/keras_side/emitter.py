@@ -6,14 +6,16 @@ only walks the graph. Keras is imported when a model is built, not before.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from ..graph import checked
 from ..graph.infer import MAX_ACTIVATIONS, MAX_PARAMS
 from ..graph.ir import Graph
 from ..kinds.registry import OPS
 from ..spec.loading import SpecLike
-from .backend import deep_recursion, keras as import_keras
+from .backend import deep_recursion
+from .backend import keras as import_keras
 from .weights import load_weights
 
 
@@ -47,15 +49,35 @@ def set_frozen(model: Any, frozen: set[str], names: set[str]) -> None:
             layer.trainable = layer.name not in frozen
 
 
-def build(spec: SpecLike, *, weights: Any = None, strict_weights: bool = False, weights_by_shape: bool = False, freeze: Sequence[str] | None = None,
-          freeze_bn: bool | None = None, max_params: int | None = MAX_PARAMS, max_activations: int | None = MAX_ACTIVATIONS,
-          include_top: bool = True, pooling: str | None = None, **overrides: Any) -> Any:
+def build(
+    spec: SpecLike,
+    *,
+    weights: Any = None,
+    strict_weights: bool = False,
+    weights_by_shape: bool = False,
+    freeze: Sequence[str] | None = None,
+    freeze_bn: bool | None = None,
+    max_params: int | None = MAX_PARAMS,
+    max_activations: int | None = MAX_ACTIVATIONS,
+    include_top: bool = True,
+    pooling: str | None = None,
+    **overrides: Any,
+) -> Any:
     """A Keras model (``keras.Model``) for the spec. Every static check runs first (``graph.checked``, as
     `validate`), before Keras allocates.
 
     ``weights``: a source of pretrained weights (see ``weights.py``); the model's ``transfer`` attribute is then
     the report of what moved. ``freeze``/``freeze_bn`` replace the spec's ``training.freeze``/``freeze_bn``."""
-    graph, _ = checked(spec, include_top=include_top, pooling=pooling, max_params=max_params, max_activations=max_activations, freeze=freeze, freeze_bn=freeze_bn, **overrides)
+    graph, _ = checked(
+        spec,
+        include_top=include_top,
+        pooling=pooling,
+        max_params=max_params,
+        max_activations=max_activations,
+        freeze=freeze,
+        freeze_bn=freeze_bn,
+        **overrides,
+    )
     model = to_keras(graph)
     if weights is not None:
         model.transfer = load_weights(model, weights, strict=strict_weights, by_shape=weights_by_shape)

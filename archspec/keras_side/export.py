@@ -49,16 +49,26 @@ def infer_format(output: str | os.PathLike[str] | None) -> str | None:
 
 
 def default_output(name: str, fmt: str) -> Path:
-    return Path("build") / ({"savedmodel": f"{name}_savedmodel", "onnx": f"{name}.onnx", "tflite": f"{name}.tflite"}[fmt])
+    return (
+        Path("build") / ({"savedmodel": f"{name}_savedmodel", "onnx": f"{name}.onnx", "tflite": f"{name}.tflite"}[fmt])
+    )
 
 
-def load_source(source: str | os.PathLike[str], *, weights: Any = None, strict_weights: bool = False, weights_by_shape: bool = False,
-                **overrides: Any) -> Any:
+def load_source(
+    source: str | os.PathLike[str],
+    *,
+    weights: Any = None,
+    strict_weights: bool = False,
+    weights_by_shape: bool = False,
+    **overrides: Any,
+) -> Any:
     """A Keras model from a .keras file, or built from a spec (YAML/JSON); with `weights`, those weights
     transferred into it (``model.transfer`` is the report)."""
     path = Path(source)
     if path.suffix.lower() in SPEC_SUFFIXES:
-        return build(path, weights=weights, strict_weights=strict_weights, weights_by_shape=weights_by_shape, **overrides)
+        return build(
+            path, weights=weights, strict_weights=strict_weights, weights_by_shape=weights_by_shape, **overrides
+        )
     if overrides:
         raise SpecError(Problem("--set applies to specs, not to saved models", file=str(path)))
     if path.exists() and path.suffix.lower() != ".keras":
@@ -73,11 +83,18 @@ def _check_target(target: Path, force: bool, fmt: str) -> None:
     refuse_existing(target, force)
     if target.exists() and target.is_dir() != (fmt == "savedmodel"):
         kind = "directory" if target.is_dir() else "file"
-        raise SpecError(Problem(f"{target} is a {kind}; refusing to replace it with a {'directory' if kind == 'file' else 'file'}", file=str(target)))
+        raise SpecError(
+            Problem(
+                f"{target} is a {kind}; refusing to replace it with a {'directory' if kind == 'file' else 'file'}",
+                file=str(target),
+            )
+        )
 
 
 def _converter_missing(fmt: str, exc: ImportError) -> SpecError:
-    needs = {"onnx": "tf2onnx (pip install tf2onnx)", "tflite": "TensorFlow's converter", "savedmodel": "TensorFlow"}[fmt]
+    needs = {"onnx": "tf2onnx (pip install tf2onnx)", "tflite": "TensorFlow's converter", "savedmodel": "TensorFlow"}[
+        fmt
+    ]
     return SpecError(Problem(f"exporting to {fmt} needs {needs}: {exc}", hint="pip install 'archspec[export]'"))
 
 
@@ -92,7 +109,9 @@ def _signature(model: Any, fmt: str) -> dict[str, Any]:
         return {}
     import tensorflow as tf
 
-    def spec(t: Any, name: str) -> Any:  # float32, or what the input says (uint8 pixels, for a model carrying its preprocessing)
+    def spec(
+        t: Any, name: str
+    ) -> Any:  # float32, or what the input says (uint8 pixels, for a model carrying its preprocessing)
         return tf.TensorSpec((None, *t.shape[1:]), getattr(t, "dtype", None) or tf.float32, name=name)
 
     if isinstance(model.input, dict):
@@ -129,15 +148,24 @@ def _for_onnx(model: Any) -> Any:
     def clone(layer: Any) -> Any:
         c = layer.get_config()
         if _normalization(layer):
-            flat = lambda t: np.asarray(t, dtype="float64").reshape(-1).tolist()  # noqa: E731
+            flat = lambda t: np.asarray(t, dtype="float64").reshape(-1).tolist()
             return ConstantNormalization(flat(layer.mean), flat(layer.variance), name=layer.name)
         if _gelu(layer):
             if type(layer).__name__ == "Activation":
                 return ErfGelu(name=layer.name)
             c["activation"] = erf_gelu
         if _grouped(layer):
-            return GroupedConv2D(c["filters"], c["kernel_size"], c["strides"], c["padding"], c["dilation_rate"], c["groups"], c["use_bias"],
-                                 c["activation"], name=layer.name)
+            return GroupedConv2D(
+                c["filters"],
+                c["kernel_size"],
+                c["strides"],
+                c["padding"],
+                c["dilation_rate"],
+                c["groups"],
+                c["use_bias"],
+                c["activation"],
+                name=layer.name,
+            )
         return layer.__class__.from_config(c)
 
     lowered = keras.models.clone_model(model, clone_function=clone)
@@ -154,8 +182,14 @@ def _onnx_check(path: Path) -> None:
     except ImportError:
         return
     model = onnx.load(str(path))
-    bad = sorted({n.op_type for n in model.graph.node if n.domain not in ("", "ai.onnx", "ai.onnx.ml", "com.microsoft")
-                  or n.op_type in ("StatefulPartitionedCall", "PartitionedCall")})
+    bad = sorted(
+        {
+            n.op_type
+            for n in model.graph.node
+            if n.domain not in ("", "ai.onnx", "ai.onnx.ml", "com.microsoft")
+            or n.op_type in ("StatefulPartitionedCall", "PartitionedCall")
+        }
+    )
     if bad:
         raise SpecError(Problem(f"tf2onnx left TensorFlow ops it could not convert: {', '.join(bad)}"))
     try:
@@ -201,15 +235,26 @@ def export_model(model: Any, output: str | os.PathLike[str], fmt: str, *, force:
     return target
 
 
-def export(source: str | os.PathLike[str], output: str | os.PathLike[str] | None = None, fmt: str | None = None, *,
-           force: bool = False, weights: Any = None, strict_weights: bool = False, weights_by_shape: bool = False, log: Any = None,
-           **overrides: Any) -> Path:
+def export(
+    source: str | os.PathLike[str],
+    output: str | os.PathLike[str] | None = None,
+    fmt: str | None = None,
+    *,
+    force: bool = False,
+    weights: Any = None,
+    strict_weights: bool = False,
+    weights_by_shape: bool = False,
+    log: Any = None,
+    **overrides: Any,
+) -> Path:
     """Export a .keras model or a spec; the format defaults to what the output's extension says.
 
     ``weights``: trained weights to transfer first (see ``weights.py``); ``log`` receives the transfer report."""
     fmt = fmt or infer_format(output)
     check_request(output, fmt, force)
-    model = load_source(source, weights=weights, strict_weights=strict_weights, weights_by_shape=weights_by_shape, **overrides)
+    model = load_source(
+        source, weights=weights, strict_weights=strict_weights, weights_by_shape=weights_by_shape, **overrides
+    )
     if weights is not None and log is not None:
         log(model.transfer.text().rstrip())
     target = Path(output) if output is not None else default_output(model.name, fmt)
@@ -227,6 +272,7 @@ def run_exported(path: str | os.PathLike[str], x: Any) -> Any:
 
     path = Path(path)
     named = isinstance(x, dict)
+
     def typed(v: Any) -> Any:  # uint8 pixels stay uint8 (a model carrying its preprocessing takes them so)
         v = np.asarray(v)
         return v if v.dtype == np.uint8 else v.astype("float32")
@@ -257,14 +303,19 @@ def run_exported(path: str | os.PathLike[str], x: Any) -> Any:
 
             import tensorflow as tf
 
-            def Interpreter(model_path: str) -> Any:  # noqa: N802
+            def Interpreter(model_path: str) -> Any:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")  # its deprecation notice points at ai_edge_litert
                     return tf.lite.Interpreter(model_path=model_path)
+
         interpreter = Interpreter(model_path=str(path))
         if named or len(interpreter.get_output_details()) > 1:  # the signature holds the names
             runner = interpreter.get_signature_runner("serving_default")
-            return result(runner(**x) if named else runner(**{interpreter.get_signature_list()["serving_default"]["inputs"][0]: x}))
+            return result(
+                runner(**x)
+                if named
+                else runner(**{interpreter.get_signature_list()["serving_default"]["inputs"][0]: x})
+            )
         inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
         interpreter.resize_tensor_input(inp["index"], list(x.shape))
         interpreter.allocate_tensors()

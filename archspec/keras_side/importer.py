@@ -62,7 +62,9 @@ def _describe(op: Any, node: Any, keras: Any) -> tuple[str, Any]:
     tensors = [a for a in args if isinstance(a, keras.KerasTensor)]
     numbers = [a for a in args if not isinstance(a, keras.KerasTensor)]
     if len(tensors) == 1 and len(numbers) == 1 and len(args) == 2 and _is_number(numbers[0]):
-        return f"ops.{cls}:constant", ConstantOp(op.name, cls, float(numbers[0]), not isinstance(args[0], keras.KerasTensor))
+        return f"ops.{cls}:constant", ConstantOp(
+            op.name, cls, float(numbers[0]), not isinstance(args[0], keras.KerasTensor)
+        )
     if tensors and not numbers and not node.arguments.kwargs:
         return f"ops.{cls}", op
     return f"ops.{cls}(...)", op
@@ -101,32 +103,53 @@ def _graph(model: Any) -> tuple[list[Any], list[_Row], Any]:
     def functional(m: Any) -> Any:
         fn = getattr(m, "_functional", None) if isinstance(m, keras.Sequential) else m
         if fn is None or not hasattr(fn, "_nodes_by_depth"):
-            raise SpecError(Problem(f"model {m.name!r} is not a functional or built Sequential model",
-                                    hint="give a keras.Model built with keras.Input (subclassed models have no graph to import)"))
+            raise SpecError(
+                Problem(
+                    f"model {m.name!r} is not a functional or built Sequential model",
+                    hint="give a keras.Model built with keras.Input (subclassed models have no graph to import)",
+                )
+            )
         return fn
 
     def walk(m: Any, outer: int | None) -> int:
         """Add the rows of model `m` whose input is the operation `outer` (None: the model input); returns its output's id."""
         fn = functional(m)
         if outer is not None and (len(fn.inputs) != 1 or len(fn.outputs) != 1):
-            raise SpecError(Problem(f"nested model {m.name!r} has {len(fn.inputs)} inputs and {len(fn.outputs)} outputs; "
-                                    "archspec inlines nested models of one input and one output", hint="flatten the model first"))
+            raise SpecError(
+                Problem(
+                    f"nested model {m.name!r} has {len(fn.inputs)} inputs and {len(fn.outputs)} outputs; "
+                    "archspec inlines nested models of one input and one output",
+                    hint="flatten the model first",
+                )
+            )
         members = {id(n) for nodes in fn._nodes_by_depth.values() for n in nodes}
         for op in fn.operations:
             nodes = [n for n in op._inbound_nodes if id(n) in members]
             if len(nodes) != 1:
-                raise SpecError(Problem(f"layer {op.name!r} is used {len(nodes)} times in the model; archspec layers are used once",
-                                        hint="shared layers (weight sharing) cannot be written as a spec"))
+                raise SpecError(
+                    Problem(
+                        f"layer {op.name!r} is used {len(nodes)} times in the model; archspec layers are used once",
+                        hint="shared layers (weight sharing) cannot be written as a spec",
+                    )
+                )
             if type(op).__name__ == "InputLayer":
                 if outer is None:
                     inputs.append(op)
                 else:
                     alias[id(op)] = outer
                 continue
-            reads = [alias.get(id(t._keras_history.operation), id(t._keras_history.operation)) for t in nodes[0].input_tensors]
+            reads = [
+                alias.get(id(t._keras_history.operation), id(t._keras_history.operation))
+                for t in nodes[0].input_tensors
+            ]
             if isinstance(op, keras.Model):
                 if len(reads) != 1:
-                    raise SpecError(Problem(f"layer {op.name!r} is a nested model with {len(reads)} inputs", hint="flatten the model first"))
+                    raise SpecError(
+                        Problem(
+                            f"layer {op.name!r} is a nested model with {len(reads)} inputs",
+                            hint="flatten the model first",
+                        )
+                    )
                 alias[id(op)] = walk(op, reads[0])
                 continue
             key, view = _describe(op, nodes[0], keras)
@@ -195,8 +218,9 @@ GENERATED = "<string>"
 """Where ``loads`` locates problems in text it was given: here, the spec this module wrote."""
 
 
-def import_model(model: Any, *, source: str | None = None, verify: bool = True,
-                 input_shape: tuple[int, int, int] | None = None) -> str:
+def import_model(
+    model: Any, *, source: str | None = None, verify: bool = True, input_shape: tuple[int, int, int] | None = None
+) -> str:
     """The spec (YAML text) of a Keras model; SpecError naming every layer archspec cannot express.
 
     A model whose input leaves height or width open (MobileNetV3 by default) needs
@@ -228,10 +252,18 @@ def _blamed(problems: tuple[Problem, ...], label: str) -> list[Problem]:
 def _import(model: Any, label: str, source: str | None, verify: bool, input_shape: tuple[int, int, int] | None) -> str:
     input_layers, rows, graph = _graph(model)
     if not rows:
-        raise SpecError(Problem(f"model {model.name!r} has no layers: its output is its input, and a spec needs at least one layer",
-                                hint="import a model that computes something"))
+        raise SpecError(
+            Problem(
+                f"model {model.name!r} has no layers: its output is its input, and a spec needs at least one layer",
+                hint="import a model that computes something",
+            )
+        )
     # a vector input is written as a named input (`inputs: {name: [n]}`): `input:` is an image's [H, W, C]
-    named = len(input_layers) > 1 or isinstance(graph.input, dict) or any(len(_shape(op.output)) != 3 for op in input_layers)
+    named = (
+        len(input_layers) > 1
+        or isinstance(graph.input, dict)
+        or any(len(_shape(op.output)) != 3 for op in input_layers)
+    )
     names = _names(rows, input_layers, named)
     shapes = {names[id(op)]: _input_shape(op, input_shape if len(input_layers) == 1 else None) for op in input_layers}
     table = by_keras_class()
@@ -256,8 +288,10 @@ def _import(model: Any, label: str, source: str | None, verify: bool, input_shap
     if unsupported:
         raise SpecError([_unsupported(cls, reason, affected, table) for (cls, reason), affected in unsupported.items()])
     name = model.name if _NAME.match(model.name) else re.sub(r"[^A-Za-z0-9_.\-]", "_", model.name) or "imported"
-    header = (f"Imported by `archspec import`{f' from {Path(source).name}' if source else ''}: "
-              f"{len(rows)} layer{'s' if len(rows) != 1 else ''}, {model.count_params():,} parameters (weights are not part of a spec).")
+    header = (
+        f"Imported by `archspec import`{f' from {Path(source).name}' if source else ''}: "
+        f"{len(rows)} layer{'s' if len(rows) != 1 else ''}, {model.count_params():,} parameters (weights are not part of a spec)."
+    )
     spec: dict[str, Any] = {"name": name}
     if named:
         spec["inputs"] = {k: list(v) for k, v in shapes.items()}
@@ -277,21 +311,44 @@ def _input_shape(layer: Any, given: tuple[int, int, int] | None) -> list[int]:
     shape = _shape(layer.output)
     if given is not None:
         want = tuple(int(d) for d in given)
-        if len(want) != 3 or any(d < 1 for d in want) or any(k is not None and k != g for k, g in zip(shape, want)) or len(shape) != 3:
-            raise SpecError(Problem(f"{list(want)} does not fit the model's input {list(shape)}", file=GIVEN,
-                                    hint="give [height, width, channels] for the axes the model leaves open (None)"))
+        if (
+            len(want) != 3
+            or any(d < 1 for d in want)
+            or any(k is not None and k != g for k, g in zip(shape, want))
+            or len(shape) != 3
+        ):
+            raise SpecError(
+                Problem(
+                    f"{list(want)} does not fit the model's input {list(shape)}",
+                    file=GIVEN,
+                    hint="give [height, width, channels] for the axes the model leaves open (None)",
+                )
+            )
         if max(want) > MAX_SIZE:
-            raise SpecError(Problem(f"{list(want)}: a spec's sizes are at most {MAX_SIZE:,}", file=GIVEN,
-                                    hint="give the image size the spec is for, e.g. 224,224,3"))
+            raise SpecError(
+                Problem(
+                    f"{list(want)}: a spec's sizes are at most {MAX_SIZE:,}",
+                    file=GIVEN,
+                    hint="give the image size the spec is for, e.g. 224,224,3",
+                )
+            )
         shape = want
     if len(shape) not in (1, 3) or any(d is None or d < 1 for d in shape):
-        raise SpecError(Problem(f"the model's input {layer.name!r} has shape {list(shape)}; archspec needs a fixed [height, width, channels] "
-                                "image (or a [length] vector)",
-                                hint="for a model that takes any image size, give the size: --input-shape 224,224,3 "
-                                     "(Python: input_shape=(224, 224, 3))"))
+        raise SpecError(
+            Problem(
+                f"the model's input {layer.name!r} has shape {list(shape)}; archspec needs a fixed [height, width, channels] "
+                "image (or a [length] vector)",
+                hint="for a model that takes any image size, give the size: --input-shape 224,224,3 "
+                "(Python: input_shape=(224, 224, 3))",
+            )
+        )
     if max(shape) > MAX_SIZE:  # type: ignore[type-var]
-        raise SpecError(Problem(f"the model's input {layer.name!r} has shape {list(shape)}; a spec's sizes are at most {MAX_SIZE:,}",
-                                hint="archspec cannot write a spec for this input size"))
+        raise SpecError(
+            Problem(
+                f"the model's input {layer.name!r} has shape {list(shape)}; a spec's sizes are at most {MAX_SIZE:,}",
+                hint="archspec cannot write a spec for this input size",
+            )
+        )
     return [int(d) for d in shape]  # type: ignore[arg-type]
 
 
@@ -302,8 +359,13 @@ def _outputs(model: Any, names: dict[int, str], inputs: list[Any]) -> dict[str, 
     that is already an output, cannot be written as a spec and is refused (dropping it would give a model
     with fewer outputs than the one imported)."""
     structure = model.output
-    items = (structure.items() if isinstance(structure, dict) else [(None, t) for t in structure]
-             if isinstance(structure, (list, tuple)) else [(None, structure)])
+    items = (
+        structure.items()
+        if isinstance(structure, dict)
+        else [(None, t) for t in structure]
+        if isinstance(structure, (list, tuple))
+        else [(None, structure)]
+    )
     given = {id(op): op.name for op in inputs}
     out: dict[str, str] = {}
     by_layer: dict[str, str] = {}
@@ -311,15 +373,24 @@ def _outputs(model: Any, names: dict[int, str], inputs: list[Any]) -> dict[str, 
         what = f"output {key!r}" if key is not None else f"output {n + 1}" if len(items) > 1 else "the output"
         op = tensor._keras_history.operation
         if id(op) in given:
-            raise SpecError(Problem(f"{what} of model {model.name!r} is its input {given[id(op)]!r}, passed through unchanged; "
-                                    "a spec's outputs are layers", hint="leave that output out of the model, or compute it with a layer"))
+            raise SpecError(
+                Problem(
+                    f"{what} of model {model.name!r} is its input {given[id(op)]!r}, passed through unchanged; "
+                    "a spec's outputs are layers",
+                    hint="leave that output out of the model, or compute it with a layer",
+                )
+            )
         layer = names.get(id(op))
         if layer is None:
             raise SpecError(Problem(f"{what} comes out of a nested model", hint="flatten the model first"))
         if layer in by_layer:
-            raise SpecError(Problem(f"{by_layer[layer]} and {what} of model {model.name!r} are both layer {layer!r}; a spec gives each "
-                                    "output its own layer, and leaving one out would drop an output",
-                                    hint="give the second its own layer (e.g. keras.layers.Activation('linear')) and import again"))
+            raise SpecError(
+                Problem(
+                    f"{by_layer[layer]} and {what} of model {model.name!r} are both layer {layer!r}; a spec gives each "
+                    "output its own layer, and leaving one out would drop an output",
+                    hint="give the second its own layer (e.g. keras.layers.Activation('linear')) and import again",
+                )
+            )
         by_layer[layer] = what
         out[str(key) if key is not None else layer] = layer
     return out if isinstance(structure, (dict, list, tuple)) else {}
@@ -327,8 +398,10 @@ def _outputs(model: Any, names: dict[int, str], inputs: list[Any]) -> dict[str, 
 
 def _unsupported(cls: str, reason: str, affected: list[str], table: dict[str, list[Primitive]]) -> Problem:
     shown = ", ".join(map(repr, affected[:12])) + (f" and {len(affected) - 12} more" if len(affected) > 12 else "")
-    return Problem(f"Keras class {cls}: {reason}; {len(affected)} layer{'s' if len(affected) > 1 else ''} affected: {shown}",
-                   hint="supported Keras classes: " + ", ".join(sorted(k for k in table if not k.startswith("ops."))))
+    return Problem(
+        f"Keras class {cls}: {reason}; {len(affected)} layer{'s' if len(affected) > 1 else ''} affected: {shown}",
+        hint="supported Keras classes: " + ", ".join(sorted(k for k in table if not k.startswith("ops."))),
+    )
 
 
 def _verify(model: Any, text: str, names: dict[int, str], rows: list[_Row]) -> None:
@@ -337,9 +410,21 @@ def _verify(model: Any, text: str, names: dict[int, str], rows: list[_Row]) -> N
     try:
         report = shapes(loads(text), max_params=None)
     except SpecError as exc:  # the text is ours: say which Keras layer it came from (layers[i] is rows[i])
-        raise SpecError([Problem(f"cannot be written as a spec: Keras layer {rows[p.path[1]].op.name!r} ({p.field_path}): {p.message}", hint=p.hint)
-                         if p.file == GENERATED and len(p.path) > 1 and p.path[0] == "layers" and isinstance(p.path[1], int)
-                         and p.path[1] < len(rows) else p for p in exc.problems]) from None
+        raise SpecError(
+            [
+                Problem(
+                    f"cannot be written as a spec: Keras layer {rows[p.path[1]].op.name!r} ({p.field_path}): {p.message}",
+                    hint=p.hint,
+                )
+                if p.file == GENERATED
+                and len(p.path) > 1
+                and p.path[0] == "layers"
+                and isinstance(p.path[1], int)
+                and p.path[1] < len(rows)
+                else p
+                for p in exc.problems
+            ]
+        ) from None
     problems = []
     for row in rows:
         info = report.layer(names[id(row.op)])
@@ -347,10 +432,18 @@ def _verify(model: Any, text: str, names: dict[int, str], rows: list[_Row]) -> N
         params = row.op.count_params() if hasattr(row.op, "count_params") else 0
         fits = len(want) == len(info.output_shape) and all(w is None or w == g for w, g in zip(want, info.output_shape))
         if not fits or info.params != params:
-            problems.append(Problem(f"internal: imported layer {row.op.name!r} gives {list(info.output_shape)} with {info.params:,} parameters, "
-                                    f"Keras has {list(want)} with {params:,}"))
+            problems.append(
+                Problem(
+                    f"internal: imported layer {row.op.name!r} gives {list(info.output_shape)} with {info.params:,} parameters, "
+                    f"Keras has {list(want)} with {params:,}"
+                )
+            )
     if report.total_params != model.count_params():
-        problems.append(Problem(f"internal: the imported spec has {report.total_params:,} parameters, the model {model.count_params():,}"))
+        problems.append(
+            Problem(
+                f"internal: the imported spec has {report.total_params:,} parameters, the model {model.count_params():,}"
+            )
+        )
     if problems:
         raise SpecError(problems)
 

@@ -15,14 +15,21 @@ from typing import Any
 
 from ..errors import Problem, SpecError
 from ..files import atomic_path
-from .backend import deep_recursion, keras as import_keras
+from .backend import deep_recursion
+from .backend import keras as import_keras
 from .weights import audit
 
 _HDF5 = b"\x89HDF\r\n\x1a\n"
 SPEC_SUFFIXES = (".yaml", ".yml", ".json")
 # What a file that is not a Keras model most likely is, by its first bytes.
-_SIGNATURES = ((b"\x89PNG", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"), (b"GIF8", "a GIF image"), (b"BM", "a BMP image"),
-               (b"\x93NUMPY", "a NumPy .npy array"), (b"\x1f\x8b", "gzip data"))
+_SIGNATURES = (
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"BM", "a BMP image"),
+    (b"\x93NUMPY", "a NumPy .npy array"),
+    (b"\x1f\x8b", "gzip data"),
+)
 _HINT = "give a run folder, or a .keras file written by `archspec train` or `archspec build`"
 
 
@@ -73,7 +80,7 @@ def load_model(path: str | os.PathLike[str]) -> Any:
         with deep_recursion(20_000), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Keras warns about what it could not restore; the result speaks for itself
             return keras.saving.load_model(target, custom_objects=CUSTOM_OBJECTS)
-    except Exception as exc:  # noqa: BLE001 - any failure inside Keras' reader means the file is not a model it can load
+    except Exception as exc:
         detail = " ".join(str(exc).replace(str(target), "the file").split())[:300] or type(exc).__name__
         raise SpecError(Problem(f"not a Keras model Keras can load: {detail}", file=str(target))) from None
 

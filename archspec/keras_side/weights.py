@@ -28,10 +28,11 @@ import json
 import os
 import re
 import zipfile
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 from ..errors import Problem, SpecError, closest
 from .backend import keras as import_keras
@@ -119,8 +120,11 @@ class _Reader:
         self.path = path
 
     def refuse(self, where: str, what: str, hint: str | None = None) -> SpecError:
-        return _bad(self.path, f"refused: {where} {what}",
-                    hint or "the file is damaged or was not written by Keras: fetch or save it again")
+        return _bad(
+            self.path,
+            f"refused: {where} {what}",
+            hint or "the file is damaged or was not written by Keras: fetch or save it again",
+        )
 
     def child(self, group: Any, key: str, *, dataset: bool = False, any_kind: bool = False) -> Any:
         """``group[key]`` through a hard link only; a Group, with `dataset` a numeric Dataset, with `any_kind` either."""
@@ -146,7 +150,15 @@ class _Reader:
         if item.external or item.is_virtual:
             raise self.refuse(where, "keeps its data in another file; it is not read")
         if item.dtype.kind not in NUMERIC:
-            what = {"S": "text", "U": "text", "O": "objects", "V": "records", "c": "complex numbers", "M": "dates", "m": "durations"}
+            what = {
+                "S": "text",
+                "U": "text",
+                "O": "objects",
+                "V": "records",
+                "c": "complex numbers",
+                "M": "dates",
+                "m": "durations",
+            }
             raise self.refuse(where, f"holds {what.get(item.dtype.kind, 'values')} ({item.dtype}), not real numbers")
         return item
 
@@ -217,8 +229,12 @@ class _Reader:
         while stack:
             group, depth = stack.pop()
             if group.id in seen or depth > MAX_DEPTH:
-                raise self.refuse(group.name, "contains itself (a cycle of groups)" if group.id in seen
-                                  else f"is nested more than {MAX_DEPTH} levels deep")
+                raise self.refuse(
+                    group.name,
+                    "contains itself (a cycle of groups)"
+                    if group.id in seen
+                    else f"is nested more than {MAX_DEPTH} levels deep",
+                )
             seen.add(group.id)
             nested = []
             for key in group:
@@ -252,8 +268,13 @@ class _Reader:
             group = self.child(root, name)
             names = self.names(group, "weight_names")
             if names:
-                out.append(SourceLayer(name, [self.child(group, w, dataset=True) for w in names],
-                                       [w.split("/")[-1].split(":")[0] for w in names]))
+                out.append(
+                    SourceLayer(
+                        name,
+                        [self.child(group, w, dataset=True) for w in names],
+                        [w.split("/")[-1].split(":")[0] for w in names],
+                    )
+                )
         return out
 
 
@@ -283,8 +304,11 @@ def _h5(path: Path, stack: ExitStack, data: Any = None) -> Any:
     try:
         return stack.enter_context(h5py.File(data if data is not None else path, "r"))
     except (OSError, ValueError) as exc:
-        raise _bad(path, f"cannot read {path.name} as HDF5 weights ({' '.join(str(exc).split())[:200]})",
-                   "the file may be truncated (an interrupted download or copy): fetch it again") from None
+        raise _bad(
+            path,
+            f"cannot read {path.name} as HDF5 weights ({' '.join(str(exc).split())[:200]})",
+            "the file may be truncated (an interrupted download or copy): fetch it again",
+        ) from None
 
 
 def _read_h5(path: Path, label: str, stack: ExitStack) -> Source:
@@ -298,8 +322,11 @@ def _read_h5(path: Path, label: str, stack: ExitStack) -> Source:
         return Source(label, path, "legacy-h5", reader.legacy_layers(root))
     if "layers" in root:
         return Source(label, path, "weights.h5", reader.keras3_layers(root, None), ordered=False)
-    raise _bad(path, f"{path.name} is an HDF5 file but holds no Keras weights",
-               "expected a .weights.h5 file (model.save_weights) or a legacy HDF5 weights file (layer_names)")
+    raise _bad(
+        path,
+        f"{path.name} is an HDF5 file but holds no Keras weights",
+        "expected a .weights.h5 file (model.save_weights) or a legacy HDF5 weights file (layer_names)",
+    )
 
 
 def _read_keras(path: Path, label: str, stack: ExitStack) -> Source:
@@ -313,11 +340,17 @@ def _read_keras(path: Path, label: str, stack: ExitStack) -> Source:
             config = json.loads(archive.read("config.json"))
         data = _member(path, "model.weights.h5", stack)
     except RecursionError:
-        raise _bad(path, f"cannot read {path.name} as a .keras model: its config.json is nested too deeply",
-                   "a model's config nests a few levels per sub-model: this file was not written by Keras") from None
+        raise _bad(
+            path,
+            f"cannot read {path.name} as a .keras model: its config.json is nested too deeply",
+            "a model's config nests a few levels per sub-model: this file was not written by Keras",
+        ) from None
     except (zipfile.BadZipFile, KeyError, OSError, ValueError, EOFError, NotImplementedError, RuntimeError) as exc:
-        raise _bad(path, f"cannot read {path.name} as a .keras model ({' '.join(str(exc).split())[:200]})",
-                   "the file may be truncated or not a Keras 3 model: save it again with model.save('x.keras')") from None
+        raise _bad(
+            path,
+            f"cannot read {path.name} as a .keras model ({' '.join(str(exc).split())[:200]})",
+            "the file may be truncated or not a Keras 3 model: save it again with model.save('x.keras')",
+        ) from None
     root = _h5(path, stack, data)
     order = _config_order(config)
     layers = _Reader(path).keras3_layers(root, order)
@@ -328,8 +361,11 @@ def _run_model(folder: Path) -> Path:
     for name in RUN_MODELS:
         if (folder / name).is_file():
             return folder / name
-    raise _bad(folder, f"{folder} holds no model: none of {', '.join(RUN_MODELS)}",
-               "give a run folder of `archspec train`, a .keras file, a .weights.h5 file or keras:NAME")
+    raise _bad(
+        folder,
+        f"{folder} holds no model: none of {', '.join(RUN_MODELS)}",
+        "give a run folder of `archspec train`, a .keras file, a .weights.h5 file or keras:NAME",
+    )
 
 
 def resolve(source: str | os.PathLike[str]) -> tuple[Path, str]:
@@ -338,7 +374,7 @@ def resolve(source: str | os.PathLike[str]) -> tuple[Path, str]:
     Cheap (no Keras) except for ``keras:NAME``, which asks keras.applications which file it is."""
     text = str(source)
     if text.startswith(KERAS_PREFIX):
-        name, path = keras_application_file(text[len(KERAS_PREFIX):])
+        name, path = keras_application_file(text[len(KERAS_PREFIX) :])
         return path, f"{KERAS_PREFIX}{name} ({path.name})"
     path = Path(text).expanduser()
     try:
@@ -349,8 +385,11 @@ def resolve(source: str | os.PathLike[str]) -> tuple[Path, str]:
         path = _run_model(path)
         return path, str(path)
     if not file:
-        raise _bad(text, "no such weights file or run folder",
-                   "give a .keras file, a .weights.h5 file, a legacy HDF5 weights file, a run folder, or keras:NAME (e.g. keras:ResNet50)")
+        raise _bad(
+            text,
+            "no such weights file or run folder",
+            "give a .keras file, a .weights.h5 file, a legacy HDF5 weights file, a run folder, or keras:NAME (e.g. keras:ResNet50)",
+        )
     return path, path.name
 
 
@@ -362,13 +401,23 @@ def _read(path: Path, label: str, stack: ExitStack) -> Source:
     with open(path, "rb") as f:
         head = f.read(4)
     if not head:
-        raise _bad(path, f"{path.name} is empty", "an interrupted download or copy leaves an empty file: fetch or save it again")
+        raise _bad(
+            path,
+            f"{path.name} is empty",
+            "an interrupted download or copy leaves an empty file: fetch or save it again",
+        )
     if head == b"PK\x03\x04":
-        raise _bad(path, f"{path.name} is a zip archive cut short (its directory at the end is missing): truncated",
-                   "an interrupted download or copy: fetch or save it again")
+        raise _bad(
+            path,
+            f"{path.name} is a zip archive cut short (its directory at the end is missing): truncated",
+            "an interrupted download or copy: fetch or save it again",
+        )
     if not h5py.is_hdf5(path):
-        raise _bad(path, f"{path.name} is not a weights file",
-                   "expected a .keras model, a .weights.h5 file, a legacy HDF5 weights file (.h5), a run folder or keras:NAME")
+        raise _bad(
+            path,
+            f"{path.name} is not a weights file",
+            "expected a .keras model, a .weights.h5 file, a legacy HDF5 weights file (.h5), a run folder or keras:NAME",
+        )
     return _read_h5(path, label, stack)
 
 
@@ -384,12 +433,18 @@ def _guarded(path: Path) -> Iterator[None]:
     except SpecError:
         raise
     except RecursionError:
-        raise _bad(path, f"cannot read {path.name}: its structure is nested too deeply",
-                   "the file is damaged or was not written by Keras") from None
-    except Exception as exc:  # noqa: BLE001 - see the docstring
+        raise _bad(
+            path,
+            f"cannot read {path.name}: its structure is nested too deeply",
+            "the file is damaged or was not written by Keras",
+        ) from None
+    except Exception as exc:
         detail = " ".join(str(exc).replace(str(path), "the file").split())[:200] or type(exc).__name__
-        raise _bad(path, f"cannot read {path.name} as weights ({detail})",
-                   "the file may be truncated (an interrupted download or copy) or damaged: fetch or save it again") from None
+        raise _bad(
+            path,
+            f"cannot read {path.name} as weights ({detail})",
+            "the file may be truncated (an interrupted download or copy) or damaged: fetch or save it again",
+        ) from None
 
 
 class _Window(io.RawIOBase):
@@ -454,7 +509,7 @@ def audit(path: Path) -> None:
             reader.audit(root)
         except SpecError:
             raise
-        except Exception:  # noqa: BLE001 - damaged, not HDF5, no weights: Keras' loader says which, in its words
+        except Exception:
             return
 
 
@@ -482,18 +537,37 @@ def probe(path: Path) -> None:
     import subprocess
     import sys
 
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[2]),  # the tree holding archspec
-                                                         os.environ.get("PYTHONPATH", "")])}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(
+            [
+                str(Path(__file__).resolve().parents[2]),  # the tree holding archspec
+                os.environ.get("PYTHONPATH", ""),
+            ]
+        ),
+    }
     seconds = PROBE_SECONDS + path.stat().st_size // 20_000_000
     try:
-        done = subprocess.run([sys.executable, "-c", PROBE_CODE, str(path)], env=env, timeout=seconds,
-                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        done = subprocess.run(
+            [sys.executable, "-c", PROBE_CODE, str(path)],
+            env=env,
+            timeout=seconds,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
     except subprocess.TimeoutExpired:
-        raise _bad(path, f"reading {path.name} did not finish in {seconds} s: the HDF5 library loops on its damaged data",
-                   "the file is damaged: fetch or save it again") from None
+        raise _bad(
+            path,
+            f"reading {path.name} did not finish in {seconds} s: the HDF5 library loops on its damaged data",
+            "the file is damaged: fetch or save it again",
+        ) from None
     if done.returncode < 0:
-        raise _bad(path, f"reading {path.name} crashed the HDF5 library (signal {-done.returncode}): the file is damaged",
-                   "fetch or save it again") from None
+        raise _bad(
+            path,
+            f"reading {path.name} crashed the HDF5 library (signal {-done.returncode}): the file is damaged",
+            "fetch or save it again",
+        ) from None
 
 
 @contextmanager
@@ -533,8 +607,14 @@ def _wanted(constructor: Callable[..., Any], name: str) -> _Wanted:
     file_utils = importlib.import_module("keras.src.utils.file_utils")
     real = file_utils.get_file
 
-    def record(fname: str | None = None, origin: str | None = None, *args: Any, cache_subdir: str = "datasets",
-               file_hash: str | None = None, **kwargs: Any) -> str:
+    def record(
+        fname: str | None = None,
+        origin: str | None = None,
+        *args: Any,
+        cache_subdir: str = "datasets",
+        file_hash: str | None = None,
+        **kwargs: Any,
+    ) -> str:
         raise _Wanted(str(fname or Path(str(origin)).name), str(origin), cache_subdir, file_hash)
 
     file_utils.get_file = record
@@ -542,9 +622,13 @@ def _wanted(constructor: Callable[..., Any], name: str) -> _Wanted:
         constructor(weights="imagenet")
     except _Wanted as wanted:
         return wanted
-    except Exception as exc:  # noqa: BLE001 - the constructor's own complaint
-        raise SpecError(Problem(f"keras.applications.{name} cannot give ImageNet weights: {' '.join(str(exc).split())[:200]}",
-                                file=f"{KERAS_PREFIX}{name}")) from None
+    except Exception as exc:
+        raise SpecError(
+            Problem(
+                f"keras.applications.{name} cannot give ImageNet weights: {' '.join(str(exc).split())[:200]}",
+                file=f"{KERAS_PREFIX}{name}",
+            )
+        ) from None
     finally:
         file_utils.get_file = real
     raise SpecError(Problem(f"keras.applications.{name} loaded no weights file", file=f"{KERAS_PREFIX}{name}"))
@@ -555,8 +639,15 @@ def download(wanted: _Wanted, cache: Path) -> Path:
     import importlib
 
     file_utils = importlib.import_module("keras.src.utils.file_utils")
-    return Path(file_utils.get_file(wanted.fname, wanted.origin, cache_subdir=wanted.cache_subdir,
-                                    file_hash=wanted.file_hash, cache_dir=str(cache)))
+    return Path(
+        file_utils.get_file(
+            wanted.fname,
+            wanted.origin,
+            cache_subdir=wanted.cache_subdir,
+            file_hash=wanted.file_hash,
+            cache_dir=str(cache),
+        )
+    )
 
 
 def _hash_ok(path: Path, file_hash: str | None) -> bool:
@@ -564,7 +655,9 @@ def _hash_ok(path: Path, file_hash: str | None) -> bool:
         return True
     import importlib
 
-    return bool(importlib.import_module("keras.src.utils.file_utils").validate_file(str(path), file_hash, algorithm="auto"))
+    return bool(
+        importlib.import_module("keras.src.utils.file_utils").validate_file(str(path), file_hash, algorithm="auto")
+    )
 
 
 def keras_application_file(name: str) -> tuple[str, Path]:
@@ -577,8 +670,13 @@ def keras_application_file(name: str) -> tuple[str, Path]:
     exact = {n.lower(): n for n in names}
     if name.lower() not in exact:
         near = closest(name, names)
-        raise SpecError(Problem(f"keras.applications has no network {name!r}", file=f"{KERAS_PREFIX}{name}",
-                                hint=f"did you mean {KERAS_PREFIX}{near}?" if near else f"one of {', '.join(names)}"))
+        raise SpecError(
+            Problem(
+                f"keras.applications has no network {name!r}",
+                file=f"{KERAS_PREFIX}{name}",
+                hint=f"did you mean {KERAS_PREFIX}{near}?" if near else f"one of {', '.join(names)}",
+            )
+        )
     name = exact[name.lower()]
     wanted = _wanted(getattr(keras.applications, name), name)
     cache = keras_home()
@@ -586,18 +684,23 @@ def keras_application_file(name: str) -> tuple[str, Path]:
         path = base / wanted.cache_subdir / wanted.fname
         if path.is_file():
             if not _hash_ok(path, wanted.file_hash):
-                raise _bad(path, f"{path} is not the file keras.applications.{name} expects (its hash differs: incomplete or another file)",
-                           f"delete it and place the file from {wanted.origin} there")
+                raise _bad(
+                    path,
+                    f"{path} is not the file keras.applications.{name} expects (its hash differs: incomplete or another file)",
+                    f"delete it and place the file from {wanted.origin} there",
+                )
             return name, path
     target = cache / wanted.cache_subdir / wanted.fname
     try:
         return name, download(wanted, cache)
-    except Exception:  # noqa: BLE001 - offline, refused, interrupted: all mean the same to the user
-        raise SpecError(Problem(
-            f"keras:{name} needs {wanted.fname} in {target.parent}, and it is not there and cannot be downloaded",
-            file=f"{KERAS_PREFIX}{name}",
-            hint=f"on a machine with internet access download {wanted.origin} and place it at {target} (or set KERAS_HOME)",
-        )) from None
+    except Exception:
+        raise SpecError(
+            Problem(
+                f"keras:{name} needs {wanted.fname} in {target.parent}, and it is not there and cannot be downloaded",
+                file=f"{KERAS_PREFIX}{name}",
+                hint=f"on a machine with internet access download {wanted.origin} and place it at {target} (or set KERAS_HOME)",
+            )
+        ) from None
 
 
 # ----------------------------------------------------------------------------- the report
@@ -680,10 +783,19 @@ class TransferReport:
             more = f"; and {len(entries) - SHOWN} more" if len(entries) > SHOWN else ""
             out.append(f"  {title}: " + "; ".join(shown) + more)
 
-        listed("shape differs", self.shape_differs,
-               lambda e: f"{e.layer} ({e.weights.text() if e.weights else ''}; the source has {e.source_weights.text() if e.source_weights else ''})")
+        listed(
+            "shape differs",
+            self.shape_differs,
+            lambda e: (
+                f"{e.layer} ({e.weights.text() if e.weights else ''}; the source has {e.source_weights.text() if e.source_weights else ''})"
+            ),
+        )
         listed("new", self.new, lambda e: f"{e.layer} ({e.weights.text() if e.weights else ''})")
-        listed("unused in the source", self.unused, lambda e: f"{e.source} ({e.source_weights.text() if e.source_weights else ''})")
+        listed(
+            "unused in the source",
+            self.unused,
+            lambda e: f"{e.source} ({e.source_weights.text() if e.source_weights else ''})",
+        )
         return out
 
     def text(self) -> str:
@@ -691,8 +803,13 @@ class TransferReport:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "source": self.source, "path": self.path, "format": self.format, "network": self.network,
-            "tensors": self.tensors, "tensors_transferred": self.tensors_transferred, "complete": self.complete,
+            "source": self.source,
+            "path": self.path,
+            "format": self.format,
+            "network": self.network,
+            "tensors": self.tensors,
+            "tensors_transferred": self.tensors_transferred,
+            "complete": self.complete,
             "transferred": [e.to_json() for e in self.transferred],
             "shape_differs": [e.to_json() for e in self.shape_differs],
             "new": [e.to_json() for e in self.new],
@@ -742,9 +859,12 @@ def _source_form(layer: SourceLayer, by_kind: bool) -> Any:
     return _form(layer.kind, layer.weight_names, layer.shapes, by_kind)
 
 
-def _pair_by_shape(targets: list[_Target], sources: list[SourceLayer], by_kind: bool) -> list[tuple[_Target, SourceLayer]]:
+def _pair_by_shape(
+    targets: list[_Target], sources: list[SourceLayer], by_kind: bool
+) -> list[tuple[_Target, SourceLayer]]:
     """Pairs, per kind of layer, from the longest runs of identical weight shapes in network order (a guess,
     only when asked for: ``weights_by_shape``)."""
+
     def key(shapes: list[Shape], kind: str | None) -> Any:
         return kind if by_kind else tuple(len(s) for s in shapes)
 
@@ -762,7 +882,9 @@ def _ordinal(n: int) -> str:
     return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
 
 
-def _divergence(targets: list[_Target], sources: list[SourceLayer], by_kind: bool, model: Any, source: Source, named: int) -> SpecError | None:
+def _divergence(
+    targets: list[_Target], sources: list[SourceLayer], by_kind: bool, model: Any, source: Source, named: int
+) -> SpecError | None:
     """None when the layers left after name matching are the same layers under other names (the same kinds in
     the same order); else the refusal, naming the first layer where the two networks part."""
     ours = [_target_form(t, by_kind) for t in targets]
@@ -777,23 +899,38 @@ def _divergence(targets: list[_Target], sources: list[SourceLayer], by_kind: boo
         return f"{s.name} ({s.kind + ': ' if s.kind else ''}{_described(s).text()})"
 
     # where they part: the first layer of another kind, or (a layer inserted among its own kind) of other shapes
-    at = next((i for i, (a, b, t, s) in enumerate(zip(ours, theirs, targets, sources)) if a != b or t.shapes != s.shapes),
-              min(len(ours), len(theirs)))
-    scope = f"after {named} layer{'s' if named != 1 else ''} matched by name, the layers left" if named else "the layers with weights"
-    within = "" if source.ordered else f" (of the {targets[min(at, len(targets) - 1)].kind} layers: the source records no order across kinds)"
+    at = next(
+        (i for i, (a, b, t, s) in enumerate(zip(ours, theirs, targets, sources)) if a != b or t.shapes != s.shapes),
+        min(len(ours), len(theirs)),
+    )
+    scope = (
+        f"after {named} layer{'s' if named != 1 else ''} matched by name, the layers left"
+        if named
+        else "the layers with weights"
+    )
+    within = (
+        ""
+        if source.ordered
+        else f" (of the {targets[min(at, len(targets) - 1)].kind} layers: the source records no order across kinds)"
+    )
     if at < len(ours) and at < len(theirs):
         where = f"{model.name} has {ours_text(targets[at])} where the source has {theirs_text(sources[at])}"
     elif at < len(ours):
         where = f"{model.name} has {ours_text(targets[at])} and more where the source has nothing left"
     else:
         where = f"the source has {theirs_text(sources[at])} and more where {model.name} has nothing left"
-    return _bad(source.path, f"{source.label} is not {model.name} under other names: {scope} ({len(ours)} here, {len(theirs)} in the source) "
-                             f"differ from the {_ordinal(at + 1)}{within}: {where}",
-                "position matching pairs layers only between the same network renamed (the same kinds of layers in the same order); "
-                "to pair the layers of another network by kind and weight shape anyway, pass --weights-by-shape (weights_by_shape=True)")
+    return _bad(
+        source.path,
+        f"{source.label} is not {model.name} under other names: {scope} ({len(ours)} here, {len(theirs)} in the source) "
+        f"differ from the {_ordinal(at + 1)}{within}: {where}",
+        "position matching pairs layers only between the same network renamed (the same kinds of layers in the same order); "
+        "to pair the layers of another network by kind and weight shape anyway, pass --weights-by-shape (weights_by_shape=True)",
+    )
 
 
-def match(model: Any, source: Source, *, by_shape: bool = False) -> tuple[TransferReport, list[tuple[_Target, SourceLayer]]]:
+def match(
+    model: Any, source: Source, *, by_shape: bool = False
+) -> tuple[TransferReport, list[tuple[_Target, SourceLayer]]]:
     """The report, and the (network layer, source layer) pairs to copy; nothing is copied here.
 
     Layers left after name matching are paired by position only when they are the same layers in the same order
@@ -813,7 +950,9 @@ def match(model: Any, source: Source, *, by_shape: bool = False) -> tuple[Transf
             pairs.append((target, other))
             matched[target.name] = how
         else:
-            report.shape_differs.append(Entry(target.name, target.described(), other.name, _described(other, target), how))
+            report.shape_differs.append(
+                Entry(target.name, target.described(), other.name, _described(other, target), how)
+            )
             matched[target.name] = "differs"
 
     for target in targets:
@@ -856,13 +995,18 @@ def _copy(pairs: list[tuple[_Target, SourceLayer]], source: Source) -> None:
             values = [np.asarray(t[()]) for t in other.tensors]
             for value in values:
                 if value.dtype.kind in "f" and not np.isfinite(value).all():
-                    raise _bad(source.path, f"the weights of {other.name} in {source.path.name} hold NaN or infinite values",
-                               "the run that wrote them diverged, or the file is damaged: use an earlier checkpoint")
+                    raise _bad(
+                        source.path,
+                        f"the weights of {other.name} in {source.path.name} hold NaN or infinite values",
+                        "the run that wrote them diverged, or the file is damaged: use an earlier checkpoint",
+                    )
         for variable, value in zip(target.layer.weights, values):
             variable.assign(value.astype(variable.dtype))
 
 
-def load_weights(model: Any, source: str | os.PathLike[str], *, strict: bool = False, by_shape: bool = False) -> TransferReport:
+def load_weights(
+    model: Any, source: str | os.PathLike[str], *, strict: bool = False, by_shape: bool = False
+) -> TransferReport:
     """Copy every matching weight tensor of `source` into `model`; the report says what moved and what did not.
 
     SpecError when nothing fits, when the layers left after name matching belong to another network (unless
@@ -872,11 +1016,19 @@ def load_weights(model: Any, source: str | os.PathLike[str], *, strict: bool = F
             report, pairs = match(model, opened, by_shape=by_shape)
         if not pairs:
             theirs = ", ".join(s.name for s in opened.layers[:SHOWN]) or "no layers with weights"
-            raise _bad(opened.path, f"no weight tensor of {opened.label} fits {model.name}: is it a file for another network? "
-                                    f"(it holds {theirs}{', ...' if len(opened.layers) > SHOWN else ''})",
-                       "names must match, or the same layers in the same order (archspec shapes SPEC --expand lists the network's)")
+            raise _bad(
+                opened.path,
+                f"no weight tensor of {opened.label} fits {model.name}: is it a file for another network? "
+                f"(it holds {theirs}{', ...' if len(opened.layers) > SHOWN else ''})",
+                "names must match, or the same layers in the same order (archspec shapes SPEC --expand lists the network's)",
+            )
         if strict and not report.complete:
-            raise SpecError(Problem("--strict-weights: not everything matched\n" + report.text().rstrip(), file=report.source,
-                                    hint="drop --strict-weights to transfer what matches"))
+            raise SpecError(
+                Problem(
+                    "--strict-weights: not everything matched\n" + report.text().rstrip(),
+                    file=report.source,
+                    hint="drop --strict-weights to transfer what matches",
+                )
+            )
         _copy(pairs, opened)
     return report

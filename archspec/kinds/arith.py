@@ -112,7 +112,9 @@ def receptive_field(rf: int, jump: int, kernel: int, stride: int, dilation: int 
     return rf + (effective_kernel(kernel, dilation) - 1) * jump, jump * stride
 
 
-def upscaled_field(rf: int | Fraction, jump: int | Fraction, reach: int, factor: int | Fraction) -> tuple[int | Fraction, int | Fraction]:
+def upscaled_field(
+    rf: int | Fraction, jump: int | Fraction, reach: int, factor: int | Fraction
+) -> tuple[int | Fraction, int | Fraction]:
     """(receptive field, cumulative stride) after a layer that enlarges its input `factor` times,
     each output position reading `reach` neighbouring input positions: the field grows as a
     window of `reach` would, and positions come `factor` times closer (the stride may become a

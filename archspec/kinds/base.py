@@ -7,11 +7,21 @@ shape rules and emitters only ever see one form.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
-from typing import Annotated, Any, ClassVar, Literal, Mapping, Union, get_args, get_origin
+from typing import Annotated, Any, ClassVar, Literal, Union, get_args, get_origin
 
-from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from ..errors import closest
@@ -34,8 +44,12 @@ def _name_pattern(text: str) -> str:
     """A pattern of names (`instances: "{name}_block{n}"`): what is left once its tokens are filled must be a name."""
     bad = illegal_name_characters(re.sub(r"\{(name|n|i|letter)\}", "", text))
     if bad:
-        raise PydanticCustomError("name_pattern", "the names it makes would hold {bad}; a layer name may hold letters, digits, "
-                                                  "'_', '.' and '-' only (besides the tokens {name}, {n}, {i}, {letter})", {"bad": bad})
+        raise PydanticCustomError(
+            "name_pattern",
+            "the names it makes would hold {bad}; a layer name may hold letters, digits, "
+            "'_', '.' and '-' only (besides the tokens {name}, {n}, {i}, {letter})",
+            {"bad": bad},
+        )
     return text
 
 
@@ -53,8 +67,25 @@ PositiveNumbers = Positive | list[Positive]
 (zero or less leaves the layer undefined: a division by zero, or the square root of a negative number)."""
 
 ACTIVATIONS = (
-    "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "silu", "swish", "hard_swish", "hard_silu", "mish", "tanh",
-    "sigmoid", "hard_sigmoid", "softmax", "softplus", "softsign", "exponential", "linear",
+    "relu",
+    "relu6",
+    "leaky_relu",
+    "elu",
+    "selu",
+    "gelu",
+    "silu",
+    "swish",
+    "hard_swish",
+    "hard_silu",
+    "mish",
+    "tanh",
+    "sigmoid",
+    "hard_sigmoid",
+    "softmax",
+    "softplus",
+    "softsign",
+    "exponential",
+    "linear",
 )
 """Keras' names. hard_swish is MobileNetV3's x * relu6(x + 3) / 6 (Keras also calls it hard_silu)."""
 _KERAS_NAMES = {"swish": "silu", "hard_silu": "hard_swish"}
@@ -159,8 +190,14 @@ class Strict(BaseModel):
     def _boolean_is_not_a_number(cls, value: Any, info: ValidationInfo) -> Any:
         if _holds_bool(value) and info.field_name and (words := _number_words(cls, info.field_name)):
             raise PydanticCustomError(
-                "bool_not_number", "expected {words}, got {what}",
-                {"words": words, "what": f"a boolean ({str(value).lower()})" if isinstance(value, bool) else f"a boolean in {value!r}"},
+                "bool_not_number",
+                "expected {words}, got {what}",
+                {
+                    "words": words,
+                    "what": f"a boolean ({str(value).lower()})"
+                    if isinstance(value, bool)
+                    else f"a boolean in {value!r}",
+                },
             )
         return value
 
@@ -197,10 +234,21 @@ class LayerSpec(Strict):
     """JSON Schema forms people may also write, per field ("" for the whole layer), that the
     model's "before" validators accept but Pydantic's generated schema cannot know (for editors)."""
 
-    name: str | None = Field(None, description="Node name; referenced by `input`/`inputs` of later layers.", pattern=NAME_PATTERN, max_length=200)
-    input: str | None = Field(None, description="Name of the layer this one reads; the previous layer by default, `input` for the model input.")
-    when: bool = Field(True, description="False leaves the layer out (a reference to its name then reads its input): "
-                                         "for layers only some variants have, `when: $flag`.")
+    name: str | None = Field(
+        None,
+        description="Node name; referenced by `input`/`inputs` of later layers.",
+        pattern=NAME_PATTERN,
+        max_length=200,
+    )
+    input: str | None = Field(
+        None,
+        description="Name of the layer this one reads; the previous layer by default, `input` for the model input.",
+    )
+    when: bool = Field(
+        True,
+        description="False leaves the layer out (a reference to its name then reads its input): "
+        "for layers only some variants have, `when: $flag`.",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -221,7 +269,12 @@ def pair(value: Any) -> Any:
 
 def as_written(value: Any) -> Any:
     """(5, 5) -> 5, the way people write a pair (the inverse of `pair`); anything else stays."""
-    if isinstance(value, (tuple, list)) and len(value) == 2 and value[0] == value[1] and not isinstance(value[0], (tuple, list)):
+    if (
+        isinstance(value, (tuple, list))
+        and len(value) == 2
+        and value[0] == value[1]
+        and not isinstance(value[0], (tuple, list))
+    ):
         return value[0]
     return value
 
@@ -230,9 +283,12 @@ PADDING_NOTES = {
     "valid": "no padding: the window stays inside the input, which shrinks by the window size minus one",
     "same": "zeros around the input so that the output is ceil(input / stride)",
 }
-Padding = Annotated[Literal["valid", "same"], ValueNotes(PADDING_NOTES)] | NonNegInt | tuple[NonNegInt, NonNegInt] | tuple[
-    tuple[NonNegInt, NonNegInt], tuple[NonNegInt, NonNegInt]
-]
+Padding = (
+    Annotated[Literal["valid", "same"], ValueNotes(PADDING_NOTES)]
+    | NonNegInt
+    | tuple[NonNegInt, NonNegInt]
+    | tuple[tuple[NonNegInt, NonNegInt], tuple[NonNegInt, NonNegInt]]
+)
 """'valid', 'same', p (all sides), [ph, pw], or [[top, bottom], [left, right]]."""
 
 

@@ -36,10 +36,15 @@ class Template(Strict):
     """A reusable block: parameters with defaults, and the layers they are used in as `$name`."""
 
     params: dict[str, Scalar] = Field(default_factory=dict, description="Parameters and their default values.")
-    layers: list[Any] = Field(min_length=1, description="The block's layers; `$param` expressions are filled in per use.")
+    layers: list[Any] = Field(
+        min_length=1, description="The block's layers; `$param` expressions are filled in per use."
+    )
     description: str | None = None
-    prefix: bool = Field(True, description="Prefix the layers' names with the instance's name; false keeps them as written "
-                                           "(give them from parameters, `conv_dw_$id`, so that instances differ).")
+    prefix: bool = Field(
+        True,
+        description="Prefix the layers' names with the instance's name; false keeps them as written "
+        "(give them from parameters, `conv_dw_$id`, so that instances differ).",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -58,7 +63,9 @@ class _Instantiate(LayerSpec):
 
     model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True, defer_build=True)
     open_keys: ClassVar[bool] = True
-    block: str = Field(description="Template name: from this spec's `blocks`, or built in (`basic`, `bottleneck`, ...; see the docs: Blocks and templates).")
+    block: str = Field(
+        description="Template name: from this spec's `blocks`, or built in (`basic`, `bottleneck`, ...; see the docs: Blocks and templates)."
+    )
 
 
 class Use(_Instantiate):
@@ -70,10 +77,17 @@ class Stage(_Instantiate):
     `first` and `last` override parameters of the first and last instance only (e.g. the stride)."""
 
     repeat: PosInt = Field(description="Number of instances.")
-    first: dict[str, Scalar] = Field(default_factory=dict, description="Parameters for the first instance only, e.g. {stride: 2}.")
-    last: dict[str, Scalar] = Field(default_factory=dict, description="Parameters for the last instance only (ResNet v2 strides its last block).")
-    instances: NamePattern = Field("{name}_block{n}", description="Name of instance i: `{name}`, `{n}` (from 1), `{i}` (from 0) and `{letter}` "
-                                                          "(a, b, ...) are replaced, e.g. `{name}_{n}` for Keras' block35_1.")
+    first: dict[str, Scalar] = Field(
+        default_factory=dict, description="Parameters for the first instance only, e.g. {stride: 2}."
+    )
+    last: dict[str, Scalar] = Field(
+        default_factory=dict, description="Parameters for the last instance only (ResNet v2 strides its last block)."
+    )
+    instances: NamePattern = Field(
+        "{name}_block{n}",
+        description="Name of instance i: `{name}`, `{n}` (from 1), `{i}` (from 0) and `{letter}` "
+        "(a, b, ...) are replaced, e.g. `{name}_{n}` for Keras' block35_1.",
+    )
 
 
 def instance_name(pattern: str, segment: str, i: int) -> str:
@@ -99,20 +113,30 @@ MAX_TEMPLATE_NESTING = 32
 def instantiate(ctx: Lowering, tname: str, given: dict[str, Any], segment: str, source: str, path: tuple) -> str:
     """Lower one template instance named `segment` reading `source`."""
     if tname in ctx.templates:
-        cycle = ctx.templates[ctx.templates.index(tname):] + [tname]
-        ctx.fail(path + ("block",), f"block template {tname!r} uses itself: {' -> '.join(cycle)}",
-                 "a template cannot contain itself, directly or through other templates")
+        cycle = ctx.templates[ctx.templates.index(tname) :] + [tname]
+        ctx.fail(
+            path + ("block",),
+            f"block template {tname!r} uses itself: {' -> '.join(cycle)}",
+            "a template cannot contain itself, directly or through other templates",
+        )
     if len(ctx.templates) >= MAX_TEMPLATE_NESTING:
         ctx.fail(path + ("block",), f"templates nested deeper than {MAX_TEMPLATE_NESTING} levels")
     tpl, origin = ctx.template(tname, path)
     unknown = [k for k in given if k not in tpl.params]
     if unknown:
         for key in unknown:
-            ctx.problems.append(ctx.at(path + (key,), f"block {tname!r} has no parameter {key!r}",
-                                       did_you_mean(key, tpl.params) + f"parameters: {', '.join(tpl.params) or 'none'}"))
+            ctx.problems.append(
+                ctx.at(
+                    path + (key,),
+                    f"block {tname!r} has no parameter {key!r}",
+                    did_you_mean(key, tpl.params) + f"parameters: {', '.join(tpl.params) or 'none'}",
+                )
+            )
         raise Skip
     env = {**tpl.params, **given}
-    where = ("blocks", tname, "layers") if origin == "spec" else path  # built-in text is not the user's: point at the use
+    where = (
+        ("blocks", tname, "layers") if origin == "spec" else path
+    )  # built-in text is not the user's: point at the use
     body = ctx.validate_layers(tpl.layers, where, env, None if origin == "spec" else path)
     ctx.uses.append(f"block {tname!r} used at {format_path(path)}")
     ctx.templates.append(tname)
@@ -136,8 +160,11 @@ def feature_map(ctx: Lowering, x: str, path: tuple, kind: str) -> tuple[int, ...
     """The (H, W, C) shape of node `x`; a located problem when a block that needs one gets anything else."""
     shape = ctx.shape(x)
     if len(shape) != 3:
-        ctx.fail(path, f"{kind} needs a feature map (H, W, C) as its input, got shape {list(shape)}",
-                 "a block of convolutions cannot follow a flatten or dense layer")
+        ctx.fail(
+            path,
+            f"{kind} needs a feature map (H, W, C) as its input, got shape {list(shape)}",
+            "a block of convolutions cannot follow a flatten or dense layer",
+        )
     return shape
 
 
@@ -163,7 +190,7 @@ class Repeat(LayerSpec):
 
     nested: ClassVar[bool] = True
     times: PosInt = Field(description="Number of repetitions.")
-    layers: list["Layer"] = Field(min_length=1, description="Layers to repeat.")  # type: ignore[name-defined]  # noqa: F821
+    layers: list[Layer] = Field(min_length=1, description="Layers to repeat.")  # type: ignore[name-defined]  # noqa: F821
 
 
 def lower_repeat(r: Repeat, ctx, path: tuple) -> str:
@@ -186,16 +213,20 @@ class Residual(LayerSpec):
     its output and the identity shortcut the raw input."""
 
     nested: ClassVar[bool] = True
-    body: list["Layer"] = Field(min_length=1, description="The residual branch; unnamed layers are named 1, 2, 3, ...")  # type: ignore[name-defined]  # noqa: F821
-    shortcut: Literal["auto", "identity", "projection", "pool"] | list["Layer"] = Field(  # type: ignore[name-defined]  # noqa: F821
-        "auto", description="`identity`, `projection` (strided 1x1 conv), `auto` (identity when shapes match), `pool` (1x1 max pool "
-                            "with the body's stride, ResNet v2), or explicit layers.")
+    body: list[Layer] = Field(min_length=1, description="The residual branch; unnamed layers are named 1, 2, 3, ...")  # type: ignore[name-defined]  # noqa: F821
+    shortcut: Literal["auto", "identity", "projection", "pool"] | list[Layer] = Field(  # type: ignore[name-defined]  # noqa: F821
+        "auto",
+        description="`identity`, `projection` (strided 1x1 conv), `auto` (identity when shapes match), `pool` (1x1 max pool "
+        "with the body's stride, ResNet v2), or explicit layers.",
+    )
     projection_bn: bool | BatchNorm = Field(True, description="Batch normalisation after the projection conv.")
     projection_bias: bool = Field(True, description="Bias on the projection conv.")
     activation: Activation | None = Field(None, description="Applied after the sum (post-activation, v1).")
     preact: bool | BatchNorm = Field(False, description="Pre-activation (v2): BN-ReLU before body and projection.")
     preact_activation: Activation = Field("relu", description="Activation of the pre-activation.")
-    scale: float | None = Field(None, description="Factor on the body before the sum: x + scale * body(x) (InceptionResNet).")
+    scale: float | None = Field(
+        None, description="Factor on the body before the sum: x + scale * body(x) (InceptionResNet)."
+    )
 
 
 def lower_residual(r: Residual, ctx, path: tuple) -> str:
@@ -206,7 +237,13 @@ def lower_residual(r: Residual, ctx, path: tuple) -> str:
         if r.preact is not False:
             bn = ctx.with_defaults("batchnorm", BatchNorm() if r.preact is True else r.preact)
             x = ctx.add(ctx.scoped("preact_bn"), "batchnorm", bn, [x], path + ("preact",))
-            x = ctx.add(ctx.scoped(f"preact_{r.preact_activation}"), "activation", ActivationLayer(fn=r.preact_activation), [x], path + ("preact",))
+            x = ctx.add(
+                ctx.scoped(f"preact_{r.preact_activation}"),
+                "activation",
+                ActivationLayer(fn=r.preact_activation),
+                [x],
+                path + ("preact",),
+            )
         ctx.prev = x
         for i, item in enumerate(r.body):
             ctx.name_next(str(i + 1))
@@ -220,14 +257,22 @@ def lower_residual(r: Residual, ctx, path: tuple) -> str:
         elif mode == "projection":
             s = _projection(r, ctx, x, y, path)
         elif mode == "pool":
-            s = ctx.add(ctx.scoped("0_pool"), "pool", Pool(kind="max", size=1, stride=_stride(ctx, x_in, y, path)), [x_in], path)
+            s = ctx.add(
+                ctx.scoped("0_pool"), "pool", Pool(kind="max", size=1, stride=_stride(ctx, x_in, y, path)), [x_in], path
+            )
         else:
             ctx.prev = x
             for i, item in enumerate(mode):
                 ctx.name_next("0" if len(mode) == 1 else f"0_{i + 1}")
                 ctx.lower_item(item, path + ("shortcut", i))
             s = ctx.prev
-        out = ctx.add(ctx.scoped("add"), "add", Add(inputs=[s, y], scale=None if r.scale is None else [1.0, r.scale]), [s, y], path)
+        out = ctx.add(
+            ctx.scoped("add"),
+            "add",
+            Add(inputs=[s, y], scale=None if r.scale is None else [1.0, r.scale]),
+            [s, y],
+            path,
+        )
         if r.activation:
             out = ctx.add(ctx.scoped("out"), "activation", ActivationLayer(fn=r.activation), [out], path)
     return ctx.alias(ctx.scoped(segment), out)
@@ -236,14 +281,20 @@ def lower_residual(r: Residual, ctx, path: tuple) -> str:
 def _stride(ctx, x: str, y: str, path: tuple) -> tuple[int, int]:
     """The body's downsampling from x to y, for a shortcut that must match it."""
     if len(ctx.shape(x)) != 3 or len(ctx.shape(y)) != 3:
-        ctx.fail(path + ("shortcut",), f"a projection shortcut (a 1x1 conv) needs feature maps (H, W, C) on both sides, "
-                                       f"but this residual goes from shape {list(ctx.shape(x))} to {list(ctx.shape(y))}",
-                 "give the shortcut as a list of layers (e.g. [{dense: 8}]), or keep the input's shape for an identity shortcut")
+        ctx.fail(
+            path + ("shortcut",),
+            f"a projection shortcut (a 1x1 conv) needs feature maps (H, W, C) on both sides, "
+            f"but this residual goes from shape {list(ctx.shape(x))} to {list(ctx.shape(y))}",
+            "give the shortcut as a list of layers (e.g. [{dense: 8}]), or keep the input's shape for an identity shortcut",
+        )
     (hi, wi, _), (ho, wo) = ctx.shape(x), ctx.shape(y)[:2]
     stride = (-(-hi // ho), -(-wi // wo))  # a 1x1 window at stride s gives ceil(n / s)
     if (-(-hi // stride[0]), -(-wi // stride[1])) != (ho, wo):
-        ctx.fail(path + ("shortcut",), f"cannot project {hi}x{wi} onto {ho}x{wo}: no stride does it",
-                 "give the shortcut explicitly as a list of layers")
+        ctx.fail(
+            path + ("shortcut",),
+            f"cannot project {hi}x{wi} onto {ho}x{wo}: no stride does it",
+            "give the shortcut explicitly as a list of layers",
+        )
     return stride
 
 
@@ -251,7 +302,14 @@ def _projection(r: Residual, ctx, x: str, y: str, path: tuple) -> str:
     """1x1 conv from x to y's shape: stride = the body's downsampling, filters = y's channels.
     Named as Keras names it: `0_conv` (and `0_bn` with batch normalisation)."""
     stride, co = _stride(ctx, x, y, path), ctx.shape(y)[-1]
-    conv = Conv(filters=co, kernel=1, stride=stride, bias=r.projection_bias, bn=r.projection_bn, name="0" if r.projection_bn else "0_conv")
+    conv = Conv(
+        filters=co,
+        kernel=1,
+        stride=stride,
+        bias=r.projection_bias,
+        bn=r.projection_bn,
+        name="0" if r.projection_bn else "0_conv",
+    )
     ctx.prev = x
     return KINDS["conv"].lower(conv, ctx, path + ("shortcut",))  # type: ignore[union-attr]
 
@@ -260,7 +318,9 @@ class Branches(LayerSpec):
     """Parallel paths from the same input, joined: `branches: {paths: [[...], [...]], merge: concat}`."""
 
     nested: ClassVar[bool] = True
-    paths: list[list["Layer"]] = Field(min_length=2, description="Each path is a list of layers reading the block's input.")  # type: ignore[name-defined]  # noqa: F821
+    paths: list[list[Layer]] = Field(
+        min_length=2, description="Each path is a list of layers reading the block's input."
+    )  # type: ignore[name-defined]
     merge: Literal["concat", "add"] = Field("concat", description="How the paths' outputs are joined.")
 
 
@@ -299,7 +359,9 @@ def lower_inception(m: Inception, ctx, path: tuple) -> str:
     conv = KINDS["conv"].lower  # type: ignore[union-attr]
 
     def c(name: str, filters: int, kernel: int, src: str) -> str:
-        spec = Conv(filters=filters, kernel=kernel, padding="same", bn=m.bn, activation=m.activation, name=name, input=None)
+        spec = Conv(
+            filters=filters, kernel=kernel, padding="same", bn=m.bn, activation=m.activation, name=name, input=None
+        )
         ctx.prev = src
         return conv(spec, ctx, path)
 
@@ -319,7 +381,9 @@ class DenseBlock(LayerSpec):
 
     layers: PosInt = Field(description="Number of layers in the block.")
     growth: PosInt = Field(description="Growth rate k: channels each layer adds.")
-    bottleneck: NonNegInt = Field(4, description="1x1 bottleneck width as a multiple of k; 0 for none (DenseNet without -B).")
+    bottleneck: NonNegInt = Field(
+        4, description="1x1 bottleneck width as a multiple of k; 0 for none (DenseNet without -B)."
+    )
     bias: bool = Field(False, description="Bias on the convolutions.")
 
 
@@ -334,7 +398,9 @@ def lower_dense_block(d: DenseBlock, ctx, path: tuple) -> str:
             y = ctx.add(n("0_bn"), "batchnorm", bn, [x], path)
             y = ctx.add(n("0_relu"), "activation", ActivationLayer(fn="relu"), [y], path)
             if d.bottleneck:
-                y = ctx.add(n("1_conv"), "conv", Conv(filters=d.bottleneck * d.growth, kernel=1, bias=d.bias), [y], path)
+                y = ctx.add(
+                    n("1_conv"), "conv", Conv(filters=d.bottleneck * d.growth, kernel=1, bias=d.bias), [y], path
+                )
                 y = ctx.add(n("1_bn"), "batchnorm", bn, [y], path)
                 y = ctx.add(n("1_relu"), "activation", ActivationLayer(fn="relu"), [y], path)
             y = ctx.add(n("2_conv"), "conv", Conv(filters=d.growth, kernel=3, padding="same", bias=d.bias), [y], path)
@@ -354,10 +420,12 @@ def lower_transition(t: Transition, ctx, path: tuple) -> str:
     x = ctx.source_of(t, path)
     bn = ctx.with_defaults("batchnorm", BatchNorm())
     channels = feature_map(ctx, x, path, "transition")[-1]
-    n = lambda s: ctx.scoped(f"{segment}_{s}")  # noqa: E731
+    n = lambda s: ctx.scoped(f"{segment}_{s}")
     x = ctx.add(n("bn"), "batchnorm", bn, [x], path)
     x = ctx.add(n("relu"), "activation", ActivationLayer(fn="relu"), [x], path)
-    x = ctx.add(n("conv"), "conv", Conv(filters=max(1, int(channels * t.compression)), kernel=1, bias=t.bias), [x], path)
+    x = ctx.add(
+        n("conv"), "conv", Conv(filters=max(1, int(channels * t.compression)), kernel=1, bias=t.bias), [x], path
+    )
     x = ctx.add(n("pool"), "pool", Pool(kind="avg", size=2, stride=2), [x], path)
     return ctx.alias(ctx.scoped(segment), x)
 

@@ -7,13 +7,24 @@ output channel, and `trainable: false` keeps it as set.
 
 from __future__ import annotations
 
-from typing import Any, Callable, ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 from pydantic import AliasChoices, Field, field_validator, model_validator
 
 from .arith import conv_length
-from .base import (Activation, LayerSpec, Pair, Padding, PosInt, explicit_padding, keras_activation, keras_channels_last,
-                   keras_pair, pair)
+from .base import (
+    Activation,
+    LayerSpec,
+    Padding,
+    Pair,
+    PosInt,
+    explicit_padding,
+    keras_activation,
+    keras_channels_last,
+    keras_pair,
+    pair,
+)
 from .norm import BatchNorm
 from .registry import Primitive, Shape, ShapeError, register
 
@@ -27,22 +38,39 @@ class Conv(LayerSpec):
     floor((i - d(k - 1) - 1)/s) + 1, `same` gives ceil(i/s); explicit padding adds its zeros to i first."""
 
     short: ClassVar[str | None] = None
-    json_alternatives: ClassVar[dict[str, list[dict[str, Any]]]] = {"kernel": [{
-        "type": "array", "minItems": 1, "items": {"type": "array", "minItems": 1, "items": {"type": "number"}},
-        "description": "A hand-set filter: its values, row by row."}]}
+    json_alternatives: ClassVar[dict[str, list[dict[str, Any]]]] = {
+        "kernel": [
+            {
+                "type": "array",
+                "minItems": 1,
+                "items": {"type": "array", "minItems": 1, "items": {"type": "number"}},
+                "description": "A hand-set filter: its values, row by row.",
+            }
+        ]
+    }
     filters: PosInt = Field(
         validation_alias=AliasChoices("filters", "depth"),
         description="Number of filters, i.e. the depth of the output feature map (`depth` is accepted too).",
     )
-    kernel: Pair = Field(description="Window size: k, [kh, kw], or a matrix of values for a hand-set filter.", examples=[5, [3, 3], [[1, 0, 1], [0, 1, 0], [1, 0, 1]]])
+    kernel: Pair = Field(
+        description="Window size: k, [kh, kw], or a matrix of values for a hand-set filter.",
+        examples=[5, [3, 3], [[1, 0, 1], [0, 1, 0], [1, 0, 1]]],
+    )
     values: Matrix | None = Field(None, description="Hand-set filter values (set by giving `kernel` as a matrix).")
     stride: Pair = Field((1, 1), description="Step of the window: s or [sh, sw].")
-    padding: Padding = Field("valid", description="`valid` (none), `same` (output = ceil(input/stride)), p, [ph, pw] or [[top, bottom], [left, right]] zeros.")
+    padding: Padding = Field(
+        "valid",
+        description="`valid` (none), `same` (output = ceil(input/stride)), p, [ph, pw] or [[top, bottom], [left, right]] zeros.",
+    )
     dilation: Pair = Field((1, 1), description="Spacing between kernel taps.")
     groups: PosInt = Field(1, description="Grouped convolution: input and output channels split into this many groups.")
     bias: bool = Field(True, description="Add a learned bias per filter.")
-    activation: Activation | None = Field(None, description="Activation applied after the convolution (after `bn` when both are given).")
-    bn: bool | BatchNorm = Field(False, description="Batch normalisation between convolution and activation: true, or its settings.")
+    activation: Activation | None = Field(
+        None, description="Activation applied after the convolution (after `bn` when both are given)."
+    )
+    bn: bool | BatchNorm = Field(
+        False, description="Batch normalisation between convolution and activation: true, or its settings."
+    )
     trainable: bool = Field(True, description="False freezes the weights (for hand-set filters).")
 
     @field_validator("stride", "dilation", mode="before")
@@ -66,17 +94,23 @@ class Conv(LayerSpec):
         return data
 
     @model_validator(mode="after")
-    def _consistent(self) -> "Conv":
+    def _consistent(self) -> Conv:
         if self.values is not None and (len(self.values), len(self.values[0])) != self.kernel:
-            raise ValueError(f"values are {len(self.values)}x{len(self.values[0])} but kernel is {self.kernel[0]}x{self.kernel[1]}")
+            raise ValueError(
+                f"values are {len(self.values)}x{len(self.values[0])} but kernel is {self.kernel[0]}x{self.kernel[1]}"
+            )
         if self.filters % self.groups:
-            raise ValueError(f"filters must be divisible by groups. Received: filters={self.filters}, groups={self.groups}")
+            raise ValueError(
+                f"filters must be divisible by groups. Received: filters={self.filters}, groups={self.groups}"
+            )
         if any(s > 1 for s in self.stride) and any(d > 1 for d in self.dilation):
             raise ValueError("stride > 1 together with dilation > 1 is not supported by Keras")
         return self
 
 
-def describe(kind: str, inp: Shape, kernel: tuple[int, int], stride: tuple[int, int], padding: str, out: tuple[int, int]) -> str:
+def describe(
+    kind: str, inp: Shape, kernel: tuple[int, int], stride: tuple[int, int], padding: str, out: tuple[int, int]
+) -> str:
     return (
         f"{inp[0]}x{inp[1]} input, {kernel[0]}x{kernel[1]} {kind}, stride {stride[0]}"
         + (f"x{stride[1]}" if stride[1] != stride[0] else "")
@@ -84,13 +118,24 @@ def describe(kind: str, inp: Shape, kernel: tuple[int, int], stride: tuple[int, 
     )
 
 
-def window_output(kind: str, inp: Shape, kernel: tuple[int, int], stride: tuple[int, int], padding: str, dilation: tuple[int, int] = (1, 1)) -> tuple[int, int]:
+def window_output(
+    kind: str,
+    inp: Shape,
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    padding: str,
+    dilation: tuple[int, int] = (1, 1),
+) -> tuple[int, int]:
     """Spatial output of a sliding window; a size below one is a ShapeError with the arithmetic."""
     if len(inp) != 3:
-        raise ShapeError(f"needs a feature map (H, W, C) but its input has shape {list(inp)}; a {kind} cannot follow a flatten or dense layer")
+        raise ShapeError(
+            f"needs a feature map (H, W, C) but its input has shape {list(inp)}; a {kind} cannot follow a flatten or dense layer"
+        )
     out = tuple(conv_length(inp[a], kernel[a], stride[a], padding, dilation[a]) for a in (0, 1))
     if min(out) < 1:
-        raise ShapeError(describe(kind, inp, kernel, stride, padding, out) + ": the window is larger than its (padded) input")  # type: ignore[arg-type]
+        raise ShapeError(
+            describe(kind, inp, kernel, stride, padding, out) + ": the window is larger than its (padded) input"
+        )  # type: ignore[arg-type]
     return out  # type: ignore[return-value]
 
 
@@ -133,8 +178,15 @@ def shorthand_lower(op: str) -> Callable[[Any, Any, tuple], str]:
         x = ctx.source_of(a, path)
         if pads is not None:
             x = ctx.add(f"{base}_pad", "zeropad", ZeroPad(padding=pads), [x], path)
-        node = a.model_copy(update={"padding": "valid" if pads is not None else a.padding, "bn": False,
-                                    "activation": None if bn else a.activation, "name": None, "input": None})
+        node = a.model_copy(
+            update={
+                "padding": "valid" if pads is not None else a.padding,
+                "bn": False,
+                "activation": None if bn else a.activation,
+                "name": None,
+                "input": None,
+            }
+        )
         x = ctx.add(f"{base}_{op}" if several else base, op, node, [x], path)
         if bn is not None:
             x = ctx.add(f"{base}_bn", "batchnorm", bn, [x], path)
@@ -151,8 +203,16 @@ lower = shorthand_lower("conv")
 def emit(node, inputs: list[Any], keras: Any) -> Any:
     a: Conv = node.attrs
     layer = keras.layers.Conv2D(
-        a.filters, a.kernel, strides=a.stride, padding=a.padding, dilation_rate=a.dilation,
-        groups=a.groups, use_bias=a.bias, activation=a.activation, trainable=a.trainable, name=node.name,
+        a.filters,
+        a.kernel,
+        strides=a.stride,
+        padding=a.padding,
+        dilation_rate=a.dilation,
+        groups=a.groups,
+        use_bias=a.bias,
+        activation=a.activation,
+        trainable=a.trainable,
+        name=node.name,
     )
     y = layer(inputs[0])
     if a.values is not None:
@@ -194,10 +254,30 @@ def from_keras(layer: Any, rank: int) -> dict[str, Any]:
 
 def label(a: Conv) -> str:
     text = f"conv {a.kernel[0]}x{a.kernel[1]}"
-    text += f"/{a.stride[0]}" if a.stride == (a.stride[0],) * 2 and a.stride[0] > 1 else ("" if a.stride == (1, 1) else f"/{a.stride[0]}x{a.stride[1]}")
+    text += (
+        f"/{a.stride[0]}"
+        if a.stride == (a.stride[0],) * 2 and a.stride[0] > 1
+        else ("" if a.stride == (1, 1) else f"/{a.stride[0]}x{a.stride[1]}")
+    )
     text += " same" if a.padding == "same" else ""
     return text + (f" {a.activation}" if a.activation else "")
 
 
-CONV = register(Primitive("conv", Conv, infer, emit, params, macs, window, lower, summary="2-D convolution", label=label,
-                         keras_classes=("Conv2D",), from_keras=from_keras, color="#6f9fd8", feature_maps=True))
+CONV = register(
+    Primitive(
+        "conv",
+        Conv,
+        infer,
+        emit,
+        params,
+        macs,
+        window,
+        lower,
+        summary="2-D convolution",
+        label=label,
+        keras_classes=("Conv2D",),
+        from_keras=from_keras,
+        color="#6f9fd8",
+        feature_maps=True,
+    )
+)

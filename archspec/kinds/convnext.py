@@ -25,8 +25,15 @@ class ConvNeXtBlock(_Repeated):
     drop path (an identity activation when the rate is 0, as Keras), and the sum with the input."""
 
     NAMES: ClassVar[dict[str, str]] = {
-        "depthwise": "depthwise_conv", "layernorm": "layernorm", "pointwise_1": "pointwise_conv_1", "act": "gelu",
-        "pointwise_2": "pointwise_conv_2", "layer_scale": "layer_scale", "drop": "stochastic_depth", "identity": "identity", "add": "add",
+        "depthwise": "depthwise_conv",
+        "layernorm": "layernorm",
+        "pointwise_1": "pointwise_conv_1",
+        "act": "gelu",
+        "pointwise_2": "pointwise_conv_2",
+        "layer_scale": "layer_scale",
+        "drop": "stochastic_depth",
+        "identity": "identity",
+        "add": "add",
     }
     kernel: PosInt = Field(7, description="Kernel of the depthwise convolution.")
     expand: PosInt = Field(4, description="Width of the inverted bottleneck, in multiples of the channels.")
@@ -37,7 +44,7 @@ class ConvNeXtBlock(_Repeated):
 
 
 def lower_one(a: ConvNeXtBlock, ctx, path: tuple, x_in: str, block: str, i: int) -> str:
-    name = lambda role: f"{block}_{a.name_of(role)}"  # noqa: E731
+    name = lambda role: f"{block}_{a.name_of(role)}"
     dim = ctx.shape(x_in)[-1]
     x = ctx.add(name("depthwise"), "conv", Conv(filters=dim, kernel=a.kernel, padding="same", groups=dim), [x_in], path)
     x = ctx.add(name("layernorm"), "layernorm", LayerNorm(epsilon=a.epsilon), [x], path)

@@ -21,9 +21,14 @@ class Dense(LayerSpec):
 
     short: ClassVar[str | None] = "units"
     units: PosInt = Field(description="Number of output neurons.")
-    activation: Activation | None = Field(None, description="Activation applied to the output (softmax for class probabilities).")
+    activation: Activation | None = Field(
+        None, description="Activation applied to the output (softmax for class probabilities)."
+    )
     bias: bool = Field(True, description="Add a learned bias per unit.")
-    pointwise: bool = Field(False, description="Apply to the channel axis of a feature map, each position alike (a 1x1 convolution; ConvNeXt).")
+    pointwise: bool = Field(
+        False,
+        description="Apply to the channel axis of a feature map, each position alike (a 1x1 convolution; ConvNeXt).",
+    )
     trainable: bool = Field(True, description="False freezes the weights.")
 
 
@@ -53,12 +58,16 @@ def macs(a: Dense, inputs: list[Shape], out: Shape) -> int:
 
 def emit(node, inputs: list[Any], keras: Any) -> Any:
     a: Dense = node.attrs
-    return keras.layers.Dense(a.units, activation=a.activation, use_bias=a.bias, trainable=a.trainable, name=node.name)(inputs[0])
+    return keras.layers.Dense(a.units, activation=a.activation, use_bias=a.bias, trainable=a.trainable, name=node.name)(
+        inputs[0]
+    )
 
 
 def from_keras(layer: Any, rank: int) -> dict[str, Any]:
     if rank not in (2, 4):
-        raise Unsupported(f"Dense on a rank-{rank} tensor (archspec's dense takes a vector, or a feature map with pointwise: true)")
+        raise Unsupported(
+            f"Dense on a rank-{rank} tensor (archspec's dense takes a vector, or a feature map with pointwise: true)"
+        )
     s: dict[str, Any] = {"units": int(layer.units)}
     if rank == 4:
         s["pointwise"] = True
@@ -72,7 +81,20 @@ def from_keras(layer: Any, rank: int) -> dict[str, Any]:
     return s
 
 
-DENSE = register(Primitive("dense", Dense, infer, emit, params, macs, window=lambda a, i: None if a.pointwise else "global", aliases=("fc",),
-                          summary="fully connected",
-                          label=lambda a: "dense" + (f" {a.activation}" if a.activation else ""),
-                          keras_classes=("Dense",), from_keras=from_keras, color="#a487d8"))
+DENSE = register(
+    Primitive(
+        "dense",
+        Dense,
+        infer,
+        emit,
+        params,
+        macs,
+        window=lambda a, i: None if a.pointwise else "global",
+        aliases=("fc",),
+        summary="fully connected",
+        label=lambda a: "dense" + (f" {a.activation}" if a.activation else ""),
+        keras_classes=("Dense",),
+        from_keras=from_keras,
+        color="#a487d8",
+    )
+)

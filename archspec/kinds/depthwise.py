@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field, field_validator, model_validator
 
-from .base import Activation, LayerSpec, Pair, Padding, PosInt, pair
+from .base import Activation, LayerSpec, Padding, Pair, PosInt, pair
 from .conv import keras_window_settings, shorthand_lower, window_output
 from .norm import BatchNorm
 from .registry import Primitive, Shape, register
@@ -24,12 +24,18 @@ class _Windowed(LayerSpec):
     short: ClassVar[str | None] = None
     kernel: Pair = Field(description="Window size: k or [kh, kw].")
     stride: Pair = Field((1, 1), description="Step of the window: s or [sh, sw].")
-    padding: Padding = Field("valid", description="`valid`, `same`, p, [ph, pw] or [[top, bottom], [left, right]] zeros.")
+    padding: Padding = Field(
+        "valid", description="`valid`, `same`, p, [ph, pw] or [[top, bottom], [left, right]] zeros."
+    )
     dilation: Pair = Field((1, 1), description="Spacing between kernel taps.")
     depth_multiplier: PosInt = Field(1, description="Filters per input channel in the depthwise step.")
     bias: bool = Field(True, description="Add a learned bias per output channel.")
-    activation: Activation | None = Field(None, description="Activation after the convolution (after `bn` when both are given).")
-    bn: bool | BatchNorm = Field(False, description="Batch normalisation between convolution and activation: true, or its settings.")
+    activation: Activation | None = Field(
+        None, description="Activation after the convolution (after `bn` when both are given)."
+    )
+    bn: bool | BatchNorm = Field(
+        False, description="Batch normalisation between convolution and activation: true, or its settings."
+    )
     trainable: bool = Field(True, description="False freezes the weights.")
 
     @field_validator("kernel", "stride", "dilation", mode="before")
@@ -38,7 +44,7 @@ class _Windowed(LayerSpec):
         return pair(v)
 
     @model_validator(mode="after")
-    def _stride_or_dilation(self) -> "_Windowed":
+    def _stride_or_dilation(self) -> _Windowed:
         if any(s > 1 for s in self.stride) and any(d > 1 for d in self.dilation):
             raise ValueError("stride > 1 together with dilation > 1 is not supported by Keras")
         return self
@@ -95,8 +101,16 @@ def window(a: _Windowed, inputs: list[Shape]):
 
 
 def _common(a: _Windowed) -> dict[str, Any]:
-    return dict(kernel_size=a.kernel, strides=a.stride, padding=a.padding, dilation_rate=a.dilation,
-                depth_multiplier=a.depth_multiplier, use_bias=a.bias, activation=a.activation, trainable=a.trainable)
+    return dict(
+        kernel_size=a.kernel,
+        strides=a.stride,
+        padding=a.padding,
+        dilation_rate=a.dilation,
+        depth_multiplier=a.depth_multiplier,
+        use_bias=a.bias,
+        activation=a.activation,
+        trainable=a.trainable,
+    )
 
 
 def depthwise_emit(node, inputs: list[Any], keras: Any) -> Any:
@@ -114,17 +128,52 @@ def from_keras(layer: Any, rank: int) -> dict[str, Any]:
 def label(kind: str):
     def text(a: _Windowed) -> str:
         out = f"{kind} {a.kernel[0]}x{a.kernel[1]}"
-        out += f"/{a.stride[0]}" if a.stride[0] == a.stride[1] and a.stride[0] > 1 else ("" if a.stride == (1, 1) else f"/{a.stride[0]}x{a.stride[1]}")
+        out += (
+            f"/{a.stride[0]}"
+            if a.stride[0] == a.stride[1] and a.stride[0] > 1
+            else ("" if a.stride == (1, 1) else f"/{a.stride[0]}x{a.stride[1]}")
+        )
         out += " same" if a.padding == "same" else ""
         return out + (f" {a.activation}" if a.activation else "")
+
     return text
 
 
-DEPTHWISE = register(Primitive(
-    "depthwise", Depthwise, depthwise_infer, depthwise_emit, depthwise_params, depthwise_macs, window, shorthand_lower("depthwise"),
-    aliases=("dwconv",), summary="depthwise convolution", label=label("depthwise"), keras_classes=("DepthwiseConv2D",),
-    from_keras=from_keras, color="#8fb6e3", feature_maps=True))
-SEPARABLE = register(Primitive(
-    "separable", Separable, separable_infer, separable_emit, separable_params, separable_macs, window, shorthand_lower("separable"),
-    aliases=("sepconv",), summary="depthwise-separable convolution", label=label("separable"), keras_classes=("SeparableConv2D",),
-    from_keras=from_keras, color="#5d8cc9", feature_maps=True))
+DEPTHWISE = register(
+    Primitive(
+        "depthwise",
+        Depthwise,
+        depthwise_infer,
+        depthwise_emit,
+        depthwise_params,
+        depthwise_macs,
+        window,
+        shorthand_lower("depthwise"),
+        aliases=("dwconv",),
+        summary="depthwise convolution",
+        label=label("depthwise"),
+        keras_classes=("DepthwiseConv2D",),
+        from_keras=from_keras,
+        color="#8fb6e3",
+        feature_maps=True,
+    )
+)
+SEPARABLE = register(
+    Primitive(
+        "separable",
+        Separable,
+        separable_infer,
+        separable_emit,
+        separable_params,
+        separable_macs,
+        window,
+        shorthand_lower("separable"),
+        aliases=("sepconv",),
+        summary="depthwise-separable convolution",
+        label=label("separable"),
+        keras_classes=("SeparableConv2D",),
+        from_keras=from_keras,
+        color="#5d8cc9",
+        feature_maps=True,
+    )
+)

@@ -20,8 +20,11 @@ class Merge(LayerSpec):
 class Add(Merge):
     """Element-wise sum of inputs of identical shape (residual connections)."""
 
-    scale: list[float] | None = Field(None, description="A constant factor per input: `scale: [1, 0.17]` sums x + 0.17 r "
-                                                        "(InceptionResNet's residual scaling).")
+    scale: list[float] | None = Field(
+        None,
+        description="A constant factor per input: `scale: [1, 0.17]` sums x + 0.17 r "
+        "(InceptionResNet's residual scaling).",
+    )
 
 
 class Multiply(Merge):
@@ -56,20 +59,27 @@ def multiply_infer(a: Multiply, inputs: list[Shape]) -> Shape:
     for sizes in zip(*inputs):
         big = {d for d in sizes if d != 1}
         if len(big) > 1:
-            raise ShapeError(f"multiply needs shapes that broadcast (each axis equal or 1); got {_named(a.inputs, inputs)}")
+            raise ShapeError(
+                f"multiply needs shapes that broadcast (each axis equal or 1); got {_named(a.inputs, inputs)}"
+            )
         out.append(big.pop() if big else 1)
     return tuple(out)
 
 
-ROUNDED_DOWN = ("a size halved by a pooling (or a stride 2) and rounded down comes back one smaller when enlarged again: give an input "
-                "size that divides by 2 at every pooling (2^levels for a U-Net), or crop the larger side")
+ROUNDED_DOWN = (
+    "a size halved by a pooling (or a stride 2) and rounded down comes back one smaller when enlarged again: give an input "
+    "size that divides by 2 at every pooling (2^levels for a U-Net), or crop the larger side"
+)
 
 
 def concat_infer(a: Concat, inputs: list[Shape]) -> Shape:
     ranks = {len(s) for s in inputs}
     if len(ranks) != 1 or len({s[:-1] for s in inputs}) != 1:
         off_by_one = len(ranks) == 1 and any(max(sizes) - min(sizes) == 1 for sizes in zip(*(s[:-1] for s in inputs)))
-        raise ShapeError(f"concat needs inputs with the same spatial size; got {_named(a.inputs, inputs)}", ROUNDED_DOWN if off_by_one else None)
+        raise ShapeError(
+            f"concat needs inputs with the same spatial size; got {_named(a.inputs, inputs)}",
+            ROUNDED_DOWN if off_by_one else None,
+        )
     return (*inputs[0][:-1], sum(s[-1] for s in inputs))
 
 
@@ -101,11 +111,46 @@ def concat_from_keras(layer: Any, rank: int) -> dict[str, Any]:
     return {}
 
 
-ADD = register(Primitive("add", Add, add_scale_check, add_emit, lower=lower, inputs=(2, None), summary="element-wise sum",
-                        keras_classes=("Add", "ops.Add", "CustomScaleLayer", "ScaledAdd"), from_keras=add_from_keras, color="#e07b7b"))
-MULTIPLY = register(Primitive("multiply", Multiply, multiply_infer, lambda n, x, k: k.layers.Multiply(name=n.name)(x), lower=lower,
-                              inputs=(2, None), summary="element-wise product", keras_classes=("Multiply", "ops.Multiply"), color="#e0a07b"))
-CONCAT = register(Primitive("concat", Concat, concat_infer, lambda n, x, k: k.layers.Concatenate(axis=-1, name=n.name)(x), lower=lower, inputs=(2, None),
-                           summary="channel concatenation", keras_classes=("Concatenate",), from_keras=concat_from_keras, color="#e07b7b"))
+ADD = register(
+    Primitive(
+        "add",
+        Add,
+        add_scale_check,
+        add_emit,
+        lower=lower,
+        inputs=(2, None),
+        summary="element-wise sum",
+        keras_classes=("Add", "ops.Add", "CustomScaleLayer", "ScaledAdd"),
+        from_keras=add_from_keras,
+        color="#e07b7b",
+    )
+)
+MULTIPLY = register(
+    Primitive(
+        "multiply",
+        Multiply,
+        multiply_infer,
+        lambda n, x, k: k.layers.Multiply(name=n.name)(x),
+        lower=lower,
+        inputs=(2, None),
+        summary="element-wise product",
+        keras_classes=("Multiply", "ops.Multiply"),
+        color="#e0a07b",
+    )
+)
+CONCAT = register(
+    Primitive(
+        "concat",
+        Concat,
+        concat_infer,
+        lambda n, x, k: k.layers.Concatenate(axis=-1, name=n.name)(x),
+        lower=lower,
+        inputs=(2, None),
+        summary="channel concatenation",
+        keras_classes=("Concatenate",),
+        from_keras=concat_from_keras,
+        color="#e07b7b",
+    )
+)
 
 _KIND = {Add: "add", Multiply: "multiply", Concat: "concat"}

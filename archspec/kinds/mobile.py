@@ -30,8 +30,8 @@ from .norm import BatchNorm
 from .pad import ZeroPad
 from .pool import Pool
 from .registry import Block, register
-from .shape import Reshape
 from .scale import StochasticDepth
+from .shape import Reshape
 from .simple import ActivationLayer
 
 
@@ -45,8 +45,12 @@ def make_divisible(value: float, divisor: int) -> int:
 
 
 def names_field(defaults: dict[str, str]) -> Any:
-    return Field(default_factory=dict, description="Node names per role, as suffixes of the block's name (defaults: "
-                 + ", ".join(f"{k}: {v}" for k, v in defaults.items()) + ").")
+    return Field(
+        default_factory=dict,
+        description="Node names per role, as suffixes of the block's name (defaults: "
+        + ", ".join(f"{k}: {v}" for k, v in defaults.items())
+        + ").",
+    )
 
 
 class _Named(LayerSpec):
@@ -60,7 +64,11 @@ class _Named(LayerSpec):
         for role in v:
             if role not in cls.NAMES:
                 near = closest(role, cls.NAMES)
-                raise ValueError(f"no node role {role!r}" + (f" (did you mean {near!r}?)" if near else "") + f"; roles: {', '.join(cls.NAMES)}")
+                raise ValueError(
+                    f"no node role {role!r}"
+                    + (f" (did you mean {near!r}?)" if near else "")
+                    + f"; roles: {', '.join(cls.NAMES)}"
+                )
         return v
 
     def name_of(self, role: str) -> str:
@@ -70,10 +78,17 @@ class _Named(LayerSpec):
 class _Repeated(_Named):
     """Blocks that can be repeated in a row, each instance named from `instances`."""
 
-    repeat: NonNegInt = Field(1, description="Blocks in a row: the first takes `stride`, the others stride 1 and keep the channels.")
-    instances: NamePattern | None = Field(None, description="Name of block i: `{name}`, `{letter}` (a, b, ...), `{i}` (from 0) and `{n}` (from 1) "
-                                                    "are replaced; default `{name}` for one block, `{name}_{n}` for several.")
-    drop_rate: float = Field(0.0, ge=0, lt=1, description="Stochastic depth of the first block (a drop-path node before the residual sum).")
+    repeat: NonNegInt = Field(
+        1, description="Blocks in a row: the first takes `stride`, the others stride 1 and keep the channels."
+    )
+    instances: NamePattern | None = Field(
+        None,
+        description="Name of block i: `{name}`, `{letter}` (a, b, ...), `{i}` (from 0) and `{n}` (from 1) "
+        "are replaced; default `{name}` for one block, `{name}_{n}` for several.",
+    )
+    drop_rate: float = Field(
+        0.0, ge=0, lt=1, description="Stochastic depth of the first block (a drop-path node before the residual sum)."
+    )
     drop_rate_step: float = Field(0.0, ge=0, lt=1, description="Added to `drop_rate` for each following block.")
 
     def instance(self, segment: str, i: int) -> str:
@@ -98,19 +113,33 @@ class SqueezeExcite(_Named):
     """Squeeze-and-excitation (Hu et al. 2018): a global average pool, a 1x1 conv to `ratio` x the
     channels, a 1x1 conv back, and the result as a per-channel gate on the input."""
 
-    NAMES: ClassVar[dict[str, str]] = {"squeeze": "squeeze", "reshape": "reshape", "reduce": "reduce", "expand": "expand", "excite": "excite"}
+    NAMES: ClassVar[dict[str, str]] = {
+        "squeeze": "squeeze",
+        "reshape": "reshape",
+        "reduce": "reduce",
+        "expand": "expand",
+        "excite": "excite",
+    }
     ratio: float = Field(0.25, gt=0, le=1, description="Squeezed channels as a fraction of the input's.")
-    keepdims: bool = Field(True, description="Squeeze to a 1x1 map in one pool; false: pool to a vector, then reshape (EfficientNet).")
-    divisor: PosInt = Field(1, description="Round the squeezed channels to a multiple of this (MobileNetV3: 8); 1 truncates.")
+    keepdims: bool = Field(
+        True, description="Squeeze to a 1x1 map in one pool; false: pool to a vector, then reshape (EfficientNet)."
+    )
+    divisor: PosInt = Field(
+        1, description="Round the squeezed channels to a multiple of this (MobileNetV3: 8); 1 truncates."
+    )
     activation: Activation = Field("relu", description="Activation of the squeezing conv.")
     gate: Activation = Field("sigmoid", description="Activation of the gate (MobileNetV3: hard_sigmoid).")
     names: dict[str, NodeName] = names_field(NAMES)
 
 
-def squeeze_excite(ctx, x: str, name: Any, squeezed: int, activation: str, gate: str, keepdims: bool, path: tuple) -> str:
+def squeeze_excite(
+    ctx, x: str, name: Any, squeezed: int, activation: str, gate: str, keepdims: bool, path: tuple
+) -> str:
     """SE on node `x`; `name(role)` gives the node names."""
     channels = ctx.shape(x)[-1]
-    s = ctx.add(name("squeeze"), "pool", Pool.model_validate({"kind": "avg", "global": True, "keepdims": keepdims}), [x], path)
+    s = ctx.add(
+        name("squeeze"), "pool", Pool.model_validate({"kind": "avg", "global": True, "keepdims": keepdims}), [x], path
+    )
     if not keepdims:
         s = ctx.add(name("reshape"), "reshape", Reshape(shape=(1, 1, channels)), [s], path)
     s = ctx.add(name("reduce"), "conv", Conv(filters=squeezed, kernel=1, activation=activation), [s], path)
@@ -122,7 +151,9 @@ def lower_se(a: SqueezeExcite, ctx, path: tuple) -> str:
     base = ctx.name_for(a, "se")
     x = ctx.source_of(a, path)
     squeezed = make_divisible(ctx.shape(x)[-1] * a.ratio, a.divisor)
-    out = squeeze_excite(ctx, x, lambda role: f"{base}_{a.name_of(role)}", squeezed, a.activation, a.gate, a.keepdims, path)
+    out = squeeze_excite(
+        ctx, x, lambda role: f"{base}_{a.name_of(role)}", squeezed, a.activation, a.gate, a.keepdims, path
+    )
     return ctx.alias(base, out)
 
 
@@ -133,19 +164,32 @@ class _Inverted(_Repeated):
     """What mbconv and fused_mbconv share."""
 
     filters: PosInt = Field(description="Output channels.")
-    expand: float = Field(6.0, ge=1, description="Expansion ratio: the block widens its input to this many times the channels.")
-    expand_divisor: PosInt = Field(1, description="Round the expanded channels to a multiple of this (MobileNetV3: 8); 1 truncates.")
+    expand: float = Field(
+        6.0, ge=1, description="Expansion ratio: the block widens its input to this many times the channels."
+    )
+    expand_divisor: PosInt = Field(
+        1, description="Round the expanded channels to a multiple of this (MobileNetV3: 8); 1 truncates."
+    )
     kernel: PosInt = Field(3, description="Kernel size of the spatial convolution.")
     stride: PosInt = Field(1, description="Stride of the first block.")
     activation: Activation = Field("swish", description="Activation after the expansion and the spatial convolution.")
     se: float = Field(0.0, ge=0, le=1, description="Squeeze-and-excitation ratio; 0 for none.")
-    se_base: Literal["input", "expanded"] = Field("input", description="What the SE ratio is a fraction of: the block's input "
-                                                                        "channels (EfficientNet) or the expanded ones (MobileNetV3).")
-    se_divisor: PosInt = Field(1, description="Round the SE channels to a multiple of this (MobileNetV3: 8); 1 truncates.")
+    se_base: Literal["input", "expanded"] = Field(
+        "input",
+        description="What the SE ratio is a fraction of: the block's input "
+        "channels (EfficientNet) or the expanded ones (MobileNetV3).",
+    )
+    se_divisor: PosInt = Field(
+        1, description="Round the SE channels to a multiple of this (MobileNetV3: 8); 1 truncates."
+    )
     se_activation: Activation | None = Field(None, description="Activation inside SE; default: `activation`.")
     se_gate: Activation = Field("sigmoid", description="Gate of the SE (MobileNetV3: hard_sigmoid).")
-    se_keepdims: bool = Field(False, description="SE squeezes with a keepdims pool (MobileNetV3), not a pool and a reshape (EfficientNet).")
-    residual: bool = Field(True, description="Identity shortcut (sum) when the stride is 1 and the channels are unchanged.")
+    se_keepdims: bool = Field(
+        False, description="SE squeezes with a keepdims pool (MobileNetV3), not a pool and a reshape (EfficientNet)."
+    )
+    residual: bool = Field(
+        True, description="Identity shortcut (sum) when the stride is 1 and the channels are unchanged."
+    )
 
 
 class MBConv(_Inverted):
@@ -154,12 +198,24 @@ class MBConv(_Inverted):
     shapes allow. Batch normalisation after every conv (`defaults: {batchnorm: ...}` sets it)."""
 
     NAMES: ClassVar[dict[str, str]] = {
-        "expand": "expand_conv", "expand_bn": "expand_bn", "expand_act": "expand_activation",
-        "pad": "dwconv_pad", "depthwise": "dwconv", "depthwise_bn": "bn", "depthwise_act": "activation",
-        **_SE_NAMES, "project": "project_conv", "project_bn": "project_bn", "drop": "drop", "add": "add",
+        "expand": "expand_conv",
+        "expand_bn": "expand_bn",
+        "expand_act": "expand_activation",
+        "pad": "dwconv_pad",
+        "depthwise": "dwconv",
+        "depthwise_bn": "bn",
+        "depthwise_act": "activation",
+        **_SE_NAMES,
+        "project": "project_conv",
+        "project_bn": "project_bn",
+        "drop": "drop",
+        "add": "add",
     }
-    pad: Literal["same", "explicit"] = Field("same", description="A strided depthwise pads `same`, or with an explicit zeropad node "
-                                                                 "and `valid` (Keras' MobileNetV2/V3 and EfficientNet).")
+    pad: Literal["same", "explicit"] = Field(
+        "same",
+        description="A strided depthwise pads `same`, or with an explicit zeropad node "
+        "and `valid` (Keras' MobileNetV2/V3 and EfficientNet).",
+    )
     names: dict[str, NodeName] = names_field(NAMES)
 
 
@@ -168,8 +224,15 @@ class FusedMBConv(_Inverted):
     1x1 + depthwise, optional SE, 1x1 projection (kxk with its own activation when `expand` is 1)."""
 
     NAMES: ClassVar[dict[str, str]] = {
-        "expand": "expand_conv", "expand_bn": "expand_bn", "expand_act": "expand_activation", **_SE_NAMES,
-        "project": "project_conv", "project_bn": "project_bn", "project_act": "project_activation", "drop": "drop", "add": "add",
+        "expand": "expand_conv",
+        "expand_bn": "expand_bn",
+        "expand_act": "expand_activation",
+        **_SE_NAMES,
+        "project": "project_conv",
+        "project_bn": "project_bn",
+        "project_act": "project_activation",
+        "drop": "drop",
+        "add": "add",
     }
     names: dict[str, NodeName] = names_field(NAMES)
 
@@ -199,50 +262,101 @@ def _squeezed(a: _Inverted, channels_in: int, expanded: int) -> int:
 
 def _widths(a: _Inverted, ctx, x: str) -> tuple[int, int]:
     channels = ctx.shape(x)[-1]
-    expanded = make_divisible(channels * a.expand, a.expand_divisor) if a.expand_divisor > 1 else int(channels * a.expand)
+    expanded = (
+        make_divisible(channels * a.expand, a.expand_divisor) if a.expand_divisor > 1 else int(channels * a.expand)
+    )
     return channels, expanded
 
 
 def lower_mbconv_one(a: MBConv, ctx, path: tuple, x_in: str, block: str, i: int) -> str:
-    name = lambda role: f"{block}_{a.name_of(role)}"  # noqa: E731
+    name = lambda role: f"{block}_{a.name_of(role)}"
     stride = a.stride if i == 0 else 1
     channels, expanded = _widths(a, ctx, x_in)
     x = x_in
     if a.expand != 1:
-        x = _conv_bn(ctx, x, name, "expand", Conv(filters=expanded, kernel=1, padding="same", bias=False), a.activation, path)
+        x = _conv_bn(
+            ctx, x, name, "expand", Conv(filters=expanded, kernel=1, padding="same", bias=False), a.activation, path
+        )
     padding: Any = "same"
     if stride > 1 and a.pad == "explicit":
         h, w = ctx.shape(x)[:2]
         pads = (same_padding(h, a.kernel, stride), same_padding(w, a.kernel, stride))
         x = ctx.add(name("pad"), "zeropad", ZeroPad(padding=pads), [x], path)
         padding = "valid"
-    x = ctx.add(name("depthwise"), "depthwise", Depthwise(kernel=a.kernel, stride=stride, padding=padding, bias=False), [x], path)
+    x = ctx.add(
+        name("depthwise"),
+        "depthwise",
+        Depthwise(kernel=a.kernel, stride=stride, padding=padding, bias=False),
+        [x],
+        path,
+    )
     x = ctx.add(name("depthwise_bn"), "batchnorm", ctx.with_defaults("batchnorm", BatchNorm()), [x], path)
     x = ctx.add(name("depthwise_act"), "activation", ActivationLayer(fn=a.activation), [x], path)
     if a.se:
-        x = squeeze_excite(ctx, x, lambda role: name(f"se_{role}"), _squeezed(a, channels, expanded), a.se_activation or a.activation, a.se_gate, a.se_keepdims, path)
+        x = squeeze_excite(
+            ctx,
+            x,
+            lambda role: name(f"se_{role}"),
+            _squeezed(a, channels, expanded),
+            a.se_activation or a.activation,
+            a.se_gate,
+            a.se_keepdims,
+            path,
+        )
     x = _conv_bn(ctx, x, name, "project", Conv(filters=a.filters, kernel=1, padding="same", bias=False), None, path)
     return _tail(a, ctx, x_in, x, name, i, path)
 
 
 def lower_fused_one(a: FusedMBConv, ctx, path: tuple, x_in: str, block: str, i: int) -> str:
-    name = lambda role: f"{block}_{a.name_of(role)}"  # noqa: E731
+    name = lambda role: f"{block}_{a.name_of(role)}"
     stride = a.stride if i == 0 else 1
     channels, expanded = _widths(a, ctx, x_in)
     x = x_in
     if a.expand != 1:
-        x = _conv_bn(ctx, x, name, "expand", Conv(filters=expanded, kernel=a.kernel, stride=stride, padding="same", bias=False),
-                     a.activation, path)
+        x = _conv_bn(
+            ctx,
+            x,
+            name,
+            "expand",
+            Conv(filters=expanded, kernel=a.kernel, stride=stride, padding="same", bias=False),
+            a.activation,
+            path,
+        )
     if a.se:
-        x = squeeze_excite(ctx, x, lambda role: name(f"se_{role}"), _squeezed(a, channels, expanded), a.se_activation or a.activation, a.se_gate, a.se_keepdims, path)
-    project = Conv(filters=a.filters, kernel=1 if a.expand != 1 else a.kernel, stride=1 if a.expand != 1 else stride, padding="same", bias=False)
+        x = squeeze_excite(
+            ctx,
+            x,
+            lambda role: name(f"se_{role}"),
+            _squeezed(a, channels, expanded),
+            a.se_activation or a.activation,
+            a.se_gate,
+            a.se_keepdims,
+            path,
+        )
+    project = Conv(
+        filters=a.filters,
+        kernel=1 if a.expand != 1 else a.kernel,
+        stride=1 if a.expand != 1 else stride,
+        padding="same",
+        bias=False,
+    )
     x = _conv_bn(ctx, x, name, "project", project, a.activation if a.expand == 1 else None, path)
     return _tail(a, ctx, x_in, x, name, i, path)
 
 
 for _block in (
     Block("se", SqueezeExcite, lower_se, aliases=("squeeze_excite",), summary="squeeze-and-excitation"),
-    Block("mbconv", MBConv, repeated("mbconv", lower_mbconv_one), summary="inverted residual (MobileNetV2/V3, EfficientNet)"),
-    Block("fused_mbconv", FusedMBConv, repeated("fused_mbconv", lower_fused_one), summary="fused inverted residual (EfficientNetV2)"),
+    Block(
+        "mbconv",
+        MBConv,
+        repeated("mbconv", lower_mbconv_one),
+        summary="inverted residual (MobileNetV2/V3, EfficientNet)",
+    ),
+    Block(
+        "fused_mbconv",
+        FusedMBConv,
+        repeated("fused_mbconv", lower_fused_one),
+        summary="fused inverted residual (EfficientNetV2)",
+    ),
 ):
     register(_block)

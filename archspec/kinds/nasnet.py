@@ -24,22 +24,29 @@ from .simple import ActivationLayer
 
 class _Cell(LayerSpec):
     filters: PosInt = Field(description="Filters of every convolution in the cell.")
-    p: str | None = Field(None, description="The layer feeding the cell's second input (the output two cells back); "
-                                            "none: the cell's own input, unadjusted (Keras' first cell).")
+    p: str | None = Field(
+        None,
+        description="The layer feeding the cell's second input (the output two cells back); "
+        "none: the cell's own input, unadjusted (Keras' first cell).",
+    )
 
 
 class NormalCell(_Cell):
     """NASNet-A normal cells, `repeat` in a row, numbered from `id` (names end in `_<id>`);
     each cell's second input is the first input of the cell before it."""
 
-    id: int = Field(0, ge=0, description="Number of the first cell (Keras numbers all normal cells across the network).")
+    id: int = Field(
+        0, ge=0, description="Number of the first cell (Keras numbers all normal cells across the network)."
+    )
     repeat: PosInt = Field(1, description="Cells in a row.")
 
 
 class ReductionCell(_Cell):
     """NASNet-A reduction cell: halves the spatial size; names end in `_<id>` (`stem_1`, `reduce_4`)."""
 
-    id: str = Field(description="Suffix of the cell's node names, e.g. stem_1 or reduce_4.", pattern=r"^[A-Za-z0-9_.\-]+$")
+    id: str = Field(
+        description="Suffix of the cell's node names, e.g. stem_1 or reduce_4.", pattern=r"^[A-Za-z0-9_.\-]+$"
+    )
 
 
 class _Builder:
@@ -71,9 +78,19 @@ class _Builder:
             pads = (same_padding(h, kernel, 2), same_padding(w, kernel, 2))
             x = self.add(f"separable_conv_1_pad_{block}", "zeropad", ZeroPad(padding=pads), [x])
             padding = "valid"
-        x = self.add(f"separable_conv_1_{block}", "separable", Separable(filters=filters, kernel=kernel, stride=stride, padding=padding, bias=False), [x])
+        x = self.add(
+            f"separable_conv_1_{block}",
+            "separable",
+            Separable(filters=filters, kernel=kernel, stride=stride, padding=padding, bias=False),
+            [x],
+        )
         x = self.relu(self.bn(f"separable_conv_1_bn_{block}", x))
-        x = self.add(f"separable_conv_2_{block}", "separable", Separable(filters=filters, kernel=kernel, padding="same", bias=False), [x])
+        x = self.add(
+            f"separable_conv_2_{block}",
+            "separable",
+            Separable(filters=filters, kernel=kernel, padding="same", bias=False),
+            [x],
+        )
         return self.bn(f"separable_conv_2_bn_{block}", x)
 
     def pool(self, name: str | None, x: str, kind: str, stride: int, padding: str, size: int = 3) -> str:
@@ -104,10 +121,22 @@ def _normal(ctx, path: tuple, ip: str, p: str | None, filters: int, cell: str) -
     b = _Builder(ctx, path, f"normal_{cell}")
     p = ip if p is None else b.adjust(p, ip, filters, cell)
     h = b.bn(f"normal_bn_1_{cell}", b.conv(f"normal_conv_1_{cell}", b.relu(ip), filters))
-    x1 = b.join("add", f"normal_add_1_{cell}", [b.sep_block(h, filters, 5, 1, f"normal_left1_{cell}"), b.sep_block(p, filters, 3, 1, f"normal_right1_{cell}")])
-    x2 = b.join("add", f"normal_add_2_{cell}", [b.sep_block(p, filters, 5, 1, f"normal_left2_{cell}"), b.sep_block(p, filters, 3, 1, f"normal_right2_{cell}")])
+    x1 = b.join(
+        "add",
+        f"normal_add_1_{cell}",
+        [b.sep_block(h, filters, 5, 1, f"normal_left1_{cell}"), b.sep_block(p, filters, 3, 1, f"normal_right1_{cell}")],
+    )
+    x2 = b.join(
+        "add",
+        f"normal_add_2_{cell}",
+        [b.sep_block(p, filters, 5, 1, f"normal_left2_{cell}"), b.sep_block(p, filters, 3, 1, f"normal_right2_{cell}")],
+    )
     x3 = b.join("add", f"normal_add_3_{cell}", [b.pool(f"normal_left3_{cell}", h, "avg", 1, "same"), p])
-    x4 = b.join("add", f"normal_add_4_{cell}", [b.pool(f"normal_left4_{cell}", p, "avg", 1, "same"), b.pool(f"normal_right4_{cell}", p, "avg", 1, "same")])
+    x4 = b.join(
+        "add",
+        f"normal_add_4_{cell}",
+        [b.pool(f"normal_left4_{cell}", p, "avg", 1, "same"), b.pool(f"normal_right4_{cell}", p, "avg", 1, "same")],
+    )
     x5 = b.join("add", f"normal_add_5_{cell}", [b.sep_block(h, filters, 3, 1, f"normal_left5_{cell}"), h])
     return b.join("concat", f"normal_concat_{cell}", [p, x1, x2, x3, x4, x5])
 
@@ -118,15 +147,39 @@ def _reduction(ctx, path: tuple, ip: str, p: str | None, filters: int, cell: str
     h = b.bn(f"reduction_bn_1_{cell}", b.conv(f"reduction_conv_1_{cell}", b.relu(ip), filters))
     size = ctx.shape(h)[:2]
     h3 = b.add(f"reduction_pad_1_{cell}", "zeropad", ZeroPad(padding=tuple(same_padding(n, 3, 2) for n in size)), [h])
-    x1 = b.join("add", f"reduction_add_1_{cell}", [b.sep_block(h, filters, 5, 2, f"reduction_left1_{cell}"),
-                                                   b.sep_block(p, filters, 7, 2, f"reduction_right1_{cell}")])
-    x2 = b.join("add", f"reduction_add_2_{cell}", [b.pool(f"reduction_left2_{cell}", h3, "max", 2, "valid"),
-                                                   b.sep_block(p, filters, 7, 2, f"reduction_right2_{cell}")])
-    x3 = b.join("add", f"reduction_add3_{cell}", [b.pool(f"reduction_left3_{cell}", h3, "avg", 2, "valid"),
-                                                  b.sep_block(p, filters, 5, 2, f"reduction_right3_{cell}")])
+    x1 = b.join(
+        "add",
+        f"reduction_add_1_{cell}",
+        [
+            b.sep_block(h, filters, 5, 2, f"reduction_left1_{cell}"),
+            b.sep_block(p, filters, 7, 2, f"reduction_right1_{cell}"),
+        ],
+    )
+    x2 = b.join(
+        "add",
+        f"reduction_add_2_{cell}",
+        [
+            b.pool(f"reduction_left2_{cell}", h3, "max", 2, "valid"),
+            b.sep_block(p, filters, 7, 2, f"reduction_right2_{cell}"),
+        ],
+    )
+    x3 = b.join(
+        "add",
+        f"reduction_add3_{cell}",
+        [
+            b.pool(f"reduction_left3_{cell}", h3, "avg", 2, "valid"),
+            b.sep_block(p, filters, 5, 2, f"reduction_right3_{cell}"),
+        ],
+    )
     x4 = b.join("add", None, [x2, b.pool(f"reduction_left4_{cell}", x1, "avg", 1, "same")])
-    x5 = b.join("add", f"reduction_add4_{cell}", [b.sep_block(x1, filters, 3, 1, f"reduction_left4_{cell}"),
-                                                  b.pool(f"reduction_right5_{cell}", h3, "max", 2, "valid")])
+    x5 = b.join(
+        "add",
+        f"reduction_add4_{cell}",
+        [
+            b.sep_block(x1, filters, 3, 1, f"reduction_left4_{cell}"),
+            b.pool(f"reduction_right5_{cell}", h3, "max", 2, "valid"),
+        ],
+    )
     return b.join("concat", f"reduction_concat_{cell}", [x2, x3, x4, x5])
 
 

@@ -49,7 +49,9 @@ def ln_params(a: LayerNorm, inputs: list[Shape], out: Shape) -> tuple[int, int]:
 
 def ln_emit(node, inputs: list[Any], keras: Any) -> Any:
     a: LayerNorm = node.attrs
-    return keras.layers.LayerNormalization(axis=-1, epsilon=a.epsilon, center=a.center, scale=a.scale, name=node.name)(inputs[0])
+    return keras.layers.LayerNormalization(axis=-1, epsilon=a.epsilon, center=a.center, scale=a.scale, name=node.name)(
+        inputs[0]
+    )
 
 
 def ln_from_keras(layer: Any, rank: int) -> dict[str, Any]:
@@ -69,7 +71,9 @@ class LRN(LayerSpec):
     size: PosInt = Field(5, description="Channels in the window (n); odd.")
     alpha: float = Field(1e-4, ge=0, description="Scale of the sum of squares.")
     beta: float = Field(0.75, ge=0, description="Exponent.")
-    bias: float = Field(2.0, gt=0, description="Additive constant (k), above zero: the power of zero or less is undefined.")
+    bias: float = Field(
+        2.0, gt=0, description="Additive constant (k), above zero: the power of zero or less is undefined."
+    )
 
 
 def lrn_infer(a: LRN, inputs: list[Shape]) -> Shape:
@@ -101,9 +105,43 @@ def lrn_from_keras(layer: Any, rank: int) -> dict[str, Any]:
     return {"size": int(layer.size), "alpha": float(layer.alpha), "beta": float(layer.beta), "bias": float(layer.bias)}
 
 
-BATCHNORM = register(Primitive("batchnorm", BatchNorm, _same, bn_emit, bn_params, aliases=("bn",), summary="batch normalisation",
-                               keras_classes=("BatchNormalization",), from_keras=bn_from_keras, color="#86c79f"))
-LAYERNORM = register(Primitive("layernorm", LayerNorm, _same, ln_emit, ln_params, aliases=("ln",), summary="layer normalisation",
-                               keras_classes=("LayerNormalization",), from_keras=ln_from_keras, color="#9fd7b0"))
-LRN_KIND = register(Primitive("lrn", LRN, lrn_infer, lrn_emit, summary="local response normalisation",
-                              keras_classes=("LocalResponseNormalization",), from_keras=lrn_from_keras, color="#79c6c6"))
+BATCHNORM = register(
+    Primitive(
+        "batchnorm",
+        BatchNorm,
+        _same,
+        bn_emit,
+        bn_params,
+        aliases=("bn",),
+        summary="batch normalisation",
+        keras_classes=("BatchNormalization",),
+        from_keras=bn_from_keras,
+        color="#86c79f",
+    )
+)
+LAYERNORM = register(
+    Primitive(
+        "layernorm",
+        LayerNorm,
+        _same,
+        ln_emit,
+        ln_params,
+        aliases=("ln",),
+        summary="layer normalisation",
+        keras_classes=("LayerNormalization",),
+        from_keras=ln_from_keras,
+        color="#9fd7b0",
+    )
+)
+LRN_KIND = register(
+    Primitive(
+        "lrn",
+        LRN,
+        lrn_infer,
+        lrn_emit,
+        summary="local response normalisation",
+        keras_classes=("LocalResponseNormalization",),
+        from_keras=lrn_from_keras,
+        color="#79c6c6",
+    )
+)

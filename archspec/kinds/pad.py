@@ -14,9 +14,12 @@ class ZeroPad(LayerSpec):
     """Zero padding: p (all sides), [ph, pw] or [[top, bottom], [left, right]]."""
 
     short: ClassVar[str | None] = "padding"
-    json_alternatives: ClassVar[dict[str, list[dict[str, Any]]]] = {"padding": [
-        {"type": "integer", "minimum": 0},
-        {"type": "array", "prefixItems": [{"type": "integer", "minimum": 0}] * 2, "minItems": 2, "maxItems": 2}]}
+    json_alternatives: ClassVar[dict[str, list[dict[str, Any]]]] = {
+        "padding": [
+            {"type": "integer", "minimum": 0},
+            {"type": "array", "prefixItems": [{"type": "integer", "minimum": 0}] * 2, "minItems": 2, "maxItems": 2},
+        ]
+    }
     padding: tuple[tuple[NonNegInt, NonNegInt], tuple[NonNegInt, NonNegInt]] = Field(
         description="p, [ph, pw] or [[top, bottom], [left, right]]", examples=[3, [1, 2], [[0, 1], [0, 1]]]
     )
@@ -45,5 +48,15 @@ def from_keras(layer: Any, rank: int) -> dict[str, Any]:
     return {"padding": t if t == b == l == r else [[t, b], [l, r]]}
 
 
-ZEROPAD = register(Primitive("zeropad", ZeroPad, infer, emit, summary="zero padding",
-                             keras_classes=("ZeroPadding2D",), from_keras=from_keras, color="#c9c9c9"))
+ZEROPAD = register(
+    Primitive(
+        "zeropad",
+        ZeroPad,
+        infer,
+        emit,
+        summary="zero padding",
+        keras_classes=("ZeroPadding2D",),
+        from_keras=from_keras,
+        color="#c9c9c9",
+    )
+)

@@ -7,7 +7,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, field_validator, model_validator
 
 from ..errors import closest
-from .base import LayerSpec, Pair, Padding, custom_layer, explicit_padding, keras_channels_last, keras_pair, pair
+from .base import LayerSpec, Padding, Pair, custom_layer, explicit_padding, keras_channels_last, keras_pair, pair
 from .conv import window_output
 from .registry import Primitive, Shape, ShapeError, register
 
@@ -33,14 +33,22 @@ class Pool(LayerSpec):
     """Pooling. Short forms: `pool: max` (2x2, stride 2), `pool: global_avg`."""
 
     short: ClassVar[str | None] = None
-    json_alternatives: ClassVar[dict[str, list[dict[str, Any]]]] = {"": [
-        {"enum": sorted(_SHORT), "enumDescriptions": [_SHORT_NOTES[f] for f in sorted(_SHORT)],
-         "description": "Named short forms: 2x2 max/avg/sum with stride 2, or global pooling."}]}
+    json_alternatives: ClassVar[dict[str, list[dict[str, Any]]]] = {
+        "": [
+            {
+                "enum": sorted(_SHORT),
+                "enumDescriptions": [_SHORT_NOTES[f] for f in sorted(_SHORT)],
+                "description": "Named short forms: 2x2 max/avg/sum with stride 2, or global pooling.",
+            }
+        ]
+    }
     kind: Literal["max", "avg", "sum"] = Field("max", description="max, avg (average) or sum.")
     size: Pair = Field((2, 2), description="Window: k or [kh, kw].")
     stride: Pair | None = Field(None, description="Step of the window; defaults to the window size.")
     padding: Padding = Field("valid", description="`valid`, `same`, or explicit zeros as for conv.")
-    global_: bool = Field(False, alias="global", description="Pool each feature map to one value (output has C values).")
+    global_: bool = Field(
+        False, alias="global", description="Pool each feature map to one value (output has C values)."
+    )
     keepdims: bool = Field(False, description="With `global`: keep the map's axes, giving 1x1xC instead of C.")
 
     @model_validator(mode="before")
@@ -49,7 +57,11 @@ class Pool(LayerSpec):
         if isinstance(data, str):
             if data not in _SHORT:
                 near = closest(data, _SHORT)
-                raise ValueError(f"unknown pool {data!r}" + (f" (did you mean {near!r}?)" if near else "") + f"; short forms: {', '.join(_SHORT)}")
+                raise ValueError(
+                    f"unknown pool {data!r}"
+                    + (f" (did you mean {near!r}?)" if near else "")
+                    + f"; short forms: {', '.join(_SHORT)}"
+                )
             return dict(_SHORT[data])
         return data
 
@@ -89,7 +101,9 @@ def lower(a: Pool, ctx, path: tuple) -> str:
     if pads is None:
         return ctx.alias(base, ctx.add(base, "pool", a.model_copy(update={"name": None, "input": None}), [x], path))
     x = ctx.add(f"{base}_pad", "zeropad", ZeroPad(padding=pads), [x], path)
-    x = ctx.add(f"{base}_pool", "pool", a.model_copy(update={"padding": "valid", "name": None, "input": None}), [x], path)
+    x = ctx.add(
+        f"{base}_pool", "pool", a.model_copy(update={"padding": "valid", "name": None, "input": None}), [x], path
+    )
     return ctx.alias(base, x)
 
 
@@ -115,7 +129,11 @@ def from_keras(layer: Any, rank: int) -> dict[str, Any]:
     keras_channels_last(layer)
     cls = type(layer).__name__
     if cls in _KERAS_GLOBAL:
-        return {"kind": _KERAS_GLOBAL[cls], "global": True, **({"keepdims": True} if getattr(layer, "keepdims", False) else {})}
+        return {
+            "kind": _KERAS_GLOBAL[cls],
+            "global": True,
+            **({"keepdims": True} if getattr(layer, "keepdims", False) else {}),
+        }
     s: dict[str, Any] = {"kind": _KERAS_KINDS[cls], "size": keras_pair(layer.pool_size)}
     if tuple(layer.strides) != tuple(layer.pool_size):
         s["stride"] = keras_pair(layer.strides)
@@ -132,5 +150,19 @@ def label(a: Pool) -> str:
     return f"{a.kind} pool {size}/{step}" + (" same" if a.padding == "same" else "")
 
 
-POOL = register(Primitive("pool", Pool, infer, emit, window=window, lower=lower, summary="max / avg / sum pooling", label=label,
-                         keras_classes=(*_KERAS_KINDS, *_KERAS_GLOBAL), from_keras=from_keras, color="#f0a95b", feature_maps=True))
+POOL = register(
+    Primitive(
+        "pool",
+        Pool,
+        infer,
+        emit,
+        window=window,
+        lower=lower,
+        summary="max / avg / sum pooling",
+        label=label,
+        keras_classes=(*_KERAS_KINDS, *_KERAS_GLOBAL),
+        from_keras=from_keras,
+        color="#f0a95b",
+        feature_maps=True,
+    )
+)

@@ -19,13 +19,13 @@ from __future__ import annotations
 import importlib
 import inspect
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from . import BUILTIN, ENTRY_POINT_GROUP
 from ..errors import ArchspecError
+from . import BUILTIN, ENTRY_POINT_GROUP
 from .base import LayerSpec
 
 if TYPE_CHECKING:
@@ -80,7 +80,7 @@ class Primitive:
     window: Callable[[Any, list[Shape]], Window | Upscale | str | None] = no_window
     """Sliding window for the receptive field; an Upscale for a layer that enlarges; None passes it
     through, 'global' covers the input."""
-    lower: Callable[[Any, "Lowering", tuple], str] | None = None
+    lower: Callable[[Any, Lowering, tuple], str] | None = None
     """Turns a spec layer with shorthands into nodes; None: one node, as written."""
     inputs: tuple[int, int | None] = (1, 1)
     """Fewest and most inputs (None: any number)."""
@@ -104,7 +104,7 @@ class Primitive:
 class Block:
     kind: str
     schema: type[LayerSpec]
-    lower: Callable[[Any, "Lowering", tuple], str]
+    lower: Callable[[Any, Lowering, tuple], str]
     aliases: tuple[str, ...] = ()
     summary: str = ""
 

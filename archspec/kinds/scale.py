@@ -33,8 +33,12 @@ class Normalization(LayerSpec):
     statistics are stored in the model (non-trainable, 2C+1 values, as Keras' adaptable
     Normalization: EfficientNet); given, they are constants (ConvNeXt's ImageNet statistics)."""
 
-    mean: Numbers | None = Field(None, description="Per-channel mean (one value, or one per channel); none: stored weights.")
-    variance: PositiveNumbers | None = Field(None, description="Per-channel variance (above zero), given together with `mean`.")
+    mean: Numbers | None = Field(
+        None, description="Per-channel mean (one value, or one per channel); none: stored weights."
+    )
+    variance: PositiveNumbers | None = Field(
+        None, description="Per-channel variance (above zero), given together with `mean`."
+    )
 
 
 class LayerScale(LayerSpec):
@@ -95,7 +99,8 @@ def rescaling_from_keras(layer: Any, rank: int) -> dict[str, Any]:
     if isinstance(layer, ConstantOp):
         c = layer.constant
         scale, offset = {
-            "Add": (1.0, c), "Multiply": (c, 0.0),
+            "Add": (1.0, c),
+            "Multiply": (c, 0.0),
             "Subtract": (-1.0, c) if layer.constant_first else (1.0, -c),
         }.get(layer.op, (None, None))
         if layer.op in ("Divide", "TrueDivide") and not layer.constant_first:
@@ -176,17 +181,63 @@ def _numbers(v: Any) -> str:
 
 
 for _p in (
-    Primitive("rescaling", Rescaling, rescaling_infer, rescaling_emit, macs=elementwise_macs, summary="constant scale and offset",
-              label=lambda a: f"rescale x{_numbers(a.scale)}" + (f" {'+' if isinstance(a.offset, list) or a.offset >= 0 else '-'}"
-                                                                 f"{_numbers(a.offset if isinstance(a.offset, list) else abs(a.offset))}"
-                                                                 if a.offset != 0.0 else ""),
-              keras_classes=("Rescaling", *(f"ops.{c}:constant" for c in ("Add", "Subtract", "Multiply", "Divide", "TrueDivide"))),
-              from_keras=rescaling_from_keras, color="#d9d9a0"),
-    Primitive("normalization", Normalization, normalization_infer, normalization_emit, normalization_params, elementwise_macs,
-              summary="per-channel standardisation", keras_classes=("Normalization",), from_keras=normalization_from_keras, color="#b8d9a0"),
-    Primitive("layer_scale", LayerScale, _same, layer_scale_emit, layer_scale_params, elementwise_macs, summary="learned per-channel factor",
-              keras_classes=("LayerScale",), from_keras=layer_scale_from_keras, color="#a0d9c0"),
-    Primitive("stochastic_depth", StochasticDepth, _same, stochastic_depth_emit, aliases=("drop_path",), summary="drop path",
-              keras_classes=("StochasticDepth", "Dropout"), from_keras=stochastic_depth_from_keras, color="#b9b9b9"),
+    Primitive(
+        "rescaling",
+        Rescaling,
+        rescaling_infer,
+        rescaling_emit,
+        macs=elementwise_macs,
+        summary="constant scale and offset",
+        label=lambda a: (
+            f"rescale x{_numbers(a.scale)}"
+            + (
+                f" {'+' if isinstance(a.offset, list) or a.offset >= 0 else '-'}"
+                f"{_numbers(a.offset if isinstance(a.offset, list) else abs(a.offset))}"
+                if a.offset != 0.0
+                else ""
+            )
+        ),
+        keras_classes=(
+            "Rescaling",
+            *(f"ops.{c}:constant" for c in ("Add", "Subtract", "Multiply", "Divide", "TrueDivide")),
+        ),
+        from_keras=rescaling_from_keras,
+        color="#d9d9a0",
+    ),
+    Primitive(
+        "normalization",
+        Normalization,
+        normalization_infer,
+        normalization_emit,
+        normalization_params,
+        elementwise_macs,
+        summary="per-channel standardisation",
+        keras_classes=("Normalization",),
+        from_keras=normalization_from_keras,
+        color="#b8d9a0",
+    ),
+    Primitive(
+        "layer_scale",
+        LayerScale,
+        _same,
+        layer_scale_emit,
+        layer_scale_params,
+        elementwise_macs,
+        summary="learned per-channel factor",
+        keras_classes=("LayerScale",),
+        from_keras=layer_scale_from_keras,
+        color="#a0d9c0",
+    ),
+    Primitive(
+        "stochastic_depth",
+        StochasticDepth,
+        _same,
+        stochastic_depth_emit,
+        aliases=("drop_path",),
+        summary="drop path",
+        keras_classes=("StochasticDepth", "Dropout"),
+        from_keras=stochastic_depth_from_keras,
+        color="#b9b9b9",
+    ),
 ):
     register(_p)

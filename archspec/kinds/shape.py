@@ -23,10 +23,14 @@ class Crop(LayerSpec):
 
     short: ClassVar[str | None] = "crop"
     crop: tuple[tuple[NonNegInt, NonNegInt], tuple[NonNegInt, NonNegInt]] = Field(
-        description="c, [ch, cw] or [[top, bottom], [left, right]]", examples=[1, [1, 0], [[1, 0], [1, 0]]])
-    json_alternatives: ClassVar[dict[str, list[dict[str, Any]]]] = {"crop": [
-        {"type": "integer", "minimum": 0},
-        {"type": "array", "prefixItems": [{"type": "integer", "minimum": 0}] * 2, "minItems": 2, "maxItems": 2}]}
+        description="c, [ch, cw] or [[top, bottom], [left, right]]", examples=[1, [1, 0], [[1, 0], [1, 0]]]
+    )
+    json_alternatives: ClassVar[dict[str, list[dict[str, Any]]]] = {
+        "crop": [
+            {"type": "integer", "minimum": 0},
+            {"type": "array", "prefixItems": [{"type": "integer", "minimum": 0}] * 2, "minItems": 2, "maxItems": 2},
+        ]
+    }
 
     @field_validator("crop", mode="before")
     @classmethod
@@ -37,8 +41,10 @@ class Crop(LayerSpec):
 def reshape_infer(a: Reshape, inputs: list[Shape]) -> Shape:
     (inp,) = inputs
     if math.prod(inp) != math.prod(a.shape):
-        raise ShapeError(f"cannot reshape {'x'.join(map(str, inp))} ({math.prod(inp):,} values) "
-                         f"to {'x'.join(map(str, a.shape))} ({math.prod(a.shape):,} values)")
+        raise ShapeError(
+            f"cannot reshape {'x'.join(map(str, inp))} ({math.prod(inp):,} values) "
+            f"to {'x'.join(map(str, a.shape))} ({math.prod(a.shape):,} values)"
+        )
     return tuple(a.shape)
 
 
@@ -60,10 +66,25 @@ def crop_from_keras(layer: Any, rank: int) -> dict[str, Any]:
 
 
 for _p in (
-    Primitive("reshape", Reshape, reshape_infer, lambda n, x, k: k.layers.Reshape(n.attrs.shape, name=n.name)(x[0]),
-              summary="new shape, same values", keras_classes=("Reshape",),
-              from_keras=lambda layer, rank: {"shape": [int(d) for d in layer.target_shape]}, color="#a9a9a9"),
-    Primitive("crop", Crop, crop_infer, lambda n, x, k: k.layers.Cropping2D(n.attrs.crop, name=n.name)(x[0]),
-              summary="border cropping", keras_classes=("Cropping2D",), from_keras=crop_from_keras, color="#c9c9c9"),
+    Primitive(
+        "reshape",
+        Reshape,
+        reshape_infer,
+        lambda n, x, k: k.layers.Reshape(n.attrs.shape, name=n.name)(x[0]),
+        summary="new shape, same values",
+        keras_classes=("Reshape",),
+        from_keras=lambda layer, rank: {"shape": [int(d) for d in layer.target_shape]},
+        color="#a9a9a9",
+    ),
+    Primitive(
+        "crop",
+        Crop,
+        crop_infer,
+        lambda n, x, k: k.layers.Cropping2D(n.attrs.crop, name=n.name)(x[0]),
+        summary="border cropping",
+        keras_classes=("Cropping2D",),
+        from_keras=crop_from_keras,
+        color="#c9c9c9",
+    ),
 ):
     register(_p)

@@ -59,13 +59,38 @@ def activation_from_keras(layer: Any, rank: int) -> dict[str, Any]:
 
 
 PRIMITIVES = [
-    Primitive("flatten", Flatten, _flat, lambda n, x, k: k.layers.Flatten(name=n.name)(x[0]), window=lambda a, i: "global", summary="to a vector",
-              keras_classes=("Flatten",), color="#a9a9a9"),
-    Primitive("dropout", Dropout, _same, lambda n, x, k: k.layers.Dropout(n.attrs.rate, name=n.name)(x[0]), summary="dropout",
-              keras_classes=("Dropout",), from_keras=dropout_from_keras, color="#b9b9b9"),
-    Primitive("activation", ActivationLayer, _same, lambda n, x, k: k.layers.Activation(n.attrs.fn, name=n.name)(x[0]), aliases=("act",),
-              summary="activation function", label=lambda a: a.fn, keras_classes=("Activation", "ReLU", "Softmax"),
-              from_keras=activation_from_keras, color="#f2d36b"),
+    Primitive(
+        "flatten",
+        Flatten,
+        _flat,
+        lambda n, x, k: k.layers.Flatten(name=n.name)(x[0]),
+        window=lambda a, i: "global",
+        summary="to a vector",
+        keras_classes=("Flatten",),
+        color="#a9a9a9",
+    ),
+    Primitive(
+        "dropout",
+        Dropout,
+        _same,
+        lambda n, x, k: k.layers.Dropout(n.attrs.rate, name=n.name)(x[0]),
+        summary="dropout",
+        keras_classes=("Dropout",),
+        from_keras=dropout_from_keras,
+        color="#b9b9b9",
+    ),
+    Primitive(
+        "activation",
+        ActivationLayer,
+        _same,
+        lambda n, x, k: k.layers.Activation(n.attrs.fn, name=n.name)(x[0]),
+        aliases=("act",),
+        summary="activation function",
+        label=lambda a: a.fn,
+        keras_classes=("Activation", "ReLU", "Softmax"),
+        from_keras=activation_from_keras,
+        color="#f2d36b",
+    ),
 ]
 for _p in PRIMITIVES:
     register(_p)

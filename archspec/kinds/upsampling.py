@@ -14,8 +14,19 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import Field, field_validator, model_validator
 
 from .arith import transpose_length
-from .base import (Activation, LayerSpec, NonNegInt, Pair, PosInt, Unsupported, ValueNotes, keras_activation, keras_channels_last,
-                   keras_pair, pair)
+from .base import (
+    Activation,
+    LayerSpec,
+    NonNegInt,
+    Pair,
+    PosInt,
+    Unsupported,
+    ValueNotes,
+    keras_activation,
+    keras_channels_last,
+    keras_pair,
+    pair,
+)
 from .conv import shorthand_lower
 from .norm import BatchNorm
 from .registry import Primitive, Shape, ShapeError, Upscale, register
@@ -45,10 +56,16 @@ class ConvTranspose(LayerSpec):
     stride: Pair = Field((1, 1), description="Upsampling factor: s or [sh, sw].")
     padding: Literal["valid", "same"] = Field("valid", description="`valid` or `same`; see the output size rule above.")
     output_padding: NonNegInt | tuple[NonNegInt, NonNegInt] | None = Field(
-        None, description="Extra rows and columns at the far side (p or [ph, pw], each below the stride); none: Keras' default.")
+        None,
+        description="Extra rows and columns at the far side (p or [ph, pw], each below the stride); none: Keras' default.",
+    )
     bias: bool = Field(True, description="Add a learned bias per filter.")
-    activation: Activation | None = Field(None, description="Activation applied after the convolution (after `bn` when both are given).")
-    bn: bool | BatchNorm = Field(False, description="Batch normalisation between convolution and activation: true, or its settings.")
+    activation: Activation | None = Field(
+        None, description="Activation applied after the convolution (after `bn` when both are given)."
+    )
+    bn: bool | BatchNorm = Field(
+        False, description="Batch normalisation between convolution and activation: true, or its settings."
+    )
 
     @field_validator("kernel", "stride", "output_padding", mode="before")
     @classmethod
@@ -56,17 +73,21 @@ class ConvTranspose(LayerSpec):
         return pair(v)
 
     @model_validator(mode="after")
-    def _keras_accepts(self) -> "ConvTranspose":
+    def _keras_accepts(self) -> ConvTranspose:
         p = self.output_padding
         if p is None:
             return self
         if any(p[a] >= self.stride[a] for a in (0, 1)):
-            raise ValueError(f"output_padding must be smaller than the stride on each axis; got output_padding "
-                             f"{list(p)} with stride {list(self.stride)}")
+            raise ValueError(
+                f"output_padding must be smaller than the stride on each axis; got output_padding "
+                f"{list(p)} with stride {list(self.stride)}"
+            )
         if self.padding == "same" and any(self.kernel[a] % 2 == 0 and p[a] == 0 for a in (0, 1)):
-            raise ValueError(f"with padding `same`, an even kernel ({self.kernel[0]}x{self.kernel[1]}) needs output_padding of at "
-                             f"least 1: an output of (i - 1)·s is not one the convolution it inverts takes back to i, and TensorFlow "
-                             f"refuses it; give output_padding 1, or leave it out for i·s")
+            raise ValueError(
+                f"with padding `same`, an even kernel ({self.kernel[0]}x{self.kernel[1]}) needs output_padding of at "
+                f"least 1: an output of (i - 1)·s is not one the convolution it inverts takes back to i, and TensorFlow "
+                f"refuses it; give output_padding 1, or leave it out for i·s"
+            )
         return self
 
     def output_pair(self) -> tuple[int | None, int | None]:
@@ -75,7 +96,9 @@ class ConvTranspose(LayerSpec):
 
 def _feature_map(kind: str, inp: Shape) -> None:
     if len(inp) != 3:
-        raise ShapeError(f"needs a feature map (H, W, C) but its input has shape {list(inp)}; {kind} enlarges height and width")
+        raise ShapeError(
+            f"needs a feature map (H, W, C) but its input has shape {list(inp)}; {kind} enlarges height and width"
+        )
 
 
 def transpose_infer(a: ConvTranspose, inputs: list[Shape]) -> Shape:
@@ -102,8 +125,16 @@ def transpose_window(a: ConvTranspose, inputs: list[Shape]) -> Upscale:
 
 def transpose_emit(node, inputs: list[Any], keras: Any) -> Any:
     a: ConvTranspose = node.attrs
-    return keras.layers.Conv2DTranspose(a.filters, a.kernel, strides=a.stride, padding=a.padding, output_padding=a.output_padding,
-                                        use_bias=a.bias, activation=a.activation, name=node.name)(inputs[0])
+    return keras.layers.Conv2DTranspose(
+        a.filters,
+        a.kernel,
+        strides=a.stride,
+        padding=a.padding,
+        output_padding=a.output_padding,
+        use_bias=a.bias,
+        activation=a.activation,
+        name=node.name,
+    )(inputs[0])
 
 
 def transpose_from_keras(layer: Any, rank: int) -> dict[str, Any]:
@@ -213,15 +244,50 @@ def _factor(value: tuple[int, int]) -> str:
     return str(value[0]) if value[0] == value[1] else f"{value[0]}x{value[1]}"
 
 
-register(Primitive("conv_transpose", ConvTranspose, transpose_infer, transpose_emit, transpose_params, transpose_macs, transpose_window,
-                   shorthand_lower("conv_transpose"), aliases=("deconv", "upconv"), summary="transposed convolution (learned upsampling)",
-                   label=transpose_label, keras_classes=("Conv2DTranspose",), from_keras=transpose_from_keras, color="#9cc3ec",
-                   feature_maps=True))
-register(Primitive("upsample", Upsample, upsample_infer,
-                   lambda n, x, k: k.layers.UpSampling2D(n.attrs.factor, interpolation=n.attrs.interpolation, name=n.name)(x[0]),
-                   window=upsample_window, summary="upsampling by a factor", label=lambda a: f"upsample x{_factor(a.factor)} {a.interpolation}",
-                   keras_classes=("UpSampling2D",), from_keras=upsample_from_keras, color="#f6c995"))
-register(Primitive("resize", Resize, resize_infer,
-                   lambda n, x, k: k.layers.Resizing(*n.attrs.size, interpolation=n.attrs.interpolation, name=n.name)(x[0]),
-                   window=resize_window, summary="resizing to a fixed size", label=lambda a: f"resize {a.size[0]}x{a.size[1]} {a.interpolation}",
-                   keras_classes=("Resizing",), from_keras=resize_from_keras, color="#e8d29b"))
+register(
+    Primitive(
+        "conv_transpose",
+        ConvTranspose,
+        transpose_infer,
+        transpose_emit,
+        transpose_params,
+        transpose_macs,
+        transpose_window,
+        shorthand_lower("conv_transpose"),
+        aliases=("deconv", "upconv"),
+        summary="transposed convolution (learned upsampling)",
+        label=transpose_label,
+        keras_classes=("Conv2DTranspose",),
+        from_keras=transpose_from_keras,
+        color="#9cc3ec",
+        feature_maps=True,
+    )
+)
+register(
+    Primitive(
+        "upsample",
+        Upsample,
+        upsample_infer,
+        lambda n, x, k: k.layers.UpSampling2D(n.attrs.factor, interpolation=n.attrs.interpolation, name=n.name)(x[0]),
+        window=upsample_window,
+        summary="upsampling by a factor",
+        label=lambda a: f"upsample x{_factor(a.factor)} {a.interpolation}",
+        keras_classes=("UpSampling2D",),
+        from_keras=upsample_from_keras,
+        color="#f6c995",
+    )
+)
+register(
+    Primitive(
+        "resize",
+        Resize,
+        resize_infer,
+        lambda n, x, k: k.layers.Resizing(*n.attrs.size, interpolation=n.attrs.interpolation, name=n.name)(x[0]),
+        window=resize_window,
+        summary="resizing to a fixed size",
+        label=lambda a: f"resize {a.size[0]}x{a.size[1]} {a.interpolation}",
+        keras_classes=("Resizing",),
+        from_keras=resize_from_keras,
+        color="#e8d29b",
+    )
+)

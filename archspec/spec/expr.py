@@ -23,7 +23,8 @@ import ast
 import math
 import operator
 import re
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from ..errors import did_you_mean, shown
 
@@ -63,8 +64,12 @@ def _round(x: Any, ndigits: Any = None) -> Any:
 
 
 _COMPARE: dict[type, Callable[[Any, Any], bool]] = {
-    ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge,
-    ast.Eq: operator.eq, ast.NotEq: operator.ne,
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
 }
 
 
@@ -130,8 +135,10 @@ def evaluate(text: str, env: Mapping[str, Any]) -> Any:
     if only:
         return _lookup(only.group(1), env)
     if len(text) > MAX_LENGTH:
-        raise ExprError(f"expression of {len(text):,} characters, longer than {MAX_LENGTH}: {shown(text)}",
-                        "compute it in steps, through variables")
+        raise ExprError(
+            f"expression of {len(text):,} characters, longer than {MAX_LENGTH}: {shown(text)}",
+            "compute it in steps, through variables",
+        )
     rest = _PART.sub("", text)
     if rest != text and _TEXT.fullmatch(rest) and not _DUNDER.search(rest):  # text around $parts: a name
         return _PART.sub(lambda m: _text(_part(m, env)), text)
@@ -139,7 +146,9 @@ def evaluate(text: str, env: Mapping[str, Any]) -> Any:
     try:
         tree = ast.parse(python.strip(), mode="eval")
     except SyntaxError as exc:
-        raise ExprError(f"cannot parse expression {shown(text)}" + (f" ({exc.msg})" if "nested" in (exc.msg or "") else "")) from None
+        raise ExprError(
+            f"cannot parse expression {shown(text)}" + (f" ({exc.msg})" if "nested" in (exc.msg or "") else "")
+        ) from None
     except (RecursionError, MemoryError):
         raise ExprError(f"expression {shown(text)} is nested too deeply to parse") from None
     _check_depth(tree.body, text)
@@ -233,7 +242,9 @@ def _eval(node: ast.AST, env: Mapping[str, Any], text: str) -> Any:
     )
 
 
-def substitute(value: Any, env: Mapping[str, Any], on_error: Callable[[tuple, str, str | None], None], path: tuple = ()) -> Any:
+def substitute(
+    value: Any, env: Mapping[str, Any], on_error: Callable[[tuple, str, str | None], None], path: tuple = ()
+) -> Any:
     """Replace every expression inside plain data; report failures through ``on_error``.
 
     Integral floats become ints so ``$width * 64`` can feed an integer field.

@@ -182,7 +182,7 @@ def _short_forms(model: type, props: dict[str, Any]) -> list[dict[str, Any]]:
             forms.append({"type": "null"})
     for f in dict.fromkeys(fields):
         field = model.model_fields.get(f)
-        key = (field.alias if field is not None and field.alias else f)
+        key = field.alias if field is not None and field.alias else f
         if key in props:
             form = copy.deepcopy(props[key])
             for k in ("title", "default", "description", "examples"):  # the words are the kind's, not the field's
@@ -204,7 +204,9 @@ def _widen_models(defs: dict[str, Any]) -> None:
             if field_name:
                 props[field_name] = _with_alternatives(props[field_name], copy.deepcopy(alternatives))
         # words on a whole-layer form would be shown on hover in place of the kind's
-        declared[name] = [{k: v for k, v in form.items() if k != "description"} for form in copy.deepcopy(extra.get("", []))]
+        declared[name] = [
+            {k: v for k, v in form.items() if k != "description"} for form in copy.deepcopy(extra.get("", []))
+        ]
     for name, m in models.items():
         alternatives = _short_forms(m, defs[name].get("properties", {})) + declared[name]
         if alternatives:
@@ -245,20 +247,26 @@ def _layer(kinds: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return {
         "title": "layer",
         "description": "One layer: its kind as the key and its settings as the value (`- conv: {filters: 32, kernel: 3}`), "
-                       "or a kind that needs no settings as a bare name (`- flatten`).",
+        "or a kind that needs no settings as a bare name (`- flatten`).",
         "oneOf": [
             {
                 "type": "object",
                 "properties": kinds,
                 "propertyNames": {  # (not offered: the properties are)
-                    "enum": list(kinds), "doNotSuggest": True,
+                    "enum": list(kinds),
+                    "doNotSuggest": True,
                     "errorMessage": f"Not a layer kind. The kinds are: {names}. A kind's settings go indented under it.",
                 },
                 "dependentSchemas": {  # another kind beside `name` (other keys have the message above)
-                    name: {"propertyNames": {"if": {"enum": list(kinds)}, "then": {
-                        "const": name,
-                        "errorMessage": f"A layer has one kind, and this item is already a `{name}`: start a new `- ` item for the next layer.",
-                    }}}
+                    name: {
+                        "propertyNames": {
+                            "if": {"enum": list(kinds)},
+                            "then": {
+                                "const": name,
+                                "errorMessage": f"A layer has one kind, and this item is already a `{name}`: start a new `- ` item for the next layer.",
+                            },
+                        }
+                    }
                     for name in kinds
                 },
                 "minProperties": 1,
@@ -267,7 +275,7 @@ def _layer(kinds: dict[str, dict[str, Any]]) -> dict[str, Any]:
                 "type": "string",
                 "pattern": "^(?:" + "|".join(re.escape(n) for n in bare) + ")$",
                 "patternErrorMessage": f"Not a kind that can stand alone. Written alone: {', '.join(bare)}; "
-                                       "other kinds take settings, e.g. `- conv: {filters: 32, kernel: 3}`.",
+                "other kinds take settings, e.g. `- conv: {filters: 32, kernel: 3}`.",
             },
         ],
     }
@@ -326,10 +334,19 @@ def _allow_expressions(node: Any, *, skip: bool = False) -> Any:
     kind = out.get("type")
     if kind in _EXPECTED:
         message = f"Expected {_EXPECTED[kind]}, or a `$` expression such as {EXPRESSION_EXAMPLES}."
-        return {**out, "type": [kind, "string"], "pattern": EXPRESSION["pattern"], "errorMessage": message, "patternErrorMessage": message}
+        return {
+            **out,
+            "type": [kind, "string"],
+            "pattern": EXPRESSION["pattern"],
+            "errorMessage": message,
+            "patternErrorMessage": message,
+        }
     if kind == "string" and "pattern" in out:
-        return {**out, "pattern": f"(?:{out['pattern']})|{EXPRESSION['pattern']}",
-                "patternErrorMessage": f"Expected text matching `{out['pattern']}`, or a `$` expression."}
+        return {
+            **out,
+            "pattern": f"(?:{out['pattern']})|{EXPRESSION['pattern']}",
+            "patternErrorMessage": f"Expected text matching `{out['pattern']}`, or a `$` expression.",
+        }
     return out
 
 
@@ -366,8 +383,19 @@ def _accepts(schema: Any, defs: dict[str, Any], seen: frozenset[str] = frozenset
     if values is not None:
         sorts = set()
         for v in values:
-            sorts.add("null" if v is None else "boolean" if isinstance(v, bool) else "number" if isinstance(v, (int, float))
-                      else ("$" if "$" in v else "string") if isinstance(v, str) else "array" if isinstance(v, list) else "object")
+            sorts.add(
+                "null"
+                if v is None
+                else "boolean"
+                if isinstance(v, bool)
+                else "number"
+                if isinstance(v, (int, float))
+                else ("$" if "$" in v else "string")
+                if isinstance(v, str)
+                else "array"
+                if isinstance(v, list)
+                else "object"
+            )
         return sorts
     branches = schema.get("anyOf") or schema.get("oneOf")
     if branches:
@@ -428,7 +456,9 @@ def _for_editors(node: Any, defs: dict[str, Any]) -> Any:
         if key in ("properties", "$defs", "patternProperties", "dependentSchemas"):
             out[key] = {k: _for_editors(v, defs) for k, v in value.items()}
         elif key in ("title", "enum", "const", "examples", "default", "required", "enumDescriptions"):
-            if key != "title" and not (key == "default" and value is None):  # Pydantic's titles are class and field names
+            if key != "title" and not (
+                key == "default" and value is None
+            ):  # Pydantic's titles are class and field names
                 out[key] = value
         else:
             out[key] = _for_editors(value, defs)
@@ -445,7 +475,7 @@ def _for_editors(node: Any, defs: dict[str, Any]) -> Any:
         # of items, and a third size reads "too many items", not "expected an array" from the matrix form
         out["items"] = out.pop("prefixItems")[0]
     kind = out.get("type")
-    if (kind == "integer" or isinstance(kind, list) and "integer" in kind) and "exclusiveMinimum" in out:
+    if (kind == "integer" or (isinstance(kind, list) and "integer" in kind)) and "exclusiveMinimum" in out:
         out["minimum"] = math.floor(out.pop("exclusiveMinimum")) + 1  # `minimum of 1`, not `exclusive minimum of 0`
     if "description" in out:
         text = _markdown(out["description"])
@@ -465,7 +495,10 @@ def _complete_as_key(defs: dict[str, Any], kinds: dict[str, dict[str, Any]]) -> 
     hover shows one heading)."""
     for name in {_def_name(k["$ref"]) for k in kinds.values()}:
         body = defs[name]
-        defs[name] = {**{k: body.pop(k) for k in ("title", "description", "markdownDescription") if k in body}, "anyOf": [body]}
+        defs[name] = {
+            **{k: body.pop(k) for k in ("title", "description", "markdownDescription") if k in body},
+            "anyOf": [body],
+        }
 
 
 def _titles(root: dict[str, Any], kinds: dict[str, dict[str, Any]]) -> None:

@@ -15,11 +15,22 @@ later is part of the union without a rebuild.
 from __future__ import annotations
 
 import importlib
-from functools import lru_cache
+from functools import cache
 from typing import Annotated, Any
 
-from pydantic import (BaseModel, BeforeValidator, Field, GetCoreSchemaHandler, GetJsonSchemaHandler, PrivateAttr, StringConstraints, ValidationInfo, create_model,
-                      field_validator, model_validator)
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    PrivateAttr,
+    StringConstraints,
+    ValidationInfo,
+    create_model,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 from ..kinds.base import NAME_PATTERN, PosInt, Strict
@@ -29,11 +40,16 @@ from ..kinds.registry import KINDS
 Scalar = int | float | bool | str
 Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN, max_length=200)]
 Image = tuple[PosInt, PosInt, PosInt]
+
+
 def _shape_length(value: Any) -> Any:
     """An input's shape has 3 numbers or 1: said so, rather than one union member's "at most 1 item"."""
     if isinstance(value, (list, tuple)) and len(value) not in (1, 3):
-        raise PydanticCustomError("input_shape", "an input is an image [height, width, channels] or a vector [length]; got {n} numbers",
-                                  {"n": len(value)})
+        raise PydanticCustomError(
+            "input_shape",
+            "an input is an image [height, width, channels] or a vector [length]; got {n} numbers",
+            {"n": len(value)},
+        )
     return value
 
 
@@ -64,7 +80,7 @@ def kind_of(value: Any) -> str | None:
     return None
 
 
-@lru_cache(maxsize=None)
+@cache
 def item_model(name: str) -> type[_Item]:
     """The one-key wrapper model of kind `name` (`{conv: {...}}`), built when a spec first uses the kind.
 
@@ -149,34 +165,59 @@ class _Optional:
         return handler(core_schema.nullable_schema(self.model().__pydantic_core_schema__))
 
 
-@lru_cache(maxsize=None)
+@cache
 def spec_model() -> type[BaseModel]:
     """The top-level Spec model."""
     return create_model(
         "Spec",
         __base__=SpecBase,
-        layers=(list[Layer], Field(min_length=1, description="The network, in order; each layer reads the previous one unless it names an `input`.")),  # type: ignore[valid-type]
-        blocks=(dict[str, Template], Field(default_factory=dict, description="Block templates with parameters, used by `use:` and `stage:`.")),
+        layers=(
+            list[Layer],
+            Field(
+                min_length=1,
+                description="The network, in order; each layer reads the previous one unless it names an `input`.",
+            ),
+        ),  # type: ignore[valid-type]
+        blocks=(
+            dict[str, Template],
+            Field(default_factory=dict, description="Block templates with parameters, used by `use:` and `stage:`."),
+        ),
     )
 
 
 class SpecBase(Strict):
     """An archspec network specification."""
 
-    name: str = Field(description="Name of the network (the model's name).", pattern=r"^[A-Za-z0-9_.\-]+$", max_length=200)
+    name: str = Field(
+        description="Name of the network (the model's name).", pattern=r"^[A-Za-z0-9_.\-]+$", max_length=200
+    )
     description: str | None = Field(None, description="Free text: reference, source of the figures.")
-    input: Image | None = Field(None, description="Input shape as [height, width, channels]: one input, named `input`.", examples=[[32, 32, 1]])
+    input: Image | None = Field(
+        None, description="Input shape as [height, width, channels]: one input, named `input`.", examples=[[32, 32, 1]]
+    )
     inputs: dict[Name, InputShape] | None = Field(
-        None, description="Several named inputs, each an image [height, width, channels] or a vector [length]: "
-                          "`inputs: {image: [128, 128, 3], meta: [8]}`. The first layer reads the first; layers read the others by name.",
-        examples=[{"image": [128, 128, 3], "meta": [8]}])
+        None,
+        description="Several named inputs, each an image [height, width, channels] or a vector [length]: "
+        "`inputs: {image: [128, 128, 3], meta: [8]}`. The first layer reads the first; layers read the others by name.",
+        examples=[{"image": [128, 128, 3], "meta": [8]}],
+    )
     outputs: dict[Name, Name] | None = Field(
-        None, description="Named outputs, each the name of the layer it is: `outputs: {mask: seg_out, digit: head}`. "
-                          "Default: one output, the last layer.", examples=[{"mask": "seg_out", "digit": "head"}])
-    variables: dict[str, Scalar] = Field(default_factory=dict, description="Named values referenced as $name in layers and blocks.")
-    variants: dict[str, dict[str, Scalar]] = Field(default_factory=dict, description="Named sets of variable values, one per member of "
-                                                   "the family: `--variant b3` (Python: variant='b3') applies one.")
-    defaults: dict[str, dict[str, Any]] = Field(default_factory=dict, description="Default settings per layer kind, e.g. {batchnorm: {epsilon: 1.001e-5}}.")
+        None,
+        description="Named outputs, each the name of the layer it is: `outputs: {mask: seg_out, digit: head}`. "
+        "Default: one output, the last layer.",
+        examples=[{"mask": "seg_out", "digit": "head"}],
+    )
+    variables: dict[str, Scalar] = Field(
+        default_factory=dict, description="Named values referenced as $name in layers and blocks."
+    )
+    variants: dict[str, dict[str, Scalar]] = Field(
+        default_factory=dict,
+        description="Named sets of variable values, one per member of "
+        "the family: `--variant b3` (Python: variant='b3') applies one.",
+    )
+    defaults: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="Default settings per layer kind, e.g. {batchnorm: {epsilon: 1.001e-5}}."
+    )
     training: Annotated[Any, _Optional(".training", "Training")] = Field(None, description="Training recipe.")
     _source: Any = PrivateAttr(None)
 
@@ -184,8 +225,11 @@ class SpecBase(Strict):
     @classmethod
     def _one_shape(cls, value: Any) -> Any:
         if isinstance(value, dict):
-            raise PydanticCustomError("several_inputs", "`input` is one shape, [height, width, channels]; several named inputs "
-                                                        "are written `inputs: {image: [128, 128, 3], meta: [8]}`")
+            raise PydanticCustomError(
+                "several_inputs",
+                "`input` is one shape, [height, width, channels]; several named inputs "
+                "are written `inputs: {image: [128, 128, 3], meta: [8]}`",
+            )
         return value
 
     @field_validator("inputs", "outputs")
@@ -198,15 +242,22 @@ class SpecBase(Strict):
         return value
 
     @model_validator(mode="after")
-    def _has_input(self) -> "SpecBase":
+    def _has_input(self) -> SpecBase:
         if self.input is None and self.inputs is None:
-            raise PydanticCustomError("missing_input", "missing required key 'input': the input shape [height, width, channels] "
-                                                       "(or `inputs` for several named inputs)")
+            raise PydanticCustomError(
+                "missing_input",
+                "missing required key 'input': the input shape [height, width, channels] "
+                "(or `inputs` for several named inputs)",
+            )
         return self
 
     def input_shapes(self) -> dict[str, tuple[int, ...]]:
         """Each input's name and shape, in order; a spec written with `input:` has one, named `input`."""
-        return {name: tuple(shape) for name, shape in self.inputs.items()} if self.inputs is not None else {INPUT: tuple(self.input)}  # type: ignore[arg-type, union-attr]
+        return (
+            {name: tuple(shape) for name, shape in self.inputs.items()}
+            if self.inputs is not None
+            else {INPUT: tuple(self.input)}
+        )  # type: ignore[arg-type, union-attr]
 
 
 def layer_of(item: BaseModel) -> tuple[str, Any]:

@@ -9,7 +9,8 @@ the option, never a traceback and never silently kept as text.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from ..errors import Problem, SpecError, shown
 from .read import parse_value
@@ -22,13 +23,24 @@ def parse_assignments(items: Iterable[str], option: str = "--set") -> dict[str, 
         key, sep, value = str(item).partition("=")
         key = key.strip()
         if not sep or not key:
-            raise SpecError(Problem(f"expected KEY=VALUE, got {shown(item)}", file=option,
-                                    hint=f"e.g. {option} classes=10" if option == "--set" else f"e.g. {option} optimizer.momentum=0.9"))
+            raise SpecError(
+                Problem(
+                    f"expected KEY=VALUE, got {shown(item)}",
+                    file=option,
+                    hint=f"e.g. {option} classes=10" if option == "--set" else f"e.g. {option} optimizer.momentum=0.9",
+                )
+            )
         try:
             out[key] = parse_value(value)
         except SpecError as exc:
             problem = exc.problems[0]
-            raise SpecError(Problem(f"{key}: cannot read {shown(value)} as a value: {problem.message}", file=option,
-                                    hint=problem.hint or "values are read as YAML: quote text that is not a number, list or "
-                                                         f"mapping ({option} '{key}=\"...\"')")) from None
+            raise SpecError(
+                Problem(
+                    f"{key}: cannot read {shown(value)} as a value: {problem.message}",
+                    file=option,
+                    hint=problem.hint
+                    or "values are read as YAML: quote text that is not a number, list or "
+                    f"mapping ({option} '{key}=\"...\"')",
+                )
+            ) from None
     return out

@@ -24,9 +24,10 @@ import json
 import math
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import yaml
 
@@ -55,10 +56,7 @@ def reads_as_number(text: str) -> bool:
 
 _OCTAL = re.compile(r"[-+]?0[0-7_]+")
 
-_SAFE_TAGS = {
-    "tag:yaml.org,2002:" + t
-    for t in ("null", "bool", "int", "float", "str", "map", "seq")
-}
+_SAFE_TAGS = {"tag:yaml.org,2002:" + t for t in ("null", "bool", "int", "float", "str", "map", "seq")}
 
 Mark = tuple[int, int]
 
@@ -92,8 +90,12 @@ class Source:
             if path[:end] in self.overrides:
                 spot = self.values.get(path[:end])
                 replaced = f" (it replaces the value at {self.file}:{spot[0]})" if spot and self.file else ""
-                return Problem(message, file="--set", path=path,
-                               hint="; ".join(filter(None, (hint, f"from --set {self.overrides[path[:end]]}{replaced}"))))
+                return Problem(
+                    message,
+                    file="--set",
+                    path=path,
+                    hint="; ".join(filter(None, (hint, f"from --set {self.overrides[path[:end]]}{replaced}"))),
+                )
             if path[:end] in self.derived:
                 hint = "; ".join(filter(None, (hint, self.derived[path[:end]])))
                 break
@@ -122,11 +124,11 @@ class Source:
         return lines[line - 1] if 0 < line <= len(lines) else None
 
 
-def _problem(text: str, file: str | None, line: int | None, col: int | None, msg: str, hint: str | None = None) -> SpecError:
+def _problem(
+    text: str, file: str | None, line: int | None, col: int | None, msg: str, hint: str | None = None
+) -> SpecError:
     source = Source(None, file, text)
-    return SpecError(
-        Problem(msg, file=file, line=line, column=col, hint=hint, source_line=source.line_text(line))
-    )
+    return SpecError(Problem(msg, file=file, line=line, column=col, hint=hint, source_line=source.line_text(line)))
 
 
 _FAST = getattr(yaml, "CSafeLoader", None)
@@ -144,7 +146,9 @@ def _check_depth(text: str) -> None:
         if isinstance(event, _OPEN):
             depth += 1
             if depth > MAX_DEPTH:
-                raise yaml.MarkedYAMLError(problem=f"nesting deeper than {MAX_DEPTH} levels", problem_mark=event.start_mark)
+                raise yaml.MarkedYAMLError(
+                    problem=f"nesting deeper than {MAX_DEPTH} levels", problem_mark=event.start_mark
+                )
         elif isinstance(event, _CLOSE):
             depth -= 1
 
@@ -204,13 +208,21 @@ class _Walker:
             if len(text) > MAX_DIGITS:
                 raise self.fail(node, f"a number of {len(text):,} characters is too large")
             if ":" in text:
-                raise self.fail(node, f"YAML 1.1 reads {text} as the base-60 number {self.loader.construct_object(node)}",
-                                "write a pair as a list ([3, 3]); quote it if it is text")
+                raise self.fail(
+                    node,
+                    f"YAML 1.1 reads {text} as the base-60 number {self.loader.construct_object(node)}",
+                    "write a pair as a list ([3, 3]); quote it if it is text",
+                )
             if tag == _TAG + "int" and _OCTAL.fullmatch(text):
-                raise self.fail(node, f"YAML 1.1 reads {text} as the octal number {self.loader.construct_object(node)}",
-                                f"write {self.loader.construct_object(node)}, or {text.lstrip('+-0_') or '0'} without the leading zero")
+                raise self.fail(
+                    node,
+                    f"YAML 1.1 reads {text} as the octal number {self.loader.construct_object(node)}",
+                    f"write {self.loader.construct_object(node)}, or {text.lstrip('+-0_') or '0'} without the leading zero",
+                )
         if tag == _STR:  # what PyYAML's constructor returns for a string, without its dispatch (most scalars are names)
-            value: Any = float(text) if not node.style and _EXPONENT.fullmatch(text) else text  # 5e-1: a number in YAML 1.2 and to every reader; text to YAML 1.1
+            value: Any = (
+                float(text) if not node.style and _EXPONENT.fullmatch(text) else text
+            )  # 5e-1: a number in YAML 1.2 and to every reader; text to YAML 1.1
         else:
             value = self.loader.construct_object(node, deep=True)
         if isinstance(value, float) and not math.isfinite(value):
@@ -221,7 +233,9 @@ class _Walker:
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
             if key_node.tag.endswith(":merge"):
-                raise self.fail(key_node, "YAML merge keys (<<) are not supported", "write the keys out, or use a block template")
+                raise self.fail(
+                    key_node, "YAML merge keys (<<) are not supported", "write the keys out, or use a block template"
+                )
             if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in _SAFE_TAGS:
                 raise self.fail(key_node, "mapping keys must be plain names")
             key = key_node.value  # every key of a spec is a name: kept as written, `0.75:` is '0.75' and `yes:` 'yes'
@@ -248,9 +262,14 @@ def _recursive_alias(text: str, file: str | None, node: yaml.Node) -> SpecError:
             anchors.pop()
         elif isinstance(event, yaml.AliasEvent) and event.anchor in anchors:
             m = event.start_mark
-            return _problem(text, file, m.line + 1, m.column + 1,
-                            f"alias *{event.anchor} sits inside the value anchored &{event.anchor}: that value would contain itself",
-                            "an alias may repeat a value written before it, not one it is part of")
+            return _problem(
+                text,
+                file,
+                m.line + 1,
+                m.column + 1,
+                f"alias *{event.anchor} sits inside the value anchored &{event.anchor}: that value would contain itself",
+                "an alias may repeat a value written before it, not one it is part of",
+            )
     m = node.start_mark
     return _problem(text, file, m.line + 1, m.column + 1, "a YAML alias refers to a value that contains it")
 
@@ -334,7 +353,9 @@ def parse(text: str, file: str | None = None, *, fmt: str | None = None) -> Sour
     if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
         raise _problem("", file, None, None, f"spec is larger than {MAX_BYTES // (1024 * 1024)} MiB")
     if not text.strip():
-        raise _problem(text, file, None, None, "the spec is empty", "a spec is a mapping with at least `input` and `layers`")
+        raise _problem(
+            text, file, None, None, "the spec is empty", "a spec is a mapping with at least `input` and `layers`"
+        )
     if fmt == "json":
         try:
             data = json.loads(text, object_pairs_hook=_reject_duplicates, parse_int=_json_int)
@@ -351,11 +372,16 @@ def parse(text: str, file: str | None = None, *, fmt: str | None = None) -> Sour
     else:
         walker = _compose(text, file)
         if walker is None:
-            raise _problem(text, file, None, None, "the spec is empty", "a spec is a mapping with at least `input` and `layers`")
+            raise _problem(
+                text, file, None, None, "the spec is empty", "a spec is a mapping with at least `input` and `layers`"
+            )
         data, values, keys = walker.data, walker.values, walker.keys  # type: ignore[attr-defined]
     if not isinstance(data, dict):
         raise _problem(
-            text, file, 1, 1,
+            text,
+            file,
+            1,
+            1,
             f"the top level of a spec must be a mapping, got {type(data).__name__}",
             "start with `name:`, `input:` and `layers:`",
         )

@@ -13,27 +13,41 @@ says so in its hint (the Source carries both maps).
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from . import expr
 from ..errors import LOOKALIKES, PathPart, Problem, SpecError, did_you_mean, lookalike, shown
-from .read import Source, parse_value
 from ..kinds.base import NAME_PATTERN, valid_keys
 from ..kinds.registry import KINDS
+from . import expr
 from .network import kind_of, spec_model
+from .read import Source, parse_value
 
 _QUOTED = re.compile(r"'([^']*)'")
 _TYPE_WORDS = {
-    "int_parsing": "an integer", "int_type": "an integer", "int_from_float": "a whole number",
-    "float_parsing": "a number", "float_type": "a number", "bool_parsing": "true or false", "bool_type": "true or false",
-    "string_type": "a string", "list_type": "a list", "tuple_type": "a list", "dict_type": "a mapping",
-    "model_type": "a mapping", "model_attributes_type": "a mapping",
+    "int_parsing": "an integer",
+    "int_type": "an integer",
+    "int_from_float": "a whole number",
+    "float_parsing": "a number",
+    "float_type": "a number",
+    "bool_parsing": "true or false",
+    "bool_type": "true or false",
+    "string_type": "a string",
+    "list_type": "a list",
+    "tuple_type": "a list",
+    "dict_type": "a mapping",
+    "model_type": "a mapping",
+    "model_attributes_type": "a mapping",
 }
-_RELEVANT = {str: ("literal_error", "string_type", "unknown_kind"), int: ("int", "greater", "less"), float: ("float", "greater", "less", "finite"),
-             list: ("tuple", "list", "too_")}
+_RELEVANT = {
+    str: ("literal_error", "string_type", "unknown_kind"),
+    int: ("int", "greater", "less"),
+    float: ("float", "greater", "less", "finite"),
+    list: ("tuple", "list", "too_"),
+}
 _LENGTHS = ("too_long", "too_short", "string_too_long", "string_too_short")
 _BOOLEAN_HINT = "YAML reads yes/no, on/off and true/false as booleans: write the number"
 
@@ -51,9 +65,17 @@ def variant_values(data: dict[str, Any], variables: Mapping[str, Any], name: Any
     variant may set declared variables only."""
     table = data.get("variants")
     table = table if isinstance(table, dict) else {}
-    problems = [source.problem(("variants", v, key), f"variant {v!r} sets {key!r}, which is not a variable of the spec",
-                               "variants give values to the spec's variables; declare it under `variables:` first")
-                for v, values in table.items() if isinstance(values, dict) for key in values if key not in variables]
+    problems = [
+        source.problem(
+            ("variants", v, key),
+            f"variant {v!r} sets {key!r}, which is not a variable of the spec",
+            "variants give values to the spec's variables; declare it under `variables:` first",
+        )
+        for v, values in table.items()
+        if isinstance(values, dict)
+        for key in values
+        if key not in variables
+    ]
     if problems:
         raise SpecError(problems)
     chosen = table.get(_written(name, table)) if _known(name, table) else None
@@ -69,13 +91,27 @@ def reserved_names(variables: Mapping[str, Any], source: Source) -> None:
     for key in variables:
         head = str(key).split(".")[0]
         if key == VARIANT:
-            problems.append(source.problem(("variables", key), "a variable may not be called 'variant': `--variant NAME` "
-                                           "(and `--set variant=NAME`, Python's variant=) picks one of the spec's variants",
-                                           "rename the variable", at_key=True))
+            problems.append(
+                source.problem(
+                    ("variables", key),
+                    "a variable may not be called 'variant': `--variant NAME` "
+                    "(and `--set variant=NAME`, Python's variant=) picks one of the spec's variants",
+                    "rename the variable",
+                    at_key=True,
+                )
+            )
         elif head in OVERRIDABLE:
-            problems.append(source.problem(("variables", key), f"a variable may not be called {key!r}: `--set {key}=...` "
-                                           f"sets the spec's field `{head}`", "rename the variable", at_key=True))
-        elif not expr.is_name(str(key)):  # `$fе` (a Cyrillic е) can never be written: its uses were blamed, not the name
+            problems.append(
+                source.problem(
+                    ("variables", key),
+                    f"a variable may not be called {key!r}: `--set {key}=...` sets the spec's field `{head}`",
+                    "rename the variable",
+                    at_key=True,
+                )
+            )
+        elif not expr.is_name(
+            str(key)
+        ):  # `$fе` (a Cyrillic е) can never be written: its uses were blamed, not the name
             problems.append(_unreachable(("variables", key), "variable", source))
     if problems:
         raise SpecError(problems)
@@ -91,14 +127,24 @@ def option_problems(data: Any, overrides: Mapping[str, Any], source: Source) -> 
     for key, value in overrides.items():
         if key == VARIANT:
             if not _known(value, table):
-                problems.append(Problem(f"--variant {value}: the spec has no variant {value!r}", file=source.file,
-                                        hint=did_you_mean(value, [str(k) for k in table]) + f"variants: {', '.join(map(str, table)) or 'none'}"))
+                problems.append(
+                    Problem(
+                        f"--variant {value}: the spec has no variant {value!r}",
+                        file=source.file,
+                        hint=did_you_mean(value, [str(k) for k in table])
+                        + f"variants: {', '.join(map(str, table)) or 'none'}",
+                    )
+                )
         elif key not in variables and key.split(".")[0] not in OVERRIDABLE:
-            problems.append(Problem(
-                f"--set {key}: the spec has no variable or field {key!r}", file=source.file,
-                hint=did_you_mean(key, [*variables, *OVERRIDABLE]) + f"variables: {', '.join(variables) or 'none'}; fields: {', '.join(OVERRIDABLE)}"
-                     + ("; `variant` picks one of the spec's variants" if table else ""),
-            ))
+            problems.append(
+                Problem(
+                    f"--set {key}: the spec has no variable or field {key!r}",
+                    file=source.file,
+                    hint=did_you_mean(key, [*variables, *OVERRIDABLE])
+                    + f"variables: {', '.join(variables) or 'none'}; fields: {', '.join(OVERRIDABLE)}"
+                    + ("; `variant` picks one of the spec's variants" if table else ""),
+                )
+            )
     return problems
 
 
@@ -108,21 +154,28 @@ def _known(name: Any, table: Mapping[str, Any]) -> bool:
     return isinstance(written, (str, int, float, bool)) and written in table
 
 
-
 def _unreachable(path: tuple[PathPart, ...], what: str, source: Source) -> Problem:
     key = str(path[-1])
     alike = lookalike(key, key.translate(LOOKALIKES))
-    return source.problem(path, f"{what} {key!r} cannot be used: `$name` reaches names of ASCII letters, digits and '_', "
-                                "not starting with a digit", f"{alike}; rename it" if alike else "rename it", at_key=True)
+    return source.problem(
+        path,
+        f"{what} {key!r} cannot be used: `$name` reaches names of ASCII letters, digits and '_', "
+        "not starting with a digit",
+        f"{alike}; rename it" if alike else "rename it",
+        at_key=True,
+    )
 
 
 def parameter_problems(data: Mapping[str, Any], source: Source) -> list[Problem]:
     """Template parameters `$` cannot reach, refused at the name (as variables are), not at each use."""
     blocks = data.get("blocks")
-    return [_unreachable(("blocks", name, "params", key), "parameter", source)
-            for name, template in (blocks.items() if isinstance(blocks, dict) else ())
-            if isinstance(template, dict) and isinstance(template.get("params"), dict)
-            for key in template["params"] if not expr.is_name(str(key))]
+    return [
+        _unreachable(("blocks", name, "params", key), "parameter", source)
+        for name, template in (blocks.items() if isinstance(blocks, dict) else ())
+        if isinstance(template, dict) and isinstance(template.get("params"), dict)
+        for key in template["params"]
+        if not expr.is_name(str(key))
+    ]
 
 
 def defaults_problems(data: Mapping[str, Any], source: Source) -> list[Problem]:
@@ -136,18 +189,37 @@ def defaults_problems(data: Mapping[str, Any], source: Source) -> list[Problem]:
     for key, settings in table.items():
         kind = KINDS.get(str(key))
         if kind is None:
-            problems.append(source.problem(("defaults", key), f"defaults: unknown layer kind {key!r}",
-                                           (did_you_mean(key, KINDS) or f"kinds: {', '.join(sorted(KINDS))}").strip(), at_key=True))
+            problems.append(
+                source.problem(
+                    ("defaults", key),
+                    f"defaults: unknown layer kind {key!r}",
+                    (did_you_mean(key, KINDS) or f"kinds: {', '.join(sorted(KINDS))}").strip(),
+                    at_key=True,
+                )
+            )
             continue
         if kind.kind in seen:
-            problems.append(source.problem(("defaults", key), f"defaults: {key!r} and {seen[kind.kind]!r} are the same kind, {kind.kind!r}",
-                                           "give its defaults once", at_key=True))
+            problems.append(
+                source.problem(
+                    ("defaults", key),
+                    f"defaults: {key!r} and {seen[kind.kind]!r} are the same kind, {kind.kind!r}",
+                    "give its defaults once",
+                    at_key=True,
+                )
+            )
         seen[kind.kind] = key
         if isinstance(settings, dict) and not getattr(kind.schema, "open_keys", False):
             valid = valid_keys(kind.schema)
-            problems += [source.problem(("defaults", key, name), f"unknown key {name!r}",
-                                        f"{did_you_mean(name, valid)}valid keys: {', '.join(sorted(valid))}", at_key=True)
-                         for name in settings if name not in valid]
+            problems += [
+                source.problem(
+                    ("defaults", key, name),
+                    f"unknown key {name!r}",
+                    f"{did_you_mean(name, valid)}valid keys: {', '.join(sorted(valid))}",
+                    at_key=True,
+                )
+                for name in settings
+                if name not in valid
+            ]
     return problems
 
 
@@ -168,7 +240,9 @@ def _reads_as(text: str) -> tuple[type, Any]:
     return (type(value), value)
 
 
-def apply_overrides(data: dict[str, Any], overrides: Mapping[str, Any], source: Source) -> tuple[dict[str, Any], dict[str, Any], dict[tuple[PathPart, ...], str], dict[str, str]]:
+def apply_overrides(
+    data: dict[str, Any], overrides: Mapping[str, Any], source: Source
+) -> tuple[dict[str, Any], dict[str, Any], dict[tuple[PathPart, ...], str], dict[str, str]]:
     """Split `--set` overrides into variable values and edits of top-level fields (applied to a copy);
     the third result maps each replaced field's path to the assignment that replaced it, the fourth
     each variable given a value to where the value came from (`--set classes=4`, or the variant).
@@ -243,7 +317,7 @@ def _variable_order(raw: dict[str, Any], fixed: Mapping[str, Any]) -> tuple[list
             name, pending = stack[-1]
             for dep in pending:
                 if state.get(dep) == 1:
-                    cycles.append((name, chain[chain.index(dep):] + [dep]))
+                    cycles.append((name, chain[chain.index(dep) :] + [dep]))
                 elif dep not in state:
                     state[dep] = 1
                     stack.append((dep, iter(deps[dep])))
@@ -257,13 +331,17 @@ def _variable_order(raw: dict[str, Any], fixed: Mapping[str, Any]) -> tuple[list
     return order, cycles
 
 
-def _from_overrides(data: dict[str, Any], raw: dict[str, Any], var_values: Mapping[str, str], order: list[str]) -> dict[tuple[PathPart, ...], str]:
+def _from_overrides(
+    data: dict[str, Any], raw: dict[str, Any], var_values: Mapping[str, str], order: list[str]
+) -> dict[tuple[PathPart, ...], str]:
     """Paths (outside `variables`) whose expression uses a variable `--set` or the variant gave,
     directly or through other variables -> where those values came from, for the hints of problems found there.
     `var_values`: each such variable -> its origin (`apply_overrides`)."""
     given: dict[str, set[str]] = {}
     for name in order:
-        given[name] = ({name} if name in var_values else set()).union(*(given.get(d, set()) for d in _uses(raw[name]) if d not in var_values))
+        given[name] = ({name} if name in var_values else set()).union(
+            *(given.get(d, set()) for d in _uses(raw[name]) if d not in var_values)
+        )
     out: dict[tuple[PathPart, ...], str] = {}
 
     def walk(value: Any, path: tuple[PathPart, ...]) -> None:
@@ -292,7 +370,9 @@ def _raw_at(data: Any, path: Sequence[PathPart]) -> Any:
         return None
 
 
-def resolve_variables(data: dict[str, Any], source: Source, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def resolve_variables(
+    data: dict[str, Any], source: Source, overrides: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """Substitute $variables outside block templates; variables may use each other in any order.
 
     An overridden variable takes its new value before other variables are computed from it.
@@ -301,7 +381,9 @@ def resolve_variables(data: dict[str, Any], source: Source, overrides: Mapping[s
     return _resolve(data, source, overrides)[0]
 
 
-def _resolve(data: dict[str, Any], source: Source, overrides: Mapping[str, Any] | None) -> tuple[dict[str, Any], Source]:
+def _resolve(
+    data: dict[str, Any], source: Source, overrides: Mapping[str, Any] | None
+) -> tuple[dict[str, Any], Source]:
     problems: list[Problem] = []
     data, var_values, fields, origins = apply_overrides(data, overrides or {}, source)
     raw_vars = data.get("variables") if isinstance(data.get("variables"), dict) else {}
@@ -321,8 +403,13 @@ def _resolve(data: dict[str, Any], source: Source, overrides: Mapping[str, Any] 
 
     for closer, cycle in cycles:
         if not broken.issuperset(cycle):
-            problems.append(source.problem(("variables", closer), f"variables defined through each other: cycle {' -> '.join(cycle)}",
-                                           "give one of them a value that does not use the others"))
+            problems.append(
+                source.problem(
+                    ("variables", closer),
+                    f"variables defined through each other: cycle {' -> '.join(cycle)}",
+                    "give one of them a value that does not use the others",
+                )
+            )
         broken.update(cycle)
     env: dict[str, Any] = {}
     for key in order:
@@ -348,10 +435,7 @@ def data_path(loc: Sequence[PathPart], data: Any) -> tuple[PathPart, ...]:
     path: list[PathPart] = []
     current = data
     for part in loc:
-        if isinstance(current, dict) and part in current:
-            current = current[part]
-            path.append(part)
-        elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
+        if (isinstance(current, dict) and part in current) or (isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current)):
             current = current[part]
             path.append(part)
         elif isinstance(current, dict) and isinstance(part, str) and part.endswith("_") and part[:-1] in current:
@@ -370,29 +454,52 @@ def _message(err: Mapping[str, Any], value: Any) -> tuple[str, str | None, bool]
     """(message, hint, located at the key) for one Pydantic error."""
     kind, ctx = err["type"], err.get("ctx") or {}
     if kind == "unknown_key":
-        return f"unknown key {ctx['key']!r}", f"{did_you_mean(ctx['key'], str(ctx['valid']).split(', '))}valid keys: {ctx['valid']}", True
+        return (
+            f"unknown key {ctx['key']!r}",
+            f"{did_you_mean(ctx['key'], str(ctx['valid']).split(', '))}valid keys: {ctx['valid']}",
+            True,
+        )
     if kind == "unknown_kind":
         tag = kind_of(value)
         if isinstance(value, dict) and len(value) != 1:
             keys = ", ".join(map(str, value)) or "none"
-            return (f"a layer is a mapping with exactly one key, its kind; got keys: {keys}",
-                    "settings such as `name` go inside the kind's mapping: `- conv: {filters: 6, kernel: 5, name: c1}`", False)
+            return (
+                f"a layer is a mapping with exactly one key, its kind; got keys: {keys}",
+                "settings such as `name` go inside the kind's mapping: `- conv: {filters: 6, kernel: 5, name: c1}`",
+                False,
+            )
         if tag is None:
-            return f"a layer must be a kind name or a one-key mapping, got {type(value).__name__}", f"kinds: {', '.join(sorted(KINDS))}", False
-        return f"unknown layer kind {tag!r}", (did_you_mean(tag, KINDS) or f"kinds: {', '.join(sorted(KINDS))}").strip(), True
+            return (
+                f"a layer must be a kind name or a one-key mapping, got {type(value).__name__}",
+                f"kinds: {', '.join(sorted(KINDS))}",
+                False,
+            )
+        return (
+            f"unknown layer kind {tag!r}",
+            (did_you_mean(tag, KINDS) or f"kinds: {', '.join(sorted(KINDS))}").strip(),
+            True,
+        )
     if kind == "missing":
         if isinstance(err["loc"][-1], int):
             return f"too few items: item {err['loc'][-1]} is missing", None, False
         return f"missing required key {err['loc'][-1]!r}", None, False
     if kind in _TYPE_WORDS:
-        return f"expected {_TYPE_WORDS[kind]}, got {shown(value)}", _BOOLEAN_HINT if isinstance(value, bool) else None, False
+        return (
+            f"expected {_TYPE_WORDS[kind]}, got {shown(value)}",
+            _BOOLEAN_HINT if isinstance(value, bool) else None,
+            False,
+        )
     if kind == "bool_not_number":
         return err["msg"], _BOOLEAN_HINT, False
     if kind in _LENGTHS:  # Pydantic's "Tuple should have at most 1 item after validation, not 2", in archspec's words
         bound = ctx.get("max_length") if kind.endswith("long") else ctx.get("min_length")
         what = ("character" if isinstance(value, str) else "item") + ("" if bound == 1 else "s")
         size = f"{len(value):,}" if hasattr(value, "__len__") else "?"
-        return f"expected {'at most' if kind.endswith('long') else 'at least'} {bound} {what}, got {size}: {shown(value)}", None, False
+        return (
+            f"expected {'at most' if kind.endswith('long') else 'at least'} {bound} {what}, got {size}: {shown(value)}",
+            None,
+            False,
+        )
     message = err["msg"].replace("Input should be", "should be")
     if kind.startswith("value_error"):
         message = message.removeprefix("Value error, ")
@@ -403,8 +510,14 @@ def _message(err: Mapping[str, Any], value: Any) -> tuple[str, str | None, bool]
         hint = (did_you_mean(value, options) if isinstance(value, str) else "").strip() or None
     elif kind == "string_pattern_mismatch" and ctx.get("pattern") == NAME_PATTERN:
         message = f"a name may hold letters, digits, '_', '.' and '-' only, got {shown(value)}"
-    elif kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal", "finite_number",
-                  "string_pattern_mismatch"):
+    elif kind in (
+        "greater_than",
+        "greater_than_equal",
+        "less_than",
+        "less_than_equal",
+        "finite_number",
+        "string_pattern_mismatch",
+    ):
         message = f"{message}, got {shown(value)}"
     return message, hint, False
 
@@ -416,7 +529,7 @@ def _most_relevant(errors: list[Any], data: Any) -> list[Any]:
         groups.setdefault(data_path(err["loc"], data), []).append(err)
     typed = [path for path, errs in groups.items() if all(e["type"] in _TYPE_WORDS for e in errs)]
     for path in typed:  # `float | list[float]` given a list with a bad item: the list member's deeper error is the one
-        if any(len(other) > len(path) and other[:len(path)] == path for other in groups):
+        if any(len(other) > len(path) and other[: len(path)] == path for other in groups):
             del groups[path]
     out = []
     for path, errs in groups.items():
@@ -442,8 +555,13 @@ def translate(exc: ValidationError, source: Source, data: Any, prefix: tuple[Pat
         if err["loc"][-1:] == ("[key]",):  # a key that is not text (a dict from Python): blame the key, not its value
             key = err["input"]
             path = data_path(err["loc"][:-2], data) + (str(key),)
-            by_path.setdefault(path, []).append((f"a key here is a name, written as text; got the {type(key).__name__} {shown(key)}",
-                                                 f"write it as text: {str(key)!r}", True))
+            by_path.setdefault(path, []).append(
+                (
+                    f"a key here is a name, written as text; got the {type(key).__name__} {shown(key)}",
+                    f"write it as text: {str(key)!r}",
+                    True,
+                )
+            )
             continue
         path = data_path(err["loc"], data)
         try:

@@ -74,7 +74,7 @@ def _hint(name: str) -> str:
     else the closest name; and where the list is."""
     names = zoo_names()
     for family in sorted(names, key=len, reverse=True):
-        rest = re.sub(r"^[-_]", "", name[len(family):]) if name.startswith(family) else ""
+        rest = re.sub(r"^[-_]", "", name[len(family) :]) if name.startswith(family) else ""
         if rest and rest in _variants(family):
             return f"write `{family} --variant {rest}` (Python: variant={rest!r})"
     near = closest(name, names)

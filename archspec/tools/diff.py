@@ -20,7 +20,12 @@ class Row:
         if self.a is None or self.b is None:
             return True
         return (self.a.output_shape, self.a.params, self.a.macs, self.a.nodes, self.a.label) != (
-            self.b.output_shape, self.b.params, self.b.macs, self.b.nodes, self.b.label)
+            self.b.output_shape,
+            self.b.params,
+            self.b.macs,
+            self.b.nodes,
+            self.b.label,
+        )
 
 
 @dataclass(frozen=True)
@@ -37,13 +42,20 @@ class Diff:
         def side(g: GroupInfo | None) -> dict[str, Any] | None:
             if g is None:
                 return None
-            return {"type": g.type, "output_shape": list(g.output_shape), "params": g.params, "macs": g.macs, "layers": g.nodes}
+            return {
+                "type": g.type,
+                "output_shape": list(g.output_shape),
+                "params": g.params,
+                "macs": g.macs,
+                "layers": g.nodes,
+            }
 
         def totals(r: Report) -> dict[str, Any]:
             return {"name": r.name, "total_params": r.total_params, "macs": r.macs, "layers": len(r.layers)}
 
         return {
-            "a": totals(self.a), "b": totals(self.b),
+            "a": totals(self.a),
+            "b": totals(self.b),
             "blocks": [{"name": r.name, "changed": r.changed, "a": side(r.a), "b": side(r.b)} for r in self.rows],
         }
 
@@ -72,6 +84,7 @@ def diff(a: Report, b: Report) -> Diff:
 
 def diff_table(d: Diff, *, only_changed: bool = False) -> str:
     """The comparison as aligned text, changed blocks marked with `*`."""
+
     def shape(g: GroupInfo | None) -> str:
         return shape_text(g.output_shape) if g else "-"
 
@@ -79,11 +92,30 @@ def diff_table(d: Diff, *, only_changed: bool = False) -> str:
         return f"{getattr(g, attr):,}" if g else "-"
 
     rows = [
-        ("*" if r.changed else "", r.name, shape(r.a), num(r.a, "params"), num(r.a, "nodes"), shape(r.b), num(r.b, "params"), num(r.b, "nodes"))
-        for r in d.rows if r.changed or not only_changed
+        (
+            "*" if r.changed else "",
+            r.name,
+            shape(r.a),
+            num(r.a, "params"),
+            num(r.a, "nodes"),
+            shape(r.b),
+            num(r.b, "params"),
+            num(r.b, "nodes"),
+        )
+        for r in d.rows
+        if r.changed or not only_changed
     ]
     footer = [
-        ("", "total", "", f"{d.a.total_params:,}", str(len(d.a.layers)), "", f"{d.b.total_params:,}", str(len(d.b.layers))),
+        (
+            "",
+            "total",
+            "",
+            f"{d.a.total_params:,}",
+            str(len(d.a.layers)),
+            "",
+            f"{d.b.total_params:,}",
+            str(len(d.b.layers)),
+        ),
         ("", "MACs", "", f"{d.a.macs:,}", "", "", f"{d.b.macs:,}", ""),
     ]
     header = ("", "block", f"{d.a.name} output", "params", "layers", f"{d.b.name} output", "params", "layers")

@@ -74,8 +74,12 @@ def png(pixels: Any) -> bytes:
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, color, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, color, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(raw, 6))
+        + chunk(b"IEND", b"")
+    )
 
 
 def data_uri(pixels: Any) -> str:
@@ -118,7 +122,7 @@ def grid(tiles: list[Any], *, background: int = 255) -> Grid:
     canvas = np.full(shape, background, dtype=np.uint8)
     for k, t in enumerate(tiles):
         r, c = divmod(k, cols)
-        canvas[r * (h + 1): r * (h + 1) + h, c * (w + 1): c * (w + 1) + w] = t
+        canvas[r * (h + 1) : r * (h + 1) + h, c * (w + 1) : c * (w + 1) + w] = t
     return Grid(data_uri(canvas), rows, cols, (h, w), n, shape[1], shape[0])
 
 
@@ -213,7 +217,10 @@ class Probe:
         # Keras' compiled predict step: a tenth of an eager call's time for LeNet; the input in the structure the model was built with
         outs = self.model.predict_on_batch([x] if isinstance(self.model.input, list) else x)
         outs = list(outs) if isinstance(outs, (list, tuple)) else [outs]
-        maps = [_maps(l.name, type(l).__name__, np.asarray(o[0]), self.max_maps, self.max_side) for l, o in zip(self.layers, outs[:-1])]
+        maps = [
+            _maps(l.name, type(l).__name__, np.asarray(o[0]), self.max_maps, self.max_side)
+            for l, o in zip(self.layers, outs[:-1])
+        ]
         return Seen(x[0], maps, self.trained.probabilities(outs[-1][0]))
 
 
@@ -224,7 +231,16 @@ def _scale(tile: tuple[int, int], target: int = 56) -> int:
 
 
 def _img(g: Grid, alt: str, zoom: int) -> Node:
-    return h("img", {"src": g.uri, "alt": alt, "width": g.width * zoom, "height": g.height * zoom, "style": "image-rendering: pixelated"})
+    return h(
+        "img",
+        {
+            "src": g.uri,
+            "alt": alt,
+            "width": g.width * zoom,
+            "height": g.height * zoom,
+            "style": "image-rendering: pixelated",
+        },
+    )
 
 
 FIGURE_STYLE = """
@@ -239,31 +255,54 @@ figure img { border: 1px solid #ccc; background: #fff; }
 """
 """The figures' and the probability table's look, shared with `archspec serve`'s page."""
 
-STYLE = """
+STYLE = (
+    """
 body { font-family: system-ui, sans-serif; margin: 20px; color: #222; max-width: 1200px; }
 h1 { font-size: 20px; margin-bottom: 4px; } h2 { font-size: 16px; margin-top: 28px; border-bottom: 1px solid #ddd; }
 .facts { color: #555; font-size: 13px; }
-""" + FIGURE_STYLE
+"""
+    + FIGURE_STYLE
+)
 
 
 def input_figure(seen: Seen, plan: Plan) -> list[Node]:
     """The input as the network receives it, and the plan that made it."""
     x = seen.x
     shown = x if x.shape[2] == 3 else x[:, :, 0]
-    return [h("figure", {"class": "input"}, _img(grid([to_uint8(shown)]), "input", _scale(x.shape[:2], 160)),
-              h("figcaption", {}, "as the network receives it: ", h("span", {"class": "plan"}, plan.describe()),
-                f"; values {float(x.min()):.3g} to {float(x.max()):.3g}"))]
+    return [
+        h(
+            "figure",
+            {"class": "input"},
+            _img(grid([to_uint8(shown)]), "input", _scale(x.shape[:2], 160)),
+            h(
+                "figcaption",
+                {},
+                "as the network receives it: ",
+                h("span", {"class": "plan"}, plan.describe()),
+                f"; values {float(x.min()):.3g} to {float(x.max()):.3g}",
+            ),
+        )
+    ]
 
 
 def filters_figure(filters: Filters) -> list[Node]:
     kh, kw, cin, cout = filters.kernel
     g = filters.grid
     note = "in colour (RGB)" if cin == 3 else ("" if cin == 1 else f"averaged over {cin} input channels")
-    return [h("figure", {"class": "filters", "data-layer": filters.layer, "data-filters": g.count},
-              _img(g, "filters of " + filters.layer, _scale(g.tile, 48)),
-              h("figcaption", {}, h("code", {}, filters.layer),
+    return [
+        h(
+            "figure",
+            {"class": "filters", "data-layer": filters.layer, "data-filters": g.count},
+            _img(g, "filters of " + filters.layer, _scale(g.tile, 48)),
+            h(
+                "figcaption",
+                {},
+                h("code", {}, filters.layer),
                 f": {cout} filters {kh}×{kw}{' (first ' + str(g.count) + ' shown)' if g.count < cout else ''}{', ' + note if note else ''}; "
-                "mid-grey is zero, darker negative, lighter positive"))]
+                "mid-grey is zero, darker negative, lighter positive",
+            ),
+        )
+    ]
 
 
 def maps_figures(seen: Seen) -> list[Node]:
@@ -278,11 +317,27 @@ def maps_figures(seen: Seen) -> list[Node]:
         more = f" (first {fm.grid.count} of {c} shown)" if fm.grid.count < c else ""
         th, tw = fm.grid.tile
         smaller = f", shown at {th}×{tw}" if (th, tw) != (hh, w) else ""
-        parts.append(h("figure", {"class": "layer", "data-layer": fm.name, "data-maps": fm.grid.count, "data-channels": c,
-                                  "data-grid": f"{fm.grid.rows}x{fm.grid.cols}", "data-tile": f"{th}x{tw}"},
-                       _img(fm.grid, fm.name, _scale((th, tw))),
-                       h("figcaption", {}, h("code", {}, fm.name), f" ({fm.kind}): {c} feature maps {hh}×{w}{more}{smaller}; "
-                         f"each scaled to its own range, overall {lo:.3g} to {hi:.3g}")))
+        parts.append(
+            h(
+                "figure",
+                {
+                    "class": "layer",
+                    "data-layer": fm.name,
+                    "data-maps": fm.grid.count,
+                    "data-channels": c,
+                    "data-grid": f"{fm.grid.rows}x{fm.grid.cols}",
+                    "data-tile": f"{th}x{tw}",
+                },
+                _img(fm.grid, fm.name, _scale((th, tw))),
+                h(
+                    "figcaption",
+                    {},
+                    h("code", {}, fm.name),
+                    f" ({fm.kind}): {c} feature maps {hh}×{w}{more}{smaller}; "
+                    f"each scaled to its own range, overall {lo:.3g} to {hi:.3g}",
+                ),
+            )
+        )
     return parts
 
 
@@ -291,11 +346,19 @@ def probabilities_table(seen: Seen, names: list[str], *, logits: bool) -> list[N
     import numpy as np
 
     probs, top = seen.probabilities, seen.top
-    parts: list[Node] = [h("p", {"class": "facts"}, "The network outputs logits; softmax applied to them.")] if logits else []
-    rows = [h("tr", {"class": "top" if k == top else None, "data-class": int(k)}, h("td", {}, class_name(names, int(k))),
-              h("td", {}, f"{probs[k]:.4f}"),
-              h("td", {}, h("div", {"class": "bar", "style": f"width: {max(1, round(300 * float(probs[k])))}px"})))
-            for k in np.argsort(-probs, kind="stable")[:TOP_CLASSES]]
+    parts: list[Node] = (
+        [h("p", {"class": "facts"}, "The network outputs logits; softmax applied to them.")] if logits else []
+    )
+    rows = [
+        h(
+            "tr",
+            {"class": "top" if k == top else None, "data-class": int(k)},
+            h("td", {}, class_name(names, int(k))),
+            h("td", {}, f"{probs[k]:.4f}"),
+            h("td", {}, h("div", {"class": "bar", "style": f"width: {max(1, round(300 * float(probs[k])))}px"})),
+        )
+        for k in np.argsort(-probs, kind="stable")[:TOP_CLASSES]
+    ]
     parts.append(h("table", {"class": "probs"}, *rows))
     if len(probs) > TOP_CLASSES:
         parts.append(h("p", {"class": "facts"}, f"{TOP_CLASSES} most likely of {len(probs)} classes."))
@@ -306,30 +369,59 @@ def class_name(names: list[str], k: int) -> str:
     return names[k] if k < len(names) else str(k)
 
 
-def report(trained: Trained, x: Any, plan: Plan, *, title: str = "", source: str = "", labels: list[str] | None = None,
-           max_maps: int = MAX_MAPS) -> str:
+def report(
+    trained: Trained,
+    x: Any,
+    plan: Plan,
+    *,
+    title: str = "",
+    source: str = "",
+    labels: list[str] | None = None,
+    max_maps: int = MAX_MAPS,
+) -> str:
     """The HTML report for a trained model and one image, `x` being the network's input (1, H, W, C) by `plan`."""
     probe = Probe(trained, max_maps=max_maps)
     seen = probe(x)
     model = trained.model
     names = labels or trained.class_names
     top = seen.top
-    parts = [f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title or model.name)} — archspec inspect</title>",
-             f"<style>{STYLE}</style></head><body>", f"<h1>{html.escape(model.name)}</h1>",
-             f'<p class="facts">input {html.escape(source or "array")} → {"×".join(map(str, trained.input_shape))} · '
-             f"{model.count_params():,} parameters · predicted class <b>{html.escape(class_name(names, top))}</b> ({seen.probabilities[top]:.1%})</p>",
-             "<h2>Input</h2>", to_html(input_figure(seen, plan))]
+    parts = [
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title or model.name)} — archspec inspect</title>',
+        f"<style>{STYLE}</style></head><body>",
+        f"<h1>{html.escape(model.name)}</h1>",
+        f'<p class="facts">input {html.escape(source or "array")} → {"×".join(map(str, trained.input_shape))} · '
+        f"{model.count_params():,} parameters · predicted class <b>{html.escape(class_name(names, top))}</b> ({seen.probabilities[top]:.1%})</p>",
+        "<h2>Input</h2>",
+        to_html(input_figure(seen, plan)),
+    ]
     if probe.filters is not None:
         parts += ["<h2>First convolution's filters</h2>", to_html(filters_figure(probe.filters))]
-    parts += ["<h2>Feature maps</h2>", to_html(maps_figures(seen)), "<h2>Class probabilities</h2>",
-              to_html(probabilities_table(seen, names, logits=trained.logits)), "</body></html>\n"]
+    parts += [
+        "<h2>Feature maps</h2>",
+        to_html(maps_figures(seen)),
+        "<h2>Class probabilities</h2>",
+        to_html(probabilities_table(seen, names, logits=trained.logits)),
+        "</body></html>\n",
+    ]
     return "\n".join(parts)
 
 
-def inspect(model_path: str | os.PathLike[str], image_path: str | os.PathLike[str], output: str | os.PathLike[str], *,
-            force: bool = False, labels_path: str | os.PathLike[str] | None = None, spec: Any = None,
-            rescale: float | str | None = None, fit: str | None = None, max_maps: int = MAX_MAPS, weights: Any = None,
-            strict_weights: bool = False, weights_by_shape: bool = False, log: Any = None) -> Path:
+def inspect(
+    model_path: str | os.PathLike[str],
+    image_path: str | os.PathLike[str],
+    output: str | os.PathLike[str],
+    *,
+    force: bool = False,
+    labels_path: str | os.PathLike[str] | None = None,
+    spec: Any = None,
+    rescale: float | str | None = None,
+    fit: str | None = None,
+    max_maps: int = MAX_MAPS,
+    weights: Any = None,
+    strict_weights: bool = False,
+    weights_by_shape: bool = False,
+    log: Any = None,
+) -> Path:
     """Write the report for a model (a run folder or a .keras file) and an image file.
 
     The image goes through the model's preprocessing plan, as in `predict`; `rescale` and `fit`
@@ -342,8 +434,14 @@ def inspect(model_path: str | os.PathLike[str], image_path: str | os.PathLike[st
     target = Path(output)
     refuse_existing(target, force)
     source = Path(model_path)
-    is_spec = source.suffix.lower() in SPEC_SUFFIXES  # a network seen without training it: its spec gives the preprocessing
-    model = _with_weights(source, weights, strict_weights, log, weights_by_shape) if weights is not None or is_spec else source
+    is_spec = (
+        source.suffix.lower() in SPEC_SUFFIXES
+    )  # a network seen without training it: its spec gives the preprocessing
+    model = (
+        _with_weights(source, weights, strict_weights, log, weights_by_shape)
+        if weights is not None or is_spec
+        else source
+    )
     trained = saved.load(model, spec=source if is_spec and spec is None else spec)
     trained.require_classic("inspect shows", str(model_path), "archspec predict answers for every output")
     changes = {key: value for key, value in (("rescale", rescale), ("fit", fit)) if value is not None}

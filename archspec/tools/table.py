@@ -7,8 +7,9 @@ output is the same plain text.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from ..graph.report import Report
 
@@ -56,12 +57,18 @@ def io_text(report: Report) -> tuple[str, str]:
     """The inputs and the outputs as words: `input 32x32x1`, or each named with its shape (and an output's layer)."""
     if not report.several:
         return f"input {shape_text(report.input_shape)}", f"output {shape_text(report.output_shape)}"
-    inputs = ", ".join(f"{name} {shape_text(shape)}" if name != "input" or len(report.inputs) > 1 else shape_text(shape)
-                       for name, shape in report.inputs.items())
-    outputs = ", ".join(f"{name} {shape_text(report.layer(node).output_shape)}" + (f" ({node})" if node != name else "")
-                        for name, node in report.outputs.items())
-    return f"input{'s' if len(report.inputs) > 1 else ''} {inputs}", f"output{'s' if len(report.outputs) > 1 else ''} {outputs}"
-
+    inputs = ", ".join(
+        f"{name} {shape_text(shape)}" if name != "input" or len(report.inputs) > 1 else shape_text(shape)
+        for name, shape in report.inputs.items()
+    )
+    outputs = ", ".join(
+        f"{name} {shape_text(report.layer(node).output_shape)}" + (f" ({node})" if node != name else "")
+        for name, node in report.outputs.items()
+    )
+    return (
+        f"input{'s' if len(report.inputs) > 1 else ''} {inputs}",
+        f"output{'s' if len(report.outputs) > 1 else ''} {outputs}",
+    )
 
 
 @dataclass(frozen=True)
@@ -81,19 +88,46 @@ class Table:
         return text + "".join(f"{line}\n" for line in (self.outputs, self.note) if line)
 
     def to_json(self) -> dict[str, Any]:
-        return {"title": self.title, "header": list(self.header), "rows": [list(r) for r in self.rows], "footer": list(self.footer),
-                "right": list(self.right), "note": self.note, "outputs": self.outputs}
+        return {
+            "title": self.title,
+            "header": list(self.header),
+            "rows": [list(r) for r in self.rows],
+            "footer": list(self.footer),
+            "right": list(self.right),
+            "note": self.note,
+            "outputs": self.outputs,
+        }
 
 
 def shapes_table(report: Report, *, expand: bool = False) -> Table:
     """One row per top-level block (or per node with `expand`), totals last; a network with frozen layers
     (fine-tuning) gets a column saying which."""
     if expand or not report.groups:
-        rows = [(l.name, l.label, shape_text(l.output_shape), f"{l.params:,}", count_text(l.macs), _rf(l.receptive_field),
-                 _frozen(int(l.frozen and l.params > 0), 1)) for l in report.layers]
+        rows = [
+            (
+                l.name,
+                l.label,
+                shape_text(l.output_shape),
+                f"{l.params:,}",
+                count_text(l.macs),
+                _rf(l.receptive_field),
+                _frozen(int(l.frozen and l.params > 0), 1),
+            )
+            for l in report.layers
+        ]
     else:
-        rows = [(g.name, g.label, shape_text(g.output_shape), f"{g.params:,}", count_text(g.macs), _rf(g.receptive_field),
-                 _frozen(g.frozen_layers, g.weighted_layers)) for g in report.groups]
+        rows = [
+            (
+                g.name,
+                g.label,
+                shape_text(g.output_shape),
+                f"{g.params:,}",
+                count_text(g.macs),
+                _rf(g.receptive_field),
+                _frozen(g.frozen_layers, g.weighted_layers),
+            )
+            for g in report.groups
+        ]
     header: Row = ("layer", "type", "output", "params", "MACs", "RF", "frozen")
     footer: Row = ("total", "", "", f"{report.total_params:,}", count_text(report.macs), "", "")
     width = len(header) if report.frozen else len(header) - 1
@@ -102,8 +136,15 @@ def shapes_table(report: Report, *, expand: bool = False) -> Table:
         note = f"trainable {report.trainable_params:,}, non-trainable {report.non_trainable_params:,}"
         note += f" ({len(report.frozen)} layers frozen)" if report.frozen else ""
     inputs, outputs = io_text(report)
-    return Table(f"{report.name}: {inputs}", header[:width], [r[:width] for r in rows], footer[:width],
-                 (False, False, True, True, True, True, False)[:width], note, outputs if report.several else "")
+    return Table(
+        f"{report.name}: {inputs}",
+        header[:width],
+        [r[:width] for r in rows],
+        footer[:width],
+        (False, False, True, True, True, True, False)[:width],
+        note,
+        outputs if report.several else "",
+    )
 
 
 def layer_table(report: Report, *, expand: bool = False) -> str:

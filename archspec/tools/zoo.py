@@ -59,8 +59,14 @@ def _entry(name: str) -> ZooEntry:
     variants = tuple(str(k) for k in table) if isinstance(table, dict) else ()
     family = _FAMILY.search(header)
     report = shapes(str(path), max_params=None, max_activations=None)
-    return ZooEntry(name, family.group(1) if family else name if variants else _LETTERS.match(name).group(0),  # type: ignore[union-attr]
-                    variants, report.total_params, report.macs, _reference(header))
+    return ZooEntry(
+        name,
+        family.group(1) if family else name if variants else _LETTERS.match(name).group(0),  # type: ignore[union-attr]
+        variants,
+        report.total_params,
+        report.macs,
+        _reference(header),
+    )
 
 
 def _header_lines(text: str) -> list[str]:
@@ -92,6 +98,10 @@ def _variants_text(variants: tuple[str, ...]) -> str:
 
 def zoo_table(pattern: str = "*") -> str:
     """`archspec zoo`'s text: one aligned row per spec."""
-    rows = [(e.name, e.family, _variants_text(e.variants), f"{e.params:,}", count_text(e.macs), e.reference or "-")
-            for e in describe_specs(pattern)]
-    return columns(("name", "family", "variants", "params", "MACs", "reference"), rows, (False, False, False, True, True, False))
+    rows = [
+        (e.name, e.family, _variants_text(e.variants), f"{e.params:,}", count_text(e.macs), e.reference or "-")
+        for e in describe_specs(pattern)
+    ]
+    return columns(
+        ("name", "family", "variants", "params", "MACs", "reference"), rows, (False, False, False, True, True, False)
+    )

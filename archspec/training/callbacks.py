@@ -16,7 +16,8 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from typing import Any, Callable, Mapping, TextIO
+from collections.abc import Callable, Mapping
+from typing import Any, TextIO
 
 from ..keras_side.saving import save_model
 from .data.meter import InputMeter
@@ -29,9 +30,11 @@ TIMING = ("seconds", *RATES)
 """An entry's keys that time the epoch: they differ between two runs that are otherwise the same."""
 
 
-GAP_HINT = ("the network does much worse on the validation data than on the training data: it may have memorised the "
-            "training data (more data, augmentation, weight decay or fewer epochs help), or the validation data may differ "
-            "from the training data (labels, class order, preprocessing: run.json shows both plans)")
+GAP_HINT = (
+    "the network does much worse on the validation data than on the training data: it may have memorised the "
+    "training data (more data, augmentation, weight decay or fewer epochs help), or the validation data may differ "
+    "from the training data (labels, class order, preprocessing: run.json shows both plans)"
+)
 
 
 def _better(mode: str, min_delta: float) -> Callable[[float, float | None], bool]:
@@ -49,8 +52,10 @@ def format_epoch(entry: Mapping[str, Any], epochs: int) -> str:
         parts.append(f"{key} {value:.4g}" if key == "learning_rate" else f"{key} {value:.4f}")
     parts.append(f"{entry['seconds']:.1f}s")
     if "images_per_second" in entry:
-        parts.append(f"{entry['images_per_second']:,.0f} img/s (input {entry['input_images_per_second']:,.0f} img/s, "
-                     f"waited {entry['input_wait']:.0%})")
+        parts.append(
+            f"{entry['images_per_second']:,.0f} img/s (input {entry['input_images_per_second']:,.0f} img/s, "
+            f"waited {entry['input_wait']:.0%})"
+        )
     return "  ".join(parts)
 
 
@@ -76,9 +81,21 @@ def gap_warning(gaps: list[tuple[str, float, float]], hint: str) -> str:
     return f"warning: validation accuracy far below training accuracy ({which}): {hint}"
 
 
-def recorder(files: RunDir, state: dict[str, Any] | None, *, epochs: int, monitor: str, mode: str, min_delta: float,
-              patience: int | None, log: Log | None, chief: bool, meter: InputMeter | None = None,
-              settle: Callable[[], Any] | None = None, gap_hint: str = "") -> Any:
+def recorder(
+    files: RunDir,
+    state: dict[str, Any] | None,
+    *,
+    epochs: int,
+    monitor: str,
+    mode: str,
+    min_delta: float,
+    patience: int | None,
+    log: Log | None,
+    chief: bool,
+    meter: InputMeter | None = None,
+    settle: Callable[[], Any] | None = None,
+    gap_hint: str = "",
+) -> Any:
     """The callback that commits each epoch. `settle` runs once per epoch when its training loop ends, before
     validation and the checkpoint (``precise_bn``), outside the loop's timing; `gap_hint` says what a validation
     accuracy far below the training accuracy likely means in this run (``accuracy_gaps``), printed the first time."""
@@ -99,7 +116,9 @@ def recorder(files: RunDir, state: dict[str, Any] | None, *, epochs: int, monito
             if self.write_scalar is not None and self.history:  # epochs a kill kept out of TensorBoard
                 backfill(files.tensorboard, self.history, self.write_scalar)
             self._t0 = 0.0
-            self._loop: tuple[float, Any] | None = None  # when the epoch's training loop ended, and the meter's mark then
+            self._loop: tuple[float, Any] | None = (
+                None  # when the epoch's training loop ended, and the meter's mark then
+            )
             self._meter0: Any = None
             self._settled = False
             self._gap_said = False
@@ -140,8 +159,15 @@ def recorder(files: RunDir, state: dict[str, Any] | None, *, epochs: int, monito
             if value is not None and better(value, None if best is None else best["value"]):
                 best = {"epoch": epoch + 1, "monitor": monitor, "value": value}
             stop = bool(patience and best and epoch + 1 - best["epoch"] >= patience and epoch + 1 < epochs)
-            new_state = {"epoch": epoch + 1, "epochs": epochs, "history": [*self.history, entry], "best": best,
-                         "stopped_early": stop, "finished": False, "seconds": round(self.seconds + seconds, 3)}
+            new_state = {
+                "epoch": epoch + 1,
+                "epochs": epochs,
+                "history": [*self.history, entry],
+                "best": best,
+                "stopped_early": stop,
+                "finished": False,
+                "seconds": round(self.seconds + seconds, 3),
+            }
             files.commit(new_state, lambda path: save_model(self.model, path, force=True))
             self.history, self.best, self.seconds = new_state["history"], best, new_state["seconds"]
             if stop:
@@ -149,13 +175,18 @@ def recorder(files: RunDir, state: dict[str, Any] | None, *, epochs: int, monito
                 self.model.stop_training = True
             if log is not None:
                 gaps = accuracy_gaps(entry)
-                log(format_epoch(entry, epochs) + ("  (best)" if best and best["epoch"] == epoch + 1 else "")
-                    + ("  (validation far below training)" if gaps else ""))
+                log(
+                    format_epoch(entry, epochs)
+                    + ("  (best)" if best and best["epoch"] == epoch + 1 else "")
+                    + ("  (validation far below training)" if gaps else "")
+                )
                 if gaps and not self._gap_said:
                     self._gap_said = True
                     log(gap_warning(gaps, gap_hint or GAP_HINT))
                 if stop:
-                    log(f"early stopping: {monitor} has not improved for {patience} epochs (best {best['value']:.4f} at epoch {best['epoch']})")
+                    log(
+                        f"early stopping: {monitor} has not improved for {patience} epochs (best {best['value']:.4f} at epoch {best['epoch']})"
+                    )
             if self.write_scalar is not None:
                 write_epoch(self.write_scalar, entry)
 
@@ -180,16 +211,18 @@ def _learning_rate(optimizer: Any) -> float:
     return float(np.asarray(inner.learning_rate))
 
 
-
-
-def progress(*, steps: int, batch_size: int, count: int, epochs: int, stream: TextIO | None = None, interval: float = 0.1) -> Any:
+def progress(
+    *, steps: int, batch_size: int, count: int, epochs: int, stream: TextIO | None = None, interval: float = 0.1
+) -> Any:
     """A Keras callback drawing ``epoch 3/10 [=====.....] 120/469  2,345 img/s  ETA 0:12  loss 0.1234`` on one line."""
     import keras
 
     out = stream or sys.stdout
 
     class Progress(keras.callbacks.Callback):
-        async_safe = True  # Keras may call on_train_batch_end from a worker thread: drawing is locked, steps only move forward
+        async_safe = (
+            True  # Keras may call on_train_batch_end from a worker thread: drawing is locked, steps only move forward
+        )
 
         def __init__(self) -> None:
             super().__init__()
@@ -206,7 +239,11 @@ def progress(*, steps: int, batch_size: int, count: int, epochs: int, stream: Te
                 if done <= self._shown or (done < steps and now - self._drawn < interval):
                     return
                 self._shown, self._drawn = done, now
-                self._draw(progress_line(self._epoch + 1, epochs, done, steps, min(done * batch_size, count), now - self._t0, logs))
+                self._draw(
+                    progress_line(
+                        self._epoch + 1, epochs, done, steps, min(done * batch_size, count), now - self._t0, logs
+                    )
+                )
 
         def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
             with self._lock:
@@ -220,12 +257,16 @@ def progress(*, steps: int, batch_size: int, count: int, epochs: int, stream: Te
     return Progress()
 
 
-def progress_line(epoch: int, epochs: int, done: int, steps: int, images: int, seconds: float, logs: Mapping[str, Any] | None) -> str:
+def progress_line(
+    epoch: int, epochs: int, done: int, steps: int, images: int, seconds: float, logs: Mapping[str, Any] | None
+) -> str:
     width = 24
     filled = round(width * done / steps) if steps else width
     rate = images / seconds if seconds > 0 else 0.0
     left = round((steps - done) * seconds / done) if done else 0
     eta = f"{left // 3600}:{left // 60 % 60:02d}:{left % 60:02d}" if left >= 3600 else f"{left // 60}:{left % 60:02d}"
-    text = f"epoch {epoch}/{epochs} [{'=' * filled}{'.' * (width - filled)}] {done}/{steps}  {rate:,.0f} img/s  ETA {eta}"
+    text = (
+        f"epoch {epoch}/{epochs} [{'=' * filled}{'.' * (width - filled)}] {done}/{steps}  {rate:,.0f} img/s  ETA {eta}"
+    )
     loss = (logs or {}).get("loss")
     return text + (f"  loss {float(loss):.4f}" if loss is not None else "")

@@ -12,7 +12,8 @@ different schedule kind: settings of the old one would not apply.
 from __future__ import annotations
 
 import copy
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -26,8 +27,10 @@ ALIASES = {"lr": "learning_rate", "bs": "batch_size", "val_split": "validation_s
 RESETS = {"optimizer": "name", "schedule": "kind"}
 DEFAULT_NAMES = {"optimizer": "adam", "schedule": "constant"}
 ORIGIN = "<overrides>"
-SHORT_FORMS: dict[str, tuple[tuple[type, str], ...]] = {"early_stopping": ((int, "patience"),),
-                                                        "precise_bn": ((bool, "enabled"), (int, "batches"))}
+SHORT_FORMS: dict[str, tuple[tuple[type, str], ...]] = {
+    "early_stopping": ((int, "patience"),),
+    "precise_bn": ((bool, "enabled"), (int, "batches")),
+}
 """Sections a single value may stand for, and the field it fills: a dotted override into one written short expands it."""
 
 
@@ -56,7 +59,9 @@ def _merge(into: dict[str, Any], value: Mapping[str, Any]) -> None:
             into[k] = copy.deepcopy(v)
 
 
-def apply_overrides(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> tuple[dict[str, Any], list[tuple[str, ...]]]:
+def apply_overrides(
+    base: Mapping[str, Any], overrides: Mapping[str, Any]
+) -> tuple[dict[str, Any], list[tuple[str, ...]]]:
     """The training data with overrides applied, and the paths the overrides touched."""
     data: dict[str, Any] = copy.deepcopy(dict(base))
     touched: list[tuple[str, ...]] = []
@@ -90,7 +95,13 @@ def apply_overrides(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> tu
                 elif i == 0 and _expanded(part, child) is not None:
                     child = _expanded(part, child)
                 else:
-                    raise SpecError(Problem(f"{'.'.join(path[: i + 1])} is a value, not a section: cannot set {'.'.join(path)}", file=ORIGIN, path=("training", *path)))
+                    raise SpecError(
+                        Problem(
+                            f"{'.'.join(path[: i + 1])} is a value, not a section: cannot set {'.'.join(path)}",
+                            file=ORIGIN,
+                            path=("training", *path),
+                        )
+                    )
                 node[part] = child
             node = child
         last = path[-1]
@@ -123,7 +134,9 @@ def resolve_training(spec: BaseModel, overrides: Mapping[str, Any] | None = None
     raise SpecError(problems)
 
 
-def resolved_spec_data(spec: BaseModel, training: Training, variables: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def resolved_spec_data(
+    spec: BaseModel, training: Training, variables: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """The spec as data, as written (variables and all), with the resolved training section."""
     source = getattr(spec, "_source", None)
     if source is not None and isinstance(source.data, dict):
@@ -138,5 +151,7 @@ def resolved_spec_data(spec: BaseModel, training: Training, variables: Mapping[s
 
 
 def spec_yaml(spec: BaseModel, training: Training, variables: Mapping[str, Any] | None = None, header: str = "") -> str:
-    text = yaml.safe_dump(resolved_spec_data(spec, training, variables), sort_keys=False, default_flow_style=None, width=120)
+    text = yaml.safe_dump(
+        resolved_spec_data(spec, training, variables), sort_keys=False, default_flow_style=None, width=120
+    )
     return (header + "\n" if header else "") + text

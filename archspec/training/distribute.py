@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 import os
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from ..errors import Problem, SpecError, closest
 
@@ -30,8 +31,13 @@ class Env:
 def tf_config() -> dict[str, Any]:
     raw = os.environ.get("TF_CONFIG")
     if not raw:
-        raise SpecError(Problem("--strategy multi-worker needs the TF_CONFIG environment variable", file="TF_CONFIG",
-                                hint='e.g. TF_CONFIG=\'{"cluster": {"worker": ["host1:12345", "host2:12345"]}, "task": {"type": "worker", "index": 0}}\''))
+        raise SpecError(
+            Problem(
+                "--strategy multi-worker needs the TF_CONFIG environment variable",
+                file="TF_CONFIG",
+                hint='e.g. TF_CONFIG=\'{"cluster": {"worker": ["host1:12345", "host2:12345"]}, "task": {"type": "worker", "index": 0}}\'',
+            )
+        )
     try:
         cfg = json.loads(raw)
         cluster, task = cfg["cluster"], cfg["task"]
@@ -39,8 +45,13 @@ def tf_config() -> dict[str, Any]:
         if kind not in cluster or not 0 <= index < len(cluster[kind]):
             raise ValueError(f"task {kind}:{index} is not in the cluster")
     except (ValueError, KeyError, TypeError) as exc:
-        raise SpecError(Problem(f"TF_CONFIG is not a valid cluster description: {exc}", file="TF_CONFIG",
-                                hint='needs {"cluster": {"worker": [...]}, "task": {"type": "worker", "index": N}}')) from None
+        raise SpecError(
+            Problem(
+                f"TF_CONFIG is not a valid cluster description: {exc}",
+                file="TF_CONFIG",
+                hint='needs {"cluster": {"worker": [...]}, "task": {"type": "worker", "index": N}}',
+            )
+        ) from None
     return cfg
 
 
@@ -54,10 +65,22 @@ def check_options(strategy: str, precision: str | None) -> None:
     """The strategy and precision names, before TensorFlow is imported."""
     if strategy not in STRATEGIES:
         near = closest(strategy, STRATEGIES)
-        raise SpecError(Problem(f"unknown strategy {strategy!r}", file="--strategy", hint=f"did you mean {near!r}?" if near else "one of " + ", ".join(STRATEGIES)))
+        raise SpecError(
+            Problem(
+                f"unknown strategy {strategy!r}",
+                file="--strategy",
+                hint=f"did you mean {near!r}?" if near else "one of " + ", ".join(STRATEGIES),
+            )
+        )
     if precision not in (None, "float32", *PRECISIONS):
         near = closest(str(precision), PRECISIONS)
-        raise SpecError(Problem(f"unknown precision {precision!r}", file="--precision", hint=f"did you mean {near!r}?" if near else "one of " + ", ".join(PRECISIONS)))
+        raise SpecError(
+            Problem(
+                f"unknown precision {precision!r}",
+                file="--precision",
+                hint=f"did you mean {near!r}?" if near else "one of " + ", ".join(PRECISIONS),
+            )
+        )
     if strategy == "multi-worker":
         tf_config()
 
@@ -71,8 +94,13 @@ def make_env(strategy: str) -> Env:
         try:
             strat = tf.distribute.MultiWorkerMirroredStrategy()
         except (RuntimeError, ValueError) as exc:
-            raise SpecError(Problem(f"cannot start multi-worker training: {exc}", file="TF_CONFIG",
-                                    hint="start it before any other TensorFlow work, one process per TF_CONFIG task")) from None
+            raise SpecError(
+                Problem(
+                    f"cannot start multi-worker training: {exc}",
+                    file="TF_CONFIG",
+                    hint="start it before any other TensorFlow work, one process per TF_CONFIG task",
+                )
+            ) from None
         workers = sum(len(v) for k, v in cfg["cluster"].items() if k in ("chief", "worker"))
         return Env(strat, "multi-worker", strat.num_replicas_in_sync, is_chief(cfg), workers)
     gpus = tf.config.list_logical_devices("GPU")
@@ -86,7 +114,6 @@ def make_env(strategy: str) -> Env:
         device = gpus[0].name if gpus else "/cpu:0"
         return Env(tf.distribute.OneDeviceStrategy(device), "one-device", 1, True)
     return Env(tf.distribute.get_strategy(), "default", 1, True)
-
 
 
 def prebuild(model: Any, data_batch: tuple[Any, Any]) -> None:
@@ -125,5 +152,3 @@ def default_seed(strategy: str) -> int:
         cluster = json.dumps(json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster", {}), sort_keys=True)
         return zlib.crc32(cluster.encode()) & 0x7FFFFFFF
     return int.from_bytes(os.urandom(4), "little") & 0x7FFFFFFF
-
-

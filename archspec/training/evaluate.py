@@ -9,7 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from . import data as D, heads, saved
+from . import data as D
+from . import heads, saved
 
 
 @dataclass
@@ -32,8 +33,14 @@ class Evaluation:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "data": self.data, "preprocessing": self.preprocessing, "count": self.count, "accuracy": self.accuracy, "loss": self.loss, "loss_name": self.loss_name,
-            "class_names": self.class_names, "per_class_accuracy": self.per_class_accuracy,
+            "data": self.data,
+            "preprocessing": self.preprocessing,
+            "count": self.count,
+            "accuracy": self.accuracy,
+            "loss": self.loss,
+            "loss_name": self.loss_name,
+            "class_names": self.class_names,
+            "per_class_accuracy": self.per_class_accuracy,
             "confusion": self.confusion.tolist(),
         }
 
@@ -65,7 +72,10 @@ class OutputFigures:
         if per is not None:
             label = "IoU" if "per_class_iou" in self.figures else "accuracy"
             names = self.figures["class_names"]
-            lines.append(f"  {label} per class: " + ", ".join(f"{n} {'-' if v is None else f'{v:.3f}'}" for n, v in zip(names, per)))
+            lines.append(
+                f"  {label} per class: "
+                + ", ".join(f"{n} {'-' if v is None else f'{v:.3f}'}" for n, v in zip(names, per))
+            )
         for key in ("per_label_accuracy", "per_value_mae"):
             if key in self.figures:
                 lines.append(f"  {key.replace('_', ' ')}: " + ", ".join(f"{v:.3f}" for v in self.figures[key]))
@@ -82,8 +92,12 @@ class Evaluations:
     preprocessing: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return {"data": self.data, "preprocessing": self.preprocessing, "count": self.count,
-                "outputs": {k: {"task": o.task, **o.figures} for k, o in self.outputs.items()}}
+        return {
+            "data": self.data,
+            "preprocessing": self.preprocessing,
+            "count": self.count,
+            "outputs": {k: {"task": o.task, **o.figures} for k, o in self.outputs.items()},
+        }
 
     def text(self) -> str:
         return "".join(o.text() for o in self.outputs.values())
@@ -123,8 +137,16 @@ def evaluate(model: Any, data: Any, *, batch_size: int = 256, spec: Any = None) 
         loss = float(np.mean(0.5 * np.sum((onehot - probs) ** 2, axis=1)))
     else:
         loss = float(np.mean(-np.log(np.clip(probs[np.arange(len(labels)), labels], 1e-7, 1.0))))
-    return Evaluation(float(np.mean(predicted == labels)), loss, trained.loss, int(len(labels)), confusion, trained.class_names, source,
-                      plan.describe())
+    return Evaluation(
+        float(np.mean(predicted == labels)),
+        loss,
+        trained.loss,
+        len(labels),
+        confusion,
+        trained.class_names,
+        source,
+        plan.describe(),
+    )
 
 
 def _each_output(trained: saved.Trained, data: Any, source: str, batch_size: int) -> Evaluations:
@@ -141,7 +163,11 @@ def _each_output(trained: saved.Trained, data: Any, source: str, batch_size: int
     for key, output in net.outputs.items():
         task = heads.TASKS[output.task]
         pred = heads.readable(output, np.concatenate(parts[key]), net.logits[key])
-        truth = task.target(output, np.asarray(examples.targets[key]), f"evaluation data {examples.name}")  # in the targets' own units
-        names = trained.class_names if output.task == "classification" and len(net.outputs) == 1 else examples.class_names
+        truth = task.target(
+            output, np.asarray(examples.targets[key]), f"evaluation data {examples.name}"
+        )  # in the targets' own units
+        names = (
+            trained.class_names if output.task == "classification" and len(net.outputs) == 1 else examples.class_names
+        )
         results[key] = OutputFigures(key, output.task, task.figures(output, pred, truth, names))
     return Evaluations(results, examples.count, source, prepared.describe())

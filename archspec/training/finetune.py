@@ -11,13 +11,15 @@ exactly as an uninterrupted run does there.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from pydantic import BaseModel
 
 from ..graph import checked, graph_of
 from ..graph.freeze import frozen_nodes
-from ..keras_side.emitter import build as build_model, set_frozen
+from ..keras_side.emitter import build as build_model
+from ..keras_side.emitter import set_frozen
 from ..keras_side.weights import TransferReport, resolve
 from ..spec.training import Training
 from .heads import Network, compile_args
@@ -35,10 +37,19 @@ def check(spec: BaseModel, training: Training, weights: Any, *, freeze_option: b
         resolve(weights)
 
 
-def build(spec: BaseModel, training: Training, weights: Any = None, strict: bool = False, by_shape: bool = False) -> tuple[Any, TransferReport | None]:
+def build(
+    spec: BaseModel, training: Training, weights: Any = None, strict: bool = False, by_shape: bool = False
+) -> tuple[Any, TransferReport | None]:
     """The model frozen as the first phase says, with the weights transferred; and the transfer report."""
     first = training.phase_recipes()[0]
-    model = build_model(spec, weights=weights, strict_weights=strict, weights_by_shape=by_shape, freeze=first.freeze, freeze_bn=first.freeze_bn)
+    model = build_model(
+        spec,
+        weights=weights,
+        strict_weights=strict,
+        weights_by_shape=by_shape,
+        freeze=first.freeze,
+        freeze_bn=first.freeze_bn,
+    )
     return model, getattr(model, "transfer", None)
 
 
@@ -47,8 +58,19 @@ def compile_model(model: Any, optimizer: Any, training: Training, net: Network, 
     model.compile(optimizer=optimizer, **compile_args(net, training), jit_compile="auto" if jit is None else bool(jit))
 
 
-def fit(model: Any, spec: BaseModel, training: Training, completed: int, *, dataset: Callable[[int], Any], steps: int,
-        scope: Callable[[], Any], net: Network, jit: bool | None, **fit_args: Any) -> None:
+def fit(
+    model: Any,
+    spec: BaseModel,
+    training: Training,
+    completed: int,
+    *,
+    dataset: Callable[[int], Any],
+    steps: int,
+    scope: Callable[[], Any],
+    net: Network,
+    jit: bool | None,
+    **fit_args: Any,
+) -> None:
     """``model.fit`` from epoch `completed` to the end, phase by phase; `dataset(first_epoch)` gives the batches."""
     phases = training.phase_recipes()
     if not training.phases:
@@ -63,7 +85,11 @@ def fit(model: Any, spec: BaseModel, training: Training, completed: int, *, data
         if completed < end:
             with scope():
                 if completed == start:  # the phase begins: its freezing, a fresh optimizer
-                    set_frozen(model, frozen_nodes(graph, phase.freeze, bn=phase.freeze_bn), {node.name for node in graph.nodes})
+                    set_frozen(
+                        model,
+                        frozen_nodes(graph, phase.freeze, bn=phase.freeze_bn),
+                        {node.name for node in graph.nodes},
+                    )
                     recipe.apply_weight_decay(model, phase.weight_decay)
                     compile_model(model, recipe.make_optimizer(phase, steps), phase, net, jit)
                 else:  # resumed inside the phase: the checkpoint's optimizer, on this phase's schedule

@@ -13,8 +13,9 @@ cross-entropy and/or Dice, mean IoU and pixel accuracy; one channel is foregroun
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from pydantic import BaseModel
@@ -58,8 +59,15 @@ class Output:
         return probabilities(self.task, self.shape)
 
     def to_json(self) -> dict[str, Any]:
-        return {"layer": self.layer, "shape": list(self.shape), "task": self.task, "loss": list(self.head.losses), "weight": self.head.weight,
-                "threshold": self.head.threshold, "scale": {"mean": list(self.scale[0]), "std": list(self.scale[1])} if self.scale else None}
+        return {
+            "layer": self.layer,
+            "shape": list(self.shape),
+            "task": self.task,
+            "loss": list(self.head.losses),
+            "weight": self.head.weight,
+            "threshold": self.head.threshold,
+            "scale": {"mean": list(self.scale[0]), "std": list(self.scale[1])} if self.scale else None,
+        }
 
 
 @dataclass(frozen=True)
@@ -78,8 +86,14 @@ class Network:
     def classic(self) -> bool:
         """One image in, one classification out, neither named: the path archspec has always trained."""
         outputs, inputs = list(self.outputs.values()), list(self.inputs.values())
-        return (len(outputs) == 1 and outputs[0].task == "classification" and len(inputs) == 1 and len(inputs[0]) == 3
-                and not self.named_inputs and not self.named_outputs)
+        return (
+            len(outputs) == 1
+            and outputs[0].task == "classification"
+            and len(inputs) == 1
+            and len(inputs[0]) == 3
+            and not self.named_inputs
+            and not self.named_outputs
+        )
 
     @property
     def several(self) -> bool:
@@ -91,11 +105,15 @@ class Network:
         return reported({key: out.task for key, out in self.outputs.items()}, training)
 
     def to_json(self) -> dict[str, Any]:
-        return {"inputs": {k: list(v) for k, v in self.inputs.items()}, "named_inputs": self.named_inputs, "named_outputs": self.named_outputs,
-                "outputs": {k: {**o.to_json(), "logits": self.logits.get(k)} for k, o in self.outputs.items()}}
+        return {
+            "inputs": {k: list(v) for k, v in self.inputs.items()},
+            "named_inputs": self.named_inputs,
+            "named_outputs": self.named_outputs,
+            "outputs": {k: {**o.to_json(), "logits": self.logits.get(k)} for k, o in self.outputs.items()},
+        }
 
     @classmethod
-    def from_json(cls, name: str, data: dict[str, Any]) -> "Network":
+    def from_json(cls, name: str, data: dict[str, Any]) -> Network:
         """A network as run.json records it (what evaluate and predict need, without the spec)."""
         outputs = {}
         for key, o in data["outputs"].items():
@@ -105,8 +123,14 @@ class Network:
             head = Head.model_validate(settings)
             scale = (tuple(o["scale"]["mean"]), tuple(o["scale"]["std"])) if o.get("scale") else None
             outputs[key] = Output(key, o["layer"], tuple(o["shape"]), head, scale)
-        return cls(name, {k: tuple(v) for k, v in data["inputs"].items()}, outputs, data["named_inputs"], data["named_outputs"],
-                   {k: bool(o.get("logits")) for k, o in data["outputs"].items()})
+        return cls(
+            name,
+            {k: tuple(v) for k, v in data["inputs"].items()},
+            outputs,
+            data["named_inputs"],
+            data["named_outputs"],
+            {k: bool(o.get("logits")) for k, o in data["outputs"].items()},
+        )
 
 
 def network(spec: BaseModel, training: Training | None) -> Network:
@@ -153,9 +177,14 @@ def with_logits(model: Any, net: Network) -> Network:
         name = activation_name(model.get_layer(out.layer))
         logits[key] = name == "linear"
         if out.activation is not None and name not in ("linear", out.activation):
-            problems.append(Problem(f"output {key!r} ({out.layer}) ends in {name}; a {out.task} output needs {out.activation} "
-                                    "(probabilities) or no activation (logits)", file="spec",
-                                    hint=f"end it with `activation: {out.activation}`, or set its task in training.heads"))
+            problems.append(
+                Problem(
+                    f"output {key!r} ({out.layer}) ends in {name}; a {out.task} output needs {out.activation} "
+                    "(probabilities) or no activation (logits)",
+                    file="spec",
+                    hint=f"end it with `activation: {out.activation}`, or set its task in training.heads",
+                )
+            )
     if problems:
         raise SpecError(problems)
     return replace(net, logits=logits)
@@ -167,7 +196,9 @@ def zero_batch(net: Network) -> tuple[Any, Any]:
     y = {}
     for key, out in net.outputs.items():
         if out.task == "segmentation":
-            y[key] = np.zeros((1, *out.shape[:2], 1), np.float32) if out.binary else np.zeros((1, *out.shape[:2]), np.int32)
+            y[key] = (
+                np.zeros((1, *out.shape[:2], 1), np.float32) if out.binary else np.zeros((1, *out.shape[:2]), np.int32)
+            )
         else:
             y[key] = np.zeros((1, out.classes), np.float32)
     return (x if net.named_inputs else next(iter(x.values()))), (y if net.named_outputs else next(iter(y.values())))
@@ -198,13 +229,20 @@ def _multilabel_loss(out: Output, logits: bool, training: Training) -> Any:
 def _regression_loss(out: Output, logits: bool, training: Training) -> Any:
     import keras
 
-    return {"mse": keras.losses.MeanSquaredError, "mae": keras.losses.MeanAbsoluteError, "huber": keras.losses.Huber}[out.head.losses[0]]()
+    return {"mse": keras.losses.MeanSquaredError, "mae": keras.losses.MeanAbsoluteError, "huber": keras.losses.Huber}[
+        out.head.losses[0]
+    ]()
 
 
 def _segmentation_loss(out: Output, logits: bool, training: Training) -> Any:
     from ..keras_side.custom import SegmentationLoss
 
-    return SegmentationLoss(out.shape[-1], from_logits=logits, crossentropy="crossentropy" in out.head.losses, dice="dice" in out.head.losses)
+    return SegmentationLoss(
+        out.shape[-1],
+        from_logits=logits,
+        crossentropy="crossentropy" in out.head.losses,
+        dice="dice" in out.head.losses,
+    )
 
 
 def _threshold(out: Output, logits: bool) -> float:
@@ -236,10 +274,14 @@ def _segmentation_metrics(out: Output, logits: bool, training: Training) -> list
 
     if out.binary:
         t = _threshold(out, logits)
-        return [keras.metrics.BinaryIoU(target_class_ids=[0, 1], threshold=t, name="mean_iou"),
-                keras.metrics.BinaryAccuracy(threshold=t, name="pixel_accuracy")]
-    return [keras.metrics.MeanIoU(out.classes, sparse_y_true=True, sparse_y_pred=False, name="mean_iou"),
-            keras.metrics.SparseCategoricalAccuracy(name="pixel_accuracy")]
+        return [
+            keras.metrics.BinaryIoU(target_class_ids=[0, 1], threshold=t, name="mean_iou"),
+            keras.metrics.BinaryAccuracy(threshold=t, name="pixel_accuracy"),
+        ]
+    return [
+        keras.metrics.MeanIoU(out.classes, sparse_y_true=True, sparse_y_pred=False, name="mean_iou"),
+        keras.metrics.SparseCategoricalAccuracy(name="pixel_accuracy"),
+    ]
 
 
 # ----------------------------------------------------------------------------- targets
@@ -256,7 +298,10 @@ def _classification_target(out: Output, y: np.ndarray, source: str) -> np.ndarra
     elif y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
     if y.ndim != 1:
-        raise _fail(source, f"output {out.name!r} takes class indices (N,) or one-hot rows (N, {out.classes}); got shape {tuple(y.shape)}")
+        raise _fail(
+            source,
+            f"output {out.name!r} takes class indices (N,) or one-hot rows (N, {out.classes}); got shape {tuple(y.shape)}",
+        )
     return _indices(out, y, source, out.classes)
 
 
@@ -265,8 +310,11 @@ def _indices(out: Output, y: np.ndarray, source: str, classes: int) -> np.ndarra
         if not np.issubdtype(y.dtype, np.floating) or not np.all(np.equal(np.mod(y, 1), 0)):
             raise _fail(source, f"output {out.name!r} takes whole class numbers; got {y.dtype} values")
     if y.size and (y.min() < 0 or y.max() >= classes):
-        raise _fail(source, f"output {out.name!r} has {classes} classes (0..{classes - 1}) but the data holds {int(y.min())}..{int(y.max())}",
-                    f"make the output's channels or units match the number of classes (here {int(y.max()) + 1})")
+        raise _fail(
+            source,
+            f"output {out.name!r} has {classes} classes (0..{classes - 1}) but the data holds {int(y.min())}..{int(y.max())}",
+            f"make the output's channels or units match the number of classes (here {int(y.max()) + 1})",
+        )
     return y.astype(np.int32)
 
 
@@ -274,7 +322,10 @@ def _multilabel_target(out: Output, y: np.ndarray, source: str) -> np.ndarray:
     if y.ndim == 1 and out.classes == 1:
         y = y[:, None]
     if y.ndim != 2 or y.shape[1] != out.classes:
-        raise _fail(source, f"output {out.name!r} takes {out.classes} labels per example (N, {out.classes}); got shape {tuple(y.shape)}")
+        raise _fail(
+            source,
+            f"output {out.name!r} takes {out.classes} labels per example (N, {out.classes}); got shape {tuple(y.shape)}",
+        )
     if not np.isin(y, (0, 1)).all():
         raise _fail(source, f"output {out.name!r} takes labels of 0 or 1")
     return y.astype(np.float32)
@@ -284,7 +335,10 @@ def _regression_target(out: Output, y: np.ndarray, source: str) -> np.ndarray:
     if y.ndim == 1:
         y = y[:, None]
     if y.ndim != 2 or y.shape[1] != out.classes:
-        raise _fail(source, f"output {out.name!r} takes {out.classes} value(s) per example (N, {out.classes}); got shape {tuple(y.shape)}")
+        raise _fail(
+            source,
+            f"output {out.name!r} takes {out.classes} value(s) per example (N, {out.classes}); got shape {tuple(y.shape)}",
+        )
     if not np.issubdtype(y.dtype, np.number) or not np.isfinite(y).all():
         raise _fail(source, f"output {out.name!r} takes finite numbers")
     return y.astype(np.float32)
@@ -296,8 +350,11 @@ def _segmentation_target(out: Output, y: np.ndarray, source: str) -> np.ndarray:
         y = y[..., 0]
     h, w = out.shape[:2]
     if y.ndim != 3 or y.shape[1:] != (h, w):
-        raise _fail(source, f"output {out.name!r} gives {h}x{w} maps, so it takes masks (N, {h}, {w}); got shape {tuple(y.shape)}",
-                    "masks have the size of the network's output: one class number per pixel")
+        raise _fail(
+            source,
+            f"output {out.name!r} gives {h}x{w} maps, so it takes masks (N, {h}, {w}); got shape {tuple(y.shape)}",
+            "masks have the size of the network's output: one class number per pixel",
+        )
     y = _indices(out, y, source, out.classes)
     return y[..., None].astype(np.float32) if out.binary else y
 
@@ -310,26 +367,36 @@ def _classification_figures(out: Output, probs: np.ndarray, y: np.ndarray, names
     confusion = np.zeros((out.classes, out.classes), np.int64)
     np.add.at(confusion, (y, predicted), 1)
     totals = confusion.sum(axis=1)
-    return {"accuracy": float(np.mean(predicted == y)),
-            "loss": float(np.mean(-np.log(np.clip(probs[np.arange(len(y)), y], 1e-7, 1.0)))),
-            "per_class_accuracy": [float(confusion[i, i] / t) if t else None for i, t in enumerate(totals)],
-            "class_names": names or [str(i) for i in range(out.classes)], "confusion": confusion.tolist()}
+    return {
+        "accuracy": float(np.mean(predicted == y)),
+        "loss": float(np.mean(-np.log(np.clip(probs[np.arange(len(y)), y], 1e-7, 1.0)))),
+        "per_class_accuracy": [float(confusion[i, i] / t) if t else None for i, t in enumerate(totals)],
+        "class_names": names or [str(i) for i in range(out.classes)],
+        "confusion": confusion.tolist(),
+    }
 
 
 def _multilabel_figures(out: Output, pred: np.ndarray, y: np.ndarray, names: list[str] | None) -> dict[str, Any]:
     on = pred > out.head.threshold
     truth = y > 0.5
     tp, fp, fn = (on & truth).sum(0), (on & ~truth).sum(0), (~on & truth).sum(0)
-    ratio = lambda a, b: [float(x / d) if d else None for x, d in zip(a, b)]  # noqa: E731
-    return {"accuracy": float(np.mean(on == truth)), "exact_match": float(np.mean((on == truth).all(axis=1))),
-            "per_label_accuracy": [float(v) for v in np.mean(on == truth, axis=0)],
-            "precision": ratio(tp, tp + fp), "recall": ratio(tp, tp + fn)}
+    ratio = lambda a, b: [float(x / d) if d else None for x, d in zip(a, b)]
+    return {
+        "accuracy": float(np.mean(on == truth)),
+        "exact_match": float(np.mean((on == truth).all(axis=1))),
+        "per_label_accuracy": [float(v) for v in np.mean(on == truth, axis=0)],
+        "precision": ratio(tp, tp + fp),
+        "recall": ratio(tp, tp + fn),
+    }
 
 
 def _regression_figures(out: Output, pred: np.ndarray, y: np.ndarray, names: list[str] | None) -> dict[str, Any]:
     error = pred - y
-    return {"mae": float(np.mean(np.abs(error))), "rmse": float(np.sqrt(np.mean(error ** 2))),
-            "per_value_mae": [float(v) for v in np.mean(np.abs(error), axis=0)]}
+    return {
+        "mae": float(np.mean(np.abs(error))),
+        "rmse": float(np.sqrt(np.mean(error**2))),
+        "per_value_mae": [float(v) for v in np.mean(np.abs(error), axis=0)],
+    }
 
 
 def _segmentation_figures(out: Output, pred: np.ndarray, y: np.ndarray, names: list[str] | None) -> dict[str, Any]:
@@ -338,13 +405,19 @@ def _segmentation_figures(out: Output, pred: np.ndarray, y: np.ndarray, names: l
         predicted, truth = (pred[..., 0] > out.head.threshold).astype(np.int64), y[..., 0].astype(np.int64)
     else:
         predicted, truth = pred.argmax(axis=-1), y.astype(np.int64)
-    confusion = np.bincount(truth.ravel() * out.classes + predicted.ravel(), minlength=out.classes ** 2).reshape(out.classes, out.classes)
+    confusion = np.bincount(truth.ravel() * out.classes + predicted.ravel(), minlength=out.classes**2).reshape(
+        out.classes, out.classes
+    )
     inter = np.diag(confusion)
     union = confusion.sum(0) + confusion.sum(1) - inter
     iou = [float(i / u) if u else None for i, u in zip(inter, union)]
     present = [v for v in iou if v is not None]
-    return {"mean_iou": float(np.mean(present)) if present else 0.0, "pixel_accuracy": float(inter.sum() / max(confusion.sum(), 1)),
-            "per_class_iou": iou, "class_names": names or [str(i) for i in range(out.classes)]}
+    return {
+        "mean_iou": float(np.mean(present)) if present else 0.0,
+        "pixel_accuracy": float(inter.sum() / max(confusion.sum(), 1)),
+        "per_class_iou": iou,
+        "class_names": names or [str(i) for i in range(out.classes)],
+    }
 
 
 def readable(out: Output, raw: Any, logits: bool, xp: Any = None) -> Any:
@@ -379,8 +452,22 @@ class Task:
 
 
 TASKS: dict[str, Task] = {
-    "classification": Task(_classification_loss, _classification_metrics, _classification_target, _classification_figures, ("accuracy", "loss")),
-    "multilabel": Task(_multilabel_loss, _multilabel_metrics, _multilabel_target, _multilabel_figures, ("accuracy", "exact_match")),
+    "classification": Task(
+        _classification_loss,
+        _classification_metrics,
+        _classification_target,
+        _classification_figures,
+        ("accuracy", "loss"),
+    ),
+    "multilabel": Task(
+        _multilabel_loss, _multilabel_metrics, _multilabel_target, _multilabel_figures, ("accuracy", "exact_match")
+    ),
     "regression": Task(_regression_loss, _regression_metrics, _regression_target, _regression_figures, ("mae", "rmse")),
-    "segmentation": Task(_segmentation_loss, _segmentation_metrics, _segmentation_target, _segmentation_figures, ("mean_iou", "pixel_accuracy")),
+    "segmentation": Task(
+        _segmentation_loss,
+        _segmentation_metrics,
+        _segmentation_target,
+        _segmentation_figures,
+        ("mean_iou", "pixel_accuracy"),
+    ),
 }

@@ -29,7 +29,8 @@ Detectron2. The choices:
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
@@ -43,8 +44,11 @@ def updating(model: Any) -> list[Any]:
     """The batch normalisations whose statistics training updates (frozen ones run in inference mode and keep theirs)."""
     import keras
 
-    return [layer for layer in model._flatten_layers(include_self=False)
-            if isinstance(layer, keras.layers.BatchNormalization) and layer.trainable]
+    return [
+        layer
+        for layer in model._flatten_layers(include_self=False)
+        if isinstance(layer, keras.layers.BatchNormalization) and layer.trainable
+    ]
 
 
 def recalibrate(model: Any, batches: Iterable[Any]) -> int:
@@ -55,7 +59,9 @@ def recalibrate(model: Any, batches: Iterable[Any]) -> int:
     layers = updating(model)
     if not layers:
         return 0
-    before = [(keras.ops.convert_to_numpy(l.moving_mean), keras.ops.convert_to_numpy(l.moving_variance)) for l in layers]
+    before = [
+        (keras.ops.convert_to_numpy(l.moving_mean), keras.ops.convert_to_numpy(l.moving_variance)) for l in layers
+    ]
     momenta = [layer.momentum for layer in layers]
     sums: list[np.ndarray] | None = None
     count = 0
@@ -124,8 +130,11 @@ def _compiled(model: Any, layers: list[Any]) -> Any:
 
 def record(settings: Any, count: int, batch_size: int) -> dict[str, Any]:
     """What run.json says about it."""
-    return {"enabled": settings.enabled, "batches": settings.batches,
-            "images": calibration_size(count, batch_size, settings.batches) if settings.enabled else 0}
+    return {
+        "enabled": settings.enabled,
+        "batches": settings.batches,
+        "images": calibration_size(count, batch_size, settings.batches) if settings.enabled else 0,
+    }
 
 
 def momentum_warnings(model: Any, steps: int) -> list[str]:
@@ -138,19 +147,23 @@ def momentum_warnings(model: Any, steps: int) -> list[str]:
     for m, names in sorted(groups.items()):
         which = f"{len(names)} batch normalisation{'s' if len(names) > 1 else ''} (e.g. {names[0]})"
         if m >= 1:
-            out.append(f"{which} at momentum 1: the moving statistics never update, and without training.precise_bn the "
-                       "saved model predicts with their starting values (mean 0, variance 1); leave training.precise_bn "
-                       "on (the default), or give them a momentum below 1")
+            out.append(
+                f"{which} at momentum 1: the moving statistics never update, and without training.precise_bn the "
+                "saved model predicts with their starting values (mean 0, variance 1); leave training.precise_bn "
+                "on (the default), or give them a momentum below 1"
+            )
             continue
         tau = 1 / (1 - m)
         need = math.ceil(round(FORGET * tau, 6))  # 1 / (1 - 0.99) is 100.00000000000009
         if steps >= need:
             continue
         top = math.floor(max(0.0, 1 - FORGET / steps) * 100) / 100  # two decimals, rounded down
-        out.append(f"{which} at momentum {m:g}: moving averages over about {tau:,.0f} steps, and this run has {steps:,}; "
-                   f"without training.precise_bn the moving statistics will still hold {m ** steps:.2%} of their starting values "
-                   "(mean 0, variance 1) when the model is saved, and in inference mode it may predict far worse than its "
-                   f"training accuracy says; leave training.precise_bn on (the default), or lower the momentum to {top:g} "
-                   f"or less (e.g. `defaults: {{batchnorm: {{momentum: {min(0.9, top):g}}}}}` in the spec), or train at "
-                   f"least {need:,} steps")
+        out.append(
+            f"{which} at momentum {m:g}: moving averages over about {tau:,.0f} steps, and this run has {steps:,}; "
+            f"without training.precise_bn the moving statistics will still hold {m**steps:.2%} of their starting values "
+            "(mean 0, variance 1) when the model is saved, and in inference mode it may predict far worse than its "
+            f"training accuracy says; leave training.precise_bn on (the default), or lower the momentum to {top:g} "
+            f"or less (e.g. `defaults: {{batchnorm: {{momentum: {min(0.9, top):g}}}}}` in the spec), or train at "
+            f"least {need:,} steps"
+        )
     return out

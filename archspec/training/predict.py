@@ -13,15 +13,17 @@ named after each input (one example per row).
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
 from ..errors import Problem, SpecError
 from ..files import atomic_path, refuse_existing
-from . import data as D, heads, saved
+from . import data as D
+from . import heads, saved
 from .data.decode import read_images
 
 
@@ -45,9 +47,15 @@ class Prediction:
         return self.top[0][2]
 
     def to_json(self) -> dict[str, Any]:
-        return {"source": self.source, "preprocessing": self.preprocessing, "label": self.label, "name": self.name, "confidence": self.confidence,
-                "top": [{"class": i, "name": n, "probability": p} for i, n, p in self.top],
-                "probabilities": [float(p) for p in self.probabilities]}
+        return {
+            "source": self.source,
+            "preprocessing": self.preprocessing,
+            "label": self.label,
+            "name": self.name,
+            "confidence": self.confidence,
+            "top": [{"class": i, "name": n, "probability": p} for i, n, p in self.top],
+            "probabilities": [float(p) for p in self.probabilities],
+        }
 
 
 @dataclass
@@ -74,12 +82,23 @@ class Answers:
             elif task == "regression":
                 parts.append(f"{key} " + " ".join(f"{v:.4g}" for v in answer["values"]))
             else:
-                parts.append(f"{key} -> {answer['file']}" if answer.get("file") else f"{key} mask {answer['shape'][0]}x{answer['shape'][1]}")
+                parts.append(
+                    f"{key} -> {answer['file']}"
+                    if answer.get("file")
+                    else f"{key} mask {answer['shape'][0]}x{answer['shape'][1]}"
+                )
         return f"{self.source}: " + "; ".join(parts)
 
 
-def predict(model: Any, inputs: Any, *, top_k: int = 5, spec: Any = None, masks: str | os.PathLike[str] | None = None,
-            force: bool = False) -> list[Prediction] | list[Answers]:
+def predict(
+    model: Any,
+    inputs: Any,
+    *,
+    top_k: int = 5,
+    spec: Any = None,
+    masks: str | os.PathLike[str] | None = None,
+    force: bool = False,
+) -> list[Prediction] | list[Answers]:
     """Class probabilities for each input image, with the `top_k` most likely classes.
 
     For a network that is not one image classifier, every output's answer (``Answers``); segmentation masks
@@ -99,7 +118,9 @@ def predict(model: Any, inputs: Any, *, top_k: int = 5, spec: Any = None, masks:
         plan, x = trained.prepare(image, name)
         probs = trained.probabilities(trained.model(x, training=False))[0]
         order = np.argsort(-probs, kind="stable")[:k]
-        out.append(Prediction(name, probs, [(int(i), trained.class_names[i], float(probs[i])) for i in order], plan.describe()))
+        out.append(
+            Prediction(name, probs, [(int(i), trained.class_names[i], float(probs[i])) for i in order], plan.describe())
+        )
     return out
 
 
@@ -111,7 +132,9 @@ def _examples(trained: saved.Trained, inputs: Any) -> list[tuple[str, Any, str]]
     out = []
     if len(net.inputs) == 1 and images:
         key = images[0]
-        for name, image in [pair for i, item in enumerate(items) for pair in read_images(item, f"array[{i}]" if i else "array")]:
+        for name, image in [
+            pair for i, item in enumerate(items) for pair in read_images(item, f"array[{i}]" if i else "array")
+        ]:
             source = D.from_arrays(image[None], np.zeros(1, np.int64), name)
             plan = D.plan(source, net.inputs[key], None, trained.data, role="input")
             x = plan.apply(source.x)
@@ -120,11 +143,16 @@ def _examples(trained: saved.Trained, inputs: Any) -> list[tuple[str, Any, str]]
     for item in items:
         arrays, name = _named_arrays(item)
         given = D.examples.model_inputs(arrays, name, net)  # the check training and evaluation make, and its messages
-        plans = {key: D.plan(value, net.inputs[key], None, trained.data, role=f"input {key}")
-                 for key, value in given.inputs.items() if isinstance(value, D.Images)}
+        plans = {
+            key: D.plan(value, net.inputs[key], None, trained.data, role=f"input {key}")
+            for key, value in given.inputs.items()
+            if isinstance(value, D.Images)
+        }
         for row in range(given.count):
-            x = {key: np.asarray(plans[key].apply(value.x[row : row + 1])) if key in plans else value[row : row + 1]
-                 for key, value in given.inputs.items()}
+            x = {
+                key: np.asarray(plans[key].apply(value.x[row : row + 1])) if key in plans else value[row : row + 1]
+                for key, value in given.inputs.items()
+            }
             out.append((f"{name}[{row}]", x, "; ".join(f"{key}: {p.describe()}" for key, p in plans.items())))
     return out
 
@@ -134,7 +162,11 @@ def _named_arrays(item: Any) -> tuple[dict[str, np.ndarray], str]:
         return {k: np.asarray(v) for k, v in item.items()}, "arrays"
     path = Path(item)
     if path.suffix.lower() != ".npz" or not path.is_file():
-        raise SpecError(Problem("a network with several inputs reads .npz files with an array named after each input", file=str(path)))
+        raise SpecError(
+            Problem(
+                "a network with several inputs reads .npz files with an array named after each input", file=str(path)
+            )
+        )
     return D.examples.read_npz(str(path)), str(path)
 
 
@@ -160,16 +192,24 @@ def _answers(trained: saved.Trained, inputs: Any, top_k: int, masks: Any, force:
     return results
 
 
-def _answer(output: heads.Output, value: np.ndarray, top_k: int, names: list[str] | None) -> tuple[dict[str, Any], np.ndarray | None]:
+def _answer(
+    output: heads.Output, value: np.ndarray, top_k: int, names: list[str] | None
+) -> tuple[dict[str, Any], np.ndarray | None]:
     task = output.task
     if task == "classification":
         order = np.argsort(-value, kind="stable")[: min(top_k, output.classes)]
         labels = names or [str(i) for i in range(output.classes)]
-        return {"task": task, "top": [{"class": int(i), "name": labels[i], "probability": float(value[i])} for i in order],
-                "probabilities": [float(p) for p in value]}, None
+        return {
+            "task": task,
+            "top": [{"class": int(i), "name": labels[i], "probability": float(value[i])} for i in order],
+            "probabilities": [float(p) for p in value],
+        }, None
     if task == "multilabel":
-        return {"task": task, "on": [int(i) for i in np.flatnonzero(value > output.head.threshold)],
-                "probabilities": [float(p) for p in value]}, None
+        return {
+            "task": task,
+            "on": [int(i) for i in np.flatnonzero(value > output.head.threshold)],
+            "probabilities": [float(p) for p in value],
+        }, None
     if task == "regression":
         return {"task": task, "values": [float(v) for v in value]}, None
     mask = (value[..., 0] > output.head.threshold).astype(np.int64) if output.binary else value.argmax(axis=-1)

@@ -20,7 +20,8 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 from pydantic import BaseModel
@@ -70,7 +71,9 @@ def data_digest(images: Images) -> str:
 def examples_digest(examples: Any) -> str:
     """The same for the data of a network with named inputs or outputs (``data/examples.py``): each input's images
     (as `data_digest`) or vectors, and every target."""
-    h = hashlib.sha256(json.dumps([examples.count, examples.class_names, sorted(examples.inputs), sorted(examples.targets)]).encode())
+    h = hashlib.sha256(
+        json.dumps([examples.count, examples.class_names, sorted(examples.inputs), sorted(examples.targets)]).encode()
+    )
     for key in sorted(examples.inputs):
         value = examples.inputs[key]
         h.update(data_digest(value).encode() if isinstance(value, Images) else np.ascontiguousarray(value).tobytes())
@@ -84,19 +87,30 @@ def check_spec(spec: BaseModel, training: Training, run_config: Mapping[str, Any
     spec.yaml after a recorded --epochs change. A network or settings edited by hand into `where` are refused."""
     recorded = run_config.get("digests") or {}
     if recorded.get("network") and network_digest(spec) != recorded["network"]:
-        raise SpecError(Problem("the network in this file was edited after the run started; the checkpoints hold the network it "
-                                "started with, so the edit would be ignored", file=where,
-                                hint="undo the edit to resume, or train the edited spec as a new run"))
+        raise SpecError(
+            Problem(
+                "the network in this file was edited after the run started; the checkpoints hold the network it "
+                "started with, so the edit would be ignored",
+                file=where,
+                hint="undo the edit to resume, or train the edited spec as a new run",
+            )
+        )
     if not recorded.get("training") or training_digest(training) == recorded["training"]:
         return training
     last = (run_config.get("changes") or [{}])[-1]
-    if "epochs" in last and last.get("training_before") == training_digest(training):  # killed before spec.yaml caught up
+    if "epochs" in last and last.get("training_before") == training_digest(
+        training
+    ):  # killed before spec.yaml caught up
         caught_up = training.model_copy(update={"epochs": last["epochs"][1]})
         if training_digest(caught_up) == recorded["training"]:
             return caught_up
-    raise SpecError(Problem("the training settings in this file were edited after the run started; a resumed run keeps its recipe",
-                            file=where, hint="undo the edit (only --epochs may change, on the command line), or train the edited "
-                                             "spec as a new run"))
+    raise SpecError(
+        Problem(
+            "the training settings in this file were edited after the run started; a resumed run keeps its recipe",
+            file=where,
+            hint="undo the edit (only --epochs may change, on the command line), or train the edited spec as a new run",
+        )
+    )
 
 
 RESUMABLE = ("data", "val", "strategy", "jit", "epochs")
@@ -114,9 +128,14 @@ def changes(before: Mapping[str, Any], now: Mapping[str, Any], given: set[str]) 
             out[role] = [before[role], now[role]]
         elif was is not None and is_now != was:
             if role not in given:
-                raise SpecError(Problem(f"the data at {now[role]} is not the data this run trained on (its digest differs)", file=option,
-                                        hint=f"restore that data; to continue on this data instead, give {option} explicitly "
-                                             "(the change is recorded in run.json)"))
+                raise SpecError(
+                    Problem(
+                        f"the data at {now[role]} is not the data this run trained on (its digest differs)",
+                        file=option,
+                        hint=f"restore that data; to continue on this data instead, give {option} explicitly "
+                        "(the change is recorded in run.json)",
+                    )
+                )
             out[f"{role}_digest"] = [was, is_now]
     for key in ("strategy", "jit", "epochs"):
         if now[key] != before[key]:
@@ -124,15 +143,24 @@ def changes(before: Mapping[str, Any], now: Mapping[str, Any], given: set[str]) 
     return out
 
 
-def record(run_config: Mapping[str, Any], after_epoch: int, change: Mapping[str, list[Any]], current: Mapping[str, Any],
-           digests: Mapping[str, str | None]) -> dict[str, Any]:
+def record(
+    run_config: Mapping[str, Any],
+    after_epoch: int,
+    change: Mapping[str, list[Any]],
+    current: Mapping[str, Any],
+    digests: Mapping[str, str | None],
+) -> dict[str, Any]:
     """run.json with `change` appended to its changes, and the settings in force (`current`) and their digests
     updated: what a later resume compares against."""
     entry: dict[str, Any] = {"after_epoch": after_epoch, "at": time.strftime("%Y-%m-%dT%H:%M:%S"), **change}
     if "epochs" in change:  # lets a resume killed before spec.yaml caught up recognise the old file (check_spec)
         entry["training_before"] = (run_config.get("digests") or {}).get("training")
-    return {**run_config, **current, "digests": {**(run_config.get("digests") or {}), **digests},
-            "changes": [*(run_config.get("changes") or []), entry]}
+    return {
+        **run_config,
+        **current,
+        "digests": {**(run_config.get("digests") or {}), **digests},
+        "changes": [*(run_config.get("changes") or []), entry],
+    }
 
 
 def describe(change: Mapping[str, list[Any]]) -> str:

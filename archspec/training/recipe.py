@@ -12,7 +12,6 @@ import keras
 
 from ..keras_side.custom import EpochSchedule, SumSquaredError
 
-
 FLOAT32_OUTPUT = "output_float32"
 """Name of the float32 cast archspec appends to the network under mixed precision."""
 
@@ -47,8 +46,18 @@ def make_schedule(training: Any, steps_per_epoch: int) -> Any:
     s = training.schedule
     if s.kind not in STEP_SCHEDULES:
         return training.learning_rate
-    return EpochSchedule(training.learning_rate, steps_per_epoch, training.epochs, kind=s.kind, warmup=s.warmup,
-                         every=s.every, factor=s.factor, min_learning_rate=s.min_learning_rate, peak_at=s.peak_at, anneal=s.anneal)
+    return EpochSchedule(
+        training.learning_rate,
+        steps_per_epoch,
+        training.epochs,
+        kind=s.kind,
+        warmup=s.warmup,
+        every=s.every,
+        factor=s.factor,
+        min_learning_rate=s.min_learning_rate,
+        peak_at=s.peak_at,
+        anneal=s.anneal,
+    )
 
 
 def resume_schedule(optimizer: Any, training: Any, steps_per_epoch: int) -> None:
@@ -64,16 +73,30 @@ def epoch_callbacks(training: Any, monitor: str) -> list[Any]:
     if s.kind != "reduce_on_plateau":
         return []
     watched = monitor if s.monitor == "auto" else s.monitor
-    return [keras.callbacks.ReduceLROnPlateau(monitor=watched, factor=s.factor, patience=s.patience, min_lr=s.min_learning_rate,
-                                              mode="max" if watched.endswith("accuracy") else "min", verbose=0)]
+    return [
+        keras.callbacks.ReduceLROnPlateau(
+            monitor=watched,
+            factor=s.factor,
+            patience=s.patience,
+            min_lr=s.min_learning_rate,
+            mode="max" if watched.endswith("accuracy") else "min",
+            verbose=0,
+        )
+    ]
 
 
 def make_optimizer(training: Any, steps_per_epoch: int) -> Any:
     """The Keras optimizer named in the spec, with its settings and the schedule as its learning rate."""
     cls = {
-        "sgd": keras.optimizers.SGD, "adam": keras.optimizers.Adam, "adamw": keras.optimizers.AdamW,
-        "rmsprop": keras.optimizers.RMSprop, "adagrad": keras.optimizers.Adagrad, "adadelta": keras.optimizers.Adadelta,
-        "adamax": keras.optimizers.Adamax, "nadam": keras.optimizers.Nadam, "lion": keras.optimizers.Lion,
+        "sgd": keras.optimizers.SGD,
+        "adam": keras.optimizers.Adam,
+        "adamw": keras.optimizers.AdamW,
+        "rmsprop": keras.optimizers.RMSprop,
+        "adagrad": keras.optimizers.Adagrad,
+        "adadelta": keras.optimizers.Adadelta,
+        "adamax": keras.optimizers.Adamax,
+        "nadam": keras.optimizers.Nadam,
+        "lion": keras.optimizers.Lion,
     }[training.optimizer.name]
     settings = training.optimizer.settings()
     if training.optimizer.name == "adamw" and "weight_decay" not in settings:
@@ -95,7 +118,7 @@ def apply_weight_decay(model: Any, weight_decay: float) -> int:
         for attr in ("kernel", "depthwise_kernel", "pointwise_kernel"):
             try:
                 variable = getattr(layer, attr, None)
-            except Exception:  # noqa: BLE001 - a property that needs state the layer lacks
+            except Exception:
                 variable = None
             if not isinstance(variable, keras.Variable) or not variable.trainable:
                 continue

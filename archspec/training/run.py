@@ -22,21 +22,23 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
 
 from pydantic import BaseModel
 
 from ..errors import Problem, SpecError
 from ..files import WriteError
+from ..graph import graph_of
 from ..keras_side.saving import load_model, save_model
 from ..spec.loading import coerce, load
 from ..spec.training import Training
 from ..version import __version__
-from ..graph import graph_of
-from . import config, data as D, ema, finetune, heads, precise_bn, provenance, weighting
+from . import config, ema, finetune, heads, precise_bn, provenance, weighting
+from . import data as D
 from .callbacks import progress, recorder
 from .distribute import Env, check_options, default_seed, is_chief, make_env, prebuild, rank1_logs, tf_config
 from .rundir import STATE_VERSION, RunDir, RunLock, atomic_write_json, atomic_write_text, in_use, start_folder
@@ -113,14 +115,23 @@ class Data:
     digests: dict[str, str | None]  # of each source as read (before any split): provenance.data_digest
 
     def class_names(self, classes: int) -> list[str]:
-        return self.train.class_names or (self.val.class_names if self.val is not None else None) or [str(i) for i in range(classes)]
+        return (
+            self.train.class_names
+            or (self.val.class_names if self.val is not None else None)
+            or [str(i) for i in range(classes)]
+        )
 
     def record(self) -> dict[str, Any]:
         """What run.json says about the data."""
         return {
-            "train_examples": self.train.count, "val_examples": self.val.count if self.val is not None else 0,
-            "preprocessing": {"train": self.train_plan.describe(), "val": self.val_plan.describe() if self.val_plan else None,
-                              "plan": self.train_plan.to_json(), "val_plan": self.val_plan.to_json() if self.val_plan else None},
+            "train_examples": self.train.count,
+            "val_examples": self.val.count if self.val is not None else 0,
+            "preprocessing": {
+                "train": self.train_plan.describe(),
+                "val": self.val_plan.describe() if self.val_plan else None,
+                "plan": self.train_plan.to_json(),
+                "val_plan": self.val_plan.to_json() if self.val_plan else None,
+            },
             "validation_split": self.split,
         }
 
@@ -128,7 +139,11 @@ class Data:
         return D.TrainingInput(self.train, self.train_plan, **settings)
 
     def val_dataset(self, net: heads.Network, batch_size: int) -> Any:
-        return D.eval_dataset(self.val, self.val_plan, batch_size=batch_size) if self.val is not None and self.val_plan else None
+        return (
+            D.eval_dataset(self.val, self.val_plan, batch_size=batch_size)
+            if self.val is not None and self.val_plan
+            else None
+        )
 
 
 @dataclass(frozen=True)
@@ -149,10 +164,14 @@ class ExamplesData:
 
     def record(self) -> dict[str, Any]:
         return {
-            "train_examples": self.train.count, "val_examples": self.val.count if self.val is not None else 0,
-            "preprocessing": {"train": self.train.describe(), "val": self.val.describe() if self.val else None,
-                              "plan": {"text": self.train.describe(), "inputs": self.train.to_json()},
-                              "val_plan": {"text": self.val.describe(), "inputs": self.val.to_json()} if self.val else None},
+            "train_examples": self.train.count,
+            "val_examples": self.val.count if self.val is not None else 0,
+            "preprocessing": {
+                "train": self.train.describe(),
+                "val": self.val.describe() if self.val else None,
+                "plan": {"text": self.train.describe(), "inputs": self.train.to_json()},
+                "val_plan": {"text": self.val.describe(), "inputs": self.val.to_json()} if self.val else None,
+            },
             "validation_split": self.split,
         }
 
@@ -209,34 +228,93 @@ def train(
         verbose = 1 if sys.stdout.isatty() else 2
     say: Log = (log or (lambda _text: None)) if verbose else (lambda _text: None)
     if resume is not None and weights is not None:
-        raise SpecError(Problem("a resumed run continues from its checkpoint; --weights starts a new run", file="--weights"))
+        raise SpecError(
+            Problem("a resumed run continues from its checkpoint; --weights starts a new run", file="--weights")
+        )
     if resume is not None:
         if overrides or variables or run_dir is not None:
-            given = ", ".join([*overrides, *(["variables"] if variables else []), *(["run_dir"] if run_dir is not None else [])])
-            raise SpecError(Problem(f"a resumed run keeps its recipe; cannot change {given}", file="--resume",
-                                    hint="only --epochs (to train longer), --data, --val, --strategy and --jit may be given with --resume"))
+            given = ", ".join(
+                [*overrides, *(["variables"] if variables else []), *(["run_dir"] if run_dir is not None else [])]
+            )
+            raise SpecError(
+                Problem(
+                    f"a resumed run keeps its recipe; cannot change {given}",
+                    file="--resume",
+                    hint="only --epochs (to train longer), --data, --val, --strategy and --jit may be given with --resume",
+                )
+            )
         files = RunDir.open_existing(resume)
         run_config = files.read_json(files.run_json)
         strategy = strategy or run_config.get("strategy") or "auto"
         chief = is_chief(tf_config()) if strategy == "multi-worker" else True
         with RunLock(files.root) if chief else nullcontext():  # other workers only read it
-            return _run(_resumed(files, run_config, data, val, epochs, precision, strategy=strategy, jit=jit, verbose=verbose, say=say))
+            return _run(
+                _resumed(
+                    files,
+                    run_config,
+                    data,
+                    val,
+                    epochs,
+                    precision,
+                    strategy=strategy,
+                    jit=jit,
+                    verbose=verbose,
+                    say=say,
+                )
+            )
     if spec is None:
-        raise SpecError(Problem("no spec given", file="spec", hint="archspec.train('specs/lenet.yaml', data=...), or resume=RUN_DIR"))
+        raise SpecError(
+            Problem(
+                "no spec given", file="spec", hint="archspec.train('specs/lenet.yaml', data=...), or resume=RUN_DIR"
+            )
+        )
     if data is None:
-        raise SpecError(Problem("no training data given", file="--data", hint="e.g. --data mnist, --data idx:DIR, --data arrays.npz, --data images/"))
+        raise SpecError(
+            Problem(
+                "no training data given",
+                file="--data",
+                hint="e.g. --data mnist, --data idx:DIR, --data arrays.npz, --data images/",
+            )
+        )
     spec_model = _load_spec(spec, variables or {})
     if epochs is not None:
         overrides = {**overrides, "epochs": epochs}
     training = config.resolve_training(spec_model, overrides)
     finetune.check(spec_model, training, weights, freeze_option="freeze" in overrides)
-    if run_dir is not None and Path(run_dir).exists() and any(Path(run_dir).iterdir()):  # before the slow work; the rename decides
+    if (
+        run_dir is not None and Path(run_dir).exists() and any(Path(run_dir).iterdir())
+    ):  # before the slow work; the rename decides
         pid = RunLock.holder(Path(run_dir))
-        raise in_use(Path(run_dir), pid) if pid is not None else SpecError(Problem(
-            f"{run_dir} exists and is not empty", file=str(run_dir), hint="pick a new --run-dir, or continue that run with --resume"))
-    return _run(Job(spec_model, training, data, val, strategy or "auto", precision, jit, verbose, say, variables=variables or {},
-                    run_dir=run_dir, runs=runs, weights=weights, strict_weights=strict_weights,
-                    weights_by_shape=weights_by_shape))
+        raise (
+            in_use(Path(run_dir), pid)
+            if pid is not None
+            else SpecError(
+                Problem(
+                    f"{run_dir} exists and is not empty",
+                    file=str(run_dir),
+                    hint="pick a new --run-dir, or continue that run with --resume",
+                )
+            )
+        )
+    return _run(
+        Job(
+            spec_model,
+            training,
+            data,
+            val,
+            strategy or "auto",
+            precision,
+            jit,
+            verbose,
+            say,
+            variables=variables or {},
+            run_dir=run_dir,
+            runs=runs,
+            weights=weights,
+            strict_weights=strict_weights,
+            weights_by_shape=weights_by_shape,
+        )
+    )
 
 
 def _load_spec(spec: Any, variables: Mapping[str, Any]) -> BaseModel:
@@ -247,8 +325,19 @@ def _load_spec(spec: Any, variables: Mapping[str, Any]) -> BaseModel:
     return coerce(spec, variables)
 
 
-def _resumed(files: RunDir, run_config: dict[str, Any], data: Any, val: Any, epochs: int | None, precision: str | None, *,
-             strategy: str, jit: bool | None, verbose: int, say: Log) -> Job:
+def _resumed(
+    files: RunDir,
+    run_config: dict[str, Any],
+    data: Any,
+    val: Any,
+    epochs: int | None,
+    precision: str | None,
+    *,
+    strategy: str,
+    jit: bool | None,
+    verbose: int,
+    say: Log,
+) -> Job:
     """A run folder's job: its spec, recipe (with a new epoch count), data sources, precision and last commit; the
     spec.yaml checked against what the run recorded (``provenance.check_spec``)."""
     root = files.root
@@ -259,20 +348,50 @@ def _resumed(files: RunDir, run_config: dict[str, Any], data: Any, val: Any, epo
     if epochs is not None:
         training = config.resolve_training(spec_model, {"epochs": epochs})
     if precision not in (None, run_config.get("precision")):
-        raise SpecError(Problem(f"this run trains in {run_config.get('precision') or 'float32'}; cannot resume in {precision}", file="--precision"))
+        raise SpecError(
+            Problem(
+                f"this run trains in {run_config.get('precision') or 'float32'}; cannot resume in {precision}",
+                file="--precision",
+            )
+        )
     given = {name for name, value in (("data", data), ("val", val)) if value is not None}
     data = data if data is not None else run_config.get("data")
     val = val if val is not None else run_config.get("val")
     jit = jit if jit is not None else run_config.get("jit")
     if data is None:
-        raise SpecError(Problem("this run was trained from in-memory arrays: pass the same data again to resume it", file="--data"))
+        raise SpecError(
+            Problem("this run was trained from in-memory arrays: pass the same data again to resume it", file="--data")
+        )
     if state is not None and training.epochs < state["epoch"]:
-        raise SpecError(Problem(f"this run has completed {state['epoch']} epochs; --epochs {training.epochs} would undo some", file="--epochs",
-                                hint=f"give at least {state['epoch']}, or start a new run"))
-    if state is not None and (state.get("finished") or state.get("stopped_early")) and training.epochs <= state["epoch"]:
+        raise SpecError(
+            Problem(
+                f"this run has completed {state['epoch']} epochs; --epochs {training.epochs} would undo some",
+                file="--epochs",
+                hint=f"give at least {state['epoch']}, or start a new run",
+            )
+        )
+    if (
+        state is not None
+        and (state.get("finished") or state.get("stopped_early"))
+        and training.epochs <= state["epoch"]
+    ):
         say(f"{root}: already finished ({state['epoch']} epochs)")
-    return Job(spec_model, training, data, val, strategy, run_config.get("precision"), jit, verbose, say, runs=None, files=files,
-               state=state, run_config=run_config, given=frozenset(given))
+    return Job(
+        spec_model,
+        training,
+        data,
+        val,
+        strategy,
+        run_config.get("precision"),
+        jit,
+        verbose,
+        say,
+        runs=None,
+        files=files,
+        state=state,
+        run_config=run_config,
+        given=frozenset(given),
+    )
 
 
 def _run(job: Job) -> TrainResult:
@@ -318,7 +437,10 @@ def _data(job: Job, net: heads.Network) -> tuple[Data | ExamplesData, heads.Netw
     (input_shape,), (classes,) = net.inputs.values(), (out.classes for out in net.outputs.values())
     images = D.load(job.data)
     val_images = D.load(job.val) if job.val is not None else None
-    digests = {"data": provenance.data_digest(images), "val": provenance.data_digest(val_images) if val_images is not None else None}
+    digests = {
+        "data": provenance.data_digest(images),
+        "val": provenance.data_digest(val_images) if val_images is not None else None,
+    }
     split = None
     if training.validation_split:
         # A run folder written before splits were stratified (no "validation_split" in run.json) keeps its own split.
@@ -326,7 +448,11 @@ def _data(job: Job, net: heads.Network) -> tuple[Data | ExamplesData, heads.Netw
         images, val_images = D.split_validation(images, training.validation_split, job.seed if stratified else None)
         split = {"fraction": training.validation_split, "stratified": True, "seed": job.seed} if stratified else None
     train_plan = D.plan(images, input_shape, classes, training.data, role="training data")
-    val_plan = D.plan(val_images, input_shape, classes, training.data, role="validation data") if val_images is not None else None
+    val_plan = (
+        D.plan(val_images, input_shape, classes, training.data, role="validation data")
+        if val_images is not None
+        else None
+    )
     _same_data(job, train_plan.describe())
     return Data(images, train_plan, val_images, val_plan, split, digests), net
 
@@ -335,7 +461,10 @@ def _examples_data(job: Job, net: heads.Network) -> tuple[ExamplesData, heads.Ne
     training = job.training
     examples = D.load_examples(job.data, net)
     val = D.load_examples(job.val, net) if job.val is not None else None
-    digests = {"data": provenance.examples_digest(examples), "val": provenance.examples_digest(val) if val is not None else None}
+    digests = {
+        "data": provenance.examples_digest(examples),
+        "val": provenance.examples_digest(val) if val is not None else None,
+    }
     split = None
     if training.validation_split:
         examples, val = D.split_examples(examples, training.validation_split, job.seed)
@@ -351,8 +480,13 @@ def _same_data(job: Job, plan: str) -> None:
     """A resumed run trains on what it started with."""
     recorded = ((job.run_config or {}).get("preprocessing") or {}).get("plan")
     if recorded and recorded.get("text") != plan:
-        raise SpecError(Problem(f"this run trained on {recorded.get('text')}; the data given now gives {plan}", file="--data",
-                                hint="resume with the data the run started with"))
+        raise SpecError(
+            Problem(
+                f"this run trained on {recorded.get('text')}; the data given now gives {plan}",
+                file="--data",
+                hint="resume with the data the run started with",
+            )
+        )
 
 
 def _changes(job: Job, data: Data) -> dict[str, list[Any]]:
@@ -360,15 +494,29 @@ def _changes(job: Job, data: Data) -> dict[str, list[Any]]:
     if job.run_config is None:
         return {}
     recorded, digests = job.run_config, job.run_config.get("digests") or {}
-    before = {"data": recorded.get("data"), "val": recorded.get("val"), "strategy": recorded.get("strategy", job.strategy),
-              "jit": recorded.get("jit"), "epochs": _recorded_epochs(job), "data_digest": digests.get("data"), "val_digest": digests.get("val")}
+    before = {
+        "data": recorded.get("data"),
+        "val": recorded.get("val"),
+        "strategy": recorded.get("strategy", job.strategy),
+        "jit": recorded.get("jit"),
+        "epochs": _recorded_epochs(job),
+        "data_digest": digests.get("data"),
+        "val_digest": digests.get("val"),
+    }
     return provenance.changes(before, _in_force(job, data), set(job.given))
 
 
 def _in_force(job: Job, data: Data) -> dict[str, Any]:
     """The provenance.RESUMABLE settings of this call, and the data's digests."""
-    return {"data": D.absolute(job.data), "val": D.absolute(job.val), "strategy": job.strategy, "jit": job.jit,
-            "epochs": job.training.epochs, "data_digest": data.digests["data"], "val_digest": data.digests["val"]}
+    return {
+        "data": D.absolute(job.data),
+        "val": D.absolute(job.val),
+        "strategy": job.strategy,
+        "jit": job.jit,
+        "epochs": job.training.epochs,
+        "data_digest": data.digests["data"],
+        "val_digest": data.digests["val"],
+    }
 
 
 def _recorded_epochs(job: Job) -> int:
@@ -406,12 +554,21 @@ def _steps_per_epoch(training: Training, data: Data | ExamplesData, env: Env) ->
     """Steps per epoch, and whether the last partial batch is dropped (it is when replicas share each batch)."""
     drop = env.replicas > 1
     if training.batch_size % env.replicas:
-        raise SpecError(Problem(f"batch_size {training.batch_size} does not split evenly over {env.replicas} replicas", file="--batch-size",
-                                hint=f"use a multiple of {env.replicas}"))
+        raise SpecError(
+            Problem(
+                f"batch_size {training.batch_size} does not split evenly over {env.replicas} replicas",
+                file="--batch-size",
+                hint=f"use a multiple of {env.replicas}",
+            )
+        )
     count = data.train.count
     steps = D.steps_per_epoch(count, training.batch_size, drop)
     if steps < 1:
-        raise SpecError(Problem(f"batch_size {training.batch_size} is larger than the {count} training examples", file="--batch-size"))
+        raise SpecError(
+            Problem(
+                f"batch_size {training.batch_size} is larger than the {count} training examples", file="--batch-size"
+            )
+        )
     return steps, drop
 
 
@@ -449,15 +606,19 @@ def _model(job: Job, env: Env, steps: int, net: heads.Network) -> tuple[Any, hea
 def _float32_outputs(keras: Any, model: Any, name: str) -> Any:
     """Under mixed precision, each output cast to float32 (`output_float32`, or `NAME_float32` for named outputs)."""
     if isinstance(model.output, dict):
-        outputs = {k: keras.layers.Activation("linear", dtype="float32", name=f"{k}_float32")(t) for k, t in model.output.items()}
+        outputs = {
+            k: keras.layers.Activation("linear", dtype="float32", name=f"{k}_float32")(t)
+            for k, t in model.output.items()
+        }
     else:
         outputs = keras.layers.Activation("linear", dtype="float32", name=name)(model.output)
     return keras.Model(model.input, outputs, name=model.name)
 
 
 @contextmanager
-def _run_folder(job: Job, env: Env, data: Data | ExamplesData, net: heads.Network, transfer: Any,
-                change: dict[str, list[Any]]) -> Iterator[RunDir]:
+def _run_folder(
+    job: Job, env: Env, data: Data | ExamplesData, net: heads.Network, transfer: Any, change: dict[str, list[Any]]
+) -> Iterator[RunDir]:
     """The run folder: made now that everything checked out, whole and locked (``rundir.start_folder``), or the resumed
     one with this call's changes recorded. A worker other than the chief writes to a scratch folder instead, deleted
     when the run ends."""
@@ -466,11 +627,14 @@ def _run_folder(job: Job, env: Env, data: Data | ExamplesData, net: heads.Networ
     lock: RunLock | None = None
     try:
         if files is None:
+
             def fill(folder: RunDir) -> None:
                 _start_folder(job, folder, data, net, transfer)
 
             if env.chief:
-                files, lock = start_folder(Path(job.run_dir) if job.run_dir is not None else None, Path(job.runs), job.spec.name, fill)  # type: ignore[attr-defined]
+                files, lock = start_folder(
+                    Path(job.run_dir) if job.run_dir is not None else None, Path(job.runs), job.spec.name, fill
+                )  # type: ignore[attr-defined]
             else:
                 files = RunDir(scratch := Path(tempfile.mkdtemp(prefix="archspec-worker-")))
                 fill(files)
@@ -498,19 +662,37 @@ def _start_folder(job: Job, files: RunDir, data: Data | ExamplesData, net: heads
     header = f"# {name}: resolved by `archspec train` on {time.strftime('%Y-%m-%d %H:%M:%S')}; rerun with `archspec train THIS_FILE --data ...`"
     atomic_write_text(files.spec, config.spec_yaml(job.spec, job.training, job.variables, header))
     written = load(files.spec)  # digested as a resume will read it
-    atomic_write_json(files.run_json, {
-        "archspec": __version__, "created": time.strftime("%Y-%m-%dT%H:%M:%S"), "spec": "spec.yaml",
-        "data": D.absolute(job.data), "val": D.absolute(job.val), "epochs": job.training.epochs,
-        "strategy": job.strategy, "precision": job.precision, "jit": job.jit, "seed": job.seed, "deterministic": job.deterministic,
-        "input_shape": list(next(iter(net.inputs.values()))), "classes": classes, "output": "logits" if net.logits[first] else "probabilities",
-        "class_names": data.class_names(classes), "network": net.to_json(),
-        **data.record(), "weights": str(job.weights) if job.weights is not None else None,
-        "precise_bn": precise_bn.record(job.training.precise_bn, data.train.count, job.training.batch_size),
-        "ema": job.training.ema.model_dump() if job.training.ema is not None else None,
-        "class_weight": _named_weights(job, data, net, classes),
-        "digests": {"network": provenance.network_digest(written), "training": provenance.training_digest(config.resolve_training(written)),
-                    **data.digests},
-    })
+    atomic_write_json(
+        files.run_json,
+        {
+            "archspec": __version__,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "spec": "spec.yaml",
+            "data": D.absolute(job.data),
+            "val": D.absolute(job.val),
+            "epochs": job.training.epochs,
+            "strategy": job.strategy,
+            "precision": job.precision,
+            "jit": job.jit,
+            "seed": job.seed,
+            "deterministic": job.deterministic,
+            "input_shape": list(next(iter(net.inputs.values()))),
+            "classes": classes,
+            "output": "logits" if net.logits[first] else "probabilities",
+            "class_names": data.class_names(classes),
+            "network": net.to_json(),
+            **data.record(),
+            "weights": str(job.weights) if job.weights is not None else None,
+            "precise_bn": precise_bn.record(job.training.precise_bn, data.train.count, job.training.batch_size),
+            "ema": job.training.ema.model_dump() if job.training.ema is not None else None,
+            "class_weight": _named_weights(job, data, net, classes),
+            "digests": {
+                "network": provenance.network_digest(written),
+                "training": provenance.training_digest(config.resolve_training(written)),
+                **data.digests,
+            },
+        },
+    )
     if transfer is not None:
         atomic_write_json(files.transfer, transfer.to_json())
 
@@ -520,22 +702,33 @@ def _record_changes(job: Job, files: RunDir, data: Data, change: dict[str, list[
     (written second, so that a kill in between leaves a folder ``provenance.check_spec`` still accepts)."""
     current = _in_force(job, data)
     if change:
-        recorded = provenance.record(job.run_config or {}, job.completed, change,
-                                     {**{k: current[k] for k in provenance.RESUMABLE}, **_counts(data)},
-                                     {**data.digests, "network": provenance.network_digest(job.spec),
-                                      "training": provenance.training_digest(job.training)})
+        recorded = provenance.record(
+            job.run_config or {},
+            job.completed,
+            change,
+            {**{k: current[k] for k in provenance.RESUMABLE}, **_counts(data)},
+            {
+                **data.digests,
+                "network": provenance.network_digest(job.spec),
+                "training": provenance.training_digest(job.training),
+            },
+        )
         atomic_write_json(files.run_json, recorded)
     on_file = load(files.spec)
     if provenance.training_digest(config.resolve_training(on_file)) != provenance.training_digest(job.training):
         header = (files.spec.read_text(encoding="utf-8").splitlines() or [""])[0]
-        atomic_write_text(files.spec, config.spec_yaml(on_file, job.training, {}, header if header.startswith("#") else ""))
+        atomic_write_text(
+            files.spec, config.spec_yaml(on_file, job.training, {}, header if header.startswith("#") else "")
+        )
 
 
 def _counts(data: Data) -> dict[str, int]:
     return {"train_examples": data.train.count, "val_examples": data.val.count if data.val is not None else 0}
 
 
-def _announce(job: Job, files: RunDir, env: Env, data: Data | ExamplesData, transfer: Any, change: dict[str, list[Any]]) -> None:
+def _announce(
+    job: Job, files: RunDir, env: Env, data: Data | ExamplesData, transfer: Any, change: dict[str, list[Any]]
+) -> None:
     say = job.say
     say(f"run folder: {files.root}" + ("" if env.chief else " (worker scratch)"))
     say(f"training data: {data.train.count} examples from {data.train.name}: {data.train_plan.describe()}")
@@ -545,9 +738,14 @@ def _announce(job: Job, files: RunDir, env: Env, data: Data | ExamplesData, tran
         say(f"validation data: {data.val.count} examples from {data.val.name}: {data.val_plan.describe()}")
         missing = D.missing_classes(data.train, data.val) if isinstance(data, Data) else []
         if missing:
-            say(f"warning: the validation data has no examples of {len(missing)} of the training data's classes "
-                f"({', '.join(missing[:8])}{', ...' if len(missing) > 8 else ''}): its accuracy says nothing about them")
-    say(f"strategy: {env.name} ({env.replicas} replica{'s' if env.replicas > 1 else ''})" + (f", precision {job.precision}" if job.precision else ""))
+            say(
+                f"warning: the validation data has no examples of {len(missing)} of the training data's classes "
+                f"({', '.join(missing[:8])}{', ...' if len(missing) > 8 else ''}): its accuracy says nothing about them"
+            )
+    say(
+        f"strategy: {env.name} ({env.replicas} replica{'s' if env.replicas > 1 else ''})"
+        + (f", precision {job.precision}" if job.precision else "")
+    )
     if job.state is not None:
         say(f"resuming after epoch {job.completed} of {job.training.epochs}")
     if change:
@@ -565,8 +763,10 @@ def _announce_bn(job: Job, model: Any, data: Data | ExamplesData, steps: int) ->
     settings = job.training.precise_bn
     if settings.enabled:
         used = precise_bn.record(settings, data.train.count, job.training.batch_size)["images"]
-        job.say(f"batch norm: the statistics of {len(layers)} layer{'s' if len(layers) > 1 else ''} are recomputed from "
-                f"{used:,} training images at each epoch's end (training.precise_bn)")
+        job.say(
+            f"batch norm: the statistics of {len(layers)} layer{'s' if len(layers) > 1 else ''} are recomputed from "
+            f"{used:,} training images at each epoch's end (training.precise_bn)"
+        )
         return
     for text in precise_bn.momentum_warnings(model, steps * job.training.epochs):
         job.say(f"warning: {text}")
@@ -578,23 +778,43 @@ def _bn_hint(job: Job, model: Any) -> str:
     if not layers or job.training.precise_bn.enabled:
         return ""  # the recorder's general hint
     momenta = sorted({float(layer.momentum) for layer in layers})
-    return ("in inference mode the batch normalisations use their moving statistics, which have not caught up with the "
-            f"weights (momentum {', '.join(f'{m:g}' for m in momenta)}; training accuracy used each batch's own statistics): "
-            "turn training.precise_bn on (--precise-bn) to recompute them, or lower the momentum")
+    return (
+        "in inference mode the batch normalisations use their moving statistics, which have not caught up with the "
+        f"weights (momentum {', '.join(f'{m:g}' for m in momenta)}; training accuracy used each batch's own statistics): "
+        "turn training.precise_bn on (--precise-bn) to recompute them, or lower the momentum"
+    )
 
 
-def _fit(job: Job, files: RunDir, env: Env, model: Any, data: Data | ExamplesData, steps: int, drop: bool, monitor: tuple[str, str],
-         net: heads.Network) -> tuple[Any, float]:
+def _fit(
+    job: Job,
+    files: RunDir,
+    env: Env,
+    model: Any,
+    data: Data | ExamplesData,
+    steps: int,
+    drop: bool,
+    monitor: tuple[str, str],
+    net: heads.Network,
+) -> tuple[Any, float]:
     """Train from the last completed epoch on, phase by phase (``finetune.fit``); the recorder commits each epoch.
     Returns it and the wall time."""
     training = job.training
     es = training.early_stopping
-    source = data.training_input(net, batch_size=training.batch_size, seed=job.seed, aug=training.data.augment, drop_remainder=drop,
-                                 deterministic=job.deterministic, log=job.say)
+    source = data.training_input(
+        net,
+        batch_size=training.batch_size,
+        seed=job.seed,
+        aug=training.data.augment,
+        drop_remainder=drop,
+        deterministic=job.deterministic,
+        log=job.say,
+    )
 
     swap = ema.swapper() if training.ema is not None else None
 
-    def settle() -> None:  # the saved weights (the averages under EMA) get their own batch-norm statistics, before validation and the checkpoint
+    def settle() -> (
+        None
+    ):  # the saved weights (the averages under EMA) get their own batch-norm statistics, before validation and the checkpoint
         with env.strategy.scope():
             if swap is not None:
                 swap.swap_in()
@@ -602,9 +822,20 @@ def _fit(job: Job, files: RunDir, env: Env, model: Any, data: Data | ExamplesDat
                 precise_bn.recalibrate(model, source.calibration(training.precise_bn.batches))
 
     try:  # the recorder rebuilds TensorBoard's missing epochs as it starts
-        record = recorder(files, job.state, epochs=training.epochs, monitor=monitor[0], mode=monitor[1], min_delta=es.min_delta if es else 0.0,
-                          patience=es.patience if es else None, log=job.say, chief=env.chief, meter=source.meter,
-                          settle=settle if training.precise_bn.enabled or swap is not None else None, gap_hint=_bn_hint(job, model))
+        record = recorder(
+            files,
+            job.state,
+            epochs=training.epochs,
+            monitor=monitor[0],
+            mode=monitor[1],
+            min_delta=es.min_delta if es else 0.0,
+            patience=es.patience if es else None,
+            log=job.say,
+            chief=env.chief,
+            meter=source.meter,
+            settle=settle if training.precise_bn.enabled or swap is not None else None,
+            gap_hint=_bn_hint(job, model),
+        )
     except WriteError as exc:
         raise _stopped(job, files, job.completed, exc) from None
     from . import recipe  # imports Keras
@@ -612,20 +843,39 @@ def _fit(job: Job, files: RunDir, env: Env, model: Any, data: Data | ExamplesDat
     callbacks = [*([swap] if swap is not None else []), *recipe.epoch_callbacks(training, monitor[0]), record]
     weights = _class_weights(job, data, net)
     if job.verbose == 1:  # drawn first at an epoch's end, so the recorder's line replaces the bar
-        callbacks.insert(0, progress(steps=steps, batch_size=training.batch_size, count=data.train.count, epochs=training.epochs))
+        callbacks.insert(
+            0, progress(steps=steps, batch_size=training.batch_size, count=data.train.count, epochs=training.epochs)
+        )
     started = time.perf_counter()
     if job.completed < training.epochs and not job.stopped:
+
         def train_ds(first_epoch: int) -> Any:
             return source.dataset(first_epoch, training.epochs)
 
         val_ds = data.val_dataset(net, training.batch_size)
         try:
-            finetune.fit(model, job.spec, training, job.completed, dataset=train_ds, steps=steps, scope=env.strategy.scope,
-                         net=net, jit=job.jit, steps_per_epoch=steps, validation_data=val_ds,
-                         callbacks=callbacks, verbose=0, shuffle=False, **({"class_weight": weights} if weights else {}))
+            finetune.fit(
+                model,
+                job.spec,
+                training,
+                job.completed,
+                dataset=train_ds,
+                steps=steps,
+                scope=env.strategy.scope,
+                net=net,
+                jit=job.jit,
+                steps_per_epoch=steps,
+                validation_data=val_ds,
+                callbacks=callbacks,
+                verbose=0,
+                shuffle=False,
+                **({"class_weight": weights} if weights else {}),
+            )
         except KeyboardInterrupt:
             if env.chief:
-                job.say(f"interrupted after epoch {len(record.history)}; continue with: archspec train --resume {files.root}")
+                job.say(
+                    f"interrupted after epoch {len(record.history)}; continue with: archspec train --resume {files.root}"
+                )
             raise
         except WriteError as exc:
             raise _stopped(job, files, len(record.history), exc) from None
@@ -644,8 +894,13 @@ def _class_weights(job: Job, data: Data | ExamplesData, net: heads.Network) -> d
         return None
     graph = graph_of(job.spec)
     if not isinstance(data, Data):  # the static check refuses more than one output; named inputs read other data
-        raise SpecError(graph.problem(("training", "class_weight"), "class_weight needs one image input and one classification output",
-                                      "remove training.class_weight"))
+        raise SpecError(
+            graph.problem(
+                ("training", "class_weight"),
+                "class_weight needs one image input and one classification output",
+                "remove training.class_weight",
+            )
+        )
     classes = next(iter(net.outputs.values())).classes
     return weighting.class_weights(setting, data.train.y, data.class_names(classes), graph.problem)
 
@@ -656,7 +911,9 @@ def _named_weights(job: Job, data: Data | ExamplesData, net: heads.Network, clas
     return None if weights is None else {name: round(weights[i], 6) for i, name in enumerate(data.class_names(classes))}
 
 
-def _finish(job: Job, files: RunDir, env: Env, model: Any, record: Any, data: Data, wall: float, transfer: Any) -> TrainResult:
+def _finish(
+    job: Job, files: RunDir, env: Env, model: Any, record: Any, data: Data, wall: float, transfer: Any
+) -> TrainResult:
     """The final model (the best epoch's weights under restore_best), metrics.json, the finished state, the last line."""
     import keras
 
@@ -668,8 +925,16 @@ def _finish(job: Job, files: RunDir, env: Env, model: Any, record: Any, data: Da
     if es is not None and es.restore_best and best and best["epoch"] != model_epoch and files.best.is_file():
         model.set_weights(load_model(files.best).get_weights())
         model_epoch = best["epoch"]
-    metrics = _metrics(history, model_epoch, best, training, data.train.count, data.val.count if data.val is not None else 0,
-                       stopped=stopped, wall=wall)
+    metrics = _metrics(
+        history,
+        model_epoch,
+        best,
+        training,
+        data.train.count,
+        data.val.count if data.val is not None else 0,
+        stopped=stopped,
+        wall=wall,
+    )
     try:
         # The final model is for inference: the same layers and weights, without optimizer state or
         # training config, so it loads anywhere archspec's layers do (checkpoints keep the full state).
@@ -684,9 +949,15 @@ def _finish(job: Job, files: RunDir, env: Env, model: Any, record: Any, data: Da
         raise _stopped(job, files, len(history), exc) from None
     if env.chief:
         last = history[-1] if history else {}
-        figures = ", ".join(f"{k} {last[k]:.4f}" for k in last if k not in ("epoch", "seconds", "learning_rate") and isinstance(last[k], (int, float)))
+        figures = ", ".join(
+            f"{k} {last[k]:.4f}"
+            for k in last
+            if k not in ("epoch", "seconds", "learning_rate") and isinstance(last[k], (int, float))
+        )
         job.say(f"done: {len(history)} epochs{', ' + figures if figures else ''}; model {files.model}")
-    return TrainResult(files.root, history, metrics, files.paths(), model, resumed_from=job.completed, transfer=transfer)
+    return TrainResult(
+        files.root, history, metrics, files.paths(), model, resumed_from=job.completed, transfer=transfer
+    )
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -698,9 +969,16 @@ def _stopped(job: Job, files: RunDir, done: int, exc: WriteError) -> WriteError:
         where = exc.target.relative_to(files.root)
     except ValueError:
         where = exc.target
-    return WriteError(exc.target, exc.reason, exc.remedy, Problem(
-        f"stopped at epoch {done} of {job.training.epochs}: {exc.reason} writing {where}", file=str(files.root),
-        hint=f"{exc.remedy} and run `archspec train --resume {files.root}`; every completed epoch is kept, nothing half-written"))
+    return WriteError(
+        exc.target,
+        exc.reason,
+        exc.remedy,
+        Problem(
+            f"stopped at epoch {done} of {job.training.epochs}: {exc.reason} writing {where}",
+            file=str(files.root),
+            hint=f"{exc.remedy} and run `archspec train --resume {files.root}`; every completed epoch is kept, nothing half-written",
+        ),
+    )
 
 
 def _determinism_enabled() -> bool:
@@ -727,29 +1005,54 @@ def _monitor(training: Training, has_val: bool, net: heads.Network) -> tuple[str
     monitor = es.monitor if es is not None else "auto"
     if monitor == "auto":
         monitor = "val_loss" if has_val else "loss"
-    known = net.metric_names(training)  # a name reported with validation data or without was checked with the spec (graph/checks.py)
+    known = net.metric_names(
+        training
+    )  # a name reported with validation data or without was checked with the spec (graph/checks.py)
     if monitor not in known and not has_val:
-        raise SpecError(Problem(f"early_stopping.monitor {monitor!r} is reported only with validation data", file="training.early_stopping",
-                                hint=f"there is no validation data: give --val or validation_split (reported: {', '.join(known)})"))
+        raise SpecError(
+            Problem(
+                f"early_stopping.monitor {monitor!r} is reported only with validation data",
+                file="training.early_stopping",
+                hint=f"there is no validation data: give --val or validation_split (reported: {', '.join(known)})",
+            )
+        )
     mode = es.mode if es is not None else "auto"
     if mode == "auto":
         mode = "max" if "accuracy" in monitor or "iou" in monitor else "min"
     return monitor, mode
 
 
-def _metrics(history: list[dict[str, Any]], model_epoch: int, best: dict[str, Any] | None, training: Training,
-             n_train: int, n_val: int, *, stopped: bool, wall: float) -> dict[str, Any]:
+def _metrics(
+    history: list[dict[str, Any]],
+    model_epoch: int,
+    best: dict[str, Any] | None,
+    training: Training,
+    n_train: int,
+    n_val: int,
+    *,
+    stopped: bool,
+    wall: float,
+) -> dict[str, Any]:
     row = next((r for r in history if r["epoch"] == model_epoch), history[-1] if history else {})
     seconds = [r["seconds"] for r in history]
     out: dict[str, Any] = {k: v for k, v in row.items() if k not in ("epoch", "seconds")}
-    out.update({
-        "model_epoch": model_epoch, "epochs_completed": len(history), "epochs": training.epochs, "stopped_early": stopped,
-        "best_epoch": best["epoch"] if best else None, "monitor": best["monitor"] if best else None,
-        "best_value": best["value"] if best else None, "train_examples": n_train, "val_examples": n_val,
-        "seconds_total": round(sum(seconds), 3), "seconds_per_epoch": round(sum(seconds) / len(seconds), 3) if seconds else None,
-        "examples_per_second": round(n_train * len(seconds) / sum(seconds), 1) if seconds and sum(seconds) else None,
-        "seconds_this_call": round(wall, 3),
-    })
+    out.update(
+        {
+            "model_epoch": model_epoch,
+            "epochs_completed": len(history),
+            "epochs": training.epochs,
+            "stopped_early": stopped,
+            "best_epoch": best["epoch"] if best else None,
+            "monitor": best["monitor"] if best else None,
+            "best_value": best["value"] if best else None,
+            "train_examples": n_train,
+            "val_examples": n_val,
+            "seconds_total": round(sum(seconds), 3),
+            "seconds_per_epoch": round(sum(seconds) / len(seconds), 3) if seconds else None,
+            "examples_per_second": round(n_train * len(seconds) / sum(seconds), 1)
+            if seconds and sum(seconds)
+            else None,
+            "seconds_this_call": round(wall, 3),
+        }
+    )
     return out
-
-

@@ -46,8 +46,9 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..errors import Problem, SpecError
 from ..files import WriteError, atomic_path, new_folder, publish_folder, remove_stale, translated, write_text
@@ -106,7 +107,7 @@ class RunLock:
             os.close(self._fd)  # closing the descriptor drops the lock
             self._fd = None
 
-    def __enter__(self) -> "RunLock":
+    def __enter__(self) -> RunLock:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -137,11 +138,18 @@ def _pid_in(fd: int) -> int:
 
 def in_use(folder: Path, pid: int | None) -> SpecError:
     who = f"process {pid}" if pid else "another process"
-    return SpecError(Problem(f"in use: {who} is training in this run folder", file=str(folder),
-                             hint="two runs cannot share a folder: wait for it to finish (or stop it), or pick another --run-dir"))
+    return SpecError(
+        Problem(
+            f"in use: {who} is training in this run folder",
+            file=str(folder),
+            hint="two runs cannot share a folder: wait for it to finish (or stop it), or pick another --run-dir",
+        )
+    )
 
 
-def start_folder(target: Path | None, runs: Path, name: str, fill: Callable[["RunDir"], Any]) -> tuple["RunDir", RunLock]:
+def start_folder(
+    target: Path | None, runs: Path, name: str, fill: Callable[[RunDir], Any]
+) -> tuple[RunDir, RunLock]:
     """A new run folder, locked, holding what ``fill`` writes (spec.yaml, run.json): filled under a temporary name
     and renamed to `target` (default ``runs/NAME-YYYYmmdd-HHMMSS``, then ``-2``, ``-3``...) only when complete."""
     stamp = f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -157,8 +165,17 @@ def start_folder(target: Path | None, runs: Path, name: str, fill: Callable[["Ru
                 return RunDir(root), lock
         if target is not None:
             pid = RunLock.holder(first)
-            raise in_use(first, pid) if pid is not None else SpecError(Problem(
-                f"{first} exists and is not empty", file=str(first), hint="pick a new --run-dir, or continue that run with --resume"))
+            raise (
+                in_use(first, pid)
+                if pid is not None
+                else SpecError(
+                    Problem(
+                        f"{first} exists and is not empty",
+                        file=str(first),
+                        hint="pick a new --run-dir, or continue that run with --resume",
+                    )
+                )
+            )
         raise SpecError(Problem(f"cannot make a run folder under {runs}", file=str(runs)))
     except BaseException as exc:
         if lock is not None:
@@ -174,8 +191,13 @@ def _replaceable(target: Path) -> Path:
     never the current folder, which the rename would pull from under the shell that started the run."""
     place = target.resolve() if target.is_symlink() or not target.name or target.name == ".." else target
     if place.resolve() == Path.cwd().resolve():
-        raise SpecError(Problem(f"{target} is the current folder; a run folder is made whole and then renamed into place",
-                                file=str(target), hint="give the name of a new folder, e.g. --run-dir run"))
+        raise SpecError(
+            Problem(
+                f"{target} is the current folder; a run folder is made whole and then renamed into place",
+                file=str(target),
+                hint="give the name of a new folder, e.g. --run-dir run",
+            )
+        )
     return place
 
 
@@ -199,13 +221,22 @@ class RunDir:
 
     def paths(self) -> dict[str, Path]:
         return {
-            "run_dir": self.root, "model": self.model, "best": self.best, "last": self.last, "spec": self.spec,
-            "history_json": self.history_json, "history_csv": self.history_csv, "metrics": self.metrics,
-            "tensorboard": self.tensorboard, "state": self.state_json, "run_json": self.run_json, "transfer": self.transfer,
+            "run_dir": self.root,
+            "model": self.model,
+            "best": self.best,
+            "last": self.last,
+            "spec": self.spec,
+            "history_json": self.history_json,
+            "history_csv": self.history_csv,
+            "metrics": self.metrics,
+            "tensorboard": self.tensorboard,
+            "state": self.state_json,
+            "run_json": self.run_json,
+            "transfer": self.transfer,
         }
 
     @staticmethod
-    def open_existing(root: str | os.PathLike[str]) -> "RunDir":
+    def open_existing(root: str | os.PathLike[str]) -> RunDir:
         run = RunDir(root)
         if not run.root.is_dir():
             raise SpecError(Problem(f"{root}: no such run folder", file=str(root)))
@@ -227,8 +258,13 @@ class RunDir:
         if not isinstance(state, dict) or state.get("version") != STATE_VERSION:
             raise SpecError(Problem(f"{self.state_json}: unknown state format", file=str(self.state_json)))
         if not (self.root / state["checkpoint"]).is_file():
-            raise SpecError(Problem(f"{self.state_json} names {state['checkpoint']}, which is missing", file=str(self.state_json),
-                                    hint="the run folder was changed by hand; start a new run"))
+            raise SpecError(
+                Problem(
+                    f"{self.state_json} names {state['checkpoint']}, which is missing",
+                    file=str(self.state_json),
+                    hint="the run folder was changed by hand; start a new run",
+                )
+            )
         return state
 
     def checkpoint_path(self, epoch: int) -> Path:

@@ -22,9 +22,12 @@ import numpy as np
 from ..errors import Problem, SpecError
 from ..graph.checks import default_task
 from ..keras_side.saving import load_model
-from ..spec.loading import coerce, load as load_spec
+from ..spec.loading import coerce
+from ..spec.loading import load as load_spec
 from ..spec.training import Head, Training
-from . import data as D, heads
+from . import data as D
+from . import heads
+
 
 @dataclass
 class Trained:
@@ -46,9 +49,14 @@ class Trained:
         """Refuse, saying what the network takes and gives, where `doing` shows image classifiers only."""
         net = self.net
         if not net.classic:
-            raise SpecError(Problem(f"{doing} image classifiers (one image in, one class out); {net.name} takes "
-                                    f"{', '.join(net.inputs)} and gives {', '.join(f'{k} ({o.task})' for k, o in net.outputs.items())}",
-                                    file=file, hint=hint))
+            raise SpecError(
+                Problem(
+                    f"{doing} image classifiers (one image in, one class out); {net.name} takes "
+                    f"{', '.join(net.inputs)} and gives {', '.join(f'{k} ({o.task})' for k, o in net.outputs.items())}",
+                    file=file,
+                    hint=hint,
+                )
+            )
 
     def plan(self, images: D.Images, role: str) -> D.Plan:
         """The preprocessing training would give these images (checked against the model's input and classes)."""
@@ -114,10 +122,25 @@ def load(model: Any, *, spec: Any = None) -> Trained:
     net = heads.with_logits(keras_model, _network(keras_model, training, run_json, path))
     first = next(iter(net.outputs.values()))
     class_names = run_json.get("class_names")
-    names = class_names if isinstance(class_names, list) and len(class_names) == first.classes else [str(i) for i in range(first.classes)]
+    names = (
+        class_names
+        if isinstance(class_names, list) and len(class_names) == first.classes
+        else [str(i) for i in range(first.classes)]
+    )
     shape = next(iter(net.inputs.values()))
-    return Trained(keras_model, path, run_dir, training.data, training.loss, shape, first.classes, names, net.logits[first.name], net,  # type: ignore[arg-type]
-                   _trained_on(run_json))
+    return Trained(
+        keras_model,
+        path,
+        run_dir,
+        training.data,
+        training.loss,
+        shape,
+        first.classes,
+        names,
+        net.logits[first.name],
+        net,  # type: ignore[arg-type]
+        _trained_on(run_json),
+    )
 
 
 def _trained_on(run_json: dict[str, Any]) -> tuple[int, int, int] | None:
@@ -144,8 +167,12 @@ def _network(model: Any, training: Training, run_json: dict[str, Any], path: Pat
         name = key if key is not None else layer.name
         shape = tuple(tensor.shape[1:])
         if None in shape or any(None in s or len(s) not in (1, 3) for s in inputs.values()):
-            raise SpecError(Problem(f"the model takes {list(inputs.values())} and gives {shape}; archspec evaluates fixed-size images and vectors",
-                                    file=str(path) if path else "model"))
+            raise SpecError(
+                Problem(
+                    f"the model takes {list(inputs.values())} and gives {shape}; archspec evaluates fixed-size images and vectors",
+                    file=str(path) if path else "model",
+                )
+            )
         head = training.heads.get(name) or Head(task=default_task(shape))
         scale = None
         if head.task == "regression" and not isinstance(head.scale, str):

@@ -10,8 +10,9 @@ they lack, once. The scalars go through TensorFlow's own summary ops: no
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
 
 from ..files import write_error
 
@@ -76,8 +77,12 @@ def logged(root: Path) -> Counter[tuple[str, str, int]]:
 def backfill(root: Path, history: list[Mapping[str, Any]], write: Write) -> int:
     """Write the scalars of `history` that the event files lack; returns how many were written."""
     have = logged(root)
-    missing = [(split, tag, value, int(entry["epoch"])) for entry in history for split, tag, value in epoch_scalars(entry)
-               if (split, tag, int(entry["epoch"])) not in have]
+    missing = [
+        (split, tag, value, int(entry["epoch"]))
+        for entry in history
+        for split, tag, value in epoch_scalars(entry)
+        if (split, tag, int(entry["epoch"])) not in have
+    ]
     for split, tag, value, step in missing:
         write(split, tag, value, step)
     return len(missing)

@@ -6,7 +6,8 @@ Keras' ``fit(class_weight=...)`` wants every class index from 0 to classes - 1, 
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -21,27 +22,44 @@ def balanced(labels: np.ndarray, classes: int) -> dict[int, float]:
     return {i: (n / (present * int(c)) if c else 1.0) for i, c in enumerate(counts[:classes])}
 
 
-def class_weights(setting: str | Mapping[Any, float] | None, labels: np.ndarray, names: Sequence[str],
-                  problem: Callable[[tuple[Any, ...], str, str | None], Problem]) -> dict[int, float] | None:
+def class_weights(
+    setting: str | Mapping[Any, float] | None,
+    labels: np.ndarray,
+    names: Sequence[str],
+    problem: Callable[[tuple[Any, ...], str, str | None], Problem],
+) -> dict[int, float] | None:
     """The weight of each class index (None: unweighted). A mapping's keys are class names or indices; a name the data
     does not have is a located error (`problem` locates it in the spec)."""
     if setting is None:
         return None
     if setting == "balanced":
         return balanced(labels, len(names))
-    out = {i: 1.0 for i in range(len(names))}
+    out = dict.fromkeys(range(len(names)), 1.0)
     for key, weight in setting.items():  # type: ignore[union-attr]
-        if key not in names and (isinstance(key, int) or str(key).isdigit()):  # a name first: folders may be named 0, 1, ...
+        if key not in names and (
+            isinstance(key, int) or str(key).isdigit()
+        ):  # a name first: folders may be named 0, 1, ...
             key = int(key)
             if not 0 <= key < len(names):
-                raise SpecError(problem(("training", "class_weight", key), f"class index {key} is outside 0..{len(names) - 1}",
-                                        f"the data has {len(names)} classes"))
+                raise SpecError(
+                    problem(
+                        ("training", "class_weight", key),
+                        f"class index {key} is outside 0..{len(names) - 1}",
+                        f"the data has {len(names)} classes",
+                    )
+                )
             out[key] = float(weight)
         elif key in names:
             out[list(names).index(key)] = float(weight)  # type: ignore[arg-type]
         else:
             near = closest(str(key), list(names))
-            raise SpecError(problem(("training", "class_weight", key), f"class_weight names class {key!r}, which the data does not have",
-                                    (f"did you mean {near!r}? " if near else "") + f"classes: {', '.join(names[:20])}"
-                                    + (", ..." if len(names) > 20 else "")))
+            raise SpecError(
+                problem(
+                    ("training", "class_weight", key),
+                    f"class_weight names class {key!r}, which the data does not have",
+                    (f"did you mean {near!r}? " if near else "")
+                    + f"classes: {', '.join(names[:20])}"
+                    + (", ..." if len(names) > 20 else ""),
+                )
+            )
     return out

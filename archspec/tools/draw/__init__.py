@@ -47,7 +47,18 @@ from .page import html_page
 from .png import MAX_PNG_SIDE, chromium, chromium_args, screenshot, write_png
 from .svg import color_of, drawing
 
-__all__ = ["Box", "MAX_PNG_SIDE", "chromium", "chromium_args", "color_of", "diagram", "draw", "screenshot", "tree", "volume"]
+__all__ = [
+    "MAX_PNG_SIDE",
+    "Box",
+    "chromium",
+    "chromium_args",
+    "color_of",
+    "diagram",
+    "draw",
+    "screenshot",
+    "tree",
+    "volume",
+]
 
 FORMATS = ("svg", "html", "htm", "png")
 
@@ -70,7 +81,9 @@ def diagram(graph: Graph, report: Report | None = None, *, format: str = "html",
     raise ValueError(f"unknown format {format!r}")
 
 
-def draw(spec: Any, output: str | os.PathLike[str], *, force: bool = False, expand: bool = False, **overrides: Any) -> Path:
+def draw(
+    spec: Any, output: str | os.PathLike[str], *, force: bool = False, expand: bool = False, **overrides: Any
+) -> Path:
     """Write the diagram of a spec to .svg, .html or .png (by the output's extension)."""
     target = Path(output)
     fmt = target.suffix.lower().lstrip(".")

@@ -29,8 +29,8 @@ class Box:
     shape: tuple[int, ...]
     lines: tuple[str, ...]
     node: str | None = None  # the IR node of a leaf
-    children: list["Box"] = field(default_factory=list)
-    parent: "Box | None" = None
+    children: list[Box] = field(default_factory=list)
+    parent: Box | None = None
     col: int = 0
     lane: int = 0
     out: int = -1  # index of the child producing a unit's output
@@ -73,9 +73,14 @@ def _rf(rf: tuple[int, int]) -> str:
 
 def _node_info(info: LayerInfo) -> dict[str, Any]:
     return {
-        "name": info.name, "kind": info.type, "label": info.label, "shape": fmt_shape(info.output_shape),
-        "params": f"{info.params:,}" + (f" ({info.params - info.trainable_params:,} frozen)" if info.trainable_params != info.params else ""),
-        "MACs": count(info.macs), "receptive field": _rf(info.receptive_field),
+        "name": info.name,
+        "kind": info.type,
+        "label": info.label,
+        "shape": fmt_shape(info.output_shape),
+        "params": f"{info.params:,}"
+        + (f" ({info.params - info.trainable_params:,} frozen)" if info.trainable_params != info.params else ""),
+        "MACs": count(info.macs),
+        "receptive field": _rf(info.receptive_field),
         "inputs": ", ".join(info.inputs),
     }
 
@@ -106,12 +111,26 @@ class Builder:
         if name in self.graph.inputs:
             shape = tuple(self.graph.inputs[name])
             what = "image" if len(shape) == 3 else "vector"
-            b = self.box(name=name, kind="input", label="input", shape=shape, lines=(name, f"input {what}" if name != "input" else what, fmt_shape(shape)),
-                         node=name, info={"name": name, "kind": "input", "shape": fmt_shape(shape)})
+            b = self.box(
+                name=name,
+                kind="input",
+                label="input",
+                shape=shape,
+                lines=(name, f"input {what}" if name != "input" else what, fmt_shape(shape)),
+                node=name,
+                info={"name": name, "kind": "input", "shape": fmt_shape(shape)},
+            )
         else:
             i = self.infos[name]
-            b = self.box(name=name, kind=i.type, label=i.label, shape=i.output_shape,
-                         lines=(name, i.label, fmt_shape(i.output_shape), *self.marks([name])), node=name, info=_node_info(i))
+            b = self.box(
+                name=name,
+                kind=i.type,
+                label=i.label,
+                shape=i.output_shape,
+                lines=(name, i.label, fmt_shape(i.output_shape), *self.marks([name])),
+                node=name,
+                info=_node_info(i),
+            )
             if name in self.output_of:
                 b.info["network output"] = self.output_of[name]
         self.leaf_of[name] = b
@@ -121,12 +140,23 @@ class Builder:
         infos = [self.infos[n] for n in members]
         last = infos[-1]
         label = f"{kind} · {len(infos)} layers"
-        b = self.box(name=name, kind=kind, label=label, shape=last.output_shape,
-                     lines=(name, label, fmt_shape(last.output_shape), *self.marks(members)), children=children)
+        b = self.box(
+            name=name,
+            kind=kind,
+            label=label,
+            shape=last.output_shape,
+            lines=(name, label, fmt_shape(last.output_shape), *self.marks(members)),
+            children=children,
+        )
         b.info = {
-            "name": name, "kind": f"{kind} block", "layers": str(len(infos)), "shape": fmt_shape(last.output_shape),
-            "params": f"{sum(i.params for i in infos):,}", "MACs": count(sum(i.macs for i in infos)),
-            "receptive field": _rf(last.receptive_field), "output": last.name,
+            "name": name,
+            "kind": f"{kind} block",
+            "layers": str(len(infos)),
+            "shape": fmt_shape(last.output_shape),
+            "params": f"{sum(i.params for i in infos):,}",
+            "MACs": count(sum(i.macs for i in infos)),
+            "receptive field": _rf(last.receptive_field),
+            "output": last.name,
         }
         for c in children:
             c.parent = b
@@ -149,7 +179,14 @@ class Builder:
                 done.add(g)
                 name, kind = graph.groups[g] if g < len(graph.groups) else (node.name, node.op)
                 order.append(self.unit(name, kind, members[g], self.split(name, members[g])))
-        root = self.box(name=graph.name, kind="network", label="", shape=tuple(graph.input_shape), lines=(graph.name,), children=order)
+        root = self.box(
+            name=graph.name,
+            kind="network",
+            label="",
+            shape=tuple(graph.input_shape),
+            lines=(graph.name,),
+            children=order,
+        )
         root.collapsed = False
         for c in order:
             c.parent = root
@@ -157,7 +194,7 @@ class Builder:
         for b in self.boxes:
             outer = b.parent
             if outer is not None and outer.parent is not None and b.name.startswith(outer.name + "_"):
-                b.lines = (b.name[len(outer.name) + 1:], *b.lines[1:])  # inside conv2, conv2_block1 is block1
+                b.lines = (b.name[len(outer.name) + 1 :], *b.lines[1:])  # inside conv2, conv2_block1 is block1
             b.closed = closed_metrics(b.shape, b.lines, not b.leaf)
         return root
 
@@ -166,14 +203,14 @@ class Builder:
         prefix = name + "_"
         keys: dict[str, list[str]] = {}
         for n in nodes:
-            key = n[len(prefix):].split("_")[0] if n.startswith(prefix) else ""
+            key = n[len(prefix) :].split("_")[0] if n.startswith(prefix) else ""
             keys.setdefault(key, []).append(n)
         big = [k for k, v in keys.items() if k and len(v) >= 3]
         if not self.split_blocks or len(nodes) < SUBUNIT_MIN_NODES or len(big) < 2:
             return [self.leaf(n) for n in nodes]
         out, made = [], set()
         for n in nodes:
-            key = n[len(prefix):].split("_")[0] if n.startswith(prefix) else ""
+            key = n[len(prefix) :].split("_")[0] if n.startswith(prefix) else ""
             if key in big:
                 if key not in made:
                     made.add(key)
@@ -223,8 +260,11 @@ class Builder:
                 # the child holding the block's output: walk up from its leaf (not a search of every child's nodes)
                 up = self.chain(self.leaf_of[b.info["output"]])
                 at = next((k for k, u in enumerate(up[:-1]) if u is b), None)
-                b.out = index[id(up[at + 1])] if at is not None else next(
-                    i for i, c in enumerate(b.children) if b.info["output"] in self._nodes(c))
+                b.out = (
+                    index[id(up[at + 1])]
+                    if at is not None
+                    else next(i for i, c in enumerate(b.children) if b.info["output"] in self._nodes(c))
+                )
 
     def _nodes(self, b: Box) -> set[str]:
         return {b.node} if b.leaf else set().union(*(self._nodes(c) for c in b.children))

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import math
 
-CHAR = 6.2        # width of one character of the 10px monospace font
-LINE = 13         # text line height
-GAP = 26          # between columns (edges bend here)
-LANE_GAP = 10     # between lanes
-HEADER = 20       # title bar of an open block
-BYPASS = 12       # height of one row of edges arcing over a block's top
+CHAR = 6.2  # width of one character of the 10px monospace font
+LINE = 13  # text line height
+GAP = 26  # between columns (edges bend here)
+LANE_GAP = 10  # between lanes
+HEADER = 20  # title bar of an open block
+BYPASS = 12  # height of one row of edges arcing over a block's top
 MARGIN = 12
-STACK = 8         # how far a closed block's three stacked volumes reach up and right
+STACK = 8  # how far a closed block's three stacked volumes reach up and right
 
 
 def volume(shape: tuple[int, ...]) -> tuple[float, float, float]:

@@ -57,7 +57,9 @@ def _place_in_grid(unit: Box, rank: list[int], preds: list[list[int]]) -> set[tu
     for i in sorted(range(n), key=lambda i: (rank[i], i)):
         c = unit.children[i]
         c.col = rank[i]
-        sources = [(rank[p], unit.children[p].lane) for p in preds[i]] + ([(-1, 0)] if i in entry or not preds[i] else [])
+        sources = [(rank[p], unit.children[p].lane) for p in preds[i]] + (
+            [(-1, 0)] if i in entry or not preds[i] else []
+        )
         top = max(r for r, _ in sources)
         lane = min(l for r, l in sources if r == top)  # the lane of the longest path in
         if (c.col, lane) in taken:

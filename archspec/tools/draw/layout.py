@@ -87,5 +87,7 @@ def edge_path(unit: Box, e: list[Any]) -> str:
     else:
         yr = (HEADER + 4 if unit.parent is not None else MARGIN) + (unit.nbypass - value) * BYPASS + BYPASS / 2
     h = GAP / 2
-    return (f"M{num(x1)} {num(y1)}H{num(ga)}C{num(ga + h)} {num(y1)} {num(ga + h)} {num(yr)} {num(ga + GAP)} {num(yr)}"
-            f"H{num(gb - GAP)}C{num(gb - h)} {num(yr)} {num(gb - h)} {num(y2)} {num(gb)} {num(y2)}H{num(x2)}")
+    return (
+        f"M{num(x1)} {num(y1)}H{num(ga)}C{num(ga + h)} {num(y1)} {num(ga + h)} {num(yr)} {num(ga + GAP)} {num(yr)}"
+        f"H{num(gb - GAP)}C{num(gb - h)} {num(yr)} {num(gb - h)} {num(y2)} {num(gb)} {num(y2)}H{num(x2)}"
+    )

@@ -42,9 +42,21 @@ def data(root: Box, boxes: list[Box]) -> dict[str, Any]:
         "geometry": {"GAP": GAP, "LANE_GAP": LANE_GAP, "HEADER": HEADER, "BYPASS": BYPASS, "MARGIN": MARGIN},
         "root": root.id,
         "boxes": [
-            {"id": b.id, "parent": b.parent.id if b.parent else None, "children": [c.id for c in b.children], "col": b.col, "lane": b.lane,
-             "ncols": b.ncols, "nlanes": b.nlanes, "nbypass": b.nbypass, "out": b.out, "edges": b.edges, "closed": list(b.closed),
-             "collapsed": b.collapsed, "info": b.info}
+            {
+                "id": b.id,
+                "parent": b.parent.id if b.parent else None,
+                "children": [c.id for c in b.children],
+                "col": b.col,
+                "lane": b.lane,
+                "ncols": b.ncols,
+                "nlanes": b.nlanes,
+                "nbypass": b.nbypass,
+                "out": b.out,
+                "edges": b.edges,
+                "closed": list(b.closed),
+                "collapsed": b.collapsed,
+                "info": b.info,
+            }
             for b in boxes
         ],
     }
@@ -58,8 +70,11 @@ def html_page(root: Box, boxes: list[Box], report: Report) -> str:
     if any(not b.leaf and b.parent is not None for b in boxes):
         legend += f'<span style="--c:{BLOCK_COLOR}">block (click to open)</span>'
     if report.several:
-        io = (", ".join(f"{name} {fmt_shape(shape)}" for name, shape in report.inputs.items()) + " → "
-              + ", ".join(f"{name} {fmt_shape(shape)}" for name, shape in report.output_shapes.items()))
+        io = (
+            ", ".join(f"{name} {fmt_shape(shape)}" for name, shape in report.inputs.items())
+            + " → "
+            + ", ".join(f"{name} {fmt_shape(shape)}" for name, shape in report.output_shapes.items())
+        )
     else:
         io = f"input {fmt_shape(report.input_shape)}"
     facts = f"{io} · {len(report.layers)} layers · {report.total_params:,} parameters · {count(report.macs)} MACs"

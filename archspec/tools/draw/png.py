@@ -35,9 +35,18 @@ def chromium() -> str | None:
 def chromium_args(profile: str) -> list[str]:
     """Flags for a quiet, offline, throw-away headless Chromium."""
     return [
-        "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--disable-extensions", "--no-first-run", "--no-default-browser-check", "--hide-scrollbars",
-        "--mute-audio", f"--user-data-dir={profile}",
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-extensions",
+        "--no-first-run",
+        "--no-default-browser-check",
+        "--hide-scrollbars",
+        "--mute-audio",
+        f"--user-data-dir={profile}",
     ]
 
 
@@ -45,19 +54,42 @@ def screenshot(page: str, target: Path, width: int, height: int, *, timeout: flo
     """PNG of an HTML text through headless Chromium, at the given window size."""
     exe = chromium()
     if exe is None:
-        raise SpecError(Problem("PNG output needs Chromium (headless), which was not found", file=str(target),
-                                hint="install it (Debian: apt-get install chromium), set ARCHSPEC_CHROMIUM, or pip install cairosvg; or write .svg/.html"))
+        raise SpecError(
+            Problem(
+                "PNG output needs Chromium (headless), which was not found",
+                file=str(target),
+                hint="install it (Debian: apt-get install chromium), set ARCHSPEC_CHROMIUM, or pip install cairosvg; or write .svg/.html",
+            )
+        )
     with tempfile.TemporaryDirectory(prefix="archspec-draw-") as tmp:
         src = Path(tmp) / "page.html"
         src.write_text(page, encoding="utf-8")
         out = Path(tmp) / "shot.png"
-        cmd = [exe, *chromium_args(str(Path(tmp) / "profile")), f"--window-size={width},{height}", f"--screenshot={out}", src.as_uri()]
+        cmd = [
+            exe,
+            *chromium_args(str(Path(tmp) / "profile")),
+            f"--window-size={width},{height}",
+            f"--screenshot={out}",
+            src.as_uri(),
+        ]
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
         except (OSError, subprocess.TimeoutExpired) as exc:
-            raise SpecError(Problem(f"could not run Chromium ({exe}): {exc}", file=str(target), hint="check ARCHSPEC_CHROMIUM, or write .svg/.html")) from None
+            raise SpecError(
+                Problem(
+                    f"could not run Chromium ({exe}): {exc}",
+                    file=str(target),
+                    hint="check ARCHSPEC_CHROMIUM, or write .svg/.html",
+                )
+            ) from None
         if not out.exists():
-            raise SpecError(Problem(f"Chromium did not write a screenshot (exit {proc.returncode})", file=str(target), hint=proc.stderr.strip()[-500:] or None))
+            raise SpecError(
+                Problem(
+                    f"Chromium did not write a screenshot (exit {proc.returncode})",
+                    file=str(target),
+                    hint=proc.stderr.strip()[-500:] or None,
+                )
+            )
         data = out.read_bytes()
     write_bytes(target, data, force=True)  # the caller has already applied --force
 
@@ -66,8 +98,12 @@ def write_png(svg: str, target: Path, width: float, height: float) -> Path:
     """Write a standalone SVG's picture, ``width`` x ``height`` pixels (rounded up), to a PNG file."""
     width, height = math.ceil(width), math.ceil(height)
     if max(width, height) > MAX_PNG_SIDE:
-        raise SpecError(Problem(f"the diagram is {width}x{height} pixels, too large for a PNG",
-                                hint="close blocks (omit --expand) or write .svg/.html"))
+        raise SpecError(
+            Problem(
+                f"the diagram is {width}x{height} pixels, too large for a PNG",
+                hint="close blocks (omit --expand) or write .svg/.html",
+            )
+        )
     target.parent.mkdir(parents=True, exist_ok=True)
     if chromium() is None:
         try:

@@ -44,8 +44,12 @@ def _volume_svg(shape: tuple[int, ...], color: str, x: float, y: float, stacked:
         vx, vy = x + dx, y + dy
         base = color if k == len(copies) - 1 else _shade(color, 1.3)
         if d > 0:
-            out.append(f'<path d="M{num(vx)} {num(vy + d)}l{num(d)} {num(-d)}h{num(fw)}l{num(-d)} {num(d)}z" fill="{_shade(base, 1.35)}"/>')
-            out.append(f'<path d="M{num(vx + fw)} {num(vy + d)}l{num(d)} {num(-d)}v{num(fh)}l{num(-d)} {num(d)}z" fill="{_shade(base, 0.75)}"/>')
+            out.append(
+                f'<path d="M{num(vx)} {num(vy + d)}l{num(d)} {num(-d)}h{num(fw)}l{num(-d)} {num(d)}z" fill="{_shade(base, 1.35)}"/>'
+            )
+            out.append(
+                f'<path d="M{num(vx + fw)} {num(vy + d)}l{num(d)} {num(-d)}v{num(fh)}l{num(-d)} {num(d)}z" fill="{_shade(base, 0.75)}"/>'
+            )
         out.append(f'<rect x="{num(vx)}" y="{num(vy + d)}" width="{num(fw)}" height="{num(fh)}" fill="{base}"/>')
     return "".join(out)
 
@@ -57,7 +61,10 @@ def _closed_svg(b: Box, interactive: bool) -> str:
     stacked = not b.leaf
     extra = STACK if stacked else 0
     color = BLOCK_COLOR if stacked else color_of(b.kind)
-    parts = [f'<rect class="hit" width="{num(w)}" height="{num(h)}"/>', _volume_svg(b.shape, color, ix, 4 + extra, stacked)]
+    parts = [
+        f'<rect class="hit" width="{num(w)}" height="{num(h)}"/>',
+        _volume_svg(b.shape, color, ix, 4 + extra, stacked),
+    ]
     ty = 4 + extra + d + fh + 6 + 10
     for k, text in enumerate(b.lines):
         cls = "t-name" if k == 0 else "t-sub"
@@ -114,8 +121,10 @@ text {{ font-family: {FONT}; font-size: 10px; text-anchor: middle; fill: #222; }
 .edge {{ fill: none; stroke: #7a7a7a; stroke-width: 1.2; marker-end: url(#arrow); }}
 .edge.skip {{ stroke: #c0504d; }}
 """
-DEFS = ('<defs><marker id="arrow" viewBox="0 0 8 8" refX="7" refY="4" markerWidth="6" markerHeight="6" orient="auto">'
-        '<path d="M0 0L8 4L0 8z" fill="#7a7a7a"/></marker></defs>')
+DEFS = (
+    '<defs><marker id="arrow" viewBox="0 0 8 8" refX="7" refY="4" markerWidth="6" markerHeight="6" orient="auto">'
+    '<path d="M0 0L8 4L0 8z" fill="#7a7a7a"/></marker></defs>'
+)
 
 
 def drawing(root: Box, *, interactive: bool, standalone: bool) -> str:
@@ -124,11 +133,15 @@ def drawing(root: Box, *, interactive: bool, standalone: bool) -> str:
     w, h = root.m[0], root.m[1]
     ns = ' xmlns="http://www.w3.org/2000/svg"' if standalone else ""
     head = '<?xml version="1.0" encoding="UTF-8"?>\n' if standalone else ""
-    out = [f'{head}<svg id="net"{ns} width="{num(w)}" height="{num(h)}" viewBox="0 0 {num(w)} {num(h)}">',
-           f"<style>{STYLE}</style>", DEFS, '<rect width="100%" height="100%" fill="#ffffff"/>', f'<g id="b{root.id}" class="root">']
+    out = [
+        f'{head}<svg id="net"{ns} width="{num(w)}" height="{num(h)}" viewBox="0 0 {num(w)} {num(h)}">',
+        f"<style>{STYLE}</style>",
+        DEFS,
+        '<rect width="100%" height="100%" fill="#ffffff"/>',
+        f'<g id="b{root.id}" class="root">',
+    ]
     _edges_svg(root, out)
     for c in root.children:
         _box_svg(c, interactive, out)
     out.append("</g></svg>")
     return "\n".join(out) + "\n"
-

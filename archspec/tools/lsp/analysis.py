@@ -60,9 +60,21 @@ class LayerSpot:
         if self.info is None:
             return f"**{self.name}** ({self.kind}): left out, `when` is false"
         g = self.info
-        rf = str(g.receptive_field[0]) if g.receptive_field[0] == g.receptive_field[1] else "x".join(map(str, g.receptive_field))
-        return "\n".join((f"**{g.name}** {g.label}", "", f"- output: `{shape_text(g.output_shape)}`", f"- params: {g.params:,}",
-                          f"- MACs: {count_text(g.macs)}", f"- receptive field: {rf}"))
+        rf = (
+            str(g.receptive_field[0])
+            if g.receptive_field[0] == g.receptive_field[1]
+            else "x".join(map(str, g.receptive_field))
+        )
+        return "\n".join(
+            (
+                f"**{g.name}** {g.label}",
+                "",
+                f"- output: `{shape_text(g.output_shape)}`",
+                f"- params: {g.params:,}",
+                f"- MACs: {count_text(g.macs)}",
+                f"- receptive field: {rf}",
+            )
+        )
 
 
 SPEC_KEYS = frozenset({"layers", "input", "inputs", "blocks"})
@@ -133,7 +145,9 @@ def analyse(name: str, text: str, fmt: str = "yaml") -> Analysis:
         graph, report = checked(validate(source, {}))
     except SpecError as exc:
         return Analysis([Finding(p, "error") for p in exc.problems], variables=variables, names=names)
-    return Analysis([Finding(p, "warning") for p in report.warnings], _layers(source, graph, report, text), variables, names)
+    return Analysis(
+        [Finding(p, "warning") for p in report.warnings], _layers(source, graph, report, text), variables, names
+    )
 
 
 def _variables(source: Source) -> dict[str, tuple[str, int]]:
@@ -144,7 +158,15 @@ def _variables(source: Source) -> dict[str, tuple[str, int]]:
     out = {}
     for key, value in declared.items():
         mark = source.values.get(("variables", key))
-        written = "true" if value is True else "false" if value is False else value if isinstance(value, str) else shown(value)
+        written = (
+            "true"
+            if value is True
+            else "false"
+            if value is False
+            else value
+            if isinstance(value, str)
+            else shown(value)
+        )
         out[str(key)] = (written, mark[0] - 1 if mark else 0)
     return out
 
@@ -183,6 +205,7 @@ def _layers(source: Source, graph: Graph, report: Report, text: str) -> list[Lay
             name = settings["name"]  # a left-out layer's group is named after the layer before it
         elif info is None:
             name = kind
-        spots.append(LayerSpot(index, name, kind, line, ends[index] - 1,
-                               lines[line] if line < len(lines) else "", info))
+        spots.append(
+            LayerSpot(index, name, kind, line, ends[index] - 1, lines[line] if line < len(lines) else "", info)
+        )
     return spots

@@ -42,13 +42,27 @@ def _markdown(text: str) -> t.MarkupContent:
     return t.MarkupContent(kind=t.MarkupKind.Markdown, value=text)
 
 
-def _items(names: list[str], line: int, start: int, end: int, kind: t.CompletionItemKind,
-           docs: dict[str, str] | None = None, detail: str | None = None) -> list[t.CompletionItem]:
+def _items(
+    names: list[str],
+    line: int,
+    start: int,
+    end: int,
+    kind: t.CompletionItemKind,
+    docs: dict[str, str] | None = None,
+    detail: str | None = None,
+) -> list[t.CompletionItem]:
     """Items that replace the word typed so far (`start`..`end` on `line`)."""
     where = t.Range(t.Position(line, start), t.Position(line, end))
-    return [t.CompletionItem(label=n, kind=kind, detail=detail, text_edit=t.TextEdit(range=where, new_text=n),
-                             documentation=_markdown(docs[n]) if docs and docs.get(n) else None)
-            for n in names]
+    return [
+        t.CompletionItem(
+            label=n,
+            kind=kind,
+            detail=detail,
+            text_edit=t.TextEdit(range=where, new_text=n),
+            documentation=_markdown(docs[n]) if docs and docs.get(n) else None,
+        )
+        for n in names
+    ]
 
 
 def _settings(kind: str) -> tuple[list[str], dict[str, str]]:
@@ -85,8 +99,9 @@ def completions(lines: list[str], line: int, character: int, names: Names) -> li
 
         own = sorted(names.templates)
         built_in = sorted(set(builtin_templates()) - set(own))
-        return (_items(own, line, match.start(1), character, t.CompletionItemKind.Module, detail="blocks:")
-                + _items(built_in, line, match.start(1), character, t.CompletionItemKind.Module, detail="built-in template"))
+        return _items(own, line, match.start(1), character, t.CompletionItemKind.Module, detail="blocks:") + _items(
+            built_in, line, match.start(1), character, t.CompletionItemKind.Module, detail="built-in template"
+        )
     if before[:1].isspace() and (match := AFTER_INPUT.search(before)):  # top-level `input:` is a shape, not a layer
         earlier = [n for n, (at, _col) in names.layers.items() if at < line]
         return _items(earlier, line, match.start(1), character, t.CompletionItemKind.Reference)
@@ -95,7 +110,9 @@ def completions(lines: list[str], line: int, character: int, names: Names) -> li
         return _items(keys, line, character - len(key.group(1)), character, t.CompletionItemKind.Property, docs)
     if match := AFTER_DASH.match(before):
         kinds = sorted(KINDS)
-        return _items(kinds, line, match.start(1), character, t.CompletionItemKind.Class, {k: _reference(k) for k in kinds})
+        return _items(
+            kinds, line, match.start(1), character, t.CompletionItemKind.Class, {k: _reference(k) for k in kinds}
+        )
     if (bare := BARE_KEY.match(before)) and (kind := _block_kind(lines, line, len(bare.group(1)))) in KINDS:
         keys, docs = _settings(kind)
         return _items(keys, line, bare.start(2), character, t.CompletionItemKind.Property, docs)
@@ -119,7 +136,9 @@ def definition(lines: list[str], line: int, character: int, names: Names) -> tup
     return None
 
 
-def code_actions(uri: str, lines: list[str], codec: PositionCodec, diagnostics: list[t.Diagnostic]) -> list[t.CodeAction]:
+def code_actions(
+    uri: str, lines: list[str], codec: PositionCodec, diagnostics: list[t.Diagnostic]
+) -> list[t.CodeAction]:
     """A quick fix for each archspec diagnostic whose hint says `did you mean 'X'?`: the name it underlines becomes X."""
     actions = []
     for diag in diagnostics:
@@ -135,7 +154,13 @@ def code_actions(uri: str, lines: list[str], codec: PositionCodec, diagnostics: 
             continue
         span = t.Range(t.Position(line, written.start(1)), t.Position(line, written.end(1)))
         edit = t.TextEdit(range=codec.range_to_client_units(lines, span), new_text=new)
-        actions.append(t.CodeAction(title=f"Change {written.group(1)!r} to {new!r}", kind=t.CodeActionKind.QuickFix,
-                                    diagnostics=[diag], is_preferred=True,
-                                    edit=t.WorkspaceEdit(changes={uri: [edit]})))
+        actions.append(
+            t.CodeAction(
+                title=f"Change {written.group(1)!r} to {new!r}",
+                kind=t.CodeActionKind.QuickFix,
+                diagnostics=[diag],
+                is_preferred=True,
+                edit=t.WorkspaceEdit(changes={uri: [edit]}),
+            )
+        )
     return actions

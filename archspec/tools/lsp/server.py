@@ -56,8 +56,17 @@ class ArchspecServer(LanguageServer):
         try:
             analysis = analyse(name, doc.source, "json" if name.endswith(".json") else "yaml")
         except Exception as exc:  # a bug must not kill the server the editor depends on: say so where it is seen
-            analysis = Analysis([Finding(Problem(f"archspec lsp could not check this text ({type(exc).__name__}: {exc}); "
-                                                 "please report it with the spec"), "error")])
+            analysis = Analysis(
+                [
+                    Finding(
+                        Problem(
+                            f"archspec lsp could not check this text ({type(exc).__name__}: {exc}); "
+                            "please report it with the spec"
+                        ),
+                        "error",
+                    )
+                ]
+            )
         if analysis.layers is not None:
             state.last_good = analysis.layers
         if analysis.variables is not None:
@@ -65,15 +74,24 @@ class ArchspecServer(LanguageServer):
         if analysis.names is not None:
             state.names = analysis.names
         lines = doc.lines
-        self.text_document_publish_diagnostics(t.PublishDiagnosticsParams(
-            uri=uri, version=doc.version, diagnostics=[diagnostic(f, lines, doc.position_codec) for f in analysis.findings]))
+        self.text_document_publish_diagnostics(
+            t.PublishDiagnosticsParams(
+                uri=uri,
+                version=doc.version,
+                diagnostics=[diagnostic(f, lines, doc.position_codec) for f in analysis.findings],
+            )
+        )
 
     def spots(self, uri: str) -> tuple[list[LayerSpot], list[str], PositionCodec]:
         """The last good layers that still stand on an unchanged line; the document's lines and position codec."""
         doc = self.workspace.get_text_document(uri)
         state = self.documents.get(uri)
         lines = doc.lines
-        kept = [s for s in state.last_good if s.line < len(lines) and lines[s.line].rstrip("\r\n") == s.text] if state else []
+        kept = (
+            [s for s in state.last_good if s.line < len(lines) and lines[s.line].rstrip("\r\n") == s.text]
+            if state
+            else []
+        )
         return kept, lines, doc.position_codec
 
 
@@ -102,8 +120,11 @@ def diagnostic(finding: Finding, lines: list[str], codec: PositionCodec) -> t.Di
 
 def line_range(spot: LayerSpot, lines: list[str], codec: PositionCodec, *, whole: bool = False) -> t.Range:
     """The layer's first line (or, `whole`, every line it spans), in the client's units."""
-    end = t.Position(spot.end_line, len(lines[spot.end_line].rstrip("\r\n")) if spot.end_line < len(lines) else 0) if whole \
+    end = (
+        t.Position(spot.end_line, len(lines[spot.end_line].rstrip("\r\n")) if spot.end_line < len(lines) else 0)
+        if whole
         else t.Position(spot.line, len(spot.text))
+    )
     return codec.range_to_client_units(lines, t.Range(t.Position(spot.line, 0), end))
 
 
@@ -137,8 +158,13 @@ def did_close(ls: ArchspecServer, params: t.DidCloseTextDocumentParams) -> None:
 def inlay_hints(ls: ArchspecServer, params: t.InlayHintParams) -> list[t.InlayHint]:
     spots, lines, codec = ls.spots(params.text_document.uri)
     first, last = params.range.start.line, params.range.end.line
-    return [t.InlayHint(position=line_range(s, lines, codec).end, label=s.hint, kind=t.InlayHintKind.Type, padding_left=True)
-            for s in spots if first <= s.line <= last]
+    return [
+        t.InlayHint(
+            position=line_range(s, lines, codec).end, label=s.hint, kind=t.InlayHintKind.Type, padding_left=True
+        )
+        for s in spots
+        if first <= s.line <= last
+    ]
 
 
 @server.feature(t.TEXT_DOCUMENT_HOVER)
@@ -153,7 +179,9 @@ def hover(ls: ArchspecServer, params: t.HoverParams) -> t.Hover | None:
     for s in spots:
         if s.line <= line <= s.end_line:
             text = s.hover() + (f"\n\n---\n\n{reference}" if reference and line == s.line else "")
-            return t.Hover(contents=t.MarkupContent(kind=t.MarkupKind.Markdown, value=text), range=line_range(s, lines, codec))
+            return t.Hover(
+                contents=t.MarkupContent(kind=t.MarkupKind.Markdown, value=text), range=line_range(s, lines, codec)
+            )
     return t.Hover(contents=t.MarkupContent(kind=t.MarkupKind.Markdown, value=reference)) if reference else None
 
 
@@ -170,7 +198,9 @@ def kind_at(lines: list[str], codec: PositionCodec, position: t.Position) -> str
     return None
 
 
-def variable_hover(state: Document | None, lines: list[str], codec: PositionCodec, position: t.Position) -> t.Hover | None:
+def variable_hover(
+    state: Document | None, lines: list[str], codec: PositionCodec, position: t.Position
+) -> t.Hover | None:
     """On `$name`: the variable's value as written and the line that sets it."""
     if state is None or position.line >= len(lines):
         return None
@@ -178,7 +208,9 @@ def variable_hover(state: Document | None, lines: list[str], codec: PositionCode
     for match in VARIABLE.finditer(lines[position.line]):
         if match.start() <= at.character <= match.end() and match.group(1) in state.variables:
             value, line = state.variables[match.group(1)]
-            where = codec.range_to_client_units(lines, t.Range(t.Position(position.line, match.start()), t.Position(position.line, match.end())))
+            where = codec.range_to_client_units(
+                lines, t.Range(t.Position(position.line, match.start()), t.Position(position.line, match.end()))
+            )
             text = f"**${match.group(1)}** = `{value}`\n\nset in `variables:` on line {line + 1}"
             return t.Hover(contents=t.MarkupContent(kind=t.MarkupKind.Markdown, value=text), range=where)
     return None
@@ -187,10 +219,16 @@ def variable_hover(state: Document | None, lines: list[str], codec: PositionCode
 @server.feature(t.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
 def symbols(ls: ArchspecServer, params: t.DocumentSymbolParams) -> list[t.DocumentSymbol]:
     spots, lines, codec = ls.spots(params.text_document.uri)
-    return [t.DocumentSymbol(name=s.name, detail=f"{s.kind} {s.hint}",
-                             kind=t.SymbolKind.Module if s.info is not None and s.info.nodes > 1 else t.SymbolKind.Function,
-                             range=line_range(s, lines, codec, whole=True), selection_range=line_range(s, lines, codec))
-            for s in spots]
+    return [
+        t.DocumentSymbol(
+            name=s.name,
+            detail=f"{s.kind} {s.hint}",
+            kind=t.SymbolKind.Module if s.info is not None and s.info.nodes > 1 else t.SymbolKind.Function,
+            range=line_range(s, lines, codec, whole=True),
+            selection_range=line_range(s, lines, codec),
+        )
+        for s in spots
+    ]
 
 
 @server.feature(t.TEXT_DOCUMENT_COMPLETION, t.CompletionOptions(trigger_characters=["$", "-", "{", " ", "["]))

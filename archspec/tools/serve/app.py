@@ -24,7 +24,8 @@ import asyncio
 import base64
 import hashlib
 import logging
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -52,10 +53,16 @@ LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 def csp() -> str:
     """Scripts: the page's own, and the diagram's inline ones by hash (the diagram is shown as the
     self-contained page `archspec draw` writes, inside an iframe of this origin). Nothing remote."""
-    hashes = " ".join("'sha256-" + base64.b64encode(hashlib.sha256(s.encode("utf-8")).digest()).decode("ascii") + "'"
-                      for s in inline_scripts())
-    return ("default-src 'none'; script-src 'self' " + hashes + "; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
-            "connect-src 'self'; frame-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'self'")
+    hashes = " ".join(
+        "'sha256-" + base64.b64encode(hashlib.sha256(s.encode("utf-8")).digest()).decode("ascii") + "'"
+        for s in inline_scripts()
+    )
+    return (
+        "default-src 'none'; script-src 'self' "
+        + hashes
+        + "; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
+        "connect-src 'self'; frame-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'self'"
+    )
 
 
 def refusal(status: int, message: str, headers: dict[str, str] | None = None, **fields: Any) -> JSONResponse:
@@ -102,7 +109,9 @@ async def body_of(request: Request, limit: int, types: tuple[str, ...], seconds:
     except TimeoutError:
         if arriving.stopped:
             raise Stopping() from None
-        raise Refused(408, f"the body did not arrive within {seconds:g} s ({size:,} bytes came)", {"Connection": "close"}) from None
+        raise Refused(
+            408, f"the body did not arrive within {seconds:g} s ({size:,} bytes came)", {"Connection": "close"}
+        ) from None
     finally:
         arriving.deadlines.discard(deadline)
     return b"".join(chunks)
@@ -113,10 +122,16 @@ class Guard:
 
     def __init__(self, app: Any, hosts: tuple[str, ...] | None, policy: str, work: tuple[Any, ...] = ()) -> None:
         self.app, self.hosts, self.work = app, hosts, work
-        self.headers = [(b"content-security-policy", policy.encode()), (b"x-content-type-options", b"nosniff"),
-                        (b"referrer-policy", b"no-referrer"), (b"cache-control", b"no-store")]
+        self.headers = [
+            (b"content-security-policy", policy.encode()),
+            (b"x-content-type-options", b"nosniff"),
+            (b"referrer-policy", b"no-referrer"),
+            (b"cache-control", b"no-store"),
+        ]
 
-    async def __call__(self, scope: dict[str, Any], receive: Callable[[], Awaitable[Any]], send: Callable[[Any], Awaitable[None]]) -> None:
+    async def __call__(
+        self, scope: dict[str, Any], receive: Callable[[], Awaitable[Any]], send: Callable[[Any], Awaitable[None]]
+    ) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -125,7 +140,11 @@ class Guard:
         why = None
         if self.hosts is not None and _hostname(host) not in self.hosts:
             why = (400, f"unexpected Host header {host[:100]!r}: open the page at the address the server printed")
-        elif scope["method"] not in ("GET", "HEAD") and "origin" in headers and _hostport(headers["origin"]) != host.lower():
+        elif (
+            scope["method"] not in ("GET", "HEAD")
+            and "origin" in headers
+            and _hostport(headers["origin"]) != host.lower()
+        ):
             why = (403, "cross-site requests are refused")
         if why is not None:
             await refusal(*why)(scope, receive, send)
@@ -165,15 +184,23 @@ RATES = {"check": (100.0, 100), "look": (60.0, 60), "save": (5.0, 10)}
 typing or drawing stays below them; a script that floods the server gets 429s."""
 
 
-def create_app(spec: SpecView | None, model: ModelView | None, *, hosts: tuple[str, ...] | None = LOCAL_HOSTS,
-               rates: dict[str, tuple[float, int]] | None = None, budget: Budget | None = None) -> Any:
+def create_app(
+    spec: SpecView | None,
+    model: ModelView | None,
+    *,
+    hosts: tuple[str, ...] | None = LOCAL_HOSTS,
+    rates: dict[str, tuple[float, int]] | None = None,
+    budget: Budget | None = None,
+) -> Any:
     """The app for a spec and/or a model; `hosts`: the Host names accepted (None: any, for --host 0.0.0.0).
     The returned app's ``stop()`` ends the work under way at once (the server calls it on Ctrl-C or SIGTERM)."""
     rates = {**RATES, **(rates or {})}
     budget = budget or Budget(workers=default_workers())
     arriving = Arriving()
     checking = Pool(budget, "spec check")
-    looking = Lane(Budget(seconds=budget.seconds, workers=1, waiting=budget.waiting), "model")  # the model does one pass at a time
+    looking = Lane(
+        Budget(seconds=budget.seconds, workers=1, waiting=budget.waiting), "model"
+    )  # the model does one pass at a time
     checks = RateLimit(*rates["check"], "spec check")
     looks = RateLimit(*rates["look"], "model")
     saves = RateLimit(*rates["save"], "save")
@@ -195,28 +222,41 @@ def create_app(spec: SpecView | None, model: ModelView | None, *, hosts: tuple[s
     async def check(request: Request) -> Response:
         if spec is None:
             raise Refused(404, "this server shows a model without a spec")
-        data = json_object(await body_of(request, SPEC_BODY, ("application/json",), budget.body, arriving), {"text": str, "sets": list}, ("text",))
+        data = json_object(
+            await body_of(request, SPEC_BODY, ("application/json",), budget.body, arriving),
+            {"text": str, "sets": list},
+            ("text",),
+        )
         checks.take()
         fn, args = spec.job(data["text"], data.get("sets", []))
         try:
             return Response(await checking.run(fn, *args), media_type="application/json")
         except OverBudget as exc:  # said as a problem too, so that the page shows it where it shows a spec's
-            why = Problem(f"not checked: {exc.message}", file=spec.name,
-                          hint=f"archspec shapes {spec.name} checks it without this budget; a large `repeat` or `times` is the usual cause")
+            why = Problem(
+                f"not checked: {exc.message}",
+                file=spec.name,
+                hint=f"archspec shapes {spec.name} checks it without this budget; a large `repeat` or `times` is the usual cause",
+            )
             exc.fields["problems"] = [problem_json(why)]
             raise
 
     async def save(request: Request) -> Response:
         if spec is None:
             raise Refused(404, "this server shows a model without a spec")
-        data = json_object(await body_of(request, SPEC_BODY, ("application/json",), budget.body, arriving), {"text": str, "version": str}, ("text", "version"))
+        data = json_object(
+            await body_of(request, SPEC_BODY, ("application/json",), budget.body, arriving),
+            {"text": str, "version": str},
+            ("text", "version"),
+        )
         saves.take()
         version = await run_in_threadpool(spec.save, data["text"], data["version"])
         return JSONResponse({"saved": spec.name, "version": version})
 
     async def look(request: Request) -> Response:
         if model is None:
-            raise Refused(404, "this server shows a spec without a trained model; start it with a run folder or a .keras file")
+            raise Refused(
+                404, "this server shows a spec without a trained model; start it with a run folder or a .keras file"
+            )
         data = await body_of(request, IMAGE_BODY, IMAGE_TYPES, budget.body, arriving)
         if not data:
             raise Refused(400, "the body is empty: send an image")
@@ -224,7 +264,9 @@ def create_app(spec: SpecView | None, model: ModelView | None, *, hosts: tuple[s
         try:
             return JSONResponse(await looking.run(model.look, data, "image"))
         except SpecError as exc:
-            return JSONResponse({"error": str(exc), "problems": [problem_json(p) for p in exc.problems]}, status_code=422)
+            return JSONResponse(
+                {"error": str(exc), "problems": [problem_json(p) for p in exc.problems]}, status_code=422
+            )
 
     async def refused(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, Refused)
@@ -232,12 +274,16 @@ def create_app(spec: SpecView | None, model: ModelView | None, *, hosts: tuple[s
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
-        message = {404: "no such page or endpoint", 405: f"{request.method} is not allowed here"}.get(exc.status_code, str(exc.detail))
+        message = {404: "no such page or endpoint", 405: f"{request.method} is not allowed here"}.get(
+            exc.status_code, str(exc.detail)
+        )
         return refusal(exc.status_code, message, dict(exc.headers or {}))
 
     async def crashed(request: Request, exc: Exception) -> Response:
         log.error("internal error on %s %s", request.method, request.url.path, exc_info=exc)
-        return refusal(500, f"internal error ({getattr(exc, 'kind', type(exc).__name__)}); the server's log has the details")
+        return refusal(
+            500, f"internal error ({getattr(exc, 'kind', type(exc).__name__)}); the server's log has the details"
+        )
 
     routes = [
         Route("/", index, methods=["GET"]),

@@ -12,7 +12,8 @@ import math
 import re
 import threading
 import time
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 SPEC_BODY = 4 * 1024 * 1024 + 64 * 1024
 """Largest spec request: the reader's own limit on a spec (4 MiB) and room for the JSON around it."""
@@ -49,11 +50,17 @@ class RateLimit:
                 self.tokens -= 1
                 return
             wait = (1 - self.tokens) / self.rate
-        raise Refused(429, f"too many {self.what} requests: at most {self.rate:g} a second", {"Retry-After": str(math.ceil(wait))},
-                      retry_after_ms=math.ceil(wait * 1000))  # the header counts whole seconds; the page can wait less
+        raise Refused(
+            429,
+            f"too many {self.what} requests: at most {self.rate:g} a second",
+            {"Retry-After": str(math.ceil(wait))},
+            retry_after_ms=math.ceil(wait * 1000),
+        )  # the header counts whole seconds; the page can wait less
 
 
-def json_object(body: bytes, fields: Mapping[str, type | tuple[type, ...]], required: tuple[str, ...] = ()) -> dict[str, Any]:
+def json_object(
+    body: bytes, fields: Mapping[str, type | tuple[type, ...]], required: tuple[str, ...] = ()
+) -> dict[str, Any]:
     """A request body as a JSON object with exactly these fields, of these types (lists: of strings)."""
     try:
         data = json.loads(body.decode("utf-8"))

@@ -31,14 +31,23 @@ class ModelView:
         self.trained.require_classic("the live pane shows", str(path), "archspec predict answers for every output")
         self.probe = inspection.Probe(self.trained, max_side=MAX_SIDE)
         self.lock = threading.Lock()  # one forward pass at a time: the pane is one person's
-        self.probe(np.zeros((1, *self.trained.input_shape), dtype="float32"))  # traced now, so the first stroke is as fast as the rest
+        self.probe(
+            np.zeros((1, *self.trained.input_shape), dtype="float32")
+        )  # traced now, so the first stroke is as fast as the rest
 
     def session(self) -> dict[str, Any]:
         t = self.trained
         model = t.model
-        return {"name": self.name, "model": model.name, "params": int(model.count_params()), "input_shape": list(t.input_shape),
-                "canvas": list(t.trained_on or t.input_shape), "classes": t.classes, "class_names": t.class_names,
-                "filters": inspection.filters_figure(self.probe.filters) if self.probe.filters is not None else []}
+        return {
+            "name": self.name,
+            "model": model.name,
+            "params": int(model.count_params()),
+            "input_shape": list(t.input_shape),
+            "canvas": list(t.trained_on or t.input_shape),
+            "classes": t.classes,
+            "class_names": t.class_names,
+            "filters": inspection.filters_figure(self.probe.filters) if self.probe.filters is not None else [],
+        }
 
     def look(self, data: bytes, name: str) -> dict[str, Any]:
         """The model's answer for one encoded image, and what its layers saw."""
@@ -49,9 +58,17 @@ class ModelView:
             seen = self.probe(x)
         t = self.trained
         top = seen.top
-        out = {"top": {"class": top, "name": inspection.class_name(t.class_names, top), "probability": float(seen.probabilities[top])},
-               "probabilities": [float(p) for p in seen.probabilities], "plan": plan.describe(),
-               "input": inspection.input_figure(seen, plan), "maps": inspection.maps_figures(seen),
-               "table": inspection.probabilities_table(seen, t.class_names, logits=t.logits)}
+        out = {
+            "top": {
+                "class": top,
+                "name": inspection.class_name(t.class_names, top),
+                "probability": float(seen.probabilities[top]),
+            },
+            "probabilities": [float(p) for p in seen.probabilities],
+            "plan": plan.describe(),
+            "input": inspection.input_figure(seen, plan),
+            "maps": inspection.maps_figures(seen),
+            "table": inspection.probabilities_table(seen, t.class_names, logits=t.logits),
+        }
         out["seconds"] = time.perf_counter() - t0
         return out

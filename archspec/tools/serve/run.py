@@ -6,8 +6,9 @@ import asyncio
 import errno
 import signal
 import socket
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from ...errors import Problem, SpecError
 from ...keras_side.saving import SPEC_SUFFIXES
@@ -30,28 +31,47 @@ def _missing_extra() -> str | None:
     return None
 
 
-def views(target: Path, *, sets: tuple[str, ...] = (), read_only: bool = False) -> tuple[SpecView | None, ModelView | None]:
+def views(
+    target: Path, *, sets: tuple[str, ...] = (), read_only: bool = False
+) -> tuple[SpecView | None, ModelView | None]:
     """The spec pane's and the model pane's objects for what the server is started with."""
     if target.suffix.lower() in SPEC_SUFFIXES:
         return SpecView(target, sets=sets, read_only="started with --read-only" if read_only else None), None
     if not (target.is_dir() or target.suffix.lower() == ".keras"):
-        raise SpecError(Problem("not a spec, a run folder or a .keras file", file=str(target),
-                                hint="archspec serve specs/lenet.yaml, or archspec serve runs/NAME"))
+        raise SpecError(
+            Problem(
+                "not a spec, a run folder or a .keras file",
+                file=str(target),
+                hint="archspec serve specs/lenet.yaml, or archspec serve runs/NAME",
+            )
+        )
     from .model_view import ModelView  # imports TensorFlow
 
     model = ModelView(target)
     run_dir = model.trained.run_dir
     if sets and run_dir is None:
-        raise SpecError(Problem("--set and --variant apply to a spec; this model has no run folder and so no spec", file=str(target)))
+        raise SpecError(
+            Problem(
+                "--set and --variant apply to a spec; this model has no run folder and so no spec", file=str(target)
+            )
+        )
     spec = SpecView(run_dir / "spec.yaml", sets=sets, read_only=RUN_READ_ONLY) if run_dir is not None else None
     return spec, model
 
 
 NOT_HERE = "give an address of this machine: 127.0.0.1 (this machine only), 0.0.0.0 (every interface) or one of its own"
 BIND_ERRORS = {
-    errno.EADDRINUSE: ("--port", "cannot listen on {host}:{port}: the port is in use", "another program uses this port: pass --port with another number (0: any free port)"),
+    errno.EADDRINUSE: (
+        "--port",
+        "cannot listen on {host}:{port}: the port is in use",
+        "another program uses this port: pass --port with another number (0: any free port)",
+    ),
     errno.EADDRNOTAVAIL: ("--host", "cannot listen on {where}: it is not an address of this machine", NOT_HERE),
-    errno.EACCES: ("--port", "cannot listen on {host}:{port}: ports below 1024 need administrator rights", "pass --port 1024 or above (0: any free port)"),
+    errno.EACCES: (
+        "--port",
+        "cannot listen on {host}:{port}: ports below 1024 need administrator rights",
+        "pass --port 1024 or above (0: any free port)",
+    ),
 }
 """Why a bind failed, by errno: the option to blame, what is wrong, what to do. Each blames what is actually wrong:
 a host that is not this machine's is not a busy port."""
@@ -63,8 +83,13 @@ def listen(host: str, port: int) -> socket.socket:
     try:
         infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except socket.gaierror as exc:
-        raise SpecError(Problem(f"cannot listen on {host!r}: it is not a name or address this machine can look up ({exc.strerror})",
-                                file="--host", hint=NOT_HERE)) from None
+        raise SpecError(
+            Problem(
+                f"cannot listen on {host!r}: it is not a name or address this machine can look up ({exc.strerror})",
+                file="--host",
+                hint=NOT_HERE,
+            )
+        ) from None
     family, kind, proto, _, address = infos[0]
     sock = socket.socket(family, kind, proto)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -75,7 +100,9 @@ def listen(host: str, port: int) -> socket.socket:
         sock.close()
         where = repr(host) + (f" ({address[0]})" if address[0] != host.strip("[]") else "")
         option, message, hint = BIND_ERRORS.get(exc.errno, ("--host", "cannot listen on {host}:{port}: {why}", None))
-        raise SpecError(Problem(message.format(host=host, port=port, where=where, why=exc.strerror), file=option, hint=hint)) from None
+        raise SpecError(
+            Problem(message.format(host=host, port=port, where=where, why=exc.strerror), file=option, hint=hint)
+        ) from None
     sock.set_inheritable(True)
     return sock
 
@@ -158,12 +185,23 @@ def _protocol_class(seconds: float) -> type:
     return Protocol
 
 
-def serve(target: str | Path, *, host: str = "127.0.0.1", port: int = 8000, sets: tuple[str, ...] = (), read_only: bool = False,
-          say: Callable[[str], None] = print, open_browser: bool = False, budget: Budget | None = None) -> None:
+def serve(
+    target: str | Path,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    sets: tuple[str, ...] = (),
+    read_only: bool = False,
+    say: Callable[[str], None] = print,
+    open_browser: bool = False,
+    budget: Budget | None = None,
+) -> None:
     """Serve the live page for a spec, a run folder or a .keras file until Ctrl-C or SIGTERM; `budget`: what a request may cost."""
     missing = _missing_extra()
     if missing:
-        raise SpecError(Problem(f"archspec serve needs {missing}, which is not installed", hint="pip install 'archspec[serve]'"))
+        raise SpecError(
+            Problem(f"archspec serve needs {missing}, which is not installed", hint="pip install 'archspec[serve]'")
+        )
     import uvicorn
 
     from .app import LOCAL_HOSTS, create_app
@@ -174,8 +212,15 @@ def serve(target: str | Path, *, host: str = "127.0.0.1", port: int = 8000, sets
     app = create_app(spec, model, hosts=hosts, budget=budget)
     sock = listen(host, port)
     url = url_of(sock, host)
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", server_header=False, http=_protocol_class(budget.headers),
-                            timeout_graceful_shutdown=GRACE)  # type: ignore[arg-type]  # a float works; the stub says int
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        server_header=False,
+        http=_protocol_class(budget.headers),
+        timeout_graceful_shutdown=GRACE,
+    )  # type: ignore[arg-type]  # a float works; the stub says int
     server = _server_class(uvicorn.Server)(config, app)
     # uvicorn shuts down on the first Ctrl-C or SIGTERM, then raises the signal again for the handler it found:
     # Ctrl-C's is KeyboardInterrupt, and SIGTERM's is made the same here (from before the address is printed: a

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ...errors import Problem, SpecError, labelled
 from ...files import write_text
@@ -31,8 +32,13 @@ def version_of(text: str) -> str:
 
 def problem_json(problem: Problem) -> dict[str, Any]:
     """A problem for the page: where (line, column, field) and the message exactly as the CLI prints it."""
-    return {"line": problem.line, "column": problem.column, "path": problem.field_path, "summary": problem.message,
-            "message": str(problem)}
+    return {
+        "line": problem.line,
+        "column": problem.column,
+        "path": problem.field_path,
+        "summary": problem.message,
+        "message": str(problem),
+    }
 
 
 class SpecView:
@@ -55,8 +61,15 @@ class SpecView:
             raise SpecError(problems)
 
     def session(self) -> dict[str, Any]:
-        return {"name": self.name, "file": self.path.name, "format": self.format, "text": self.text, "version": version_of(self.text),
-                "sets": self.sets, "read_only": self.read_only}
+        return {
+            "name": self.name,
+            "file": self.path.name,
+            "format": self.format,
+            "text": self.text,
+            "version": version_of(self.text),
+            "sets": self.sets,
+            "read_only": self.read_only,
+        }
 
     def check(self, text: str, sets: list[str]) -> dict[str, Any]:
         """Shapes table, diagram and warnings of edited text, or its problems; the variables it declares either way."""
@@ -78,7 +91,9 @@ class SpecView:
         except (OSError, UnicodeDecodeError):
             on_disk = None
         if on_disk is not None and version_of(on_disk) != version:
-            raise Refused(409, f"not saved: {self.name} changed on disk since the page loaded it; reload the page to see it")
+            raise Refused(
+                409, f"not saved: {self.name} changed on disk since the page loaded it; reload the page to see it"
+            )
         write_text(self.path, text, force=True)
         self.text = text
         return version_of(text)
@@ -104,6 +119,10 @@ def check_text(name: str, fmt: str, text: str, sets: list[str]) -> dict[str, Any
         graph, report = checked(validate(source, overrides))
     except SpecError as exc:
         return {"ok": False, "problems": [problem_json(p) for p in exc.problems], "variables": variables}
-    return {"ok": True, "variables": variables, "table": shapes_table(report).to_json(),
-            "warnings": [problem_json(p) for p in labelled(report.warnings, "warning")],
-            "diagram": diagram(graph, report, format="html")}
+    return {
+        "ok": True,
+        "variables": variables,
+        "table": shapes_table(report).to_json(),
+        "warnings": [problem_json(p) for p in labelled(report.warnings, "warning")],
+        "diagram": diagram(graph, report, format="html"),
+    }

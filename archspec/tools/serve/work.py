@@ -35,8 +35,9 @@ import threading
 import time
 import types
 import weakref
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from .limits import Refused
 
@@ -93,8 +94,12 @@ def _size(n: int) -> str:
 
 def _busy(what: str, budget: Budget) -> Refused:
     wait = math.ceil(PREEMPT_AFTER)  # by then a long job can be stopped for the retry
-    return Refused(429, f"the server is busy with other {what}s ({budget.workers} at work, {budget.waiting} waiting): try again shortly",
-                   {"Retry-After": str(wait)}, retry_after_ms=wait * 1000)
+    return Refused(
+        429,
+        f"the server is busy with other {what}s ({budget.workers} at work, {budget.waiting} waiting): try again shortly",
+        {"Retry-After": str(wait)},
+        retry_after_ms=wait * 1000,
+    )
 
 
 # -- the worker process ---------------------------------------------------------------------------
@@ -163,7 +168,9 @@ def _without_main() -> Iterator[None]:
 class _Worker:
     def __init__(self, ctx: Any, budget: Budget) -> None:
         self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_serve_jobs, args=(child, budget.memory, budget.answer), daemon=True, name="archspec-serve-worker")
+        self.proc = ctx.Process(
+            target=_serve_jobs, args=(child, budget.memory, budget.answer), daemon=True, name="archspec-serve-worker"
+        )
         with _without_main():
             self.proc.start()
         child.close()
@@ -205,7 +212,9 @@ class Pool:
         self.preempted: set[_Worker] = set()
         self.stopped = False
         self._ctx: Any = None
-        weakref.finalize(self, _kill_all, self.all)  # a pool dropped without stop() (tests' apps) takes its workers with it
+        weakref.finalize(
+            self, _kill_all, self.all
+        )  # a pool dropped without stop() (tests' apps) takes its workers with it
 
     async def run(self, fn: Callable[..., Any], *args: Any) -> bytes:
         """`fn(*args)`'s answer as JSON bytes, computed in a worker within the budget; else a Refused."""
@@ -293,7 +302,9 @@ class Pool:
         self.dead = [w for w in self.dead if w.proc.exitcode is None]
         if self._ctx is None:
             self._ctx = await asyncio.to_thread(_context)
-        worker = await asyncio.to_thread(_Worker, self._ctx, self.budget)  # the first one waits for the fork server to import
+        worker = await asyncio.to_thread(
+            _Worker, self._ctx, self.budget
+        )  # the first one waits for the fork server to import
         self.all.add(worker)
         if self.stopped:
             self._discard(worker)
@@ -317,7 +328,7 @@ class Pool:
             worker.conn.send((fn, args))
             await asyncio.wait_for(ready, self.budget.seconds)
             out, rss = worker.conn.recv()
-        except asyncio.TimeoutError:
+        except TimeoutError:
             out = ("time",)
         except (EOFError, OSError):
             out = ("preempted",) if worker in self.preempted else ("died",)
@@ -339,22 +350,37 @@ class Pool:
         if kind == "preempted":
             self.preempted.discard(worker)
             wait = max(1, math.ceil(self.budget.seconds / 2))
-            raise Refused(429, f"stopped after {time.monotonic() - started:.1f} s to serve a newer request (every worker was busy); "
-                          "try again shortly", {"Retry-After": str(wait)}, retry_after_ms=wait * 1000)
+            raise Refused(
+                429,
+                f"stopped after {time.monotonic() - started:.1f} s to serve a newer request (every worker was busy); "
+                "try again shortly",
+                {"Retry-After": str(wait)},
+                retry_after_ms=wait * 1000,
+            )
         if kind == "time":
-            raise OverBudget(f"stopped after {self.budget.seconds:g} s, the server's time budget for a {self.what}", {"seconds": self.budget.seconds})
+            raise OverBudget(
+                f"stopped after {self.budget.seconds:g} s, the server's time budget for a {self.what}",
+                {"seconds": self.budget.seconds},
+            )
         if kind == "answer":
-            raise OverBudget(f"the answer would be {_size(out[1])}, over the server's budget of {_size(self.budget.answer)}",
-                             {"answer": self.budget.answer})
+            raise OverBudget(
+                f"the answer would be {_size(out[1])}, over the server's budget of {_size(self.budget.answer)}",
+                {"answer": self.budget.answer},
+            )
         if kind == "memory":
-            raise OverBudget(f"the {self.what} needed more than {_size(self.budget.memory)}, the server's memory budget",
-                             {"memory": self.budget.memory})
+            raise OverBudget(
+                f"the {self.what} needed more than {_size(self.budget.memory)}, the server's memory budget",
+                {"memory": self.budget.memory},
+            )
         if kind == "died":
             worker.reap(0.2)  # its pipe closed as it ended: the status follows within moments (a rare path)
             code = worker.proc.exitcode
             killed = code == -9  # not by this server (it would know): the system's out-of-memory killer, most likely
-            raise OverBudget(f"the {self.what}'s process ended unexpectedly ({'signal ' + str(-code) if code and code < 0 else 'exit status ' + str(code)})"
-                             + ("; the system may have run out of memory" if killed else ""), {"memory": self.budget.memory})
+            raise OverBudget(
+                f"the {self.what}'s process ended unexpectedly ({'signal ' + str(-code) if code and code < 0 else 'exit status ' + str(code)})"
+                + ("; the system may have run out of memory" if killed else ""),
+                {"memory": self.budget.memory},
+            )
         if kind == "refused":
             raise Refused(out[1], out[2], **out[3])
         log.error("internal error in a %s (%.1f s):\n%s", self.what, time.monotonic() - started, out[2])
@@ -414,10 +440,14 @@ class Lane:
             raise _busy(self.what + " request", self.budget) from None
         self.pending.add(future)
         try:
-            return await asyncio.wait_for(future, self.budget.seconds)  # on timeout the future is cancelled: its result is dropped
-        except asyncio.TimeoutError:
-            raise OverBudget(f"no answer after {self.budget.seconds:g} s, the server's time budget for a {self.what} request",
-                             {"seconds": self.budget.seconds}) from None
+            return await asyncio.wait_for(
+                future, self.budget.seconds
+            )  # on timeout the future is cancelled: its result is dropped
+        except TimeoutError:
+            raise OverBudget(
+                f"no answer after {self.budget.seconds:g} s, the server's time budget for a {self.what} request",
+                {"seconds": self.budget.seconds},
+            ) from None
         finally:
             self.pending.discard(future)
 

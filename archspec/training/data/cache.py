@@ -74,12 +74,20 @@ def place(shape: tuple[int, ...], what: str) -> Placement:
         return Placement("memory", nbytes)
     folder = tempfile.gettempdir()
     free = free_disk(folder)
-    need = (f"{what} need {gb(nbytes)} once prepared, more than the cache may take in memory "
-            f"({MEMORY_SHARE:.0%} of the {gb(available_memory() or 0)} available)")
+    need = (
+        f"{what} need {gb(nbytes)} once prepared, more than the cache may take in memory "
+        f"({MEMORY_SHARE:.0%} of the {gb(available_memory() or 0)} available)"
+    )
     if nbytes <= free * 0.9:
-        return Placement("disk", nbytes, f"{need}: caching them on disk in {folder} ({gb(free)} free; TMPDIR picks the folder)")
-    return Placement("none", nbytes, f"{need}, and {folder} has {gb(free)} free: preparing them again every epoch, "
-                                     "as slowly as the first (set TMPDIR to a disk with room to cache them there)")
+        return Placement(
+            "disk", nbytes, f"{need}: caching them on disk in {folder} ({gb(free)} free; TMPDIR picks the folder)"
+        )
+    return Placement(
+        "none",
+        nbytes,
+        f"{need}, and {folder} has {gb(free)} free: preparing them again every epoch, "
+        "as slowly as the first (set TMPDIR to a disk with room to cache them there)",
+    )
 
 
 def disk_array(shape: tuple[int, ...]) -> np.ndarray:

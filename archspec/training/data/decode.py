@@ -34,8 +34,16 @@ phone photo passes; a few bytes that declare 20000 x 20000 (1.6 GB as RGBA) do n
 HEAD_BYTES = 64 * 1024
 """Bytes read first from a file to learn its header; a JPEG whose frame header lies further is read on, in steps."""
 
-ORIENTATIONS = {1: (False, False, False), 2: (False, True, False), 3: (False, True, True), 4: (False, False, True),
-                5: (True, False, False), 6: (True, True, False), 7: (True, True, True), 8: (True, False, True)}
+ORIENTATIONS = {
+    1: (False, False, False),
+    2: (False, True, False),
+    3: (False, True, True),
+    4: (False, False, True),
+    5: (True, False, False),
+    6: (True, True, False),
+    7: (True, True, True),
+    8: (True, False, True),
+}
 """EXIF orientation -> (transpose, flip left-right, flip upside down), in that order: how stored pixels become upright."""
 
 
@@ -65,8 +73,13 @@ def pixel_limit() -> int:
     except ValueError:
         value = 0
     if value < 1:
-        raise SpecError(Problem(f"must be a whole number of pixels, got {os.environ[PIXELS_VARIABLE]!r}", file=PIXELS_VARIABLE,
-                                hint=f"e.g. {PIXELS_VARIABLE}=100000000 (the default is {DEFAULT_PIXELS:,})"))
+        raise SpecError(
+            Problem(
+                f"must be a whole number of pixels, got {os.environ[PIXELS_VARIABLE]!r}",
+                file=PIXELS_VARIABLE,
+                hint=f"e.g. {PIXELS_VARIABLE}=100000000 (the default is {DEFAULT_PIXELS:,})",
+            )
+        )
     return value
 
 
@@ -88,7 +101,11 @@ def _format(head: bytes) -> str | None:
 def _size(kind: str, data: bytes) -> tuple[int, ...] | None:
     """(width, height, EXIF orientation[, frames]) the header declares; None when `data` ends before the size (or has none)."""
     if kind == "png":
-        return (int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big"), 1) if len(data) >= 24 and data[12:16] == b"IHDR" else None
+        return (
+            (int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big"), 1)
+            if len(data) >= 24 and data[12:16] == b"IHDR"
+            else None
+        )
     if kind == "gif":
         return _gif_size(data)
     if kind == "bmp":
@@ -96,7 +113,11 @@ def _size(kind: str, data: bytes) -> tuple[int, ...] | None:
             return int.from_bytes(data[18:20], "little"), int.from_bytes(data[20:22], "little"), 1
         if len(data) < 26:
             return None
-        return (abs(int.from_bytes(data[18:22], "little", signed=True)), abs(int.from_bytes(data[22:26], "little", signed=True)), 1)
+        return (
+            abs(int.from_bytes(data[18:22], "little", signed=True)),
+            abs(int.from_bytes(data[22:26], "little", signed=True)),
+            1,
+        )
     if kind == "webp":
         return _webp_size(data)
     return _jpeg_size(data)
@@ -106,8 +127,8 @@ def _webp_size(data: bytes) -> tuple[int, int, int] | None:
     """The largest size any of a WebP's headers declares (the canvas of VP8X, a lossy or lossless bitstream's own)."""
     sizes, i = [], 12
     while i + 8 <= len(data):
-        fourcc, length = data[i:i + 4], int.from_bytes(data[i + 4:i + 8], "little")
-        body = data[i + 8:i + 8 + 30]
+        fourcc, length = data[i : i + 4], int.from_bytes(data[i + 4 : i + 8], "little")
+        body = data[i + 8 : i + 8 + 30]
         if fourcc == b"VP8X" and len(body) >= 10:
             sizes.append((1 + int.from_bytes(body[4:7], "little"), 1 + int.from_bytes(body[7:10], "little")))
         elif fourcc == b"VP8L" and len(body) >= 5 and body[0] == 0x2F:
@@ -138,8 +159,8 @@ def _gif_size(data: bytes) -> tuple[int, int, int, int] | None:
             i += 2
         elif block == 0x2C and i + 10 <= len(data):  # a frame: its size, a local colour table, a code size, sub-blocks
             frames += 1
-            width = max(width, int.from_bytes(data[i + 5:i + 7], "little"))
-            height = max(height, int.from_bytes(data[i + 7:i + 9], "little"))
+            width = max(width, int.from_bytes(data[i + 5 : i + 7], "little"))
+            height = max(height, int.from_bytes(data[i + 7 : i + 9], "little"))
             packed = data[i + 9]
             i += 10 + (3 << ((packed & 7) + 1) if packed & 0x80 else 0) + 1
         else:
@@ -171,13 +192,13 @@ def _jpeg_size(data: bytes) -> tuple[int, int, int] | None:
             return None
         if marker in (0xD9, 0xDA) or i + 2 > len(data):  # the image's end or its data, before any frame header
             return None
-        length = int.from_bytes(data[i:i + 2], "big")
+        length = int.from_bytes(data[i : i + 2], "big")
         if marker in _SOF:
             if i + 7 > len(data):
                 return None
-            return int.from_bytes(data[i + 5:i + 7], "big"), int.from_bytes(data[i + 3:i + 5], "big"), orientation
-        if marker == 0xE1 and data[i + 2:i + 8] == b"Exif\x00\x00":
-            orientation = _exif_orientation(data[i + 8:i + length]) or orientation
+            return int.from_bytes(data[i + 5 : i + 7], "big"), int.from_bytes(data[i + 3 : i + 5], "big"), orientation
+        if marker == 0xE1 and data[i + 2 : i + 8] == b"Exif\x00\x00":
+            orientation = _exif_orientation(data[i + 8 : i + length]) or orientation
         if length < 2:
             return None
         i += length
@@ -189,9 +210,9 @@ def _exif_orientation(tiff: bytes) -> int | None:
     if order is None or len(tiff) < 8:
         return None
     at = int.from_bytes(tiff[4:8], order)  # type: ignore[arg-type]
-    count = int.from_bytes(tiff[at:at + 2], order) if at + 2 <= len(tiff) else 0  # type: ignore[arg-type]
+    count = int.from_bytes(tiff[at : at + 2], order) if at + 2 <= len(tiff) else 0  # type: ignore[arg-type]
     for k in range(count):
-        entry = tiff[at + 2 + 12 * k: at + 14 + 12 * k]
+        entry = tiff[at + 2 + 12 * k : at + 14 + 12 * k]
         if len(entry) == 12 and int.from_bytes(entry[:2], order) == 0x0112:  # type: ignore[arg-type]
             value = int.from_bytes(entry[8:10], order)  # type: ignore[arg-type]
             return value if value in ORIENTATIONS else None
@@ -203,13 +224,20 @@ def header(data: bytes, name: str, *, more: Any = None) -> Header:
     format read here (whatever its name says), one whose size cannot be read. `more` (size -> bytes) reads further
     into a file when its header lies past `data`."""
     if not data:
-        raise SpecError(Problem("the file is empty (0 bytes)", file=name, hint=f"an image folder and predict take {FORMATS} files"))
+        raise SpecError(
+            Problem("the file is empty (0 bytes)", file=name, hint=f"an image folder and predict take {FORMATS} files")
+        )
     kind = _format(data[:16])
     if kind is None:
         text = data[:12].isascii() and data[:12].decode("ascii").isprintable()
         start = repr(data[:12].decode("ascii")) if text else data[:8].hex(" ")
-        raise SpecError(Problem(f"not an image: the file starts with {start}, which is none of {FORMATS}", file=name,
-                                hint="a file's name does not make it an image; convert it, or move it out of the data"))
+        raise SpecError(
+            Problem(
+                f"not an image: the file starts with {start}, which is none of {FORMATS}",
+                file=name,
+                hint="a file's name does not make it an image; convert it, or move it out of the data",
+            )
+        )
     size = _size(kind, data)
     while size is None and more is not None:
         bigger = more(len(data) * 4)
@@ -217,9 +245,15 @@ def header(data: bytes, name: str, *, more: Any = None) -> Header:
             break
         data, size = bigger, _size(kind, bigger)
     if size is None or size[0] < 1 or size[1] < 1:
-        raise SpecError(Problem(f"the {kind.upper()} header does not say the image's size" if size is None else
-                                f"the {kind.upper()} header declares an empty image ({size[0]}x{size[1]})", file=name,
-                                hint="the file is cut short or damaged; an image whose size cannot be read is not decoded"))
+        raise SpecError(
+            Problem(
+                f"the {kind.upper()} header does not say the image's size"
+                if size is None
+                else f"the {kind.upper()} header declares an empty image ({size[0]}x{size[1]})",
+                file=name,
+                hint="the file is cut short or damaged; an image whose size cannot be read is not decoded",
+            )
+        )
     return Header(kind, *size)
 
 
@@ -228,8 +262,13 @@ def check(head: Header, name: str, max_pixels: int | None = None) -> Header:
     limit = pixel_limit() if max_pixels is None else max_pixels
     if head.width * head.height * head.frames > limit:
         frames = f" in each of {head.frames} frames" if head.frames > 1 else ""
-        raise SpecError(Problem(f"the image declares {head.width}x{head.height} pixels{frames}; the limit is {limit:,} pixels", file=name,
-                                hint=f"a larger limit: {PIXELS_VARIABLE}=N (pixels); or make the image smaller"))
+        raise SpecError(
+            Problem(
+                f"the image declares {head.width}x{head.height} pixels{frames}; the limit is {limit:,} pixels",
+                file=name,
+                hint=f"a larger limit: {PIXELS_VARIABLE}=N (pixels); or make the image smaller",
+            )
+        )
     return head
 
 
@@ -258,7 +297,9 @@ def decode(data: Any, channels: int = 0) -> Any:
     image = tf.io.decode_image(data, channels=channels, expand_animations=False)
     if channels:
         return image
-    return tf.cond(tf.shape(image)[-1] == 2, lambda: tf.io.decode_image(data, channels=4, expand_animations=False), lambda: image)
+    return tf.cond(
+        tf.shape(image)[-1] == 2, lambda: tf.io.decode_image(data, channels=4, expand_animations=False), lambda: image
+    )
 
 
 def orient(image: Any, orientation: Any) -> Any:
@@ -326,8 +367,13 @@ def decode_bytes(data: bytes, name: str, channels: int = 0, *, max_pixels: int |
     except (tf.errors.OpError, ValueError) as exc:
         reason = " ".join(str(getattr(exc, "message", exc)).split())
         reason = reason.split("}}")[-1].split("[Op:")[0].strip()[:200]  # TensorFlow's op name and device are noise here
-        raise SpecError(Problem(f"cannot decode the image ({reason})", file=name,
-                                hint=f"the file is a {head.format.upper()} image by its header, but cut short or damaged")) from None
+        raise SpecError(
+            Problem(
+                f"cannot decode the image ({reason})",
+                file=name,
+                hint=f"the file is a {head.format.upper()} image by its header, but cut short or damaged",
+            )
+        ) from None
     return upright(image, head.orientation)
 
 
@@ -349,11 +395,17 @@ def read_images(item: Any, name: str = "array") -> list[tuple[str, np.ndarray]]:
     if suffix == ".npy":
         try:
             array = np.load(path, allow_pickle=False)
-        except Exception as exc:  # noqa: BLE001 - truncated, pickled objects, a header that lies: all the file's fault
-            raise SpecError(Problem(f"cannot read as .npy ({' '.join(str(exc).split())[:200] or type(exc).__name__})", file=str(path))) from None
+        except Exception as exc:
+            raise SpecError(
+                Problem(
+                    f"cannot read as .npy ({' '.join(str(exc).split())[:200] or type(exc).__name__})", file=str(path)
+                )
+            ) from None
         if not isinstance(array, np.ndarray):  # np.load opens an .npz whatever the name says
             array.close()
-            raise SpecError(Problem("not a .npy array (an .npz archive?)", file=str(path), hint="give one array per .npy file"))
+            raise SpecError(
+                Problem("not a .npy array (an .npz archive?)", file=str(path), hint="give one array per .npy file")
+            )
         return split_images(array, str(path))
     if suffix not in IMAGE_SUFFIXES:
         raise SpecError(Problem("unsupported input", file=str(path), hint=f"give {FORMATS} images, or .npy arrays"))
@@ -368,8 +420,13 @@ def finite(array: np.ndarray, name: str, what: str = "the array") -> np.ndarray:
         if bad:
             nan = int(np.count_nonzero(np.isnan(array)))
             kinds = " and ".join(k for k, n in (("NaN", nan), ("infinite", bad - nan)) if n)
-            raise SpecError(Problem(f"{what} holds {bad:,} {kinds} value{'s' if bad > 1 else ''} (of {array.size:,})", file=name,
-                                    hint="replace or drop those examples; a network cannot learn from or answer for them"))
+            raise SpecError(
+                Problem(
+                    f"{what} holds {bad:,} {kinds} value{'s' if bad > 1 else ''} (of {array.size:,})",
+                    file=name,
+                    hint="replace or drop those examples; a network cannot learn from or answer for them",
+                )
+            )
     return array
 
 
@@ -383,4 +440,6 @@ def split_images(array: np.ndarray, name: str) -> list[tuple[str, np.ndarray]]:
     if array.ndim in (3, 4):
         batch = array if array.ndim == 4 else array[..., None]
         return [(f"{name}[{i}]", batch[i]) for i in range(len(batch))]
-    raise SpecError(Problem(f"expected an image (H, W[, C]) or images (N, H, W[, C]), got shape {array.shape}", file=name))
+    raise SpecError(
+        Problem(f"expected an image (H, W[, C]) or images (N, H, W[, C]), got shape {array.shape}", file=name)
+    )

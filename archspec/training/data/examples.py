@@ -50,10 +50,14 @@ class Examples:
     class_names: list[str] | None = None
     """A labelled image source's class names (for its one classification output)."""
 
-    def take(self, index: slice | np.ndarray, name: str | None = None) -> "Examples":
+    def take(self, index: slice | np.ndarray, name: str | None = None) -> Examples:
         inputs = {k: v.take(index) if isinstance(v, Images) else v[index] for k, v in self.inputs.items()}
         targets = {k: v[index] for k, v in self.targets.items()}
-        count = len(next(iter(targets.values()))) if targets else len(range(self.count)[index] if isinstance(index, slice) else index)
+        count = (
+            len(next(iter(targets.values())))
+            if targets
+            else len(range(self.count)[index] if isinstance(index, slice) else index)
+        )
         return replace(self, name=name or self.name, inputs=inputs, targets=targets, count=count)
 
 
@@ -67,7 +71,12 @@ def load_examples(source: Any, net: Network) -> Examples:
     ref = parse_source(text) if text is not None else None
     if ref is not None and ref.kind == "npz":
         examples = _npz(ref.target, ref.split, net)
-    elif ref is not None and ref.kind == "folder" and (Path(ref.target) / "images").is_dir() and (Path(ref.target) / "masks").is_dir():
+    elif (
+        ref is not None
+        and ref.kind == "folder"
+        and (Path(ref.target) / "images").is_dir()
+        and (Path(ref.target) / "masks").is_dir()
+    ):
         examples = _masks_folder(Path(ref.target), net)
     else:
         return _labelled(load(source), net)
@@ -83,15 +92,29 @@ def _labelled(images: Images, net: Network) -> Examples:
     outputs = list(net.outputs.values())
     images_in = [k for k, shape in net.inputs.items() if len(shape) == 3]
     if len(net.inputs) != 1 or len(outputs) != 1 or outputs[0].task != "classification" or not images_in:
-        wants = ", ".join([*(f"input {k!r}" for k in net.inputs), *(f"output {k!r} ({o.task})" for k, o in net.outputs.items())])
-        raise _error(f"{images.name} gives images with class labels, but {net.name} takes {wants}",
-                     "give an .npz file with an array named after each input and output, or for segmentation a folder with "
-                     "images/ and masks/")
+        wants = ", ".join(
+            [*(f"input {k!r}" for k in net.inputs), *(f"output {k!r} ({o.task})" for k, o in net.outputs.items())]
+        )
+        raise _error(
+            f"{images.name} gives images with class labels, but {net.name} takes {wants}",
+            "give an .npz file with an array named after each input and output, or for segmentation a folder with "
+            "images/ and masks/",
+        )
     if images.x is None:  # a folder: its files in memory, beside the other arrays
-        images = from_arrays(read_files(images.files, f"the images of {images.name}"), images.y, images.name,  # type: ignore[arg-type]
-                             classes=images.classes, class_names=images.class_names)
-    return Examples(images.name, {images_in[0]: replace(images, y=None)}, {outputs[0].name: images.y}, images.count,  # type: ignore[dict-item]
-                    images.class_names)
+        images = from_arrays(
+            read_files(images.files, f"the images of {images.name}"),
+            images.y,
+            images.name,  # type: ignore[arg-type]
+            classes=images.classes,
+            class_names=images.class_names,
+        )
+    return Examples(
+        images.name,
+        {images_in[0]: replace(images, y=None)},
+        {outputs[0].name: images.y},
+        images.count,  # type: ignore[dict-item]
+        images.class_names,
+    )
 
 
 def _npz(target: str, split: str | None, net: Network) -> Examples:
@@ -125,11 +148,22 @@ def _from_arrays(arrays: dict[str, np.ndarray], name: str, net: Network, *, outp
             array = arrays.get(stand_in[role])  # type: ignore[arg-type]
         if array is None:
             near = closest(key, arrays)
-            problems.append(Problem(f"no array named {key!r} for the network's {role} {key!r}", file=name,
-                                    hint=(f"did you mean {near!r}? " if near else "") + f"arrays in the file: {', '.join(sorted(arrays)) or 'none'}"))
+            problems.append(
+                Problem(
+                    f"no array named {key!r} for the network's {role} {key!r}",
+                    file=name,
+                    hint=(f"did you mean {near!r}? " if near else "")
+                    + f"arrays in the file: {', '.join(sorted(arrays)) or 'none'}",
+                )
+            )
             continue
         if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
-            problems.append(Problem(f"array {key!r} holds {'Python objects' if array.dtype == object else array.dtype}, not numbers", file=name))
+            problems.append(
+                Problem(
+                    f"array {key!r} holds {'Python objects' if array.dtype == object else array.dtype}, not numbers",
+                    file=name,
+                )
+            )
             continue
         try:
             found[key] = finite(array, name, f"array {key!r}")
@@ -151,8 +185,10 @@ def _input(array: np.ndarray, key: str, shape: tuple[int, ...], name: str) -> Im
     if len(shape) == 3:
         return replace(from_arrays(array, np.zeros(len(array), np.int64), f"{name}: {key}"), y=None, label_max=-1)
     if array.ndim != 2 or array.shape[1] != shape[0] or not np.issubdtype(array.dtype, np.number):
-        raise _error(f"input {key!r} takes vectors of {shape[0]} numbers (N, {shape[0]}); array {key!r} has shape {tuple(array.shape)}",
-                     file=name)
+        raise _error(
+            f"input {key!r} takes vectors of {shape[0]} numbers (N, {shape[0]}); array {key!r} has shape {tuple(array.shape)}",
+            file=name,
+        )
     return array.astype(np.float32)
 
 
@@ -161,19 +197,28 @@ def _masks_folder(folder: Path, net: Network) -> Examples:
     images_in = [k for k, shape in net.inputs.items() if len(shape) == 3]
     seg = [o for o in net.outputs.values() if o.task == "segmentation"]
     if len(net.inputs) != 1 or not images_in or len(net.outputs) != 1 or not seg:
-        raise _error(f"{folder}: images with masks are data for one image input and one segmentation output", file=str(folder))
+        raise _error(
+            f"{folder}: images with masks are data for one image input and one segmentation output", file=str(folder)
+        )
     files = sorted(Path(p) for p in image_files(folder / "images")[0])  # hidden files (._photo.png) are no images
     if not files:
         raise _error("no images found", "supported: " + " ".join(IMAGE_SUFFIXES), file=str(folder / "images"))
     masks = [folder / "masks" / p.relative_to(folder / "images") for p in files]
     missing = [str(m) for m in masks if not m.is_file()]
     if missing:
-        raise _error(f"{len(missing)} image(s) have no mask of the same name in {folder / 'masks'}, e.g. {missing[0]}", file=str(folder))
+        raise _error(
+            f"{len(missing)} image(s) have no mask of the same name in {folder / 'masks'}, e.g. {missing[0]}",
+            file=str(folder),
+        )
     y = read_files([str(m) for m in masks], "the masks")
     if y.shape[-1] != 1:
         raise _error("masks are one-channel images (a class number per pixel) of one size", file=str(folder / "masks"))
-    images = from_arrays(read_files([str(p) for p in files], "the images"), np.zeros(len(files), np.int64), str(folder / "images"))
-    return Examples(str(folder), {images_in[0]: replace(images, y=None, label_max=-1)}, {seg[0].name: y[..., 0]}, len(files))
+    images = from_arrays(
+        read_files([str(p) for p in files], "the images"), np.zeros(len(files), np.int64), str(folder / "images")
+    )
+    return Examples(
+        str(folder), {images_in[0]: replace(images, y=None, label_max=-1)}, {seg[0].name: y[..., 0]}, len(files)
+    )
 
 
 def fit_scales(net: Network, examples: Examples) -> Network:
@@ -198,11 +243,15 @@ def split_examples(examples: Examples, fraction: float, seed: int) -> tuple[Exam
     """Hold out `fraction` of the examples for validation, picked by a shuffle seeded with `seed`."""
     n_val = int(round(examples.count * fraction))
     if n_val < 1 or n_val >= examples.count:
-        raise _error(f"validation_split {fraction} of {examples.count} examples leaves {examples.count - n_val} for training and {n_val} for validation",
-                     "use a larger data set or another fraction")
+        raise _error(
+            f"validation_split {fraction} of {examples.count} examples leaves {examples.count - n_val} for training and {n_val} for validation",
+            "use a larger data set or another fraction",
+        )
     order = np.random.default_rng(seed).permutation(examples.count)
-    return (examples.take(np.sort(order[n_val:]), name=f"{examples.name} (all but {n_val})"),
-            examples.take(np.sort(order[:n_val]), name=f"{examples.name} ({n_val} held out by validation_split)"))
+    return (
+        examples.take(np.sort(order[n_val:]), name=f"{examples.name} (all but {n_val})"),
+        examples.take(np.sort(order[:n_val]), name=f"{examples.name} ({n_val} held out by validation_split)"),
+    )
 
 
 @dataclass(frozen=True)
@@ -230,7 +279,9 @@ class Prepared:
         """The plans as one line, each input's named when there are several."""
         if len(self.plans) == 1 and not self.vectors:
             return next(iter(self.plans.values())).describe()
-        return "; ".join([*(f"{k}: {p.describe()}" for k, p in self.plans.items()), *(f"{k}: vectors" for k in self.vectors)])
+        return "; ".join(
+            [*(f"{k}: {p.describe()}" for k, p in self.plans.items()), *(f"{k}: vectors" for k in self.vectors)]
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {k: p.to_json() for k, p in self.plans.items()}
@@ -243,7 +294,9 @@ def prepare(examples: Examples, net: Network, cfg: Any, *, role: str = "training
     for key, value in examples.inputs.items():
         try:
             if isinstance(value, Images):
-                plans[key] = plan(value, net.inputs[key], None, cfg, role=f"{role} (input {key})" if len(net.inputs) > 1 else role)  # type: ignore[arg-type]
+                plans[key] = plan(
+                    value, net.inputs[key], None, cfg, role=f"{role} (input {key})" if len(net.inputs) > 1 else role
+                )  # type: ignore[arg-type]
             else:
                 vectors[key] = value
         except SpecError as exc:

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+
 class InputMeter:
     """The seconds waited and images handed over so far, and every stage's working time, as batches are handed over."""
 
@@ -95,7 +96,7 @@ class InputMeter:
     def rates(self, before: tuple[float, int, int], after: tuple[float, int, int], seconds: float) -> dict[str, float]:
         """The figures of the training loop between two marks, `seconds` apart."""
         with self._lock:
-            batches = self.intervals[before[2]:after[2]]
+            batches = self.intervals[before[2] : after[2]]
         images, waited = after[1] - before[1], after[0] - before[0]
         busy = _union(np.concatenate(batches)) if batches else 0.0
         return {

@@ -22,14 +22,15 @@ takes after the plan's values, so augmenting the cached values is augmenting the
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
+from ...spec.training import Augment
 from . import cache
 from .decode import decode, orient, promote
 from .meter import InputMeter
-from ...spec.training import Augment
 from .plan import Plan
 from .sources import Images, file_names
 
@@ -51,8 +52,16 @@ def augment(x: Any, seed: Any, aug: Any, fill: Any = 0.0) -> Any:
     seeds = tf.random.experimental.stateless_split(seed, 4)
     batch, channels = tf.shape(x)[0], x.shape[-1]
     no = tf.zeros([batch], tf.bool)
-    across = tf.reshape(tf.random.stateless_uniform([batch, 1, 1, 1], seeds[0]) < 0.5, [batch]) if aug.flip in ("horizontal", "both") else no
-    down = tf.reshape(tf.random.stateless_uniform([batch, 1, 1, 1], seeds[1]) < 0.5, [batch]) if aug.flip in ("vertical", "both") else no
+    across = (
+        tf.reshape(tf.random.stateless_uniform([batch, 1, 1, 1], seeds[0]) < 0.5, [batch])
+        if aug.flip in ("horizontal", "both")
+        else no
+    )
+    down = (
+        tf.reshape(tf.random.stateless_uniform([batch, 1, 1, 1], seeds[1]) < 0.5, [batch])
+        if aug.flip in ("vertical", "both")
+        else no
+    )
     dy = dx = tf.zeros([batch], tf.int32)
     if aug.translate:
         h, w = tf.cast(tf.shape(x)[1], tf.float32), tf.cast(tf.shape(x)[2], tf.float32)
@@ -118,7 +127,11 @@ def calibration_size(count: int, batch_size: int, batches: int) -> int:
 def calibration_order(count: int, batch_size: int, batches: int, seed: int) -> np.ndarray:
     """Example indices for ``calibration_size``, drawn without repeats by a shuffle keyed by the seed: the same run
     recalibrates on the same images."""
-    return np.random.default_rng([seed, CALIBRATION_KEY]).permutation(count)[:calibration_size(count, batch_size, batches)].astype(np.int64)
+    return (
+        np.random.default_rng([seed, CALIBRATION_KEY])
+        .permutation(count)[: calibration_size(count, batch_size, batches)]
+        .astype(np.int64)
+    )
 
 
 def _prepare_file(images: Images, p: Plan) -> Callable[[Any], Any]:
@@ -161,8 +174,18 @@ class TrainingInput:
     first epoch. Where the cache goes (``cache.place``) is decided here; `log` says so when it is not
     memory, and what the first epoch does."""
 
-    def __init__(self, images: Images, p: Plan, *, batch_size: int, seed: int, aug: Any, drop_remainder: bool = False,
-                 deterministic: bool = True, log: Log | None = None) -> None:
+    def __init__(
+        self,
+        images: Images,
+        p: Plan,
+        *,
+        batch_size: int,
+        seed: int,
+        aug: Any,
+        drop_remainder: bool = False,
+        deterministic: bool = True,
+        log: Log | None = None,
+    ) -> None:
         self.images, self.plan, self.batch_size, self.seed, self.aug = images, p, batch_size, seed, aug
         self.drop_remainder, self.deterministic, self.log = drop_remainder, deterministic, log or (lambda _text: None)
         self.meter = InputMeter()
@@ -231,10 +254,13 @@ class TrainingInput:
         timed = self.meter.timed
 
         def order(e: Any) -> Any:
-            return tf.data.Dataset.from_tensor_slices(tf.random.experimental.stateless_shuffle(tf.range(n, dtype=tf.int64), seed=tf.stack([base, e])))
+            return tf.data.Dataset.from_tensor_slices(
+                tf.random.experimental.stateless_shuffle(tf.range(n, dtype=tf.int64), seed=tf.stack([base, e]))
+            )
 
         def finish(e: Any, step: Any, idx: Any, x: Any, intervals: Any) -> Any:
             """A batch of prepared images augmented with its key, and one-hot labels; its stages' times, this one's last."""
+
             def make(x: Any, idx: Any) -> Any:
                 return augment(x, tf.stack([base + 7919 * (e + 1), step]), self.aug, fill), tf.gather(labels, idx)
 
@@ -243,6 +269,7 @@ class TrainingInput:
 
         def from_cache(first: int) -> Any:
             """Epochs first..epochs-1 gathered from the cache, in one parallel map across them (no pause between)."""
+
             def index_batches(e: Any) -> Any:
                 batches = order(e).batch(self.batch_size, drop_remainder=self.drop_remainder).enumerate()
                 return batches.map(plain(lambda step, idx: (e, step, idx)))
@@ -278,8 +305,10 @@ class TrainingInput:
             ds = from_cache(first_epoch)
         else:
             where = "in memory" if self.placement.where == "memory" else "on disk"
-            self.log(f"input: epoch {first_epoch + 1} prepares the {n:,} training images and caches them {where} "
-                     f"({cache.gb(self.placement.nbytes)}) for the epochs after it")
+            self.log(
+                f"input: epoch {first_epoch + 1} prepares the {n:,} training images and caches them {where} "
+                f"({cache.gb(self.placement.nbytes)}) for the epochs after it"
+            )
             # concatenate: the later epochs start gathering only once the first has put every image
             ds = from_source(tf.constant(first_epoch, tf.int64)).concatenate(from_cache(first_epoch + 1))
         ds = ds.map(plain(finish), **parallel)
@@ -290,16 +319,33 @@ class TrainingInput:
         `batches`, at most one pass, in an order fixed by the seed. From the cache once the first epoch filled it."""
         import tensorflow as tf
 
-        fetch = self._cache()[1] if self.placement.where != "none" and self.filled() else prepared(self.images, self.plan)
+        fetch = (
+            self._cache()[1] if self.placement.where != "none" and self.filled() else prepared(self.images, self.plan)
+        )
         order = calibration_order(self.images.count, self.batch_size, batches, self.seed)
         ds = tf.data.Dataset.from_tensor_slices(order).batch(self.batch_size)
-        return ds.map(plain(fetch), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(1).with_options(_options())
+        return (
+            ds.map(plain(fetch), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+            .prefetch(1)
+            .with_options(_options())
+        )
 
 
-def train_dataset(images: Images, p: Plan, *, batch_size: int, seed: int, first_epoch: int, epochs: int, aug: Any,
-                  drop_remainder: bool = False) -> Any:
+def train_dataset(
+    images: Images,
+    p: Plan,
+    *,
+    batch_size: int,
+    seed: int,
+    first_epoch: int,
+    epochs: int,
+    aug: Any,
+    drop_remainder: bool = False,
+) -> Any:
     """Batches for epochs first_epoch..epochs-1, (x, one-hot y), from a `TrainingInput` of their own."""
-    return TrainingInput(images, p, batch_size=batch_size, seed=seed, aug=aug, drop_remainder=drop_remainder).dataset(first_epoch, epochs)
+    return TrainingInput(images, p, batch_size=batch_size, seed=seed, aug=aug, drop_remainder=drop_remainder).dataset(
+        first_epoch, epochs
+    )
 
 
 def eval_dataset(images: Images, p: Plan, *, batch_size: int) -> Any:
@@ -308,7 +354,10 @@ def eval_dataset(images: Images, p: Plan, *, batch_size: int) -> Any:
 
     prepare = prepared(images, p)
     ds = tf.data.Dataset.range(images.count).batch(batch_size)
-    ds = ds.map(plain(lambda idx: (prepare(idx), tf.one_hot(tf.gather(images.y, idx), p.classes))), num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.map(
+        plain(lambda idx: (prepare(idx), tf.one_hot(tf.gather(images.y, idx), p.classes))),
+        num_parallel_calls=tf.data.AUTOTUNE,
+    )
     nbytes = images.count * math.prod(p.input_shape) * 4
     if nbytes <= CACHE_BYTES and cache.fits_in_memory(nbytes):
         ds = ds.cache()
@@ -340,9 +389,26 @@ class ExamplesInput:
 
     meter = None
 
-    def __init__(self, data: Any, net: Any, *, batch_size: int, seed: int, aug: Any, drop_remainder: bool = False,
-                 deterministic: bool = True, log: Log | None = None) -> None:
-        self.data, self.net, self.batch_size, self.seed, self.aug, self.drop_remainder = data, net, batch_size, seed, aug, drop_remainder
+    def __init__(
+        self,
+        data: Any,
+        net: Any,
+        *,
+        batch_size: int,
+        seed: int,
+        aug: Any,
+        drop_remainder: bool = False,
+        deterministic: bool = True,
+        log: Log | None = None,
+    ) -> None:
+        self.data, self.net, self.batch_size, self.seed, self.aug, self.drop_remainder = (
+            data,
+            net,
+            batch_size,
+            seed,
+            aug,
+            drop_remainder,
+        )
 
     def dataset(self, first_epoch: int, epochs: int) -> Any:
         """Batches for epochs first_epoch..epochs-1, in the order `TrainingInput` takes them."""
@@ -353,8 +419,14 @@ class ExamplesInput:
         def fetch(key: Any, idx: Any) -> Any:
             return _structure(self.net, {k: step(idx, key, self.aug) for k, step in steps.items()})
 
-        ds = _epochs(self.data.count, batch_size=self.batch_size, seed=self.seed, first_epoch=first_epoch, epochs=epochs,
-                     drop_remainder=self.drop_remainder)
+        ds = _epochs(
+            self.data.count,
+            batch_size=self.batch_size,
+            seed=self.seed,
+            first_epoch=first_epoch,
+            epochs=epochs,
+            drop_remainder=self.drop_remainder,
+        )
         ds = ds.map(plain(fetch), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(tf.data.AUTOTUNE)
         return ds.with_options(_options())
 
@@ -365,8 +437,11 @@ class ExamplesInput:
         steps, off = _steps(self.data, self.net), Augment()
         order = calibration_order(self.data.count, self.batch_size, batches, self.seed)
         ds = tf.data.Dataset.from_tensor_slices(order).batch(self.batch_size)
-        ds = ds.map(plain(lambda idx: _structure(self.net, {k: step(idx, None, off) for k, step in steps.items()})[0]),
-                    num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        ds = ds.map(
+            plain(lambda idx: _structure(self.net, {k: step(idx, None, off) for k, step in steps.items()})[0]),
+            num_parallel_calls=tf.data.AUTOTUNE,
+            deterministic=True,
+        )
         return ds.prefetch(1).with_options(_options())
 
 
@@ -377,8 +452,10 @@ def examples_eval_dataset(data: Any, net: Any, *, batch_size: int) -> Any:
     steps = _steps(data, net)
     off = Augment()  # none
     ds = tf.data.Dataset.range(data.count).batch(batch_size)
-    ds = ds.map(plain(lambda idx: _structure(net, {k: step(idx, None, off) for k, step in steps.items()})),
-                num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.map(
+        plain(lambda idx: _structure(net, {k: step(idx, None, off) for k, step in steps.items()})),
+        num_parallel_calls=tf.data.AUTOTUNE,
+    )
     nbytes = sum(math.prod(shape) for shape in net.inputs.values()) * data.count * 4
     if nbytes <= CACHE_BYTES and cache.fits_in_memory(nbytes):
         ds = ds.cache()
@@ -392,13 +469,17 @@ def _steps(data: Any, net: Any) -> dict[str, Callable[[Any, Any, Any], Any]]:
     out: dict[str, Callable[[Any, Any, Any], Any]] = {}
     for key, p in data.plans.items():  # an image input: the plan's every step, as classic training takes them
         fill = p.values(tf.zeros([p.input_shape[2]], tf.float32))
-        out[key] = lambda idx, k, aug, prep=prepared(data.examples.inputs[key], p), fill=fill: augment(prep(idx), k, aug, fill)
+        out[key] = lambda idx, k, aug, prep=prepared(data.examples.inputs[key], p), fill=fill: augment(
+            prep(idx), k, aug, fill
+        )
     for key, vectors in data.vectors.items():
         out[key] = lambda idx, k, aug, v=tf.constant(vectors): tf.gather(v, idx)
     for key, y in data.targets.items():
         output, y = net.outputs[key], tf.constant(y)
         if output.task == "classification":
-            out[f"out:{key}"] = lambda idx, k, aug, y=y, n=output.classes: tf.one_hot(tf.gather(y, idx), n, dtype=tf.float32)
+            out[f"out:{key}"] = lambda idx, k, aug, y=y, n=output.classes: tf.one_hot(
+                tf.gather(y, idx), n, dtype=tf.float32
+            )
         elif output.task == "segmentation":
             out[f"out:{key}"] = lambda idx, k, aug, y=y: _mask_step(tf.gather(y, idx), k, aug)
         else:

@@ -26,9 +26,10 @@ own resize (it is linear and separable), which every export format converts.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from functools import lru_cache
-from typing import Any, Callable
+from functools import cache, lru_cache
+from typing import Any
 
 from ...errors import Problem, SpecError, closest, shown
 from .sources import Images
@@ -38,8 +39,12 @@ CONVERSIONS = {(1, 3): "gray_to_rgb", (3, 1): "rgb_to_gray", (4, 3): "drop_alpha
 LUMINANCE = (0.299, 0.587, 0.114)
 
 # Whether a size step brings an image of h x w to the input's H x W.
-_REACHES = {"none": lambda h, w, H, W: (h, w) == (H, W), "pad": lambda h, w, H, W: h <= H and w <= W,
-            "crop": lambda h, w, H, W: h >= H and w >= W, "resize": lambda h, w, H, W: True}
+_REACHES = {
+    "none": lambda h, w, H, W: (h, w) == (H, W),
+    "pad": lambda h, w, H, W: h <= H and w <= W,
+    "crop": lambda h, w, H, W: h >= H and w >= W,
+    "resize": lambda h, w, H, W: True,
+}
 SMALL_CONTENT = 0.25
 """Below this share of the input's area, padded images are warned about when `auto` chose the padding: the content is
 then under half the input's height or width, so the network (a pretrained one above all, whose filters expect objects
@@ -49,8 +54,14 @@ MNIST in LeNet (28x28 in 32x32: 77 %) stays quiet; 28x28 in 96x96 (8.5 %) and CI
 # Why a `fit` rule cannot bring an image size to the input's: (message, hint), by rule.
 _REFUSALS = {
     "none": ("images are {sizes} but the spec's input is {H}x{W}", "set training.data.fit to pad, resize or crop"),
-    "pad": ("images are {sizes}, larger than the spec's input {H}x{W}: padding cannot shrink them", "set training.data.fit to resize or crop"),
-    "crop": ("images are {sizes}, smaller than the spec's input {H}x{W}: cropping cannot enlarge them", "set training.data.fit to pad or resize"),
+    "pad": (
+        "images are {sizes}, larger than the spec's input {H}x{W}: padding cannot shrink them",
+        "set training.data.fit to resize or crop",
+    ),
+    "crop": (
+        "images are {sizes}, smaller than the spec's input {H}x{W}: cropping cannot enlarge them",
+        "set training.data.fit to pad or resize",
+    ),
 }
 
 
@@ -68,28 +79,35 @@ class Ops:
     repeat: Callable[..., Any]
     sum: Callable[..., Any]
     const: Callable[[Any], Any]
-    crop_or_pad: Callable[[Any, "Fit"], Any]
+    crop_or_pad: Callable[[Any, Fit], Any]
     resize: Callable[[Any, tuple[int, int]], Any]
 
 
-@lru_cache(maxsize=None)
+@cache
 def ops(kind: str = "tf") -> Ops:
     """`tf`: TensorFlow's operations, for tf.data (images of any size: the crop or pad follows each image's own);
     `keras`: keras.ops, for a model (the image size fixed, the plan's)."""
     if kind == "tf":
         import tensorflow as tf
 
-        return Ops(tf.cast, tf.repeat, tf.reduce_sum, lambda v: tf.constant(v, tf.float32),
-                   lambda x, fit: tf.image.resize_with_crop_or_pad(x, fit.target[0], fit.target[1]),
-                   lambda x, size: tf.image.resize(x, size, method="bilinear", antialias=True))
+        return Ops(
+            tf.cast,
+            tf.repeat,
+            tf.reduce_sum,
+            lambda v: tf.constant(v, tf.float32),
+            lambda x, fit: tf.image.resize_with_crop_or_pad(x, fit.target[0], fit.target[1]),
+            lambda x, size: tf.image.resize(x, size, method="bilinear", antialias=True),
+        )
     import keras
 
     K = keras.ops
 
-    def floats(x: Any) -> Any:  # TFLite pads and tiles float32 with its own kernels, uint8 only with TensorFlow's (Flex)
+    def floats(
+        x: Any,
+    ) -> Any:  # TFLite pads and tiles float32 with its own kernels, uint8 only with TensorFlow's (Flex)
         return K.cast(x, "float32")
 
-    def crop_or_pad(x: Any, fit: "Fit") -> Any:
+    def crop_or_pad(x: Any, fit: Fit) -> Any:
         (t, b), (l, r) = fit.pad
         if fit.fit == "pad":
             return K.pad(floats(x), [[0, 0]] * (len(x.shape) - 3) + [[t, b], [l, r], [0, 0]])
@@ -104,8 +122,14 @@ def ops(kind: str = "tf") -> Ops:
         y = K.transpose(K.cast(x, "float32"), (0, 3, 1, 2))  # (B, C, h, w)
         return K.transpose(K.matmul(K.matmul(rows, y), cols), (0, 2, 3, 1))
 
-    return Ops(K.cast, lambda x, n, axis: K.repeat(floats(x), n, axis=axis), lambda x, axis, keepdims: K.sum(x, axis=axis, keepdims=keepdims),
-               lambda v: K.convert_to_tensor(v, "float32"), crop_or_pad, resize)
+    return Ops(
+        K.cast,
+        lambda x, n, axis: K.repeat(floats(x), n, axis=axis),
+        lambda x, axis, keepdims: K.sum(x, axis=axis, keepdims=keepdims),
+        lambda v: K.convert_to_tensor(v, "float32"),
+        crop_or_pad,
+        resize,
+    )
 
 
 @lru_cache(maxsize=32)
@@ -150,7 +174,9 @@ class Fit:
             steps.append(self.convert.replace("_", " "))
         if self.fit == "pad":
             (t, b), (l, r) = self.pad
-            steps.append(f"zero-pad {t} px" if t == b == l == r else f"zero-pad {t},{b},{l},{r} px (top,bottom,left,right)")
+            steps.append(
+                f"zero-pad {t} px" if t == b == l == r else f"zero-pad {t},{b},{l},{r} px (top,bottom,left,right)"
+            )
         elif self.fit != "none":
             steps.append({"resize": "resize", "crop": "centre-crop"}[self.fit])
         if len(steps) > 1:
@@ -158,8 +184,13 @@ class Fit:
         return " -> ".join(steps)
 
     def to_json(self) -> dict[str, Any]:
-        return {"shape": list(self.source), "images": self.count, "channels": self.convert, "fit": self.fit,
-                "pad": [list(side) for side in self.pad]}
+        return {
+            "shape": list(self.source),
+            "images": self.count,
+            "channels": self.convert,
+            "fit": self.fit,
+            "pad": [list(side) for side in self.pad],
+        }
 
     def apply(self, x: Any, on: Ops | None = None) -> Any:
         """An image (h, w, c) or a batch (B, h, w, c) of this size -> float32 at the input's size, pixel values kept.
@@ -207,18 +238,28 @@ class Plan:
             parts = ["; ".join(f"{fit.describe()} ({fit.count} images)" for fit in self.fits)]
         if self.scale != 1.0:
             parts.append("x1/255" if math.isclose(self.scale, 1 / 255) else f"x{self.scale:.6g}")
-        norm = [f"{name} {','.join(f'{v:.6g}' for v in values)}" for name, values in (("mean", self.mean), ("std", self.std)) if values]
+        norm = [
+            f"{name} {','.join(f'{v:.6g}' for v in values)}"
+            for name, values in (("mean", self.mean), ("std", self.std))
+            if values
+        ]
         if norm:
             parts.append(" ".join(norm))
         return ", ".join(parts)
 
     def to_json(self) -> dict[str, Any]:
-        return {"text": self.describe(), "input_shape": list(self.input_shape), "sizes": [fit.to_json() for fit in self.fits],
-                "rescale": self.scale, "mean": list(self.mean) if self.mean else None, "std": list(self.std) if self.std else None,
-                "pixels": self.pixels}
+        return {
+            "text": self.describe(),
+            "input_shape": list(self.input_shape),
+            "sizes": [fit.to_json() for fit in self.fits],
+            "rescale": self.scale,
+            "mean": list(self.mean) if self.mean else None,
+            "std": list(self.std) if self.std else None,
+            "pixels": self.pixels,
+        }
 
     @staticmethod
-    def from_json(record: Any, file: str, at: tuple[str | int, ...] = ()) -> "Plan":
+    def from_json(record: Any, file: str, at: tuple[str | int, ...] = ()) -> Plan:
         """A plan as `to_json` wrote it (run.json's ``preprocessing.plan``), every field checked: a record this
         version cannot carry out exactly (an unknown step, a missing size) is refused, located at `file` and `at`."""
         return _from_json(record, file, at)
@@ -268,7 +309,9 @@ class Plan:
         return tf.ensure_shape(tf.switch_case(kind_of_size[size], branches), self.input_shape)
 
 
-def plan(images: Images, input_shape: tuple[int, int, int], classes: int | None, cfg: Any, *, role: str = "training data") -> Plan:
+def plan(
+    images: Images, input_shape: tuple[int, int, int], classes: int | None, cfg: Any, *, role: str = "training data"
+) -> Plan:
     """Check a source against the spec (`cfg` is the spec's training.data) and decide the preprocessing."""
     problems: list[Problem] = []
     H, W, C = (int(v) for v in input_shape)
@@ -282,19 +325,29 @@ def plan(images: Images, input_shape: tuple[int, int, int], classes: int | None,
     if classes is None:
         pass
     elif only is not None:
-        fail(f"holds examples of one class only ({only}): a classifier trained on it learns to answer that class, whatever it sees",
-             "give examples of every class the network tells apart (a folder: one sub-folder of images per class)")
+        fail(
+            f"holds examples of one class only ({only}): a classifier trained on it learns to answer that class, whatever it sees",
+            "give examples of every class the network tells apart (a folder: one sub-folder of images per class)",
+        )
     elif images.classes is not None and images.classes != classes:
-        fail(f"has {images.classes} classes but the spec's network outputs {classes}",
-             "make the last dense layer's units match (e.g. --set classes=%d)" % images.classes)
+        fail(
+            f"has {images.classes} classes but the spec's network outputs {classes}",
+            "make the last dense layer's units match (e.g. --set classes=%d)" % images.classes,
+        )
     elif images.label_max >= classes:
-        fail(f"has labels up to {images.label_max} but the spec's network outputs {classes} classes",
-             "make the last dense layer's units match the number of classes (e.g. --set classes=%d)" % (images.label_max + 1))
+        fail(
+            f"has labels up to {images.label_max} but the spec's network outputs {classes} classes",
+            "make the last dense layer's units match the number of classes (e.g. --set classes=%d)"
+            % (images.label_max + 1),
+        )
     # channels
     convert = "none"
     if c != C:
         if cfg.channels == "strict":
-            fail(f"images have {c} channel(s) but the spec's input has {C}", "set training.data.channels: convert, or change the spec's input")
+            fail(
+                f"images have {c} channel(s) but the spec's input has {C}",
+                "set training.data.channels: convert, or change the spec's input",
+            )
         elif (c, C) in CONVERSIONS:
             convert = CONVERSIONS[(c, C)]
         else:
@@ -326,8 +379,16 @@ def plan(images: Images, input_shape: tuple[int, int, int], classes: int | None,
     mean, std = per_channel(cfg.mean, "mean"), per_channel(cfg.std, "std")
     if problems:
         raise SpecError(problems)
-    return Plan((H, W, C), classes or 0, tuple(fits), scale, mean, std, "uint8" if images.integer else "float32",
-                _small_content(fits, (H, W), cfg.fit, f"{role} {images.name}"))
+    return Plan(
+        (H, W, C),
+        classes or 0,
+        tuple(fits),
+        scale,
+        mean,
+        std,
+        "uint8" if images.integer else "float32",
+        _small_content(fits, (H, W), cfg.fit, f"{role} {images.name}"),
+    )
 
 
 def _small_content(fits: list[Fit], target: tuple[int, int], rule: str, what: str) -> tuple[str, ...]:
@@ -335,11 +396,15 @@ def _small_content(fits: list[Fit], target: tuple[int, int], rule: str, what: st
     small = [fit for fit in fits if fit.filled < SMALL_CONTENT]
     if rule != "auto" or not small:
         return ()
-    sizes = ", ".join(f"{fit.source[0]}x{fit.source[1]}" for fit in small[:4]) + (f" and {len(small) - 4} more sizes" if len(small) > 4 else "")
+    sizes = ", ".join(f"{fit.source[0]}x{fit.source[1]}" for fit in small[:4]) + (
+        f" and {len(small) - 4} more sizes" if len(small) > 4 else ""
+    )
     least = min(fit.filled for fit in small)
-    return (f"{what}: fit auto pads {sizes} images into the {target[0]}x{target[1]} input, where they fill {least:.1%} of it: "
-            f"the network sees them at a fraction of its scale (a pretrained one above all); to scale them up, set "
-            f"training.data.fit: resize (--fit resize), or `fit: pad` to keep the padding and this warning quiet",)
+    return (
+        f"{what}: fit auto pads {sizes} images into the {target[0]}x{target[1]} input, where they fill {least:.1%} of it: "
+        f"the network sees them at a fraction of its scale (a pretrained one above all); to scale them up, set "
+        f"training.data.fit: resize (--fit resize), or `fit: pad` to keep the padding and this warning quiet",
+    )
 
 
 def _one_class(images: Images) -> str | None:
@@ -364,8 +429,16 @@ def _from_json(record: Any, file: str, at: tuple[str | int, ...]) -> Plan:
     """`Plan.from_json`: each value checked against what `to_json` writes, the first wrong one refused."""
 
     def refuse(where: tuple[str | int, ...], message: str, hint: str | None = None) -> SpecError:
-        return SpecError(Problem(message, file=file, path=at + where, hint=hint or "the run folder was changed by hand, or written "
-                                 "by another version of archspec; export the model without it (--no-preprocessing) and preprocess yourself"))
+        return SpecError(
+            Problem(
+                message,
+                file=file,
+                path=at + where,
+                hint=hint
+                or "the run folder was changed by hand, or written "
+                "by another version of archspec; export the model without it (--no-preprocessing) and preprocess yourself",
+            )
+        )
 
     def mapping(value: Any, where: tuple[str | int, ...]) -> dict[str, Any]:
         if not isinstance(value, dict):
@@ -373,15 +446,20 @@ def _from_json(record: Any, file: str, at: tuple[str | int, ...]) -> Plan:
         return value
 
     def shape(value: Any, where: tuple[str | int, ...]) -> tuple[int, int, int]:
-        if not (isinstance(value, list) and len(value) == 3 and all(type(v) is int and 0 < v <= 1 << 16 for v in value)):
+        if not (
+            isinstance(value, list) and len(value) == 3 and all(type(v) is int and 0 < v <= 1 << 16 for v in value)
+        ):
             raise refuse(where, f"expected [height, width, channels], got {shown(value)}")
         return tuple(value)  # type: ignore[return-value]
 
     def choice(value: Any, choices: tuple[str, ...], where: tuple[str | int, ...], what: str) -> str:
         if value not in choices:
             near = closest(str(value), choices) if isinstance(value, str) else None
-            raise refuse(where, f"unknown {what} {shown(value)}; this version knows {', '.join(choices)}",
-                         f"did you mean {near!r}?" if near else None)
+            raise refuse(
+                where,
+                f"unknown {what} {shown(value)}; this version knows {', '.join(choices)}",
+                f"did you mean {near!r}?" if near else None,
+            )
         return value  # type: ignore[no-any-return]
 
     def number(value: Any, where: tuple[str | int, ...], positive: bool = False) -> float:
@@ -398,18 +476,28 @@ def _from_json(record: Any, file: str, at: tuple[str | int, ...]) -> Plan:
     for i, size in enumerate(sizes):
         size = mapping(size, ("sizes", i))
         source = shape(size.get("shape"), ("sizes", i, "shape"))
-        convert = choice(size.get("channels", "none"), ("none", *CONVERSIONS.values()), ("sizes", i, "channels"), "channel conversion")
+        convert = choice(
+            size.get("channels", "none"),
+            ("none", *CONVERSIONS.values()),
+            ("sizes", i, "channels"),
+            "channel conversion",
+        )
         fit = choice(size.get("fit"), FITS, ("sizes", i, "fit"), "size step")
         want = CONVERSIONS.get((source[2], target[2]), "none") if source[2] != target[2] else "none"
         if convert != want:
-            raise refuse(("sizes", i, "channels"), f"{convert!r} does not turn {source[2]} channel(s) into the input's {target[2]}")
+            raise refuse(
+                ("sizes", i, "channels"),
+                f"{convert!r} does not turn {source[2]} channel(s) into the input's {target[2]}",
+            )
         count = size.get("images")
         made = Fit(source, target, convert, fit, count if type(count) is int else 1)
         (h, w, _), (H, W, _) = source, target
         if not _REACHES[fit](h, w, H, W):
             raise refuse(("sizes", i, "fit"), f"{fit!r} cannot bring {h}x{w} to the input's {H}x{W}")
         if "pad" in size and size["pad"] != [list(side) for side in made.pad]:
-            raise refuse(("sizes", i, "pad"), f"{shown(size['pad'])} is not the centred padding of {h}x{w} into {H}x{W}")
+            raise refuse(
+                ("sizes", i, "pad"), f"{shown(size['pad'])} is not the centred padding of {h}x{w} into {H}x{W}"
+            )
         fits.append(made)
     scale = number(plan.get("rescale", 1.0), ("rescale",), positive=True)
     values: dict[str, tuple[float, ...] | None] = {}

@@ -35,8 +35,8 @@ import os
 import re
 import zipfile
 import zlib
-from concurrent.futures import ThreadPoolExecutor
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -53,7 +53,18 @@ an application configures logging."""
 KERAS_DATASETS = {"mnist": 10, "fashion_mnist": 10, "cifar10": 10, "cifar100": 100}
 CLASS_NAMES = {
     "mnist": [str(i) for i in range(10)],
-    "fashion_mnist": ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"],
+    "fashion_mnist": [
+        "T-shirt/top",
+        "Trouser",
+        "Pullover",
+        "Dress",
+        "Coat",
+        "Sandal",
+        "Shirt",
+        "Sneaker",
+        "Bag",
+        "Ankle boot",
+    ],
     "cifar10": ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"],
 }
 _IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
@@ -104,12 +115,20 @@ class Images:
         self.shape = next(iter(self.sizes), (0, 0, 0))
         self.label_max = int(self.y.max()) if self.y is not None and len(self.y) else -1
 
-    def take(self, index: slice | np.ndarray, name: str | None = None) -> "Images":
+    def take(self, index: slice | np.ndarray, name: str | None = None) -> Images:
         if self.x is None:
-            return replace(self, name=name or self.name, files=self.files[index], file_shapes=self.file_shapes[index],  # type: ignore[index]
-                           file_orientations=None if self.file_orientations is None else self.file_orientations[index],
-                           y=None if self.y is None else self.y[index], sizes={})  # type: ignore[index]
-        return replace(self, name=name or self.name, x=self.x[index], y=None if self.y is None else self.y[index], sizes={})  # type: ignore[index]
+            return replace(
+                self,
+                name=name or self.name,
+                files=self.files[index],
+                file_shapes=self.file_shapes[index],  # type: ignore[index]
+                file_orientations=None if self.file_orientations is None else self.file_orientations[index],
+                y=None if self.y is None else self.y[index],
+                sizes={},
+            )  # type: ignore[index]
+        return replace(
+            self, name=name or self.name, x=self.x[index], y=None if self.y is None else self.y[index], sizes={}
+        )  # type: ignore[index]
 
 
 @dataclass(frozen=True)
@@ -156,7 +175,9 @@ def parse_source(text: str) -> SourceRef:
     near = closest(raw, KERAS_DATASETS)
     raise _error(
         f"unknown data source {text!r}" + ("" if path.exists() else " (no such file or folder)"),
-        f"did you mean {near!r}?" if near else "use mnist, fashion_mnist, cifar10, cifar100, idx:DIR, FILE.npz or an image folder (one sub-folder per class)",
+        f"did you mean {near!r}?"
+        if near
+        else "use mnist, fashion_mnist, cifar10, cifar100, idx:DIR, FILE.npz or an image folder (one sub-folder per class)",
     )
 
 
@@ -170,7 +191,11 @@ def absolute(source: Any) -> str | None:
         return text
     prefix = {"idx": "idx:", "npz": "npz:", "folder": "folder:"}[ref.kind]
     split = f":{ref.split}" if ref.split else ""
-    index = "" if ref.index is None else f"[{'' if ref.index.start is None else ref.index.start}:{'' if ref.index.stop is None else ref.index.stop}]"
+    index = (
+        ""
+        if ref.index is None
+        else f"[{'' if ref.index.start is None else ref.index.start}:{'' if ref.index.stop is None else ref.index.stop}]"
+    )
     return f"{prefix}{Path(ref.target).resolve()}{split}{index}"
 
 
@@ -200,18 +225,24 @@ def load(source: Any) -> Images:
     return replace(images, name=str(source)) if images.name != source else images
 
 
-def from_arrays(x: np.ndarray, y: np.ndarray, name: str, *, classes: int | None = None, class_names: list[str] | None = None) -> Images:
+def from_arrays(
+    x: np.ndarray, y: np.ndarray, name: str, *, classes: int | None = None, class_names: list[str] | None = None
+) -> Images:
     """Checks and normalises arrays: x to (N, H, W, C), y to int64 labels (one-hot y becomes labels)."""
     if x.dtype == object or y.dtype == object:
         raise _error("arrays of Python objects are not image data", file=name)
     if x.ndim == 3:
         x = x[..., None]
     if x.ndim != 4 or x.shape[-1] not in (1, 3, 4):
-        raise _error(f"images must have shape (N, H, W) or (N, H, W, C) with C in 1, 3, 4; got {tuple(x.shape)}", file=name)
+        raise _error(
+            f"images must have shape (N, H, W) or (N, H, W, C) with C in 1, 3, 4; got {tuple(x.shape)}", file=name
+        )
     if not (np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating)):
         raise _error(f"images must be numbers, got dtype {x.dtype}", file=name)
     finite(x, name, "the image array")
-    if not (np.issubdtype(y.dtype, np.integer) or np.issubdtype(y.dtype, np.floating)):  # before argmax, which takes text too
+    if not (
+        np.issubdtype(y.dtype, np.integer) or np.issubdtype(y.dtype, np.floating)
+    ):  # before argmax, which takes text too
         raise _error(f"labels must be numbers, got dtype {y.dtype}", file=name)
     finite(y, name, "the label array")  # before one-hot labels become class numbers: argmax would hide a NaN
     if np.issubdtype(x.dtype, np.integer) and x.dtype != np.uint8:
@@ -243,7 +274,7 @@ def keras_home() -> Path:
         from keras.src.backend.config import keras_home as home
 
         return Path(home())
-    except Exception:  # noqa: BLE001 - private accessor moved: use Keras' documented rule
+    except Exception:
         if "KERAS_HOME" in os.environ:
             return Path(os.environ["KERAS_HOME"])
         base = os.path.expanduser("~")
@@ -267,14 +298,16 @@ def load_keras(name: str, split: str) -> Images:
             x, y = train if split == "train" else test
     except SpecError:
         raise
-    except Exception as exc:  # noqa: BLE001 - offline, a broken cache, a refused download: all input problems
+    except Exception as exc:
         reason = " ".join(str(exc).split())[:300] or type(exc).__name__
         raise _error(
             f"could not load the {name} dataset: {reason}",
             f"Keras downloads it once into {keras_home() / 'datasets'} (set KERAS_HOME to use another cache); "
             "offline, copy the file there, or use idx:DIR or an .npz file",
         ) from None
-    return from_arrays(np.asarray(x), np.asarray(y), f"{name}:{split}", classes=KERAS_DATASETS[name], class_names=CLASS_NAMES.get(name))
+    return from_arrays(
+        np.asarray(x), np.asarray(y), f"{name}:{split}", classes=KERAS_DATASETS[name], class_names=CLASS_NAMES.get(name)
+    )
 
 
 # ----------------------------------------------------------------------------- IDX
@@ -298,7 +331,8 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
                 if len(head) < 4 or head[0] != 0 or head[1] != 0 or head[2] not in _IDX_TYPES or not 1 <= head[3] <= 4:
                     raise _error(
                         f"not an IDX file (magic number {head.hex() or 'missing'}{', after gunzip' if gz else ''})",
-                        "IDX files start with 00 00, a type byte (08 for uint8) and the number of dimensions", file=name,
+                        "IDX files start with 00 00, a type byte (08 for uint8) and the number of dimensions",
+                        file=name,
                     )
                 ndim = head[3]
                 sizes = stream.read(4 * ndim)
@@ -309,8 +343,11 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
                 expected = math.prod(dims) * dtype.itemsize
                 on_disk = os.fstat(raw.fileno()).st_size
                 if (on_disk != 4 + 4 * ndim + expected) if not gz else (expected > _DEFLATE_RATIO * on_disk):
-                    raise _error(f"IDX header promises {dims} ({4 + 4 * ndim + expected:,} bytes) but the file has {on_disk:,} bytes"
-                                 + (" of gzip data, which cannot inflate to that much" if gz else ""), file=name)
+                    raise _error(
+                        f"IDX header promises {dims} ({4 + 4 * ndim + expected:,} bytes) but the file has {on_disk:,} bytes"
+                        + (" of gzip data, which cannot inflate to that much" if gz else ""),
+                        file=name,
+                    )
                 payload = stream.read(expected + 1)
             except (OSError, EOFError, zlib.error) as exc:
                 raise _error(f"broken gzip data ({exc})", file=name) from None
@@ -318,7 +355,9 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
         raise _error(f"cannot read: {exc.strerror or exc}", file=name) from None
     if len(payload) != expected:
         more = "more than" if len(payload) > expected else f"only {len(payload):,} of"
-        raise _error(f"IDX header promises {dims} ({expected:,} bytes of data) but the file holds {more} that", file=name)
+        raise _error(
+            f"IDX header promises {dims} ({expected:,} bytes of data) but the file holds {more} that", file=name
+        )
     data = np.frombuffer(payload, dtype).reshape(dims)
     return data.astype(dtype.newbyteorder("="), copy=False) if dtype.itemsize > 1 else data
 
@@ -354,13 +393,16 @@ def load_idx(target: str, split: str | None) -> Images:
         if not (images and labels):
             raise _error(
                 f"no MNIST-format IDX files{' for ' + split if split else ''} in {path}",
-                "expected train-images-idx3-ubyte[.gz] and train-labels-idx1-ubyte[.gz] (or t10k-*)", file=str(path),
+                "expected train-images-idx3-ubyte[.gz] and train-labels-idx1-ubyte[.gz] (or t10k-*)",
+                file=str(path),
             )
     else:
         raise _error(f"idx:{target}: no such file or folder", file=str(target))
     x, y = read_idx(images), read_idx(labels)
     if x.ndim not in (3, 4) or y.ndim != 1:
-        raise _error(f"{images.name}: expected images (N, H, W) and labels (N,), got {x.shape} and {y.shape}", file=str(images))
+        raise _error(
+            f"{images.name}: expected images (N, H, W) and labels (N,), got {x.shape} and {y.shape}", file=str(images)
+        )
     return from_arrays(x, y, f"idx:{target}")
 
 
@@ -371,8 +413,11 @@ def load_npz(target: str, split: str | None) -> Images:
     for x_key, y_key in ((wanted[i], wanted[i + 1]) for i in range(0, len(wanted), 2)):
         if x_key in arrays and y_key in arrays:
             return from_arrays(arrays[x_key], arrays[y_key], target)
-    raise _error("expected arrays x and y" + (f" (or x_{split}, y_{split})" if split else " (or x_train, y_train)"),
-                 f"arrays in the file: {', '.join(sorted(keys)) or 'none'}", file=target)
+    raise _error(
+        "expected arrays x and y" + (f" (or x_{split}, y_{split})" if split else " (or x_train, y_train)"),
+        f"arrays in the file: {', '.join(sorted(keys)) or 'none'}",
+        file=target,
+    )
 
 
 def npz_arrays(target: str, names: list[str] | None = None) -> tuple[dict[str, np.ndarray], list[str]]:
@@ -390,24 +435,37 @@ def npz_arrays(target: str, names: list[str] | None = None) -> tuple[dict[str, n
             arrays = {}
             for key in [k for k in (names if names is not None else members) if k in members]:
                 info = members[key]
-                if info.compress_type != zipfile.ZIP_STORED and info.file_size > _DEFLATE_RATIO * max(info.compress_size, 1):
-                    raise _error(f"array {key!r} claims {info.file_size:,} bytes from {info.compress_size:,} compressed, "
-                                 "more than deflate can hold", file=target)
+                if info.compress_type != zipfile.ZIP_STORED and info.file_size > _DEFLATE_RATIO * max(
+                    info.compress_size, 1
+                ):
+                    raise _error(
+                        f"array {key!r} claims {info.file_size:,} bytes from {info.compress_size:,} compressed, "
+                        "more than deflate can hold",
+                        file=target,
+                    )
                 with archive.open(info) as f:
                     version = np.lib.format.read_magic(f)
-                    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+                    read = (
+                        np.lib.format.read_array_header_1_0
+                        if version == (1, 0)
+                        else np.lib.format.read_array_header_2_0
+                    )
                     shape, _fortran, dtype = read(f)
                     declared = math.prod(shape) * dtype.itemsize
                     if declared > info.file_size - f.tell():
-                        raise _error(f"array {key!r} declares shape {shape} ({declared:,} bytes) but holds {info.file_size - f.tell():,}",
-                                     file=target)
+                        raise _error(
+                            f"array {key!r} declares shape {shape} ({declared:,} bytes) but holds {info.file_size - f.tell():,}",
+                            file=target,
+                        )
                 with archive.open(info) as f:
                     arrays[key] = np.lib.format.read_array(f, allow_pickle=False)
             return arrays, list(members)
     except SpecError:
         raise
-    except Exception as exc:  # noqa: BLE001 - not a zip, pickled objects, truncated
-        raise _error(f"cannot read as .npz ({' '.join(str(exc).split())[:200] or type(exc).__name__})", file=target) from None
+    except Exception as exc:
+        raise _error(
+            f"cannot read as .npz ({' '.join(str(exc).split())[:200] or type(exc).__name__})", file=target
+        ) from None
 
 
 def load_folder(target: str) -> Images:
@@ -425,15 +483,27 @@ def load_folder(target: str) -> Images:
         raise _error("no such folder", file=target)
     classes = _classes(folder)
     if not classes:
-        raise _error("an image folder needs one sub-folder of images per class", f"e.g. {target}/cat/1.png, {target}/dog/2.jpg", file=target)
+        raise _error(
+            "an image folder needs one sub-folder of images per class",
+            f"e.g. {target}/cat/1.png, {target}/dog/2.jpg",
+            file=target,
+        )
     names = [name for name, _files in classes]
     files = [f for _name, found in classes for f in found]
     labels = [label for label, (_name, found) in enumerate(classes) for _f in found]
     orientations = _orientations(files)
     shapes = _shapes(files, orientations)
     shapes[:, 2] = shapes[:, 2].max()
-    return Images(target, None, np.asarray(labels, np.int64), classes=len(names), class_names=names,
-                  files=np.asarray(files), file_shapes=shapes, file_orientations=orientations)
+    return Images(
+        target,
+        None,
+        np.asarray(labels, np.int64),
+        classes=len(names),
+        class_names=names,
+        files=np.asarray(files),
+        file_shapes=shapes,
+        file_orientations=orientations,
+    )
 
 
 def _classes(folder: Path) -> list[tuple[str, list[str]]]:
@@ -453,13 +523,18 @@ def _classes(folder: Path) -> list[tuple[str, list[str]]]:
             log.warning("%s: skipped: a hidden folder is not a class", _shown(entry))
             continue
         if entry.is_symlink() and (top == entry.resolve() or entry.resolve() in top.parents):
-            log.warning("%s: skipped: it links back to %s, which holds every class", _shown(entry), _shown(entry.resolve()))
+            log.warning(
+                "%s: skipped: it links back to %s, which holds every class", _shown(entry), _shown(entry.resolve())
+            )
             continue
         try:
             entry.name.encode("utf-8")
         except UnicodeEncodeError:
-            raise _error("the class folder's name is not UTF-8 text: class names are written to run.json and shown",
-                         "rename the folder (e.g. with convmv) to UTF-8", file=str(entry)) from None
+            raise _error(
+                "the class folder's name is not UTF-8 text: class names are written to run.json and shown",
+                "rename the folder (e.g. with convmv) to UTF-8",
+                file=str(entry),
+            ) from None
         found, hidden = image_files(entry)
         hidden_files += hidden
         if not found:
@@ -467,8 +542,13 @@ def _classes(folder: Path) -> list[tuple[str, list[str]]]:
             continue
         classes.append((entry.name, sorted(found, key=os.fsencode)))
     if hidden_files:
-        log.warning("%s: skipped %d hidden file%s, e.g. %s", _shown(folder), len(hidden_files), "s" if len(hidden_files) > 1 else "",
-                    _shown(Path(hidden_files[0])))
+        log.warning(
+            "%s: skipped %d hidden file%s, e.g. %s",
+            _shown(folder),
+            len(hidden_files),
+            "s" if len(hidden_files) > 1 else "",
+            _shown(Path(hidden_files[0])),
+        )
     return classes
 
 
@@ -479,7 +559,9 @@ def image_files(folder: Path) -> tuple[list[str], list[str]]:
     hidden: list[str] = []
     for path in folder.rglob("*"):
         if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file():
-            (hidden if any(part.startswith(".") for part in path.relative_to(folder).parts) else found).append(str(path))
+            (hidden if any(part.startswith(".") for part in path.relative_to(folder).parts) else found).append(
+                str(path)
+            )
         elif path.is_symlink() and path.is_dir():
             log.warning("%s: skipped: a link to a folder inside a class is not followed", _shown(path))
     return found, hidden
@@ -509,7 +591,9 @@ def read_files(files: list[str] | np.ndarray, what: str) -> np.ndarray:
     names = [str(f) for f in files]
     shapes = _shapes(names, _orientations(names))
     if len({(h, w) for h, w, _c in shapes.tolist()}) > 1:
-        raise _error(f"{what} are of several sizes; here every image must have one size", file=str(Path(str(files[0])).parent))
+        raise _error(
+            f"{what} are of several sizes; here every image must have one size", file=str(Path(str(files[0])).parent)
+        )
     channels = int(shapes[:, 2].max())
     return np.stack([decode_file(f, channels) for f in files])
 
@@ -544,10 +628,18 @@ def _shapes(files: list[str], orientations: np.ndarray | None = None, header: bo
         data = tf.io.read_file(path)
         jpeg = tf.strings.substr(data, 0, 3) == b"\xff\xd8\xff"
         jpeg = jpeg if header else tf.constant(False)
-        return index, tf.cond(jpeg, lambda: tf.io.extract_jpeg_shape(data, tf.int64), lambda: tf.shape(decode(data), tf.int64))
+        return index, tf.cond(
+            jpeg, lambda: tf.io.extract_jpeg_shape(data, tf.int64), lambda: tf.shape(decode(data), tf.int64)
+        )
 
     ds = tf.data.Dataset.from_tensor_slices((np.arange(len(files)), file_names(files)))
-    ds = ds.map(tf.autograph.experimental.do_not_convert(shape), num_parallel_calls=tf.data.AUTOTUNE, deterministic=False).ignore_errors().batch(1024)
+    ds = (
+        ds.map(
+            tf.autograph.experimental.do_not_convert(shape), num_parallel_calls=tf.data.AUTOTUNE, deterministic=False
+        )
+        .ignore_errors()
+        .batch(1024)
+    )
     out = np.full((len(files), 3), -1, np.int64)
     for index, shapes in ds.prefetch(2):
         out[index.numpy()] = shapes.numpy()
@@ -555,7 +647,9 @@ def _shapes(files: list[str], orientations: np.ndarray | None = None, header: bo
         turned = np.asarray([ORIENTATIONS[int(k)][0] for k in orientations], bool) & (out[:, 0] >= 0)
         out[turned] = out[turned][:, [1, 0, 2]]
     for i in np.flatnonzero(out[:, 0] < 0):
-        out[i] = decode_file(files[i]).shape  # the map could not read it: decoding it raises its own, located error (upright)
+        out[i] = decode_file(
+            files[i]
+        ).shape  # the map could not read it: decoding it raises its own, located error (upright)
     return out
 
 
@@ -567,12 +661,16 @@ def split_validation(images: Images, fraction: float, seed: int | None) -> tuple
     last examples instead, as archspec 0.1 did: the run folders it wrote resume with their own split."""
     n_val = int(round(images.count * fraction))
     if n_val < 1 or n_val >= images.count:
-        raise _error(f"validation_split {fraction} of {images.count} examples leaves {images.count - n_val} for training and {n_val} for validation",
-                     "use a larger data set or another fraction")
+        raise _error(
+            f"validation_split {fraction} of {images.count} examples leaves {images.count - n_val} for training and {n_val} for validation",
+            "use a larger data set or another fraction",
+        )
     if seed is None:
         cut = images.count - n_val
-        return (images.take(slice(0, cut), name=f"{images.name} (first {cut})"),
-                images.take(slice(cut, None), name=f"{images.name} (last {n_val}, validation_split)"))
+        return (
+            images.take(slice(0, cut), name=f"{images.name} (first {cut})"),
+            images.take(slice(cut, None), name=f"{images.name} (last {n_val}, validation_split)"),
+        )
     labels = images.y
     classes, counts = np.unique(labels, return_counts=True)  # type: ignore[arg-type]
     quota = counts * fraction
@@ -583,8 +681,10 @@ def split_validation(images: Images, fraction: float, seed: int | None) -> tuple
     held = np.concatenate([rng.permutation(np.flatnonzero(labels == c))[:k] for c, k in zip(classes, share)])
     mask = np.zeros(images.count, bool)
     mask[held] = True
-    return (images.take(np.flatnonzero(~mask), name=f"{images.name} (all but {n_val})"),
-            images.take(np.flatnonzero(mask), name=f"{images.name} ({n_val} held out by validation_split)"))
+    return (
+        images.take(np.flatnonzero(~mask), name=f"{images.name} (all but {n_val})"),
+        images.take(np.flatnonzero(mask), name=f"{images.name} ({n_val} held out by validation_split)"),
+    )
 
 
 def match_classes(images: Images, names: list[str], what: str) -> Images:
@@ -599,10 +699,13 @@ def match_classes(images: Images, names: list[str], what: str) -> Images:
     index = {name: i for i, name in enumerate(names)}
     unknown = [n for n in images.class_names if n not in index]
     if unknown:
-        raise _error(f"{what}: the model has no class {', '.join(map(repr, unknown[:8]))}"
-                     + (f" (and {len(unknown) - 8} more)" if len(unknown) > 8 else ""),
-                     f"the model's classes: {', '.join(names[:20])}{', ...' if len(names) > 20 else ''}; a folder's classes are "
-                     "matched by name, so name each class folder after the model's class", file=images.name)
+        raise _error(
+            f"{what}: the model has no class {', '.join(map(repr, unknown[:8]))}"
+            + (f" (and {len(unknown) - 8} more)" if len(unknown) > 8 else ""),
+            f"the model's classes: {', '.join(names[:20])}{', ...' if len(names) > 20 else ''}; a folder's classes are "
+            "matched by name, so name each class folder after the model's class",
+            file=images.name,
+        )
     renumber = np.asarray([index[n] for n in images.class_names], np.int64)
     return replace(images, y=renumber[images.y], classes=len(names), class_names=list(names))
 

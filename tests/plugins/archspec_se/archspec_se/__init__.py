@@ -88,7 +88,18 @@ def from_keras(layer: Any, rank: int) -> dict:
 
 COLOR = "#d46fb0"
 
-archspec.register_kind(archspec.Primitive(
-    "se_dense", SqueezeExcite, infer, emit, params, macs, summary="squeeze-and-excitation",
-    keras_classes=("SqueezeExcitation",), from_keras=from_keras, color=COLOR, feature_maps=True,
-))
+archspec.register_kind(
+    archspec.Primitive(
+        "se_dense",
+        SqueezeExcite,
+        infer,
+        emit,
+        params,
+        macs,
+        summary="squeeze-and-excitation",
+        keras_classes=("SqueezeExcitation",),
+        from_keras=from_keras,
+        color=COLOR,
+        feature_maps=True,
+    )
+)
