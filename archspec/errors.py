@@ -12,6 +12,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 PathPart = str | int
+SpecPath = tuple[PathPart, ...]
+"""Where a value sits in a spec: ``('layers', 3, 'conv', 'kernel')``."""
 
 
 MAX_SHOWN = 80

@@ -52,11 +52,14 @@ class Lowering:
 
     def __init__(self, spec: BaseModel, source: Source | None) -> None:
         self.spec = spec
-        self.source = source or Source(None)
+        self.source = source or Source(data=None)
         shapes = spec.input_shapes()
         named = spec.inputs is not None
-        inputs = [Node(name, "input", None, (), ("inputs", name) if named else ("input",)) for name in shapes]
-        self.graph = Graph(spec.name, shapes, inputs, source, named_inputs=named)
+        inputs = [
+            Node(name=name, op="input", attrs=None, inputs=(), path=("inputs", name) if named else ("input",))
+            for name in shapes
+        ]
+        self.graph = Graph(name=spec.name, inputs=shapes, nodes=inputs, source=source, named_inputs=named)
         self.groups: list[tuple[str, str]] = []
         self.aliases: dict[str, str] = {name: name for name in shapes}
         self.prev = inputs[0].name
@@ -224,7 +227,7 @@ class Lowering:
         if len(self.graph.nodes) >= MAX_NODES:
             self.problems.append(self.at(path, f"the spec expands to more than {MAX_NODES:,} layers"))
             raise _Abort
-        self.graph.nodes.append(Node(name, op, attrs, tuple(inputs), path, self.group))
+        self.graph.nodes.append(Node(name=name, op=op, attrs=attrs, inputs=tuple(inputs), path=path, group=self.group))
         self.aliases[name] = name
         self.owners[name] = path
         self.prev = name
@@ -397,7 +400,7 @@ class Lowering:
             if use_path is None:
                 self.problems.extend(self.in_context(p) for p in translate(exc, self.source, body, path).problems)
             else:
-                for p in translate(exc, Source(body), body).problems:
+                for p in translate(exc, Source(data=body), body).problems:
                     self.problems.append(self.at(use_path, f"{format_path(p.path)}: {p.message}", p.hint))
             raise Skip from None
         if key is not None:

@@ -93,24 +93,29 @@ def infer(
         fields[node.name] = (rf, jump)
         infos.append(
             LayerInfo(
-                node.name,
-                node.op,
-                prim.label(node.attrs) if prim.label else node.op,
-                node.inputs,
-                out,
-                trainable + fixed,
-                0 if node.frozen else trainable,
-                prim.macs(node.attrs, ins, out),
-                _pixels(rf),
-                _step(jump),
-                node.group,
-                node.frozen,  # type: ignore[arg-type]
+                name=node.name,
+                type=node.op,
+                label=prim.label(node.attrs) if prim.label else node.op,
+                inputs=node.inputs,
+                output_shape=out,
+                params=trainable + fixed,
+                trainable_params=0 if node.frozen else trainable,
+                macs=prim.macs(node.attrs, ins, out),
+                receptive_field=_pixels(rf),
+                jump=_step(jump),
+                group=node.group,
+                frozen=node.frozen,  # type: ignore[arg-type]
             )
         )
     if problems:
         raise SpecError(problems)
     report = Report(
-        graph.name, graph.input_shape, infos, _groups(graph, infos), inputs=dict(graph.inputs), outputs=graph.output_map
+        name=graph.name,
+        input_shape=graph.input_shape,
+        layers=infos,
+        groups=_groups(graph, infos),
+        inputs=dict(graph.inputs),
+        outputs=graph.output_map,
     )
     _check_budget(graph, report, max_params, max_activations)
     return report
@@ -167,17 +172,17 @@ def _groups(graph: Graph, infos: list[LayerInfo]) -> list[GroupInfo]:
         text = members[0].label if len(members) == 1 else f"{kind} ({len(members)} layers)"
         out.append(
             GroupInfo(
-                name,
-                kind,
-                text,
-                last.output_shape,
-                sum(m.params for m in members),
-                sum(m.macs for m in members),
-                last.receptive_field,
-                len(members),
-                sum(m.trainable_params for m in members),
-                sum(1 for m in members if m.frozen and m.params),
-                sum(1 for m in members if m.params),
+                name=name,
+                type=kind,
+                label=text,
+                output_shape=last.output_shape,
+                params=sum(m.params for m in members),
+                macs=sum(m.macs for m in members),
+                receptive_field=last.receptive_field,
+                nodes=len(members),
+                trainable_params=sum(m.trainable_params for m in members),
+                frozen_layers=sum(1 for m in members if m.frozen and m.params),
+                weighted_layers=sum(1 for m in members if m.params),
             )
         )
     return out

@@ -19,7 +19,7 @@ from ..errors import PathPart, Problem
 Shape = tuple[int, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Node:
     name: str
     op: str
@@ -41,7 +41,7 @@ class Node:
         return settings.get("fn") or settings.get("activation") or "linear"
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Graph:
     name: str
     inputs: dict[str, Shape]

@@ -14,7 +14,7 @@ from ..errors import Problem
 from ..kinds.registry import Shape
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class LayerInfo:
     name: str
     type: str
@@ -35,7 +35,7 @@ class LayerInfo:
         return math.prod(self.output_shape)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class GroupInfo:
     """One top-level spec layer (a block collapsed to one row)."""
 
@@ -53,7 +53,7 @@ class GroupInfo:
     weighted_layers: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Report:
     name: str
     input_shape: Shape

@@ -92,7 +92,7 @@ _KERAS_NAMES = {"swish": "silu", "hard_silu": "hard_swish"}
 """Keras function name -> the name a spec is written with, where the two differ."""
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, kw_only=True)
 class ValueNotes:
     """Annotated metadata for a Literal: one line about each value, which editors show beside it
     when they offer the values and on hover (the schema's `enumDescriptions`)."""
@@ -126,7 +126,7 @@ ACTIVATION_NOTES = {
     "exponential": "exp(x)",
     "linear": "x unchanged (no activation)",
 }
-Activation = Annotated[Literal[ACTIVATIONS], ValueNotes(ACTIVATION_NOTES)]  # type: ignore[valid-type]
+Activation = Annotated[Literal[ACTIVATIONS], ValueNotes(notes=ACTIVATION_NOTES)]  # type: ignore[valid-type]
 
 
 def _holds_bool(value: Any) -> bool:
@@ -284,7 +284,7 @@ PADDING_NOTES = {
     "same": "zeros around the input so that the output is ceil(input / stride)",
 }
 Padding = (
-    Annotated[Literal["valid", "same"], ValueNotes(PADDING_NOTES)]
+    Annotated[Literal["valid", "same"], ValueNotes(notes=PADDING_NOTES)]
     | NonNegInt
     | tuple[NonNegInt, NonNegInt]
     | tuple[tuple[NonNegInt, NonNegInt], tuple[NonNegInt, NonNegInt]]
@@ -318,7 +318,7 @@ class Unsupported(Exception):
     """A Keras layer's settings have no spec equivalent (raised by a kind's ``from_keras``)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ConstantOp:
     """A Keras operation between one tensor and a number (`x + 3.0`, `x * (1 / 6)`), as the
     importer hands it to ``from_keras`` in place of a layer. Its table key is

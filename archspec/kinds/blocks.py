@@ -431,13 +431,13 @@ def lower_transition(t: Transition, ctx, path: tuple) -> str:
 
 
 for _block in (
-    Block("use", Use, lower_use, summary="one instance of a block template"),
-    Block("stage", Stage, lower_stage, summary="a template repeated, ResNet-stage style"),
-    Block("repeat", Repeat, lower_repeat, summary="layers repeated"),
-    Block("residual", Residual, lower_residual, summary="body plus shortcut"),
-    Block("branches", Branches, lower_branches, summary="parallel paths joined"),
-    Block("inception", Inception, lower_inception, summary="GoogLeNet inception module"),
-    Block("dense_block", DenseBlock, lower_dense_block, summary="DenseNet dense block"),
-    Block("transition", Transition, lower_transition, summary="DenseNet transition"),
+    Block(kind="use", schema=Use, lower=lower_use, summary="one instance of a block template"),
+    Block(kind="stage", schema=Stage, lower=lower_stage, summary="a template repeated, ResNet-stage style"),
+    Block(kind="repeat", schema=Repeat, lower=lower_repeat, summary="layers repeated"),
+    Block(kind="residual", schema=Residual, lower=lower_residual, summary="body plus shortcut"),
+    Block(kind="branches", schema=Branches, lower=lower_branches, summary="parallel paths joined"),
+    Block(kind="inception", schema=Inception, lower=lower_inception, summary="GoogLeNet inception module"),
+    Block(kind="dense_block", schema=DenseBlock, lower=lower_dense_block, summary="DenseNet dense block"),
+    Block(kind="transition", schema=Transition, lower=lower_transition, summary="DenseNet transition"),
 ):
     register(_block)

@@ -265,14 +265,14 @@ def label(a: Conv) -> str:
 
 CONV = register(
     Primitive(
-        "conv",
-        Conv,
-        infer,
-        emit,
-        params,
-        macs,
-        window,
-        lower,
+        kind="conv",
+        schema=Conv,
+        infer=infer,
+        emit=emit,
+        params=params,
+        macs=macs,
+        window=window,
+        lower=lower,
         summary="2-D convolution",
         label=label,
         keras_classes=("Conv2D",),

@@ -61,4 +61,11 @@ def lower_one(a: ConvNeXtBlock, ctx, path: tuple, x_in: str, block: str, i: int)
     return ctx.add(name("add"), "add", Add(inputs=[x_in, x]), [x_in, x], path)
 
 
-register(Block("convnext_block", ConvNeXtBlock, repeated("convnext_block", lower_one), summary="ConvNeXt block"))
+register(
+    Block(
+        kind="convnext_block",
+        schema=ConvNeXtBlock,
+        lower=repeated("convnext_block", lower_one),
+        summary="ConvNeXt block",
+    )
+)

@@ -83,12 +83,12 @@ def from_keras(layer: Any, rank: int) -> dict[str, Any]:
 
 DENSE = register(
     Primitive(
-        "dense",
-        Dense,
-        infer,
-        emit,
-        params,
-        macs,
+        kind="dense",
+        schema=Dense,
+        infer=infer,
+        emit=emit,
+        params=params,
+        macs=macs,
         window=lambda a, i: None if a.pointwise else "global",
         aliases=("fc",),
         summary="fully connected",

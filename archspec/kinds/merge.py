@@ -113,10 +113,10 @@ def concat_from_keras(layer: Any, rank: int) -> dict[str, Any]:
 
 ADD = register(
     Primitive(
-        "add",
-        Add,
-        add_scale_check,
-        add_emit,
+        kind="add",
+        schema=Add,
+        infer=add_scale_check,
+        emit=add_emit,
         lower=lower,
         inputs=(2, None),
         summary="element-wise sum",
@@ -127,10 +127,10 @@ ADD = register(
 )
 MULTIPLY = register(
     Primitive(
-        "multiply",
-        Multiply,
-        multiply_infer,
-        lambda n, x, k: k.layers.Multiply(name=n.name)(x),
+        kind="multiply",
+        schema=Multiply,
+        infer=multiply_infer,
+        emit=lambda n, x, k: k.layers.Multiply(name=n.name)(x),
         lower=lower,
         inputs=(2, None),
         summary="element-wise product",
@@ -140,10 +140,10 @@ MULTIPLY = register(
 )
 CONCAT = register(
     Primitive(
-        "concat",
-        Concat,
-        concat_infer,
-        lambda n, x, k: k.layers.Concatenate(axis=-1, name=n.name)(x),
+        kind="concat",
+        schema=Concat,
+        infer=concat_infer,
+        emit=lambda n, x, k: k.layers.Concatenate(axis=-1, name=n.name)(x),
         lower=lower,
         inputs=(2, None),
         summary="channel concatenation",

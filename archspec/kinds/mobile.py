@@ -345,17 +345,19 @@ def lower_fused_one(a: FusedMBConv, ctx, path: tuple, x_in: str, block: str, i: 
 
 
 for _block in (
-    Block("se", SqueezeExcite, lower_se, aliases=("squeeze_excite",), summary="squeeze-and-excitation"),
     Block(
-        "mbconv",
-        MBConv,
-        repeated("mbconv", lower_mbconv_one),
+        kind="se", schema=SqueezeExcite, lower=lower_se, aliases=("squeeze_excite",), summary="squeeze-and-excitation"
+    ),
+    Block(
+        kind="mbconv",
+        schema=MBConv,
+        lower=repeated("mbconv", lower_mbconv_one),
         summary="inverted residual (MobileNetV2/V3, EfficientNet)",
     ),
     Block(
-        "fused_mbconv",
-        FusedMBConv,
-        repeated("fused_mbconv", lower_fused_one),
+        kind="fused_mbconv",
+        schema=FusedMBConv,
+        lower=repeated("fused_mbconv", lower_fused_one),
         summary="fused inverted residual (EfficientNetV2)",
     ),
 ):

@@ -200,7 +200,7 @@ def lower_reduction(a: ReductionCell, ctx, path: tuple) -> str:
 
 
 for _block in (
-    Block("nasnet_normal", NormalCell, lower_normal, summary="NASNet-A normal cells"),
-    Block("nasnet_reduction", ReductionCell, lower_reduction, summary="NASNet-A reduction cell"),
+    Block(kind="nasnet_normal", schema=NormalCell, lower=lower_normal, summary="NASNet-A normal cells"),
+    Block(kind="nasnet_reduction", schema=ReductionCell, lower=lower_reduction, summary="NASNet-A reduction cell"),
 ):
     register(_block)

@@ -107,11 +107,11 @@ def lrn_from_keras(layer: Any, rank: int) -> dict[str, Any]:
 
 BATCHNORM = register(
     Primitive(
-        "batchnorm",
-        BatchNorm,
-        _same,
-        bn_emit,
-        bn_params,
+        kind="batchnorm",
+        schema=BatchNorm,
+        infer=_same,
+        emit=bn_emit,
+        params=bn_params,
         aliases=("bn",),
         summary="batch normalisation",
         keras_classes=("BatchNormalization",),
@@ -121,11 +121,11 @@ BATCHNORM = register(
 )
 LAYERNORM = register(
     Primitive(
-        "layernorm",
-        LayerNorm,
-        _same,
-        ln_emit,
-        ln_params,
+        kind="layernorm",
+        schema=LayerNorm,
+        infer=_same,
+        emit=ln_emit,
+        params=ln_params,
         aliases=("ln",),
         summary="layer normalisation",
         keras_classes=("LayerNormalization",),
@@ -135,10 +135,10 @@ LAYERNORM = register(
 )
 LRN_KIND = register(
     Primitive(
-        "lrn",
-        LRN,
-        lrn_infer,
-        lrn_emit,
+        kind="lrn",
+        schema=LRN,
+        infer=lrn_infer,
+        emit=lrn_emit,
         summary="local response normalisation",
         keras_classes=("LocalResponseNormalization",),
         from_keras=lrn_from_keras,

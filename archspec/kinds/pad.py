@@ -50,10 +50,10 @@ def from_keras(layer: Any, rank: int) -> dict[str, Any]:
 
 ZEROPAD = register(
     Primitive(
-        "zeropad",
-        ZeroPad,
-        infer,
-        emit,
+        kind="zeropad",
+        schema=ZeroPad,
+        infer=infer,
+        emit=emit,
         summary="zero padding",
         keras_classes=("ZeroPadding2D",),
         from_keras=from_keras,

@@ -152,10 +152,10 @@ def label(a: Pool) -> str:
 
 POOL = register(
     Primitive(
-        "pool",
-        Pool,
-        infer,
-        emit,
+        kind="pool",
+        schema=Pool,
+        infer=infer,
+        emit=emit,
         window=window,
         lower=lower,
         summary="max / avg / sum pooling",

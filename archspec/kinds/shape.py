@@ -67,20 +67,20 @@ def crop_from_keras(layer: Any, rank: int) -> dict[str, Any]:
 
 for _p in (
     Primitive(
-        "reshape",
-        Reshape,
-        reshape_infer,
-        lambda n, x, k: k.layers.Reshape(n.attrs.shape, name=n.name)(x[0]),
+        kind="reshape",
+        schema=Reshape,
+        infer=reshape_infer,
+        emit=lambda n, x, k: k.layers.Reshape(n.attrs.shape, name=n.name)(x[0]),
         summary="new shape, same values",
         keras_classes=("Reshape",),
         from_keras=lambda layer, rank: {"shape": [int(d) for d in layer.target_shape]},
         color="#a9a9a9",
     ),
     Primitive(
-        "crop",
-        Crop,
-        crop_infer,
-        lambda n, x, k: k.layers.Cropping2D(n.attrs.crop, name=n.name)(x[0]),
+        kind="crop",
+        schema=Crop,
+        infer=crop_infer,
+        emit=lambda n, x, k: k.layers.Cropping2D(n.attrs.crop, name=n.name)(x[0]),
         summary="border cropping",
         keras_classes=("Cropping2D",),
         from_keras=crop_from_keras,

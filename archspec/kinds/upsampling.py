@@ -35,7 +35,7 @@ INTERPOLATION_NOTES = {
     "nearest": "each value repeated: the output is blocky, and reads one input position",
     "bilinear": "values interpolated between the two nearest input positions on each axis",
 }
-Interpolation = Annotated[Literal["nearest", "bilinear"], ValueNotes(INTERPOLATION_NOTES)]
+Interpolation = Annotated[Literal["nearest", "bilinear"], ValueNotes(notes=INTERPOLATION_NOTES)]
 
 
 class ConvTranspose(LayerSpec):
@@ -120,7 +120,7 @@ def transpose_macs(a: ConvTranspose, inputs: list[Shape], out: Shape) -> int:
 
 
 def transpose_window(a: ConvTranspose, inputs: list[Shape]) -> Upscale:
-    return Upscale((-(-a.kernel[0] // a.stride[0]), -(-a.kernel[1] // a.stride[1])), a.stride)
+    return Upscale(reach=(-(-a.kernel[0] // a.stride[0]), -(-a.kernel[1] // a.stride[1])), factor=a.stride)
 
 
 def transpose_emit(node, inputs: list[Any], keras: Any) -> Any:
@@ -208,12 +208,12 @@ _REACH = {"nearest": 1, "bilinear": 2}
 
 def upsample_window(a: Upsample, inputs: list[Shape]) -> Upscale:
     reach = _REACH[a.interpolation]
-    return Upscale((reach, reach), a.factor)
+    return Upscale(reach=(reach, reach), factor=a.factor)
 
 
 def resize_window(a: Resize, inputs: list[Shape]) -> Upscale:
     reach = _REACH[a.interpolation]
-    return Upscale((reach, reach), (Fraction(a.size[0], inputs[0][0]), Fraction(a.size[1], inputs[0][1])))
+    return Upscale(reach=(reach, reach), factor=(Fraction(a.size[0], inputs[0][0]), Fraction(a.size[1], inputs[0][1])))
 
 
 def upsample_from_keras(layer: Any, rank: int) -> dict[str, Any]:
@@ -246,14 +246,14 @@ def _factor(value: tuple[int, int]) -> str:
 
 register(
     Primitive(
-        "conv_transpose",
-        ConvTranspose,
-        transpose_infer,
-        transpose_emit,
-        transpose_params,
-        transpose_macs,
-        transpose_window,
-        shorthand_lower("conv_transpose"),
+        kind="conv_transpose",
+        schema=ConvTranspose,
+        infer=transpose_infer,
+        emit=transpose_emit,
+        params=transpose_params,
+        macs=transpose_macs,
+        window=transpose_window,
+        lower=shorthand_lower("conv_transpose"),
         aliases=("deconv", "upconv"),
         summary="transposed convolution (learned upsampling)",
         label=transpose_label,
@@ -265,10 +265,12 @@ register(
 )
 register(
     Primitive(
-        "upsample",
-        Upsample,
-        upsample_infer,
-        lambda n, x, k: k.layers.UpSampling2D(n.attrs.factor, interpolation=n.attrs.interpolation, name=n.name)(x[0]),
+        kind="upsample",
+        schema=Upsample,
+        infer=upsample_infer,
+        emit=lambda n, x, k: k.layers.UpSampling2D(n.attrs.factor, interpolation=n.attrs.interpolation, name=n.name)(
+            x[0]
+        ),
         window=upsample_window,
         summary="upsampling by a factor",
         label=lambda a: f"upsample x{_factor(a.factor)} {a.interpolation}",
@@ -279,10 +281,10 @@ register(
 )
 register(
     Primitive(
-        "resize",
-        Resize,
-        resize_infer,
-        lambda n, x, k: k.layers.Resizing(*n.attrs.size, interpolation=n.attrs.interpolation, name=n.name)(x[0]),
+        kind="resize",
+        schema=Resize,
+        infer=resize_infer,
+        emit=lambda n, x, k: k.layers.Resizing(*n.attrs.size, interpolation=n.attrs.interpolation, name=n.name)(x[0]),
         window=resize_window,
         summary="resizing to a fixed size",
         label=lambda a: f"resize {a.size[0]}x{a.size[1]} {a.interpolation}",

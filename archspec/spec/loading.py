@@ -34,7 +34,7 @@ def load(path: str | os.PathLike[str], **overrides: Any) -> BaseModel:
 def loads(spec: str | Mapping[str, Any], *, format: str = "yaml", **overrides: Any) -> BaseModel:
     """Validate a spec given as YAML/JSON text or as a dict."""
     if isinstance(spec, Mapping):
-        source = Source(dict(spec), "<dict>")
+        source = Source(data=dict(spec), file="<dict>")
     else:
         source = parse(spec, "<string>", fmt=format)
     return validate(source, overrides)

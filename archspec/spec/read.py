@@ -61,7 +61,7 @@ _SAFE_TAGS = {"tag:yaml.org,2002:" + t for t in ("null", "bool", "int", "float",
 Mark = tuple[int, int]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Source:
     """Parsed spec data and the positions of its values (1-based line, column)."""
 
@@ -127,7 +127,7 @@ class Source:
 def _problem(
     text: str, file: str | None, line: int | None, col: int | None, msg: str, hint: str | None = None
 ) -> SpecError:
-    source = Source(None, file, text)
+    source = Source(data=None, file=file, text=text)
     return SpecError(Problem(msg, file=file, line=line, column=col, hint=hint, source_line=source.line_text(line)))
 
 
@@ -368,7 +368,7 @@ def parse(text: str, file: str | None = None, *, fmt: str | None = None) -> Sour
             raise _problem(text, file, None, None, f"nesting deeper than {MAX_DEPTH} levels") from None
         walker = _try_marks(text, file)
         values, keys = (walker.values, walker.keys) if walker else ({}, {})
-        _json_numbers(Source(data, file, text, values, keys), data, ())
+        _json_numbers(Source(data=data, file=file, text=text, values=values, keys=keys), data, ())
     else:
         walker = _compose(text, file)
         if walker is None:
@@ -385,7 +385,7 @@ def parse(text: str, file: str | None = None, *, fmt: str | None = None) -> Sour
             f"the top level of a spec must be a mapping, got {type(data).__name__}",
             "start with `name:`, `input:` and `layers:`",
         )
-    return Source(data, file, text, values, keys)
+    return Source(data=data, file=file, text=text, values=values, keys=keys)
 
 
 def parse_value(text: str) -> Any:

@@ -302,7 +302,9 @@ class Scale(Strict):
 class Head(Strict):
     """How one output of the network trains: `heads: {digit: classification, mask: {task: segmentation, loss: [crossentropy, dice]}}`."""
 
-    task: Annotated[Literal[tuple(TASK_NOTES)], ValueNotes(TASK_NOTES)] = Field(description="What the output predicts.")  # type: ignore[valid-type]
+    task: Annotated[Literal[tuple(TASK_NOTES)], ValueNotes(notes=TASK_NOTES)] = Field(
+        description="What the output predicts."
+    )  # type: ignore[valid-type]
     loss: str | list[str] | None = Field(
         None,
         description="The task's loss (segmentation: crossentropy, dice or both as a list; regression: mse, "
