@@ -18,11 +18,13 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    GetJsonSchemaHandler,
     ValidationInfo,
     field_validator,
     model_validator,
 )
-from pydantic_core import PydanticCustomError
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, PydanticCustomError
 
 from ..errors import closest
 
@@ -36,7 +38,8 @@ _NAME_CHAR = re.compile(r"[A-Za-z0-9_.\-]")
 
 
 def illegal_name_characters(text: str) -> str:
-    """The characters of `text` a layer name may not hold (Keras refuses '/', files and diagrams spaces), quoted once each."""
+    """The characters of `text` a layer name may not hold (Keras refuses '/', files and diagrams spaces),
+    quoted once each."""
     return ", ".join(repr(c) for c in dict.fromkeys(c for c in text if not _NAME_CHAR.fullmatch(c)))
 
 
@@ -66,7 +69,7 @@ PositiveNumbers = Positive | list[Positive]
 """One value for every channel, or one per channel, each above zero: a variance or a standard deviation
 (zero or less leaves the layer undefined: a division by zero, or the square root of a negative number)."""
 
-ACTIVATIONS = (
+ActivationName = Literal[
     "relu",
     "relu6",
     "leaky_relu",
@@ -86,8 +89,9 @@ ACTIVATIONS = (
     "softsign",
     "exponential",
     "linear",
-)
+]
 """Keras' names. hard_swish is MobileNetV3's x * relu6(x + 3) / 6 (Keras also calls it hard_silu)."""
+ACTIVATIONS: tuple[str, ...] = get_args(ActivationName)
 _KERAS_NAMES = {"swish": "silu", "hard_silu": "hard_swish"}
 """Keras function name -> the name a spec is written with, where the two differ."""
 
@@ -99,7 +103,7 @@ class ValueNotes:
 
     notes: Mapping[str, str]
 
-    def __get_pydantic_json_schema__(self, core_schema: Any, handler: Any) -> dict[str, Any]:
+    def __get_pydantic_json_schema__(self, core_schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
         schema = handler(core_schema)
         schema["enumDescriptions"] = [self.notes.get(value, "") for value in schema.get("enum", [])]
         return schema
@@ -126,7 +130,7 @@ ACTIVATION_NOTES = {
     "exponential": "exp(x)",
     "linear": "x unchanged (no activation)",
 }
-Activation = Annotated[Literal[ACTIVATIONS], ValueNotes(notes=ACTIVATION_NOTES)]  # type: ignore[valid-type]
+Activation = Annotated[ActivationName, ValueNotes(notes=ACTIVATION_NOTES)]
 
 
 def _holds_bool(value: Any) -> bool:
@@ -300,7 +304,7 @@ def explicit_padding(padding: Any) -> tuple[tuple[int, int], tuple[int, int]] | 
         return ((padding, padding), (padding, padding))
     if isinstance(padding[0], int):
         return ((padding[0], padding[0]), (padding[1], padding[1]))
-    return (tuple(padding[0]), tuple(padding[1]))  # type: ignore[return-value]
+    return (tuple(padding[0]), tuple(padding[1]))
 
 
 def explicit_padding_before(v: Any) -> Any:

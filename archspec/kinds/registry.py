@@ -156,7 +156,9 @@ class KindTable(dict[str, T], Generic[T]):
         return dict.__contains__(self, name)
 
     def get(self, name: str, default: Any = None) -> Any:
-        return self[name] if name in self else default
+        if name in self:  # `in` loads the module that registers the name; `dict.get` would not
+            return self[name]
+        return default
 
     def __iter__(self) -> Iterator[str]:
         self.load_all()

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from .base import ConstantOp, LayerSpec, PositiveNumbers, Unsupported, custom_layer, keras_channel_axis
-from .registry import Primitive, Shape, ShapeError, register
+from .registry import EmittedNode, Primitive, Shape, ShapeError, register
 
 Numbers = float | list[float]
 """One value for every channel, or one per channel."""
@@ -156,21 +156,21 @@ def stochastic_depth_from_keras(layer: Any, rank: int) -> dict[str, Any]:
     return {"rate": float(layer.drop_path_rate)}
 
 
-def rescaling_emit(node, inputs: list[Any], keras: Any) -> Any:
+def rescaling_emit(node: EmittedNode, inputs: list[Any], keras: Any) -> Any:
     a: Rescaling = node.attrs
     return keras.layers.Rescaling(a.scale, a.offset, name=node.name)(inputs[0])
 
 
-def normalization_emit(node, inputs: list[Any], keras: Any) -> Any:
+def normalization_emit(node: EmittedNode, inputs: list[Any], keras: Any) -> Any:
     a: Normalization = node.attrs
     return keras.layers.Normalization(axis=-1, mean=a.mean, variance=a.variance, name=node.name)(inputs[0])
 
 
-def layer_scale_emit(node, inputs: list[Any], keras: Any) -> Any:
+def layer_scale_emit(node: EmittedNode, inputs: list[Any], keras: Any) -> Any:
     return custom_layer(keras, "LayerScale")(node.attrs.init, name=node.name)(inputs[0])
 
 
-def stochastic_depth_emit(node, inputs: list[Any], keras: Any) -> Any:
+def stochastic_depth_emit(node: EmittedNode, inputs: list[Any], keras: Any) -> Any:
     """Keras' Dropout with one draw per example (EfficientNet's own way of writing drop path)."""
     rank = len(inputs[0].shape)
     return keras.layers.Dropout(node.attrs.rate, noise_shape=(None,) + (1,) * (rank - 1), name=node.name)(inputs[0])
