@@ -341,12 +341,13 @@ class Lowering:
         # Only the nodes added since the last call: blocks ask after every instance, so rescanning
         # the whole graph each time would make expansion quadratic in the number of blocks.
         for node in self.graph.nodes[self.shaped :]:
-            ins = [self.shapes.get(i) for i in node.inputs]
-            if any(s is None for s in ins):
+            known = [self.shapes.get(i) for i in node.inputs]
+            ins = [shape for shape in known if shape is not None]
+            if len(ins) < len(known):
                 self.shapes[node.name] = None
                 continue
             try:
-                self.shapes[node.name] = node_shape(node, ins)  # type: ignore[arg-type]
+                self.shapes[node.name] = node_shape(node, ins)
             except ShapeError as exc:
                 self.shapes[node.name] = None
                 self.problems.append(self.at(node.path, f"layer {node.name!r}: {exc}", exc.hint))

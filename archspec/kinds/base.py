@@ -345,8 +345,9 @@ def keras_pair(value: Any) -> int | list[int]:
 
 def keras_activation(fn: Any) -> str | None:
     """The spec name of a Keras activation (None for linear); Unsupported for one archspec lacks."""
-    name = getattr(fn, "__name__", None) if not isinstance(fn, str) else fn
-    name = _KERAS_NAMES.get(name, name)  # type: ignore[arg-type]
+    name = fn if isinstance(fn, str) else getattr(fn, "__name__", None)
+    if isinstance(name, str):
+        name = _KERAS_NAMES.get(name, name)
     if name in (None, "linear"):
         return None
     if name not in ACTIVATIONS:

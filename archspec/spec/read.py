@@ -168,6 +168,8 @@ class _Walker:
         self.count = 0
         self.open: set[int] = set()
         """Collection nodes being walked: meeting one again means an alias inside its own anchor."""
+        self.data: Any = None
+        """The document as Python data, once walked (``_compose``)."""
 
     def fail(self, node: yaml.Node, msg: str, hint: str | None = None) -> SpecError:
         m = node.start_mark
@@ -307,7 +309,7 @@ def _compose(text: str, file: str | None, *, marks_only: bool = False) -> _Walke
         if node is None:
             return None
         walker = _Walker(loader, file, text, marks_only)
-        walker.data = walker.walk(node, ())  # type: ignore[attr-defined]
+        walker.data = walker.walk(node, ())
         return walker
     finally:
         loader.dispose()
@@ -379,7 +381,7 @@ def parse(text: str, file: str | None = None, *, fmt: str | None = None) -> Sour
             raise _problem(
                 text, file, None, None, "the spec is empty", "a spec is a mapping with at least `input` and `layers`"
             )
-        data, values, keys = walker.data, walker.values, walker.keys  # type: ignore[attr-defined]
+        data, values, keys = walker.data, walker.values, walker.keys
     if not isinstance(data, dict):
         raise _problem(
             text,
@@ -397,7 +399,7 @@ def parse_value(text: str) -> Any:
     if not text.strip():
         return None
     walker = _compose(text, None)
-    return None if walker is None else walker.data  # type: ignore[attr-defined]
+    return None if walker is None else walker.data
 
 
 def _try_marks(text: str, file: str | None) -> _Walker | None:
