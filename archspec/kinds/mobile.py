@@ -99,6 +99,11 @@ class _Repeated(_Named):
         return instance_name(self.instances or ("{name}" if self.repeat == 1 else "{name}_{n}"), segment, i)
 
 
+R = TypeVar("R", bound=_Repeated)
+Namer = Callable[[str], str]
+"""A block's node names: role -> name."""
+
+
 def repeated(
     kind: str, lower_one: Callable[[R, Lowering, SpecPath, str, str, int], str]
 ) -> Callable[[R, Lowering, SpecPath], str]:
@@ -113,11 +118,6 @@ def repeated(
         return ctx.alias(ctx.scoped(segment), x)
 
     return lower
-
-
-R = TypeVar("R", bound=_Repeated)
-Namer = Callable[[str], str]
-"""A block's node names: role -> name."""
 
 
 class SqueezeExcite(_Named):

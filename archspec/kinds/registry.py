@@ -21,11 +21,11 @@ import inspect
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from ..errors import ArchspecError, SpecPath
 from . import BUILTIN, ENTRY_POINT_GROUP
+from .arith import Length
 from .base import LayerSpec
 
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ class Upscale:
     axis, and positions come `factor` times closer (a factor below one: further apart)."""
 
     reach: tuple[int, int]
-    factor: tuple[int | Fraction, int | Fraction]
+    factor: tuple[Length, Length]
 
 
 class ShapeError(Exception):
@@ -91,6 +91,9 @@ def no_window(attrs: Any, inputs: list[Shape]) -> Window | Upscale | str | None:
 
 @dataclass(frozen=True, kw_only=True)
 class Primitive:
+    """A kind that becomes one IR node (after its shorthands are lowered). Keyword arguments only:
+    the fields are many and several share a type, so a positional call could bind the wrong one."""
+
     kind: str
     schema: type[LayerSpec]
     infer: InferFn
@@ -125,6 +128,8 @@ class Primitive:
 
 @dataclass(frozen=True, kw_only=True)
 class Block:
+    """A kind that only lowers into other kinds' nodes (keyword arguments only, as Primitive)."""
+
     kind: str
     schema: type[LayerSpec]
     lower: LowerFn
