@@ -12,6 +12,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 PathPart = str | int
+SpecPath = tuple[PathPart, ...]
+"""Where a value sits in a spec: ``('layers', 3, 'conv', 'kernel')``."""
 
 
 MAX_SHOWN = 80
@@ -90,14 +92,14 @@ def lookalike(typed: str, meant: str) -> str | None:
         if (
             op == "replace"
             and len(a) == len(b)
-            and all(x.casefold() != y.casefold() for x, y in zip(a, b))
-            and all(not x.isascii() or not y.isascii() for x, y in zip(a, b))
+            and all(x.casefold() != y.casefold() for x, y in zip(a, b, strict=True))
+            and all(not x.isascii() or not y.isascii() for x, y in zip(a, b, strict=True))
         ):
             odd += [
                 f"{q(x)} ({named(x)}) where {q(meant)} has {q(y)}"
                 if not x.isascii()
                 else f"{q(x)} where {q(meant)} has {q(y)} ({named(y)})"
-                for x, y in zip(a, b)
+                for x, y in zip(a, b, strict=True)
             ]
         elif op in ("delete", "insert") and all(
             not (c.isprintable() and not c.isspace()) or unicodedata.category(c) == "Cf" for c in a + b

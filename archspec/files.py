@@ -99,13 +99,15 @@ def refuse_existing(path: str | os.PathLike[str], force: bool) -> None:
 
 
 def temporary_name(target: Path) -> Path:
-    """This process's temporary for `target`: hidden, beside it, keeping its suffix (some writers, Keras', insist on it)."""
+    """This process's temporary for `target`: hidden, beside it, keeping its suffix (some writers,
+    Keras', insist on it)."""
     return target.with_name(f".{target.stem}.{os.getpid()}.tmp{target.suffix}")
 
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str], *, force: bool = False) -> Iterator[Path]:
-    """Yields a temporary path to write; on success it replaces `path` (flushed to the disk), on failure it disappears."""
+    """Yields a temporary path to write; on success it replaces `path` (flushed to the disk), on failure
+    it disappears."""
     target = Path(path)
     refuse_existing(target, force)
     tmp = temporary_name(target)

@@ -113,7 +113,8 @@ def test_a_wrong_shape_rule_is_caught_by_the_consistency_check():
             return (h, w, c // 2)
 
         archspec.register_kind(archspec.Primitive(
-            "halve", Halve, infer, lambda node, x, keras: keras.layers.Activation("linear", name=node.name)(x[0])))
+            kind="halve", schema=Halve, infer=infer,
+            emit=lambda node, x, keras: keras.layers.Activation("linear", name=node.name)(x[0])))
         spec = {"name": "bad", "input": [8, 8, 4], "layers": ["halve", "flatten", {"dense": 2}]}
         try:
             archspec.check(spec)
@@ -131,7 +132,9 @@ def test_register_rejects_a_taken_name():
         class C(archspec.LayerSpec):
             '''x'''
         try:
-            archspec.register_kind(archspec.Primitive("conv", C, lambda a, i: i[0], lambda n, x, k: x[0]))
+            archspec.register_kind(
+                archspec.Primitive(kind="conv", schema=C, infer=lambda a, i: i[0], emit=lambda n, x, k: x[0])
+            )
         except ValueError as exc:
             print("REFUSED", exc)
     """)

@@ -172,7 +172,9 @@ def test_plugin_kinds_are_shaped_like_builtin_ones():
             '''Halves nothing; a test kind.'''
             ratio: int = Field(2, gt=0, description="How much.")
 
-        archspec.register_kind(archspec.Primitive("halve", Halve, lambda a, i: i[0], lambda n, x, k: x[0]))
+        archspec.register_kind(
+            archspec.Primitive(kind="halve", schema=Halve, infer=lambda a, i: i[0], emit=lambda n, x, k: x[0])
+        )
         s = schema()
         check = jsonschema.Draft202012Validator(s)
         ok = {"name": "p", "input": [8, 8, 1], "layers": ["halve", {"halve": {"ratio": 3}}, {"halve": None}]}

@@ -91,5 +91,5 @@ def without_top(graph: Graph, pooling: str | None = None) -> Graph:
         while name in kept:
             name += "_"
         attrs = Pool.model_validate({"kind": pooling, "global": True, "name": name})
-        nodes.append(Node(name, "pool", attrs, (last,)))
+        nodes.append(Node(name=name, op="pool", attrs=attrs, inputs=(last,)))
     return replace(graph, nodes=nodes, outputs={})

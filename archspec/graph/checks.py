@@ -158,7 +158,8 @@ def _data(graph: Graph, report: Report, training: Training) -> Iterable[Problem]
                 yield graph.problem(
                     ("training", "data", what),
                     f"training.data.{what} has {count} values but the input"
-                    f"{' ' + repr(name) if len(graph.inputs) > 1 else ''} has {shape[2]} channel{'s' if shape[2] != 1 else ''}",
+                    f"{' ' + repr(name) if len(graph.inputs) > 1 else ''} has {shape[2]} "
+                    f"channel{'s' if shape[2] != 1 else ''}",
                     f"give one value, or one per channel ({shape[2]})",
                 )
                 break
@@ -171,7 +172,8 @@ def _data(graph: Graph, report: Report, training: Training) -> Iterable[Problem]
 
 
 def _monitor(graph: Graph, report: Report, training: Training) -> Iterable[Problem]:
-    """early_stopping.monitor names a quantity `fit` reports (with validation data or without: that waits for the data)."""
+    """early_stopping.monitor names a quantity `fit` reports (with validation data or without: that waits for
+    the data)."""
     es = training.early_stopping
     if es is not None:
         yield from _monitored(graph, report, training, es.monitor, "early_stopping")

@@ -9,6 +9,7 @@ construction.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -18,14 +19,14 @@ from typing import Any, NoReturn
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from ..errors import Problem, SpecError, clipped, did_you_mean, escaped, format_path
+from ..errors import Problem, SpecError, SpecPath, clipped, did_you_mean, escaped, format_path
 from ..kinds.base import NAME_PATTERN, LayerSpec, illegal_name_characters
 from ..kinds.blocks import Template
 from ..kinds.lowering import Skip
-from ..kinds.registry import KINDS, Primitive, ShapeError
+from ..kinds.registry import KINDS, LowerFn, ShapeError
 from ..spec import expr
 from ..spec.library import builtin_templates
-from ..spec.network import layer_of, layer_type
+from ..spec.network import Layer, SpecBase, layer_of
 from ..spec.read import Source
 from ..spec.validate import translate
 from .infer import node_shape
@@ -41,6 +42,8 @@ _NAME_HINT = (
 
 MAX_NODES = 100_000
 """Most primitive nodes one spec may expand into."""
+_BodyKey = tuple[int, SpecPath, SpecPath | None, frozenset[tuple[str, type, Any]]]
+"""A template body's identity for sharing its validated layers: (id of its text, where, where used, parameters)."""
 MAX_NESTING = 32
 """Deepest nesting of blocks using blocks (guards against a template that uses itself)."""
 
@@ -50,13 +53,16 @@ class Lowering:
 
     Implements ``kinds.lowering.Lowering``, the protocol kinds' lower functions use."""
 
-    def __init__(self, spec: BaseModel, source: Source | None) -> None:
+    def __init__(self, spec: SpecBase, source: Source | None) -> None:
         self.spec = spec
-        self.source = source or Source(None)
+        self.source = source or Source(data=None)
         shapes = spec.input_shapes()
         named = spec.inputs is not None
-        inputs = [Node(name, "input", None, (), ("inputs", name) if named else ("input",)) for name in shapes]
-        self.graph = Graph(spec.name, shapes, inputs, source, named_inputs=named)
+        inputs = [
+            Node(name=name, op="input", attrs=None, inputs=(), path=("inputs", name) if named else ("input",))
+            for name in shapes
+        ]
+        self.graph = Graph(name=spec.name, inputs=shapes, nodes=inputs, source=source, named_inputs=named)
         self.groups: list[tuple[str, str]] = []
         self.aliases: dict[str, str] = {name: name for name in shapes}
         self.prev = inputs[0].name
@@ -68,14 +74,14 @@ class Lowering:
         self.variables: dict[str, Any] = dict(spec.variables)
         self.uses: list[str] = []
         self.templates: list[str] = []
-        self.owners: dict[str, tuple] = {node.name: node.path for node in inputs if named}
+        self.owners: dict[str, SpecPath] = {node.name: node.path for node in inputs if named}
         """Node or alias name -> the spec path of the layer that took it (for duplicate-name messages)."""
         self.pending: tuple[str, bool] | None = None
         self.shapes: dict[str, tuple[int, ...] | None] = dict(shapes)
         self.shaped = len(inputs)
         """How many of the graph's nodes (the inputs first) have a shape in `shapes`."""
         self.declared = set(_names(spec.model_dump(include={"layers"})))
-        self.validated: dict[tuple, list[BaseModel]] = {}
+        self.validated: dict[_BodyKey, list[BaseModel]] = {}
         self.misnamed = False
         """A node got a name Keras refuses or one too long (said once, not for every node named alike)."""
         """Template bodies already validated, by (template, where, parameters)."""
@@ -115,13 +121,13 @@ class Lowering:
         self.last_alias = name
         return node
 
-    def _claim(self, name: str, path: tuple | None) -> bool:
+    def _claim(self, name: str, path: SpecPath | None) -> bool:
         if name in self.aliases:
             self.problems.append(self.at(path or (), *self._duplicate(name, self.owners.get(name), path or ())))
             return False
         return True
 
-    def _duplicate(self, name: str, first: tuple | None, here: tuple) -> tuple[str, str]:
+    def _duplicate(self, name: str, first: SpecPath | None, here: SpecPath) -> tuple[str, str]:
         """Message and hint for a name taken twice, saying which layer generated it when one did:
         `conv1` with `bn: true` makes `conv1_bn`, which a person may also write."""
         hint = "every layer name must be unique (inside a block, names are prefixed with the block's name)"
@@ -143,7 +149,7 @@ class Lowering:
             return f"layer {maker!r} generates a layer named {name!r}, but {where} already has that name", shorthand
         return f"duplicate layer name {name!r}: {where} has it too", hint
 
-    def _declared_name(self, path: tuple) -> str | None:
+    def _declared_name(self, path: SpecPath) -> str | None:
         """The `name` written for the layer at `path`, when the spec's data has one there."""
         data = self.source.data
         for part in path:
@@ -155,7 +161,7 @@ class Lowering:
         return name if isinstance(name, str) else None
 
     # -- references -----------------------------------------------------------
-    def resolve(self, ref: str, path: tuple) -> str:
+    def resolve(self, ref: str, path: SpecPath) -> str:
         """Node a name refers to: looked up from the innermost scope outwards."""
         for depth in range(len(self.scope), -1, -1):
             key = "_".join([*self.scope[:depth], ref])
@@ -186,23 +192,23 @@ class Lowering:
         )
         raise Skip
 
-    def resolve_all(self, refs: Iterable[str], path: tuple) -> list[str]:
+    def resolve_all(self, refs: Iterable[str], path: SpecPath) -> list[str]:
         """Resolve several references, reporting every one that fails."""
         found, failed = [], False
         for i, ref in enumerate(refs):
             try:
-                found.append(self.resolve(ref, path + (i,)))
+                found.append(self.resolve(ref, (*path, i)))
             except Skip:
                 failed = True
         if failed:
             raise Skip
         return found
 
-    def source_of(self, layer: LayerSpec, path: tuple) -> str:
-        return self.resolve(layer.input, path + ("input",)) if layer.input else self.prev
+    def source_of(self, layer: LayerSpec, path: SpecPath) -> str:
+        return self.resolve(layer.input, (*path, "input")) if layer.input else self.prev
 
     # -- building -------------------------------------------------------------
-    def add(self, name: str, op: str, attrs: BaseModel | None, inputs: Iterable[str], path: tuple) -> str:
+    def add(self, name: str, op: str, attrs: BaseModel | None, inputs: Iterable[str], path: SpecPath) -> str:
         if not self._claim(name, path):
             raise Skip
         if (
@@ -224,7 +230,7 @@ class Lowering:
         if len(self.graph.nodes) >= MAX_NODES:
             self.problems.append(self.at(path, f"the spec expands to more than {MAX_NODES:,} layers"))
             raise _Abort
-        self.graph.nodes.append(Node(name, op, attrs, tuple(inputs), path, self.group))
+        self.graph.nodes.append(Node(name=name, op=op, attrs=attrs, inputs=tuple(inputs), path=path, group=self.group))
         self.aliases[name] = name
         self.owners[name] = path
         self.prev = name
@@ -233,7 +239,7 @@ class Lowering:
     def node_count(self) -> int:
         return len(self.graph.nodes)
 
-    def expect(self, more: int, path: tuple) -> None:
+    def expect(self, more: int, path: SpecPath) -> None:
         """Refuse a repetition before building it: 60,000 repeats are refused after the first."""
         if len(self.graph.nodes) + more > MAX_NODES:
             self.problems.append(self.at(path, f"the spec expands to more than {MAX_NODES:,} layers"))
@@ -244,8 +250,8 @@ class Lowering:
         written = next(
             (name for name in (kind, *KINDS[kind].aliases) if name in self.spec.defaults), None
         )  # `bn:` is batchnorm's too
-        given = self.spec.defaults.get(written) if written else None
-        if not given:
+        given = self.spec.defaults.get(written) if written is not None else None
+        if written is None or not given:
             return layer
         merged = {**given, **layer.model_dump(include=layer.model_fields_set, by_alias=True)}
         try:
@@ -254,15 +260,15 @@ class Lowering:
             self.problems.extend(translate(exc, self.source, merged, ("defaults", written)).problems)
             raise Skip from None
 
-    def at(self, path: tuple, message: str, hint: str | None = None) -> Problem:
+    def at(self, path: SpecPath, message: str, hint: str | None = None) -> Problem:
         return self.in_context(self.source.problem(path, message, hint))
 
-    def fail(self, path: tuple, message: str, hint: str | None = None) -> NoReturn:
+    def fail(self, path: SpecPath, message: str, hint: str | None = None) -> NoReturn:
         """Record a located problem and skip the layer being lowered."""
         self.problems.append(self.at(path, message, hint))
         raise Skip
 
-    def template(self, name: str, path: tuple) -> tuple[Template, str]:
+    def template(self, name: str, path: SpecPath) -> tuple[Template, str]:
         """A block template by name, from the spec's own `blocks` (first) or the built-in library."""
         own = self.spec.blocks
         if name in own:
@@ -271,7 +277,7 @@ class Lowering:
         if name in library:
             return library[name], "library"
         self.fail(
-            path + ("block",),
+            (*path, "block"),
             f"no block template named {name!r}",
             did_you_mean(name, [*own, *library]) + f"templates: {', '.join([*own, *library])}",
         )
@@ -284,10 +290,10 @@ class Lowering:
         return replace(problem, hint=f"{problem.hint}; {where}" if problem.hint else where)
 
     # -- lowering -------------------------------------------------------------
-    def lower_item(self, item: BaseModel, path: tuple) -> str:
+    def lower_item(self, item: BaseModel, path: SpecPath) -> str:
         name, layer = layer_of(item)
         kind = KINDS[name]
-        path = path + (name,)
+        path = (*path, name)
         try:
             layer = self.with_defaults(kind.kind, layer)
             if not layer.when:  # left out: its name reads what it would have read
@@ -295,7 +301,7 @@ class Lowering:
                 if layer.name:
                     self.graph.left_out[self.scoped(layer.name)] = path
                 return self.alias(self.scoped(layer.name), x) if layer.name else x
-            if isinstance(kind, Primitive) and kind.lower is None:
+            if kind.lower is None:  # a primitive without shorthands (a block always has a lower function)
                 base = self.name_for(layer, kind.kind)
                 x = self.source_of(layer, path)
                 # the node's settings without its wiring; models are frozen, so one without any is used as it is
@@ -305,42 +311,43 @@ class Lowering:
                     else layer
                 )
                 return self.alias(base, self.add(base, kind.kind, attrs, [x], path))
-            return self._lowered(kind, layer, path)
+            return self._lowered(kind.kind, kind.lower, layer, path)
         finally:
             self.pending = None
 
-    def _lowered(self, kind: Any, layer: LayerSpec, path: tuple) -> str:
+    def _lowered(self, kind: str, lower: LowerFn, layer: LayerSpec, path: SpecPath) -> str:
         """A block's own lowering: the layers it computes from the spec's numbers can be out of
         range (an MBConv widened past the filter limit), and that is the spec's problem, said at
         the block, not a Python exception escaping from the block's code."""
         try:
-            return kind.lower(layer, self, path)
+            return lower(layer, self, path)
         except ValidationError as exc:
             for error in exc.errors():
                 where = ".".join(str(p) for p in error["loc"])
                 self.problems.append(
                     self.at(
                         path,
-                        f"this {kind.kind} makes a {exc.title} layer whose {where} is out of range: "
+                        f"this {kind} makes a {exc.title} layer whose {where} is out of range: "
                         f"{error['msg'][0].lower()}{error['msg'][1:]}",
                         "the block computes it from the values given here; make them smaller",
                     )
                 )
             raise Skip from None
         except (ValueError, ArithmeticError, RecursionError) as exc:
-            self.fail(path, f"this {kind.kind} cannot be built from these values: {exc}")
+            self.fail(path, f"this {kind} cannot be built from these values: {exc}")
 
     def shape(self, name: str) -> tuple[int, ...]:
         """Static shape of a node already added (blocks need it: `auto` shortcuts, transitions)."""
         # Only the nodes added since the last call: blocks ask after every instance, so rescanning
         # the whole graph each time would make expansion quadratic in the number of blocks.
         for node in self.graph.nodes[self.shaped :]:
-            ins = [self.shapes.get(i) for i in node.inputs]
-            if any(s is None for s in ins):
+            known = [self.shapes.get(i) for i in node.inputs]
+            ins = [shape for shape in known if shape is not None]
+            if len(ins) < len(known):
                 self.shapes[node.name] = None
                 continue
             try:
-                self.shapes[node.name] = node_shape(node, ins)  # type: ignore[arg-type]
+                self.shapes[node.name] = node_shape(node, ins)
             except ShapeError as exc:
                 self.shapes[node.name] = None
                 self.problems.append(self.at(node.path, f"layer {node.name!r}: {exc}", exc.hint))
@@ -350,25 +357,25 @@ class Lowering:
             raise Skip
         return found
 
-    def lower_list(self, items: Iterable[BaseModel], path: tuple) -> str:
+    def lower_list(self, items: Iterable[BaseModel], path: SpecPath) -> str:
         top = not self.scope and not self.uses
         for i, item in enumerate(items):
             if top:
                 self.group = len(self.groups)
                 self.last_alias = None
             try:
-                self.lower_item(item, path + (i,))
+                self.lower_item(item, (*path, i))
             except Skip:
                 continue
             if top:
                 self.groups.append((self.last_alias or self.prev, layer_of(item)[0]))
         return self.prev
 
-    def in_scope(self, name: str):
+    def in_scope(self, name: str) -> _Scope:
         return _Scope(self, name)
 
     def validate_layers(
-        self, raw: Any, path: tuple, env: Mapping[str, Any], use_path: tuple | None = None
+        self, raw: Any, path: SpecPath, env: Mapping[str, Any], use_path: SpecPath | None = None
     ) -> list[BaseModel]:
         """Template bodies: substitute parameters, then validate as layers.
 
@@ -377,7 +384,7 @@ class Lowering:
         immutable, so uses with the same parameters share them (the 36 blocks of a
         ResNet-152 stage are validated once)."""
         try:
-            key: tuple | None = (id(raw), path, use_path, frozenset((k, type(v), v) for k, v in env.items()))
+            key: _BodyKey | None = (id(raw), path, use_path, frozenset((k, type(v), v) for k, v in env.items()))
             hash(key)
         except TypeError:  # a parameter holds a list or mapping
             key = None
@@ -397,7 +404,7 @@ class Lowering:
             if use_path is None:
                 self.problems.extend(self.in_context(p) for p in translate(exc, self.source, body, path).problems)
             else:
-                for p in translate(exc, Source(body), body).problems:
+                for p in translate(exc, Source(data=body), body).problems:
                     self.problems.append(self.at(use_path, f"{format_path(p.path)}: {p.message}", p.hint))
             raise Skip from None
         if key is not None:
@@ -406,8 +413,8 @@ class Lowering:
 
 
 @lru_cache(maxsize=1)
-def _layers_adapter() -> TypeAdapter:
-    return TypeAdapter(list[layer_type()])  # type: ignore[misc]
+def _layers_adapter() -> TypeAdapter[list[BaseModel]]:
+    return TypeAdapter(list[Layer])
 
 
 def _names(data: Any) -> list[str]:
@@ -466,7 +473,7 @@ def _unused(graph: Graph) -> list[Node]:
 def _left_out(graph: Graph, name: str) -> str:
     """`layer NAME is left out (`when` is false at layers[4].conv)`, with the line when known."""
     path = graph.left_out[name]
-    mark = graph.source.values.get(path + ("when",)) if graph.source is not None else None
+    mark = graph.source.values.get((*path, "when")) if graph.source is not None else None
     return f"layer {name!r} is left out (`when` is false at {format_path(path)}" + (
         f", line {mark[0]})" if mark else ")"
     )
@@ -488,7 +495,8 @@ def _outputs(ctx: Lowering, named: Mapping[str, str]) -> dict[str, str]:
                 ctx.at(
                     path,
                     f"output {output!r} has the name of an input",
-                    "inputs and outputs are named apart (arrays in data files are found by these names); rename the output",
+                    "inputs and outputs are named apart (arrays in data files are found by these names); rename the "
+                    "output",
                 )
             )
         elif ref in ctx.graph.left_out:
@@ -587,14 +595,12 @@ def _unused_problem(ctx: Lowering, node: Node) -> Problem:
     )
 
 
-def expand(spec: BaseModel) -> Graph:
+def expand(spec: SpecBase) -> Graph:
     """The graph of primitive nodes a spec describes; SpecError lists every problem found."""
     source = getattr(spec, "_source", None)
     ctx = Lowering(spec, source)
-    try:
+    with contextlib.suppress(_Abort):  # its problem is recorded
         ctx.lower_list(spec.layers, ("layers",))
-    except _Abort:
-        pass
     if spec.outputs is not None:
         ctx.graph.outputs = _outputs(ctx, spec.outputs)
     heads = getattr(getattr(spec, "training", None), "heads", None)

@@ -26,7 +26,8 @@ BATCHNORM = "batchnorm"
 
 
 def _in_scope(node: str, scope: str) -> bool:
-    """`conv4_block2_1_conv` is in the scope `conv4_block2`; `conv_2` is not in a scope `conv` (an automatic name's number)."""
+    """`conv4_block2_1_conv` is in the scope `conv4_block2`; `conv_2` is not in a scope `conv` (an automatic
+    name's number)."""
     rest = node[len(scope) + 1 :] if node.startswith(scope + "_") else ""
     return bool(rest) and not rest.isdigit()
 
@@ -114,7 +115,8 @@ def as_trained(graph: Graph, training: Training | None) -> Graph:
 
 
 def refreeze(graph: Graph, training: Training | None, names: Sequence[str] | None, bn: bool | None) -> Graph:
-    """The graph frozen by explicit `names` / `bn` (``--freeze``, ``--freeze-bn``) where given, else as the recipe says."""
+    """The graph frozen by explicit `names` / `bn` (``--freeze``, ``--freeze-bn``) where given, else as the
+    recipe says."""
     if names is None and bn is None:
         return graph
     first = training.phase_recipes()[0] if training is not None else None

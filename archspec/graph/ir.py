@@ -10,16 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
 from pydantic import BaseModel
 
 from ..errors import PathPart, Problem
+from ..spec.read import Source
 
 Shape = tuple[int, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Node:
     name: str
     op: str
@@ -41,14 +41,14 @@ class Node:
         return settings.get("fn") or settings.get("activation") or "linear"
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Graph:
     name: str
     inputs: dict[str, Shape]
     """Each input's name and shape, in order; their nodes (op `input`) come first in ``nodes``."""
     nodes: list[Node] = field(default_factory=list)
-    source: Any = None
-    """The read.Source the spec came from (None for specs built in Python)."""
+    source: Source | None = None
+    """Where the spec came from, for locating problems (None for a graph built in Python)."""
     groups: list[tuple[str, str]] = field(default_factory=list)
     """(name, kind) of each top-level spec layer; ``Node.group`` indexes this list."""
     outputs: dict[str, str] = field(default_factory=dict)
@@ -67,7 +67,7 @@ class Graph:
     @property
     def image_size(self) -> tuple[int, int]:
         """Height and width of the (first) image input: what a global window covers; (1, 1) without one."""
-        return next((shape[:2] for shape in self.inputs.values() if len(shape) == 3), (1, 1))  # type: ignore[return-value]
+        return next(((shape[0], shape[1]) for shape in self.inputs.values() if len(shape) == 3), (1, 1))
 
     @property
     def layers(self) -> list[Node]:

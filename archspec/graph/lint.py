@@ -8,13 +8,18 @@ warnings or, under --strict, errors.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, cast
 
 from ..errors import Problem
 from ..kinds.arith import dropped_border
-from ..kinds.registry import OPS
+from ..kinds.registry import OPS, Shape, Window
 from .ir import Graph, Node
 from .report import Report
+
+if TYPE_CHECKING:  # the settings of the two kinds read here, by their op name
+    from ..kinds.dense import Dense
+    from ..kinds.pad import ZeroPad
 
 HUGE_FAN_IN = 1_000_000
 """A dense layer reading more values than this is almost always a missing pool or flatten in the wrong place."""
@@ -24,7 +29,7 @@ EARLY_FRACTION = 1 / 4
 Rule = Callable[[Graph, Report], Iterable[Problem]]
 
 
-def _windows(graph: Graph, report: Report):
+def _windows(graph: Graph, report: Report) -> Iterator[tuple[Node, Shape, Window]]:
     """(node, input shape, (kernel, stride, dilation)) for every sliding-window node."""
     shapes = {info.name: info.output_shape for info in report.layers}
     shapes.update(graph.inputs)
@@ -42,7 +47,7 @@ def border_dropped(graph: Graph, report: Report) -> Iterable[Problem]:
             continue
         source = by_name[node.inputs[0]]
         # zeros a zeropad added at the far border are not input: dropping them loses nothing
-        padded = source.attrs.padding if source.op == "zeropad" else ((0, 0), (0, 0))  # type: ignore[union-attr]
+        padded = cast("ZeroPad", source.attrs).padding if source.op == "zeropad" else ((0, 0), (0, 0))
         lost = [
             max(dropped_border(inp[a], kernel[a], stride[a], dilation[a]) - padded[a][1], 0)
             if kernel[a] >= stride[a]
@@ -53,7 +58,8 @@ def border_dropped(graph: Graph, report: Report) -> Iterable[Problem]:
             yield graph.problem(
                 node.path,
                 (
-                    f"layer {node.name!r}: a {kernel[0]}x{kernel[1]} window at stride {stride[0]}x{stride[1]} does not fit "
+                    f"layer {node.name!r}: a {kernel[0]}x{kernel[1]} window at stride {stride[0]}x{stride[1]} does not "
+                    "fit "
                     f"the {inp[0]}x{inp[1]} input: the last {lost[0]} row(s) and {lost[1]} column(s) are never read"
                 ),
                 "pad the input (zeropad or padding: same) or change the stride if the border matters",
@@ -62,7 +68,8 @@ def border_dropped(graph: Graph, report: Report) -> Iterable[Problem]:
 
 WINDOW_HINTS = {
     "pool": "a global pool may be what you mean",
-    "conv": "most of a kernel larger than its input reads padding zeros; a kernel the size of the input (or smaller) sees the same",
+    "conv": "most of a kernel larger than its input reads padding zeros; a kernel the size of the input (or smaller) "
+    "sees the same",
 }
 """Advice for a window larger than its input, by kind: pooling over everything is a global pool;
 a convolution is not."""
@@ -82,7 +89,7 @@ def huge_fan_in(graph: Graph, report: Report) -> Iterable[Problem]:
     by_name = {info.name: info for info in report.layers}
     for node in graph.nodes:
         if node.op == "dense":
-            fan_in = by_name[node.name].params // max(node.attrs.units, 1)  # type: ignore[union-attr]
+            fan_in = by_name[node.name].params // max(cast("Dense", node.attrs).units, 1)
             if fan_in > HUGE_FAN_IN:
                 yield graph.problem(
                     node.path,
@@ -119,8 +126,10 @@ def early_global_receptive_field(graph: Graph, report: Report) -> Iterable[Probl
                 yield graph.problem(
                     node.path,
                     (
-                        f"layer {info.name!r}: its receptive field ({info.receptive_field[0]}x{info.receptive_field[1]}) "
-                        f"already covers the whole {h}x{w} input, {len(spatial) - index - 1} spatial layers before the end"
+                        f"layer {info.name!r}: its receptive field "
+                        f"({info.receptive_field[0]}x{info.receptive_field[1]}) "
+                        f"already covers the whole {h}x{w} input, {len(spatial) - index - 1} spatial layers before the "
+                        "end"
                     ),
                     "later layers cannot see more context; the network may be deeper than the input needs",
                 )
@@ -153,13 +162,15 @@ def clipping(name: str, by_name: Mapping[str, Node]) -> Node | None:
 
 CLIPPED = {
     "relu": "negative logits become 0: every class the layer rules out ties at one probability, and its gradient stops",
-    "relu6": "negative logits become 0: every class the layer rules out ties at one probability, and its gradient stops",
+    "relu6": "negative logits become 0: every class the layer rules out ties at one probability, and its gradient "
+    "stops",
     "sigmoid": "the logits stay between 0 and 1, so no probability can get near 0 or 1",
     "hard_sigmoid": "the logits stay between 0 and 1, so no probability can get near 0 or 1",
     "tanh": "the logits stay between -1 and 1, so no probability can get near 0 or 1",
     "softsign": "the logits stay between -1 and 1, so no probability can get near 0 or 1",
 }
-"""What an activation on the logits does to the probabilities made from them (others: see the fallback in `_clipped`)."""
+"""What an activation on the logits does to the probabilities made from them (others: see the fallback in
+`_clipped`)."""
 
 
 def _clipped(graph: Graph, source: Node, what: str) -> Problem:

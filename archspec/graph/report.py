@@ -14,7 +14,7 @@ from ..errors import Problem
 from ..kinds.registry import Shape
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class LayerInfo:
     name: str
     type: str
@@ -25,7 +25,8 @@ class LayerInfo:
     trainable_params: int
     macs: int
     receptive_field: tuple[int, int]
-    jump: tuple[int, int]
+    jump: tuple[int | float, int | float]
+    """The cumulative stride; a float where it is a fraction of an input pixel (after an upsampling)."""
     group: int | None = None
     frozen: bool = False
     """Its weights are not trained (``--freeze``, ``training.freeze``)."""
@@ -35,7 +36,7 @@ class LayerInfo:
         return math.prod(self.output_shape)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class GroupInfo:
     """One top-level spec layer (a block collapsed to one row)."""
 
@@ -53,7 +54,7 @@ class GroupInfo:
     weighted_layers: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Report:
     name: str
     input_shape: Shape
@@ -73,11 +74,11 @@ class Report:
 
     @property
     def total_params(self) -> int:
-        return sum(l.params for l in self.layers)
+        return sum(layer.params for layer in self.layers)
 
     @property
     def trainable_params(self) -> int:
-        return sum(l.trainable_params for l in self.layers)
+        return sum(layer.trainable_params for layer in self.layers)
 
     @property
     def non_trainable_params(self) -> int:
@@ -86,16 +87,16 @@ class Report:
     @property
     def frozen(self) -> list[str]:
         """Frozen nodes that have weights (freezing the others changes nothing)."""
-        return [l.name for l in self.layers if l.frozen and l.params]
+        return [layer.name for layer in self.layers if layer.frozen and layer.params]
 
     @property
     def macs(self) -> int:
-        return sum(l.macs for l in self.layers)
+        return sum(layer.macs for layer in self.layers)
 
     @property
     def activations(self) -> int:
         """Values in every layer's output for one example (a proxy for activation memory)."""
-        return sum(l.activations for l in self.layers)
+        return sum(layer.activations for layer in self.layers)
 
     @property
     def output_shape(self) -> Shape:
@@ -125,18 +126,18 @@ class Report:
             },
             "layers": [
                 {
-                    "name": l.name,
-                    "type": l.type,
-                    "inputs": list(l.inputs),
-                    "output_shape": list(l.output_shape),
-                    "params": l.params,
-                    "trainable_params": l.trainable_params,
-                    "macs": l.macs,
-                    "receptive_field": list(l.receptive_field),
-                    "jump": list(l.jump),
-                    "frozen": l.frozen,
+                    "name": layer.name,
+                    "type": layer.type,
+                    "inputs": list(layer.inputs),
+                    "output_shape": list(layer.output_shape),
+                    "params": layer.params,
+                    "trainable_params": layer.trainable_params,
+                    "macs": layer.macs,
+                    "receptive_field": list(layer.receptive_field),
+                    "jump": list(layer.jump),
+                    "frozen": layer.frozen,
                 }
-                for l in self.layers
+                for layer in self.layers
             ],
             "blocks": [
                 {**asdict(g), "output_shape": list(g.output_shape), "receptive_field": list(g.receptive_field)}

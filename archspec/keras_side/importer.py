@@ -63,7 +63,7 @@ def _describe(op: Any, node: Any, keras: Any) -> tuple[str, Any]:
     numbers = [a for a in args if not isinstance(a, keras.KerasTensor)]
     if len(tensors) == 1 and len(numbers) == 1 and len(args) == 2 and _is_number(numbers[0]):
         return f"ops.{cls}:constant", ConstantOp(
-            op.name, cls, float(numbers[0]), not isinstance(args[0], keras.KerasTensor)
+            name=op.name, op=cls, constant=float(numbers[0]), constant_first=not isinstance(args[0], keras.KerasTensor)
         )
     if tensors and not numbers and not node.arguments.kwargs:
         return f"ops.{cls}", op

@@ -101,7 +101,11 @@ def dropped_border(size: int, kernel: int, stride: int, dilation: int = 1) -> in
     return size - ((out - 1) * stride + effective_kernel(kernel, dilation))
 
 
-def receptive_field(rf: int, jump: int, kernel: int, stride: int, dilation: int = 1) -> tuple[int, int]:
+Length = int | Fraction
+"""A receptive field or cumulative stride, in input pixels: a fraction of one after an upsampling."""
+
+
+def receptive_field(rf: Length, jump: Length, kernel: int, stride: int, dilation: int = 1) -> tuple[Length, Length]:
     """(receptive field, cumulative stride) after a window, from those before it.
 
     >>> receptive_field(1, 1, 5, 1)
@@ -112,9 +116,7 @@ def receptive_field(rf: int, jump: int, kernel: int, stride: int, dilation: int 
     return rf + (effective_kernel(kernel, dilation) - 1) * jump, jump * stride
 
 
-def upscaled_field(
-    rf: int | Fraction, jump: int | Fraction, reach: int, factor: int | Fraction
-) -> tuple[int | Fraction, int | Fraction]:
+def upscaled_field(rf: Length, jump: Length, reach: int, factor: Length) -> tuple[Length, Length]:
     """(receptive field, cumulative stride) after a layer that enlarges its input `factor` times,
     each output position reading `reach` neighbouring input positions: the field grows as a
     window of `reach` would, and positions come `factor` times closer (the stride may become a

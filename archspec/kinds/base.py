@@ -18,11 +18,13 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    GetJsonSchemaHandler,
     ValidationInfo,
     field_validator,
     model_validator,
 )
-from pydantic_core import PydanticCustomError
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, PydanticCustomError
 
 from ..errors import closest
 
@@ -36,7 +38,8 @@ _NAME_CHAR = re.compile(r"[A-Za-z0-9_.\-]")
 
 
 def illegal_name_characters(text: str) -> str:
-    """The characters of `text` a layer name may not hold (Keras refuses '/', files and diagrams spaces), quoted once each."""
+    """The characters of `text` a layer name may not hold (Keras refuses '/', files and diagrams spaces),
+    quoted once each."""
     return ", ".join(repr(c) for c in dict.fromkeys(c for c in text if not _NAME_CHAR.fullmatch(c)))
 
 
@@ -66,7 +69,7 @@ PositiveNumbers = Positive | list[Positive]
 """One value for every channel, or one per channel, each above zero: a variance or a standard deviation
 (zero or less leaves the layer undefined: a division by zero, or the square root of a negative number)."""
 
-ACTIVATIONS = (
+ActivationName = Literal[
     "relu",
     "relu6",
     "leaky_relu",
@@ -86,20 +89,21 @@ ACTIVATIONS = (
     "softsign",
     "exponential",
     "linear",
-)
+]
 """Keras' names. hard_swish is MobileNetV3's x * relu6(x + 3) / 6 (Keras also calls it hard_silu)."""
+ACTIVATIONS: tuple[str, ...] = get_args(ActivationName)
 _KERAS_NAMES = {"swish": "silu", "hard_silu": "hard_swish"}
 """Keras function name -> the name a spec is written with, where the two differ."""
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, kw_only=True)
 class ValueNotes:
     """Annotated metadata for a Literal: one line about each value, which editors show beside it
     when they offer the values and on hover (the schema's `enumDescriptions`)."""
 
     notes: Mapping[str, str]
 
-    def __get_pydantic_json_schema__(self, core_schema: Any, handler: Any) -> dict[str, Any]:
+    def __get_pydantic_json_schema__(self, core_schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
         schema = handler(core_schema)
         schema["enumDescriptions"] = [self.notes.get(value, "") for value in schema.get("enum", [])]
         return schema
@@ -126,7 +130,7 @@ ACTIVATION_NOTES = {
     "exponential": "exp(x)",
     "linear": "x unchanged (no activation)",
 }
-Activation = Annotated[Literal[ACTIVATIONS], ValueNotes(ACTIVATION_NOTES)]  # type: ignore[valid-type]
+Activation = Annotated[ActivationName, ValueNotes(notes=ACTIVATION_NOTES)]
 
 
 def _holds_bool(value: Any) -> bool:
@@ -284,7 +288,7 @@ PADDING_NOTES = {
     "same": "zeros around the input so that the output is ceil(input / stride)",
 }
 Padding = (
-    Annotated[Literal["valid", "same"], ValueNotes(PADDING_NOTES)]
+    Annotated[Literal["valid", "same"], ValueNotes(notes=PADDING_NOTES)]
     | NonNegInt
     | tuple[NonNegInt, NonNegInt]
     | tuple[tuple[NonNegInt, NonNegInt], tuple[NonNegInt, NonNegInt]]
@@ -300,7 +304,7 @@ def explicit_padding(padding: Any) -> tuple[tuple[int, int], tuple[int, int]] | 
         return ((padding, padding), (padding, padding))
     if isinstance(padding[0], int):
         return ((padding[0], padding[0]), (padding[1], padding[1]))
-    return (tuple(padding[0]), tuple(padding[1]))  # type: ignore[return-value]
+    return (tuple(padding[0]), tuple(padding[1]))
 
 
 def explicit_padding_before(v: Any) -> Any:
@@ -318,7 +322,7 @@ class Unsupported(Exception):
     """A Keras layer's settings have no spec equivalent (raised by a kind's ``from_keras``)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ConstantOp:
     """A Keras operation between one tensor and a number (`x + 3.0`, `x * (1 / 6)`), as the
     importer hands it to ``from_keras`` in place of a layer. Its table key is
@@ -341,8 +345,9 @@ def keras_pair(value: Any) -> int | list[int]:
 
 def keras_activation(fn: Any) -> str | None:
     """The spec name of a Keras activation (None for linear); Unsupported for one archspec lacks."""
-    name = getattr(fn, "__name__", None) if not isinstance(fn, str) else fn
-    name = _KERAS_NAMES.get(name, name)  # type: ignore[arg-type]
+    name = fn if isinstance(fn, str) else getattr(fn, "__name__", None)
+    if isinstance(name, str):
+        name = _KERAS_NAMES.get(name, name)
     if name in (None, "linear"):
         return None
     if name not in ACTIVATIONS:

@@ -15,21 +15,29 @@ network written from these blocks has the same layer names as its reference.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import ConfigDict, Field, model_validator
 
-from ..errors import did_you_mean, format_path
+from ..errors import SpecPath, did_you_mean, format_path
 from .base import Activation, LayerSpec, NamePattern, NonNegInt, PosInt, Strict
 from .conv import Conv
+from .conv import lower as lower_conv
 from .lowering import Lowering, Skip
 from .merge import Add, Concat
 from .norm import BatchNorm
 from .pool import Pool
-from .registry import KINDS, Block, register
+from .registry import Block, register
 from .simple import ActivationLayer
 
 Scalar = int | float | bool | str | None
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    Layer = BaseModel
+    """One validated item of a layer list. The union itself lives in ``spec.network``, a layer above;
+    Pydantic resolves the name there when it builds a block's model (``item_model``)."""
 
 
 class Template(Strict):
@@ -64,7 +72,8 @@ class _Instantiate(LayerSpec):
     model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True, defer_build=True)
     open_keys: ClassVar[bool] = True
     block: str = Field(
-        description="Template name: from this spec's `blocks`, or built in (`basic`, `bottleneck`, ...; see the docs: Blocks and templates)."
+        description="Template name: from this spec's `blocks`, or built in (`basic`, `bottleneck`, ...; see the docs: "
+        "Blocks and templates)."
     )
 
 
@@ -110,24 +119,25 @@ MAX_TEMPLATE_NESTING = 32
 """Deepest chain of templates using templates (each level is a few Python frames)."""
 
 
-def instantiate(ctx: Lowering, tname: str, given: dict[str, Any], segment: str, source: str, path: tuple) -> str:
+def instantiate(ctx: Lowering, tname: str, given: dict[str, Any], segment: str, source: str, path: SpecPath) -> str:
     """Lower one template instance named `segment` reading `source`."""
     if tname in ctx.templates:
-        cycle = ctx.templates[ctx.templates.index(tname) :] + [tname]
+        cycle = [*ctx.templates[ctx.templates.index(tname) :], tname]
         ctx.fail(
-            path + ("block",),
+            (*path, "block"),
             f"block template {tname!r} uses itself: {' -> '.join(cycle)}",
             "a template cannot contain itself, directly or through other templates",
         )
     if len(ctx.templates) >= MAX_TEMPLATE_NESTING:
-        ctx.fail(path + ("block",), f"templates nested deeper than {MAX_TEMPLATE_NESTING} levels")
+        ctx.fail((*path, "block"), f"templates nested deeper than {MAX_TEMPLATE_NESTING} levels")
+    tpl: Template
     tpl, origin = ctx.template(tname, path)
     unknown = [k for k in given if k not in tpl.params]
     if unknown:
         for key in unknown:
             ctx.problems.append(
                 ctx.at(
-                    path + (key,),
+                    (*path, key),
                     f"block {tname!r} has no parameter {key!r}",
                     did_you_mean(key, tpl.params) + f"parameters: {', '.join(tpl.params) or 'none'}",
                 )
@@ -144,7 +154,7 @@ def instantiate(ctx: Lowering, tname: str, given: dict[str, Any], segment: str, 
         ctx.prev = source
         if len(body) == 1:  # a one-layer template *is* that layer: it takes the instance's name
             ctx.name_next(segment, force=True)
-            out = ctx.lower_item(body[0], where + (0,))
+            out = ctx.lower_item(body[0], (*where, 0))
         elif not tpl.prefix:
             out = ctx.lower_list(body, where)
         else:
@@ -156,7 +166,7 @@ def instantiate(ctx: Lowering, tname: str, given: dict[str, Any], segment: str, 
     return ctx.alias(ctx.scoped(segment), out)
 
 
-def feature_map(ctx: Lowering, x: str, path: tuple, kind: str) -> tuple[int, ...]:
+def feature_map(ctx: Lowering, x: str, path: SpecPath, kind: str) -> tuple[int, ...]:
     """The (H, W, C) shape of node `x`; a located problem when a block that needs one gets anything else."""
     shape = ctx.shape(x)
     if len(shape) != 3:
@@ -168,12 +178,12 @@ def feature_map(ctx: Lowering, x: str, path: tuple, kind: str) -> tuple[int, ...
     return shape
 
 
-def lower_use(u: Use, ctx, path: tuple) -> str:
+def lower_use(u: Use, ctx: Lowering, path: SpecPath) -> str:
     segment = ctx.segment_for(u, u.block)
     return instantiate(ctx, u.block, dict(u.model_extra or {}), segment, ctx.source_of(u, path), path)
 
 
-def lower_stage(s: Stage, ctx, path: tuple) -> str:
+def lower_stage(s: Stage, ctx: Lowering, path: SpecPath) -> str:
     segment = ctx.segment_for(s, "stage")
     x = ctx.source_of(s, path)
     for i in range(s.repeat):
@@ -190,16 +200,16 @@ class Repeat(LayerSpec):
 
     nested: ClassVar[bool] = True
     times: PosInt = Field(description="Number of repetitions.")
-    layers: list[Layer] = Field(min_length=1, description="Layers to repeat.")  # type: ignore[name-defined]  # noqa: F821
+    layers: list[Layer] = Field(min_length=1, description="Layers to repeat.")
 
 
-def lower_repeat(r: Repeat, ctx, path: tuple) -> str:
+def lower_repeat(r: Repeat, ctx: Lowering, path: SpecPath) -> str:
     segment = ctx.segment_for(r, "repeat")
     ctx.prev = ctx.source_of(r, path)
     for i in range(1, r.times + 1):
         before = ctx.node_count()
         with ctx.in_scope(f"{segment}_{i}"):
-            ctx.lower_list(r.layers, path + ("layers",))
+            ctx.lower_list(r.layers, (*path, "layers"))
         if i == 1:  # every repetition is the size of the first: refuse a repeat too large before building it
             ctx.expect((ctx.node_count() - before) * (r.times - 1), path)
     return ctx.alias(ctx.scoped(segment), ctx.prev)
@@ -213,11 +223,11 @@ class Residual(LayerSpec):
     its output and the identity shortcut the raw input."""
 
     nested: ClassVar[bool] = True
-    body: list[Layer] = Field(min_length=1, description="The residual branch; unnamed layers are named 1, 2, 3, ...")  # type: ignore[name-defined]  # noqa: F821
-    shortcut: Literal["auto", "identity", "projection", "pool"] | list[Layer] = Field(  # type: ignore[name-defined]  # noqa: F821
+    body: list[Layer] = Field(min_length=1, description="The residual branch; unnamed layers are named 1, 2, 3, ...")
+    shortcut: Literal["auto", "identity", "projection", "pool"] | list[Layer] = Field(
         "auto",
-        description="`identity`, `projection` (strided 1x1 conv), `auto` (identity when shapes match), `pool` (1x1 max pool "
-        "with the body's stride, ResNet v2), or explicit layers.",
+        description="`identity`, `projection` (strided 1x1 conv), `auto` (identity when shapes match), `pool` (1x1 max "
+        "pool with the body's stride, ResNet v2), or explicit layers.",
     )
     projection_bn: bool | BatchNorm = Field(True, description="Batch normalisation after the projection conv.")
     projection_bias: bool = Field(True, description="Bias on the projection conv.")
@@ -229,25 +239,25 @@ class Residual(LayerSpec):
     )
 
 
-def lower_residual(r: Residual, ctx, path: tuple) -> str:
+def lower_residual(r: Residual, ctx: Lowering, path: SpecPath) -> str:
     segment = ctx.segment_for(r, "residual")
     x_in = ctx.source_of(r, path)
     with ctx.in_scope(segment):
         x = x_in
         if r.preact is not False:
             bn = ctx.with_defaults("batchnorm", BatchNorm() if r.preact is True else r.preact)
-            x = ctx.add(ctx.scoped("preact_bn"), "batchnorm", bn, [x], path + ("preact",))
+            x = ctx.add(ctx.scoped("preact_bn"), "batchnorm", bn, [x], (*path, "preact"))
             x = ctx.add(
                 ctx.scoped(f"preact_{r.preact_activation}"),
                 "activation",
                 ActivationLayer(fn=r.preact_activation),
                 [x],
-                path + ("preact",),
+                (*path, "preact"),
             )
         ctx.prev = x
         for i, item in enumerate(r.body):
             ctx.name_next(str(i + 1))
-            ctx.lower_item(item, path + ("body", i))
+            ctx.lower_item(item, (*path, "body", i))
         y = ctx.prev
         mode = r.shortcut
         if mode == "auto":
@@ -264,7 +274,7 @@ def lower_residual(r: Residual, ctx, path: tuple) -> str:
             ctx.prev = x
             for i, item in enumerate(mode):
                 ctx.name_next("0" if len(mode) == 1 else f"0_{i + 1}")
-                ctx.lower_item(item, path + ("shortcut", i))
+                ctx.lower_item(item, (*path, "shortcut", i))
             s = ctx.prev
         out = ctx.add(
             ctx.scoped("add"),
@@ -278,27 +288,28 @@ def lower_residual(r: Residual, ctx, path: tuple) -> str:
     return ctx.alias(ctx.scoped(segment), out)
 
 
-def _stride(ctx, x: str, y: str, path: tuple) -> tuple[int, int]:
+def _stride(ctx: Lowering, x: str, y: str, path: SpecPath) -> tuple[int, int]:
     """The body's downsampling from x to y, for a shortcut that must match it."""
     if len(ctx.shape(x)) != 3 or len(ctx.shape(y)) != 3:
         ctx.fail(
-            path + ("shortcut",),
+            (*path, "shortcut"),
             f"a projection shortcut (a 1x1 conv) needs feature maps (H, W, C) on both sides, "
             f"but this residual goes from shape {list(ctx.shape(x))} to {list(ctx.shape(y))}",
-            "give the shortcut as a list of layers (e.g. [{dense: 8}]), or keep the input's shape for an identity shortcut",
+            "give the shortcut as a list of layers (e.g. [{dense: 8}]), or keep the input's shape for an identity "
+            "shortcut",
         )
     (hi, wi, _), (ho, wo) = ctx.shape(x), ctx.shape(y)[:2]
     stride = (-(-hi // ho), -(-wi // wo))  # a 1x1 window at stride s gives ceil(n / s)
     if (-(-hi // stride[0]), -(-wi // stride[1])) != (ho, wo):
         ctx.fail(
-            path + ("shortcut",),
+            (*path, "shortcut"),
             f"cannot project {hi}x{wi} onto {ho}x{wo}: no stride does it",
             "give the shortcut explicitly as a list of layers",
         )
     return stride
 
 
-def _projection(r: Residual, ctx, x: str, y: str, path: tuple) -> str:
+def _projection(r: Residual, ctx: Lowering, x: str, y: str, path: SpecPath) -> str:
     """1x1 conv from x to y's shape: stride = the body's downsampling, filters = y's channels.
     Named as Keras names it: `0_conv` (and `0_bn` with batch normalisation)."""
     stride, co = _stride(ctx, x, y, path), ctx.shape(y)[-1]
@@ -311,7 +322,7 @@ def _projection(r: Residual, ctx, x: str, y: str, path: tuple) -> str:
         name="0" if r.projection_bn else "0_conv",
     )
     ctx.prev = x
-    return KINDS["conv"].lower(conv, ctx, path + ("shortcut",))  # type: ignore[union-attr]
+    return lower_conv(conv, ctx, (*path, "shortcut"))
 
 
 class Branches(LayerSpec):
@@ -320,11 +331,11 @@ class Branches(LayerSpec):
     nested: ClassVar[bool] = True
     paths: list[list[Layer]] = Field(
         min_length=2, description="Each path is a list of layers reading the block's input."
-    )  # type: ignore[name-defined]
+    )
     merge: Literal["concat", "add"] = Field("concat", description="How the paths' outputs are joined.")
 
 
-def lower_branches(b: Branches, ctx, path: tuple) -> str:
+def lower_branches(b: Branches, ctx: Lowering, path: SpecPath) -> str:
     segment = ctx.segment_for(b, "branches")
     x = ctx.source_of(b, path)
     with ctx.in_scope(segment):
@@ -332,7 +343,7 @@ def lower_branches(b: Branches, ctx, path: tuple) -> str:
         for i, branch in enumerate(b.paths):
             ctx.prev = x
             with ctx.in_scope(f"b{i + 1}"):
-                outs.append(ctx.lower_list(branch, path + ("paths", i)))
+                outs.append(ctx.lower_list(branch, (*path, "paths", i)))
         merge = (Concat if b.merge == "concat" else Add)(inputs=outs)
         out = ctx.add(ctx.scoped(b.merge), b.merge, merge, outs, path)
     return ctx.alias(ctx.scoped(segment), out)
@@ -352,18 +363,17 @@ class Inception(LayerSpec):
     activation: Activation = Field("relu", description="Activation after every conv.")
 
 
-def lower_inception(m: Inception, ctx, path: tuple) -> str:
+def lower_inception(m: Inception, ctx: Lowering, path: SpecPath) -> str:
     segment = ctx.segment_for(m, "inception")
     x = ctx.source_of(m, path)
     feature_map(ctx, x, path, "inception")
-    conv = KINDS["conv"].lower  # type: ignore[union-attr]
 
     def c(name: str, filters: int, kernel: int, src: str) -> str:
         spec = Conv(
             filters=filters, kernel=kernel, padding="same", bn=m.bn, activation=m.activation, name=name, input=None
         )
         ctx.prev = src
-        return conv(spec, ctx, path)
+        return lower_conv(spec, ctx, path)
 
     with ctx.in_scope(segment):
         b1 = c("1x1", m.b1, 1, x)
@@ -387,7 +397,7 @@ class DenseBlock(LayerSpec):
     bias: bool = Field(False, description="Bias on the convolutions.")
 
 
-def lower_dense_block(d: DenseBlock, ctx, path: tuple) -> str:
+def lower_dense_block(d: DenseBlock, ctx: Lowering, path: SpecPath) -> str:
     segment = ctx.segment_for(d, "dense_block")
     x = ctx.source_of(d, path)
     feature_map(ctx, x, path, "dense_block")
@@ -415,12 +425,15 @@ class Transition(LayerSpec):
     bias: bool = Field(False, description="Bias on the convolution.")
 
 
-def lower_transition(t: Transition, ctx, path: tuple) -> str:
+def lower_transition(t: Transition, ctx: Lowering, path: SpecPath) -> str:
     segment = ctx.segment_for(t, "transition")
     x = ctx.source_of(t, path)
     bn = ctx.with_defaults("batchnorm", BatchNorm())
     channels = feature_map(ctx, x, path, "transition")[-1]
-    n = lambda s: ctx.scoped(f"{segment}_{s}")
+
+    def n(s: str) -> str:
+        return ctx.scoped(f"{segment}_{s}")
+
     x = ctx.add(n("bn"), "batchnorm", bn, [x], path)
     x = ctx.add(n("relu"), "activation", ActivationLayer(fn="relu"), [x], path)
     x = ctx.add(
@@ -431,13 +444,13 @@ def lower_transition(t: Transition, ctx, path: tuple) -> str:
 
 
 for _block in (
-    Block("use", Use, lower_use, summary="one instance of a block template"),
-    Block("stage", Stage, lower_stage, summary="a template repeated, ResNet-stage style"),
-    Block("repeat", Repeat, lower_repeat, summary="layers repeated"),
-    Block("residual", Residual, lower_residual, summary="body plus shortcut"),
-    Block("branches", Branches, lower_branches, summary="parallel paths joined"),
-    Block("inception", Inception, lower_inception, summary="GoogLeNet inception module"),
-    Block("dense_block", DenseBlock, lower_dense_block, summary="DenseNet dense block"),
-    Block("transition", Transition, lower_transition, summary="DenseNet transition"),
+    Block(kind="use", schema=Use, lower=lower_use, summary="one instance of a block template"),
+    Block(kind="stage", schema=Stage, lower=lower_stage, summary="a template repeated, ResNet-stage style"),
+    Block(kind="repeat", schema=Repeat, lower=lower_repeat, summary="layers repeated"),
+    Block(kind="residual", schema=Residual, lower=lower_residual, summary="body plus shortcut"),
+    Block(kind="branches", schema=Branches, lower=lower_branches, summary="parallel paths joined"),
+    Block(kind="inception", schema=Inception, lower=lower_inception, summary="GoogLeNet inception module"),
+    Block(kind="dense_block", schema=DenseBlock, lower=lower_dense_block, summary="DenseNet dense block"),
+    Block(kind="transition", schema=Transition, lower=lower_transition, summary="DenseNet transition"),
 ):
     register(_block)

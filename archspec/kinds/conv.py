@@ -7,11 +7,11 @@ output channel, and `trainable: false` keeps it as set.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, ClassVar
 
 from pydantic import AliasChoices, Field, field_validator, model_validator
 
+from ..errors import SpecPath
 from .arith import conv_length
 from .base import (
     Activation,
@@ -25,8 +25,9 @@ from .base import (
     keras_pair,
     pair,
 )
+from .lowering import Lowering
 from .norm import BatchNorm
-from .registry import Primitive, Shape, ShapeError, register
+from .registry import EmittedNode, LowerFn, Primitive, Shape, ShapeError, Window, register
 
 Matrix = tuple[tuple[float, ...], ...]
 
@@ -60,7 +61,8 @@ class Conv(LayerSpec):
     stride: Pair = Field((1, 1), description="Step of the window: s or [sh, sw].")
     padding: Padding = Field(
         "valid",
-        description="`valid` (none), `same` (output = ceil(input/stride)), p, [ph, pw] or [[top, bottom], [left, right]] zeros.",
+        description="`valid` (none), `same` (output = ceil(input/stride)), p, [ph, pw] or [[top, bottom], [left, "
+        "right]] zeros.",
     )
     dilation: Pair = Field((1, 1), description="Spacing between kernel taps.")
     groups: PosInt = Field(1, description="Grouped convolution: input and output channels split into this many groups.")
@@ -129,14 +131,18 @@ def window_output(
     """Spatial output of a sliding window; a size below one is a ShapeError with the arithmetic."""
     if len(inp) != 3:
         raise ShapeError(
-            f"needs a feature map (H, W, C) but its input has shape {list(inp)}; a {kind} cannot follow a flatten or dense layer"
+            f"needs a feature map (H, W, C) but its input has shape {list(inp)}; a {kind} cannot follow a flatten or "
+            "dense layer"
         )
-    out = tuple(conv_length(inp[a], kernel[a], stride[a], padding, dilation[a]) for a in (0, 1))
+    out = (
+        conv_length(inp[0], kernel[0], stride[0], padding, dilation[0]),
+        conv_length(inp[1], kernel[1], stride[1], padding, dilation[1]),
+    )
     if min(out) < 1:
         raise ShapeError(
             describe(kind, inp, kernel, stride, padding, out) + ": the window is larger than its (padded) input"
-        )  # type: ignore[arg-type]
-    return out  # type: ignore[return-value]
+        )
+    return out
 
 
 def infer(a: Conv, inputs: list[Shape]) -> Shape:
@@ -156,17 +162,17 @@ def macs(a: Conv, inputs: list[Shape], out: Shape) -> int:
     return out[0] * out[1] * a.filters * a.kernel[0] * a.kernel[1] * (inputs[0][2] // a.groups)
 
 
-def window(a: Conv, inputs: list[Shape]):
+def window(a: Conv, inputs: list[Shape]) -> Window:
     return a.kernel, a.stride, a.dilation
 
 
-def shorthand_lower(op: str) -> Callable[[Any, Any, tuple], str]:
+def shorthand_lower(op: str) -> LowerFn:
     """The lowering of a windowed kind with `padding`, `bn` and `activation` shorthands:
     [zeropad] -> op -> [bn -> activation], Keras applications' own pattern and names
     (`conv1` becomes `conv1_pad`, `conv1_conv`, `conv1_bn`, `conv1_relu`; a depthwise
     `dw1` becomes `dw1_depthwise`, ...). Later layers refer to the whole as `conv1`."""
 
-    def lower(a: Any, ctx, path: tuple) -> str:
+    def lower(a: Any, ctx: Lowering, path: SpecPath) -> str:
         from .pad import ZeroPad
         from .simple import ActivationLayer
 
@@ -200,7 +206,7 @@ def shorthand_lower(op: str) -> Callable[[Any, Any, tuple], str]:
 lower = shorthand_lower("conv")
 
 
-def emit(node, inputs: list[Any], keras: Any) -> Any:
+def emit(node: EmittedNode, inputs: list[Any], keras: Any) -> Any:
     a: Conv = node.attrs
     layer = keras.layers.Conv2D(
         a.filters,
@@ -265,14 +271,14 @@ def label(a: Conv) -> str:
 
 CONV = register(
     Primitive(
-        "conv",
-        Conv,
-        infer,
-        emit,
-        params,
-        macs,
-        window,
-        lower,
+        kind="conv",
+        schema=Conv,
+        infer=infer,
+        emit=emit,
+        params=params,
+        macs=macs,
+        window=window,
+        lower=lower,
         summary="2-D convolution",
         label=label,
         keras_classes=("Conv2D",),

@@ -8,9 +8,11 @@ from typing import ClassVar
 
 from pydantic import Field
 
+from ..errors import SpecPath
 from .base import Activation, NodeName, PosInt
 from .conv import Conv
 from .dense import Dense
+from .lowering import Lowering
 from .merge import Add
 from .mobile import _Repeated, names_field, repeated
 from .norm import LayerNorm
@@ -43,8 +45,10 @@ class ConvNeXtBlock(_Repeated):
     names: dict[str, NodeName] = names_field(NAMES)
 
 
-def lower_one(a: ConvNeXtBlock, ctx, path: tuple, x_in: str, block: str, i: int) -> str:
-    name = lambda role: f"{block}_{a.name_of(role)}"
+def lower_one(a: ConvNeXtBlock, ctx: Lowering, path: SpecPath, x_in: str, block: str, i: int) -> str:
+    def name(role: str) -> str:
+        return f"{block}_{a.name_of(role)}"
+
     dim = ctx.shape(x_in)[-1]
     x = ctx.add(name("depthwise"), "conv", Conv(filters=dim, kernel=a.kernel, padding="same", groups=dim), [x_in], path)
     x = ctx.add(name("layernorm"), "layernorm", LayerNorm(epsilon=a.epsilon), [x], path)
@@ -61,4 +65,11 @@ def lower_one(a: ConvNeXtBlock, ctx, path: tuple, x_in: str, block: str, i: int)
     return ctx.add(name("add"), "add", Add(inputs=[x_in, x]), [x_in, x], path)
 
 
-register(Block("convnext_block", ConvNeXtBlock, repeated("convnext_block", lower_one), summary="ConvNeXt block"))
+register(
+    Block(
+        kind="convnext_block",
+        schema=ConvNeXtBlock,
+        lower=repeated("convnext_block", lower_one),
+        summary="ConvNeXt block",
+    )
+)

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from .base import Activation, LayerSpec, PosInt, Unsupported, keras_activation
-from .registry import Primitive, Shape, ShapeError, register
+from .registry import EmittedNode, Primitive, Shape, ShapeError, register
 
 
 class Dense(LayerSpec):
@@ -56,7 +56,7 @@ def macs(a: Dense, inputs: list[Shape], out: Shape) -> int:
     return positions * inputs[0][-1] * a.units
 
 
-def emit(node, inputs: list[Any], keras: Any) -> Any:
+def emit(node: EmittedNode, inputs: list[Any], keras: Any) -> Any:
     a: Dense = node.attrs
     return keras.layers.Dense(a.units, activation=a.activation, use_bias=a.bias, trainable=a.trainable, name=node.name)(
         inputs[0]
@@ -83,12 +83,12 @@ def from_keras(layer: Any, rank: int) -> dict[str, Any]:
 
 DENSE = register(
     Primitive(
-        "dense",
-        Dense,
-        infer,
-        emit,
-        params,
-        macs,
+        kind="dense",
+        schema=Dense,
+        infer=infer,
+        emit=emit,
+        params=params,
+        macs=macs,
         window=lambda a, i: None if a.pointwise else "global",
         aliases=("fc",),
         summary="fully connected",

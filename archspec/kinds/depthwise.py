@@ -8,6 +8,7 @@ building block). Both take the `padding`, `bn` and `activation` shorthands `conv
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from pydantic import Field, field_validator, model_validator
@@ -15,7 +16,7 @@ from pydantic import Field, field_validator, model_validator
 from .base import Activation, LayerSpec, Padding, Pair, PosInt, pair
 from .conv import keras_window_settings, shorthand_lower, window_output
 from .norm import BatchNorm
-from .registry import Primitive, Shape, register
+from .registry import EmittedNode, Primitive, Shape, Window, register
 
 
 class _Windowed(LayerSpec):
@@ -96,28 +97,28 @@ def separable_macs(a: Separable, inputs: list[Shape], out: Shape) -> int:
     return out[0] * out[1] * mid * (a.kernel[0] * a.kernel[1] + a.filters)
 
 
-def window(a: _Windowed, inputs: list[Shape]):
+def window(a: _Windowed, inputs: list[Shape]) -> Window:
     return a.kernel, a.stride, a.dilation
 
 
 def _common(a: _Windowed) -> dict[str, Any]:
-    return dict(
-        kernel_size=a.kernel,
-        strides=a.stride,
-        padding=a.padding,
-        dilation_rate=a.dilation,
-        depth_multiplier=a.depth_multiplier,
-        use_bias=a.bias,
-        activation=a.activation,
-        trainable=a.trainable,
-    )
+    return {
+        "kernel_size": a.kernel,
+        "strides": a.stride,
+        "padding": a.padding,
+        "dilation_rate": a.dilation,
+        "depth_multiplier": a.depth_multiplier,
+        "use_bias": a.bias,
+        "activation": a.activation,
+        "trainable": a.trainable,
+    }
 
 
-def depthwise_emit(node, inputs: list[Any], keras: Any) -> Any:
+def depthwise_emit(node: EmittedNode, inputs: list[Any], keras: Any) -> Any:
     return keras.layers.DepthwiseConv2D(**_common(node.attrs), name=node.name)(inputs[0])
 
 
-def separable_emit(node, inputs: list[Any], keras: Any) -> Any:
+def separable_emit(node: EmittedNode, inputs: list[Any], keras: Any) -> Any:
     return keras.layers.SeparableConv2D(node.attrs.filters, **_common(node.attrs), name=node.name)(inputs[0])
 
 
@@ -125,7 +126,7 @@ def from_keras(layer: Any, rank: int) -> dict[str, Any]:
     return keras_window_settings(layer, {"depth_multiplier": layer.depth_multiplier})
 
 
-def label(kind: str):
+def label(kind: str) -> Callable[[_Windowed], str]:
     def text(a: _Windowed) -> str:
         out = f"{kind} {a.kernel[0]}x{a.kernel[1]}"
         out += (
@@ -141,14 +142,14 @@ def label(kind: str):
 
 DEPTHWISE = register(
     Primitive(
-        "depthwise",
-        Depthwise,
-        depthwise_infer,
-        depthwise_emit,
-        depthwise_params,
-        depthwise_macs,
-        window,
-        shorthand_lower("depthwise"),
+        kind="depthwise",
+        schema=Depthwise,
+        infer=depthwise_infer,
+        emit=depthwise_emit,
+        params=depthwise_params,
+        macs=depthwise_macs,
+        window=window,
+        lower=shorthand_lower("depthwise"),
         aliases=("dwconv",),
         summary="depthwise convolution",
         label=label("depthwise"),
@@ -160,14 +161,14 @@ DEPTHWISE = register(
 )
 SEPARABLE = register(
     Primitive(
-        "separable",
-        Separable,
-        separable_infer,
-        separable_emit,
-        separable_params,
-        separable_macs,
-        window,
-        shorthand_lower("separable"),
+        kind="separable",
+        schema=Separable,
+        infer=separable_infer,
+        emit=separable_emit,
+        params=separable_params,
+        macs=separable_macs,
+        window=window,
+        lower=shorthand_lower("separable"),
         aliases=("sepconv",),
         summary="depthwise-separable convolution",
         label=label("separable"),

@@ -6,8 +6,10 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
+from ..errors import SpecPath
 from .base import LayerSpec, Unsupported, custom_layer, keras_channel_axis
-from .registry import Primitive, Shape, ShapeError, register
+from .lowering import Lowering
+from .registry import EmittedNode, Primitive, Shape, ShapeError, register
 
 
 class Merge(LayerSpec):
@@ -36,7 +38,7 @@ class Concat(Merge):
 
 
 def _named(names: list[str], shapes: list[Shape]) -> str:
-    return ", ".join(f"{n} {'x'.join(map(str, s))}" for n, s in zip(names, shapes))
+    return ", ".join(f"{n} {'x'.join(map(str, s))}" for n, s in zip(names, shapes, strict=True))
 
 
 def add_infer(a: Add, inputs: list[Shape]) -> Shape:
@@ -56,7 +58,7 @@ def multiply_infer(a: Multiply, inputs: list[Shape]) -> Shape:
     if len({len(s) for s in inputs}) != 1:
         raise ShapeError(f"multiply needs inputs of the same rank; got {_named(a.inputs, inputs)}")
     out = []
-    for sizes in zip(*inputs):
+    for sizes in zip(*inputs, strict=True):  # same rank: checked above
         big = {d for d in sizes if d != 1}
         if len(big) > 1:
             raise ShapeError(
@@ -67,7 +69,8 @@ def multiply_infer(a: Multiply, inputs: list[Shape]) -> Shape:
 
 
 ROUNDED_DOWN = (
-    "a size halved by a pooling (or a stride 2) and rounded down comes back one smaller when enlarged again: give an input "
+    "a size halved by a pooling (or a stride 2) and rounded down comes back one smaller when enlarged again: give an "
+    "input "
     "size that divides by 2 at every pooling (2^levels for a U-Net), or crop the larger side"
 )
 
@@ -75,7 +78,9 @@ ROUNDED_DOWN = (
 def concat_infer(a: Concat, inputs: list[Shape]) -> Shape:
     ranks = {len(s) for s in inputs}
     if len(ranks) != 1 or len({s[:-1] for s in inputs}) != 1:
-        off_by_one = len(ranks) == 1 and any(max(sizes) - min(sizes) == 1 for sizes in zip(*(s[:-1] for s in inputs)))
+        off_by_one = len(ranks) == 1 and any(
+            max(sizes) - min(sizes) == 1 for sizes in zip(*(s[:-1] for s in inputs), strict=True)
+        )
         raise ShapeError(
             f"concat needs inputs with the same spatial size; got {_named(a.inputs, inputs)}",
             ROUNDED_DOWN if off_by_one else None,
@@ -83,14 +88,14 @@ def concat_infer(a: Concat, inputs: list[Shape]) -> Shape:
     return (*inputs[0][:-1], sum(s[-1] for s in inputs))
 
 
-def lower(a: Merge, ctx, path: tuple) -> str:
+def lower(a: Merge, ctx: Lowering, path: SpecPath) -> str:
     kind = _KIND[type(a)]
-    sources = ctx.resolve_all(a.inputs, path + ("inputs",))
+    sources = ctx.resolve_all(a.inputs, (*path, "inputs"))
     base = ctx.name_for(a, kind)
     return ctx.alias(base, ctx.add(base, kind, a.model_copy(update={"name": None, "input": None}), sources, path))
 
 
-def add_emit(node, inputs: list[Any], keras: Any) -> Any:
+def add_emit(node: EmittedNode, inputs: list[Any], keras: Any) -> Any:
     a: Add = node.attrs
     if a.scale is None:
         return keras.layers.Add(name=node.name)(inputs)
@@ -113,10 +118,10 @@ def concat_from_keras(layer: Any, rank: int) -> dict[str, Any]:
 
 ADD = register(
     Primitive(
-        "add",
-        Add,
-        add_scale_check,
-        add_emit,
+        kind="add",
+        schema=Add,
+        infer=add_scale_check,
+        emit=add_emit,
         lower=lower,
         inputs=(2, None),
         summary="element-wise sum",
@@ -127,10 +132,10 @@ ADD = register(
 )
 MULTIPLY = register(
     Primitive(
-        "multiply",
-        Multiply,
-        multiply_infer,
-        lambda n, x, k: k.layers.Multiply(name=n.name)(x),
+        kind="multiply",
+        schema=Multiply,
+        infer=multiply_infer,
+        emit=lambda n, x, k: k.layers.Multiply(name=n.name)(x),
         lower=lower,
         inputs=(2, None),
         summary="element-wise product",
@@ -140,10 +145,10 @@ MULTIPLY = register(
 )
 CONCAT = register(
     Primitive(
-        "concat",
-        Concat,
-        concat_infer,
-        lambda n, x, k: k.layers.Concatenate(axis=-1, name=n.name)(x),
+        kind="concat",
+        schema=Concat,
+        infer=concat_infer,
+        emit=lambda n, x, k: k.layers.Concatenate(axis=-1, name=n.name)(x),
         lower=lower,
         inputs=(2, None),
         summary="channel concatenation",

@@ -15,16 +15,18 @@ input's channels, the others stride 1; `instances` names them (EfficientNet:
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 from pydantic import Field, field_validator
 
-from ..errors import closest
+from ..errors import SpecPath, closest
 from .arith import same_padding
 from .base import Activation, LayerSpec, NamePattern, NodeName, NonNegInt, PosInt
 from .blocks import instance_name
 from .conv import Conv
 from .depthwise import Depthwise
+from .lowering import Lowering
 from .merge import Add, Multiply
 from .norm import BatchNorm
 from .pad import ZeroPad
@@ -57,6 +59,8 @@ class _Named(LayerSpec):
     """Blocks whose nodes are named per role, with defaults a spec may override."""
 
     NAMES: ClassVar[dict[str, str]] = {}
+    if TYPE_CHECKING:  # each subclass declares the field itself, after its own fields (the schema's order)
+        names: dict[str, str]
 
     @field_validator("names", mode="after", check_fields=False)
     @classmethod
@@ -72,7 +76,7 @@ class _Named(LayerSpec):
         return v
 
     def name_of(self, role: str) -> str:
-        return {**self.NAMES, **self.names}[role]  # type: ignore[attr-defined]
+        return {**self.NAMES, **self.names}[role]
 
 
 class _Repeated(_Named):
@@ -95,11 +99,18 @@ class _Repeated(_Named):
         return instance_name(self.instances or ("{name}" if self.repeat == 1 else "{name}_{n}"), segment, i)
 
 
-def repeated(kind: str, lower_one: Any) -> Any:
+R = TypeVar("R", bound=_Repeated)
+Namer = Callable[[str], str]
+"""A block's node names: role -> name."""
+
+
+def repeated(
+    kind: str, lower_one: Callable[[R, Lowering, SpecPath, str, str, int], str]
+) -> Callable[[R, Lowering, SpecPath], str]:
     """The lowering of a `_Repeated` kind from the lowering of one instance
     (`lower_one(a, ctx, path, source, instance name, index)` -> its output node)."""
 
-    def lower(a: _Repeated, ctx, path: tuple) -> str:
+    def lower(a: R, ctx: Lowering, path: SpecPath) -> str:
         segment = ctx.segment_for(a, kind)
         x = ctx.source_of(a, path)
         for i in range(a.repeat):
@@ -133,7 +144,7 @@ class SqueezeExcite(_Named):
 
 
 def squeeze_excite(
-    ctx, x: str, name: Any, squeezed: int, activation: str, gate: str, keepdims: bool, path: tuple
+    ctx: Lowering, x: str, name: Namer, squeezed: int, activation: str, gate: str, keepdims: bool, path: SpecPath
 ) -> str:
     """SE on node `x`; `name(role)` gives the node names."""
     channels = ctx.shape(x)[-1]
@@ -147,7 +158,7 @@ def squeeze_excite(
     return ctx.add(name("excite"), "multiply", Multiply(inputs=[x, s]), [x, s], path)
 
 
-def lower_se(a: SqueezeExcite, ctx, path: tuple) -> str:
+def lower_se(a: SqueezeExcite, ctx: Lowering, path: SpecPath) -> str:
     base = ctx.name_for(a, "se")
     x = ctx.source_of(a, path)
     squeezed = make_divisible(ctx.shape(x)[-1] * a.ratio, a.divisor)
@@ -237,7 +248,7 @@ class FusedMBConv(_Inverted):
     names: dict[str, NodeName] = names_field(NAMES)
 
 
-def _conv_bn(ctx, x: str, name: Any, role: str, conv: Conv, activation: str | None, path: tuple) -> str:
+def _conv_bn(ctx: Lowering, x: str, name: Namer, role: str, conv: Conv, activation: str | None, path: SpecPath) -> str:
     bn = ctx.with_defaults("batchnorm", BatchNorm())
     x = ctx.add(name(role), "conv", conv, [x], path)
     x = ctx.add(name(f"{role}_bn"), "batchnorm", bn, [x], path)
@@ -246,7 +257,7 @@ def _conv_bn(ctx, x: str, name: Any, role: str, conv: Conv, activation: str | No
     return x
 
 
-def _tail(a: _Inverted, ctx, x_in: str, x: str, name: Any, i: int, path: tuple) -> str:
+def _tail(a: _Inverted, ctx: Lowering, x_in: str, x: str, name: Namer, i: int, path: SpecPath) -> str:
     """Stochastic depth and the identity shortcut, when the block keeps its shape."""
     if not (a.residual and ctx.shape(x_in) == ctx.shape(x)):
         return x
@@ -260,7 +271,7 @@ def _squeezed(a: _Inverted, channels_in: int, expanded: int) -> int:
     return make_divisible((channels_in if a.se_base == "input" else expanded) * a.se, a.se_divisor)
 
 
-def _widths(a: _Inverted, ctx, x: str) -> tuple[int, int]:
+def _widths(a: _Inverted, ctx: Lowering, x: str) -> tuple[int, int]:
     channels = ctx.shape(x)[-1]
     expanded = (
         make_divisible(channels * a.expand, a.expand_divisor) if a.expand_divisor > 1 else int(channels * a.expand)
@@ -268,8 +279,10 @@ def _widths(a: _Inverted, ctx, x: str) -> tuple[int, int]:
     return channels, expanded
 
 
-def lower_mbconv_one(a: MBConv, ctx, path: tuple, x_in: str, block: str, i: int) -> str:
-    name = lambda role: f"{block}_{a.name_of(role)}"
+def lower_mbconv_one(a: MBConv, ctx: Lowering, path: SpecPath, x_in: str, block: str, i: int) -> str:
+    def name(role: str) -> str:
+        return f"{block}_{a.name_of(role)}"
+
     stride = a.stride if i == 0 else 1
     channels, expanded = _widths(a, ctx, x_in)
     x = x_in
@@ -277,7 +290,7 @@ def lower_mbconv_one(a: MBConv, ctx, path: tuple, x_in: str, block: str, i: int)
         x = _conv_bn(
             ctx, x, name, "expand", Conv(filters=expanded, kernel=1, padding="same", bias=False), a.activation, path
         )
-    padding: Any = "same"
+    padding: Literal["valid", "same"] = "same"
     if stride > 1 and a.pad == "explicit":
         h, w = ctx.shape(x)[:2]
         pads = (same_padding(h, a.kernel, stride), same_padding(w, a.kernel, stride))
@@ -307,8 +320,10 @@ def lower_mbconv_one(a: MBConv, ctx, path: tuple, x_in: str, block: str, i: int)
     return _tail(a, ctx, x_in, x, name, i, path)
 
 
-def lower_fused_one(a: FusedMBConv, ctx, path: tuple, x_in: str, block: str, i: int) -> str:
-    name = lambda role: f"{block}_{a.name_of(role)}"
+def lower_fused_one(a: FusedMBConv, ctx: Lowering, path: SpecPath, x_in: str, block: str, i: int) -> str:
+    def name(role: str) -> str:
+        return f"{block}_{a.name_of(role)}"
+
     stride = a.stride if i == 0 else 1
     channels, expanded = _widths(a, ctx, x_in)
     x = x_in
@@ -345,17 +360,19 @@ def lower_fused_one(a: FusedMBConv, ctx, path: tuple, x_in: str, block: str, i: 
 
 
 for _block in (
-    Block("se", SqueezeExcite, lower_se, aliases=("squeeze_excite",), summary="squeeze-and-excitation"),
     Block(
-        "mbconv",
-        MBConv,
-        repeated("mbconv", lower_mbconv_one),
+        kind="se", schema=SqueezeExcite, lower=lower_se, aliases=("squeeze_excite",), summary="squeeze-and-excitation"
+    ),
+    Block(
+        kind="mbconv",
+        schema=MBConv,
+        lower=repeated("mbconv", lower_mbconv_one),
         summary="inverted residual (MobileNetV2/V3, EfficientNet)",
     ),
     Block(
-        "fused_mbconv",
-        FusedMBConv,
-        repeated("fused_mbconv", lower_fused_one),
+        kind="fused_mbconv",
+        schema=FusedMBConv,
+        lower=repeated("fused_mbconv", lower_fused_one),
         summary="fused inverted residual (EfficientNetV2)",
     ),
 ):

@@ -9,10 +9,12 @@ from typing import Any
 
 from pydantic import Field
 
+from ..errors import SpecPath
 from .arith import same_padding
 from .base import LayerSpec, PosInt
 from .conv import Conv
 from .depthwise import Separable
+from .lowering import Lowering
 from .merge import Add, Concat
 from .norm import BatchNorm
 from .pad import ZeroPad
@@ -52,7 +54,7 @@ class ReductionCell(_Cell):
 class _Builder:
     """Adds one cell's nodes; names are Keras' (relus and joins Keras leaves unnamed get `<cell>_...`)."""
 
-    def __init__(self, ctx, path: tuple, cell: str) -> None:
+    def __init__(self, ctx: Lowering, path: SpecPath, cell: str) -> None:
         self.ctx, self.path, self.cell, self.n = ctx, path, cell, 0
 
     def add(self, name: str | None, op: str, attrs: Any, inputs: list[str]) -> str:
@@ -117,7 +119,7 @@ class _Builder:
         return p
 
 
-def _normal(ctx, path: tuple, ip: str, p: str | None, filters: int, cell: str) -> str:
+def _normal(ctx: Lowering, path: SpecPath, ip: str, p: str | None, filters: int, cell: str) -> str:
     b = _Builder(ctx, path, f"normal_{cell}")
     p = ip if p is None else b.adjust(p, ip, filters, cell)
     h = b.bn(f"normal_bn_1_{cell}", b.conv(f"normal_conv_1_{cell}", b.relu(ip), filters))
@@ -141,7 +143,7 @@ def _normal(ctx, path: tuple, ip: str, p: str | None, filters: int, cell: str) -
     return b.join("concat", f"normal_concat_{cell}", [p, x1, x2, x3, x4, x5])
 
 
-def _reduction(ctx, path: tuple, ip: str, p: str | None, filters: int, cell: str) -> str:
+def _reduction(ctx: Lowering, path: SpecPath, ip: str, p: str | None, filters: int, cell: str) -> str:
     b = _Builder(ctx, path, f"reduction_{cell}")
     p = ip if p is None else b.adjust(p, ip, filters, cell)
     h = b.bn(f"reduction_bn_1_{cell}", b.conv(f"reduction_conv_1_{cell}", b.relu(ip), filters))
@@ -183,24 +185,24 @@ def _reduction(ctx, path: tuple, ip: str, p: str | None, filters: int, cell: str
     return b.join("concat", f"reduction_concat_{cell}", [x2, x3, x4, x5])
 
 
-def lower_normal(a: NormalCell, ctx, path: tuple) -> str:
+def lower_normal(a: NormalCell, ctx: Lowering, path: SpecPath) -> str:
     segment = ctx.segment_for(a, "nasnet_normal")
     x = ctx.source_of(a, path)
-    p: str | None = ctx.resolve_all([a.p], path + ("p",))[0] if a.p else None
+    p: str | None = ctx.resolve_all([a.p], (*path, "p"))[0] if a.p else None
     for i in range(a.repeat):
         x, p = _normal(ctx, path, x, p, a.filters, str(a.id + i)), x
     return ctx.alias(ctx.scoped(segment), x)
 
 
-def lower_reduction(a: ReductionCell, ctx, path: tuple) -> str:
+def lower_reduction(a: ReductionCell, ctx: Lowering, path: SpecPath) -> str:
     segment = ctx.segment_for(a, "nasnet_reduction")
     x = ctx.source_of(a, path)
-    p = ctx.resolve_all([a.p], path + ("p",))[0] if a.p else None
+    p = ctx.resolve_all([a.p], (*path, "p"))[0] if a.p else None
     return ctx.alias(ctx.scoped(segment), _reduction(ctx, path, x, p, a.filters, a.id))
 
 
 for _block in (
-    Block("nasnet_normal", NormalCell, lower_normal, summary="NASNet-A normal cells"),
-    Block("nasnet_reduction", ReductionCell, lower_reduction, summary="NASNet-A reduction cell"),
+    Block(kind="nasnet_normal", schema=NormalCell, lower=lower_normal, summary="NASNet-A normal cells"),
+    Block(kind="nasnet_reduction", schema=ReductionCell, lower=lower_reduction, summary="NASNet-A reduction cell"),
 ):
     register(_block)

@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import Field
 
 from .base import LayerSpec, PosInt, Unsupported, custom_layer, keras_channel_axis
-from .registry import Primitive, Shape, ShapeError, register
+from .registry import EmittedNode, Primitive, Shape, ShapeError, register
 
 
 class BatchNorm(LayerSpec):
@@ -28,7 +28,7 @@ def bn_params(a: BatchNorm, inputs: list[Shape], out: Shape) -> tuple[int, int]:
     return c * (int(a.center) + int(a.scale)), 2 * c
 
 
-def bn_emit(node, inputs: list[Any], keras: Any) -> Any:
+def bn_emit(node: EmittedNode, inputs: list[Any], keras: Any) -> Any:
     a: BatchNorm = node.attrs
     return keras.layers.BatchNormalization(
         epsilon=a.epsilon, momentum=a.momentum, center=a.center, scale=a.scale, name=node.name
@@ -47,7 +47,7 @@ def ln_params(a: LayerNorm, inputs: list[Shape], out: Shape) -> tuple[int, int]:
     return inputs[0][-1] * (int(a.center) + int(a.scale)), 0
 
 
-def ln_emit(node, inputs: list[Any], keras: Any) -> Any:
+def ln_emit(node: EmittedNode, inputs: list[Any], keras: Any) -> Any:
     a: LayerNorm = node.attrs
     return keras.layers.LayerNormalization(axis=-1, epsilon=a.epsilon, center=a.center, scale=a.scale, name=node.name)(
         inputs[0]
@@ -82,7 +82,7 @@ def lrn_infer(a: LRN, inputs: list[Shape]) -> Shape:
     return inputs[0]
 
 
-def lrn_emit(node, inputs: list[Any], keras: Any) -> Any:
+def lrn_emit(node: EmittedNode, inputs: list[Any], keras: Any) -> Any:
     a: LRN = node.attrs
     return custom_layer(keras, "LocalResponseNormalization")(a.size, a.alpha, a.beta, a.bias, name=node.name)(inputs[0])
 
@@ -107,11 +107,11 @@ def lrn_from_keras(layer: Any, rank: int) -> dict[str, Any]:
 
 BATCHNORM = register(
     Primitive(
-        "batchnorm",
-        BatchNorm,
-        _same,
-        bn_emit,
-        bn_params,
+        kind="batchnorm",
+        schema=BatchNorm,
+        infer=_same,
+        emit=bn_emit,
+        params=bn_params,
         aliases=("bn",),
         summary="batch normalisation",
         keras_classes=("BatchNormalization",),
@@ -121,11 +121,11 @@ BATCHNORM = register(
 )
 LAYERNORM = register(
     Primitive(
-        "layernorm",
-        LayerNorm,
-        _same,
-        ln_emit,
-        ln_params,
+        kind="layernorm",
+        schema=LayerNorm,
+        infer=_same,
+        emit=ln_emit,
+        params=ln_params,
         aliases=("ln",),
         summary="layer normalisation",
         keras_classes=("LayerNormalization",),
@@ -135,10 +135,10 @@ LAYERNORM = register(
 )
 LRN_KIND = register(
     Primitive(
-        "lrn",
-        LRN,
-        lrn_infer,
-        lrn_emit,
+        kind="lrn",
+        schema=LRN,
+        infer=lrn_infer,
+        emit=lrn_emit,
         summary="local response normalisation",
         keras_classes=("LocalResponseNormalization",),
         from_keras=lrn_from_keras,

@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 from pydantic import Field, field_validator
 
 from .base import LayerSpec, NonNegInt, explicit_padding_before, keras_channels_last
-from .registry import Primitive, Shape, ShapeError, register
+from .registry import EmittedNode, Primitive, Shape, ShapeError, register
 
 
 class ZeroPad(LayerSpec):
@@ -34,26 +34,26 @@ def infer(a: ZeroPad, inputs: list[Shape]) -> Shape:
     (inp,) = inputs
     if len(inp) != 3:
         raise ShapeError(f"needs a feature map (H, W, C) but its input has shape {list(inp)}")
-    (t, b), (l, r) = a.padding
-    return (inp[0] + t + b, inp[1] + l + r, inp[2])
+    (top, bottom), (left, right) = a.padding
+    return (inp[0] + top + bottom, inp[1] + left + right, inp[2])
 
 
-def emit(node, inputs: list[Any], keras: Any) -> Any:
+def emit(node: EmittedNode, inputs: list[Any], keras: Any) -> Any:
     return keras.layers.ZeroPadding2D(padding=node.attrs.padding, name=node.name)(inputs[0])
 
 
 def from_keras(layer: Any, rank: int) -> dict[str, Any]:
     keras_channels_last(layer)
-    (t, b), (l, r) = (tuple(int(v) for v in p) for p in layer.padding)
-    return {"padding": t if t == b == l == r else [[t, b], [l, r]]}
+    (top, bottom), (left, right) = (tuple(int(v) for v in p) for p in layer.padding)
+    return {"padding": top if top == bottom == left == right else [[top, bottom], [left, right]]}
 
 
 ZEROPAD = register(
     Primitive(
-        "zeropad",
-        ZeroPad,
-        infer,
-        emit,
+        kind="zeropad",
+        schema=ZeroPad,
+        infer=infer,
+        emit=emit,
         summary="zero padding",
         keras_classes=("ZeroPadding2D",),
         from_keras=from_keras,

@@ -6,12 +6,13 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from ..errors import closest
+from ..errors import SpecPath, closest
 from .base import LayerSpec, Padding, Pair, custom_layer, explicit_padding, keras_channels_last, keras_pair, pair
 from .conv import window_output
-from .registry import Primitive, Shape, ShapeError, register
+from .lowering import Lowering
+from .registry import EmittedNode, Primitive, Shape, ShapeError, Window, register
 
-_SHORT = {
+_SHORT: dict[str, dict[str, str | bool]] = {
     "max": {"kind": "max"},
     "avg": {"kind": "avg"},
     "sum": {"kind": "sum"},
@@ -87,11 +88,11 @@ def infer(a: Pool, inputs: list[Shape]) -> Shape:
     return (h, w, inp[2])
 
 
-def window(a: Pool, inputs: list[Shape]):
+def window(a: Pool, inputs: list[Shape]) -> Window | str:
     return "global" if a.global_ else (a.size, a.step, (1, 1))
 
 
-def lower(a: Pool, ctx, path: tuple) -> str:
+def lower(a: Pool, ctx: Lowering, path: SpecPath) -> str:
     """Explicit padding becomes a zeropad node first, as in Keras applications (`pool1_pad`)."""
     from .pad import ZeroPad
 
@@ -107,7 +108,7 @@ def lower(a: Pool, ctx, path: tuple) -> str:
     return ctx.alias(base, x)
 
 
-def emit(node, inputs: list[Any], keras: Any) -> Any:
+def emit(node: EmittedNode, inputs: list[Any], keras: Any) -> Any:
     a: Pool = node.attrs
     x = inputs[0]
     if a.kind == "sum":
@@ -152,10 +153,10 @@ def label(a: Pool) -> str:
 
 POOL = register(
     Primitive(
-        "pool",
-        Pool,
-        infer,
-        emit,
+        kind="pool",
+        schema=Pool,
+        infer=infer,
+        emit=emit,
         window=window,
         lower=lower,
         summary="max / avg / sum pooling",

@@ -21,14 +21,16 @@ import inspect
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from fractions import Fraction
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
-from ..errors import ArchspecError
+from ..errors import ArchspecError, SpecPath
 from . import BUILTIN, ENTRY_POINT_GROUP
+from .arith import Length
 from .base import LayerSpec
 
 if TYPE_CHECKING:
+    from _collections_abc import dict_items, dict_keys, dict_values
+
     from .lowering import Lowering
 
 Shape = tuple[int, ...]
@@ -36,14 +38,14 @@ Window = tuple[tuple[int, int], tuple[int, int], tuple[int, int]]
 """(kernel, stride, dilation), each per spatial axis, for receptive-field arithmetic."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Upscale:
     """The receptive-field step of a layer that enlarges its input (upsampling, transposed
     convolution, resizing): each output position reads `reach` neighbouring input positions per
     axis, and positions come `factor` times closer (a factor below one: further apart)."""
 
     reach: tuple[int, int]
-    factor: tuple[int | Fraction, int | Fraction]
+    factor: tuple[Length, Length]
 
 
 class ShapeError(Exception):
@@ -52,6 +54,27 @@ class ShapeError(Exception):
     def __init__(self, message: str, hint: str | None = None) -> None:
         super().__init__(message)
         self.hint = hint
+
+
+class EmittedNode(Protocol):
+    """What an emitter reads of an IR node (``graph.ir.Node``; the graph layer sits above the kinds)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def attrs(self) -> Any: ...
+    @property
+    def frozen(self) -> bool: ...
+
+
+# A kind's functions take its own settings model (`Conv`, `Pool`, ...) as `attrs`: the table holds
+# every kind, so it types them as Any (a Callable taking `Conv` is not one taking `LayerSpec`).
+InferFn = Callable[[Any, list[Shape]], Shape]
+EmitFn = Callable[[EmittedNode, list[Any], Any], Any]
+ParamsFn = Callable[[Any, list[Shape], Shape], tuple[int, int]]
+MacsFn = Callable[[Any, list[Shape], Shape], int]
+WindowFn = Callable[[Any, list[Shape]], Window | Upscale | str | None]
+LowerFn = Callable[[Any, "Lowering", SpecPath], str]
 
 
 def no_params(attrs: Any, inputs: list[Shape], out: Shape) -> tuple[int, int]:
@@ -66,21 +89,24 @@ def no_window(attrs: Any, inputs: list[Shape]) -> Window | Upscale | str | None:
     return None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Primitive:
+    """A kind that becomes one IR node (after its shorthands are lowered). Keyword arguments only:
+    the fields are many and several share a type, so a positional call could bind the wrong one."""
+
     kind: str
     schema: type[LayerSpec]
-    infer: Callable[[Any, list[Shape]], Shape]
+    infer: InferFn
     """Output shape (no batch axis) from attrs and input shapes; raises ShapeError."""
-    emit: Callable[[Any, list[Any], Any], Any]
+    emit: EmitFn
     """(node, input tensors, keras module) -> output tensor; keras is passed in so this table imports no Keras."""
-    params: Callable[[Any, list[Shape], Shape], tuple[int, int]] = no_params
+    params: ParamsFn = no_params
     """(trainable, non-trainable) parameter counts."""
-    macs: Callable[[Any, list[Shape], Shape], int] = no_macs
-    window: Callable[[Any, list[Shape]], Window | Upscale | str | None] = no_window
+    macs: MacsFn = no_macs
+    window: WindowFn = no_window
     """Sliding window for the receptive field; an Upscale for a layer that enlarges; None passes it
     through, 'global' covers the input."""
-    lower: Callable[[Any, Lowering, tuple], str] | None = None
+    lower: LowerFn | None = None
     """Turns a spec layer with shorthands into nodes; None: one node, as written."""
     inputs: tuple[int, int | None] = (1, 1)
     """Fewest and most inputs (None: any number)."""
@@ -100,11 +126,13 @@ class Primitive:
     """Whether `inspect` shows its outputs as feature maps (convolutions and pooling)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Block:
+    """A kind that only lowers into other kinds' nodes (keyword arguments only, as Primitive)."""
+
     kind: str
     schema: type[LayerSpec]
-    lower: Callable[[Any, Lowering, tuple], str]
+    lower: LowerFn
     aliases: tuple[str, ...] = ()
     summary: str = ""
 
@@ -132,8 +160,10 @@ class KindTable(dict[str, T], Generic[T]):
             _load_for(name)
         return dict.__contains__(self, name)
 
-    def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
-        return self[name] if name in self else default
+    def get(self, name: str, default: Any = None) -> Any:
+        if name in self:  # `in` loads the module that registers the name; `dict.get` would not
+            return self[name]
+        return default
 
     def __iter__(self) -> Iterator[str]:
         self.load_all()
@@ -143,14 +173,18 @@ class KindTable(dict[str, T], Generic[T]):
         self.load_all()
         return dict.__len__(self)
 
-    def keys(self) -> list[str]:  # type: ignore[override]
-        return list(self)
+    def _ordered(self) -> dict[str, T]:
+        """Every kind, in the table's order (a plain dict: its views are the ones `dict` returns)."""
+        return {name: dict.__getitem__(self, name) for name in self}
 
-    def values(self) -> list[T]:  # type: ignore[override]
-        return [dict.__getitem__(self, name) for name in self]
+    def keys(self) -> dict_keys[str, T]:
+        return self._ordered().keys()
 
-    def items(self) -> list[tuple[str, T]]:  # type: ignore[override]
-        return [(name, dict.__getitem__(self, name)) for name in self]
+    def values(self) -> dict_values[str, T]:
+        return self._ordered().values()
+
+    def items(self) -> dict_items[str, T]:
+        return self._ordered().items()
 
     @staticmethod
     def load_all() -> None:

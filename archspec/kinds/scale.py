@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from .base import ConstantOp, LayerSpec, PositiveNumbers, Unsupported, custom_layer, keras_channel_axis
-from .registry import Primitive, Shape, ShapeError, register
+from .registry import EmittedNode, Primitive, Shape, ShapeError, register
 
 Numbers = float | list[float]
 """One value for every channel, or one per channel."""
@@ -156,21 +156,21 @@ def stochastic_depth_from_keras(layer: Any, rank: int) -> dict[str, Any]:
     return {"rate": float(layer.drop_path_rate)}
 
 
-def rescaling_emit(node, inputs: list[Any], keras: Any) -> Any:
+def rescaling_emit(node: EmittedNode, inputs: list[Any], keras: Any) -> Any:
     a: Rescaling = node.attrs
     return keras.layers.Rescaling(a.scale, a.offset, name=node.name)(inputs[0])
 
 
-def normalization_emit(node, inputs: list[Any], keras: Any) -> Any:
+def normalization_emit(node: EmittedNode, inputs: list[Any], keras: Any) -> Any:
     a: Normalization = node.attrs
     return keras.layers.Normalization(axis=-1, mean=a.mean, variance=a.variance, name=node.name)(inputs[0])
 
 
-def layer_scale_emit(node, inputs: list[Any], keras: Any) -> Any:
+def layer_scale_emit(node: EmittedNode, inputs: list[Any], keras: Any) -> Any:
     return custom_layer(keras, "LayerScale")(node.attrs.init, name=node.name)(inputs[0])
 
 
-def stochastic_depth_emit(node, inputs: list[Any], keras: Any) -> Any:
+def stochastic_depth_emit(node: EmittedNode, inputs: list[Any], keras: Any) -> Any:
     """Keras' Dropout with one draw per example (EfficientNet's own way of writing drop path)."""
     rank = len(inputs[0].shape)
     return keras.layers.Dropout(node.attrs.rate, noise_shape=(None,) + (1,) * (rank - 1), name=node.name)(inputs[0])
@@ -182,10 +182,10 @@ def _numbers(v: Any) -> str:
 
 for _p in (
     Primitive(
-        "rescaling",
-        Rescaling,
-        rescaling_infer,
-        rescaling_emit,
+        kind="rescaling",
+        schema=Rescaling,
+        infer=rescaling_infer,
+        emit=rescaling_emit,
         macs=elementwise_macs,
         summary="constant scale and offset",
         label=lambda a: (
@@ -205,34 +205,34 @@ for _p in (
         color="#d9d9a0",
     ),
     Primitive(
-        "normalization",
-        Normalization,
-        normalization_infer,
-        normalization_emit,
-        normalization_params,
-        elementwise_macs,
+        kind="normalization",
+        schema=Normalization,
+        infer=normalization_infer,
+        emit=normalization_emit,
+        params=normalization_params,
+        macs=elementwise_macs,
         summary="per-channel standardisation",
         keras_classes=("Normalization",),
         from_keras=normalization_from_keras,
         color="#b8d9a0",
     ),
     Primitive(
-        "layer_scale",
-        LayerScale,
-        _same,
-        layer_scale_emit,
-        layer_scale_params,
-        elementwise_macs,
+        kind="layer_scale",
+        schema=LayerScale,
+        infer=_same,
+        emit=layer_scale_emit,
+        params=layer_scale_params,
+        macs=elementwise_macs,
         summary="learned per-channel factor",
         keras_classes=("LayerScale",),
         from_keras=layer_scale_from_keras,
         color="#a0d9c0",
     ),
     Primitive(
-        "stochastic_depth",
-        StochasticDepth,
-        _same,
-        stochastic_depth_emit,
+        kind="stochastic_depth",
+        schema=StochasticDepth,
+        infer=_same,
+        emit=stochastic_depth_emit,
         aliases=("drop_path",),
         summary="drop path",
         keras_classes=("StochasticDepth", "Dropout"),

@@ -52,35 +52,37 @@ def crop_infer(a: Crop, inputs: list[Shape]) -> Shape:
     (inp,) = inputs
     if len(inp) != 3:
         raise ShapeError(f"needs a feature map (H, W, C) but its input has shape {list(inp)}")
-    (t, b), (l, r) = a.crop
-    out = (inp[0] - t - b, inp[1] - l - r, inp[2])
+    (top, bottom), (left, right) = a.crop
+    out = (inp[0] - top - bottom, inp[1] - left - right, inp[2])
     if min(out[:2]) < 1:
-        raise ShapeError(f"cropping {t}+{b} rows and {l}+{r} columns from {inp[0]}x{inp[1]} leaves nothing")
+        raise ShapeError(
+            f"cropping {top}+{bottom} rows and {left}+{right} columns from {inp[0]}x{inp[1]} leaves nothing"
+        )
     return out
 
 
 def crop_from_keras(layer: Any, rank: int) -> dict[str, Any]:
     keras_channels_last(layer)
-    (t, b), (l, r) = (tuple(int(v) for v in p) for p in layer.cropping)
-    return {"crop": t if t == b == l == r else [[t, b], [l, r]]}
+    (top, bottom), (left, right) = (tuple(int(v) for v in p) for p in layer.cropping)
+    return {"crop": top if top == bottom == left == right else [[top, bottom], [left, right]]}
 
 
 for _p in (
     Primitive(
-        "reshape",
-        Reshape,
-        reshape_infer,
-        lambda n, x, k: k.layers.Reshape(n.attrs.shape, name=n.name)(x[0]),
+        kind="reshape",
+        schema=Reshape,
+        infer=reshape_infer,
+        emit=lambda n, x, k: k.layers.Reshape(n.attrs.shape, name=n.name)(x[0]),
         summary="new shape, same values",
         keras_classes=("Reshape",),
         from_keras=lambda layer, rank: {"shape": [int(d) for d in layer.target_shape]},
         color="#a9a9a9",
     ),
     Primitive(
-        "crop",
-        Crop,
-        crop_infer,
-        lambda n, x, k: k.layers.Cropping2D(n.attrs.crop, name=n.name)(x[0]),
+        kind="crop",
+        schema=Crop,
+        infer=crop_infer,
+        emit=lambda n, x, k: k.layers.Cropping2D(n.attrs.crop, name=n.name)(x[0]),
         summary="border cropping",
         keras_classes=("Cropping2D",),
         from_keras=crop_from_keras,

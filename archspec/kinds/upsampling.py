@@ -29,13 +29,13 @@ from .base import (
 )
 from .conv import shorthand_lower
 from .norm import BatchNorm
-from .registry import Primitive, Shape, ShapeError, Upscale, register
+from .registry import EmittedNode, Primitive, Shape, ShapeError, Upscale, register
 
 INTERPOLATION_NOTES = {
     "nearest": "each value repeated: the output is blocky, and reads one input position",
     "bilinear": "values interpolated between the two nearest input positions on each axis",
 }
-Interpolation = Annotated[Literal["nearest", "bilinear"], ValueNotes(INTERPOLATION_NOTES)]
+Interpolation = Annotated[Literal["nearest", "bilinear"], ValueNotes(notes=INTERPOLATION_NOTES)]
 
 
 class ConvTranspose(LayerSpec):
@@ -57,7 +57,8 @@ class ConvTranspose(LayerSpec):
     padding: Literal["valid", "same"] = Field("valid", description="`valid` or `same`; see the output size rule above.")
     output_padding: NonNegInt | tuple[NonNegInt, NonNegInt] | None = Field(
         None,
-        description="Extra rows and columns at the far side (p or [ph, pw], each below the stride); none: Keras' default.",
+        description="Extra rows and columns at the far side (p or [ph, pw], each below the stride); none: Keras' "
+        "default.",
     )
     bias: bool = Field(True, description="Add a learned bias per filter.")
     activation: Activation | None = Field(
@@ -74,7 +75,7 @@ class ConvTranspose(LayerSpec):
 
     @model_validator(mode="after")
     def _keras_accepts(self) -> ConvTranspose:
-        p = self.output_padding
+        p = self._padding_pair()
         if p is None:
             return self
         if any(p[a] >= self.stride[a] for a in (0, 1)):
@@ -85,13 +86,20 @@ class ConvTranspose(LayerSpec):
         if self.padding == "same" and any(self.kernel[a] % 2 == 0 and p[a] == 0 for a in (0, 1)):
             raise ValueError(
                 f"with padding `same`, an even kernel ({self.kernel[0]}x{self.kernel[1]}) needs output_padding of at "
-                f"least 1: an output of (i - 1)·s is not one the convolution it inverts takes back to i, and TensorFlow "
+                "least 1: an output of (i - 1)·s is not one the convolution it inverts takes back to i, and "
+                "TensorFlow "
                 f"refuses it; give output_padding 1, or leave it out for i·s"
             )
         return self
 
+    def _padding_pair(self) -> tuple[int, int] | None:
+        """`output_padding` as a pair: `_pair` has made it one (the field's type also names an int, for the schema)."""
+        p = self.output_padding
+        return (p, p) if isinstance(p, int) else p
+
     def output_pair(self) -> tuple[int | None, int | None]:
-        return (None, None) if self.output_padding is None else self.output_padding  # type: ignore[return-value]
+        p = self._padding_pair()
+        return (None, None) if p is None else p
 
 
 def _feature_map(kind: str, inp: Shape) -> None:
@@ -120,10 +128,10 @@ def transpose_macs(a: ConvTranspose, inputs: list[Shape], out: Shape) -> int:
 
 
 def transpose_window(a: ConvTranspose, inputs: list[Shape]) -> Upscale:
-    return Upscale((-(-a.kernel[0] // a.stride[0]), -(-a.kernel[1] // a.stride[1])), a.stride)
+    return Upscale(reach=(-(-a.kernel[0] // a.stride[0]), -(-a.kernel[1] // a.stride[1])), factor=a.stride)
 
 
-def transpose_emit(node, inputs: list[Any], keras: Any) -> Any:
+def transpose_emit(node: EmittedNode, inputs: list[Any], keras: Any) -> Any:
     a: ConvTranspose = node.attrs
     return keras.layers.Conv2DTranspose(
         a.filters,
@@ -208,12 +216,12 @@ _REACH = {"nearest": 1, "bilinear": 2}
 
 def upsample_window(a: Upsample, inputs: list[Shape]) -> Upscale:
     reach = _REACH[a.interpolation]
-    return Upscale((reach, reach), a.factor)
+    return Upscale(reach=(reach, reach), factor=a.factor)
 
 
 def resize_window(a: Resize, inputs: list[Shape]) -> Upscale:
     reach = _REACH[a.interpolation]
-    return Upscale((reach, reach), (Fraction(a.size[0], inputs[0][0]), Fraction(a.size[1], inputs[0][1])))
+    return Upscale(reach=(reach, reach), factor=(Fraction(a.size[0], inputs[0][0]), Fraction(a.size[1], inputs[0][1])))
 
 
 def upsample_from_keras(layer: Any, rank: int) -> dict[str, Any]:
@@ -246,14 +254,14 @@ def _factor(value: tuple[int, int]) -> str:
 
 register(
     Primitive(
-        "conv_transpose",
-        ConvTranspose,
-        transpose_infer,
-        transpose_emit,
-        transpose_params,
-        transpose_macs,
-        transpose_window,
-        shorthand_lower("conv_transpose"),
+        kind="conv_transpose",
+        schema=ConvTranspose,
+        infer=transpose_infer,
+        emit=transpose_emit,
+        params=transpose_params,
+        macs=transpose_macs,
+        window=transpose_window,
+        lower=shorthand_lower("conv_transpose"),
         aliases=("deconv", "upconv"),
         summary="transposed convolution (learned upsampling)",
         label=transpose_label,
@@ -265,10 +273,12 @@ register(
 )
 register(
     Primitive(
-        "upsample",
-        Upsample,
-        upsample_infer,
-        lambda n, x, k: k.layers.UpSampling2D(n.attrs.factor, interpolation=n.attrs.interpolation, name=n.name)(x[0]),
+        kind="upsample",
+        schema=Upsample,
+        infer=upsample_infer,
+        emit=lambda n, x, k: k.layers.UpSampling2D(n.attrs.factor, interpolation=n.attrs.interpolation, name=n.name)(
+            x[0]
+        ),
         window=upsample_window,
         summary="upsampling by a factor",
         label=lambda a: f"upsample x{_factor(a.factor)} {a.interpolation}",
@@ -279,10 +289,10 @@ register(
 )
 register(
     Primitive(
-        "resize",
-        Resize,
-        resize_infer,
-        lambda n, x, k: k.layers.Resizing(*n.attrs.size, interpolation=n.attrs.interpolation, name=n.name)(x[0]),
+        kind="resize",
+        schema=Resize,
+        infer=resize_infer,
+        emit=lambda n, x, k: k.layers.Resizing(*n.attrs.size, interpolation=n.attrs.interpolation, name=n.name)(x[0]),
         window=resize_window,
         summary="resizing to a fixed size",
         label=lambda a: f"resize {a.size[0]}x{a.size[1]} {a.interpolation}",

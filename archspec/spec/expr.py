@@ -24,9 +24,10 @@ import math
 import operator
 import re
 from collections.abc import Callable, Mapping
+from itertools import pairwise
 from typing import Any
 
-from ..errors import did_you_mean, shown
+from ..errors import SpecPath, did_you_mean, shown
 
 _VAR = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 _ONLY_VAR = re.compile(r"\s*\$([A-Za-z_][A-Za-z0-9_]*)\s*")
@@ -222,7 +223,7 @@ def _eval(node: ast.AST, env: Mapping[str, Any], text: str) -> Any:
         return _UNARY[type(node.op)](_eval(node.operand, env, text))
     if isinstance(node, ast.Compare) and all(type(op) in _COMPARE for op in node.ops):
         values = [_eval(v, env, text) for v in (node.left, *node.comparators)]
-        return int(all(_COMPARE[type(op)](a, b) for op, a, b in zip(node.ops, values, values[1:])))
+        return int(all(_COMPARE[type(op)](a, b) for op, (a, b) in zip(node.ops, pairwise(values), strict=True)))
     if isinstance(node, ast.IfExp):
         return _eval(node.body if _eval(node.test, env, text) else node.orelse, env, text)
     if (
@@ -243,7 +244,7 @@ def _eval(node: ast.AST, env: Mapping[str, Any], text: str) -> Any:
 
 
 def substitute(
-    value: Any, env: Mapping[str, Any], on_error: Callable[[tuple, str, str | None], None], path: tuple = ()
+    value: Any, env: Mapping[str, Any], on_error: Callable[[SpecPath, str, str | None], None], path: SpecPath = ()
 ) -> Any:
     """Replace every expression inside plain data; report failures through ``on_error``.
 
@@ -259,7 +260,7 @@ def substitute(
             return int(out)
         return out
     if isinstance(value, dict):
-        return {k: substitute(v, env, on_error, path + (k,)) for k, v in value.items()}
+        return {k: substitute(v, env, on_error, (*path, k)) for k, v in value.items()}
     if isinstance(value, list):
-        return [substitute(v, env, on_error, path + (i,)) for i, v in enumerate(value)]
+        return [substitute(v, env, on_error, (*path, i)) for i, v in enumerate(value)]
     return value

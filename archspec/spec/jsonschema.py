@@ -75,7 +75,7 @@ _EXAMPLE = {
 }
 
 
-def _accepts_nothing(model: type) -> bool:
+def _accepts_nothing(model: type[BaseModel]) -> bool:
     """True when `kind:` with no settings is valid (every field has a default)."""
     return all(not f.is_required() for f in model.model_fields.values())
 
@@ -98,7 +98,7 @@ def _integer(schema: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in items[0].items() if k not in _META}
 
 
-def _widen_model(defs: dict[str, Any], model: type) -> None:
+def _widen_model(defs: dict[str, Any], model: type[BaseModel]) -> None:
     """Field aliases and single-value forms of one settings model, in place."""
     name = model.__name__
     if name not in defs:
@@ -153,7 +153,7 @@ def _models(root: type) -> dict[str, type]:
 _PROBES: tuple[Any, ...] = ("\x00probe", 3, 0.37, True, None, [])
 
 
-def _short_forms(model: type, props: dict[str, Any]) -> list[dict[str, Any]]:
+def _short_forms(model: type[BaseModel], props: dict[str, Any]) -> list[dict[str, Any]]:
     """What a model accepts besides a mapping, found by trying one value of each JSON type.
 
     A "before" validator that turns `dense: 10` into `{units: 10}` shows itself: the
@@ -246,7 +246,8 @@ def _layer(kinds: dict[str, dict[str, Any]]) -> dict[str, Any]:
     names = ", ".join(kinds)
     return {
         "title": "layer",
-        "description": "One layer: its kind as the key and its settings as the value (`- conv: {filters: 32, kernel: 3}`), "
+        "description": "One layer: its kind as the key and its settings as the value (`- conv: {filters: 32, kernel: "
+        "3}`), "
         "or a kind that needs no settings as a bare name (`- flatten`).",
         "oneOf": [
             {
@@ -255,7 +256,8 @@ def _layer(kinds: dict[str, dict[str, Any]]) -> dict[str, Any]:
                 "propertyNames": {  # (not offered: the properties are)
                     "enum": list(kinds),
                     "doNotSuggest": True,
-                    "errorMessage": f"Not a layer kind. The kinds are: {names}. A kind's settings go indented under it.",
+                    "errorMessage": f"Not a layer kind. The kinds are: {names}. A kind's settings go indented under "
+                    "it.",
                 },
                 "dependentSchemas": {  # another kind beside `name` (other keys have the message above)
                     name: {
@@ -263,7 +265,8 @@ def _layer(kinds: dict[str, dict[str, Any]]) -> dict[str, Any]:
                             "if": {"enum": list(kinds)},
                             "then": {
                                 "const": name,
-                                "errorMessage": f"A layer has one kind, and this item is already a `{name}`: start a new `- ` item for the next layer.",
+                                "errorMessage": f"A layer has one kind, and this item is already a `{name}`: start a "
+                                "new `- ` item for the next layer.",
                             },
                         }
                     }
@@ -368,7 +371,7 @@ def _rank(schema: dict[str, Any], defs: dict[str, Any], seen: frozenset[str] = f
     kind = schema.get("type")
     if isinstance(kind, list):
         return min(_RANK.get(k, 4) for k in kind)
-    return _RANK.get(kind, 4)
+    return _RANK.get(kind, 4) if isinstance(kind, str) else 4
 
 
 def _accepts(schema: Any, defs: dict[str, Any], seen: frozenset[str] = frozenset()) -> set[str] | None:
@@ -399,8 +402,13 @@ def _accepts(schema: Any, defs: dict[str, Any], seen: frozenset[str] = frozenset
         return sorts
     branches = schema.get("anyOf") or schema.get("oneOf")
     if branches:
-        parts = [_accepts(b, defs, seen) for b in branches]
-        return None if any(p is None for p in parts) else set().union(*parts)
+        sorts_of: set[str] = set()
+        for branch in branches:
+            part = _accepts(branch, defs, seen)
+            if part is None:
+                return None
+            sorts_of |= part
+        return sorts_of
     kinds = schema.get("type")
     if kinds is None:
         return None

@@ -13,13 +13,14 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from .network import SpecBase
 from .read import Source, parse, read
 from .validate import validate
 
 SpecLike = BaseModel | str | os.PathLike[str] | Mapping[str, Any]
 
 
-def load(path: str | os.PathLike[str], **overrides: Any) -> BaseModel:
+def load(path: str | os.PathLike[str], **overrides: Any) -> SpecBase:
     """Read and validate a spec file (YAML, or JSON by extension); keywords override its variables.
 
     A bare name that names no file (``resnet50``) is the zoo's spec of that name (``zoo.locate``): every command
@@ -31,21 +32,23 @@ def load(path: str | os.PathLike[str], **overrides: Any) -> BaseModel:
     return validate(read(path), overrides)
 
 
-def loads(spec: str | Mapping[str, Any], *, format: str = "yaml", **overrides: Any) -> BaseModel:
+def loads(spec: str | Mapping[str, Any], *, format: str = "yaml", **overrides: Any) -> SpecBase:
     """Validate a spec given as YAML/JSON text or as a dict."""
     if isinstance(spec, Mapping):
-        source = Source(dict(spec), "<dict>")
+        source = Source(data=dict(spec), file="<dict>")
     else:
         source = parse(spec, "<string>", fmt=format)
     return validate(source, overrides)
 
 
-def coerce(spec: SpecLike, overrides: Mapping[str, Any] | None = None) -> BaseModel:
+def coerce(spec: SpecLike, overrides: Mapping[str, Any] | None = None) -> SpecBase:
     """A validated spec from a spec model, a path, text or a dict (overrides apply when reading)."""
     overrides = overrides or {}
     if isinstance(spec, BaseModel):
         if overrides:
             raise TypeError("overrides apply when reading a spec; pass a path, text or dict")
+        if not isinstance(spec, SpecBase):
+            raise TypeError(f"expected a spec model (archspec.load, archspec.loads), got {type(spec).__name__}")
         return spec
     if isinstance(spec, Mapping):
         return loads(spec, **overrides)

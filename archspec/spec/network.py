@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import importlib
 from functools import cache
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import (
     BaseModel,
@@ -90,12 +90,8 @@ def item_model(name: str) -> type[_Item]:
     kind = KINDS[name]
     if not kind.schema.__pydantic_complete__:
         kind.schema.model_rebuild(_types_namespace={"Layer": Layer})
-    return create_model(
-        f"{name.title().replace('_', '')}Item",
-        __base__=_Item,
-        __doc__=kind.schema.__doc__,
-        **{name: (kind.schema, Field(description=kind.summary or kind.schema.__doc__))},
-    )
+    field: dict[str, Any] = {name: (kind.schema, Field(description=kind.summary or kind.schema.__doc__))}
+    return create_model(f"{name.title().replace('_', '')}Item", __base__=_Item, __doc__=kind.schema.__doc__, **field)
 
 
 def _validate_layer(value: Any) -> _Item:
@@ -121,7 +117,7 @@ class _LayerUnion:
             wrapper = item_model(name)
             wrapper.model_rebuild()
             item = wrapper.__pydantic_core_schema__
-            ref = (item["schema"] if item["type"] == "definitions" else item)["ref"]  # type: ignore[typeddict-item]
+            ref = (item["schema"] if item["type"] == "definitions" else item)["ref"]
             choices[name] = core_schema.definition_reference_schema(ref) if _LayerUnion.writing else item
         union = core_schema.tagged_union_schema(choices, discriminator=kind_of)
         if _LayerUnion.writing:
@@ -166,7 +162,7 @@ class _Optional:
 
 
 @cache
-def spec_model() -> type[BaseModel]:
+def spec_model() -> type[SpecBase]:
     """The top-level Spec model."""
     return create_model(
         "Spec",
@@ -177,7 +173,7 @@ def spec_model() -> type[BaseModel]:
                 min_length=1,
                 description="The network, in order; each layer reads the previous one unless it names an `input`.",
             ),
-        ),  # type: ignore[valid-type]
+        ),
         blocks=(
             dict[str, Template],
             Field(default_factory=dict, description="Block templates with parameters, used by `use:` and `stage:`."),
@@ -220,6 +216,9 @@ class SpecBase(Strict):
     )
     training: Annotated[Any, _Optional(".training", "Training")] = Field(None, description="Training recipe.")
     _source: Any = PrivateAttr(None)
+    if TYPE_CHECKING:  # the fields `spec_model` adds: the layer union is built when first used
+        layers: list[BaseModel]
+        blocks: dict[str, Template]
 
     @field_validator("input", mode="before")
     @classmethod
@@ -253,11 +252,9 @@ class SpecBase(Strict):
 
     def input_shapes(self) -> dict[str, tuple[int, ...]]:
         """Each input's name and shape, in order; a spec written with `input:` has one, named `input`."""
-        return (
-            {name: tuple(shape) for name, shape in self.inputs.items()}
-            if self.inputs is not None
-            else {INPUT: tuple(self.input)}
-        )  # type: ignore[arg-type, union-attr]
+        if self.inputs is not None:
+            return {name: tuple(shape) for name, shape in self.inputs.items()}
+        return {INPUT: tuple(self.input or ())}  # `_has_input`: one of the two is given
 
 
 def layer_of(item: BaseModel) -> tuple[str, Any]:

@@ -27,7 +27,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
@@ -61,7 +61,7 @@ _SAFE_TAGS = {"tag:yaml.org,2002:" + t for t in ("null", "bool", "int", "float",
 Mark = tuple[int, int]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Source:
     """Parsed spec data and the positions of its values (1-based line, column)."""
 
@@ -127,7 +127,7 @@ class Source:
 def _problem(
     text: str, file: str | None, line: int | None, col: int | None, msg: str, hint: str | None = None
 ) -> SpecError:
-    source = Source(None, file, text)
+    source = Source(data=None, file=file, text=text)
     return SpecError(Problem(msg, file=file, line=line, column=col, hint=hint, source_line=source.line_text(line)))
 
 
@@ -147,7 +147,8 @@ def _check_depth(text: str) -> None:
             depth += 1
             if depth > MAX_DEPTH:
                 raise yaml.MarkedYAMLError(
-                    problem=f"nesting deeper than {MAX_DEPTH} levels", problem_mark=event.start_mark
+                    problem=f"nesting deeper than {MAX_DEPTH} levels",
+                    problem_mark=cast(yaml.Mark, event.start_mark),  # libyaml's Mark: the same fields
                 )
         elif isinstance(event, _CLOSE):
             depth -= 1
@@ -167,6 +168,8 @@ class _Walker:
         self.count = 0
         self.open: set[int] = set()
         """Collection nodes being walked: meeting one again means an alias inside its own anchor."""
+        self.data: Any = None
+        """The document as Python data, once walked (``_compose``)."""
 
     def fail(self, node: yaml.Node, msg: str, hint: str | None = None) -> SpecError:
         m = node.start_mark
@@ -194,8 +197,8 @@ class _Walker:
         self.open.add(id(node))
         try:
             if isinstance(node, yaml.SequenceNode):
-                return [self.walk(child, path + (i,)) for i, child in enumerate(node.value)]
-            return self.mapping(node, path)
+                return [self.walk(child, (*path, i)) for i, child in enumerate(node.value)]
+            return self.mapping(cast(yaml.MappingNode, node), path)  # the third kind of node there is
         finally:
             self.open.discard(id(node))
 
@@ -217,7 +220,8 @@ class _Walker:
                 raise self.fail(
                     node,
                     f"YAML 1.1 reads {text} as the octal number {self.loader.construct_object(node)}",
-                    f"write {self.loader.construct_object(node)}, or {text.lstrip('+-0_') or '0'} without the leading zero",
+                    f"write {self.loader.construct_object(node)}, or {text.lstrip('+-0_') or '0'} without the leading "
+                    "zero",
                 )
         if tag == _STR:  # what PyYAML's constructor returns for a string, without its dispatch (most scalars are names)
             value: Any = (
@@ -240,14 +244,14 @@ class _Walker:
                 raise self.fail(key_node, "mapping keys must be plain names")
             key = key_node.value  # every key of a spec is a name: kept as written, `0.75:` is '0.75' and `yes:` 'yes'
             if key in out:
-                first = self.keys[path + (key,)]
+                first = self.keys[(*path, key)]
                 raise self.fail(
                     key_node,
                     f"duplicate key {key!r}",
                     f"first given at line {first[0]}; each key may appear once",
                 )
-            self.keys[path + (key,)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-            out[key] = self.walk(value_node, path + (key,))
+            self.keys[(*path, key)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            out[key] = self.walk(value_node, (*path, key))
         return out
 
 
@@ -265,9 +269,10 @@ def _recursive_alias(text: str, file: str | None, node: yaml.Node) -> SpecError:
             return _problem(
                 text,
                 file,
-                m.line + 1,
-                m.column + 1,
-                f"alias *{event.anchor} sits inside the value anchored &{event.anchor}: that value would contain itself",
+                m.line + 1 if m is not None else None,
+                m.column + 1 if m is not None else None,
+                f"alias *{event.anchor} sits inside the value anchored &{event.anchor}: that value would contain "
+                "itself",
                 "an alias may repeat a value written before it, not one it is part of",
             )
     m = node.start_mark
@@ -293,8 +298,9 @@ def _compose(text: str, file: str | None, *, marks_only: bool = False) -> _Walke
                 msg = f"YAML syntax error: {exc.problem} ({exc.context})"
             if "nesting" in (exc.problem or ""):  # ours, or libyaml's own limit of 1,000 flow levels
                 msg = f"nesting deeper than {MAX_DEPTH} levels"
-            line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
-            raise _problem(text, file, line, col, msg) from None
+            raise _problem(
+                text, file, mark.line + 1 if mark else None, mark.column + 1 if mark else None, msg
+            ) from None
         except yaml.reader.ReaderError as exc:
             line = text.count("\n", 0, exc.position) + 1
             raise _problem(text, file, line, None, f"character #x{exc.character:04x} is not allowed in YAML") from None
@@ -303,7 +309,7 @@ def _compose(text: str, file: str | None, *, marks_only: bool = False) -> _Walke
         if node is None:
             return None
         walker = _Walker(loader, file, text, marks_only)
-        walker.data = walker.walk(node, ())  # type: ignore[attr-defined]
+        walker.data = walker.walk(node, ())
         return walker
     finally:
         loader.dispose()
@@ -337,7 +343,7 @@ def _json_numbers(source: Source, data: Any, path: tuple[PathPart, ...]) -> None
         raise SpecError(source.problem(path, f"a number of {data.digits:,} characters is too large"))
     children = data.items() if isinstance(data, dict) else enumerate(data) if isinstance(data, list) else ()
     for key, value in children:
-        _json_numbers(source, value, path + (key,))
+        _json_numbers(source, value, (*path, key))
 
 
 class _DuplicateKey(Exception):
@@ -368,14 +374,14 @@ def parse(text: str, file: str | None = None, *, fmt: str | None = None) -> Sour
             raise _problem(text, file, None, None, f"nesting deeper than {MAX_DEPTH} levels") from None
         walker = _try_marks(text, file)
         values, keys = (walker.values, walker.keys) if walker else ({}, {})
-        _json_numbers(Source(data, file, text, values, keys), data, ())
+        _json_numbers(Source(data=data, file=file, text=text, values=values, keys=keys), data, ())
     else:
         walker = _compose(text, file)
         if walker is None:
             raise _problem(
                 text, file, None, None, "the spec is empty", "a spec is a mapping with at least `input` and `layers`"
             )
-        data, values, keys = walker.data, walker.values, walker.keys  # type: ignore[attr-defined]
+        data, values, keys = walker.data, walker.values, walker.keys
     if not isinstance(data, dict):
         raise _problem(
             text,
@@ -385,7 +391,7 @@ def parse(text: str, file: str | None = None, *, fmt: str | None = None) -> Sour
             f"the top level of a spec must be a mapping, got {type(data).__name__}",
             "start with `name:`, `input:` and `layers:`",
         )
-    return Source(data, file, text, values, keys)
+    return Source(data=data, file=file, text=text, values=values, keys=keys)
 
 
 def parse_value(text: str) -> Any:
@@ -393,7 +399,7 @@ def parse_value(text: str) -> Any:
     if not text.strip():
         return None
     walker = _compose(text, None)
-    return None if walker is None else walker.data  # type: ignore[attr-defined]
+    return None if walker is None else walker.data
 
 
 def _try_marks(text: str, file: str | None) -> _Walker | None:

@@ -7,14 +7,15 @@ made in ``training/recipe.py``.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BeforeValidator, Discriminator, Field, Tag, model_validator
 
 from ..kinds.base import NonNegInt, PosInt, PositiveNumbers, Strict, ValueNotes
 
-OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta", "adamax", "nadam", "lion")
+OptimizerName = Literal["sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta", "adamax", "nadam", "lion"]
 """Keras optimizers a spec may name."""
+OPTIMIZERS: tuple[str, ...] = get_args(OptimizerName)
 
 # Which optimizer-specific settings apply to which optimizer (the common ones apply to all).
 OPTIMIZER_SETTINGS: dict[str, tuple[str, ...]] = {
@@ -26,9 +27,13 @@ OPTIMIZER_SETTINGS: dict[str, tuple[str, ...]] = {
     "rho": ("rmsprop", "adadelta"),
 }
 
-LOSSES = ("categorical_crossentropy", "sum_squared_error")
-METRICS = ("accuracy", "top5_accuracy", "crossentropy", "sum_squared_error")
+LossName = Literal["categorical_crossentropy", "sum_squared_error"]
+LOSSES: tuple[str, ...] = get_args(LossName)
+MetricName = Literal["accuracy", "top5_accuracy", "crossentropy", "sum_squared_error"]
+METRICS: tuple[str, ...] = get_args(MetricName)
 
+TaskName = Literal["classification", "multilabel", "regression", "segmentation"]
+"""What an output predicts; each has a line in TASK_NOTES and its losses in TASK_LOSSES."""
 TASK_LOSSES: dict[str, tuple[str, ...]] = {
     "classification": LOSSES,
     "multilabel": ("binary_crossentropy",),
@@ -36,18 +41,22 @@ TASK_LOSSES: dict[str, tuple[str, ...]] = {
     "segmentation": ("crossentropy", "dice"),
 }
 """The losses each task of an output may train with (the first is its default; segmentation may sum both)."""
-TASK_NOTES = {
-    "classification": "one class per example: softmax (or logits) over the classes, categorical cross-entropy, accuracy",
-    "multilabel": "any number of labels per example: a sigmoid (or logit) per label, binary cross-entropy, per-label accuracy",
-    "regression": "numbers: MSE, MAE or Huber on targets standardised by `scale`; errors reported in the targets' own units",
-    "segmentation": "a class per pixel: softmax over the channels (sigmoid for one), cross-entropy and/or Dice, mean IoU, pixel accuracy",
+TASK_NOTES: dict[str, str] = {
+    "classification": "one class per example: softmax (or logits) over the classes, categorical cross-entropy, "
+    "accuracy",
+    "multilabel": "any number of labels per example: a sigmoid (or logit) per label, binary cross-entropy, per-label "
+    "accuracy",
+    "regression": "numbers: MSE, MAE or Huber on targets standardised by `scale`; errors reported in the targets' own "
+    "units",
+    "segmentation": "a class per pixel: softmax over the channels (sigmoid for one), cross-entropy and/or Dice, mean "
+    "IoU, pixel accuracy",
 }
 
 
 class Optimizer(Strict):
     """Optimizer: `optimizer: sgd`, or `optimizer: {name: sgd, momentum: 0.9, nesterov: true}`."""
 
-    name: Literal[OPTIMIZERS] = Field("adam", description="Keras optimizer: " + ", ".join(OPTIMIZERS) + ".")  # type: ignore[valid-type]
+    name: OptimizerName = Field("adam", description="Keras optimizer: " + ", ".join(OPTIMIZERS) + ".")
     momentum: float | None = Field(None, ge=0, lt=1, description="Momentum (sgd, rmsprop).")
     nesterov: bool | None = Field(None, description="Nesterov momentum (sgd).")
     beta_1: float | None = Field(
@@ -64,7 +73,8 @@ class Optimizer(Strict):
     weight_decay: float | None = Field(
         None,
         ge=0,
-        description="Decoupled weight decay applied by the optimizer each step (AdamW style), unlike the L2 `training.weight_decay`.",
+        description="Decoupled weight decay applied by the optimizer each step (AdamW style), unlike the L2 "
+        "`training.weight_decay`.",
     )
     clipnorm: float | None = Field(None, gt=0, description="Clip each gradient to this norm.")
     global_clipnorm: float | None = Field(None, gt=0, description="Clip all gradients together to this global norm.")
@@ -103,15 +113,18 @@ class Schedule(Strict):
 
     kind: Literal["constant", "step", "cosine", "one_cycle", "reduce_on_plateau"] = Field(
         "constant",
-        description="constant, step (multiply by `factor` every `every` epochs), cosine (decay to `min_learning_rate` by the last epoch), "
+        description="constant, step (multiply by `factor` every `every` epochs), cosine (decay to `min_learning_rate` "
+        "by the last epoch), "
         "one_cycle (rise from learning_rate/25 to learning_rate over the first `peak_at` of the steps, then anneal to "
-        "`min_learning_rate`), or reduce_on_plateau (multiply by `factor` when `monitor` has not improved for `patience` epochs).",
+        "`min_learning_rate`), or reduce_on_plateau (multiply by `factor` when `monitor` has not improved for "
+        "`patience` epochs).",
     )
     every: PosInt | None = Field(None, description="Epochs between steps (step schedule; required there).")
     factor: float = Field(0.1, gt=0, le=1, description="Multiplier applied at each step (step, reduce_on_plateau).")
     warmup: NonNegInt = Field(
         0,
-        description="Epochs of linear warmup from 0 to the learning rate, before the schedule starts (constant, step, cosine).",
+        description="Epochs of linear warmup from 0 to the learning rate, before the schedule starts (constant, step, "
+        "cosine).",
     )
     min_learning_rate: float = Field(
         0.0, ge=0, description="Learning rate the cosine and one_cycle schedules end at, and reduce_on_plateau's floor."
@@ -122,7 +135,8 @@ class Schedule(Strict):
     monitor: str = Field(
         "auto",
         pattern=r"^(auto|(val_)?[a-z0-9_]+)$",
-        description="reduce_on_plateau: the quantity watched (val_loss, loss, val_accuracy, ...); `auto` is val_loss with validation data, else loss.",
+        description="reduce_on_plateau: the quantity watched (val_loss, loss, val_accuracy, ...); `auto` is val_loss "
+        "with validation data, else loss.",
     )
     peak_at: float = Field(
         0.3, gt=0, lt=1, description="one_cycle: the fraction of all steps at which the learning rate peaks."
@@ -159,7 +173,8 @@ class EarlyStopping(Strict):
     monitor: str = Field(
         "auto",
         pattern=r"^(auto|(val_)?[a-z0-9_]+)$",
-        description="Quantity watched: val_loss, val_accuracy, loss, ...; `auto` is val_loss with validation data, else loss. Also picks best.keras.",
+        description="Quantity watched: val_loss, val_accuracy, loss, ...; `auto` is val_loss with validation data, "
+        "else loss. Also picks best.keras.",
     )
     mode: Literal["auto", "min", "max"] = Field(
         "auto", description="Whether lower (min) or higher (max) is better; auto: max for accuracies, min otherwise."
@@ -185,7 +200,8 @@ class Augment(Strict):
         0,
         ge=0,
         lt=64,
-        description="Random shift of up to this many pixels (>= 1) or this fraction of the size (< 1), zeros filled in.",
+        description="Random shift of up to this many pixels (>= 1) or this fraction of the size (< 1), zeros filled "
+        "in.",
     )
 
 
@@ -203,11 +219,13 @@ class Data(Strict):
     )
     fit: Literal["auto", "pad", "resize", "crop", "none"] = Field(
         "auto",
-        description="How images reach the input's height and width: pad (centred zeros, 28x28 -> 32x32), resize, crop (centre), none (must match); auto pads smaller images and resizes others.",
+        description="How images reach the input's height and width: pad (centred zeros, 28x28 -> 32x32), resize, crop "
+        "(centre), none (must match); auto pads smaller images and resizes others.",
     )
     channels: Literal["convert", "strict"] = Field(
         "convert",
-        description="convert: gray -> rgb repeats the channel, rgb -> gray takes the luminance, alpha is dropped; strict: a different channel count is an error.",
+        description="convert: gray -> rgb repeats the channel, rgb -> gray takes the luminance, alpha is dropped; "
+        "strict: a different channel count is an error.",
     )
     augment: Augment = Field(default_factory=Augment, description="Random augmentation of training images.")
 
@@ -240,11 +258,13 @@ ClassWeight = Annotated[
 
 
 class PreciseBN(Strict):
-    """Batch-norm statistics recomputed at each epoch's end: `precise_bn: false`, `precise_bn: 100` (batches) or a mapping.
+    """Batch-norm statistics recomputed at each epoch's end: `precise_bn: false`, `precise_bn: 100` (batches)
+    or a mapping.
 
     Keras' moving averages start at mean 0, variance 1 and forget that start only as momentum^steps: after a short
     run they can still be far from the statistics the final weights give, and a model that scored well in training
-    mode predicts badly in inference mode. Recomputing them costs up to `batches` forward passes per epoch (``training/precise_bn.py``)."""
+    mode predicts badly in inference mode. Recomputing them costs up to `batches` forward passes per epoch
+    (``training/precise_bn.py``)."""
 
     enabled: bool = Field(
         True,
@@ -285,7 +305,8 @@ class Phase(Strict):
     )
     freeze: FreezeList | None = Field(
         None,
-        description="Frozen in this phase: everything up to and including each named node or block; [] unfreezes all (default: training.freeze).",
+        description="Frozen in this phase: everything up to and including each named node or block; [] unfreezes all "
+        "(default: training.freeze).",
     )
     freeze_bn: bool | None = Field(
         None, description="Freeze every batch normalisation in this phase (default: training.freeze_bn)."
@@ -300,9 +321,10 @@ class Scale(Strict):
 
 
 class Head(Strict):
-    """How one output of the network trains: `heads: {digit: classification, mask: {task: segmentation, loss: [crossentropy, dice]}}`."""
+    """How one output of the network trains:
+    `heads: {digit: classification, mask: {task: segmentation, loss: [crossentropy, dice]}}`."""
 
-    task: Annotated[Literal[tuple(TASK_NOTES)], ValueNotes(TASK_NOTES)] = Field(description="What the output predicts.")  # type: ignore[valid-type]
+    task: Annotated[TaskName, ValueNotes(notes=TASK_NOTES)] = Field(description="What the output predicts.")
     loss: str | list[str] | None = Field(
         None,
         description="The task's loss (segmentation: crossentropy, dice or both as a list; regression: mse, "
@@ -355,36 +377,44 @@ class Head(Strict):
         return tuple(self.loss) if self.loss else TASK_LOSSES[self.task][:1]
 
 
+def _default_metrics() -> list[MetricName]:
+    return ["accuracy"]
+
+
 class Training(Strict):
     """How to train the network (used by `archspec train`; every field can be overridden there)."""
 
     optimizer: Optimizer = Field(
         default_factory=Optimizer,
-        description="Optimizer: a name (sgd, adam, adamw, rmsprop, ...) or a mapping with `name` and its settings (momentum, nesterov, beta_1, beta_2, weight_decay, clipnorm, ...).",
+        description="Optimizer: a name (sgd, adam, adamw, rmsprop, ...) or a mapping with `name` and its settings "
+        "(momentum, nesterov, beta_1, beta_2, weight_decay, clipnorm, ...).",
     )
     learning_rate: float = Field(1e-3, gt=0, description="Learning rate (the peak one, reached after any warmup).")
     schedule: Schedule = Field(
         default_factory=Schedule,
         description="Learning-rate schedule: constant, step {every, factor}, cosine; `warmup` epochs for any of them.",
     )
-    loss: Literal[LOSSES] = Field(
+    loss: LossName = Field(
         "categorical_crossentropy",
-        description="categorical_crossentropy, or sum_squared_error: the primer's total error sum(1/2 (target - output)^2) over the classes.",
-    )  # type: ignore[valid-type]
-    metrics: list[Literal[METRICS]] = Field(
-        default_factory=lambda: ["accuracy"], description="Metrics reported each epoch: " + ", ".join(METRICS) + "."
-    )  # type: ignore[valid-type]
+        description="categorical_crossentropy, or sum_squared_error: the primer's total error sum(1/2 (target - "
+        "output)^2) over the classes.",
+    )
+    metrics: list[MetricName] = Field(
+        default_factory=_default_metrics, description="Metrics reported each epoch: " + ", ".join(METRICS) + "."
+    )
     batch_size: PosInt = Field(32, description="Examples per step (all replicas together).")
     epochs: PosInt = Field(10, description="Passes over the training data.")
     label_smoothing: float = Field(0.0, ge=0, lt=1, description="Targets become (1 - s) one-hot + s/classes.")
     weight_decay: float = Field(
         0.0,
         ge=0,
-        description="L2 penalty: weight_decay/2 * sum(w^2) of every kernel added to the loss (the papers' weight decay). For decoupled decay use optimizer.weight_decay.",
+        description="L2 penalty: weight_decay/2 * sum(w^2) of every kernel added to the loss (the papers' weight "
+        "decay). For decoupled decay use optimizer.weight_decay.",
     )
     early_stopping: EarlyStopping | None = Field(
         None,
-        description="Stop when a monitored quantity stops improving: a patience (`early_stopping: 3`) or {patience, monitor, mode, min_delta, restore_best}.",
+        description="Stop when a monitored quantity stops improving: a patience (`early_stopping: 3`) or {patience, "
+        "monitor, mode, min_delta, restore_best}.",
     )
     seed: int | None = Field(
         None,
@@ -396,7 +426,8 @@ class Training(Strict):
         0.0,
         ge=0,
         lt=1,
-        description="Fraction of the training data held out for validation (the same share of every class, picked by a shuffle seeded with `seed`); 0 for none.",
+        description="Fraction of the training data held out for validation (the same share of every class, picked by a "
+        "shuffle seeded with `seed`); 0 for none.",
     )
     data: Data = Field(
         default_factory=Data,
@@ -404,15 +435,18 @@ class Training(Strict):
     )
     freeze: FreezeList = Field(
         default_factory=list,
-        description="Fine-tuning: freeze everything up to and including each named node or block (`conv4`); frozen layers keep the weights they start with.",
+        description="Fine-tuning: freeze everything up to and including each named node or block (`conv4`); frozen "
+        "layers keep the weights they start with.",
     )
     freeze_bn: bool = Field(
         False,
-        description="Fine-tuning: freeze every batch normalisation, which then runs in inference mode (its statistics stay the pretrained ones).",
+        description="Fine-tuning: freeze every batch normalisation, which then runs in inference mode (its statistics "
+        "stay the pretrained ones).",
     )
     phases: list[Phase] = Field(
         default_factory=list,
-        description="Fine-tuning in phases, run one after the other (e.g. the head alone, then more layers at a lower learning rate); `epochs` is their sum.",
+        description="Fine-tuning in phases, run one after the other (e.g. the head alone, then more layers at a lower "
+        "learning rate); `epochs` is their sum.",
     )
     precise_bn: PreciseBN = Field(
         default_factory=PreciseBN,
@@ -426,7 +460,8 @@ class Training(Strict):
     )
     class_weight: ClassWeight | None = Field(
         None,
-        description="Weight of each class in the loss: `balanced` (n / (classes * count of the class), from the training labels) "
+        description="Weight of each class in the loss: `balanced` (n / (classes * count of the class), from the "
+        "training labels) "
         "or a mapping {class name or index: weight} (classes left out weigh 1). One classification output only.",
     )
     heads: dict[str, Head] = Field(

@@ -17,13 +17,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
-from ..errors import LOOKALIKES, PathPart, Problem, SpecError, did_you_mean, lookalike, shown
+from ..errors import LOOKALIKES, PathPart, Problem, SpecError, SpecPath, did_you_mean, lookalike, shown
 from ..kinds.base import NAME_PATTERN, valid_keys
 from ..kinds.registry import KINDS
 from . import expr
-from .network import kind_of, spec_model
+from .network import SpecBase, kind_of, spec_model
 from .read import Source, parse_value
 
 _QUOTED = re.compile(r"'([^']*)'")
@@ -185,7 +185,8 @@ def defaults_problems(data: Mapping[str, Any], source: Source) -> list[Problem]:
     table = data.get("defaults")
     if not isinstance(table, dict):
         return []
-    problems, seen = [], {}
+    problems: list[Problem] = []
+    seen: dict[str, Any] = {}
     for key, settings in table.items():
         kind = KINDS.get(str(key))
         if kind is None:
@@ -249,7 +250,8 @@ def apply_overrides(
 
     `variant` picks a row of the spec's `variants` table; its values apply first, the other
     overrides over them. No variable may take a name these keys own (`reserved_names`)."""
-    variables = data.get("variables") if isinstance(data.get("variables"), dict) else {}
+    written = data.get("variables")
+    variables: dict[str, Any] = written if isinstance(written, dict) else {}
     reserved_names(variables, source)
     out = dict(data)
     overrides = dict(overrides)
@@ -265,7 +267,7 @@ def apply_overrides(
             origins[key] = f"--set {key}={shown(value)}"
         elif parts[0] in OVERRIDABLE:
             target = out
-            for i, part in enumerate(parts[:-1]):
+            for part in parts[:-1]:
                 child = target.get(part)
                 target[part] = dict(child) if isinstance(child, dict) else {}
                 target = target[part]
@@ -293,7 +295,7 @@ def _merge(target: dict[str, Any], key: str, value: Any, path: tuple[PathPart, .
         return [path]
     merged = dict(current)
     target[key] = merged
-    return [leaf for k, v in value.items() for leaf in _merge(merged, k, v, path + (k,))]
+    return [leaf for k, v in value.items() for leaf in _merge(merged, k, v, (*path, k))]
 
 
 def _uses(value: Any) -> set[str]:
@@ -317,7 +319,7 @@ def _variable_order(raw: dict[str, Any], fixed: Mapping[str, Any]) -> tuple[list
             name, pending = stack[-1]
             for dep in pending:
                 if state.get(dep) == 1:
-                    cycles.append((name, chain[chain.index(dep) :] + [dep]))
+                    cycles.append((name, [*chain[chain.index(dep) :], dep]))
                 elif dep not in state:
                     state[dep] = 1
                     stack.append((dep, iter(deps[dep])))
@@ -351,10 +353,10 @@ def _from_overrides(
                 out[path] = ", ".join(f"${n} from {var_values[n]}" for n in sorted(names))
         elif isinstance(value, dict):
             for k, v in value.items():
-                walk(v, path + (k,))
+                walk(v, (*path, k))
         elif isinstance(value, list):
             for i, v in enumerate(value):
-                walk(v, path + (i,))
+                walk(v, (*path, i))
 
     if var_values:
         for key, value in data.items():
@@ -386,13 +388,14 @@ def _resolve(
 ) -> tuple[dict[str, Any], Source]:
     problems: list[Problem] = []
     data, var_values, fields, origins = apply_overrides(data, overrides or {}, source)
-    raw_vars = data.get("variables") if isinstance(data.get("variables"), dict) else {}
+    written = data.get("variables")
+    raw_vars: dict[str, Any] = written if isinstance(written, dict) else {}
     order, cycles = _variable_order(raw_vars, var_values)
     source = replace(source, overrides=fields, derived=_from_overrides(data, raw_vars, origins, order))
     problems.extend(defaults_problems(data, source) + parameter_problems(data, source))
     broken: set[str] = set()
 
-    def fail(path: tuple, message: str, hint: str | None = None) -> None:
+    def fail(path: SpecPath, message: str, hint: str | None = None) -> None:
         if _uses(_raw_at(data, path)) & broken:
             if path[:1] == ("variables",):
                 broken.add(str(path[1]))
@@ -435,7 +438,8 @@ def data_path(loc: Sequence[PathPart], data: Any) -> tuple[PathPart, ...]:
     path: list[PathPart] = []
     current = data
     for part in loc:
-        if (isinstance(current, dict) and part in current) or (isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current)):
+        in_list = isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current)
+        if (isinstance(current, dict) and part in current) or in_list:
             current = current[part]
             path.append(part)
         elif isinstance(current, dict) and isinstance(part, str) and part.endswith("_") and part[:-1] in current:
@@ -524,7 +528,7 @@ def _message(err: Mapping[str, Any], value: Any) -> tuple[str, str | None, bool]
 
 def _most_relevant(errors: list[Any], data: Any) -> list[Any]:
     """Of several errors at one spot (one per member of a union), keep those matching the value's type."""
-    groups: dict[tuple, list[Any]] = {}
+    groups: dict[SpecPath, list[Any]] = {}
     for err in errors:
         groups.setdefault(data_path(err["loc"], data), []).append(err)
     typed = [path for path, errs in groups.items() if all(e["type"] in _TYPE_WORDS for e in errs)]
@@ -554,7 +558,7 @@ def translate(exc: ValidationError, source: Source, data: Any, prefix: tuple[Pat
     for err in _most_relevant(errors, data):
         if err["loc"][-1:] == ("[key]",):  # a key that is not text (a dict from Python): blame the key, not its value
             key = err["input"]
-            path = data_path(err["loc"][:-2], data) + (str(key),)
+            path = (*data_path(err["loc"][:-2], data), str(key))
             by_path.setdefault(path, []).append(
                 (
                     f"a key here is a name, written as text; got the {type(key).__name__} {shown(key)}",
@@ -570,7 +574,7 @@ def translate(exc: ValidationError, source: Source, data: Any, prefix: tuple[Pat
             value = None
         msg, hint, at_key = _message(err, value)
         if err["type"] == "unknown_key":
-            path = path + (err["ctx"]["key"],)
+            path = (*path, err["ctx"]["key"])
         by_path.setdefault(path, []).append((msg, hint, at_key))
     problems = []
     for path, found in by_path.items():
@@ -589,12 +593,12 @@ def translate(exc: ValidationError, source: Source, data: Any, prefix: tuple[Pat
     return SpecError(problems)
 
 
-def validate(source: Source, overrides: Mapping[str, Any] | None = None) -> BaseModel:
+def validate(source: Source, overrides: Mapping[str, Any] | None = None) -> SpecBase:
     """A validated Spec model from parsed data; the Source is kept for later error locations."""
     data, source = _resolve(source.data, source, overrides)
     try:
         spec = spec_model().model_validate(data)
     except ValidationError as exc:
         raise translate(exc, source, data) from None
-    spec._source = source  # type: ignore[attr-defined]
+    spec._source = source
     return spec

@@ -28,7 +28,8 @@ _Dumper.add_representer(str, _text)
 
 
 def _dump(value: Any, **options: Any) -> str:
-    return yaml.dump(value, Dumper=_Dumper, width=10**9, sort_keys=False, **options).strip()
+    text: str = yaml.dump(value, Dumper=_Dumper, width=10**9, sort_keys=False, **options)
+    return text.strip()
 
 
 def _flow(value: Any) -> str:

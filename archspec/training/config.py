@@ -123,7 +123,7 @@ def resolve_training(spec: BaseModel, overrides: Mapping[str, Any] | None = None
     try:
         return Training.model_validate(data)
     except ValidationError as exc:
-        source = getattr(spec, "_source", None) or Source(None, "<spec>")
+        source = getattr(spec, "_source", None) or Source(data=None, file="<spec>")
         error = translate(exc, source, data, prefix=("training",))
     problems = []
     for p in error.problems:

@@ -90,12 +90,12 @@ COLOR = "#d46fb0"
 
 archspec.register_kind(
     archspec.Primitive(
-        "se_dense",
-        SqueezeExcite,
-        infer,
-        emit,
-        params,
-        macs,
+        kind="se_dense",
+        schema=SqueezeExcite,
+        infer=infer,
+        emit=emit,
+        params=params,
+        macs=macs,
         summary="squeeze-and-excitation",
         keras_classes=("SqueezeExcitation",),
         from_keras=from_keras,
