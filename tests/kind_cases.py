@@ -42,7 +42,8 @@ class Case:
 small = st.integers(1, 6)
 channels = st.integers(1, 4)
 flag = st.booleans()
-activation = st.one_of(st.none(), st.sampled_from(FUNCTIONS))
+activation = st.one_of(st.none(), st.sampled_from([f for f in FUNCTIONS if f != "linear"]))
+"""A layer's `activation` setting: none is written as no setting (`linear` is the same, and `import` says none)."""
 
 
 def feature_map(min_size: int = 1, max_size: int = 6, c: st.SearchStrategy[int] = channels) -> st.SearchStrategy[Shape]:
@@ -185,27 +186,31 @@ def conv_transpose(draw: Any) -> Case:
 
 # -- blocks: drawn bodies of primitives, with their shorthands ------------------------------------------
 @st.composite
-def body_layer(draw: Any, resize: bool = True) -> dict[str, Any]:
+def body_layer(draw: Any, resize: bool = True, grow: bool = True) -> dict[str, Any]:
     """A layer valid on any feature map of at least 1x1: 'same' windows, shorthands included (`bn`,
-    explicit padding: several nodes). `resize=False`: one that keeps the map's size, for parallel paths."""
+    explicit padding: several nodes). `resize=False`: one that keeps the map's size, for parallel paths;
+    `grow=False`: one that may shrink it (a stride) but not enlarge it (padding), for a residual body."""
+    grow = grow and resize
     kind = draw(st.sampled_from(["conv", "depthwise", "pool", "batchnorm", "activation", "zeropad"]))
     if kind == "conv":
-        s = {"filters": draw(st.integers(1, 4)), "kernel": draw(st.integers(1, 3)), "padding": "same"}
-        stride = draw(st.integers(1, 2)) if resize else 1
-        return {"conv": {**s, "stride": stride, "bn": draw(flag), "activation": draw(activation)}}
+        kernel, stride = draw(st.integers(1, 3)), draw(st.integers(1, 2)) if resize else 1
+        dilation = draw(st.integers(1, 2)) if stride == 1 else 1
+        padding = draw(st.sampled_from(["same", dilation * (kernel - 1) // 2 + 1])) if grow else "same"
+        s = {"filters": draw(st.integers(1, 4)), "kernel": kernel, "stride": stride, "dilation": dilation}
+        return {"conv": {**s, "padding": padding, "bn": draw(flag), "activation": draw(activation)}}
     if kind == "depthwise":
-        padding = draw(st.sampled_from(["same", 1])) if resize else "same"
-        return {
-            "depthwise": {
-                "kernel": 3 if padding == 1 else draw(st.integers(1, 3)),
-                "padding": padding,
-                "bn": draw(flag),
-            }
-        }
+        padding = draw(st.sampled_from(["same", 1])) if grow else "same"
+        kernel = 3 if padding == 1 else draw(st.integers(1, 3))
+        return {"depthwise": {"kernel": kernel, "padding": padding, "bn": draw(flag)}}
     if kind == "pool":
-        pool = {"kind": draw(st.sampled_from(["max", "avg"])), "size": draw(st.integers(1, 2)), "padding": "same"}
+        padding = draw(st.sampled_from(["same", 1])) if grow else "same"
+        pool = {
+            "kind": draw(st.sampled_from(["max", "avg", "sum"])),
+            "size": draw(st.integers(1, 2)),
+            "padding": padding,
+        }
         return {"pool": pool if resize else {**pool, "stride": 1}}
-    if kind == "zeropad" and resize:
+    if kind == "zeropad" and grow:
         return {"zeropad": draw(st.integers(0, 1))}
     if kind == "activation":
         return {"activation": draw(st.sampled_from(FUNCTIONS))}
@@ -223,7 +228,10 @@ def repeat(draw: Any) -> Case:
 
 @st.composite
 def residual(draw: Any) -> Case:
-    s = {"body": draw(bodies), "shortcut": draw(st.sampled_from(["auto", "projection"]))}
+    s = {
+        "body": draw(st.lists(body_layer(grow=False), min_size=1, max_size=3)),
+        "shortcut": draw(st.sampled_from(["auto", "projection"])),
+    }
     return Case({**s, "activation": draw(activation)}, (draw(maps),))
 
 
@@ -263,7 +271,7 @@ def on(
     settings: st.SearchStrategy[dict[str, Any]], shapes: st.SearchStrategy[Shape] | None = None
 ) -> st.SearchStrategy[Case]:
     """Cases of a single-input kind whose settings do not depend on its input's shape (any small map by default)."""
-    return st.builds(lambda s, shape: Case(s, (shape,)), settings, shapes or feature_map())
+    return st.builds(lambda s, shape: Case(s, (shape,)), settings, feature_map() if shapes is None else shapes)
 
 
 epsilon = st.sampled_from([1e-3, 1e-5, 0.01])
