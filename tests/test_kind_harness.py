@@ -117,14 +117,19 @@ def impulses(shapes: tuple[tuple[int, ...], ...]) -> list[np.ndarray]:
     return batch
 
 
-def measured_field(model: Any, shapes: tuple[tuple[int, ...], ...]) -> tuple[int, int]:
+def feed(xs: list[np.ndarray]) -> Any:
+    """The model's input: one image as is; named inputs (several, or a vector) by the names `spec_of` gives."""
+    return xs[0] if len(xs) == 1 and xs[0].ndim == 4 else {f"x{i}": x for i, x in enumerate(xs)}
+
+
+def measured_field(model: Any, shapes: tuple[tuple[int, ...], ...]) -> tuple[tuple[int, int], tuple[int, ...]]:
     """The receptive field of the model's output in input pixels, measured: per output position, the extent
     (rows, columns) of the input pixels whose impulse changes it; the largest over positions. An output without
-    spatial axes (a vector) is one position. Pixels whose impulse changes nothing count for no position."""
+    spatial axes (a vector) is one position. Pixels whose impulse changes nothing count for no position.
+    Also the shape of the forward pass's output (no batch axis)."""
     h, w = shapes[0][:2]
     xs = impulses(shapes)
-    feed = {f"x{i}": x for i, x in enumerate(xs)} if len(xs) > 1 else xs[0]  # named as `spec_of` names them
-    y = np.asarray(model(feed), dtype="float64")
+    y = np.asarray(model(feed(xs)), dtype="float64")
     tol = 1e-6 * np.abs(y).max()  # relative: a layer scale of 1e-6 moves its output by 1e-5
     moved = np.abs(y[1:] - y[:1]) > tol
     moved = moved[: h * w] | moved[h * w :]  # (pixel, *output)
@@ -136,7 +141,7 @@ def measured_field(model: Any, shapes: tuple[tuple[int, ...], ...]) -> tuple[int
         rows, cols = np.nonzero(positions[:, :, p])
         if len(rows):
             best = [max(best[0], rows.max() - rows.min() + 1), max(best[1], cols.max() - cols.min() + 1)]
-    return int(best[0]), int(best[1])
+    return (int(best[0]), int(best[1])), y.shape[1:]
 
 
 def same_settings(kind: Primitive, written: dict[str, Any], imported: dict[str, Any]) -> None:
@@ -174,7 +179,8 @@ def check_kind(kind_name: str, case: Case) -> None:
             assert theirs == info.output_shape, (
                 f"{where}: archspec says {info.name} gives {list(info.output_shape)}, Keras {list(theirs)}"
             )
-    ours = report.layers[-1].output_shape
+    last = next(info for info in report.layers if info.name == graph.output)  # the model's output
+    ours = last.output_shape
     assert tuple(model.output.shape[1:]) == ours, (
         f"{where}: archspec says {list(ours)}, Keras {list(model.output.shape[1:])}"
     )
@@ -193,20 +199,22 @@ def check_kind(kind_name: str, case: Case) -> None:
             "or say in `macs_none` why it computes none"
         )
 
-    # receptive field: archspec's against an impulse probe of the Keras model (the forward pass checks the
-    # shape of real data too)
+    # receptive field: archspec's against an impulse probe of the Keras model. Too small a field fails on any
+    # image; too large a one where the image holds a whole window (the cases mostly draw such sizes)
     if len(case.shapes[0]) == 3 and kind_name not in FIELD_EXEMPT:
-        probe = measured_field(model, case.shapes)
-        last = report.layers[-1]
+        probe, real = measured_field(model, case.shapes)
         rf, image = last.receptive_field, case.shapes[0][:2]
         # where the image is too small for any output's window to lie wholly inside it (padding), the probe
         # sees part of the window only: then archspec's field bounds the measured one
         whole = all(size >= 2 * r + j for size, r, j in zip(image, rf, last.jump, strict=True))
-        ours = tuple(min(r, size) for r, size in zip(rf, image, strict=True))
-        assert probe == ours if whole else all(p <= r for p, r in zip(probe, ours, strict=True)), (
+        seen = tuple(min(r, size) for r, size in zip(rf, image, strict=True))
+        assert probe == seen if whole else all(p <= r for p, r in zip(probe, seen, strict=True)), (
             f"{where}: archspec's receptive field is {rf[0]}x{rf[1]}, an impulse probe of the Keras model "
             f"measures {probe[0]}x{probe[1]}"
         )
+    else:
+        real = tuple(np.asarray(model(feed([np.zeros((1, *shape), "float32") for shape in case.shapes]))).shape[1:])
+    assert real == ours, f"{where}: archspec says {list(ours)}, a forward pass of the Keras model gives {list(real)}"
 
     # import: the Keras model back to a spec (import_model checks shapes and counts itself)
     text = import_model(model)
