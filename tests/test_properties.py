@@ -1,4 +1,6 @@
-"""Property tests: random conv/pool stacks, static shapes against Keras and against brute force."""
+"""Property tests of the sliding-window arithmetic: the length rule against brute force, and the brute force's
+'same' padding against TensorFlow's. Layers and stacks of layers against Keras are the kind harness's
+(test_kind_harness.py: every kind, and random stacks through the `repeat` and `residual` blocks)."""
 
 from __future__ import annotations
 
@@ -6,7 +8,6 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import archspec
 from archspec.kinds.arith import conv_length, same_padding
 
 sizes = st.integers(1, 40)
@@ -68,54 +69,3 @@ def test_same_padding_reference_is_tensorflows(w):
         keras.ops.conv(x, np.ones((kernel, 1, 1), "float32"), strides=stride, padding=padding, dilation_rate=dilation)
     )
     np.testing.assert_allclose(out.reshape(-1), expected)
-
-
-@st.composite
-def layer(draw):
-    kind = draw(st.sampled_from(["conv", "pool"]))
-    stride = draw(st.integers(1, 3))
-    dilation = 1 if stride > 1 else draw(st.integers(1, 2))
-    padding = draw(st.one_of(st.sampled_from(["valid", "same"]), st.integers(0, 2)))
-    if kind == "conv":
-        return {
-            "conv": {
-                "filters": draw(st.integers(1, 4)),
-                "kernel": [draw(st.integers(1, 5)), draw(st.integers(1, 5))],
-                "stride": stride,
-                "dilation": dilation,
-                "padding": padding,
-            }
-        }
-    return {
-        "pool": {
-            "kind": draw(st.sampled_from(["max", "avg", "sum"])),
-            "size": draw(st.integers(1, 3)),
-            "stride": stride,
-            "padding": padding,
-        }
-    }
-
-
-@st.composite
-def stacks(draw):
-    return {
-        "name": "random",
-        "input": [draw(sizes), draw(sizes), draw(st.integers(1, 3))],
-        "layers": draw(st.lists(layer(), min_size=1, max_size=4)),
-    }
-
-
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(stacks())
-def test_random_stacks_agree_with_keras(spec):
-    try:
-        report = archspec.shapes(spec)
-    except archspec.SpecError as exc:
-        assert "->" in str(exc) or "empty dimension" in str(exc)  # a collapse, named with its arithmetic
-        return
-    model = archspec.build(spec)
-    for info in report.layers:
-        assert tuple(model.get_layer(info.name).output.shape[1:]) == info.output_shape
-    assert model.count_params() == report.total_params
-    x = np.zeros((1, *spec["input"]), "float32")
-    assert tuple(model(x).shape[1:]) == report.output_shape

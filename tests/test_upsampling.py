@@ -1,9 +1,10 @@
 """The enlarging kinds against Keras: conv_transpose, upsample and resize.
 
-Each property draws settings, asks archspec for the static shape, and asks Keras itself (its own
-layer, made here rather than by archspec's emitter, and run on zeros) for the real one. Where Keras
-accepts the settings the shapes agree; where Keras or TensorFlow refuse them, archspec has refused
-them first, with a located SpecError.
+The shapes of valid settings against the emitted Keras layers are the kind harness's (test_kind_harness.py).
+Here, the transposed convolution's property draws settings, asks archspec for the static shape, and
+asks Keras itself (its own layer, made here rather than by archspec's emitter, and run on zeros) for the
+real one. Where Keras accepts the settings the shapes agree; where Keras or TensorFlow refuse them,
+archspec has refused them first, with a located SpecError.
 """
 
 from __future__ import annotations
@@ -68,32 +69,6 @@ def test_conv_transpose_shape_is_keras_and_refusals_are_located(case):
         assert ours.path.startswith("layers[0].conv_transpose"), str(ours)  # located (a dict has no lines)
     else:
         assert ours == theirs, case
-
-
-@FAST
-@given(
-    st.integers(1, 9), st.integers(1, 9), st.integers(1, 4), st.integers(1, 4), st.sampled_from(["nearest", "bilinear"])
-)
-def test_upsample_shape_is_keras(h, w, fh, fw, interpolation):
-    import keras
-
-    ours = static({"upsample": {"factor": [fh, fw], "interpolation": interpolation}}, (h, w, 2))
-    assert ours == keras_shape(lambda: keras.layers.UpSampling2D((fh, fw), interpolation=interpolation), (h, w, 2))
-
-
-@FAST
-@given(
-    st.integers(1, 20),
-    st.integers(1, 20),
-    st.integers(1, 40),
-    st.integers(1, 40),
-    st.sampled_from(["nearest", "bilinear"]),
-)
-def test_resize_shape_is_keras(h, w, oh, ow, interpolation):
-    import keras
-
-    ours = static({"resize": {"size": [oh, ow], "interpolation": interpolation}}, (h, w, 3))
-    assert ours == keras_shape(lambda: keras.layers.Resizing(oh, ow, interpolation=interpolation), (h, w, 3))
 
 
 @pytest.mark.parametrize(

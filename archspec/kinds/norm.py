@@ -105,6 +105,10 @@ def lrn_from_keras(layer: Any, rank: int) -> dict[str, Any]:
     return {"size": int(layer.size), "alpha": float(layer.alpha), "beta": float(layer.beta), "bias": float(layer.bias)}
 
 
+NORM_MACS = (
+    "a normalisation's per-value scale and shift are not counted, as in the papers' MAC figures the zoo is checked "
+    "against (batch normalisation folds into the convolution before it)"
+)
 BATCHNORM = register(
     Primitive(
         kind="batchnorm",
@@ -117,6 +121,7 @@ BATCHNORM = register(
         keras_classes=("BatchNormalization",),
         from_keras=bn_from_keras,
         color="#86c79f",
+        macs_none=NORM_MACS,
     )
 )
 LAYERNORM = register(
@@ -131,6 +136,7 @@ LAYERNORM = register(
         keras_classes=("LayerNormalization",),
         from_keras=ln_from_keras,
         color="#9fd7b0",
+        macs_none=NORM_MACS,
     )
 )
 LRN_KIND = register(

@@ -82,6 +82,8 @@ def no_params(attrs: Any, inputs: list[Shape], out: Shape) -> tuple[int, int]:
 
 
 def no_macs(attrs: Any, inputs: list[Shape], out: Shape) -> int:
+    """The default MAC count, zero: right for a kind without parameters; one with parameters must
+    give its own count or say why it has none (``Primitive.macs_none``), or ``register`` refuses it."""
     return 0
 
 
@@ -103,6 +105,9 @@ class Primitive:
     params: ParamsFn = no_params
     """(trainable, non-trainable) parameter counts."""
     macs: MacsFn = no_macs
+    """Multiply-accumulates of one example. Kept at the default by a kind with parameters, ``register``
+    refuses it unless ``macs_none`` says why; the kind harness (tests/test_kind_harness.py) fails a count
+    of 0 for a layer that holds parameters, on the same terms."""
     window: WindowFn = no_window
     """Sliding window for the receptive field; an Upscale for a layer that enlarges; None passes it
     through, 'global' covers the input."""
@@ -124,6 +129,9 @@ class Primitive:
     """Fill colour of its volumes in diagrams."""
     feature_maps: bool = False
     """Whether `inspect` shows its outputs as feature maps (convolutions and pooling)."""
+    macs_none: str = ""
+    """Why a kind with parameters computes no multiply-accumulates with them (batch normalisation folds into
+    the convolution before it); empty: a kind with parameters counts its MACs."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -253,6 +261,11 @@ def register(kind: Primitive | Block) -> Primitive | Block:
         raise TypeError(f"register() takes a Primitive or Block, got {type(kind).__name__}")
     if not issubclass(kind.schema, LayerSpec):
         raise TypeError(f"the schema of kind {kind.kind!r} must subclass archspec.LayerSpec")
+    if isinstance(kind, Primitive) and kind.params is not no_params and kind.macs is no_macs and not kind.macs_none:
+        raise TypeError(
+            f"kind {kind.kind!r} counts parameters but not its MACs: give its record `macs=` (a count), "
+            "or `macs_none=` saying why it computes none"
+        )
     for name in (kind.kind, *kind.aliases):
         if KINDS.get(name, kind) is not kind:  # a built-in name's module is imported first, so a plugin cannot take it
             raise ValueError(f"layer kind {name!r} is already registered")

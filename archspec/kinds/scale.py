@@ -118,12 +118,13 @@ def rescaling_from_keras(layer: Any, rank: int) -> dict[str, Any]:
 
 
 def _plain(value: Any) -> Any:
-    """A Keras constant (number, list or array) as a spec number or list of numbers."""
+    """A Keras constant (number, list or array) as a spec number or list of numbers; one number where every
+    channel has the same (the emitter may have repeated a spec's one value to match the other setting's list)."""
     if hasattr(value, "tolist"):
         value = value.tolist()
     if isinstance(value, (list, tuple)):
         flat = [float(v) for v in _flatten(value)]
-        return flat[0] if len(flat) == 1 else flat
+        return flat[0] if len(set(flat)) == 1 else flat
     return float(value)
 
 
@@ -163,7 +164,18 @@ def rescaling_emit(node: EmittedNode, inputs: list[Any], keras: Any) -> Any:
 
 def normalization_emit(node: EmittedNode, inputs: list[Any], keras: Any) -> Any:
     a: Normalization = node.attrs
-    return keras.layers.Normalization(axis=-1, mean=a.mean, variance=a.variance, name=node.name)(inputs[0])
+    mean, variance = _one_shape(a.mean, a.variance)
+    return keras.layers.Normalization(axis=-1, mean=mean, variance=variance, name=node.name)(inputs[0])
+
+
+def _one_shape(*settings: Any) -> list[Any]:
+    """Per-channel settings in one shape: Keras' Normalization refuses a mean and a variance of different shapes
+    (one value beside one per channel), which a spec may write; a single value is repeated for every channel."""
+    lists = [v for v in settings if isinstance(v, list)]
+    if not lists:
+        return list(settings)
+    n = max(len(v) for v in lists)
+    return [v * n if isinstance(v, list) and len(v) == 1 else v if isinstance(v, list) else [v] * n for v in settings]
 
 
 def layer_scale_emit(node: EmittedNode, inputs: list[Any], keras: Any) -> Any:
