@@ -261,7 +261,9 @@ def test_a_kind_with_parameters_counts_its_macs_or_says_why_not() -> None:
     def params(a: Any, inputs: list[Any], out: Any) -> tuple[int, int]:
         return 1, 0
 
-    record = Primitive("harness_weighted", Flatten, lambda a, i: i[0], lambda n, x, k: x[0], params)
+    record = Primitive(
+        kind="harness_weighted", schema=Flatten, infer=lambda a, i: i[0], emit=lambda n, x, k: x[0], params=params
+    )
     with pytest.raises(TypeError, match=r"kind 'harness_weighted' counts parameters but not its MACs.*macs_none="):
         register(record)
     assert "harness_weighted" not in KINDS
