@@ -420,7 +420,9 @@ def _resolve(
             if key not in broken:
                 env[key] = value
     out = {
-        key: value if key in ("blocks", "variables", "variants") else expr.substitute(value, env, fail, (key,))
+        key: value
+        if key in ("blocks", "variables", "variants", "reference")
+        else expr.substitute(value, env, fail, (key,))
         for key, value in data.items()
     }
     if "variables" in out and isinstance(data.get("variables"), dict):
@@ -435,7 +437,9 @@ def data_path(loc: Sequence[PathPart], data: Any) -> tuple[PathPart, ...]:
     path: list[PathPart] = []
     current = data
     for part in loc:
-        if (isinstance(current, dict) and part in current) or (isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current)):
+        if (isinstance(current, dict) and part in current) or (
+            isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current)
+        ):
             current = current[part]
             path.append(part)
         elif isinstance(current, dict) and isinstance(part, str) and part.endswith("_") and part[:-1] in current:
