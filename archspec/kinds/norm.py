@@ -117,6 +117,7 @@ BATCHNORM = register(
         keras_classes=("BatchNormalization",),
         from_keras=bn_from_keras,
         color="#86c79f",
+        batch_statistics=True,
     )
 )
 LAYERNORM = register(
