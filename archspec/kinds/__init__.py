@@ -26,13 +26,13 @@ BUILTIN: dict[str, tuple[str, ...]] = {
     "scale": ("rescaling", "normalization", "layer_scale", "stochastic_depth", "drop_path"),
     "pad": ("zeropad",),
     "merge": ("add", "multiply", "concat"),
-    "blocks": ("residual", "branches", "inception", "dense_block", "transition", "repeat", "use", "stage"),
+    "blocks": ("use", "stage", "repeat", "residual", "branches", "inception", "dense_block", "transition"),
     "mobile": ("se", "squeeze_excite", "mbconv", "fused_mbconv"),
     "convnext": ("convnext_block",),
     "nasnet": ("nasnet_normal", "nasnet_reduction"),
 }
-"""Module of ``archspec.kinds`` -> the kind names (aliases included) importing it registers. This is the table's
-order: listings, the kind reference and the JSON Schema list kinds in it (so it reads as a reader meets them:
-layers with weights, then reshaping, normalisation, joins, blocks), and the importer prefers the earlier of two
-kinds that read one Keras class (``dropout`` before ``stochastic_depth``)."""
+"""Module of ``archspec.kinds`` -> the kind names (aliases included) importing it registers, in registration
+order. This is the table's order: listings, the kind reference and the JSON Schema list kinds in it (so it reads
+as a reader meets them: layers with weights, then reshaping, normalisation, joins, blocks), and the importer
+prefers the earlier of two kinds that read one Keras class (``dropout`` before ``stochastic_depth``)."""
 ENTRY_POINT_GROUP = "archspec.kinds"

@@ -193,7 +193,7 @@ class SpecBase(Strict):
     name: str = Field(
         description="Name of the network (the model's name).", pattern=r"^[A-Za-z0-9_.\-]+$", max_length=200
     )
-    description: str | None = Field(None, description="Free text: reference, source of the figures.")
+    description: str | None = Field(None, description="Free text: what the network is (the zoo's table shows it).")
     input: Image | None = Field(
         None, description="Input shape as [height, width, channels]: one input, named `input`.", examples=[[32, 32, 1]]
     )
