@@ -58,16 +58,23 @@ def test_the_table_follows_a_changed_figure(tmp_path: Path, monkeypatch: pytest.
 
     specs = tmp_path / "specs"
     specs.mkdir()
+    stated = _stated("resnet50")
     for path in SPECS:
         text = path.read_text(encoding="utf-8")
         if path.stem == "resnet50":
-            text = text.replace("params: 25636712", "params: 25636713")
+            text = text.replace(f"params: {stated}", f"params: {stated + 1}")
         (specs / path.name).write_text(text, encoding="utf-8")
     before = reference_table()
     monkeypatch.setattr(zoo, "zoo_dir", lambda: specs)
     after = reference_table()
     changed = [(a, b) for a, b in zip(before.splitlines(), after.splitlines(), strict=True) if a != b]
-    assert len(changed) == 1 and "25,636,713" in changed[0][1] and "`resnet50.yaml`" in changed[0][1]
+    assert len(changed) == 1 and f"{stated + 1:,}" in changed[0][1] and "`resnet50.yaml`" in changed[0][1]
+
+
+def _stated(name: str, variant: str | None = None, key: str = "params") -> int:
+    """A figure as the spec's reference states it (these tests change it by one in a copy, wherever it stands)."""
+    reference = archspec.load(ROOT / "specs" / f"{name}.yaml").reference
+    return int(reference.variants[variant] if variant else getattr(reference, key))
 
 
 def _copy(tmp_path: Path, name: str, old: str, new: str) -> Path:
@@ -79,27 +86,31 @@ def _copy(tmp_path: Path, name: str, old: str, new: str) -> Path:
 
 
 def test_validate_warns_when_the_layers_give_another_count(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = _copy(tmp_path, "resnet50", "params: 25636712", "params: 25636713")
+    stated = _stated("resnet50")
+    path = _copy(tmp_path, "resnet50", f"params: {stated}", f"params: {stated + 1}")
     assert main(["validate", str(path)]) == 0
     err = capsys.readouterr().err
-    assert "reference.params" in err and "states 25,636,713 parameters" in err and "give 25,636,712" in err
+    assert "reference.params" in err and f"states {stated + 1:,} parameters" in err
+    assert f"give {archspec.shapes(ROOT / 'specs' / 'resnet50.yaml').total_params:,}" in err
     assert main(["validate", "--strict", str(path)]) == 2
     # another count under other values is no contradiction: the reference states none for them
     assert not archspec.shapes(path, classes=10).warnings
 
 
 def test_validate_checks_the_variant_it_builds(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = _copy(tmp_path, "efficientnet", "b3: 12320535", "b3: 12320536")
+    b3, b0 = _stated("efficientnet", "b3"), _stated("efficientnet", "b0")
+    path = _copy(tmp_path, "efficientnet", f"b3: {b3}", f"b3: {b3 + 1}")
     assert not archspec.shapes(path, variant="b2").warnings
     (warning,) = archspec.shapes(path, variant="b3").warnings
     assert "variant 'b3'" in warning.message and warning.path == ("reference", "variants", "b3")
     # the family as written is its own variant (b0): its figure is that variant's
-    wrong_b0 = _copy(tmp_path, "efficientnet", "b0: 5330571", "b0: 5330570")
+    wrong_b0 = _copy(tmp_path, "efficientnet", f"b0: {b0}", f"b0: {b0 - 1}")
     assert [w.path for w in archspec.shapes(wrong_b0).warnings] == [("reference", "variants", "b0")]
 
 
 def test_trainable_is_checked_unless_layers_are_frozen(tmp_path: Path) -> None:
-    path = _copy(tmp_path, "resnet18", "trainable: 11689512", "trainable: 11689513")
+    trainable = _stated("resnet18", key="trainable")
+    path = _copy(tmp_path, "resnet18", f"trainable: {trainable}", f"trainable: {trainable + 1}")
     (warning,) = archspec.shapes(path).warnings
     assert warning.path == ("reference", "trainable")
     assert not archspec.shapes(path, freeze=["conv2"]).warnings
