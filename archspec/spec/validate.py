@@ -437,9 +437,7 @@ def data_path(loc: Sequence[PathPart], data: Any) -> tuple[PathPart, ...]:
     path: list[PathPart] = []
     current = data
     for part in loc:
-        if (isinstance(current, dict) and part in current) or (
-            isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current)
-        ):
+        if (isinstance(current, dict) and part in current) or (isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current)):
             current = current[part]
             path.append(part)
         elif isinstance(current, dict) and isinstance(part, str) and part.endswith("_") and part[:-1] in current:
