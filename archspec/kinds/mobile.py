@@ -202,6 +202,40 @@ class _Inverted(_Repeated):
     )
 
 
+_SCHEDULED: weakref.WeakKeyDictionary[Any, list[int]] = weakref.WeakKeyDictionary()
+"""Per expansion (its lowering context): how many scheduled blocks each top-level layer has."""
+
+
+def _scheduled_blocks(ctx: Any) -> list[int]:
+    """For each top-level layer of the spec, the blocks it adds to the `drop_schedule` count (its `repeat`,
+    when it is an mbconv / fused_mbconv that sets one, with the spec's defaults applied)."""
+    if ctx not in _SCHEDULED:
+        counts = []
+        for item in ctx.spec.layers:
+            (kind,) = type(item).model_fields
+            settings = getattr(item, kind)
+            if isinstance(settings, _Inverted):
+                settings = ctx.with_defaults(kind, settings)
+            scheduled = isinstance(settings, _Inverted) and settings.drop_schedule and settings.when is not False
+            counts.append(settings.repeat if scheduled else 0)
+        _SCHEDULED[ctx] = counts
+    return _SCHEDULED[ctx]
+
+
+def _drop_rate(a: _Inverted, ctx: Any, path: tuple[Any, ...], i: int) -> float:
+    """Block i's stochastic-depth rate: from `drop_schedule` over the network, else `drop_rate` + i x step."""
+    if not a.drop_schedule:
+        return a.drop_rate + i * a.drop_rate_step
+    if len(path) != 3 or path[0] != "layers":
+        ctx.fail(
+            path,
+            "drop_schedule counts the blocks of the spec's top-level layers; this block is inside another layer",
+            "give blocks inside templates or other layers `drop_rate` (and `drop_rate_step`) instead",
+        )
+    counts = _scheduled_blocks(ctx)
+    return a.drop_schedule * (sum(counts[: path[1]]) + i) / sum(counts)
+
+
 class MBConv(_Inverted):
     """Inverted residual (MobileNetV2, Sandler et al. 2018; MobileNetV3; EfficientNet): 1x1 expansion,
     depthwise kxk, optional squeeze-and-excitation, linear 1x1 projection, identity shortcut when
@@ -254,40 +288,6 @@ def _conv_bn(ctx, x: str, name: Any, role: str, conv: Conv, activation: str | No
     if activation:
         x = ctx.add(name(f"{role}_act"), "activation", ActivationLayer(fn=activation), [x], path)
     return x
-
-
-_SCHEDULED: weakref.WeakKeyDictionary[Any, list[int]] = weakref.WeakKeyDictionary()
-"""Per expansion (its lowering context): how many scheduled blocks each top-level layer has."""
-
-
-def _scheduled_blocks(ctx: Any) -> list[int]:
-    """For each top-level layer of the spec, the blocks it adds to the `drop_schedule` count (its `repeat`,
-    when it is an mbconv / fused_mbconv that sets one, with the spec's defaults applied)."""
-    if ctx not in _SCHEDULED:
-        counts = []
-        for item in ctx.spec.layers:
-            (kind,) = type(item).model_fields
-            settings = getattr(item, kind)
-            if isinstance(settings, _Inverted):
-                settings = ctx.with_defaults(kind, settings)
-            scheduled = isinstance(settings, _Inverted) and settings.drop_schedule and settings.when is not False
-            counts.append(settings.repeat if scheduled else 0)
-        _SCHEDULED[ctx] = counts
-    return _SCHEDULED[ctx]
-
-
-def _drop_rate(a: _Inverted, ctx: Any, path: tuple[Any, ...], i: int) -> float:
-    """Block i's stochastic-depth rate: from `drop_schedule` over the network, else `drop_rate` + i x step."""
-    if not a.drop_schedule:
-        return a.drop_rate + i * a.drop_rate_step
-    if len(path) != 3 or path[0] != "layers":
-        ctx.fail(
-            path,
-            "drop_schedule counts the blocks of the spec's top-level layers; this block is inside another layer",
-            "give blocks inside templates or other layers `drop_rate` (and `drop_rate_step`) instead",
-        )
-    counts = _scheduled_blocks(ctx)
-    return a.drop_schedule * (sum(counts[: path[1]]) + i) / sum(counts)
 
 
 def _tail(a: _Inverted, ctx, x_in: str, x: str, name: Any, i: int, path: tuple) -> str:
