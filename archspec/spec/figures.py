@@ -55,7 +55,7 @@ class Reference(Strict):
     variants: dict[str, Count] = Field(
         default_factory=dict,
         description="Parameters of each variant (`--variant NAME`), one per name of the spec's `variants`.",
-        examples=[{"b0": 5330571, "b1": 7856239}],
+        examples=[{"small": 120000, "large": 480000}],
     )
     cases: list[Case] = Field(
         default_factory=list, description="Figures under other variable values (`--set`), each with its values."

@@ -223,7 +223,7 @@ class SpecBase(Strict):
     reference: Reference | None = Field(
         None,
         description="What the spec is equal to (or follows) and the parameter count it gives, with the figure's "
-        "source: `{equals: keras.applications.ResNet50, params: 25636712, source: ...}`. `archspec validate` "
+        "source: `{equals: keras.applications.ResNet50, params: N, source: ...}`. `archspec validate` "
         "warns when the layers give another count.",
     )
     training: Annotated[Any, _Optional(".training", "Training")] = Field(None, description="Training recipe.")
