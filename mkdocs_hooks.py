@@ -3,7 +3,8 @@
 The kind reference is `archspec reference`'s output as it stands (the kind table and the
 Pydantic models), added to the site at build time rather than kept as a copy under docs/.
 The zoo page's figures (every spec's shapes, parameters and MACs, each family's variants) are
-what `archspec shapes` computes, put where docs/zoo.md has the ZOO_MARKER comment.
+what `archspec shapes` computes, put where docs/zoo.md has the ZOO_MARKER comment; its table of references is
+regenerated from the specs' `reference` fields (``archspec.tools.zoo``, which also writes the copy in the page).
 tests/test_docs_site.py builds the site strictly and compares both with the commands.
 """
 
@@ -18,6 +19,7 @@ from archspec.spec.loading import load
 from archspec.tools.reference import reference
 from archspec.tools.table import count_text, shape_text
 from archspec.tools.variants import variant_table
+from archspec.tools.zoo import with_reference_table
 
 SPECS = Path(__file__).resolve().parent / "specs"
 ZOO_PAGE = "zoo.md"
@@ -71,5 +73,5 @@ def on_page_markdown(markdown: str, page, config, files) -> str:
     if page.file.src_uri == ZOO_PAGE:
         if ZOO_MARKER not in markdown:
             raise ValueError(f"docs/{ZOO_PAGE} lost its {ZOO_MARKER} line: the generated figures go there")
-        markdown = markdown.replace(ZOO_MARKER, zoo_figures())
+        markdown = with_reference_table(markdown.replace(ZOO_MARKER, zoo_figures()))
     return markdown

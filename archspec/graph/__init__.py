@@ -11,6 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from pydantic import BaseModel
+
+from ..errors import Problem
+from ..spec.figures import own_variant
 from ..spec.loading import SpecLike, coerce
 from .checks import check, tasks
 from .expand import expand
@@ -60,7 +64,21 @@ def checked(
     check(graph, report, section, declared=section is not None, freeze_origin=freeze_origin)
     # a backbone's output is features, not logits a loss reads: the logits rule has nothing to judge there
     report.warnings.extend(lint(graph, report, tasks(graph, report, section) if include_top else {}))
+    # the stated figure is the whole network's, under the values the caller gave (unknown for a spec model)
+    if include_top and pooling is None and not isinstance(spec, BaseModel):
+        report.warnings.extend(_reference_problems(model, overrides, graph, report))
     return graph, report
+
+
+def _reference_problems(model: Any, overrides: dict[str, Any], graph: Graph, report: Report) -> list[Problem]:
+    """A warning when the spec's `reference` states another parameter count than its layers give."""
+    reference = getattr(model, "reference", None)
+    if reference is None:
+        return []
+    frozen = any(node.frozen for node in graph.nodes)
+    own = own_variant(model.variables, model.variants)
+    wrong = reference.mismatch(overrides, report.total_params, None if frozen else report.trainable_params, own)
+    return [] if wrong is None else [graph.problem(("reference", *wrong[0]), wrong[1], wrong[2])]
 
 
 def shapes(

@@ -17,12 +17,11 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from ..errors import PathPart, Problem, SpecError, did_you_mean
+from ..kinds.registry import OPS
 from .ir import Graph
 
 if TYPE_CHECKING:  # only named in annotations: `archspec shapes` does not load the training models
     from ..spec.training import Training
-
-BATCHNORM = "batchnorm"
 
 
 def _in_scope(node: str, scope: str) -> bool:
@@ -79,7 +78,7 @@ def frozen_nodes(
         out.add(node.name)
         todo.extend(index[i] for i in node.inputs)
     if bn:
-        out.update(node.name for node in graph.nodes if node.op == BATCHNORM)
+        out.update(node.name for node in graph.layers if OPS[node.op].batch_statistics)
     return out
 
 

@@ -9,17 +9,12 @@ warnings or, under --strict, errors.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, cast
 
 from ..errors import Problem
 from ..kinds.arith import dropped_border
 from ..kinds.registry import OPS, Shape, Window
 from .ir import Graph, Node
 from .report import Report
-
-if TYPE_CHECKING:  # the settings of the two kinds read here, by their op name
-    from ..kinds.dense import Dense
-    from ..kinds.pad import ZeroPad
 
 HUGE_FAN_IN = 1_000_000
 """A dense layer reading more values than this is almost always a missing pool or flatten in the wrong place."""
@@ -47,7 +42,8 @@ def border_dropped(graph: Graph, report: Report) -> Iterable[Problem]:
             continue
         source = by_name[node.inputs[0]]
         # zeros a zeropad added at the far border are not input: dropping them loses nothing
-        padded = cast("ZeroPad", source.attrs).padding if source.op == "zeropad" else ((0, 0), (0, 0))
+        border = OPS[source.op].border if source.attrs is not None else None
+        padded = border(source.attrs) if border is not None else ((0, 0), (0, 0))
         lost = [
             max(dropped_border(inp[a], kernel[a], stride[a], dilation[a]) - padded[a][1], 0)
             if kernel[a] >= stride[a]
@@ -66,30 +62,23 @@ def border_dropped(graph: Graph, report: Report) -> Iterable[Problem]:
             )
 
 
-WINDOW_HINTS = {
-    "pool": "a global pool may be what you mean",
-    "conv": "most of a kernel larger than its input reads padding zeros; a kernel the size of the input (or smaller) "
-    "sees the same",
-}
-"""Advice for a window larger than its input, by kind: pooling over everything is a global pool;
-a convolution is not."""
-
-
 def window_larger_than_input(graph: Graph, report: Report) -> Iterable[Problem]:
     for node, inp, (kernel, _, _) in _windows(graph, report):
         if kernel[0] > inp[0] or kernel[1] > inp[1]:
             yield graph.problem(
                 node.path,
                 f"layer {node.name!r}: its {kernel[0]}x{kernel[1]} window is larger than its {inp[0]}x{inp[1]} input",
-                WINDOW_HINTS.get(node.op, "a smaller window reads the same input"),
+                OPS[node.op].window_hint,
             )
 
 
 def huge_fan_in(graph: Graph, report: Report) -> Iterable[Problem]:
-    by_name = {info.name: info for info in report.layers}
-    for node in graph.nodes:
-        if node.op == "dense":
-            fan_in = by_name[node.name].params // max(cast("Dense", node.attrs).units, 1)
+    shapes = {info.name: info.output_shape for info in report.layers}
+    shapes.update(graph.inputs)
+    for node in graph.layers:
+        reads = OPS[node.op].fan_in
+        if reads is not None:
+            fan_in = reads(node.attrs, [shapes[i] for i in node.inputs])
             if fan_in > HUGE_FAN_IN:
                 yield graph.problem(
                     node.path,
@@ -136,10 +125,6 @@ def early_global_receptive_field(graph: Graph, report: Report) -> Iterable[Probl
             return
 
 
-PASS_THROUGH = frozenset(
-    {"flatten", "reshape", "dropout", "pool", "crop", "zeropad", "stochastic_depth", "upsample", "resize", "concat"}
-)
-"""Ops that move, pick or average values without weighing them: a clipped value stays clipped through them."""
 LOGIT_TASKS = {"classification": "softmax", "multilabel": "sigmoid", "segmentation": "softmax"}
 """Tasks whose output, when it ends in no activation, is logits: the loss applies this to them."""
 
@@ -155,7 +140,7 @@ def clipping(name: str, by_name: Mapping[str, Node]) -> Node | None:
         seen.add(node.name)
         if node.activation != "linear":
             return node
-        if node.op in PASS_THROUGH or node.op == "activation":
+        if OPS[node.op].passes_values:  # a clipped value stays clipped through it
             todo.extend(node.inputs)
     return None
 
@@ -189,7 +174,7 @@ def logits_clipped(graph: Graph, report: Report, tasks: Mapping[str, str]) -> It
     by_name = {node.name: node for node in graph.nodes}
     flagged: set[str] = set()
     for node in graph.layers:
-        if node.op == "activation" and (
+        if OPS[node.op].passes_values and (
             node.activation == "softmax" or (node.activation == "sigmoid" and node.name in outputs)
         ):
             source = clipping(node.inputs[0], by_name)

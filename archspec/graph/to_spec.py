@@ -29,8 +29,9 @@ def node_layer(node: Node, previous: str) -> dict[str, Any]:
     if node.attrs is not None:
         settings = node.attrs.model_dump(exclude_defaults=True, by_alias=True, exclude={"name", "input", "inputs"})
     settings = _plain(settings)
-    if node.op == "conv" and "values" in settings:
-        settings["kernel"] = settings.pop("values")  # a matrix kernel is how hand-set filters are written
+    for setting, key in OPS[node.op].written_as:  # conv's matrix `values` are written as its `kernel`
+        if setting in settings:
+            settings[key] = settings.pop(setting)
     settings["name"] = node.name
     if OPS[node.op].inputs[1] != 1:  # a join (add, multiply, concat) names all its inputs
         settings["inputs"] = list(node.inputs)

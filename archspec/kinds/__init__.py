@@ -15,22 +15,24 @@ kind that is not built in is looked up, or the whole table is listed.
 from __future__ import annotations
 
 BUILTIN: dict[str, tuple[str, ...]] = {
-    "norm": ("batchnorm", "bn", "layernorm", "ln", "lrn"),
-    "pad": ("zeropad",),
     "conv": ("conv",),
     "depthwise": ("depthwise", "dwconv", "separable", "sepconv"),
+    "upsampling": ("conv_transpose", "deconv", "upconv", "upsample", "resize"),
     "pool": ("pool",),
     "dense": ("dense", "fc"),
     "simple": ("flatten", "dropout", "activation", "act"),
     "shape": ("reshape", "crop"),
+    "norm": ("batchnorm", "bn", "layernorm", "ln", "lrn"),
     "scale": ("rescaling", "normalization", "layer_scale", "stochastic_depth", "drop_path"),
+    "pad": ("zeropad",),
     "merge": ("add", "multiply", "concat"),
-    "upsampling": ("conv_transpose", "deconv", "upconv", "upsample", "resize"),
     "blocks": ("use", "stage", "repeat", "residual", "branches", "inception", "dense_block", "transition"),
     "mobile": ("se", "squeeze_excite", "mbconv", "fused_mbconv"),
     "convnext": ("convnext_block",),
     "nasnet": ("nasnet_normal", "nasnet_reduction"),
 }
-"""Module of ``archspec.kinds`` -> the kind names (aliases included) importing it registers, in
-registration order. The modules' order is the table's order (listings, the importer's preference)."""
+"""Module of ``archspec.kinds`` -> the kind names (aliases included) importing it registers, in registration
+order. This is the table's order: listings, the kind reference and the JSON Schema list kinds in it (so it reads
+as a reader meets them: layers with weights, then reshaping, normalisation, joins, blocks), and the importer
+prefers the earlier of two kinds that read one Keras class (``dropout`` before ``stochastic_depth``)."""
 ENTRY_POINT_GROUP = "archspec.kinds"

@@ -285,5 +285,8 @@ CONV = register(
         from_keras=from_keras,
         color="#6f9fd8",
         feature_maps=True,
+        window_hint="most of a kernel larger than its input reads padding zeros; "
+        "a kernel the size of the input (or smaller) sees the same",
+        written_as=(("values", "kernel"),),  # a matrix kernel is how hand-set filters are written
     )
 )

@@ -8,6 +8,7 @@ the channel axis on purpose (ConvNeXt's pointwise layers) is `pointwise: true`.
 
 from __future__ import annotations
 
+from math import prod
 from typing import Any, ClassVar
 
 from pydantic import Field
@@ -96,5 +97,6 @@ DENSE = register(
         keras_classes=("Dense",),
         from_keras=from_keras,
         color="#a487d8",
+        fan_in=lambda a, i: i[0][-1] if a.pointwise else prod(i[0]),
     )
 )

@@ -155,6 +155,7 @@ CONCAT = register(
         keras_classes=("Concatenate",),
         from_keras=concat_from_keras,
         color="#e07b7b",
+        passes_values=True,
     )
 )
 

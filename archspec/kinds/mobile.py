@@ -10,11 +10,14 @@ once in `defaults:`). The default names are EfficientNet's (`block2a_expand_conv
 Several blocks in a row are `repeat: n`: the first takes `stride` and the
 input's channels, the others stride 1; `instances` names them (EfficientNet:
 `{name}{letter}` gives block2a, block2b, ...), and `drop_rate` grows by
-`drop_rate_step` from one to the next (stochastic depth, as EfficientNet).
+`drop_rate_step` from one to the next (stochastic depth). `drop_schedule` instead spreads one rate over
+the whole network as keras.applications' EfficientNets do: block k of the n blocks that take it (counted
+over the spec's top-level layers, from 0) drops with rate x k / n, so no spec writes per-stage offsets.
 """
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
@@ -201,6 +204,47 @@ class _Inverted(_Repeated):
     residual: bool = Field(
         True, description="Identity shortcut (sum) when the stride is 1 and the channels are unchanged."
     )
+    drop_schedule: float = Field(
+        0.0,
+        ge=0,
+        lt=1,
+        description="Stochastic depth spread linearly over the network (EfficientNet's): block k of the n top-level "
+        "blocks that set it drops with `drop_schedule` x k / n, k from 0. Replaces `drop_rate` and `drop_rate_step`.",
+    )
+
+
+_SCHEDULED: weakref.WeakKeyDictionary[Any, list[int]] = weakref.WeakKeyDictionary()
+"""Per expansion (its lowering context): how many scheduled blocks each top-level layer has."""
+
+
+def _scheduled_blocks(ctx: Any) -> list[int]:
+    """For each top-level layer of the spec, the blocks it adds to the `drop_schedule` count (its `repeat`,
+    when it is an mbconv / fused_mbconv that sets one, with the spec's defaults applied)."""
+    if ctx not in _SCHEDULED:
+        counts = []
+        for item in ctx.spec.layers:
+            (kind,) = type(item).model_fields
+            settings = getattr(item, kind)
+            if isinstance(settings, _Inverted):
+                settings = ctx.with_defaults(kind, settings)
+            scheduled = isinstance(settings, _Inverted) and settings.drop_schedule and settings.when is not False
+            counts.append(settings.repeat if scheduled else 0)
+        _SCHEDULED[ctx] = counts
+    return _SCHEDULED[ctx]
+
+
+def _drop_rate(a: _Inverted, ctx: Any, path: tuple[Any, ...], i: int) -> float:
+    """Block i's stochastic-depth rate: from `drop_schedule` over the network, else `drop_rate` + i x step."""
+    if not a.drop_schedule:
+        return a.drop_rate + i * a.drop_rate_step
+    if len(path) != 3 or path[0] != "layers":
+        ctx.fail(
+            path,
+            "drop_schedule counts the blocks of the spec's top-level layers; this block is inside another layer",
+            "give blocks inside templates or other layers `drop_rate` (and `drop_rate_step`) instead",
+        )
+    counts = _scheduled_blocks(ctx)
+    return a.drop_schedule * (sum(counts[: path[1]]) + i) / sum(counts)
 
 
 class MBConv(_Inverted):
@@ -261,7 +305,7 @@ def _tail(a: _Inverted, ctx: Lowering, x_in: str, x: str, name: Namer, i: int, p
     """Stochastic depth and the identity shortcut, when the block keeps its shape."""
     if not (a.residual and ctx.shape(x_in) == ctx.shape(x)):
         return x
-    rate = a.drop_rate + i * a.drop_rate_step
+    rate = _drop_rate(a, ctx, path, i)
     if rate > 0:
         x = ctx.add(name("drop"), "stochastic_depth", StochasticDepth(rate=rate), [x], path)
     return ctx.add(name("add"), "add", Add(inputs=[x, x_in]), [x, x_in], path)

@@ -122,6 +122,7 @@ BATCHNORM = register(
         from_keras=bn_from_keras,
         color="#86c79f",
         macs_none=NORM_MACS,
+        batch_statistics=True,
     )
 )
 LAYERNORM = register(

@@ -58,5 +58,7 @@ ZEROPAD = register(
         keras_classes=("ZeroPadding2D",),
         from_keras=from_keras,
         color="#c9c9c9",
+        passes_values=True,
+        border=lambda a: a.padding,
     )
 )

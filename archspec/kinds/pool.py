@@ -165,5 +165,7 @@ POOL = register(
         from_keras=from_keras,
         color="#f0a95b",
         feature_maps=True,
+        passes_values=True,
+        window_hint="a global pool may be what you mean",
     )
 )

@@ -132,6 +132,24 @@ class Primitive:
     macs_none: str = ""
     """Why a kind with parameters computes no multiply-accumulates with them (batch normalisation folds into
     the convolution before it); empty: a kind with parameters counts its MACs."""
+    # What the passes over the graph need to know of a kind (lint, freeze, to_spec), declared here so that a new
+    # or plugin kind states it with the rest of its record rather than by its name in those passes.
+    passes_values: bool = False
+    """Whether it only moves, picks or averages its input's values without weighing them (flatten, pooling, dropout,
+    concat, an activation layer): a value an activation clipped stays clipped through it (lint's logits rule)."""
+    border: Callable[[Any], tuple[tuple[int, int], tuple[int, int]]] | None = None
+    """The zeros it adds around its input, ((top, bottom), (left, right)) (zeropad): a window after it that leaves
+    them unread loses no input (lint's dropped-border rule)."""
+    fan_in: Callable[[Any, list[Shape]], int] | None = None
+    """(attrs, input shapes) -> how many values each output unit reads (dense): lint warns when that is huge."""
+    window_hint: str = "a smaller window reads the same input"
+    """Advice when its window is larger than its input (lint): for pooling, a global pool."""
+    batch_statistics: bool = False
+    """Whether it keeps statistics of the batches it sees (batch normalisation): `freeze_bn` freezes each such
+    layer, which then runs in inference mode."""
+    written_as: tuple[tuple[str, str], ...] = ()
+    """(setting, key) pairs: settings written back under another key when a graph becomes spec data
+    (`archspec render`): conv's `values`, a kernel given as a matrix, is written `kernel`."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -250,6 +250,7 @@ for _p in (
         keras_classes=("StochasticDepth", "Dropout"),
         from_keras=stochastic_depth_from_keras,
         color="#b9b9b9",
+        passes_values=True,
     ),
 ):
     register(_p)

@@ -77,6 +77,7 @@ for _p in (
         keras_classes=("Reshape",),
         from_keras=lambda layer, rank: {"shape": [int(d) for d in layer.target_shape]},
         color="#a9a9a9",
+        passes_values=True,
     ),
     Primitive(
         kind="crop",
@@ -87,6 +88,7 @@ for _p in (
         keras_classes=("Cropping2D",),
         from_keras=crop_from_keras,
         color="#c9c9c9",
+        passes_values=True,
     ),
 ):
     register(_p)

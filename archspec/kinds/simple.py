@@ -68,6 +68,7 @@ PRIMITIVES = [
         summary="to a vector",
         keras_classes=("Flatten",),
         color="#a9a9a9",
+        passes_values=True,
     ),
     Primitive(
         kind="dropout",
@@ -78,6 +79,7 @@ PRIMITIVES = [
         keras_classes=("Dropout",),
         from_keras=dropout_from_keras,
         color="#b9b9b9",
+        passes_values=True,
     ),
     Primitive(
         kind="activation",
@@ -90,6 +92,7 @@ PRIMITIVES = [
         keras_classes=("Activation", "ReLU", "Softmax"),
         from_keras=activation_from_keras,
         color="#f2d36b",
+        passes_values=True,
     ),
 ]
 for _p in PRIMITIVES:

@@ -285,6 +285,7 @@ register(
         keras_classes=("UpSampling2D",),
         from_keras=upsample_from_keras,
         color="#f6c995",
+        passes_values=True,
     )
 )
 register(
@@ -299,5 +300,6 @@ register(
         keras_classes=("Resizing",),
         from_keras=resize_from_keras,
         color="#e8d29b",
+        passes_values=True,
     )
 )

@@ -33,9 +33,11 @@ from pydantic import (
 )
 from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
+from ..errors import did_you_mean
 from ..kinds.base import NAME_PATTERN, PosInt, Strict
 from ..kinds.blocks import Template
 from ..kinds.registry import KINDS
+from .figures import Reference
 
 Scalar = int | float | bool | str
 Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN, max_length=200)]
@@ -187,7 +189,7 @@ class SpecBase(Strict):
     name: str = Field(
         description="Name of the network (the model's name).", pattern=r"^[A-Za-z0-9_.\-]+$", max_length=200
     )
-    description: str | None = Field(None, description="Free text: reference, source of the figures.")
+    description: str | None = Field(None, description="Free text: what the network is (the zoo's table shows it).")
     input: Image | None = Field(
         None, description="Input shape as [height, width, channels]: one input, named `input`.", examples=[[32, 32, 1]]
     )
@@ -214,6 +216,12 @@ class SpecBase(Strict):
     defaults: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="Default settings per layer kind, e.g. {batchnorm: {epsilon: 1.001e-5}}."
     )
+    reference: Reference | None = Field(
+        None,
+        description="What the spec is equal to (or follows) and the parameter count it gives, with the figure's "
+        "source: `{equals: keras.applications.ResNet50, params: N, source: ...}`. `archspec validate` "
+        "warns when the layers give another count.",
+    )
     training: Annotated[Any, _Optional(".training", "Training")] = Field(None, description="Training recipe.")
     _source: Any = PrivateAttr(None)
     if TYPE_CHECKING:  # the fields `spec_model` adds: the layer union is built when first used
@@ -238,6 +246,20 @@ class SpecBase(Strict):
             raise PydanticCustomError("empty", "give at least one name")
         if info.field_name == "inputs" and value is not None and info.data.get("input") is not None:
             raise PydanticCustomError("input_twice", "give `input` (one input) or `inputs` (several, named), not both")
+        return value
+
+    @field_validator("reference")
+    @classmethod
+    def _reference_variants(cls, value: Reference | None, info: ValidationInfo) -> Reference | None:
+        known = info.data.get("variants") or {}
+        for name in value.variants if value is not None else ():
+            if name not in known:
+                close = did_you_mean(name, list(known))
+                raise PydanticCustomError(
+                    "reference_variant",
+                    "'{name}' under `variants` is not one of the spec's variants{hint}",
+                    {"name": name, "hint": f": {close.strip()}" if close else ""},
+                )
         return value
 
     @model_validator(mode="after")

@@ -423,7 +423,9 @@ def _resolve(
             if key not in broken:
                 env[key] = value
     out = {
-        key: value if key in ("blocks", "variables", "variants") else expr.substitute(value, env, fail, (key,))
+        key: value
+        if key in ("blocks", "variables", "variants", "reference")
+        else expr.substitute(value, env, fail, (key,))
         for key, value in data.items()
     }
     if "variables" in out and isinstance(data.get("variables"), dict):

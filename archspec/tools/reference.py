@@ -13,47 +13,6 @@ from pydantic import AliasChoices
 from ..kinds.base import as_written
 from ..kinds.registry import KINDS, description
 
-ORDER = (
-    "conv",
-    "conv_transpose",
-    "depthwise",
-    "separable",
-    "pool",
-    "dense",
-    "flatten",
-    "reshape",
-    "dropout",
-    "stochastic_depth",
-    "batchnorm",
-    "layernorm",
-    "activation",
-    "rescaling",
-    "normalization",
-    "layer_scale",
-    "zeropad",
-    "crop",
-    "upsample",
-    "resize",
-    "lrn",
-    "add",
-    "multiply",
-    "concat",
-    "residual",
-    "branches",
-    "inception",
-    "dense_block",
-    "transition",
-    "se",
-    "mbconv",
-    "fused_mbconv",
-    "convnext_block",
-    "nasnet_normal",
-    "nasnet_reduction",
-    "repeat",
-    "use",
-    "stage",
-)
-
 
 def _default(field: Any) -> str:
     if field.is_required():
@@ -94,7 +53,5 @@ def kind_reference(kind_name: str) -> str:
 
 
 def reference() -> str:
-    """Markdown for every layer kind, in the order a reader meets them."""
-    canonical = {k.kind for k in KINDS.values()}
-    ordered = [k for k in ORDER if k in canonical] + sorted(canonical - set(ORDER))
-    return "\n".join(kind_reference(k) for k in ordered)
+    """Markdown for every layer kind, in the kind table's order (``kinds.BUILTIN``'s, then plugins')."""
+    return "\n".join(kind_reference(name) for name in dict.fromkeys(kind.kind for kind in KINDS.values()))
