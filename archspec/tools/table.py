@@ -22,7 +22,7 @@ def columns(header: Row, rows: Sequence[Row], right: Sequence[bool], footer: Seq
     widths = [max(len(r[i]) for r in everything) for i in range(len(header))]
 
     def line(row: Row) -> str:
-        cells = [c.rjust(w) if r else c.ljust(w) for c, w, r in zip(row, widths, right)]
+        cells = [c.rjust(w) if r else c.ljust(w) for c, w, r in zip(row, widths, right, strict=True)]
         return "  ".join(cells).rstrip()
 
     out = [line(header), *(line(r) for r in rows)]
@@ -105,15 +105,15 @@ def shapes_table(report: Report, *, expand: bool = False) -> Table:
     if expand or not report.groups:
         rows = [
             (
-                l.name,
-                l.label,
-                shape_text(l.output_shape),
-                f"{l.params:,}",
-                count_text(l.macs),
-                _rf(l.receptive_field),
-                _frozen(int(l.frozen and l.params > 0), 1),
+                row.name,
+                row.label,
+                shape_text(row.output_shape),
+                f"{row.params:,}",
+                count_text(row.macs),
+                _rf(row.receptive_field),
+                _frozen(int(row.frozen and row.params > 0), 1),
             )
-            for l in report.layers
+            for row in report.layers
         ]
     else:
         rows = [
