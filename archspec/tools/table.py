@@ -105,15 +105,15 @@ def shapes_table(report: Report, *, expand: bool = False) -> Table:
     if expand or not report.groups:
         rows = [
             (
-                row.name,
-                row.label,
-                shape_text(row.output_shape),
-                f"{row.params:,}",
-                count_text(row.macs),
-                _rf(row.receptive_field),
-                _frozen(int(row.frozen and row.params > 0), 1),
+                info.name,
+                info.label,
+                shape_text(info.output_shape),
+                f"{info.params:,}",
+                count_text(info.macs),
+                _rf(info.receptive_field),
+                _frozen(int(info.frozen and info.params > 0), 1),
             )
-            for row in report.layers
+            for info in report.layers
         ]
     else:
         rows = [
