@@ -9,7 +9,7 @@ not import TensorFlow or Keras: ``build``, ``check``, ``train``, ``evaluate``,
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from pydantic import BaseModel
 
@@ -20,6 +20,7 @@ from .keras_side.check import check as _check
 from .keras_side.emitter import build as _build
 from .keras_side.saving import load_model, save_model
 from .spec.loading import SpecLike, coerce, load, loads
+from .spec.network import SpecBase
 from .tools.zoo import describe_specs, list_specs
 
 __all__ = [
@@ -59,10 +60,10 @@ def build(
 
     ``weights``: start from trained weights: a .keras file, a .weights.h5 file, a legacy HDF5 weights file,
     a run folder, or ``keras:NAME`` (keras.applications' ImageNet weights). Layers are matched by name, then
-    by position when the rest is the same network renamed; ``model.transfer`` is the report (``print(model.transfer.text())``).
-    ``strict_weights``: fail unless everything matched. ``weights_by_shape``: pair another network's layers by
-    kind and weight shape (a guess; refused otherwise). ``freeze``: freeze everything up to and including
-    these nodes or blocks; ``freeze_bn``: freeze every batch normalisation."""
+    by position when the rest is the same network renamed; ``model.transfer`` is the report
+    (``print(model.transfer.text())``). ``strict_weights``: fail unless everything matched. ``weights_by_shape``: pair
+    another network's layers by kind and weight shape (a guess; refused otherwise). ``freeze``: freeze everything up to
+    and including these nodes or blocks; ``freeze_bn``: freeze every batch normalisation."""
     return _build(
         spec,
         weights=weights,
@@ -94,7 +95,7 @@ def create_model(
     ``--set classes=5 --set input=[96,96,3]`` do); ``include_top=False`` leaves the classifier head out and
     ``pooling`` ('avg', 'max') pools the last feature map then. ``weights`` and ``freeze`` are ``build``'s.
     Built by ``build``: the same checks, the same network as `archspec build` gives."""
-    spec = coerce(name_or_path)
+    spec = cast(SpecBase, coerce(name_or_path))  # coerce says BaseModel: the Spec model is made on SpecBase
     variables: dict[str, Any] = {}
     if variant is not None:
         if str(variant) not in map(str, spec.variants):
@@ -185,11 +186,13 @@ def export(
     force: bool = False,
     **options: Any,
 ) -> Any:
-    """Write a SavedModel directory, an ONNX or a TFLite file (`fmt`, else from the output's extension); returns its path.
+    """Write a SavedModel directory, an ONNX or a TFLite file (`fmt`, else from the output's extension); returns its
+    path.
 
     A run folder's model carries the run's recorded preprocessing (``preprocessing=False`` leaves it out): it takes
     uint8 pixels at the size the run trained on and gives what ``predict`` gives, outputs named as in the spec. A .keras
-    model or a spec (``weights=``, ``strict_weights=``, overrides as for ``build``) is exported as the network takes its input."""
+    model or a spec (``weights=``, ``strict_weights=``, overrides as for ``build``) is exported as the network takes
+    its input."""
     from .training.export import export as _export
 
     return _export(source, output, fmt, preprocessing=preprocessing, force=force, **options)

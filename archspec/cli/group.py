@@ -34,11 +34,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "diff": (
         "spec_commands:diff",
-        "Compare two specs block by block (shapes, parameters, MACs, layers), or one spec with itself under --set overrides or another variant.",
+        "Compare two specs block by block (shapes, parameters, MACs, layers), or one spec with itself under --set "
+        "overrides or another variant.",
     ),
     "zoo": (
         "spec_commands:zoo",
-        "List the specs that ship with archspec: family, variants, parameters, MACs and the reference each is exact to.",
+        "List the specs that ship with archspec: family, variants, parameters, MACs and the reference each is exact "
+        "to.",
     ),
     "reference": (
         "spec_commands:reference",
@@ -66,7 +68,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("train:evaluate", "Accuracy, loss and confusion matrix of a trained model on a data source."),
     "lsp": (
         "lsp:lsp",
-        "A language server on stdin/stdout: diagnostics, shape hints, hover, an outline, completion, go to definition and quick fixes in the editor.",
+        "A language server on stdin/stdout: diagnostics, shape hints, hover, an outline, completion, go to definition "
+        "and quick fixes in the editor.",
     ),
     "predict": ("train:predict", "Class probabilities for images (PNG, JPEG, GIF, BMP, WebP) or .npy arrays."),
 }

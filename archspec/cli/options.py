@@ -64,7 +64,8 @@ def weights_options(f: Callable[..., Any]) -> Callable[..., Any]:
         "weights",
         metavar="SOURCE",
         help="Start from trained weights: a .keras file, a .weights.h5 file, a legacy HDF5 weights file, a run folder, "
-        "or keras:NAME (keras.applications' ImageNet weights, e.g. keras:ResNet50). Matched by layer name, then by position in the same network renamed.",
+        "or keras:NAME (keras.applications' ImageNet weights, e.g. keras:ResNet50). Matched by layer name, then by "
+        "position in the same network renamed.",
     )(f)
 
 

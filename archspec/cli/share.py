@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import click
 
@@ -18,6 +19,9 @@ from ..spec.loading import load
 from ..tools.draw import draw as draw_diagram
 from ..tools.serve import serve as serve_page
 from .options import force_option, overrides, set_option, weights_options
+
+if TYPE_CHECKING:
+    from ..spec.network import SpecBase
 
 
 @click.command()
@@ -41,7 +45,8 @@ def draw(spec: Path, output: Path | None, expand: bool, force: bool, sets: tuple
     """
     given = overrides(sets)
     if output is None:
-        output = Path("build") / f"{load(spec, **given).name}.html"
+        loaded = cast("SpecBase", load(spec, **given))  # load says BaseModel: the Spec model is made on SpecBase
+        output = Path("build") / f"{loaded.name}.html"
     target = draw_diagram(spec, output, force=force, expand=expand, **given)
     click.echo(f"wrote {target}")
 
@@ -85,7 +90,8 @@ def draw(spec: Path, output: Path | None, expand: bool, force: bool, sets: tuple
     "--fit",
     type=click.Choice(["auto", "pad", "resize", "crop", "none"]),
     default=None,
-    help="How the image reaches the input size, instead of the model's fit rule (auto pads smaller images, resizes others).",
+    help="How the image reaches the input size, instead of the model's fit rule (auto pads smaller images, resizes "
+    "others).",
 )
 @force_option
 @weights_options
@@ -205,7 +211,8 @@ def eval_fraction(text: str) -> float:
     "--no-preprocessing",
     "no_preprocessing",
     is_flag=True,
-    help="A run folder: leave its preprocessing out (the model then takes the network's input: scaled, at the input's size).",
+    help="A run folder: leave its preprocessing out (the model then takes the network's input: scaled, at the input's "
+    "size).",
 )
 @force_option
 @set_option

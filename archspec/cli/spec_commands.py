@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
 import click
 
-from ..errors import Problem, SpecError
+from ..errors import Problem, SpecError, labelled
 from ..graph import shapes as static_shapes
 from ..tools.table import layer_table
 from .options import (
@@ -21,7 +22,6 @@ from .options import (
     force_option,
     freeze_options,
     frozen,
-    labelled,
     overrides,
     print_warnings,
     set_option,
@@ -29,6 +29,9 @@ from .options import (
     top_options,
     weights_options,
 )
+
+if TYPE_CHECKING:
+    from ..spec.network import SpecBase
 
 
 @click.command()
@@ -153,7 +156,8 @@ def build(
     from ..keras_side.saving import save_model
     from ..spec.loading import load
 
-    loaded = load(spec, **overrides(sets))
+    # load says BaseModel: the Spec model is made at run time, on SpecBase
+    loaded = cast("SpecBase", load(spec, **overrides(sets)))
     report = static_shapes(
         loaded, **top(no_top, pooling), **budget(max_params, max_activations), **frozen(freeze, freeze_bn)
     )
@@ -191,7 +195,8 @@ def check(spec: Path, sets: tuple[str, ...]) -> None:
 
     model = run_check(spec, **overrides(sets))
     click.echo(
-        f"{spec}: static shapes and parameters agree with Keras ({len(model.layers) - len(model.inputs)} layers, {model.count_params():,} parameters)"
+        f"{spec}: static shapes and parameters agree with Keras ({len(model.layers) - len(model.inputs)} layers, "
+        f"{model.count_params():,} parameters)"
     )
 
 
@@ -248,8 +253,8 @@ def diff(
         raise SpecError(
             Problem(f"--variant given {len(variants)} times; give one (for B) or two (A, then B)", file="--variant")
         )
-    first = {"variant": variants[0]} if len(variants) == 2 else {}
-    last = {"variant": variants[-1]} if variants else {}
+    first: dict[str, Any] = {"variant": variants[0]} if len(variants) == 2 else {}
+    last: dict[str, Any] = {"variant": variants[-1]} if variants else {}
     result = diff_reports(static_shapes(a, **first), static_shapes(b or a, **last, **overrides(sets)))
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2))

@@ -47,7 +47,8 @@ _NAMED = (
     "--data",
     "data",
     metavar="SOURCE",
-    help="Training data: mnist, fashion_mnist, cifar10, cifar100, idx:DIR, FILE.npz or an image folder; a slice such as [:8000] selects examples.",
+    help="Training data: mnist, fashion_mnist, cifar10, cifar100, idx:DIR, FILE.npz or an image folder; a slice such "
+    "as [:8000] selects examples.",
 )
 @click.option("--val", "val", metavar="SOURCE", help="Validation data (same forms), instead of validation_split.")
 @click.option("--epochs", type=int, help="Passes over the training data (training.epochs).")
@@ -56,7 +57,8 @@ _NAMED = (
 @click.option(
     "--optimizer",
     metavar="NAME",
-    help="sgd, adam, adamw, rmsprop, adagrad, adadelta, adamax, nadam, lion. A different optimizer than the spec's starts from its defaults.",
+    help="sgd, adam, adamw, rmsprop, adagrad, adadelta, adamax, nadam, lion. A different optimizer than the spec's "
+    "starts from its defaults.",
 )
 @click.option("--momentum", type=float, help="Momentum (sgd, rmsprop).")
 @click.option("--weight-decay", "weight_decay", type=float, help="L2 penalty on kernels (training.weight_decay).")
@@ -78,7 +80,8 @@ _NAMED = (
     "--precise-bn/--no-precise-bn",
     "precise_bn",
     default=None,
-    help="Recompute batch-norm statistics from training batches at each epoch's end (training.precise_bn; on by default).",
+    help="Recompute batch-norm statistics from training batches at each epoch's end (training.precise_bn; on by "
+    "default).",
 )
 @click.option(
     "--train-set",
@@ -111,7 +114,8 @@ _NAMED = (
     "--strategy",
     type=STRATEGY,
     default=None,
-    help="tf.distribute: auto (mirrored when >1 GPU; the default, or a resumed run's own), one-device, mirrored, multi-worker (TF_CONFIG).",
+    help="tf.distribute: auto (mirrored when >1 GPU; the default, or a resumed run's own), one-device, mirrored, "
+    "multi-worker (TF_CONFIG).",
 )
 @click.option("--precision", type=PRECISION, default=None, help="Mixed precision (default float32).")
 @click.option("--jit/--no-jit", default=None, help="XLA compilation (default: Keras decides; on for GPUs).")
@@ -119,7 +123,8 @@ _NAMED = (
 @click.option(
     "--progress/--plain",
     default=None,
-    help="A live progress bar (steps, images/s, time left) besides the line per epoch, or the lines only (default: the bar on a terminal).",
+    help="A live progress bar (steps, images/s, time left) besides the line per epoch, or the lines only (default: the "
+    "bar on a terminal).",
 )
 @weights_options
 @freeze_options
@@ -219,6 +224,7 @@ def evaluate(model: Path, data: str, batch_size: int, spec: Path | None, as_json
     archspec evaluate runs/lenet-20250101-120000 --data mnist:test
     archspec evaluate runs/lenet-20250101-120000/checkpoints/best.keras --data idx:data/mnist[8000:] --json
     """
+    from ..training.evaluate import Evaluations
     from ..training.evaluate import evaluate as run_evaluate
 
     if batch_size < 1:
@@ -228,7 +234,7 @@ def evaluate(model: Path, data: str, batch_size: int, spec: Path | None, as_json
         click.echo(json.dumps(result.to_json(), indent=2))
         return
     click.echo(f"{result.data}: {result.count} examples, {result.preprocessing}")
-    if hasattr(result, "outputs"):  # every output's figures
+    if isinstance(result, Evaluations):  # every output's figures
         click.echo(result.text(), nl=False)
         return
     click.echo(f"accuracy {result.accuracy:.4f}  loss {result.loss:.4f} ({result.loss_name})")
@@ -268,6 +274,7 @@ def predict(
     archspec predict runs/lenet-20250101-120000/model.keras a.png b.jpg batch.npy --top-k 5 --json
     archspec predict runs/unet_digits-20250101-120000 canvas.png --masks out/
     """
+    from ..training.predict import Answers
     from ..training.predict import predict as run_predict
 
     results = run_predict(model, list(inputs), top_k=top_k, spec=spec, masks=masks, force=force)
@@ -275,7 +282,7 @@ def predict(
         click.echo(json.dumps([r.to_json() for r in results], indent=2))
         return
     for r in results:
-        if hasattr(r, "outputs"):  # every output's answer
+        if isinstance(r, Answers):  # every output's answer
             click.echo(r.text())
             continue
         tops = "  ".join(f"{name} {p:.4f}" for _, name, p in r.top)

@@ -62,14 +62,15 @@ def native_logs_hidden() -> Iterator[None]:
     null = os.open(os.devnull, os.O_WRONLY)
     os.dup2(null, 2)
     os.close(null)
-    sys.stderr = open(saved, "w", encoding=original.encoding, errors=original.errors, buffering=1, closefd=False)
-    try:
-        yield
-    finally:
-        sys.stderr.flush()
-        sys.stderr = original
-        os.dup2(saved, 2)
-        os.close(saved)
+    with open(saved, "w", encoding=original.encoding, errors=original.errors, buffering=1, closefd=False) as stream:
+        sys.stderr = stream
+        try:
+            yield
+        finally:
+            stream.flush()
+            sys.stderr = original
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 def keras() -> Any:

@@ -10,49 +10,59 @@ by name in Keras' registry (``kinds.base.custom_layer``).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import keras
 from keras import ops
 
 from ..kinds.arith import conv_length
+from .bases import Layer, LearningRateSchedule, Loss, serializable
 
 
-@keras.saving.register_keras_serializable(package="archspec")
-class LocalResponseNormalization(keras.layers.Layer):
+@serializable
+class LocalResponseNormalization(Layer):
     """Krizhevsky et al. (2012) section 3.3, across channels:
     b = a / (bias + alpha * sum_{window of `size` channels} a^2) ^ beta."""
 
-    def __init__(self, size: int = 5, alpha: float = 1e-4, beta: float = 0.75, bias: float = 2.0, **kwargs):
+    def __init__(
+        self, size: int = 5, alpha: float = 1e-4, beta: float = 0.75, bias: float = 2.0, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.size, self.alpha, self.beta, self.bias = size, alpha, beta, bias
 
-    def call(self, x):
+    def call(self, x: Any) -> Any:
         half = self.size // 2
         squared = ops.pad(ops.square(x), [[0, 0], [0, 0], [0, 0], [half, half]])
         channels = ops.shape(x)[-1]
         total = sum(squared[..., i : i + channels] for i in range(self.size))
         return x / ops.power(self.bias + self.alpha * total, self.beta)
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Any) -> Any:
         return input_shape
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "size": self.size, "alpha": self.alpha, "beta": self.beta, "bias": self.bias}
 
 
-@keras.saving.register_keras_serializable(package="archspec")
-class SumPooling2D(keras.layers.Layer):
+@serializable
+class SumPooling2D(Layer):
     """Sum over each window: average pooling times the window area, with
     'same' padding done as explicit zeros so border windows sum what they cover."""
 
-    def __init__(self, pool_size=(2, 2), strides=None, padding: str = "valid", **kwargs):
+    def __init__(
+        self,
+        pool_size: Sequence[int] = (2, 2),
+        strides: Sequence[int] | None = None,
+        padding: str = "valid",
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.pool_size = tuple(pool_size)
         self.strides = tuple(strides or pool_size)
         self.padding = padding
 
-    def call(self, x):
+    def call(self, x: Any) -> Any:
         if self.padding == "same":
             pads = [[0, 0]]
             for axis in (1, 2):
@@ -60,80 +70,82 @@ class SumPooling2D(keras.layers.Layer):
                 out = -(-size // s)
                 total = max((out - 1) * s + k - size, 0)
                 pads.append([total // 2, total - total // 2])
-            x = ops.pad(x, pads + [[0, 0]])
+            x = ops.pad(x, [*pads, [0, 0]])
         area = self.pool_size[0] * self.pool_size[1]
         return ops.average_pool(x, self.pool_size, self.strides, padding="valid") * area
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Any) -> Any:
         b, h, w, c = input_shape
-        oh, ow = (conv_length(n, k, s, self.padding) for n, k, s in zip((h, w), self.pool_size, self.strides))
+        oh, ow = (
+            conv_length(n, k, s, self.padding) for n, k, s in zip((h, w), self.pool_size, self.strides, strict=True)
+        )
         return (b, oh, ow, c)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "pool_size": self.pool_size, "strides": self.strides, "padding": self.padding}
 
 
-@keras.saving.register_keras_serializable(package="archspec")
-class GlobalSumPooling2D(keras.layers.Layer):
+@serializable
+class GlobalSumPooling2D(Layer):
     """Sum of each feature map (kept as a 1x1 map with ``keepdims``)."""
 
-    def __init__(self, keepdims: bool = False, **kwargs):
+    def __init__(self, keepdims: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.keepdims = keepdims
 
-    def call(self, x):
+    def call(self, x: Any) -> Any:
         return ops.sum(x, axis=(1, 2), keepdims=self.keepdims)
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Any) -> Any:
         return (input_shape[0], 1, 1, input_shape[3]) if self.keepdims else (input_shape[0], input_shape[3])
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "keepdims": self.keepdims}
 
 
-@keras.saving.register_keras_serializable(package="archspec")
-class LayerScale(keras.layers.Layer):
+@serializable
+class LayerScale(Layer):
     """y = gamma * x with one learned factor per channel, each starting at ``init`` (ConvNeXt, CaiT)."""
 
-    def __init__(self, init: float = 1e-6, **kwargs):
+    def __init__(self, init: float = 1e-6, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.init = init
 
-    def build(self, input_shape):
+    def build(self, input_shape: Any) -> None:
         self.gamma = self.add_weight(
             shape=(input_shape[-1],), initializer=keras.initializers.Constant(self.init), name="gamma"
         )
 
-    def call(self, x):
+    def call(self, x: Any) -> Any:
         return x * self.gamma
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Any) -> Any:
         return input_shape
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "init": self.init}
 
 
-@keras.saving.register_keras_serializable(package="archspec")
-class ScaledAdd(keras.layers.Layer):
+@serializable
+class ScaledAdd(Layer):
     """Sum of inputs, each times a constant: x + 0.17 r (InceptionResNet's residual scaling).
     A factor of 1 multiplies nothing, so the arithmetic is Keras' own x + r * s."""
 
-    def __init__(self, scales=(1.0, 1.0), **kwargs):
+    def __init__(self, scales: Sequence[float] = (1.0, 1.0), **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.scales = [float(v) for v in scales]
 
-    def call(self, inputs):
-        terms = [x if s == 1.0 else x * s for x, s in zip(inputs, self.scales)]
+    def call(self, inputs: Any) -> Any:
+        terms = [x if s == 1.0 else x * s for x, s in zip(inputs, self.scales, strict=True)]
         out = terms[0]
         for term in terms[1:]:
             out = out + term
         return out
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Any) -> Any:
         return input_shape[0]
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "scales": self.scales}
 
 
@@ -141,8 +153,8 @@ ONE_CYCLE_START = 25.0
 """A one-cycle schedule starts at its peak divided by this (the div_factor of Smith's one-cycle policy)."""
 
 
-@keras.saving.register_keras_serializable(package="archspec")
-class EpochSchedule(keras.optimizers.schedules.LearningRateSchedule):
+@serializable
+class EpochSchedule(LearningRateSchedule):
     """Learning rate as a function of the step, defined in epochs: warmup, then constant, step or cosine.
 
     Warmup rises linearly from lr/(warmup steps) to lr over ``warmup`` epochs. ``step`` multiplies by
@@ -180,6 +192,7 @@ class EpochSchedule(keras.optimizers.schedules.LearningRateSchedule):
         lr = ops.convert_to_tensor(self.learning_rate, "float32")
         after = ops.maximum(step - self.warmup * spe, 0.0)  # steps since warmup ended
         if self.kind == "step":
+            assert self.every is not None, "a step schedule has `every` (the spec's validation requires it)"
             lr = lr * ops.power(self.factor, ops.floor(after / (spe * self.every)))
         elif self.kind == "cosine":
             span = max(self.epochs - self.warmup, 1) * spe
@@ -223,8 +236,8 @@ class EpochSchedule(keras.optimizers.schedules.LearningRateSchedule):
         }
 
 
-@keras.saving.register_keras_serializable(package="archspec")
-class SumSquaredError(keras.losses.Loss):
+@serializable
+class SumSquaredError(Loss):
     """The primer's total error: E = sum over classes of 1/2 (target - output)^2, averaged over the batch.
 
     Outputs are probabilities (a softmax layer); with ``from_logits`` the softmax is applied here.
@@ -251,8 +264,8 @@ class SumSquaredError(keras.losses.Loss):
         return {**super().get_config(), "from_logits": self.from_logits, "label_smoothing": self.label_smoothing}
 
 
-@keras.saving.register_keras_serializable(package="archspec")
-class GroupedConv2D(keras.layers.Layer):
+@serializable
+class GroupedConv2D(Layer):
     """Conv2D with `groups`, computed from operations every converter knows: a depthwise convolution
     when there is one group per input channel (ConvNeXt), else one convolution per group on its slice
     of the channels, concatenated. The weights are Conv2D's, same shapes, so they are copied as they
@@ -262,33 +275,33 @@ class GroupedConv2D(keras.layers.Layer):
     def __init__(
         self,
         filters: int,
-        kernel_size=(3, 3),
-        strides=(1, 1),
+        kernel_size: Sequence[int] = (3, 3),
+        strides: Sequence[int] = (1, 1),
         padding: str = "valid",
-        dilation_rate=(1, 1),
+        dilation_rate: Sequence[int] = (1, 1),
         groups: int = 1,
         use_bias: bool = True,
         activation: Any = None,
-        **kwargs,
-    ):
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.filters, self.groups, self.use_bias, self.padding = filters, groups, use_bias, padding
         self.kernel_size, self.strides, self.dilation_rate = tuple(kernel_size), tuple(strides), tuple(dilation_rate)
         self.activation = keras.activations.get(activation)
 
-    def build(self, input_shape):
+    def build(self, input_shape: Any) -> None:
         self.kernel = self.add_weight(
             shape=(*self.kernel_size, input_shape[-1] // self.groups, self.filters), name="kernel"
         )
         self.bias = self.add_weight(shape=(self.filters,), initializer="zeros", name="bias") if self.use_bias else None
 
-    def call(self, x):
+    def call(self, x: Any) -> Any:
         channels = x.shape[-1]
         if self.groups == channels:  # depthwise: output channel c*m + j reads input channel c
             kernel = ops.reshape(self.kernel, (*self.kernel_size, channels, self.filters // channels))
             y = ops.depthwise_conv(x, kernel, self.strides, self.padding, dilation_rate=self.dilation_rate)
         else:
-            pieces = zip(ops.split(x, self.groups, axis=-1), ops.split(self.kernel, self.groups, axis=-1))
+            pieces = zip(ops.split(x, self.groups, axis=-1), ops.split(self.kernel, self.groups, axis=-1), strict=True)
             y = ops.concatenate(
                 [ops.conv(xi, ki, self.strides, self.padding, dilation_rate=self.dilation_rate) for xi, ki in pieces],
                 axis=-1,
@@ -297,15 +310,15 @@ class GroupedConv2D(keras.layers.Layer):
             y = y + self.bias
         return self.activation(y)
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Any) -> Any:
         b, h, w, _ = input_shape
         oh, ow = (
             conv_length(n, k, s, self.padding, d)
-            for n, k, s, d in zip((h, w), self.kernel_size, self.strides, self.dilation_rate)
+            for n, k, s, d in zip((h, w), self.kernel_size, self.strides, self.dilation_rate, strict=True)
         )
         return (b, oh, ow, self.filters)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {
             **super().get_config(),
             "filters": self.filters,
@@ -319,61 +332,61 @@ class GroupedConv2D(keras.layers.Layer):
         }
 
 
-@keras.saving.register_keras_serializable(package="archspec")
-def erf_gelu(x):
+@serializable
+def erf_gelu(x: Any) -> Any:
     """GELU as 0.5 x (1 + erf(x / sqrt 2)): Keras' exact GELU on TensorFlow uses erfc, which ONNX
     lacks; `archspec export` puts this in its place for the ONNX file only."""
     return 0.5 * x * (1.0 + ops.erf(x * (1.0 / math.sqrt(2.0))))
 
 
-@keras.saving.register_keras_serializable(package="archspec")
-class ErfGelu(keras.layers.Layer):
+@serializable
+class ErfGelu(Layer):
     """An Activation('gelu') layer computed as `erf_gelu`."""
 
-    def call(self, x):
+    def call(self, x: Any) -> Any:
         return erf_gelu(x)
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Any) -> Any:
         return input_shape
 
 
-@keras.saving.register_keras_serializable(package="archspec")
-class ConstantNormalization(keras.layers.Layer):
+@serializable
+class ConstantNormalization(Layer):
     """Keras' Normalization, (x - mean) / max(sqrt(variance), epsilon), with the statistics as constants
     of the computation: Keras keeps them as tensors made when the layer is built, which tf2onnx takes
     for missing inputs. `archspec export` swaps this layer in for the ONNX file only."""
 
-    def __init__(self, mean=0.0, variance=1.0, **kwargs):
+    def __init__(self, mean: Any = 0.0, variance: Any = 1.0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.mean, self.variance = mean, variance
 
-    def call(self, x):
+    def call(self, x: Any) -> Any:
         mean = ops.convert_to_tensor(self.mean, dtype=x.dtype)
         std = ops.maximum(ops.sqrt(ops.convert_to_tensor(self.variance, dtype=x.dtype)), keras.config.epsilon())
         return (x - mean) / std
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Any) -> Any:
         return input_shape
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "mean": self.mean, "variance": self.variance}
 
 
-class Steps(keras.layers.Layer):
+class Steps(Layer):
     """Steps given as a function of keras.ops tensors (a run's preprocessing plan, the output step `predict` takes), run
     inside `call`: their constants are then made while the export traces the model, as constants of the computation
     (made outside, as tensors, tf2onnx takes them for missing inputs). For export only: not saved, not trained."""
 
-    def __init__(self, steps, **kwargs):
+    def __init__(self, steps: Callable[..., Any], **kwargs: Any) -> None:
         super().__init__(trainable=False, **kwargs)
         self.steps = steps
 
-    def call(self, x):
+    def call(self, x: Any) -> Any:
         return self.steps(x)
 
 
-@keras.saving.register_keras_serializable(package="archspec")
-class SegmentationLoss(keras.losses.Loss):
+@serializable
+class SegmentationLoss(Loss):
     """A class per pixel: sparse cross-entropy averaged over the pixels, the Dice loss (1 - the mean over classes
     of 2|truth ∩ prediction| / (|truth| + |prediction|), soft), or their sum.
 

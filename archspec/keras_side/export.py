@@ -145,10 +145,12 @@ def _for_onnx(model: Any) -> Any:
     if not any(_grouped(layer) or _gelu(layer) or _normalization(layer) for layer in model.layers):
         return model
 
+    def flat(t: Any) -> list[float]:
+        return [float(v) for v in np.asarray(t, dtype="float64").reshape(-1)]
+
     def clone(layer: Any) -> Any:
         c = layer.get_config()
         if _normalization(layer):
-            flat = lambda t: np.asarray(t, dtype="float64").reshape(-1).tolist()
             return ConstantNormalization(flat(layer.mean), flat(layer.variance), name=layer.name)
         if _gelu(layer):
             if type(layer).__name__ == "Activation":
@@ -203,14 +205,16 @@ def for_format(model: Any, fmt: str) -> Any:
     return _for_onnx(model) if fmt == "onnx" else model
 
 
-def check_request(output: str | os.PathLike[str] | None, fmt: str | None, force: bool) -> None:
-    """A format known, and a target that may be written: checked before the (slow) build or load."""
+def check_request(output: str | os.PathLike[str] | None, fmt: str | None, force: bool) -> str:
+    """A format known, and a target that may be written: checked before the (slow) build or load. Returns the
+    format, now known to be one."""
     if fmt is None:
         raise SpecError(Problem("give --format (savedmodel, onnx, tflite) or an output ending in .onnx or .tflite"))
     if fmt not in FORMATS:
         raise SpecError(Problem(f"unknown export format {fmt!r}", hint=f"formats: {', '.join(FORMATS)}"))
     if output is not None:
         _check_target(Path(output), force, fmt)
+    return fmt
 
 
 def export_model(model: Any, output: str | os.PathLike[str], fmt: str, *, force: bool = False) -> Path:
@@ -250,8 +254,7 @@ def export(
     """Export a .keras model or a spec; the format defaults to what the output's extension says.
 
     ``weights``: trained weights to transfer first (see ``weights.py``); ``log`` receives the transfer report."""
-    fmt = fmt or infer_format(output)
-    check_request(output, fmt, force)
+    fmt = check_request(output, fmt or infer_format(output), force)
     model = load_source(
         source, weights=weights, strict_weights=strict_weights, weights_by_shape=weights_by_shape, **overrides
     )
@@ -294,7 +297,7 @@ def run_exported(path: str | os.PathLike[str], x: Any) -> Any:
         session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         feed = x if named else {session.get_inputs()[0].name: x}
         names = [o.name for o in session.get_outputs()]
-        return result(dict(zip(names, session.run(None, feed))))
+        return result(dict(zip(names, session.run(None, feed), strict=True)))
     if path.suffix == ".tflite":
         try:
             from ai_edge_litert.interpreter import Interpreter

@@ -112,7 +112,8 @@ def _graph(model: Any) -> tuple[list[Any], list[_Row], Any]:
         return fn
 
     def walk(m: Any, outer: int | None) -> int:
-        """Add the rows of model `m` whose input is the operation `outer` (None: the model input); returns its output's id."""
+        """Add the rows of model `m` whose input is the operation `outer` (None: the model input); returns its
+        output's id."""
         fn = functional(m)
         if outer is not None and (len(fn.inputs) != 1 or len(fn.outputs) != 1):
             raise SpecError(
@@ -290,7 +291,8 @@ def _import(model: Any, label: str, source: str | None, verify: bool, input_shap
     name = model.name if _NAME.match(model.name) else re.sub(r"[^A-Za-z0-9_.\-]", "_", model.name) or "imported"
     header = (
         f"Imported by `archspec import`{f' from {Path(source).name}' if source else ''}: "
-        f"{len(rows)} layer{'s' if len(rows) != 1 else ''}, {model.count_params():,} parameters (weights are not part of a spec)."
+        f"{len(rows)} layer{'s' if len(rows) != 1 else ''}, {model.count_params():,} parameters (weights are not part "
+        "of a spec)."
     )
     spec: dict[str, Any] = {"name": name}
     if named:
@@ -300,7 +302,7 @@ def _import(model: Any, label: str, source: str | None, verify: bool, input_shap
     outputs = _outputs(graph, names, input_layers)
     if outputs:
         spec["outputs"] = outputs
-    text = to_yaml({**spec, "layers": layers}, header)  # type: ignore[arg-type]
+    text = to_yaml({**spec, "layers": layers}, header)
     if verify:
         _verify(model, text, names, rows)
     return text
@@ -314,7 +316,7 @@ def _input_shape(layer: Any, given: tuple[int, int, int] | None) -> list[int]:
         if (
             len(want) != 3
             or any(d < 1 for d in want)
-            or any(k is not None and k != g for k, g in zip(shape, want))
+            or any(k is not None and k != g for k, g in zip(shape, want, strict=False))
             or len(shape) != 3
         ):
             raise SpecError(
@@ -333,23 +335,24 @@ def _input_shape(layer: Any, given: tuple[int, int, int] | None) -> list[int]:
                 )
             )
         shape = want
-    if len(shape) not in (1, 3) or any(d is None or d < 1 for d in shape):
+    sizes = [d for d in shape if d is not None]
+    if len(shape) not in (1, 3) or len(sizes) < len(shape) or min(sizes) < 1:
         raise SpecError(
             Problem(
-                f"the model's input {layer.name!r} has shape {list(shape)}; archspec needs a fixed [height, width, channels] "
-                "image (or a [length] vector)",
+                f"the model's input {layer.name!r} has shape {list(shape)}; archspec needs a fixed [height, width, "
+                "channels] image (or a [length] vector)",
                 hint="for a model that takes any image size, give the size: --input-shape 224,224,3 "
                 "(Python: input_shape=(224, 224, 3))",
             )
         )
-    if max(shape) > MAX_SIZE:  # type: ignore[type-var]
+    if max(sizes) > MAX_SIZE:
         raise SpecError(
             Problem(
                 f"the model's input {layer.name!r} has shape {list(shape)}; a spec's sizes are at most {MAX_SIZE:,}",
                 hint="archspec cannot write a spec for this input size",
             )
         )
-    return [int(d) for d in shape]  # type: ignore[arg-type]
+    return sizes
 
 
 def _outputs(model: Any, names: dict[int, str], inputs: list[Any]) -> dict[str, str]:
@@ -413,7 +416,8 @@ def _verify(model: Any, text: str, names: dict[int, str], rows: list[_Row]) -> N
         raise SpecError(
             [
                 Problem(
-                    f"cannot be written as a spec: Keras layer {rows[p.path[1]].op.name!r} ({p.field_path}): {p.message}",
+                    f"cannot be written as a spec: Keras layer {rows[p.path[1]].op.name!r} ({p.field_path}): "
+                    f"{p.message}",
                     hint=p.hint,
                 )
                 if p.file == GENERATED
@@ -430,18 +434,21 @@ def _verify(model: Any, text: str, names: dict[int, str], rows: list[_Row]) -> N
         info = report.layer(names[id(row.op)])
         want = _shape(row.node.output_tensors[0])
         params = row.op.count_params() if hasattr(row.op, "count_params") else 0
-        fits = len(want) == len(info.output_shape) and all(w is None or w == g for w, g in zip(want, info.output_shape))
+        fits = len(want) == len(info.output_shape) and all(
+            w is None or w == g for w, g in zip(want, info.output_shape, strict=True)
+        )
         if not fits or info.params != params:
             problems.append(
                 Problem(
-                    f"internal: imported layer {row.op.name!r} gives {list(info.output_shape)} with {info.params:,} parameters, "
-                    f"Keras has {list(want)} with {params:,}"
+                    f"internal: imported layer {row.op.name!r} gives {list(info.output_shape)} with {info.params:,} "
+                    f"parameters, Keras has {list(want)} with {params:,}"
                 )
             )
     if report.total_params != model.count_params():
         problems.append(
             Problem(
-                f"internal: the imported spec has {report.total_params:,} parameters, the model {model.count_params():,}"
+                f"internal: the imported spec has {report.total_params:,} parameters, the model "
+                f"{model.count_params():,}"
             )
         )
     if problems:

@@ -53,7 +53,10 @@ def _not_a_model(path: Path) -> str | None:
     if suffix in (".h5", ".hdf5"):
         return None if head == _HDF5 else "not a Keras model: not an HDF5 file, as its .h5 name says"
     if suffix != ".keras":
-        return f"not a Keras model file: Keras reads .keras (and legacy .h5) files, not {suffix or 'files without a suffix'}"
+        return (
+            "not a Keras model file: Keras reads .keras (and legacy .h5) files, "
+            f"not {suffix or 'files without a suffix'}"
+        )
     if not zipfile.is_zipfile(path):
         return "not a Keras model: a .keras file is a zip archive, and this file is not one"
     try:

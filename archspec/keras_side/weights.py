@@ -127,7 +127,8 @@ class _Reader:
         )
 
     def child(self, group: Any, key: str, *, dataset: bool = False, any_kind: bool = False) -> Any:
-        """``group[key]`` through a hard link only; a Group, with `dataset` a numeric Dataset, with `any_kind` either."""
+        """``group[key]`` through a hard link only; a Group, with `dataset` a numeric Dataset, with `any_kind`
+        either."""
         import h5py
 
         where = f"{group.name.rstrip('/')}/{key}"
@@ -250,7 +251,9 @@ class _Reader:
                     keys = sorted(variables, key=lambda k: int(k) if k.isdigit() else -1)
                     name = variables.attrs.get("name", key)
                     name = _text(name) if isinstance(name, (str, bytes)) else key
-                    stem, _, number = re.fullmatch(r"(.*?)(_(\d+))?", key).groups()  # type: ignore[union-attr]
+                    rank: tuple[Any, ...]  # (0, stem, number) here; (index in the model's config,) when it has one
+                    head, underscore, tail = key.rpartition("_")  # a trailing _NUMBER, as Keras numbers names
+                    stem, number = (head, tail) if underscore and tail.isdecimal() else (key, None)
                     kind, rank = stem, (0, stem, int(number or 0))
                     if order and name in order:
                         rank, kind = (order[name][0],), _snake(order[name][1])
@@ -388,7 +391,8 @@ def resolve(source: str | os.PathLike[str]) -> tuple[Path, str]:
         raise _bad(
             text,
             "no such weights file or run folder",
-            "give a .keras file, a .weights.h5 file, a legacy HDF5 weights file, a run folder, or keras:NAME (e.g. keras:ResNet50)",
+            "give a .keras file, a .weights.h5 file, a legacy HDF5 weights file, a run folder, or keras:NAME (e.g. "
+            "keras:ResNet50)",
         )
     return path, path.name
 
@@ -449,7 +453,8 @@ def _guarded(path: Path) -> Iterator[None]:
 
 class _Window(io.RawIOBase):
     """A read-only, seekable view of bytes [start, start + size) of a file: a zip member stored uncompressed,
-    read in place (zipfile's own reader re-reads from the member's start on every backward seek, and HDF5 seeks a lot)."""
+    read in place (zipfile's own reader re-reads from the member's start on every backward seek, and HDF5 seeks a
+    lot)."""
 
     def __init__(self, file: Any, start: int, size: int) -> None:
         self.file, self.start, self.size, self.at = file, start, size, 0
@@ -483,7 +488,7 @@ def _member(path: Path, name: str, stack: ExitStack) -> Any:
     info = archive.getinfo(name)
     if info.compress_type != zipfile.ZIP_STORED or info.flag_bits & 0x1:
         return io.BytesIO(archive.read(name))
-    file = stack.enter_context(open(path, "rb"))
+    file = stack.enter_context(open(path, "rb"))  # noqa: SIM115 (the ExitStack closes it)
     file.seek(info.header_offset)
     header = file.read(30)
     if len(header) < 30 or header[:4] != b"PK\x03\x04":
@@ -604,7 +609,7 @@ def _wanted(constructor: Callable[..., Any], name: str) -> _Wanted:
     passes them to ``keras.src.utils.file_utils.get_file``; a stand-in for that function records them."""
     import importlib
 
-    file_utils = importlib.import_module("keras.src.utils.file_utils")
+    file_utils: Any = importlib.import_module("keras.src.utils.file_utils")  # Keras: untyped
     real = file_utils.get_file
 
     def record(
@@ -686,7 +691,8 @@ def keras_application_file(name: str) -> tuple[str, Path]:
             if not _hash_ok(path, wanted.file_hash):
                 raise _bad(
                     path,
-                    f"{path} is not the file keras.applications.{name} expects (its hash differs: incomplete or another file)",
+                    f"{path} is not the file keras.applications.{name} expects (its hash differs: incomplete or "
+                    "another file)",
                     f"delete it and place the file from {wanted.origin} there",
                 )
             return name, path
@@ -698,7 +704,8 @@ def keras_application_file(name: str) -> tuple[str, Path]:
             Problem(
                 f"keras:{name} needs {wanted.fname} in {target.parent}, and it is not there and cannot be downloaded",
                 file=f"{KERAS_PREFIX}{name}",
-                hint=f"on a machine with internet access download {wanted.origin} and place it at {target} (or set KERAS_HOME)",
+                hint=f"on a machine with internet access download {wanted.origin} and place it at {target} (or set "
+                "KERAS_HOME)",
             )
         ) from None
 
@@ -718,10 +725,10 @@ class Weights:
     shapes: tuple[Shape, ...]
 
     def text(self) -> str:
-        return ", ".join(f"{n} {_shape(s)}" if n else _shape(s) for n, s in zip(self.names, self.shapes))
+        return ", ".join(f"{n} {_shape(s)}" if n else _shape(s) for n, s in zip(self.names, self.shapes, strict=True))
 
     def to_json(self) -> list[dict[str, Any]]:
-        return [{"name": n or None, "shape": list(s)} for n, s in zip(self.names, self.shapes)]
+        return [{"name": n or None, "shape": list(s)} for n, s in zip(self.names, self.shapes, strict=True)]
 
 
 @dataclass(frozen=True)
@@ -733,7 +740,8 @@ class Entry:
     source: str | None = None
     source_weights: Weights | None = None
     match: str | None = None
-    """How it was paired: name, position (the same network renamed) or shape (asked for: --weights-by-shape); None: not paired."""
+    """How it was paired: name, position (the same network renamed) or shape (asked for: --weights-by-shape);
+    None: not paired."""
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"layer": self.layer, "source": self.source, "match": self.match}
@@ -787,7 +795,8 @@ class TransferReport:
             "shape differs",
             self.shape_differs,
             lambda e: (
-                f"{e.layer} ({e.weights.text() if e.weights else ''}; the source has {e.source_weights.text() if e.source_weights else ''})"
+                f"{e.layer} ({e.weights.text() if e.weights else ''}; the source has "
+                f"{e.source_weights.text() if e.source_weights else ''})"
             ),
         )
         listed("new", self.new, lambda e: f"{e.layer} ({e.weights.text() if e.weights else ''})")
@@ -848,7 +857,7 @@ def _described(layer: SourceLayer, like: _Target | None = None) -> Weights:
 def _form(kind: str | None, names: Sequence[str], shapes: Sequence[Shape], by_kind: bool) -> Any:
     """What must agree for two layers to be the same layer under another name: the kind of layer where the
     source records it, else the weights' names and ranks (legacy files record names, not classes)."""
-    return kind if by_kind else tuple((n, len(s)) for n, s in zip(names, shapes))
+    return kind if by_kind else tuple((n, len(s)) for n, s in zip(names, shapes, strict=True))
 
 
 def _target_form(target: _Target, by_kind: bool) -> Any:
@@ -868,7 +877,7 @@ def _pair_by_shape(
     def key(shapes: list[Shape], kind: str | None) -> Any:
         return kind if by_kind else tuple(len(s) for s in shapes)
 
-    pairs = []
+    pairs: list[tuple[_Target, SourceLayer]] = []
     for group in dict.fromkeys(key(t.shapes, t.kind) for t in targets):
         ts = [t for t in targets if key(t.shapes, t.kind) == group]
         ss = [s for s in sources if key(s.shapes, s.kind) == group]
@@ -900,7 +909,11 @@ def _divergence(
 
     # where they part: the first layer of another kind, or (a layer inserted among its own kind) of other shapes
     at = next(
-        (i for i, (a, b, t, s) in enumerate(zip(ours, theirs, targets, sources)) if a != b or t.shapes != s.shapes),
+        (
+            i
+            for i, (a, b, t, s) in enumerate(zip(ours, theirs, targets, sources, strict=False))
+            if a != b or t.shapes != s.shapes
+        ),
         min(len(ours), len(theirs)),
     )
     scope = (
@@ -921,10 +934,11 @@ def _divergence(
         where = f"the source has {theirs_text(sources[at])} and more where {model.name} has nothing left"
     return _bad(
         source.path,
-        f"{source.label} is not {model.name} under other names: {scope} ({len(ours)} here, {len(theirs)} in the source) "
-        f"differ from the {_ordinal(at + 1)}{within}: {where}",
-        "position matching pairs layers only between the same network renamed (the same kinds of layers in the same order); "
-        "to pair the layers of another network by kind and weight shape anyway, pass --weights-by-shape (weights_by_shape=True)",
+        f"{source.label} is not {model.name} under other names: {scope} ({len(ours)} here, {len(theirs)} in the "
+        f"source) differ from the {_ordinal(at + 1)}{within}: {where}",
+        "position matching pairs layers only between the same network renamed (the same kinds of layers in the same "
+        "order); to pair the layers of another network by kind and weight shape anyway, pass --weights-by-shape "
+        "(weights_by_shape=True)",
     )
 
 
@@ -976,7 +990,7 @@ def match(
             if guessed:  # a guess would transfer something into the wrong layers: say so instead
                 raise refusal
         else:
-            for target, other in zip(rest, left):
+            for target, other in zip(rest, left, strict=True):
                 pair(target, other, "position")
     order = {t.name: i for i, t in enumerate(targets)}
     pairs.sort(key=lambda pair: order[pair[0].name])
@@ -1000,7 +1014,7 @@ def _copy(pairs: list[tuple[_Target, SourceLayer]], source: Source) -> None:
                         f"the weights of {other.name} in {source.path.name} hold NaN or infinite values",
                         "the run that wrote them diverged, or the file is damaged: use an earlier checkpoint",
                     )
-        for variable, value in zip(target.layer.weights, values):
+        for variable, value in zip(target.layer.weights, values, strict=True):
             variable.assign(value.astype(variable.dtype))
 
 
@@ -1020,7 +1034,8 @@ def load_weights(
                 opened.path,
                 f"no weight tensor of {opened.label} fits {model.name}: is it a file for another network? "
                 f"(it holds {theirs}{', ...' if len(opened.layers) > SHOWN else ''})",
-                "names must match, or the same layers in the same order (archspec shapes SPEC --expand lists the network's)",
+                "names must match, or the same layers in the same order (archspec shapes SPEC --expand lists the "
+                "network's)",
             )
         if strict and not report.complete:
             raise SpecError(

@@ -9,9 +9,9 @@ text from a spec, a run or an image's name is ever parsed as markup there. Escap
 from __future__ import annotations
 
 import html
-from typing import Any, Union
+from typing import Any
 
-Node = Union[str, list[Any]]
+Node = str | list[Any]
 
 VOID = frozenset({"img", "br"})
 """Elements without an end tag."""
@@ -27,7 +27,9 @@ def to_html(node: Node | list[Node]) -> str:
     if isinstance(node, str):
         return html.escape(node, quote=False)
     if node and isinstance(node[0], str) and len(node) >= 2 and isinstance(node[1], dict):
-        tag, attrs, *children = node
+        tag: str = node[0]
+        attrs: dict[str, str] = node[1]
+        children = node[2:]
         opened = "<" + tag + "".join(f' {k}="{html.escape(v, quote=True)}"' for k, v in attrs.items()) + ">"
         return opened if tag in VOID else opened + "".join(to_html(c) for c in children) + f"</{tag}>"
     return "\n".join(to_html(n) for n in node)

@@ -118,7 +118,7 @@ def grid(tiles: list[Any], *, background: int = 255) -> Grid:
     cols = max(1, math.ceil(math.sqrt(n * h / w)))
     cols = min(cols, n)
     rows = math.ceil(n / cols)
-    shape = (rows * h + rows - 1, cols * w + cols - 1) + tiles[0].shape[2:]
+    shape = (rows * h + rows - 1, cols * w + cols - 1, *tiles[0].shape[2:])
     canvas = np.full(shape, background, dtype=np.uint8)
     for k, t in enumerate(tiles):
         r, c = divmod(k, cols)
@@ -175,7 +175,8 @@ def _filters(layer: Any) -> Filters | None:
             tiles.append(to_uint8(f, -bound, bound))
         else:
             tiles.append(to_uint8(f.mean(axis=2), -bound, bound))
-    return Filters(layer.name, tuple(int(v) for v in kernel.shape), grid(tiles, background=255)) if tiles else None  # type: ignore[arg-type]
+    kh, kw, cin, cout = (int(v) for v in kernel.shape)
+    return Filters(layer.name, (kh, kw, cin, cout), grid(tiles, background=255)) if tiles else None
 
 
 @dataclass
@@ -204,9 +205,9 @@ class Probe:
         model = trained.model
         self.trained = trained
         self.max_maps, self.max_side = max_maps, max_side
-        self.layers = [l for l in model.layers if _shows_maps(l) and len(l.output.shape) == 4]
-        self.model = keras.Model(model.input, [l.output for l in self.layers] + [model.outputs[0]])
-        first_conv = next((l for l in self.layers if l.weights and len(l.weights[0].shape) == 4), None)
+        self.layers = [layer for layer in model.layers if _shows_maps(layer) and len(layer.output.shape) == 4]
+        self.model = keras.Model(model.input, [layer.output for layer in self.layers] + [model.outputs[0]])
+        first_conv = next((layer for layer in self.layers if layer.weights and len(layer.weights[0].shape) == 4), None)
         self.filters = _filters(first_conv) if first_conv is not None else None
 
     def __call__(self, x: Any) -> Seen:
@@ -214,12 +215,13 @@ class Probe:
         import numpy as np
 
         x = np.asarray(x, dtype="float32")
-        # Keras' compiled predict step: a tenth of an eager call's time for LeNet; the input in the structure the model was built with
+        # Keras' compiled predict step: a tenth of an eager call's time for LeNet; the input in the structure the
+        # model was built with
         outs = self.model.predict_on_batch([x] if isinstance(self.model.input, list) else x)
         outs = list(outs) if isinstance(outs, (list, tuple)) else [outs]
         maps = [
-            _maps(l.name, type(l).__name__, np.asarray(o[0]), self.max_maps, self.max_side)
-            for l, o in zip(self.layers, outs[:-1])
+            _maps(layer.name, type(layer).__name__, np.asarray(o[0]), self.max_maps, self.max_side)
+            for layer, o in zip(self.layers, outs[:-1], strict=True)
         ]
         return Seen(x[0], maps, self.trained.probabilities(outs[-1][0]))
 
@@ -298,7 +300,8 @@ def filters_figure(filters: Filters) -> list[Node]:
                 "figcaption",
                 {},
                 h("code", {}, filters.layer),
-                f": {cout} filters {kh}×{kw}{' (first ' + str(g.count) + ' shown)' if g.count < cout else ''}{', ' + note if note else ''}; "
+                f": {cout} filters {kh}×{kw}{' (first ' + str(g.count) + ' shown)' if g.count < cout else ''}"
+                f"{', ' + note if note else ''}; "
                 "mid-grey is zero, darker negative, lighter positive",
             ),
         )
@@ -386,11 +389,13 @@ def report(
     names = labels or trained.class_names
     top = seen.top
     parts = [
-        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title or model.name)} — archspec inspect</title>',
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{html.escape(title or model.name)} — archspec inspect</title>",
         f"<style>{STYLE}</style></head><body>",
         f"<h1>{html.escape(model.name)}</h1>",
         f'<p class="facts">input {html.escape(source or "array")} → {"×".join(map(str, trained.input_shape))} · '
-        f"{model.count_params():,} parameters · predicted class <b>{html.escape(class_name(names, top))}</b> ({seen.probabilities[top]:.1%})</p>",
+        f"{model.count_params():,} parameters · predicted class <b>{html.escape(class_name(names, top))}</b> "
+        f"({seen.probabilities[top]:.1%})</p>",
         "<h2>Input</h2>",
         to_html(input_figure(seen, plan)),
     ]

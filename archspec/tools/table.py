@@ -22,7 +22,7 @@ def columns(header: Row, rows: Sequence[Row], right: Sequence[bool], footer: Seq
     widths = [max(len(r[i]) for r in everything) for i in range(len(header))]
 
     def line(row: Row) -> str:
-        cells = [c.rjust(w) if r else c.ljust(w) for c, w, r in zip(row, widths, right)]
+        cells = [c.rjust(w) if r else c.ljust(w) for c, w, r in zip(row, widths, right, strict=True)]
         return "  ".join(cells).rstrip()
 
     out = [line(header), *(line(r) for r in rows)]
@@ -105,15 +105,15 @@ def shapes_table(report: Report, *, expand: bool = False) -> Table:
     if expand or not report.groups:
         rows = [
             (
-                l.name,
-                l.label,
-                shape_text(l.output_shape),
-                f"{l.params:,}",
-                count_text(l.macs),
-                _rf(l.receptive_field),
-                _frozen(int(l.frozen and l.params > 0), 1),
+                info.name,
+                info.label,
+                shape_text(info.output_shape),
+                f"{info.params:,}",
+                count_text(info.macs),
+                _rf(info.receptive_field),
+                _frozen(int(info.frozen and info.params > 0), 1),
             )
-            for l in report.layers
+            for info in report.layers
         ]
     else:
         rows = [

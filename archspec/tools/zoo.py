@@ -76,7 +76,7 @@ def _entry(name: str) -> ZooEntry:
     report = shapes(spec, max_params=None, max_activations=None)
     return ZooEntry(
         name,
-        family.group(1) if family else name if variants else _LETTERS.match(name).group(0),  # type: ignore[union-attr]
+        family.group(1) if family else name if variants else _LETTERS.match(name).group(0),  # type: ignore[union-attr]  # names start with a letter
         variants,
         report.total_params,
         report.macs,

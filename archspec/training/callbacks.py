@@ -70,9 +70,14 @@ def accuracy_gaps(entry: Mapping[str, Any]) -> list[tuple[str, float, float]]:
     out = []
     for key, value in entry.items():
         val = entry.get(f"val_{key}")
-        if key.endswith("accuracy") and not key.startswith("val_") and isinstance(val, float):
-            if val < GAP_SHARE * value and value - val >= GAP_MIN:
-                out.append((key, value, val))
+        if (
+            key.endswith("accuracy")
+            and not key.startswith("val_")
+            and isinstance(val, float)
+            and val < GAP_SHARE * value
+            and value - val >= GAP_MIN
+        ):
+            out.append((key, value, val))
     return out
 
 
@@ -99,11 +104,11 @@ def recorder(
     """The callback that commits each epoch. `settle` runs once per epoch when its training loop ends, before
     validation and the checkpoint (``precise_bn``), outside the loop's timing; `gap_hint` says what a validation
     accuracy far below the training accuracy likely means in this run (``accuracy_gaps``), printed the first time."""
-    import keras
+    from ..keras_side.bases import Callback
 
     better = _better(mode, min_delta)
 
-    class Recorder(keras.callbacks.Callback):
+    class Recorder(Callback):
         """Commits each completed epoch to the run folder; early stopping from the recorded history."""
 
         def __init__(self) -> None:
@@ -148,18 +153,19 @@ def recorder(
             logs = {k: float(v) for k, v in (logs or {}).items() if k != "learning_rate"}
             order = sorted(logs, key=lambda k: (k.startswith("val_"), k.removeprefix("val_") != "loss"))
             entry.update((k, logs[k]) for k in order)
-            # a rate a callback moves (reduce_on_plateau, run before this one so the checkpoint holds the next epoch's) is the epoch's own
+            # a rate a callback moves (reduce_on_plateau, run before this one so the checkpoint holds the next
+            # epoch's) is the epoch's own
             rate = self._rate if self._rate is not None else _learning_rate(self.model.optimizer)
             entry["learning_rate"] = float(f"{rate:.7g}")
             entry["seconds"] = round(seconds, 3)
-            if self._loop is not None and self._meter0 is not None:
-                entry.update(meter.rates(self._meter0, self._loop[1], self._loop[0] - self._t0))  # type: ignore[union-attr]
+            if self._loop is not None and self._meter0 is not None and meter is not None:
+                entry.update(meter.rates(self._meter0, self._loop[1], self._loop[0] - self._t0))
             value = entry.get(monitor)
             best = self.best
             if value is not None and better(value, None if best is None else best["value"]):
                 best = {"epoch": epoch + 1, "monitor": monitor, "value": value}
             stop = bool(patience and best and epoch + 1 - best["epoch"] >= patience and epoch + 1 < epochs)
-            new_state = {
+            new_state: dict[str, Any] = {
                 "epoch": epoch + 1,
                 "epochs": epochs,
                 "history": [*self.history, entry],
@@ -183,9 +189,10 @@ def recorder(
                 if gaps and not self._gap_said:
                     self._gap_said = True
                     log(gap_warning(gaps, gap_hint or GAP_HINT))
-                if stop:
+                if stop and best is not None:
                     log(
-                        f"early stopping: {monitor} has not improved for {patience} epochs (best {best['value']:.4f} at epoch {best['epoch']})"
+                        f"early stopping: {monitor} has not improved for {patience} epochs (best {best['value']:.4f} "
+                        f"at epoch {best['epoch']})"
                     )
             if self.write_scalar is not None:
                 write_epoch(self.write_scalar, entry)
@@ -194,7 +201,7 @@ def recorder(
 
 
 def _scheduled(optimizer: Any) -> bool:
-    from .recipe import EpochSchedule
+    from ..keras_side.custom import EpochSchedule
 
     return isinstance(getattr(getattr(optimizer, "inner_optimizer", optimizer), "_learning_rate", None), EpochSchedule)
 
@@ -202,7 +209,7 @@ def _scheduled(optimizer: Any) -> bool:
 def _learning_rate(optimizer: Any) -> float:
     import numpy as np
 
-    from .recipe import EpochSchedule
+    from ..keras_side.custom import EpochSchedule
 
     inner = getattr(optimizer, "inner_optimizer", optimizer)
     schedule = getattr(inner, "_learning_rate", None)
@@ -215,11 +222,11 @@ def progress(
     *, steps: int, batch_size: int, count: int, epochs: int, stream: TextIO | None = None, interval: float = 0.1
 ) -> Any:
     """A Keras callback drawing ``epoch 3/10 [=====.....] 120/469  2,345 img/s  ETA 0:12  loss 0.1234`` on one line."""
-    import keras
+    from ..keras_side.bases import Callback
 
     out = stream or sys.stdout
 
-    class Progress(keras.callbacks.Callback):
+    class Progress(Callback):
         async_safe = (
             True  # Keras may call on_train_batch_end from a worker thread: drawing is locked, steps only move forward
         )

@@ -31,7 +31,8 @@ SHORT_FORMS: dict[str, tuple[tuple[type, str], ...]] = {
     "early_stopping": ((int, "patience"),),
     "precise_bn": ((bool, "enabled"), (int, "batches")),
 }
-"""Sections a single value may stand for, and the field it fills: a dotted override into one written short expands it."""
+"""Sections a single value may stand for, and the field it fills: a dotted override into one written short expands
+it."""
 
 
 def _expanded(section: str, value: Any) -> dict[str, Any] | None:
@@ -79,7 +80,8 @@ def apply_overrides(
             if not isinstance(value, Mapping):
                 data[section] = copy.deepcopy(value)  # not a name or a mapping: validation says so
                 continue
-            current = data.get(section) if isinstance(data.get(section), dict) else {}
+            existing = data.get(section)
+            current: dict[str, Any] = existing if isinstance(existing, dict) else {}
             new = value.get(field)
             if new is not None and new != current.get(field, DEFAULT_NAMES[section]):
                 current = {}  # another optimizer / schedule: the old settings would not apply
@@ -92,8 +94,8 @@ def apply_overrides(
             if not isinstance(child, dict):
                 if child is None:
                     child = {}
-                elif i == 0 and _expanded(part, child) is not None:
-                    child = _expanded(part, child)
+                elif i == 0 and (expanded := _expanded(part, child)) is not None:
+                    child = expanded
                 else:
                     raise SpecError(
                         Problem(

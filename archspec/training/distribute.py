@@ -35,11 +35,12 @@ def tf_config() -> dict[str, Any]:
             Problem(
                 "--strategy multi-worker needs the TF_CONFIG environment variable",
                 file="TF_CONFIG",
-                hint='e.g. TF_CONFIG=\'{"cluster": {"worker": ["host1:12345", "host2:12345"]}, "task": {"type": "worker", "index": 0}}\'',
+                hint='e.g. TF_CONFIG=\'{"cluster": {"worker": ["host1:12345", "host2:12345"]}, '
+                '"task": {"type": "worker", "index": 0}}\'',
             )
         )
     try:
-        cfg = json.loads(raw)
+        cfg: dict[str, Any] = json.loads(raw)
         cluster, task = cfg["cluster"], cfg["task"]
         kind, index = task["type"], int(task["index"])
         if kind not in cluster or not 0 <= index < len(cluster[kind]):

@@ -20,14 +20,16 @@ def _averages(model: Any) -> list[tuple[Any, Any]]:
     if optimizer is None or not getattr(optimizer, "use_ema", False):
         return []
     averages = getattr(optimizer, "_model_variables_moving_average", None) or []
-    return list(zip(optimizer._trainable_variables, averages))
+    return list(zip(optimizer._trainable_variables, averages, strict=False))  # no averages yet: none
 
 
 def swapper() -> Any:
     """A Keras callback restoring the raw weights as each epoch begins; its ``swap_in()`` puts the averages in."""
     import keras
 
-    class Swap(keras.callbacks.Callback):
+    from ..keras_side.bases import Callback
+
+    class Swap(Callback):
         def __init__(self) -> None:
             super().__init__()
             self.raw: list[tuple[Any, Any]] | None = None

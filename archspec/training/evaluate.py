@@ -71,10 +71,10 @@ class OutputFigures:
         per = self.figures.get("per_class_iou") or self.figures.get("per_class_accuracy")
         if per is not None:
             label = "IoU" if "per_class_iou" in self.figures else "accuracy"
-            names = self.figures["class_names"]
+            names = self.figures["class_names"]  # the data's: may be fewer than the output's classes
             lines.append(
                 f"  {label} per class: "
-                + ", ".join(f"{n} {'-' if v is None else f'{v:.3f}'}" for n, v in zip(names, per))
+                + ", ".join(f"{n} {'-' if v is None else f'{v:.3f}'}" for n, v in zip(names, per, strict=False))
             )
         for key in ("per_label_accuracy", "per_value_mae"):
             if key in self.figures:
@@ -84,7 +84,8 @@ class OutputFigures:
 
 @dataclass
 class Evaluations:
-    """Every output's figures on `count` examples (a network with several outputs, or heads other than one classification)."""
+    """Every output's figures on `count` examples (a network with several outputs, or heads other than one
+    classification)."""
 
     outputs: dict[str, OutputFigures]
     count: int

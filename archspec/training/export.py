@@ -58,8 +58,8 @@ def export(
         folder = saved._run_dir_of(path) if path.is_file() else None
         target = kx.export(source, output, fmt, force=force, log=log, **options)
         say(
-            f"no preprocessing included: {target} takes the network's input as it is (already scaled, at the input's size)"
-            + (f"; export the run folder {folder} to include its preprocessing" if folder is not None else "")
+            f"no preprocessing included: {target} takes the network's input as it is (already scaled, at the input's "
+            "size)" + (f"; export the run folder {folder} to include its preprocessing" if folder is not None else "")
         )
         return target
     if options:
@@ -78,8 +78,7 @@ def export(
                 file=str(source),
             )
         )
-    fmt = fmt or kx.infer_format(output)
-    kx.check_request(output, fmt, force)
+    fmt = kx.check_request(output, fmt or kx.infer_format(output), force)
     run = open_run(Path(source))
     plans = recorded_plans(run) if preprocessing else {}
     trained = saved.load(run.root)
@@ -91,10 +90,11 @@ def export(
             h, w, c = plan.source_shape
             others = ", ".join("x".join(map(str, fit.source[:2])) for fit in plan.fits[1:])
             say(
-                f"preprocessing included{f' for {key}' if key is not None else ''}: {plan.describe()}; takes {plan.pixels} images of "
-                f"{h}x{w}x{c}"
+                f"preprocessing included{f' for {key}' if key is not None else ''}: {plan.describe()}; takes "
+                f"{plan.pixels} images of {h}x{w}x{c}"
                 + (
-                    f" (the size most of the run's images had; it also trained on {others}: bring those to {h}x{w} first)"
+                    f" (the size most of the run's images had; it also trained on {others}: bring those to {h}x{w} "
+                    "first)"
                     if others
                     else ""
                 )

@@ -41,7 +41,8 @@ class Output:
 
     @property
     def task(self) -> str:
-        return self.head.task
+        task: str = self.head.task  # a Literal of the task names, which the checker sees as Any
+        return task
 
     @property
     def binary(self) -> bool:
@@ -191,7 +192,8 @@ def with_logits(model: Any, net: Network) -> Network:
 
 
 def zero_batch(net: Network) -> tuple[Any, Any]:
-    """One example of zeros, shaped as the model takes (x, y): for building a distributed model's state from shapes alone."""
+    """One example of zeros, shaped as the model takes (x, y): for building a distributed model's state from shapes
+    alone."""
     x = {k: np.zeros((1, *shape), np.float32) for k, shape in net.inputs.items()}
     y = {}
     for key, out in net.outputs.items():
@@ -300,19 +302,22 @@ def _classification_target(out: Output, y: np.ndarray, source: str) -> np.ndarra
     if y.ndim != 1:
         raise _fail(
             source,
-            f"output {out.name!r} takes class indices (N,) or one-hot rows (N, {out.classes}); got shape {tuple(y.shape)}",
+            f"output {out.name!r} takes class indices (N,) or one-hot rows (N, {out.classes}); got shape "
+            f"{tuple(y.shape)}",
         )
     return _indices(out, y, source, out.classes)
 
 
 def _indices(out: Output, y: np.ndarray, source: str, classes: int) -> np.ndarray:
-    if not (np.issubdtype(y.dtype, np.integer) or np.issubdtype(y.dtype, np.bool_)):
-        if not np.issubdtype(y.dtype, np.floating) or not np.all(np.equal(np.mod(y, 1), 0)):
-            raise _fail(source, f"output {out.name!r} takes whole class numbers; got {y.dtype} values")
+    if not (np.issubdtype(y.dtype, np.integer) or np.issubdtype(y.dtype, np.bool_)) and (
+        not np.issubdtype(y.dtype, np.floating) or not np.all(np.equal(np.mod(y, 1), 0))
+    ):
+        raise _fail(source, f"output {out.name!r} takes whole class numbers; got {y.dtype} values")
     if y.size and (y.min() < 0 or y.max() >= classes):
         raise _fail(
             source,
-            f"output {out.name!r} has {classes} classes (0..{classes - 1}) but the data holds {int(y.min())}..{int(y.max())}",
+            f"output {out.name!r} has {classes} classes (0..{classes - 1}) but the data holds "
+            f"{int(y.min())}..{int(y.max())}",
             f"make the output's channels or units match the number of classes (here {int(y.max()) + 1})",
         )
     return y.astype(np.int32)
@@ -324,7 +329,8 @@ def _multilabel_target(out: Output, y: np.ndarray, source: str) -> np.ndarray:
     if y.ndim != 2 or y.shape[1] != out.classes:
         raise _fail(
             source,
-            f"output {out.name!r} takes {out.classes} labels per example (N, {out.classes}); got shape {tuple(y.shape)}",
+            f"output {out.name!r} takes {out.classes} labels per example (N, {out.classes}); got shape "
+            f"{tuple(y.shape)}",
         )
     if not np.isin(y, (0, 1)).all():
         raise _fail(source, f"output {out.name!r} takes labels of 0 or 1")
@@ -337,7 +343,8 @@ def _regression_target(out: Output, y: np.ndarray, source: str) -> np.ndarray:
     if y.ndim != 2 or y.shape[1] != out.classes:
         raise _fail(
             source,
-            f"output {out.name!r} takes {out.classes} value(s) per example (N, {out.classes}); got shape {tuple(y.shape)}",
+            f"output {out.name!r} takes {out.classes} value(s) per example (N, {out.classes}); got shape "
+            f"{tuple(y.shape)}",
         )
     if not np.issubdtype(y.dtype, np.number) or not np.isfinite(y).all():
         raise _fail(source, f"output {out.name!r} takes finite numbers")
@@ -380,7 +387,10 @@ def _multilabel_figures(out: Output, pred: np.ndarray, y: np.ndarray, names: lis
     on = pred > out.head.threshold
     truth = y > 0.5
     tp, fp, fn = (on & truth).sum(0), (on & ~truth).sum(0), (~on & truth).sum(0)
-    ratio = lambda a, b: [float(x / d) if d else None for x, d in zip(a, b)]
+
+    def ratio(a: Any, b: Any) -> list[float | None]:
+        return [float(x / d) if d else None for x, d in zip(a, b, strict=True)]
+
     return {
         "accuracy": float(np.mean(on == truth)),
         "exact_match": float(np.mean((on == truth).all(axis=1))),
@@ -400,7 +410,8 @@ def _regression_figures(out: Output, pred: np.ndarray, y: np.ndarray, names: lis
 
 
 def _segmentation_figures(out: Output, pred: np.ndarray, y: np.ndarray, names: list[str] | None) -> dict[str, Any]:
-    """Pixel accuracy and the IoU of each class over all pixels; the mean is over classes present in the truth or the prediction."""
+    """Pixel accuracy and the IoU of each class over all pixels; the mean is over classes present in the truth or the
+    prediction."""
     if out.binary:
         predicted, truth = (pred[..., 0] > out.head.threshold).astype(np.int64), y[..., 0].astype(np.int64)
     else:
@@ -410,7 +421,7 @@ def _segmentation_figures(out: Output, pred: np.ndarray, y: np.ndarray, names: l
     )
     inter = np.diag(confusion)
     union = confusion.sum(0) + confusion.sum(1) - inter
-    iou = [float(i / u) if u else None for i, u in zip(inter, union)]
+    iou = [float(i / u) if u else None for i, u in zip(inter, union, strict=True)]
     present = [v for v in iou if v is not None]
     return {
         "mean_iou": float(np.mean(present)) if present else 0.0,

@@ -41,7 +41,8 @@ FORGET = 10
 
 
 def updating(model: Any) -> list[Any]:
-    """The batch normalisations whose statistics training updates (frozen ones run in inference mode and keep theirs)."""
+    """The batch normalisations whose statistics training updates (frozen ones run in inference mode and keep
+    theirs)."""
     import keras
 
     return [
@@ -60,7 +61,8 @@ def recalibrate(model: Any, batches: Iterable[Any]) -> int:
     if not layers:
         return 0
     before = [
-        (keras.ops.convert_to_numpy(l.moving_mean), keras.ops.convert_to_numpy(l.moving_variance)) for l in layers
+        (keras.ops.convert_to_numpy(layer.moving_mean), keras.ops.convert_to_numpy(layer.moving_variance))
+        for layer in layers
     ]
     momenta = [layer.momentum for layer in layers]
     sums: list[np.ndarray] | None = None
@@ -72,15 +74,15 @@ def recalibrate(model: Any, batches: Iterable[Any]) -> int:
         step = _compiled(model, layers)
         for x in batches:
             stats = [np.asarray(keras.ops.convert_to_numpy(s), np.float64) for s in step(x)]
-            sums = stats if sums is None else [a + b for a, b in zip(sums, stats)]
+            sums = stats if sums is None else [a + b for a, b in zip(sums, stats, strict=True)]
             count += 1
     except BaseException:
-        for layer, (mean, variance) in zip(layers, before):
+        for layer, (mean, variance) in zip(layers, before, strict=True):
             layer.moving_mean.assign(mean)
             layer.moving_variance.assign(variance)
         raise
     finally:
-        for layer, momentum in zip(layers, momenta):
+        for layer, momentum in zip(layers, momenta, strict=True):
             layer.momentum = momentum
             layer.__dict__.pop("call", None)
     for i, layer in enumerate(layers):
@@ -160,7 +162,8 @@ def momentum_warnings(model: Any, steps: int) -> list[str]:
         top = math.floor(max(0.0, 1 - FORGET / steps) * 100) / 100  # two decimals, rounded down
         out.append(
             f"{which} at momentum {m:g}: moving averages over about {tau:,.0f} steps, and this run has {steps:,}; "
-            f"without training.precise_bn the moving statistics will still hold {m**steps:.2%} of their starting values "
+            f"without training.precise_bn the moving statistics will still hold {m**steps:.2%} of their starting "
+            "values "
             "(mean 0, variance 1) when the model is saved, and in inference mode it may predict far worse than its "
             f"training accuracy says; leave training.precise_bn on (the default), or lower the momentum to {top:g} "
             f"or less (e.g. `defaults: {{batchnorm: {{momentum: {min(0.9, top):g}}}}}` in the spec), or train at "

@@ -61,7 +61,8 @@ class Prediction:
 @dataclass
 class Answers:
     """Every output's answer for one input: classification the top classes, multilabel the labels that are on,
-    regression the values (in the targets' units), segmentation the mask (a class per pixel) and where it was written."""
+    regression the values (in the targets' units), segmentation the mask (a class per pixel) and where it was
+    written."""
 
     source: str
     outputs: dict[str, dict[str, Any]]
@@ -150,7 +151,9 @@ def _examples(trained: saved.Trained, inputs: Any) -> list[tuple[str, Any, str]]
         }
         for row in range(given.count):
             x = {
-                key: np.asarray(plans[key].apply(value.x[row : row + 1])) if key in plans else value[row : row + 1]
+                key: np.asarray(plans[key].apply(value.x[row : row + 1]))  # type: ignore[index]  # arrays: x is set
+                if isinstance(value, D.Images)  # the inputs planned
+                else value[row : row + 1]
                 for key, value in given.inputs.items()
             }
             out.append((f"{name}[{row}]", x, "; ".join(f"{key}: {p.describe()}" for key, p in plans.items())))

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from pydantic import BaseModel
 
@@ -35,6 +35,7 @@ from ..files import WriteError
 from ..graph import graph_of
 from ..keras_side.saving import load_model, save_model
 from ..spec.loading import coerce, load
+from ..spec.network import SpecBase
 from ..spec.training import Training
 from ..version import __version__
 from . import config, ema, finetune, heads, precise_bn, provenance, weighting
@@ -69,7 +70,7 @@ class TrainResult:
 class Job:
     """One `train` call, resolved: the spec and its recipe, the data, how to run; a resumed run carries its folder."""
 
-    spec: BaseModel
+    spec: SpecBase
     training: Training
     data: Any
     val: Any
@@ -217,11 +218,12 @@ def train(
     ``variables`` overrides spec variables. ``resume`` continues a run folder from its last completed epoch;
     ``epochs`` (to train longer), ``data``/``val``, ``strategy`` and ``jit`` may be given and are recorded in its
     run.json, anything else is the run's (see ``provenance.py``). ``strategy``: default ``auto`` (a resumed run:
-    its own). A run folder is trained by one process at a time (a second is refused). ``verbose``: 0 silent, 1 a live progress
-    bar and one line per epoch, 2 one line per epoch; default: 1 on a terminal, else 2. ``weights``: start from
+    its own). A run folder is trained by one process at a time (a second is refused). ``verbose``: 0 silent, 1 a live
+    progress bar and one line per epoch, 2 one line per epoch; default: 1 on a terminal, else 2. ``weights``: start from
     trained weights (a .keras or weights file, a run folder, ``keras:NAME``; see ``archspec.build``), the report in
-    ``result.transfer`` and ``transfer.json``; ``strict_weights``: fail unless everything matched; ``weights_by_shape``: pair another network's layers by kind and shape. Fine-tuning
-    fields of ``training``: ``freeze=["conv4"]``, ``freeze_bn=True``, ``phases=[...]`` (``training/finetune.py``).
+    ``result.transfer`` and ``transfer.json``; ``strict_weights``: fail unless everything matched;
+    ``weights_by_shape``: pair another network's layers by kind and shape. Fine-tuning fields of ``training``:
+    ``freeze=["conv4"]``, ``freeze_bn=True``, ``phases=[...]`` (``training/finetune.py``).
     """
     check_options(strategy or "auto", precision)
     if verbose is None:
@@ -240,7 +242,8 @@ def train(
                 Problem(
                     f"a resumed run keeps its recipe; cannot change {given}",
                     file="--resume",
-                    hint="only --epochs (to train longer), --data, --val, --strategy and --jit may be given with --resume",
+                    hint="only --epochs (to train longer), --data, --val, --strategy and --jit may be given with "
+                    "--resume",
                 )
             )
         files = RunDir.open_existing(resume)
@@ -317,12 +320,11 @@ def train(
     )
 
 
-def _load_spec(spec: Any, variables: Mapping[str, Any]) -> BaseModel:
-    if isinstance(spec, BaseModel):
-        if variables:
-            raise SpecError(Problem("variables apply when reading a spec; pass a path, text or dict", file="variables"))
-        return spec
-    return coerce(spec, variables)
+def _load_spec(spec: Any, variables: Mapping[str, Any]) -> SpecBase:
+    if isinstance(spec, BaseModel) and variables:
+        raise SpecError(Problem("variables apply when reading a spec; pass a path, text or dict", file="variables"))
+    loaded: BaseModel = spec if isinstance(spec, BaseModel) else coerce(spec, variables)
+    return cast(SpecBase, loaded)  # the Spec model is made at run time, on SpecBase
 
 
 def _resumed(
@@ -343,7 +345,7 @@ def _resumed(
     root = files.root
     chief = is_chief(tf_config()) if strategy == "multi-worker" else True
     state = files.repair() if chief else files.read_state()
-    spec_model = load(files.spec)
+    spec_model = cast(SpecBase, load(files.spec))  # load says BaseModel; see _load_spec
     training = provenance.check_spec(spec_model, config.resolve_training(spec_model), run_config, str(files.spec))
     if epochs is not None:
         training = config.resolve_training(spec_model, {"epochs": epochs})
@@ -427,8 +429,8 @@ def _seeded(job: Job) -> Job:
 
 
 def _data(job: Job, net: heads.Network) -> tuple[Data | ExamplesData, heads.Network]:
-    """Read the sources, hold out validation_split, and plan each against the spec (no TensorFlow for idx, npz and arrays);
-    the network comes back with its regression outputs' target scaling fixed from the training data."""
+    """Read the sources, hold out validation_split, and plan each against the spec (no TensorFlow for idx, npz and
+    arrays); the network comes back with its regression outputs' target scaling fixed from the training data."""
     training = job.training
     if job.val is not None and training.validation_split:
         raise SpecError(Problem("give validation data (--val) or validation_split, not both", file="--val"))
@@ -489,8 +491,9 @@ def _same_data(job: Job, plan: str) -> None:
         )
 
 
-def _changes(job: Job, data: Data) -> dict[str, list[Any]]:
-    """A resumed run: the settings that differ from its run.json, each asked for on the command line (others are refused)."""
+def _changes(job: Job, data: Data | ExamplesData) -> dict[str, list[Any]]:
+    """A resumed run: the settings that differ from its run.json, each asked for on the command line (others are
+    refused)."""
     if job.run_config is None:
         return {}
     recorded, digests = job.run_config, job.run_config.get("digests") or {}
@@ -506,7 +509,7 @@ def _changes(job: Job, data: Data) -> dict[str, list[Any]]:
     return provenance.changes(before, _in_force(job, data), set(job.given))
 
 
-def _in_force(job: Job, data: Data) -> dict[str, Any]:
+def _in_force(job: Job, data: Data | ExamplesData) -> dict[str, Any]:
     """The provenance.RESUMABLE settings of this call, and the data's digests."""
     return {
         "data": D.absolute(job.data),
@@ -520,11 +523,13 @@ def _in_force(job: Job, data: Data) -> dict[str, Any]:
 
 
 def _recorded_epochs(job: Job) -> int:
-    """The epoch count in force before this call: run.json's, else (a folder written before it was recorded) spec.yaml's."""
+    """The epoch count in force before this call: run.json's, else (a folder written before it was recorded)
+    spec.yaml's."""
     if job.run_config and "epochs" in job.run_config:
         return int(job.run_config["epochs"])
     try:
-        return int(load(job.files.spec).training.epochs)  # type: ignore[union-attr]
+        spec = cast(SpecBase, load(job.files.spec))  # type: ignore[union-attr]  # a resumed job has its folder
+        return int(spec.training.epochs)
     except SpecError:
         return job.training.epochs
 
@@ -576,7 +581,8 @@ def _model(job: Job, env: Env, steps: int, net: heads.Network) -> tuple[Any, hea
     """The network under the strategy's scope, compiled: the resumed checkpoint (optimizer state included) or a new
     build (frozen as the first phase says, starting from `job.weights` when given).
 
-    Returns it with the network (each output's kind known: probabilities or logits) and the weight-transfer report (or None)."""
+    Returns it with the network (each output's kind known: probabilities or logits) and the weight-transfer report (or
+    None)."""
     import keras
 
     from . import recipe
@@ -585,7 +591,7 @@ def _model(job: Job, env: Env, steps: int, net: heads.Network) -> tuple[Any, hea
     transfer = None
     with env.strategy.scope():
         if job.state is not None:
-            model = load_model(job.files.root / job.state["checkpoint"])  # type: ignore[union-attr]
+            model = load_model(job.files.root / job.state["checkpoint"])  # type: ignore[union-attr]  # resumed: files
             optimizer = model.optimizer
             recipe.resume_schedule(optimizer, training, steps)
         else:
@@ -634,7 +640,7 @@ def _run_folder(
             if env.chief:
                 files, lock = start_folder(
                     Path(job.run_dir) if job.run_dir is not None else None, Path(job.runs), job.spec.name, fill
-                )  # type: ignore[attr-defined]
+                )
             else:
                 files = RunDir(scratch := Path(tempfile.mkdtemp(prefix="archspec-worker-")))
                 fill(files)
@@ -656,10 +662,13 @@ def _run_folder(
 def _start_folder(job: Job, files: RunDir, data: Data | ExamplesData, net: heads.Network, transfer: Any) -> None:
     """A new run's spec.yaml (the resolved recipe, re-runnable), run.json (everything else needed to resume or ask it,
     with the digests a resume checks) and, when it starts from trained weights, transfer.json (what came from where)."""
-    name = job.spec.name  # type: ignore[attr-defined]
+    name = job.spec.name
     first = next(iter(net.outputs))
     classes = net.outputs[first].classes
-    header = f"# {name}: resolved by `archspec train` on {time.strftime('%Y-%m-%d %H:%M:%S')}; rerun with `archspec train THIS_FILE --data ...`"
+    header = (
+        f"# {name}: resolved by `archspec train` on {time.strftime('%Y-%m-%d %H:%M:%S')}; "
+        "rerun with `archspec train THIS_FILE --data ...`"
+    )
     atomic_write_text(files.spec, config.spec_yaml(job.spec, job.training, job.variables, header))
     written = load(files.spec)  # digested as a resume will read it
     atomic_write_json(
@@ -697,7 +706,7 @@ def _start_folder(job: Job, files: RunDir, data: Data | ExamplesData, net: heads
         atomic_write_json(files.transfer, transfer.to_json())
 
 
-def _record_changes(job: Job, files: RunDir, data: Data, change: dict[str, list[Any]]) -> None:
+def _record_changes(job: Job, files: RunDir, data: Data | ExamplesData, change: dict[str, list[Any]]) -> None:
     """A resumed run's changes, appended to run.json; then spec.yaml brought in line with the training in force
     (written second, so that a kill in between leaves a folder ``provenance.check_spec`` still accepts)."""
     current = _in_force(job, data)
@@ -722,7 +731,7 @@ def _record_changes(job: Job, files: RunDir, data: Data, change: dict[str, list[
         )
 
 
-def _counts(data: Data) -> dict[str, int]:
+def _counts(data: Data | ExamplesData) -> dict[str, int]:
     return {"train_examples": data.train.count, "val_examples": data.val.count if data.val is not None else 0}
 
 
@@ -773,15 +782,16 @@ def _announce_bn(job: Job, model: Any, data: Data | ExamplesData, steps: int) ->
 
 
 def _bn_hint(job: Job, model: Any) -> str:
-    """What a validation accuracy far below the training accuracy likely means in this run (``callbacks.accuracy_gaps``)."""
+    """What a validation accuracy far below the training accuracy likely means in this run
+    (``callbacks.accuracy_gaps``)."""
     layers = precise_bn.updating(model)
     if not layers or job.training.precise_bn.enabled:
         return ""  # the recorder's general hint
     momenta = sorted({float(layer.momentum) for layer in layers})
     return (
         "in inference mode the batch normalisations use their moving statistics, which have not caught up with the "
-        f"weights (momentum {', '.join(f'{m:g}' for m in momenta)}; training accuracy used each batch's own statistics): "
-        "turn training.precise_bn on (--precise-bn) to recompute them, or lower the momentum"
+        f"weights (momentum {', '.join(f'{m:g}' for m in momenta)}; training accuracy used each batch's own "
+        "statistics): turn training.precise_bn on (--precise-bn) to recompute them, or lower the momentum"
     )
 
 
@@ -812,9 +822,9 @@ def _fit(
 
     swap = ema.swapper() if training.ema is not None else None
 
-    def settle() -> (
-        None
-    ):  # the saved weights (the averages under EMA) get their own batch-norm statistics, before validation and the checkpoint
+    def settle() -> None:
+        # the saved weights (the averages under EMA) get their own batch-norm statistics, before validation and the
+        # checkpoint
         with env.strategy.scope():
             if swap is not None:
                 swap.swap_in()
@@ -874,13 +884,14 @@ def _fit(
         except KeyboardInterrupt:
             if env.chief:
                 job.say(
-                    f"interrupted after epoch {len(record.history)}; continue with: archspec train --resume {files.root}"
+                    f"interrupted after epoch {len(record.history)}; continue with: archspec train --resume "
+                    f"{files.root}"
                 )
             raise
         except WriteError as exc:
             raise _stopped(job, files, len(record.history), exc) from None
         except Exception as exc:  # a folder's file that broke when the input decoded it: say which
-            located = D.unreadable(exc, data.train, data.val)
+            located = D.unreadable(exc, *[s for s in (data.train, data.val) if isinstance(s, D.Images)])
             if located is None:
                 raise
             raise located from None
@@ -902,7 +913,9 @@ def _class_weights(job: Job, data: Data | ExamplesData, net: heads.Network) -> d
             )
         )
     classes = next(iter(net.outputs.values())).classes
-    return weighting.class_weights(setting, data.train.y, data.class_names(classes), graph.problem)
+    labels = data.train.y
+    assert labels is not None, "class-labelled images have labels"
+    return weighting.class_weights(setting, labels, data.class_names(classes), graph.problem)
 
 
 def _named_weights(job: Job, data: Data | ExamplesData, net: heads.Network, classes: int) -> dict[str, float] | None:
@@ -912,9 +925,10 @@ def _named_weights(job: Job, data: Data | ExamplesData, net: heads.Network, clas
 
 
 def _finish(
-    job: Job, files: RunDir, env: Env, model: Any, record: Any, data: Data, wall: float, transfer: Any
+    job: Job, files: RunDir, env: Env, model: Any, record: Any, data: Data | ExamplesData, wall: float, transfer: Any
 ) -> TrainResult:
-    """The final model (the best epoch's weights under restore_best), metrics.json, the finished state, the last line."""
+    """The final model (the best epoch's weights under restore_best), metrics.json, the finished state, the last
+    line."""
     import keras
 
     training = job.training
@@ -976,7 +990,8 @@ def _stopped(job: Job, files: RunDir, done: int, exc: WriteError) -> WriteError:
         Problem(
             f"stopped at epoch {done} of {job.training.epochs}: {exc.reason} writing {where}",
             file=str(files.root),
-            hint=f"{exc.remedy} and run `archspec train --resume {files.root}`; every completed epoch is kept, nothing half-written",
+            hint=f"{exc.remedy} and run `archspec train --resume {files.root}`; every completed epoch is kept, nothing "
+            "half-written",
         ),
     )
 

@@ -147,9 +147,7 @@ def in_use(folder: Path, pid: int | None) -> SpecError:
     )
 
 
-def start_folder(
-    target: Path | None, runs: Path, name: str, fill: Callable[[RunDir], Any]
-) -> tuple[RunDir, RunLock]:
+def start_folder(target: Path | None, runs: Path, name: str, fill: Callable[[RunDir], Any]) -> tuple[RunDir, RunLock]:
     """A new run folder, locked, holding what ``fill`` writes (spec.yaml, run.json): filled under a temporary name
     and renamed to `target` (default ``runs/NAME-YYYYmmdd-HHMMSS``, then ``-2``, ``-3``...) only when complete."""
     stamp = f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"

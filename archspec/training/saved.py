@@ -36,7 +36,7 @@ class Trained:
     run_dir: Path | None
     data: Any  # schema.Data
     loss: str
-    input_shape: tuple[int, int, int]
+    input_shape: tuple[int, ...]  # the first input: (H, W, C) for an image
     classes: int
     class_names: list[str]
     logits: bool
@@ -74,7 +74,8 @@ class Trained:
         if not self.logits:
             return z
         e = np.exp(z - z.max(axis=-1, keepdims=True))
-        return e / e.sum(axis=-1, keepdims=True)
+        probabilities: np.ndarray = e / e.sum(axis=-1, keepdims=True)
+        return probabilities
 
 
 def _run_dir_of(path: Path) -> Path | None:
@@ -138,7 +139,7 @@ def load(model: Any, *, spec: Any = None) -> Trained:
         first.classes,
         names,
         net.logits[first.name],
-        net,  # type: ignore[arg-type]
+        net,
         _trained_on(run_json),
     )
 
@@ -149,7 +150,7 @@ def _trained_on(run_json: dict[str, Any]) -> tuple[int, int, int] | None:
         shape = tuple(int(v) for v in run_json["preprocessing"]["plan"]["sizes"][0]["shape"])
     except (KeyError, IndexError, TypeError, ValueError):
         return None
-    return shape if len(shape) == 3 else None  # type: ignore[return-value]
+    return shape if len(shape) == 3 else None
 
 
 def _network(model: Any, training: Training, run_json: dict[str, Any], path: Path | None) -> heads.Network:
@@ -169,7 +170,8 @@ def _network(model: Any, training: Training, run_json: dict[str, Any], path: Pat
         if None in shape or any(None in s or len(s) not in (1, 3) for s in inputs.values()):
             raise SpecError(
                 Problem(
-                    f"the model takes {list(inputs.values())} and gives {shape}; archspec evaluates fixed-size images and vectors",
+                    f"the model takes {list(inputs.values())} and gives {shape}; archspec evaluates fixed-size images "
+                    "and vectors",
                     file=str(path) if path else "model",
                 )
             )

@@ -10,7 +10,7 @@ they lack, once. The scalars go through TensorFlow's own summary ops: no
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +58,8 @@ def write_epoch(write: Write, entry: Mapping[str, Any]) -> None:
 
 
 def logged(root: Path) -> Counter[tuple[str, str, int]]:
-    """How often each (split, tag, step) is in the event files under `root`; a record cut short by a kill ends its file."""
+    """How often each (split, tag, step) is in the event files under `root`; a record cut short by a kill ends its
+    file."""
     import tensorflow as tf
     from tensorflow.core.util import event_pb2
 
@@ -74,7 +75,7 @@ def logged(root: Path) -> Counter[tuple[str, str, int]]:
     return found
 
 
-def backfill(root: Path, history: list[Mapping[str, Any]], write: Write) -> int:
+def backfill(root: Path, history: Sequence[Mapping[str, Any]], write: Write) -> int:
     """Write the scalars of `history` that the event files lack; returns how many were written."""
     have = logged(root)
     missing = [

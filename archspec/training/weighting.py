@@ -35,7 +35,7 @@ def class_weights(
     if setting == "balanced":
         return balanced(labels, len(names))
     out = dict.fromkeys(range(len(names)), 1.0)
-    for key, weight in setting.items():  # type: ignore[union-attr]
+    for key, weight in setting.items():  # type: ignore[union-attr]  # the one string allowed, balanced, returned above
         if key not in names and (
             isinstance(key, int) or str(key).isdigit()
         ):  # a name first: folders may be named 0, 1, ...
@@ -50,7 +50,7 @@ def class_weights(
                 )
             out[key] = float(weight)
         elif key in names:
-            out[list(names).index(key)] = float(weight)  # type: ignore[arg-type]
+            out[list(names).index(key)] = float(weight)
         else:
             near = closest(str(key), list(names))
             raise SpecError(

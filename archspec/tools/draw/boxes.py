@@ -90,7 +90,7 @@ class Builder:
 
     def __init__(self, graph: Graph, report: Report, *, split: bool) -> None:
         self.graph, self.report, self.split_blocks = graph, report, split
-        self.infos = {l.name: l for l in report.layers}
+        self.infos = {info.name: info for info in report.layers}
         self.boxes: list[Box] = []
         self.leaf_of: dict[str, Box] = {}
         several = len(graph.inputs) > 1 or len(graph.output_map) > 1 or graph.named_inputs or bool(graph.outputs)
@@ -223,11 +223,12 @@ class Builder:
     def chain(self, b: Box) -> list[Box]:
         out = [b]
         while out[-1].parent is not None:
-            out.append(out[-1].parent)  # type: ignore[arg-type]
+            out.append(out[-1].parent)
         return out[::-1]
 
     def connect(self) -> None:
-        """Each IR edge as an edge of the innermost unit holding both ends, plus entry/exit edges of the units it crosses."""
+        """Each IR edge as an edge of the innermost unit holding both ends, plus entry/exit edges of the units it
+        crosses."""
         for b in self.boxes:
             b.edges = []
         seen: set[tuple[int, int, int]] = set()
@@ -266,5 +267,5 @@ class Builder:
                     else next(i for i, c in enumerate(b.children) if b.info["output"] in self._nodes(c))
                 )
 
-    def _nodes(self, b: Box) -> set[str]:
+    def _nodes(self, b: Box) -> set[str | None]:
         return {b.node} if b.leaf else set().union(*(self._nodes(c) for c in b.children))

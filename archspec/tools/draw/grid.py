@@ -61,9 +61,9 @@ def _place_in_grid(unit: Box, rank: list[int], preds: list[list[int]]) -> set[tu
             [(-1, 0)] if i in entry or not preds[i] else []
         )
         top = max(r for r, _ in sources)
-        lane = min(l for r, l in sources if r == top)  # the lane of the longest path in
+        lane = min(ln for r, ln in sources if r == top)  # the lane of the longest path in
         if (c.col, lane) in taken:
-            lane = next(l for l in range(n + 1) if (c.col, l) not in taken)
+            lane = next(ln for ln in range(n + 1) if (c.col, ln) not in taken)
         c.lane = lane
         taken.add((c.col, lane))
     unit.ncols = max(rank) + 1 if n else 0
@@ -72,7 +72,8 @@ def _place_in_grid(unit: Box, rank: list[int], preds: list[list[int]]) -> set[tu
 
 
 def _route(unit: Box, taken: set[tuple[int, int]]) -> None:
-    """The route of each edge skipping columns: a lane free in every column it crosses, else a bypass row over the top."""
+    """The route of each edge skipping columns: a lane free in every column it crosses, else a bypass row over the
+    top."""
     unit.nbypass = 0
     edge_cells: set[tuple[int, int]] = set()
     for e in unit.edges:
@@ -84,7 +85,7 @@ def _route(unit: Box, taken: set[tuple[int, int]]) -> None:
         if cb - ca <= 1:
             continue
         span = range(ca + 1, cb)
-        candidates = [la, lb] + sorted(range(unit.nlanes), key=lambda l: (abs(l - la), l))
+        candidates = [la, lb, *sorted(range(unit.nlanes), key=lambda other: (abs(other - la), other))]
         for lane in candidates:
             if all((col, lane) not in taken and (col, lane) not in edge_cells for col in span):
                 e[2], e[3] = "lane", lane

@@ -30,24 +30,26 @@ def place(unit: Box) -> None:
     asc = [0.0] * nlanes
     desc = [0.0] * nlanes
     for c in unit.children:
-        w, h, ix, ox, ay, oy = c.m
+        w, h, _ix, _ox, ay, _oy = c.m
         colw[c.col] = max(colw[c.col], w)
         asc[c.lane] = max(asc[c.lane], ay)
         desc[c.lane] = max(desc[c.lane], h - ay)
     root = unit.parent is None
     top = (MARGIN if root else HEADER + 4) + unit.nbypass * BYPASS
-    lane_y, y = [], top
-    for l in range(nlanes):
-        lane_y.append(y + asc[l])
-        y += asc[l] + desc[l] + LANE_GAP
+    lane_y: list[float] = []
+    y: float = top
+    for lane in range(nlanes):
+        lane_y.append(y + asc[lane])
+        y += asc[lane] + desc[lane] + LANE_GAP
     height = y - LANE_GAP + (MARGIN if root else 8)
-    colx, x = [], GAP
+    colx: list[float] = []
+    x: float = GAP
     for cw in colw:
         colx.append(x)
         x += cw + GAP
     width = x
     for c in unit.children:
-        w, h, ix, ox, ay, oy = c.m
+        w, h, _ix, _ox, ay, oy = c.m
         c.x = colx[c.col] + (colw[c.col] - w) / 2
         c.y = lane_y[c.lane] - ay
     unit.colx, unit.colw, unit.lane_y = colx, colw, lane_y

@@ -58,7 +58,8 @@ def screenshot(page: str, target: Path, width: int, height: int, *, timeout: flo
             Problem(
                 "PNG output needs Chromium (headless), which was not found",
                 file=str(target),
-                hint="install it (Debian: apt-get install chromium), set ARCHSPEC_CHROMIUM, or pip install cairosvg; or write .svg/.html",
+                hint="install it (Debian: apt-get install chromium), set ARCHSPEC_CHROMIUM, or pip install cairosvg; "
+                "or write .svg/.html",
             )
         )
     with tempfile.TemporaryDirectory(prefix="archspec-draw-") as tmp:
@@ -114,6 +115,9 @@ def write_png(svg: str, target: Path, width: float, height: float) -> Path:
             write_bytes(target, cairosvg.svg2png(bytestring=svg.encode("utf-8")), force=True)
             return target
     body = svg.split("\n", 1)[1]  # without the XML declaration
-    page = f'<!DOCTYPE html><html><head><meta charset="utf-8"><style>body{{margin:0}}</style></head><body>{body}</body></html>'
+    page = (
+        '<!DOCTYPE html><html><head><meta charset="utf-8"><style>body{margin:0}</style></head>'
+        f"<body>{body}</body></html>"
+    )
     screenshot(page, target, width, height)
     return target

@@ -27,10 +27,7 @@ def color_of(kind: str) -> str:
 def _shade(color: str, factor: float) -> str:
     """Lighter (factor > 1, toward white) or darker (factor < 1) version of a #rrggbb colour."""
     rgb = [int(color[i : i + 2], 16) for i in (1, 3, 5)]
-    if factor >= 1:
-        rgb = [round(c + (255 - c) * (factor - 1)) for c in rgb]
-    else:
-        rgb = [round(c * factor) for c in rgb]
+    rgb = [round(c + (255 - c) * (factor - 1)) for c in rgb] if factor >= 1 else [round(c * factor) for c in rgb]
     return "#" + "".join(f"{max(0, min(255, c)):02x}" for c in rgb)
 
 
@@ -45,10 +42,12 @@ def _volume_svg(shape: tuple[int, ...], color: str, x: float, y: float, stacked:
         base = color if k == len(copies) - 1 else _shade(color, 1.3)
         if d > 0:
             out.append(
-                f'<path d="M{num(vx)} {num(vy + d)}l{num(d)} {num(-d)}h{num(fw)}l{num(-d)} {num(d)}z" fill="{_shade(base, 1.35)}"/>'
+                f'<path d="M{num(vx)} {num(vy + d)}l{num(d)} {num(-d)}h{num(fw)}l{num(-d)} {num(d)}z" '
+                f'fill="{_shade(base, 1.35)}"/>'
             )
             out.append(
-                f'<path d="M{num(vx + fw)} {num(vy + d)}l{num(d)} {num(-d)}v{num(fh)}l{num(-d)} {num(d)}z" fill="{_shade(base, 0.75)}"/>'
+                f'<path d="M{num(vx + fw)} {num(vy + d)}l{num(d)} {num(-d)}v{num(fh)}l{num(-d)} {num(d)}z" '
+                f'fill="{_shade(base, 0.75)}"/>'
             )
         out.append(f'<rect x="{num(vx)}" y="{num(vy + d)}" width="{num(fw)}" height="{num(fh)}" fill="{base}"/>')
     return "".join(out)
@@ -56,8 +55,8 @@ def _volume_svg(shape: tuple[int, ...], color: str, x: float, y: float, stacked:
 
 def _closed_svg(b: Box, interactive: bool) -> str:
     """A leaf, or a closed block: the volume and three lines of text."""
-    w, h, ix, ox, ay, oy = b.closed
-    fw, fh, d = volume(b.shape)
+    w, h, ix, _ox, _ay, _oy = b.closed
+    _fw, fh, d = volume(b.shape)
     stacked = not b.leaf
     extra = STACK if stacked else 0
     color = BLOCK_COLOR if stacked else color_of(b.kind)
@@ -128,7 +127,8 @@ DEFS = (
 
 
 def drawing(root: Box, *, interactive: bool, standalone: bool) -> str:
-    """The SVG element, laid out for the blocks open now; ``standalone``: a ``.svg`` file's text (XML declaration, namespace)."""
+    """The SVG element, laid out for the blocks open now; ``standalone``: a ``.svg`` file's text (XML declaration,
+    namespace)."""
     place(root)
     w, h = root.m[0], root.m[1]
     ns = ' xmlns="http://www.w3.org/2000/svg"' if standalone else ""

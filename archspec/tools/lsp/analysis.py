@@ -89,7 +89,8 @@ class Analysis:
     layers: list[LayerSpot] | None = None
     """None when the text does not expand (the server keeps the last good layers)."""
     variables: dict[str, tuple[str, int]] | None = None
-    """Each declared variable -> (its value as written, the 0-based line it is set on); None when the text does not parse."""
+    """Each declared variable -> (its value as written, the 0-based line it is set on); None when the text does not
+    parse."""
     names: Names | None = None
     """Where templates, variables and layer names are defined; None when the text does not parse."""
 

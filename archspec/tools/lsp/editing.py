@@ -8,6 +8,7 @@ Positions here are in code points; the server converts them to and from the clie
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from functools import cache
 
 from lsprotocol import types as t
@@ -75,7 +76,7 @@ def _settings(kind: str) -> tuple[list[str], dict[str, str]]:
     return sorted(docs), docs
 
 
-def _block_kind(lines: list[str], line: int, indent: int) -> str | None:
+def _block_kind(lines: Sequence[str], line: int, indent: int) -> str | None:
     """The kind of `- conv:` above a setting written on its own line (block style), if that is where `line` is."""
     for above in range(line - 1, -1, -1):
         text = lines[above].rstrip("\r\n")
@@ -88,7 +89,7 @@ def _block_kind(lines: list[str], line: int, indent: int) -> str | None:
     return None
 
 
-def completions(lines: list[str], line: int, character: int, names: Names) -> list[t.CompletionItem]:
+def completions(lines: Sequence[str], line: int, character: int, names: Names) -> list[t.CompletionItem]:
     """What may be written at the cursor: a variable, a template, an earlier layer's name, a setting or a kind."""
     text = lines[line].rstrip("\r\n") if line < len(lines) else ""
     before = text[:character]
@@ -113,13 +114,17 @@ def completions(lines: list[str], line: int, character: int, names: Names) -> li
         return _items(
             kinds, line, match.start(1), character, t.CompletionItemKind.Class, {k: _reference(k) for k in kinds}
         )
-    if (bare := BARE_KEY.match(before)) and (kind := _block_kind(lines, line, len(bare.group(1)))) in KINDS:
+    if (
+        (bare := BARE_KEY.match(before))
+        and (kind := _block_kind(lines, line, len(bare.group(1)))) is not None
+        and kind in KINDS
+    ):
         keys, docs = _settings(kind)
         return _items(keys, line, bare.start(2), character, t.CompletionItemKind.Property, docs)
     return []
 
 
-def definition(lines: list[str], line: int, character: int, names: Names) -> tuple[int, int] | None:
+def definition(lines: Sequence[str], line: int, character: int, names: Names) -> tuple[int, int] | None:
     """Where the name at the cursor is defined: `$name` under `variables:`, a template under `blocks:`,
     a layer name (in `input:`/`inputs:`/`outputs:`) at its `name:`."""
     text = lines[line].rstrip("\r\n") if line < len(lines) else ""
@@ -137,9 +142,10 @@ def definition(lines: list[str], line: int, character: int, names: Names) -> tup
 
 
 def code_actions(
-    uri: str, lines: list[str], codec: PositionCodec, diagnostics: list[t.Diagnostic]
+    uri: str, lines: Sequence[str], codec: PositionCodec, diagnostics: Sequence[t.Diagnostic]
 ) -> list[t.CodeAction]:
-    """A quick fix for each archspec diagnostic whose hint says `did you mean 'X'?`: the name it underlines becomes X."""
+    """A quick fix for each archspec diagnostic whose hint says `did you mean 'X'?`: the name it underlines becomes
+    X."""
     actions = []
     for diag in diagnostics:
         suggestion = SUGGESTION.search(diag.message) if diag.source == "archspec" else None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from lsprotocol import types as t
@@ -82,7 +83,7 @@ class ArchspecServer(LanguageServer):
             )
         )
 
-    def spots(self, uri: str) -> tuple[list[LayerSpot], list[str], PositionCodec]:
+    def spots(self, uri: str) -> tuple[list[LayerSpot], Sequence[str], PositionCodec]:
         """The last good layers that still stand on an unchanged line; the document's lines and position codec."""
         doc = self.workspace.get_text_document(uri)
         state = self.documents.get(uri)
@@ -104,7 +105,7 @@ def span(text: str, start: int) -> int:
     return match.end() if match else len(text)
 
 
-def diagnostic(finding: Finding, lines: list[str], codec: PositionCodec) -> t.Diagnostic:
+def diagnostic(finding: Finding, lines: Sequence[str], codec: PositionCodec) -> t.Diagnostic:
     """The finding underlining the token it is about (the line's text when it has no column, line 0 when no line)."""
     p = finding.problem
     line = max(p.line - 1, 0) if p.line is not None else 0
@@ -118,7 +119,7 @@ def diagnostic(finding: Finding, lines: list[str], codec: PositionCodec) -> t.Di
     return t.Diagnostic(range=where, message=finding.text, severity=SEVERITY[finding.severity], source="archspec")
 
 
-def line_range(spot: LayerSpot, lines: list[str], codec: PositionCodec, *, whole: bool = False) -> t.Range:
+def line_range(spot: LayerSpot, lines: Sequence[str], codec: PositionCodec, *, whole: bool = False) -> t.Range:
     """The layer's first line (or, `whole`, every line it spans), in the client's units."""
     end = (
         t.Position(spot.end_line, len(lines[spot.end_line].rstrip("\r\n")) if spot.end_line < len(lines) else 0)
@@ -185,7 +186,7 @@ def hover(ls: ArchspecServer, params: t.HoverParams) -> t.Hover | None:
     return t.Hover(contents=t.MarkupContent(kind=t.MarkupKind.Markdown, value=reference)) if reference else None
 
 
-def kind_at(lines: list[str], codec: PositionCodec, position: t.Position) -> str | None:
+def kind_at(lines: Sequence[str], codec: PositionCodec, position: t.Position) -> str | None:
     """The layer kind written at `position` (`conv` in `- conv: {...}` or `- flatten`), if the word there is one."""
     if position.line >= len(lines):
         return None
@@ -199,7 +200,7 @@ def kind_at(lines: list[str], codec: PositionCodec, position: t.Position) -> str
 
 
 def variable_hover(
-    state: Document | None, lines: list[str], codec: PositionCodec, position: t.Position
+    state: Document | None, lines: Sequence[str], codec: PositionCodec, position: t.Position
 ) -> t.Hover | None:
     """On `$name`: the variable's value as written and the line that sets it."""
     if state is None or position.line >= len(lines):

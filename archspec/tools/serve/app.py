@@ -235,7 +235,8 @@ def create_app(
             why = Problem(
                 f"not checked: {exc.message}",
                 file=spec.name,
-                hint=f"archspec shapes {spec.name} checks it without this budget; a large `repeat` or `times` is the usual cause",
+                hint=f"archspec shapes {spec.name} checks it without this budget; a large `repeat` or `times` is the "
+                "usual cause",
             )
             exc.fields["problems"] = [problem_json(why)]
             raise

@@ -58,7 +58,7 @@ class ModelView:
             seen = self.probe(x)
         t = self.trained
         top = seen.top
-        out = {
+        out: dict[str, Any] = {
             "top": {
                 "class": top,
                 "name": inspection.class_name(t.class_names, top),

@@ -43,7 +43,8 @@ def page(title: str) -> str:
     <div class="draw">
       <canvas id="pad" width="280" height="280" aria-label="draw here"></canvas>
       <div class="tools"><button id="clear" type="button">clear</button>
-        <label class="upload">image… <input id="upload" type="file" accept="image/png,image/jpeg,image/gif,image/bmp"></label></div>
+        <label class="upload">image… <input id="upload" type="file"
+          accept="image/png,image/jpeg,image/gif,image/bmp"></label></div>
       <p id="pad-note" class="facts"></p>
     </div>
     <div class="seen">
@@ -61,7 +62,9 @@ def page(title: str) -> str:
     <span id="saved" class="facts"></span><button id="save" type="button">save</button></div>
   <div class="columns">
     <div class="left">
-      <div id="editor-box" class="editor"><pre id="gutter" aria-hidden="true"></pre><div class="code"><pre id="backdrop" aria-hidden="true"></pre><textarea id="editor" spellcheck="false" wrap="off" autocomplete="off" autocapitalize="off" aria-label="spec"></textarea></div></div>
+      <div id="editor-box" class="editor"><pre id="gutter" aria-hidden="true"></pre><div class="code"><pre
+        id="backdrop" aria-hidden="true"></pre><textarea id="editor" spellcheck="false" wrap="off" autocomplete="off"
+        autocapitalize="off" aria-label="spec"></textarea></div></div>
       <div id="problems"></div>
     </div>
     <div class="right">

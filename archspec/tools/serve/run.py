@@ -8,6 +8,7 @@ import signal
 import socket
 from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from ...errors import Problem, SpecError
@@ -16,6 +17,8 @@ from .spec_view import SpecView
 from .work import Budget, default_workers
 
 if TYPE_CHECKING:
+    import uvicorn
+
     from .model_view import ModelView
 
 ANY_HOST = ("0.0.0.0", "::", "")
@@ -24,8 +27,8 @@ RUN_READ_ONLY = "the run folder's spec.yaml records what was trained; edit a cop
 
 def _missing_extra() -> str | None:
     try:
-        import starlette  # noqa: F401
-        import uvicorn  # noqa: F401
+        import starlette  # noqa: F401 (imported only to see that the extra is installed)
+        import uvicorn  # noqa: F401 (the same)
     except ImportError as exc:
         return exc.name
     return None
@@ -60,7 +63,7 @@ def views(
 
 
 NOT_HERE = "give an address of this machine: 127.0.0.1 (this machine only), 0.0.0.0 (every interface) or one of its own"
-BIND_ERRORS = {
+BIND_ERRORS: dict[int | None, tuple[str, str, str | None]] = {
     errno.EADDRINUSE: (
         "--port",
         "cannot listen on {host}:{port}: the port is in use",
@@ -125,15 +128,18 @@ GRACE = 0.25
 """Seconds the server gives requests under way to finish once stopped; the work they wait on is killed at once."""
 
 
-def _server_class(base: type) -> type:
-    class Server(base):  # type: ignore[misc,valid-type]
+def _server_class() -> Callable[[uvicorn.Config, Any], uvicorn.Server]:
+    import uvicorn
+
+    class Server(uvicorn.Server):
         """uvicorn's server, which on Ctrl-C or SIGTERM also ends the app's work at once (``create_app``'s ``stop``)."""
 
-        def __init__(self, config: object, app: Any) -> None:
+        def __init__(self, config: uvicorn.Config, app: Any) -> None:
             super().__init__(config)
-            self.app, self.loop = app, None
+            self.app = app
+            self.loop: asyncio.AbstractEventLoop | None = None
 
-        async def serve(self, sockets: object = None) -> None:
+        async def serve(self, sockets: list[socket.socket] | None = None) -> None:
             self.loop = asyncio.get_running_loop()
             warming = asyncio.create_task(self.app.warm())
             try:
@@ -141,7 +147,7 @@ def _server_class(base: type) -> type:
             finally:
                 warming.cancel()
 
-        def handle_exit(self, sig: int, frame: object) -> None:
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
             if self.loop is not None:
                 self.loop.call_soon_threadsafe(self.app.stop)  # wakes the loop: the waiting requests are answered now
             super().handle_exit(sig, frame)
@@ -155,7 +161,7 @@ def _protocol_class(seconds: float) -> type:
     so a client sending a header a byte at a time would hold a connection for ever."""
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
-    class Protocol(H11Protocol):  # type: ignore[misc]
+    class Protocol(H11Protocol):
         deadline: asyncio.TimerHandle | None = None
 
         def connection_made(self, transport: Any) -> None:
@@ -196,7 +202,8 @@ def serve(
     open_browser: bool = False,
     budget: Budget | None = None,
 ) -> None:
-    """Serve the live page for a spec, a run folder or a .keras file until Ctrl-C or SIGTERM; `budget`: what a request may cost."""
+    """Serve the live page for a spec, a run folder or a .keras file until Ctrl-C or SIGTERM; `budget`: what a request
+    may cost."""
     missing = _missing_extra()
     if missing:
         raise SpecError(
@@ -219,9 +226,9 @@ def serve(
         lifespan="off",
         server_header=False,
         http=_protocol_class(budget.headers),
-        timeout_graceful_shutdown=GRACE,
-    )  # type: ignore[arg-type]  # a float works; the stub says int
-    server = _server_class(uvicorn.Server)(config, app)
+        timeout_graceful_shutdown=GRACE,  # type: ignore[arg-type]  # uvicorn says int; it takes a float
+    )
+    server = _server_class()(config, app)
     # uvicorn shuts down on the first Ctrl-C or SIGTERM, then raises the signal again for the handler it found:
     # Ctrl-C's is KeyboardInterrupt, and SIGTERM's is made the same here (from before the address is printed: a
     # signal may follow it at once), so that both end with "stopped" and status 0

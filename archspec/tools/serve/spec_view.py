@@ -74,7 +74,8 @@ class SpecView:
     def check(self, text: str, sets: list[str]) -> dict[str, Any]:
         """Shapes table, diagram and warnings of edited text, or its problems; the variables it declares either way."""
         fn, args = self.job(text, sets)
-        return fn(*args)  # type: ignore[no-any-return]
+        answer: dict[str, Any] = fn(*args)
+        return answer
 
     def job(self, text: str, sets: list[str]) -> tuple[Callable[..., Any], tuple[Any, ...]]:
         """`check` as a function and its arguments, both picklable: what the server sends to a worker process."""
@@ -109,7 +110,8 @@ def _shown(value: Any) -> str:
 
 
 def check_text(name: str, fmt: str, text: str, sets: list[str]) -> dict[str, Any]:
-    """What the page shows for `text` as the file `name` (format `fmt`) with `sets`: a module function, so a worker process can run it."""
+    """What the page shows for `text` as the file `name` (format `fmt`) with `sets`: a module function, so a worker
+    process can run it."""
     variables: dict[str, str] | None = None
     try:
         overrides = parse_assignments(sets, "--set")

@@ -85,7 +85,8 @@ class Crashed(Exception):
 
 
 PREEMPT_AFTER = 1.0
-"""Seconds a job runs before a newer request may stop it when every worker is busy (a zoo spec checks in under 0.5 s)."""
+"""Seconds a job runs before a newer request may stop it when every worker is busy (a zoo spec checks in
+under 0.5 s)."""
 
 
 def _size(n: int) -> str:
@@ -96,7 +97,8 @@ def _busy(what: str, budget: Budget) -> Refused:
     wait = math.ceil(PREEMPT_AFTER)  # by then a long job can be stopped for the retry
     return Refused(
         429,
-        f"the server is busy with other {what}s ({budget.workers} at work, {budget.waiting} waiting): try again shortly",
+        f"the server is busy with other {what}s ({budget.workers} at work, {budget.waiting} waiting): "
+        "try again shortly",
         {"Retry-After": str(wait)},
         retry_after_ms=wait * 1000,
     )
@@ -176,10 +178,8 @@ class _Worker:
         child.close()
 
     def kill_process(self) -> None:
-        try:
+        with contextlib.suppress(OSError, ValueError, AttributeError):
             self.proc.kill()
-        except (OSError, ValueError, AttributeError):
-            pass
 
     def kill(self) -> None:
         self.kill_process()
@@ -187,10 +187,8 @@ class _Worker:
 
     def reap(self, wait: float = 0) -> None:
         """Collect a killed worker's exit status (it is a zombie until then), waiting at most `wait` seconds."""
-        try:
+        with contextlib.suppress(OSError, ValueError, AssertionError):
             self.proc.join(wait)
-        except (OSError, ValueError, AssertionError):
-            pass
 
 
 def _kill_all(workers: set[_Worker]) -> None:
@@ -232,7 +230,8 @@ class Pool:
             self._release()
 
     async def _wait_for_a_worker(self) -> None:
-        """Wait, newest first, for a worker that a finished, stopped or preempted job hands over; at most the time budget."""
+        """Wait, newest first, for a worker that a finished, stopped or preempted job hands over; at most the time
+        budget."""
         loop = asyncio.get_running_loop()
         if len(self.queued) >= self.budget.waiting:
             if not self.budget.waiting:
@@ -242,6 +241,8 @@ class Pool:
                 oldest.set_exception(_busy(self.what, self.budget))
         turn = loop.create_future()
         self.queued.append(turn)
+
+        timer: asyncio.TimerHandle
 
         def poke() -> None:  # a waiting request stops a job once it has run over PREEMPT_AFTER, then looks again
             nonlocal timer
@@ -281,8 +282,9 @@ class Pool:
         self.working -= 1
 
     def _preempt(self) -> float:
-        """Stop the longest-running job if it has run over PREEMPT_AFTER seconds (its client is told to retry), so that a
-        waiting request (the page's latest edit) is not kept behind expensive ones; the seconds until one may be stopped."""
+        """Stop the longest-running job if it has run over PREEMPT_AFTER seconds (its client is told to retry), so
+        that a waiting request (the page's latest edit) is not kept behind expensive ones; the seconds until one
+        may be stopped."""
         now = time.monotonic()
         running = [(started, w) for w, (started, _) in self.waits.items() if w not in self.preempted]
         if not running:
@@ -321,7 +323,12 @@ class Pool:
         loop = asyncio.get_running_loop()
         ready = loop.create_future()
         fd = worker.conn.fileno()
-        loop.add_reader(fd, lambda: ready.done() or ready.set_result(None))
+
+        def wake() -> None:
+            if not ready.done():
+                ready.set_result(None)
+
+        loop.add_reader(fd, wake)
         started = time.monotonic()
         self.waits[worker] = (started, ready)
         try:
@@ -346,7 +353,8 @@ class Pool:
             # would meet the limit sooner): a fresh worker takes the next request
             self._discard(worker)
         if kind == "ok":
-            return out[1]
+            answer: bytes = out[1]
+            return answer
         if kind == "preempted":
             self.preempted.discard(worker)
             wait = max(1, math.ceil(self.budget.seconds / 2))
@@ -377,7 +385,8 @@ class Pool:
             code = worker.proc.exitcode
             killed = code == -9  # not by this server (it would know): the system's out-of-memory killer, most likely
             raise OverBudget(
-                f"the {self.what}'s process ended unexpectedly ({'signal ' + str(-code) if code and code < 0 else 'exit status ' + str(code)})"
+                f"the {self.what}'s process ended unexpectedly "
+                f"({'signal ' + str(-code) if code and code < 0 else 'exit status ' + str(code)})"
                 + ("; the system may have run out of memory" if killed else ""),
                 {"memory": self.budget.memory},
             )

@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Literal
 
 import numpy as np
 
@@ -44,7 +44,8 @@ ORIENTATIONS = {
     7: (True, True, True),
     8: (True, False, True),
 }
-"""EXIF orientation -> (transpose, flip left-right, flip upside down), in that order: how stored pixels become upright."""
+"""EXIF orientation -> (transpose, flip left-right, flip upside down), in that order: how stored pixels become
+upright."""
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,8 @@ def _format(head: bytes) -> str | None:
 
 
 def _size(kind: str, data: bytes) -> tuple[int, ...] | None:
-    """(width, height, EXIF orientation[, frames]) the header declares; None when `data` ends before the size (or has none)."""
+    """(width, height, EXIF orientation[, frames]) the header declares; None when `data` ends before the size (or has
+    none)."""
     if kind == "png":
         return (
             (int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big"), 1)
@@ -204,17 +206,21 @@ def _jpeg_size(data: bytes) -> tuple[int, int, int] | None:
         i += length
 
 
+_BYTE_ORDERS: dict[bytes, Literal["little", "big"]] = {b"II": "little", b"MM": "big"}
+"""A TIFF header's byte-order mark, as int.from_bytes names the order."""
+
+
 def _exif_orientation(tiff: bytes) -> int | None:
     """Tag 0x0112 of an EXIF block's first directory (IFD0): 1..8, or None when absent or not one of them."""
-    order = {b"II": "little", b"MM": "big"}.get(tiff[:2])
+    order = _BYTE_ORDERS.get(tiff[:2])
     if order is None or len(tiff) < 8:
         return None
-    at = int.from_bytes(tiff[4:8], order)  # type: ignore[arg-type]
-    count = int.from_bytes(tiff[at : at + 2], order) if at + 2 <= len(tiff) else 0  # type: ignore[arg-type]
+    at = int.from_bytes(tiff[4:8], order)
+    count = int.from_bytes(tiff[at : at + 2], order) if at + 2 <= len(tiff) else 0
     for k in range(count):
         entry = tiff[at + 2 + 12 * k : at + 14 + 12 * k]
-        if len(entry) == 12 and int.from_bytes(entry[:2], order) == 0x0112:  # type: ignore[arg-type]
-            value = int.from_bytes(entry[8:10], order)  # type: ignore[arg-type]
+        if len(entry) == 12 and int.from_bytes(entry[:2], order) == 0x0112:
+            value = int.from_bytes(entry[8:10], order)
             return value if value in ORIENTATIONS else None
     return None
 
@@ -258,7 +264,8 @@ def header(data: bytes, name: str, *, more: Any = None) -> Header:
 
 
 def check(head: Header, name: str, max_pixels: int | None = None) -> Header:
-    """`head` when its image is within the pixel limit (`max_pixels`, else ``pixel_limit()``), else a SpecError naming it."""
+    """`head` when its image is within the pixel limit (`max_pixels`, else ``pixel_limit()``), else a SpecError naming
+    it."""
     limit = pixel_limit() if max_pixels is None else max_pixels
     if head.width * head.height * head.frames > limit:
         frames = f" in each of {head.frames} frames" if head.frames > 1 else ""

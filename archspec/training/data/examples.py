@@ -62,7 +62,8 @@ class Examples:
 
 
 def load_examples(source: Any, net: Network) -> Examples:
-    """Read a source for `net`: every input and every output gets its array, or a located SpecError says which is missing."""
+    """Read a source for `net`: every input and every output gets its array, or a located SpecError says which is
+    missing."""
     if isinstance(source, Examples):
         return source
     if isinstance(source, dict):
@@ -84,7 +85,7 @@ def load_examples(source: Any, net: Network) -> Examples:
         examples = examples.take(ref.index, name=text)
         if examples.count == 0:
             raise _error(f"data source {text!r} selects no examples")
-    return replace(examples, name=text)  # type: ignore[arg-type]
+    return replace(examples, name=str(source))  # the text, which a path or name gave
 
 
 def _labelled(images: Images, net: Network) -> Examples:
@@ -102,17 +103,17 @@ def _labelled(images: Images, net: Network) -> Examples:
         )
     if images.x is None:  # a folder: its files in memory, beside the other arrays
         images = from_arrays(
-            read_files(images.files, f"the images of {images.name}"),
-            images.y,
-            images.name,  # type: ignore[arg-type]
+            read_files(images.files, f"the images of {images.name}"),  # type: ignore[arg-type]  # x None: files
+            images.y,  # type: ignore[arg-type]  # class-labelled images: y is set
+            images.name,
             classes=images.classes,
             class_names=images.class_names,
         )
     return Examples(
         images.name,
         {images_in[0]: replace(images, y=None)},
-        {outputs[0].name: images.y},
-        images.count,  # type: ignore[dict-item]
+        {outputs[0].name: images.y},  # type: ignore[dict-item]  # (the same)
+        images.count,
         images.class_names,
     )
 
@@ -144,8 +145,8 @@ def _from_arrays(arrays: dict[str, np.ndarray], name: str, net: Network, *, outp
     problems = []
     for role, key in wanted:
         array = arrays.get(key)
-        if array is None and stand_in[role] is not None:
-            array = arrays.get(stand_in[role])  # type: ignore[arg-type]
+        if array is None and (alias := stand_in[role]) is not None:
+            array = arrays.get(alias)
         if array is None:
             near = closest(key, arrays)
             problems.append(
@@ -186,7 +187,8 @@ def _input(array: np.ndarray, key: str, shape: tuple[int, ...], name: str) -> Im
         return replace(from_arrays(array, np.zeros(len(array), np.int64), f"{name}: {key}"), y=None, label_max=-1)
     if array.ndim != 2 or array.shape[1] != shape[0] or not np.issubdtype(array.dtype, np.number):
         raise _error(
-            f"input {key!r} takes vectors of {shape[0]} numbers (N, {shape[0]}); array {key!r} has shape {tuple(array.shape)}",
+            f"input {key!r} takes vectors of {shape[0]} numbers (N, {shape[0]}); array {key!r} has shape "
+            f"{tuple(array.shape)}",
             file=name,
         )
     return array.astype(np.float32)
@@ -234,17 +236,18 @@ def fit_scales(net: Network, examples: Examples) -> Network:
             std = np.where(std > 0, std, 1.0)
             scale = (tuple(float(v) for v in mean), tuple(float(v) for v in std))
         else:
-            scale = ((out.head.scale.mean,) * out.classes, (out.head.scale.std,) * out.classes)  # type: ignore[union-attr]
+            scale = ((out.head.scale.mean,) * out.classes, (out.head.scale.std,) * out.classes)
         outputs[key] = replace(out, scale=scale)
     return replace(net, outputs=outputs)
 
 
 def split_examples(examples: Examples, fraction: float, seed: int) -> tuple[Examples, Examples]:
     """Hold out `fraction` of the examples for validation, picked by a shuffle seeded with `seed`."""
-    n_val = int(round(examples.count * fraction))
+    n_val = round(examples.count * fraction)
     if n_val < 1 or n_val >= examples.count:
         raise _error(
-            f"validation_split {fraction} of {examples.count} examples leaves {examples.count - n_val} for training and {n_val} for validation",
+            f"validation_split {fraction} of {examples.count} examples leaves {examples.count - n_val} for training "
+            f"and {n_val} for validation",
             "use a larger data set or another fraction",
         )
     order = np.random.default_rng(seed).permutation(examples.count)
@@ -296,7 +299,7 @@ def prepare(examples: Examples, net: Network, cfg: Any, *, role: str = "training
             if isinstance(value, Images):
                 plans[key] = plan(
                     value, net.inputs[key], None, cfg, role=f"{role} (input {key})" if len(net.inputs) > 1 else role
-                )  # type: ignore[arg-type]
+                )
             else:
                 vectors[key] = value
         except SpecError as exc:

@@ -98,7 +98,8 @@ def plain(fn: Callable[..., Any]) -> Callable[..., Any]:
     when they are traced, and converting them (and every function they call) takes seconds."""
     import tensorflow as tf
 
-    return tf.autograph.experimental.do_not_convert(fn)
+    unconverted: Callable[..., Any] = tf.autograph.experimental.do_not_convert(fn)
+    return unconverted
 
 
 def _options(deterministic: bool = True) -> Any:
@@ -142,7 +143,7 @@ def _prepare_file(images: Images, p: Plan) -> Callable[[Any], Any]:
     import tensorflow as tf
 
     files = tf.constant(file_names(images.files))  # bytes: a name that is not UTF-8 still names its file
-    sizes = tf.constant(images.file_shapes[:, :2], tf.int32)  # type: ignore[index]
+    sizes = tf.constant(images.file_shapes[:, :2], tf.int32)  # type: ignore[index]  # a folder's: files, shapes
     turns = images.file_orientations if images.file_orientations is not None else np.ones(images.count, np.int64)
     orientations = tf.constant(turns, tf.int64)
 
@@ -259,7 +260,8 @@ class TrainingInput:
             )
 
         def finish(e: Any, step: Any, idx: Any, x: Any, intervals: Any) -> Any:
-            """A batch of prepared images augmented with its key, and one-hot labels; its stages' times, this one's last."""
+            """A batch of prepared images augmented with its key, and one-hot labels; its stages' times, this one's
+            last."""
 
             def make(x: Any, idx: Any) -> Any:
                 return augment(x, tf.stack([base + 7919 * (e + 1), step]), self.aug, fill), tf.gather(labels, idx)
@@ -369,7 +371,8 @@ def eval_dataset(images: Images, p: Plan, *, batch_size: int) -> Any:
 
 def _epochs(n: int, *, batch_size: int, seed: int, first_epoch: int, epochs: int, drop_remainder: bool) -> Any:
     """(augmentation key, example indexes) of every batch of epochs first_epoch..epochs-1, keyed as `TrainingInput`
-    keys them: each epoch's order a stateless shuffle by (seed, epoch), each batch's augmentation by (seed, epoch, step)."""
+    keys them: each epoch's order a stateless shuffle by (seed, epoch), each batch's augmentation by (seed, epoch,
+    step)."""
     import tensorflow as tf
 
     base = tf.constant(seed, tf.int64)
@@ -462,18 +465,18 @@ def examples_eval_dataset(data: Any, net: Any, *, batch_size: int) -> Any:
     return ds.prefetch(tf.data.AUTOTUNE).with_options(_options())
 
 
-def _steps(data: Any, net: Any) -> dict[str, Callable[[Any, Any, Any], Any]]:
+def _steps(data: Any, net: Any) -> dict[str, Callable[..., Any]]:
     """Per input and output (outputs as `out:NAME`): (indices, augmentation key, augmentation) -> that batch of it."""
     import tensorflow as tf
 
-    out: dict[str, Callable[[Any, Any, Any], Any]] = {}
+    out: dict[str, Callable[..., Any]] = {}  # (indices, key, augmentation), and the values each binds
     for key, p in data.plans.items():  # an image input: the plan's every step, as classic training takes them
         fill = p.values(tf.zeros([p.input_shape[2]], tf.float32))
-        out[key] = lambda idx, k, aug, prep=prepared(data.examples.inputs[key], p), fill=fill: augment(
-            prep(idx), k, aug, fill
-        )
+        prep = prepared(data.examples.inputs[key], p)
+        out[key] = lambda idx, k, aug, prep=prep, fill=fill: augment(prep(idx), k, aug, fill)
     for key, vectors in data.vectors.items():
-        out[key] = lambda idx, k, aug, v=tf.constant(vectors): tf.gather(v, idx)
+        v = tf.constant(vectors)
+        out[key] = lambda idx, k, aug, v=v: tf.gather(v, idx)
     for key, y in data.targets.items():
         output, y = net.outputs[key], tf.constant(y)
         if output.task == "classification":

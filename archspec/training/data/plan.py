@@ -39,7 +39,7 @@ CONVERSIONS = {(1, 3): "gray_to_rgb", (3, 1): "rgb_to_gray", (4, 3): "drop_alpha
 LUMINANCE = (0.299, 0.587, 0.114)
 
 # Whether a size step brings an image of h x w to the input's H x W.
-_REACHES = {
+_REACHES: dict[str, Callable[[int, int, int, int], bool]] = {
     "none": lambda h, w, H, W: (h, w) == (H, W),
     "pad": lambda h, w, H, W: h <= H and w <= W,
     "crop": lambda h, w, H, W: h >= H and w >= W,
@@ -108,9 +108,9 @@ def ops(kind: str = "tf") -> Ops:
         return K.cast(x, "float32")
 
     def crop_or_pad(x: Any, fit: Fit) -> Any:
-        (t, b), (l, r) = fit.pad
+        (t, b), (left, right) = fit.pad
         if fit.fit == "pad":
-            return K.pad(floats(x), [[0, 0]] * (len(x.shape) - 3) + [[t, b], [l, r], [0, 0]])
+            return K.pad(floats(x), [[0, 0]] * (len(x.shape) - 3) + [[t, b], [left, right], [0, 0]])
         (h, w, _), (H, W, _) = fit.source, fit.target
         top, left = (h - H) // 2, (w - W) // 2
         return x[..., top : top + H, left : left + W, :]
@@ -173,9 +173,11 @@ class Fit:
         if self.convert != "none":
             steps.append(self.convert.replace("_", " "))
         if self.fit == "pad":
-            (t, b), (l, r) = self.pad
+            (t, b), (left, right) = self.pad
             steps.append(
-                f"zero-pad {t} px" if t == b == l == r else f"zero-pad {t},{b},{l},{r} px (top,bottom,left,right)"
+                f"zero-pad {t} px"
+                if t == b == left == right
+                else f"zero-pad {t},{b},{left},{right} px (top,bottom,left,right)"
             )
         elif self.fit != "none":
             steps.append({"resize": "resize", "crop": "centre-crop"}[self.fit])
@@ -310,7 +312,7 @@ class Plan:
 
 
 def plan(
-    images: Images, input_shape: tuple[int, int, int], classes: int | None, cfg: Any, *, role: str = "training data"
+    images: Images, input_shape: tuple[int, ...], classes: int | None, cfg: Any, *, role: str = "training data"
 ) -> Plan:
     """Check a source against the spec (`cfg` is the spec's training.data) and decide the preprocessing."""
     problems: list[Problem] = []
@@ -326,19 +328,20 @@ def plan(
         pass
     elif only is not None:
         fail(
-            f"holds examples of one class only ({only}): a classifier trained on it learns to answer that class, whatever it sees",
+            f"holds examples of one class only ({only}): a classifier trained on it learns to answer that class, "
+            "whatever it sees",
             "give examples of every class the network tells apart (a folder: one sub-folder of images per class)",
         )
     elif images.classes is not None and images.classes != classes:
         fail(
             f"has {images.classes} classes but the spec's network outputs {classes}",
-            "make the last dense layer's units match (e.g. --set classes=%d)" % images.classes,
+            f"make the last dense layer's units match (e.g. --set classes={images.classes})",
         )
     elif images.label_max >= classes:
         fail(
             f"has labels up to {images.label_max} but the spec's network outputs {classes} classes",
-            "make the last dense layer's units match the number of classes (e.g. --set classes=%d)"
-            % (images.label_max + 1),
+            f"make the last dense layer's units match the number of classes "
+            f"(e.g. --set classes={images.label_max + 1})",
         )
     # channels
     convert = "none"
@@ -401,8 +404,8 @@ def _small_content(fits: list[Fit], target: tuple[int, int], rule: str, what: st
     )
     least = min(fit.filled for fit in small)
     return (
-        f"{what}: fit auto pads {sizes} images into the {target[0]}x{target[1]} input, where they fill {least:.1%} of it: "
-        f"the network sees them at a fraction of its scale (a pretrained one above all); to scale them up, set "
+        f"{what}: fit auto pads {sizes} images into the {target[0]}x{target[1]} input, where they fill {least:.1%} of "
+        f"it: the network sees them at a fraction of its scale (a pretrained one above all); to scale them up, set "
         f"training.data.fit: resize (--fit resize), or `fit: pad` to keep the padding and this warning quiet",
     )
 
@@ -436,7 +439,8 @@ def _from_json(record: Any, file: str, at: tuple[str | int, ...]) -> Plan:
                 path=at + where,
                 hint=hint
                 or "the run folder was changed by hand, or written "
-                "by another version of archspec; export the model without it (--no-preprocessing) and preprocess yourself",
+                "by another version of archspec; export the model without it (--no-preprocessing) and preprocess "
+                "yourself",
             )
         )
 
@@ -450,7 +454,7 @@ def _from_json(record: Any, file: str, at: tuple[str | int, ...]) -> Plan:
             isinstance(value, list) and len(value) == 3 and all(type(v) is int and 0 < v <= 1 << 16 for v in value)
         ):
             raise refuse(where, f"expected [height, width, channels], got {shown(value)}")
-        return tuple(value)  # type: ignore[return-value]
+        return tuple(value)
 
     def choice(value: Any, choices: tuple[str, ...], where: tuple[str | int, ...], what: str) -> str:
         if value not in choices:
@@ -460,7 +464,7 @@ def _from_json(record: Any, file: str, at: tuple[str | int, ...]) -> Plan:
                 f"unknown {what} {shown(value)}; this version knows {', '.join(choices)}",
                 f"did you mean {near!r}?" if near else None,
             )
-        return value  # type: ignore[no-any-return]
+        return str(value)  # one of `choices`
 
     def number(value: Any, where: tuple[str | int, ...], positive: bool = False) -> float:
         if type(value) not in (int, float) or not math.isfinite(value) or (positive and value <= 0):

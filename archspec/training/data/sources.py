@@ -69,7 +69,8 @@ CLASS_NAMES = {
 }
 _IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 _DEFLATE_RATIO = 1032
-"""The most that deflate (gzip) can inflate a byte to: a gzip file that promises more is cut short, whatever it holds."""
+"""The most that deflate (gzip) can inflate a byte to: a gzip file that promises more is cut short, whatever it
+holds."""
 _SLICE = re.compile(r"^(?P<base>.*?)\[(?P<start>-?\d*):(?P<stop>-?\d*)\]$")
 
 
@@ -106,11 +107,11 @@ class Images:
         if self.x is None:
             shapes = self.file_shapes if self.file_shapes is not None else np.zeros((0, 3), np.int64)
             self.count, self.integer = len(shapes), True
-            counts = Counter(tuple(int(d) for d in row) for row in shapes)
+            counts = Counter((int(h), int(w), int(c)) for h, w, c in shapes)
             self.sizes = dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
         else:
             self.count = len(self.x)
-            self.sizes = {tuple(int(d) for d in self.x.shape[1:]): self.count}  # type: ignore[dict-item]
+            self.sizes = {tuple(int(d) for d in self.x.shape[1:]): self.count}  # type: ignore[dict-item]  # x is (N, H, W, C)
             self.integer = self.x.dtype == np.uint8
         self.shape = next(iter(self.sizes), (0, 0, 0))
         self.label_max = int(self.y.max()) if self.y is not None and len(self.y) else -1
@@ -120,15 +121,15 @@ class Images:
             return replace(
                 self,
                 name=name or self.name,
-                files=self.files[index],
-                file_shapes=self.file_shapes[index],  # type: ignore[index]
+                files=self.files[index],  # type: ignore[index]  # without x, the files and their shapes are set
+                file_shapes=self.file_shapes[index],  # type: ignore[index]  # (the same)
                 file_orientations=None if self.file_orientations is None else self.file_orientations[index],
                 y=None if self.y is None else self.y[index],
                 sizes={},
-            )  # type: ignore[index]
+            )
         return replace(
             self, name=name or self.name, x=self.x[index], y=None if self.y is None else self.y[index], sizes={}
-        )  # type: ignore[index]
+        )
 
 
 @dataclass(frozen=True)
@@ -177,7 +178,8 @@ def parse_source(text: str) -> SourceRef:
         f"unknown data source {text!r}" + ("" if path.exists() else " (no such file or folder)"),
         f"did you mean {near!r}?"
         if near
-        else "use mnist, fashion_mnist, cifar10, cifar100, idx:DIR, FILE.npz or an image folder (one sub-folder per class)",
+        else "use mnist, fashion_mnist, cifar10, cifar100, idx:DIR, FILE.npz or an image folder (one sub-folder per "
+        "class)",
     )
 
 
@@ -194,7 +196,8 @@ def absolute(source: Any) -> str | None:
     index = (
         ""
         if ref.index is None
-        else f"[{'' if ref.index.start is None else ref.index.start}:{'' if ref.index.stop is None else ref.index.stop}]"
+        else f"[{'' if ref.index.start is None else ref.index.start}:"
+        f"{'' if ref.index.stop is None else ref.index.stop}]"
     )
     return f"{prefix}{Path(ref.target).resolve()}{split}{index}"
 
@@ -344,8 +347,8 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
                 on_disk = os.fstat(raw.fileno()).st_size
                 if (on_disk != 4 + 4 * ndim + expected) if not gz else (expected > _DEFLATE_RATIO * on_disk):
                     raise _error(
-                        f"IDX header promises {dims} ({4 + 4 * ndim + expected:,} bytes) but the file has {on_disk:,} bytes"
-                        + (" of gzip data, which cannot inflate to that much" if gz else ""),
+                        f"IDX header promises {dims} ({4 + 4 * ndim + expected:,} bytes) but the file has {on_disk:,} "
+                        "bytes" + (" of gzip data, which cannot inflate to that much" if gz else ""),
                         file=name,
                     )
                 payload = stream.read(expected + 1)
@@ -376,6 +379,8 @@ def _idx_file(folder: Path, prefixes: tuple[str, ...], kind: str) -> Path | None
 def load_idx(target: str, split: str | None) -> Images:
     """``idx:DIR`` (train-* files, else t10k-*), ``idx:DIR:test``, or ``idx:IMAGES_FILE``."""
     path = Path(target)
+    images: Path | None
+    labels: Path | None
     if path.is_file():
         images = path
         labels = path.with_name(path.name.replace("images", "labels").replace("idx3", "idx1"))
@@ -454,7 +459,8 @@ def npz_arrays(target: str, names: list[str] | None = None) -> tuple[dict[str, n
                     declared = math.prod(shape) * dtype.itemsize
                     if declared > info.file_size - f.tell():
                         raise _error(
-                            f"array {key!r} declares shape {shape} ({declared:,} bytes) but holds {info.file_size - f.tell():,}",
+                            f"array {key!r} declares shape {shape} ({declared:,} bytes) but holds "
+                            f"{info.file_size - f.tell():,}",
                             file=target,
                         )
                 with archive.open(info) as f:
@@ -469,7 +475,8 @@ def npz_arrays(target: str, names: list[str] | None = None) -> tuple[dict[str, n
 
 
 def load_folder(target: str) -> Images:
-    """An image folder, one sub-folder per class: each file's header read and its size learnt, without keeping its pixels.
+    """An image folder, one sub-folder per class: each file's header read and its size learnt, without keeping its
+    pixels.
 
     Every file's header is read first (``decode.read_header``): a file that is no image whatever its name, one
     whose size cannot be read or that declares more pixels than the limit is refused naming it, before anything
@@ -553,8 +560,8 @@ def _classes(folder: Path) -> list[tuple[str, list[str]]]:
 
 
 def image_files(folder: Path) -> tuple[list[str], list[str]]:
-    """(the image files under `folder`, the hidden ones: a name or a folder on the way that starts with a dot), by suffix.
-    Links to folders are not followed (``rglob``), so a link that loops cannot hang the walk."""
+    """(the image files under `folder`, the hidden ones: a name or a folder on the way that starts with a dot), by
+    suffix. Links to folders are not followed (``rglob``), so a link that loops cannot hang the walk."""
     found: list[str] = []
     hidden: list[str] = []
     for path in folder.rglob("*"):
@@ -609,12 +616,12 @@ def unreadable(error: BaseException, *sources: Images | None) -> SpecError | Non
     if not isinstance(error, tf.errors.OpError):
         return None
     for images in sources:
-        if images is None or images.files is None:
+        if images is None or images.files is None or images.file_shapes is None:
             continue
         files = [str(f) for f in images.files]
         decoded = _shapes(files, images.file_orientations, header=False)[:, :2]
-        for i in np.flatnonzero(np.any(decoded != images.file_shapes[:, :2], axis=1)):  # type: ignore[index]
-            (h, w), (H, W) = images.file_shapes[i, :2], decoded[i]  # type: ignore[index]
+        for i in np.flatnonzero(np.any(decoded != images.file_shapes[:, :2], axis=1)):
+            (h, w), (H, W) = images.file_shapes[i, :2], decoded[i]
             return SpecError(Problem(f"the image decodes to {H}x{W} but its header says {h}x{w}", file=files[i]))
     return None
 
@@ -659,10 +666,11 @@ def split_validation(images: Images, fraction: float, seed: int | None) -> tuple
     Each class's examples are shuffled with `seed` and the first of them held out; the examples
     left over by rounding go to the classes with the largest remainders. `seed` None takes the
     last examples instead, as archspec 0.1 did: the run folders it wrote resume with their own split."""
-    n_val = int(round(images.count * fraction))
+    n_val = round(images.count * fraction)
     if n_val < 1 or n_val >= images.count:
         raise _error(
-            f"validation_split {fraction} of {images.count} examples leaves {images.count - n_val} for training and {n_val} for validation",
+            f"validation_split {fraction} of {images.count} examples leaves {images.count - n_val} for training and "
+            f"{n_val} for validation",
             "use a larger data set or another fraction",
         )
     if seed is None:
@@ -672,13 +680,15 @@ def split_validation(images: Images, fraction: float, seed: int | None) -> tuple
             images.take(slice(cut, None), name=f"{images.name} (last {n_val}, validation_split)"),
         )
     labels = images.y
-    classes, counts = np.unique(labels, return_counts=True)  # type: ignore[arg-type]
+    classes, counts = np.unique(labels, return_counts=True)  # type: ignore[call-overload]  # training data has labels
     quota = counts * fraction
     share = np.floor(quota).astype(np.int64)
     leftover = n_val - int(share.sum())
     share[np.argsort(-(quota - share), kind="stable")[:leftover]] += 1
     rng = np.random.default_rng(seed)
-    held = np.concatenate([rng.permutation(np.flatnonzero(labels == c))[:k] for c, k in zip(classes, share)])
+    held = np.concatenate(
+        [rng.permutation(np.flatnonzero(labels == c))[:k] for c, k in zip(classes, share, strict=True)]
+    )
     mask = np.zeros(images.count, bool)
     mask[held] = True
     return (
