@@ -9,7 +9,7 @@ not import TensorFlow or Keras: ``build``, ``check``, ``train``, ``evaluate``,
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -20,7 +20,6 @@ from .keras_side.check import check as _check
 from .keras_side.emitter import build as _build
 from .keras_side.saving import load_model, save_model
 from .spec.loading import SpecLike, coerce, load, loads
-from .spec.network import SpecBase
 from .tools.zoo import describe_specs, list_specs
 
 __all__ = [
@@ -95,7 +94,7 @@ def create_model(
     ``--set classes=5 --set input=[96,96,3]`` do); ``include_top=False`` leaves the classifier head out and
     ``pooling`` ('avg', 'max') pools the last feature map then. ``weights`` and ``freeze`` are ``build``'s.
     Built by ``build``: the same checks, the same network as `archspec build` gives."""
-    spec = cast(SpecBase, coerce(name_or_path))  # coerce says BaseModel: the Spec model is made on SpecBase
+    spec = coerce(name_or_path)
     variables: dict[str, Any] = {}
     if variant is not None:
         if str(variant) not in map(str, spec.variants):

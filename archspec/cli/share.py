@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 import click
 
@@ -21,7 +21,7 @@ from ..tools.serve import serve as serve_page
 from .options import force_option, overrides, set_option, weights_options
 
 if TYPE_CHECKING:
-    from ..spec.network import SpecBase
+    pass
 
 
 @click.command()
@@ -45,7 +45,7 @@ def draw(spec: Path, output: Path | None, expand: bool, force: bool, sets: tuple
     """
     given = overrides(sets)
     if output is None:
-        loaded = cast("SpecBase", load(spec, **given))  # load says BaseModel: the Spec model is made on SpecBase
+        loaded = load(spec, **given)
         output = Path("build") / f"{loaded.name}.html"
     target = draw_diagram(spec, output, force=force, expand=expand, **given)
     click.echo(f"wrote {target}")

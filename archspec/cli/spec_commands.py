@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -31,7 +31,7 @@ from .options import (
 )
 
 if TYPE_CHECKING:
-    from ..spec.network import SpecBase
+    pass
 
 
 @click.command()
@@ -157,7 +157,7 @@ def build(
     from ..spec.loading import load
 
     # load says BaseModel: the Spec model is made at run time, on SpecBase
-    loaded = cast("SpecBase", load(spec, **overrides(sets)))
+    loaded = load(spec, **overrides(sets))
     report = static_shapes(
         loaded, **top(no_top, pooling), **budget(max_params, max_activations), **frozen(freeze, freeze_bn)
     )

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import os
-from typing import Any, cast
+from typing import Any
 
 from ..graph import shapes
 from ..spec.loading import load
-from ..spec.network import SpecBase
 from .table import columns, count_text, shape_text
 
 
@@ -23,9 +22,7 @@ def variant_table(path: str | os.PathLike[str], **overrides: Any) -> str:
     """One row per variant: input, output, parameters, MACs, and the values it gives (those the
     variants do not all share). The variant the spec's own values equal is marked `(default)`;
     when there is none, the spec's own values get a row of their own."""
-    spec = cast(
-        SpecBase, load(path, **overrides)
-    )  # load's type says BaseModel: the Spec model is made at run time on SpecBase
+    spec = load(path, **overrides)
     if not spec.variants:
         return f"{spec.name}: no variants (a spec lists them under `variants:`)\n"
     values = {str(name): {**spec.variables, **given} for name, given in spec.variants.items()}

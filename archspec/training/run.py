@@ -345,7 +345,7 @@ def _resumed(
     root = files.root
     chief = is_chief(tf_config()) if strategy == "multi-worker" else True
     state = files.repair() if chief else files.read_state()
-    spec_model = cast(SpecBase, load(files.spec))  # load says BaseModel; see _load_spec
+    spec_model = load(files.spec)
     training = provenance.check_spec(spec_model, config.resolve_training(spec_model), run_config, str(files.spec))
     if epochs is not None:
         training = config.resolve_training(spec_model, {"epochs": epochs})
@@ -528,7 +528,7 @@ def _recorded_epochs(job: Job) -> int:
     if job.run_config and "epochs" in job.run_config:
         return int(job.run_config["epochs"])
     try:
-        spec = cast(SpecBase, load(job.files.spec))  # type: ignore[union-attr]  # a resumed job has its folder
+        spec = load(job.files.spec)  # type: ignore[union-attr]  # a resumed job has its folder
         return int(spec.training.epochs)
     except SpecError:
         return job.training.epochs
