@@ -1,4 +1,5 @@
 # Two commands (see README): `make build` and `make test`. Both create .venv when needed.
+# `make test` lints (ruff), checks the formatting (ruff format) and the types (mypy, strict) before the tests.
 # `make docs` serves the documentation site (docs/, mkdocs.yml) at http://127.0.0.1:8000.
 # `make bench` (an extra) runs bench/ and rewrites BENCHMARKS.md; BENCH=full for the long runs.
 PYTHON ?= python3
@@ -19,6 +20,9 @@ build: $(STAMP)
 	$(BIN)/archspec build specs/lenet.yaml --force
 
 test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -n 2 --durations=30
 
 docs: $(STAMP)
