@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 import os
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -84,6 +86,23 @@ def _randomise_batchnorm(model, seed: int = 0) -> None:
             )
 
 
+@pytest.fixture(scope="module")
+def modern() -> Callable[[str], tuple[Any, np.ndarray, np.ndarray]]:
+    """A network of the test below, with BN statistics set, a batch and Keras' outputs: built once for both
+    formats (EfficientNet-B0 takes seconds to build; the export leaves the model as it was, ONNX's on a clone)."""
+    built: dict[str, tuple[Any, np.ndarray, np.ndarray]] = {}
+
+    def get(spec: str) -> tuple[Any, np.ndarray, np.ndarray]:
+        if spec not in built:
+            model = archspec.build(ROOT / spec)
+            _randomise_batchnorm(model)
+            x = np.random.default_rng(3).uniform(0, 255, size=(2, *model.input_shape[1:])).astype("float32")
+            built[spec] = model, x, model.predict(x, verbose=0)
+        return built[spec]
+
+    return get
+
+
 @pytest.mark.parametrize(
     "spec",
     [
@@ -94,14 +113,11 @@ def _randomise_batchnorm(model, seed: int = 0) -> None:
     ],
 )
 @pytest.mark.parametrize("fmt,suffix", [("onnx", ".onnx"), ("tflite", ".tflite")])
-def test_modern_networks_export_faithfully(spec, fmt, suffix, tmp_path):
+def test_modern_networks_export_faithfully(spec, fmt, suffix, tmp_path, modern):
     """ONNX gets grouped convolutions as depthwise or per-group convolutions, GELU in its erf form and
     Normalization on constants (what tf2onnx converts); every format computes Keras' outputs."""
     need(*{"onnx": ("tf2onnx", "onnxruntime"), "tflite": ()}[fmt])
-    model = archspec.build(ROOT / spec)
-    _randomise_batchnorm(model)
-    x = np.random.default_rng(3).uniform(0, 255, size=(2, *model.input_shape[1:])).astype("float32")
-    want = model.predict(x, verbose=0)
+    model, x, want = modern(spec)
     assert want.std() > 1e-4  # outputs worth comparing
     out = export_model(model, tmp_path / f"m{suffix}", fmt)
     np.testing.assert_allclose(run_exported(out, x), want, rtol=1e-4, atol=1e-6)
