@@ -38,7 +38,7 @@ def chromium() -> str:
     return exe
 
 
-# The test files that take longest, longest first (seconds of one worker, measured on the 2-core machine). `make test`
+# The test files that take longest, longest first (by the --durations of full runs on the 2-core machine). `make test`
 # runs pytest-xdist with --dist loadscope --no-loadscope-reorder: each file goes whole to one worker (a module fixture,
 # such as a trained network, is then made once, never once per worker) and files are handed out in the order below,
 # then in collection order. Starting the long files first keeps both workers busy to the end: the last files handed
