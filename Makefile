@@ -1,7 +1,5 @@
 # Two commands (see README): `make build` and `make test`. Both create .venv when needed.
 # `make docs` serves the documentation site (docs/, mkdocs.yml) at http://127.0.0.1:8000.
-# `make test` gives each test file whole to one of two workers, the longest files first (tests/conftest.py,
-# LONGEST_FIRST): a file's shared fixtures (trained networks) are made once, and neither worker idles at the end.
 # `make bench` (an extra) runs bench/ and rewrites BENCHMARKS.md; BENCH=full for the long runs.
 PYTHON ?= python3
 VENV := .venv
@@ -21,7 +19,7 @@ build: $(STAMP)
 	$(BIN)/archspec build specs/lenet.yaml --force
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --dist loadscope --no-loadscope-reorder --durations=30
+	$(BIN)/python -m pytest -n 2 --durations=30
 
 docs: $(STAMP)
 	$(BIN)/mkdocs serve

@@ -38,11 +38,11 @@ def chromium() -> str:
     return exe
 
 
-# The test files that take longest, longest first (by the --durations of full runs on the 2-core machine). `make test`
-# runs pytest-xdist with --dist loadscope --no-loadscope-reorder: each file goes whole to one worker (a module fixture,
-# such as a trained network, is then made once, never once per worker) and files are handed out in the order below,
-# then in collection order. Starting the long files first keeps both workers busy to the end: the last files handed
-# out are short, so neither worker waits long for the other.
+# The test files that take longest, longest first (by the --durations of full runs on the 2-core machine). Under -n
+# (`make test` runs -n 2), pyproject's addopts give pytest-xdist --dist loadscope --no-loadscope-reorder: each file
+# goes whole to one worker (a module fixture, such as a trained network, is then made once, never once per worker)
+# and files are handed out in the order below, then in collection order. Starting the long files first keeps both
+# workers busy to the end: the last files handed out are short, so neither worker waits long for the other.
 LONGEST_FIRST = (
     "test_zoo.py",
     "test_segmentation.py",

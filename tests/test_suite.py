@@ -23,11 +23,11 @@ def test_no_xdist_group_without_loadgroup():
 
 
 def test_the_longest_files_are_handed_out_first_and_whole():
-    """`make test` hands each file whole to a worker, in collection order (conftest.LONGEST_FIRST first): every
+    """Under -n, pytest hands each file whole to a worker, in collection order (conftest.LONGEST_FIRST first): every
     name there must be a test file (a renamed file would silently lose its early start), each named once."""
     from conftest import LONGEST_FIRST
 
-    assert "--dist loadscope --no-loadscope-reorder" in (ROOT / "Makefile").read_text()
+    assert "--dist loadscope --no-loadscope-reorder" in (ROOT / "pyproject.toml").read_text()
     assert len(set(LONGEST_FIRST)) == len(LONGEST_FIRST)
     assert [name for name in LONGEST_FIRST if not (ROOT / "tests" / name).is_file()] == []
 
