@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import importlib
 import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -84,6 +87,23 @@ def _randomise_batchnorm(model, seed: int = 0) -> None:
             )
 
 
+@pytest.fixture(scope="module")
+def modern() -> Callable[[str], tuple[Any, np.ndarray, np.ndarray]]:
+    """A network of the test below, with BN statistics set, a batch and Keras' outputs: built once for both
+    formats (EfficientNet-B0 takes seconds to build; the export leaves the model as it was, ONNX's on a clone)."""
+    built: dict[str, tuple[Any, np.ndarray, np.ndarray]] = {}
+
+    def get(spec: str) -> tuple[Any, np.ndarray, np.ndarray]:
+        if spec not in built:
+            model = archspec.build(ROOT / spec)
+            _randomise_batchnorm(model)
+            x = np.random.default_rng(3).uniform(0, 255, size=(2, *model.input_shape[1:])).astype("float32")
+            built[spec] = model, x, model.predict(x, verbose=0)
+        return built[spec]
+
+    return get
+
+
 @pytest.mark.parametrize(
     "spec",
     [
@@ -94,14 +114,11 @@ def _randomise_batchnorm(model, seed: int = 0) -> None:
     ],
 )
 @pytest.mark.parametrize("fmt,suffix", [("onnx", ".onnx"), ("tflite", ".tflite")])
-def test_modern_networks_export_faithfully(spec, fmt, suffix, tmp_path):
+def test_modern_networks_export_faithfully(spec, fmt, suffix, tmp_path, modern):
     """ONNX gets grouped convolutions as depthwise or per-group convolutions, GELU in its erf form and
     Normalization on constants (what tf2onnx converts); every format computes Keras' outputs."""
     need(*{"onnx": ("tf2onnx", "onnxruntime"), "tflite": ()}[fmt])
-    model = archspec.build(ROOT / spec)
-    _randomise_batchnorm(model)
-    x = np.random.default_rng(3).uniform(0, 255, size=(2, *model.input_shape[1:])).astype("float32")
-    want = model.predict(x, verbose=0)
+    model, x, want = modern(spec)
     assert want.std() > 1e-4  # outputs worth comparing
     out = export_model(model, tmp_path / f"m{suffix}", fmt)
     np.testing.assert_allclose(run_exported(out, x), want, rtol=1e-4, atol=1e-6)
@@ -115,16 +132,31 @@ def test_bad_requests(tmp_path, lenet):
         export(tmp_path / "missing.keras", tmp_path / "m.onnx")
 
 
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory) -> Callable[[str], tuple[Path, np.ndarray, np.ndarray]]:
+    """A network of the test below saved as .keras, a batch and Keras' outputs: built and saved once for the three
+    formats (each export reads the file afresh)."""
+    made: dict[str, tuple[Path, np.ndarray, np.ndarray]] = {}
+
+    def get(spec: str) -> tuple[Path, np.ndarray, np.ndarray]:
+        if spec not in made:
+            model = archspec.build(ROOT / spec)
+            path = archspec.save_model(model, tmp_path_factory.mktemp("saved") / "m.keras")
+            x = np.random.default_rng(3).normal(size=(2, *model.input_shape[1:])).astype("float32")
+            made[spec] = path, x, model.predict(x, verbose=0)
+        return made[spec]
+
+    return get
+
+
 @pytest.mark.parametrize("spec", ["specs/resnet20_cifar.yaml", "tests/specs/every_block.yaml"])
 @pytest.mark.parametrize("fmt,suffix", [("savedmodel", "_sm"), ("onnx", ".onnx"), ("tflite", ".tflite")])
-def test_graph_networks_export_faithfully(spec, fmt, suffix, tmp_path):
+def test_graph_networks_export_faithfully(spec, fmt, suffix, tmp_path, saved):
     """Residual adds, concatenations, batchnorm and sum pooling survive every format."""
     need(*{"onnx": ("tf2onnx", "onnxruntime"), "tflite": (), "savedmodel": ()}[fmt])
-    model = archspec.build(ROOT / spec)
-    saved = archspec.save_model(model, tmp_path / "m.keras")
-    x = np.random.default_rng(3).normal(size=(2, *model.input_shape[1:])).astype("float32")
-    out = export(saved, tmp_path / f"m{suffix}", fmt)
-    np.testing.assert_allclose(run_exported(out, x), model.predict(x, verbose=0), rtol=1e-4, atol=1e-5)
+    path, x, want = saved(spec)
+    out = export(path, tmp_path / f"m{suffix}", fmt)
+    np.testing.assert_allclose(run_exported(out, x), want, rtol=1e-4, atol=1e-5)
 
 
 def test_savedmodel_serve_takes_a_tensor_like_serving_default(tmp_path):

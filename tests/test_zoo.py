@@ -219,12 +219,46 @@ def fresh_keras():
     gc.collect()
 
 
-def build_and_check(name: str, *, forward: bool = True):
-    """Build the spec, check every node's static shape and parameters against Keras, and (`forward`) run a
-    forward pass on one example; returns (report, model). The parity test passes forward=False: its own
-    forward pass (after the weight copy) is checked the same way, by check_output."""
+# The input side each parity test runs at: the smallest one at which the last feature map (the one the classifier
+# pools) is still 3x3, so that every tap of a last-stage 3x3 kernel meets real pixels (at 1x1 only the centre tap
+# would, and a kernel stored the wrong way round would pass). Most stride-2 layers then meet odd sizes (224 halves
+# evenly down to 7), so their padding rules show. The weights, and so the parameter count, do not depend on the
+# input; the forward passes cost a tenth to a fifth of those at the native 224 or 299. VGG is absent: its flatten
+# makes the count depend on the input, so it runs at the spec's own. The test below checks the table.
+PARITY_SIDE = {
+    **dict.fromkeys(["resnet50", "resnet101", "resnet152", "resnet50_v2", "mobilenet_v2"], 65),
+    **dict.fromkeys(["mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_v2_b0"], 65),
+    **dict.fromkeys(["densenet121", "densenet169", "densenet201"], 93),
+    "efficientnet_b0": 66,
+    "mobilenet": 95,
+    "convnext_tiny": 96,
+    "xception": 71,
+    "inception_v3": 139,
+    "inception_resnet_v2": 139,
+    "nasnet_mobile": 67,
+}
+
+
+def _last_map_side(name: str, side: int) -> int:
+    """The side of the last feature map (the headless network's output) at this input side."""
+    return min(archspec.shapes(spec_path(name), include_top=False, input=[side, side, 3]).output_shape[:2])
+
+
+@pytest.mark.parametrize("name", sorted(PARITY_SIDE))
+def test_parity_sides_are_the_smallest_with_a_3x3_last_map(name):
+    side = PARITY_SIDE[name]
+    assert _last_map_side(name, side) >= 3 > _last_map_side(name, side - 1)
+    at_side = archspec.shapes(spec_path(name), input=[side, side, 3])
+    assert at_side.total_params == archspec.shapes(spec_path(name)).total_params  # the same weights
+
+
+def build_and_check(name: str, *, forward: bool = True, side: int | None = None):
+    """Build the spec (at `side` x `side` pixels when given), check every node's static shape and parameters
+    against Keras, and (`forward`) run a forward pass on one example; returns (report, model). The parity test
+    passes forward=False: its own forward pass (after the weight copy) is checked the same way, by check_output."""
     path = spec_path(name)
-    report, model = archspec.shapes(path), archspec.build(path)
+    overrides = {} if side is None else {"input": [side, side, 3]}
+    report, model = archspec.shapes(path, **overrides), archspec.build(path, **overrides)
     for info in report.layers:
         layer = model.get_layer(info.name)
         assert tuple(layer.output.shape[1:]) == tuple(info.output_shape), info.name
@@ -342,8 +376,10 @@ def _randomise_batchnorm(model, rng) -> None:
 @pytest.mark.parametrize("name", zoo_params(lambda n, e: keras_app(n) is not None))
 def test_weight_parity_with_keras_applications(name, fresh_keras):
     keras = fresh_keras
-    entry = ZOO[name]
-    report, ours = build_and_check(name, forward=False)
+    entry, side = ZOO[name], PARITY_SIDE.get(name)
+    if side is not None:  # the reference at the same side
+        entry = entry._replace(keras_kwargs={**(entry.keras_kwargs or {}), "input_shape": (side, side, 3)})
+    report, ours = build_and_check(name, forward=False, side=side)
     keras.backend.clear_session()  # Keras numbers unnamed layers per session: conv2d, conv2d_1, ...
     ref = getattr(keras.applications, keras_app(name))(weights=None, **(entry.keras_kwargs or {}))
     assert ref.count_params() == ours.count_params() == total(name)
