@@ -97,7 +97,7 @@ def profile(path: Path, top: int) -> None:
     t0 = time.perf_counter()
     spec = archspec.load(path)
     t1 = time.perf_counter()
-    archspec.graph(spec)
+    archspec.graph_of(spec)
     t2 = time.perf_counter()
     report = archspec.shapes(spec)
     t3 = time.perf_counter()

@@ -25,14 +25,14 @@ DENSENET121 = ROOT / "specs" / "densenet121.yaml"
 
 
 def top_level_names(path: Path) -> list[str]:
-    g = archspec.graph(path)
+    g = archspec.graph_of(path)
     used = {n.group for n in g.nodes if n.group is not None}
     return [name for i, (name, _) in enumerate(g.groups) if i in used]
 
 
 @pytest.mark.parametrize("path", SPECS + TEST_SPECS, ids=lambda p: p.stem)
 def test_every_spec_draws_as_valid_svg_and_html(path):
-    g = archspec.graph(path)
+    g = archspec.graph_of(path)
     report = infer(g, max_params=None)
     svg = draw.diagram(g, report, format="svg")
     root = ET.fromstring(svg.split("\n", 1)[1])  # well-formed XML
@@ -50,7 +50,7 @@ def test_every_spec_draws_as_valid_svg_and_html(path):
 
 def test_blocks_start_closed_and_stay_small():
     for path, most in ((ROOT / "specs" / "resnet152.yaml", 1400), (DENSENET121, 2600)):
-        g = archspec.graph(path)
+        g = archspec.graph_of(path)
         closed = draw.tree(g)
         opened = draw.tree(g, expand=True)
         assert closed.m[0] < most, (path.stem, closed.m[0])  # a dozen volumes, readable without scrolling far
@@ -58,7 +58,7 @@ def test_blocks_start_closed_and_stay_small():
 
 
 def test_residual_shortcut_is_an_edge_around_the_body():
-    g = archspec.graph(RESNET50)
+    g = archspec.graph_of(RESNET50)
     root = draw.tree(g, expand=True)
     stage = next(c for c in root.children if c.name == "conv2")
     block1 = stage.children[0]
@@ -199,7 +199,7 @@ def png_size(path: Path) -> tuple[int, int]:
 def test_png_screenshot(chromium, path, tmp_path):
     out = draw.draw(path, tmp_path / f"{path.stem}.png")
     width, height = png_size(out)
-    root = draw.tree(archspec.graph(path))
+    root = draw.tree(archspec.graph_of(path))
     assert (width, height) == (int(-(-root.m[0] // 1)), int(-(-root.m[1] // 1)))
     assert out.stat().st_size > 5000  # a picture, not a blank page
     if os.environ.get("ARCHSPEC_KEEP_PNG"):  # for looking at them: ARCHSPEC_KEEP_PNG=dir pytest tests/test_draw.py

@@ -142,7 +142,7 @@ def differences(where: str, py: object, js: object) -> list[str]:
 
 @pytest.mark.parametrize("path", SPECS, ids=lambda p: p.stem)
 def test_page_script_lays_out_as_python_does(node, path, tmp_path):
-    graph = archspec.graph(path)
+    graph = archspec.graph_of(path)
     report = infer(graph, max_params=None)
     page = tmp_path / f"{path.stem}.html"
     page.write_text(diagram(graph, report, format="html"), encoding="utf-8")

@@ -177,7 +177,7 @@ def test_a_variant_sets_variables_and_overrides_apply_over_it():
 def test_when_false_leaves_the_layer_out_and_its_name_reads_its_input():
     names = lambda r: [l.name for l in r.layers]
     assert names(archspec.shapes(FAMILY))[:2] == ["scale", "c"]
-    big = archspec.graph(FAMILY, variant="big")
+    big = archspec.graph_of(FAMILY, variant="big")
     assert [n.name for n in big.nodes][:2] == ["input", "c"]
     side = {"conv": {"filters": 16, "kernel": 3, "input": "scale", "name": "side"}}
     joined = {**FAMILY, "layers": FAMILY["layers"][:2] + [side, {"add": ["c", "side"]}] + FAMILY["layers"][2:]}
