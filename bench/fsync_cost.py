@@ -101,7 +101,7 @@ def lenet(mnist: Path, runs: int) -> dict[bool, dict[str, list[float]]]:
                         run_dir=Path(tmp) / f"run-{i}-{on}",
                         verbose=0,
                     )
-                for row, (commit, flushed) in list(zip(result.history, commits))[1:]:
+                for row, (commit, flushed) in list(zip(result.history, commits, strict=False))[1:]:
                     out[on]["commit"].append(commit)
                     out[on]["epoch"].append(row["seconds"] + commit)
                     out[on]["flush"].append(flushed)

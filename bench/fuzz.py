@@ -40,7 +40,19 @@ def main() -> int:
         text=True,
     )
     elapsed = time.perf_counter() - start
-    tried = dict.fromkeys(("agree_with_keras", "fail_cleanly", "never_crashes", "bounded_number", "where_they_are_written", "naming_the_file", "damaged_weights_file_inside", "with_any_config"), 0)
+    tried = dict.fromkeys(
+        (
+            "agree_with_keras",
+            "fail_cleanly",
+            "never_crashes",
+            "bounded_number",
+            "where_they_are_written",
+            "naming_the_file",
+            "damaged_weights_file_inside",
+            "with_any_config",
+        ),
+        0,
+    )
     current = None
     for line in result.stdout.splitlines():
         for name in tried:

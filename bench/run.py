@@ -33,6 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _proc import ROOT, ROWS_ENV
 
 sys.path.insert(0, str(ROOT))  # this checkout's archspec, as the scripts' children get it
+import contextlib
+
 from archspec.files import write_text
 
 BENCH = ROOT / "bench"
@@ -100,10 +102,8 @@ def machine(mode: str, loads: tuple[float, float]) -> str:
         ("PyYAML", "pyyaml"),
         ("JAX", "jax"),
     ):
-        try:
+        with contextlib.suppress(PackageNotFoundError):
             versions.append(f"{name} {version(dist)}")
-        except PackageNotFoundError:
-            pass
     commit = subprocess.run(
         ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
     ).stdout.strip()

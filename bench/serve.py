@@ -75,7 +75,7 @@ class Server:
 def stats(ms: list[float], in_process: bool = False) -> str:
     cpu = CPU.get(id(ms)) if in_process else None
     ms = sorted(ms)
-    p90 = ms[min(len(ms) - 1, int(round(0.9 * (len(ms) - 1))))]
+    p90 = ms[min(len(ms) - 1, round(0.9 * (len(ms) - 1)))]
     return f"median {statistics.median(ms):7.1f} ms   p90 {p90:7.1f} ms" + (
         f"   (CPU median {statistics.median(cpu):6.1f} ms)" if cpu else ""
     )
@@ -127,7 +127,8 @@ def digit_png(mnist: Path) -> bytes:
 
     from archspec.tools.inspection import png
 
-    raw = gzip.open(mnist / "t10k-images-idx3-ubyte.gz").read()
+    with gzip.open(mnist / "t10k-images-idx3-ubyte.gz") as f:
+        raw = f.read()
     return png(np.frombuffer(raw, np.uint8, offset=16).reshape(-1, 28, 28)[9000])
 
 
@@ -148,11 +149,13 @@ def bench_model(run: Path, images: dict[str, bytes], n: int) -> dict[str, list[f
     view = ModelView(run)
     out = {}
     for name, data in images.items():
-        out[f"{name}: in process"] = timed(lambda k: view.look(data, name), n)
+        out[f"{name}: in process"] = timed(lambda k, data=data, name=name: view.look(data, name), n)
     server = Server(run)
     try:
         for name, data in images.items():
-            out[f"{name}: HTTP round trip"] = timed(lambda k: server.post("/api/model/look", data, "image/png"), n)
+            out[f"{name}: HTTP round trip"] = timed(
+                lambda k, data=data: server.post("/api/model/look", data, "image/png"), n
+            )
     finally:
         server.close()
     return out

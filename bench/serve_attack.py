@@ -275,7 +275,8 @@ def digit_png(mnist: Path) -> bytes:
 
     from archspec.tools.inspection import png
 
-    raw = gzip.open(mnist / "t10k-images-idx3-ubyte.gz").read()
+    with gzip.open(mnist / "t10k-images-idx3-ubyte.gz") as f:
+        raw = f.read()
     return png(np.frombuffer(raw, np.uint8, offset=16).reshape(-1, 28, 28)[9000])
 
 

@@ -64,8 +64,8 @@ def main() -> int:
     figures = []
     for name in args.nets.split(","):
         build = {
-            "archspec": lambda: archspec.build(ROOT / "specs" / f"{name}.yaml"),
-            "keras": lambda: getattr(keras.applications, PAIRS[name])(weights=None),
+            "archspec": lambda name=name: archspec.build(ROOT / "specs" / f"{name}.yaml"),
+            "keras": lambda name=name: getattr(keras.applications, PAIRS[name])(weights=None),
         }
         times: dict[str, list[float]] = {k: [] for k in build}
         # The model built first steps ~3 % slower than the one built second, even two identical keras.applications

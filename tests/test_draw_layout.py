@@ -128,13 +128,13 @@ def differences(where: str, py: object, js: object) -> list[str]:
     if isinstance(py, str) and isinstance(js, str) and py.startswith("M"):
         same_shape = NUMBER.sub("#", py) == NUMBER.sub("#", js)
         close = same_shape and all(
-            abs(float(a) - float(b)) <= TOLERANCE for a, b in zip(NUMBER.findall(py), NUMBER.findall(js))
+            abs(float(a) - float(b)) <= TOLERANCE for a, b in zip(NUMBER.findall(py), NUMBER.findall(js), strict=True)
         )
         return [] if close else [f"{where}: python {py!r}, page {js!r}"]
     if isinstance(py, (int, float)) and isinstance(js, (int, float)):
         return [] if abs(py - js) <= TOLERANCE else [f"{where}: python {py}, page {js}"]
     if isinstance(py, list) and isinstance(js, list) and len(py) == len(js):
-        return [d for k, (a, b) in enumerate(zip(py, js)) for d in differences(f"{where}[{k}]", a, b)]
+        return [d for k, (a, b) in enumerate(zip(py, js, strict=True)) for d in differences(f"{where}[{k}]", a, b)]
     if isinstance(py, dict) and isinstance(js, dict) and py.keys() == js.keys():
         return [d for k in py for d in differences(f"{where}.{k}", py[k], js[k])]
     return [] if py == js else [f"{where}: python {py!r}, page {js!r}"]
@@ -153,7 +153,7 @@ def test_page_script_lays_out_as_python_does(node, path, tmp_path):
     wanted = states(root, boxes)
     from_page = run_node(node, LAYOUT, {"page": str(page), "states": wanted})
     assert len(from_page) == len(wanted)
-    for open_ids, js in zip(wanted, from_page):
+    for open_ids, js in zip(wanted, from_page, strict=True):
         py = python_layout(root, boxes, open_ids)
         found = differences(f"{path.stem} open={open_ids}", py, js)
         assert not found, "\n".join(found[:10]) + f"\n({len(found)} differences)"

@@ -109,7 +109,7 @@ def test_outputs_and_inputs_keep_their_names(run, tmp_path):
 
 def test_no_preprocessing_takes_the_network_input(run, digits, tmp_path):
     """--no-preprocessing: the model takes what the plan gives (scaled, the input's size); the output step stays."""
-    folder, output = run
+    folder, _output = run
     x, files = digits
     result = CliRunner().invoke(cli, ["export", str(folder), "--no-preprocessing", "-o", str(tmp_path / "m.tflite")])
     assert result.exit_code == 0, result.output + repr(result.exception)

@@ -127,7 +127,7 @@ def test_cli_train_with_weights_and_freeze(source_run, digits, tmp_path, capsys)
     assert archspec.load(run / "spec.yaml").training.freeze == ["dense_2"]
     tuned, source = archspec.load_model(run / "model.keras"), source_run.model
     for name in ("conv_1", "conv_2", "dense_1", "dense_2"):  # frozen: exactly the source's weights
-        for a, b in zip(tuned.get_layer(name).get_weights(), source.get_layer(name).get_weights()):
+        for a, b in zip(tuned.get_layer(name).get_weights(), source.get_layer(name).get_weights(), strict=True):
             np.testing.assert_array_equal(a, b)
     # a bad --freeze name, and --weights with --resume: exit 2, no run folder
     bad = tmp_path / "bad"
@@ -198,5 +198,5 @@ def test_phases_train_in_order_and_resume_across_them(source_run, digits, tmp_pa
             )
         resumed = archspec.train(None, data=digits["tune"], resume=tmp_path / f"stop{stop}", verbose=0)
         assert resumed.resumed_from == stop and [row["epoch"] for row in resumed.history] == [1, 2, 3]
-        for a, b in zip(resumed.model.get_weights(), straight.model.get_weights()):
+        for a, b in zip(resumed.model.get_weights(), straight.model.get_weights(), strict=True):
             np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

@@ -119,7 +119,7 @@ def test_readme_yaml_examples_are_valid():
             continue
         if "layers" in data and "input" not in data and "inputs" not in data:
             data = {"name": "example", "input": [32, 32, 3], **data}
-            if not any(isinstance(l, dict) and ("dense" in l or "fc" in l) for l in data["layers"]):
+            if not any(isinstance(item, dict) and ("dense" in item or "fc" in item) for item in data["layers"]):
                 data["layers"] = data["layers"] + [{"pool": "global_avg"}]
         elif "training" in data and "layers" not in data:
             # a recipe without its network (heads naming its outputs, a mean per RGB channel): the section alone

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,22 +24,9 @@ from archspec.tools.table import shape_text, shapes_table
 
 pytest.importorskip("pygls")
 
-SERVER = [
-    sys.executable,
-    "-c",
-    f"import sys; sys.path.insert(0, {str(ROOT)!r}); from archspec.cli import run; run()",
-    "lsp",
-]
 LENET = (ROOT / "specs" / "lenet.yaml").read_text(encoding="utf-8")
 ERROR, WARNING = 1, 2
 EVERYTHING = {"start": {"line": 0, "character": 0}, "end": {"line": 100_000, "character": 0}}
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[LanguageServer]:
-    ls = LanguageServer(SERVER, {}, ROOT)
-    yield ls
-    ls.close()
 
 
 def hints(ls: LanguageServer, uri: str) -> list[dict[str, Any]]:
@@ -212,7 +198,9 @@ def test_zoo_spec_gets_the_shapes_table_as_hints(server, path: Path):
     assert [d for d in server.diagnostics(uri) if d["severity"] == ERROR] == []
     report = archspec.shapes(path)
     labels = [h["label"] for h in hints(server, uri)]
-    assert [l for l in labels if l != "skipped (when: false)"] == [shape_text(g.output_shape) for g in report.groups]
+    assert [label for label in labels if label != "skipped (when: false)"] == [
+        shape_text(g.output_shape) for g in report.groups
+    ]
     written = yaml.safe_load(path.read_text(encoding="utf-8"))["layers"]
     assert len(labels) == len(written)  # one per top-level layer, left-out ones (U-Net's deeper levels) said so
 

@@ -29,7 +29,7 @@ from archspec.training.rundir import start_folder
 from archspec.training.tensorboard import epoch_scalars, logged
 
 SMALL = ROOT / "tests" / "fixtures" / "small_mnist.yaml"
-RECIPE = dict(epochs=3, batch_size=32, seed=4)
+RECIPE = {"epochs": 3, "batch_size": 32, "seed": 4}
 CHILD_ENV = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "TF_CPP_MIN_LOG_LEVEL": "2"}
 
 # archspec's CLI in a child process, with two test hooks:
@@ -130,7 +130,7 @@ def assert_same_as(reference, run: Path) -> None:
     assert figures(json.loads((run / "history.json").read_text())) == figures(reference.history)
     state = json.loads((run / "state.json").read_text())
     assert state["finished"] and state["epoch"] == 3
-    for a, b in zip(archspec.load_model(run / "model.keras").get_weights(), reference.model.get_weights()):
+    for a, b in zip(archspec.load_model(run / "model.keras").get_weights(), reference.model.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["best.keras", "epoch-0003.keras", "last.keras"]
     assert temporaries(run) == []
@@ -457,7 +457,7 @@ def test_resume_refuses_data_changed_under_its_name_unless_given(small_run) -> N
 
 
 def test_resume_records_an_explicit_strategy_and_keeps_the_recorded_one(small_run) -> None:
-    run, npz = small_run
+    run, _npz = small_run
     archspec.train(None, resume=run, strategy="one-device", epochs=2, verbose=0)
     record = json.loads((run / "run.json").read_text())
     assert record["strategy"] == "one-device" and record["changes"][-1]["strategy"] == ["auto", "one-device"]

@@ -37,7 +37,7 @@ def segmentation(mnist_dir: Path, tmp_path_factory: pytest.TempPathFactory):
 
 
 def test_unet_reaches_mean_iou_0_80_on_canvases_of_unseen_digits(segmentation, capsys):
-    train, test, run, seconds = segmentation
+    _train, test, run, seconds = segmentation
     capsys.readouterr()
     assert main(["evaluate", str(run), "--data", str(test), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)

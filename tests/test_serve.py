@@ -8,7 +8,6 @@ screenshot of each pane under build/serve/.
 
 from __future__ import annotations
 
-import gzip
 import json
 import re
 import select
@@ -21,7 +20,6 @@ import time
 import urllib.request
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 pytest.importorskip("starlette", reason="archspec[serve] not installed")
@@ -34,7 +32,6 @@ from starlette.testclient import TestClient
 import archspec
 from archspec.cli import main
 from archspec.tools.elements import to_html
-from archspec.tools.inspection import png
 from archspec.tools.serve.app import create_app
 from archspec.tools.serve.limits import IMAGE_BODY, SPEC_BODY
 from archspec.tools.serve.run import views
@@ -42,14 +39,6 @@ from archspec.tools.serve.run import views
 LENET = ROOT / "specs" / "lenet.yaml"
 SHOTS = ROOT / "build" / "serve"
 BASE = "http://127.0.0.1"
-
-
-@pytest.fixture
-def spec_file(tmp_path: Path) -> Path:
-    """A copy of LeNet's spec the server may write."""
-    target = tmp_path / "lenet.yaml"
-    shutil.copy(LENET, target)
-    return target
 
 
 def client_for(path: Path, **kwargs) -> TestClient:
@@ -340,13 +329,6 @@ def test_cli_prints_its_url_serves_and_stops_cleanly_on_ctrl_c(spec_file):
 
 
 # -- the model pane's API ----------------------------------------------------------------------
-def read_idx(path: Path) -> np.ndarray:
-    data = gzip.open(path, "rb").read()
-    dims = data[3]
-    shape = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(dims)]
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
-
-
 @pytest.fixture(scope="module")
 def lenet_run(mnist_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """LeNet after one epoch on the first 8,000 digits (seeded): a run folder, as `archspec train` writes it."""
@@ -360,20 +342,6 @@ def lenet_run(mnist_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
         verbose=0,
     )
     return run.run_dir
-
-
-@pytest.fixture(scope="module")
-def digits(mnist_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> list[tuple[Path, int]]:
-    """Three test digits the model never saw, as PNG files, with their labels."""
-    images = read_idx(mnist_dir / "t10k-images-idx3-ubyte.gz")
-    labels = read_idx(mnist_dir / "t10k-labels-idx1-ubyte.gz")
-    folder = tmp_path_factory.mktemp("digits")
-    out = []
-    for i in (9000, 9001, 9002):
-        path = folder / f"digit{i}.png"
-        path.write_bytes(png(images[i]))
-        out.append((path, int(labels[i])))
-    return out
 
 
 def test_model_look_is_predict_through_the_same_plan_with_inspect_figures(lenet_run, digits):

@@ -29,7 +29,7 @@ pytest.importorskip("httpx2", reason="Starlette's test client needs httpx2")
 
 from conftest import ROOT
 from starlette.testclient import TestClient
-from test_serve import BASE, LENET, SERVE, client_for, spec_file  # noqa: F401  (spec_file: the fixture)
+from test_serve import BASE, LENET, SERVE, client_for
 
 from archspec.tools.serve.app import create_app
 from archspec.tools.serve.run import views
@@ -43,7 +43,7 @@ def test_a_lone_surrogate_is_a_400_not_a_500(spec_file, route, text):
     """JSON may escape half a UTF-16 pair ("\\ud800"): no character, so no UTF-8 for it; refused where the body is read."""
     client = client_for(spec_file)
     version = client.get("/api/session").json()["spec"]["version"]
-    body = '{"text": "%s", %s}' % (text, '"version": "%s"' % version if route.endswith("save") else '"sets": []')
+    body = '{{"text": "{}", {}}}'.format(text, f'"version": "{version}"' if route.endswith("save") else '"sets": []')
     answer = client.post(route, content=body.encode("ascii"), headers={"content-type": "application/json"})
     assert answer.status_code == 400, answer.text
     error = answer.json()["error"]

@@ -93,7 +93,7 @@ def specs(draw) -> dict:
     spec = {
         "name": draw(names),
         "input": [draw(st.integers(4, 10))] * 2 + [draw(st.integers(1, 3))],
-        "layers": body + [{"pool": "global_avg"}, {"dense": {"units": draw(small), "name": draw(names)}}],
+        "layers": [*body, {"pool": "global_avg"}, {"dense": {"units": draw(small), "name": draw(names)}}],
     }
     return spec
 

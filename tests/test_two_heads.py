@@ -82,7 +82,7 @@ def test_both_heads_reach_their_targets_on_the_last_2000_digits(two_heads, capsy
 
 
 def test_predict_prints_both_heads(two_heads, mnist_dir, tmp_path, capsys):
-    folder, run, _ = two_heads
+    _folder, run, _ = two_heads
     images = D.read_idx(mnist_dir / "t10k-images-idx3-ubyte.gz")[9990:9995]
     labels = D.read_idx(mnist_dir / "t10k-labels-idx1-ubyte.gz")[9990:9995]
     np.save(tmp_path / "five.npy", images)
@@ -90,7 +90,7 @@ def test_predict_prints_both_heads(two_heads, mnist_dir, tmp_path, capsys):
     assert main(["predict", str(run), str(tmp_path / "five.npy"), "--json"]) == 0
     answers = json.loads(capsys.readouterr().out)
     assert len(answers) == 5
-    assert sum(a["outputs"]["digit"]["top"][0]["class"] == label for a, label in zip(answers, labels)) >= 4
+    assert sum(a["outputs"]["digit"]["top"][0]["class"] == label for a, label in zip(answers, labels, strict=True)) >= 4
     areas = [a["outputs"]["ink"]["values"][0] for a in answers]
     assert np.abs(np.asarray(areas) - ink(images)).mean() <= 3 * INK_MAE
     assert main(["predict", str(run), str(tmp_path / "five.npy")]) == 0
