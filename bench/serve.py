@@ -14,8 +14,8 @@ keep-alive HTTP connection, as the page's do. Measured, median and 90th percenti
 
 Baseline in the same run: the same work called in this process (`SpecView.check`,
 `ModelView.look`), so the difference is HTTP, JSON and the server; its CPU time is printed too, a
-figure a busy machine inflates less than wall time (TensorFlow's own threads count in it). `--browser` also times the page
-itself in headless Chromium (tests/browser.py): from the keystroke to the table and the diagram
+figure a busy machine inflates less than wall time (TensorFlow's own threads count in it). `--browser` also times the
+page itself in headless Chromium (tests/browser.py): from the keystroke to the table and the diagram
 redrawn (the iframe's load event), and from the end of a stroke to the probabilities and maps shown.
 Target: under 100 ms per update for LeNet on the 2-core machine. The LeNet run is trained first
 (1 epoch on 8,000 MNIST digits, about 20 s) unless --run names one.
@@ -82,7 +82,8 @@ def stats(ms: list[float], in_process: bool = False) -> str:
 
 
 CPU: dict[int, list[float]] = {}
-"""CPU milliseconds of this process for each list `timed` returned (by id): less sensitive to a busy machine than wall time."""
+"""CPU milliseconds of this process for each list `timed` returned (by id): less sensitive to a busy machine than wall
+time."""
 
 
 def timed(fn, n: int, warm: int = 3) -> list[float]:
@@ -162,7 +163,8 @@ def bench_model(run: Path, images: dict[str, bytes], n: int) -> dict[str, list[f
 
 
 def bench_browser(specs: list[Path], run: Path, n: int) -> dict[str, list[float]]:
-    """Keystroke -> table and diagram redrawn; end of a stroke -> answer shown: the page's own timings (status.specMs, modelMs)."""
+    """Keystroke -> table and diagram redrawn; end of a stroke -> answer shown: the page's own timings (status.specMs,
+    modelMs)."""
     from browser import Browser
 
     from archspec.tools import draw
@@ -188,7 +190,9 @@ def bench_browser(specs: list[Path], run: Path, n: int) -> dict[str, list[float]
                     value = page.evaluate(f"parseInt(document.getElementById('editor').value.slice({at}), 10)")
                     digits = len(str(value))
                     page.evaluate(
-                        f"(function () {{ var e = document.getElementById('editor'); e.focus(); e.setSelectionRange({at}, {at + digits}); }})()"
+                        "(function () "
+                        f"{{ var e = document.getElementById('editor'); e.focus(); e.setSelectionRange({at}, "
+                        f"{at + digits}); }})()"
                     )
                     before = page.evaluate(f"{status}.spec")
                     page.insert_text(str(value + 32 if k % 2 == 0 else value - 32))
@@ -209,7 +213,9 @@ def bench_browser(specs: list[Path], run: Path, n: int) -> dict[str, list[float]
             page.goto(server.url)
             page.wait_for(f"{status}.ready", "archspec:ready")
             x, y, w, h = page.evaluate(
-                "(function () { var r = document.getElementById('pad').getBoundingClientRect(); return [r.left, r.top, r.width, r.height]; })()"
+                "(function () "
+                "{ var r = document.getElementById('pad').getBoundingClientRect(); return [r.left, r.top, r.width, "
+                "r.height]; })()"
             )
             times = []
             for k in range(n + 3):

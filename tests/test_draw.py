@@ -97,7 +97,8 @@ def test_cli_draw_does_not_import_tensorflow(tmp_path):
     code = (
         "import sys; from archspec.cli import main; "
         f"rc = main(['draw', {str(RESNET50)!r}, '-o', {str(tmp_path / 'r.html')!r}]); "
-        "assert rc == 0, rc; assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'TensorFlow imported'"
+        "assert rc == 0, rc; assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'TensorFlow "
+        "imported'"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
@@ -106,7 +107,8 @@ def test_cli_draw_does_not_import_tensorflow(tmp_path):
 
 def test_new_modules_import_without_tensorflow():
     code = (
-        "import sys, archspec.cli, archspec.cli.share, archspec.tools.draw, archspec.spec.jsonschema, archspec.keras_side.export, archspec.keras_side.importer, archspec.tools.inspection; "
+        "import sys, archspec.cli, archspec.cli.share, archspec.tools.draw, archspec.spec.jsonschema, "
+        "archspec.keras_side.export, archspec.keras_side.importer, archspec.tools.inspection; "
         "heavy = [m for m in ('tensorflow', 'keras', 'numpy', 'onnx') if m in sys.modules]; assert not heavy, heavy"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
@@ -154,15 +156,21 @@ def test_page_loads_in_chromium_and_shows_every_block(chromium, path, tmp_path):
 CLICKS = """<script>
 (function () {
   var out = [], st = document.getElementById('status');
-  function click(el) { el.dispatchEvent(new MouseEvent('click', {bubbles: true})); out.push(JSON.parse(st.textContent)); }
-  var label = Array.prototype.filter.call(document.querySelectorAll('text.t-name'), function (t) { return t.textContent === 'conv2'; })[0];
+  function click(el) {
+    el.dispatchEvent(new MouseEvent('click', {bubbles: true}));
+    out.push(JSON.parse(st.textContent));
+  }
+  var label = Array.prototype.filter.call(document.querySelectorAll('text.t-name'),
+                                          function (t) { return t.textContent === 'conv2'; })[0];
   var unit = label.closest('g.unit');
   click(unit.querySelector(':scope > .box rect.hit'));          // open the stage
   click(unit.querySelector(':scope > .frame .t-head'));         // close it by its title bar
-  unit.querySelector(':scope > .box rect.hit').dispatchEvent(new MouseEvent('mousemove', {bubbles: true, clientX: 50, clientY: 50}));
+  unit.querySelector(':scope > .box rect.hit')
+    .dispatchEvent(new MouseEvent('mousemove', {bubbles: true, clientX: 50, clientY: 50}));
   var tip = document.getElementById('tip');
   out.push({tip: tip.textContent, shown: tip.style.display});
-  document.getElementById('errors').insertAdjacentHTML('afterend', '<pre id="clicks">' + JSON.stringify(out) + '</pre>');
+  document.getElementById('errors')
+    .insertAdjacentHTML('afterend', '<pre id="clicks">' + JSON.stringify(out) + '</pre>');
 })();
 </script>
 </body>"""

@@ -45,7 +45,8 @@ vm.runInNewContext(fs.readFileSync(job.layout, 'utf8'), context, {filename: job.
 LAYOUT = (
     LOAD
     + r"""
-const island = /<script type="application\/json" id="data">([\s\S]*?)<\/script>/.exec(fs.readFileSync(job.page, 'utf8'))[1];
+const island = /<script type="application\/json" id="data">([\s\S]*?)<\/script>/
+  .exec(fs.readFileSync(job.page, 'utf8'))[1];
 const results = job.states.map(function (open) {
   const D = JSON.parse(island);
   D.boxes.forEach(function (b) { if (b.children.length && b.parent !== null) b.collapsed = open.indexOf(b.id) < 0; });
@@ -124,7 +125,8 @@ NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:e[-+]?\d+)?")
 
 
 def differences(where: str, py: object, js: object) -> list[str]:
-    """Where two results differ: numbers by more than the tolerance, anything else at all; path text number by number."""
+    """Where two results differ: numbers by more than the tolerance, anything else at all; path text number by
+    number."""
     if isinstance(py, str) and isinstance(js, str) and py.startswith("M"):
         same_shape = NUMBER.sub("#", py) == NUMBER.sub("#", js)
         close = same_shape and all(
@@ -160,7 +162,8 @@ def test_page_script_lays_out_as_python_does(node, path, tmp_path):
 
 
 def test_numbers_are_written_as_the_page_writes_them(node):
-    """Halves round up, and a near-half rounds as its tenfold does: a path or transform the page rewrites reads as in the .svg."""
+    """Halves round up, and a near-half rounds as its tenfold does: a path or transform the page rewrites reads as in
+    the .svg."""
     values = [
         0,
         3,

@@ -188,7 +188,8 @@ def test_named_inputs_and_every_head_give_what_predict_gives(fmt, tmp_path):
     size = np.array([a.outputs["size"]["values"] for a in answers])
     masks = np.stack([a.masks["seg"] for a in answers])
     print(
-        f"small {fmt}: max |exported - predict| tags {np.abs(got['tags'] - tags).max():.3g}, size {np.abs(got['size'] - size).max():.3g}"
+        f"small {fmt}: max |exported - predict| tags {np.abs(got['tags'] - tags).max():.3g}, size "
+        f"{np.abs(got['size'] - size).max():.3g}"
     )
     assert np.abs(got["tags"] - tags).max() <= 1e-5
     assert np.abs(got["size"] - size).max() <= 1e-5 * max(

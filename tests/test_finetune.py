@@ -90,7 +90,8 @@ def test_transferred_lenet_beats_one_trained_from_scratch(source_run, digits, tm
                 )
     margins = np.subtract(transferred, scratch)
     print(
-        f"digits 5-9 after 32 steps on 500 examples: transferred {np.round(transferred, 3)}, from scratch {np.round(scratch, 3)}"
+        f"digits 5-9 after 32 steps on 500 examples: transferred {np.round(transferred, 3)}, from scratch "
+        f"{np.round(scratch, 3)}"
     )
     # Measured on CPU: transferred 0.892, 0.919, 0.888 (mean 0.900); from scratch 0.871, 0.820, 0.837 (mean 0.843).
     assert margins.min() > 0.01 and margins.mean() > 0.03, (transferred, scratch)

@@ -58,7 +58,8 @@ def png_size(data: bytes) -> tuple[int, int]:
 
 
 def feature_map_grids(model, digit) -> dict[str, bytes]:
-    """The conv layers' map grids for a 28x28 digit, computed here from a model's weights (padded, / 255, as trained)."""
+    """The conv layers' map grids for a 28x28 digit, computed here from a model's weights (padded, / 255, as
+    trained)."""
     import keras
 
     x = np.pad(digit, 2)[None, :, :, None].astype("float32") / 255

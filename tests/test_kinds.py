@@ -106,7 +106,8 @@ def test_readme_states_exactly_two_setup_commands():
 
 def test_readme_yaml_examples_are_valid():
     """Every YAML example in the README and docs/ validates: complete specs as they are, layer lists inside a
-    minimal spec, a `training:` block as a training section (its network is not in the example). Examples that show a mistake say so and are skipped."""
+    minimal spec, a `training:` block as a training section (its network is not in the example). Examples that show a
+    mistake say so and are skipped."""
     import yaml
     from docpages import yaml_blocks
 

@@ -79,7 +79,10 @@ def test_hover_on_a_kind_adds_its_reference(server):
     assert kind_reference("conv") not in server.hover(
         uri, line, LENET.splitlines()[line].index("depth")
     )  # a setting: figures only
-    block = "name: b\ninput: [8, 8, 1]\nblocks:\n  two:\n    layers:\n      - conv: {depth: 2, kernel: 3}\nlayers:\n  - use: {block: two}\n  - flatten\n"
+    block = (
+        "name: b\ninput: [8, 8, 1]\nblocks:\n  two:\n    layers:\n      - conv: {depth: 2, kernel: 3}\nlayers:\n  "
+        "- use: {block: two}\n  - flatten\n"
+    )
     uri = server.uri("block.yaml")
     server.open(uri, block)
     assert server.diagnostics(uri) == []
@@ -180,7 +183,10 @@ def test_other_yaml_files_are_left_alone(server):
 
 def test_a_left_out_layer_is_shown_as_skipped(server):
     uri = server.uri("when.yaml")
-    text = "name: w\ninput: [32, 32, 1]\nlayers:\n  - conv: {depth: 6, kernel: 5, when: false}\n  - flatten\n  - dense: 2\n"
+    text = (
+        "name: w\ninput: [32, 32, 1]\nlayers:\n  - conv: {depth: 6, kernel: 5, when: false}\n  - flatten\n  - "
+        "dense: 2\n"
+    )
     server.open(uri, text)
     assert server.diagnostics(uri) == []
     assert [(h["position"]["line"], h["label"]) for h in hints(server, uri)] == [
@@ -206,7 +212,10 @@ def test_zoo_spec_gets_the_shapes_table_as_hints(server, path: Path):
 
 
 def test_without_pygls_the_command_says_what_to_install():
-    code = f"import sys; sys.path.insert(0, {str(ROOT)!r}); sys.modules['pygls'] = None; from archspec.cli import run; run()"
+    code = (
+        f"import sys; sys.path.insert(0, {str(ROOT)!r}); sys.modules['pygls'] = None; from archspec.cli import run; "
+        "run()"
+    )
     done = subprocess.run(
         [sys.executable, "-c", code, "lsp"], capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL
     )

@@ -271,8 +271,8 @@ def test_the_static_warning_names_momentum_steps_and_remedies() -> None:
     assert len(warnings) == 2  # one per momentum
     slow = next(w for w in warnings if "momentum 0.999" in w)
     assert (
-        "1 batch normalisation (e.g. conv_1_bn) at momentum 0.999: moving averages over about 1,000 steps, and this run has 375;"
-        in slow
+        "1 batch normalisation (e.g. conv_1_bn) at momentum 0.999: moving averages over about 1,000 steps, and this "
+        "run has 375;" in slow
     )
     assert "68.72% of their starting values" in slow and "lower the momentum to 0.97 or less" in slow
     assert "train at least 10,000 steps" in slow
@@ -343,8 +343,8 @@ def test_the_command_line_turns_it_off(mnist_dir: Path, tmp_path: Path, capsys: 
     assert code == 0
     out = capsys.readouterr().out
     assert (
-        "warning: 2 batch normalisations (e.g. conv_1_bn) at momentum 0.99: moving averages over about 100 steps, and this run has 4;"
-        in out
+        "warning: 2 batch normalisations (e.g. conv_1_bn) at momentum 0.99: moving averages over about 100 steps, and "
+        "this run has 4;" in out
     )
     assert json.loads((tmp_path / "run" / "run.json").read_text())["precise_bn"]["enabled"] is False
 

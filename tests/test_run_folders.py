@@ -1,8 +1,8 @@
 """Run folders no fault can corrupt: one writer, full disks, stale temporaries, a resume that trusts only its record.
 
 Most runs here train a small convolutional network (a 500 KB checkpoint) on the first 64
-MNIST digits for 3 epochs: the fault-injection matrix trains it about forty times. A kill is either real (SIGKILL in a child process, at a
-rename the child's `os.replace` / `os.rename` reaches) or, for the matrix, simulated in this
+MNIST digits for 3 epochs: the fault-injection matrix trains it about forty times. A kill is either real (SIGKILL in a
+child process, at a rename the child's `os.replace` / `os.rename` reaches) or, for the matrix, simulated in this
 process: at the write point the run folder is copied as it stands (exactly what a SIGKILL
 would leave on the disk, temporaries included) and the run is aborted; the copy is resumed.
 """
@@ -146,7 +146,8 @@ class Killed(BaseException):
     """Not an Exception: nothing on the way out may handle it."""
 
 
-WRITE_POINTS = [  # the file renamed into place, and which of its renames (3 epochs; state.json's 4th is the finished state)
+# the file renamed into place, and which of its renames (3 epochs; state.json's 4th is the finished state)
+WRITE_POINTS = [
     ("checkpoints/epoch-0002.keras", 1),
     ("state.json", 2),
     ("checkpoints/last.keras", 2),

@@ -65,7 +65,8 @@ def test_ten_thousand_deep_nesting(text, tmp_path):
 def test_python_tags_refused(tmp_path, capsys):
     path = tmp_path / "evil.yaml"
     path.write_text(
-        'name: !!python/object/apply:os.system ["echo pwned > /tmp/archspec-evil"]\ninput: [8, 8, 1]\nlayers: [flatten]\n'
+        'name: !!python/object/apply:os.system ["echo pwned > /tmp/archspec-evil"]\ninput: [8, 8, 1]\nlayers: '
+        "[flatten]\n"
     )
     assert main(["validate", str(path)]) == 2
     assert "is not allowed" in capsys.readouterr().err

@@ -366,7 +366,8 @@ def test_model_look_is_predict_through_the_same_plan_with_inspect_figures(lenet_
             ("pool_2", 16, "5x5"),
         ):
             assert re.search(
-                f'data-layer="{layer}" data-maps="{maps}" data-channels="{maps}" data-grid="\\d+x\\d+" data-tile="{tile}"',
+                f'data-layer="{layer}" data-maps="{maps}" data-channels="{maps}" data-grid="\\d+x\\d+" '
+                f'data-tile="{tile}"',
                 to_html(seen["maps"]),
             )
         assert f'<tr class="top" data-class="{label}">' in to_html(seen["table"])
@@ -420,7 +421,8 @@ def edit(page, find: str, replace: str) -> dict:
     index = page.evaluate(f"document.getElementById('editor').value.indexOf({json.dumps(find)})")
     assert index >= 0, find
     page.evaluate(
-        f"(function () {{ var e = document.getElementById('editor'); e.focus(); e.setSelectionRange({index}, {index + len(find)}); }})()"
+        "(function () { var e = document.getElementById('editor'); e.focus(); "
+        f"e.setSelectionRange({index}, {index + len(find)}); }})()"
     )
     page.arm("archspec:spec")
     page.insert_text(replace)
@@ -436,7 +438,8 @@ def test_spec_pane_in_chromium(chromium, spec_file, tmp_path, capsys):
             status = edit(page, "depth: 6", "depth: 8")
             assert status["ok"] and status["firstRow"][:3] == ["conv_1", "conv 5x5 relu", "28x28x8"]
             cells = page.evaluate(
-                "Array.prototype.map.call(document.querySelectorAll('#shapes tbody tr:first-child td'), function (c) { return c.textContent; })"
+                "Array.prototype.map.call(document.querySelectorAll('#shapes tbody tr:first-child td'), function (c) "
+                "{ return c.textContent; })"
             )
             assert cells[:3] == ["conv_1", "conv 5x5 relu", "28x28x8"]
             diagram = page.evaluate(
@@ -444,7 +447,8 @@ def test_spec_pane_in_chromium(chromium, spec_file, tmp_path, capsys):
             )
             assert json.loads(diagram)["ready"]  # archspec draw's page ran in the frame
             assert page.evaluate(
-                "document.getElementById('diagram').contentDocument.getElementById('net').textContent.indexOf('28×28×8') >= 0"
+                "document.getElementById('diagram').contentDocument.getElementById('net')"
+                ".textContent.indexOf('28×28×8') >= 0"
             )
             # the variables' selector: what --set classes=12 would give
             page.evaluate("document.querySelector('#variables input[data-var=classes]').focus()")
@@ -458,7 +462,9 @@ def test_spec_pane_in_chromium(chromium, spec_file, tmp_path, capsys):
             page.screenshot(SHOTS / "spec-pane.png", "#spec-pane .columns")
             page.arm("archspec:spec")
             page.evaluate(
-                "(function (e) { e.value = ''; e.dispatchEvent(new Event('input')); })(document.querySelector('#variables input[data-var=classes]'))"
+                "(function (e) "
+                "{ e.value = ''; e.dispatchEvent(new Event('input')); })(document.querySelector('#variables "
+                "input[data-var=classes]'))"
             )
             page.wait("archspec:spec")
             assert (
@@ -474,13 +480,16 @@ def test_spec_pane_in_chromium(chromium, spec_file, tmp_path, capsys):
             line = next(i + 1 for i, text in enumerate(spec_file.read_text().splitlines()) if "depth: 16" in text)
             assert not status["ok"] and [p["line"] for p in status["problems"]] == [line]
             marked = page.evaluate(
-                "Array.prototype.map.call(document.querySelectorAll('#gutter .bad'), function (s) { return +s.textContent; })"
+                "Array.prototype.map.call(document.querySelectorAll('#gutter .bad'), function (s) "
+                "{ return +s.textContent; })"
             )
             lens = page.evaluate(
-                "Array.prototype.map.call(document.querySelectorAll('#backdrop .lens'), function (s) { return [+s.getAttribute('data-line'), s.textContent]; })"
+                "Array.prototype.map.call(document.querySelectorAll('#backdrop .lens'), function (s) "
+                "{ return [+s.getAttribute('data-line'), s.textContent]; })"
             )
             shown = page.evaluate(
-                "Array.prototype.map.call(document.querySelectorAll('#problems pre'), function (p) { return [+p.getAttribute('data-line'), p.textContent]; })"
+                "Array.prototype.map.call(document.querySelectorAll('#problems pre'), function (p) "
+                "{ return [+p.getAttribute('data-line'), p.textContent]; })"
             )
             assert marked == [line] and lens == [[line, "← unknown key 'kernal'"]] and [s[0] for s in shown] == [line]
             assert page.evaluate("document.getElementById('shapes').classList.contains('stale')")
@@ -509,7 +518,9 @@ def test_model_pane_in_chromium(chromium, lenet_run, digits, tmp_path):
             )
             # a stroke resembling a 1, drawn with the mouse down the middle of the pad
             x, y, w, h = page.evaluate(
-                "(function () { var r = document.getElementById('pad').getBoundingClientRect(); return [r.left, r.top, r.width, r.height]; })()"
+                "(function () "
+                "{ var r = document.getElementById('pad').getBoundingClientRect(); return [r.left, r.top, r.width, "
+                "r.height]; })()"
             )
             page.mouse("mouseMoved", x + w * 0.5, y + h * 0.18, buttons=0)
             page.mouse("mousePressed", x + w * 0.5, y + h * 0.18)
@@ -524,11 +535,13 @@ def test_model_pane_in_chromium(chromium, lenet_run, digits, tmp_path):
             assert status["top"]["name"] == "1", status["top"]
             assert page.evaluate("document.querySelector('#answer b').textContent") == "1"
             layers = page.evaluate(
-                "Array.prototype.map.call(document.querySelectorAll('#maps figure.layer'), function (f) { return f.getAttribute('data-layer'); })"
+                "Array.prototype.map.call(document.querySelectorAll('#maps figure.layer'), function (f) "
+                "{ return f.getAttribute('data-layer'); })"
             )
             assert layers == ["conv_1", "pool_1", "conv_2", "pool_2"]
             loaded = page.evaluate(
-                "Array.prototype.every.call(document.querySelectorAll('#maps img'), function (i) { return i.complete && i.naturalWidth > 0; })"
+                "Array.prototype.every.call(document.querySelectorAll('#maps img'), function (i) "
+                "{ return i.complete && i.naturalWidth > 0; })"
             )
             assert loaded
             page.screenshot(SHOTS / "model-pane.png", "#model-pane")

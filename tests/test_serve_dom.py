@@ -17,7 +17,10 @@ from test_serve import LENET, STATUS, Server, edit, open_page
 
 import archspec
 
-MARKUP = 'a" data-injected="1" onmouseover="window.pwned=1" x="<x-injected class=injected>&amp;</x-injected><img src=x onerror="window.pwned=2">'
+MARKUP = (
+    'a" data-injected="1" onmouseover="window.pwned=1" x="<x-injected class=injected>&amp;</x-injected><img src=x '
+    'onerror="window.pwned=2">'
+)
 """What an attacker would put in a field: an attribute-breaking quote, an event handler, an element, an entity."""
 
 FOUND = """(function () {{
@@ -27,7 +30,9 @@ FOUND = """(function () {{
   docs.forEach(function (d) {{
     out.elements += d.querySelectorAll('x-injected, .injected, [data-injected], img[src="x"]').length;
     Array.prototype.forEach.call(d.querySelectorAll('*'), function (e) {{
-      Array.prototype.forEach.call(e.attributes, function (a) {{ if (/^on/i.test(a.name)) out.handlers.push(e.tagName + ' ' + a.name); }});
+      Array.prototype.forEach.call(e.attributes, function (a) {{
+        if (/^on/i.test(a.name)) out.handlers.push(e.tagName + ' ' + a.name);
+      }});
       if (e.title && e.title.indexOf({marker}) >= 0) out.titles.push(e.title);
     }});
     var walker = d.createTreeWalker(d.body, NodeFilter.SHOW_TEXT), n;
@@ -54,8 +59,9 @@ def quoted(text: str) -> str:
 
 @pytest.fixture
 def marked_spec(tmp_path: Path) -> Path:
-    """LeNet with MARKUP in its description and in a variable's value (a valid spec: the table and diagram show). A variable
-    whose name holds markup is refused now (`$` cannot reach it), so markup in names comes through messages below."""
+    """LeNet with MARKUP in its description and in a variable's value (a valid spec: the table and diagram show). A
+    variable whose name holds markup is refused now (`$` cannot reach it), so markup in names comes through messages
+    below."""
     text = LENET.read_text().replace(
         "description: The primer's LeNet", f"description: {quoted(MARKUP)} # The primer's LeNet"
     )

@@ -66,7 +66,9 @@ SHAPES = {
         "archspec.graph.checks",
         "archspec.tools",
         "archspec.tools.table",
-        "archspec.spec.training",  # pure Pydantic: the models of a `training:` section, loaded when a spec has one (the zoo's U-Net and two-head LeNet do)
+        # pure Pydantic: the models of a `training:` section, loaded when a spec has one (the zoo's U-Net and
+        # two-head LeNet do)
+        "archspec.spec.training",
     },
     "third_party": {"click", "yaml"} | PYDANTIC,
 }
@@ -89,7 +91,8 @@ new = [m for m in sys.modules if m not in before and getattr(sys.modules[m], "__
 def installed(top):  # not the standard library (whose private modules, such as _sysconfigdata_*, have no listed name)
     origin = sys.modules[top].__spec__.origin or ""
     folders = pathlib.PurePath(origin).parts
-    return "site-packages" in folders or "dist-packages" in folders or not origin.startswith(sysconfig.get_path("stdlib"))
+    return ("site-packages" in folders or "dist-packages" in folders
+            or not origin.startswith(sysconfig.get_path("stdlib")))
 
 tops = {m.split(".")[0] for m in new} - set(sys.stdlib_module_names) - {"archspec"}
 print(json.dumps({"code": code, "archspec": sorted(m for m in new if m.split(".")[0] == "archspec"),

@@ -393,7 +393,8 @@ def test_image_folder_source(tmp_path, monkeypatch) -> None:
 
 
 def test_arrays_logits_and_validation_split(tmp_path) -> None:
-    """(x, y) arrays in the Python API; a network ending in logits trains with from_logits and predicts probabilities."""
+    """(x, y) arrays in the Python API; a network ending in logits trains with from_logits and predicts
+    probabilities."""
     rng = np.random.default_rng(0)
     x = rng.random((60, 6, 6, 3)).astype(np.float32)
     y = (x[:, :, :, 0].mean(axis=(1, 2)) > 0.5).astype(np.int64)

@@ -38,7 +38,9 @@ class HoldMidEpoch(keras.callbacks.Callback):
             time.sleep(3600)
 
 fit = keras.Model.fit
-keras.Model.fit = lambda self, *a, callbacks=None, **k: fit(self, *a, callbacks=[*(callbacks or []), HoldMidEpoch()], **k)
+keras.Model.fit = lambda self, *a, callbacks=None, **k: fit(
+    self, *a, callbacks=[*(callbacks or []), HoldMidEpoch()], **k
+)
 from archspec.cli import run
 sys.argv = ["archspec", *sys.argv[1:]]
 run()

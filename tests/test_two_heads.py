@@ -37,7 +37,8 @@ def two_heads(mnist_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     run = folder / "run"
     started = time.perf_counter()
     # the spec's recipe (batch 64, Adam at 3e-3 with a one-epoch warmup and a cosine decay) over 5 of its 8 epochs:
-    # digit accuracy 0.9865 and 0.9835, ink MAE 4.63 and 4.83 px for seeds 7 and 1 (8 epochs: 0.987, 4.25 px; 3 s per epoch)
+    # digit accuracy 0.9865 and 0.9835, ink MAE 4.63 and 4.83 px for seeds 7 and 1 (8 epochs: 0.987, 4.25 px; 3 s per
+    # epoch)
     code = main(
         [
             "train",

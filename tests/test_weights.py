@@ -408,7 +408,8 @@ def test_freezing_a_node_freezes_what_feeds_it_not_a_parallel_branch() -> None:
 
 def test_phases_set_the_epochs() -> None:
     spec = Path(LENET).read_text() + (
-        "training:\n  phases:\n    - {epochs: 2, learning_rate: 0.01, freeze: dense_2}\n    - {epochs: 3, learning_rate: 0.001, freeze: []}\n"
+        "training:\n  phases:\n    - {epochs: 2, learning_rate: 0.01, freeze: dense_2}\n    - "
+        "{epochs: 3, learning_rate: 0.001, freeze: []}\n"
     )
     training = archspec.loads(spec).training
     assert training.epochs == 5

@@ -385,7 +385,8 @@ def test_weight_parity_with_keras_applications(name, fresh_keras):
     check_output(mine[1], report, batch=2)
     found = assert_same_outputs(mine, expected, entry)
     print(
-        f"{name}: max |diff| output {found['output']:.2e}, {entry.before_classifier} {found[entry.before_classifier]:.2e}"
+        f"{name}: max |diff| output {found['output']:.2e}, {entry.before_classifier} "
+        f"{found[entry.before_classifier]:.2e}"
     )
 
     if entry.import_parity:  # `archspec import` of the reference, with its weights copied by name, gives its outputs
@@ -398,5 +399,6 @@ def test_weight_parity_with_keras_applications(name, fresh_keras):
                 copy_weights(by_name[layer.name], layer)
         found = assert_same_outputs(outputs(imported, entry, x), expected, entry)
         print(
-            f"{name} imported: max |diff| output {found['output']:.2e}, {entry.before_classifier} {found[entry.before_classifier]:.2e}"
+            f"{name} imported: max |diff| output {found['output']:.2e}, {entry.before_classifier} "
+            f"{found[entry.before_classifier]:.2e}"
         )
