@@ -34,7 +34,7 @@ from .api import (
     shapes,
     train,
 )
-from .errors import ArchspecError, Problem, SpecError
+from .errors import ArchspecError, OutputError, Problem, SpecError
 from .kinds.base import LayerSpec
 from .kinds.registry import Block, Primitive, ShapeError
 from .kinds.registry import register as register_kind
@@ -44,6 +44,7 @@ __all__ = [
     "ArchspecError",
     "Block",
     "LayerSpec",
+    "OutputError",
     "Primitive",
     "Problem",
     "ShapeError",
