@@ -88,3 +88,28 @@ def test_any_other_archspec_error_is_a_message_and_exit_1(monkeypatch, capsys):
     monkeypatch.setattr(spec_commands, "static_shapes", broken)
     assert main(["shapes", LENET]) == 1
     assert capsys.readouterr().err == "a plugin's shape rule failed outside a located check\n"
+
+
+def test_serve_answers_a_full_disk_on_save_with_507_and_the_reason(tmp_path, monkeypatch):
+    """Not an internal error (500): the page's text is fine and is kept; the disk refused it."""
+    pytest.importorskip("starlette", reason="archspec[serve] not installed")
+    pytest.importorskip("httpx2", reason="Starlette's test client needs httpx2")
+    from starlette.testclient import TestClient
+
+    from archspec.tools.serve.app import create_app
+    from archspec.tools.serve.run import views
+
+    spec_file = tmp_path / "lenet.yaml"
+    spec_file.write_text(Path(LENET).read_text())
+    spec, model = views(spec_file, read_only=False, sets=())
+    client = TestClient(create_app(spec, model), base_url="http://127.0.0.1")  # type: ignore[arg-type]
+    version = client.get("/api/session").json()["spec"]["version"]
+
+    def full(src, dst):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "replace", full)
+    answer = client.post("/api/spec/save", json={"text": spec_file.read_text() + "\n", "version": version})
+    assert answer.status_code == 507, answer.text
+    assert answer.json()["error"] == "not saved: disk full, no space left on device; free space and save again"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lenet.yaml"]
