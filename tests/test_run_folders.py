@@ -357,9 +357,8 @@ def test_a_full_disk_is_a_clear_message_leaves_nothing_half_written_and_resumes(
 
     rc, err = out["train"]
     assert rc == 74 and "Traceback" not in err, err
-    assert f"{mnt}/run: stopped at epoch 1 of 3: no space left on device writing checkpoints/epoch-0002.keras" in err, (
-        err
-    )
+    stopped = "stopped at epoch 1 of 3: disk full, no space left on device writing checkpoints/epoch-0002.keras"
+    assert f"{mnt}/run: {stopped}" in err, err
     assert f"free space and run `archspec train --resume {mnt}/run`" in err
     assert out["state"] == 1 and out["keras_files_whole"]
     assert [p for p in out["train_left"] if "epoch-0002" in p or ".tmp" in p] == []
