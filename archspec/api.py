@@ -29,7 +29,7 @@ __all__ = [
     "describe_specs",
     "evaluate",
     "export",
-    "graph",
+    "graph_of",
     "list_specs",
     "load",
     "load_model",
@@ -39,8 +39,6 @@ __all__ = [
     "shapes",
     "train",
 ]
-
-graph = graph_of
 
 
 def build(

@@ -1,9 +1,12 @@
-"""One error root for everything a user can get wrong.
+"""One error root for everything archspec raises on purpose.
 
 Every failure caused by input (a spec file, a dict, a CLI option) is a
 ``SpecError``. It carries one or more ``Problem`` records, each with enough
 location to point an editor at the offending token, so the CLI can print
-them all and exit 2 without a traceback.
+them all and exit 2 without a traceback. A result the machine refuses to store
+(a full disk) is an ``OutputError`` instead (exit 74): the input was fine. The
+shape engine's ``ShapeError`` and the importer's ``Unsupported`` are archspec
+errors too, turned into located SpecErrors where they are caught.
 """
 
 from __future__ import annotations
@@ -188,16 +191,17 @@ def labelled(problems: Iterable[Problem], label: str) -> list[Problem]:
 
 
 class ArchspecError(Exception):
-    """Root of archspec's own exceptions."""
+    """Root of archspec's own exceptions: whatever archspec raises on purpose, the CLI prints as a message
+    without a traceback (see ``EXIT_STATUS`` for the exit status of each family)."""
 
 
-class SpecError(ArchspecError, ValueError):
-    """The input is wrong. Holds every problem found, first one first."""
+class Reported(ArchspecError):
+    """An error made of located ``Problem`` records, printed one per problem, first one first."""
 
     def __init__(self, problems: Problem | Sequence[Problem]):
         self.problems: tuple[Problem, ...] = (problems,) if isinstance(problems, Problem) else tuple(problems)
         if not self.problems:
-            raise ValueError("SpecError needs at least one problem")
+            raise ValueError(f"{type(self).__name__} needs at least one problem")
         super().__init__("\n".join(str(p) for p in self.problems))
 
     # The first problem's fields, for callers that handle one error at a time.
@@ -224,3 +228,23 @@ class SpecError(ArchspecError, ValueError):
     @property
     def hint(self) -> str | None:
         return self.problems[0].hint
+
+
+class SpecError(Reported, ValueError):
+    """The input is wrong (a spec, a file given to read, an option): the person can fix it. Exit status 2."""
+
+
+class OutputError(Reported):
+    """The machine refused to store a result (disk full, quota, read-only file system, permissions, file size):
+    the input is fine and the same command succeeds once the cause is gone. Not a SpecError, so a caller that
+    handles bad input does not swallow it, and the CLI gives it its own exit status (74, sysexits' EX_IOERR),
+    so a script can tell "fix the spec" (2) from "fix the machine, then retry" (74)."""
+
+
+EXIT_STATUS: tuple[tuple[type[ArchspecError], int], ...] = ((SpecError, 2), (OutputError, 74), (ArchspecError, 1))
+"""The CLI's exit status for each error family, the first that matches: 2 bad input, 74 output refused,
+1 anything else archspec raised on purpose (such as a plugin that failed to load)."""
+
+
+def exit_status(error: ArchspecError) -> int:
+    return next(status for family, status in EXIT_STATUS if isinstance(error, family))

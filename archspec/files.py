@@ -12,8 +12,9 @@ file that was reported written is on the disk.
   that folder removes the temporaries of writers that are gone (their PID is
   no longer alive): a killed ``build`` does not leave hundreds of MB for ever.
 - A write that fails for want of space, a read-only file system, permissions
-  or quota is a ``WriteError`` (a ``SpecError``: the CLI prints it, exit 2)
-  naming the file; its temporary is removed, so nothing half-written remains.
+  or quota is a ``WriteError`` (an ``OutputError``, not a ``SpecError``: the
+  input was fine; the CLI prints it, exit 74) naming the file and what failed
+  ("disk full" for ENOSPC); its temporary is removed, so nothing half-written remains.
 """
 
 from __future__ import annotations
@@ -26,23 +27,24 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-from .errors import Problem, SpecError
+from .errors import ArchspecError, OutputError, Problem, SpecError
 
-# What a person can do about each kind of failed write. Other OS errors are not the disk's doing and pass unchanged.
-REMEDIES = {
-    errno.ENOSPC: "free space",
-    errno.EDQUOT: "free space or raise the quota",
-    errno.EFBIG: "raise the file-size limit",
-    errno.EROFS: "make the file system writable",
-    errno.EACCES: "make the folder writable",
-    errno.EPERM: "make the folder writable",
+# Each kind of failed write: what happened, in words, and what a person can do about it. Other OS errors are not
+# the disk's doing and pass unchanged.
+REFUSED: dict[int, tuple[str, str]] = {
+    errno.ENOSPC: ("disk full, no space left on device", "free space"),
+    errno.EDQUOT: ("disk quota exceeded", "free space or raise the quota"),
+    errno.EFBIG: ("file too large", "raise the file-size limit"),
+    errno.EROFS: ("read-only file system", "make the file system writable"),
+    errno.EACCES: ("permission denied", "make the folder writable"),
+    errno.EPERM: ("operation not permitted", "make the folder writable"),
 }
 # The temporaries atomic_path and new_folder make: .NAME.PID.tmp[.SUFFIX], and .NAME.PID.old while a folder is swapped.
 _TEMPORARY = re.compile(r"^\..+\.(\d+)\.(?:tmp(?:\..*)?|old)$")
 _swept: set[Path] = set()
 
 
-class WriteError(SpecError):
+class WriteError(OutputError):
     """A file could not be written (no space, read-only, permissions, quota); nothing half-written is left."""
 
     def __init__(self, target: Path, reason: str, remedy: str, problem: Problem | None = None) -> None:
@@ -65,13 +67,13 @@ def write_error(target: Path, exc: BaseException, *, by_text: bool = False) -> W
     error: BaseException | None = exc
     while error is not None and id(error) not in seen:
         seen.add(id(error))
-        if isinstance(error, OSError) and error.errno in REMEDIES:
-            return WriteError(target, os.strerror(error.errno).lower(), REMEDIES[error.errno])
+        if isinstance(error, OSError) and error.errno in REFUSED:
+            return WriteError(target, *REFUSED[error.errno])
         error = error.__cause__ or error.__context__
     if by_text:
-        for code, remedy in REMEDIES.items():
+        for code, refused in REFUSED.items():
             if os.strerror(code).lower() in str(exc).lower():
-                return WriteError(target, os.strerror(code).lower(), remedy)
+                return WriteError(target, *refused)
     return None
 
 
@@ -80,7 +82,7 @@ def translated(target: Path) -> Iterator[None]:
     """Inside the block, a write the disk refused becomes a WriteError naming `target`."""
     try:
         yield
-    except SpecError:
+    except ArchspecError:  # ours already (a WriteError keeps its OSError as context: it must not be wrapped again)
         raise
     except Exception as exc:
         error = write_error(target, exc)

@@ -40,12 +40,22 @@ def archspec_cmd() -> list[str]:
 def run_child(
     cmd: list[str], *, env: Mapping[str, str] | None = None, capture: bool = False, checkout: Path = ROOT
 ) -> tuple[float, int, str]:
-    """Run `cmd` to completion. Returns (wall seconds, peak RSS in KiB of that child alone, stdout).
+    """Run `cmd` to completion. Returns (wall seconds, peak RSS in KiB of that child alone, stdout); see run_usage."""
+    wall, _, rss, stdout = run_usage(cmd, env=env, capture=capture, checkout=checkout)
+    return wall, rss, stdout
+
+
+def run_usage(
+    cmd: list[str], *, env: Mapping[str, str] | None = None, capture: bool = False, checkout: Path = ROOT
+) -> tuple[float, float, int, str]:
+    """Run `cmd` to completion. Returns (wall seconds, CPU seconds (user + system), peak RSS in KiB of
+    that child alone, stdout).
 
     os.wait4 gives the rusage of this one child (RUSAGE_CHILDREN would be a running maximum
-    over every child so far). Output goes to files (stdout to /dev/null unless capture=True),
-    so neither a terminal nor a pipe adds to the time. The child runs `checkout`'s archspec
-    (see child_env).
+    over every child so far). Its CPU time is what the process itself did: on a shared machine the
+    wall time also holds the time it waited for a core, the CPU time far less. Output goes to files
+    (stdout to /dev/null unless capture=True), so neither a terminal nor a pipe adds to the time.
+    The child runs `checkout`'s archspec (see child_env).
     """
     env = child_env(env, checkout)
     with tempfile.TemporaryFile() as err, tempfile.TemporaryFile() as out:
@@ -59,7 +69,7 @@ def run_child(
         stdout, stderr = out.read(), err.read()
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}:\n{stderr.decode(errors='replace')[-3000:]}")
-    return wall, usage.ru_maxrss, stdout.decode(errors="replace")
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss, stdout.decode(errors="replace")
 
 
 def repeat(cmd: list[str], n: int, *, env: Mapping[str, str] | None = None) -> tuple[list[float], list[int]]:

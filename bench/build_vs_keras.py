@@ -62,8 +62,8 @@ def main() -> int:
     for spec_name, app in [pair for pair in PAIRS if pair[0] in chosen]:
         spec = archspec.load(ROOT / "specs" / f"{spec_name}.yaml")
         constructor = getattr(keras.applications, app)
-        mine = lambda: archspec.build(spec)
-        theirs = lambda: constructor(weights=None)
+        mine = lambda spec=spec: archspec.build(spec)
+        theirs = lambda constructor=constructor: constructor(weights=None)
         timed(mine, 1), timed(theirs, 1)  # warm-up: first builds pay for tracing and kernels
         a_times, b_times = [], []
         for _ in range(args.n):  # interleave, so drift in machine load hits both sides alike

@@ -33,7 +33,8 @@ def write_specs(folder: Path, sizes: list[int]) -> dict[tuple[str, int], Path]:
         flat.write_text("name: flat\ninput: [8, 8, 4]\nlayers:\n" + "  - conv: {depth: 4, kernel: 1}\n" * n)
         block = folder / f"block{n}.yaml"
         block.write_text(
-            f"name: block\ninput: [8, 8, 4]\nlayers:\n  - repeat: {{times: {n}, layers: [{{conv: {{depth: 4, kernel: 1}}}}]}}\n"
+            "name: block\ninput: [8, 8, 4]\nlayers:\n  - repeat: "
+            f"{{times: {n}, layers: [{{conv: {{depth: 4, kernel: 1}}}}]}}\n"
         )
         out["flat", n], out["block", n] = flat, block
     return out
@@ -84,14 +85,18 @@ def main() -> None:
             line = f"{shape:5} {n:6,} layers: {now[shape, n][0]:7.2f} s wall, {now[shape, n][1]:7.2f} s CPU"
             if old is not None and n <= args.before_max:
                 then = draw(spec, old, folder / "out.html")
-                line += f"   | {args.before}: {then[0]:7.2f} s wall, {then[1]:7.2f} s CPU ({then[1] / now[shape, n][1]:.1f}x the CPU)"
+                line += (
+                    f"   | {args.before}: {then[0]:7.2f} s wall, {then[1]:7.2f} s CPU "
+                    f"({then[1] / now[shape, n][1]:.1f}x the CPU)"
+                )
             print(line, flush=True)
         small, big = sizes[0], sizes[-1]
         for shape in ("flat", "block"):
             growth = now[shape, big][1] / now[shape, small][1]
             linear = big / small
             print(
-                f"{shape}: CPU({big:,}) / CPU({small:,}) = {growth:.1f} (linear {linear:.0f}, quadratic {linear**2:.0f})"
+                f"{shape}: CPU({big:,}) / CPU({small:,}) = {growth:.1f} (linear {linear:.0f}, quadratic "
+                f"{linear**2:.0f})"
             )
         worst = max(now["flat", big][1], now["block", big][1])
         ratio = max(now[s, big][1] / now[s, small][1] for s in ("flat", "block")) / (big / small)

@@ -70,12 +70,14 @@ def main() -> int:
                 failed += not ok
                 exported += ok
                 print(
-                    f"{spec.stem:<16} {fmt:<10} {took:6.1f} s  max |diff| {result['diff']:.1e}  {'ok' if ok else 'FAILED'}"
+                    f"{spec.stem:<16} {fmt:<10} {took:6.1f} s  max |diff| {result['diff']:.1e}  "
+                    f"{'ok' if ok else 'FAILED'}"
                 )
     print("result:", "all exports faithful" if not failed else f"{failed} FAILED")
     limit = f" up to {args.max_params:,.0f} parameters" if args.max_params else ""
     target(
-        f"every zoo spec{limit} exports ({args.formats}) and computes what its Keras model computes (max |diff| < 1e-4)",
+        f"every zoo spec{limit} exports ({args.formats}) and computes what its Keras model computes (max |diff| < "
+        "1e-4)",
         "all faithful" if not failed else f"{failed} FAILED",
         f"{exported} exports, {refused} refused with a reason",
         not failed,

@@ -101,7 +101,7 @@ def lenet(mnist: Path, runs: int) -> dict[bool, dict[str, list[float]]]:
                         run_dir=Path(tmp) / f"run-{i}-{on}",
                         verbose=0,
                     )
-                for row, (commit, flushed) in list(zip(result.history, commits))[1:]:
+                for row, (commit, flushed) in list(zip(result.history, commits, strict=False))[1:]:
                     out[on]["commit"].append(commit)
                     out[on]["epoch"].append(row["seconds"] + commit)
                     out[on]["flush"].append(flushed)
@@ -181,7 +181,8 @@ def main() -> None:
             statistics.median(lenet_figures[True]["epoch"]),
         )
         print(
-            f"{'  of which inside fsync':<34} {flushed * 1000:.1f} ms per epoch = {100 * flushed / epoch:.2f} % of the epoch"
+            f"{'  of which inside fsync':<34} {flushed * 1000:.1f} ms per epoch = {100 * flushed / epoch:.2f} % of the "
+            "epoch"
         )
         print(line("LeNet epoch (train + val + commit)", lenet_figures[True]["epoch"], lenet_figures[False]["epoch"]))
     if args.saves:
@@ -189,7 +190,8 @@ def main() -> None:
         print(line("ResNet-50 save_model", saves[True], saves[False]))
         flushed = statistics.median(saves["flush"])  # type: ignore[index]
         print(
-            f"{'  of which inside fsync':<34} {flushed:.3f} s per save = {100 * flushed / statistics.median(saves[True]):.1f} % of the save"
+            f"{'  of which inside fsync':<34} {flushed:.3f} s per save = "
+            f"{100 * flushed / statistics.median(saves[True]):.1f} % of the save"
         )
     if args.builds:
         builds = resnet_builds(args.builds)

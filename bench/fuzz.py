@@ -40,7 +40,19 @@ def main() -> int:
         text=True,
     )
     elapsed = time.perf_counter() - start
-    tried = dict.fromkeys(("agree_with_keras", "fail_cleanly", "never_crashes", "bounded_number", "where_they_are_written", "naming_the_file", "damaged_weights_file_inside", "with_any_config"), 0)
+    tried = dict.fromkeys(
+        (
+            "agree_with_keras",
+            "fail_cleanly",
+            "never_crashes",
+            "bounded_number",
+            "where_they_are_written",
+            "naming_the_file",
+            "damaged_weights_file_inside",
+            "with_any_config",
+        ),
+        0,
+    )
     current = None
     for line in result.stdout.splitlines():
         for name in tried:
@@ -57,11 +69,13 @@ def main() -> int:
     print(f"specs with a YAML 1.1 surprise:            {tried['where_they_are_written']}")
     print(f"damaged weights files (3 formats):         {tried['naming_the_file']}")
     print(
-        f".keras with a damaged HDF5 / any config:   {tried['damaged_weights_file_inside']} / {tried['with_any_config']}"
+        f".keras with a damaged HDF5 / any config:   {tried['damaged_weights_file_inside']} / "
+        f"{tried['with_any_config']}"
     )
     print("result:", "no crash, no disagreement" if result.returncode == 0 else "FAILURES (see below)")
     target(
-        "fuzzing: generated valid specs agree with Keras node by node; corrupted specs and arbitrary texts fail cleanly",
+        "fuzzing: generated valid specs agree with Keras node by node; corrupted specs and arbitrary texts fail "
+        "cleanly",
         "no crash, no disagreement" if result.returncode == 0 else "FAILURES",
         f"{scale}x CI: {tried['agree_with_keras']:,} valid specs, {tried['fail_cleanly']:,} corrupted, "
         f"{tried['never_crashes']:,} texts in {elapsed:.0f} s",

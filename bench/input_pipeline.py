@@ -88,7 +88,8 @@ import tensorflow as tf
 import archspec
 {cpu}
 from archspec.training import data as D
-spec = archspec.loads("name: bench\\ninput: [224, 224, 3]\\nlayers: [flatten, {{dense: {{units: 10, activation: softmax}}}}]\\n"
+spec = archspec.loads("name: bench\\ninput: [224, 224, 3]\\n"
+                      "layers: [flatten, {{dense: {{units: 10, activation: softmax}}}}]\\n"
                       "training: {{data: {{augment: {{flip: horizontal, translate: 0.1}}}}}}\\n")
 lines = []
 t0, c0 = time.perf_counter(), cpu()
@@ -110,7 +111,8 @@ for epoch in range({epochs}):
     cpus.append(c1 - c0)
     meter.append(source.meter.rates(before, source.meter.read(), t1 - start))
     t0, c0 = t1, c1
-print("RESULT", json.dumps({{"seconds": seconds, "cpu": cpus, "images": images.count, "meter": meter, "log": lines, "stages": stages}}))
+print("RESULT", json.dumps({{"seconds": seconds, "cpu": cpus, "images": images.count, "meter": meter, "log": lines,
+                            "stages": stages}}))
 """
 
 
@@ -205,7 +207,8 @@ def main() -> int:
     )
     if not full:
         print(
-            f"quick mode: archspec's fixed start-up (load and set-up above, and the switch to the cache at epoch 2) weighs on "
+            "quick mode: archspec's fixed start-up (load and set-up above, and the switch to the cache at epoch 2) "
+            "weighs on "
             f"{args.count} images; the targets are for BENCH=full"
         )
     return 0

@@ -124,11 +124,13 @@ def main() -> None:
     )
     print(f"  inlay hints after the edit:          median {ms(to_hints)}")
     print(
-        f"  server overhead over the check:      {(median(to_diagnostics) - median(in_process)) * 1000:.1f} ms (debounce included)"
+        f"  server overhead over the check:      {(median(to_diagnostics) - median(in_process)) * 1000:.1f} ms "
+        "(debounce included)"
     )
     if big is not None:
         print(
-            f"{args.big}-layer spec: didChange -> publishDiagnostics median {ms(big[0])}, inlay hints of the whole file {ms(big[1])}"
+            f"{args.big}-layer spec: didChange -> publishDiagnostics median {ms(big[0])}, inlay hints of the whole "
+            f"file {ms(big[1])}"
             f" (5 edits), of a 60-line view {ms(view)}; in-process check {ms(big_in_process)} (3 runs)"
         )
     target(

@@ -83,7 +83,8 @@ def main_() -> int:
     for seconds, name, codes in sorted(rows, reverse=True)[:10]:
         print(f"{seconds * 1000:9.1f} ms  {name}  exit {sorted(codes)}")
     print(
-        f"{len(rows)} cases: slowest {max(r[0] for r in rows) * 1000:.1f} ms, median {statistics.median(r[0] for r in rows) * 1000:.1f} ms; "
+        f"{len(rows)} cases: slowest {max(r[0] for r in rows) * 1000:.1f} ms, median "
+        f"{statistics.median(r[0] for r in rows) * 1000:.1f} ms; "
         f"{len(slow)} over {TARGET:.0f} s; {len(wrong)} not exit 2"
     )
     return 1 if slow or wrong else 0

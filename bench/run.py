@@ -33,6 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _proc import ROOT, ROWS_ENV
 
 sys.path.insert(0, str(ROOT))  # this checkout's archspec, as the scripts' children get it
+import contextlib
+
 from archspec.files import write_text
 
 BENCH = ROOT / "bench"
@@ -100,10 +102,8 @@ def machine(mode: str, loads: tuple[float, float]) -> str:
         ("PyYAML", "pyyaml"),
         ("JAX", "jax"),
     ):
-        try:
+        with contextlib.suppress(PackageNotFoundError):
             versions.append(f"{name} {version(dist)}")
-        except PackageNotFoundError:
-            pass
     commit = subprocess.run(
         ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
     ).stdout.strip()
@@ -111,11 +111,12 @@ def machine(mode: str, loads: tuple[float, float]) -> str:
         ["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True
     ).stdout.strip()
     when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    busy = max(loads) > 0.75 * (os.cpu_count() or 1)
     return (
         f"**Machine:** {os.cpu_count()} CPUs, {cpu}{avx}, {mem:.0f} GiB, GPU: {gpu() or 'none'}; "
         f"Python {platform.python_version()}, {', '.join(versions)}. "
         f"Load average {loads[0]:.1f} at the start, {loads[1]:.1f} at the end"
-        f"{' (a busy machine: the seconds are inflated, the ratios less so)' if max(loads) > 0.75 * (os.cpu_count() or 1) else ''}. "
+        f"{' (a busy machine: the seconds are inflated, the ratios less so)' if busy else ''}. "
         f"Measured {when} at commit {commit or 'unknown'}{' with uncommitted changes' if dirty else ''}, "
         f"`make bench` {mode} mode (`BENCH={mode}`)."
     )
@@ -224,7 +225,10 @@ def main() -> int:
     if args.only:
         about += f" This time only {', '.join(f'bench/{s}' for s in chosen)}; the other rows are from an earlier run."
     elif no_gpu:
-        about += f" The rows of {', '.join(f'bench/{s}' for s in no_gpu)} are from the last run on a GPU machine (their section says which)."
+        about += (
+            f" The rows of {', '.join(f'bench/{s}' for s in no_gpu)} are from the last run on a GPU machine "
+            "(their section says which)."
+        )
     doc = region(doc, "machine", about)
     doc = region(
         doc, "targets", "\n".join(["| target | measured | result | command |", "|---|---|---|---|", *rows, *kept])
@@ -241,8 +245,8 @@ def main() -> int:
     unmet = sum(row.get("ok") is False for result in results.values() for row in result.rows)
     crashed = [script for script, result in results.items() if result.code]  # failed targets included
     print(
-        f"\nwrote {DOC.relative_to(ROOT)}: {len(rows)} rows from {len(results)} scripts ({args.mode} mode), {unmet} not met"
-        + (f"; exited with an error: {', '.join(crashed)}" if crashed else "")
+        f"\nwrote {DOC.relative_to(ROOT)}: {len(rows)} rows from {len(results)} scripts ({args.mode} mode), {unmet} "
+        "not met" + (f"; exited with an error: {', '.join(crashed)}" if crashed else "")
     )
     return 1 if crashed else 0
 

@@ -97,7 +97,7 @@ def profile(path: Path, top: int) -> None:
     t0 = time.perf_counter()
     spec = archspec.load(path)
     t1 = time.perf_counter()
-    archspec.graph(spec)
+    archspec.graph_of(spec)
     t2 = time.perf_counter()
     report = archspec.shapes(spec)
     t3 = time.perf_counter()
@@ -178,7 +178,8 @@ def main() -> int:
         for n, (t, rss, times, t_sh, t_re) in rows.items():
             marg = f"{(t - base) / n * 1e3:12.3f} ms" if n > 1 else f"{'(fixed cost)':>15}"
             print(
-                f"{n:>7} {t:12.3f} s {rss / 1024:5.0f} MiB {t / n * 1e3:7.3f} ms {marg} {t_sh:7.3f} s {t_re:7.3f} s  {fmt_times(times)}"
+                f"{n:>7} {t:12.3f} s {rss / 1024:5.0f} MiB {t / n * 1e3:7.3f} ms {marg} {t_sh:7.3f} s {t_re:7.3f} s  "
+                f"{fmt_times(times)}"
             )
         ip = {n: rows[n][3] + rows[n][4] for n in rows}
         hi = sizes[-1]

@@ -14,8 +14,8 @@ keep-alive HTTP connection, as the page's do. Measured, median and 90th percenti
 
 Baseline in the same run: the same work called in this process (`SpecView.check`,
 `ModelView.look`), so the difference is HTTP, JSON and the server; its CPU time is printed too, a
-figure a busy machine inflates less than wall time (TensorFlow's own threads count in it). `--browser` also times the page
-itself in headless Chromium (tests/browser.py): from the keystroke to the table and the diagram
+figure a busy machine inflates less than wall time (TensorFlow's own threads count in it). `--browser` also times the
+page itself in headless Chromium (tests/browser.py): from the keystroke to the table and the diagram
 redrawn (the iframe's load event), and from the end of a stroke to the probabilities and maps shown.
 Target: under 100 ms per update for LeNet on the 2-core machine. The LeNet run is trained first
 (1 epoch on 8,000 MNIST digits, about 20 s) unless --run names one.
@@ -75,14 +75,15 @@ class Server:
 def stats(ms: list[float], in_process: bool = False) -> str:
     cpu = CPU.get(id(ms)) if in_process else None
     ms = sorted(ms)
-    p90 = ms[min(len(ms) - 1, int(round(0.9 * (len(ms) - 1))))]
+    p90 = ms[min(len(ms) - 1, round(0.9 * (len(ms) - 1)))]
     return f"median {statistics.median(ms):7.1f} ms   p90 {p90:7.1f} ms" + (
         f"   (CPU median {statistics.median(cpu):6.1f} ms)" if cpu else ""
     )
 
 
 CPU: dict[int, list[float]] = {}
-"""CPU milliseconds of this process for each list `timed` returned (by id): less sensitive to a busy machine than wall time."""
+"""CPU milliseconds of this process for each list `timed` returned (by id): less sensitive to a busy machine than wall
+time."""
 
 
 def timed(fn, n: int, warm: int = 3) -> list[float]:
@@ -127,7 +128,8 @@ def digit_png(mnist: Path) -> bytes:
 
     from archspec.tools.inspection import png
 
-    raw = gzip.open(mnist / "t10k-images-idx3-ubyte.gz").read()
+    with gzip.open(mnist / "t10k-images-idx3-ubyte.gz") as f:
+        raw = f.read()
     return png(np.frombuffer(raw, np.uint8, offset=16).reshape(-1, 28, 28)[9000])
 
 
@@ -148,18 +150,21 @@ def bench_model(run: Path, images: dict[str, bytes], n: int) -> dict[str, list[f
     view = ModelView(run)
     out = {}
     for name, data in images.items():
-        out[f"{name}: in process"] = timed(lambda k: view.look(data, name), n)
+        out[f"{name}: in process"] = timed(lambda k, data=data, name=name: view.look(data, name), n)
     server = Server(run)
     try:
         for name, data in images.items():
-            out[f"{name}: HTTP round trip"] = timed(lambda k: server.post("/api/model/look", data, "image/png"), n)
+            out[f"{name}: HTTP round trip"] = timed(
+                lambda k, data=data: server.post("/api/model/look", data, "image/png"), n
+            )
     finally:
         server.close()
     return out
 
 
 def bench_browser(specs: list[Path], run: Path, n: int) -> dict[str, list[float]]:
-    """Keystroke -> table and diagram redrawn; end of a stroke -> answer shown: the page's own timings (status.specMs, modelMs)."""
+    """Keystroke -> table and diagram redrawn; end of a stroke -> answer shown: the page's own timings (status.specMs,
+    modelMs)."""
     from browser import Browser
 
     from archspec.tools import draw
@@ -185,7 +190,9 @@ def bench_browser(specs: list[Path], run: Path, n: int) -> dict[str, list[float]
                     value = page.evaluate(f"parseInt(document.getElementById('editor').value.slice({at}), 10)")
                     digits = len(str(value))
                     page.evaluate(
-                        f"(function () {{ var e = document.getElementById('editor'); e.focus(); e.setSelectionRange({at}, {at + digits}); }})()"
+                        "(function () "
+                        f"{{ var e = document.getElementById('editor'); e.focus(); e.setSelectionRange({at}, "
+                        f"{at + digits}); }})()"
                     )
                     before = page.evaluate(f"{status}.spec")
                     page.insert_text(str(value + 32 if k % 2 == 0 else value - 32))
@@ -206,7 +213,9 @@ def bench_browser(specs: list[Path], run: Path, n: int) -> dict[str, list[float]
             page.goto(server.url)
             page.wait_for(f"{status}.ready", "archspec:ready")
             x, y, w, h = page.evaluate(
-                "(function () { var r = document.getElementById('pad').getBoundingClientRect(); return [r.left, r.top, r.width, r.height]; })()"
+                "(function () "
+                "{ var r = document.getElementById('pad').getBoundingClientRect(); return [r.left, r.top, r.width, "
+                "r.height]; })()"
             )
             times = []
             for k in range(n + 3):

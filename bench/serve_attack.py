@@ -1,4 +1,5 @@
-"""`archspec serve` under load and attack, on 127.0.0.1 only, bounded in time: does the page's own client still get answers?
+"""`archspec serve` under load and attack, on 127.0.0.1 only, bounded in time: does the page's own client still get
+answers?
 
     .venv/bin/python bench/serve_attack.py                 # about a minute
     .venv/bin/python bench/serve_attack.py --seconds 30 --slow 200
@@ -16,8 +17,8 @@ its latency (retries included). First alone (the baseline, same run), then for -
 
 With --model the server serves a LeNet run trained here (one epoch on 2,000 digits, in a child process), a second client
 sends a test digit to the model pane the same way, and each wave adds 100 looks at once and 30 image bombs (10 each of a
-PNG declaring 30,000 x 30,000 pixels, a 34-byte WebP declaring 16,383 x 16,383, and a 5,000 x 5,000 JPEG whose size hides
-behind 0xFF fill bytes: tests/hostile.py makes them), each to be refused from its header.
+PNG declaring 30,000 x 30,000 pixels, a 34-byte WebP declaring 16,383 x 16,383, and a 5,000 x 5,000 JPEG whose size
+hides behind 0xFF fill bytes: tests/hostile.py makes them), each to be refused from its header.
 
 Printed: each page client's p50 / p99 / max latency alone and under attack, every other request's answers by status,
 whether slow connections were closed, the server's peak memory (its own VmHWM, and the peak sum of RSS over the server
@@ -208,7 +209,8 @@ def fire(
 def slow(
     port: int, n: int, body: bool, closed: collections.Counter, lock: threading.Lock, until: threading.Event
 ) -> None:
-    """`n` connections dripping a byte every 0.5 s: headers (a slowloris), or a declared body; counts the ones the server closed."""
+    """`n` connections dripping a byte every 0.5 s: headers (a slowloris), or a declared body; counts the ones the
+    server closed."""
     socks = []
     for _ in range(n):
         try:
@@ -219,7 +221,8 @@ def slow(
             continue
         if body:
             s.sendall(
-                f"POST /api/spec/check HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n".encode()
+                f"POST /api/spec/check HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: "
+                "application/json\r\nContent-Length: 100000\r\n\r\n".encode()
             )
         socks.append(s)
     drip = f"POST /api/spec/check HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nX-Pad: ".encode() + b"a" * 10_000
@@ -261,7 +264,8 @@ def train_run(folder: Path, mnist: Path) -> Path:
     """A LeNet run (one epoch on 2,000 MNIST digits) trained in a child process: TensorFlow stays out of this one."""
     run = folder / "run"
     code = (
-        f"import archspec; archspec.train({str(ROOT / 'specs' / 'lenet.yaml')!r}, data={f'idx:{mnist}[:2000]'!r}, epochs=1, seed=1, "
+        f"import archspec; archspec.train({str(ROOT / 'specs' / 'lenet.yaml')!r}, data={f'idx:{mnist}[:2000]'!r}, "
+        "epochs=1, seed=1, "
         f"run_dir={str(run)!r}, verbose=0)"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, env=child_env(), capture_output=True)
@@ -275,7 +279,8 @@ def digit_png(mnist: Path) -> bytes:
 
     from archspec.tools.inspection import png
 
-    raw = gzip.open(mnist / "t10k-images-idx3-ubyte.gz").read()
+    with gzip.open(mnist / "t10k-images-idx3-ubyte.gz") as f:
+        raw = f.read()
     return png(np.frombuffer(raw, np.uint8, offset=16).reshape(-1, 28, 28)[9000])
 
 
@@ -293,9 +298,11 @@ def measure_alone(port: int, lenet: str, image: bytes | None, n: int) -> list[fl
 def line(name: str, base: list[float], page: Page) -> str:
     lat = page.latencies
     return (
-        f"{name} alone:        {len(base)} requests, p50 {1000 * pct(base, 50):.0f} ms, p99 {1000 * pct(base, 99):.0f} ms, "
+        f"{name} alone:        {len(base)} requests, p50 {1000 * pct(base, 50):.0f} ms, p99 {1000 * pct(base, 99):.0f} "
+        "ms, "
         f"max {1000 * max(base):.0f} ms\n"
-        f"{name} under attack: {len(lat)} requests, p50 {1000 * pct(lat, 50):.0f} ms, p99 {1000 * pct(lat, 99):.0f} ms, "
+        f"{name} under attack: {len(lat)} requests, p50 {1000 * pct(lat, 50):.0f} ms, p99 {1000 * pct(lat, 99):.0f} "
+        "ms, "
         f"max {1000 * max(lat):.0f} ms, failed {len(page.failures)} {page.failures[:3]}; "
         f"ratio p50 {pct(lat, 50) / pct(base, 50):.1f}x, p99 {pct(lat, 99) / pct(base, 99):.1f}x"
     )
@@ -379,7 +386,8 @@ def main() -> None:
     for name, page in pages.items():
         print(line(name, base[name], page))
     print(
-        f"attack: {waves} waves of 200 checks + 41 expansions + 20 injections{' + 100 looks + 30 image bombs' if image else ''}; "
+        f"attack: {waves} waves of 200 checks + 41 expansions + 20 "
+        f"injections{' + 100 looks + 30 image bombs' if image else ''}; "
         f"answers by status: {dict(sorted(counts.items()))}"
     )
     print(f"slow connections ({args.slow} headers, 20 bodies, a byte every 0.5 s): {dict(closed)}")

@@ -100,7 +100,8 @@ def main() -> int:
     spec = str(ROOT / "specs" / "lenet.yaml")
     print(machine_note())
     print(
-        f"LeNet, MNIST {mnist}: train 8,000 / validate 2,000, {args.epochs} epochs, batch 32, Adam 1e-3, seed {args.seed}"
+        f"LeNet, MNIST {mnist}: train 8,000 / validate 2,000, {args.epochs} epochs, batch 32, Adam 1e-3, seed "
+        f"{args.seed}"
     )
     results = {}
     for name, template in (("keras", KERAS), ("archspec", ARCHSPEC)):
@@ -115,12 +116,14 @@ def main() -> int:
     ratio = results["archspec"][2] / results["keras"][2]
     print(f"epoch time archspec / keras: {ratio:.2f}x (median of epochs 2..{args.epochs})")
     print(
-        f"accuracy archspec - keras: {results['archspec'][1]['val_accuracy'] - results['keras'][1]['val_accuracy']:+.4f}"
+        "accuracy archspec - keras: "
+        f"{results['archspec'][1]['val_accuracy'] - results['keras'][1]['val_accuracy']:+.4f}"
     )
     target(
         "LeNet on MNIST: `archspec.train` epoch time beside a hand-written Keras LeNet",
         f"{ratio:.2f}x",
-        f"{args.epochs} epochs; val accuracy {results['archspec'][1]['val_accuracy']:.4f} vs {results['keras'][1]['val_accuracy']:.4f}; "
+        f"{args.epochs} epochs; val accuracy {results['archspec'][1]['val_accuracy']:.4f} vs "
+        f"{results['keras'][1]['val_accuracy']:.4f}; "
         "archspec's epochs include a checkpoint",
     )
     return 0

@@ -56,7 +56,8 @@ def main() -> int:
     x = rng.normal(size=(args.batch, 224, 224, 3)).astype("float32")
     y = keras.utils.to_categorical(rng.integers(0, 1000, size=args.batch), 1000)
     print(
-        f"training step, batch {args.batch}, backend {keras.backend.backend()}, precision {args.precision or 'float32'}, "
+        f"training step, batch {args.batch}, backend {keras.backend.backend()}, precision "
+        f"{args.precision or 'float32'}, "
         f"jit {args.jit}; {machine_note()}"
     )
     print(f"{'network':<12} {'archspec img/s':>15} {'keras img/s':>12} {'ratio':>7}")
@@ -64,8 +65,8 @@ def main() -> int:
     figures = []
     for name in args.nets.split(","):
         build = {
-            "archspec": lambda: archspec.build(ROOT / "specs" / f"{name}.yaml"),
-            "keras": lambda: getattr(keras.applications, PAIRS[name])(weights=None),
+            "archspec": lambda name=name: archspec.build(ROOT / "specs" / f"{name}.yaml"),
+            "keras": lambda name=name: getattr(keras.applications, PAIRS[name])(weights=None),
         }
         times: dict[str, list[float]] = {k: [] for k in build}
         # The model built first steps ~3 % slower than the one built second, even two identical keras.applications
@@ -92,7 +93,8 @@ def main() -> int:
         print(f"{name:<12} {rate['archspec']:>15.1f} {rate['keras']:>12.1f} {ratio:>6.3f}x")
         figures.append(f"{PAIRS[name]} {ratio:.3f}x ({rate['archspec']:.1f} vs {rate['keras']:.1f} img/s)")
     target(
-        f"training step at least 0.98x keras.applications' ({_device(keras)}, {keras.backend.backend()}, batch {args.batch}, "
+        f"training step at least 0.98x keras.applications' ({_device(keras)}, {keras.backend.backend()}, batch "
+        f"{args.batch}, "
         f"{args.precision or 'float32'}{', jit' if args.jit else ''})",
         ", ".join(figures),
         f"median of {args.steps} steps",

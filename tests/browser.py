@@ -10,6 +10,7 @@ one `archspec draw` uses (``draw.chromium()``, installed by .ci/install-chromium
 from __future__ import annotations
 
 import base64
+import contextlib
 import fcntl
 import json
 import os
@@ -40,7 +41,8 @@ class Browser:
             f"--window-size={width},{height}",
             "about:blank",
         ]
-        # fds 3 and 4 in the child are the protocol's; bash puts the pipes there before exec (dash cannot name fds above 9)
+        # fds 3 and 4 in the child are the protocol's; bash puts the pipes there before exec (dash cannot name fds
+        # above 9)
         self.proc = subprocess.Popen(
             ["bash", "-c", 'exec "$0" "$@" 3<&"$CDP_IN" 4>&"$CDP_OUT"', exe, *args],
             pass_fds=(to_browser, from_browser),
@@ -56,10 +58,8 @@ class Browser:
         self.events: list[dict[str, Any]] = []
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(BrowserError, OSError):
             self.call("Browser.close", timeout=10)
-        except (BrowserError, OSError):
-            pass
         try:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
@@ -174,7 +174,9 @@ class Page:
         """Start listening for the page's next `event` (before the action that causes it)."""
         self.evaluate(
             f"window.__armed = window.__armed || {{}}; window.__armed[{json.dumps(event)}] = "
-            f"new Promise(function (resolve) {{ window.addEventListener({json.dumps(event)}, function (e) {{ resolve(e.detail); }}, {{once: true}}); }}); 0"
+            "new Promise(function (resolve) "
+            f"{{ window.addEventListener({json.dumps(event)}, "
+            "function (e) { resolve(e.detail); }, {once: true}); }); 0"
         )
 
     def wait(self, event: str, *, timeout: float = 60) -> Any:
@@ -190,7 +192,9 @@ class Page:
             "new Promise(function (resolve) { function test() { var v = ("
             + condition
             + "); if (v) { resolve(v); return true; } return false; }"
-            f" if (!test()) {{ window.addEventListener({json.dumps(event)}, function again() {{ if (test()) window.removeEventListener({json.dumps(event)}, again); }}); }} }})",
+            " if (!test()) "
+            f"{{ window.addEventListener({json.dumps(event)}, function again() {{ if (test()) "
+            f"window.removeEventListener({json.dumps(event)}, again); }}); }} }})",
             timeout=timeout,
         )
 

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
+import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -66,3 +70,60 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The files of LONGEST_FIRST first, in its order; each file's tests keep their order (stable sort)."""
     rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)) if item.path.parent.name == "tests" else len(rank))
+
+
+# Fixtures shared by several test modules live here, so a module uses one by name instead of importing it.
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Any]:
+    """`archspec lsp` over stdio, driven by tests/language_server.py (one per module: test_lsp, test_lsp_edit)."""
+    pytest.importorskip("pygls")
+    from language_server import LanguageServer
+
+    command = [
+        sys.executable,
+        "-c",
+        f"import sys; sys.path.insert(0, {str(ROOT)!r}); from archspec.cli import run; run()",
+        "lsp",
+    ]
+    ls = LanguageServer(command, {}, ROOT)
+    yield ls
+    ls.close()
+
+
+@pytest.fixture
+def spec_file(tmp_path: Path) -> Path:
+    """A copy of LeNet's spec the server may write (test_serve, test_serve_bounds)."""
+    target = tmp_path / "lenet.yaml"
+    shutil.copy(ROOT / "specs" / "lenet.yaml", target)
+    return target
+
+
+def read_idx(path: Path) -> Any:
+    """An MNIST IDX file (gzip) as a NumPy array."""
+    import gzip
+
+    import numpy as np
+
+    with gzip.open(path, "rb") as f:
+        data = f.read()
+    dims = data[3]
+    shape = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(dims)]
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
+
+
+@pytest.fixture(scope="module")
+def digits(mnist_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> list[tuple[Path, int]]:
+    """Three test digits the model never saw, as PNG files, with their labels (test_serve, test_serve_dom)."""
+    from archspec.tools.inspection import png
+
+    images = read_idx(mnist_dir / "t10k-images-idx3-ubyte.gz")
+    labels = read_idx(mnist_dir / "t10k-labels-idx1-ubyte.gz")
+    folder = tmp_path_factory.mktemp("digits")
+    out = []
+    for i in (9000, 9001, 9002):
+        path = folder / f"digit{i}.png"
+        path.write_bytes(png(images[i]))
+        out.append((path, int(labels[i])))
+    return out

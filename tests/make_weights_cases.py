@@ -43,7 +43,7 @@ def legacy(f: h5py.File) -> None:
 
 def keras3(f: h5py.File) -> None:
     """LeNet's weights in Keras 3's .weights.h5 layout (generic keys, the layer's name on vars)."""
-    for i, (name, (kernel, bias)) in enumerate(LENET.items()):
+    for _i, (name, (kernel, bias)) in enumerate(LENET.items()):
         key = ("conv2d" if name.startswith("conv") else "dense") + (
             "" if name.endswith("_1") else f"_{int(name[-1]) - 1}"
         )

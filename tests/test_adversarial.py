@@ -4,7 +4,8 @@ exactly one located message and no traceback.
 Each case is one file. Its expectations sit in its header comments, or in a
 `.expect` sidecar for files that cannot hold comments (JSON, models):
 
-    # run: <archspec arguments>   ({path}: the case file, {tmp}: a scratch folder, {root}: the checkout; default `validate {path}`)
+    # run: <archspec arguments>   ({path}: the case file, {tmp}: a scratch folder, {root}: the checkout; default
+    # `validate {path}`)
     # expect: <fragment of the output>     (repeatable)
     # hint: <fragment of the hint>
     # at: LINE:COL                          (where the message points in the case file)

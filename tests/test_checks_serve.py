@@ -1,5 +1,5 @@
-"""`serve` refuses what does not fit before it listens: an unknown --variant or --set key (as `shapes` refuses it), and a
-host that is not this machine's is blamed on --host, not on the port. No traffic leaves the machine: the hosts are an
+"""`serve` refuses what does not fit before it listens: an unknown --variant or --set key (as `shapes` refuses it), and
+a host that is not this machine's is blamed on --host, not on the port. No traffic leaves the machine: the hosts are an
 unresolvable name and a documentation address (RFC 5737) that binding refuses locally."""
 
 from __future__ import annotations

@@ -24,8 +24,8 @@ def test_shapes_json_reports_lenet():
     data = json.loads(result.output)
     assert data["total_params"] == 63802 and data["trainable_params"] == 63802
     assert data["input_shape"] == [32, 32, 1]
-    assert [l["output_shape"] for l in data["layers"]] == LENET_SHAPES
-    assert [l["params"] for l in data["layers"]] == [156, 0, 2416, 0, 0, 48120, 12100, 1010]
+    assert [layer["output_shape"] for layer in data["layers"]] == LENET_SHAPES
+    assert [layer["params"] for layer in data["layers"]] == [156, 0, 2416, 0, 0, 48120, 12100, 1010]
     assert data["layers"][0] == {
         "name": "conv_1",
         "type": "conv",
@@ -38,7 +38,7 @@ def test_shapes_json_reports_lenet():
         "jump": [1, 1],
         "frozen": False,
     }
-    assert data["macs"] == sum(l["macs"] for l in data["layers"])
+    assert data["macs"] == sum(layer["macs"] for layer in data["layers"])
 
 
 def test_shapes_table_lists_every_layer():

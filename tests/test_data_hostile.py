@@ -233,7 +233,7 @@ def test_a_gzip_idx_bomb_is_refused_by_its_first_bytes(tmp_path):
     lying.write_bytes(gzip.compress(b"\x00\x00\x08\x03" + struct.pack(">III", 10_000_000, 28, 28) + bytes(1000)))
     tracemalloc.start()
     try:
-        with pytest.raises(archspec.SpecError, match="not an IDX file .magic number 504b0304, after gunzip"):
+        with pytest.raises(archspec.SpecError, match=r"not an IDX file .magic number 504b0304, after gunzip"):
             D.read_idx(wrong)
         with pytest.raises(archspec.SpecError, match="gzip data, which cannot inflate to that much"):
             D.read_idx(lying)

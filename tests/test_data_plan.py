@@ -52,7 +52,7 @@ def test_predict_sees_a_training_image_as_training_did(tmp_path) -> None:
     predictions = archspec.predict(result.run_dir, files, top_k=3)
     labels = [("a", "b", "c").index(f.parent.name) for f in files]
     # val_loss is the trained model's loss on the training pipeline's tensors of these very images
-    from_predict = np.mean([-np.log(p.probabilities[k]) for p, k in zip(predictions, labels)])
+    from_predict = np.mean([-np.log(p.probabilities[k]) for p, k in zip(predictions, labels, strict=True)])
     assert from_predict == pytest.approx(result.history[-1]["val_loss"], rel=1e-5)
 
     run = json.loads(result.paths["run_json"].read_text())
@@ -127,7 +127,7 @@ def test_validation_split_keeps_every_class_share_after_a_seeded_shuffle(tmp_pat
     train, val = D.split_validation(images, 0.25, seed=3)
     assert sorted(val.y.tolist()) == [0, 1, 2] and sorted(np.bincount(train.y).tolist()) == [3, 3, 3]
     assert len(set(train.files) | set(val.files)) == 12  # no file in both
-    assert val.sizes == {(8, 8, 1): 3} and [(f.split("/")[-2], k) for f, k in zip(val.files, val.y)] == [
+    assert val.sizes == {(8, 8, 1): 3} and [(f.split("/")[-2], k) for f, k in zip(val.files, val.y, strict=True)] == [
         (("cat", "dog", "eel")[k], k) for k in val.y
     ]  # each file keeps its label
     again = D.split_validation(images, 0.25, seed=3)[1]

@@ -83,7 +83,8 @@ def _run_workers(mnist_dir, tmp_path) -> tuple[list[subprocess.Popen], list[tupl
             str(tmp_path / f"run{index}"),
             "--plain",
         ]
-        out, err = open(tmp_path / f"out{index}", "w+"), open(tmp_path / f"err{index}", "w+")
+        out = open(tmp_path / f"out{index}", "w+")  # noqa: SIM115 (open while the process runs; read and closed below)
+        err = open(tmp_path / f"err{index}", "w+")  # noqa: SIM115 (as `out`)
         logs.append((out, err))
         procs.append(subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=err, text=True))
     try:
@@ -108,11 +109,11 @@ def _run_workers(mnist_dir, tmp_path) -> tuple[list[subprocess.Popen], list[tupl
 def test_two_multi_worker_processes(mnist_dir, tmp_path) -> None:
     for attempt in range(3):
         procs, outputs = _run_workers(mnist_dir, tmp_path / f"try{attempt}")
-        failed = [err for proc, (_, err) in zip(procs, outputs) if proc.returncode != 0]
+        failed = [err for proc, (_, err) in zip(procs, outputs, strict=True) if proc.returncode != 0]
         if not any(marker in err for err in failed for marker in _PORT_TAKEN):
             break  # ran, or failed for a reason other than a port taken meanwhile
     tmp_path = tmp_path / f"try{attempt}"
-    for proc, (out, err) in zip(procs, outputs):
+    for proc, (out, err) in zip(procs, outputs, strict=True):
         assert proc.returncode == 0, err[-3000:]
         assert "strategy: multi-worker (2 replicas)" in out
     chief = tmp_path / "run0"
@@ -121,8 +122,8 @@ def test_two_multi_worker_processes(mnist_dir, tmp_path) -> None:
     assert [r["epoch"] for r in history] == [1] and "val_loss" in history[0]
     assert not (tmp_path / "run1").exists()  # the other worker writes to a scratch folder it removes
     # both workers saw the same all-reduced figures
-    worker_line = [l for l in outputs[1][0].splitlines() if l.startswith("epoch 1/1")][0]
-    chief_line = [l for l in outputs[0][0].splitlines() if l.startswith("epoch 1/1")][0]
+    worker_line = next(line for line in outputs[1][0].splitlines() if line.startswith("epoch 1/1"))
+    chief_line = next(line for line in outputs[0][0].splitlines() if line.startswith("epoch 1/1"))
     assert worker_line.split("  ")[1:5] == chief_line.split("  ")[1:5]
 
 

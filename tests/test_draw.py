@@ -25,14 +25,14 @@ DENSENET121 = ROOT / "specs" / "densenet121.yaml"
 
 
 def top_level_names(path: Path) -> list[str]:
-    g = archspec.graph(path)
+    g = archspec.graph_of(path)
     used = {n.group for n in g.nodes if n.group is not None}
     return [name for i, (name, _) in enumerate(g.groups) if i in used]
 
 
 @pytest.mark.parametrize("path", SPECS + TEST_SPECS, ids=lambda p: p.stem)
 def test_every_spec_draws_as_valid_svg_and_html(path):
-    g = archspec.graph(path)
+    g = archspec.graph_of(path)
     report = infer(g, max_params=None)
     svg = draw.diagram(g, report, format="svg")
     root = ET.fromstring(svg.split("\n", 1)[1])  # well-formed XML
@@ -50,7 +50,7 @@ def test_every_spec_draws_as_valid_svg_and_html(path):
 
 def test_blocks_start_closed_and_stay_small():
     for path, most in ((ROOT / "specs" / "resnet152.yaml", 1400), (DENSENET121, 2600)):
-        g = archspec.graph(path)
+        g = archspec.graph_of(path)
         closed = draw.tree(g)
         opened = draw.tree(g, expand=True)
         assert closed.m[0] < most, (path.stem, closed.m[0])  # a dozen volumes, readable without scrolling far
@@ -58,7 +58,7 @@ def test_blocks_start_closed_and_stay_small():
 
 
 def test_residual_shortcut_is_an_edge_around_the_body():
-    g = archspec.graph(RESNET50)
+    g = archspec.graph_of(RESNET50)
     root = draw.tree(g, expand=True)
     stage = next(c for c in root.children if c.name == "conv2")
     block1 = stage.children[0]
@@ -97,7 +97,8 @@ def test_cli_draw_does_not_import_tensorflow(tmp_path):
     code = (
         "import sys; from archspec.cli import main; "
         f"rc = main(['draw', {str(RESNET50)!r}, '-o', {str(tmp_path / 'r.html')!r}]); "
-        "assert rc == 0, rc; assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'TensorFlow imported'"
+        "assert rc == 0, rc; assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'TensorFlow "
+        "imported'"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
@@ -106,7 +107,8 @@ def test_cli_draw_does_not_import_tensorflow(tmp_path):
 
 def test_new_modules_import_without_tensorflow():
     code = (
-        "import sys, archspec.cli, archspec.cli.share, archspec.tools.draw, archspec.spec.jsonschema, archspec.keras_side.export, archspec.keras_side.importer, archspec.tools.inspection; "
+        "import sys, archspec.cli, archspec.cli.share, archspec.tools.draw, archspec.spec.jsonschema, "
+        "archspec.keras_side.export, archspec.keras_side.importer, archspec.tools.inspection; "
         "heavy = [m for m in ('tensorflow', 'keras', 'numpy', 'onnx') if m in sys.modules]; assert not heavy, heavy"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
@@ -154,15 +156,21 @@ def test_page_loads_in_chromium_and_shows_every_block(chromium, path, tmp_path):
 CLICKS = """<script>
 (function () {
   var out = [], st = document.getElementById('status');
-  function click(el) { el.dispatchEvent(new MouseEvent('click', {bubbles: true})); out.push(JSON.parse(st.textContent)); }
-  var label = Array.prototype.filter.call(document.querySelectorAll('text.t-name'), function (t) { return t.textContent === 'conv2'; })[0];
+  function click(el) {
+    el.dispatchEvent(new MouseEvent('click', {bubbles: true}));
+    out.push(JSON.parse(st.textContent));
+  }
+  var label = Array.prototype.filter.call(document.querySelectorAll('text.t-name'),
+                                          function (t) { return t.textContent === 'conv2'; })[0];
   var unit = label.closest('g.unit');
   click(unit.querySelector(':scope > .box rect.hit'));          // open the stage
   click(unit.querySelector(':scope > .frame .t-head'));         // close it by its title bar
-  unit.querySelector(':scope > .box rect.hit').dispatchEvent(new MouseEvent('mousemove', {bubbles: true, clientX: 50, clientY: 50}));
+  unit.querySelector(':scope > .box rect.hit')
+    .dispatchEvent(new MouseEvent('mousemove', {bubbles: true, clientX: 50, clientY: 50}));
   var tip = document.getElementById('tip');
   out.push({tip: tip.textContent, shown: tip.style.display});
-  document.getElementById('errors').insertAdjacentHTML('afterend', '<pre id="clicks">' + JSON.stringify(out) + '</pre>');
+  document.getElementById('errors')
+    .insertAdjacentHTML('afterend', '<pre id="clicks">' + JSON.stringify(out) + '</pre>');
 })();
 </script>
 </body>"""
@@ -199,7 +207,7 @@ def png_size(path: Path) -> tuple[int, int]:
 def test_png_screenshot(chromium, path, tmp_path):
     out = draw.draw(path, tmp_path / f"{path.stem}.png")
     width, height = png_size(out)
-    root = draw.tree(archspec.graph(path))
+    root = draw.tree(archspec.graph_of(path))
     assert (width, height) == (int(-(-root.m[0] // 1)), int(-(-root.m[1] // 1)))
     assert out.stat().st_size > 5000  # a picture, not a blank page
     if os.environ.get("ARCHSPEC_KEEP_PNG"):  # for looking at them: ARCHSPEC_KEEP_PNG=dir pytest tests/test_draw.py

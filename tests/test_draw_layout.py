@@ -45,7 +45,8 @@ vm.runInNewContext(fs.readFileSync(job.layout, 'utf8'), context, {filename: job.
 LAYOUT = (
     LOAD
     + r"""
-const island = /<script type="application\/json" id="data">([\s\S]*?)<\/script>/.exec(fs.readFileSync(job.page, 'utf8'))[1];
+const island = /<script type="application\/json" id="data">([\s\S]*?)<\/script>/
+  .exec(fs.readFileSync(job.page, 'utf8'))[1];
 const results = job.states.map(function (open) {
   const D = JSON.parse(island);
   D.boxes.forEach(function (b) { if (b.children.length && b.parent !== null) b.collapsed = open.indexOf(b.id) < 0; });
@@ -124,17 +125,18 @@ NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:e[-+]?\d+)?")
 
 
 def differences(where: str, py: object, js: object) -> list[str]:
-    """Where two results differ: numbers by more than the tolerance, anything else at all; path text number by number."""
+    """Where two results differ: numbers by more than the tolerance, anything else at all; path text number by
+    number."""
     if isinstance(py, str) and isinstance(js, str) and py.startswith("M"):
         same_shape = NUMBER.sub("#", py) == NUMBER.sub("#", js)
         close = same_shape and all(
-            abs(float(a) - float(b)) <= TOLERANCE for a, b in zip(NUMBER.findall(py), NUMBER.findall(js))
+            abs(float(a) - float(b)) <= TOLERANCE for a, b in zip(NUMBER.findall(py), NUMBER.findall(js), strict=True)
         )
         return [] if close else [f"{where}: python {py!r}, page {js!r}"]
     if isinstance(py, (int, float)) and isinstance(js, (int, float)):
         return [] if abs(py - js) <= TOLERANCE else [f"{where}: python {py}, page {js}"]
     if isinstance(py, list) and isinstance(js, list) and len(py) == len(js):
-        return [d for k, (a, b) in enumerate(zip(py, js)) for d in differences(f"{where}[{k}]", a, b)]
+        return [d for k, (a, b) in enumerate(zip(py, js, strict=True)) for d in differences(f"{where}[{k}]", a, b)]
     if isinstance(py, dict) and isinstance(js, dict) and py.keys() == js.keys():
         return [d for k in py for d in differences(f"{where}.{k}", py[k], js[k])]
     return [] if py == js else [f"{where}: python {py!r}, page {js!r}"]
@@ -142,7 +144,7 @@ def differences(where: str, py: object, js: object) -> list[str]:
 
 @pytest.mark.parametrize("path", SPECS, ids=lambda p: p.stem)
 def test_page_script_lays_out_as_python_does(node, path, tmp_path):
-    graph = archspec.graph(path)
+    graph = archspec.graph_of(path)
     report = infer(graph, max_params=None)
     page = tmp_path / f"{path.stem}.html"
     page.write_text(diagram(graph, report, format="html"), encoding="utf-8")
@@ -153,14 +155,15 @@ def test_page_script_lays_out_as_python_does(node, path, tmp_path):
     wanted = states(root, boxes)
     from_page = run_node(node, LAYOUT, {"page": str(page), "states": wanted})
     assert len(from_page) == len(wanted)
-    for open_ids, js in zip(wanted, from_page):
+    for open_ids, js in zip(wanted, from_page, strict=True):
         py = python_layout(root, boxes, open_ids)
         found = differences(f"{path.stem} open={open_ids}", py, js)
         assert not found, "\n".join(found[:10]) + f"\n({len(found)} differences)"
 
 
 def test_numbers_are_written_as_the_page_writes_them(node):
-    """Halves round up, and a near-half rounds as its tenfold does: a path or transform the page rewrites reads as in the .svg."""
+    """Halves round up, and a near-half rounds as its tenfold does: a path or transform the page rewrites reads as in
+    the .svg."""
     values = [
         0,
         3,

@@ -109,7 +109,7 @@ def test_outputs_and_inputs_keep_their_names(run, tmp_path):
 
 def test_no_preprocessing_takes_the_network_input(run, digits, tmp_path):
     """--no-preprocessing: the model takes what the plan gives (scaled, the input's size); the output step stays."""
-    folder, output = run
+    folder, _output = run
     x, files = digits
     result = CliRunner().invoke(cli, ["export", str(folder), "--no-preprocessing", "-o", str(tmp_path / "m.tflite")])
     assert result.exit_code == 0, result.output + repr(result.exception)
@@ -188,7 +188,8 @@ def test_named_inputs_and_every_head_give_what_predict_gives(fmt, tmp_path):
     size = np.array([a.outputs["size"]["values"] for a in answers])
     masks = np.stack([a.masks["seg"] for a in answers])
     print(
-        f"small {fmt}: max |exported - predict| tags {np.abs(got['tags'] - tags).max():.3g}, size {np.abs(got['size'] - size).max():.3g}"
+        f"small {fmt}: max |exported - predict| tags {np.abs(got['tags'] - tags).max():.3g}, size "
+        f"{np.abs(got['size'] - size).max():.3g}"
     )
     assert np.abs(got["tags"] - tags).max() <= 1e-5
     assert np.abs(got["size"] - size).max() <= 1e-5 * max(

@@ -58,7 +58,8 @@ def test_every_keras_classifier_has_a_headless_figure() -> None:
 
 
 KNOWN = {
-    "convnext_tiny": "keras.applications' ConvNeXt adds a LayerNormalization after the last stage when include_top=False "
+    "convnext_tiny": "keras.applications' ConvNeXt adds a LayerNormalization after the last stage when "
+    "include_top=False "
     "(1,536 parameters); the general cut ends at the last stage, as the classifier has it"
 }
 

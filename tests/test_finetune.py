@@ -90,7 +90,8 @@ def test_transferred_lenet_beats_one_trained_from_scratch(source_run, digits, tm
                 )
     margins = np.subtract(transferred, scratch)
     print(
-        f"digits 5-9 after 32 steps on 500 examples: transferred {np.round(transferred, 3)}, from scratch {np.round(scratch, 3)}"
+        f"digits 5-9 after 32 steps on 500 examples: transferred {np.round(transferred, 3)}, from scratch "
+        f"{np.round(scratch, 3)}"
     )
     # Measured on CPU: transferred 0.892, 0.919, 0.888 (mean 0.900); from scratch 0.871, 0.820, 0.837 (mean 0.843).
     assert margins.min() > 0.01 and margins.mean() > 0.03, (transferred, scratch)
@@ -127,7 +128,7 @@ def test_cli_train_with_weights_and_freeze(source_run, digits, tmp_path, capsys)
     assert archspec.load(run / "spec.yaml").training.freeze == ["dense_2"]
     tuned, source = archspec.load_model(run / "model.keras"), source_run.model
     for name in ("conv_1", "conv_2", "dense_1", "dense_2"):  # frozen: exactly the source's weights
-        for a, b in zip(tuned.get_layer(name).get_weights(), source.get_layer(name).get_weights()):
+        for a, b in zip(tuned.get_layer(name).get_weights(), source.get_layer(name).get_weights(), strict=True):
             np.testing.assert_array_equal(a, b)
     # a bad --freeze name, and --weights with --resume: exit 2, no run folder
     bad = tmp_path / "bad"
@@ -198,5 +199,5 @@ def test_phases_train_in_order_and_resume_across_them(source_run, digits, tmp_pa
             )
         resumed = archspec.train(None, data=digits["tune"], resume=tmp_path / f"stop{stop}", verbose=0)
         assert resumed.resumed_from == stop and [row["epoch"] for row in resumed.history] == [1, 2, 3]
-        for a, b in zip(resumed.model.get_weights(), straight.model.get_weights()):
+        for a, b in zip(resumed.model.get_weights(), straight.model.get_weights(), strict=True):
             np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

@@ -36,7 +36,10 @@ ROUND_TRIP = [p for p in SPECS if p.stem not in MODERN] + TEST_SPECS
 
 
 def architecture(model) -> list[tuple]:
-    return [(type(l).__name__, l.name, tuple(l.output.shape[1:]), l.count_params()) for l in model.layers]
+    return [
+        (type(layer).__name__, layer.name, tuple(layer.output.shape[1:]), layer.count_params())
+        for layer in model.layers
+    ]
 
 
 @pytest.mark.parametrize("path", ROUND_TRIP, ids=lambda p: p.stem)
@@ -81,7 +84,7 @@ def test_graph_references_and_awkward_names():
     )  # quoted: strings, not a bool and an int
     assert "add: {inputs: ['yes', '1'], name: sum}" in text
     again = archspec.build(text)
-    assert [l.name for l in again.layers][1:] == [l.name for l in model.layers][1:]
+    assert [layer.name for layer in again.layers][1:] == [layer.name for layer in model.layers][1:]
     assert again.count_params() == model.count_params() and again.name == "tiny_net"
 
 
@@ -98,7 +101,7 @@ def test_sequential_model():
         name="seq",
     )
     again = archspec.build(import_model(model))
-    shapes = lambda m: [tuple(l.output.shape[1:]) for l in m.layers if type(l).__name__ != "InputLayer"]
+    shapes = lambda m: [tuple(layer.output.shape[1:]) for layer in m.layers if type(layer).__name__ != "InputLayer"]
     assert shapes(again) == shapes(model) and again.count_params() == model.count_params()
 
 

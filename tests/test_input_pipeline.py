@@ -143,7 +143,10 @@ def test_a_cache_larger_than_memory_goes_to_disk_or_nowhere_and_says_so(
     elsewhere = batches(source, 0, 3)
     for a, b in zip(in_memory, elsewhere, strict=True):
         np.testing.assert_array_equal(a, b)
-    need = "input: the 18 training images need 0.00 GB once prepared, more than the cache may take in memory (50% of the 0.00 GB available)"
+    need = (
+        "input: the 18 training images need 0.00 GB once prepared, more than the cache may take in memory (50% of "
+        "the 0.00 GB available)"
+    )
     if where == "disk":
         assert lines[0].startswith(need + ": caching them on disk in ") and "TMPDIR picks the folder" in lines[0]
         assert source.filled()

@@ -20,7 +20,8 @@ LENET = ROOT / "specs" / "lenet.yaml"
 
 
 def read_idx(path) -> np.ndarray:
-    data = gzip.open(path, "rb").read()
+    with gzip.open(path, "rb") as f:
+        data = f.read()
     dims = data[3]
     shape = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(dims)]
     return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
@@ -57,7 +58,8 @@ def png_size(data: bytes) -> tuple[int, int]:
 
 
 def feature_map_grids(model, digit) -> dict[str, bytes]:
-    """The conv layers' map grids for a 28x28 digit, computed here from a model's weights (padded, / 255, as trained)."""
+    """The conv layers' map grids for a 28x28 digit, computed here from a model's weights (padded, / 255, as
+    trained)."""
     import keras
 
     x = np.pad(digit, 2)[None, :, :, None].astype("float32") / 255

@@ -45,6 +45,6 @@ def test_static_shapes_equal_keras(path):
 
 
 def test_layer_names_are_node_names():
-    g = archspec.graph(ROOT / "specs" / "lenet.yaml")
+    g = archspec.graph_of(ROOT / "specs" / "lenet.yaml")
     model = archspec.build(ROOT / "specs" / "lenet.yaml")
-    assert [l.name for l in model.layers] == [n.name for n in g.nodes]
+    assert [layer.name for layer in model.layers] == [n.name for n in g.nodes]

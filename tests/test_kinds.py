@@ -57,8 +57,8 @@ def test_union_covers_every_kind():
 def test_every_kind_is_used_by_a_test_spec():
     used: set[str] = set()
     for path in TEST_SPECS:
-        used |= {n.op for n in archspec.graph(path).nodes}
-        used |= {kind for _, kind in archspec.graph(path).groups}
+        used |= {n.op for n in archspec.graph_of(path).nodes}
+        used |= {kind for _, kind in archspec.graph_of(path).groups}
     canonical = {k.kind for k in KINDS.values()}
     assert canonical - used - {"use"} <= set(), canonical - used
 
@@ -106,7 +106,8 @@ def test_readme_states_exactly_two_setup_commands():
 
 def test_readme_yaml_examples_are_valid():
     """Every YAML example in the README and docs/ validates: complete specs as they are, layer lists inside a
-    minimal spec, a `training:` block as a training section (its network is not in the example). Examples that show a mistake say so and are skipped."""
+    minimal spec, a `training:` block as a training section (its network is not in the example). Examples that show a
+    mistake say so and are skipped."""
     import yaml
     from docpages import yaml_blocks
 
@@ -119,7 +120,7 @@ def test_readme_yaml_examples_are_valid():
             continue
         if "layers" in data and "input" not in data and "inputs" not in data:
             data = {"name": "example", "input": [32, 32, 3], **data}
-            if not any(isinstance(l, dict) and ("dense" in l or "fc" in l) for l in data["layers"]):
+            if not any(isinstance(item, dict) and ("dense" in item or "fc" in item) for item in data["layers"]):
                 data["layers"] = data["layers"] + [{"pool": "global_avg"}]
         elif "training" in data and "layers" not in data:
             # a recipe without its network (heads naming its outputs, a mean per RGB channel): the section alone

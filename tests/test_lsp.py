@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,22 +24,9 @@ from archspec.tools.table import shape_text, shapes_table
 
 pytest.importorskip("pygls")
 
-SERVER = [
-    sys.executable,
-    "-c",
-    f"import sys; sys.path.insert(0, {str(ROOT)!r}); from archspec.cli import run; run()",
-    "lsp",
-]
 LENET = (ROOT / "specs" / "lenet.yaml").read_text(encoding="utf-8")
 ERROR, WARNING = 1, 2
 EVERYTHING = {"start": {"line": 0, "character": 0}, "end": {"line": 100_000, "character": 0}}
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[LanguageServer]:
-    ls = LanguageServer(SERVER, {}, ROOT)
-    yield ls
-    ls.close()
 
 
 def hints(ls: LanguageServer, uri: str) -> list[dict[str, Any]]:
@@ -93,7 +79,10 @@ def test_hover_on_a_kind_adds_its_reference(server):
     assert kind_reference("conv") not in server.hover(
         uri, line, LENET.splitlines()[line].index("depth")
     )  # a setting: figures only
-    block = "name: b\ninput: [8, 8, 1]\nblocks:\n  two:\n    layers:\n      - conv: {depth: 2, kernel: 3}\nlayers:\n  - use: {block: two}\n  - flatten\n"
+    block = (
+        "name: b\ninput: [8, 8, 1]\nblocks:\n  two:\n    layers:\n      - conv: {depth: 2, kernel: 3}\nlayers:\n  "
+        "- use: {block: two}\n  - flatten\n"
+    )
     uri = server.uri("block.yaml")
     server.open(uri, block)
     assert server.diagnostics(uri) == []
@@ -194,7 +183,10 @@ def test_other_yaml_files_are_left_alone(server):
 
 def test_a_left_out_layer_is_shown_as_skipped(server):
     uri = server.uri("when.yaml")
-    text = "name: w\ninput: [32, 32, 1]\nlayers:\n  - conv: {depth: 6, kernel: 5, when: false}\n  - flatten\n  - dense: 2\n"
+    text = (
+        "name: w\ninput: [32, 32, 1]\nlayers:\n  - conv: {depth: 6, kernel: 5, when: false}\n  - flatten\n  - "
+        "dense: 2\n"
+    )
     server.open(uri, text)
     assert server.diagnostics(uri) == []
     assert [(h["position"]["line"], h["label"]) for h in hints(server, uri)] == [
@@ -212,13 +204,18 @@ def test_zoo_spec_gets_the_shapes_table_as_hints(server, path: Path):
     assert [d for d in server.diagnostics(uri) if d["severity"] == ERROR] == []
     report = archspec.shapes(path)
     labels = [h["label"] for h in hints(server, uri)]
-    assert [l for l in labels if l != "skipped (when: false)"] == [shape_text(g.output_shape) for g in report.groups]
+    assert [label for label in labels if label != "skipped (when: false)"] == [
+        shape_text(g.output_shape) for g in report.groups
+    ]
     written = yaml.safe_load(path.read_text(encoding="utf-8"))["layers"]
     assert len(labels) == len(written)  # one per top-level layer, left-out ones (U-Net's deeper levels) said so
 
 
 def test_without_pygls_the_command_says_what_to_install():
-    code = f"import sys; sys.path.insert(0, {str(ROOT)!r}); sys.modules['pygls'] = None; from archspec.cli import run; run()"
+    code = (
+        f"import sys; sys.path.insert(0, {str(ROOT)!r}); sys.modules['pygls'] = None; from archspec.cli import run; "
+        "run()"
+    )
     done = subprocess.run(
         [sys.executable, "-c", code, "lsp"], capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from test_lsp import LENET, line_of, server  # noqa: F401  (the module's server fixture)
+from test_lsp import LENET, line_of
 
 from archspec.kinds.base import valid_keys
 from archspec.kinds.registry import KINDS

@@ -112,7 +112,9 @@ def test_import_gives_back_the_names(tmp_path):
     text = import_model(model)
     report, again = archspec.shapes(DECODER), archspec.shapes(text)
     assert again.inputs == report.inputs and again.output_shapes == report.output_shapes
-    assert {l.name: l.output_shape for l in again.layers} == {l.name: l.output_shape for l in report.layers}
+    assert {layer.name: layer.output_shape for layer in again.layers} == {
+        layer.name: layer.output_shape for layer in report.layers
+    }
     path = archspec.save_model(model, tmp_path / "decoder.keras")
     assert main(["import", str(path), "-o", str(tmp_path / "back.yaml")]) == 0
     assert archspec.shapes(tmp_path / "back.yaml").outputs == report.outputs
@@ -182,8 +184,8 @@ def test_unet_equals_a_unet_written_in_keras(levels, base):
     report = archspec.shapes(UNET, **overrides)
     reference = keras_unet(levels, base, shape, 2)
     assert report.total_params == reference.count_params()
-    ours = [l.output_shape for l in report.layers if l.type in ("conv", "conv_transpose", "concat", "pool")]
-    theirs = [tuple(l.output.shape[1:]) for l in reference.layers[1:]]
+    ours = [layer.output_shape for layer in report.layers if layer.type in ("conv", "conv_transpose", "concat", "pool")]
+    theirs = [tuple(layer.output.shape[1:]) for layer in reference.layers[1:]]
     assert ours == theirs
     if levels == 4:  # the spec as written: its reference states this count
         assert report.total_params == reference_of("unet").params
@@ -317,7 +319,7 @@ def test_images_with_a_parallel_mask_folder(tmp_path):
     pictures, masks = canvases.canvases(digits, rng.integers(0, 10, 30), 12, seed=4)
     for sub in ("images", "masks"):
         (tmp_path / "set" / sub).mkdir(parents=True)
-    for i, (p, m) in enumerate(zip(pictures, masks)):
+    for i, (p, m) in enumerate(zip(pictures, masks, strict=True)):
         tf.io.write_file(str(tmp_path / "set" / "images" / f"c{i}.png"), tf.io.encode_png(p[..., None]))
         tf.io.write_file(str(tmp_path / "set" / "masks" / f"c{i}.png"), tf.io.encode_png(m[..., None]))
     spec = ROOT / "specs" / "unet_digits.yaml"

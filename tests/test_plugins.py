@@ -74,10 +74,12 @@ def test_installed_plugin_works_end_to_end(plugin_site, tmp_path):
         inspect_rc = main(["inspect", saved, "--input", image, "-o", page])
         html = open(page).read()
         print(json.dumps({{"params": se.params, "shape": se.output_shape, "total": report.total_params,
-                           "keras": model.count_params(), "in_schema": schema_rc == 0 and '"se_dense"' in json.dumps(schema),
+                           "keras": model.count_params(),
+                           "in_schema": schema_rc == 0 and '"se_dense"' in json.dumps(schema),
                            "validate": main(["validate", {str(SE_NET)!r}]),
                            "drawn": draw_rc == 0 and "se_dense_1" in drawing, "coloured": archspec_se.COLOR in drawing,
-                           "imported": import_rc == 0 and "se_dense:" in open(spec_text).read() and imported.total_params == report.total_params,
+                           "imported": import_rc == 0 and "se_dense:" in open(spec_text).read()
+                                       and imported.total_params == report.total_params,
                            "inspected": inspect_rc == 0 and 'data-layer="se_dense_1"' in html}}))
     """,
         plugin_site,

@@ -30,7 +30,7 @@ layers:
   - flatten
   - dense: {units: 10, activation: softmax}
 """
-RECIPE = dict(epochs=3, batch_size=64, learning_rate=3e-3, schedule="cosine", seed=1)
+RECIPE = {"epochs": 3, "batch_size": 64, "learning_rate": 3e-3, "schedule": "cosine", "seed": 1}
 
 
 def mnist(mnist_dir: Path, part: str) -> str:
@@ -108,20 +108,20 @@ def test_run_json_records_the_setting(runs) -> None:
 
 def test_a_resumed_run_ends_as_an_uninterrupted_one(mnist_dir: Path, tmp_path: Path) -> None:
     """The checkpoint holds recalibrated statistics and recalibration draws nothing: resuming changes nothing."""
-    common = dict(
-        data=mnist(mnist_dir, "[:640]"),
-        val=mnist(mnist_dir, "[9000:9256]"),
-        batch_size=64,
-        learning_rate=3e-3,
-        seed=2,
-        verbose=0,
-    )
+    common = {
+        "data": mnist(mnist_dir, "[:640]"),
+        "val": mnist(mnist_dir, "[9000:9256]"),
+        "batch_size": 64,
+        "learning_rate": 3e-3,
+        "seed": 2,
+        "verbose": 0,
+    }
     straight = archspec.train(SPEC, epochs=2, run_dir=tmp_path / "straight", **common)
     archspec.train(SPEC, epochs=1, run_dir=tmp_path / "part", **common)
     resumed = archspec.train(None, resume=tmp_path / "part", epochs=2, verbose=0)
     assert [row["val_loss"] for row in resumed.history] == [row["val_loss"] for row in straight.history]
     model = archspec.load_model(resumed.paths["model"])
-    for a, b in zip(model.get_weights(), archspec.load_model(straight.paths["model"]).get_weights()):
+    for a, b in zip(model.get_weights(), archspec.load_model(straight.paths["model"]).get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
     # what model.keras holds are the statistics of its own weights on the run's calibration images
     from archspec.training.data import read_idx
@@ -130,7 +130,7 @@ def test_a_resumed_run_ends_as_an_uninterrupted_one(mnist_dir: Path, tmp_path: P
     order = pipeline.calibration_order(640, 64, 100, seed=2)
     saved = _statistics(model)
     precise_bn.recalibrate(model, [x[order[i : i + 64]] for i in range(0, len(order), 64)])
-    for a, b in zip(saved, _statistics(model)):
+    for a, b in zip(saved, _statistics(model), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-7)
 
 
@@ -182,21 +182,21 @@ def test_recalibrated_statistics_are_the_average_batch_statistics() -> None:
     expected = [[0.0, 0.0] for _ in _bns(reference)]
     for b in batches:
         reference(b, training=True)
-        for e, layer in zip(expected, _bns(reference)):
+        for e, layer in zip(expected, _bns(reference), strict=True):
             e[0] += np.asarray(layer.moving_mean) / len(batches)
             e[1] += np.asarray(layer.moving_variance) / len(batches)
 
     assert precise_bn.recalibrate(model, batches) == len(batches)
     np.testing.assert_allclose(np.asarray(first.moving_mean), np.mean(means, 0), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(np.asarray(first.moving_variance), np.mean(variances, 0), rtol=1e-4, atol=1e-6)
-    for (mean, var), layer in zip(expected, _bns(model)):
+    for (mean, var), layer in zip(expected, _bns(model), strict=True):
         np.testing.assert_allclose(np.asarray(layer.moving_mean), mean, rtol=1e-4, atol=1e-6)
         np.testing.assert_allclose(np.asarray(layer.moving_variance), var, rtol=1e-4, atol=1e-6)
     for layer in _bns(model):  # put back as it was: Keras' momentum, the class's own call
         assert layer.momentum == 0.99 and "call" not in vars(layer)
     before = _statistics(model)
     model(batches[0], training=False)  # inference mode after it: nothing moves
-    assert all(np.array_equal(a, b) for a, b in zip(before, _statistics(model)))
+    assert all(np.array_equal(a, b) for a, b in zip(before, _statistics(model), strict=True))
 
 
 def _statistics(model) -> list[np.ndarray]:
@@ -249,7 +249,7 @@ def test_a_failure_midway_leaves_the_model_as_it_was() -> None:
 
     with pytest.raises(RuntimeError):
         precise_bn.recalibrate(model, broken())
-    assert all(np.array_equal(a, b) for a, b in zip(before, _statistics(model)))
+    assert all(np.array_equal(a, b) for a, b in zip(before, _statistics(model), strict=True))
     assert all(layer.momentum == 0.99 and "call" not in vars(layer) for layer in _bns(model))
 
 
@@ -271,8 +271,8 @@ def test_the_static_warning_names_momentum_steps_and_remedies() -> None:
     assert len(warnings) == 2  # one per momentum
     slow = next(w for w in warnings if "momentum 0.999" in w)
     assert (
-        "1 batch normalisation (e.g. conv_1_bn) at momentum 0.999: moving averages over about 1,000 steps, and this run has 375;"
-        in slow
+        "1 batch normalisation (e.g. conv_1_bn) at momentum 0.999: moving averages over about 1,000 steps, and this "
+        "run has 375;" in slow
     )
     assert "68.72% of their starting values" in slow and "lower the momentum to 0.97 or less" in slow
     assert "train at least 10,000 steps" in slow
@@ -343,8 +343,8 @@ def test_the_command_line_turns_it_off(mnist_dir: Path, tmp_path: Path, capsys: 
     assert code == 0
     out = capsys.readouterr().out
     assert (
-        "warning: 2 batch normalisations (e.g. conv_1_bn) at momentum 0.99: moving averages over about 100 steps, and this run has 4;"
-        in out
+        "warning: 2 batch normalisations (e.g. conv_1_bn) at momentum 0.99: moving averages over about 100 steps, and "
+        "this run has 4;" in out
     )
     assert json.loads((tmp_path / "run" / "run.json").read_text())["precise_bn"]["enabled"] is False
 

@@ -28,7 +28,7 @@ layers:
   - dense: {units: 16, activation: relu}
   - dense: {units: 10, activation: softmax}
 """
-RECIPE = dict(epochs=1, batch_size=50, learning_rate=0.01, seed=3, precise_bn=False)
+RECIPE = {"epochs": 1, "batch_size": 50, "learning_rate": 0.01, "seed": 3, "precise_bn": False}
 
 
 def _train(mnist_dir: Path, folder: Path, **overrides):
@@ -59,15 +59,15 @@ def test_ema_weights_are_what_is_saved_and_differ_from_the_raw_ones(plain, mnist
     ema = _train(mnist_dir, tmp_path / "ema", ema={"decay": 0.9})
     saved = _weights(ema.paths["model"])
     raw = _weights(plain.paths["model"])  # the same seed and steps without EMA: the raw weights of the EMA run
-    assert any(not np.allclose(a, b) for a, b in zip(saved, raw))
+    assert any(not np.allclose(a, b) for a, b in zip(saved, raw, strict=True))
     checkpoint = load_model(ema.paths["last"])
     optimizer = checkpoint.optimizer
     assert optimizer.use_ema and math.isclose(optimizer.ema_momentum, 0.9)
     averages = [np.asarray(v) for v in optimizer._model_variables_moving_average]
     assert len(averages) == len(saved)
-    for a, b in zip(saved, averages):  # model.keras holds the tracked averages
+    for a, b in zip(saved, averages, strict=True):  # model.keras holds the tracked averages
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
-    for a, b in zip(_weights(ema.paths["last"]), saved):  # and so does the checkpoint validation ran on
+    for a, b in zip(_weights(ema.paths["last"]), saved, strict=True):  # and so does the checkpoint validation ran on
         np.testing.assert_allclose(a, b)
     run = json.loads((ema.run_dir / "run.json").read_text())
     assert run["ema"] == {"decay": 0.9}
@@ -164,14 +164,15 @@ def test_batch_norm_is_recalibrated_with_the_averaged_weights(mnist_dir: Path, t
     order = pipeline.calibration_order(300, 50, 100, seed=3)
     precise_bn.recalibrate(model, [x[order[i : i + 50]] for i in range(0, len(order), 50)])
     again = [keras.ops.convert_to_numpy(v) for layer in layers for v in (layer.moving_mean, layer.moving_variance)]
-    for a, b in zip(saved, again):  # the saved statistics are those of the saved (averaged) weights
+    for a, b in zip(saved, again, strict=True):  # the saved statistics are those of the saved (averaged) weights
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-7)
 
 
 def test_a_plateau_reduction_survives_a_resume(mnist_dir: Path, tmp_path: Path) -> None:
-    common = dict(
-        learning_rate=1e-7, schedule={"kind": "reduce_on_plateau", "factor": 0.5, "patience": 1, "monitor": "val_loss"}
-    )
+    common = {
+        "learning_rate": 1e-7,
+        "schedule": {"kind": "reduce_on_plateau", "factor": 0.5, "patience": 1, "monitor": "val_loss"},
+    }
     _train(mnist_dir, tmp_path / "part", epochs=2, **common)  # reduced at epoch 2's end
     resumed = archspec.train(None, resume=tmp_path / "part", epochs=3, verbose=0, log=lambda line: None)
     assert resumed.history[2]["learning_rate"] == pytest.approx(5e-8), resumed.history

@@ -21,7 +21,9 @@ fields: a figure is checked there, once, so a changed figure fails that test and
 
 
 def signature(report):
-    return [(l.name, l.type, l.output_shape, l.params, l.trainable_params) for l in report.layers]
+    return [
+        (layer.name, layer.type, layer.output_shape, layer.params, layer.trainable_params) for layer in report.layers
+    ]
 
 
 @pytest.mark.parametrize("path", SPECS + TEST_SPECS, ids=lambda p: p.stem)
@@ -39,7 +41,9 @@ def test_render_resolves_to_the_identical_model(path):
 def test_rendered_lenet_builds_the_same_keras_model():
     a = archspec.build(ROOT / "specs" / "lenet.yaml")
     b = archspec.build(render(archspec.load(ROOT / "specs" / "lenet.yaml")))
-    assert [(l.name, l.output.shape) for l in a.layers] == [(l.name, l.output.shape) for l in b.layers]
+    assert [(layer.name, layer.output.shape) for layer in a.layers] == [
+        (layer.name, layer.output.shape) for layer in b.layers
+    ]
     assert a.count_params() == b.count_params()
 
 
@@ -75,7 +79,7 @@ def test_diff_table_marks_the_changed_block():
     result = CliRunner().invoke(
         cli, ["diff", str(ROOT / "specs" / "resnet50.yaml"), str(ROOT / "specs" / "resnet101.yaml")]
     )
-    lines = [l for l in result.output.splitlines() if l.startswith("*")]
+    lines = [line for line in result.output.splitlines() if line.startswith("*")]
     assert len(lines) == 1 and "conv4" in lines[0]
     assert f"{RESNET50:,}" in result.output and f"{RESNET101:,}" in result.output
 

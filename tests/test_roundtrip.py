@@ -24,13 +24,14 @@ def test_save_load_same_outputs(path, tmp_path):
     target = archspec.save_model(model, tmp_path / "m.keras")
     loaded = keras.saving.load_model(target)  # plain Keras: custom layers were registered by archspec
     np.testing.assert_allclose(loaded.predict(x, verbose=0), expected, rtol=1e-6, atol=1e-6)
-    assert [l.name for l in loaded.layers] == [l.name for l in model.layers]
+    assert [layer.name for layer in loaded.layers] == [layer.name for layer in model.layers]
 
 
 def test_failed_save_leaves_nothing(tmp_path):
     class Broken:
         def save(self, path):
-            open(path, "w").write("half")
+            with open(path, "w") as f:
+                f.write("half")
             raise RuntimeError("disk full")
 
     with pytest.raises(RuntimeError):

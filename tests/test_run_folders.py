@@ -1,8 +1,8 @@
 """Run folders no fault can corrupt: one writer, full disks, stale temporaries, a resume that trusts only its record.
 
 Most runs here train a small convolutional network (a 500 KB checkpoint) on the first 64
-MNIST digits for 3 epochs: the fault-injection matrix trains it about forty times. A kill is either real (SIGKILL in a child process, at a
-rename the child's `os.replace` / `os.rename` reaches) or, for the matrix, simulated in this
+MNIST digits for 3 epochs: the fault-injection matrix trains it about forty times. A kill is either real (SIGKILL in a
+child process, at a rename the child's `os.replace` / `os.rename` reaches) or, for the matrix, simulated in this
 process: at the write point the run folder is copied as it stands (exactly what a SIGKILL
 would leave on the disk, temporaries included) and the run is aborted; the copy is resumed.
 """
@@ -29,7 +29,7 @@ from archspec.training.rundir import start_folder
 from archspec.training.tensorboard import epoch_scalars, logged
 
 SMALL = ROOT / "tests" / "fixtures" / "small_mnist.yaml"
-RECIPE = dict(epochs=3, batch_size=32, seed=4)
+RECIPE = {"epochs": 3, "batch_size": 32, "seed": 4}
 CHILD_ENV = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "TF_CPP_MIN_LOG_LEVEL": "2"}
 
 # archspec's CLI in a child process, with two test hooks:
@@ -130,7 +130,7 @@ def assert_same_as(reference, run: Path) -> None:
     assert figures(json.loads((run / "history.json").read_text())) == figures(reference.history)
     state = json.loads((run / "state.json").read_text())
     assert state["finished"] and state["epoch"] == 3
-    for a, b in zip(archspec.load_model(run / "model.keras").get_weights(), reference.model.get_weights()):
+    for a, b in zip(archspec.load_model(run / "model.keras").get_weights(), reference.model.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["best.keras", "epoch-0003.keras", "last.keras"]
     assert temporaries(run) == []
@@ -146,7 +146,8 @@ class Killed(BaseException):
     """Not an Exception: nothing on the way out may handle it."""
 
 
-WRITE_POINTS = [  # the file renamed into place, and which of its renames (3 epochs; state.json's 4th is the finished state)
+# the file renamed into place, and which of its renames (3 epochs; state.json's 4th is the finished state)
+WRITE_POINTS = [
     ("checkpoints/epoch-0002.keras", 1),
     ("state.json", 2),
     ("checkpoints/last.keras", 2),
@@ -349,16 +350,15 @@ def test_a_full_disk_is_a_clear_message_leaves_nothing_half_written_and_resumes(
     out = json.loads(done.stdout.split("RESULT ", 1)[1])
 
     rc, err = out["build"]
-    assert rc == 2 and "Traceback" not in err, err
-    assert f"{mnt}/models/small.keras: cannot write: no space left on device (nothing half-written is left)" in err
+    assert rc == 74 and "Traceback" not in err, err
+    assert f"{mnt}/models/small.keras: cannot write: disk full, no space left on device (nothing half-written" in err
     assert "hint: free space and run the command again" in err
     assert out["build_left"] == []
 
     rc, err = out["train"]
-    assert rc == 2 and "Traceback" not in err, err
-    assert f"{mnt}/run: stopped at epoch 1 of 3: no space left on device writing checkpoints/epoch-0002.keras" in err, (
-        err
-    )
+    assert rc == 74 and "Traceback" not in err, err
+    stopped = "stopped at epoch 1 of 3: disk full, no space left on device writing checkpoints/epoch-0002.keras"
+    assert f"{mnt}/run: {stopped}" in err, err
     assert f"free space and run `archspec train --resume {mnt}/run`" in err
     assert out["state"] == 1 and out["keras_files_whole"]
     assert [p for p in out["train_left"] if "epoch-0002" in p or ".tmp" in p] == []
@@ -457,7 +457,7 @@ def test_resume_refuses_data_changed_under_its_name_unless_given(small_run) -> N
 
 
 def test_resume_records_an_explicit_strategy_and_keeps_the_recorded_one(small_run) -> None:
-    run, npz = small_run
+    run, _npz = small_run
     archspec.train(None, resume=run, strategy="one-device", epochs=2, verbose=0)
     record = json.loads((run / "run.json").read_text())
     assert record["strategy"] == "one-device" and record["changes"][-1]["strategy"] == ["auto", "one-device"]

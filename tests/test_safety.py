@@ -65,7 +65,8 @@ def test_ten_thousand_deep_nesting(text, tmp_path):
 def test_python_tags_refused(tmp_path, capsys):
     path = tmp_path / "evil.yaml"
     path.write_text(
-        'name: !!python/object/apply:os.system ["echo pwned > /tmp/archspec-evil"]\ninput: [8, 8, 1]\nlayers: [flatten]\n'
+        'name: !!python/object/apply:os.system ["echo pwned > /tmp/archspec-evil"]\ninput: [8, 8, 1]\nlayers: '
+        "[flatten]\n"
     )
     assert main(["validate", str(path)]) == 2
     assert "is not allowed" in capsys.readouterr().err
@@ -91,7 +92,7 @@ def test_huge_expansion_refused_before_allocation():
 def test_a_thousand_layer_chain_builds_saves_and_reloads(tmp_path):
     """Keras walks functional graphs recursively; archspec raises the limit where it must."""
     layers = [{"conv": {"filters": 2, "kernel": 1}}, "batchnorm", {"activation": "relu"}] * 400
-    spec = {"name": "deep", "input": [4, 4, 1], "layers": layers + ["flatten", {"dense": 2}]}
+    spec = {"name": "deep", "input": [4, 4, 1], "layers": [*layers, "flatten", {"dense": 2}]}
     model = archspec.build(spec)
     assert len(model.layers) == 1 + 1200 + 2
     reloaded = archspec.load_model(archspec.save_model(model, tmp_path / "deep.keras"))

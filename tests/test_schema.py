@@ -67,10 +67,16 @@ def test_bad_specs_fail(validator, name):
 HEAD = "name: t\ninput: [32, 32, 3]\nvariables: {classes: 10, width: 0.5}\nlayers:\n"
 WRITTEN = {  # what people write -> archspec accepts it (the schema must too)
     "bare kind": "  - conv: {filters: 4, kernel: 3}\n  - flatten\n  - dense: 10\n",
-    "short forms": "  - conv: {depth: 4, kernel: [3, 5], stride: 2}\n  - dropout: 0.5\n  - activation: relu\n  - zeropad: 1\n  - pool: global_avg\n  - fc: $classes\n",
-    "expressions": "  - conv: {filters: int(64 * $width), kernel: 3, padding: same, bn: true}\n  - pool: {kind: max, global: true}\n  - dense: {units: $classes, activation: softmax}\n",
-    "graph": "  - conv: {filters: 4, kernel: 3, padding: same, name: a}\n  - conv: {filters: 4, kernel: 1, input: input, name: b}\n  - add: [a, b]\n  - concat: {inputs: [add_1, a]}\n  - flatten\n  - dense: 2\n",
-    "matrix kernel": "  - conv: {depth: 1, kernel: [[0, -1, 0], [-1, 5, -1], [0, -1, 0]], padding: same, bias: false, trainable: false}\n  - flatten\n  - dense: 2\n",
+    "short forms": "  - conv: {depth: 4, kernel: [3, 5], stride: 2}\n  - dropout: 0.5\n  - activation: relu\n  - "
+    "zeropad: 1\n  - pool: global_avg\n  - fc: $classes\n",
+    "expressions": "  - conv: {filters: int(64 * $width), kernel: 3, padding: same, bn: true}\n  - pool: "
+    "{kind: max, global: true}\n  - dense: {units: $classes, activation: softmax}\n",
+    "graph": "  - conv: {filters: 4, kernel: 3, padding: same, name: a}\n  - conv: "
+    "{filters: 4, kernel: 1, input: input, name: b}\n  - add: [a, b]\n  - concat: {inputs: [add_1, a]}\n  - flatten\n  "
+    "- dense: 2\n",
+    "matrix kernel": "  - conv: "
+    "{depth: 1, kernel: [[0, -1, 0], [-1, 5, -1], [0, -1, 0]], padding: same, bias: false, trainable: false}\n  - "
+    "flatten\n  - dense: 2\n",
 }
 WRONG = {  # mistakes the schema catches in the editor
     "word for a number": "  - conv: {filters: four, kernel: 3}\n  - flatten\n  - dense: 2\n",

@@ -37,13 +37,14 @@ def segmentation(mnist_dir: Path, tmp_path_factory: pytest.TempPathFactory):
 
 
 def test_unet_reaches_mean_iou_0_80_on_canvases_of_unseen_digits(segmentation, capsys):
-    train, test, run, seconds = segmentation
+    _train, test, run, seconds = segmentation
     capsys.readouterr()
     assert main(["evaluate", str(run), "--data", str(test), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     figures = result["outputs"]["classes"]
     print(
-        f"unet_digits: mean IoU {figures['mean_iou']:.4f}, pixel accuracy {figures['pixel_accuracy']:.4f} on {result['count']} "
+        f"unet_digits: mean IoU {figures['mean_iou']:.4f}, pixel accuracy {figures['pixel_accuracy']:.4f} on "
+        f"{result['count']} "
         f"test canvases; training {seconds:.0f} s"
     )
     assert result["count"] == 1000 and figures["task"] == "segmentation"

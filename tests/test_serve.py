@@ -8,7 +8,6 @@ screenshot of each pane under build/serve/.
 
 from __future__ import annotations
 
-import gzip
 import json
 import re
 import select
@@ -21,7 +20,6 @@ import time
 import urllib.request
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 pytest.importorskip("starlette", reason="archspec[serve] not installed")
@@ -34,7 +32,6 @@ from starlette.testclient import TestClient
 import archspec
 from archspec.cli import main
 from archspec.tools.elements import to_html
-from archspec.tools.inspection import png
 from archspec.tools.serve.app import create_app
 from archspec.tools.serve.limits import IMAGE_BODY, SPEC_BODY
 from archspec.tools.serve.run import views
@@ -42,14 +39,6 @@ from archspec.tools.serve.run import views
 LENET = ROOT / "specs" / "lenet.yaml"
 SHOTS = ROOT / "build" / "serve"
 BASE = "http://127.0.0.1"
-
-
-@pytest.fixture
-def spec_file(tmp_path: Path) -> Path:
-    """A copy of LeNet's spec the server may write."""
-    target = tmp_path / "lenet.yaml"
-    shutil.copy(LENET, target)
-    return target
 
 
 def client_for(path: Path, **kwargs) -> TestClient:
@@ -340,13 +329,6 @@ def test_cli_prints_its_url_serves_and_stops_cleanly_on_ctrl_c(spec_file):
 
 
 # -- the model pane's API ----------------------------------------------------------------------
-def read_idx(path: Path) -> np.ndarray:
-    data = gzip.open(path, "rb").read()
-    dims = data[3]
-    shape = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(dims)]
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
-
-
 @pytest.fixture(scope="module")
 def lenet_run(mnist_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """LeNet after one epoch on the first 8,000 digits (seeded): a run folder, as `archspec train` writes it."""
@@ -360,20 +342,6 @@ def lenet_run(mnist_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
         verbose=0,
     )
     return run.run_dir
-
-
-@pytest.fixture(scope="module")
-def digits(mnist_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> list[tuple[Path, int]]:
-    """Three test digits the model never saw, as PNG files, with their labels."""
-    images = read_idx(mnist_dir / "t10k-images-idx3-ubyte.gz")
-    labels = read_idx(mnist_dir / "t10k-labels-idx1-ubyte.gz")
-    folder = tmp_path_factory.mktemp("digits")
-    out = []
-    for i in (9000, 9001, 9002):
-        path = folder / f"digit{i}.png"
-        path.write_bytes(png(images[i]))
-        out.append((path, int(labels[i])))
-    return out
 
 
 def test_model_look_is_predict_through_the_same_plan_with_inspect_figures(lenet_run, digits):
@@ -398,7 +366,8 @@ def test_model_look_is_predict_through_the_same_plan_with_inspect_figures(lenet_
             ("pool_2", 16, "5x5"),
         ):
             assert re.search(
-                f'data-layer="{layer}" data-maps="{maps}" data-channels="{maps}" data-grid="\\d+x\\d+" data-tile="{tile}"',
+                f'data-layer="{layer}" data-maps="{maps}" data-channels="{maps}" data-grid="\\d+x\\d+" '
+                f'data-tile="{tile}"',
                 to_html(seen["maps"]),
             )
         assert f'<tr class="top" data-class="{label}">' in to_html(seen["table"])
@@ -452,7 +421,8 @@ def edit(page, find: str, replace: str) -> dict:
     index = page.evaluate(f"document.getElementById('editor').value.indexOf({json.dumps(find)})")
     assert index >= 0, find
     page.evaluate(
-        f"(function () {{ var e = document.getElementById('editor'); e.focus(); e.setSelectionRange({index}, {index + len(find)}); }})()"
+        "(function () { var e = document.getElementById('editor'); e.focus(); "
+        f"e.setSelectionRange({index}, {index + len(find)}); }})()"
     )
     page.arm("archspec:spec")
     page.insert_text(replace)
@@ -468,7 +438,8 @@ def test_spec_pane_in_chromium(chromium, spec_file, tmp_path, capsys):
             status = edit(page, "depth: 6", "depth: 8")
             assert status["ok"] and status["firstRow"][:3] == ["conv_1", "conv 5x5 relu", "28x28x8"]
             cells = page.evaluate(
-                "Array.prototype.map.call(document.querySelectorAll('#shapes tbody tr:first-child td'), function (c) { return c.textContent; })"
+                "Array.prototype.map.call(document.querySelectorAll('#shapes tbody tr:first-child td'), function (c) "
+                "{ return c.textContent; })"
             )
             assert cells[:3] == ["conv_1", "conv 5x5 relu", "28x28x8"]
             diagram = page.evaluate(
@@ -476,7 +447,8 @@ def test_spec_pane_in_chromium(chromium, spec_file, tmp_path, capsys):
             )
             assert json.loads(diagram)["ready"]  # archspec draw's page ran in the frame
             assert page.evaluate(
-                "document.getElementById('diagram').contentDocument.getElementById('net').textContent.indexOf('28×28×8') >= 0"
+                "document.getElementById('diagram').contentDocument.getElementById('net')"
+                ".textContent.indexOf('28×28×8') >= 0"
             )
             # the variables' selector: what --set classes=12 would give
             page.evaluate("document.querySelector('#variables input[data-var=classes]').focus()")
@@ -490,7 +462,9 @@ def test_spec_pane_in_chromium(chromium, spec_file, tmp_path, capsys):
             page.screenshot(SHOTS / "spec-pane.png", "#spec-pane .columns")
             page.arm("archspec:spec")
             page.evaluate(
-                "(function (e) { e.value = ''; e.dispatchEvent(new Event('input')); })(document.querySelector('#variables input[data-var=classes]'))"
+                "(function (e) "
+                "{ e.value = ''; e.dispatchEvent(new Event('input')); })(document.querySelector('#variables "
+                "input[data-var=classes]'))"
             )
             page.wait("archspec:spec")
             assert (
@@ -506,13 +480,16 @@ def test_spec_pane_in_chromium(chromium, spec_file, tmp_path, capsys):
             line = next(i + 1 for i, text in enumerate(spec_file.read_text().splitlines()) if "depth: 16" in text)
             assert not status["ok"] and [p["line"] for p in status["problems"]] == [line]
             marked = page.evaluate(
-                "Array.prototype.map.call(document.querySelectorAll('#gutter .bad'), function (s) { return +s.textContent; })"
+                "Array.prototype.map.call(document.querySelectorAll('#gutter .bad'), function (s) "
+                "{ return +s.textContent; })"
             )
             lens = page.evaluate(
-                "Array.prototype.map.call(document.querySelectorAll('#backdrop .lens'), function (s) { return [+s.getAttribute('data-line'), s.textContent]; })"
+                "Array.prototype.map.call(document.querySelectorAll('#backdrop .lens'), function (s) "
+                "{ return [+s.getAttribute('data-line'), s.textContent]; })"
             )
             shown = page.evaluate(
-                "Array.prototype.map.call(document.querySelectorAll('#problems pre'), function (p) { return [+p.getAttribute('data-line'), p.textContent]; })"
+                "Array.prototype.map.call(document.querySelectorAll('#problems pre'), function (p) "
+                "{ return [+p.getAttribute('data-line'), p.textContent]; })"
             )
             assert marked == [line] and lens == [[line, "← unknown key 'kernal'"]] and [s[0] for s in shown] == [line]
             assert page.evaluate("document.getElementById('shapes').classList.contains('stale')")
@@ -541,7 +518,9 @@ def test_model_pane_in_chromium(chromium, lenet_run, digits, tmp_path):
             )
             # a stroke resembling a 1, drawn with the mouse down the middle of the pad
             x, y, w, h = page.evaluate(
-                "(function () { var r = document.getElementById('pad').getBoundingClientRect(); return [r.left, r.top, r.width, r.height]; })()"
+                "(function () "
+                "{ var r = document.getElementById('pad').getBoundingClientRect(); return [r.left, r.top, r.width, "
+                "r.height]; })()"
             )
             page.mouse("mouseMoved", x + w * 0.5, y + h * 0.18, buttons=0)
             page.mouse("mousePressed", x + w * 0.5, y + h * 0.18)
@@ -556,11 +535,13 @@ def test_model_pane_in_chromium(chromium, lenet_run, digits, tmp_path):
             assert status["top"]["name"] == "1", status["top"]
             assert page.evaluate("document.querySelector('#answer b').textContent") == "1"
             layers = page.evaluate(
-                "Array.prototype.map.call(document.querySelectorAll('#maps figure.layer'), function (f) { return f.getAttribute('data-layer'); })"
+                "Array.prototype.map.call(document.querySelectorAll('#maps figure.layer'), function (f) "
+                "{ return f.getAttribute('data-layer'); })"
             )
             assert layers == ["conv_1", "pool_1", "conv_2", "pool_2"]
             loaded = page.evaluate(
-                "Array.prototype.every.call(document.querySelectorAll('#maps img'), function (i) { return i.complete && i.naturalWidth > 0; })"
+                "Array.prototype.every.call(document.querySelectorAll('#maps img'), function (i) "
+                "{ return i.complete && i.naturalWidth > 0; })"
             )
             assert loaded
             page.screenshot(SHOTS / "model-pane.png", "#model-pane")

@@ -29,7 +29,7 @@ pytest.importorskip("httpx2", reason="Starlette's test client needs httpx2")
 
 from conftest import ROOT
 from starlette.testclient import TestClient
-from test_serve import BASE, LENET, SERVE, client_for, spec_file  # noqa: F401  (spec_file: the fixture)
+from test_serve import BASE, LENET, SERVE, client_for
 
 from archspec.tools.serve.app import create_app
 from archspec.tools.serve.run import views
@@ -40,10 +40,11 @@ from archspec.tools.serve.work import Budget, default_workers
 @pytest.mark.parametrize("route", ["/api/spec/check", "/api/spec/save"])
 @pytest.mark.parametrize("text", [r"name: x\n# \ud800\n", r"name: \"\udc00\"\n", r"\ud800: 1\n", r"name: a\ud83d\n"])
 def test_a_lone_surrogate_is_a_400_not_a_500(spec_file, route, text):
-    """JSON may escape half a UTF-16 pair ("\\ud800"): no character, so no UTF-8 for it; refused where the body is read."""
+    """JSON may escape half a UTF-16 pair ("\\ud800"): no character, so no UTF-8 for it; refused where the body is
+    read."""
     client = client_for(spec_file)
     version = client.get("/api/session").json()["spec"]["version"]
-    body = '{"text": "%s", %s}' % (text, '"version": "%s"' % version if route.endswith("save") else '"sets": []')
+    body = '{{"text": "{}", {}}}'.format(text, f'"version": "{version}"' if route.endswith("save") else '"sets": []')
     answer = client.post(route, content=body.encode("ascii"), headers={"content-type": "application/json"})
     assert answer.status_code == 400, answer.text
     error = answer.json()["error"]
@@ -147,7 +148,8 @@ class BudgetServer:
             conn.close()
 
     def signal_and_wait(self, sig: int, limit: float) -> tuple[float, int, str]:
-        """Send `sig`; (seconds until the process ended, its exit status, its stderr). Killed, and a failure, past `limit`."""
+        """Send `sig`; (seconds until the process ended, its exit status, its stderr). Killed, and a failure, past
+        `limit`."""
         t0 = time.monotonic()
         self.proc.send_signal(sig)
         try:
@@ -181,7 +183,8 @@ def burst(server: BudgetServer, n: int, text: str) -> queue.Queue[tuple[int, dic
 
 
 def check_with_retries(server: BudgetServer, text: str, limit: float) -> tuple[int, dict, float]:
-    """A check as the page makes it: on 429, again after the retry_after_ms the answer gives; (status, answer, seconds)."""
+    """A check as the page makes it: on 429, again after the retry_after_ms the answer gives; (status, answer,
+    seconds)."""
     t0 = time.monotonic()
     while True:
         status, data = server.post("/api/spec/check", {"text": text})
@@ -258,7 +261,8 @@ def test_slow_headers_and_slow_bodies_are_cut_off(spec_file):
     try:
         # headers a byte every 0.1 s (a slowloris): closed after about a second, before they are all in
         head = (
-            f"POST /api/spec/check HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nContent-Type: application/json\r\n".encode()
+            f"POST /api/spec/check HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nContent-Type: "
+            "application/json\r\n".encode()
             + b"X-Pad: "
             + b"a" * 200
         )
@@ -366,7 +370,8 @@ def test_workers_do_not_rerun_the_main_script(spec_file, tmp_path):
         "from archspec.tools.serve.app import create_app; from archspec.tools.serve.run import views\n"
         f"Path({str(marker)!r}).open('a').write('x')  # once per run of this script\n"
         f"spec, _ = views(Path({str(spec_file)!r}))\n"
-        "r = TestClient(create_app(spec, None), base_url='http://127.0.0.1').post('/api/spec/check', json={'text': spec.text})\n"
+        "r = TestClient(create_app(spec, None), base_url='http://127.0.0.1').post('/api/spec/check', "
+        "json={'text': spec.text})\n"
         "assert r.status_code == 200 and r.json()['ok'], r.text\n"
     )
     for how in ("stdin", "file"):

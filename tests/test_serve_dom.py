@@ -13,32 +13,37 @@ import pytest
 pytest.importorskip("starlette", reason="archspec[serve] not installed")
 
 from browser import Browser
-from test_serve import LENET, STATUS, Server, digits, edit, open_page  # noqa: F401  (digits: the fixture)
+from test_serve import LENET, STATUS, Server, edit, open_page
 
 import archspec
 
-MARKUP = 'a" data-injected="1" onmouseover="window.pwned=1" x="<x-injected class=injected>&amp;</x-injected><img src=x onerror="window.pwned=2">'
+MARKUP = (
+    'a" data-injected="1" onmouseover="window.pwned=1" x="<x-injected class=injected>&amp;</x-injected><img src=x '
+    'onerror="window.pwned=2">'
+)
 """What an attacker would put in a field: an attribute-breaking quote, an event handler, an element, an entity."""
 
-FOUND = """(function () {
+FOUND = """(function () {{
   var docs = [document], frame = document.getElementById('diagram');
   if (frame && frame.contentDocument) docs.push(frame.contentDocument);
-  var out = {elements: 0, handlers: [], texts: 0, titles: []};
-  docs.forEach(function (d) {
+  var out = {{elements: 0, handlers: [], texts: 0, titles: []}};
+  docs.forEach(function (d) {{
     out.elements += d.querySelectorAll('x-injected, .injected, [data-injected], img[src="x"]').length;
-    Array.prototype.forEach.call(d.querySelectorAll('*'), function (e) {
-      Array.prototype.forEach.call(e.attributes, function (a) { if (/^on/i.test(a.name)) out.handlers.push(e.tagName + ' ' + a.name); });
-      if (e.title && e.title.indexOf(%(marker)s) >= 0) out.titles.push(e.title);
-    });
+    Array.prototype.forEach.call(d.querySelectorAll('*'), function (e) {{
+      Array.prototype.forEach.call(e.attributes, function (a) {{
+        if (/^on/i.test(a.name)) out.handlers.push(e.tagName + ' ' + a.name);
+      }});
+      if (e.title && e.title.indexOf({marker}) >= 0) out.titles.push(e.title);
+    }});
     var walker = d.createTreeWalker(d.body, NodeFilter.SHOW_TEXT), n;
-    while ((n = walker.nextNode())) if (n.nodeValue.indexOf(%(marker)s) >= 0) out.texts += 1;
-  });
-  Array.prototype.forEach.call(document.querySelectorAll('input'), function (e) {
-    if (e.placeholder.indexOf(%(marker)s) >= 0) out.texts += 1;
-  });
+    while ((n = walker.nextNode())) if (n.nodeValue.indexOf({marker}) >= 0) out.texts += 1;
+  }});
+  Array.prototype.forEach.call(document.querySelectorAll('input'), function (e) {{
+    if (e.placeholder.indexOf({marker}) >= 0) out.texts += 1;
+  }});
   out.pwned = window.pwned || null;
   return out;
-})()""" % {"marker": json.dumps("<x-injected class=injected>&amp;</x-injected>")}
+}})()""".format(marker=json.dumps("<x-injected class=injected>&amp;</x-injected>"))
 """What of MARKUP the page holds: elements and handler attributes it made (must be none), and the places it is text."""
 
 
@@ -54,8 +59,9 @@ def quoted(text: str) -> str:
 
 @pytest.fixture
 def marked_spec(tmp_path: Path) -> Path:
-    """LeNet with MARKUP in its description and in a variable's value (a valid spec: the table and diagram show). A variable
-    whose name holds markup is refused now (`$` cannot reach it), so markup in names comes through messages below."""
+    """LeNet with MARKUP in its description and in a variable's value (a valid spec: the table and diagram show). A
+    variable whose name holds markup is refused now (`$` cannot reach it), so markup in names comes through messages
+    below."""
     text = LENET.read_text().replace(
         "description: The primer's LeNet", f"description: {quoted(MARKUP)} # The primer's LeNet"
     )

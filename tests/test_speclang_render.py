@@ -93,7 +93,7 @@ def specs(draw) -> dict:
     spec = {
         "name": draw(names),
         "input": [draw(st.integers(4, 10))] * 2 + [draw(st.integers(1, 3))],
-        "layers": body + [{"pool": "global_avg"}, {"dense": {"units": draw(small), "name": draw(names)}}],
+        "layers": [*body, {"pool": "global_avg"}, {"dense": {"units": draw(small), "name": draw(names)}}],
     }
     return spec
 
@@ -103,11 +103,11 @@ def specs(draw) -> dict:
 def test_render_output_validates_and_expands_alike(spec):
     try:
         model = archspec.loads(spec)
-        graph = archspec.graph(model)
+        graph = archspec.graph_of(model)
     except SpecError:
         return  # refused as written: nothing to render
     text = resolved_yaml(model)
-    again = archspec.graph(archspec.loads(text))  # a SpecError here is the bug
+    again = archspec.graph_of(archspec.loads(text))  # a SpecError here is the bug
     assert [(n.name, n.op, n.inputs) for n in again.nodes] == [(n.name, n.op, n.inputs) for n in graph.nodes]
 
 
@@ -119,4 +119,4 @@ def test_a_name_that_reads_as_a_number_is_written_quoted(tmp_path):
     )
     text = resolved_yaml(spec)
     assert "name: '1e5'" in text and "name: '5e-1'" in text and "name: '1.0e5'" in text
-    assert [n.name for n in archspec.graph(archspec.loads(text)).layers] == ["5e-1", "1.0e5", "yes"]
+    assert [n.name for n in archspec.graph_of(archspec.loads(text)).layers] == ["5e-1", "1.0e5", "yes"]

@@ -1,4 +1,4 @@
-"""`archspec shapes`, `archspec validate` and `archspec --help` start instantly: the modules they may load are listed here.
+"""`archspec shapes`, `archspec validate` and `archspec --help` start fast: the modules they may load are listed here.
 
 Each case runs the CLI in a fresh interpreter and compares what it imported with an allow-list:
 archspec's own modules, and third-party packages by top-level name (the standard library is
@@ -21,12 +21,24 @@ from archspec.cli.group import COMMANDS, LazyGroup, cli
 from archspec.kinds import BUILTIN
 
 PYDANTIC = {"pydantic", "pydantic_core", "annotated_types", "typing_extensions", "typing_inspection"}
-HELP = {
-    "archspec": {"archspec", "archspec.version", "archspec.errors", "archspec.cli", "archspec.cli.group"},
-    "third_party": {"click"},
+FACADE = {  # what `import archspec` loads: the API's modules, imported plainly (a lazy facade saved under 10 ms)
+    "archspec",
+    "archspec.api",
+    "archspec.version",
+    "archspec.errors",
+    "archspec.files",
+    "archspec.keras_side",  # the modules only: Keras itself is imported when a model is built
+    "archspec.keras_side.backend",
+    "archspec.keras_side.check",
+    "archspec.keras_side.emitter",
+    "archspec.keras_side.saving",
+    "archspec.keras_side.weights",
+    "archspec.spec.zoo",
+    "archspec.tools.zoo",
 }
 SHAPES = {
-    "archspec": HELP["archspec"]
+    "archspec": FACADE
+    | {"archspec.cli", "archspec.cli.group"}
     | {f"archspec.kinds.{module}" for module in BUILTIN}
     | {
         "archspec.cli.options",
@@ -55,9 +67,15 @@ SHAPES = {
         "archspec.graph.checks",
         "archspec.tools",
         "archspec.tools.table",
-        "archspec.spec.training",  # pure Pydantic: the models of a `training:` section, loaded when a spec has one (the zoo's U-Net and two-head LeNet do)
+        # pure Pydantic: the models of a `training:` section, loaded when a spec has one (the zoo's U-Net and
+        # two-head LeNet do)
+        "archspec.spec.training",
     },
-    "third_party": HELP["third_party"] | {"yaml"} | PYDANTIC,
+    "third_party": {"click", "yaml"} | PYDANTIC,
+}
+HELP = {  # the facade's modules, no command's own
+    "archspec": SHAPES["archspec"] - {"archspec.cli.options", "archspec.cli.spec_commands"},
+    "third_party": SHAPES["third_party"],
 }
 
 # Runs the CLI as the console script would, then reports the modules loaded since the interpreter
@@ -74,7 +92,8 @@ new = [m for m in sys.modules if m not in before and getattr(sys.modules[m], "__
 def installed(top):  # not the standard library (whose private modules, such as _sysconfigdata_*, have no listed name)
     origin = sys.modules[top].__spec__.origin or ""
     folders = pathlib.PurePath(origin).parts
-    return "site-packages" in folders or "dist-packages" in folders or not origin.startswith(sysconfig.get_path("stdlib"))
+    return ("site-packages" in folders or "dist-packages" in folders
+            or not origin.startswith(sysconfig.get_path("stdlib")))
 
 tops = {m.split(".")[0] for m in new} - set(sys.stdlib_module_names) - {"archspec"}
 print(json.dumps({"code": code, "archspec": sorted(m for m in new if m.split(".")[0] == "archspec"),

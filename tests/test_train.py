@@ -85,7 +85,7 @@ def test_lenet_reaches_97_5_percent_on_real_mnist(lenet_run) -> None:
     ]
     assert run["deterministic"] is True and run["seed"] == 7
     # every file landed by rename: no temporary files left behind
-    assert not [p for p in result.run_dir.rglob(".*tmp*")]
+    assert not list(result.run_dir.rglob(".*tmp*"))
 
 
 # ----------------------------------------------------------------------------- (h) evaluate and predict
@@ -160,7 +160,7 @@ def test_seeded_runs_repeat_and_resume_continues_exactly(mnist_dir, tmp_path) ->
     assert figures(again) == figures(straight)
     assert resumed.resumed_from == 2 and figures(part) == figures(straight)[:2]
     assert figures(resumed) == figures(straight)
-    for a, b in zip(straight.model.get_weights(), resumed.model.get_weights()):
+    for a, b in zip(straight.model.get_weights(), resumed.model.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
     assert archspec.load(tmp_path / "c" / "spec.yaml").training.epochs == 3
 
@@ -393,7 +393,8 @@ def test_image_folder_source(tmp_path, monkeypatch) -> None:
 
 
 def test_arrays_logits_and_validation_split(tmp_path) -> None:
-    """(x, y) arrays in the Python API; a network ending in logits trains with from_logits and predicts probabilities."""
+    """(x, y) arrays in the Python API; a network ending in logits trains with from_logits and predicts
+    probabilities."""
     rng = np.random.default_rng(0)
     x = rng.random((60, 6, 6, 3)).astype(np.float32)
     y = (x[:, :, :, 0].mean(axis=(1, 2)) > 0.5).astype(np.int64)
@@ -480,7 +481,7 @@ def test_keras_dataset_from_its_cache_and_offline_error(mnist_dir, tmp_path) -> 
     empty = tmp_path / "empty_home"
     empty.mkdir()
     result = subprocess.run(
-        args[:-4] + ["--run-dir", str(tmp_path / "run2")],
+        [*args[:-4], "--run-dir", str(tmp_path / "run2")],
         capture_output=True,
         text=True,
         cwd=ROOT,

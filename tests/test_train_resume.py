@@ -38,7 +38,9 @@ class HoldMidEpoch(keras.callbacks.Callback):
             time.sleep(3600)
 
 fit = keras.Model.fit
-keras.Model.fit = lambda self, *a, callbacks=None, **k: fit(self, *a, callbacks=[*(callbacks or []), HoldMidEpoch()], **k)
+keras.Model.fit = lambda self, *a, callbacks=None, **k: fit(
+    self, *a, callbacks=[*(callbacks or []), HoldMidEpoch()], **k
+)
 from archspec.cli import run
 sys.argv = ["archspec", *sys.argv[1:]]
 run()
@@ -90,7 +92,7 @@ def test_sigkill_mid_epoch_then_resume(mnist_dir, tmp_path) -> None:
     assert not (run / "model.keras").exists()
 
     resumed = subprocess.run(
-        cmd + ["--resume", str(run), "--plain"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+        [*cmd, "--resume", str(run), "--plain"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
     )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert f"resuming after epoch {done_before} of 4" in resumed.stdout
@@ -105,7 +107,7 @@ def test_sigkill_mid_epoch_then_resume(mnist_dir, tmp_path) -> None:
     assert model.count_params() == 63_802
     last = archspec.load_model(run / "checkpoints" / "last.keras")
     assert last.optimizer.iterations.numpy() == 4 * 125  # every step of every epoch, once
-    assert not [p for p in run.rglob(".*tmp*")]
+    assert not list(run.rglob(".*tmp*"))
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["best.keras", "epoch-0004.keras", "last.keras"]
 
 
@@ -157,7 +159,7 @@ def _commit_killed_at(tmp_path: Path, step: int) -> tuple[RunDir, int]:
 
 @pytest.mark.parametrize("step", range(1, 25))
 def test_commit_protocol_survives_a_kill_at_every_file_operation(tmp_path, step) -> None:
-    run, committed = _commit_killed_at(tmp_path, step)
+    _run, committed = _commit_killed_at(tmp_path, step)
     state = RunDir(tmp_path).repair()
     if state is None:  # killed before the first commit: nothing recorded, nothing to resume
         assert committed == 0 and not (tmp_path / "state.json").exists()
@@ -192,6 +194,6 @@ def test_a_run_folder_written_before_the_preprocessing_plan_resumes_exactly(tmp_
     got = [{k: v for k, v in row.items() if k not in TIMING} for row in resumed.history]
     assert [row["epoch"] for row in got] == [1, 2, 3] and resumed.resumed_from == 2
     assert got[:2] == expected[:2]  # the recorded epochs are kept as they were
-    for row, want in zip(got[2:], expected[2:]):
+    for row, want in zip(got[2:], expected[2:], strict=True):
         assert row == pytest.approx(want, rel=1e-5)
     assert resumed.metrics["train_examples"] == 36 and resumed.metrics["val_examples"] == 12

@@ -37,7 +37,8 @@ def two_heads(mnist_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     run = folder / "run"
     started = time.perf_counter()
     # the spec's recipe (batch 64, Adam at 3e-3 with a one-epoch warmup and a cosine decay) over 5 of its 8 epochs:
-    # digit accuracy 0.9865 and 0.9835, ink MAE 4.63 and 4.83 px for seeds 7 and 1 (8 epochs: 0.987, 4.25 px; 3 s per epoch)
+    # digit accuracy 0.9865 and 0.9835, ink MAE 4.63 and 4.83 px for seeds 7 and 1 (8 epochs: 0.987, 4.25 px; 3 s per
+    # epoch)
     code = main(
         [
             "train",
@@ -82,7 +83,7 @@ def test_both_heads_reach_their_targets_on_the_last_2000_digits(two_heads, capsy
 
 
 def test_predict_prints_both_heads(two_heads, mnist_dir, tmp_path, capsys):
-    folder, run, _ = two_heads
+    _folder, run, _ = two_heads
     images = D.read_idx(mnist_dir / "t10k-images-idx3-ubyte.gz")[9990:9995]
     labels = D.read_idx(mnist_dir / "t10k-labels-idx1-ubyte.gz")[9990:9995]
     np.save(tmp_path / "five.npy", images)
@@ -90,7 +91,7 @@ def test_predict_prints_both_heads(two_heads, mnist_dir, tmp_path, capsys):
     assert main(["predict", str(run), str(tmp_path / "five.npy"), "--json"]) == 0
     answers = json.loads(capsys.readouterr().out)
     assert len(answers) == 5
-    assert sum(a["outputs"]["digit"]["top"][0]["class"] == label for a, label in zip(answers, labels)) >= 4
+    assert sum(a["outputs"]["digit"]["top"][0]["class"] == label for a, label in zip(answers, labels, strict=True)) >= 4
     areas = [a["outputs"]["ink"]["values"][0] for a in answers]
     assert np.abs(np.asarray(areas) - ink(images)).mean() <= 3 * INK_MAE
     assert main(["predict", str(run), str(tmp_path / "five.npy")]) == 0

@@ -111,7 +111,7 @@ def test_receptive_field_through_a_decoder():
             ],
         }
     )
-    fields = {l.name: (l.receptive_field[0], l.jump[0]) for l in report.layers}
+    fields = {layer.name: (layer.receptive_field[0], layer.jump[0]) for layer in report.layers}
     assert fields == {
         "c": (3, 1),
         "p": (4, 2),
@@ -126,4 +126,4 @@ def test_emitters_agree_with_the_shape_rules():
     from conftest import ROOT
 
     model = archspec.check(ROOT / "tests" / "specs" / "decoder.yaml")
-    assert {type(l).__name__ for l in model.layers} >= {"Conv2DTranspose", "UpSampling2D", "Resizing"}
+    assert {type(layer).__name__ for layer in model.layers} >= {"Conv2DTranspose", "UpSampling2D", "Resizing"}

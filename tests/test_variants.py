@@ -46,7 +46,9 @@ def test_every_variant_has_keras_parameter_count(family):
 def test_written_out_base_equals_the_family_variant(written, family_variant):
     family, variant = family_variant
     a, b = archspec.shapes(spec(written)), archspec.shapes(spec(family), variant=variant)
-    signature = lambda r: [(l.name, l.type, l.inputs, l.output_shape, l.params) for l in r.layers]
+    signature = lambda r: [
+        (layer.name, layer.type, layer.inputs, layer.output_shape, layer.params) for layer in r.layers
+    ]
     assert signature(a) == signature(b) and a.name == b.name
 
 
@@ -88,12 +90,12 @@ def test_a_variant_sets_variables_and_overrides_apply_over_it():
 
 
 def test_when_false_leaves_the_layer_out_and_its_name_reads_its_input():
-    names = lambda r: [l.name for l in r.layers]
+    names = lambda r: [layer.name for layer in r.layers]
     assert names(archspec.shapes(FAMILY))[:2] == ["scale", "c"]
-    big = archspec.graph(FAMILY, variant="big")
+    big = archspec.graph_of(FAMILY, variant="big")
     assert [n.name for n in big.nodes][:2] == ["input", "c"]
     side = {"conv": {"filters": 16, "kernel": 3, "input": "scale", "name": "side"}}
-    joined = {**FAMILY, "layers": FAMILY["layers"][:2] + [side, {"add": ["c", "side"]}] + FAMILY["layers"][2:]}
+    joined = {**FAMILY, "layers": [*FAMILY["layers"][:2], side, {"add": ["c", "side"]}, *FAMILY["layers"][2:]]}
     assert archspec.shapes(joined, variant="big").layer("side").inputs == ("input",)
     assert archspec.shapes(joined, variant="small", width=16).layer("side").inputs == ("scale",)
 

@@ -255,7 +255,7 @@ def test_position_matching_skips_an_inserted_layer(tmp_path) -> None:
             {"dense": {"units": 10, "activation": "softmax", "name": "out"}},
         ],
     }
-    with pytest.raises(SpecError, match="lenet_wider has extra .* where the source has dense_2"):
+    with pytest.raises(SpecError, match=r"lenet_wider has extra .* where the source has dense_2"):
         archspec.build(spec, weights=str(tmp_path / "lenet.keras"))  # another network: a guess only when asked for
     model = archspec.build(spec, weights=str(tmp_path / "lenet.keras"), weights_by_shape=True)
     report = model.transfer
@@ -269,7 +269,7 @@ def test_position_matching_skips_an_inserted_layer(tmp_path) -> None:
     assert [e.layer for e in report.new] == ["extra"] and not report.unused and not report.shape_differs
     assert "  new: extra (kernel 120x120, bias 120)" in report.text()
     for ours, theirs in (("c2", "conv_2"), ("out", "dense_3")):
-        for a, b in zip(model.get_layer(ours).get_weights(), source.get_layer(theirs).get_weights()):
+        for a, b in zip(model.get_layer(ours).get_weights(), source.get_layer(theirs).get_weights(), strict=True):
             np.testing.assert_array_equal(a, b)
     data = report.to_json()
     assert (
@@ -387,7 +387,7 @@ def test_static_trainable_counts_match_keras_when_frozen() -> None:
     # options replace the spec's section
     assert archspec.shapes(FROZEN_SPEC, freeze=[], freeze_bn=False).frozen == []
     assert set(archspec.shapes(FROZEN_SPEC, freeze=["stem"]).frozen) == {"stem_conv", "stem_bn"} | {
-        l.name for l in report.layers if l.type == "batchnorm"
+        layer.name for layer in report.layers if layer.type == "batchnorm"
     }
 
 
@@ -400,13 +400,16 @@ def test_freezing_a_node_freezes_what_feeds_it_not_a_parallel_branch() -> None:
     with pytest.raises(SpecError, match="did you mean 'conv_2'"):
         archspec.shapes(LENET, freeze=["conv"])  # conv_1, conv_2 are automatic names, not a scope `conv`
     assert archspec.shapes(RESNET50, freeze=["conv4"]).trainable_params == sum(
-        l.trainable_params for l in archspec.shapes(RESNET50).layers if l.name.startswith(("conv5", "predictions"))
+        layer.trainable_params
+        for layer in archspec.shapes(RESNET50).layers
+        if layer.name.startswith(("conv5", "predictions"))
     )
 
 
 def test_phases_set_the_epochs() -> None:
     spec = Path(LENET).read_text() + (
-        "training:\n  phases:\n    - {epochs: 2, learning_rate: 0.01, freeze: dense_2}\n    - {epochs: 3, learning_rate: 0.001, freeze: []}\n"
+        "training:\n  phases:\n    - {epochs: 2, learning_rate: 0.01, freeze: dense_2}\n    - "
+        "{epochs: 3, learning_rate: 0.001, freeze: []}\n"
     )
     training = archspec.loads(spec).training
     assert training.epochs == 5

@@ -85,8 +85,8 @@ def test_another_network_is_refused_naming_where_the_two_part(efficient_file) ->
     assert "after 3 layers matched by name" in error.message  # stem, its batch norm and head share names
     # the first layer of the rest where the networks part: the projection where the source has its SE reduction
     assert (
-        "mobileish has m0_project_conv (conv2d: kernel 1x1x16x8, bias 8) where the source has e0_se_reduce (conv2d: 1x1x16x4, 4)"
-        in error.message
+        "mobileish has m0_project_conv (conv2d: kernel 1x1x16x8, bias 8) where the source has e0_se_reduce (conv2d: "
+        "1x1x16x4, 4)" in error.message
     )
     assert "--weights-by-shape" in (error.hint or "")
 

@@ -307,19 +307,21 @@ def weighted_pairs(ours, ref, order: list[str]) -> list[tuple[Any, Any]]:
     in the order it makes them, which is the order of the spec's nodes (`order`)."""
     position = {name: i for i, name in enumerate(order)}
     mine = {
-        layer.name: layer for layer in sorted(_layers(ours), key=lambda l: position.get(l.name, -1)) if layer.weights
+        layer.name: layer
+        for layer in sorted(_layers(ours), key=lambda other: position.get(other.name, -1))
+        if layer.weights
     }
     theirs = [layer for layer in _layers(ref) if layer.weights]
     pairs = [(mine.pop(layer.name), layer) for layer in theirs if layer.name in mine]
     unnamed = [layer for layer in theirs if layer.name not in {b.name for _, b in pairs}]
     assert all(_auto_number(layer) is not None for layer in unnamed), (
-        f"Keras layers missing from the spec: {[l.name for l in unnamed if _auto_number(l) is None]}"
+        f"Keras layers missing from the spec: {[layer.name for layer in unnamed if _auto_number(layer) is None]}"
     )
     for cls in {type(layer) for layer in unnamed}:
         a = [layer for layer in mine.values() if type(layer) is cls]
         b = sorted((layer for layer in unnamed if type(layer) is cls), key=_auto_number)
         assert len(a) == len(b), f"{cls.__name__}: {len(a)} unnamed in the spec, {len(b)} in Keras"
-        pairs += list(zip(a, b))
+        pairs += list(zip(a, b, strict=True))
     assert len(pairs) == len(theirs) and len({id(a) for a, _ in pairs}) == len(pairs)
     return pairs
 
@@ -354,7 +356,7 @@ def copy_weights(target, source) -> None:
     """`source`'s weights into `target`, as target.set_weights(source.get_weights()) would (same count, same
     shapes, or an error), variable to variable: the NumPy round trip took 4 s of VGG16's test, this 0.1 s."""
     assert len(target.weights) == len(source.weights), (target.name, source.name)
-    for mine, theirs in zip(target.weights, source.weights):
+    for mine, theirs in zip(target.weights, source.weights, strict=True):
         mine.assign(theirs)
 
 
@@ -399,7 +401,8 @@ def test_weight_parity_with_keras_applications(name, fresh_keras):
     check_output(mine[1], report, batch=2)
     found = assert_same_outputs(mine, expected, entry)
     print(
-        f"{name}: max |diff| output {found['output']:.2e}, {entry.before_classifier} {found[entry.before_classifier]:.2e}"
+        f"{name}: max |diff| output {found['output']:.2e}, {entry.before_classifier} "
+        f"{found[entry.before_classifier]:.2e}"
     )
 
     if entry.import_parity:  # `archspec import` of the reference, with its weights copied by name, gives its outputs
@@ -412,5 +415,6 @@ def test_weight_parity_with_keras_applications(name, fresh_keras):
                 copy_weights(by_name[layer.name], layer)
         found = assert_same_outputs(outputs(imported, entry, x), expected, entry)
         print(
-            f"{name} imported: max |diff| output {found['output']:.2e}, {entry.before_classifier} {found[entry.before_classifier]:.2e}"
+            f"{name} imported: max |diff| output {found['output']:.2e}, {entry.before_classifier} "
+            f"{found[entry.before_classifier]:.2e}"
         )

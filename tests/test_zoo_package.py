@@ -186,7 +186,8 @@ def fresh_env(folder: Path) -> Path:
 
 
 def run_outside(folder: Path, env_dir: Path) -> Path:
-    """`archspec shapes resnet50` and `archspec.list_specs()` from a folder outside the checkout, by the environment's archspec."""
+    """`archspec shapes resnet50` and `archspec.list_specs()` from a folder outside the checkout, by the environment's
+    archspec."""
     work = folder / "work"
     work.mkdir()
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}

@@ -1,7 +1,8 @@
 """The `archspec` group, and the one place where errors become messages.
 
-Every SpecError is caught once, in ``main``, and printed without a traceback
-(exit status 2).
+Every ArchspecError is caught once, in ``main``, and printed without a traceback;
+its family gives the exit status (``errors.EXIT_STATUS``): 2 for bad input (SpecError),
+74 for an output the machine refused to store (OutputError: a full disk), 1 otherwise.
 
 A command's module is imported only when that command runs: `archspec shapes`
 must not pay for the modules of `train` or `export`, and `archspec --help`
@@ -10,13 +11,16 @@ lists every command from the table below without importing any of them.
 
 from __future__ import annotations
 
+import errno
 import importlib
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
 
-from ..errors import SpecError
+from ..errors import ArchspecError, Problem, exit_status
+from ..files import REFUSED, WriteError
 
 COMMANDS: dict[str, tuple[str, str]] = {
     # name: ("module:function" in this package, the summary `archspec --help` shows: the docstring's first sentence,
@@ -120,13 +124,26 @@ def cli(ctx: click.Context, verbose: bool) -> None:
         ctx.with_resource(native_logs_hidden())
 
 
+FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+"""Errors only a write can cause: one that reaches ``main`` untranslated came from printing (`> /dev/full`)."""
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: runs the click group, turning SpecError into exit status 2."""
+    """Entry point: runs the click group, turning an ArchspecError into its message and exit status."""
     try:
         cli.main(args=argv, prog_name="archspec", standalone_mode=False)
-    except SpecError as exc:
+    except ArchspecError as exc:
         click.echo(str(exc), err=True)
-        return 2
+        return exit_status(exc)
+    except OSError as exc:  # every file archspec writes names itself (files.atomic_path): this is the printed output
+        if exc.errno not in FULL:
+            raise
+        reason, remedy = REFUSED[exc.errno]
+        where = "<standard output>"
+        hint = f"{remedy} or send the output elsewhere, and run the command again"
+        error = WriteError(Path(where), reason, remedy, Problem(f"cannot print: {reason}", file=where, hint=hint))
+        click.echo(str(error), err=True)
+        return exit_status(error)
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.ClickException as exc:

@@ -26,7 +26,7 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, PydanticCustomError
 
-from ..errors import closest
+from ..errors import ArchspecError, closest
 
 MAX_SIZE = 65_536
 """Largest spatial size, kernel, stride or filter count a spec may ask for."""
@@ -318,8 +318,9 @@ def explicit_padding_before(v: Any) -> Any:
     return v
 
 
-class Unsupported(Exception):
-    """A Keras layer's settings have no spec equivalent (raised by a kind's ``from_keras``)."""
+class Unsupported(ArchspecError):
+    """A Keras layer's settings have no spec equivalent (raised by a kind's ``from_keras``; the importer
+    turns it into a SpecError naming the layer)."""
 
 
 @dataclass(frozen=True, kw_only=True)

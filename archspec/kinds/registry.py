@@ -48,8 +48,9 @@ class Upscale:
     factor: tuple[Length, Length]
 
 
-class ShapeError(Exception):
-    """A shape rule cannot produce an output; the message names the arithmetic, the hint (if any) a way out."""
+class ShapeError(ArchspecError):
+    """A shape rule cannot produce an output; the message names the arithmetic, the hint (if any) a way out.
+    Expansion and inference turn it into a SpecError located at the layer."""
 
     def __init__(self, message: str, hint: str | None = None) -> None:
         super().__init__(message)

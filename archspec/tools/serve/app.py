@@ -4,7 +4,8 @@
     GET  /assets/serve.js     its script and stylesheet (a fixed table: no name reaches the file system)
     GET  /api/session         what the server was started with: the spec's text, the model's facts
     POST /api/spec/check      {"text", "sets"} -> shapes table, diagram and warnings, or problems
-    POST /api/spec/save       {"text", "version"} -> writes the one spec file (403 read-only, 409 changed on disk)
+    POST /api/spec/save       {"text", "version"} -> writes the one spec file (403 read-only, 409 changed on disk,
+                              507 the disk refused it: full, read-only)
     POST /api/model/look      image bytes (PNG, JPEG, GIF, BMP, WebP) -> probabilities and feature maps
 
 Every request has a budget (``work.Budget``): a check runs in a worker process that is killed past its time
@@ -35,6 +36,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ...errors import Problem, SpecError
+from ...files import WriteError
 from ..draw.page import inline_scripts
 from .limits import IMAGE_BODY, SPEC_BODY, RateLimit, Refused, json_object
 from .page import ASSETS, page
@@ -250,7 +252,10 @@ def create_app(
             ("text", "version"),
         )
         saves.take()
-        version = await run_in_threadpool(spec.save, data["text"], data["version"])
+        try:
+            version = await run_in_threadpool(spec.save, data["text"], data["version"])
+        except WriteError as exc:  # the machine refused to store it (a full disk): the page's text is fine, keep it
+            raise Refused(507, f"not saved: {exc.reason}; {exc.remedy} and save again") from None
         return JSONResponse({"saved": spec.name, "version": version})
 
     async def look(request: Request) -> Response:

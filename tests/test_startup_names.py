@@ -1,0 +1,50 @@
+"""What `import archspec` gives: the API names, imported plainly, and each subpackage under its own name.
+
+The graph function of the API is `archspec.graph_of`; `archspec.graph` is the subpackage, whichever is
+imported first (it used to be the function, kept there by swapping the module's class).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import types
+
+import pytest
+from conftest import ROOT
+
+import archspec
+
+FIRST_IMPORTS = [
+    "import archspec",
+    "import archspec.graph",
+    "from archspec.graph import expand",
+    "from archspec.cli import main",
+    "import archspec.api",
+]
+
+
+@pytest.mark.parametrize("first", FIRST_IMPORTS)
+def test_archspec_graph_is_the_subpackage_whatever_is_imported_first(first):
+    code = (
+        f"{first}\nimport sys, types, archspec, archspec.graph\n"
+        "assert isinstance(archspec.graph, types.ModuleType), archspec.graph\n"
+        "assert archspec.graph is sys.modules['archspec.graph']\n"
+        "assert archspec.graph_of is archspec.graph.graph_of\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+
+
+def test_every_public_name_is_there_without_a_hook():
+    assert not hasattr(archspec, "__getattr__")  # plain module attributes, no lazy lookup
+    assert type(archspec) is types.ModuleType  # no module-class swap
+    missing = [name for name in archspec.__all__ if name not in vars(archspec)]
+    assert missing == []
+    assert "graph" not in archspec.__all__
+
+
+def test_graph_of_gives_the_expanded_graph():
+    graph = archspec.graph_of(ROOT / "specs" / "lenet.yaml")
+    assert graph.nodes[0].op == "input"
+    assert {node.op for node in graph.nodes} >= {"conv", "pool", "dense"}
