@@ -8,39 +8,70 @@
     result = archspec.train(spec, data="mnist", epochs=3)   # run folder, history, metrics
 
 Importing archspec does not import TensorFlow, Keras or NumPy (``build``, ``train``,
-``evaluate`` and ``predict`` import them when called). The names below are imported
-plainly: making them lazy saved under 10 ms of `archspec shapes` (bench/startup.py
---variant, issue 25), less than the code it took.
+``evaluate`` and ``predict`` import them when called), nor Pydantic: the API's names are
+looked up on first use (PEP 562), because every command, `archspec --help` included, imports
+this package first, and the plain imports cost `--help` 0.24 s of CPU (bench/startup.py,
+issue 25). No module-class swap: since the function is `graph_of`, nothing shadows a subpackage.
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
+from typing import TYPE_CHECKING, Any
 
-from .api import (
-    build,
-    check,
-    create_model,
-    describe_specs,
-    evaluate,
-    export,
-    graph_of,
-    list_specs,
-    load,
-    load_model,
-    loads,
-    predict,
-    save_model,
-    shapes,
-    train,
-)
-from .errors import ArchspecError, OutputError, Problem, SpecError
-from .kinds.base import LayerSpec
-from .kinds.registry import Block, Primitive, ShapeError
-from .kinds.registry import register as register_kind
 from .version import __version__
 
-__all__ = [
+if TYPE_CHECKING:
+    from .api import (
+        build,
+        check,
+        create_model,
+        describe_specs,
+        evaluate,
+        export,
+        graph_of,
+        list_specs,
+        load,
+        load_model,
+        loads,
+        predict,
+        save_model,
+        shapes,
+        train,
+    )
+    from .errors import ArchspecError, OutputError, Problem, SpecError
+    from .kinds.base import LayerSpec
+    from .kinds.registry import Block, Primitive, ShapeError
+    from .kinds.registry import register as register_kind
+
+_WHERE: dict[str, tuple[str, str]] = {  # public name -> (module, attribute), imported on first use
+    **{
+        name: ("api", name)
+        for name in (
+            "build",
+            "check",
+            "create_model",
+            "describe_specs",
+            "evaluate",
+            "export",
+            "graph_of",
+            "list_specs",
+            "load",
+            "load_model",
+            "loads",
+            "predict",
+            "save_model",
+            "shapes",
+            "train",
+        )
+    },
+    **{name: ("errors", name) for name in ("ArchspecError", "OutputError", "Problem", "SpecError")},
+    "LayerSpec": ("kinds.base", "LayerSpec"),
+    **{name: ("kinds.registry", name) for name in ("Block", "Primitive", "ShapeError")},
+    "register_kind": ("kinds.registry", "register"),
+}
+__all__ = [  # the names of _WHERE and the version (tests/test_startup_names.py keeps the two equal)
     "ArchspecError",
     "Block",
     "LayerSpec",
@@ -67,6 +98,20 @@ __all__ = [
     "shapes",
     "train",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'archspec' has no attribute {name!r}")
+    module, attribute = _WHERE[name]
+    value = getattr(importlib.import_module(f".{module}", __name__), attribute)
+    globals()[name] = value  # later lookups are plain attribute reads
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_WHERE})
+
 
 if "keras" in sys.modules:  # Keras is already paid for: register custom layers so saved models reload
     from .keras_side import custom as _custom  # noqa: F401 (imported for its side effect: registering the layers)

@@ -21,24 +21,21 @@ from archspec.cli.group import COMMANDS, LazyGroup, cli
 from archspec.kinds import BUILTIN
 
 PYDANTIC = {"pydantic", "pydantic_core", "annotated_types", "typing_extensions", "typing_inspection"}
-FACADE = {  # what `import archspec` loads: the API's modules, imported plainly (a lazy facade saved under 10 ms)
-    "archspec",
-    "archspec.api",
-    "archspec.version",
-    "archspec.errors",
-    "archspec.files",
-    "archspec.keras_side",  # the modules only: Keras itself is imported when a model is built
-    "archspec.keras_side.backend",
-    "archspec.keras_side.check",
-    "archspec.keras_side.emitter",
-    "archspec.keras_side.saving",
-    "archspec.keras_side.weights",
-    "archspec.spec.zoo",
-    "archspec.tools.zoo",
+HELP = {  # `--help` lists the commands without importing them, the API or Pydantic (archspec/__init__.py's lookup)
+    "archspec": {
+        "archspec",
+        "archspec.version",
+        "archspec.errors",
+        "archspec.files",
+        "archspec.cli",
+        "archspec.cli.group",
+    },
+    "third_party": {"click"},
 }
+
 SHAPES = {
-    "archspec": FACADE
-    | {"archspec.cli", "archspec.cli.group"}
+    "archspec": HELP["archspec"]
+    | {"archspec.spec.zoo"}  # a bare name (`resnet50`) is looked up in the packaged zoo
     | {f"archspec.kinds.{module}" for module in BUILTIN}
     | {
         "archspec.cli.options",
@@ -71,13 +68,8 @@ SHAPES = {
         # two-head LeNet do)
         "archspec.spec.training",
     },
-    "third_party": {"click", "yaml"} | PYDANTIC,
+    "third_party": HELP["third_party"] | {"yaml"} | PYDANTIC,
 }
-HELP = {  # the facade's modules, no command's own
-    "archspec": SHAPES["archspec"] - {"archspec.cli.options", "archspec.cli.spec_commands"},
-    "third_party": SHAPES["third_party"],
-}
-
 # Runs the CLI as the console script would, then reports the modules loaded since the interpreter
 # started (site's own, such as an editable install's finder, are there before and do not count).
 PROBE = """

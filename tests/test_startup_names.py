@@ -36,12 +36,15 @@ def test_archspec_graph_is_the_subpackage_whatever_is_imported_first(first):
     assert result.returncode == 0, result.stderr
 
 
-def test_every_public_name_is_there_without_a_hook():
-    assert not hasattr(archspec, "__getattr__")  # plain module attributes, no lazy lookup
-    assert type(archspec) is types.ModuleType  # no module-class swap
-    missing = [name for name in archspec.__all__ if name not in vars(archspec)]
+def test_every_public_name_resolves_and_dir_lists_it():
+    assert type(archspec) is types.ModuleType  # no module-class swap: PEP 562's __getattr__ only
+    assert sorted(archspec.__all__) == sorted([*archspec._WHERE, "__version__"])
+    missing = [name for name in archspec.__all__ if getattr(archspec, name, None) is None]
     assert missing == []
+    assert set(archspec.__all__) <= set(dir(archspec))
     assert "graph" not in archspec.__all__
+    with pytest.raises(AttributeError, match="no attribute 'bulid'"):
+        archspec.bulid  # noqa: B018 (the lookup is what is tested)
 
 
 def test_graph_of_gives_the_expanded_graph():
