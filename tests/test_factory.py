@@ -57,19 +57,7 @@ def test_every_keras_classifier_has_a_headless_figure() -> None:
     assert set(HEADLESS) == {name for name, entry in ZOO.items() if entry.keras_app}
 
 
-KNOWN = {
-    "convnext_tiny": "keras.applications' ConvNeXt adds a LayerNormalization after the last stage when include_top=False "
-    "(1,536 parameters); the general cut ends at the last stage, as the classifier has it"
-}
-
-
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(n, marks=[pytest.mark.xfail(strict=True, reason=KNOWN[n])] if n in KNOWN else [])
-        for n in sorted(HEADLESS)
-    ],
-)
+@pytest.mark.parametrize("name", sorted(HEADLESS))
 def test_headless_count_is_keras_applications(name: str) -> None:
     """One rule cuts every head where keras.applications' include_top=False does: the same parameter count,
     pure Python."""
