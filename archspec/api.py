@@ -30,6 +30,7 @@ __all__ = [
     "evaluate",
     "export",
     "graph_of",
+    "import_model",
     "list_specs",
     "load",
     "load_model",
@@ -146,6 +147,16 @@ def create_model(
             )
         )
     return build(name_or_path, weights=weights, freeze=freeze, include_top=include_top, pooling=pooling, **variables)
+
+
+def import_model(model: Any, *, input_shape: Sequence[int] | None = None) -> str:
+    """The spec (YAML text) of a Keras model: a ``keras.Model`` (functional or Sequential) or the path of a saved
+    .keras file, as `archspec import` writes it. ``input_shape`` (height, width, channels) is the image size for a
+    model that takes any size (MobileNetV3). Weights are not part of a spec. The spec is checked before it is
+    returned: its static shapes and parameter counts equal the model's, layer by layer."""
+    from .keras_side.importer import import_from
+
+    return import_from(model, input_shape)
 
 
 def check(spec: SpecLike, **overrides: Any) -> Any:

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_zoo import ZOO
+from test_zoo import ZOO, keras_app
 
 import archspec
 
@@ -54,23 +54,10 @@ def keras_headless(app: str, **kwargs: object) -> int:
 
 def test_every_keras_classifier_has_a_headless_figure() -> None:
     """The table covers every zoo spec keras.applications has, so none escapes the comparison below."""
-    assert set(HEADLESS) == {name for name, entry in ZOO.items() if entry.keras_app}
+    assert set(HEADLESS) == {name for name in ZOO if keras_app(name)}
 
 
-KNOWN = {
-    "convnext_tiny": "keras.applications' ConvNeXt adds a LayerNormalization after the last stage when "
-    "include_top=False "
-    "(1,536 parameters); the general cut ends at the last stage, as the classifier has it"
-}
-
-
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(n, marks=[pytest.mark.xfail(strict=True, reason=KNOWN[n])] if n in KNOWN else [])
-        for n in sorted(HEADLESS)
-    ],
-)
+@pytest.mark.parametrize("name", sorted(HEADLESS))
 def test_headless_count_is_keras_applications(name: str) -> None:
     """One rule cuts every head where keras.applications' include_top=False does: the same parameter count,
     pure Python."""

@@ -14,7 +14,7 @@ import click
 
 from ..errors import Problem, SpecError
 from ..files import refuse_existing, write_text
-from ..keras_side.importer import import_file
+from ..keras_side.importer import CLI, import_from
 from ..spec.loading import load
 from ..tools.draw import draw as draw_diagram
 from ..tools.serve import serve as serve_page
@@ -289,7 +289,7 @@ def import_(model: Path, output: Path | None, input_shape: str | None, force: bo
     """
     if output is not None:
         refuse_existing(output, force)
-    text = import_file(model, _shape_option(input_shape))
+    text = import_from(model, _shape_option(input_shape), option=CLI)
     if output is None:
         sys.stdout.write(text)
     else:

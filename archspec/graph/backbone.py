@@ -3,8 +3,11 @@
 One rule for every network, read off the graph rather than written per spec: walk back from the output
 through layers that take one input (the head is a chain); the head starts at the earliest of them that covers
 its whole input feature map (global pooling, flatten, a dense over a map). What is left ends at the last
-feature map (H, W, C); ``pooling`` then adds global average or max pooling. The cut is made on the graph IR,
-so `shapes`, `build`, `check` and `export` all see the same network, with no TensorFlow needed to count it.
+feature map (H, W, C); ``pooling`` then adds global average or max pooling. A normalisation that reads the
+head's pooling alone is the features' own, not the classifier's (ConvNeXt's layer norm: keras.applications
+keeps it with include_top=False), and stays: after ``pooling`` when given, else on the feature map. The cut is
+made on the graph IR, so `shapes`, `build`, `check` and `export` all see the same network, with no TensorFlow
+needed to count it.
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ from .ir import Graph, Node
 
 POOLINGS = ("avg", "max")
 """What ``pooling`` may be besides None (keras.applications' names)."""
+FEATURE_NORMS = ("layernorm",)
+"""Kinds that, straight after the head's global pooling, stay with the features: a per-channel normalisation,
+which fits a pooled vector and a feature map alike, with the same weights."""
 
 
 def pooling_problem(include_top: bool, pooling: str | None) -> Problem | None:
@@ -76,8 +82,11 @@ def head_start(graph: Graph) -> int:
 
 
 def without_top(graph: Graph, pooling: str | None = None) -> Graph:
-    """The graph up to the feature map its head starts from, plus global ``pooling`` when given."""
-    last = graph.nodes[head_start(graph)].inputs[0]
+    """The graph up to the feature map its head starts from, plus global ``pooling`` when given, then the
+    normalisation the features end in (``features_norm``)."""
+    head = graph.nodes[head_start(graph)]
+    last = head.inputs[0]
+    norm = features_norm(graph, head)
     by_name = {node.name: node for node in graph.nodes}
     kept, todo = set(), [last]
     while todo:  # the cut's ancestors: whatever fed only the head goes with it
@@ -86,10 +95,24 @@ def without_top(graph: Graph, pooling: str | None = None) -> Graph:
             kept.add(name)
             todo.extend(by_name[name].inputs)
     nodes = [node for node in graph.nodes if node.name in kept]
+    taken = kept | ({norm.name} if norm is not None else set())
     if pooling is not None:
         name = f"{pooling}_pool"
-        while name in kept:
+        while name in taken:
             name += "_"
         attrs = Pool.model_validate({"kind": pooling, "global": True, "name": name})
         nodes.append(Node(name=name, op="pool", attrs=attrs, inputs=(last,)))
+        last = name
+    if norm is not None:  # its own name: the classifier's weights still move over to it
+        nodes.append(replace(norm, inputs=(last,)))
     return replace(graph, nodes=nodes, outputs={})
+
+
+def features_norm(graph: Graph, head: Node) -> Node | None:
+    """The normalisation (``FEATURE_NORMS``) that alone reads the head's global pooling, or None."""
+    if head.op != "pool":
+        return None
+    readers = [node for node in graph.nodes if head.name in node.inputs]
+    if len(readers) == 1 and readers[0].op in FEATURE_NORMS and readers[0].inputs == (head.name,):
+        return readers[0]
+    return None

@@ -449,8 +449,11 @@ class SegmentationLoss(Loss):
         }
 
 
+# Keyed by the registered name (`archspec>LayerScale`), never the bare class name: a bare `LayerScale` here would
+# stand in for every class of that name in a file, and Keras' own (keras.applications' ConvNeXt saves its
+# LayerScale under that bare name) would then be built from archspec's class and fail to load.
 CUSTOM_OBJECTS = {
-    cls.__name__: cls
+    keras.saving.get_registered_name(cls): cls
     for cls in (
         LocalResponseNormalization,
         SumPooling2D,

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -213,14 +214,30 @@ def _shape(tensor: Any) -> tuple[int | None, ...]:
     return tuple(None if d is None else int(d) for d in tensor.shape[1:])
 
 
-GIVEN = "--input-shape"
-"""What an error about the given input shape is located at (the option; ``input_shape=`` in Python)."""
+@dataclass(frozen=True)
+class ShapeOption:
+    """How the caller spells the input-shape option: errors about it speak the caller's words (a Python caller is
+    told about ``input_shape``, a command-line one about ``--input-shape``)."""
+
+    label: str
+    """What an error about the given shape is located at."""
+    example: str
+    """The option given, as the hint for a model that takes any image size shows it."""
+
+
+CLI = ShapeOption("--input-shape", "--input-shape 224,224,3")
+PYTHON = ShapeOption("input_shape", "input_shape=(224, 224, 3)")
 GENERATED = "<string>"
 """Where ``loads`` locates problems in text it was given: here, the spec this module wrote."""
 
 
 def import_model(
-    model: Any, *, source: str | None = None, verify: bool = True, input_shape: tuple[int, int, int] | None = None
+    model: Any,
+    *,
+    source: str | None = None,
+    verify: bool = True,
+    input_shape: tuple[int, int, int] | None = None,
+    option: ShapeOption = CLI,
 ) -> str:
     """The spec (YAML text) of a Keras model; SpecError naming every layer archspec cannot express.
 
@@ -232,7 +249,7 @@ def import_model(
     did not write that text and cannot open it (see ``_blamed``)."""
     label = str(source) if source is not None else f"model {model.name!r}"
     try:
-        return _import(model, label, source, verify, input_shape)
+        return _import(model, label, source, verify, input_shape, option)
     except SpecError as exc:
         raise SpecError(_blamed(exc.problems, label)) from None
 
@@ -250,7 +267,14 @@ def _blamed(problems: tuple[Problem, ...], label: str) -> list[Problem]:
     return out
 
 
-def _import(model: Any, label: str, source: str | None, verify: bool, input_shape: tuple[int, int, int] | None) -> str:
+def _import(
+    model: Any,
+    label: str,
+    source: str | None,
+    verify: bool,
+    input_shape: tuple[int, int, int] | None,
+    option: ShapeOption,
+) -> str:
     input_layers, rows, graph = _graph(model)
     if not rows:
         raise SpecError(
@@ -266,7 +290,8 @@ def _import(model: Any, label: str, source: str | None, verify: bool, input_shap
         or any(len(_shape(op.output)) != 3 for op in input_layers)
     )
     names = _names(rows, input_layers, named)
-    shapes = {names[id(op)]: _input_shape(op, input_shape if len(input_layers) == 1 else None) for op in input_layers}
+    given = input_shape if len(input_layers) == 1 else None
+    shapes = {names[id(op)]: _input_shape(op, given, option) for op in input_layers}
     table = by_keras_class()
     unsupported: dict[tuple[str, str], list[str]] = {}
     layers: list[dict[str, Any]] = []
@@ -308,7 +333,7 @@ def _import(model: Any, label: str, source: str | None, verify: bool, input_shap
     return text
 
 
-def _input_shape(layer: Any, given: tuple[int, int, int] | None) -> list[int]:
+def _input_shape(layer: Any, given: tuple[int, int, int] | None, option: ShapeOption) -> list[int]:
     """An input's fixed shape: an image [H, W, C] or a vector [N]; `given` fills the axes a model leaves open."""
     shape = _shape(layer.output)
     if given is not None:
@@ -322,7 +347,7 @@ def _input_shape(layer: Any, given: tuple[int, int, int] | None) -> list[int]:
             raise SpecError(
                 Problem(
                     f"{list(want)} does not fit the model's input {list(shape)}",
-                    file=GIVEN,
+                    file=option.label,
                     hint="give [height, width, channels] for the axes the model leaves open (None)",
                 )
             )
@@ -330,7 +355,7 @@ def _input_shape(layer: Any, given: tuple[int, int, int] | None) -> list[int]:
             raise SpecError(
                 Problem(
                     f"{list(want)}: a spec's sizes are at most {MAX_SIZE:,}",
-                    file=GIVEN,
+                    file=option.label,
                     hint="give the image size the spec is for, e.g. 224,224,3",
                 )
             )
@@ -341,8 +366,7 @@ def _input_shape(layer: Any, given: tuple[int, int, int] | None) -> list[int]:
             Problem(
                 f"the model's input {layer.name!r} has shape {list(shape)}; archspec needs a fixed [height, width, "
                 "channels] image (or a [length] vector)",
-                hint="for a model that takes any image size, give the size: --input-shape 224,224,3 "
-                "(Python: input_shape=(224, 224, 3))",
+                hint=f"for a model that takes any image size, give the size: {option.example}",
             )
         )
     if max(sizes) > MAX_SIZE:
@@ -455,7 +479,38 @@ def _verify(model: Any, text: str, names: dict[int, str], rows: list[_Row]) -> N
         raise SpecError(problems)
 
 
-def import_file(path: str | os.PathLike[str], input_shape: tuple[int, int, int] | None = None) -> str:
-    """The spec of a saved .keras model."""
-    target = Path(path)
-    return import_model(load_model(target), source=str(target), input_shape=input_shape)
+def import_from(model: Any, input_shape: Sequence[int] | None = None, *, option: ShapeOption = PYTHON) -> str:
+    """The spec (YAML text) of a Keras model, given as a ``keras.Model`` or the path of a saved .keras file:
+    what ``archspec.import_model`` and `archspec import` both call."""
+    shape = _given_shape(input_shape, option)
+    if isinstance(model, (str, os.PathLike)):
+        target = Path(model)
+        return import_model(load_model(target), source=str(target), input_shape=shape, option=option)
+    keras = import_keras()
+    if not isinstance(model, keras.Model):
+        raise SpecError(
+            Problem(
+                f"{type(model).__name__} is not a Keras model",
+                hint="give a keras.Model (functional or Sequential) or the path of a saved .keras file",
+            )
+        )
+    return import_model(model, input_shape=shape, option=option)
+
+
+def _given_shape(shape: Sequence[int] | None, option: ShapeOption) -> tuple[int, int, int] | None:
+    """The image size given for the model's input, checked for its form (whether it fits is ``_input_shape``'s)."""
+    if shape is None:
+        return None
+    if (
+        isinstance(shape, (tuple, list))
+        and len(shape) == 3
+        and all(isinstance(n, int) and not isinstance(n, bool) for n in shape)
+    ):
+        return int(shape[0]), int(shape[1]), int(shape[2])
+    raise SpecError(
+        Problem(
+            f"{shape!r} is not an image shape",
+            file=option.label,
+            hint=f"(height, width, channels): {option.example}",
+        )
+    )
