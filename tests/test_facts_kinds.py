@@ -47,7 +47,7 @@ spec = {"name": "p", "input": [4, 4, 3], "layers": [
     {"conv": {"filters": 3, "kernel": 1, "activation": "relu", "name": "c"}}, {"my_shuffle": {"name": "s"}},
     {"activation": {"fn": "softmax", "name": "prob"}}, {"my_norm": {"name": "n"}},
     {"my_window": {"name": "w"}}, "flatten", {"my_wide": {"name": "wide"}}]}
-graph = archspec.graph(spec)
+graph = archspec.graph_of(spec)
 print("FROZEN", sorted(frozen_nodes(graph, [], bn=True)))
 warnings = [w.message + " | " + (w.hint or "") for w in archspec.shapes(spec).warnings]
 print("CLIPPED", any("'c': relu on the logits" in w for w in warnings))

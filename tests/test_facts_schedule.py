@@ -13,7 +13,7 @@ SPECS = ROOT / "specs"
 
 
 def rates(path, **overrides) -> dict[str, float]:
-    graph = archspec.graph(path, **overrides)
+    graph = archspec.graph_of(path, **overrides)
     return {node.name: node.attrs.rate for node in graph.nodes if node.op == "stochastic_depth"}
 
 
