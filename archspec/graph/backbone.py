@@ -60,8 +60,9 @@ def backbone(graph: Graph, include_top: bool, pooling: str | None, features: Seq
     if clash is not None:
         raise SpecError(
             Problem(
-                f"features: {clash!r} is already the name of the network's output",
+                f"{clash!r} is already the name of the network's output",
                 file=_file(graph),
+                path=("features",),
                 hint="ask for the feature map by its stride (stride4 .. stride32) instead",
             )
         )
@@ -120,16 +121,17 @@ def resolve_features(graph: Graph, features: Sequence[str]) -> dict[str, str]:
     taps: dict[str, str] = {}
     for name in features:
         if not isinstance(name, str):
-            raise SpecError(Problem(f"features: {name!r} is not a point's name", file=_file(graph)))
+            raise SpecError(Problem(f"{name!r} is not a point's name", file=_file(graph), path=("features",)))
         if name in taps:
-            raise SpecError(Problem(f"features: {name!r} is asked for twice", file=_file(graph)))
+            raise SpecError(Problem(f"{name!r} is asked for twice", file=_file(graph), path=("features",)))
         node = points.get(name) or (name if name in layers else None)
         if node is None:
             listed = ", ".join(f"{point} ({node})" for point, node in points.items())
             raise SpecError(
                 Problem(
-                    f"features: {graph.name!r} has no point named {name!r}",
+                    f"{graph.name!r} has no point named {name!r}",
                     file=_file(graph),
+                    path=("features",),
                     hint=did_you_mean(name, [*points, *layers])
                     + f"its points: {listed or 'none (no feature map smaller than the input)'}, "
                     "or a layer's name before the head",
