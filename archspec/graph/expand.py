@@ -32,7 +32,6 @@ from ..spec.loading import coerce
 from ..spec.network import Layer, SpecBase, layer_of
 from ..spec.read import Source
 from ..spec.validate import translate
-from .backbone import backbone
 from .infer import node_shape
 from .ir import Graph, Node
 
@@ -258,6 +257,8 @@ class Lowering:
     ) -> Graph:
         """Another spec's graph for a `network` layer: expanded by the same pass, its input the shape it reads.
         Its problems are said at the layer, named after the network (the other file's lines are not this one's)."""
+        from .backbone import backbone  # only a spec with a `network` layer pays for it (`shapes` starts lighter)
+
         outer = _NETWORKS.get()
         if spec in outer or len(outer) >= MAX_NESTING:
             chain = " -> ".join([*outer, spec])
