@@ -111,3 +111,23 @@ def test_cli_features() -> None:
     assert bad.returncode == 2
     assert "has no point named 'stride3'" in bad.stderr and "did you mean" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_cli_build_with_features_saves_every_output(tmp_path: Path) -> None:
+    target = tmp_path / "encoder.keras"
+    args = ["build", "resnet18", "--no-top", "--features", "stride4,stride32", "--set", "input=[32,32,3]"]
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "cli.py"), *args, "--set", "width=0.25", "-o", str(target), "-q"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert run.returncode == 0, run.stderr
+    import numpy as np
+
+    model = archspec.load_model(target)
+    got = model(np.zeros((1, 32, 32, 3), np.float32))
+    assert {name: tuple(value.shape) for name, value in got.items()} == {
+        "stride4": (1, 8, 8, 16),
+        "stride32": (1, 1, 1, 128),
+    }

@@ -113,3 +113,12 @@ def test_a_relative_path_is_read_beside_the_spec(tmp_path: Path) -> None:
     )
     report = archspec.shapes(tmp_path / "outer.yaml")
     assert report.output_shape == (8, 8, 3)
+
+
+def test_freezing_the_encoder_by_its_layer_name() -> None:
+    """The network layer is one block: `freeze: [encoder]` leaves only the decoder training."""
+    whole = archspec.shapes(UNET)
+    frozen = archspec.shapes(UNET, freeze=["encoder"])
+    encoder = archspec.shapes("resnet18", include_top=False, input=[64, 64, 1], width=0.25)
+    assert frozen.total_params == whole.total_params
+    assert frozen.trainable_params == whole.trainable_params - encoder.trainable_params
