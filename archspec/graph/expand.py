@@ -265,6 +265,14 @@ class Lowering:
             self.fail((*path, "spec"), f"network {spec!r} uses itself: {chain}", "a network cannot contain itself")
         token = _NETWORKS.set((*outer, spec))
         try:
+            own = coerce(self._beside(spec)).variables  # its variables, said in spec words before --set's
+            for key in variables:
+                if key not in own:
+                    self.fail(
+                        (*path, "variables", key),
+                        f"network {spec!r} has no variable {key!r}",
+                        did_you_mean(key, own) + f"its variables: {', '.join(own) or 'none'}",
+                    )
             return backbone(expand(coerce(self._beside(spec), {**variables, "input": list(input_shape)})), **cut)
         except SpecError as exc:
             first = exc.problems[0]

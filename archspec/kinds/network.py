@@ -6,14 +6,14 @@ The other spec is expanded whole (its own variables, defaults and templates), wi
 layer reads, cut as ``include_top``/``pooling``/``features`` ask (``graph/backbone.py``), and its nodes added here
 under their own names: a classifier's saved weights then load into the encoder by name. Each feature point is a
 name later layers read, ``NAME_POINT`` (``encoder_stride8``); the layer's own name reads the network's output (its
-deepest feature map when only features are kept).
+deepest feature map when only features are kept); a network with several named outputs gives each as NAME_OUTPUT.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from ..errors import SpecPath
 from .base import LayerSpec
@@ -38,6 +38,13 @@ class Network(LayerSpec):
         "each is read as NAME_POINT.",
     )
 
+    @model_validator(mode="after")
+    def _pooling_without_head(self) -> Self:
+        """keras.applications ignores pooling with the head kept; a spec saying both is refused, in spec words."""
+        if self.pooling is not None and self.include_top:
+            raise ValueError(f"pooling: {self.pooling} applies to the network without its head: add include_top: false")
+        return self
+
 
 def lower_network(layer: Network, ctx: Lowering, path: SpecPath) -> str:
     segment = ctx.segment_for(layer, "network")
@@ -48,9 +55,8 @@ def lower_network(layer: Network, ctx: Lowering, path: SpecPath) -> str:
         renamed[node.name] = ctx.add(
             ctx.scoped(node.name), node.op, node.attrs, [renamed[i] for i in node.inputs], path
         )
-    for point, node_name in graph.output_map.items():
-        if point in layer.features:
-            ctx.alias(ctx.scoped(f"{segment}_{point}"), renamed[node_name])
+    for point, node_name in graph.output_map.items():  # the features, and a network's several named outputs
+        ctx.alias(ctx.scoped(f"{segment}_{point}"), renamed[node_name])
     return ctx.alias(ctx.scoped(segment), renamed[graph.nodes[-1].name])
 
 
