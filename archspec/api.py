@@ -84,6 +84,7 @@ def create_model(
     weights: Any = None,
     include_top: bool = True,
     pooling: str | None = None,
+    features: Sequence[str] | None = None,
     freeze: Sequence[str] | None = None,
 ) -> Any:
     """A Keras model (``keras.Model``) of a zoo network or spec, with keras.applications' arguments.
@@ -91,7 +92,9 @@ def create_model(
     ``archspec.create_model("efficientnet", variant="b3", classes=5, input_shape=(96, 96, 3), include_top=False,
     pooling="avg")``. ``classes`` sets the spec's variable `classes` and ``input_shape`` its `input` (as
     ``--set classes=5 --set input=[96,96,3]`` do); ``include_top=False`` leaves the classifier head out and
-    ``pooling`` ('avg', 'max') pools the last feature map then. ``weights`` and ``freeze`` are ``build``'s.
+    ``pooling`` ('avg', 'max') pools the last feature map then. ``features`` (``["stride8", "stride16"]``, or layer
+    names) adds the feature maps at those points as outputs, timm's ``features_only``: with ``include_top=False``
+    and no pooling the model gives those alone, a mapping by name. ``weights`` and ``freeze`` are ``build``'s.
     Built by ``build``: the same checks, the same network as `archspec build` gives."""
     spec = coerce(name_or_path)
     variables: dict[str, Any] = {}
@@ -146,7 +149,15 @@ def create_model(
                 hint="pass the spec's name, path or text instead, or archspec.load(path, variables...) first",
             )
         )
-    return build(name_or_path, weights=weights, freeze=freeze, include_top=include_top, pooling=pooling, **variables)
+    return build(
+        name_or_path,
+        weights=weights,
+        freeze=freeze,
+        include_top=include_top,
+        pooling=pooling,
+        features=features,
+        **variables,
+    )
 
 
 def import_model(model: Any, *, input_shape: Sequence[int] | None = None) -> str:

@@ -15,6 +15,7 @@ this same table.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from hypothesis import strategies as st
@@ -278,6 +279,9 @@ epsilon = st.sampled_from([1e-3, 1e-5, 0.01])
 rate = st.sampled_from([0.0, 0.1, 0.5])
 wide = feature_map(c=st.integers(3, 4))  # a normalisation across channels needs several to respond to a change
 
+NETWORK_UNIT = str(Path(__file__).resolve().parent / "specs" / "network_unit.yaml")
+"""A tiny spec for the `network` kind to use as a block."""
+
 STRATEGIES: dict[str, st.SearchStrategy[Case]] = {
     "batchnorm": on(settings_of(epsilon=epsilon, momentum=st.sampled_from([0.99, 0.9]), center=flag, scale=flag)),
     "layernorm": on(settings_of(epsilon=epsilon, center=flag, scale=flag), wide),
@@ -338,6 +342,10 @@ STRATEGIES: dict[str, st.SearchStrategy[Case]] = {
             lambda s: {"layers": 1, "growth": 2, **s}
         ),
         maps,
+    ),
+    "network": on(
+        settings_of(features=st.sampled_from([["stride2"], []])).map(lambda s: {"spec": NETWORK_UNIT, **s}),
+        feature_map(2, 6),
     ),
     "transition": on(settings_of(compression=st.sampled_from([0.5, 1.0])), feature_map(2, 6, st.integers(2, 4))),
     "se": on(settings_of(ratio=st.sampled_from([0.25, 0.5]), keepdims=flag), maps),

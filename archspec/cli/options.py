@@ -94,7 +94,15 @@ def frozen(freeze: tuple[str, ...], freeze_bn: bool | None) -> dict[str, Any]:
 
 def top_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """--no-top and --pooling avg|max: a zoo classifier as a backbone (``graph/backbone.py``), keras.applications'
-    include_top=False and pooling=."""
+    include_top=False and pooling=; --features POINT,... the feature maps there as outputs (timm's features_only)."""
+    f = click.option(
+        "--features",
+        "features",
+        multiple=True,
+        metavar="POINTS",
+        help="Add feature maps as outputs: stride4,stride8,stride16,stride32 (the end of each stride) or layer names;"
+        " with --no-top, the features alone.",
+    )(f)
     f = click.option(
         "--pooling",
         type=click.Choice(["avg", "max"]),
@@ -109,8 +117,9 @@ def top_options(f: Callable[..., Any]) -> Callable[..., Any]:
     )(f)
 
 
-def top(no_top: bool, pooling: str | None) -> dict[str, Any]:
-    """The library's include_top/pooling arguments; --pooling without --no-top is refused in the options' words."""
+def top(no_top: bool, pooling: str | None, features: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The library's include_top/pooling/features arguments; --pooling without --no-top is refused in the options'
+    words. --features takes points separated by commas, the option repeated, or both."""
     if pooling is not None and not no_top:
         raise SpecError(
             Problem(
@@ -119,7 +128,11 @@ def top(no_top: bool, pooling: str | None) -> dict[str, Any]:
                 hint=f"add --no-top (--no-top --pooling {pooling})",
             )
         )
-    return {"include_top": False, "pooling": pooling} if no_top else {}
+    points = [point.strip() for given in features for point in given.split(",") if point.strip()]
+    return {
+        **({"include_top": False, "pooling": pooling} if no_top else {}),
+        **({"features": points} if points else {}),
+    }
 
 
 def budget_options(f: Callable[..., Any]) -> Callable[..., Any]:

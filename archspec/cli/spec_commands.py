@@ -55,6 +55,7 @@ def shapes(
     freeze_bn: bool | None,
     no_top: bool,
     pooling: str | None,
+    features: tuple[str, ...],
 ) -> None:
     """Per-layer output shapes, parameters, MACs and receptive field. No TensorFlow.
 
@@ -65,6 +66,7 @@ def shapes(
     archspec shapes specs/efficientnet.yaml --variants
     archspec shapes specs/efficientnet.yaml --variant b3 --set classes=10
     archspec shapes resnet50 --no-top --pooling avg   # the backbone, pooled
+    archspec shapes resnet18 --no-top --features stride8,stride16,stride32   # its feature maps
     """
     if list_variants:
         from ..tools.variants import variant_table
@@ -73,7 +75,7 @@ def shapes(
         return
     report = static_shapes(
         spec,
-        **top(no_top, pooling),
+        **top(no_top, pooling, features),
         **budget(max_params, max_activations),
         **frozen(freeze, freeze_bn),
         **overrides(sets),
@@ -142,6 +144,7 @@ def build(
     freeze_bn: bool | None,
     no_top: bool,
     pooling: str | None,
+    features: tuple[str, ...],
 ) -> None:
     """Compile a spec to a Keras model file and print its layer table.
 
@@ -159,7 +162,7 @@ def build(
     # load says BaseModel: the Spec model is made at run time, on SpecBase
     loaded = load(spec, **overrides(sets))
     report = static_shapes(
-        loaded, **top(no_top, pooling), **budget(max_params, max_activations), **frozen(freeze, freeze_bn)
+        loaded, **top(no_top, pooling, features), **budget(max_params, max_activations), **frozen(freeze, freeze_bn)
     )
     print_warnings(report)
     target = output or Path("build") / f"{loaded.name}.keras"
@@ -169,7 +172,7 @@ def build(
         weights=weights,
         strict_weights=strict_weights,
         weights_by_shape=weights_by_shape,
-        **top(no_top, pooling),
+        **top(no_top, pooling, features),
         **frozen(freeze, freeze_bn),
         **budget(max_params, max_activations),
     )

@@ -25,17 +25,25 @@ from .lint import lint
 from .report import Report
 
 
-def graph_of(spec: SpecLike, *, include_top: bool = True, pooling: str | None = None, **overrides: Any) -> Graph:
+def graph_of(
+    spec: SpecLike,
+    *,
+    include_top: bool = True,
+    pooling: str | None = None,
+    features: Sequence[str] | None = None,
+    **overrides: Any,
+) -> Graph:
     """The expanded graph IR of a spec (a spec model, a path, text or a dict), frozen as its training section says.
 
     ``include_top=False`` leaves a classifier's head out and ``pooling`` ('avg', 'max') pools the last feature map
-    then, as keras.applications' arguments of those names (``backbone.py``): every consumer reads this graph."""
+    then, as keras.applications' arguments of those names (``backbone.py``); ``features`` (``stride4`` .. ``stride32``
+    or layer names) adds the feature maps there as outputs: every consumer reads this graph."""
     model = coerce(spec, overrides)
     graph = expand(model)
-    if not include_top or pooling is not None:  # imported here: `shapes` of a whole network does not pay for it
+    if not include_top or pooling is not None or features:  # imported here: a whole network does not pay for it
         from .backbone import backbone
 
-        graph = backbone(graph, include_top, pooling)
+        graph = backbone(graph, include_top, pooling, features)
     return as_trained(graph, getattr(model, "training", None))
 
 
@@ -44,6 +52,7 @@ def checked(
     *,
     include_top: bool = True,
     pooling: str | None = None,
+    features: Sequence[str] | None = None,
     training: Any = None,
     freeze_origin: str | None = None,
     max_params: int | None = MAX_PARAMS,
@@ -59,13 +68,16 @@ def checked(
     model = coerce(spec, overrides)
     declared = getattr(model, "training", None)
     section = training if training is not None else declared
-    graph = refreeze(graph_of(model, include_top=include_top, pooling=pooling), declared, freeze, freeze_bn)
+    graph = refreeze(
+        graph_of(model, include_top=include_top, pooling=pooling, features=features), declared, freeze, freeze_bn
+    )
     report = infer(graph, max_params=max_params, max_activations=max_activations)
     check(graph, report, section, declared=section is not None, freeze_origin=freeze_origin)
     # a backbone's output is features, not logits a loss reads: the logits rule has nothing to judge there
-    report.warnings.extend(lint(graph, report, tasks(graph, report, section) if include_top else {}))
+    whole = include_top and not features
+    report.warnings.extend(lint(graph, report, tasks(graph, report, section) if whole else {}))
     # the stated figure is the whole network's, under the values the caller gave (unknown for a spec model)
-    if include_top and pooling is None and not isinstance(spec, BaseModel):
+    if whole and pooling is None and not isinstance(spec, BaseModel):
         report.warnings.extend(_reference_problems(model, overrides, graph, report))
     return graph, report
 
@@ -86,6 +98,7 @@ def shapes(
     *,
     include_top: bool = True,
     pooling: str | None = None,
+    features: Sequence[str] | None = None,
     max_params: int | None = MAX_PARAMS,
     max_activations: int | None = MAX_ACTIVATIONS,
     freeze: Sequence[str] | None = None,
@@ -97,11 +110,12 @@ def shapes(
     Models over the parameter or activation budget are refused (None disables a budget). ``freeze`` and
     ``freeze_bn`` replace the spec's ``training.freeze`` / ``freeze_bn`` (the counts then say what trains).
     The spec's training section is checked against the network (``checks.py``), as `train` checks it.
-    ``include_top=False`` / ``pooling``: the classifier without its head (see ``graph_of``)."""
+    ``include_top=False`` / ``pooling`` / ``features``: the classifier as a backbone (see ``graph_of``)."""
     return checked(
         spec,
         include_top=include_top,
         pooling=pooling,
+        features=features,
         max_params=max_params,
         max_activations=max_activations,
         freeze=freeze,

@@ -10,6 +10,8 @@ construction.
 from __future__ import annotations
 
 import contextlib
+import contextvars
+import os
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -26,6 +28,7 @@ from ..kinds.lowering import Skip
 from ..kinds.registry import KINDS, LowerFn, ShapeError
 from ..spec import expr
 from ..spec.library import builtin_templates
+from ..spec.loading import coerce
 from ..spec.network import Layer, SpecBase, layer_of
 from ..spec.read import Source
 from ..spec.validate import translate
@@ -44,6 +47,8 @@ MAX_NODES = 100_000
 """Most primitive nodes one spec may expand into."""
 _BodyKey = tuple[int, SpecPath, SpecPath | None, frozenset[tuple[str, type, Any]]]
 """A template body's identity for sharing its validated layers: (id of its text, where, where used, parameters)."""
+_NETWORKS: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar("networks", default=())
+"""The `network` layers being expanded, outermost first: each is a new expansion, so a cycle is caught here."""
 MAX_NESTING = 32
 """Deepest nesting of blocks using blocks (guards against a template that uses itself)."""
 
@@ -238,6 +243,43 @@ class Lowering:
 
     def node_count(self) -> int:
         return len(self.graph.nodes)
+
+    def _beside(self, spec: str) -> str:
+        """A relative path is read next to the spec that names it (as an include would be), when a file is there;
+        otherwise as given (a zoo name, or a path from the working folder)."""
+        if self.source.file is None or os.path.isabs(spec):
+            return spec
+        beside = os.path.join(os.path.dirname(self.source.file), spec)
+        return beside if os.path.isfile(beside) else spec
+
+    def subnetwork(
+        self, spec: str, variables: Mapping[str, Any], input_shape: tuple[int, ...], path: SpecPath, **cut: Any
+    ) -> Graph:
+        """Another spec's graph for a `network` layer: expanded by the same pass, its input the shape it reads.
+        Its problems are said at the layer, named after the network (the other file's lines are not this one's)."""
+        from .backbone import backbone  # only a spec with a `network` layer pays for it (`shapes` starts lighter)
+
+        outer = _NETWORKS.get()
+        if spec in outer or len(outer) >= MAX_NESTING:
+            chain = " -> ".join([*outer, spec])
+            self.fail((*path, "spec"), f"network {spec!r} uses itself: {chain}", "a network cannot contain itself")
+        token = _NETWORKS.set((*outer, spec))
+        try:
+            own = coerce(self._beside(spec)).variables  # its variables, said in spec words before --set's
+            for key in variables:
+                if key not in own:
+                    self.fail(
+                        (*path, "variables", key),
+                        f"network {spec!r} has no variable {key!r}",
+                        did_you_mean(key, own) + f"its variables: {', '.join(own) or 'none'}",
+                    )
+            return backbone(expand(coerce(self._beside(spec), {**variables, "input": list(input_shape)})), **cut)
+        except SpecError as exc:
+            first = exc.problems[0]
+            key = "features" if first.path[:1] == ("features",) else "spec"  # the point asked for, or the network
+            self.fail((*path, key), f"network {spec!r}: {first.message}", first.hint)
+        finally:
+            _NETWORKS.reset(token)
 
     def expect(self, more: int, path: SpecPath) -> None:
         """Refuse a repetition before building it: 60,000 repeats are refused after the first."""

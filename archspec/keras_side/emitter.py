@@ -61,6 +61,7 @@ def build(
     max_activations: int | None = MAX_ACTIVATIONS,
     include_top: bool = True,
     pooling: str | None = None,
+    features: Sequence[str] | None = None,
     **overrides: Any,
 ) -> Any:
     """A Keras model (``keras.Model``) for the spec. Every static check runs first (``graph.checked``, as
@@ -72,6 +73,7 @@ def build(
         spec,
         include_top=include_top,
         pooling=pooling,
+        features=features,
         max_params=max_params,
         max_activations=max_activations,
         freeze=freeze,

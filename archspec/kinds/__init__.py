@@ -30,6 +30,7 @@ BUILTIN: dict[str, tuple[str, ...]] = {
     "mobile": ("se", "squeeze_excite", "mbconv", "fused_mbconv"),
     "convnext": ("convnext_block",),
     "nasnet": ("nasnet_normal", "nasnet_reduction"),
+    "network": ("network",),
 }
 """Module of ``archspec.kinds`` -> the kind names (aliases included) importing it registers, in registration
 order. This is the table's order: listings, the kind reference and the JSON Schema list kinds in it (so it reads
