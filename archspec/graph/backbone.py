@@ -109,7 +109,13 @@ def feature_points(graph: Graph) -> dict[str, str]:
         sole = alive_past <= i
         alive_past = max(alive_past, last_read[node.name])
         # a layer that only adds a border (zeropad: its record's `border`) never ends a stage
-        if not sole or len(shape) != 3 or OPS[node.op].border is not None or shape[0] < 1 or height / shape[0] < 1.5:
+        if (
+            not sole
+            or len(shape) != 3
+            or (node.op in OPS and OPS[node.op].border is not None)
+            or shape[0] < 1
+            or height / shape[0] < 1.5
+        ):
             continue
         points[2 ** round(math.log2(height / shape[0]))] = node.name
     return {f"stride{stride}": points[stride] for stride in sorted(points)}
