@@ -120,6 +120,21 @@ def test_shapes_and_the_catalogue_outside(installed: Path, work: Path) -> None:
     assert Path(where).is_relative_to(installed.parent) and int(count) == len(SPECS)
 
 
+def test_the_pure_python_commands_outside(installed: Path, work: Path) -> None:
+    """draw inlines its page assets, the block library expands, the schema and the zoo table: all from the package."""
+    draw = sh([str(installed / "archspec"), "draw", "lenet", "-o", "lenet.html"], cwd=work)
+    assert draw.returncode == 0, draw.stderr
+    page = (work / "lenet.html").read_text(encoding="utf-8")
+    assets = ROOT / "archspec" / "tools" / "draw" / "assets"
+    assert all(f.read_text(encoding="utf-8").strip() in page for f in assets.glob("*.js"))
+    render = sh([str(installed / "archspec"), "render", "resnet50"], cwd=work)  # its blocks come from library.yaml
+    assert render.returncode == 0 and "layers:" in render.stdout, render.stderr
+    schema = sh([str(installed / "archspec"), "schema"], cwd=work)
+    assert schema.returncode == 0 and "properties" in json.loads(schema.stdout), schema.stderr
+    zoo = sh([str(installed / "archspec"), "zoo"], cwd=work)
+    assert zoo.returncode == 0 and len(zoo.stdout.splitlines()) == len(SPECS) + 1, zoo.stderr
+
+
 def test_build_a_zoo_name_outside(installed: Path, work: Path) -> None:
     done = sh([str(installed / "archspec"), "build", "lenet", "-o", "x.keras"], cwd=work)
     assert done.returncode == 0, done.stderr
