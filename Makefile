@@ -5,30 +5,38 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+BASE := $(VENV)/.installed-base
+TESTS := $(VENV)/.installed-test
 BENCH ?= quick
 
 .PHONY: build test docs bench clean
 
-$(STAMP): pyproject.toml setup.py
+# Two stamps: `make build` installs the package and its own dependencies only (TensorFlow, Keras, Pydantic, click,
+# PyYAML, h5py: what build/shapes/train need); `make test` adds the test extras (JAX, ONNX, the docs site, the page's
+# server, the language server...) on top. test after build installs only the extras; build after test reinstalls nothing.
+$(BASE): pyproject.toml setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,serve]'
-	touch $(STAMP)
+	$(BIN)/python -m pip install --quiet -e .
+	touch $(BASE)
 
-build: $(STAMP)
+$(TESTS): $(BASE)
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(TESTS)
+
+build: $(BASE)
 	$(BIN)/archspec build specs/lenet.yaml --force
 
-test: $(STAMP)
+test: $(TESTS)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -n 2 --durations=30
 
-docs: $(STAMP)
+docs: $(TESTS)
 	$(BIN)/mkdocs serve
 
-bench: $(STAMP)
+bench: $(TESTS)
 	$(BIN)/python bench/run.py --mode $(BENCH)
 
 clean:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...errors import Problem, SpecError
 from ...keras_side.saving import SPEC_SUFFIXES
+from ...spec.zoo import is_bare, locate
 from .spec_view import SpecView
 from .work import Budget, default_workers
 
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 
 ANY_HOST = ("0.0.0.0", "::", "")
 RUN_READ_ONLY = "the run folder's spec.yaml records what was trained; edit a copy of it"
+ZOO_READ_ONLY = "a zoo spec, served by name, is the package's own file; copy it ({path}) and serve the copy to edit it"
 
 
 def _missing_extra() -> str | None:
@@ -37,7 +39,12 @@ def _missing_extra() -> str | None:
 def views(
     target: Path, *, sets: tuple[str, ...] = (), read_only: bool = False
 ) -> tuple[SpecView | None, ModelView | None]:
-    """The spec pane's and the model pane's objects for what the server is started with."""
+    """The spec pane's and the model pane's objects for what the server is started with. A bare name that names no
+    file is the zoo's spec (as for every command that takes a spec), served read-only: saving would rewrite the
+    installed package (or the checkout's specs/)."""
+    if is_bare(str(target)) and not target.exists():
+        found = Path(locate(target))  # the zoo's file, or a SpecError with the closest name
+        return SpecView(found, sets=sets, read_only=ZOO_READ_ONLY.format(path=found)), None
     if target.suffix.lower() in SPEC_SUFFIXES:
         return SpecView(target, sets=sets, read_only="started with --read-only" if read_only else None), None
     if not (target.is_dir() or target.suffix.lower() == ".keras"):
