@@ -224,3 +224,8 @@ class SpecError(ArchspecError, ValueError):
     @property
     def hint(self) -> str | None:
         return self.problems[0].hint
+
+
+class DataError(SpecError):
+    """Training or prediction data cannot be read, or does not fit the network: the data family of input errors,
+    a ``SpecError`` (located, exit 2 on the command line) that a caller can tell from a wrong spec."""
