@@ -146,7 +146,7 @@ def corrupted(draw):
 @given(corrupted())
 def test_corrupted_specs_fail_cleanly(text):
     try:
-        archspec.shapes(text if "\n" in text else text + "\n")
+        archspec.shapes(archspec.loads(text if "\n" in text else text + "\n"))
     except archspec.SpecError as exc:
         for problem in exc.problems:
             located = problem.line is not None or problem.message.startswith(("the spec is empty", "--set"))

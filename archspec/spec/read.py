@@ -72,8 +72,8 @@ class Source:
     values: dict[tuple[PathPart, ...], Mark] = field(default_factory=dict)
     keys: dict[tuple[PathPart, ...], Mark] = field(default_factory=dict)
     overrides: dict[tuple[PathPart, ...], str] = field(default_factory=dict)
-    """Fields a `--set` replaced -> the assignment in the caller's words (`--set input=[1]`): problems there are located at the option,
-    since the file's text at that spot is the value that was replaced."""
+    """Fields a `--set` replaced -> the assignment in the caller's words (`--set input=[1]`): problems there are
+    located at the option, since the file's text at that spot is the value that was replaced."""
     derived: dict[tuple[PathPart, ...], str] = field(default_factory=dict)
     """Expressions that use a variable `--set` gave -> which ones, named in the hints of problems there."""
 

@@ -17,9 +17,9 @@ from typing import Any
 from ...errors import Problem, SpecError, labelled
 from ...files import write_text
 from ...graph import checked
+from ...spec.given import COMMAND_LINE, given
 from ...spec.overrides import parse_assignments
 from ...spec.read import MAX_BYTES, format_of, parse, read_text
-from ...spec.given import COMMAND_LINE, given
 from ...spec.validate import option_problems, validate
 from ..draw import diagram
 from ..table import shapes_table
