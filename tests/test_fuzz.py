@@ -258,7 +258,7 @@ def _at(data, path):
 @given(rescalared())
 def test_yaml_surprises_are_refused_where_they_are_written(text):
     try:
-        archspec.shapes(text)
+        archspec.shapes(archspec.loads(text))
     except archspec.SpecError as exc:
         for problem in exc.problems:
             assert problem.line is not None, f"unlocated problem: {problem}"
