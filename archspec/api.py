@@ -8,19 +8,31 @@ not import TensorFlow or Keras: ``build``, ``check``, ``train``, ``evaluate``,
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+import os
+from collections.abc import Mapping, Sequence
+from functools import partial
+from typing import TYPE_CHECKING, Any, Never
 
 from pydantic import BaseModel
 
 from .errors import Problem, SpecError, did_you_mean
-from .graph import graph_of, shapes
+from .graph import checked as _checked
+from .graph import graph_of as _graph_of
 from .graph.infer import MAX_ACTIVATIONS, MAX_PARAMS
+from .graph.ir import Graph
+from .graph.report import Report
 from .keras_side.check import check as _check
 from .keras_side.emitter import build as _build
 from .keras_side.saving import load_model, save_model
-from .spec.loading import SpecLike, coerce, load, loads
+from .spec import loading
+from .spec.loading import SpecLike
+from .spec.network import SpecBase
 from .tools.zoo import describe_specs, list_specs
+
+if TYPE_CHECKING:
+    from keras import Model
+
+    from .training.run import Log, TrainResult
 
 __all__ = [
     "build",
@@ -41,27 +53,136 @@ __all__ = [
     "train",
 ]
 
+Variables = Mapping[str, Any]
+"""Values for a spec's variables (``{"classes": 10}``), and for the top-level fields a value may replace
+(``{"input": [96, 96, 3]}``, ``{"training.epochs": 3}``): what ``--set KEY=VALUE`` gives on the command line."""
+
+
+_PRINTED: Log = partial(print, flush=True)
+"""``train``'s progress lines: printed as they come, even when the output is a pipe."""
+
+
+def _values(variables: Variables | None, variant: str | None) -> dict[str, Any]:
+    """The one mapping the library reads: variables, with the variant as its key ``variant``."""
+    values = dict(variables or {})
+    if variant is not None:
+        if "variant" in values:
+            raise TypeError("variant given twice: as variant= and as variables['variant']; give it once, as variant=")
+        values["variant"] = variant
+    return values
+
+
+def _refuse(function: str, old: Mapping[str, Any], keyword: str = "variables", what: str = "spec variables") -> None:
+    """An old-style call (``build(spec, classes=10)``: keywords that were spec variables) is refused, naming the
+    keyword that takes them now: guessing which it meant could change what the call does, silently."""
+    if old:
+        example = ", ".join(f"{k!r}: ..." for k in sorted(old))
+        raise TypeError(
+            f"{function}() takes no keyword {', '.join(sorted(old))}: {what} are given as {keyword}={{{example}}}"
+            + (" (and a variant as variant=...)" if keyword == "variables" else "")
+        )
+
+
+def load(
+    path: str | os.PathLike[str], *, variables: Variables | None = None, variant: str | None = None, **old: Never
+) -> SpecBase:
+    """The validated spec of a file, or of a zoo network by its name (``archspec.load("resnet50")``).
+
+    A str is always a path or a zoo name, never spec text: text goes through ``loads``."""
+    _refuse("load", old)
+    return loading.load(path, **_values(variables, variant))
+
+
+def loads(
+    text: str | Mapping[str, Any],
+    *,
+    format: str = "yaml",
+    variables: Variables | None = None,
+    variant: str | None = None,
+    **old: Never,
+) -> SpecBase:
+    """The validated spec of YAML or JSON text (``format="json"``), or of a dict: the one door for spec text."""
+    _refuse("loads", old)
+    return loading.loads(text, format=format, **_values(variables, variant))
+
+
+def graph_of(
+    spec: SpecLike,
+    *,
+    variables: Variables | None = None,
+    variant: str | None = None,
+    include_top: bool = True,
+    pooling: str | None = None,
+    features: Sequence[str] | None = None,
+    **old: Never,
+) -> Graph:
+    """The expanded graph IR of a spec (a spec model, a path or zoo name, or a dict), frozen as its training
+    section says. ``include_top``/``pooling``/``features`` as for ``create_model``."""
+    _refuse("graph_of", old)
+    return _graph_of(spec, include_top=include_top, pooling=pooling, features=features, **_values(variables, variant))
+
+
+def shapes(
+    spec: SpecLike,
+    *,
+    variables: Variables | None = None,
+    variant: str | None = None,
+    include_top: bool = True,
+    pooling: str | None = None,
+    features: Sequence[str] | None = None,
+    max_params: int | None = MAX_PARAMS,
+    max_activations: int | None = MAX_ACTIVATIONS,
+    freeze: Sequence[str] | None = None,
+    freeze_bn: bool | None = None,
+    **old: Never,
+) -> Report:
+    """Static shapes, parameters, MACs, receptive fields and warnings (a ``Report``); pure Python, no TensorFlow.
+
+    Models over the parameter or activation budget are refused (None disables a budget). ``freeze`` and
+    ``freeze_bn`` replace the spec's ``training.freeze`` / ``freeze_bn`` (the counts then say what trains)."""
+    _refuse("shapes", old)
+    return _checked(
+        spec,
+        include_top=include_top,
+        pooling=pooling,
+        features=features,
+        max_params=max_params,
+        max_activations=max_activations,
+        freeze=freeze,
+        freeze_bn=freeze_bn,
+        **_values(variables, variant),
+    )[1]
+
 
 def build(
     spec: SpecLike,
     *,
+    variables: Variables | None = None,
+    variant: str | None = None,
     weights: Any = None,
     strict_weights: bool = False,
     weights_by_shape: bool = False,
     freeze: Sequence[str] | None = None,
     freeze_bn: bool | None = None,
+    include_top: bool = True,
+    pooling: str | None = None,
+    features: Sequence[str] | None = None,
     max_params: int | None = MAX_PARAMS,
     max_activations: int | None = MAX_ACTIVATIONS,
-    **overrides: Any,
-) -> Any:
+    **old: Never,
+) -> Model:
     """A Keras model (``keras.Model``) for the spec. Shapes are checked first, before Keras allocates.
 
+    ``variables``: values for the spec's variables (``{"classes": 10}``); ``variant``: one of its variants (``"b3"``).
     ``weights``: start from trained weights: a .keras file, a .weights.h5 file, a legacy HDF5 weights file,
     a run folder, or ``keras:NAME`` (keras.applications' ImageNet weights). Layers are matched by name, then
     by position when the rest is the same network renamed; ``model.transfer`` is the report
     (``print(model.transfer.text())``). ``strict_weights``: fail unless everything matched. ``weights_by_shape``: pair
     another network's layers by kind and weight shape (a guess; refused otherwise). ``freeze``: freeze everything up to
-    and including these nodes or blocks; ``freeze_bn``: freeze every batch normalisation."""
+    and including these nodes or blocks; ``freeze_bn``: freeze every batch normalisation. ``include_top=False`` leaves
+    a classifier's head out and ``pooling`` ('avg', 'max') pools the last feature map then; ``features``
+    adds feature maps at named points as outputs (see ``create_model``)."""
+    _refuse("build", old)
     return _build(
         spec,
         weights=weights,
@@ -69,9 +190,12 @@ def build(
         weights_by_shape=weights_by_shape,
         freeze=freeze,
         freeze_bn=freeze_bn,
+        include_top=include_top,
+        pooling=pooling,
+        features=features,
         max_params=max_params,
         max_activations=max_activations,
-        **overrides,
+        **_values(variables, variant),
     )
 
 
@@ -86,7 +210,7 @@ def create_model(
     pooling: str | None = None,
     features: Sequence[str] | None = None,
     freeze: Sequence[str] | None = None,
-) -> Any:
+) -> Model:
     """A Keras model (``keras.Model``) of a zoo network or spec, with keras.applications' arguments.
 
     ``archspec.create_model("efficientnet", variant="b3", classes=5, input_shape=(96, 96, 3), include_top=False,
@@ -96,7 +220,7 @@ def create_model(
     names) adds the feature maps at those points as outputs, timm's ``features_only``: with ``include_top=False``
     and no pooling the model gives those alone, a mapping by name. ``weights`` and ``freeze`` are ``build``'s.
     Built by ``build``: the same checks, the same network as `archspec build` gives."""
-    spec = coerce(name_or_path)
+    spec = loading.coerce(name_or_path)
     variables: dict[str, Any] = {}
     if variant is not None:
         if str(variant) not in map(str, spec.variants):
@@ -151,12 +275,12 @@ def create_model(
         )
     return build(
         name_or_path,
+        variables=variables,
         weights=weights,
         freeze=freeze,
         include_top=include_top,
         pooling=pooling,
         features=features,
-        **variables,
     )
 
 
@@ -170,22 +294,70 @@ def import_model(model: Any, *, input_shape: Sequence[int] | None = None) -> str
     return import_from(model, input_shape)
 
 
-def check(spec: SpecLike, **overrides: Any) -> Any:
+def check(spec: SpecLike, *, variables: Variables | None = None, variant: str | None = None, **old: Never) -> Model:
     """Build the model and verify static shapes and parameter counts against Keras, node by node.
 
     Returns the model; raises SpecError naming each kind whose shape rule disagrees with its emitter."""
-    return _check(spec, **overrides)
+    _refuse("check", old)
+    return _check(spec, **_values(variables, variant))
 
 
-def train(spec: SpecLike, data: Any = None, *, epochs: int | None = None, **overrides: Any) -> Any:
+def train(
+    spec: SpecLike,
+    data: Any = None,
+    *,
+    variables: Variables | None = None,
+    variant: str | None = None,
+    training: Mapping[str, Any] | None = None,
+    val: Any = None,
+    epochs: int | None = None,
+    run_dir: str | os.PathLike[str] | None = None,
+    runs: str | os.PathLike[str] = "runs",
+    resume: str | os.PathLike[str] | None = None,
+    strategy: str | None = None,
+    precision: str | None = None,
+    jit: bool | None = None,
+    verbose: int | None = None,
+    log: Log | None = _PRINTED,
+    weights: Any = None,
+    strict_weights: bool = False,
+    weights_by_shape: bool = False,
+    **old: Never,
+) -> TrainResult:
     """Train a spec's network on a data source; returns a ``TrainResult`` (history, metrics, paths, model).
 
-    ``archspec.train("specs/lenet.yaml", data="mnist", epochs=3, batch_size=64, learning_rate=0.01)``;
-    every argument is documented on ``archspec.training.run.train``.
-    """
+    ``archspec.train("lenet", data="mnist", epochs=3, training={"batch_size": 64, "learning_rate": 0.01})``:
+    ``training`` sets fields of the spec's ``training`` section (dotted keys reach inside:
+    ``{"optimizer.momentum": 0.9}``), ``variables``/``variant`` the network's as for ``build``; every other argument is
+    documented on ``archspec.training.run.train``."""
+    _refuse("train", old, "training", "fields of the spec's training section")
     from .training.run import train as _train
 
-    return _train(spec, data, epochs=epochs, **overrides)
+    fields = dict(training or {})
+    if "epochs" in fields:  # a field of the training section and this function's own argument: one of them
+        if epochs is not None:
+            raise TypeError("epochs given twice: as epochs= and as training['epochs']; give it once")
+        epochs = fields.pop("epochs")
+
+    return _train(
+        spec,
+        data,
+        val=val,
+        epochs=epochs,
+        variables=_values(variables, variant) or None,
+        run_dir=run_dir,
+        runs=runs,
+        resume=resume,
+        strategy=strategy,
+        precision=precision,
+        jit=jit,
+        verbose=verbose,
+        log=log,
+        weights=weights,
+        strict_weights=strict_weights,
+        weights_by_shape=weights_by_shape,
+        **fields,  # a key that is another argument's name is Python's TypeError (given twice), not a silent override
+    )
 
 
 def evaluate(model_path: Any, data: Any, **options: Any) -> Any:

@@ -248,3 +248,8 @@ EXIT_STATUS: tuple[tuple[type[ArchspecError], int], ...] = ((SpecError, 2), (Out
 
 def exit_status(error: ArchspecError) -> int:
     return next(status for family, status in EXIT_STATUS if isinstance(error, family))
+
+
+class DataError(SpecError):
+    """Training or prediction data cannot be read, or does not fit the network: the data family of input errors,
+    a ``SpecError`` (located, exit 2 on the command line) that a caller can tell from a wrong spec."""

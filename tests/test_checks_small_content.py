@@ -42,10 +42,10 @@ def test_train_prints_the_warning(tmp_path):
         archspec.loads(SPEC.format(side=96)),
         data=(x, np.arange(20) % 10),
         epochs=1,
-        batch_size=10,
         verbose=2,
         log=lines.append,
         run_dir=tmp_path / "run",
+        training={"batch_size": 10},
     )
     warnings = [line for line in lines if line.startswith("warning:")]
     assert len(warnings) == 1 and "fill 8.5% of it" in warnings[0] and "--fit resize" in warnings[0]

@@ -43,11 +43,9 @@ def test_predict_sees_a_training_image_as_training_did(tmp_path) -> None:
         data=str(folder),
         val=str(folder),
         epochs=2,
-        batch_size=6,
-        seed=0,
         verbose=0,
-        learning_rate=0.01,
         run_dir=tmp_path / "run",
+        training={"batch_size": 6, "seed": 0, "learning_rate": 0.01},
     )
     predictions = archspec.predict(result.run_dir, files, top_k=3)
     labels = [("a", "b", "c").index(f.parent.name) for f in files]
@@ -98,10 +96,9 @@ def test_a_folder_of_mixed_sizes_and_channels_is_planned_per_size(tmp_path) -> N
         data=str(folder),
         val=str(folder),
         epochs=1,
-        batch_size=3,
-        seed=1,
         verbose=0,
         run_dir=tmp_path / "run",
+        training={"batch_size": 3, "seed": 1},
     )
     run = json.loads(result.paths["run_json"].read_text())
     assert run["preprocessing"]["train"] == (
@@ -148,13 +145,11 @@ def test_a_validation_set_missing_classes_is_announced(tmp_path) -> None:
     result = archspec.train(
         archspec.loads(TINY),
         data=str(folder),
-        validation_split=0.25,
         epochs=1,
-        batch_size=4,
-        seed=0,
         verbose=2,
         log=lines.append,
         run_dir=tmp_path / "run",
+        training={"validation_split": 0.25, "batch_size": 4, "seed": 0},
     )
     assert result.metrics["val_examples"] == 2
     warning = [line for line in lines if line.startswith("warning:")]
@@ -208,7 +203,9 @@ def test_progress_bar_on_a_terminal_and_epoch_lines_everywhere(tmp_path, monkeyp
     data = (rng.integers(0, 255, (64, 32, 32), dtype=np.uint8), np.arange(64) % 3)
     terminal = _Terminal()
     monkeypatch.setattr("sys.stdout", terminal)
-    archspec.train(archspec.loads(TINY), data=data, epochs=2, batch_size=8, seed=0, run_dir=tmp_path / "tty")
+    archspec.train(
+        archspec.loads(TINY), data=data, epochs=2, run_dir=tmp_path / "tty", training={"batch_size": 8, "seed": 0}
+    )
     out = terminal.text
     assert "\r" in out and "8/8" in out and " img/s  ETA 0:00" in out, out
     epoch_lines = [
@@ -229,7 +226,9 @@ def test_progress_bar_on_a_terminal_and_epoch_lines_everywhere(tmp_path, monkeyp
 
     pipe = _Pipe()
     monkeypatch.setattr("sys.stdout", pipe)
-    archspec.train(archspec.loads(TINY), data=data, epochs=2, batch_size=8, seed=0, run_dir=tmp_path / "pipe")
+    archspec.train(
+        archspec.loads(TINY), data=data, epochs=2, run_dir=tmp_path / "pipe", training={"batch_size": 8, "seed": 0}
+    )
     assert "\r" not in pipe.text and "ETA" not in pipe.text
     assert [line.split()[:2] for line in pipe.text.splitlines() if line.startswith("epoch ")] == [
         ["epoch", "1/2"],

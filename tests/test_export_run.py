@@ -57,7 +57,9 @@ def run(request, mnist_dir, tmp_path_factory):
     """A run folder (one epoch on 300 digits) and the name of its output."""
     spec = ROOT / "specs" / "lenet.yaml" if request.param == "lenet" else archspec.loads(RESIZED)
     folder = tmp_path_factory.mktemp("runs") / request.param
-    archspec.train(spec, data=f"idx:{mnist_dir}[:300]", epochs=1, batch_size=32, seed=0, verbose=0, run_dir=folder)
+    archspec.train(
+        spec, data=f"idx:{mnist_dir}[:300]", epochs=1, verbose=0, run_dir=folder, training={"batch_size": 32, "seed": 0}
+    )
     output = next(iter(json.loads((folder / "run.json").read_text())["network"]["outputs"]))
     return folder, output
 

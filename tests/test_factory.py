@@ -73,7 +73,7 @@ def test_headless_count_is_keras_applications(name: str) -> None:
     ],
 )
 def test_headless_count_against_keras_itself(name: str, app: str, variables: dict, kwargs: dict) -> None:
-    assert archspec.shapes(name, include_top=False, **variables).total_params == keras_headless(app, **kwargs)
+    assert archspec.shapes(name, include_top=False, variables=variables).total_params == keras_headless(app, **kwargs)
 
 
 @pytest.mark.parametrize("pooling", ["avg", "max"])
@@ -113,7 +113,7 @@ def test_network_without_a_head_refused() -> None:
 
 def test_create_model_is_build_with_keras_arguments() -> None:
     model = archspec.create_model("mobilenet_v2", variant="0.35_96", classes=5, input_shape=(64, 64, 3))
-    report = archspec.shapes("mobilenet_v2", variant="0.35_96", classes=5, input=[64, 64, 3])
+    report = archspec.shapes("mobilenet_v2", variant="0.35_96", variables={"classes": 5, "input": [64, 64, 3]})
     assert model.count_params() == report.total_params
     assert tuple(model.output_shape) == (None, 5)
     assert tuple(model.input_shape) == (None, 64, 64, 3)

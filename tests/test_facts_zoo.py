@@ -41,7 +41,9 @@ def test_stated_counts_equal_the_layers(path: Path) -> None:
     if reference.trainable is not None:
         assert report.trainable_params == reference.trainable
     for case in reference.cases:
-        assert archspec.shapes(path, max_params=None, max_activations=None, **case.set).total_params == case.params
+        assert (
+            archspec.shapes(path, max_params=None, max_activations=None, variables=case.set).total_params == case.params
+        )
     assert not [w for w in report.warnings if "reference" in w.message]
 
 
@@ -94,7 +96,7 @@ def test_validate_warns_when_the_layers_give_another_count(tmp_path: Path, capsy
     assert f"give {archspec.shapes(ROOT / 'specs' / 'resnet50.yaml').total_params:,}" in err
     assert main(["validate", "--strict", str(path)]) == 2
     # another count under other values is no contradiction: the reference states none for them
-    assert not archspec.shapes(path, classes=10).warnings
+    assert not archspec.shapes(path, variables={"classes": 10}).warnings
 
 
 def test_validate_checks_the_variant_it_builds(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -58,12 +58,9 @@ def source_run(digits, tmp_path_factory):
         LENET,
         data=digits["source"],
         epochs=8,
-        seed=7,
-        learning_rate=3e-3,
-        batch_size=64,
-        schedule={"kind": "cosine", "warmup": 1},
         run_dir=tmp_path_factory.mktemp("src") / "run",
         verbose=0,
+        training={"seed": 7, "learning_rate": 3e-3, "batch_size": 64, "schedule": {"kind": "cosine", "warmup": 1}},
     )
 
 
@@ -76,11 +73,10 @@ def test_transferred_lenet_beats_one_trained_from_scratch(source_run, digits, tm
                 LENET,
                 variables={"classes": 5},
                 data=digits["tune"],
-                seed=seed,
                 weights=weights,
                 run_dir=tmp_path / f"{seed}-{weights is not None}",
                 verbose=0,
-                **FINE_TUNE,
+                training={**FINE_TUNE, "seed": seed},
             )
             scores.append(archspec.evaluate(run.run_dir, digits["test"]).accuracy)
             if weights is not None:  # all but the head transfer, and the report says so
@@ -160,7 +156,7 @@ def test_phases_train_in_order_and_resume_across_them(source_run, digits, tmp_pa
         weights=source_run.run_dir,
         run_dir=tmp_path / "straight",
         verbose=0,
-        **recipe,
+        training=recipe,
     )
     assert [round(row["learning_rate"], 6) for row in straight.history] == [0.01, 0.001, 0.001]
     assert not np.array_equal(
@@ -169,7 +165,13 @@ def test_phases_train_in_order_and_resume_across_them(source_run, digits, tmp_pa
     assert all(layer.trainable for layer in straight.model.layers)
     with pytest.raises(SpecError, match="the phases add up to 3"):
         archspec.train(
-            LENET, variables={"classes": 5}, data=digits["tune"], epochs=4, run_dir=tmp_path / "no", verbose=0, **recipe
+            LENET,
+            variables={"classes": 5},
+            data=digits["tune"],
+            epochs=4,
+            run_dir=tmp_path / "no",
+            verbose=0,
+            training=recipe,
         )
 
     real_commit = RunDir.commit
@@ -189,7 +191,7 @@ def test_phases_train_in_order_and_resume_across_them(source_run, digits, tmp_pa
                 weights=source_run.run_dir,
                 run_dir=tmp_path / f"stop{stop}",
                 verbose=0,
-                **recipe,
+                training=recipe,
             )
         monkeypatch.setattr(RunDir, "commit", real_commit)
         if stop == 1:  # phase 1 trained the head alone

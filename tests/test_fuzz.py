@@ -149,7 +149,7 @@ def corrupted(draw):
 @given(corrupted())
 def test_corrupted_specs_fail_cleanly(text):
     try:
-        archspec.shapes(text if "\n" in text else text + "\n")
+        archspec.shapes(archspec.loads(text if "\n" in text else text + "\n"))
     except archspec.SpecError as exc:
         for problem in exc.problems:
             located = problem.line is not None or problem.message.startswith(("the spec is empty", "--set"))
@@ -259,7 +259,7 @@ def _at(data, path):
 @given(rescalared())
 def test_yaml_surprises_are_refused_where_they_are_written(text):
     try:
-        archspec.shapes(text)
+        archspec.shapes(archspec.loads(text))
     except archspec.SpecError as exc:
         for problem in exc.problems:
             assert problem.line is not None, f"unlocated problem: {problem}"

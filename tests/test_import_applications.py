@@ -51,7 +51,7 @@ def test_every_keras_application_imports(name):
     with keras.StatelessScope(initialize_variables=False):
         model = getattr(keras.applications, name)(weights=None)
     text = import_model(model, input_shape=(224, 224, 3) if name in OPEN_SIZE else None)
-    report = archspec.shapes(text, max_params=None, max_activations=None)
+    report = archspec.shapes(archspec.loads(text), max_params=None, max_activations=None)
     assert report.total_params == model.count_params()
     assert len(report.layers) == operations(model)  # one spec layer per Keras layer or operation
     keras.backend.clear_session()

@@ -164,11 +164,10 @@ def test_each_epoch_reports_its_speed_and_the_inputs(tmp_path) -> None:
         archspec.loads(TINY),
         data=str(jpeg_folder(tmp_path / "pics")),
         epochs=2,
-        batch_size=4,
-        seed=0,
         verbose=2,
         log=lines.append,
         run_dir=tmp_path / "run",
+        training={"batch_size": 4, "seed": 0},
     )
     assert (
         "input: epoch 1 prepares the 18 training images and caches them in memory (0.00 GB) for the epochs after it"
@@ -213,6 +212,11 @@ def test_a_jpeg_that_breaks_when_decoded_is_a_located_error(tmp_path) -> None:
     assert D.load(str(folder)).count == 18
     with pytest.raises(archspec.SpecError) as caught:
         archspec.train(
-            archspec.loads(TINY), data=str(folder), epochs=1, batch_size=4, verbose=0, run_dir=tmp_path / "run"
+            archspec.loads(TINY),
+            data=str(folder),
+            epochs=1,
+            verbose=0,
+            run_dir=tmp_path / "run",
+            training={"batch_size": 4},
         )
     assert caught.value.file == str(broken) and "cannot decode the image" in str(caught.value)

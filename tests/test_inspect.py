@@ -141,10 +141,9 @@ def test_inspect_a_run_folder_sees_what_training_saw(mnist_dir, tmp_path):
         LENET,
         data=f"idx:{mnist_dir}[:2000]",
         epochs=1,
-        seed=2,
         verbose=0,
         run_dir=tmp_path / "run",
-        **{"data.mean": 0.1307, "data.std": 0.3081},
+        training={"seed": 2, "data.mean": 0.1307, "data.std": 0.3081},
     )
     image = tmp_path / "digit.png"
     image.write_bytes(png(read_idx(mnist_dir / "t10k-images-idx3-ubyte.gz")[9001]))

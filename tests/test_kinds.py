@@ -79,7 +79,7 @@ def test_load_loads_and_dict_agree():
     c = archspec.loads(yaml.safe_load(text))
     assert a.model_dump() == b.model_dump() == c.model_dump()
     assert archspec.shapes(c).total_params == 63802
-    assert archspec.shapes(ROOT / "specs" / "lenet.yaml", classes=3).output_shape == (3,)
+    assert archspec.shapes(ROOT / "specs" / "lenet.yaml", variables={"classes": 3}).output_shape == (3,)
 
 
 def test_json_spec(tmp_path):

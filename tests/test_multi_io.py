@@ -57,7 +57,7 @@ def test_one_input_and_output_read_as_before():
 
 def test_render_keeps_the_names():
     text = resolved_yaml(archspec.load(DECODER))
-    again = archspec.shapes(text)
+    again = archspec.shapes(archspec.loads(text))
     assert again.inputs == archspec.shapes(DECODER).inputs and again.outputs == archspec.shapes(DECODER).outputs
 
 
@@ -110,7 +110,7 @@ def test_keras_model_takes_and_gives_mappings_by_name():
 def test_import_gives_back_the_names(tmp_path):
     model = archspec.build(DECODER)
     text = import_model(model)
-    report, again = archspec.shapes(DECODER), archspec.shapes(text)
+    report, again = archspec.shapes(DECODER), archspec.shapes(archspec.loads(text))
     assert again.inputs == report.inputs and again.output_shapes == report.output_shapes
     assert {layer.name: layer.output_shape for layer in again.layers} == {
         layer.name: layer.output_shape for layer in report.layers
@@ -138,8 +138,8 @@ def need(*modules: str) -> None:
 def test_export_keeps_every_output_and_its_name(spec, overrides, tmp_path):
     """SavedModel, ONNX and TFLite give Keras' outputs on every output, under its name."""
     need("tf2onnx", "onnxruntime")
-    model = archspec.build(spec, **overrides)
-    report = archspec.shapes(spec, **overrides)
+    model = archspec.build(spec, variables=overrides)
+    report = archspec.shapes(spec, variables=overrides)
     x = batch(report, n=3, seed=1)
     expected = model(x, training=False)
     expected = expected if isinstance(expected, dict) else {"": expected}
@@ -181,7 +181,7 @@ def test_unet_equals_a_unet_written_in_keras(levels, base):
     overrides = {"levels": levels, "base": base} if levels != 4 else {}
     if levels != 4:
         overrides["input"] = list(shape)
-    report = archspec.shapes(UNET, **overrides)
+    report = archspec.shapes(UNET, variables=overrides)
     reference = keras_unet(levels, base, shape, 2)
     assert report.total_params == reference.count_params()
     ours = [layer.output_shape for layer in report.layers if layer.type in ("conv", "conv_transpose", "concat", "pool")]
@@ -193,7 +193,7 @@ def test_unet_equals_a_unet_written_in_keras(levels, base):
 
 def test_unet_input_that_does_not_halve_names_both_sides_of_the_concatenation():
     with pytest.raises(archspec.SpecError) as caught:
-        archspec.shapes(UNET, input=[100, 100, 1])
+        archspec.shapes(UNET, variables={"input": [100, 100, 1]})
     message = str(caught.value)
     assert "layer 'cat3': concat needs inputs with the same spatial size; got up3 24x24x256, enc3 25x25x256" in message
     assert "2^levels" in caught.value.hint
@@ -324,7 +324,7 @@ def test_images_with_a_parallel_mask_folder(tmp_path):
         tf.io.write_file(str(tmp_path / "set" / "masks" / f"c{i}.png"), tf.io.encode_png(m[..., None]))
     spec = ROOT / "specs" / "unet_digits.yaml"
     result = archspec.train(
-        spec, data=str(tmp_path / "set"), run_dir=tmp_path / "run", epochs=1, batch_size=6, verbose=0
+        spec, data=str(tmp_path / "set"), run_dir=tmp_path / "run", epochs=1, verbose=0, training={"batch_size": 6}
     )
     assert result.metrics["train_examples"] == 12
     evaluation = archspec.evaluate(tmp_path / "run", str(tmp_path / "set"))

@@ -40,13 +40,13 @@ def mnist(mnist_dir: Path, part: str) -> str:
 def _train(mnist_dir: Path, folder: Path, **overrides) -> tuple[archspec.training.run.TrainResult, list[str]]:
     lines: list[str] = []
     result = archspec.train(
-        SPEC,
+        archspec.loads(SPEC),
         data=mnist(mnist_dir, "[:3000]"),
         val=mnist(mnist_dir, "[9000:]"),
         run_dir=folder,
         verbose=2,
         log=lines.append,
-        **{**RECIPE, **overrides},
+        training={**RECIPE, **overrides},
     )
     return result, lines
 
@@ -111,13 +111,11 @@ def test_a_resumed_run_ends_as_an_uninterrupted_one(mnist_dir: Path, tmp_path: P
     common = {
         "data": mnist(mnist_dir, "[:640]"),
         "val": mnist(mnist_dir, "[9000:9256]"),
-        "batch_size": 64,
-        "learning_rate": 3e-3,
-        "seed": 2,
+        "training": {"batch_size": 64, "learning_rate": 3e-3, "seed": 2},
         "verbose": 0,
     }
-    straight = archspec.train(SPEC, epochs=2, run_dir=tmp_path / "straight", **common)
-    archspec.train(SPEC, epochs=1, run_dir=tmp_path / "part", **common)
+    straight = archspec.train(archspec.loads(SPEC), epochs=2, run_dir=tmp_path / "straight", **common)
+    archspec.train(archspec.loads(SPEC), epochs=1, run_dir=tmp_path / "part", **common)
     resumed = archspec.train(None, resume=tmp_path / "part", epochs=2, verbose=0)
     assert [row["val_loss"] for row in resumed.history] == [row["val_loss"] for row in straight.history]
     model = archspec.load_model(resumed.paths["model"])
@@ -141,7 +139,7 @@ def _model(text: str) -> object:
     import keras
 
     keras.utils.set_random_seed(3)
-    return archspec.build(text)
+    return archspec.build(archspec.loads(text))
 
 
 BN_NET = """
@@ -310,13 +308,11 @@ def test_the_epoch_line_flags_validation_far_below_training() -> None:
 
 
 def test_the_setting_takes_its_short_forms_and_dotted_overrides() -> None:
-    from archspec.spec.loading import coerce
-
-    spec = coerce(SPEC + "training: {precise_bn: false}\n", {})
+    spec = archspec.loads(SPEC + "training: {precise_bn: false}\n")
     assert config.resolve_training(spec).precise_bn.enabled is False
     assert config.resolve_training(spec, {"precise_bn.enabled": True}).precise_bn.enabled is True
     assert config.resolve_training(spec, {"precise_bn": 20}).precise_bn.batches == 20
-    assert config.resolve_training(coerce(SPEC, {})).precise_bn.model_dump() == {"enabled": True, "batches": 100}
+    assert config.resolve_training(archspec.loads(SPEC)).precise_bn.model_dump() == {"enabled": True, "batches": 100}
 
 
 def test_the_command_line_turns_it_off(mnist_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

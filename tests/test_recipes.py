@@ -33,13 +33,13 @@ RECIPE = {"epochs": 1, "batch_size": 50, "learning_rate": 0.01, "seed": 3, "prec
 
 def _train(mnist_dir: Path, folder: Path, **overrides):
     return archspec.train(
-        SPEC,
+        archspec.loads(SPEC),
         data=f"idx:{mnist_dir}[:300]",
         val=f"idx:{mnist_dir}[9000:9200]",
         run_dir=folder,
         verbose=0,
         log=lambda line: None,
-        **{**RECIPE, **overrides},
+        training={**RECIPE, **overrides},
     )
 
 
@@ -149,13 +149,12 @@ def test_batch_norm_is_recalibrated_with_the_averaged_weights(mnist_dir: Path, t
     from archspec.training.data import pipeline, read_idx
 
     run = archspec.train(
-        BN_SPEC,
+        archspec.loads(BN_SPEC),
         data=f"idx:{mnist_dir}[:300]",
         run_dir=tmp_path / "bn",
         verbose=0,
         log=lambda line: None,
-        ema=0.9,
-        **{**RECIPE, "precise_bn": True},
+        training={**RECIPE, "precise_bn": True, "ema": 0.9},
     )
     model = archspec.load_model(run.paths["model"])
     layers = precise_bn.updating(model)

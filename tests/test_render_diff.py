@@ -40,7 +40,7 @@ def test_render_resolves_to_the_identical_model(path):
 
 def test_rendered_lenet_builds_the_same_keras_model():
     a = archspec.build(ROOT / "specs" / "lenet.yaml")
-    b = archspec.build(render(archspec.load(ROOT / "specs" / "lenet.yaml")))
+    b = archspec.build(archspec.loads(render(archspec.load(ROOT / "specs" / "lenet.yaml"))))
     assert [(layer.name, layer.output.shape) for layer in a.layers] == [
         (layer.name, layer.output.shape) for layer in b.layers
     ]
@@ -57,7 +57,7 @@ def test_render_cli_with_overrides(tmp_path):
 
 
 def test_resnet50_with_ten_classes():
-    assert archspec.shapes(ROOT / "specs" / "resnet50.yaml", classes=10).total_params == 23_608_202
+    assert archspec.shapes(ROOT / "specs" / "resnet50.yaml", variables={"classes": 10}).total_params == 23_608_202
     result = CliRunner().invoke(cli, ["shapes", str(ROOT / "specs" / "resnet50.yaml"), "--set", "classes=10", "--json"])
     assert json.loads(result.output)["total_params"] == 23_608_202
 

@@ -121,7 +121,7 @@ def temporaries(folder: Path) -> list[str]:
 def reference(mnist_dir, tmp_path_factory):
     """The uninterrupted run every interrupted one must end up equal to."""
     run = tmp_path_factory.mktemp("reference") / "run"
-    result = archspec.train(str(SMALL), data=f"idx:{mnist_dir}[:64]", run_dir=run, verbose=0, **RECIPE)
+    result = archspec.train(str(SMALL), data=f"idx:{mnist_dir}[:64]", run_dir=run, verbose=0, training=RECIPE)
     return result
 
 
@@ -180,7 +180,7 @@ def test_a_run_killed_at_any_write_point_resumes_to_the_uninterrupted_run(
 
     monkeypatch.setattr(os, "replace", replace)
     with pytest.raises(Killed):
-        archspec.train(str(SMALL), data=f"idx:{mnist_dir}[:64]", run_dir=run, verbose=0, **RECIPE)
+        archspec.train(str(SMALL), data=f"idx:{mnist_dir}[:64]", run_dir=run, verbose=0, training=RECIPE)
     monkeypatch.setattr(os, "replace", real)
     if when == "before":
         assert temporaries(left), "the kill left its temporary, as a SIGKILL does"
@@ -402,7 +402,7 @@ def small_run(tmp_path):
     spec = tmp_path / "tiny.yaml"
     spec.write_text(TINY)
     run = tmp_path / "run"
-    archspec.train(str(spec), data=str(npz), epochs=1, batch_size=10, seed=2, run_dir=run, verbose=0)
+    archspec.train(str(spec), data=str(npz), epochs=1, run_dir=run, verbose=0, training={"batch_size": 10, "seed": 2})
     return run, npz
 
 

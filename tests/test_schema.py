@@ -90,7 +90,7 @@ WRONG = {  # mistakes the schema catches in the editor
 @pytest.mark.parametrize("case", WRITTEN, ids=str)
 def test_schema_accepts_what_archspec_accepts(validator, case):
     text = HEAD + WRITTEN[case]
-    archspec.shapes(text)
+    archspec.shapes(archspec.loads(text))
     assert errors(validator, parse(text, "t.yaml").data) == []
 
 
@@ -98,7 +98,7 @@ def test_schema_accepts_what_archspec_accepts(validator, case):
 def test_schema_rejects_what_archspec_rejects(validator, case):
     text = HEAD + WRONG[case]
     with pytest.raises(archspec.SpecError):
-        archspec.shapes(text)
+        archspec.shapes(archspec.loads(text))
     assert errors(validator, parse(text, "t.yaml").data)
 
 

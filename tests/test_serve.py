@@ -336,10 +336,9 @@ def lenet_run(mnist_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
         LENET,
         data=f"idx:{mnist_dir}[:8000]",
         epochs=1,
-        seed=1,
-        learning_rate=3e-3,
         run_dir=tmp_path_factory.mktemp("serve") / "run",
         verbose=0,
+        training={"seed": 1, "learning_rate": 3e-3},
     )
     return run.run_dir
 

@@ -126,9 +126,9 @@ def marked_run(mnist_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
         LENET,
         data=f"idx:{mnist_dir}[:1000]",
         epochs=1,
-        seed=1,
         run_dir=tmp_path_factory.mktemp("dom") / "run",
         verbose=0,
+        training={"seed": 1},
     )
     record = run.run_dir / "run.json"
     facts = json.loads(record.read_text())

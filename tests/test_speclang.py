@@ -29,7 +29,7 @@ def test_set_defaults_mapping_keeps_the_other_defaults():
     """`--set defaults={batchnorm: ...}` used to replace the whole mapping: MobileNetV2 lost its
     explicit padding layers (mbconv's `pad: explicit` default) and nothing was said."""
     plain = archspec.graph_of(MOBILENET_V2)
-    merged = archspec.graph_of(MOBILENET_V2, defaults={"batchnorm": {"momentum": 0.9}})
+    merged = archspec.graph_of(MOBILENET_V2, variables={"defaults": {"batchnorm": {"momentum": 0.9}}})
     assert [n.name for n in merged.nodes] == [n.name for n in plain.nodes]
     bns = [n for n in merged.nodes if n.op == "batchnorm"]
     assert bns and all(n.attrs.momentum == 0.9 and n.attrs.epsilon == 1e-3 for n in bns)
@@ -37,15 +37,15 @@ def test_set_defaults_mapping_keeps_the_other_defaults():
 
 def test_set_mapping_problem_in_the_file_is_not_blamed_on_set():
     text = MOBILENET_V2.read_text().replace("momentum: 0.999}", "momentum: 0.999, bogus: 1}")
-    err = _error(archspec.graph_of, text, defaults={"mbconv": {"activation": "relu"}})
+    err = _error(archspec.loads, text, variables={"defaults": {"mbconv": {"activation": "relu"}}})
     assert err.problems[0].file == "<string>" and "bogus" in err.problems[0].message
-    err = _error(archspec.graph_of, MOBILENET_V2.read_text(), defaults={"batchnorm": {"momentum": 2}})
-    assert err.problems[0].file == "--set" and err.problems[0].field_path == "defaults.batchnorm.momentum"
+    err = _error(archspec.graph_of, MOBILENET_V2, variables={"defaults": {"batchnorm": {"momentum": 2}}})
+    assert err.problems[0].file == "variables" and err.problems[0].field_path == "defaults.batchnorm.momentum"
 
 
 def test_set_dotted_path_and_mapping_agree():
-    dotted = archspec.graph_of(MOBILENET_V2, **{"defaults.batchnorm.momentum": 0.9})
-    mapping = archspec.graph_of(MOBILENET_V2, defaults={"batchnorm": {"momentum": 0.9}})
+    dotted = archspec.graph_of(MOBILENET_V2, variables={"defaults.batchnorm.momentum": 0.9})
+    mapping = archspec.graph_of(MOBILENET_V2, variables={"defaults": {"batchnorm": {"momentum": 0.9}}})
     assert [(n.name, n.attrs) for n in dotted.nodes] == [(n.name, n.attrs) for n in mapping.nodes]
 
 

@@ -47,6 +47,7 @@ SHAPES = {
         "archspec.kinds.registry",
         "archspec.spec",
         "archspec.spec.expr",
+        "archspec.spec.given",  # stdlib only, a few lines: the wording of `--set` in messages, set for every command
         "archspec.spec.figures",  # pure Pydantic, a few lines: the `reference` field every zoo spec fills in
         "archspec.spec.library",
         "archspec.spec.loading",

@@ -44,12 +44,9 @@ def lenet_run(mnist_dir: Path, tmp_path_factory: pytest.TempPathFactory):
         data=mnist(mnist_dir, "[:8000]"),
         val=mnist(mnist_dir, "[8000:]"),
         epochs=5,
-        seed=7,
-        learning_rate=3e-3,
-        batch_size=64,
-        schedule={"kind": "cosine", "warmup": 1},
         run_dir=run_dir,
         verbose=0,
+        training={"seed": 7, "learning_rate": 3e-3, "batch_size": 64, "schedule": {"kind": "cosine", "warmup": 1}},
     )
 
 
@@ -141,14 +138,12 @@ def test_predict_a_digit_png_and_npy(lenet_run, mnist_dir, tmp_path, capsys) -> 
 
 def test_seeded_runs_repeat_and_resume_continues_exactly(mnist_dir, tmp_path) -> None:
     """Same seed, same run; a run stopped after 2 epochs and resumed equals the uninterrupted one."""
-    common = dict(
-        data=mnist(mnist_dir, "[:1000]"),
-        val=mnist(mnist_dir, "[9000:9300]"),
-        seed=3,
-        verbose=0,
-        batch_size=50,
-        **{"data.augment.translate": 2, "data.augment.flip": "horizontal"},
-    )
+    common = {
+        "data": mnist(mnist_dir, "[:1000]"),
+        "val": mnist(mnist_dir, "[9000:9300]"),
+        "verbose": 0,
+        "training": {"seed": 3, "batch_size": 50, "data.augment.translate": 2, "data.augment.flip": "horizontal"},
+    }
     straight = archspec.train(LENET, epochs=3, run_dir=tmp_path / "a", **common)
     again = archspec.train(LENET, epochs=3, run_dir=tmp_path / "b", **common)
     part = archspec.train(LENET, epochs=2, run_dir=tmp_path / "c", **common)
@@ -185,11 +180,9 @@ def test_sum_squared_error_selectable_and_learns(mnist_dir, tmp_path) -> None:
         data=mnist(mnist_dir, "[:2000]"),
         val=mnist(mnist_dir, "[9000:9500]"),
         epochs=3,
-        loss="sum_squared_error",
-        metrics=["accuracy", "crossentropy"],
-        seed=1,
         verbose=0,
         run_dir=tmp_path / "sse",
+        training={"loss": "sum_squared_error", "metrics": ["accuracy", "crossentropy"], "seed": 1},
     )
     losses = [row["loss"] for row in result.history]
     assert losses[0] < 0.5 and losses[-1] < losses[0] * 0.6, losses  # 0.45 is guessing 1/10 everywhere
@@ -367,7 +360,7 @@ def test_image_folder_source(tmp_path, monkeypatch) -> None:
         "name: tiny\ninput: [32, 32, 1]\nlayers: [flatten, {dense: {units: 3, activation: softmax}}]\n"
     )
     result = archspec.train(
-        spec, data=str(tmp_path / "pics"), epochs=1, batch_size=4, verbose=0, run_dir=tmp_path / "run"
+        spec, data=str(tmp_path / "pics"), epochs=1, verbose=0, run_dir=tmp_path / "run", training={"batch_size": 4}
     )
     assert json.loads(result.paths["run_json"].read_text())["class_names"] == ["cat", "dog", "eel"]
     with pytest.raises(archspec.SpecError, match="has 3 classes but the spec's network outputs 10"):
@@ -380,10 +373,10 @@ def test_image_folder_source(tmp_path, monkeypatch) -> None:
         data=str(tmp_path / "pics"),
         val=str(tmp_path / "pics"),
         epochs=2,
-        batch_size=4,
         verbose=2,
         log=lines.append,
         run_dir=tmp_path / "run3",
+        training={"batch_size": 4},
     )
     assert [row["epoch"] for row in result.history] == [1, 2] and result.metrics["val_examples"] == 12
     assert any(
@@ -403,12 +396,9 @@ def test_arrays_logits_and_validation_split(tmp_path) -> None:
         spec,
         data=(x, y),
         epochs=2,
-        batch_size=10,
-        validation_split=0.25,
-        seed=0,
         verbose=0,
         run_dir=tmp_path / "run",
-        **{"data.fit": "pad"},
+        training={"batch_size": 10, "validation_split": 0.25, "seed": 0, "data.fit": "pad"},
     )
     assert result.metrics["train_examples"] == 45 and result.metrics["val_examples"] == 15
     run = json.loads(result.paths["run_json"].read_text())
@@ -420,7 +410,7 @@ def test_arrays_logits_and_validation_split(tmp_path) -> None:
     with pytest.raises(archspec.SpecError, match="completed 2 epochs"):
         archspec.train(None, data=(x, y), resume=result.run_dir, epochs=1, verbose=0)
     with pytest.raises(archspec.SpecError, match="keeps its recipe"):
-        archspec.train(None, data=(x, y), resume=result.run_dir, batch_size=5, verbose=0)
+        archspec.train(None, data=(x, y), resume=result.run_dir, verbose=0, training={"batch_size": 5})
     resumed = archspec.train(None, data=(x, y), resume=result.run_dir, epochs=3, verbose=0)
     assert [row["epoch"] for row in resumed.history] == [1, 2, 3]
 

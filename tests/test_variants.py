@@ -84,7 +84,7 @@ FAMILY = {
 def test_a_variant_sets_variables_and_overrides_apply_over_it():
     assert archspec.shapes(FAMILY).layer("c").output_shape == (14, 14, 8)
     assert archspec.shapes(FAMILY, variant="small").layer("c").output_shape == (14, 14, 4)
-    big = archspec.shapes(FAMILY, variant="big", width=5)
+    big = archspec.shapes(FAMILY, variant="big", variables={"width": 5})
     assert big.layer("c").output_shape == (30, 30, 5)
     assert archspec.load(spec("efficientnet"), variant="b3").input == (300, 300, 3)
 
@@ -97,7 +97,7 @@ def test_when_false_leaves_the_layer_out_and_its_name_reads_its_input():
     side = {"conv": {"filters": 16, "kernel": 3, "input": "scale", "name": "side"}}
     joined = {**FAMILY, "layers": [*FAMILY["layers"][:2], side, {"add": ["c", "side"]}, *FAMILY["layers"][2:]]}
     assert archspec.shapes(joined, variant="big").layer("side").inputs == ("input",)
-    assert archspec.shapes(joined, variant="small", width=16).layer("side").inputs == ("scale",)
+    assert archspec.shapes(joined, variant="small", variables={"width": 16}).layer("side").inputs == ("scale",)
 
 
 def test_unknown_variant_and_stray_keys_are_errors():

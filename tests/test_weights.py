@@ -92,7 +92,7 @@ def test_legacy_resnet50_file_loads_by_name_and_gives_keras_outputs(resnet50_fil
 
 def test_legacy_resnet50_into_ten_classes_transfers_all_but_the_head(resnet50_file) -> None:
     path, ref, x = resnet50_file
-    model = archspec.build(RESNET50, classes=10, weights=str(path))
+    model = archspec.build(RESNET50, weights=str(path), variables={"classes": 10})
     report = model.transfer
     assert (report.tensors_transferred, report.tensors) == (318, 320)
     assert [e.layer for e in report.shape_differs] == ["predictions"] and not report.new and not report.unused
@@ -116,7 +116,7 @@ def test_cli_head_swap_prints_the_report(resnet50_file, tmp_path, capsys) -> Non
     assert "(86 layers frozen)" in text and out.is_file()
     saved = archspec.load_model(out)
     trainable = sum(int(np.prod(w.shape)) for w in saved.trainable_weights)
-    assert trainable == archspec.shapes(RESNET50, classes=5, freeze=["conv4"]).trainable_params
+    assert trainable == archspec.shapes(RESNET50, freeze=["conv4"], variables={"classes": 5}).trainable_params
     # --strict-weights refuses the same swap, and writes nothing
     strict = tmp_path / "strict.keras"
     assert (
@@ -365,8 +365,8 @@ training:
 
 
 def test_static_trainable_counts_match_keras_when_frozen() -> None:
-    report = archspec.shapes(FROZEN_SPEC)
-    model = archspec.build(FROZEN_SPEC)
+    report = archspec.shapes(archspec.loads(FROZEN_SPEC))
+    model = archspec.build(archspec.loads(FROZEN_SPEC))
     assert report.trainable_params == sum(int(np.prod(w.shape)) for w in model.trainable_weights) < report.total_params
     frozen = {layer.name for layer in model.layers if layer.weights and not layer.trainable}
     assert frozen == set(report.frozen)
@@ -385,8 +385,8 @@ def test_static_trainable_counts_match_keras_when_frozen() -> None:
         np.asarray(bn(x, training=True)), np.asarray(bn(x, training=False)), rtol=1e-6, atol=1e-6
     )
     # options replace the spec's section
-    assert archspec.shapes(FROZEN_SPEC, freeze=[], freeze_bn=False).frozen == []
-    assert set(archspec.shapes(FROZEN_SPEC, freeze=["stem"]).frozen) == {"stem_conv", "stem_bn"} | {
+    assert archspec.shapes(archspec.loads(FROZEN_SPEC), freeze=[], freeze_bn=False).frozen == []
+    assert set(archspec.shapes(archspec.loads(FROZEN_SPEC), freeze=["stem"]).frozen) == {"stem_conv", "stem_bn"} | {
         layer.name for layer in report.layers if layer.type == "batchnorm"
     }
 
@@ -416,7 +416,12 @@ def test_phases_set_the_epochs() -> None:
     first, second = training.phase_recipes()
     assert (first.epochs, first.learning_rate, first.freeze) == (2, 0.01, ["dense_2"])
     assert (second.epochs, second.learning_rate, second.freeze) == (3, 0.001, [])
-    assert archspec.shapes(spec).frozen == ["conv_1", "conv_2", "dense_1", "dense_2"]  # as the first phase starts
+    assert archspec.shapes(archspec.loads(spec)).frozen == [
+        "conv_1",
+        "conv_2",
+        "dense_1",
+        "dense_2",
+    ]  # as the first phase starts
     with pytest.raises(SpecError, match="the phases add up to 5"):
         archspec.loads(spec.replace("training:\n", "training:\n  epochs: 4\n"))
 

@@ -118,6 +118,9 @@ def cli(ctx: click.Context, verbose: bool) -> None:
     archspec build specs/lenet.yaml      # -> build/lenet.keras
     archspec validate specs/*.yaml
     """
+    from ..spec.given import COMMAND_LINE, given  # here: `archspec --help` imports no more than it needs
+
+    ctx.with_resource(given(COMMAND_LINE))  # messages name `--set clases`, not Python's `variables['clases']`
     if not verbose and ctx.invoked_subcommand not in PURE:
         from ..keras_side.backend import native_logs_hidden
 

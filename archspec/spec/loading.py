@@ -1,4 +1,4 @@
-"""From what a caller holds (a path, YAML/JSON text, a dict, a validated spec) to a validated spec.
+"""From what a caller holds (a path or zoo name, YAML/JSON text, a dict, a validated spec) to a validated spec.
 
 Every entry point of the library (the Python API, the CLI, training, export)
 goes through ``coerce``, so a spec is read and validated the same way
@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from ..errors import Problem, SpecError, shown
 from .network import SpecBase
 from .read import Source, parse, read
 from .validate import validate
@@ -42,7 +43,9 @@ def loads(spec: str | Mapping[str, Any], *, format: str = "yaml", **overrides: A
 
 
 def coerce(spec: SpecLike, overrides: Mapping[str, Any] | None = None) -> SpecBase:
-    """A validated spec from a spec model, a path, text or a dict (overrides apply when reading)."""
+    """A validated spec from a spec model, a path or zoo name, or a dict (overrides apply when reading).
+
+    A str is a path or zoo name, never spec text (that is ``loads``'s): text is refused, not guessed at."""
     overrides = overrides or {}
     if isinstance(spec, BaseModel):
         if overrides:
@@ -52,7 +55,12 @@ def coerce(spec: SpecLike, overrides: Mapping[str, Any] | None = None) -> SpecBa
         return spec
     if isinstance(spec, Mapping):
         return loads(spec, **overrides)
-    text = str(spec)
-    if "\n" in text or text.lstrip().startswith("{"):
-        return loads(text, format="json" if text.lstrip().startswith("{") else "yaml", **overrides)
+    if isinstance(spec, str) and ("\n" in spec or spec.lstrip().startswith("{")) and not os.path.exists(spec):
+        raise SpecError(
+            Problem(
+                f"{shown(spec)} is not a path or a zoo name: it reads as spec text",
+                hint="a str is always a path or a zoo name (guessing would read a file named like text); "
+                "give spec text to archspec.loads(text)",
+            )
+        )
     return load(spec, **overrides)

@@ -32,6 +32,7 @@ from typing import Any, cast
 import yaml
 
 from ..errors import PathPart, Problem, SpecError
+from .given import words
 
 MAX_BYTES = 4 * 1024 * 1024
 """Largest spec file accepted. The biggest zoo spec is a few kilobytes."""
@@ -71,8 +72,8 @@ class Source:
     values: dict[tuple[PathPart, ...], Mark] = field(default_factory=dict)
     keys: dict[tuple[PathPart, ...], Mark] = field(default_factory=dict)
     overrides: dict[tuple[PathPart, ...], str] = field(default_factory=dict)
-    """Fields a `--set` replaced -> the assignment: problems there are located at the option,
-    since the file's text at that spot is the value that was replaced."""
+    """Fields a `--set` replaced -> the assignment in the caller's words (`--set input=[1]`): problems there are
+    located at the option, since the file's text at that spot is the value that was replaced."""
     derived: dict[tuple[PathPart, ...], str] = field(default_factory=dict)
     """Expressions that use a variable `--set` gave -> which ones, named in the hints of problems there."""
 
@@ -92,9 +93,9 @@ class Source:
                 replaced = f" (it replaces the value at {self.file}:{spot[0]})" if spot and self.file else ""
                 return Problem(
                     message,
-                    file="--set",
+                    file=words().origin,
                     path=path,
-                    hint="; ".join(filter(None, (hint, f"from --set {self.overrides[path[:end]]}{replaced}"))),
+                    hint="; ".join(filter(None, (hint, f"from {self.overrides[path[:end]]}{replaced}"))),
                 )
             if path[:end] in self.derived:
                 hint = "; ".join(filter(None, (hint, self.derived[path[:end]])))

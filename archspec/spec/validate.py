@@ -23,6 +23,7 @@ from ..errors import LOOKALIKES, PathPart, Problem, SpecError, SpecPath, did_you
 from ..kinds.base import NAME_PATTERN, valid_keys
 from ..kinds.registry import KINDS
 from . import expr
+from .given import words
 from .network import SpecBase, kind_of, spec_model
 from .read import Source, parse_value
 
@@ -129,7 +130,7 @@ def option_problems(data: Any, overrides: Mapping[str, Any], source: Source) -> 
             if not _known(value, table):
                 problems.append(
                     Problem(
-                        f"--variant {value}: the spec has no variant {value!r}",
+                        f"{words().variant_named(value)}: the spec has no variant {value!r}",
                         file=source.file,
                         hint=did_you_mean(value, [str(k) for k in table])
                         + f"variants: {', '.join(map(str, table)) or 'none'}",
@@ -138,7 +139,7 @@ def option_problems(data: Any, overrides: Mapping[str, Any], source: Source) -> 
         elif key not in variables and key.split(".")[0] not in OVERRIDABLE:
             problems.append(
                 Problem(
-                    f"--set {key}: the spec has no variable or field {key!r}",
+                    f"{words().named(key)}: the spec has no variable or field {key!r}",
                     file=source.file,
                     hint=did_you_mean(key, [*variables, *OVERRIDABLE])
                     + f"variables: {', '.join(variables) or 'none'}; fields: {', '.join(OVERRIDABLE)}"
@@ -264,7 +265,7 @@ def apply_overrides(
         parts = key.split(".")
         if key in variables:
             var_values[key] = value
-            origins[key] = f"--set {key}={shown(value)}"
+            origins[key] = words().assigned(key, shown(value))
         elif parts[0] in OVERRIDABLE:
             target = out
             for part in parts[:-1]:
@@ -272,7 +273,7 @@ def apply_overrides(
                 target[part] = dict(child) if isinstance(child, dict) else {}
                 target = target[part]
             for path in _merge(target, parts[-1], value, tuple(parts)):
-                fields[path] = f"{key}={shown(value)}"
+                fields[path] = words().assigned(key, shown(value))
     if problems:
         raise SpecError(problems)
     return out, var_values, fields, origins

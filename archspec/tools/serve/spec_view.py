@@ -17,6 +17,7 @@ from typing import Any
 from ...errors import Problem, SpecError, labelled
 from ...files import write_text
 from ...graph import checked
+from ...spec.given import COMMAND_LINE, given
 from ...spec.overrides import parse_assignments
 from ...spec.read import MAX_BYTES, format_of, parse, read_text
 from ...spec.validate import option_problems, validate
@@ -118,7 +119,8 @@ def check_text(name: str, fmt: str, text: str, sets: list[str]) -> dict[str, Any
         source = parse(text, name, fmt=fmt)
         declared = source.data.get("variables")
         variables = {str(k): _shown(v) for k, v in declared.items()} if isinstance(declared, dict) else {}
-        graph, report = checked(validate(source, overrides))
+        with given(COMMAND_LINE):  # a worker thread or process: the `--set` values are the command line's
+            graph, report = checked(validate(source, overrides))
     except SpecError as exc:
         return {"ok": False, "problems": [problem_json(p) for p in exc.problems], "variables": variables}
     return {

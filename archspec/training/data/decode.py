@@ -23,7 +23,7 @@ from typing import Any, BinaryIO, Literal
 
 import numpy as np
 
-from ...errors import Problem, SpecError
+from ...errors import DataError, Problem
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp")
 FORMATS = "PNG, JPEG, GIF, BMP or WebP"
@@ -74,7 +74,7 @@ def pixel_limit() -> int:
     except ValueError:
         value = 0
     if value < 1:
-        raise SpecError(
+        raise DataError(
             Problem(
                 f"must be a whole number of pixels, got {os.environ[PIXELS_VARIABLE]!r}",
                 file=PIXELS_VARIABLE,
@@ -230,14 +230,14 @@ def header(data: bytes, name: str, *, more: Any = None) -> Header:
     format read here (whatever its name says), one whose size cannot be read. `more` (size -> bytes) reads further
     into a file when its header lies past `data`."""
     if not data:
-        raise SpecError(
+        raise DataError(
             Problem("the file is empty (0 bytes)", file=name, hint=f"an image folder and predict take {FORMATS} files")
         )
     kind = _format(data[:16])
     if kind is None:
         text = data[:12].isascii() and data[:12].decode("ascii").isprintable()
         start = repr(data[:12].decode("ascii")) if text else data[:8].hex(" ")
-        raise SpecError(
+        raise DataError(
             Problem(
                 f"not an image: the file starts with {start}, which is none of {FORMATS}",
                 file=name,
@@ -251,7 +251,7 @@ def header(data: bytes, name: str, *, more: Any = None) -> Header:
             break
         data, size = bigger, _size(kind, bigger)
     if size is None or size[0] < 1 or size[1] < 1:
-        raise SpecError(
+        raise DataError(
             Problem(
                 f"the {kind.upper()} header does not say the image's size"
                 if size is None
@@ -269,7 +269,7 @@ def check(head: Header, name: str, max_pixels: int | None = None) -> Header:
     limit = pixel_limit() if max_pixels is None else max_pixels
     if head.width * head.height * head.frames > limit:
         frames = f" in each of {head.frames} frames" if head.frames > 1 else ""
-        raise SpecError(
+        raise DataError(
             Problem(
                 f"the image declares {head.width}x{head.height} pixels{frames}; the limit is {limit:,} pixels",
                 file=name,
@@ -286,7 +286,7 @@ def read_header(path: str | os.PathLike[str], max_pixels: int | None = None) -> 
         with open(path, "rb") as f:
             return check(header(f.read(HEAD_BYTES), name, more=lambda n: _reread(f, n)), name, max_pixels)
     except OSError as exc:
-        raise SpecError(Problem(f"cannot read: {exc.strerror or exc}", file=name)) from None
+        raise DataError(Problem(f"cannot read: {exc.strerror or exc}", file=name)) from None
 
 
 def _reread(f: BinaryIO, n: int) -> bytes:
@@ -356,7 +356,7 @@ def decode_file(path: str | os.PathLike[str], channels: int = 0, *, max_pixels: 
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
-        raise SpecError(Problem(f"cannot read: {exc.strerror}", file=os.fsdecode(path))) from None
+        raise DataError(Problem(f"cannot read: {exc.strerror}", file=os.fsdecode(path))) from None
     return decode_bytes(data, os.fsdecode(path), channels, max_pixels=max_pixels)
 
 
@@ -374,7 +374,7 @@ def decode_bytes(data: bytes, name: str, channels: int = 0, *, max_pixels: int |
     except (tf.errors.OpError, ValueError) as exc:
         reason = " ".join(str(getattr(exc, "message", exc)).split())
         reason = reason.split("}}")[-1].split("[Op:")[0].strip()[:200]  # TensorFlow's op name and device are noise here
-        raise SpecError(
+        raise DataError(
             Problem(
                 f"cannot decode the image ({reason})",
                 file=name,
@@ -397,25 +397,25 @@ def read_images(item: Any, name: str = "array") -> list[tuple[str, np.ndarray]]:
         return split_images(item, name)
     path = Path(item)
     if not path.is_file():
-        raise SpecError(Problem("no such file", file=str(path)))
+        raise DataError(Problem("no such file", file=str(path)))
     suffix = path.suffix.lower()
     if suffix == ".npy":
         try:
             array = np.load(path, allow_pickle=False)
         except Exception as exc:
-            raise SpecError(
+            raise DataError(
                 Problem(
                     f"cannot read as .npy ({' '.join(str(exc).split())[:200] or type(exc).__name__})", file=str(path)
                 )
             ) from None
         if not isinstance(array, np.ndarray):  # np.load opens an .npz whatever the name says
             array.close()
-            raise SpecError(
+            raise DataError(
                 Problem("not a .npy array (an .npz archive?)", file=str(path), hint="give one array per .npy file")
             )
         return split_images(array, str(path))
     if suffix not in IMAGE_SUFFIXES:
-        raise SpecError(Problem("unsupported input", file=str(path), hint=f"give {FORMATS} images, or .npy arrays"))
+        raise DataError(Problem("unsupported input", file=str(path), hint=f"give {FORMATS} images, or .npy arrays"))
     return [(str(path), decode_file(path))]
 
 
@@ -427,7 +427,7 @@ def finite(array: np.ndarray, name: str, what: str = "the array") -> np.ndarray:
         if bad:
             nan = int(np.count_nonzero(np.isnan(array)))
             kinds = " and ".join(k for k, n in (("NaN", nan), ("infinite", bad - nan)) if n)
-            raise SpecError(
+            raise DataError(
                 Problem(
                     f"{what} holds {bad:,} {kinds} value{'s' if bad > 1 else ''} (of {array.size:,})",
                     file=name,
@@ -440,13 +440,13 @@ def finite(array: np.ndarray, name: str, what: str = "the array") -> np.ndarray:
 def split_images(array: np.ndarray, name: str) -> list[tuple[str, np.ndarray]]:
     """(H, W) and (H, W, C) with C in 1, 3, 4 are one image; (N, H, W) and (N, H, W, C) are N."""
     if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
-        raise SpecError(Problem(f"expected numbers, got an array of dtype {array.dtype}", file=name))
+        raise DataError(Problem(f"expected numbers, got an array of dtype {array.dtype}", file=name))
     finite(array, name)
     if array.ndim == 2 or (array.ndim == 3 and array.shape[-1] in (1, 3, 4)):
         return [(name, array if array.ndim == 3 else array[..., None])]
     if array.ndim in (3, 4):
         batch = array if array.ndim == 4 else array[..., None]
         return [(f"{name}[{i}]", batch[i]) for i in range(len(batch))]
-    raise SpecError(
+    raise DataError(
         Problem(f"expected an image (H, W[, C]) or images (N, H, W[, C]), got shape {array.shape}", file=name)
     )

@@ -28,15 +28,15 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import Problem, SpecError, closest
+from ...errors import DataError, Problem, SpecError, closest
 from ..heads import TASKS, Network
 from .decode import IMAGE_SUFFIXES, finite
 from .plan import Plan, plan
 from .sources import Images, from_arrays, image_files, load, npz_arrays, parse_source, read_files
 
 
-def _error(message: str, hint: str | None = None, *, file: str | None = None) -> SpecError:
-    return SpecError(Problem(message, file=file or "data", hint=hint))
+def _error(message: str, hint: str | None = None, *, file: str | None = None) -> DataError:
+    return DataError(Problem(message, file=file or "data", hint=hint))
 
 
 @dataclass
@@ -171,7 +171,7 @@ def _from_arrays(arrays: dict[str, np.ndarray], name: str, net: Network, *, outp
         except SpecError as exc:
             problems.extend(exc.problems)
     if problems:
-        raise SpecError(problems)
+        raise DataError(problems)
     counts = {key: len(a) if a.ndim else 0 for key, a in found.items()}
     if len(set(counts.values())) != 1 or not next(iter(counts.values())):
         raise _error(f"arrays of different lengths ({', '.join(f'{k} {n}' for k, n in counts.items())})", file=name)
@@ -314,5 +314,5 @@ def prepare(examples: Examples, net: Network, cfg: Any, *, role: str = "training
             y = ((y - np.asarray(out.scale[0], np.float32)) / np.asarray(out.scale[1], np.float32)).astype(np.float32)
         targets[key] = y
     if problems:
-        raise SpecError(problems)
+        raise DataError(problems)
     return Prepared(examples, plans, targets, vectors)

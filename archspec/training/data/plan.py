@@ -31,7 +31,8 @@ from dataclasses import dataclass, replace
 from functools import cache, lru_cache
 from typing import Any
 
-from ...errors import Problem, SpecError, closest, shown
+from ...errors import DataError, Problem, SpecError, closest, shown
+from ...spec.given import words
 from .sources import Images
 
 CONVERSIONS = {(1, 3): "gray_to_rgb", (3, 1): "rgb_to_gray", (4, 3): "drop_alpha", (4, 1): "rgba_to_gray"}
@@ -335,13 +336,13 @@ def plan(
     elif images.classes is not None and images.classes != classes:
         fail(
             f"has {images.classes} classes but the spec's network outputs {classes}",
-            f"make the last dense layer's units match (e.g. --set classes={images.classes})",
+            f"make the last dense layer's units match (e.g. {words().assigned('classes', str(images.classes))})",
         )
     elif images.label_max >= classes:
         fail(
             f"has labels up to {images.label_max} but the spec's network outputs {classes} classes",
             f"make the last dense layer's units match the number of classes "
-            f"(e.g. --set classes={images.label_max + 1})",
+            f"(e.g. {words().assigned('classes', str(images.label_max + 1))})",
         )
     # channels
     convert = "none"
@@ -381,7 +382,7 @@ def plan(
 
     mean, std = per_channel(cfg.mean, "mean"), per_channel(cfg.std, "std")
     if problems:
-        raise SpecError(problems)
+        raise DataError(problems)
     return Plan(
         (H, W, C),
         classes or 0,
@@ -432,7 +433,7 @@ def _from_json(record: Any, file: str, at: tuple[str | int, ...]) -> Plan:
     """`Plan.from_json`: each value checked against what `to_json` writes, the first wrong one refused."""
 
     def refuse(where: tuple[str | int, ...], message: str, hint: str | None = None) -> SpecError:
-        return SpecError(
+        return DataError(
             Problem(
                 message,
                 file=file,

@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import Problem, SpecError, closest
+from ...errors import DataError, Problem, SpecError, closest
 from .decode import IMAGE_SUFFIXES, ORIENTATIONS, decode, decode_file, finite, read_header
 
 log = logging.getLogger("archspec.data")
@@ -74,8 +74,8 @@ holds."""
 _SLICE = re.compile(r"^(?P<base>.*?)\[(?P<start>-?\d*):(?P<stop>-?\d*)\]$")
 
 
-def _error(message: str, hint: str | None = None, *, file: str | None = None) -> SpecError:
-    return SpecError(Problem(message, file=file or "data", hint=hint))
+def _error(message: str, hint: str | None = None, *, file: str | None = None) -> DataError:
+    return DataError(Problem(message, file=file or "data", hint=hint))
 
 
 # ----------------------------------------------------------------------------- sources
@@ -622,7 +622,7 @@ def unreadable(error: BaseException, *sources: Images | None) -> SpecError | Non
         decoded = _shapes(files, images.file_orientations, header=False)[:, :2]
         for i in np.flatnonzero(np.any(decoded != images.file_shapes[:, :2], axis=1)):
             (h, w), (H, W) = images.file_shapes[i, :2], decoded[i]
-            return SpecError(Problem(f"the image decodes to {H}x{W} but its header says {h}x{w}", file=files[i]))
+            return DataError(Problem(f"the image decodes to {H}x{W} but its header says {h}x{w}", file=files[i]))
     return None
 
 
