@@ -96,8 +96,7 @@ def lenet(mnist: Path, runs: int) -> dict[bool, dict[str, list[float]]]:
                         data=f"idx:{mnist}[:8000]",
                         val=f"idx:{mnist}[8000:]",
                         epochs=3,
-                        seed=1,
-                        batch_size=32,
+                        training={"seed": 1, "batch_size": 32},
                         run_dir=Path(tmp) / f"run-{i}-{on}",
                         verbose=0,
                     )

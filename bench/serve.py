@@ -254,8 +254,7 @@ def main() -> int:
                 ROOT / "specs" / "lenet.yaml",
                 data=f"idx:{args.mnist}[:8000]",
                 epochs=1,
-                seed=1,
-                learning_rate=3e-3,
+                training={"seed": 1, "learning_rate": 3e-3},
                 run_dir=Path(tmp) / "run",
                 verbose=0,
             ).run_dir

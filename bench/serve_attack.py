@@ -265,7 +265,7 @@ def train_run(folder: Path, mnist: Path) -> Path:
     run = folder / "run"
     code = (
         f"import archspec; archspec.train({str(ROOT / 'specs' / 'lenet.yaml')!r}, data={f'idx:{mnist}[:2000]'!r}, "
-        "epochs=1, seed=1, "
+        "epochs=1, training={'seed': 1}, "
         f"run_dir={str(run)!r}, verbose=0)"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, env=child_env(), capture_output=True)

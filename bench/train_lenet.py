@@ -26,8 +26,9 @@ ARCHSPEC = """
 import json, sys, tempfile
 import archspec
 with tempfile.TemporaryDirectory() as tmp:
-    r = archspec.train({spec!r}, data="idx:{mnist}[:8000]", val="idx:{mnist}[8000:]", epochs={epochs}, seed={seed},
-                       batch_size=32, learning_rate=1e-3, optimizer="adam", run_dir=tmp + "/run", verbose=0)
+    r = archspec.train({spec!r}, data="idx:{mnist}[:8000]", val="idx:{mnist}[8000:]", epochs={epochs},
+                       training={{"seed": {seed}, "batch_size": 32, "learning_rate": 1e-3, "optimizer": "adam"}},
+                       run_dir=tmp + "/run", verbose=0)
     print("RESULT", json.dumps({{"seconds": [h["seconds"] for h in r.history],
                                 "val_accuracy": r.metrics["val_accuracy"], "params": r.model.count_params()}}))
 """

@@ -41,24 +41,24 @@ def test_squeeze_and_excitation_is_no_point() -> None:
 
 
 def test_shapes_list_every_feature_output() -> None:
-    report = archspec.shapes("resnet18", include_top=False, features=STRIDES, input=[64, 64, 3])
+    report = archspec.shapes("resnet18", include_top=False, features=STRIDES, variables={"input": [64, 64, 3]})
     assert report.output_shapes == {
         "stride4": (16, 16, 64),
         "stride8": (8, 8, 128),
         "stride16": (4, 4, 256),
         "stride32": (2, 2, 512),
     }
-    headless = archspec.shapes("resnet18", include_top=False, input=[64, 64, 3])
+    headless = archspec.shapes("resnet18", include_top=False, variables={"input": [64, 64, 3]})
     assert report.total_params == headless.total_params  # the taps add outputs, no layers
 
 
 def test_features_beside_the_head_and_the_pooled_vector() -> None:
     """Extra outputs: the network's own output comes first, then the features; the cut keeps only what they need."""
-    full = archspec.shapes("resnet18", features=["stride8"], input=[64, 64, 3])
+    full = archspec.shapes("resnet18", features=["stride8"], variables={"input": [64, 64, 3]})
     assert full.output_shapes == {"predictions": (1000,), "stride8": (8, 8, 128)}
     pooled = archspec.shapes("resnet18", include_top=False, pooling="avg", features=["conv2_block2_out"])
     assert pooled.output_shapes == {"avg_pool": (512,), "conv2_block2_out": (56, 56, 64)}
-    early = archspec.shapes("resnet18", include_top=False, features=["stride8"], input=[64, 64, 3])
+    early = archspec.shapes("resnet18", include_top=False, features=["stride8"], variables={"input": [64, 64, 3]})
     assert early.layers[-1].name == "conv3_block2_out"  # stages 4 and 5 feed nothing asked for: gone
 
 

@@ -34,7 +34,7 @@ def test_the_encoder_is_the_classifier_without_its_head() -> None:
     report = archspec.shapes(UNET)
     assert report.output_shape == (64, 64, 11)
     assert report.total_params == archspec.shapes(
-        headless.name, include_top=False, input=[64, 64, 1], width=0.25
+        headless.name, include_top=False, variables={"input": [64, 64, 1], "width": 0.25}
     ).total_params + sum(layer.params for layer in report.layers if layer.name not in set(encoder))
 
 
@@ -69,7 +69,7 @@ def test_unet_takes_the_classifiers_weights_and_trains(mnist_dir: Path, tmp_path
     exactly, and training from there on real digits lowers the loss."""
     import keras
 
-    classifier = archspec.build("resnet18", **CLASSIFIER)
+    classifier = archspec.build("resnet18", variables=CLASSIFIER)
     archspec.save_model(classifier, tmp_path / "resnet18.keras")
     unet = archspec.build(UNET, weights=tmp_path / "resnet18.keras")
     transfer = unet.transfer
@@ -97,7 +97,7 @@ def test_unet_takes_the_classifiers_weights_and_trains(mnist_dir: Path, tmp_path
         run_dir=tmp_path / "run",
         weights=tmp_path / "resnet18.keras",
         verbose=0,
-        batch_size=32,
+        training={"batch_size": 32},
     )
     assert result.transfer.tensors_transferred == encoder_tensors
     losses = [epoch["loss"] for epoch in result.history]
@@ -119,6 +119,6 @@ def test_freezing_the_encoder_by_its_layer_name() -> None:
     """The network layer is one block: `freeze: [encoder]` leaves only the decoder training."""
     whole = archspec.shapes(UNET)
     frozen = archspec.shapes(UNET, freeze=["encoder"])
-    encoder = archspec.shapes("resnet18", include_top=False, input=[64, 64, 1], width=0.25)
+    encoder = archspec.shapes("resnet18", include_top=False, variables={"input": [64, 64, 1], "width": 0.25})
     assert frozen.total_params == whole.total_params
     assert frozen.trainable_params == whole.trainable_params - encoder.trainable_params

@@ -260,7 +260,7 @@ def build_and_check(name: str, *, forward: bool = True, side: int | None = None)
     passes forward=False: its own forward pass (after the weight copy) is checked the same way, by check_output."""
     path = spec_path(name)
     overrides = {} if side is None else {"input": [side, side, 3]}
-    report, model = archspec.shapes(path, **overrides), archspec.build(path, **overrides)
+    report, model = archspec.shapes(path, variables=overrides), archspec.build(path, variables=overrides)
     for info in report.layers:
         layer = model.get_layer(info.name)
         assert tuple(layer.output.shape[1:]) == tuple(info.output_shape), info.name
