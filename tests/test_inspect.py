@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import base64
-import gzip
 import re
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import ROOT
+from conftest import ROOT, read_idx
 
 import archspec
 from archspec.cli import cli
@@ -17,14 +16,6 @@ from archspec.tools import inspection
 from archspec.tools.inspection import png
 
 LENET = ROOT / "specs" / "lenet.yaml"
-
-
-def read_idx(path) -> np.ndarray:
-    with gzip.open(path, "rb") as f:
-        data = f.read()
-    dims = data[3]
-    shape = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(dims)]
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
 
 
 @pytest.fixture(scope="module")

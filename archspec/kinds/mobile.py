@@ -350,18 +350,31 @@ def lower_mbconv_one(a: MBConv, ctx: Lowering, path: SpecPath, x_in: str, block:
     x = ctx.add(name("depthwise_bn"), "batchnorm", ctx.with_defaults("batchnorm", BatchNorm()), [x], path)
     x = ctx.add(name("depthwise_act"), "activation", ActivationLayer(fn=a.activation), [x], path)
     if a.se:
-        x = squeeze_excite(
-            ctx,
-            x,
-            lambda role: name(f"se_{role}"),
-            _squeezed(a, channels, expanded),
-            a.se_activation or a.activation,
-            a.se_gate,
-            a.se_keepdims,
-            path,
-        )
+        x = _se(a, ctx, x, name, channels, expanded, path)
     x = _conv_bn(ctx, x, name, "project", Conv(filters=a.filters, kernel=1, padding="same", bias=False), None, path)
     return _tail(a, ctx, x_in, x, name, i, path)
+
+
+def _se(
+    a: _Inverted,
+    ctx: Lowering,
+    x: str,
+    name: Namer,
+    channels: int,
+    expanded: int,
+    path: SpecPath,
+) -> str:
+    """The block's squeeze-and-excitation, the same in both kinds of MBConv."""
+    return squeeze_excite(
+        ctx,
+        x,
+        lambda role: name(f"se_{role}"),
+        _squeezed(a, channels, expanded),
+        a.se_activation or a.activation,
+        a.se_gate,
+        a.se_keepdims,
+        path,
+    )
 
 
 def lower_fused_one(a: FusedMBConv, ctx: Lowering, path: SpecPath, x_in: str, block: str, i: int) -> str:
@@ -382,16 +395,7 @@ def lower_fused_one(a: FusedMBConv, ctx: Lowering, path: SpecPath, x_in: str, bl
             path,
         )
     if a.se:
-        x = squeeze_excite(
-            ctx,
-            x,
-            lambda role: name(f"se_{role}"),
-            _squeezed(a, channels, expanded),
-            a.se_activation or a.activation,
-            a.se_gate,
-            a.se_keepdims,
-            path,
-        )
+        x = _se(a, ctx, x, name, channels, expanded, path)
     project = Conv(
         filters=a.filters,
         kernel=1 if a.expand != 1 else a.kernel,
