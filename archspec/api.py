@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Never
 
 from pydantic import BaseModel
@@ -32,6 +33,8 @@ from .tools.zoo import describe_specs, list_specs
 if TYPE_CHECKING:
     from keras import Model
 
+    from .training.evaluate import Evaluation, Evaluations
+    from .training.predict import Answers, Prediction
     from .training.run import Log, TrainResult
 
 __all__ = [
@@ -360,12 +363,15 @@ def train(
     )
 
 
-def evaluate(model_path: Any, data: Any, **options: Any) -> Any:
-    """Accuracy, loss and confusion matrix of a trained model (run folder, .keras file or keras.Model) on data;
-    for a network with several outputs or other heads, every output's figures by its task."""
+def evaluate(
+    model_path: Any, data: Any, *, batch_size: int = 256, spec: SpecLike | None = None
+) -> Evaluation | Evaluations:
+    """Accuracy, loss and confusion matrix of a trained model (run folder, .keras file or keras.Model) on data
+    (an ``Evaluation``); for a network with several outputs or other heads, every output's figures by its task
+    (``Evaluations``). ``spec``: the spec a bare .keras model was trained from (a run folder records its own)."""
     from .training.evaluate import evaluate as _evaluate
 
-    return _evaluate(model_path, data, **options)
+    return _evaluate(model_path, data, batch_size=batch_size, spec=spec)
 
 
 def export(
@@ -375,23 +381,41 @@ def export(
     *,
     preprocessing: bool = True,
     force: bool = False,
-    **options: Any,
-) -> Any:
+    weights: Any = None,
+    strict_weights: bool = False,
+    variables: Variables | None = None,
+    variant: str | None = None,
+    **old: Never,
+) -> Path:
     """Write a SavedModel directory, an ONNX or a TFLite file (`fmt`, else from the output's extension); returns its
     path.
 
     A run folder's model carries the run's recorded preprocessing (``preprocessing=False`` leaves it out): it takes
     uint8 pixels at the size the run trained on and gives what ``predict`` gives, outputs named as in the spec. A .keras
-    model or a spec (``weights=``, ``strict_weights=``, overrides as for ``build``) is exported as the network takes
-    its input."""
+    model or a spec (``weights``, ``strict_weights``, ``variables`` and ``variant`` as for ``build``) is exported as the
+    network takes its input."""
+    _refuse("export", old)
     from .training.export import export as _export
 
-    return _export(source, output, fmt, preprocessing=preprocessing, force=force, **options)
+    given: dict[str, Any] = _values(variables, variant)
+    if weights is not None:
+        given["weights"] = weights
+    if strict_weights:
+        given["strict_weights"] = strict_weights
+    return _export(source, output, fmt, preprocessing=preprocessing, force=force, **given)
 
 
-def predict(model_path: Any, inputs: Any, **options: Any) -> Any:
-    """Class probabilities and top-k classes for image files, .npy files or arrays; for other networks every output's
-    answer (``masks=FOLDER`` writes segmentation masks there as PNG files)."""
+def predict(
+    model_path: Any,
+    inputs: Any,
+    *,
+    top_k: int = 5,
+    spec: SpecLike | None = None,
+    masks: str | os.PathLike[str] | None = None,
+    force: bool = False,
+) -> list[Prediction] | list[Answers]:
+    """Class probabilities and top-k classes for image files, .npy files or arrays (``Prediction``s); for other
+    networks every output's answer (``Answers``; ``masks=FOLDER`` writes segmentation masks there as PNG files)."""
     from .training.predict import predict as _predict
 
-    return _predict(model_path, inputs, **options)
+    return _predict(model_path, inputs, top_k=top_k, spec=spec, masks=masks, force=force)

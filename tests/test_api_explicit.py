@@ -25,6 +25,21 @@ def test_a_variable_as_a_keyword_is_refused_naming_variables(function: str) -> N
         getattr(archspec, function)(LENET, classes=4)
 
 
+def test_export_takes_variables_explicitly_and_refuses_them_as_keywords(tmp_path) -> None:
+    """A spec exported from Python: its variables by `variables=`, as for build (before TensorFlow is touched)."""
+    with pytest.raises(TypeError, match=r"export\(\) takes no keyword classes: .*variables=\{'classes'"):
+        archspec.export(LENET, tmp_path / "lenet.onnx", classes=4)  # type: ignore[arg-type]  # refused on purpose
+    assert not (tmp_path / "lenet.onnx").exists()
+
+
+@pytest.mark.parametrize("function", ["evaluate", "predict"])
+def test_evaluate_and_predict_name_their_options(function: str) -> None:
+    """Their options are keywords of their own (batch_size, top_k, spec, masks, force): anything else is Python's
+    own TypeError at the call, not an option passed along to fail later."""
+    with pytest.raises(TypeError, match="unexpected keyword argument 'clases'"):
+        getattr(archspec, function)("no-such-run", [], clases=3)
+
+
 def test_loads_refuses_a_variable_as_a_keyword() -> None:
     with pytest.raises(TypeError, match=r"variables=\{'classes': \.\.\.\}"):
         archspec.loads(TEXT, classes=4)  # type: ignore[arg-type]  # the old style, refused on purpose
@@ -118,3 +133,13 @@ def test_unreadable_data_is_a_data_error_under_the_root(tmp_path) -> None:
         decode_file(bad)
     assert isinstance(caught.value, SpecError) and isinstance(caught.value, ArchspecError)
     assert caught.value.file == str(bad)
+
+
+def test_export_a_zoo_network_by_name_with_its_variables(tmp_path) -> None:
+    """`export` reads a spec as `build` does: a zoo name, `variables=`; a saved model refuses them in Python's words."""
+    ort = pytest.importorskip("onnxruntime")
+    path = archspec.export("lenet", tmp_path / "lenet.onnx", variables={"classes": 3})
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    assert session.get_outputs()[0].shape[-1] == 3
+    with pytest.raises(SpecError, match=r"variables\['classes'\]: values apply to specs, not to saved models"):
+        archspec.export(path, tmp_path / "again.onnx", variables={"classes": 3})

@@ -33,6 +33,8 @@ from typing import Any
 
 from ..errors import Problem, SpecError
 from ..files import atomic_path, refuse_existing
+from ..spec.given import words
+from ..spec.zoo import is_bare, locate
 from .emitter import build
 from .saving import SPEC_SUFFIXES, load_model
 from .weights import load_weights
@@ -65,12 +67,15 @@ def load_source(
     """A Keras model from a .keras file, or built from a spec (YAML/JSON); with `weights`, those weights
     transferred into it (``model.transfer`` is the report)."""
     path = Path(source)
+    if is_bare(str(source)) and not path.exists():
+        path = Path(locate(source))  # a zoo network by its name, or a SpecError with the closest name
     if path.suffix.lower() in SPEC_SUFFIXES:
         return build(
             path, weights=weights, strict_weights=strict_weights, weights_by_shape=weights_by_shape, **overrides
         )
     if overrides:
-        raise SpecError(Problem("--set applies to specs, not to saved models", file=str(path)))
+        named = ", ".join(words().named(key) for key in overrides)
+        raise SpecError(Problem(f"{named}: values apply to specs, not to saved models", file=str(path)))
     if path.exists() and path.suffix.lower() != ".keras":
         raise SpecError(Problem("expected a .keras model or a spec (.yaml, .yml, .json)", file=str(path)))
     model = load_model(path)

@@ -31,6 +31,7 @@ from typing import Any
 
 from ..errors import Problem, SpecError, shown
 from ..keras_side import export as kx
+from ..spec.given import COMMAND_LINE, words
 from . import data as D
 from . import heads, saved
 from .rundir import RunDir
@@ -70,6 +71,10 @@ def export(
                 "weights_by_shape": "--weights-by-shape",
                 "variant": "--variant",
             }.get(k, "--set")
+            if words() is COMMAND_LINE
+            else f"{k}="
+            if k in {"weights", "strict_weights", "weights_by_shape", "variant"}
+            else words().named(k)
             for k in options
         )
         raise SpecError(
