@@ -63,7 +63,7 @@ def draw(spec: Path, checkout: Path, out: Path) -> tuple[float, float]:
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
     if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed: {proc.stderr.read().decode(errors='replace')[-2000:]}")  # type: ignore[union-attr]
+        raise SystemExit(f"{' '.join(cmd)} failed: {proc.stderr.read().decode(errors='replace')[-2000:]}")
     return wall, usage.ru_utime + usage.ru_stime
 
 

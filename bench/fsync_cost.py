@@ -65,7 +65,7 @@ def flushing(on: bool) -> Iterator[None]:
 
         return call
 
-    files.fsync, files.fsync_folder = (timed(real[0]), timed(real[1])) if on else (lambda path: None, lambda path: None)  # type: ignore[assignment]
+    files.fsync, files.fsync_folder = (timed(real[0]), timed(real[1])) if on else (lambda path: None, lambda path: None)
     try:
         yield
     finally:
@@ -84,7 +84,7 @@ def lenet(mnist: Path, runs: int) -> dict[bool, dict[str, list[float]]]:
         real_commit(self, state, save)
         commits.append((time.perf_counter() - t0, sum(FLUSHED[flushed:])))
 
-    RunDir.commit = timed  # type: ignore[method-assign]
+    RunDir.commit = timed
     out: dict[bool, dict[str, list[float]]] = {on: {"commit": [], "epoch": [], "flush": []} for on in (True, False)}
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(runs):
@@ -104,7 +104,7 @@ def lenet(mnist: Path, runs: int) -> dict[bool, dict[str, list[float]]]:
                     out[on]["commit"].append(commit)
                     out[on]["epoch"].append(row["seconds"] + commit)
                     out[on]["flush"].append(flushed)
-    RunDir.commit = real_commit  # type: ignore[method-assign]
+    RunDir.commit = real_commit
     return out
 
 
@@ -113,7 +113,7 @@ def resnet_saves(saves: int) -> dict[bool, list[float]]:
     from archspec.keras_side.saving import save_model
 
     model = archspec.build(ROOT / "specs" / "resnet50.yaml")
-    out: dict[bool, list[float]] = {True: [], False: [], "flush": []}  # type: ignore[dict-item]
+    out: dict[bool, list[float]] = {True: [], False: [], "flush": []}
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(saves):
             for on in (True, False):
@@ -123,7 +123,7 @@ def resnet_saves(saves: int) -> dict[bool, list[float]]:
                     save_model(model, Path(tmp) / "resnet50.keras", force=True)
                     out[on].append(time.perf_counter() - t0)
                 if on:
-                    out["flush"].append(sum(FLUSHED[start:]))  # type: ignore[index]
+                    out["flush"].append(sum(FLUSHED[start:]))
         size = (Path(tmp) / "resnet50.keras").stat().st_size
     print(f"ResNet-50 file: {size / 2**20:.1f} MiB ({model.count_params():,} parameters)")
     return out
@@ -187,7 +187,7 @@ def main() -> None:
     if args.saves:
         saves = resnet_saves(args.saves)
         print(line("ResNet-50 save_model", saves[True], saves[False]))
-        flushed = statistics.median(saves["flush"])  # type: ignore[index]
+        flushed = statistics.median(saves["flush"])
         print(
             f"{'  of which inside fsync':<34} {flushed:.3f} s per save = "
             f"{100 * flushed / statistics.median(saves[True]):.1f} % of the save"

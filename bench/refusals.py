@@ -25,10 +25,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 import test_adversarial as corpus  # noqa: E402  (the corpus' own reading of its cases)
-from test_safety import LAUGHS  # noqa: E402
+from test_safety import LAUGHS  # noqa: E402  (tests/ is on the path only from the line above)
 
-from archspec.cli import main  # noqa: E402
-from archspec.keras_side.backend import keras  # noqa: E402
+from archspec.cli import main  # noqa: E402  (the checkout first on the path, above)
+from archspec.keras_side.backend import keras  # noqa: E402  (the same)
 
 TARGET = 1.0
 

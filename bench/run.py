@@ -92,7 +92,7 @@ def machine(mode: str, loads: tuple[float, float]) -> str:
         cpu = re.sub(r"\s+", " ", found.group(1))
     avx = " (AVX-512)" if re.search(r"\bavx512f\b", info) else ""
     with open("/proc/meminfo", encoding="utf-8") as f:
-        mem = int(re.search(r"MemTotal:\s+(\d+)", f.read()).group(1)) / 2**20  # type: ignore[union-attr]
+        mem = int(re.search(r"MemTotal:\s+(\d+)", f.read()).group(1)) / 2**20
     versions = []
     for name, dist in (
         ("TensorFlow", "tensorflow"),
@@ -142,7 +142,7 @@ def run(script: str, mode: str) -> Result:
         env = {**os.environ, ROWS_ENV: str(rows_path), "PYTHONUNBUFFERED": "1"}
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         lines = []
-        for line in proc.stdout:  # type: ignore[union-attr]
+        for line in proc.stdout:
             sys.stdout.write(line)
             lines.append(line)
         code = proc.wait()

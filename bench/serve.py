@@ -50,7 +50,7 @@ class Server:
             [*SERVE, str(target), "--port", "0", "--read-only"], stdout=subprocess.PIPE, text=True, cwd=ROOT
         )
         ready, _, _ = select.select([self.proc.stdout], [], [], 300)
-        line = self.proc.stdout.readline() if ready else ""  # type: ignore[union-attr]
+        line = self.proc.stdout.readline() if ready else ""
         found = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
         if not found:
             self.proc.kill()

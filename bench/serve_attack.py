@@ -91,7 +91,7 @@ class Server:
                 env=child_env(),
             )
         ready, _, _ = select.select([self.proc.stdout], [], [], 120)
-        line = self.proc.stdout.readline() if ready else ""  # type: ignore[union-attr]
+        line = self.proc.stdout.readline() if ready else ""
         found = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
         if not found:
             self.proc.kill()

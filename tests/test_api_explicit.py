@@ -28,7 +28,7 @@ def test_a_variable_as_a_keyword_is_refused_naming_variables(function: str) -> N
 def test_export_takes_variables_explicitly_and_refuses_them_as_keywords(tmp_path) -> None:
     """A spec exported from Python: its variables by `variables=`, as for build (before TensorFlow is touched)."""
     with pytest.raises(TypeError, match=r"export\(\) takes no keyword classes: .*variables=\{'classes'"):
-        archspec.export(LENET, tmp_path / "lenet.onnx", classes=4)  # type: ignore[arg-type]  # refused on purpose
+        archspec.export(LENET, tmp_path / "lenet.onnx", classes=4)
     assert not (tmp_path / "lenet.onnx").exists()
 
 
@@ -42,7 +42,7 @@ def test_evaluate_and_predict_name_their_options(function: str) -> None:
 
 def test_loads_refuses_a_variable_as_a_keyword() -> None:
     with pytest.raises(TypeError, match=r"variables=\{'classes': \.\.\.\}"):
-        archspec.loads(TEXT, classes=4)  # type: ignore[arg-type]  # the old style, refused on purpose
+        archspec.loads(TEXT, classes=4)
 
 
 def test_a_training_field_as_a_keyword_is_refused_naming_training() -> None:

@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import archspec
+from archspec.spec.expr import MAX_MAGNITUDE, ExprError, evaluate
 
 SCALE = int(os.environ.get("ARCHSPEC_FUZZ_EXAMPLES", "1"))
 FAST = settings(max_examples=300 * SCALE, deadline=None, suppress_health_check=list(HealthCheck))
@@ -165,7 +166,6 @@ def test_arbitrary_text_never_crashes(text):
 
 # --- expressions and scalars: the adversarial classes, generated --------------------------------
 
-from archspec.spec.expr import MAX_MAGNITUDE, ExprError, evaluate  # noqa: E402
 
 NUMBERS = st.one_of(
     st.integers(-(10**20), 10**20), st.sampled_from(["1e400", "1e308", "0.5", "0", "-0.0", "9" * 60, "1e-320"])

@@ -76,7 +76,7 @@ def test_input_shape_errors_speak_python() -> None:
     assert "input_shape=(224, 224, 3)" in str(info.value) and "--input-shape" not in str(info.value)
     for bad in ("224,224,3", (224, 224), (224.0, 224, 3), (True, 4, 3)):
         with pytest.raises(archspec.ArchspecError, match="is not an image shape") as info:
-            archspec.import_model(model, input_shape=bad)  # type: ignore[arg-type]  # wrong on purpose
+            archspec.import_model(model, input_shape=bad)
         assert str(info.value).startswith("input_shape") and "--input-shape" not in str(info.value)
     with pytest.raises(archspec.ArchspecError, match=r"\[8, 8, 1\] does not fit") as info:
         archspec.import_model(model, input_shape=(8, 8, 1))

@@ -111,7 +111,7 @@ def test_report_for_a_digit(trained):
     np.save(array, np.pad(digit, 2).astype("float32") / 255)  # already the input's size and scale
     names = folder / "names.txt"
     names.write_text("\n".join(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]))
-    out = inspection.inspect(model_path, array, folder / "npy.html", labels_path=names)  # type: ignore[attr-defined]
+    out = inspection.inspect(model_path, array, folder / "npy.html", labels_path=names)
     page = out.read_text()
     assert 'data-layer="conv_2" data-maps="16"' in page and "<td>seven</td>" in page
 

@@ -27,7 +27,7 @@ def plugin_site(tmp_path_factory):
     shutil.copytree(PLUGIN, source)
     args = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(site), str(source)]
     try:
-        import setuptools  # noqa: F401
+        import setuptools  # noqa: F401  (only whether it is installed: pip may then build without isolation)
 
         args.insert(5, "--no-build-isolation")
     except ImportError:

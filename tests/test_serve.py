@@ -43,7 +43,7 @@ BASE = "http://127.0.0.1"
 
 def client_for(path: Path, **kwargs) -> TestClient:
     spec, model = views(path, read_only=kwargs.pop("read_only", False), sets=kwargs.pop("sets", ()))
-    return TestClient(create_app(spec, model, **kwargs), base_url=BASE)  # type: ignore[arg-type]
+    return TestClient(create_app(spec, model, **kwargs), base_url=BASE)
 
 
 def cli_errors(path: Path, capsys: pytest.CaptureFixture[str]) -> str:
@@ -253,7 +253,7 @@ def test_internal_errors_are_json_without_a_traceback(spec_file, monkeypatch):
     monkeypatch.setattr(
         spec, "job", lambda text, sets: (int, ("boom",))
     )  # the worker process raises ValueError("... 'boom'")
-    client = TestClient(create_app(spec, None), base_url=BASE, raise_server_exceptions=False)  # type: ignore[arg-type]
+    client = TestClient(create_app(spec, None), base_url=BASE, raise_server_exceptions=False)
     answer = client.post("/api/spec/check", json={"text": "x"})
     assert answer.status_code == 500 and answer.json()["error"].startswith("internal error (ValueError)")
     assert "boom" not in answer.text and "Traceback" not in answer.text
@@ -298,11 +298,11 @@ class Server:
             [*SERVE, *args, "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT
         )
         ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
-        line = self.proc.stdout.readline() if ready else ""  # type: ignore[union-attr]
+        line = self.proc.stdout.readline() if ready else ""
         found = re.search(r"at (http://127\.0\.0\.1:\d+/)", line)
         if not found:
             self.proc.kill()
-            raise AssertionError(f"the server did not start: {line!r} {self.proc.stderr.read()[-3000:]}")  # type: ignore[union-attr]
+            raise AssertionError(f"the server did not start: {line!r} {self.proc.stderr.read()[-3000:]}")
         self.url = found[1]
 
     def stop(self) -> tuple[int, str, str]:

@@ -76,7 +76,7 @@ EXPANSION = "name: r\ninput: [8, 8, 1]\nlayers:\n  - repeat: {times: 65536, laye
 
 def budget_client(spec_file, **budget) -> TestClient:
     spec, _ = views(spec_file)
-    return TestClient(create_app(spec, None, budget=Budget(**budget)), base_url=BASE)  # type: ignore[arg-type]
+    return TestClient(create_app(spec, None, budget=Budget(**budget)), base_url=BASE)
 
 
 def test_a_check_past_its_time_budget_is_stopped_with_a_422(spec_file):
@@ -110,7 +110,7 @@ def test_memory_and_answer_size_have_budgets(spec_file, monkeypatch):
     ), big.text
     viewed, _ = views(spec_file)
     monkeypatch.setattr(viewed, "job", lambda text, sets: (bytearray, (1 << 30,)))  # a 1 GiB allocation in the worker
-    hungry = TestClient(create_app(viewed, None, budget=Budget(memory=256 << 20)), base_url=BASE)  # type: ignore[arg-type]
+    hungry = TestClient(create_app(viewed, None, budget=Budget(memory=256 << 20)), base_url=BASE)
     answer = hungry.post("/api/spec/check", json={"text": "x"})
     assert (
         answer.status_code == 422 and "needed more than 256.0 MiB, the server's memory budget" in answer.json()["error"]
@@ -131,11 +131,11 @@ class BudgetServer:
         cmd = [sys.executable, "-c", code] if budget else [*SERVE, str(target), "--port", "0"]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
         ready, _, _ = select.select([self.proc.stdout], [], [], 120)
-        line = self.proc.stdout.readline() if ready else ""  # type: ignore[union-attr]
+        line = self.proc.stdout.readline() if ready else ""
         found = re.search(r"at http://127\.0\.0\.1:(\d+)/", line)
         if not found:
             self.proc.kill()
-            raise AssertionError(f"the server did not start: {line!r} {self.proc.stderr.read()[-3000:]}")  # type: ignore[union-attr]
+            raise AssertionError(f"the server did not start: {line!r} {self.proc.stderr.read()[-3000:]}")
         self.port = int(found[1])
 
     def post(self, path: str, payload: dict, timeout: float = 60) -> tuple[int, dict]:
@@ -159,7 +159,7 @@ class BudgetServer:
             self.proc.wait()
             raise AssertionError(f"{signal.Signals(sig).name} did not stop the server within {limit} s") from None
         took = time.monotonic() - t0
-        return took, self.proc.returncode, self.proc.stderr.read()  # type: ignore[union-attr]
+        return took, self.proc.returncode, self.proc.stderr.read()
 
     def kill(self) -> None:
         if self.proc.poll() is None:

@@ -118,7 +118,7 @@ def test_imports_stay_on_the_allow_list(args, allowed):
     found = loaded(*args)
     assert found["code"] == 0
     for group in ("archspec", "third_party"):
-        extra = sorted(set(found[group]) - allowed[group])  # type: ignore[arg-type]
+        extra = sorted(set(found[group]) - allowed[group])
         assert not extra, f"`archspec {args[0]}` now imports {extra}: import it where it is used, or allow it here"
 
 
@@ -134,7 +134,7 @@ def test_shapes_imports_only_the_kinds_a_spec_uses(spec, unused):
     looked for (reading every installed package's entry points costs ~10 ms) while every name is a built-in one."""
     found = loaded("shapes", spec)
     assert found["code"] == 0
-    imported = {m.rsplit(".", 1)[1] for m in found["archspec"] if m.startswith("archspec.kinds.")}  # type: ignore[union-attr]
+    imported = {m.rsplit(".", 1)[1] for m in found["archspec"] if m.startswith("archspec.kinds.")}
     assert not imported & unused, sorted(imported & unused)
     assert {"conv", "pool", "dense"} <= imported
     assert found["plugins_looked_for"] is False

@@ -77,7 +77,7 @@ def test_a_write_error_passing_through_another_write_keeps_its_own_file(tmp_path
         try:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         except OSError as exc:
-            raise files.write_error(inner, exc) from None  # type: ignore[misc]
+            raise files.write_error(inner, exc) from None
     assert caught.value.target == inner
 
 
@@ -102,7 +102,7 @@ def test_serve_answers_a_full_disk_on_save_with_507_and_the_reason(tmp_path, mon
     spec_file = tmp_path / "lenet.yaml"
     spec_file.write_text(Path(LENET).read_text())
     spec, model = views(spec_file, read_only=False, sets=())
-    client = TestClient(create_app(spec, model), base_url="http://127.0.0.1")  # type: ignore[arg-type]
+    client = TestClient(create_app(spec, model), base_url="http://127.0.0.1")
     version = client.get("/api/session").json()["spec"]["version"]
 
     def full(src, dst):
