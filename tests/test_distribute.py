@@ -24,7 +24,8 @@ cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 import archspec
 result = archspec.train({LENET!r}, data="idx:{mnist_dir}[:1024]", val="idx:{mnist_dir}[9000:9256]", epochs=1,
-                        batch_size=64, strategy="mirrored", seed=0, run_dir={str(tmp_path / "run")!r}, verbose=2)
+                        training={{"batch_size": 64, "seed": 0}}, strategy="mirrored",
+                        run_dir={str(tmp_path / "run")!r}, verbose=2)
 print("RESULT", json.dumps({{"replicas": result.model.distribute_strategy.num_replicas_in_sync,
                             "history": result.history}}))
 """
