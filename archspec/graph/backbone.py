@@ -29,9 +29,6 @@ from .ir import Graph, Node, Shape
 
 POOLINGS = ("avg", "max")
 """What ``pooling`` may be besides None (keras.applications' names)."""
-FEATURE_NORMS = ("layernorm",)
-"""Kinds that, straight after the head's global pooling, stay with the features: a per-channel normalisation,
-which fits a pooled vector and a feature map alike, with the same weights."""
 
 
 def pooling_problem(include_top: bool, pooling: str | None) -> Problem | None:
@@ -226,10 +223,16 @@ def without_top(graph: Graph, pooling: str | None = None) -> Graph:
 
 
 def features_norm(graph: Graph, head: Node) -> Node | None:
-    """The normalisation (``FEATURE_NORMS``) that alone reads the head's global pooling, or None."""
+    """The normalisation that alone reads the head's global pooling (its kind record says it
+    ``stays_with_features``), or None."""
     if head.op != "pool":
         return None
     readers = [node for node in graph.nodes if head.name in node.inputs]
-    if len(readers) == 1 and readers[0].op in FEATURE_NORMS and readers[0].inputs == (head.name,):
+    if (
+        len(readers) == 1
+        and readers[0].op in OPS
+        and OPS[readers[0].op].stays_with_features
+        and readers[0].inputs == (head.name,)
+    ):
         return readers[0]
     return None

@@ -138,6 +138,7 @@ LAYERNORM = register(
         from_keras=ln_from_keras,
         color="#9fd7b0",
         macs_none=NORM_MACS,
+        stays_with_features=True,
     )
 )
 LRN_KIND = register(

@@ -148,6 +148,10 @@ class Primitive:
     batch_statistics: bool = False
     """Whether it keeps statistics of the batches it sees (batch normalisation): `freeze_bn` freezes each such
     layer, which then runs in inference mode."""
+    stays_with_features: bool = False
+    """Whether, as the only reader of a classifier head's global pooling, it belongs to the features rather than
+    the head (layer normalisation, per channel: ConvNeXt's, which keras.applications keeps with include_top=False;
+    graph/backbone.py keeps it after ``pooling``, else on the last feature map)."""
     written_as: tuple[tuple[str, str], ...] = ()
     """(setting, key) pairs: settings written back under another key when a graph becomes spec data
     (`archspec render`): conv's `values`, a kernel given as a matrix, is written `kernel`."""
