@@ -18,6 +18,9 @@ SPECS = sorted((ROOT / "specs").glob("*.yaml"))
 TEST_SPECS = sorted((ROOT / "tests" / "specs").glob("*.yaml"))
 MNIST = Path(os.environ.get("ARCHSPEC_MNIST", ROOT.parent / "shared" / "data" / "mnist"))
 
+if os.environ.get("ARCHSPEC_CPU_PROFILE"):  # CPU seconds per test: tests/cpu_profile.py
+    pytest_plugins = ["cpu_profile"]
+
 
 @pytest.fixture(scope="session")
 def mnist_dir() -> Path:
