@@ -33,7 +33,7 @@ from archspec.cli import cli
 from archspec.cli.group import main
 
 FENCE = re.compile(r"^```([^\n]*)\n(.*?)^```", re.M | re.S)
-FILE_HEADER = re.compile(r"#\s*([\w./-]+\.(?:yaml|yml|json))\s*\n")
+FILE_HEADER = re.compile(r"#\s*([\w./-]+\.(?:yaml|yml|json))\b[^\n]*\n")
 FAST = {"shapes", "validate", "zoo", "render", "diff", "draw", "reference"}
 """Commands replayed exactly: pure Python, a fraction of a second each."""
 
