@@ -133,3 +133,27 @@ def test_training_transcript_has_the_form_printed_today(page, mnist_dir, tmp_pat
             )
             checked += 1
     assert checked >= 4
+
+
+PYCON = re.compile(r"^```pycon\n(.*?)^```", re.M | re.S)
+SESSIONS = {page: blocks for page, markdown in pages().items() if (blocks := PYCON.findall(markdown))}
+
+
+def test_the_docs_show_python_sessions():
+    assert "docs/tutorials/lenet.md" in SESSIONS
+
+
+@pytest.mark.parametrize("page", sorted(SESSIONS))
+def test_python_sessions_print_what_they_show(page, tmp_path, monkeypatch):
+    """A `pycon` block is a doctest, run where the page's files are written (`archspec.build("convolution.yaml")`)."""
+    import doctest
+
+    (tmp_path / "specs").symlink_to(ROOT / "specs")
+    monkeypatch.chdir(tmp_path)
+    for step in PAGES.get(page, []):
+        if step.kind == "file":
+            (tmp_path / step.arg).write_text(step.text)
+    parser, runner = doctest.DocTestParser(), doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)
+    for n, block in enumerate(SESSIONS[page]):
+        runner.run(parser.get_doctest(block, {}, f"{page} session {n + 1}", page, 0))
+    assert runner.summarize(verbose=False).failed == 0
