@@ -70,6 +70,23 @@ def steps(markdown: str) -> list[Step]:
 PAGES = {page: found for page, markdown in pages().items() if (found := steps(markdown))}
 
 
+def test_quoted_specs_are_the_files_they_name():
+    """A YAML example headed by a file of the checkout (`# specs/lenet.yaml`) is that file's spec, less at most its
+    description and reference fields, so a page cannot show a spec that has since changed."""
+    import yaml
+
+    quoted = 0
+    for page, markdown in pages().items():
+        for lang, block in FENCE.findall(markdown):
+            header = FILE_HEADER.match(block)
+            if lang.strip() == "yaml" and header and (ROOT / header.group(1)).exists():
+                shown, real = yaml.safe_load(block), yaml.safe_load((ROOT / header.group(1)).read_text())
+                assert set(real) - set(shown) <= {"description", "reference"}, (page, header.group(1))
+                assert shown == {key: real[key] for key in shown}, (page, header.group(1))
+                quoted += 1
+    assert quoted >= 4
+
+
 def test_the_docs_show_transcripts_of_several_commands():
     runs = [words(s.arg)[1] for found in PAGES.values() for s in found if s.kind == "run"]
     assert runs.count("shapes") >= 8
