@@ -5,19 +5,30 @@ Pydantic models), added to the site at build time rather than kept as a copy und
 The zoo page's figures (every spec's shapes, parameters and MACs, each family's variants) are
 what `archspec shapes` computes, put where docs/zoo.md has the ZOO_MARKER comment; its table of references is
 regenerated from the specs' `reference` fields (``archspec.tools.zoo``, which also writes the copy in the page).
-tests/test_docs_site.py builds the site strictly and compares both with the commands.
+The Kind reference is one page per family (``archspec.tools.reference.FAMILIES``), each kind with its small
+example spec from docs/reference/examples.yaml and the table `archspec shapes` prints for it. The diagrams
+are `archspec draw`'s SVGs, drawn for each `pictures/NAME.svg` a page links to (NAME a zoo spec).
+tests/test_docs_site.py and tests/test_docs_kinds.py build the site strictly and compare all of it with the
+commands.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Any
 
+import yaml
+from markdown.extensions.toc import slugify
 from mkdocs.structure.files import File, Files
 
+import archspec
 from archspec.graph import shapes
+from archspec.kinds.registry import KINDS
 from archspec.spec.loading import load
-from archspec.tools.reference import reference
-from archspec.tools.table import count_text, shape_text
+from archspec.tools.draw import diagram
+from archspec.tools.reference import FAMILIES, PLUGINS, family_kinds, kind_reference
+from archspec.tools.table import count_text, layer_table, shape_text
 from archspec.tools.variants import variant_table
 from archspec.tools.zoo import with_reference_table
 
@@ -26,23 +37,105 @@ ZOO_PAGE = "zoo.md"
 ZOO_MARKER = "<!-- zoo:figures -->"
 
 KINDS_PAGE = "reference/kinds.md"
+EXAMPLES = Path(__file__).resolve().parent / "docs" / "reference" / "examples.yaml"
+PICTURE = re.compile(r"pictures/([a-z0-9_]+)\.svg")
 
 KINDS_HEAD = """# Kind reference
 
-Every layer kind a spec can use, its other names, and each setting with its default. This page is
-generated at build time from the kind table and its schemas by `archspec reference` (which prints
-the same text), so the defaults below are the code's.
+Every layer kind a spec can use, its other names, and each setting with its default, one page per family.
+The pages are generated at build time from the kind table and its schemas, the same text as
+`archspec reference` prints, so the defaults are the code's. Each kind has a small example spec, and the
+table `archspec shapes` prints for it (computed as the site is built, so it is always today's).
 
+| family | kinds |
+|---|---|
 """
 
 
+def examples() -> dict[str, str]:
+    """Kind -> its example spec's text (docs/reference/examples.yaml)."""
+    found: dict[str, str] = yaml.safe_load(EXAMPLES.read_text())
+    return found
+
+
+def example_table(text: str) -> str:
+    """What `archspec shapes` prints for an example spec; an example that warns is refused, as a page
+    would otherwise show a table the command prints under a warning."""
+    report = archspec.shapes(archspec.loads(text))
+    if report.warnings:
+        raise ValueError(f"{EXAMPLES.name}: {report.name}: {report.warnings[0].message}")
+    return layer_table(report)
+
+
+def kind_section(name: str, example: str | None) -> str:
+    """A kind's reference section, then its example spec and its shapes table."""
+    text = kind_reference(name, level=2)
+    if example is None:
+        return text + "\nNo example: a plugin's kind.\n"
+    file = f"{name}_example.yaml"
+    return (
+        f"{text}\nExample, `{file}`:\n\n```yaml\n{example}```\n\n"
+        f"```\n$ archspec shapes {file}\n{example_table(example)}```\n"
+    )
+
+
+def titles() -> dict[str, str]:
+    return {slug: title for slug, title, _ in (*FAMILIES, (*PLUGINS, ()))}
+
+
+def family_page(slug: str, kinds: list[str], shown: dict[str, str]) -> str:
+    intro = f"# {titles()[slug]}\n\n[All families](kinds.md). "
+    if not kinds:
+        return intro + "No plugin is installed here. [Plugins](../plugins.md) says how to add a kind.\n"
+    missing = [k for k in kinds if k not in shown and slug != PLUGINS[0]]
+    if missing:
+        raise ValueError(f"{EXAMPLES.name} has no example of {', '.join(missing)}: every built-in kind needs one")
+    return intro + "Generated from the kind table.\n\n" + "\n".join(kind_section(k, shown.get(k)) for k in kinds)
+
+
+def anchor(kind: str) -> str:
+    """The heading id the site gives a kind's section (its names, slugified as the toc extension does)."""
+    record = KINDS[kind]
+    return slugify(" / ".join([record.kind, *record.aliases]), "-")
+
+
+def kind_pages() -> dict[str, str]:
+    """Page path -> markdown: the Kind reference's index, then one page per family."""
+    pages = {}
+    rows = []
+    shown = examples()
+    for slug, kinds in family_kinds().items():
+        pages[f"reference/{slug}.md"] = family_page(slug, kinds, shown)
+        links = ", ".join(f"[`{k}`]({slug}.md#{anchor(k)})" for k in kinds) or "none installed"
+        rows.append(f"| [{titles()[slug]}]({slug}.md) | {links} |")
+    return {KINDS_PAGE: KINDS_HEAD + "\n".join(rows) + "\n", **pages}
+
+
 def kinds_page() -> str:
-    """The kind reference page's markdown: a title, then `archspec reference`'s output unchanged."""
-    return KINDS_HEAD + reference()
+    """The kind reference's index page."""
+    return kind_pages()[KINDS_PAGE]
 
 
-def on_files(files: Files, config) -> Files:
-    files.append(File.generated(config, KINDS_PAGE, content=kinds_page()))
+def on_config(config: Any) -> Any:
+    """The nav's `Kind reference: reference/kinds.md` entry becomes a section: the index, a page per family."""
+    section = [{"All families": KINDS_PAGE}, *({title: f"reference/{slug}.md"} for slug, title in titles().items())]
+    config["nav"] = [
+        {"Kind reference": section} if entry == {"Kind reference": KINDS_PAGE} else entry for entry in config["nav"]
+    ]
+    return config
+
+
+def pictures(docs: Path) -> set[str]:
+    """The zoo specs whose diagrams the pages link to (`pictures/NAME.svg`)."""
+    return {name for page in docs.rglob("*.md") for name in PICTURE.findall(page.read_text())}
+
+
+def on_files(files: Files, config: Any) -> Files:
+    for path, markdown in kind_pages().items():
+        files.append(File.generated(config, path, content=markdown))
+    for name in sorted(pictures(Path(config["docs_dir"]))):
+        svg = diagram(archspec.graph_of(SPECS / f"{name}.yaml"), format="svg")
+        files.append(File.generated(config, f"pictures/{name}.svg", content=svg))
     return files
 
 

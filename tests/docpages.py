@@ -13,6 +13,7 @@ from conftest import ROOT
 
 DOCS = ROOT / "docs"
 YAML_BLOCK = re.compile(r"```yaml\n(.*?)```", re.S)
+MISTAKE = re.compile(r"#[^\n]*\ba mistake\b")
 
 
 def pages() -> dict[str, str]:
@@ -23,5 +24,11 @@ def pages() -> dict[str, str]:
 
 
 def yaml_blocks() -> list[tuple[str, int, str]]:
-    """Every fenced YAML example: (page, its index on the page, its text)."""
-    return [(page, n, text) for page, md in pages().items() for n, text in enumerate(YAML_BLOCK.findall(md))]
+    """Every fenced YAML example: (page, its index on the page, its text), except those that show a mistake on
+    purpose and say so on their first line (`# typo.yaml: a mistake`): their transcript shows the message."""
+    return [
+        (page, n, text)
+        for page, md in pages().items()
+        for n, text in enumerate(YAML_BLOCK.findall(md))
+        if not MISTAKE.match(text)
+    ]

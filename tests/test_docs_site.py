@@ -19,7 +19,9 @@ import pytest
 from conftest import ROOT
 
 from archspec.kinds.registry import KINDS
-from archspec.tools.reference import reference
+from archspec.tools.reference import family_kinds
+
+PICTURE = re.compile(r"\]\((?:\.\./)*pictures/([a-z0-9_]+)\.svg\)")
 
 pytest.importorskip("mkdocs", reason="the docs extra (make test installs it)")
 pytest.importorskip("material", reason="the docs extra (make test installs it)")
@@ -54,17 +56,21 @@ def test_site_builds_strictly_with_every_page(site):
     assert (site / "reference" / "kinds" / "index.html").exists()
 
 
-def test_kind_reference_page_is_archspec_reference(site):
+def test_kind_reference_pages_hold_every_kind_in_the_nav(site):
+    """Each family's page is built, in the navigation (the hook adds it there), with each of its kinds'
+    headings and anchors; tests/test_docs_kinds.py checks their text against the commands."""
     sys.path.insert(0, str(ROOT))
     try:
         import mkdocs_hooks
     finally:
         sys.path.remove(str(ROOT))
-    page = mkdocs_hooks.kinds_page()
-    assert page == mkdocs_hooks.KINDS_HEAD + reference()
-    html = (site / "reference" / "kinds" / "index.html").read_text()
-    for kind in {k.kind for k in KINDS.values()}:  # every kind's heading made it into the built page, with its anchor
-        assert re.search(rf'<h4 id="{kind}[^"]*">', html), kind
+    index = (site / "reference" / "kinds" / "index.html").read_text()
+    for slug, kinds in family_kinds().items():
+        html = (site / "reference" / slug / "index.html").read_text()
+        assert f'href="../{slug}/"' in index, slug  # linked from the index and the navigation
+        for kind in kinds:
+            assert f'<h2 id="{mkdocs_hooks.anchor(kind)}">' in html, kind
+    assert {k.kind for k in KINDS.values()} == {k for kinds in family_kinds().values() for k in kinds}
 
 
 def test_a_link_to_a_missing_anchor_fails_the_build(tmp_path):
@@ -73,6 +79,7 @@ def test_a_link_to_a_missing_anchor_fails_the_build(tmp_path):
     shutil.copy(ROOT / "mkdocs.yml", copy)
     shutil.copy(ROOT / "mkdocs_hooks.py", copy)
     shutil.copytree(ROOT / "docs", copy / "docs")
+    (copy / "specs").symlink_to(ROOT / "specs")  # the pictures are drawn from the zoo's specs
     page = copy / "docs" / "zoo.md"
     page.write_text(page.read_text() + "\nSee [blocks](spec/blocks.md#no-such-heading).\n")
     done = build(copy, tmp_path / "site")
@@ -123,3 +130,18 @@ def test_python_api_page_documents_every_function_from_its_docstring(site):
     names = [n for n in archspec.api.__all__ if getattr(getattr(archspec.api, n), "__name__", None) == n]
     assert len(names) >= 10
     assert [n for n in names if f'id="archspec.api.{n}"' not in page] == []
+
+
+def test_pictures_are_archspec_draw_of_the_spec_the_page_names(site):
+    """Each diagram a page shows is drawn at build time by `archspec draw`, from the zoo spec its name says;
+    a page linking a spec that does not exist fails the build (no picture is pasted into docs/)."""
+    from archspec.tools.draw import draw
+
+    linked = sorted({name for page in (ROOT / "docs").rglob("*.md") for name in PICTURE.findall(page.read_text())})
+    assert {"lenet", "unet_digits", "lenet_two_heads", "resnet50"} <= set(linked)
+    assert not list((ROOT / "docs").rglob("*.svg")) and not list((ROOT / "docs").rglob("*.png"))
+    for name in linked:
+        drawn = draw(ROOT / "specs" / f"{name}.yaml", site.parent / f"{name}.svg", force=True)
+        assert (site / "pictures" / f"{name}.svg").read_text() == drawn.read_text(), name
+    page = (site / "tutorials" / "segmentation" / "index.html").read_text()
+    assert '<img alt="The digits U-Net, as archspec draw draws it" src="../../pictures/unet_digits.svg"' in page

@@ -1,7 +1,8 @@
 """The spec reference, generated from the kind table and the Pydantic models.
 
-The documentation site's Kind reference page is this text (mkdocs_hooks.py adds it at build
-time and tests/test_docs_site.py checks it), so the documented defaults cannot drift from the code.
+The documentation site's Kind reference pages are this text, one page per family (mkdocs_hooks.py adds
+them at build time and tests/test_docs_kinds.py checks them), so the documented defaults cannot drift
+from the code.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from typing import Any
 
 from pydantic import AliasChoices
 
+from ..kinds import BUILTIN
 from ..kinds.base import as_written
 from ..kinds.registry import KINDS, description
 
@@ -34,12 +36,13 @@ def _keys(name: str, field: Any) -> str:
     return f"`{field.alias or name}`"
 
 
-def kind_reference(kind_name: str) -> str:
+def kind_reference(kind_name: str, *, level: int = 4) -> str:
+    """One kind's section: its names as a heading of `level`, its description, its settings' table."""
     kind = KINDS[kind_name]
     schema = kind.schema
     names = [kind.kind, *kind.aliases]
     head = " / ".join(f"`{n}`" for n in names)
-    lines = [f"#### {head}", "", description(kind), ""]
+    lines = [f"{'#' * level} {head}", "", description(kind), ""]
     rows = [
         f"| {_keys(fname, field)} | {_default(field)} | " + (field.description or "").replace("|", "\\|") + " |"
         for fname, field in schema.model_fields.items()
@@ -55,3 +58,30 @@ def kind_reference(kind_name: str) -> str:
 def reference() -> str:
     """Markdown for every layer kind, in the kind table's order (``kinds.BUILTIN``'s, then plugins')."""
     return "\n".join(kind_reference(name) for name in dict.fromkeys(kind.kind for kind in KINDS.values()))
+
+
+FAMILIES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("convolution", "Convolutions and upsampling", ("conv", "depthwise", "upsampling")),
+    ("pooling-dense", "Pooling, dense and reshaping", ("pool", "dense", "simple", "shape", "pad")),
+    ("normalisation", "Normalisation and scaling", ("norm", "scale")),
+    ("joins", "Joins", ("merge",)),
+    ("blocks", "Blocks, templates and networks", ("blocks", "network")),
+    ("cells", "Mobile, ConvNeXt and NASNet blocks", ("mobile", "convnext", "nasnet")),
+)
+"""The Kind reference's pages: (page slug, title, the ``kinds.BUILTIN`` modules whose kinds it holds). Data
+rather than a field on each kind: a family is how the documentation groups kinds, and a kind lands on its
+module's page without saying so. Kinds from plugins, in no module here, get a page of their own."""
+PLUGINS = ("plugins", "Kinds from plugins")
+
+
+def family_kinds() -> dict[str, list[str]]:
+    """Page slug -> its kinds (one name per kind, aliases left out), in the kind table's order; every kind
+    in the table is on exactly one page (a plugin's on PLUGINS' page, listed even when it is empty)."""
+    page_of = {module: slug for slug, _, modules in FAMILIES for module in modules}
+    module_of = {name: module for module, names in BUILTIN.items() for name in names}
+    pages: dict[str, list[str]] = {slug: [] for slug, _, _ in FAMILIES}
+    pages[PLUGINS[0]] = []
+    for name in dict.fromkeys(kind.kind for kind in KINDS.values()):
+        module = module_of.get(name)
+        pages[page_of[module] if module is not None else PLUGINS[0]].append(name)
+    return pages
