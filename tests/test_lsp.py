@@ -20,7 +20,9 @@ from language_server import LanguageServer
 
 import archspec
 from archspec.tools.reference import kind_reference
-from archspec.tools.table import shape_text, shapes_table
+from archspec.kinds.registry import KINDS, Block
+from archspec.spec.read import parse
+from archspec.tools.table import count_text, shape_text, shapes_table
 
 pytest.importorskip("pygls")
 
@@ -86,7 +88,8 @@ def test_hover_on_a_kind_adds_its_reference(server):
     uri = server.uri("block.yaml")
     server.open(uri, block)
     assert server.diagnostics(uri) == []
-    assert server.hover(uri, 5, 9).strip() == kind_reference("conv").strip()  # inside a template: the reference alone
+    inside = server.hover(uri, 5, 9)  # inside a template: its output there, then the reference
+    assert inside.startswith("output: `6x6x2`") and inside.endswith(kind_reference("conv"))
 
 
 def test_hover_on_a_variable_gives_its_value_and_line(server):
@@ -118,7 +121,8 @@ def test_symbols_outline_the_layers(server):
     report = archspec.shapes(ROOT / "specs" / "resnet50.yaml")
     assert [s["name"] for s in symbols] == [g.name for g in report.groups]
     stage = next(s for s in symbols if s["name"] == "conv3")
-    assert stage["kind"] == 2 and stage["detail"] == "stage 28x28x512"  # a block: Module
+    conv3 = next(g for g in report.groups if g.name == "conv3")
+    assert stage["kind"] == 2 and stage["detail"] == f"stage 28x28x512 ({conv3.nodes} layers, 1.2M params)"  # a block
     assert next(s for s in symbols if s["name"] == "predictions")["kind"] == 12  # one layer: Function
 
 
@@ -199,16 +203,24 @@ def test_a_left_out_layer_is_shown_as_skipped(server):
 
 @pytest.mark.parametrize("path", sorted((ROOT / "specs").glob("*.yaml")), ids=lambda p: p.name)
 def test_zoo_spec_gets_the_shapes_table_as_hints(server, path: Path):
+    text = path.read_text(encoding="utf-8")
     uri = server.uri(f"specs/{path.name}")
-    server.open(uri, path.read_text(encoding="utf-8"))
+    server.open(uri, text)
     assert [d for d in server.diagnostics(uri) if d["severity"] == ERROR] == []
     report = archspec.shapes(path)
-    labels = [h["label"] for h in hints(server, uri)]
-    assert [label for label in labels if label != "skipped (when: false)"] == [
+    source = parse(text, str(path))
+    written = source.data["layers"]
+    top = {source.values[("layers", i)][0] - 1 for i in range(len(written))}
+    got = {h["position"]["line"]: h["label"] for h in hints(server, uri)}
+    labels = [got[line] for line in sorted(top)]  # one per top-level layer, left-out ones (U-Net's) said so
+    assert [label.split(" (")[0] for label in labels if label != "skipped (when: false)"] == [
         shape_text(g.output_shape) for g in report.groups
     ]
-    written = yaml.safe_load(path.read_text(encoding="utf-8"))["layers"]
-    assert len(labels) == len(written)  # one per top-level layer, left-out ones (U-Net's deeper levels) said so
+    blocks = [g for g in report.groups if isinstance(KINDS[g.type], Block)]
+    assert [label for label in labels if " layers" in label] == [
+        f"{shape_text(g.output_shape)} ({g.nodes} layers" + (f", {count_text(g.params)} params)" if g.params else ")")
+        for g in blocks
+    ]  # each block summarised on its first line
 
 
 def test_without_pygls_the_command_says_what_to_install():

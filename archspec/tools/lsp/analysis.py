@@ -7,13 +7,16 @@ message for the same file. No pygls here (plain data; the server turns it into L
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 
-from ...errors import Problem, SpecError, clipped, escaped, shown
+from ...errors import PathPart, Problem, SpecError, clipped, escaped, shown
 from ...graph import checked
+from ...kinds.registry import KINDS, Block
 from ...graph.ir import Graph
-from ...graph.report import GroupInfo, Report
+from ...graph.report import GroupInfo, LayerInfo, Report
 from ...spec.read import Source, parse
 from ...spec.validate import validate
 from ..table import count_text, shape_text
@@ -37,6 +40,32 @@ class Finding:
 
 
 @dataclass(frozen=True)
+class Member:
+    """One node a written layer expands to: what hover on a block lists."""
+
+    name: str
+    op: str
+    shape: str
+    params: int
+
+
+EXPANSION_SHOWN = 40
+"""Hover lists at most this many nodes of an expansion (a ResNet stage has dozens), then says how many more."""
+
+
+def expansion(members: tuple[Member, ...]) -> str:
+    """The nodes a block expands to, one markdown line each: name, kind, output shape, parameters."""
+    rows = [
+        f"- `{m.name}` {m.op}: `{m.shape}`" + (f", {m.params:,} params" if m.params else "")
+        for m in members[:EXPANSION_SHOWN]
+    ]
+    more = len(members) - EXPANSION_SHOWN
+    return "\n".join(
+        [f"expands to {len(members)} layers:", "", *rows] + ([f"- ... and {more} more"] if more > 0 else [])
+    )
+
+
+@dataclass(frozen=True)
 class LayerSpot:
     """One top-level spec layer: where it is written (0-based lines) and what it computes."""
 
@@ -49,11 +78,22 @@ class LayerSpot:
     """The source line it starts on: a hint kept from an older text is shown only where this line is unchanged."""
     info: GroupInfo | None = None
     """None for a layer `when` leaves out."""
+    members: tuple[Member, ...] = ()
+    """What it expands to, when that is more than one node (a block; a conv with `bn`)."""
+    block: bool = False
+    """Its kind is a block (`residual`, `use`, `stage`): its hint summarises it."""
 
     @property
     def hint(self) -> str:
-        """The inlay hint: its output shape, or that it is skipped."""
-        return shape_text(self.info.output_shape) if self.info else "skipped (when: false)"
+        """The inlay hint: its output shape (a block's summarised: how many layers, how many parameters), or that it
+        is skipped."""
+        if self.info is None:
+            return "skipped (when: false)"
+        shape = shape_text(self.info.output_shape)
+        if not self.block:
+            return shape
+        params = f", {count_text(self.info.params)} params" if self.info.params else ""
+        return f"{shape} ({self.info.nodes} layers{params})"
 
     def hover(self) -> str:
         """The row `archspec shapes` prints for it, as markdown."""
@@ -74,7 +114,24 @@ class LayerSpot:
                 f"- MACs: {count_text(g.macs)}",
                 f"- receptive field: {rf}",
             )
-        )
+        ) + (f"\n\n{expansion(self.members)}" if self.members else "")
+
+
+@dataclass(frozen=True)
+class InnerSpot:
+    """A layer written inside a block (a residual's body, a template's layers): its line and what it gives there."""
+
+    line: int
+    text: str
+    """The source line, as for ``LayerSpot``."""
+    hint: str
+    """Its output shape; a template's layer gives one per distinct use (`56x56x64 | 28x28x128`)."""
+    members: tuple[Member, ...] = ()
+
+    def hover(self) -> str:
+        if not self.members:
+            return f"output: `{self.hint}`"
+        return f"output: `{self.hint}`\n\n{expansion(self.members)}"
 
 
 SPEC_KEYS = frozenset({"layers", "input", "inputs", "blocks"})
@@ -88,6 +145,8 @@ class Analysis:
     findings: list[Finding] = field(default_factory=list)
     layers: list[LayerSpot] | None = None
     """None when the text does not expand (the server keeps the last good layers)."""
+    inner: list[InnerSpot] | None = None
+    """The layers written inside blocks and templates; None when the text does not expand."""
     variables: dict[str, tuple[str, int]] | None = None
     """Each declared variable -> (its value as written, the 0-based line it is set on); None when the text does not
     parse."""
@@ -103,24 +162,73 @@ class Names:
     templates: dict[str, tuple[int, int]] = field(default_factory=dict)
     layers: dict[str, tuple[int, int]] = field(default_factory=dict)
     """Each `name:` given to a layer (top level or in a template) -> where its value is written; the first one wins."""
+    occurrences: list[Occurrence] = field(default_factory=list)
+    """Every place a variable, template or layer name is defined or used: what find-references returns."""
 
 
-def _names(source: Source) -> Names:
-    """The names a spec defines, located by the reader (no text search: a name in a comment is no definition)."""
+@dataclass(frozen=True)
+class Occurrence:
+    """A name written in the text: `what` is 'variable', 'template' or 'layer'; 0-based line, [start, end) columns
+    of the token as written (`$width` with its dollar)."""
+
+    what: str
+    name: str
+    line: int
+    start: int
+    end: int
+    definition: bool
+
+
+LAYER_REFERENCES = frozenset({"input", "inputs", "outputs"})
+"""Keys whose values name layers (alone, in a list, or as a mapping's values)."""
+VARIABLE_USE = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def _names(source: Source, lines: list[str]) -> Names:
+    """The names a spec defines and uses, located by the reader's marks (no text search: a name in a comment is
+    neither); the line's text only gives a token's extent."""
     data = source.data if isinstance(source.data, dict) else {}
     out = Names()
-    for section, table in (("variables", out.variables), ("blocks", out.templates)):
+    for section, table, what in (("variables", out.variables, "variable"), ("blocks", out.templates, "template")):
         if isinstance(data.get(section), dict):
             for key in data[section]:
                 mark = source.keys.get((section, key))
                 if mark:
                     table[str(key)] = (mark[0] - 1, mark[1] - 1)
-    for path, (line, column) in sorted(source.values.items(), key=lambda item: item[1]):
-        if path and path[-1] == "name" and "layers" in path:
-            value = _at(data, path)
-            if isinstance(value, str):
-                out.layers.setdefault(value, (line - 1, column - 1))
+                    _occurs(out, lines, what, str(key), mark, definition=True)
+    for path, mark in sorted(source.values.items(), key=lambda item: item[1]):
+        value = _at(data, path)
+        if not isinstance(value, str) or not path:
+            continue
+        if path[-1] == "name" and "layers" in path:
+            out.layers.setdefault(value, (mark[0] - 1, mark[1] - 1))
+            _occurs(out, lines, "layer", value, mark, definition=True)
+        elif path[-1] in LAYER_REFERENCES or (len(path) > 1 and path[-2] in LAYER_REFERENCES):
+            _occurs(out, lines, "layer", value, mark, definition=False)
+        elif path[-1] == "block" and "layers" in path:
+            _occurs(out, lines, "template", value, mark, definition=False)
+        if "$" in value:
+            for variable in VARIABLE_USE.finditer(value):
+                _occurs(out, lines, "variable", variable.group(1), mark, definition=False, token=variable.group())
     return out
+
+
+def _occurs(
+    names: Names, lines: list[str], what: str, name: str, mark: tuple[int, int], *, definition: bool, token: str = ""
+) -> None:
+    """Record `token` (default: `name`) as written at or after the reader's mark, on the mark's line."""
+    token = token or name
+    line = mark[0] - 1
+    text = lines[line] if line < len(lines) else ""
+    start = text.find(token, mark[1] - 1)
+    while start >= 0 and definition is False and what == "variable" and _seen(names, line, start):
+        start = text.find(token, start + 1)  # `$a * $a`: the second use is the next one along the line
+    if start >= 0:
+        names.occurrences.append(Occurrence(what, name, line, start, start + len(token), definition))
+
+
+def _seen(names: Names, line: int, start: int) -> bool:
+    return any(o.line == line and o.start == start for o in reversed(names.occurrences[-8:]))
 
 
 def _at(data: Any, path: tuple[Any, ...]) -> Any:
@@ -141,13 +249,19 @@ def analyse(name: str, text: str, fmt: str = "yaml") -> Analysis:
         return Analysis([Finding(p, "error") for p in exc.problems])
     if isinstance(source.data, dict) and source.data and not SPEC_KEYS & source.data.keys():
         return Analysis()
-    variables, names = _variables(source), _names(source)
+    lines = text.splitlines()
+    variables, names = _variables(source), _names(source, lines)
     try:
         graph, report = checked(validate(source, {}))
     except SpecError as exc:
         return Analysis([Finding(p, "error") for p in exc.problems], variables=variables, names=names)
+    layers = _layers(source, graph, report, lines)
     return Analysis(
-        [Finding(p, "warning") for p in report.warnings], _layers(source, graph, report, text), variables, names
+        [Finding(p, "warning") for p in report.warnings],
+        layers,
+        _inner(source, graph, report, lines, {s.line for s in layers}),
+        variables,
+        names,
     )
 
 
@@ -177,7 +291,7 @@ def _kind(item: Any) -> str:
     return str(next(iter(item))) if isinstance(item, dict) and item else str(item)
 
 
-def _layers(source: Source, graph: Graph, report: Report, text: str) -> list[LayerSpot]:
+def _layers(source: Source, graph: Graph, report: Report, lines: list[str]) -> list[LayerSpot]:
     """Each top-level layer's span in the text and its row of the shapes table.
 
     Expansion makes one group per top-level layer, in order (a `when: false` layer's group has no
@@ -194,7 +308,10 @@ def _layers(source: Source, graph: Graph, report: Report, text: str) -> list[Lay
     written = written if isinstance(written, list) else []
     filled = {info.group for info in report.layers if info.group is not None}
     rows = iter(report.groups)  # the groups that have nodes, in order
-    lines = text.splitlines()
+    members: dict[int, list[Member]] = {}
+    for layer in report.layers:
+        if layer.group is not None:
+            members.setdefault(layer.group, []).append(_member(layer))
     spots = []
     for index, (name, kind) in enumerate(graph.groups):
         info = next(rows) if index in filled else None
@@ -206,7 +323,67 @@ def _layers(source: Source, graph: Graph, report: Report, text: str) -> list[Lay
             name = settings["name"]  # a left-out layer's group is named after the layer before it
         elif info is None:
             name = kind
+        own = tuple(members.get(index, ())) if info is not None and info.nodes > 1 else ()
         spots.append(
-            LayerSpot(index, name, kind, line, ends[index] - 1, lines[line] if line < len(lines) else "", info)
+            LayerSpot(
+                index,
+                name,
+                kind,
+                line,
+                ends[index] - 1,
+                lines[line] if line < len(lines) else "",
+                info,
+                own,
+                isinstance(KINDS.get(kind), Block),
+            )
         )
     return spots
+
+
+def _member(layer: LayerInfo) -> Member:
+    return Member(layer.name, layer.type, shape_text(layer.output_shape), layer.params)
+
+
+SHAPES_SHOWN = 3
+"""A template's layer used with more distinct shapes than this is hinted with its first and last."""
+
+
+def _inner(source: Source, graph: Graph, report: Report, lines: list[str], taken: set[int]) -> list[InnerSpot]:
+    """A hint for each list item written inside a block or a template (each nesting level; one hint a line, the
+    outermost item's): the output shape of the nodes it expanded to, per use.
+
+    A node's `path` says where it was written, so the items it belongs to are its path's prefixes that end in a list
+    index and are marked in this text (a built-in template's are not)."""
+    items: dict[tuple[PathPart, ...], list[tuple[int, LayerInfo]]] = {}
+    for index, (node, layer) in enumerate(zip(graph.layers, report.layers, strict=True)):
+        for end, part in enumerate(node.path):
+            if isinstance(part, int) and end >= 1 and not (end == 1 and node.path[0] == "layers"):
+                item = node.path[: end + 1]
+                if item in source.values:
+                    items.setdefault(item, []).append((index, layer))
+    left_out = {  # items that set `when` and expanded to nothing: `when` was false (in every use)
+        path[:-2]
+        for path in source.values
+        if len(path) > 3 and path[-1] == "when" and isinstance(path[-3], int) and path[:2] != ("layers", path[-3])
+    }
+    spots = []
+    for item in sorted(items.keys() | left_out, key=len):
+        line = source.values[item][0] - 1 if item in source.values else -1
+        if line < 0 or line in taken or line >= len(lines):
+            continue
+        taken.add(line)
+        nodes = items.get(item, [])
+        if not nodes:
+            spots.append(InnerSpot(line, lines[line], "skipped (when: false)"))
+            continue
+        ends = {i for (i, _), (after, _) in pairwise(nodes) if after != i + 1} | {nodes[-1][0]}
+        outputs = [layer for i, layer in nodes if i in ends]  # the last node of each use: its output
+        shapes = list(dict.fromkeys(shape_text(layer.output_shape) for layer in outputs))
+        hint = (
+            " | ".join(shapes)
+            if len(shapes) <= SHAPES_SHOWN
+            else f"{shapes[0]} ... {shapes[-1]} ({len(shapes)} shapes)"
+        )
+        own = tuple(_member(layer) for _, layer in nodes) if len(nodes) > len(outputs) else ()
+        spots.append(InnerSpot(line, lines[line], hint, own))
+    return sorted(spots, key=lambda s: s.line)

@@ -17,7 +17,7 @@ from pygls.workspace import PositionCodec
 from ...kinds.base import valid_keys
 from ...kinds.registry import KINDS
 from ..reference import kind_reference
-from .analysis import Names
+from .analysis import Names, Occurrence
 
 AFTER_DOLLAR = re.compile(r"\$([A-Za-z0-9_]*)$")
 AFTER_USE = re.compile(r"\b(?:use|block):\s*(?:\{\s*block:\s*)?([A-Za-z0-9_]*)$")
@@ -31,6 +31,7 @@ WORD = re.compile(r"\$?[A-Za-z_][A-Za-z0-9_]*")
 REFERS_TO_TEMPLATE = re.compile(r"\b(?:use|block):")
 REFERS_TO_LAYER = re.compile(r"\b(?:inputs?|outputs):")
 SUGGESTION = re.compile(r"did you mean (?:'([^']+)'|\"([^\"]+)\"|(\$[A-Za-z_][A-Za-z0-9_]*))\?")
+KEY = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*:")
 WRITTEN_NAME = re.compile(r"['\"]?(\$?[^\s:,\[\]{}'\"]+)")
 
 
@@ -139,6 +140,40 @@ def definition(lines: Sequence[str], line: int, character: int, names: Names) ->
     if REFERS_TO_LAYER.search(before) and name in names.layers:
         return names.layers[name]
     return None
+
+
+def setting_at(lines: Sequence[str], line: int, character: int) -> tuple[str, str] | None:
+    """(kind, key) when the cursor is on a setting's key: `kernel` in `- conv: {depth: 6, kernel: 5}` or on its own
+    line under `- conv:`."""
+    text = lines[line].rstrip("\r\n") if line < len(lines) else ""
+    key = next((m for m in KEY.finditer(text) if m.start() <= character <= m.end(1)), None)
+    if key is None:
+        return None
+    before = text[: key.start()]
+    if (flow := FLOW_SETTINGS.search(before)) and AT_KEY.search(flow.group(2)):
+        kind: str | None = flow.group(1)
+    elif not before.strip():
+        kind = _block_kind(lines, line, len(before))
+    else:
+        return None
+    return (kind, key.group(1)) if kind is not None and kind in KINDS else None
+
+
+def references(lines: Sequence[str], line: int, character: int, names: Names, *, declaration: bool) -> list[Occurrence]:
+    """Every place the variable, template or layer name at the cursor is written (its definition too, with
+    `declaration`), from the last text that parsed, kept only where the text still reads the same."""
+
+    def still(o: Occurrence) -> bool:
+        return o.line < len(lines) and lines[o.line][o.start : o.end] in (o.name, f"${o.name}")
+
+    at = next((o for o in names.occurrences if o.line == line and o.start <= character <= o.end and still(o)), None)
+    if at is None:
+        return []
+    return [
+        o
+        for o in names.occurrences
+        if (o.what, o.name) == (at.what, at.name) and (declaration or not o.definition) and still(o)
+    ]
 
 
 def code_actions(
