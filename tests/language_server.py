@@ -181,6 +181,11 @@ class LanguageServer:
                 raise RuntimeError(f"the server exited: {''.join(self._stderr)[-2000:]}")
             return self._diagnostics[uri]
 
+    def published(self, uri: str) -> bool:
+        """Whether diagnostics for the document's current text have come (without waiting)."""
+        with self._cond:
+            return uri in self._diagnostics
+
     def completion(self, uri: str, line: int, character: int) -> list[dict[str, Any]]:
         result = self.request(
             "textDocument/completion",

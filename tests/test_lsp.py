@@ -14,14 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from conftest import ROOT
 from language_server import LanguageServer
 
 import archspec
-from archspec.tools.reference import kind_reference
 from archspec.kinds.registry import KINDS, Block
 from archspec.spec.read import parse
+from archspec.tools.reference import kind_reference, setting_reference
 from archspec.tools.table import count_text, shape_text, shapes_table
 
 pytest.importorskip("pygls")
@@ -233,3 +232,70 @@ def test_without_pygls_the_command_says_what_to_install():
     )
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "needs pygls" in done.stderr and "pip install 'archspec[lsp]'" in done.stderr
+
+
+BLOCKS = """name: b
+input: [8, 8, 1]
+blocks:
+  two:
+    layers:
+      - conv: {depth: 4, kernel: 3, padding: same}
+      - conv: {depth: 8, kernel: 3}
+layers:
+  - use: {block: two}
+  - use: {block: two, name: again}
+  - residual:
+      body:
+        - conv: {depth: 8, kernel: 3, padding: same, when: false}
+        - conv:
+            depth: 8
+            kernel: 3
+            padding: same
+            activation: relu
+  - flatten
+"""
+
+
+def test_hints_inside_blocks_and_templates(server):
+    uri = server.uri("blocks.yaml")
+    server.open(uri, BLOCKS)
+    assert server.diagnostics(uri) == []
+    got = {h["position"]["line"]: h["label"] for h in hints(server, uri)}
+    assert got == {
+        5: "8x8x4 | 6x6x4",  # a template's layer: its output in each use
+        6: "6x6x8 | 4x4x8",
+        8: "6x6x8 (2 layers, 336 params)",  # a block summarised on its first line
+        9: "4x4x8 (2 layers, 588 params)",
+        10: "4x4x8 (2 layers, 584 params)",
+        12: "skipped (when: false)",  # left out inside a block
+        13: "4x4x8",  # a layer inside a body, written over several lines: on its first
+        18: "128",
+    }
+
+
+def test_hover_on_a_block_gives_its_expansion_and_on_a_setting_its_reference(server):
+    uri = server.uri("blocks.yaml")
+    server.open(uri, BLOCKS)
+    server.diagnostics(uri)
+    lines = BLOCKS.splitlines()
+    on_use = server.hover(uri, 9, lines[9].index("two"))
+    assert "expands to 2 layers:" in on_use and "`again_conv_1` conv: `6x6x4`" in on_use
+    assert "`again_conv_2` conv: `4x4x8`" in on_use
+    on_setting = server.hover(uri, 5, lines[5].index("padding") + 2)
+    assert on_setting.startswith(setting_reference("conv", "padding").strip())
+    assert "output: `8x8x4 | 6x6x4`" in on_setting and kind_reference("conv") not in on_setting
+    on_key = server.hover(uri, 15, lines[15].index("kernel"))  # block style: the kind is the `- conv:` above
+    assert on_key.startswith(setting_reference("conv", "kernel").strip())
+    assert setting_reference("conv", "depth") != setting_reference("conv", "kernel")
+
+
+def test_a_long_check_does_not_hold_up_answers(server):
+    """Checks run off the event loop: while a big spec is checked, hover on another document is answered."""
+    small = server.uri("specs/lenet.yaml")
+    server.open(small, LENET)
+    server.diagnostics(small)
+    big = server.uri("big.yaml")
+    server.open(big, "name: big\ninput: [2, 2, 2]\nlayers:\n  - flatten\n" + "  - dense: 8\n" * 2000)
+    assert "output: `28x28x6`" in server.hover(small, line_of(LENET, "depth: 6"), 8)
+    assert not server.published(big)  # answered before the big spec's check was done
+    assert server.diagnostics(big) == [] and len(hints(server, big)) == 2001

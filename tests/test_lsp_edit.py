@@ -33,7 +33,7 @@ def opened(ls, name: str, text: str, good: str | None = None) -> str:
 
 def test_capabilities(server):
     caps = server.capabilities
-    assert caps["completionProvider"]["triggerCharacters"] and caps["definitionProvider"]
+    assert caps["completionProvider"]["triggerCharacters"] and caps["definitionProvider"] and caps["referencesProvider"]
     assert caps["codeActionProvider"]["codeActionKinds"] == ["quickfix"]
 
 
@@ -136,3 +136,51 @@ def test_did_you_mean_gets_a_quick_fix_that_clears_the_problem(server):
     assert fixed == LENET
     server.open(uri, fixed)
     assert server.diagnostics(uri) == []
+
+
+def references(ls, uri: str, line: int, character: int, declaration: bool = True) -> list[tuple[int, int, int]]:
+    found = ls.request(
+        "textDocument/references",
+        {
+            "textDocument": {"uri": uri},
+            "position": {"line": line, "character": character},
+            "context": {"includeDeclaration": declaration},
+        },
+    )
+    assert all(f["uri"] == uri for f in found)
+    return sorted(
+        (f["range"]["start"]["line"], f["range"]["start"]["character"], f["range"]["end"]["character"]) for f in found
+    )
+
+
+REFERRING = """name: r
+input: [8, 8, 1]
+variables: {w: 4, unused: 1}
+blocks:
+  two:   # two: not a use, a comment
+    layers:
+      - conv: {depth: $w, kernel: 3, padding: same}
+      - conv: {depth: $w * $w, kernel: 1, name: inner}
+layers:
+  - conv: {depth: 16, kernel: 3, padding: same, name: first}
+  - use: {block: two}
+  - stage: {block: two, repeat: 2, name: more}
+  - add: {inputs: [first, more]}
+"""
+
+
+def test_references_of_a_variable_a_template_and_a_layer(server):
+    uri = opened(server, "references.yaml", REFERRING)
+    lines = REFERRING.splitlines()
+    at = lambda line, word, nth=0: (line, [i for i in range(len(lines[line])) if lines[line].startswith(word, i)][nth])
+    w = [(2, 12, 13), (6, 22, 24), (7, 22, 24), (7, 27, 29)]  # the definition, then each `$w` (twice on line 7)
+    assert references(server, uri, *at(7, "$w", 1)) == w
+    assert references(server, uri, 2, 12) == w  # from the definition too
+    assert references(server, uri, 2, 12, declaration=False) == w[1:]
+    two = [(4, 2, 5), (10, 17, 20), (11, 19, 22)]  # `blocks:` key, `use:` and `stage:`; not the comment
+    assert references(server, uri, *at(10, "two")) == two
+    first = [(9, 54, 59), (12, 19, 24)]
+    assert references(server, uri, *at(12, "first")) == first
+    assert references(server, uri, *at(12, "more")) == [(11, 41, 45), (12, 26, 30)]  # a stage named, then read
+    assert references(server, uri, *at(2, "unused")) == [(2, 18, 24)]
+    assert references(server, uri, 9, 4) == []  # `conv` is no name

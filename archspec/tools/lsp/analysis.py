@@ -14,9 +14,9 @@ from typing import Any
 
 from ...errors import PathPart, Problem, SpecError, clipped, escaped, shown
 from ...graph import checked
-from ...kinds.registry import KINDS, Block
 from ...graph.ir import Graph
 from ...graph.report import GroupInfo, LayerInfo, Report
+from ...kinds.registry import KINDS, Block
 from ...spec.read import Source, parse
 from ...spec.validate import validate
 from ..table import count_text, shape_text
