@@ -39,7 +39,9 @@ def yaml_language_server() -> list[str]:
 class LanguageServer:
     """One server process; requests block until their answer, diagnostics are waited for per document."""
 
-    def __init__(self, command: list[str], settings: dict[str, Any], root: Path) -> None:
+    def __init__(
+        self, command: list[str], settings: dict[str, Any], root: Path, initialization_options: Any = None
+    ) -> None:
         self.settings = settings
         self.root = root
         self.proc = subprocess.Popen(
@@ -59,6 +61,7 @@ class LanguageServer:
             "initialize",
             {
                 "processId": os.getpid(),
+                "initializationOptions": initialization_options,
                 "rootUri": root.as_uri(),
                 "workspaceFolders": [{"uri": root.as_uri(), "name": root.name}],
                 "capabilities": {

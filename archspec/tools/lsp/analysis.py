@@ -20,6 +20,7 @@ from ...kinds.registry import KINDS, Block
 from ...spec.read import Source, parse
 from ...spec.validate import validate
 from ..table import count_text, shape_text
+from .beside import schema_lines
 
 
 @dataclass(frozen=True)
@@ -241,8 +242,10 @@ def _at(data: Any, path: tuple[Any, ...]) -> Any:
     return data
 
 
-def analyse(name: str, text: str, fmt: str = "yaml") -> Analysis:
-    """Problems and per-layer figures of `text` read as the file `name`."""
+def analyse(name: str, text: str, fmt: str = "yaml", *, beside_schema: bool = False) -> Analysis:
+    """Problems and per-layer figures of `text` read as the file `name`. `beside_schema`: the YAML language server
+    checks this file against archspec's schema, so problems on the lines where that check fails are left to it
+    (``beside``)."""
     try:
         source = parse(text, name, fmt=fmt)
     except SpecError as exc:
@@ -254,7 +257,10 @@ def analyse(name: str, text: str, fmt: str = "yaml") -> Analysis:
     try:
         graph, report = checked(validate(source, {}))
     except SpecError as exc:
-        return Analysis([Finding(p, "error") for p in exc.problems], variables=variables, names=names)
+        problems = exc.problems
+        if beside_schema and (lines_failing := schema_lines(source)):
+            problems = tuple(p for p in problems if p.line not in lines_failing)
+        return Analysis([Finding(p, "error") for p in problems], variables=variables, names=names)
     layers = _layers(source, graph, report, lines)
     return Analysis(
         [Finding(p, "warning") for p in report.warnings],
@@ -308,10 +314,10 @@ def _layers(source: Source, graph: Graph, report: Report, lines: list[str]) -> l
     written = written if isinstance(written, list) else []
     filled = {info.group for info in report.layers if info.group is not None}
     rows = iter(report.groups)  # the groups that have nodes, in order
-    members: dict[int, list[Member]] = {}
+    members: dict[int, list[LayerInfo]] = {}
     for layer in report.layers:
         if layer.group is not None:
-            members.setdefault(layer.group, []).append(_member(layer))
+            members.setdefault(layer.group, []).append(layer)
     spots = []
     for index, (name, kind) in enumerate(graph.groups):
         info = next(rows) if index in filled else None
@@ -323,7 +329,7 @@ def _layers(source: Source, graph: Graph, report: Report, lines: list[str]) -> l
             name = settings["name"]  # a left-out layer's group is named after the layer before it
         elif info is None:
             name = kind
-        own = tuple(members.get(index, ())) if info is not None and info.nodes > 1 else ()
+        own = tuple(map(_member, members.get(index, ()))) if info is not None and info.nodes > 1 else ()
         spots.append(
             LayerSpot(
                 index,

@@ -58,6 +58,8 @@ class ArchspecServer(LanguageServer):
         super().__init__("archspec", __version__)
         self.documents: dict[str, Document] = {}
         self.checker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archspec-check")
+        self.beside_schema = False
+        """The client runs the YAML language server with archspec's schema on these files (``beside``)."""
 
     async def check(self, uri: str, edit: int) -> None:
         """Analyse the document's current text on the checker thread and publish its diagnostics, unless a newer
@@ -68,7 +70,8 @@ class ArchspecServer(LanguageServer):
         text, version = doc.source, doc.version
         fmt = "json" if name.endswith(".json") else "yaml"
         analysis = await asyncio.get_running_loop().run_in_executor(
-            self.checker, lambda: safe_analyse(name, text, fmt) if state.edits == edit else None
+            self.checker,
+            lambda: safe_analyse(name, text, fmt, self.beside_schema) if state.edits == edit else None,
         )
         if analysis is None or state.edits != edit or self.documents.get(uri) is not state:
             return  # superseded (or closed): the newer text's check publishes
@@ -109,10 +112,10 @@ def unchanged(spots: list[Spot], lines: Sequence[str]) -> list[Spot]:
     return [s for s in spots if s.line < len(lines) and lines[s.line].rstrip("\r\n") == s.text]
 
 
-def safe_analyse(name: str, text: str, fmt: str) -> Analysis:
+def safe_analyse(name: str, text: str, fmt: str, beside_schema: bool) -> Analysis:
     """`analyse`, where a bug becomes a diagnostic: it must not kill the server the editor depends on."""
     try:
-        return analyse(name, text, fmt)
+        return analyse(name, text, fmt, beside_schema=beside_schema)
     except Exception as exc:  # said where it is seen, with what to do
         return Analysis(
             [
@@ -161,6 +164,13 @@ def line_range(spot: LayerSpot, lines: Sequence[str], codec: PositionCodec, *, w
 
 
 server = ArchspecServer()
+
+
+@server.feature(t.INITIALIZE)
+def initialize(ls: ArchspecServer, params: t.InitializeParams) -> None:
+    """Read the client's options: `yamlSchema: true` says the YAML language server checks the form (``beside``)."""
+    options = params.initialization_options
+    ls.beside_schema = isinstance(options, dict) and options.get("yamlSchema") is True
 
 
 @server.feature(t.TEXT_DOCUMENT_DID_OPEN)
