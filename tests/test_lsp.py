@@ -290,12 +290,28 @@ def test_hover_on_a_block_gives_its_expansion_and_on_a_setting_its_reference(ser
 
 
 def test_a_long_check_does_not_hold_up_answers(server):
-    """Checks run off the event loop: while a big spec is checked, hover on another document is answered."""
+    """A big spec is checked off the event loop (in a process): meanwhile hover on another document is answered."""
+    from archspec.tools.lsp.server import BIG_LINES  # pygls: after the importorskip
+
     small = server.uri("specs/lenet.yaml")
     server.open(small, LENET)
     server.diagnostics(small)
     big = server.uri("big.yaml")
-    server.open(big, "name: big\ninput: [2, 2, 2]\nlayers:\n  - flatten\n" + "  - dense: 8\n" * 2000)
+    server.open(big, "name: big\ninput: [2, 2, 2]\nlayers:\n  - flatten\n" + "  - dense: 8\n" * BIG_LINES)
     assert "output: `28x28x6`" in server.hover(small, line_of(LENET, "depth: 6"), 8)
     assert not server.published(big)  # answered before the big spec's check was done
-    assert server.diagnostics(big) == [] and len(hints(server, big)) == 2001
+    assert server.diagnostics(big) == [] and len(hints(server, big)) == BIG_LINES + 1
+
+
+def test_a_big_analysis_comes_back_from_the_checker_process_whole():
+    """What the checker process sends in pieces (a few hundred layers each) reads back as the analysis itself."""
+    from archspec.tools.lsp.analysis import CHUNK, analyse, packed, unpacked
+
+    body = "".join(f"  - dense: {{units: $w, name: d{i}}}\n" for i in range(2 * CHUNK + 1))
+    text = BLOCKS.replace("input: [8, 8, 1]\n", "input: [8, 8, 1]\nvariables: {w: 2}\n") + body
+    analysis = analyse("big.yaml", text)
+    assert analysis.findings == [] and len(analysis.layers) > 2 * CHUNK and analysis.inner
+    assert len(analysis.names.occurrences) > 4 * CHUNK
+    assert unpacked(packed("big.yaml", text, "yaml", False)) == analysis
+    broken = text.replace("kernel: 3}", "kernel: 30}")
+    assert unpacked(packed("big.yaml", broken, "yaml", False)) == analyse("big.yaml", broken)

@@ -7,8 +7,9 @@ message for the same file. No pygls here (plain data; the server turns it into L
 
 from __future__ import annotations
 
+import pickle
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from typing import Any
 
@@ -393,3 +394,62 @@ def _inner(source: Source, graph: Graph, report: Report, lines: list[str], taken
         own = tuple(_member(layer) for _, layer in nodes) if len(nodes) > len(outputs) else ()
         spots.append(InnerSpot(line, lines[line], hint, own))
     return sorted(spots, key=lambda s: s.line)
+
+
+def safe_analyse(name: str, text: str, fmt: str, beside_schema: bool) -> Analysis:
+    """`analyse`, where a bug becomes a diagnostic: it must not kill the server the editor depends on. Here, not in
+    ``server``, so the checker process imports no pygls."""
+    try:
+        return analyse(name, text, fmt, beside_schema=beside_schema)
+    except Exception as exc:  # said where it is seen, with what to do
+        return Analysis(
+            [
+                Finding(
+                    Problem(
+                        f"archspec lsp could not check this text ({type(exc).__name__}: {exc}); "
+                        "please report it with the spec"
+                    ),
+                    "error",
+                )
+            ]
+        )
+
+
+CHUNK = 250
+"""Layers per pickled piece of a big analysis (``packed``): a few milliseconds each to read back."""
+
+
+def packed(name: str, text: str, fmt: str, beside_schema: bool) -> list[bytes]:
+    """`safe_analyse` as pickled pieces, for the checker process to send: the analysis without its long lists, then
+    those lists a `CHUNK` at a time. One pickle of 10,000 layers takes a quarter of a second to load, holding the
+    interpreter's lock all along; in pieces, the server's thread answers between them (``unpacked``)."""
+    analysis = safe_analyse(name, text, fmt, beside_schema)
+    lists = [analysis.layers, analysis.inner, analysis.names.occurrences if analysis.names else None]
+    head = replace(analysis, layers=None, inner=None)
+    if analysis.names is not None:
+        head.names = replace(analysis.names, occurrences=[])
+    pieces = [pickle.dumps((head, [x is not None for x in lists]))]
+    for items in lists:
+        items = items or []
+        pieces.append(pickle.dumps(len(items)))
+        pieces += [pickle.dumps(items[i : i + CHUNK]) for i in range(0, len(items), CHUNK)]
+    return pieces
+
+
+def unpacked(pieces: list[bytes]) -> Analysis:
+    """The analysis `packed` sent, read a piece at a time (each a short hold of the interpreter's lock)."""
+    at = iter(pieces)
+    head: Analysis
+    present: list[bool]
+    head, present = pickle.loads(next(at))  # from our own checker process
+    lists: list[list[Any] | None] = []
+    for there in present:
+        count: int = pickle.loads(next(at))
+        items: list[Any] = []
+        while len(items) < count:
+            items += pickle.loads(next(at))
+        lists.append(items if there else None)
+    head.layers, head.inner = lists[0], lists[1]
+    if head.names is not None:
+        head.names.occurrences = lists[2] or []
+    return head

@@ -5,18 +5,21 @@ and the outline come from it, but only on lines whose text is unchanged, so a fi
 to a line it was not computed for. Changes are debounced lightly (``DEBOUNCE_S``): a burst of
 keystrokes is checked once, for its last text.
 
-Checks run off the event loop, one at a time, on one worker thread: a 10,000-layer spec takes seconds
-to check, and meanwhile hover, completion and hints keep answering from the last good analysis. A
-check that a newer change supersedes before it starts is never run; one that is running when the
-change comes is finished but not published (the newer text's check publishes).
+Checks run off the event loop, one at a time, from one worker thread: a text of ``BIG_LINES`` or more
+in a separate process (a 10,000-layer spec takes seconds), a shorter one on that thread. Meanwhile
+hover, completion and hints keep answering from the last good analysis. A check that a newer change
+supersedes before it starts is never run; one that is running when the change comes is finished but
+not published (the newer text's check publishes).
 """
 
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import re
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -29,11 +32,15 @@ from ...errors import Problem
 from ...kinds.registry import KINDS
 from ...version import __version__
 from ..reference import kind_reference, setting_reference
-from .analysis import Analysis, Finding, InnerSpot, LayerSpot, Names, analyse
+from .analysis import Analysis, Finding, InnerSpot, LayerSpot, Names, packed, safe_analyse, unpacked
 from .editing import code_actions, completions, definition, references, setting_at
 
 DEBOUNCE_S = 0.01
 """How long a change waits for the next one before it is checked: short against a check of ResNet-50 (~20 ms)."""
+BIG_LINES = 1000
+"""A text this long is checked in a separate process: a check of seconds on the server's own thread would, through
+Python's global lock and garbage collector, pause its answers for up to hundreds of milliseconds at a time. Shorter
+texts check in tens of milliseconds on a thread (no process to send them to and back)."""
 SEVERITY = {"error": t.DiagnosticSeverity.Error, "warning": t.DiagnosticSeverity.Warning}
 TOKEN = re.compile(r"[^\s,\]}]+")
 VARIABLE = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
@@ -58,6 +65,8 @@ class ArchspecServer(LanguageServer):
         super().__init__("archspec", __version__)
         self.documents: dict[str, Document] = {}
         self.checker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archspec-check")
+        self.process: ProcessPoolExecutor | None = None
+        """Checks a text of ``BIG_LINES`` or more, so its work (and garbage collection) never pauses the server."""
         self.beside_schema = False
         """The client runs the YAML language server with archspec's schema on these files (``beside``)."""
 
@@ -69,10 +78,15 @@ class ArchspecServer(LanguageServer):
         name = to_fs_path(uri) or uri
         text, version = doc.source, doc.version
         fmt = "json" if name.endswith(".json") else "yaml"
-        analysis = await asyncio.get_running_loop().run_in_executor(
-            self.checker,
-            lambda: safe_analyse(name, text, fmt, self.beside_schema) if state.edits == edit else None,
-        )
+        beside = self.beside_schema
+        big = text.count("\n") >= BIG_LINES
+
+        def run() -> Analysis | None:
+            if state.edits != edit:
+                return None  # superseded while it waited for the one before
+            return self.in_process(name, text, fmt, beside) if big else safe_analyse(name, text, fmt, beside)
+
+        analysis = await asyncio.get_running_loop().run_in_executor(self.checker, run)
         if analysis is None or state.edits != edit or self.documents.get(uri) is not state:
             return  # superseded (or closed): the newer text's check publishes
         if analysis.layers is not None:
@@ -90,6 +104,19 @@ class ArchspecServer(LanguageServer):
                 diagnostics=[diagnostic(f, lines, doc.position_codec) for f in analysis.findings],
             )
         )
+
+    def in_process(self, name: str, text: str, fmt: str, beside: bool) -> Analysis:
+        """`safe_analyse` in the checker process (started on first use), waited for on the checker thread. A process
+        that died (out of memory, a crash in a C extension) is replaced and the problem said on the document."""
+        if self.process is None:
+            self.process = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        try:
+            return unpacked(self.process.submit(packed, name, text, fmt, beside).result())
+        except BrokenProcessPool as exc:
+            self.process = None
+            return Analysis(
+                [Finding(Problem(f"archspec lsp's checker stopped while checking this text ({exc})"), "error")]
+            )
 
     def spots(self, uri: str) -> tuple[list[LayerSpot], Sequence[str], PositionCodec]:
         """The last good layers that still stand on an unchanged line; the document's lines and position codec."""
@@ -110,24 +137,6 @@ Spot = TypeVar("Spot", LayerSpot, InnerSpot)
 def unchanged(spots: list[Spot], lines: Sequence[str]) -> list[Spot]:
     """The spots whose line still reads as it did when they were computed."""
     return [s for s in spots if s.line < len(lines) and lines[s.line].rstrip("\r\n") == s.text]
-
-
-def safe_analyse(name: str, text: str, fmt: str, beside_schema: bool) -> Analysis:
-    """`analyse`, where a bug becomes a diagnostic: it must not kill the server the editor depends on."""
-    try:
-        return analyse(name, text, fmt, beside_schema=beside_schema)
-    except Exception as exc:  # said where it is seen, with what to do
-        return Analysis(
-            [
-                Finding(
-                    Problem(
-                        f"archspec lsp could not check this text ({type(exc).__name__}: {exc}); "
-                        "please report it with the spec"
-                    ),
-                    "error",
-                )
-            ]
-        )
 
 
 def span(text: str, start: int) -> int:
@@ -171,6 +180,13 @@ def initialize(ls: ArchspecServer, params: t.InitializeParams) -> None:
     """Read the client's options: `yamlSchema: true` says the YAML language server checks the form (``beside``)."""
     options = params.initialization_options
     ls.beside_schema = isinstance(options, dict) and options.get("yamlSchema") is True
+
+
+@server.feature(t.SHUTDOWN)
+def shutdown(ls: ArchspecServer, params: None) -> None:
+    """Stop the checker process now: the editor waits for the server to exit."""
+    if ls.process is not None:
+        ls.process.shutdown(wait=False, cancel_futures=True)
 
 
 @server.feature(t.TEXT_DOCUMENT_DID_OPEN)
