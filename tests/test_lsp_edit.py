@@ -184,3 +184,19 @@ def test_references_of_a_variable_a_template_and_a_layer(server):
     assert references(server, uri, *at(12, "more")) == [(11, 41, 45), (12, 26, 30)]  # a stage named, then read
     assert references(server, uri, *at(2, "unused")) == [(2, 18, 24)]
     assert references(server, uri, 9, 4) == []  # `conv` is no name
+
+
+def test_a_variant_completes_and_refers_to_the_variables(server):
+    good = "name: v\ninput: [8, 8, 1]\nvariables: {width: 4, depth: 1}\nvariants:\n  big: {width: 8}\nlayers:\n"
+    good += "  - conv: {depth: $width, kernel: 3}\n"
+    text = good.replace("  big: {width: 8}\n", "  big: {width: 8, d\n  small:\n    wi\n")
+    uri = opened(server, "variants.yaml", text, good)
+    assert labels(server.completion(uri, 4, len("  big: {width: 8, d"))) == ["depth", "width"]
+    assert labels(server.completion(uri, 6, len("    wi"))) == ["depth", "width"]  # block style
+    assert labels(server.completion(uri, 5, len("  small:"))) == []  # a variant's own name: nothing to offer
+    uri = opened(server, "variants_refs.yaml", good)
+    assert references(server, uri, 6, good.splitlines()[6].index("$width") + 1) == [
+        (2, 12, 17),  # variables:
+        (4, 8, 13),  # set by the variant
+        (6, 18, 24),  # read by the layer
+    ]

@@ -198,6 +198,11 @@ def _names(source: Source, lines: list[str]) -> Names:
                 if mark:
                     table[str(key)] = (mark[0] - 1, mark[1] - 1)
                     _occurs(out, lines, what, str(key), mark, definition=True)
+    if isinstance(data.get("variants"), dict):  # a variant's keys are variables it sets
+        for variant, values in data["variants"].items():
+            for key in values if isinstance(values, dict) else ():
+                if (mark := source.keys.get(("variants", variant, key))) is not None:
+                    _occurs(out, lines, "variable", str(key), mark, definition=False)
     for path, mark in sorted(source.values.items(), key=lambda item: item[1]):
         value = _at(data, path)
         if not isinstance(value, str) or not path:

@@ -32,6 +32,10 @@ REFERS_TO_TEMPLATE = re.compile(r"\b(?:use|block):")
 REFERS_TO_LAYER = re.compile(r"\b(?:inputs?|outputs):")
 SUGGESTION = re.compile(r"did you mean (?:'([^']+)'|\"([^\"]+)\"|(\$[A-Za-z_][A-Za-z0-9_]*))\?")
 KEY = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*:")
+VARIANT_KEY = re.compile(r"^\s+[^\s:#]+:\s*\{(?:[^{}]*,)?\s*([A-Za-z0-9_]*)$")
+"""`  b3: {width: 1.2, de`: a variant's values, written flow style, at a key."""
+BARE_VARIANT_KEY = re.compile(r"^\s{3,}([A-Za-z0-9_]*)$")
+"""A key on its own line under a variant (block style)."""
 WRITTEN_NAME = re.compile(r"['\"]?(\$?[^\s:,\[\]{}'\"]+)")
 
 
@@ -90,12 +94,25 @@ def _block_kind(lines: Sequence[str], line: int, indent: int) -> str | None:
     return None
 
 
+def _section(lines: Sequence[str], line: int) -> str | None:
+    """The top-level key whose block `line` is in (`variants` for a line under `variants:`)."""
+    for above in range(line, -1, -1):
+        text = lines[above].rstrip("\r\n")
+        if text[:1].isalpha() or text[:1] == "_":
+            return text.split(":", 1)[0].strip()
+    return None
+
+
 def completions(lines: Sequence[str], line: int, character: int, names: Names) -> list[t.CompletionItem]:
     """What may be written at the cursor: a variable, a template, an earlier layer's name, a setting or a kind."""
     text = lines[line].rstrip("\r\n") if line < len(lines) else ""
     before = text[:character]
     if match := AFTER_DOLLAR.search(before):
         return _items(sorted(names.variables), line, match.start(1), character, t.CompletionItemKind.Variable)
+    if (key := VARIANT_KEY.match(before) or BARE_VARIANT_KEY.match(before)) and _section(lines, line) == "variants":
+        values = {n: f"declared `{n}` (variables:, line {at + 1})" for n, (at, _col) in names.variables.items()}
+        start = character - len(key.group(1))
+        return _items(sorted(values), line, start, character, t.CompletionItemKind.Variable, values)
     if match := AFTER_USE.search(before):
         from ...spec.library import builtin_templates
 
