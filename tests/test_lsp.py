@@ -315,3 +315,20 @@ def test_a_big_analysis_comes_back_from_the_checker_process_whole():
     assert unpacked(packed("big.yaml", text, "yaml", False)) == analysis
     broken = text.replace("kernel: 3}", "kernel: 30}")
     assert unpacked(packed("big.yaml", broken, "yaml", False)) == analyse("big.yaml", broken)
+
+
+def test_the_readme_and_docs_examples_get_their_shapes(server):
+    """Every spec example of the README and docs/ (as tests/test_editor.py completes them) checks without an error
+    and gets a hint on each top-level layer; a training block shown alone is put on LeNet there, so it is left out
+    here (its heads and data are not LeNet's)."""
+    from test_editor import readme_examples
+
+    examples = {name: text for name, text in readme_examples().items() if not text.startswith(LENET)}
+    assert "README_md_0" in examples and len(examples) >= 10
+    for name, text in examples.items():
+        uri = server.uri(f"examples/{name}.yaml")
+        server.open(uri, text)
+        assert [d["message"] for d in server.diagnostics(uri) if d["severity"] == ERROR] == [], name
+        source = parse(text, name)
+        top = {source.values[("layers", i)][0] - 1 for i in range(len(source.data["layers"]))}
+        assert top <= {h["position"]["line"] for h in hints(server, uri)}, name
