@@ -99,6 +99,15 @@ def test_hover_on_a_variable_gives_its_value_and_line(server):
     line = line_of(text, "units: $classes")
     text_at = server.hover(uri, line, text.splitlines()[line].index("$classes") + 3)
     assert "$classes" in text_at and "`10`" in text_at and f"line {line_of(text, 'variables:') + 1}" in text_at
+    wide = server.hover(uri, line_of(text, "variables:"), text.splitlines()[line_of(text, "variables:")].index("wide"))
+    assert wide == ""  # the key itself is no `$name`
+    text = text.replace("units: $classes", "units: $wide")
+    server.open(uri, text)
+    assert server.diagnostics(uri) == []
+    line = line_of(text, "units: $wide")
+    assert server.hover(uri, line, text.splitlines()[line].index("$wide") + 2).startswith(
+        "**$wide** = `$classes * 2` = `20`"
+    )  # an expression, and what it works out to
     broken = text.replace("kernel: 5, activation: relu}      #", "kernel: 50, activation: relu} #")
     uri = server.uri("variables_broken.yaml")
     server.open(uri, broken)  # opened broken: it does not check, but it parses, so its variables are known

@@ -149,9 +149,9 @@ class Analysis:
     """None when the text does not expand (the server keeps the last good layers)."""
     inner: list[InnerSpot] | None = None
     """The layers written inside blocks and templates; None when the text does not expand."""
-    variables: dict[str, tuple[str, int]] | None = None
-    """Each declared variable -> (its value as written, the 0-based line it is set on); None when the text does not
-    parse."""
+    variables: dict[str, tuple[str, int, str | None]] | None = None
+    """Each declared variable -> (its value as written, the 0-based line it is set on, the value it works out to when
+    that differs and the text validates); None when the text does not parse."""
     names: Names | None = None
     """Where templates, variables and layer names are defined; None when the text does not parse."""
 
@@ -261,7 +261,9 @@ def analyse(name: str, text: str, fmt: str = "yaml", *, beside_schema: bool = Fa
     lines = text.splitlines()
     variables, names = _variables(source), _names(source, lines)
     try:
-        graph, report = checked(validate(source, {}))
+        spec = validate(source, {})
+        _worked_out(variables, getattr(spec, "variables", None))
+        graph, report = checked(spec)
     except SpecError as exc:
         problems = exc.problems
         if beside_schema and (lines_failing := schema_lines(source)):
@@ -277,24 +279,27 @@ def analyse(name: str, text: str, fmt: str = "yaml", *, beside_schema: bool = Fa
     )
 
 
-def _variables(source: Source) -> dict[str, tuple[str, int]]:
+def _worked_out(variables: dict[str, tuple[str, int, str | None]], values: Any) -> None:
+    """Add the value a variable works out to where it was written as an expression (`$classes * 2` -> `20`)."""
+    for key, value in (values or {}).items() if isinstance(values, dict) else ():
+        if key in variables and (text := _written(value)) != variables[key][0]:
+            variables[key] = (*variables[key][:2], text)
+
+
+def _written(value: Any) -> str:
+    """A value as the spec would write it."""
+    return "true" if value is True else "false" if value is False else value if isinstance(value, str) else shown(value)
+
+
+def _variables(source: Source) -> dict[str, tuple[str, int, str | None]]:
     """The `variables:` mapping as written, with the line of each value (what hover on `$name` says)."""
     declared = source.data.get("variables") if isinstance(source.data, dict) else None
     if not isinstance(declared, dict):
         return {}
-    out = {}
+    out: dict[str, tuple[str, int, str | None]] = {}
     for key, value in declared.items():
         mark = source.values.get(("variables", key))
-        written = (
-            "true"
-            if value is True
-            else "false"
-            if value is False
-            else value
-            if isinstance(value, str)
-            else shown(value)
-        )
-        out[str(key)] = (written, mark[0] - 1 if mark else 0)
+        out[str(key)] = (_written(value), mark[0] - 1 if mark else 0, None)
     return out
 
 

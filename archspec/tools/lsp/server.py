@@ -52,7 +52,7 @@ class Document:
     last_good: list[LayerSpot] = field(default_factory=list)
     inner: list[InnerSpot] = field(default_factory=list)
     """The layers inside blocks and templates, from the same analysis as `last_good`."""
-    variables: dict[str, tuple[str, int]] = field(default_factory=dict)
+    variables: dict[str, tuple[str, int, str | None]] = field(default_factory=dict)
     """From the last text that parsed."""
     names: Names = field(default_factory=Names)
     """From the last text that parsed: what completion offers and definition jumps to."""
@@ -284,11 +284,12 @@ def variable_hover(
     at = codec.position_from_client_units(lines, position)
     for match in VARIABLE.finditer(lines[position.line]):
         if match.start() <= at.character <= match.end() and match.group(1) in state.variables:
-            value, line = state.variables[match.group(1)]
+            value, line, worked_out = state.variables[match.group(1)]
             where = codec.range_to_client_units(
                 lines, t.Range(t.Position(position.line, match.start()), t.Position(position.line, match.end()))
             )
-            text = f"**${match.group(1)}** = `{value}`\n\nset in `variables:` on line {line + 1}"
+            value = f"`{value}`" + (f" = `{worked_out}`" if worked_out is not None else "")
+            text = f"**${match.group(1)}** = {value}\n\nset in `variables:` on line {line + 1}"
             return t.Hover(contents=t.MarkupContent(kind=t.MarkupKind.Markdown, value=text), range=where)
     return None
 
