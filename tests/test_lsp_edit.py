@@ -155,12 +155,13 @@ def references(ls, uri: str, line: int, character: int, declaration: bool = True
 
 REFERRING = """name: r
 input: [8, 8, 1]
-variables: {w: 4, unused: 1}
+variables: {w: 4, unused: 1, depth: 3}
 blocks:
   two:   # two: not a use, a comment
+    params: {depth: 2}
     layers:
       - conv: {depth: $w, kernel: 3, padding: same}
-      - conv: {depth: $w * $w, kernel: 1, name: inner}
+      - conv: {depth: $w * $w + $depth, kernel: 1, name: inner}
 layers:
   - conv: {depth: 16, kernel: 3, padding: same, name: first}
   - use: {block: two}
@@ -173,17 +174,18 @@ def test_references_of_a_variable_a_template_and_a_layer(server):
     uri = opened(server, "references.yaml", REFERRING)
     lines = REFERRING.splitlines()
     at = lambda line, word, nth=0: (line, [i for i in range(len(lines[line])) if lines[line].startswith(word, i)][nth])
-    w = [(2, 12, 13), (6, 22, 24), (7, 22, 24), (7, 27, 29)]  # the definition, then each `$w` (twice on line 7)
-    assert references(server, uri, *at(7, "$w", 1)) == w
+    w = [(2, 12, 13), (7, 22, 24), (8, 22, 24), (8, 27, 29)]  # the definition, then each `$w` (twice on line 8)
+    assert references(server, uri, *at(8, "$w", 1)) == w
     assert references(server, uri, 2, 12) == w  # from the definition too
     assert references(server, uri, 2, 12, declaration=False) == w[1:]
-    two = [(4, 2, 5), (10, 17, 20), (11, 19, 22)]  # `blocks:` key, `use:` and `stage:`; not the comment
-    assert references(server, uri, *at(10, "two")) == two
-    first = [(9, 54, 59), (12, 19, 24)]
-    assert references(server, uri, *at(12, "first")) == first
-    assert references(server, uri, *at(12, "more")) == [(11, 41, 45), (12, 26, 30)]  # a stage named, then read
+    two = [(4, 2, 5), (11, 17, 20), (12, 19, 22)]  # `blocks:` key, `use:` and `stage:`; not the comment
+    assert references(server, uri, *at(11, "two")) == two
+    first = [(10, 54, 59), (13, 19, 24)]
+    assert references(server, uri, *at(13, "first")) == first
+    assert references(server, uri, *at(13, "more")) == [(12, 41, 45), (13, 26, 30)]  # a stage named, then read
     assert references(server, uri, *at(2, "unused")) == [(2, 18, 24)]
-    assert references(server, uri, 9, 4) == []  # `conv` is no name
+    assert references(server, uri, *at(2, "depth")) == [(2, 29, 34)]  # the template's `$depth` is its parameter
+    assert references(server, uri, 10, 4) == []  # `conv` is no name
 
 
 def test_a_variant_completes_and_refers_to_the_variables(server):

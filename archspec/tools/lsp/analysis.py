@@ -215,9 +215,18 @@ def _names(source: Source, lines: list[str]) -> Names:
         elif path[-1] == "block" and "layers" in path:
             _occurs(out, lines, "template", value, mark, definition=False)
         if "$" in value:
+            own = _params(data, path)
             for variable in VARIABLE_USE.finditer(value):
-                _occurs(out, lines, "variable", variable.group(1), mark, definition=False, token=variable.group())
+                if variable.group(1) not in own:  # a template's `$filters` is its parameter, not the variable
+                    _occurs(out, lines, "variable", variable.group(1), mark, definition=False, token=variable.group())
     return out
+
+
+def _params(data: dict[str, Any], path: tuple[PathPart, ...]) -> set[str]:
+    """The parameters of the template `path` is in (none outside `blocks:`)."""
+    template = _at(data, path[:2]) if path[:1] == ("blocks",) else None
+    params = template.get("params") if isinstance(template, dict) else None
+    return set(map(str, params)) if isinstance(params, dict) else set()
 
 
 def _occurs(
