@@ -186,6 +186,10 @@ def test_references_of_a_variable_a_template_and_a_layer(server):
     assert references(server, uri, *at(2, "unused")) == [(2, 18, 24)]
     assert references(server, uri, *at(2, "depth")) == [(2, 29, 34)]  # the template's `$depth` is its parameter
     assert references(server, uri, 10, 4) == []  # `conv` is no name
+    param = (8, lines[8].index("$depth") + 1)
+    assert references(server, uri, *param) == [] and definition(server, uri, *param) is None
+    assert server.hover(uri, *param) == ""  # a parameter: not the variable `depth`
+    assert "`4`" in server.hover(uri, 8, lines[8].index("$w") + 1)  # a variable read in a template
 
 
 def test_a_variant_completes_and_refers_to_the_variables(server):

@@ -142,6 +142,14 @@ def completions(lines: Sequence[str], line: int, character: int, names: Names) -
     return []
 
 
+def reads_variable(lines: Sequence[str], line: int, start: int, names: Names) -> bool:
+    """Whether the `$name` written at `start` reads a variable: anywhere but in a template, where `$filters` is
+    mostly its parameter (in a template: only where the last text that parsed found a variable there)."""
+    if _section(lines, line) != "blocks":
+        return True
+    return any(o.what == "variable" and (o.line, o.start) == (line, start) for o in names.occurrences)
+
+
 def definition(lines: Sequence[str], line: int, character: int, names: Names) -> tuple[int, int] | None:
     """Where the name at the cursor is defined: `$name` under `variables:`, a template under `blocks:`,
     a layer name (in `input:`/`inputs:`/`outputs:`) at its `name:`."""
@@ -151,7 +159,7 @@ def definition(lines: Sequence[str], line: int, character: int, names: Names) ->
         return None
     name, before = word.group(), text[: word.start()]
     if name.startswith("$"):
-        return names.variables.get(name[1:])
+        return names.variables.get(name[1:]) if reads_variable(lines, line, word.start(), names) else None
     if REFERS_TO_TEMPLATE.search(before) and name in names.templates:
         return names.templates[name]
     if REFERS_TO_LAYER.search(before) and name in names.layers:

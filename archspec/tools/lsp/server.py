@@ -33,7 +33,7 @@ from ...kinds.registry import KINDS
 from ...version import __version__
 from ..reference import kind_reference, setting_reference
 from .analysis import Analysis, Finding, InnerSpot, LayerSpot, Names, packed, safe_analyse, unpacked
-from .editing import code_actions, completions, definition, references, setting_at
+from .editing import code_actions, completions, definition, reads_variable, references, setting_at
 
 DEBOUNCE_S = 0.01
 """How long a change waits for the next one before it is checked: short against a check of ResNet-50 (~20 ms)."""
@@ -283,7 +283,11 @@ def variable_hover(
         return None
     at = codec.position_from_client_units(lines, position)
     for match in VARIABLE.finditer(lines[position.line]):
-        if match.start() <= at.character <= match.end() and match.group(1) in state.variables:
+        if (
+            match.start() <= at.character <= match.end()
+            and match.group(1) in state.variables
+            and reads_variable(lines, position.line, match.start(), state.names)
+        ):
             value, line, worked_out = state.variables[match.group(1)]
             where = codec.range_to_client_units(
                 lines, t.Range(t.Position(position.line, match.start()), t.Position(position.line, match.end()))
