@@ -107,11 +107,15 @@ class ArchspecServer(LanguageServer):
 
     def in_process(self, name: str, text: str, fmt: str, beside: bool) -> Analysis:
         """`safe_analyse` in the checker process (started on first use), waited for on the checker thread. A process
-        that died (out of memory, a crash in a C extension) is replaced and the problem said on the document."""
-        if self.process is None:
-            self.process = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        that died (out of memory, a crash in a C extension) is replaced and the problem said on the document; where no
+        process can be started, the text is checked on this thread."""
         try:
+            if self.process is None:
+                self.process = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
             return unpacked(self.process.submit(packed, name, text, fmt, beside).result())
+        except OSError:  # no process can be started here: check on this thread, as a short text is
+            self.process = None
+            return safe_analyse(name, text, fmt, beside)
         except BrokenProcessPool as exc:
             self.process = None
             return Analysis(
