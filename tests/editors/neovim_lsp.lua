@@ -1,6 +1,6 @@
 -- Neovim's built-in LSP client (no plugin) started on a spec, as a user's config would, then asked
 -- what it received: run by tests/test_lsp_neovim.py as
---   nvim --headless --clean -u NONE -l? (0.7 has no -l) -c "luafile neovim_lsp.lua"
+--   nvim --headless --clean -n -c "luafile neovim_lsp.lua"
 -- with ARCHSPEC_LSP_CMD (JSON: the server's command), ARCHSPEC_SPEC (the file to open), ARCHSPEC_BREAK
 -- (JSON: {line, text}, a line to replace once the first diagnostics came, as typing would) and ARCHSPEC_OUT
 -- (where the JSON result is written). Neovim 0.7 has no inlay-hint UI, so the hints are requested with
