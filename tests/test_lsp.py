@@ -341,3 +341,19 @@ def test_the_readme_and_docs_examples_get_their_shapes(server):
         source = parse(text, name)
         top = {source.values[("layers", i)][0] - 1 for i in range(len(source.data["layers"]))}
         assert top <= {h["position"]["line"] for h in hints(server, uri)}, name
+
+
+def test_hints_inside_a_template_whose_body_is_one_block(server):
+    """A template written `residual:` right under its name (xception's `entry`) expands as a one-layer list; its
+    body's lines get their hints all the same."""
+    text = (
+        "name: one\ninput: [8, 8, 4]\nblocks:\n  unit:\n    params: {relu: true}\n    residual:\n      body:\n"
+        "        - activation: {fn: relu, when: $relu}\n        - conv: {depth: 4, kernel: 3, padding: same}\n"
+        "layers:\n  - use: {block: unit, relu: false}\n  - use: {block: unit}\n  - flatten\n"
+    )
+    uri = server.uri("one_block_template.yaml")
+    server.open(uri, text)
+    assert server.diagnostics(uri) == []
+    got = {h["position"]["line"]: h["label"] for h in hints(server, uri)}
+    assert got[7] == "8x8x4" and got[8] == "8x8x4"  # the activation only in the second use; still a shape
+    assert got[12] == "256"

@@ -374,6 +374,14 @@ SHAPES_SHOWN = 3
 """A template's layer used with more distinct shapes than this is hinted with its first and last."""
 
 
+def _as_written(path: tuple[PathPart, ...], source: Source) -> tuple[PathPart, ...]:
+    """A node's path as the text writes it: a template with a one-layer body (`residual:` right under its name) is
+    expanded as `layers: [that layer]`, so its nodes' paths say `blocks.T.layers[0].residual...`."""
+    if len(path) > 3 and path[0] == "blocks" and path[2:4] == ("layers", 0) and path[:3] not in source.values:
+        return (*path[:2], *path[4:])
+    return path
+
+
 def _inner(source: Source, graph: Graph, report: Report, lines: list[str], taken: set[int]) -> list[InnerSpot]:
     """A hint for each list item written inside a block or a template (each nesting level; one hint a line, the
     outermost item's): the output shape of the nodes it expanded to, per use.
@@ -382,9 +390,10 @@ def _inner(source: Source, graph: Graph, report: Report, lines: list[str], taken
     index and are marked in this text (a built-in template's are not)."""
     items: dict[tuple[PathPart, ...], list[tuple[int, LayerInfo]]] = {}
     for index, (node, layer) in enumerate(zip(graph.layers, report.layers, strict=True)):
-        for end, part in enumerate(node.path):
-            if isinstance(part, int) and end >= 1 and not (end == 1 and node.path[0] == "layers"):
-                item = node.path[: end + 1]
+        path = _as_written(node.path, source)
+        for end, part in enumerate(path):
+            if isinstance(part, int) and end >= 1 and not (end == 1 and path[0] == "layers"):
+                item = path[: end + 1]
                 if item in source.values:
                     items.setdefault(item, []).append((index, layer))
     left_out = {  # items that set `when` and expanded to nothing: `when` was false (in every use)
