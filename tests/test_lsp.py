@@ -229,6 +229,10 @@ def test_zoo_spec_gets_the_shapes_table_as_hints(server, path: Path):
         f"{shape_text(g.output_shape)} ({g.nodes} layers" + (f", {count_text(g.params)} params)" if g.params else ")")
         for g in blocks
     ]  # each block summarised on its first line
+    starts = sorted(source.keys[("blocks", name)][0] - 1 for name in source.data.get("blocks", {}))
+    ends = [*starts[1:], source.keys[("layers",)][0] - 1] if starts else []
+    for start, end in zip(starts, ends, strict=True):
+        assert any(start < line < end for line in got), (path.name, start)  # each template's layers get theirs
 
 
 def test_without_pygls_the_command_says_what_to_install():
