@@ -39,7 +39,9 @@ def yaml_language_server() -> list[str]:
 class LanguageServer:
     """One server process; requests block until their answer, diagnostics are waited for per document."""
 
-    def __init__(self, command: list[str], settings: dict[str, Any], root: Path) -> None:
+    def __init__(
+        self, command: list[str], settings: dict[str, Any], root: Path, initialization_options: Any = None
+    ) -> None:
         self.settings = settings
         self.root = root
         self.proc = subprocess.Popen(
@@ -59,6 +61,7 @@ class LanguageServer:
             "initialize",
             {
                 "processId": os.getpid(),
+                "initializationOptions": initialization_options,
                 "rootUri": root.as_uri(),
                 "workspaceFolders": [{"uri": root.as_uri(), "name": root.name}],
                 "capabilities": {
@@ -180,6 +183,11 @@ class LanguageServer:
             if uri not in self._diagnostics:
                 raise RuntimeError(f"the server exited: {''.join(self._stderr)[-2000:]}")
             return self._diagnostics[uri]
+
+    def published(self, uri: str) -> bool:
+        """Whether diagnostics for the document's current text have come (without waiting)."""
+        with self._cond:
+            return uri in self._diagnostics
 
     def completion(self, uri: str, line: int, character: int) -> list[dict[str, Any]]:
         result = self.request(

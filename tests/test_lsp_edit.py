@@ -33,7 +33,7 @@ def opened(ls, name: str, text: str, good: str | None = None) -> str:
 
 def test_capabilities(server):
     caps = server.capabilities
-    assert caps["completionProvider"]["triggerCharacters"] and caps["definitionProvider"]
+    assert caps["completionProvider"]["triggerCharacters"] and caps["definitionProvider"] and caps["referencesProvider"]
     assert caps["codeActionProvider"]["codeActionKinds"] == ["quickfix"]
 
 
@@ -136,3 +136,73 @@ def test_did_you_mean_gets_a_quick_fix_that_clears_the_problem(server):
     assert fixed == LENET
     server.open(uri, fixed)
     assert server.diagnostics(uri) == []
+
+
+def references(ls, uri: str, line: int, character: int, declaration: bool = True) -> list[tuple[int, int, int]]:
+    found = ls.request(
+        "textDocument/references",
+        {
+            "textDocument": {"uri": uri},
+            "position": {"line": line, "character": character},
+            "context": {"includeDeclaration": declaration},
+        },
+    )
+    assert all(f["uri"] == uri for f in found)
+    return sorted(
+        (f["range"]["start"]["line"], f["range"]["start"]["character"], f["range"]["end"]["character"]) for f in found
+    )
+
+
+REFERRING = """name: r
+input: [8, 8, 1]
+variables: {w: 4, unused: 1, depth: 3}
+blocks:
+  two:   # two: not a use, a comment
+    params: {depth: 2}
+    layers:
+      - conv: {depth: $w, kernel: 3, padding: same}
+      - conv: {depth: $w * $w + $depth, kernel: 1, name: inner}
+layers:
+  - conv: {depth: 16, kernel: 3, padding: same, name: first}
+  - use: {block: two}
+  - stage: {block: two, repeat: 2, name: more}
+  - add: {inputs: [first, more]}
+"""
+
+
+def test_references_of_a_variable_a_template_and_a_layer(server):
+    uri = opened(server, "references.yaml", REFERRING)
+    lines = REFERRING.splitlines()
+    at = lambda line, word, nth=0: (line, [i for i in range(len(lines[line])) if lines[line].startswith(word, i)][nth])
+    w = [(2, 12, 13), (7, 22, 24), (8, 22, 24), (8, 27, 29)]  # the definition, then each `$w` (twice on line 8)
+    assert references(server, uri, *at(8, "$w", 1)) == w
+    assert references(server, uri, 2, 12) == w  # from the definition too
+    assert references(server, uri, 2, 12, declaration=False) == w[1:]
+    two = [(4, 2, 5), (11, 17, 20), (12, 19, 22)]  # `blocks:` key, `use:` and `stage:`; not the comment
+    assert references(server, uri, *at(11, "two")) == two
+    first = [(10, 54, 59), (13, 19, 24)]
+    assert references(server, uri, *at(13, "first")) == first
+    assert references(server, uri, *at(13, "more")) == [(12, 41, 45), (13, 26, 30)]  # a stage named, then read
+    assert references(server, uri, *at(2, "unused")) == [(2, 18, 24)]
+    assert references(server, uri, *at(2, "depth")) == [(2, 29, 34)]  # the template's `$depth` is its parameter
+    assert references(server, uri, 10, 4) == []  # `conv` is no name
+    param = (8, lines[8].index("$depth") + 1)
+    assert references(server, uri, *param) == [] and definition(server, uri, *param) is None
+    assert server.hover(uri, *param) == ""  # a parameter: not the variable `depth`
+    assert "`4`" in server.hover(uri, 8, lines[8].index("$w") + 1)  # a variable read in a template
+
+
+def test_a_variant_completes_and_refers_to_the_variables(server):
+    good = "name: v\ninput: [8, 8, 1]\nvariables: {width: 4, depth: 1}\nvariants:\n  big: {width: 8}\nlayers:\n"
+    good += "  - conv: {depth: $width, kernel: 3}\n"
+    text = good.replace("  big: {width: 8}\n", "  big: {width: 8, d\n  small:\n    wi\n")
+    uri = opened(server, "variants.yaml", text, good)
+    assert labels(server.completion(uri, 4, len("  big: {width: 8, d"))) == ["depth", "width"]
+    assert labels(server.completion(uri, 6, len("    wi"))) == ["depth", "width"]  # block style
+    assert labels(server.completion(uri, 5, len("  small:"))) == []  # a variant's own name: nothing to offer
+    uri = opened(server, "variants_refs.yaml", good)
+    assert references(server, uri, 6, good.splitlines()[6].index("$width") + 1) == [
+        (2, 12, 17),  # variables:
+        (4, 8, 13),  # set by the variant
+        (6, 18, 24),  # read by the layer
+    ]

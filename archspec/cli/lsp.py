@@ -9,11 +9,11 @@ from ..errors import Problem, SpecError
 
 @click.command()
 def lsp() -> None:
-    """A language server on stdin/stdout: diagnostics, shape hints, hover, an outline, completion, go to definition
-    and quick fixes in the editor.
+    """A language server on stdin/stdout: diagnostics, shape hints, hover, an outline, completion, go to definition,
+    references and quick fixes in the editor.
 
     \b
-    archspec lsp      # started by the editor (see the README: Editor support)
+    archspec lsp      # started by the editor (set-up: docs/editors.md)
     """
     try:
         from ..tools.lsp.server import serve

@@ -36,6 +36,18 @@ def _keys(name: str, field: Any) -> str:
     return f"`{field.alias or name}`"
 
 
+def setting_reference(kind_name: str, key: str) -> str | None:
+    """One setting's row of the kind's reference (its names, default and meaning), for hover on a key as written
+    (`depth` as well as `filters`); None when the kind has no such key."""
+    for fname, field in KINDS[kind_name].schema.model_fields.items():
+        alias = field.validation_alias
+        names = {fname, field.alias, *(alias.choices if isinstance(alias, AliasChoices) else (alias,))}
+        if key in names:
+            meaning = field.description or ""
+            return f"{_keys(fname, field)} of `{kind_name}`, default {_default(field)}\n\n{meaning}".rstrip() + "\n"
+    return None
+
+
 def kind_reference(kind_name: str, *, level: int = 4) -> str:
     """One kind's section: its names as a heading of `level`, its description, its settings' table."""
     kind = KINDS[kind_name]

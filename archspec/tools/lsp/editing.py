@@ -17,7 +17,7 @@ from pygls.workspace import PositionCodec
 from ...kinds.base import valid_keys
 from ...kinds.registry import KINDS
 from ..reference import kind_reference
-from .analysis import Names
+from .analysis import Names, Occurrence
 
 AFTER_DOLLAR = re.compile(r"\$([A-Za-z0-9_]*)$")
 AFTER_USE = re.compile(r"\b(?:use|block):\s*(?:\{\s*block:\s*)?([A-Za-z0-9_]*)$")
@@ -31,6 +31,11 @@ WORD = re.compile(r"\$?[A-Za-z_][A-Za-z0-9_]*")
 REFERS_TO_TEMPLATE = re.compile(r"\b(?:use|block):")
 REFERS_TO_LAYER = re.compile(r"\b(?:inputs?|outputs):")
 SUGGESTION = re.compile(r"did you mean (?:'([^']+)'|\"([^\"]+)\"|(\$[A-Za-z_][A-Za-z0-9_]*))\?")
+KEY = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*:")
+VARIANT_KEY = re.compile(r"^\s+[^\s:#]+:\s*\{(?:[^{}]*,)?\s*([A-Za-z0-9_]*)$")
+"""`  b3: {width: 1.2, de`: a variant's values, written flow style, at a key."""
+BARE_VARIANT_KEY = re.compile(r"^\s{3,}([A-Za-z0-9_]*)$")
+"""A key on its own line under a variant (block style)."""
 WRITTEN_NAME = re.compile(r"['\"]?(\$?[^\s:,\[\]{}'\"]+)")
 
 
@@ -89,12 +94,25 @@ def _block_kind(lines: Sequence[str], line: int, indent: int) -> str | None:
     return None
 
 
+def _section(lines: Sequence[str], line: int) -> str | None:
+    """The top-level key whose block `line` is in (`variants` for a line under `variants:`)."""
+    for above in range(line, -1, -1):
+        text = lines[above].rstrip("\r\n")
+        if text[:1].isalpha() or text[:1] == "_":
+            return text.split(":", 1)[0].strip()
+    return None
+
+
 def completions(lines: Sequence[str], line: int, character: int, names: Names) -> list[t.CompletionItem]:
     """What may be written at the cursor: a variable, a template, an earlier layer's name, a setting or a kind."""
     text = lines[line].rstrip("\r\n") if line < len(lines) else ""
     before = text[:character]
     if match := AFTER_DOLLAR.search(before):
         return _items(sorted(names.variables), line, match.start(1), character, t.CompletionItemKind.Variable)
+    if (key := VARIANT_KEY.match(before) or BARE_VARIANT_KEY.match(before)) and _section(lines, line) == "variants":
+        values = {n: f"declared `{n}` (variables:, line {at + 1})" for n, (at, _col) in names.variables.items()}
+        start = character - len(key.group(1))
+        return _items(sorted(values), line, start, character, t.CompletionItemKind.Variable, values)
     if match := AFTER_USE.search(before):
         from ...spec.library import builtin_templates
 
@@ -124,6 +142,14 @@ def completions(lines: Sequence[str], line: int, character: int, names: Names) -
     return []
 
 
+def reads_variable(lines: Sequence[str], line: int, start: int, names: Names) -> bool:
+    """Whether the `$name` written at `start` reads a variable: anywhere but in a template, where `$filters` is
+    mostly its parameter (in a template: only where the last text that parsed found a variable there)."""
+    if _section(lines, line) != "blocks":
+        return True
+    return any(o.what == "variable" and (o.line, o.start) == (line, start) for o in names.occurrences)
+
+
 def definition(lines: Sequence[str], line: int, character: int, names: Names) -> tuple[int, int] | None:
     """Where the name at the cursor is defined: `$name` under `variables:`, a template under `blocks:`,
     a layer name (in `input:`/`inputs:`/`outputs:`) at its `name:`."""
@@ -133,12 +159,46 @@ def definition(lines: Sequence[str], line: int, character: int, names: Names) ->
         return None
     name, before = word.group(), text[: word.start()]
     if name.startswith("$"):
-        return names.variables.get(name[1:])
+        return names.variables.get(name[1:]) if reads_variable(lines, line, word.start(), names) else None
     if REFERS_TO_TEMPLATE.search(before) and name in names.templates:
         return names.templates[name]
     if REFERS_TO_LAYER.search(before) and name in names.layers:
         return names.layers[name]
     return None
+
+
+def setting_at(lines: Sequence[str], line: int, character: int) -> tuple[str, str] | None:
+    """(kind, key) when the cursor is on a setting's key: `kernel` in `- conv: {depth: 6, kernel: 5}` or on its own
+    line under `- conv:`."""
+    text = lines[line].rstrip("\r\n") if line < len(lines) else ""
+    key = next((m for m in KEY.finditer(text) if m.start() <= character <= m.end(1)), None)
+    if key is None:
+        return None
+    before = text[: key.start()]
+    if (flow := FLOW_SETTINGS.search(before)) and AT_KEY.search(flow.group(2)):
+        kind: str | None = flow.group(1)
+    elif not before.strip():
+        kind = _block_kind(lines, line, len(before))
+    else:
+        return None
+    return (kind, key.group(1)) if kind is not None and kind in KINDS else None
+
+
+def references(lines: Sequence[str], line: int, character: int, names: Names, *, declaration: bool) -> list[Occurrence]:
+    """Every place the variable, template or layer name at the cursor is written (its definition too, with
+    `declaration`), from the last text that parsed, kept only where the text still reads the same."""
+
+    def still(o: Occurrence) -> bool:
+        return o.line < len(lines) and lines[o.line][o.start : o.end] in (o.name, f"${o.name}")
+
+    at = next((o for o in names.occurrences if o.line == line and o.start <= character <= o.end and still(o)), None)
+    if at is None:
+        return []
+    return [
+        o
+        for o in names.occurrences
+        if (o.what, o.name) == (at.what, at.name) and (declaration or not o.definition) and still(o)
+    ]
 
 
 def code_actions(
