@@ -691,6 +691,7 @@ def _start_folder(job: Job, files: RunDir, data: Data | ExamplesData, net: heads
             "class_names": data.class_names(classes),
             "network": net.to_json(),
             **data.record(),
+            "augmentation": D.augmentation.record(job.training.data.augment),  # training only: not in the plan
             "weights": str(job.weights) if job.weights is not None else None,
             "precise_bn": precise_bn.record(job.training.precise_bn, data.train.count, job.training.batch_size),
             "ema": job.training.ema.model_dump() if job.training.ema is not None else None,
