@@ -1,6 +1,6 @@
 """LeNet on 8,000 MNIST digits: the suite's plain recipe against the best recipe of issue 29's tools.
 
-    .venv/bin/python bench/recipes_digits.py                      # 12 epochs, seeds 1 2 3 (about 20 min here)
+    .venv/bin/python bench/recipes_digits.py                      # 6 epochs, seeds 1 2 3 (about 20 min here)
     .venv/bin/python bench/recipes_digits.py --epochs 2 --seeds 1 # a quick look
 
 Data: the MNIST IDX files in --mnist (default ../shared/data/mnist, the t10k set): the first 8,000
@@ -11,9 +11,8 @@ fresh process:
 - plain: the suite's recipe (bench/train_lenet.py's): Adam 1e-3, batch 32, constant rate, no
   augmentation;
 - better: the same optimizer and batch with a one-cycle schedule (peak 3e-3), label smoothing 0.1,
-  an EMA of the weights (0.999, what is evaluated and saved), and augmentation: shifts of up to
-  2 px (the fast path), Keras' RandomRotation (10 degrees) and RandomZoom (10 %), and Keras'
-  RandomErasing on 10 % of the digits.
+  an EMA of the weights (0.995, what is evaluated and saved), and augmentation: shifts of up to
+  2 px (the fast path), Keras' RandomRotation (10 degrees) and RandomZoom (10 %).
 
 Reported: held-out accuracy (mean and spread over the seeds), its error, and the wall time of each
 run (process start to exit). Target (issue 29): the better recipe's held-out error at most 0.8 of the
@@ -38,8 +37,8 @@ RECIPES: dict[str, dict[str, object]] = {
         "optimizer": "adam",
         "schedule": {"kind": "one_cycle"},
         "label_smoothing": 0.1,
-        "ema": {"decay": 0.999},
-        "data.augment": {"translate": 2, "rotate": 10, "zoom": 0.1, "erase": {"probability": 0.1}},
+        "ema": {"decay": 0.995},
+        "data.augment": {"translate": 2, "rotate": 10, "zoom": 0.1},
     },
 }
 
@@ -58,7 +57,7 @@ def main() -> int:
     parser.add_argument(
         "--mnist", default=str(ROOT.parent / "shared" / "data" / "mnist"), help="folder with t10k-*-ubyte.gz"
     )
-    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     args = parser.parse_args()
     mnist = Path(args.mnist).resolve()

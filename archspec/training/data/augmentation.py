@@ -186,8 +186,15 @@ class Augmenter:
 
         def run(layer: Any) -> Callable[[], tuple[Any, Any]]:
             def apply() -> tuple[Any, Any]:
-                out = layer({"images": pixels, "labels": y}, training=True)
-                return tf.cast(out["images"], pixels.dtype), tf.cast(out["labels"], y.dtype)
+                data = {"images": pixels, "labels": y}
+                change = layer.get_random_transformation(data, training=True, seed=self.seeds)
+                if layer is self.cutmix:  # Keras weighs by the box's real-valued area; the pixels pasted are a
+                    # whole number of them: weigh the labels by the share of pixels actually pasted instead
+                    pasted = tf.cast(change["batch_masks"][..., :1], tf.float32)
+                    change["mix_weight"] = 1.0 - tf.reduce_mean(pasted, axis=[1, 2, 3])
+                images = layer.transform_images(pixels, change, training=True)
+                labels = layer.transform_labels(y, change, training=True)
+                return tf.cast(images, pixels.dtype), tf.cast(labels, y.dtype)
 
             return apply
 
@@ -233,3 +240,22 @@ def for_plan(aug: Augment, p: Any) -> Augmenter | None:
         to_pixels=lambda x: (x * std + mean) / scale,
         from_pixels=lambda px: (px * scale - mean) / std,
     )
+
+
+def views(aug: Augment, p: Any, x: Any, count: int, seed: int = 0) -> np.ndarray:
+    """`count` augmented views of one image as training would draw them: `x` is the network's input by plan `p`
+    ((H, W, C) or (1, H, W, C)), the views are too ((count, H, W, C)), each from its own draws of the same steps
+    (keyed by `seed`). MixUp and CutMix mix an image with others of its batch, so they are not part of a view."""
+    import tensorflow as tf
+
+    from .pipeline import augment
+
+    image = np.asarray(x, np.float32).reshape((1, *p.input_shape))
+    batch = tf.constant(np.repeat(image, count, axis=0))
+    key = tf.constant([seed, 0], tf.int64)
+    fill = p.values(tf.zeros([p.input_shape[2]], tf.float32))
+    out = augment(batch, key, aug, fill)
+    stage = for_plan(aug.model_copy(update={"mixup": 0.0, "cutmix": 0.0}), p)
+    if stage is not None:
+        out, _ = stage(out, tf.zeros([count, 1]), key)
+    return np.asarray(out)
