@@ -87,12 +87,13 @@ def main() -> int:
         )
     ratio = errors["better"] / errors["plain"]
     print(f"held-out error better / plain: {ratio:.2f} (target <= 0.80)")
+    judged = len(args.seeds) >= 3 and args.epochs >= 6  # a shorter look (make bench's quick mode) has no verdict
     target(
         what,
         f"{ratio:.2f}",
         f"{args.epochs} epochs, seeds {' '.join(map(str, args.seeds))}: error {errors['better']:.2%} vs "
-        f"{errors['plain']:.2%}; target <= 0.80",
-        ok=ratio <= 0.8,
+        f"{errors['plain']:.2%}" + ("" if judged else "; too short for a verdict (the full run: 6 epochs, 3 seeds)"),
+        ok=ratio <= 0.8 if judged else None,
     )
     return 0
 

@@ -190,7 +190,7 @@ class EarlyStopping(Strict):
         return {"patience": data} if isinstance(data, int) and not isinstance(data, bool) else data
 
 
-class Crop(Strict):
+class RandomCrop(Strict):
     """Random resized crop: a box of a random share of the image's area and a random aspect ratio, resized to the
     input's size (`crop: 0.5` keeps between 50 % and all of the area)."""
 
@@ -207,7 +207,7 @@ class Crop(Strict):
         return {"scale": (data, 1.0)} if isinstance(data, (int, float)) and not isinstance(data, bool) else data
 
     @model_validator(mode="after")
-    def _ranges(self) -> Crop:
+    def _ranges(self) -> RandomCrop:
         lo, hi = self.scale
         if not 0 < lo <= hi <= 1:
             raise ValueError(f"scale must be two shares of the area with 0 < smallest <= largest <= 1, got {lo}, {hi}")
@@ -230,7 +230,7 @@ class RandAugment(Strict):
         return {"ops": data} if isinstance(data, int) and not isinstance(data, bool) else data
 
 
-class Erase(Strict):
+class RandomErase(Strict):
     """Keras' RandomErasing: a random rectangle of the image set to black (`erase: 0.25` erases a quarter of the
     images)."""
 
@@ -245,7 +245,7 @@ class Erase(Strict):
         return {"probability": data} if isinstance(data, (int, float)) and not isinstance(data, bool) else data
 
     @model_validator(mode="after")
-    def _range(self) -> Erase:
+    def _range(self) -> RandomErase:
         lo, hi = self.scale
         if not 0 < lo <= hi <= 1:
             raise ValueError(f"scale must be two shares of the area with 0 < smallest <= largest <= 1, got {lo}, {hi}")
@@ -268,7 +268,7 @@ class Augment(Strict):
         description="Random shift of up to this many pixels (>= 1) or this fraction of the size (< 1), zeros filled "
         "in.",
     )
-    crop: Crop | None = Field(
+    crop: RandomCrop | None = Field(
         None, description="Random resized crop: `{scale: [0.08, 1], ratio: [0.75, 1.333]}`, or the smallest scale."
     )
     zoom: float = Field(0, ge=0, lt=1, description="Random zoom in or out by up to this fraction (Keras RandomZoom).")
@@ -286,7 +286,7 @@ class Augment(Strict):
     randaugment: RandAugment | None = Field(
         None, description="Keras' RandAugment: `{ops: 2, magnitude: 0.5}`, or the number of operations."
     )
-    erase: Erase | None = Field(
+    erase: RandomErase | None = Field(
         None, description="Keras' RandomErasing: `{probability: 0.25, scale: [0.02, 0.33]}`, or the probability."
     )
     mixup: float = Field(
