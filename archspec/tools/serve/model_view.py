@@ -66,6 +66,7 @@ class ModelView:
         with self.lock:
             plan, x = self.trained.prepare(image, name)
             seen = self.probe(x)
+            augmented = self.augmented(plan, x)  # under the lock too: the augmentation's seeds are set per call
         t = self.trained
         top = seen.top
         out: dict[str, Any] = {
@@ -76,7 +77,7 @@ class ModelView:
             },
             "probabilities": [float(p) for p in seen.probabilities],
             "plan": plan.describe(),
-            "input": inspection.input_figure(seen, plan) + self.augmented(plan, x),
+            "input": inspection.input_figure(seen, plan) + augmented,
             "maps": inspection.maps_figures(seen),
             "table": inspection.probabilities_table(seen, t.class_names, logits=t.logits),
         }
