@@ -154,14 +154,16 @@ layers:
 def run(mnist_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     folder = tmp_path_factory.mktemp("augmented") / "run"
     aug = {"zoom": 0.1, "rotate": 10, "erase": 0.25, "mixup": 0.2}
+    lines: list[str] = []
     result = archspec.train(
         archspec.loads(SPEC),
         data=f"idx:{mnist_dir}[:200]",
         run_dir=folder,
-        verbose=0,
-        log=lambda line: None,
+        verbose=2,
+        log=lines.append,
         training={"epochs": 1, "batch_size": 50, "seed": 3, "precise_bn": False, "data.augment": aug},
     )
+    assert "augmentation (training images only): zoom ±10%, rotate ±10°, erase p=0.25" in "\n".join(lines)
     return folder, result
 
 

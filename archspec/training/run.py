@@ -744,6 +744,9 @@ def _announce(
     say(f"training data: {data.train.count} examples from {data.train.name}: {data.train_plan.describe()}")
     for warning in data.train_plan.warnings:
         say(f"warning: {warning}")
+    augmented = D.augmentation.describe(job.training.data.augment)
+    if augmented != "none":
+        say(f"augmentation (training images only): {augmented}")
     if data.val is not None and data.val_plan is not None:
         say(f"validation data: {data.val.count} examples from {data.val.name}: {data.val_plan.describe()}")
         missing = D.missing_classes(data.train, data.val) if isinstance(data, Data) else []
