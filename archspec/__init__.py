@@ -24,6 +24,7 @@ from .version import __version__
 
 if TYPE_CHECKING:
     from .api import (
+        augmented,
         build,
         check,
         create_model,
@@ -50,6 +51,7 @@ _WHERE: dict[str, tuple[str, str]] = {  # public name -> (module, attribute), im
     **{
         name: ("api", name)
         for name in (
+            "augmented",
             "build",
             "check",
             "create_model",
@@ -83,6 +85,7 @@ __all__ = [  # the names of _WHERE and the version (tests/test_startup_names.py 
     "ShapeError",
     "SpecError",
     "__version__",
+    "augmented",
     "build",
     "check",
     "create_model",

@@ -31,6 +31,7 @@ from .spec.network import SpecBase
 from .tools.zoo import describe_specs, list_specs
 
 if TYPE_CHECKING:
+    import numpy as np
     from keras import Model
 
     from .training.evaluate import Evaluation, Evaluations
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from .training.run import Log, TrainResult
 
 __all__ = [
+    "augmented",
     "build",
     "check",
     "create_model",
@@ -403,6 +405,16 @@ def export(
     if strict_weights:
         given["strict_weights"] = strict_weights
     return _export(source, output, fmt, preprocessing=preprocessing, force=force, **given)
+
+
+def augmented(model: Any, image: Any, *, count: int = 8, seed: int = 0) -> np.ndarray:
+    """``count`` views of one image as a run's training augmentation (``training.data.augment``) draws them, as the
+    network receives them, (count, H, W, C): what ``archspec inspect RUN --input IMAGE --augment N`` shows. ``model``
+    is a run folder or its model, ``image`` a file or an array (H, W[, C]); the same ``seed`` gives the same views."""
+    from .tools.inspection import augmented_views
+
+    views: np.ndarray = augmented_views(model, image, count, seed)
+    return views
 
 
 def predict(

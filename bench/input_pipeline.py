@@ -25,6 +25,10 @@ Epoch 1 is timed from the call that names the folder (archspec's includes loadin
 up its pipeline); later epochs from the end of the one before. Printed: images/s per epoch (median over rounds),
 the ratios archspec / keras, and archspec's own input meter (``data/meter.py``) for the same epochs.
 Targets: epoch 1 at least 1x, epochs 2 onward at least 3x.
+
+Then both again with Keras' augmentation layers on top (``SETS``): RandomZoom 0.1, RandomRotation 10 degrees,
+RandomContrast 0.2, RandomErasing on a quarter of the images and MixUp 0.2 on the batch, the same layers on both
+sides (archspec's by ``training.data.augment``, keyed by the batch). Target: at least as fast as Keras (1x).
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ import os
 import statistics
 import sys
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _proc import machine_note, run_child, target
@@ -68,8 +73,16 @@ ds = keras.utils.image_dataset_from_directory({root!r}, image_size=(224, 224), b
                                               seed=0, verbose=False)
 augment = keras.Sequential([keras.layers.RandomFlip("horizontal"),
                             keras.layers.RandomTranslation(0.1, 0.1, fill_mode="constant", interpolation="nearest"),
+                            {layers}
                             keras.layers.Rescaling(1 / 255)])
-ds = ds.map(lambda x, y: (augment(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+{mix}
+def step(x, y):
+    x = augment(x, training=True)
+    if mix is None:
+        return x, y
+    out = mix({{"images": x, "labels": y}}, training=True)
+    return out["images"], out["labels"]
+ds = ds.map(step, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 seconds, cpus, images = [], [], 0
 for epoch in range({epochs}):
     for x, y in ds:
@@ -90,7 +103,7 @@ import archspec
 from archspec.training import data as D
 spec = archspec.loads("name: bench\\ninput: [224, 224, 3]\\n"
                       "layers: [flatten, {{dense: {{units: 10, activation: softmax}}}}]\\n"
-                      "training: {{data: {{augment: {{flip: horizontal, translate: 0.1}}}}}}\\n")
+                      "training: {{data: {{augment: {{flip: horizontal, translate: 0.1{augment}}}}}}}\\n")
 lines = []
 t0, c0 = time.perf_counter(), cpu()
 images = D.load({root!r})
@@ -116,6 +129,20 @@ print("RESULT", json.dumps({{"seconds": seconds, "cpu": cpus, "images": images.c
 """
 
 
+SETS = {
+    "flip + translate": {"layers": "", "mix": "mix = None", "augment": ""},
+    "+ Keras layers": {
+        "layers": 'keras.layers.RandomZoom(0.1, fill_mode="constant"), keras.layers.RandomRotation(10 / 360, '
+        'fill_mode="constant"), keras.layers.RandomContrast(0.2), keras.layers.RandomErasing(factor=(0.25, 0.25), '
+        "fill_value=0.0),",
+        "mix": "mix = keras.layers.MixUp(alpha=0.2)",
+        "augment": ", zoom: 0.1, rotate: 10, contrast: 0.2, erase: 0.25, mixup: 0.2",
+    },
+}
+"""The augmentations compared: archspec's fast path alone, and with Keras' layers on top (zoom 10 %, rotation 10
+degrees, contrast 0.2, erasing a quarter of the images, MixUp 0.2): the same layers on both sides."""
+
+
 def default_folder(count: int) -> Path:
     if os.environ.get("ARCHSPEC_BENCH_IMAGES"):
         return Path(os.environ["ARCHSPEC_BENCH_IMAGES"])
@@ -126,6 +153,52 @@ def default_folder(count: int) -> Path:
 def child(code: str) -> dict:
     _wall, _rss, out = run_child([sys.executable, "-c", code], capture=True)
     return json.loads(out.split("RESULT", 1)[1])
+
+
+def measure(folder: Path, epochs: int, rounds: int, augmentation: dict[str, str]) -> tuple[dict, dict, dict]:
+    """Each side's runs (fresh processes, alternating), and per epoch its images/s and CPU ms an image (medians)."""
+    runs: dict[str, list[dict]] = {"keras": [], "archspec": []}
+    for _ in range(rounds):
+        for name, template in (("keras", KERAS), ("archspec", ARCHSPEC)):
+            runs[name].append(child(template.format(root=str(folder), epochs=epochs, cpu=CPU, **augmentation)))
+    rate = {
+        name: [statistics.median(r["images"] / r["seconds"][e] for r in results) for e in range(epochs)]
+        for name, results in runs.items()
+    }
+    cpu = {
+        name: [statistics.median(r["cpu"][e] / r["images"] * 1000 for r in results) for e in range(epochs)]
+        for name, results in runs.items()
+    }
+    return runs, rate, cpu
+
+
+def layered(folder: Path, epochs: int, rounds: int, where: str, judged: Any) -> None:
+    """The rows for Keras' augmentation layers on top of flip and translate, the same layers on both sides."""
+    _runs, rate, cpu = measure(folder, epochs, rounds, SETS["+ Keras layers"])
+    print(f"with Keras' layers too ({SETS['+ Keras layers']['augment'].strip(', ')}):")
+    for name in ("keras", "archspec"):
+        print(
+            f"{name:>8}: "
+            + "  ".join(f"epoch {e + 1} {rate[name][e]:7.1f} img/s" for e in range(epochs))
+            + "   CPU ms/img "
+            + ", ".join(f"{cpu[name][e]:.2f}" for e in range(epochs))
+        )
+    first = rate["archspec"][0] / rate["keras"][0]
+    later = min(rate["archspec"][e] / rate["keras"][e] for e in range(1, epochs))
+    target(
+        "training input with Keras' augmentation layers (zoom, rotation, contrast, erasing, MixUp) on top: epoch 1 "
+        "beside `image_dataset_from_directory` + the same layers",
+        f"{first:.2f}x ({rate['archspec'][0]:.0f} vs {rate['keras'][0]:.0f} img/s)",
+        where,
+        ok=judged(first >= 1),
+    )
+    target(
+        "... with the Keras layers, epochs 2 onward",
+        ", ".join(f"{rate['archspec'][e] / rate['keras'][e]:.2f}x" for e in range(1, epochs))
+        + f" ({', '.join(f'{rate[n][-1]:.0f}' for n in ('archspec', 'keras'))} img/s in the last epoch)",
+        where,
+        ok=judged(later >= 1),
+    )
 
 
 def main() -> int:
@@ -147,18 +220,7 @@ def main() -> int:
         f"{args.count} JPEGs (224..288 px a side, 10 classes) in {folder}; 224x224x3, batch 32, flip + translate 0.1; "
         f"{args.epochs} epochs, {args.rounds} round(s)"
     )
-    runs: dict[str, list[dict]] = {"keras": [], "archspec": []}
-    for _ in range(args.rounds):
-        for name, template in (("keras", KERAS), ("archspec", ARCHSPEC)):
-            runs[name].append(child(template.format(root=str(folder), epochs=args.epochs, cpu=CPU)))
-    rate = {
-        name: [statistics.median(r["images"] / r["seconds"][e] for r in results) for e in range(args.epochs)]
-        for name, results in runs.items()
-    }
-    cpu = {
-        name: [statistics.median(r["cpu"][e] / r["images"] * 1000 for r in results) for e in range(args.epochs)]
-        for name, results in runs.items()
-    }
+    runs, rate, cpu = measure(folder, args.epochs, args.rounds, SETS["flip + translate"])
     for name in ("keras", "archspec"):
         per_round = "; ".join(", ".join(f"{r['images'] / s:.0f}" for s in r["seconds"]) for r in runs[name])
         print(
@@ -205,6 +267,7 @@ def main() -> int:
         where,
         ok=judged(later >= 3),
     )
+    layered(folder, args.epochs, args.rounds, where, judged)
     if not full:
         print(
             "quick mode: archspec's fixed start-up (load and set-up above, and the switch to the cache at epoch 2) "

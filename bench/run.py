@@ -51,6 +51,7 @@ MODES: dict[str, dict[str, list[str]]] = {
     "fuzz.py": {"quick": ["2"], "full": ["20"]},
     "export_zoo.py": {"quick": ["--max-params", "1e6"], "full": []},
     "input_pipeline.py": {"quick": [], "full": []},
+    "recipes_digits.py": {"quick": ["--epochs", "1", "--seeds", "1"], "full": []},
     "draw_scale.py": {"quick": ["--sizes", "1000,10000"], "full": []},
     "serve_attack.py": {"quick": ["--seconds", "15"], "full": ["--seconds", "60", "--model"]},
     "gpu.sh": {"quick": ["run"], "full": ["run"]},

@@ -93,6 +93,13 @@ def draw(spec: Path, output: Path | None, expand: bool, force: bool, sets: tuple
     help="How the image reaches the input size, instead of the model's fit rule (auto pads smaller images, resizes "
     "others).",
 )
+@click.option(
+    "--augment",
+    type=click.IntRange(0, 64),
+    default=0,
+    metavar="N",
+    help="Also show N views of the image as the run's training augmentation draws them (training.data.augment).",
+)
 @force_option
 @weights_options
 def inspect(
@@ -108,6 +115,7 @@ def inspect(
     weights: str | None,
     strict_weights: bool,
     weights_by_shape: bool,
+    augment: int,
 ) -> None:
     """Feature maps, first-layer filters and class probabilities of a trained model for one image (static HTML).
 
@@ -118,6 +126,7 @@ def inspect(
     archspec inspect runs/lenet-20250101-120000 --input digit.png -o report.html
     archspec inspect build/lenet.keras --input digit.png -o report.html
     archspec inspect specs/resnet50.yaml --weights keras:ResNet50 --input cat.jpg
+    archspec inspect runs/lenet-20250101-120000 --input digit.png --augment 8   # what augmentation does to it
     """
     from ..tools.inspection import inspect as run  # imports TensorFlow
 
@@ -144,6 +153,7 @@ def inspect(
         strict_weights=strict_weights,
         weights_by_shape=weights_by_shape,
         log=click.echo,
+        augment=augment,
     )
     click.echo(f"wrote {target}")
 

@@ -169,6 +169,33 @@ def _data(graph: Graph, report: Report, training: Training) -> Iterable[Problem]
             "data.augment.translate shifts images in zeros, and a mask has no class to fill the border with",
             "use flip with segmentation outputs, or no augmentation",
         )
+    yield from _keras_augment(graph, report, training)
+
+
+def _keras_augment(graph: Graph, report: Report, training: Training) -> Iterable[Problem]:
+    """Keras' augmentation layers (zoom, mixup, ...) train one image input with one classification output; colour
+    ones need colour."""
+    steps = training.data.augment.keras_steps()
+    if not steps:
+        return
+    inputs, outputs = list(graph.inputs.values()), list(tasks(graph, report, training).values())
+    classic = len(inputs) == 1 and len(inputs[0]) == 3 and outputs == ["classification"]
+    if not classic or graph.named_inputs or graph.outputs:
+        yield graph.problem(
+            ("training", "data", "augment", steps[0]),
+            f"data.augment.{steps[0]} (Keras' augmentation layers) applies to a network with one image input and one "
+            "classification output, neither named",
+            "use flip and translate here, or no augmentation",
+        )
+        return
+    for name in ("saturation", "hue"):
+        if name in steps and inputs[0][2] != 3:
+            yield graph.problem(
+                ("training", "data", "augment", name),
+                f"data.augment.{name} changes colours, and the input has {inputs[0][2]} channel"
+                f"{'s' if inputs[0][2] != 1 else ''}",
+                "use brightness and contrast for grey images",
+            )
 
 
 def _monitor(graph: Graph, report: Report, training: Training) -> Iterable[Problem]:

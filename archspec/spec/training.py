@@ -190,8 +190,73 @@ class EarlyStopping(Strict):
         return {"patience": data} if isinstance(data, int) and not isinstance(data, bool) else data
 
 
+class RandomCrop(Strict):
+    """Random resized crop: a box of a random share of the image's area and a random aspect ratio, resized to the
+    input's size (`crop: 0.5` keeps between 50 % and all of the area)."""
+
+    scale: tuple[float, float] = Field(
+        (0.08, 1.0), description="Smallest and largest share of the image's area the box covers, each in (0, 1]."
+    )
+    ratio: tuple[float, float] = Field(
+        (0.75, 4 / 3), description="Smallest and largest aspect ratio (width / height) of the box, each above zero."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _lowest(cls, data: Any) -> Any:
+        return {"scale": (data, 1.0)} if isinstance(data, (int, float)) and not isinstance(data, bool) else data
+
+    @model_validator(mode="after")
+    def _ranges(self) -> RandomCrop:
+        lo, hi = self.scale
+        if not 0 < lo <= hi <= 1:
+            raise ValueError(f"scale must be two shares of the area with 0 < smallest <= largest <= 1, got {lo}, {hi}")
+        lo, hi = self.ratio
+        if not 0 < lo <= hi:
+            raise ValueError(f"ratio must be two aspect ratios with 0 < smallest <= largest, got {lo}, {hi}")
+        return self
+
+
+class RandAugment(Strict):
+    """Keras' RandAugment: `ops` operations drawn per image from its list (rotation, shear, colour, ...), of strength
+    `magnitude` (`randaugment: 2` is two operations at 0.5)."""
+
+    ops: PosInt = Field(2, le=10, description="Operations applied to each image, one after the other.")
+    magnitude: float = Field(0.5, gt=0, le=1, description="Strength of every operation, 0 (none) to 1 (strongest).")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _count(cls, data: Any) -> Any:
+        return {"ops": data} if isinstance(data, int) and not isinstance(data, bool) else data
+
+
+class RandomErase(Strict):
+    """Keras' RandomErasing: a random rectangle of the image set to black (`erase: 0.25` erases a quarter of the
+    images)."""
+
+    probability: float = Field(0.25, gt=0, le=1, description="Share of the images that get a rectangle erased.")
+    scale: tuple[float, float] = Field(
+        (0.02, 0.33), description="Smallest and largest share of the image's area erased, each in (0, 1]."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _share(cls, data: Any) -> Any:
+        return {"probability": data} if isinstance(data, (int, float)) and not isinstance(data, bool) else data
+
+    @model_validator(mode="after")
+    def _range(self) -> RandomErase:
+        lo, hi = self.scale
+        if not 0 < lo <= hi <= 1:
+            raise ValueError(f"scale must be two shares of the area with 0 < smallest <= largest <= 1, got {lo}, {hi}")
+        return self
+
+
 class Augment(Strict):
-    """Random augmentation of training images (never of validation or test data)."""
+    """Random augmentation of training images (never of validation or test data, never in the preprocessing plan
+    that `predict`, `evaluate` and export apply). flip and translate are archspec's own fast path; the others are
+    Keras' preprocessing layers (``training/data/augmentation.py``), applied in this order after them: crop, zoom,
+    rotate, colour (brightness, contrast, saturation, hue), randaugment, erase, then mixup or cutmix on the batch."""
 
     flip: Literal["none", "horizontal", "vertical", "both"] = Field(
         "none", description="Random mirror images: horizontal (left-right), vertical, or both."
@@ -203,6 +268,57 @@ class Augment(Strict):
         description="Random shift of up to this many pixels (>= 1) or this fraction of the size (< 1), zeros filled "
         "in.",
     )
+    crop: RandomCrop | None = Field(
+        None, description="Random resized crop: `{scale: [0.08, 1], ratio: [0.75, 1.333]}`, or the smallest scale."
+    )
+    zoom: float = Field(0, ge=0, lt=1, description="Random zoom in or out by up to this fraction (Keras RandomZoom).")
+    rotate: float = Field(
+        0, ge=0, le=180, description="Random rotation by up to this many degrees either way (Keras RandomRotation)."
+    )
+    brightness: float = Field(
+        0, ge=0, le=1, description="Random brightness change of up to this share of the pixel range (Keras layers)."
+    )
+    contrast: float = Field(0, ge=0, le=1, description="Random contrast factor in [1 - c, 1 + c] (Keras layers).")
+    saturation: float = Field(
+        0, ge=0, le=1, description="Random saturation change (colour images only; Keras RandomColorJitter)."
+    )
+    hue: float = Field(0, ge=0, le=1, description="Random hue shift (colour images only; Keras RandomColorJitter).")
+    randaugment: RandAugment | None = Field(
+        None, description="Keras' RandAugment: `{ops: 2, magnitude: 0.5}`, or the number of operations."
+    )
+    erase: RandomErase | None = Field(
+        None, description="Keras' RandomErasing: `{probability: 0.25, scale: [0.02, 0.33]}`, or the probability."
+    )
+    mixup: float = Field(
+        0, ge=0, le=10, description="MixUp's alpha (Keras MixUp): images and labels mixed in pairs; 0 is off."
+    )
+    cutmix: float = Field(
+        0,
+        ge=0,
+        le=10,
+        description="CutMix's alpha (Keras CutMix): a box pasted from another image, labels mixed by its area; "
+        "0 is off. With mixup too, each batch gets one of the two.",
+    )
+
+    def keras_steps(self) -> tuple[str, ...]:
+        """The fields set beyond the fast flip/translate path (Keras' layers do them), in the order they run."""
+        return tuple(name for name in KERAS_STEPS if getattr(self, name))
+
+
+KERAS_STEPS = (
+    "crop",
+    "zoom",
+    "rotate",
+    "brightness",
+    "contrast",
+    "saturation",
+    "hue",
+    "randaugment",
+    "erase",
+    "mixup",
+    "cutmix",
+)
+"""`Augment`'s fields done by Keras' preprocessing layers (``training/data/augmentation.py``), in their order."""
 
 
 class Data(Strict):

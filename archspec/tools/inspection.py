@@ -287,6 +287,29 @@ def input_figure(seen: Seen, plan: Plan) -> list[Node]:
     ]
 
 
+def augment_figure(views: Any, augmentation: str) -> list[Node]:
+    """`views` (N, H, W, C) of the input as training augments it (``training.data.augmentation.views``), one tile
+    each, on the scale of the unaugmented input's values; `augmentation` says what was drawn."""
+    if augmentation == "none":
+        return [h("p", {"class": "facts augment"}, "The run has no augmentation: training saw this image as it is.")]
+    lo, hi = float(views.min()), float(views.max())
+    tiles = [to_uint8(v if v.shape[2] == 3 else v[:, :, 0], lo, hi) for v in views]
+    g = grid(tiles)
+    return [
+        h(
+            "figure",
+            {"class": "augment", "data-views": len(views)},
+            _img(g, "augmented views", _scale(g.tile, 96)),
+            h(
+                "figcaption",
+                {},
+                f"{len(views)} draws of the training augmentation (training images only; predict and evaluate never "
+                f"augment): {augmentation}",
+            ),
+        )
+    ]
+
+
 def filters_figure(filters: Filters) -> list[Node]:
     kh, kw, cin, cout = filters.kernel
     g = filters.grid
@@ -381,8 +404,10 @@ def report(
     source: str = "",
     labels: list[str] | None = None,
     max_maps: int = MAX_MAPS,
+    augmented: list[Node] | None = None,
 ) -> str:
-    """The HTML report for a trained model and one image, `x` being the network's input (1, H, W, C) by `plan`."""
+    """The HTML report for a trained model and one image, `x` being the network's input (1, H, W, C) by `plan`;
+    `augmented` is ``augment_figure``'s, shown under the input when given."""
     probe = Probe(trained, max_maps=max_maps)
     seen = probe(x)
     model = trained.model
@@ -399,6 +424,8 @@ def report(
         "<h2>Input</h2>",
         to_html(input_figure(seen, plan)),
     ]
+    if augmented is not None:
+        parts += ["<h2>Training augmentation</h2>", to_html(augmented)]
     if probe.filters is not None:
         parts += ["<h2>First convolution's filters</h2>", to_html(filters_figure(probe.filters))]
     parts += [
@@ -426,15 +453,16 @@ def inspect(
     strict_weights: bool = False,
     weights_by_shape: bool = False,
     log: Any = None,
+    augment: int = 0,
 ) -> Path:
     """Write the report for a model (a run folder or a .keras file) and an image file.
 
     The image goes through the model's preprocessing plan, as in `predict`; `rescale` and `fit`
     override the plan's rules when given. With ``weights`` (or a spec as the model) the model is
     built or loaded and the weights transferred first (``keras_side/weights.py``); ``log`` receives
-    the transfer report."""
+    the transfer report. ``augment`` > 0 adds that many views of the image as the run's training augmentation
+    draws them (``augmented``)."""
     from ..training import saved  # NumPy and Keras: imported when a report is made
-    from ..training.data import read_images
 
     target = Path(output)
     refuse_existing(target, force)
@@ -452,16 +480,16 @@ def inspect(
     changes = {key: value for key, value in (("rescale", rescale), ("fit", fit)) if value is not None}
     if changes:
         trained = replace(trained, data=trained.data.model_copy(update=changes))
-    images = read_images(image_path)
-    if len(images) != 1:
-        raise SpecError(Problem(f"holds {len(images)} images; inspect shows one", file=str(image_path)))
-    name, image = images[0]
+    name, image = _one_image(image_path)
     plan, x = trained.prepare(image, name)
     labels = None
     if labels_path is not None:
         labels = [line.strip() for line in Path(labels_path).read_text(encoding="utf-8").splitlines() if line.strip()]
     title = Path(model_path).name if Path(model_path).is_dir() else Path(model_path).stem
-    text = report(trained, x, plan, title=title, source=Path(image_path).name, labels=labels, max_maps=max_maps)
+    views = augmented_figure(trained, plan, x, augment) if augment else None
+    text = report(
+        trained, x, plan, title=title, source=Path(image_path).name, labels=labels, max_maps=max_maps, augmented=views
+    )
     return write_text(target, text, force=force)
 
 
@@ -473,3 +501,41 @@ def _with_weights(source: Path, weights: Any, strict: bool, log: Any, by_shape: 
     if weights is not None and log is not None:
         log(model.transfer.text().rstrip())
     return model
+
+
+def augmented_figure(trained: Trained, plan: Plan, x: Any, count: int, seed: int = 0) -> list[Node]:
+    """``augment_figure`` for `count` views of the network input `x` under the run's ``training.data.augment``."""
+    from ..training.data import augmentation
+
+    aug = trained.data.augment
+    return augment_figure(augmentation.views(aug, plan, x, count, seed), augmentation.describe(aug))
+
+
+def _one_image(image_path: str | os.PathLike[str]) -> tuple[str, Any]:
+    """(name, pixels) of the one image a file holds; a file of several is refused."""
+    from ..training.data import read_images
+
+    images = read_images(image_path)
+    if len(images) != 1:
+        raise SpecError(Problem(f"holds {len(images)} images; inspect shows one", file=str(image_path)))
+    name, image = images[0]
+    return name, image
+
+
+def augmented_views(model_path: str | os.PathLike[str], image: Any, count: int = 8, seed: int = 0) -> Any:
+    """`count` views (N, H, W, C) of one image (a file, or an array (H, W[, C])) as a run's training augmentation
+    draws them, as the network receives them: what ``inspect --augment N`` shows (``archspec.augmented``)."""
+    import numpy as np
+
+    from ..training import saved
+    from ..training.data import augmentation
+
+    trained = saved.load(Path(model_path))
+    trained.require_classic("augmented views show", str(model_path), "archspec predict answers for every output")
+    if isinstance(image, (str, os.PathLike)):
+        name, pixels = _one_image(image)
+    else:
+        pixels = np.asarray(image)
+        name, pixels = "array", pixels[..., None] if pixels.ndim == 2 else pixels
+    plan, x = trained.prepare(pixels, name)
+    return augmentation.views(trained.data.augment, plan, x, count, seed)

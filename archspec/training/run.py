@@ -691,6 +691,7 @@ def _start_folder(job: Job, files: RunDir, data: Data | ExamplesData, net: heads
             "class_names": data.class_names(classes),
             "network": net.to_json(),
             **data.record(),
+            "augmentation": D.augmentation.record(job.training.data.augment),  # training only: not in the plan
             "weights": str(job.weights) if job.weights is not None else None,
             "precise_bn": precise_bn.record(job.training.precise_bn, data.train.count, job.training.batch_size),
             "ema": job.training.ema.model_dump() if job.training.ema is not None else None,
@@ -743,6 +744,9 @@ def _announce(
     say(f"training data: {data.train.count} examples from {data.train.name}: {data.train_plan.describe()}")
     for warning in data.train_plan.warnings:
         say(f"warning: {warning}")
+    augmented = D.augmentation.describe(job.training.data.augment)
+    if augmented != "none":
+        say(f"augmentation (training images only): {augmented}")
     if data.val is not None and data.val_plan is not None:
         say(f"validation data: {data.val.count} examples from {data.val.name}: {data.val_plan.describe()}")
         missing = D.missing_classes(data.train, data.val) if isinstance(data, Data) else []

@@ -18,6 +18,9 @@ from ...training.data.decode import decode_bytes
 from .. import inspection
 from .limits import MAX_PIXELS
 
+AUGMENTED_VIEWS = 8
+"""Views of the input under the run's training augmentation shown with it (runs that augment)."""
+
 MAX_SIDE = 32
 """Feature maps larger than this (a side, in pixels) are averaged down for the page; LeNet's are not."""
 
@@ -49,6 +52,13 @@ class ModelView:
             "filters": inspection.filters_figure(self.probe.filters) if self.probe.filters is not None else [],
         }
 
+    def augmented(self, plan: Any, x: Any) -> list[Any]:
+        """Views of the input as the run's training augmentation draws them (as ``inspect --augment``), when it has
+        any: the same draws for every image, so a stroke changes the image and not the draws."""
+        if not self.trained.data.augment.model_dump(exclude_defaults=True):
+            return []
+        return inspection.augmented_figure(self.trained, plan, x, AUGMENTED_VIEWS)
+
     def look(self, data: bytes, name: str) -> dict[str, Any]:
         """The model's answer for one encoded image, and what its layers saw."""
         t0 = time.perf_counter()
@@ -56,6 +66,7 @@ class ModelView:
         with self.lock:
             plan, x = self.trained.prepare(image, name)
             seen = self.probe(x)
+            augmented = self.augmented(plan, x)  # under the lock too: the augmentation's seeds are set per call
         t = self.trained
         top = seen.top
         out: dict[str, Any] = {
@@ -66,7 +77,7 @@ class ModelView:
             },
             "probabilities": [float(p) for p in seen.probabilities],
             "plan": plan.describe(),
-            "input": inspection.input_figure(seen, plan),
+            "input": inspection.input_figure(seen, plan) + augmented,
             "maps": inspection.maps_figures(seen),
             "table": inspection.probabilities_table(seen, t.class_names, logits=t.logits),
         }

@@ -4,13 +4,14 @@
 - ``decode``: image files and arrays to pixels (the one decoder folders, `predict` and `inspect` share);
 - ``plan``: a source checked against the spec, and the preprocessing steps decided (the Plan);
 - ``pipeline``: tf.data pipelines that apply a Plan, with augmentation for training;
+- ``augmentation``: the training-only augmentation from Keras' preprocessing layers (zoom, MixUp, ...);
 - ``cache``: where the prepared training images wait between epochs (memory, disk or nowhere);
 - ``meter``: how fast the training input is, timed while training runs;
 - ``examples``: data for networks with named inputs or outputs, or heads other than one classification (npz
   arrays by name, images with masks), each image input planned by the same Plan.
 """
 
-from . import cache, decode, examples, meter, pipeline, sources
+from . import augmentation, cache, decode, examples, meter, pipeline, sources
 from .decode import read_images
 from .examples import Examples, Prepared, fit_scales, load_examples, prepare, split_examples
 from .meter import InputMeter
@@ -55,6 +56,7 @@ __all__ = [
     "TrainingInput",
     "absolute",
     "augment",
+    "augmentation",
     "cache",
     "decode",
     "eval_dataset",

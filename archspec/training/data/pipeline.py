@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from ...spec.training import Augment
-from . import cache
+from . import augmentation, cache
 from .decode import decode, orient, promote
 from .meter import InputMeter
 from .plan import Plan
@@ -190,6 +190,7 @@ class TrainingInput:
         self.images, self.plan, self.batch_size, self.seed, self.aug = images, p, batch_size, seed, aug
         self.drop_remainder, self.deterministic, self.log = drop_remainder, deterministic, log or (lambda _text: None)
         self.meter = InputMeter()
+        self.keras = augmentation.for_plan(aug, p) if aug is not None else None  # Keras' layers, after flip/translate
         self.placement = cache.place((images.count, *p.input_shape), f"the {images.count:,} training images")
         if self.placement.message:
             self.log(f"input: {self.placement.message}")
@@ -264,7 +265,9 @@ class TrainingInput:
             last."""
 
             def make(x: Any, idx: Any) -> Any:
-                return augment(x, tf.stack([base + 7919 * (e + 1), step]), self.aug, fill), tf.gather(labels, idx)
+                key = tf.stack([base + 7919 * (e + 1), step])
+                x, y = augment(x, key, self.aug, fill), tf.gather(labels, idx)
+                return (x, y) if self.keras is None else self.keras(x, y, key)
 
             (x, y), interval = timed(make)(x, idx)
             return x, y, tf.concat([intervals, interval], 0)
@@ -416,6 +419,9 @@ class ExamplesInput:
     def dataset(self, first_epoch: int, epochs: int) -> Any:
         """Batches for epochs first_epoch..epochs-1, in the order `TrainingInput` takes them."""
         import tensorflow as tf
+
+        if self.aug.keras_steps():  # graph/checks.py refuses it first, located; this is the backstop
+            raise ValueError("Keras' augmentation layers apply to one image input and one classification output")
 
         steps = _steps(self.data, self.net)
 
