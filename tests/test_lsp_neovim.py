@@ -88,3 +88,16 @@ def test_neovim_receives_diagnostics_and_hints_and_updates_as_one_types(tmp_path
     assert all(h["character"] == len(lines[h["line"]]) for h in got["hints"])  # at the end of each line
     errors = [d for d in got["edited"] if d["severity"] == 1]
     assert [e["line"] for e in errors] == [3] and "50x50 kernel" in errors[0]["message"]
+
+
+def test_the_docs_screenshot_is_what_neovim_shows_today() -> None:
+    """docs/images/lsp-neovim.svg is the one picture kept in docs/ (drawing it needs Neovim, which a docs build may
+    not have): it must equal what tests/editors/screenshot.py draws from Neovim's screen now, so it cannot go stale."""
+    nvim()
+    sys.path.insert(0, str(ROOT / "tests" / "editors"))
+    try:
+        import screenshot
+    finally:
+        sys.path.remove(str(ROOT / "tests" / "editors"))
+    drawn = screenshot.svg(screenshot.screen())
+    assert drawn == screenshot.OUT.read_text(encoding="utf-8"), "run: .venv/bin/python tests/editors/screenshot.py"

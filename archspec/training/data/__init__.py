@@ -12,13 +12,13 @@
 """
 
 from . import augmentation, cache, decode, examples, meter, pipeline, sources
+from .augmentation import augment
 from .decode import read_images
 from .examples import Examples, Prepared, fit_scales, load_examples, prepare, split_examples
 from .meter import InputMeter
 from .pipeline import (
     ExamplesInput,
     TrainingInput,
-    augment,
     eval_dataset,
     examples_eval_dataset,
     steps_per_epoch,

@@ -3,7 +3,7 @@
 `training.data.augment` names what to do; `Augmenter` builds the Keras layers once (RandomZoom,
 RandomRotation, RandomColorJitter, RandAugment, RandomErasing, MixUp, CutMix; the random resized
 crop is ``tf.image.crop_and_resize`` on boxes drawn here, since this Keras has no layer for it) and
-applies them to a batch after archspec's own flip/translate (``pipeline.augment``, kept: it is
+applies them to a batch after archspec's own flip/translate (``augment`` below, kept: it is
 faster for what it does).
 
 Why it works on pixels: the input pipeline's cache holds the plan's output (rescaled, normalised).
@@ -252,8 +252,6 @@ def views(aug: Augment, p: Any, x: Any, count: int, seed: int = 0) -> np.ndarray
     (keyed by `seed`). MixUp and CutMix mix an image with others of its batch, so they are not part of a view."""
     import tensorflow as tf
 
-    from .pipeline import augment
-
     image = np.asarray(x, np.float32).reshape((1, *p.input_shape))
     batch = tf.constant(np.repeat(image, count, axis=0))
     key = tf.constant([seed, 0], tf.int64)
@@ -268,3 +266,56 @@ def views(aug: Augment, p: Any, x: Any, count: int, seed: int = 0) -> np.ndarray
     if stage is not None:
         out, _ = stage(out, tf.zeros([count, 1]), key)
     return np.asarray(out)
+
+
+def augment(x: Any, seed: Any, aug: Any, fill: Any = 0.0) -> Any:
+    """Random flips and shifts of a batch, stateless: the same seed gives the same result.
+
+    Flips first, then a shift by a whole number of pixels; pixels shifted in take `fill` (one value,
+    or one per channel). Each image is flipped and shifted by slicing, so an image costs a few copies."""
+    import tensorflow as tf
+
+    if aug.flip == "none" and not aug.translate:
+        return x
+    seeds = tf.random.experimental.stateless_split(seed, 4)
+    batch, channels = tf.shape(x)[0], x.shape[-1]
+    no = tf.zeros([batch], tf.bool)
+    across = (
+        tf.reshape(tf.random.stateless_uniform([batch, 1, 1, 1], seeds[0]) < 0.5, [batch])
+        if aug.flip in ("horizontal", "both")
+        else no
+    )
+    down = (
+        tf.reshape(tf.random.stateless_uniform([batch, 1, 1, 1], seeds[1]) < 0.5, [batch])
+        if aug.flip in ("vertical", "both")
+        else no
+    )
+    dy = dx = tf.zeros([batch], tf.int32)
+    if aug.translate:
+        h, w = tf.cast(tf.shape(x)[1], tf.float32), tf.cast(tf.shape(x)[2], tf.float32)
+        limit_y = aug.translate * h if aug.translate < 1 else tf.constant(float(aug.translate))
+        limit_x = aug.translate * w if aug.translate < 1 else tf.constant(float(aug.translate))
+        dy = tf.cast(tf.round(tf.random.stateless_uniform([batch], seeds[2], -1.0, 1.0) * limit_y), tf.int32)
+        dx = tf.cast(tf.round(tf.random.stateless_uniform([batch], seeds[3], -1.0, 1.0) * limit_x), tf.int32)
+    fill = tf.broadcast_to(tf.cast(fill, x.dtype), [channels])
+
+    def one(args: Any) -> Any:
+        image, flip_x, flip_y, shift_y, shift_x = args
+        image = tf.cond(flip_x, lambda: tf.reverse(image, [1]), lambda: image)
+        image = tf.cond(flip_y, lambda: tf.reverse(image, [0]), lambda: image)
+        return _shift(_shift(image, shift_y, 0, fill), shift_x, 1, fill)
+
+    return tf.map_fn(one, (x, across, down, dy, dx), fn_output_signature=tf.TensorSpec(x.shape[1:], x.dtype))
+
+
+def _shift(image: Any, d: Any, axis: int, fill: Any) -> Any:
+    """output[i] = image[i - d] along `axis` (0 rows, 1 columns), `fill` where that is outside the image."""
+    import tensorflow as tf
+
+    n = tf.shape(image)[axis]
+    gone = tf.minimum(tf.abs(d), n)
+    at = tf.one_hot(axis, 3, dtype=tf.int32)
+    kept = tf.slice(image, at * tf.minimum(tf.maximum(-d, 0), n), tf.where(at == 1, n - gone, -1))
+    before = tf.broadcast_to(fill, tf.where(at == 1, tf.where(d > 0, gone, 0), tf.shape(image)))
+    after = tf.broadcast_to(fill, tf.where(at == 1, tf.where(d < 0, gone, 0), tf.shape(image)))
+    return tf.concat([before, kept, after], axis)

@@ -29,6 +29,7 @@ import numpy as np
 
 from ...spec.training import Augment
 from . import augmentation, cache
+from .augmentation import augment
 from .decode import decode, orient, promote
 from .meter import InputMeter
 from .plan import Plan
@@ -38,59 +39,6 @@ CACHE_BYTES = 1024**3
 """Largest preprocessed evaluation set cached in memory by tf.data."""
 
 Log = Callable[[str], Any]
-
-
-def augment(x: Any, seed: Any, aug: Any, fill: Any = 0.0) -> Any:
-    """Random flips and shifts of a batch, stateless: the same seed gives the same result.
-
-    Flips first, then a shift by a whole number of pixels; pixels shifted in take `fill` (one value,
-    or one per channel). Each image is flipped and shifted by slicing, so an image costs a few copies."""
-    import tensorflow as tf
-
-    if aug.flip == "none" and not aug.translate:
-        return x
-    seeds = tf.random.experimental.stateless_split(seed, 4)
-    batch, channels = tf.shape(x)[0], x.shape[-1]
-    no = tf.zeros([batch], tf.bool)
-    across = (
-        tf.reshape(tf.random.stateless_uniform([batch, 1, 1, 1], seeds[0]) < 0.5, [batch])
-        if aug.flip in ("horizontal", "both")
-        else no
-    )
-    down = (
-        tf.reshape(tf.random.stateless_uniform([batch, 1, 1, 1], seeds[1]) < 0.5, [batch])
-        if aug.flip in ("vertical", "both")
-        else no
-    )
-    dy = dx = tf.zeros([batch], tf.int32)
-    if aug.translate:
-        h, w = tf.cast(tf.shape(x)[1], tf.float32), tf.cast(tf.shape(x)[2], tf.float32)
-        limit_y = aug.translate * h if aug.translate < 1 else tf.constant(float(aug.translate))
-        limit_x = aug.translate * w if aug.translate < 1 else tf.constant(float(aug.translate))
-        dy = tf.cast(tf.round(tf.random.stateless_uniform([batch], seeds[2], -1.0, 1.0) * limit_y), tf.int32)
-        dx = tf.cast(tf.round(tf.random.stateless_uniform([batch], seeds[3], -1.0, 1.0) * limit_x), tf.int32)
-    fill = tf.broadcast_to(tf.cast(fill, x.dtype), [channels])
-
-    def one(args: Any) -> Any:
-        image, flip_x, flip_y, shift_y, shift_x = args
-        image = tf.cond(flip_x, lambda: tf.reverse(image, [1]), lambda: image)
-        image = tf.cond(flip_y, lambda: tf.reverse(image, [0]), lambda: image)
-        return _shift(_shift(image, shift_y, 0, fill), shift_x, 1, fill)
-
-    return tf.map_fn(one, (x, across, down, dy, dx), fn_output_signature=tf.TensorSpec(x.shape[1:], x.dtype))
-
-
-def _shift(image: Any, d: Any, axis: int, fill: Any) -> Any:
-    """output[i] = image[i - d] along `axis` (0 rows, 1 columns), `fill` where that is outside the image."""
-    import tensorflow as tf
-
-    n = tf.shape(image)[axis]
-    gone = tf.minimum(tf.abs(d), n)
-    at = tf.one_hot(axis, 3, dtype=tf.int32)
-    kept = tf.slice(image, at * tf.minimum(tf.maximum(-d, 0), n), tf.where(at == 1, n - gone, -1))
-    before = tf.broadcast_to(fill, tf.where(at == 1, tf.where(d > 0, gone, 0), tf.shape(image)))
-    after = tf.broadcast_to(fill, tf.where(at == 1, tf.where(d < 0, gone, 0), tf.shape(image)))
-    return tf.concat([before, kept, after], axis)
 
 
 def plain(fn: Callable[..., Any]) -> Callable[..., Any]:
