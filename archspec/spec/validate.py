@@ -26,6 +26,7 @@ from . import expr
 from .given import words
 from .network import SpecBase, kind_of, spec_model
 from .read import Source, parse_value
+from .search import SECTIONS, search_problems
 
 _QUOTED = re.compile(r"'([^']*)'")
 _TYPE_WORDS = {
@@ -393,7 +394,7 @@ def _resolve(
     raw_vars: dict[str, Any] = written if isinstance(written, dict) else {}
     order, cycles = _variable_order(raw_vars, var_values)
     source = replace(source, overrides=fields, derived=_from_overrides(data, raw_vars, origins, order))
-    problems.extend(defaults_problems(data, source) + parameter_problems(data, source))
+    problems.extend(defaults_problems(data, source) + parameter_problems(data, source) + search_problems(data, source))
     broken: set[str] = set()
 
     def fail(path: SpecPath, message: str, hint: str | None = None) -> None:
@@ -425,7 +426,7 @@ def _resolve(
                 env[key] = value
     out = {
         key: value
-        if key in ("blocks", "variables", "variants", "reference")
+        if key in ("blocks", "variables", "variants", "reference", *SECTIONS)
         else expr.substitute(value, env, fail, (key,))
         for key, value in data.items()
     }

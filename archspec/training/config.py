@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 
 from ..errors import Problem, SpecError
 from ..spec.read import Source
+from ..spec.search import SECTIONS
 from ..spec.training import Training
 from ..spec.validate import translate
 
@@ -149,6 +150,8 @@ def resolved_spec_data(
         data.setdefault("variables", {})
         data["variables"].update(variables)
     data["training"] = training.model_dump(mode="json", exclude_none=True)
+    for key in SECTIONS:  # the search space is not part of one network's recipe (`archspec search`)
+        data.pop(key, None)
     return data
 
 
