@@ -33,7 +33,7 @@ from .tools.zoo import describe_specs, list_specs
 if TYPE_CHECKING:
     from keras import Model
 
-    from .search.study import Study
+    from .study.run import Study
     from .training.evaluate import Evaluation, Evaluations
     from .training.predict import Answers, Prediction
     from .training.run import Log, TrainResult
@@ -331,7 +331,7 @@ def search(
     ``study_dir`` an existing study folder joins it as another worker, ``resume`` continues one after a kill,
     ``storage``/``study`` an Optuna storage URL and study name shared by workers on several machines. Needs
     ``pip install 'archspec[search]'`` (Optuna)."""
-    from .search.study import search as _search
+    from .study.run import search as _search
 
     return _search(
         spec,

@@ -24,7 +24,7 @@ LAYERS = (
     ("archspec.keras_side",),
     ("archspec.training",),
     ("archspec.tools",),
-    ("archspec.search",),
+    ("archspec.study",),
     ("archspec.cli",),
     ("archspec.api", "archspec"),
 )

@@ -58,7 +58,7 @@ def search(
     archspec search --resume searches/net-20250101-120000
     optuna-dashboard searches/net-20250101-120000/study.log
     """
-    from ..search.study import search as run_search
+    from ..study.run import search as run_search
 
     if resume is None and spec is None:
         raise click.UsageError("give a SPEC to search (or --resume DIR)")

@@ -68,7 +68,7 @@ class Domain(Strict):
         if len(kinds) != 1:
             raise PydanticCustomError(
                 "domain",
-                "a domain is one of {{choice: [...]}}, {{int: [low, high]}} or {{float: [low, high]}}; got {got}",
+                "a domain is one of {choice: [...]}, {int: [low, high]} or {float: [low, high]}; got {got}",
                 {"got": ", ".join(kinds) or "none of them"},
             )
         if self.choice is not None:

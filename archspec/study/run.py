@@ -100,16 +100,20 @@ def search(
     docstring). A study folder (``study_dir``) that exists is joined as another worker; ``resume`` continues a study
     folder after a kill. ``static=False`` builds every candidate in Keras and rejects it by Keras' own count (for
     comparison: what a search without the shape engine pays)."""
-    optuna = _import_optuna()
     say: Log = log or (lambda _text: None)
-    folder, config = _open(spec, data, val, trials, epochs, study_dir, storage, study, resume, variables, seed)
-    model = coerce(config["spec"], config["variables"])
+    folder, config, fresh = _settings(
+        spec, data, val, trials, epochs, study_dir, storage, study, resume, variables, seed
+    )
+    model = coerce(config["spec"], config["variables"])  # a new study: the caller's file, named in its errors
     source: Source = model._source
     space, budget, objectives = _sections(model, source)
     found = census(source, space, budget, config["variables"])
     wrong = unreachable(found, budget, source)
     if wrong is not None:
         raise wrong
+    optuna = _import_optuna()
+    if fresh:
+        _write(folder, config)
     say(_census_line(found))
     store = _storage(optuna, config["storage"], folder)
     directions = ["maximize" if d == "max" else "minimize" for _, d in objectives]
@@ -129,7 +133,7 @@ def search(
     return worker.finish(found)
 
 
-def _open(
+def _settings(
     spec: SpecLike | None,
     data: Any,
     val: Any,
@@ -141,8 +145,9 @@ def _open(
     resume: str | os.PathLike[str] | None,
     variables: Mapping[str, Any] | None,
     seed: int | None,
-) -> tuple[Path, dict[str, Any]]:
-    """The study folder and its settings: study.json of an existing one (joined or resumed), or written now."""
+) -> tuple[Path, dict[str, Any], bool]:
+    """The study folder and its settings: study.json of an existing one (joined or resumed), or new ones (written by
+    ``_write`` once the spec has passed its checks); True when new."""
     if resume is not None:
         folder = Path(resume)
         if not (folder / "study.json").is_file():
@@ -154,6 +159,8 @@ def _open(
             raise SpecError(Problem("no training data given", file="--data", hint="e.g. --data idx:DIR[:1000]"))
         if trials is None or trials < 1:
             raise SpecError(Problem("give --trials N (N >= 1): the study's trained trials", file="--trials"))
+        if not isinstance(spec, (str, os.PathLike)):
+            raise SpecError(Problem("a study keeps its spec by path: give the spec as a file", file="spec"))
         name = coerce(spec, variables or {}).name
         folder = (
             Path(study_dir) if study_dir is not None else Path("searches") / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -171,28 +178,32 @@ def _open(
             )
         if trials is not None:
             config["trials"] = trials
-        return folder, config
-    if not isinstance(spec, (str, os.PathLike)):
-        raise SpecError(Problem("a study keeps its spec by path: give the spec as a file", file="spec"))
-    (folder / "trials").mkdir(parents=True, exist_ok=True)
-    copy = folder / "spec.yaml"
-    if not copy.exists():
-        write_text(copy, Path(spec).read_text() if os.path.exists(spec) else _zoo_text(str(spec)), force=True)
-    from ..training.data import absolute
-
+        return folder, config, False
     config = {
-        "spec": str(copy.resolve()),
-        "data": absolute(data),
-        "val": absolute(val),
+        "spec": str(spec),
+        "data": data,
+        "val": val,
         "trials": trials,
         "epochs": epochs,
         "storage": storage,
-        "study": study or coerce(spec, variables or {}).name,
+        "study": study or name,
         "variables": dict(variables or {}),
         "seed": seed,
     }
-    write_text(config_path, json.dumps(config, indent=2) + "\n", force=True)
-    return folder, config
+    return folder, config, True
+
+
+def _write(folder: Path, config: dict[str, Any]) -> None:
+    """A new study folder: the spec copied in (the study's workers and `--resume` read the copy), study.json."""
+    from ..training.data import absolute  # NumPy: imported once the spec has passed its checks
+
+    (folder / "trials").mkdir(parents=True, exist_ok=True)
+    config.update(data=absolute(config["data"]), val=absolute(config["val"]))
+    spec = config["spec"]
+    copy = folder / "spec.yaml"
+    write_text(copy, Path(spec).read_text() if os.path.exists(spec) else _zoo_text(spec), force=True)
+    config["spec"] = str(copy.resolve())
+    write_text(folder / "study.json", json.dumps(config, indent=2) + "\n", force=True)
 
 
 def _zoo_text(name: str) -> str:
@@ -261,6 +272,8 @@ def _claim(path: Path) -> Iterator[bool]:
         except BlockingIOError:
             yield False
             return
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)  # who runs it, for a person looking
         yield True
     finally:
         os.close(fd)
