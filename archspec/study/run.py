@@ -107,14 +107,15 @@ def search(
     model = coerce(config["spec"], config["variables"])  # a new study: the caller's file, named in its errors
     source: Source = model._source
     space, budget, objectives = _sections(model, source)
-    found = census(source, space, budget, config["variables"])
-    wrong = unreachable(found, budget, source)
+    found = census(source, space, budget, config["variables"]) if static else None
+    wrong = unreachable(found, budget, source) if found is not None else None
     if wrong is not None:
         raise wrong
     optuna = _import_optuna()
     if fresh:
         _write(folder, config)
-    say(_census_line(found))
+    if found is not None:
+        say(_census_line(found))
     store = _storage(optuna, config["storage"], folder)
     directions = ["maximize" if d == "max" else "minimize" for _, d in objectives]
     # Optuna 5 takes constraint values set on the trial; earlier versions a function the sampler calls
@@ -411,7 +412,7 @@ class _Worker:
         )
         results.write(self.main, self.folder, self.objectives)
 
-    def finish(self, found: Census) -> Study:
+    def finish(self, found: Census | None) -> Study:
         rows, front, best = results.write(self.main, self.folder, self.objectives)
         ms = statistics.median(self.rejection_seconds) * 1000 if self.rejection_seconds else None
         return Study(self.folder, rows, front, best, dict(self.rejected), ms, found)
