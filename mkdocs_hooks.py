@@ -5,6 +5,7 @@ Pydantic models), added to the site at build time rather than kept as a copy und
 The zoo page's figures (every spec's shapes, parameters and MACs, each family's variants) are
 what `archspec shapes` computes, put where docs/zoo.md has the ZOO_MARKER comment; its table of references is
 regenerated from the specs' `reference` fields (``archspec.tools.zoo``, which also writes the copy in the page).
+The keys of the search sections (a domain, the budget) are generated into docs/search.md the same way.
 tests/test_docs_site.py builds the site strictly and compares both with the commands.
 """
 
@@ -16,7 +17,7 @@ from mkdocs.structure.files import File, Files
 
 from archspec.graph import shapes
 from archspec.spec.loading import load
-from archspec.tools.reference import reference
+from archspec.tools.reference import reference, search_reference
 from archspec.tools.table import count_text, shape_text
 from archspec.tools.variants import variant_table
 from archspec.tools.zoo import with_reference_table
@@ -26,6 +27,8 @@ ZOO_PAGE = "zoo.md"
 ZOO_MARKER = "<!-- zoo:figures -->"
 
 KINDS_PAGE = "reference/kinds.md"
+SEARCH_PAGE = "search.md"
+SEARCH_MARKER = "<!-- search:reference -->"
 
 KINDS_HEAD = """# Kind reference
 
@@ -74,4 +77,8 @@ def on_page_markdown(markdown: str, page, config, files) -> str:
         if ZOO_MARKER not in markdown:
             raise ValueError(f"docs/{ZOO_PAGE} lost its {ZOO_MARKER} line: the generated figures go there")
         markdown = with_reference_table(markdown.replace(ZOO_MARKER, zoo_figures()))
+    if page.file.src_uri == SEARCH_PAGE:
+        if SEARCH_MARKER not in markdown:
+            raise ValueError(f"docs/{SEARCH_PAGE} lost its {SEARCH_MARKER} line: the generated keys go there")
+        markdown = markdown.replace(SEARCH_MARKER, search_reference())
     return markdown

@@ -19,10 +19,10 @@ import typing
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, Field, RootModel, model_validator
+from pydantic import BaseModel, BeforeValidator, Field, RootModel, WithJsonSchema, model_validator
 from pydantic_core import PydanticCustomError
 
-from ..errors import PathPart, Problem, did_you_mean
+from ..errors import Problem, did_you_mean
 from ..kinds.base import Strict
 from .read import Source
 
@@ -49,7 +49,19 @@ def _count(value: Any) -> Any:
     return value
 
 
-Count = Annotated[int, BeforeValidator(_count), Field(gt=0, le=10**18)]
+Count = Annotated[
+    int,
+    BeforeValidator(_count),
+    Field(gt=0, le=10**18),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "integer", "exclusiveMinimum": 0},
+                {"type": "string", "pattern": _COUNT.pattern, "patternErrorMessage": "a count: 20000, 20k, 2M, 1G"},
+            ]
+        }
+    ),
+]
 
 
 class Domain(Strict):
@@ -265,11 +277,3 @@ def _submodel(annotation: Any) -> type[BaseModel] | None:
     if typing.get_origin(annotation) is Annotated:
         return _submodel(typing.get_args(annotation)[0])
     return None
-
-
-SECTIONS = ("search", "budget", "objectives")
-"""The top-level keys only `archspec search` reads (a resolved spec, best.yaml, leaves them out)."""
-
-
-def path_of(key: str) -> tuple[PathPart, ...]:
-    return ("search", key)

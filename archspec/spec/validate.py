@@ -26,7 +26,6 @@ from . import expr
 from .given import words
 from .network import SpecBase, kind_of, spec_model
 from .read import Source, parse_value
-from .search import SECTIONS, search_problems
 
 _QUOTED = re.compile(r"'([^']*)'")
 _TYPE_WORDS = {
@@ -56,6 +55,11 @@ _BOOLEAN_HINT = "YAML reads yes/no, on/off and true/false as booleans: write the
 
 OVERRIDABLE = ("name", "description", "input", "inputs", "outputs", "defaults", "training")
 """Top-level fields `--set` may replace (dotted keys reach inside: `training.epochs=3`)."""
+
+
+SECTIONS = ("search", "budget", "objectives")
+"""The top-level keys only `archspec search` reads (``spec/search.py``): read as written, never substituted, and left
+out of a run folder's resolved spec (one network has no search space)."""
 
 
 VARIANT = "variant"
@@ -394,7 +398,11 @@ def _resolve(
     raw_vars: dict[str, Any] = written if isinstance(written, dict) else {}
     order, cycles = _variable_order(raw_vars, var_values)
     source = replace(source, overrides=fields, derived=_from_overrides(data, raw_vars, origins, order))
-    problems.extend(defaults_problems(data, source) + parameter_problems(data, source) + search_problems(data, source))
+    problems.extend(defaults_problems(data, source) + parameter_problems(data, source))
+    if "search" in data:  # the search space's module is imported by the specs that have one
+        from .search import search_problems
+
+        problems.extend(search_problems(data, source))
     broken: set[str] = set()
 
     def fail(path: SpecPath, message: str, hint: str | None = None) -> None:

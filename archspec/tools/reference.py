@@ -55,3 +55,36 @@ def kind_reference(kind_name: str) -> str:
 def reference() -> str:
     """Markdown for every layer kind, in the kind table's order (``kinds.BUILTIN``'s, then plugins')."""
     return "\n".join(kind_reference(name) for name in dict.fromkeys(kind.kind for kind in KINDS.values()))
+
+
+def fields_table(model: Any) -> str:
+    """A model's keys, defaults and meanings as a markdown table (the kinds' table, for any settings model)."""
+    rows = [
+        f"| {_keys(fname, field)} | {_default(field)} | " + (field.description or "").replace("|", "\\|") + " |"
+        for fname, field in model.model_fields.items()
+    ]
+    return "\n".join(["| key | default | meaning |", "|---|---|---|", *rows]) + "\n"
+
+
+def search_reference() -> str:
+    """The keys of a search domain and of the budget (docs/search.md shows this at build time)."""
+    from ..spec.search import Budget, Domain
+
+    return "\n".join(
+        [
+            "#### A domain (each value of `search`)",
+            "",
+            description_of(Domain),
+            "",
+            fields_table(Domain),
+            "#### `budget`",
+            "",
+            description_of(Budget),
+            "",
+            fields_table(Budget),
+        ]
+    )
+
+
+def description_of(model: Any) -> str:
+    return " ".join((model.__doc__ or "").split())

@@ -20,9 +20,8 @@ from pydantic import BaseModel, ValidationError
 
 from ..errors import Problem, SpecError
 from ..spec.read import Source
-from ..spec.search import SECTIONS
 from ..spec.training import Training
-from ..spec.validate import translate
+from ..spec.validate import SECTIONS, translate
 
 ALIASES = {"lr": "learning_rate", "bs": "batch_size", "val_split": "validation_split", "augmentation": "data.augment"}
 RESETS = {"optimizer": "name", "schedule": "kind"}
