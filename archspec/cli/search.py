@@ -80,8 +80,14 @@ def search(
     median = f", median {result.rejection_ms:.1f} ms each" if result.rejection_ms is not None else ""
     click.echo(f"rejected statically: {rejected}{median}")
     for row in result.front:
-        figures = "  ".join(f"{k} {row[k]}" for k in row if k not in ("state", "reason") and row[k] not in (None, ""))
+        figures = "  ".join(
+            f"{k} {_shown(row[k])}" for k in row if k not in ("state", "reason") and row[k] not in (None, "")
+        )
         click.echo(f"front: {figures}")
     click.echo(
         f"results: {result.folder} (trials.csv, pareto.csv, plot.svg" + (", best.yaml)" if result.best_spec else ")")
     )
+
+
+def _shown(value: object) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else f"{value:,}" if isinstance(value, int) else str(value)

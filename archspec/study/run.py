@@ -25,6 +25,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import socket
 import statistics
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -107,6 +108,7 @@ def search(
     model = coerce(config["spec"], config["variables"])  # a new study: the caller's file, named in its errors
     source: Source = model._source
     space, budget, objectives = _sections(model, source)
+    _needs_validation(model, objectives, config["val"], source)
     found = census(source, space, budget, config["variables"]) if static else None
     wrong = unreachable(found, budget, source) if found is not None else None
     if wrong is not None:
@@ -169,6 +171,14 @@ def _settings(
     config_path = folder / "study.json"
     if config_path.is_file():
         config: dict[str, Any] = json.loads(config_path.read_text())
+        if spec is not None and resume is None and _text(spec) != _text(config["spec"]):
+            raise SpecError(
+                Problem(
+                    f"the study in {folder} searches another spec ({config['spec']})",
+                    file=str(spec),
+                    hint="a worker joins a study with the study's own spec; pick another --study-dir for this one",
+                )
+            )
         if trials is not None and trials != config["trials"] and resume is None:
             raise SpecError(
                 Problem(
@@ -194,6 +204,10 @@ def _settings(
     return folder, config, True
 
 
+def _text(spec: Any) -> str:
+    return Path(spec).read_text() if os.path.exists(spec) else _zoo_text(str(spec))
+
+
 def _write(folder: Path, config: dict[str, Any]) -> None:
     """A new study folder: the spec copied in (the study's workers and `--resume` read the copy), study.json."""
     from ..training.data import absolute  # NumPy: imported once the spec has passed its checks
@@ -202,7 +216,7 @@ def _write(folder: Path, config: dict[str, Any]) -> None:
     config.update(data=absolute(config["data"]), val=absolute(config["val"]))
     spec = config["spec"]
     copy = folder / "spec.yaml"
-    write_text(copy, Path(spec).read_text() if os.path.exists(spec) else _zoo_text(spec), force=True)
+    write_text(copy, _text(spec), force=True)
     config["spec"] = str(copy.resolve())
     write_text(folder / "study.json", json.dumps(config, indent=2) + "\n", force=True)
 
@@ -224,6 +238,22 @@ def _sections(model: SpecBase, source: Source) -> tuple[dict[str, Domain], Budge
         )
     objectives = model.objectives if model.objectives is not None else Objectives(DEFAULT_OBJECTIVES)
     return dict(model.search.root), model.budget, objectives.pairs()
+
+
+def _needs_validation(model: SpecBase, objectives: list[tuple[str, str]], val: Any, source: Source) -> None:
+    """A `val_*` objective without validation data would fail after the first trial has trained: refused now."""
+    split = getattr(model.training, "validation_split", 0.0) if model.training is not None else 0.0
+    wanted = [name for name, _ in objectives if name.startswith("val_")]
+    if wanted and val is None and not split:
+        where = ("objectives",) if model.objectives is not None else ()
+        raise SpecError(
+            source.problem(
+                where,
+                f"the objective {wanted[0]!r} needs validation data"
+                + ("" if model.objectives is not None else " (the default objective)"),
+                "give --val SOURCE (Python: val=), or training.validation_split",
+            )
+        )
 
 
 def _storage(optuna: Any, url: str | None, folder: Path) -> Any:
@@ -301,6 +331,7 @@ class _Worker:
         self.config, self.space, self.budget, self.objectives = config, space, budget, objectives
         self.source, self.static, self.say = source, static, say
         self.total = int(config["trials"])
+        self.where = f"{socket.gethostname()}:{folder.resolve()}"
         self.rejected: dict[str, int] = {}
         self.rejection_seconds: list[float] = []
 
@@ -310,6 +341,7 @@ class _Worker:
         in_a_row = 0
         while self._trained() < self.total:
             trial = self.main.ask()
+            trial.set_user_attr("worker", self.where)  # `--resume` continues only this folder's trials
             with _claim(self._claim_path(trial.number)):
                 values = {key: _suggest(trial, key, domain) for key, domain in self.space.items()}
                 candidate = self._judge(values)
@@ -335,6 +367,8 @@ class _Worker:
         """Trials left RUNNING by a killed worker (their claim free): continue each from its run folder."""
         state = self.optuna.trial.TrialState
         for frozen in self.main.get_trials(deepcopy=False, states=(state.RUNNING,)):
+            if frozen.user_attrs.get("worker") != self.where:
+                continue  # another machine's (or study folder's) worker: its claim file is not here to judge by
             with _claim(self._claim_path(frozen.number)) as mine:
                 if not mine:
                     continue  # a live worker runs it
@@ -370,7 +404,6 @@ class _Worker:
         self.say(f"trial {trial.number:>4}  rejected ({candidate.seconds * 1000:.1f} ms): {candidate.reason}")
 
     def _train(self, number: int, values: dict[str, Any], figures: dict[str, int], trial: Any) -> None:
-        from ..training.run import train
 
         state = self.optuna.trial.TrialState
         if trial is not None:
@@ -381,21 +414,11 @@ class _Worker:
         reporter = _reporter(self.optuna, self.main, number, self.objectives)
         started = time.perf_counter()
         common: dict[str, Any] = {"verbose": 0, "log": None, "callbacks": [reporter] if reporter else []}
-        if (run_dir / "run.json").is_file():
-            result = train(None, resume=run_dir, **common)
-        else:
-            variables = {k: v for k, v in values.items() if not k.startswith("training.")}
-            recipe = {k.removeprefix("training."): v for k, v in values.items() if k.startswith("training.")}
-            result = train(
-                self.config["spec"],
-                self.config["data"],
-                val=self.config["val"],
-                epochs=self.config["epochs"],
-                variables={**self.config["variables"], **variables},
-                run_dir=run_dir,
-                **common,
-                **recipe,
-            )
+        try:
+            result = self._fit(run_dir, values, common)
+        except Exception:  # the error is the caller's to see; the trial is over (a kill leaves it to --resume)
+            self.main.tell(number, state=state.FAIL)
+            raise
         seconds = time.perf_counter() - started
         self.main._storage.set_trial_user_attr(_trial_id(self.main, number), "seconds", round(seconds, 2))
         pruned = reporter is not None and reporter.pruned
@@ -411,6 +434,25 @@ class _Worker:
             + ("  pruned" if pruned else "")
         )
         results.write(self.main, self.folder, self.objectives)
+
+    def _fit(self, run_dir: Path, values: dict[str, Any], common: dict[str, Any]) -> Any:
+        """Train the trial's run folder: continue it when it exists (a resumed trial), else start it."""
+        from ..training.run import train
+
+        if (run_dir / "run.json").is_file():
+            return train(None, resume=run_dir, **common)
+        variables = {k: v for k, v in values.items() if not k.startswith("training.")}
+        recipe = {k.removeprefix("training."): v for k, v in values.items() if k.startswith("training.")}
+        return train(
+            self.config["spec"],
+            self.config["data"],
+            val=self.config["val"],
+            epochs=self.config["epochs"],
+            variables={**self.config["variables"], **variables},
+            run_dir=run_dir,
+            **common,
+            **recipe,
+        )
 
     def finish(self, found: Census | None) -> Study:
         rows, front, best = results.write(self.main, self.folder, self.objectives)
