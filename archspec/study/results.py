@@ -31,6 +31,8 @@ def rows_of(study: Any, objectives: list[tuple[str, str]]) -> list[dict[str, Any
             row["state"] = "surplus"
         for i, (name, _) in enumerate(objectives):
             row[name] = t.values[i] if t.values is not None else None
+        if t.values is None and t.intermediate_values:  # a pruned trial: its last reported epoch
+            row[objectives[0][0]] = t.intermediate_values[max(t.intermediate_values)]
         for key in (*STATIC, "seconds"):
             row.setdefault(key, attrs.get(key))
         row["reason"] = attrs.get("rejected") or ""

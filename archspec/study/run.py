@@ -130,9 +130,13 @@ def search(
     )  # fmt: skip
     slots = optuna.create_study(study_name=config["study"] + ".slots", storage=store, load_if_exists=True)
     worker = _Worker(optuna, main, slots, folder, config, space, budget, objectives, source, static, say)
-    if resume is not None:
-        worker.recover()
-    worker.run()
+    try:
+        if resume is not None:
+            worker.recover()
+        worker.run()
+    except KeyboardInterrupt:
+        say(f"interrupted; its trial continues from its last epoch with: archspec search --resume {folder}")
+        raise
     return worker.finish(found)
 
 
