@@ -112,7 +112,8 @@ def main() -> int:
         rejected = sum(study.rejected.values())
         print(
             f"search (static pruning): {args.trials} trained trials, {rejected} rejected statically "
-            f"(median {study.rejection_ms or 0:.1f} ms each), wall {wall / 60:.1f} min, CPU {cpu_s / 60:.1f} min"
+            f"(median {study.rejection_ms or 0:.1f} ms each), {study.repeated} proposed again after training (not "
+            f"retrained), wall {wall / 60:.1f} min, CPU {cpu_s / 60:.1f} min"
         )
         print(
             f"best: trial {best['trial']}, "

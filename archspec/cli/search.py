@@ -79,6 +79,8 @@ def search(
     rejected = ", ".join(f"{n} {k}" for k, n in sorted(result.rejected.items())) or "none"
     median = f", median {result.rejection_ms:.1f} ms each" if result.rejection_ms is not None else ""
     click.echo(f"rejected statically: {rejected}{median}")
+    if result.repeated:
+        click.echo(f"proposed again after training (told the earlier outcome, not trained): {result.repeated}")
     for row in result.front:
         figures = "  ".join(
             f"{k} {_shown(row[k])}" for k in row if k not in ("state", "reason") and row[k] not in (None, "")

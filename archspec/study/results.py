@@ -29,6 +29,8 @@ def rows_of(study: Any, objectives: list[tuple[str, str]]) -> list[dict[str, Any
             row["state"] = "rejected"
         elif attrs.get("surplus"):
             row["state"] = "surplus"
+        elif "repeat_of" in attrs:
+            row["state"] = f"repeat of {attrs['repeat_of']}"
         for i, (name, _) in enumerate(objectives):
             row[name] = t.values[i] if t.values is not None else None
         if t.values is None and t.intermediate_values:  # a pruned trial: its last reported epoch

@@ -60,6 +60,8 @@ class Study:
     rejected: dict[str, int] = field(default_factory=dict)
     rejection_ms: float | None = None
     census: Census | None = None
+    repeated: int = 0
+    """Candidates the sampler proposed again after they were trained: told the earlier outcome, not trained."""
 
     @property
     def best(self) -> dict[str, Any] | None:
@@ -338,6 +340,7 @@ class _Worker:
         self.where = f"{socket.gethostname()}:{folder.resolve()}"
         self.rejected: dict[str, int] = {}
         self.rejection_seconds: list[float] = []
+        self.repeated = 0
 
     # --------------------------------------------------------------- the loop
 
@@ -348,12 +351,16 @@ class _Worker:
             trial.set_user_attr("worker", self.where)  # `--resume` continues only this folder's trials
             with _claim(self._claim_path(trial.number)):
                 values = {key: _suggest(trial, key, domain) for key, domain in self.space.items()}
-                candidate = self._judge(values)
-                if not candidate.feasible:
-                    self._reject(trial, candidate)
+                earlier = self._trained_before(values)
+                candidate = self._judge(values) if earlier is None else None
+                if candidate is None or not candidate.feasible:
+                    if candidate is None:
+                        self._repeat(trial, earlier)
+                    else:
+                        self._reject(trial, candidate)
                     in_a_row += 1
                     if in_a_row >= MAX_REJECTED:
-                        self.say(f"stopping: {in_a_row} candidates in a row were rejected statically")
+                        self.say(f"stopping: {in_a_row} candidates in a row were rejected or trained before")
                         return
                     continue
                 in_a_row = 0
@@ -395,6 +402,32 @@ class _Worker:
         if self.static:
             return judge(self.source, values, self.budget, self.config["variables"])
         return _judged_by_keras(self.source, values, self.budget, self.config["variables"])
+
+    def _trained_before(self, values: dict[str, Any]) -> Any:
+        """A finished trial (any worker's) of the same values: the same network and recipe, trained already."""
+        state = self.optuna.trial.TrialState
+        for frozen in self.main.get_trials(deepcopy=False, states=(state.COMPLETE, state.PRUNED)):
+            if frozen.params == values and "slot" in frozen.user_attrs:
+                return frozen
+        return None
+
+    def _repeat(self, trial: Any, earlier: Any) -> None:
+        """A candidate trained before is not trained again: the sampler is told the earlier trial's outcome (the
+        same values, or pruned), and the trial does not count towards --trials."""
+        self.repeated += 1
+        trial.set_user_attr("repeat_of", earlier.number)
+        for key in ("params", "macs", "activations"):
+            if key in earlier.user_attrs:
+                trial.set_user_attr(key, earlier.user_attrs[key])
+        _constrain(trial, 0.0)
+        state = self.optuna.trial.TrialState
+        if earlier.state == state.COMPLETE:
+            self.main.tell(trial, earlier.values)
+        else:
+            for step, value in earlier.intermediate_values.items():
+                trial.report(value, step)
+            self.main.tell(trial, state=state.PRUNED)
+        self.say(f"trial {trial.number:>4}  the same as trial {earlier.number}: not trained again")
 
     def _reject(self, trial: Any, candidate: Candidate) -> None:
         kind = candidate.kind or "invalid"
@@ -461,7 +494,7 @@ class _Worker:
     def finish(self, found: Census | None) -> Study:
         rows, front, best = results.write(self.main, self.folder, self.objectives)
         ms = statistics.median(self.rejection_seconds) * 1000 if self.rejection_seconds else None
-        return Study(self.folder, rows, front, best, dict(self.rejected), ms, found)
+        return Study(self.folder, rows, front, best, dict(self.rejected), ms, found, self.repeated)
 
 
 def _fmt(value: float) -> str:
