@@ -188,3 +188,34 @@ def test_the_results(study: dict[str, object], mnist_dir: Path, tmp_path: Path) 
     code = main(["train", str(folder / "best.yaml"), "--data", f"idx:{mnist_dir}[:200]", "--epochs", "1", "--quiet",
                  "--run-dir", str(tmp_path / "run")])  # fmt: skip
     assert code == 0 and (tmp_path / "run" / "model.keras").is_file()
+
+
+def test_a_network_trained_before_is_told_again_not_trained(tmp_path: Path) -> None:
+    """The sampler proposes a point already trained: it is told that trial's outcome, and nothing is trained."""
+    import optuna
+
+    from archspec.study.run import _Worker
+
+    one = TINY.replace("[2, 4, 6]", "[4]").replace("[3, 29, 31]", "[3]")
+    spec = loads(one.replace("  training.learning_rate: {float: [1.0e-3, 1.0e-2], log: true}\n", ""))
+    main = optuna.create_study(direction="maximize")
+    slots = optuna.create_study()
+    space = {
+        "w": optuna.distributions.CategoricalDistribution([4]),
+        "k": optuna.distributions.CategoricalDistribution([3]),
+    }
+    earlier = optuna.trial.create_trial(params={"w": 4, "k": 3}, distributions=space, value=0.9, user_attrs={"slot": 0})
+    main.add_trial(earlier)
+    (tmp_path / "trials").mkdir()
+    lines: list[str] = []
+    config = {"trials": 1, "variables": {}}
+    objectives = [("val_accuracy", "max")]
+    args = (optuna, main, slots, tmp_path, config, spec.search.root, None, objectives, spec._source, True)
+    worker = _Worker(*args, lines.append)
+    worker.max_in_a_row = 3
+    worker.run()
+    again = main.trials[1:]
+    assert worker.repeated == 3 and len(again) == 3
+    assert all(t.value == 0.9 and t.user_attrs["repeat_of"] == 0 for t in again)
+    assert not list((tmp_path / "trials").glob("trial-*/")) and not slots.trials  # nothing trained, no slot taken
+    assert "not trained again" in lines[0] and "stopping" in lines[-1]

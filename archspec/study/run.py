@@ -341,6 +341,7 @@ class _Worker:
         self.rejected: dict[str, int] = {}
         self.rejection_seconds: list[float] = []
         self.repeated = 0
+        self.max_in_a_row = MAX_REJECTED
 
     # --------------------------------------------------------------- the loop
 
@@ -359,7 +360,7 @@ class _Worker:
                     else:
                         self._reject(trial, candidate)
                     in_a_row += 1
-                    if in_a_row >= MAX_REJECTED:
+                    if in_a_row >= self.max_in_a_row:
                         self.say(f"stopping: {in_a_row} candidates in a row were rejected or trained before")
                         return
                     continue
