@@ -141,6 +141,13 @@ def main() -> int:
                 f"{k_rejected} rejected after a build (median {k_study.rejection_ms or 0:.0f} ms each), wall "
                 f"{k_wall / 60:.1f} min, CPU {k_cpu / 60:.1f} min"
             )
+            census = study.census.seconds if study.census is not None else 0.0
+            print(
+                f"rejecting, all together: {study.rejection_seconds:.2f} s static (+ {census:.1f} s judging the "
+                f"whole space first) vs {k_study.rejection_seconds:.2f} s building in Keras; the same seed proposes "
+                "the same candidates to both, so the rest of the wall time is the same trainings under the load of "
+                "the moment"
+            )
             target(
                 "... wall time to the same trained trials, static pruning vs Keras build + count_params",
                 f"{wall / 60:.1f} vs {k_wall / 60:.1f} min",

@@ -62,6 +62,8 @@ class Study:
     census: Census | None = None
     repeated: int = 0
     """Candidates the sampler proposed again after they were trained: told the earlier outcome, not trained."""
+    rejection_seconds: float = 0.0
+    """The time spent rejecting candidates, all together (the census before the search not included)."""
 
     @property
     def best(self) -> dict[str, Any] | None:
@@ -495,7 +497,8 @@ class _Worker:
     def finish(self, found: Census | None) -> Study:
         rows, front, best = results.write(self.main, self.folder, self.objectives)
         ms = statistics.median(self.rejection_seconds) * 1000 if self.rejection_seconds else None
-        return Study(self.folder, rows, front, best, dict(self.rejected), ms, found, self.repeated)
+        spent = sum(self.rejection_seconds)
+        return Study(self.folder, rows, front, best, dict(self.rejected), ms, found, self.repeated, spent)
 
 
 def _fmt(value: float) -> str:
