@@ -8,6 +8,7 @@ regenerated from the specs' `reference` fields (``archspec.tools.zoo``, which al
 The Kind reference is one page per family (``archspec.tools.reference.FAMILIES``), each kind with its small
 example spec from docs/reference/examples.yaml and the table `archspec shapes` prints for it. The diagrams
 are `archspec draw`'s SVGs, drawn for each `pictures/NAME.svg` a page links to (NAME a zoo spec).
+The keys of the search sections (a domain, the budget) are generated into docs/search.md the same way.
 tests/test_docs_site.py and tests/test_docs_kinds.py build the site strictly and compare all of it with the
 commands.
 """
@@ -27,7 +28,7 @@ from archspec.graph import shapes
 from archspec.kinds.registry import KINDS
 from archspec.spec.loading import load
 from archspec.tools.draw import diagram
-from archspec.tools.reference import FAMILIES, PLUGINS, family_kinds, kind_reference
+from archspec.tools.reference import FAMILIES, PLUGINS, family_kinds, kind_reference, search_reference
 from archspec.tools.table import count_text, layer_table, shape_text
 from archspec.tools.variants import variant_table
 from archspec.tools.zoo import with_reference_table
@@ -39,6 +40,8 @@ ZOO_MARKER = "<!-- zoo:figures -->"
 KINDS_PAGE = "reference/kinds.md"
 EXAMPLES = Path(__file__).resolve().parent / "docs" / "reference" / "examples.yaml"
 PICTURE = re.compile(r"pictures/([a-z0-9_]+)\.svg")
+SEARCH_PAGE = "search.md"
+SEARCH_MARKER = "<!-- search:reference -->"
 
 KINDS_HEAD = """# Kind reference
 
@@ -167,4 +170,8 @@ def on_page_markdown(markdown: str, page, config, files) -> str:
         if ZOO_MARKER not in markdown:
             raise ValueError(f"docs/{ZOO_PAGE} lost its {ZOO_MARKER} line: the generated figures go there")
         markdown = with_reference_table(markdown.replace(ZOO_MARKER, zoo_figures()))
+    if page.file.src_uri == SEARCH_PAGE:
+        if SEARCH_MARKER not in markdown:
+            raise ValueError(f"docs/{SEARCH_PAGE} lost its {SEARCH_MARKER} line: the generated keys go there")
+        markdown = markdown.replace(SEARCH_MARKER, search_reference())
     return markdown

@@ -66,6 +66,7 @@ _WHERE: dict[str, tuple[str, str]] = {  # public name -> (module, attribute), im
             "loads",
             "predict",
             "save_model",
+            "search",
             "shapes",
             "train",
         )
@@ -101,6 +102,7 @@ __all__ = [  # the names of _WHERE and the version (tests/test_startup_names.py 
     "predict",
     "register_kind",
     "save_model",
+    "search",
     "shapes",
     "train",
 ]

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     import numpy as np
     from keras import Model
 
+    from .study.run import Study
     from .training.evaluate import Evaluation, Evaluations
     from .training.predict import Answers, Prediction
     from .training.run import Log, TrainResult
@@ -54,6 +55,7 @@ __all__ = [
     "loads",
     "predict",
     "save_model",
+    "search",
     "shapes",
     "train",
 ]
@@ -305,6 +307,48 @@ def check(spec: SpecLike, *, variables: Variables | None = None, variant: str | 
     Returns the model; raises SpecError naming each kind whose shape rule disagrees with its emitter."""
     _refuse("check", old)
     return _check(spec, **_values(variables, variant))
+
+
+def search(
+    spec: SpecLike | None,
+    data: Any = None,
+    *,
+    trials: int | None = None,
+    val: Any = None,
+    epochs: int | None = None,
+    variables: Variables | None = None,
+    variant: str | None = None,
+    study_dir: str | os.PathLike[str] | None = None,
+    storage: str | None = None,
+    study: str | None = None,
+    resume: str | os.PathLike[str] | None = None,
+    seed: int | None = None,
+    log: Log | None = _PRINTED,
+) -> Study:
+    """Search the spec's ``search`` space on Optuna (what ``archspec search`` does); returns the study's rows, its
+    Pareto front and the path of ``best.yaml``.
+
+    ``archspec.search("net.yaml", data="idx:data/mnist[:8000]", trials=20, epochs=3)``: each candidate is judged by
+    the shape engine first (``budget``, and whether it is a network at all) and trained only when it passes;
+    ``study_dir`` an existing study folder joins it as another worker, ``resume`` continues one after a kill,
+    ``storage``/``study`` an Optuna storage URL and study name shared by workers on several machines. Needs
+    ``pip install 'archspec[search]'`` (Optuna)."""
+    from .study.run import search as _search
+
+    return _search(
+        spec,
+        data,
+        val=val,
+        trials=trials,
+        epochs=epochs,
+        study_dir=study_dir,
+        storage=storage,
+        study=study,
+        resume=resume,
+        variables=_values(variables, variant),
+        seed=seed,
+        log=log,
+    )
 
 
 def train(

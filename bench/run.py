@@ -55,6 +55,8 @@ MODES: dict[str, dict[str, list[str]]] = {
     "draw_scale.py": {"quick": ["--sizes", "1000,10000"], "full": []},
     "serve_attack.py": {"quick": ["--seconds", "15"], "full": ["--seconds", "60", "--model"]},
     "gpu.sh": {"quick": ["run"], "full": ["run"]},
+    # full: 20 trained trials of 3 epochs, and the same search without static pruning (about half an hour on 2 CPUs)
+    "search_digits.py": {"quick": ["--trials", "3", "--epochs", "1", "--no-compare"], "full": []},
 }
 NEEDS_GPU = {"gpu.sh"}
 HELPERS = {"_proc.py", "run.py"}

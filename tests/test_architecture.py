@@ -24,6 +24,7 @@ LAYERS = (
     ("archspec.keras_side",),
     ("archspec.training",),
     ("archspec.tools",),
+    ("archspec.study",),
     ("archspec.cli",),
     ("archspec.api", "archspec"),
 )

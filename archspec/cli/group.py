@@ -69,6 +69,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "train:train",
         "Train a spec's network; writes a run folder (model, checkpoints, history, metrics, TensorBoard logs).",
     ),
+    "search": (
+        "search:search",
+        "Search the spec's `search` space on Optuna; candidates over `budget` or not a network are rejected "
+        "statically.",
+    ),
     "evaluate": ("train:evaluate", "Accuracy, loss and confusion matrix of a trained model on a data source."),
     "lsp": (
         "lsp:lsp",

@@ -325,7 +325,7 @@ def _allow_expressions(node: Any, *, skip: bool = False) -> Any:
     for key, value in node.items():
         if key in ("properties", "$defs", "patternProperties"):
             # keys of these map names to schemas: descend into each schema
-            out[key] = {k: _allow_expressions(v, skip=skip or k in ("variables", "params")) for k, v in value.items()}
+            out[key] = {k: _allow_expressions(v, skip=skip or k in _LITERAL) for k, v in value.items()}
         elif key in _META or key in ("const", "enum", "enumDescriptions", "required", "pattern", "type"):
             out[key] = value
         else:
@@ -351,6 +351,11 @@ def _allow_expressions(node: Any, *, skip: bool = False) -> Any:
             "patternErrorMessage": f"Expected text matching `{out['pattern']}`, or a `$` expression.",
         }
     return out
+
+
+_LITERAL = ("variables", "params", "search", "budget", "objectives", "Search", "Domain", "Budget", "Objectives")
+"""Properties and definitions whose values are never `$` expressions: variables' own values, template parameters'
+defaults, and the search sections (read as written, by `archspec search` only)."""
 
 
 # -- shaping for the YAML language server --

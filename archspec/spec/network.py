@@ -223,6 +223,22 @@ class SpecBase(Strict):
         "warns when the layers give another count.",
     )
     training: Annotated[Any, _Optional(".training", "Training")] = Field(None, description="Training recipe.")
+    search: Annotated[Any, _Optional(".search", "Search")] = Field(
+        None,
+        description="What `archspec search` varies: each variable (`w1`) or training field (`training.learning_rate`) "
+        "and its domain. Every other command builds the spec's own network.",
+        examples=[{"w1": {"choice": [8, 16]}, "training.learning_rate": {"float": [1e-4, 1e-2], "log": True}}],
+    )
+    budget: Annotated[Any, _Optional(".search", "Budget")] = Field(
+        None,
+        description="Limits every candidate of `archspec search` must meet, checked statically before it is built.",
+        examples=[{"max_params": "20k", "max_macs": "2M"}],
+    )
+    objectives: Annotated[Any, _Optional(".search", "Objectives")] = Field(
+        None,
+        description="What `archspec search` optimises: `[val_accuracy max]`, or several for a Pareto front.",
+        examples=[["val_accuracy max", "params min"]],
+    )
     _source: Any = PrivateAttr(None)
     if TYPE_CHECKING:  # the fields `spec_model` adds: the layer union is built when first used
         layers: list[BaseModel]

@@ -57,6 +57,11 @@ OVERRIDABLE = ("name", "description", "input", "inputs", "outputs", "defaults", 
 """Top-level fields `--set` may replace (dotted keys reach inside: `training.epochs=3`)."""
 
 
+SECTIONS = ("search", "budget", "objectives")
+"""The top-level keys only `archspec search` reads (``spec/search.py``): read as written, never substituted, and left
+out of a run folder's resolved spec (one network has no search space)."""
+
+
 VARIANT = "variant"
 """The override key that picks one of a spec's `variants` (`--variant b3` is `--set variant=b3`)."""
 
@@ -394,6 +399,10 @@ def _resolve(
     order, cycles = _variable_order(raw_vars, var_values)
     source = replace(source, overrides=fields, derived=_from_overrides(data, raw_vars, origins, order))
     problems.extend(defaults_problems(data, source) + parameter_problems(data, source))
+    if "search" in data:  # the search space's module is imported by the specs that have one
+        from .search import search_problems
+
+        problems.extend(search_problems(data, source))
     broken: set[str] = set()
 
     def fail(path: SpecPath, message: str, hint: str | None = None) -> None:
@@ -425,7 +434,7 @@ def _resolve(
                 env[key] = value
     out = {
         key: value
-        if key in ("blocks", "variables", "variants", "reference")
+        if key in ("blocks", "variables", "variants", "reference", *SECTIONS)
         else expr.substitute(value, env, fail, (key,))
         for key, value in data.items()
     }

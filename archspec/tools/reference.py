@@ -97,3 +97,36 @@ def family_kinds() -> dict[str, list[str]]:
         module = module_of.get(name)
         pages[page_of[module] if module is not None else PLUGINS[0]].append(name)
     return pages
+
+
+def fields_table(model: Any) -> str:
+    """A model's keys, defaults and meanings as a markdown table (the kinds' table, for any settings model)."""
+    rows = [
+        f"| {_keys(fname, field)} | {_default(field)} | " + (field.description or "").replace("|", "\\|") + " |"
+        for fname, field in model.model_fields.items()
+    ]
+    return "\n".join(["| key | default | meaning |", "|---|---|---|", *rows]) + "\n"
+
+
+def search_reference() -> str:
+    """The keys of a search domain and of the budget (docs/search.md shows this at build time)."""
+    from ..spec.search import Budget, Domain
+
+    return "\n".join(
+        [
+            "#### A domain (each value of `search`)",
+            "",
+            description_of(Domain),
+            "",
+            fields_table(Domain),
+            "#### `budget`",
+            "",
+            description_of(Budget),
+            "",
+            fields_table(Budget),
+        ]
+    )
+
+
+def description_of(model: Any) -> str:
+    return " ".join((model.__doc__ or "").split())

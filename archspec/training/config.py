@@ -21,7 +21,7 @@ from pydantic import BaseModel, ValidationError
 from ..errors import Problem, SpecError
 from ..spec.read import Source
 from ..spec.training import Training
-from ..spec.validate import translate
+from ..spec.validate import SECTIONS, translate
 
 ALIASES = {"lr": "learning_rate", "bs": "batch_size", "val_split": "validation_split", "augmentation": "data.augment"}
 RESETS = {"optimizer": "name", "schedule": "kind"}
@@ -149,6 +149,8 @@ def resolved_spec_data(
         data.setdefault("variables", {})
         data["variables"].update(variables)
     data["training"] = training.model_dump(mode="json", exclude_none=True)
+    for key in SECTIONS:  # the search space is not part of one network's recipe (`archspec search`)
+        data.pop(key, None)
     return data
 
 

@@ -22,7 +22,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -90,6 +90,7 @@ class Job:
     strict_weights: bool = False
     weights_by_shape: bool = False
     given: frozenset[str] = frozenset()  # a resumed run: the provenance.RESUMABLE settings its command line gave
+    callbacks: tuple[Any, ...] = ()  # Keras callbacks of the caller, after the run's own (`archspec search`'s pruner)
 
     @property
     def seed(self) -> int:
@@ -208,6 +209,7 @@ def train(
     weights: Any = None,
     strict_weights: bool = False,
     weights_by_shape: bool = False,
+    callbacks: Sequence[Any] = (),
     **overrides: Any,
 ) -> TrainResult:
     """Train the spec's network; returns history, final metrics and the run folder's paths.
@@ -223,7 +225,9 @@ def train(
     trained weights (a .keras or weights file, a run folder, ``keras:NAME``; see ``archspec.build``), the report in
     ``result.transfer`` and ``transfer.json``; ``strict_weights``: fail unless everything matched;
     ``weights_by_shape``: pair another network's layers by kind and shape. Fine-tuning fields of ``training``:
-    ``freeze=["conv4"]``, ``freeze_bn=True``, ``phases=[...]`` (``training/finetune.py``).
+    ``freeze=["conv4"]``, ``freeze_bn=True``, ``phases=[...]`` (``training/finetune.py``). ``callbacks``: Keras
+    callbacks called after the run's own, each epoch committed before them (`archspec search` reports epochs to its
+    pruner through one).
     """
     check_options(strategy or "auto", precision)
     if verbose is None:
@@ -251,20 +255,10 @@ def train(
         strategy = strategy or run_config.get("strategy") or "auto"
         chief = is_chief(tf_config()) if strategy == "multi-worker" else True
         with RunLock(files.root) if chief else nullcontext():  # other workers only read it
-            return _run(
-                _resumed(
-                    files,
-                    run_config,
-                    data,
-                    val,
-                    epochs,
-                    precision,
-                    strategy=strategy,
-                    jit=jit,
-                    verbose=verbose,
-                    say=say,
-                )
+            job = _resumed(
+                files, run_config, data, val, epochs, precision, strategy=strategy, jit=jit, verbose=verbose, say=say
             )
+            return _run(replace(job, callbacks=tuple(callbacks)))
     if spec is None:
         raise SpecError(
             Problem(
@@ -316,6 +310,7 @@ def train(
             weights=weights,
             strict_weights=strict_weights,
             weights_by_shape=weights_by_shape,
+            callbacks=tuple(callbacks),
         )
     )
 
@@ -854,7 +849,12 @@ def _fit(
         raise _stopped(job, files, job.completed, exc) from None
     from . import recipe  # imports Keras
 
-    callbacks = [*([swap] if swap is not None else []), *recipe.epoch_callbacks(training, monitor[0]), record]
+    callbacks = [
+        *([swap] if swap is not None else []),
+        *recipe.epoch_callbacks(training, monitor[0]),
+        record,
+        *job.callbacks,
+    ]
     weights = _class_weights(job, data, net)
     if job.verbose == 1:  # drawn first at an epoch's end, so the recorder's line replaces the bar
         callbacks.insert(
