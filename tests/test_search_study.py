@@ -76,7 +76,8 @@ def _worker(spec: Path, folder: Path, mnist_dir: Path, log: Path) -> subprocess.
         sys.executable, "-c", "from archspec.cli import run; run()", "search", str(spec), *_options(mnist_dir),
         "--study-dir", str(folder),
     ]  # fmt: skip
-    return subprocess.Popen(args, cwd=ROOT, env=ENV, stdout=log.open("w"), stderr=subprocess.STDOUT, text=True)
+    with log.open("w") as out:  # the child holds its own copy of the descriptor
+        return subprocess.Popen(args, cwd=ROOT, env=ENV, stdout=out, stderr=subprocess.STDOUT, text=True)
 
 
 def _options(mnist_dir: Path) -> list[str]:
@@ -156,7 +157,8 @@ def test_workers_share_the_total_and_resume_loses_nothing(study: dict[str, objec
     folder = study["folder"]
     assert isinstance(folder, Path)
     assert study["killed"], "the first worker was meant to be killed mid-trial"
-    rows = list(csv.DictReader((folder / "trials.csv").open()))
+    with (folder / "trials.csv").open() as f:
+        rows = list(csv.DictReader(f))
     trained = [r for r in rows if r["state"] in ("complete", "pruned")]
     assert len(trained) == TRIALS, rows  # the study's total, across both workers and the resume
     assert len({r["trial"] for r in trained}) == TRIALS
