@@ -139,3 +139,21 @@ def test_a_file_the_hdf5_library_hangs_on_is_refused_not_waited_for(tmp_path, mo
     assert crashed.value.file == str(path) and "crashed the HDF5 library (signal 11)" in crashed.value.message
     monkeypatch.undo()
     assert load_weights(lenet()[0], path).complete  # the real probe passes a sound file
+
+
+def test_one_prober_reads_file_after_file(tmp_path) -> None:
+    """The probe's process is started once and forks a reader per file (a fresh Python with h5py per file cost
+    0.3 s of CPU each); a reader that hangs takes its prober down, and the next file gets a new one."""
+    from archspec.keras_side import prober
+
+    path = tmp_path / "w.weights.h5"
+    path.write_bytes(lenet()[1]["weights.h5"])
+    assert prober.read("pass", path, 30) == prober.Outcome()
+    assert prober._child is not None
+    first = prober._child.pid
+    readers = {prober.read("import os; print(os.getpid())", path, 30).status for _ in range(3)}
+    assert readers == {0} and prober._child.pid == first  # the same prober, its prints kept out of the answers
+    assert prober.read("raise ValueError", path, 30) == prober.Outcome(status=1)
+    assert prober.read("import time; time.sleep(60)", path, 1) == prober.Outcome(hung=True)
+    assert prober._child is None
+    assert prober.read("pass", path, 30) == prober.Outcome() and prober._child.pid != first

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import Problem, SpecError, closest
+from . import prober
 from .backend import keras as import_keras
 
 KERAS_PREFIX = "keras:"
@@ -102,8 +103,8 @@ MAX_PROBED = 2**31
 """Bytes of one tensor the probe reads (a damaged size field declares more; matching refuses it anyway)."""
 PROBE_SECONDS = 30
 """How long the probe may take, plus a second per 20 MB of file, before it counts as a hang."""
-PROBE_CODE = "import sys; from archspec.keras_side.weights import _probe_child; _probe_child(sys.argv[1])"
-"""What the probe's child runs."""
+PROBE_CODE = "from archspec.keras_side.weights import _probe_child; _probe_child(path)"
+"""What the probe's reader runs (``path`` is bound to the file's path, a str)."""
 NUMERIC = "fiub"
 """NumPy dtype kinds a weight tensor may have (float, int, unsigned, bool)."""
 
@@ -535,42 +536,22 @@ def h5py_root(path: Path, stack: ExitStack) -> Any:
 
 
 def probe(path: Path) -> None:
-    """Read the whole file once in a child process first: on some damaged data the HDF5 library loops
-    forever or crashes (a corrupted string heap spins at 100 % CPU), and no Python code can interrupt it.
-    A child that hangs is killed and the file refused; one that dies of a signal, likewise. Any other
-    failure is left to the reader here, which says what is wrong in its words. About 0.3 s."""
-    import subprocess
-    import sys
-
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(
-            [
-                str(Path(__file__).resolve().parents[2]),  # the tree holding archspec
-                os.environ.get("PYTHONPATH", ""),
-            ]
-        ),
-    }
+    """Read the whole file once in another process first (``prober``): on some damaged data the HDF5 library
+    loops forever or crashes (a corrupted string heap spins at 100 % CPU), and no Python code can interrupt it.
+    A reader that hangs is killed and the file refused; one that dies of a signal, likewise. Any other
+    failure is left to the reader here, which says what is wrong in its words."""
     seconds = PROBE_SECONDS + path.stat().st_size // 20_000_000
-    try:
-        done = subprocess.run(
-            [sys.executable, "-c", PROBE_CODE, str(path)],
-            env=env,
-            timeout=seconds,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-    except subprocess.TimeoutExpired:
+    outcome = prober.read(PROBE_CODE, path, seconds)
+    if outcome.hung:
         raise _bad(
             path,
             f"reading {path.name} did not finish in {seconds} s: the HDF5 library loops on its damaged data",
             "the file is damaged: fetch or save it again",
         ) from None
-    if done.returncode < 0:
+    if outcome.status < 0:
         raise _bad(
             path,
-            f"reading {path.name} crashed the HDF5 library (signal {-done.returncode}): the file is damaged",
+            f"reading {path.name} crashed the HDF5 library (signal {-outcome.status}): the file is damaged",
             "fetch or save it again",
         ) from None
 
