@@ -51,6 +51,10 @@ MODES: dict[str, dict[str, list[str]]] = {
     "fuzz.py": {"quick": ["2"], "full": ["20"]},
     "export_zoo.py": {"quick": ["--max-params", "1e6"], "full": []},
     "input_pipeline.py": {"quick": [], "full": []},
+    "time_to_accuracy.py": {
+        "quick": ["--nets", "lenet", "--seeds", "1", "--lenet-epochs", "1", "--quick"],
+        "full": ["--seeds", "3", "--lenet-epochs", "6", "--resnet20-epochs", "2"],
+    },
     "draw_scale.py": {"quick": ["--sizes", "1000,10000"], "full": []},
     "serve_attack.py": {"quick": ["--seconds", "15"], "full": ["--seconds", "60", "--model"]},
     "gpu.sh": {"quick": ["run"], "full": ["run"]},
