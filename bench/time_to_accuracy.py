@@ -91,7 +91,8 @@ with tempfile.TemporaryDirectory() as tmp:
                        run_dir=tmp + "/run", verbose=2, log=log{extra})
     run = json.load(open(tmp + "/run/run.json"))
     print("RESULT", json.dumps({{"val_accuracy": [h["val_accuracy"] for h in r.history],
-                                "seconds": [h["seconds"] for h in r.history], "jit": run.get("jit")}}), flush=True)
+                                "seconds": [h["seconds"] for h in r.history], "execution": run["execution"]}}),
+          flush=True)
 """
 
 KERAS = """
@@ -189,6 +190,11 @@ def one_run(side: str, net: str, root: Path, seed: int, epochs: int, extra: str)
     return {"side": side, "seed": seed, "wall": wall, "ends": stamps, "epoch_seconds": epoch_seconds, **result}
 
 
+def execution(record: dict) -> str:
+    """How archspec ran the steps (run.json's ``execution``)."""
+    return f"XLA {'on' if record['jit'] else 'off'}, {record['steps_per_execution']} steps/call"
+
+
 def reached(run: dict, goal: float) -> float | None:
     """Seconds from launch to the end of the first epoch whose held-out accuracy is at least `goal`."""
     for end, accuracy in zip(run["ends"], run["val_accuracy"], strict=False):
@@ -207,7 +213,8 @@ def report(net: str, runs: list[dict], epochs: int) -> dict:
     sides: dict[str, dict] = {}
     print(f"\n{NETS[net]['label']}: {epochs} epochs, target held-out accuracy {goal:.3f} (the lowest best of any run)")
     print(
-        f"{'side':>9} {'seed':>4} {'epoch 1':>8} {'later':>7} {'run':>7} {'to target':>9}  held-out accuracy by epoch"
+        f"{'side':>9} {'seed':>4} {'epoch 1':>8} {'later':>7} {'run':>7} {'to target':>9}  held-out accuracy by epoch "
+        "(epoch 1: from launch, imports and set-up included)"
     )
     for run in runs:
         later = run["epoch_seconds"][1:]
@@ -216,7 +223,7 @@ def report(net: str, runs: list[dict], epochs: int) -> dict:
             f"{run['side']:>9} {run['seed']:>4} {run['epoch_seconds'][0]:>7.1f}s {med(later):>6.1f}s "
             f"{run['wall']:>6.1f}s {hit if hit is not None else float('nan'):>8.1f}s  "
             + " ".join(f"{a:.4f}" for a in run["val_accuracy"])
-            + (f"  (jit {run['jit']})" if "jit" in run else "")
+            + (f"  ({execution(run['execution'])})" if "execution" in run else "")
         )
     for side in ("keras", "archspec"):
         mine = [r for r in runs if r["side"] == side]
