@@ -93,4 +93,4 @@ def test_the_opening_and_epoch_lines_say_how_the_steps_ran(pair: tuple[object, o
     lines = pair[3]
     assert any(line.startswith("strategy: default (1 replica); XLA off (auto: a CPU") for line in lines)
     epochs = [line for line in lines if line.startswith("epoch ")]
-    assert len(epochs) == 2 and all(line.endswith("  [XLA off, 5 steps/call]") for line in epochs)
+    assert len(epochs) == 2 and all("img/s, waited" in line and "  [XLA off, 5 steps/call]" in line for line in epochs)

@@ -185,9 +185,9 @@ def recorder(
                 gaps = accuracy_gaps(entry)
                 log(
                     format_epoch(entry, epochs)
+                    + (f"  [{note}]" if note else "")
                     + ("  (best)" if best and best["epoch"] == epoch + 1 else "")
                     + ("  (validation far below training)" if gaps else "")
-                    + (f"  [{note}]" if note else "")
                 )
                 if gaps and not self._gap_said:
                     self._gap_said = True
