@@ -220,8 +220,9 @@ def report(net: str, runs: list[dict], epochs: int) -> dict:
         later = run["epoch_seconds"][1:]
         hit = reached(run, goal)
         print(
-            f"{run['side']:>9} {run['seed']:>4} {run['epoch_seconds'][0]:>7.1f}s {med(later):>6.1f}s "
-            f"{run['wall']:>6.1f}s {hit if hit is not None else float('nan'):>8.1f}s  "
+            f"{run['side']:>9} {run['seed']:>4} {run['epoch_seconds'][0]:>7.1f}s "
+            + (f"{med(later):>6.1f}s " if later else f"{'-':>7} ")
+            + f"{run['wall']:>6.1f}s {hit if hit is not None else float('nan'):>8.1f}s  "
             + " ".join(f"{a:.4f}" for a in run["val_accuracy"])
             + (f"  ({execution(run['execution'])})" if "execution" in run else "")
         )
