@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -18,8 +19,8 @@ LENET = str(ROOT / "specs" / "lenet.yaml")
 LENET_MACS = 418_600  # one forward pass of one 32x32 digit (`archspec shapes specs/lenet.yaml`)
 
 
-def choose(**given: object) -> execution.Execution:
-    settings: dict[str, object] = {
+def choose(**given: Any) -> execution.Execution:
+    settings: dict[str, Any] = {
         "jit": None,
         "gpu": False,
         "macs": LENET_MACS,
@@ -28,7 +29,7 @@ def choose(**given: object) -> execution.Execution:
         "replicas": 1,
         "default": True,
     }
-    return execution.choose(**{**settings, **given})  # type: ignore[arg-type]
+    return execution.choose(**{**settings, **given})
 
 
 def test_a_small_network_runs_several_steps_per_call_dividing_the_epoch() -> None:
@@ -53,11 +54,11 @@ def test_xla_is_off_on_a_cpu_keras_decides_on_a_gpu_and_a_given_choice_stands() 
 
 
 @pytest.fixture(scope="module")
-def pair(mnist_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[object, object, Path, list[str]]:
+def pair(mnist_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Any, Path, list[str]]:
     """Two seeded epochs of LeNet on 200 digits (10 steps of 20 each): 5 steps per call (at most 5 allowed: two calls
     an epoch, so an epoch's end falls between calls), and one step per call."""
     tmp = tmp_path_factory.mktemp("execution")
-    common = {
+    common: dict[str, Any] = {
         "data": f"idx:{mnist_dir}[:200]",
         "val": f"idx:{mnist_dir}[9000:9100]",
         "epochs": 2,
@@ -67,29 +68,29 @@ def pair(mnist_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[obj
     saved = execution.MAX_STEPS_PER_EXECUTION
     try:
         execution.MAX_STEPS_PER_EXECUTION = 5
-        chosen = archspec.train(LENET, run_dir=tmp / "chosen", verbose=2, log=lines.append, **common)  # type: ignore[arg-type]
+        chosen = archspec.train(LENET, run_dir=tmp / "chosen", verbose=2, log=lines.append, **common)
         execution.MAX_STEPS_PER_EXECUTION = 1
-        single = archspec.train(LENET, run_dir=tmp / "single", verbose=0, **common)  # type: ignore[arg-type]
+        single = archspec.train(LENET, run_dir=tmp / "single", verbose=0, **common)
     finally:
         execution.MAX_STEPS_PER_EXECUTION = saved
     return chosen, single, tmp, lines
 
 
-def test_several_steps_per_call_give_the_same_run(pair: tuple[object, object, Path, list[str]]) -> None:
+def test_several_steps_per_call_give_the_same_run(pair: tuple[Any, Any, Path, list[str]]) -> None:
     chosen, single, tmp, _ = pair
     ran = json.loads((tmp / "chosen" / "run.json").read_text())["execution"]
     assert ran["steps_per_execution"] == 5 and ran["jit"] is False
     assert json.loads((tmp / "single" / "run.json").read_text())["execution"]["steps_per_execution"] == 1
 
-    def figures(result: object) -> list[dict[str, object]]:
-        return [{k: v for k, v in row.items() if k not in TIMING} for row in result.history]  # type: ignore[attr-defined]
+    def figures(result: Any) -> list[dict[str, Any]]:
+        return [{k: v for k, v in row.items() if k not in TIMING} for row in result.history]
 
     assert figures(chosen) == figures(single)
-    for a, b in zip(chosen.model.get_weights(), single.model.get_weights(), strict=True):  # type: ignore[attr-defined]
+    for a, b in zip(chosen.model.get_weights(), single.model.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
 
 
-def test_the_opening_and_epoch_lines_say_how_the_steps_ran(pair: tuple[object, object, Path, list[str]]) -> None:
+def test_the_opening_and_epoch_lines_say_how_the_steps_ran(pair: tuple[Any, Any, Path, list[str]]) -> None:
     lines = pair[3]
     assert any(line.startswith("strategy: default (1 replica); XLA off (auto: a CPU") for line in lines)
     epochs = [line for line in lines if line.startswith("epoch ")]
