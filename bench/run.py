@@ -52,6 +52,10 @@ MODES: dict[str, dict[str, list[str]]] = {
     "export_zoo.py": {"quick": ["--max-params", "1e6"], "full": []},
     "input_pipeline.py": {"quick": [], "full": []},
     "recipes_digits.py": {"quick": ["--epochs", "1", "--seeds", "1"], "full": []},
+    "time_to_accuracy.py": {
+        "quick": ["--nets", "lenet", "--seeds", "1", "--lenet-epochs", "1", "--quick"],
+        "full": ["--seeds", "3", "--lenet-epochs", "6", "--resnet20-epochs", "2"],
+    },
     "draw_scale.py": {"quick": ["--sizes", "1000,10000"], "full": []},
     "serve_attack.py": {"quick": ["--seconds", "15"], "full": ["--seconds", "60", "--model"]},
     "gpu.sh": {"quick": ["run"], "full": ["run"]},

@@ -118,7 +118,11 @@ _NAMED = (
     "multi-worker (TF_CONFIG).",
 )
 @click.option("--precision", type=PRECISION, default=None, help="Mixed precision (default float32).")
-@click.option("--jit/--no-jit", default=None, help="XLA compilation (default: Keras decides; on for GPUs).")
+@click.option(
+    "--jit/--no-jit",
+    default=None,
+    help="XLA compilation (default: off on a CPU, where it was slower; Keras decides on a GPU).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="Print only the final line.")
 @click.option(
     "--progress/--plain",

@@ -100,10 +100,12 @@ def recorder(
     meter: InputMeter | None = None,
     settle: Callable[[], Any] | None = None,
     gap_hint: str = "",
+    note: str = "",
 ) -> Any:
     """The callback that commits each epoch. `settle` runs once per epoch when its training loop ends, before
     validation and the checkpoint (``precise_bn``), outside the loop's timing; `gap_hint` says what a validation
-    accuracy far below the training accuracy likely means in this run (``accuracy_gaps``), printed the first time."""
+    accuracy far below the training accuracy likely means in this run (``accuracy_gaps``), printed the first time;
+    `note` ends each epoch line (how the steps ran: ``execution.py``)."""
     from ..keras_side.bases import Callback
 
     better = _better(mode, min_delta)
@@ -183,6 +185,7 @@ def recorder(
                 gaps = accuracy_gaps(entry)
                 log(
                     format_epoch(entry, epochs)
+                    + (f"  [{note}]" if note else "")
                     + ("  (best)" if best and best["epoch"] == epoch + 1 else "")
                     + ("  (validation far below training)" if gaps else "")
                 )

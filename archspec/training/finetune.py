@@ -53,9 +53,17 @@ def build(
     return model, getattr(model, "transfer", None)
 
 
-def compile_model(model: Any, optimizer: Any, training: Training, net: Network, jit: bool | None) -> None:
-    """Compile with each output's loss, metrics and weight (``heads.py``)."""
-    model.compile(optimizer=optimizer, **compile_args(net, training), jit_compile="auto" if jit is None else bool(jit))
+def compile_model(
+    model: Any, optimizer: Any, training: Training, net: Network, jit: bool | None, steps_per_execution: int = 1
+) -> None:
+    """Compile with each output's loss, metrics and weight (``heads.py``); `jit` None: Keras decides; the steps per
+    execution as ``execution.choose`` chose them."""
+    model.compile(
+        optimizer=optimizer,
+        **compile_args(net, training),
+        jit_compile="auto" if jit is None else bool(jit),
+        steps_per_execution=steps_per_execution,
+    )
 
 
 def fit(
@@ -69,6 +77,7 @@ def fit(
     scope: Callable[[], Any],
     net: Network,
     jit: bool | None,
+    steps_per_execution: int = 1,
     **fit_args: Any,
 ) -> None:
     """``model.fit`` from epoch `completed` to the end, phase by phase; `dataset(first_epoch)` gives the batches."""
@@ -91,7 +100,7 @@ def fit(
                         {node.name for node in graph.nodes},
                     )
                     recipe.apply_weight_decay(model, phase.weight_decay)
-                    compile_model(model, recipe.make_optimizer(phase, steps), phase, net, jit)
+                    compile_model(model, recipe.make_optimizer(phase, steps), phase, net, jit, steps_per_execution)
                 else:  # resumed inside the phase: the checkpoint's optimizer, on this phase's schedule
                     recipe.resume_schedule(model.optimizer, phase, steps)
             model.fit(dataset(completed), epochs=end, initial_epoch=completed, **fit_args)

@@ -38,7 +38,7 @@ from ..spec.loading import coerce, load
 from ..spec.network import SpecBase
 from ..spec.training import Training
 from ..version import __version__
-from . import config, ema, finetune, heads, precise_bn, provenance, weighting
+from . import config, ema, execution, finetune, heads, precise_bn, provenance, weighting
 from . import data as D
 from .callbacks import progress, recorder
 from .distribute import Env, check_options, default_seed, is_chief, make_env, prebuild, rank1_logs, tf_config
@@ -403,11 +403,12 @@ def _run(job: Job) -> TrainResult:
     env = env or make_env(job.strategy)
     with _settings(job):
         steps, drop = _steps_per_epoch(job.training, data, env)
-        model, net, transfer = _model(job, env, steps, net)
-        with _run_folder(job, env, data, net, transfer, change) as files:
-            _announce(job, files, env, data, transfer, change)
+        how = _execution(job, env, steps)
+        model, net, transfer = _model(job, env, steps, net, how)
+        with _run_folder(job, env, data, net, transfer, change, how) as files:
+            _announce(job, files, env, data, transfer, change, how)
             _announce_bn(job, model, data, steps)
-            record, wall = _fit(job, files, env, model, data, steps, drop, monitor, net)
+            record, wall = _fit(job, files, env, model, data, steps, drop, monitor, net, how)
             return _finish(job, files, env, model, record, data, wall, transfer)
 
 
@@ -572,7 +573,26 @@ def _steps_per_epoch(training: Training, data: Data | ExamplesData, env: Env) ->
     return steps, drop
 
 
-def _model(job: Job, env: Env, steps: int, net: heads.Network) -> tuple[Any, heads.Network, Any]:
+def _execution(job: Job, env: Env, steps: int) -> execution.Execution:
+    """XLA or not and the steps per call (``execution.py``): from the device, the network's MACs and the batch."""
+    import tensorflow as tf
+
+    from ..graph import shapes
+
+    return execution.choose(
+        jit=job.jit,
+        gpu=bool(tf.config.list_physical_devices("GPU")),
+        macs=shapes(job.spec, max_params=None, max_activations=None).macs,
+        batch_size=job.training.batch_size,
+        steps_per_epoch=steps,
+        replicas=env.replicas,
+        default=env.name == "default",
+    )
+
+
+def _model(
+    job: Job, env: Env, steps: int, net: heads.Network, how: execution.Execution
+) -> tuple[Any, heads.Network, Any]:
     """The network under the strategy's scope, compiled: the resumed checkpoint (optimizer state included) or a new
     build (frozen as the first phase says, starting from `job.weights` when given).
 
@@ -596,7 +616,7 @@ def _model(job: Job, env: Env, steps: int, net: heads.Network) -> tuple[Any, hea
             optimizer = recipe.make_optimizer(training, steps)
         net = heads.with_logits(model, net)
         recipe.apply_weight_decay(model, training.weight_decay)
-        finetune.compile_model(model, optimizer, training, net, job.jit)
+        finetune.compile_model(model, optimizer, training, net, how.jit, how.steps_per_execution)
         if env.name != "default":
             prebuild(model, heads.zero_batch(net))
         if env.name == "multi-worker":
@@ -618,7 +638,13 @@ def _float32_outputs(keras: Any, model: Any, name: str) -> Any:
 
 @contextmanager
 def _run_folder(
-    job: Job, env: Env, data: Data | ExamplesData, net: heads.Network, transfer: Any, change: dict[str, list[Any]]
+    job: Job,
+    env: Env,
+    data: Data | ExamplesData,
+    net: heads.Network,
+    transfer: Any,
+    change: dict[str, list[Any]],
+    how: execution.Execution,
 ) -> Iterator[RunDir]:
     """The run folder: made now that everything checked out, whole and locked (``rundir.start_folder``), or the resumed
     one with this call's changes recorded. A worker other than the chief writes to a scratch folder instead, deleted
@@ -630,7 +656,7 @@ def _run_folder(
         if files is None:
 
             def fill(folder: RunDir) -> None:
-                _start_folder(job, folder, data, net, transfer)
+                _start_folder(job, folder, data, net, transfer, how)
 
             if env.chief:
                 files, lock = start_folder(
@@ -654,7 +680,9 @@ def _run_folder(
             shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _start_folder(job: Job, files: RunDir, data: Data | ExamplesData, net: heads.Network, transfer: Any) -> None:
+def _start_folder(
+    job: Job, files: RunDir, data: Data | ExamplesData, net: heads.Network, transfer: Any, how: execution.Execution
+) -> None:
     """A new run's spec.yaml (the resolved recipe, re-runnable), run.json (everything else needed to resume or ask it,
     with the digests a resume checks) and, when it starts from trained weights, transfer.json (what came from where)."""
     name = job.spec.name
@@ -678,6 +706,7 @@ def _start_folder(job: Job, files: RunDir, data: Data | ExamplesData, net: heads
             "strategy": job.strategy,
             "precision": job.precision,
             "jit": job.jit,
+            "execution": how.record(),
             "seed": job.seed,
             "deterministic": job.deterministic,
             "input_shape": list(next(iter(net.inputs.values()))),
@@ -732,7 +761,13 @@ def _counts(data: Data | ExamplesData) -> dict[str, int]:
 
 
 def _announce(
-    job: Job, files: RunDir, env: Env, data: Data | ExamplesData, transfer: Any, change: dict[str, list[Any]]
+    job: Job,
+    files: RunDir,
+    env: Env,
+    data: Data | ExamplesData,
+    transfer: Any,
+    change: dict[str, list[Any]],
+    how: execution.Execution,
 ) -> None:
     say = job.say
     say(f"run folder: {files.root}" + ("" if env.chief else " (worker scratch)"))
@@ -753,6 +788,7 @@ def _announce(
     say(
         f"strategy: {env.name} ({env.replicas} replica{'s' if env.replicas > 1 else ''})"
         + (f", precision {job.precision}" if job.precision else "")
+        + f"; {how.describe()}"
     )
     if job.state is not None:
         say(f"resuming after epoch {job.completed} of {job.training.epochs}")
@@ -804,6 +840,7 @@ def _fit(
     drop: bool,
     monitor: tuple[str, str],
     net: heads.Network,
+    how: execution.Execution,
 ) -> tuple[Any, float]:
     """Train from the last completed epoch on, phase by phase (``finetune.fit``); the recorder commits each epoch.
     Returns it and the wall time."""
@@ -844,6 +881,7 @@ def _fit(
             meter=source.meter,
             settle=settle if training.precise_bn.enabled or swap is not None else None,
             gap_hint=_bn_hint(job, model),
+            note=how.short(),
         )
     except WriteError as exc:
         raise _stopped(job, files, job.completed, exc) from None
@@ -877,7 +915,8 @@ def _fit(
                 steps=steps,
                 scope=env.strategy.scope,
                 net=net,
-                jit=job.jit,
+                jit=how.jit,
+                steps_per_execution=how.steps_per_execution,
                 steps_per_epoch=steps,
                 validation_data=val_ds,
                 callbacks=callbacks,

@@ -305,12 +305,22 @@ def eval_dataset(images: Images, p: Plan, *, batch_size: int) -> Any:
     """Batches (x, one-hot y) in order, preprocessed, no augmentation; cached in memory when small enough."""
     import tensorflow as tf
 
-    prepare = prepared(images, p)
-    ds = tf.data.Dataset.range(images.count).batch(batch_size)
-    ds = ds.map(
-        plain(lambda idx: (prepare(idx), tf.one_hot(tf.gather(images.y, idx), p.classes))),
-        num_parallel_calls=tf.data.AUTOTUNE,
-    )
+    if (
+        images.x is None
+    ):  # a folder: its files decoded in parallel, then batched (a map_fn over a batch decodes in turn)
+        one = _prepare_file(images, p)
+        labels = tf.one_hot(tf.constant(images.y), p.classes)
+        ds = tf.data.Dataset.range(images.count).map(
+            plain(lambda i: (one(i), labels[i])), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+        )
+        ds = ds.batch(batch_size)
+    else:
+        prepare = prepared(images, p)
+        ds = tf.data.Dataset.range(images.count).batch(batch_size)
+        ds = ds.map(
+            plain(lambda idx: (prepare(idx), tf.one_hot(tf.gather(images.y, idx), p.classes))),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
     nbytes = images.count * math.prod(p.input_shape) * 4
     if nbytes <= CACHE_BYTES and cache.fits_in_memory(nbytes):
         ds = ds.cache()
