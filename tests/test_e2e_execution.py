@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import archspec
+from archspec.errors import SpecError
 from archspec.training import execution
 from archspec.training.callbacks import TIMING
 
@@ -28,6 +29,7 @@ def choose(**given: Any) -> execution.Execution:
         "steps_per_epoch": 250,
         "replicas": 1,
         "default": True,
+        "deterministic": False,
     }
     return execution.choose(**{**settings, **given})
 
@@ -95,3 +97,12 @@ def test_the_opening_and_epoch_lines_say_how_the_steps_ran(pair: tuple[Any, Any,
     assert any(line.startswith("strategy: default (1 replica); XLA off (auto: a CPU") for line in lines)
     epochs = [line for line in lines if line.startswith("epoch ")]
     assert len(epochs) == 2 and all("img/s, waited" in line and "  [XLA off, 5 steps/call]" in line for line in epochs)
+
+
+def test_xla_in_a_seeded_run_is_refused_not_dropped_in_silence() -> None:
+    """Keras compiles without XLA under op determinism (a warning only): the run would say "XLA on" and not be."""
+    assert choose(jit=True).jit is True
+    assert choose(jit=False, deterministic=True).jit is False
+    with pytest.raises(SpecError, match=r"seeded .* op determinism, which XLA does not support") as refused:
+        choose(jit=True, deterministic=True)
+    assert refused.value.hint is not None and "drop --jit" in refused.value.hint

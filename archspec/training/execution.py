@@ -27,6 +27,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ..errors import Problem, SpecError
+
 MACS_PER_EXECUTION = 1_000_000_000
 """Multiply-adds each call from Python should cover, so that its fixed cost is a small share of it."""
 MAX_STEPS_PER_EXECUTION = 64
@@ -70,11 +72,31 @@ class Execution:
 
 
 def choose(
-    *, jit: bool | None, gpu: bool, macs: int, batch_size: int, steps_per_epoch: int, replicas: int, default: bool
+    *,
+    jit: bool | None,
+    gpu: bool,
+    macs: int,
+    batch_size: int,
+    steps_per_epoch: int,
+    replicas: int,
+    default: bool,
+    deterministic: bool,
 ) -> Execution:
     """The run's execution: `jit` as given (None: the device's rule), and the steps per call from the MACs of one
-    forward pass of one example (`macs`), under the default strategy only (`default`)."""
+    forward pass of one example (`macs`), under the default strategy only (`default`).
+
+    XLA asked for in a seeded (`deterministic`) run is refused: the run repeats exactly only under TensorFlow's op
+    determinism, which XLA does not support, and Keras would compile without XLA, saying so only in a warning."""
     use_jit: bool | None
+    if jit and deterministic:
+        raise SpecError(
+            Problem(
+                "--jit asks for XLA, but this run is seeded (--seed or training.seed) and repeats exactly only under "
+                "TensorFlow's op determinism, which XLA does not support",
+                file="--jit",
+                hint="drop --jit (a CPU is faster without XLA anyway), or drop the seed to compile with XLA",
+            )
+        )
     if jit is not None:
         use_jit, jit_reason = jit, "given"
     elif gpu:

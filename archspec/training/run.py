@@ -587,6 +587,7 @@ def _execution(job: Job, env: Env, steps: int) -> execution.Execution:
         steps_per_epoch=steps,
         replicas=env.replicas,
         default=env.name == "default",
+        deterministic=job.deterministic,
     )
 
 
