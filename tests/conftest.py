@@ -65,6 +65,11 @@ LONGEST_FIRST = (
     "test_safety.py",
     "test_cli.py",
     "test_two_heads.py",
+    "test_search_study.py",
+    "test_augment_layers.py",
+    "test_docs_runs.py",
+    "test_e2e_execution.py",
+    "test_lsp_neovim.py",
 )
 
 
