@@ -40,6 +40,7 @@ if TYPE_CHECKING:
         save_model,
         shapes,
         train,
+        write_images,
     )
     from .errors import ArchspecError, OutputError, Problem, SpecError
     from .kinds.base import LayerSpec
@@ -66,6 +67,7 @@ _WHERE: dict[str, tuple[str, str]] = {  # public name -> (module, attribute), im
             "save_model",
             "shapes",
             "train",
+            "write_images",
         )
     },
     **{name: ("errors", name) for name in ("ArchspecError", "OutputError", "Problem", "SpecError")},
@@ -100,6 +102,7 @@ __all__ = [  # the names of _WHERE and the version (tests/test_startup_names.py 
     "save_model",
     "shapes",
     "train",
+    "write_images",
 ]
 
 

@@ -70,6 +70,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Train a spec's network; writes a run folder (model, checkpoints, history, metrics, TensorBoard logs).",
     ),
     "evaluate": ("train:evaluate", "Accuracy, loss and confusion matrix of a trained model on a data source."),
+    "data": ("train:data", "Write a data source as an image folder of PNG files, one folder per class."),
     "lsp": (
         "lsp:lsp",
         "A language server on stdin/stdout: diagnostics, shape hints, hover, an outline, completion, go to definition "

@@ -22,7 +22,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -38,7 +38,7 @@ from ..spec.loading import coerce, load
 from ..spec.network import SpecBase
 from ..spec.training import Training
 from ..version import __version__
-from . import config, ema, finetune, heads, precise_bn, provenance, weighting
+from . import config, ema, finetune, heads, loggers, precise_bn, provenance, weighting
 from . import data as D
 from .callbacks import progress, recorder
 from .distribute import Env, check_options, default_seed, is_chief, make_env, prebuild, rank1_logs, tf_config
@@ -90,6 +90,7 @@ class Job:
     strict_weights: bool = False
     weights_by_shape: bool = False
     given: frozenset[str] = frozenset()  # a resumed run: the provenance.RESUMABLE settings its command line gave
+    callbacks: tuple[Any, ...] = ()  # the caller's Keras callbacks, called after the recorder has committed each epoch
 
     @property
     def seed(self) -> int:
@@ -134,6 +135,7 @@ class Data:
                 "val_plan": self.val_plan.to_json() if self.val_plan else None,
             },
             "validation_split": self.split,
+            "sample_weights": self.train.weights is not None,
         }
 
     def training_input(self, net: heads.Network, **settings: Any) -> D.TrainingInput:
@@ -208,6 +210,7 @@ def train(
     weights: Any = None,
     strict_weights: bool = False,
     weights_by_shape: bool = False,
+    callbacks: Sequence[Any] = (),
     **overrides: Any,
 ) -> TrainResult:
     """Train the spec's network; returns history, final metrics and the run folder's paths.
@@ -223,9 +226,12 @@ def train(
     trained weights (a .keras or weights file, a run folder, ``keras:NAME``; see ``archspec.build``), the report in
     ``result.transfer`` and ``transfer.json``; ``strict_weights``: fail unless everything matched;
     ``weights_by_shape``: pair another network's layers by kind and shape. Fine-tuning fields of ``training``:
-    ``freeze=["conv4"]``, ``freeze_bn=True``, ``phases=[...]`` (``training/finetune.py``).
+    ``freeze=["conv4"]``, ``freeze_bn=True``, ``phases=[...]`` (``training/finetune.py``). ``callbacks``: Keras
+    callbacks of your own (a new or a resumed run), called after archspec's recorder has committed each epoch to the
+    run folder; ``logs`` in their ``on_epoch_end`` are Keras' (the run's history is ``result.history``).
     """
     check_options(strategy or "auto", precision)
+    extra = _callbacks(callbacks)
     if verbose is None:
         verbose = 1 if sys.stdout.isatty() else 2
     say: Log = (log or (lambda _text: None)) if verbose else (lambda _text: None)
@@ -251,20 +257,10 @@ def train(
         strategy = strategy or run_config.get("strategy") or "auto"
         chief = is_chief(tf_config()) if strategy == "multi-worker" else True
         with RunLock(files.root) if chief else nullcontext():  # other workers only read it
-            return _run(
-                _resumed(
-                    files,
-                    run_config,
-                    data,
-                    val,
-                    epochs,
-                    precision,
-                    strategy=strategy,
-                    jit=jit,
-                    verbose=verbose,
-                    say=say,
-                )
+            job = _resumed(
+                files, run_config, data, val, epochs, precision, strategy=strategy, jit=jit, verbose=verbose, say=say
             )
+            return _run(replace(job, callbacks=extra))
     if spec is None:
         raise SpecError(
             Problem(
@@ -316,8 +312,27 @@ def train(
             weights=weights,
             strict_weights=strict_weights,
             weights_by_shape=weights_by_shape,
+            callbacks=extra,
         )
     )
+
+
+def _callbacks(given: Any) -> tuple[Any, ...]:
+    """The caller's callbacks, each a Keras callback (checked now: a wrong one would fail only after the run folder
+    is made, inside `fit`)."""
+    import keras
+
+    items = (given,) if isinstance(given, keras.callbacks.Callback) else tuple(given or ())
+    for i, item in enumerate(items):
+        if not isinstance(item, keras.callbacks.Callback):
+            raise SpecError(
+                Problem(
+                    f"callbacks[{i}] is a {type(item).__name__}, not a Keras callback",
+                    file="callbacks",
+                    hint="pass instances of keras.callbacks.Callback (or a subclass), e.g. callbacks=[MyCallback()]",
+                )
+            )
+    return items
 
 
 def _load_spec(spec: Any, variables: Mapping[str, Any]) -> SpecBase:
@@ -399,6 +414,7 @@ def _resumed(
 def _run(job: Job) -> TrainResult:
     """The steps of a run, in order. Everything the user can get wrong is checked before the run folder is made."""
     net = heads.network(job.spec, job.training)
+    loggers.check(job.training, graph_of(job.spec).problem)
     job = _seeded(job)
     env = make_env(job.strategy) if job.strategy == "multi-worker" else None  # before any other TensorFlow op
     data, net = _data(job, net)
@@ -412,8 +428,40 @@ def _run(job: Job) -> TrainResult:
         with _run_folder(job, env, data, net, transfer, change) as files:
             _announce(job, files, env, data, transfer, change)
             _announce_bn(job, model, data, steps)
-            record, wall = _fit(job, files, env, model, data, steps, drop, monitor, net)
-            return _finish(job, files, env, model, record, data, wall, transfer)
+            mirror = _mirror(job, files, env)
+            try:
+                record, wall = _fit(job, files, env, model, data, steps, drop, monitor, net, mirror)
+                result = _finish(job, files, env, model, record, data, wall, transfer)
+            except BaseException as exc:
+                if mirror is not None:
+                    mirror.stop("KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
+                raise
+            if mirror is not None:
+                mirror.finish(result.metrics)
+            return result
+
+
+def _mirror(job: Job, files: RunDir, env: Env) -> loggers.MLflowLog | None:
+    """The MLflow run mirroring this one when training.log asks for it (the chief's only), its parameters logged."""
+    if "mlflow" not in job.training.log or not env.chief:
+        return None
+    try:
+        mirror = loggers.MLflowLog(files, job.spec.name, files.root.name, job.say)
+        mirror.start(
+            loggers.params(
+                job.spec.name, files.read_json(files.run_json), job.training.model_dump(mode="json", exclude_none=True)
+            ),
+            list(job.state["history"]) if job.state else [],
+        )
+    except Exception as exc:  # the store refused (a bad MLFLOW_TRACKING_URI, a server that is down, a locked file)
+        raise SpecError(
+            Problem(
+                f"could not log to MLflow: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
+                file=os.environ.get("MLFLOW_TRACKING_URI") or str(files.root),
+                hint=f"fix the tracking store (MLFLOW_TRACKING_URI), then `archspec train --resume {files.root}`",
+            )
+        ) from None
+    return mirror
 
 
 # ----------------------------------------------------------------------------- the steps
@@ -755,6 +803,12 @@ def _announce(
         f"strategy: {env.name} ({env.replicas} replica{'s' if env.replicas > 1 else ''})"
         + (f", precision {job.precision}" if job.precision else "")
     )
+    if job.training.accumulate > 1:
+        t = job.training
+        say(
+            f"gradient accumulation: one update per {t.accumulate} batches of {t.batch_size} (an effective batch of "
+            f"{t.accumulate * t.batch_size})"
+        )
     if job.state is not None:
         say(f"resuming after epoch {job.completed} of {job.training.epochs}")
     if change:
@@ -805,11 +859,15 @@ def _fit(
     drop: bool,
     monitor: tuple[str, str],
     net: heads.Network,
+    mirror: loggers.MLflowLog | None = None,
 ) -> tuple[Any, float]:
     """Train from the last completed epoch on, phase by phase (``finetune.fit``); the recorder commits each epoch.
     Returns it and the wall time."""
     training = job.training
     es = training.early_stopping
+    weights = _class_weights(job, data, net)
+    if weights and isinstance(data, Data) and data.train.weights is not None:
+        data, weights = replace(data, train=weighted(data.train, weights)), None  # one weight per example: Keras'
     source = data.training_input(
         net,
         batch_size=training.batch_size,
@@ -850,8 +908,13 @@ def _fit(
         raise _stopped(job, files, job.completed, exc) from None
     from . import recipe  # imports Keras
 
-    callbacks = [*([swap] if swap is not None else []), *recipe.epoch_callbacks(training, monitor[0]), record]
-    weights = _class_weights(job, data, net)
+    callbacks: list[Any] = [
+        *([swap] if swap is not None else []),
+        *recipe.epoch_callbacks(training, monitor[0]),
+        record,
+        *([loggers.callback(mirror, lambda: record.history)] if mirror is not None else []),
+        *job.callbacks,
+    ]
     if job.verbose == 1:  # drawn first at an epoch's end, so the recorder's line replaces the bar
         callbacks.insert(
             0, progress(steps=steps, batch_size=training.batch_size, count=data.train.count, epochs=training.epochs)
@@ -916,6 +979,16 @@ def _class_weights(job: Job, data: Data | ExamplesData, net: heads.Network) -> d
     labels = data.train.y
     assert labels is not None, "class-labelled images have labels"
     return weighting.class_weights(setting, labels, data.class_names(classes), graph.problem)
+
+
+def weighted(images: D.Images, class_weight: dict[int, float]) -> D.Images:
+    """A source's example weights times their classes' weights: Keras takes sample weights or class weights, not
+    both, and the product is what both together mean."""
+    import numpy as np
+
+    assert images.weights is not None and images.y is not None, "weighted, labelled examples"
+    per_class = np.asarray([class_weight.get(i, 1.0) for i in range(int(images.y.max()) + 1)], np.float32)
+    return replace(images, weights=images.weights * per_class[images.y])
 
 
 def _named_weights(job: Job, data: Data | ExamplesData, net: heads.Network, classes: int) -> dict[str, float] | None:

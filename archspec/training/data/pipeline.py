@@ -241,7 +241,8 @@ class TrainingInput:
         return self._store
 
     def dataset(self, first_epoch: int, epochs: int) -> Any:
-        """Batches (x, one-hot y) for epochs first_epoch..epochs-1; epoch e's order depends only on (seed, e).
+        """Batches (x, one-hot y) for epochs first_epoch..epochs-1, with the examples' weights third when the source
+        gives them (Keras' sample weights); epoch e's order depends only on (seed, e).
 
         The first epoch prepares its images from the source unless the cache is full already; the others
         gather from the cache (with no cache, every epoch prepares its own)."""
@@ -251,6 +252,7 @@ class TrainingInput:
         put, fetch = self._cache() if self.placement.where != "none" else (lambda idx, x: x, None)
         fill = p.values(tf.zeros([p.input_shape[2]], tf.float32))
         labels = tf.one_hot(tf.constant(self.images.y), p.classes, dtype=tf.float32)
+        weights = None if self.images.weights is None else tf.constant(self.images.weights, tf.float32)
         parallel = {"num_parallel_calls": tf.data.AUTOTUNE, "deterministic": self.deterministic}
         timed = self.meter.timed
 
@@ -260,14 +262,15 @@ class TrainingInput:
             )
 
         def finish(e: Any, step: Any, idx: Any, x: Any, intervals: Any) -> Any:
-            """A batch of prepared images augmented with its key, and one-hot labels; its stages' times, this one's
-            last."""
+            """A batch of prepared images augmented with its key, one-hot labels and the examples' weights when the
+            source gives them; its stages' times, this one's last."""
 
             def make(x: Any, idx: Any) -> Any:
-                return augment(x, tf.stack([base + 7919 * (e + 1), step]), self.aug, fill), tf.gather(labels, idx)
+                x = augment(x, tf.stack([base + 7919 * (e + 1), step]), self.aug, fill)
+                return (x, tf.gather(labels, idx)) + (() if weights is None else (tf.gather(weights, idx),))
 
-            (x, y), interval = timed(make)(x, idx)
-            return x, y, tf.concat([intervals, interval], 0)
+            batch, interval = timed(make)(x, idx)
+            return (*batch, tf.concat([intervals, interval], 0))
 
         def from_cache(first: int) -> Any:
             """Epochs first..epochs-1 gathered from the cache, in one parallel map across them (no pause between)."""
