@@ -319,7 +319,9 @@ def train(
 
 def _callbacks(given: Any) -> tuple[Any, ...]:
     """The caller's callbacks, each a Keras callback (checked now: a wrong one would fail only after the run folder
-    is made, inside `fit`)."""
+    is made, inside `fit`). Keras is imported only when there are some: data checks run without TensorFlow."""
+    if given is None or (isinstance(given, (list, tuple)) and not given):
+        return ()
     import keras
 
     items = (given,) if isinstance(given, keras.callbacks.Callback) else tuple(given or ())
