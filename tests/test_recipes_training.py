@@ -8,6 +8,7 @@ one, in a SQLite store under the test's folder, read back with MLflow's own clie
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -183,3 +184,21 @@ def test_accumulation_settings_reach_the_optimizer():
     assert optimizer.gradient_accumulation_steps == 4
     assert optimizer.ema_momentum == pytest.approx(0.9**0.25)  # 0.9 per update of 4 batches
     assert optimizer._learning_rate.accumulate == 4
+
+
+def test_the_script_skips_the_teardown_once_tensorflow_is_loaded(monkeypatch, capsys):
+    """`archspec train` used to spend seconds after its last epoch in the interpreter's teardown of TensorFlow: the
+    script ends with os._exit, its output flushed, once a command has loaded TensorFlow (as here: keras is imported)."""
+    from archspec.cli import group
+
+    exits: list[int] = []
+
+    def main() -> int:
+        print("last line", end="")  # unflushed until the script flushes it
+        return 3
+
+    monkeypatch.setattr(group, "main", main)
+    monkeypatch.setattr(os, "_exit", exits.append)
+    monkeypatch.setattr(logging, "shutdown", lambda: None)  # pytest's own handlers stay open
+    group.run()
+    assert exits == [3] and capsys.readouterr().out == "last line"

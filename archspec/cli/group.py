@@ -160,4 +160,19 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run() -> None:
-    sys.exit(main())
+    """The `archspec` script. A command that loaded TensorFlow ends with ``os._exit`` once its output is flushed:
+    by then every file it wrote is complete and on the disk (``files.py``), and the interpreter's teardown of
+    TensorFlow and Keras is CPU work for nothing, seconds of it on a busy machine after a run's last epoch
+    (issue 29)."""
+    code = main()
+    if "tensorflow" not in sys.modules:
+        sys.exit(code)
+    import contextlib
+    import logging
+    import os
+
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing more can be said there
+            stream.flush()
+    os._exit(code)
