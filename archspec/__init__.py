@@ -41,6 +41,7 @@ if TYPE_CHECKING:
         save_model,
         shapes,
         train,
+        write_images,
     )
     from .errors import ArchspecError, OutputError, Problem, SpecError
     from .kinds.base import LayerSpec
@@ -69,6 +70,7 @@ _WHERE: dict[str, tuple[str, str]] = {  # public name -> (module, attribute), im
             "search",
             "shapes",
             "train",
+            "write_images",
         )
     },
     **{name: ("errors", name) for name in ("ArchspecError", "OutputError", "Problem", "SpecError")},
@@ -105,6 +107,7 @@ __all__ = [  # the names of _WHERE and the version (tests/test_startup_names.py 
     "search",
     "shapes",
     "train",
+    "write_images",
 ]
 
 

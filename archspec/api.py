@@ -58,6 +58,7 @@ __all__ = [
     "search",
     "shapes",
     "train",
+    "write_images",
 ]
 
 Variables = Mapping[str, Any]
@@ -371,14 +372,16 @@ def train(
     weights: Any = None,
     strict_weights: bool = False,
     weights_by_shape: bool = False,
+    callbacks: Sequence[Any] = (),
     **old: Never,
 ) -> TrainResult:
     """Train a spec's network on a data source; returns a ``TrainResult`` (history, metrics, paths, model).
 
     ``archspec.train("lenet", data="mnist", epochs=3, training={"batch_size": 64, "learning_rate": 0.01})``:
     ``training`` sets fields of the spec's ``training`` section (dotted keys reach inside:
-    ``{"optimizer.momentum": 0.9}``), ``variables``/``variant`` the network's as for ``build``; every other argument is
-    documented on ``archspec.training.run.train``."""
+    ``{"optimizer.momentum": 0.9}``), ``variables``/``variant`` the network's as for ``build``; ``callbacks``: Keras
+    callbacks of your own, called after each epoch is committed; every other argument is documented on
+    ``archspec.training.run.train``."""
     _refuse("train", old, "training", "fields of the spec's training section")
     from .training.run import train as _train
 
@@ -405,8 +408,19 @@ def train(
         weights=weights,
         strict_weights=strict_weights,
         weights_by_shape=weights_by_shape,
+        callbacks=callbacks,
         **fields,  # a key that is another argument's name is Python's TypeError (given twice), not a silent override
     )
+
+
+def write_images(source: Any, to: str | os.PathLike[str], *, force: bool = False) -> Any:
+    """Write a data source (anything ``train`` reads: ``"mnist"``, ``"idx:DIR[:1000]"``, an .npz file, an image folder,
+    an ``(x, y)`` pair) as an image folder ``to`` of PNG files, one folder per class, itself a data source; returns
+    what was written (``.text()`` says it in a line). A non-empty folder is replaced only with ``force=True``.
+    ``archspec data SOURCE --to DIR`` on the command line."""
+    from .training.data.to_folder import write_folder
+
+    return write_folder(source, to, force=force)
 
 
 def evaluate(

@@ -75,6 +75,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "statically.",
     ),
     "evaluate": ("train:evaluate", "Accuracy, loss and confusion matrix of a trained model on a data source."),
+    "data": ("train:data", "Write a data source as an image folder of PNG files, one folder per class."),
     "lsp": (
         "lsp:lsp",
         "A language server on stdin/stdout: diagnostics, shape hints, hover, an outline, completion, go to definition "
@@ -164,4 +165,19 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run() -> None:
-    sys.exit(main())
+    """The `archspec` script. A command that loaded TensorFlow ends with ``os._exit`` once its output is flushed:
+    by then every file it wrote is complete and on the disk (``files.py``), and the interpreter's teardown of
+    TensorFlow and Keras is CPU work for nothing, seconds of it on a busy machine after a run's last epoch
+    (issue 29)."""
+    code = main()
+    if "tensorflow" not in sys.modules:
+        sys.exit(code)
+    import contextlib
+    import logging
+    import os
+
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing more can be said there
+            stream.flush()
+    os._exit(code)

@@ -291,3 +291,22 @@ def predict(
             continue
         tops = "  ".join(f"{name} {p:.4f}" for _, name, p in r.top)
         click.echo(f"{r.source}: {tops}")
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("source")
+@click.option("--to", "to", required=True, type=click.Path(path_type=Path), help="The image folder to write.")
+@force_option
+def data(source: str, to: Path, force: bool) -> None:
+    """Write a data source as an image folder of PNG files, one folder per class.
+
+    SOURCE is anything --data takes (mnist, idx:DIR, FILE.npz, an image folder, with a slice); the folder written
+    is itself a source.
+
+    \b
+    archspec data idx:data/mnist[:1000] --to digits/
+    archspec train specs/lenet.yaml --data digits/
+    """
+    from ..training.data.to_folder import write_folder
+
+    click.echo(write_folder(source, to, force=force).text())

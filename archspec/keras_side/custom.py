@@ -159,7 +159,9 @@ class EpochSchedule(LearningRateSchedule):
 
     Warmup rises linearly from lr/(warmup steps) to lr over ``warmup`` epochs. ``step`` multiplies by
     ``factor`` every ``every`` epochs after warmup; ``cosine`` falls from lr to ``min_learning_rate``
-    between the end of warmup and the end of the last epoch.
+    between the end of warmup and the end of the last epoch. Under gradient accumulation (``accumulate`` batches per
+    update; Keras counts batches) each update takes the rate of its first batch, so a run of accumulated batches
+    follows the schedule that the same updates made of whole batches would.
     """
 
     def __init__(
@@ -174,6 +176,7 @@ class EpochSchedule(LearningRateSchedule):
         min_learning_rate: float = 0.0,
         peak_at: float = 0.3,
         anneal: str = "cosine",
+        accumulate: int = 1,
     ) -> None:
         self.learning_rate = float(learning_rate)
         self.steps_per_epoch = int(steps_per_epoch)
@@ -185,9 +188,12 @@ class EpochSchedule(LearningRateSchedule):
         self.min_learning_rate = float(min_learning_rate)
         self.peak_at = float(peak_at)
         self.anneal = anneal
+        self.accumulate = int(accumulate)
 
     def __call__(self, step: Any) -> Any:
         step = ops.cast(step, "float32")
+        if self.accumulate > 1:
+            step = ops.floor(step / self.accumulate) * self.accumulate
         spe = float(self.steps_per_epoch)
         lr = ops.convert_to_tensor(self.learning_rate, "float32")
         after = ops.maximum(step - self.warmup * spe, 0.0)  # steps since warmup ended
@@ -233,6 +239,7 @@ class EpochSchedule(LearningRateSchedule):
             "min_learning_rate": self.min_learning_rate,
             "peak_at": self.peak_at,
             "anneal": self.anneal,
+            "accumulate": self.accumulate,
         }
 
 

@@ -166,6 +166,10 @@ class Schedule(Strict):
         return self
 
 
+LoggerName = Literal["csv", "tensorboard", "mlflow"]
+"""Where `training.log` sends the epochs (``training/loggers.py``)."""
+
+
 class EarlyStopping(Strict):
     """Stop when `monitor` has not improved for `patience` epochs: `early_stopping: 3` or a mapping."""
 
@@ -579,6 +583,18 @@ class Training(Strict):
         description="Weight of each class in the loss: `balanced` (n / (classes * count of the class), from the "
         "training labels) "
         "or a mapping {class name or index: weight} (classes left out weigh 1). One classification output only.",
+    )
+    accumulate: PosInt = Field(
+        1,
+        description="Gradient accumulation: each update applies the mean gradient of this many batches, for an "
+        "effective batch of batch_size * accumulate where memory holds only batch_size (Keras' "
+        "gradient_accumulation_steps); 1 for none.",
+    )
+    log: list[LoggerName] = Field(
+        default_factory=list,
+        description="Where each epoch is logged besides the run folder: csv (history.csv) and tensorboard "
+        "(tensorboard/) are always written there; mlflow logs the recipe, every epoch's figures and the run folder to "
+        "MLflow (MLFLOW_TRACKING_URI, else mlflow.db beside the run folder; needs `pip install 'archspec[mlflow]'`).",
     )
     heads: dict[str, Head] = Field(
         default_factory=dict,

@@ -217,7 +217,9 @@ class Probe:
         x = np.asarray(x, dtype="float32")
         # Keras' compiled predict step: a tenth of an eager call's time for LeNet; the input in the structure the
         # model was built with
-        outs = self.model.predict_on_batch([x] if isinstance(self.model.input, list) else x)
+        from ..training.saved import forward
+
+        outs = forward(self.model, x)
         outs = list(outs) if isinstance(outs, (list, tuple)) else [outs]
         maps = [
             _maps(layer.name, type(layer).__name__, np.asarray(o[0]), self.max_maps, self.max_side)

@@ -217,7 +217,8 @@ def _learning_rate(optimizer: Any) -> float:
     inner = getattr(optimizer, "inner_optimizer", optimizer)
     schedule = getattr(inner, "_learning_rate", None)
     if isinstance(schedule, EpochSchedule):
-        return schedule.value_at(max(int(np.asarray(inner.iterations)) - 1, 0))
+        # the schedule's step is every batch's, also under gradient accumulation (where `iterations` counts updates)
+        return schedule.value_at(max(int(np.asarray(getattr(inner, "_iterations", inner.iterations))) - 1, 0))
     return float(np.asarray(inner.learning_rate))
 
 

@@ -121,7 +121,7 @@ def evaluate(model: Any, data: Any, *, batch_size: int = 256, spec: Any = None) 
     probs_parts, labels_parts = [], []
     try:
         for x, y in D.eval_dataset(images, plan, batch_size=batch_size):
-            probs_parts.append(trained.probabilities(trained.model(x, training=False)))
+            probs_parts.append(trained.probabilities(trained.forward(x)))
             labels_parts.append(np.asarray(y).argmax(axis=1))
     except Exception as exc:  # a folder's file that broke when tf.data decoded it: say which
         located = D.unreadable(exc, images)
@@ -156,7 +156,7 @@ def _each_output(trained: saved.Trained, data: Any, source: str, batch_size: int
     prepared = D.prepare(examples, net, trained.data, role="evaluation data")
     parts: dict[str, list[np.ndarray]] = {k: [] for k in net.outputs}
     for x, _ in D.examples_eval_dataset(prepared, net, batch_size=batch_size):
-        out = trained.model(x, training=False)
+        out = trained.forward(x)
         out = out if isinstance(out, dict) else {next(iter(net.outputs)): out}
         for key in net.outputs:
             parts[key].append(np.asarray(out[key]))

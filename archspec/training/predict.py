@@ -117,7 +117,7 @@ def predict(
     k = min(top_k, trained.classes)
     for name, image in images:
         plan, x = trained.prepare(image, name)
-        probs = trained.probabilities(trained.model(x, training=False))[0]
+        probs = trained.probabilities(trained.forward(x))[0]
         order = np.argsort(-probs, kind="stable")[:k]
         out.append(
             Prediction(name, probs, [(int(i), trained.class_names[i], float(probs[i])) for i in order], plan.describe())
@@ -181,7 +181,7 @@ def _answers(trained: saved.Trained, inputs: Any, top_k: int, masks: Any, force:
     results = []
     folder = Path(masks) if masks is not None else None
     for name, x, described in examples:
-        raw = trained.model(x, training=False)
+        raw = trained.forward(x)
         raw = raw if isinstance(raw, dict) else {next(iter(net.outputs)): raw}
         answers, maps = {}, {}
         for key, output in net.outputs.items():

@@ -43,7 +43,7 @@ def network_digest(spec: BaseModel) -> str:
     return digest(spec.model_dump(mode="json", by_alias=True, exclude={"training", "description", "name"}))
 
 
-LATER_FIELDS = ("precise_bn",)
+LATER_FIELDS = ("precise_bn", "accumulate", "log")
 """Fields of `training` added after run folders began recording digests: left out of the digest while at their
 default, so a folder written before them still resumes (with the default in force)."""
 
@@ -62,6 +62,8 @@ def data_digest(images: Images) -> str:
     h = hashlib.sha256(json.dumps([images.count, images.class_names, sorted(map(str, images.sizes.items()))]).encode())
     if images.y is not None:
         h.update(np.ascontiguousarray(images.y).tobytes())
+    if images.weights is not None:  # a source that weighs its examples (unweighted ones digest as before)
+        h.update(b"weights" + np.ascontiguousarray(images.weights).tobytes())
     if images.x is not None and images.count:
         for i in np.unique(np.linspace(0, images.count - 1, min(SAMPLED, images.count)).astype(np.int64)):
             h.update(np.ascontiguousarray(images.x[i]).tobytes())

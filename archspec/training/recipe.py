@@ -57,6 +57,7 @@ def make_schedule(training: Any, steps_per_epoch: int) -> Any:
         min_learning_rate=s.min_learning_rate,
         peak_at=s.peak_at,
         anneal=s.anneal,
+        accumulate=training.accumulate,
     )
 
 
@@ -101,8 +102,13 @@ def make_optimizer(training: Any, steps_per_epoch: int) -> Any:
     settings = training.optimizer.settings()
     if training.optimizer.name == "adamw" and "weight_decay" not in settings:
         settings["weight_decay"] = 0.004  # Keras' AdamW default, stated so the saved recipe shows it
+    steps = training.accumulate
+    if steps > 1:  # Keras sums `steps` batches' gradients and applies their mean; schedules count batches
+        settings["gradient_accumulation_steps"] = steps
     if getattr(training, "ema", None) is not None:  # Keras keeps the average; training/ema.py swaps it in
-        settings.update(use_ema=True, ema_momentum=training.ema.decay)
+        # Keras moves the average at every batch, and the weights change once per `steps`: decay^(1/steps) per batch
+        # is `decay` per update, as the recipe says
+        settings.update(use_ema=True, ema_momentum=training.ema.decay ** (1 / steps))
     return cls(learning_rate=make_schedule(training, steps_per_epoch), **settings)
 
 

@@ -38,7 +38,7 @@ from ..spec.loading import coerce, load
 from ..spec.network import SpecBase
 from ..spec.training import Training
 from ..version import __version__
-from . import config, ema, execution, finetune, heads, precise_bn, provenance, weighting
+from . import config, ema, execution, finetune, heads, loggers, precise_bn, provenance, weighting
 from . import data as D
 from .callbacks import progress, recorder
 from .distribute import Env, check_options, default_seed, is_chief, make_env, prebuild, rank1_logs, tf_config
@@ -90,7 +90,7 @@ class Job:
     strict_weights: bool = False
     weights_by_shape: bool = False
     given: frozenset[str] = frozenset()  # a resumed run: the provenance.RESUMABLE settings its command line gave
-    callbacks: tuple[Any, ...] = ()  # Keras callbacks of the caller, after the run's own (`archspec search`'s pruner)
+    callbacks: tuple[Any, ...] = ()  # the caller's Keras callbacks, called after the recorder has committed each epoch
 
     @property
     def seed(self) -> int:
@@ -135,6 +135,7 @@ class Data:
                 "val_plan": self.val_plan.to_json() if self.val_plan else None,
             },
             "validation_split": self.split,
+            "sample_weights": self.train.weights is not None,
         }
 
     def training_input(self, net: heads.Network, **settings: Any) -> D.TrainingInput:
@@ -226,10 +227,12 @@ def train(
     ``result.transfer`` and ``transfer.json``; ``strict_weights``: fail unless everything matched;
     ``weights_by_shape``: pair another network's layers by kind and shape. Fine-tuning fields of ``training``:
     ``freeze=["conv4"]``, ``freeze_bn=True``, ``phases=[...]`` (``training/finetune.py``). ``callbacks``: Keras
-    callbacks called after the run's own, each epoch committed before them (`archspec search` reports epochs to its
-    pruner through one).
+    callbacks of your own (a new or a resumed run), called after archspec's recorder has committed each epoch to the
+    run folder (`archspec search` reports epochs to its pruner through one); ``logs`` in their
+    ``on_epoch_end`` are Keras' (the run's history is ``result.history``).
     """
     check_options(strategy or "auto", precision)
+    extra = _callbacks(callbacks)
     if verbose is None:
         verbose = 1 if sys.stdout.isatty() else 2
     say: Log = (log or (lambda _text: None)) if verbose else (lambda _text: None)
@@ -258,7 +261,7 @@ def train(
             job = _resumed(
                 files, run_config, data, val, epochs, precision, strategy=strategy, jit=jit, verbose=verbose, say=say
             )
-            return _run(replace(job, callbacks=tuple(callbacks)))
+            return _run(replace(job, callbacks=extra))
     if spec is None:
         raise SpecError(
             Problem(
@@ -310,9 +313,29 @@ def train(
             weights=weights,
             strict_weights=strict_weights,
             weights_by_shape=weights_by_shape,
-            callbacks=tuple(callbacks),
+            callbacks=extra,
         )
     )
+
+
+def _callbacks(given: Any) -> tuple[Any, ...]:
+    """The caller's callbacks, each a Keras callback (checked now: a wrong one would fail only after the run folder
+    is made, inside `fit`). Keras is imported only when there are some: data checks run without TensorFlow."""
+    if given is None or (isinstance(given, (list, tuple)) and not given):
+        return ()
+    import keras
+
+    items = (given,) if isinstance(given, keras.callbacks.Callback) else tuple(given or ())
+    for i, item in enumerate(items):
+        if not isinstance(item, keras.callbacks.Callback):
+            raise SpecError(
+                Problem(
+                    f"callbacks[{i}] is a {type(item).__name__}, not a Keras callback",
+                    file="callbacks",
+                    hint="pass instances of keras.callbacks.Callback (or a subclass), e.g. callbacks=[MyCallback()]",
+                )
+            )
+    return items
 
 
 def _load_spec(spec: Any, variables: Mapping[str, Any]) -> SpecBase:
@@ -394,6 +417,7 @@ def _resumed(
 def _run(job: Job) -> TrainResult:
     """The steps of a run, in order. Everything the user can get wrong is checked before the run folder is made."""
     net = heads.network(job.spec, job.training)
+    loggers.check(job.training, graph_of(job.spec).problem)
     job = _seeded(job)
     env = make_env(job.strategy) if job.strategy == "multi-worker" else None  # before any other TensorFlow op
     data, net = _data(job, net)
@@ -408,8 +432,40 @@ def _run(job: Job) -> TrainResult:
         with _run_folder(job, env, data, net, transfer, change, how) as files:
             _announce(job, files, env, data, transfer, change, how)
             _announce_bn(job, model, data, steps)
-            record, wall = _fit(job, files, env, model, data, steps, drop, monitor, net, how)
-            return _finish(job, files, env, model, record, data, wall, transfer)
+            mirror = _mirror(job, files, env)
+            try:
+                record, wall = _fit(job, files, env, model, data, steps, drop, monitor, net, how, mirror)
+                result = _finish(job, files, env, model, record, data, wall, transfer)
+            except BaseException as exc:
+                if mirror is not None:
+                    mirror.stop("KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
+                raise
+            if mirror is not None:
+                mirror.finish(result.metrics)
+            return result
+
+
+def _mirror(job: Job, files: RunDir, env: Env) -> loggers.MLflowLog | None:
+    """The MLflow run mirroring this one when training.log asks for it (the chief's only), its parameters logged."""
+    if "mlflow" not in job.training.log or not env.chief:
+        return None
+    try:
+        mirror = loggers.MLflowLog(files, job.spec.name, files.root.name, job.say)
+        mirror.start(
+            loggers.params(
+                job.spec.name, files.read_json(files.run_json), job.training.model_dump(mode="json", exclude_none=True)
+            ),
+            list(job.state["history"]) if job.state else [],
+        )
+    except Exception as exc:  # the store refused (a bad MLFLOW_TRACKING_URI, a server that is down, a locked file)
+        raise SpecError(
+            Problem(
+                f"could not log to MLflow: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
+                file=os.environ.get("MLFLOW_TRACKING_URI") or str(files.root),
+                hint=f"fix the tracking store (MLFLOW_TRACKING_URI), then `archspec train --resume {files.root}`",
+            )
+        ) from None
+    return mirror
 
 
 # ----------------------------------------------------------------------------- the steps
@@ -791,6 +847,12 @@ def _announce(
         + (f", precision {job.precision}" if job.precision else "")
         + f"; {how.describe()}"
     )
+    if job.training.accumulate > 1:
+        t = job.training
+        say(
+            f"gradient accumulation: one update per {t.accumulate} batches of {t.batch_size} (an effective batch of "
+            f"{t.accumulate * t.batch_size})"
+        )
     if job.state is not None:
         say(f"resuming after epoch {job.completed} of {job.training.epochs}")
     if change:
@@ -842,11 +904,15 @@ def _fit(
     monitor: tuple[str, str],
     net: heads.Network,
     how: execution.Execution,
+    mirror: loggers.MLflowLog | None = None,
 ) -> tuple[Any, float]:
     """Train from the last completed epoch on, phase by phase (``finetune.fit``); the recorder commits each epoch.
     Returns it and the wall time."""
     training = job.training
     es = training.early_stopping
+    weights = _class_weights(job, data, net)
+    if weights and isinstance(data, Data) and data.train.weights is not None:
+        data, weights = replace(data, train=weighted(data.train, weights)), None  # one weight per example: Keras'
     source = data.training_input(
         net,
         batch_size=training.batch_size,
@@ -888,13 +954,13 @@ def _fit(
         raise _stopped(job, files, job.completed, exc) from None
     from . import recipe  # imports Keras
 
-    callbacks = [
+    callbacks: list[Any] = [
         *([swap] if swap is not None else []),
         *recipe.epoch_callbacks(training, monitor[0]),
         record,
+        *([loggers.callback(mirror, lambda: record.history)] if mirror is not None else []),
         *job.callbacks,
     ]
-    weights = _class_weights(job, data, net)
     if job.verbose == 1:  # drawn first at an epoch's end, so the recorder's line replaces the bar
         callbacks.insert(
             0, progress(steps=steps, batch_size=training.batch_size, count=data.train.count, epochs=training.epochs)
@@ -960,6 +1026,16 @@ def _class_weights(job: Job, data: Data | ExamplesData, net: heads.Network) -> d
     labels = data.train.y
     assert labels is not None, "class-labelled images have labels"
     return weighting.class_weights(setting, labels, data.class_names(classes), graph.problem)
+
+
+def weighted(images: D.Images, class_weight: dict[int, float]) -> D.Images:
+    """A source's example weights times their classes' weights: Keras takes sample weights or class weights, not
+    both, and the product is what both together mean."""
+    import numpy as np
+
+    assert images.weights is not None and images.y is not None, "weighted, labelled examples"
+    per_class = np.asarray([class_weight.get(i, 1.0) for i in range(int(images.y.max()) + 1)], np.float32)
+    return replace(images, weights=images.weights * per_class[images.y])
 
 
 def _named_weights(job: Job, data: Data | ExamplesData, net: heads.Network, classes: int) -> dict[str, float] | None:

@@ -68,6 +68,10 @@ class Trained:
         plan = self.plan(source, "input")
         return plan, plan.apply(source.x)
 
+    def forward(self, x: Any) -> Any:
+        """The network's outputs for a batch (NumPy; a mapping by name for named outputs), through ``forward``."""
+        return forward(self.model, x)
+
     def probabilities(self, outputs: Any) -> np.ndarray:
         """The network's outputs (..., classes) as probabilities: softmax when it gives logits."""
         z = np.asarray(outputs, dtype=np.float64)
@@ -76,6 +80,14 @@ class Trained:
         e = np.exp(z - z.max(axis=-1, keepdims=True))
         probabilities: np.ndarray = e / e.sum(axis=-1, keepdims=True)
         return probabilities
+
+
+def forward(model: Any, x: Any) -> Any:
+    """`model`'s outputs for the batch `x` in inference mode, through Keras' compiled predict function (traced once
+    per input shape and reused: an eager ``model(x)`` runs op by op, several times slower), with `x` in the structure
+    the model was built with (a one-element list for a model built on ``[input]``), so Keras has nothing to warn of."""
+    inputs = model.input
+    return model.predict_on_batch([x] if isinstance(inputs, list) and not isinstance(x, (list, dict)) else x)
 
 
 def _run_dir_of(path: Path) -> Path | None:

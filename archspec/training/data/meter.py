@@ -63,7 +63,8 @@ class InputMeter:
         return run
 
     def wrap(self, dataset: Any) -> Any:
-        """The pipeline's last stage: (x, y, intervals) batches -> (x, y), adding to the totals as each is taken.
+        """The pipeline's last stage: (x, y, intervals) batches -> (x, y), adding to the totals as each is taken
+        (x and y may be mappings of several inputs or outputs; the images are counted along the first one's batch axis).
 
         `intervals` (k, 2) holds when each stage that made the batch started and ended, the last stage last."""
         import tensorflow as tf
@@ -72,11 +73,13 @@ class InputMeter:
         asked = tf.data.Dataset.counter().map(plain(lambda _: self.now()))  # pulled first by zip: when the loop asks
 
         def hand_over(asked_at: Any, batch: Any) -> Any:
-            x, y, intervals = batch
-            with tf.control_dependencies([x, y]):
-                done = tf.numpy_function(self._add, [asked_at, intervals, tf.shape(x)[0]], tf.int64, stateful=True)
+            *rest, intervals = batch  # (x, y) or (x, y, sample weights); x and y may be mappings by name
+            tensors = tf.nest.flatten(rest)
+            with tf.control_dependencies(tensors):
+                count = tf.shape(tensors[0])[0]
+                done = tf.numpy_function(self._add, [asked_at, intervals, count], tf.int64, stateful=True)
             with tf.control_dependencies([done]):
-                return tf.identity(x), tf.identity(y)
+                return tf.nest.map_structure(tf.identity, tuple(rest))
 
         return tf.data.Dataset.zip((asked, dataset)).map(plain(hand_over))
 

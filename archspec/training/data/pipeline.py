@@ -190,7 +190,8 @@ class TrainingInput:
         return self._store
 
     def dataset(self, first_epoch: int, epochs: int) -> Any:
-        """Batches (x, one-hot y) for epochs first_epoch..epochs-1; epoch e's order depends only on (seed, e).
+        """Batches (x, one-hot y) for epochs first_epoch..epochs-1, with the examples' weights third when the source
+        gives them (Keras' sample weights); epoch e's order depends only on (seed, e).
 
         The first epoch prepares its images from the source unless the cache is full already; the others
         gather from the cache (with no cache, every epoch prepares its own)."""
@@ -200,6 +201,7 @@ class TrainingInput:
         put, fetch = self._cache() if self.placement.where != "none" else (lambda idx, x: x, None)
         fill = p.values(tf.zeros([p.input_shape[2]], tf.float32))
         labels = tf.one_hot(tf.constant(self.images.y), p.classes, dtype=tf.float32)
+        weights = None if self.images.weights is None else tf.constant(self.images.weights, tf.float32)
         parallel = {"num_parallel_calls": tf.data.AUTOTUNE, "deterministic": self.deterministic}
         timed = self.meter.timed
 
@@ -209,16 +211,18 @@ class TrainingInput:
             )
 
         def finish(e: Any, step: Any, idx: Any, x: Any, intervals: Any) -> Any:
-            """A batch of prepared images augmented with its key, and one-hot labels; its stages' times, this one's
-            last."""
+            """A batch of prepared images augmented with its key, one-hot labels and the examples' weights when the
+            source gives them; its stages' times, this one's last."""
 
             def make(x: Any, idx: Any) -> Any:
                 key = tf.stack([base + 7919 * (e + 1), step])
                 x, y = augment(x, key, self.aug, fill), tf.gather(labels, idx)
-                return (x, y) if self.keras is None else self.keras(x, y, key)
+                if self.keras is not None:  # MixUp/CutMix: an example keeps the weight of the image it starts from
+                    x, y = self.keras(x, y, key)
+                return (x, y) + (() if weights is None else (tf.gather(weights, idx),))
 
-            (x, y), interval = timed(make)(x, idx)
-            return x, y, tf.concat([intervals, interval], 0)
+            batch, interval = timed(make)(x, idx)
+            return (*batch, tf.concat([intervals, interval], 0))
 
         def from_cache(first: int) -> Any:
             """Epochs first..epochs-1 gathered from the cache, in one parallel map across them (no pause between)."""
@@ -349,9 +353,8 @@ def _epochs(n: int, *, batch_size: int, seed: int, first_epoch: int, epochs: int
 class ExamplesInput:
     """A Prepared set's (``examples.py``) training batches, with `TrainingInput`'s interface: image inputs through
     their plans and augmented, a segmentation mask flipped and shifted with its image (the same key draws the same
-    moves). Its arrays are in memory already, so there is no cache to fill, and no meter."""
-
-    meter = None
+    moves). Its arrays are in memory already, so there is no cache to fill; the meter times it as it times
+    `TrainingInput`, so an epoch of any network reports its images per second."""
 
     def __init__(
         self,
@@ -373,6 +376,7 @@ class ExamplesInput:
             aug,
             drop_remainder,
         )
+        self.meter = InputMeter()
 
     def dataset(self, first_epoch: int, epochs: int) -> Any:
         """Batches for epochs first_epoch..epochs-1, in the order `TrainingInput` takes them."""
@@ -383,8 +387,12 @@ class ExamplesInput:
 
         steps = _steps(self.data, self.net)
 
-        def fetch(key: Any, idx: Any) -> Any:
+        def make(key: Any, idx: Any) -> Any:
             return _structure(self.net, {k: step(idx, key, self.aug) for k, step in steps.items()})
+
+        def fetch(key: Any, idx: Any) -> Any:
+            (x, y), interval = self.meter.timed(make)(key, idx)
+            return x, y, interval
 
         ds = _epochs(
             self.data.count,
@@ -395,7 +403,7 @@ class ExamplesInput:
             drop_remainder=self.drop_remainder,
         )
         ds = ds.map(plain(fetch), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(tf.data.AUTOTUNE)
-        return ds.with_options(_options())
+        return self.meter.wrap(ds).with_options(_options())
 
     def calibration(self, batches: int) -> Any:
         """The inputs of `TrainingInput.calibration`'s batches: the plans' steps, no augmentation, a seeded order."""

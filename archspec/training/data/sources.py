@@ -20,8 +20,13 @@ A source is named by a string (the CLI's ``--data`` and ``--val``):
                            no pixels. Hidden files and folders, folders that
                            link back into the data and folders without images
                            are no classes: they are skipped with a line saying
-                           so (the ``archspec.data`` logger).
+                           so (the ``archspec.data`` logger). A folder with a
+                           ``labels.csv`` or ``labels.json`` (``file,label``
+                           and optionally ``weight``) is labelled by that file
+                           instead (``labels``).
 =========================  ====================================================
+
+An .npz file may also hold ``weight`` (or ``weight_train``/``weight_test``): each example's weight in the loss.
 
 Any source takes a Python slice: ``idx:data/mnist[:8000]``, ``mnist[-2000:]``.
 """
@@ -44,6 +49,7 @@ from typing import Any
 import numpy as np
 
 from ...errors import DataError, Problem, SpecError, closest
+from . import labels as label_files
 from .decode import IMAGE_SUFFIXES, ORIENTATIONS, decode, decode_file, finite, read_header
 
 log = logging.getLogger("archspec.data")
@@ -102,6 +108,7 @@ class Images:
     integer: bool = True  # pixel values are 8-bit (0..255)
     label_max: int = -1
     sizes: dict[tuple[int, int, int], int] = field(default_factory=dict)
+    weights: np.ndarray | None = None  # (N,) float32: each example's weight in the loss, when the source gives them
 
     def __post_init__(self) -> None:
         if self.x is None:
@@ -126,9 +133,15 @@ class Images:
                 file_orientations=None if self.file_orientations is None else self.file_orientations[index],
                 y=None if self.y is None else self.y[index],
                 sizes={},
+                weights=None if self.weights is None else self.weights[index],
             )
         return replace(
-            self, name=name or self.name, x=self.x[index], y=None if self.y is None else self.y[index], sizes={}
+            self,
+            name=name or self.name,
+            x=self.x[index],
+            y=None if self.y is None else self.y[index],
+            sizes={},
+            weights=None if self.weights is None else self.weights[index],
         )
 
 
@@ -414,15 +427,38 @@ def load_idx(target: str, split: str | None) -> Images:
 def load_npz(target: str, split: str | None) -> Images:
     wanted = ["x", "y"] if split is None else []
     wanted += [f"x_{split or 'train'}", f"y_{split or 'train'}"]
-    arrays, keys = npz_arrays(target, wanted)
-    for x_key, y_key in ((wanted[i], wanted[i + 1]) for i in range(0, len(wanted), 2)):
+    weight_keys = ["weight"] if split is None else []
+    weight_keys += [f"weight_{split or 'train'}"]
+    arrays, keys = npz_arrays(target, wanted + weight_keys)
+    for n, (x_key, y_key) in enumerate((wanted[i], wanted[i + 1]) for i in range(0, len(wanted), 2)):
         if x_key in arrays and y_key in arrays:
-            return from_arrays(arrays[x_key], arrays[y_key], target)
+            images = from_arrays(arrays[x_key], arrays[y_key], target)
+            weights = arrays.get(weight_keys[n])
+            return images if weights is None else replace(images, weights=sample_weights(weights, images.count, target))
     raise _error(
         "expected arrays x and y" + (f" (or x_{split}, y_{split})" if split else " (or x_train, y_train)"),
         f"arrays in the file: {', '.join(sorted(keys)) or 'none'}",
         file=target,
     )
+
+
+def sample_weights(weights: np.ndarray, count: int, name: str) -> np.ndarray:
+    """A source's per-example weights, checked: (N,) numbers >= 0, one per example, not all zero."""
+    w = np.asarray(weights)
+    if w.ndim == 2 and w.shape[1] == 1:
+        w = w[:, 0]
+    if (
+        w.ndim != 1
+        or len(w) != count
+        or not (np.issubdtype(w.dtype, np.integer) or np.issubdtype(w.dtype, np.floating))
+    ):
+        raise _error(
+            f"the weight array must be {count} numbers, one per example; got {w.dtype} {tuple(w.shape)}", file=name
+        )
+    finite(w, name, "the weight array")
+    if w.size and (w.min() < 0 or not w.any()):
+        raise _error("weights must be >= 0 and not all 0", file=name)
+    return w.astype(np.float32)
 
 
 def npz_arrays(target: str, names: list[str] | None = None) -> tuple[dict[str, np.ndarray], list[str]]:
@@ -488,6 +524,9 @@ def load_folder(target: str) -> Images:
     folder = Path(target)
     if not folder.is_dir():
         raise _error("no such folder", file=target)
+    listing = label_files.label_file(folder)
+    if listing is not None:
+        return _labelled_folder(target, label_files.read(folder, listing))
     classes = _classes(folder)
     if not classes:
         raise _error(
@@ -510,6 +549,24 @@ def load_folder(target: str) -> Images:
         files=np.asarray(files),
         file_shapes=shapes,
         file_orientations=orientations,
+    )
+
+
+def _labelled_folder(target: str, found: label_files.Labelled) -> Images:
+    """An image folder whose label file (``labels.py``) names its images, their classes and perhaps their weights."""
+    orientations = _orientations(found.files)
+    shapes = _shapes(found.files, orientations)
+    shapes[:, 2] = shapes[:, 2].max()
+    return Images(
+        target,
+        None,
+        found.labels,
+        classes=len(found.class_names),
+        class_names=found.class_names,
+        files=np.asarray(found.files),
+        file_shapes=shapes,
+        file_orientations=orientations,
+        weights=found.weights,
     )
 
 
