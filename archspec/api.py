@@ -409,7 +409,7 @@ def train(
         strict_weights=strict_weights,
         weights_by_shape=weights_by_shape,
         callbacks=callbacks,
-        **fields,  # a key that is another argument's name is Python's TypeError (given twice), not a silent override
+        training=fields,
     )
 
 

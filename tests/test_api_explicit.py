@@ -143,3 +143,11 @@ def test_export_a_zoo_network_by_name_with_its_variables(tmp_path) -> None:
     assert session.get_outputs()[0].shape[-1] == 3
     with pytest.raises(SpecError, match=r"variables\['classes'\]: values apply to specs, not to saved models"):
         archspec.export(path, tmp_path / "again.onnx", variables={"classes": 3})
+
+
+def test_a_training_field_named_like_an_argument_reaches_the_training_section(mnist_dir) -> None:
+    """training={"data": ...} sets the training section's `data` (its plan, its augmentation), not train()'s own
+    `data=` argument: it used to be spread as keywords, a TypeError 'multiple values for argument data'."""
+    with pytest.raises(archspec.SpecError, match=r"training\.data\.augment.*flipp") as caught:
+        archspec.train(LENET, data=f"idx:{mnist_dir}[:64]", training={"data": {"augment": {"flipp": "horizontal"}}})
+    assert caught.value.hint is not None and "flip" in caught.value.hint

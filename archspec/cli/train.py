@@ -193,7 +193,7 @@ def train(
         weights=weights,
         strict_weights=strict_weights,
         weights_by_shape=weights_by_shape,
-        **overrides,
+        training=overrides,
     )
     if quiet:
         m = result.metrics

@@ -491,7 +491,7 @@ class _Worker:
             variables={**self.config["variables"], **variables},
             run_dir=run_dir,
             **common,
-            **recipe,
+            training=recipe,
         )
 
     def finish(self, found: Census | None) -> Study:

@@ -211,13 +211,13 @@ def train(
     strict_weights: bool = False,
     weights_by_shape: bool = False,
     callbacks: Sequence[Any] = (),
-    **overrides: Any,
+    training: Mapping[str, Any] | None = None,
 ) -> TrainResult:
     """Train the spec's network; returns history, final metrics and the run folder's paths.
 
     ``data``/``val``: a source name (``"mnist"``, ``"idx:DIR[:8000]"``, ``"x.npz"``, an image folder) or an
-    ``(x, y)`` pair of arrays. Keyword overrides set fields of the spec's ``training`` section
-    (``batch_size=64``, ``learning_rate=0.01``, ``optimizer="sgd"``, ``**{"optimizer.momentum": 0.9}``);
+    ``(x, y)`` pair of arrays. ``training`` sets fields of the spec's ``training`` section
+    (``{"batch_size": 64, "optimizer": "sgd", "optimizer.momentum": 0.9}``: dotted keys reach inside);
     ``variables`` overrides spec variables. ``resume`` continues a run folder from its last completed epoch;
     ``epochs`` (to train longer), ``data``/``val``, ``strategy`` and ``jit`` may be given and are recorded in its
     run.json, anything else is the run's (see ``provenance.py``). ``strategy``: default ``auto`` (a resumed run:
@@ -231,6 +231,7 @@ def train(
     run folder (`archspec search` reports epochs to its pruner through one); ``logs`` in their
     ``on_epoch_end`` are Keras' (the run's history is ``result.history``).
     """
+    overrides = dict(training or {})
     check_options(strategy or "auto", precision)
     extra = _callbacks(callbacks)
     if verbose is None:
@@ -279,8 +280,8 @@ def train(
     spec_model = _load_spec(spec, variables or {})
     if epochs is not None:
         overrides = {**overrides, "epochs": epochs}
-    training = config.resolve_training(spec_model, overrides)
-    finetune.check(spec_model, training, weights, freeze_option="freeze" in overrides)
+    recipe = config.resolve_training(spec_model, overrides)
+    finetune.check(spec_model, recipe, weights, freeze_option="freeze" in overrides)
     if (
         run_dir is not None and Path(run_dir).exists() and any(Path(run_dir).iterdir())
     ):  # before the slow work; the rename decides
@@ -299,7 +300,7 @@ def train(
     return _run(
         Job(
             spec_model,
-            training,
+            recipe,
             data,
             val,
             strategy or "auto",
