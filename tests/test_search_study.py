@@ -221,3 +221,12 @@ def test_a_network_trained_before_is_told_again_not_trained(tmp_path: Path) -> N
     assert all(t.value == 0.9 and t.user_attrs["repeat_of"] == 0 for t in again)
     assert not list((tmp_path / "trials").glob("trial-*/")) and not slots.trials  # nothing trained, no slot taken
     assert "not trained again" in lines[0] and "stopping" in lines[-1]
+
+
+def test_each_trained_trial_line_shows_the_study_s_progress() -> None:
+    from archspec.study.run import progress
+
+    assert progress(0, 20) == "[....................]  0/20"
+    assert progress(7, 20) == "[#######.............]  7/20"
+    assert progress(20, 20) == "[####################] 20/20"
+    assert progress(3, 3, width=6) == "[######] 3/3"

@@ -468,7 +468,7 @@ class _Worker:
             self.main.tell(number, [_value(name, result, figures) for name, _ in self.objectives])
         shown = {name: _value(name, result, figures) for name, _ in self.objectives}
         self.say(
-            f"trial {number:>4}  {self._trained()}/{self.total}  "
+            f"trial {number:>4}  {progress(self._trained(), self.total)}  "
             + "  ".join(f"{k} {_fmt(v)}" for k, v in shown.items() if k not in ("params", "macs"))
             + f"  params {figures.get('params', 0):,}  MACs {figures.get('macs', 0):,}  {seconds:.1f} s"
             + ("  pruned" if pruned else "")
@@ -499,6 +499,13 @@ class _Worker:
         ms = statistics.median(self.rejection_seconds) * 1000 if self.rejection_seconds else None
         spent = sum(self.rejection_seconds)
         return Study(self.folder, rows, front, best, dict(self.rejected), ms, found, self.repeated, spent)
+
+
+def progress(done: int, total: int, width: int = 20) -> str:
+    """The study's trained trials as a bar, all workers' together: ``[#######.............]  7/20``. One line per
+    finished trial, not a redrawn bar: several workers print at once, and a log file keeps every line."""
+    filled = min(width, done * width // max(total, 1))
+    return f"[{'#' * filled}{'.' * (width - filled)}] {done:>{len(str(total))}}/{total}"
 
 
 def _fmt(value: float) -> str:
