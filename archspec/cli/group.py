@@ -78,8 +78,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "data": ("train:data", "Write a data source as an image folder of PNG files, one folder per class."),
     "lsp": (
         "lsp:lsp",
-        "A language server on stdin/stdout: diagnostics, shape hints, hover, an outline, completion, go to definition "
-        "and quick fixes in the editor.",
+        "A language server on stdin/stdout: diagnostics, shape hints, hover, an outline, completion, go to definition, "
+        "references and quick fixes in the editor.",
     ),
     "predict": ("train:predict", "Class probabilities for images (PNG, JPEG, GIF, BMP, WebP) or .npy arrays."),
 }
