@@ -163,7 +163,7 @@ def test_workers_share_the_total_and_resume_loses_nothing(study: dict[str, objec
     assert len(trained) == TRIALS, rows  # the study's total, across both workers and the resume
     assert len({r["trial"] for r in trained}) == TRIALS
     assert not [r for r in rows if r["state"] == "running"]
-    assert any("resuming" in line for line in study["lines"])  # type: ignore[attr-defined]
+    assert any("resuming" in line for line in study["lines"])
     runs = sorted(p.name for p in (folder / "trials").iterdir() if p.is_dir())
     assert runs == sorted(f"trial-{int(r['trial']):04d}" for r in trained)  # one run folder per trained trial
     for run in runs:
@@ -173,14 +173,14 @@ def test_workers_share_the_total_and_resume_loses_nothing(study: dict[str, objec
     assert rejected and all(r["reason"] for r in rejected)  # 7 of the 9 networks are rejected statically
     assert all(int(r["params"]) <= 2000 for r in trained)
     assert "space: 9 networks, 2 feasible" in str(study["other"])
-    assert any("rejected (" in line for line in [*study["here"], *study["other"].splitlines()])  # type: ignore[misc]
+    assert any("rejected (" in line for line in [*study["here"], *study["other"].splitlines()])
 
 
 def test_the_results(study: dict[str, object], mnist_dir: Path, tmp_path: Path) -> None:
     folder = study["folder"]
     assert isinstance(folder, Path)
     result = study["result"]
-    best = result.best  # type: ignore[attr-defined]
+    best = result.best
     assert best is not None and best["state"] == "complete"
     svg = (folder / "plot.svg").read_text()
     assert svg.startswith("<svg") and svg.count("<circle") == 2 * TRIALS and "#d62728" in svg
