@@ -346,10 +346,21 @@ def test_the_command_line_turns_it_off(mnist_dir: Path, tmp_path: Path, capsys: 
 
 
 def test_run_folders_written_before_the_setting_still_resume() -> None:
-    """Their recorded training digest has no precise_bn: at its default it is left out, changed it counts."""
+    """Run folders record the training digest their version computed; fields added since (precise_bn, accumulate,
+    log, the augmentation layers' keys) are left out while at their default, so the digests below, recorded by
+    commit 9ff98f7 (before accumulate, log and the layers' keys existed), still match; changed, a field counts."""
     from archspec.spec.training import Training
     from archspec.training import provenance
 
-    before = provenance.digest({k: v for k, v in Training().model_dump(mode="json").items() if k != "precise_bn"})
-    assert provenance.training_digest(Training()) == before
+    recorded = {
+        "sha256:d1329be959300058559cb6f5eb526b4357ce9f4f5cc456366392b51e6946b7e3": Training(),
+        "sha256:0a2cadaa046795bc97590f77b0ba086f5b6013c0e4f3c2801389b699772be920": Training(
+            epochs=3, data={"augment": {"flip": "horizontal", "translate": 2}}
+        ),
+    }
+    for digest, training in recorded.items():
+        assert provenance.training_digest(training) == digest
+    before = next(iter(recorded))
     assert provenance.training_digest(Training(precise_bn=False)) != before
+    assert provenance.training_digest(Training(accumulate=2)) != before
+    assert provenance.training_digest(Training(data={"augment": {"zoom": 0.1}})) != before

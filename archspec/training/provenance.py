@@ -43,16 +43,36 @@ def network_digest(spec: BaseModel) -> str:
     return digest(spec.model_dump(mode="json", by_alias=True, exclude={"training", "description", "name"}))
 
 
-LATER_FIELDS = ("precise_bn", "accumulate", "log")
-"""Fields of `training` added after run folders began recording digests: left out of the digest while at their
-default, so a folder written before them still resumes (with the default in force)."""
+LATER_FIELDS = (
+    "precise_bn",
+    "accumulate",
+    "log",
+    "data.augment.crop",
+    "data.augment.zoom",
+    "data.augment.rotate",
+    "data.augment.brightness",
+    "data.augment.contrast",
+    "data.augment.saturation",
+    "data.augment.hue",
+    "data.augment.randaugment",
+    "data.augment.erase",
+    "data.augment.mixup",
+    "data.augment.cutmix",
+)
+"""Fields of `training` (dotted: inside its sections) added after run folders began recording digests: left out of
+the digest while at their default, so a folder written before them still resumes (with the default in force)."""
 
 
 def training_digest(training: Training) -> str:
     data = training.model_dump(mode="json")
-    for name in LATER_FIELDS:
-        if getattr(training, name) == type(training).model_fields[name].get_default(call_default_factory=True):
-            data.pop(name, None)
+    defaults = type(training)().model_dump(mode="json")
+    for path in LATER_FIELDS:
+        *parents, name = path.split(".")
+        here, default = data, defaults
+        for part in parents:
+            here, default = here.get(part) or {}, default.get(part) or {}
+        if name in here and here[name] == default.get(name):
+            here.pop(name)
     return digest(data)
 
 
