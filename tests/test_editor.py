@@ -15,6 +15,7 @@ import os
 import re
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import pytest
@@ -134,8 +135,9 @@ def readme_examples() -> dict[str, str]:
     return docs
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory) -> Iterator[LanguageServer]:
+def yaml_workspace(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[str], Path]:
+    """The YAML language server's command and a workspace holding archspec's schema; a failure under CI=true when
+    the server cannot be had, else a skip."""
     try:
         command = yaml_language_server()
     except Unavailable as exc:
@@ -144,6 +146,12 @@ def server(tmp_path_factory) -> Iterator[LanguageServer]:
         pytest.skip(f"yaml-language-server unavailable: {exc}")
     root = tmp_path_factory.mktemp("workspace")
     (root / "archspec.schema.json").write_text(schema_json())
+    return command, root
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory) -> Iterator[LanguageServer]:
+    command, root = yaml_workspace(tmp_path_factory)
     settings = {
         "yaml": {  # as the README tells VS Code users; the schema store stays off (no network)
             "schemas": {"./archspec.schema.json": ["specs/*.yaml"]},

@@ -8,17 +8,14 @@ both; what only archspec sees (shapes, variables) it still reports.
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from conftest import ROOT
-from language_server import LanguageServer, Unavailable, yaml_language_server
-from test_editor import HEAD, MISTAKES, marked_line
-
-from archspec.spec.jsonschema import schema_json
+from language_server import LanguageServer
+from test_editor import HEAD, MISTAKES, marked_line, yaml_workspace
 
 pytest.importorskip("pygls")
 pytest.importorskip("jsonschema")
@@ -26,14 +23,7 @@ pytest.importorskip("jsonschema")
 
 @pytest.fixture(scope="module")
 def both(tmp_path_factory) -> Iterator[tuple[LanguageServer, LanguageServer]]:
-    try:
-        command = yaml_language_server()
-    except Unavailable as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"yaml-language-server unavailable (CI=true requires it): {exc}")
-        pytest.skip(f"yaml-language-server unavailable: {exc}")
-    root = tmp_path_factory.mktemp("workspace")
-    (root / "archspec.schema.json").write_text(schema_json())
+    command, root = yaml_workspace(tmp_path_factory)
     yaml_ls = LanguageServer(command, {"yaml": {"validate": True, "schemaStore": {"enable": False}}}, root)
     archspec = [
         sys.executable,
