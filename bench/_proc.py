@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import statistics
@@ -107,3 +108,20 @@ def target(what: str, value: str, note: str = "", ok: bool | None = None) -> Non
     if rows:
         with open(rows, "a", encoding="utf-8") as f:
             f.write(json.dumps({"target": what, "value": value, "note": note, "ok": ok}) + "\n")
+
+
+def add_mnist_option(parser: argparse.ArgumentParser) -> None:
+    """--mnist DIR: the genuine MNIST test set (IDX files) the digit benchmarks read."""
+    parser.add_argument(
+        "--mnist", default=str(ROOT.parent / "shared" / "data" / "mnist"), help="folder with t10k-*-ubyte.gz"
+    )
+
+
+def mnist_or_skip(folder: str, what: str) -> Path | None:
+    """The MNIST folder, resolved; None (said, and recorded as target `what` not measured) when its files are absent."""
+    mnist = Path(folder).resolve()
+    if (mnist / "t10k-images-idx3-ubyte.gz").is_file():
+        return mnist
+    print(f"skipped: the MNIST IDX files are not in {mnist} (give --mnist DIR)")
+    target(what, "not measured", f"no MNIST in {mnist}")
+    return None

@@ -25,9 +25,8 @@ import argparse
 import json
 import statistics
 import sys
-from pathlib import Path
 
-from _proc import ROOT, machine_note, run_child, target
+from _proc import ROOT, add_mnist_option, machine_note, mnist_or_skip, run_child, target
 
 RECIPES: dict[str, dict[str, object]] = {
     "plain": {"batch_size": 32, "learning_rate": 1e-3, "optimizer": "adam"},
@@ -54,17 +53,13 @@ with tempfile.TemporaryDirectory() as tmp:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument(
-        "--mnist", default=str(ROOT.parent / "shared" / "data" / "mnist"), help="folder with t10k-*-ubyte.gz"
-    )
+    add_mnist_option(parser)
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     args = parser.parse_args()
-    mnist = Path(args.mnist).resolve()
     what = "LeNet on 8,000 MNIST digits: held-out error of the better recipe / the plain one"
-    if not (mnist / "t10k-images-idx3-ubyte.gz").is_file():
-        print(f"skipped: the MNIST IDX files are not in {mnist} (give --mnist DIR)")
-        target(what, "not measured", f"no MNIST in {mnist}")
+    mnist = mnist_or_skip(args.mnist, what)
+    if mnist is None:
         return 0
     spec = str(ROOT / "specs" / "lenet.yaml")
     print(machine_note())

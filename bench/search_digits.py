@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _proc import ROOT, machine_note, target
+from _proc import ROOT, add_mnist_option, machine_note, mnist_or_skip, target
 
 sys.path.insert(0, str(ROOT))
 
@@ -64,17 +64,15 @@ def cpu() -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--mnist", default=str(ROOT.parent / "shared" / "data" / "mnist"))
+    add_mnist_option(parser)
     parser.add_argument("--trials", type=int, default=20, help="trained trials of each search")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--seed", type=int, default=1, help="the sampler's seed")
     parser.add_argument("--no-compare", action="store_true", help="skip the search without static pruning")
     args = parser.parse_args()
-    mnist = Path(args.mnist).resolve()
     what = "search: a net <= 1/4 of LeNet's parameters, held-out accuracy >= LeNet's (MNIST 8,000 / 2,000)"
-    if not (mnist / "t10k-images-idx3-ubyte.gz").is_file():
-        print(f"skipped: the MNIST IDX files are not in {mnist} (give --mnist DIR)")
-        target(what, "not measured", f"no MNIST in {mnist}")
+    mnist = mnist_or_skip(args.mnist, what)
+    if mnist is None:
         return 0
     import archspec
     from archspec.study.run import search

@@ -47,7 +47,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _proc import ROOT, machine_note, run_child, target
+from _proc import ROOT, add_mnist_option, machine_note, mnist_or_skip, run_child, target
 
 PREPARE = """
 import gzip, os
@@ -260,7 +260,7 @@ def report(net: str, runs: list[dict], epochs: int) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--mnist", default=str(ROOT.parent / "shared" / "data" / "mnist"))
+    add_mnist_option(parser)
     parser.add_argument("--images", help="where the image folders are written (once)")
     parser.add_argument("--nets", default="lenet,resnet20")
     parser.add_argument("--seeds", type=int, default=3)
@@ -269,10 +269,8 @@ def main() -> int:
     parser.add_argument("--archspec", default="", help="extra keyword arguments of archspec.train, as Python source")
     parser.add_argument("--quick", action="store_true", help="a smoke: print figures, no verdict")
     args = parser.parse_args()
-    mnist = Path(args.mnist).resolve()
-    if not (mnist / "t10k-images-idx3-ubyte.gz").is_file():
-        print(f"skipped: the MNIST IDX files are not in {mnist} (give --mnist DIR)")
-        target("end to end: archspec train vs plain Keras, time to the same accuracy", "not measured", f"no {mnist}")
+    mnist = mnist_or_skip(args.mnist, "end to end: archspec train vs plain Keras, time to the same accuracy")
+    if mnist is None:
         return 0
     root = images_root(args.images)
     prepare(root, mnist)

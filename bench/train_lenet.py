@@ -18,9 +18,8 @@ import argparse
 import json
 import statistics
 import sys
-from pathlib import Path
 
-from _proc import ROOT, machine_note, run_child, target
+from _proc import ROOT, add_mnist_option, machine_note, mnist_or_skip, run_child, target
 
 ARCHSPEC = """
 import json, sys, tempfile
@@ -83,20 +82,12 @@ def child(code: str) -> tuple[float, dict]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument(
-        "--mnist", default=str(ROOT.parent / "shared" / "data" / "mnist"), help="folder with t10k-*-ubyte.gz"
-    )
+    add_mnist_option(parser)
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
-    mnist = Path(args.mnist).resolve()
-    if not (mnist / "t10k-images-idx3-ubyte.gz").is_file():
-        print(f"skipped: the MNIST IDX files are not in {mnist} (give --mnist DIR)")
-        target(
-            "LeNet on MNIST: `archspec.train` epoch time beside a hand-written Keras LeNet",
-            "not measured",
-            f"no MNIST in {mnist}",
-        )
+    mnist = mnist_or_skip(args.mnist, "LeNet on MNIST: `archspec.train` epoch time beside a hand-written Keras LeNet")
+    if mnist is None:
         return 0
     spec = str(ROOT / "specs" / "lenet.yaml")
     print(machine_note())
