@@ -32,6 +32,7 @@ from typing import Any
 
 from browser import Browser, Page
 
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter, in a docs build's log
 ROOT = Path(__file__).resolve().parent.parent
 MNIST = Path(os.environ.get("ARCHSPEC_MNIST", ROOT.parent / "shared" / "data" / "mnist"))
 """Where the digits are, as for the tests (tests/conftest.py; not imported: a docs build may have no pytest)."""
@@ -65,7 +66,7 @@ PICTURES = {
         ("chromium", "serve", "mnist"),
     ),
     "inspect-lenet.png": Picture(
-        "archspec inspect's report for the same digit: the input, the filters, the feature maps, the probabilities",
+        "archspec inspect's report for test digit 9000: the input, the filters, the feature maps, the probabilities",
         ("chromium", "mnist"),
     ),
     "inspect-lenet.html": Picture("the report itself", ("mnist",)),
