@@ -7,7 +7,10 @@ what `archspec shapes` computes, put where docs/zoo.md has the ZOO_MARKER commen
 regenerated from the specs' `reference` fields (``archspec.tools.zoo``, which also writes the copy in the page).
 The Kind reference is one page per family (``archspec.tools.reference.FAMILIES``), each kind with its small
 example spec from docs/reference/examples.yaml and the table `archspec shapes` prints for it. The diagrams
-are `archspec draw`'s SVGs, drawn for each `pictures/NAME.svg` a page links to (NAME a zoo spec).
+are `archspec draw`'s SVGs, drawn for each `pictures/NAME.svg` a page links to (NAME a zoo spec). The pictures of
+the live view and of a trained network (`pictures/serve-*.png`, `pictures/inspect-*`) are made by
+tests/docpictures.py (a LeNet trained for one epoch, `archspec inspect`, `archspec serve` in headless Chromium),
+cached under build/docs-pictures/; where a machine lacks what one needs, the page shows a note in its place.
 The keys of the search sections (a domain, the budget) are generated into docs/search.md the same way.
 tests/test_docs_site.py and tests/test_docs_kinds.py build the site strictly and compare all of it with the
 commands.
@@ -15,7 +18,9 @@ commands.
 
 from __future__ import annotations
 
+import logging
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +38,9 @@ from archspec.tools.table import count_text, layer_table, shape_text
 from archspec.tools.variants import variant_table
 from archspec.tools.zoo import with_reference_table
 
+sys.path.insert(0, str(Path(__file__).resolve().parent / "tests"))  # the generator drives the page tests' browser
+import docpictures  # found through the line above
+
 SPECS = Path(__file__).resolve().parent / "specs"
 ZOO_PAGE = "zoo.md"
 ZOO_MARKER = "<!-- zoo:figures -->"
@@ -42,6 +50,11 @@ EXAMPLES = Path(__file__).resolve().parent / "docs" / "reference" / "examples.ya
 PICTURE = re.compile(r"pictures/([a-z0-9_]+)\.svg")
 SEARCH_PAGE = "search.md"
 SEARCH_MARKER = "<!-- search:reference -->"
+MADE_PICTURE = re.compile(r"(!?)\[([^\]]*)\]\((?:\.\./)*pictures/([a-z]+-[a-z-]+\.(?:png|html))\)")
+"""A link to, or a picture of, one of docpictures.PICTURES (`![caption](pictures/serve-spec.png)`)."""
+log = logging.getLogger(f"mkdocs.plugins.{__name__}")
+made = docpictures.Made({}, {})
+"""The pictures this build made (on_files), for the pages (on_page_markdown)."""
 
 KINDS_HEAD = """# Kind reference
 
@@ -134,12 +147,35 @@ def pictures(docs: Path) -> set[str]:
 
 
 def on_files(files: Files, config: Any) -> Files:
+    global made
     for path, markdown in kind_pages().items():
         files.append(File.generated(config, path, content=markdown))
     for name in sorted(pictures(Path(config["docs_dir"]))):
         svg = diagram(archspec.graph_of(SPECS / f"{name}.yaml"), format="svg")
         files.append(File.generated(config, f"pictures/{name}.svg", content=svg))
+    made = docpictures.ensure(log.info)
+    for name, path in made.files.items():
+        files.append(File.generated(config, f"pictures/{name}", abs_src_path=str(path)))
     return files
+
+
+def with_made_pictures(markdown: str, page: str, made: docpictures.Made) -> str:
+    """Each of docpictures' pictures a page shows, with its caption under it; one this build did not make becomes a
+    note saying why (a link to one, its text). A caption other than the one the generator checked fails the build."""
+
+    def one(found: re.Match[str]) -> str:
+        bang, text, name = found.groups()
+        if name not in docpictures.PICTURES:
+            return found[0]  # not the generator's: the strict build finds whether it exists
+        caption = docpictures.PICTURES[name].caption
+        if text != caption:
+            raise ValueError(f"docs/{page} gives pictures/{name} the caption {text!r}; the picture shows {caption!r}")
+        if name not in made.files:
+            why = made.missing[name]
+            return f'!!! note "Not drawn in this build"\n    *{caption}*: not drawn, as {why}.' if bang else text
+        return f"{found[0]}\n\n*{caption}.*" if bang else found[0]
+
+    return MADE_PICTURE.sub(one, markdown)
 
 
 def _named(shapes_by_name: dict) -> str:
@@ -174,4 +210,4 @@ def on_page_markdown(markdown: str, page, config, files) -> str:
         if SEARCH_MARKER not in markdown:
             raise ValueError(f"docs/{SEARCH_PAGE} lost its {SEARCH_MARKER} line: the generated keys go there")
         markdown = markdown.replace(SEARCH_MARKER, search_reference())
-    return markdown
+    return with_made_pictures(markdown, page.file.src_uri, made)

@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from conftest import ROOT
@@ -30,9 +31,20 @@ pytest.importorskip("mkdocs", reason="the docs extra (make test installs it)")
 pytest.importorskip("material", reason="the docs extra (make test installs it)")
 
 
+def hooks() -> ModuleType:
+    sys.path.insert(0, str(ROOT))
+    try:
+        import mkdocs_hooks
+    finally:
+        sys.path.remove(str(ROOT))
+    return mkdocs_hooks
+
+
 def build(root: Path, site: Path) -> subprocess.CompletedProcess:
-    """`mkdocs build --strict` of root/mkdocs.yml into site, with this checkout's archspec."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "NO_MKDOCS_2_WARNING": "1"}
+    """`mkdocs build --strict` of root/mkdocs.yml into site, with this checkout's archspec. Without the pictures of
+    a trained network (ARCHSPEC_DOCS_PICTURES=0: the notes a machine without Chromium or the digits gets); the
+    serve tests make those (test_serve.py's test_the_docs_pictures_..., on their own run)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "NO_MKDOCS_2_WARNING": "1", "ARCHSPEC_DOCS_PICTURES": "0"}
     return subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(root / "mkdocs.yml"), "-d", str(site)],
         cwd=root,
@@ -62,11 +74,7 @@ def test_site_builds_strictly_with_every_page(site):
 def test_kind_reference_pages_hold_every_kind_in_the_nav(site):
     """Each family's page is built, in the navigation (the hook adds it there), with each of its kinds'
     headings and anchors; tests/test_docs_kinds.py checks their text against the commands."""
-    sys.path.insert(0, str(ROOT))
-    try:
-        import mkdocs_hooks
-    finally:
-        sys.path.remove(str(ROOT))
+    mkdocs_hooks = hooks()
     index = (site / "reference" / "kinds" / "index.html").read_text()
     for slug, kinds in family_kinds().items():
         html = (site / "reference" / slug / "index.html").read_text()
@@ -83,6 +91,7 @@ def test_a_link_to_a_missing_anchor_fails_the_build(tmp_path):
     shutil.copy(ROOT / "mkdocs_hooks.py", copy)
     shutil.copytree(ROOT / "docs", copy / "docs")
     (copy / "specs").symlink_to(ROOT / "specs")  # the pictures are drawn from the zoo's specs
+    (copy / "tests").symlink_to(ROOT / "tests")  # and the trained network's by tests/docpictures.py
     page = copy / "docs" / "zoo.md"
     page.write_text(page.read_text() + "\nSee [blocks](spec/blocks.md#no-such-heading).\n")
     done = build(copy, tmp_path / "site")
@@ -149,3 +158,36 @@ def test_pictures_are_archspec_draw_of_the_spec_the_page_names(site):
         assert (site / "pictures" / f"{name}.svg").read_text() == drawn.read_text(), name
     page = (site / "tutorials" / "segmentation" / "index.html").read_text()
     assert '<img alt="The digits U-Net, as archspec draw draws it" src="../../pictures/unet_digits.svg"' in page
+
+
+def test_a_build_without_the_pictures_of_a_trained_network_shows_a_note_in_their_place(site):
+    """What a machine without Chromium, the digits or archspec[serve] gets: the build passes strictly and each picture
+    docpictures makes is a note with its caption and why it is missing (a link to one, its text)."""
+    import docpictures
+
+    page = (site / "seeing" / "index.html").read_text()
+    figures = [name for name in docpictures.PICTURES if name.endswith(".png")]
+    assert page.count('<p class="admonition-title">Not drawn in this build</p>') == len(figures) == 4
+    for name, picture in docpictures.PICTURES.items():
+        assert f"pictures/{name}" not in page, name
+        assert picture.caption in page, name
+    assert "not drawn, as this build was asked for none (ARCHSPEC_DOCS_PICTURES=0)" in page
+
+
+def test_a_made_picture_is_shown_under_the_caption_it_was_checked_for(tmp_path):
+    """With the pictures made, the page keeps each one and its caption under it; a page that gives one another caption
+    than the generator checked (what the picture shows) fails the build."""
+    import docpictures
+
+    markdown = (ROOT / "docs" / "seeing.md").read_text()
+    made = docpictures.Made({name: tmp_path / name for name in docpictures.PICTURES}, {})
+    shown = hooks().with_made_pictures(markdown, "seeing.md", made)
+    for name, picture in docpictures.PICTURES.items():
+        if name.endswith(".png"):
+            assert f"![{picture.caption}](pictures/{name})\n\n*{picture.caption}.*" in shown, name
+        else:
+            assert f"[{picture.caption}](pictures/{name})" in shown, name
+    assert "Not drawn" not in shown
+    wrong = markdown.replace("a 7, uploaded; the model answers 7", "a 7, uploaded; the model answers 1")
+    with pytest.raises(ValueError, match=r"serve-model\.png the caption"):
+        hooks().with_made_pictures(wrong, "seeing.md", made)

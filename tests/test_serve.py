@@ -2,8 +2,9 @@
 
 The spec pane needs no TensorFlow; the model pane is checked on a LeNet trained here for one epoch
 on the first 8,000 digits of the genuine MNIST test set (module fixture). The browser tests drive
-Chromium over the DevTools protocol (tests/browser.py), wait on the page's own events, and leave a
-screenshot of each pane under build/serve/.
+Chromium over the DevTools protocol (tests/browser.py) and wait on the page's own events. The documentation's
+pictures of the live view and of `archspec inspect` (tests/docpictures.py, which the site's build runs) are made
+here of the same run, checked, and left under build/serve/.
 """
 
 from __future__ import annotations
@@ -25,8 +26,11 @@ import pytest
 pytest.importorskip("starlette", reason="archspec[serve] not installed")
 pytest.importorskip("httpx2", reason="Starlette's test client needs httpx2")
 
+import docpictures
 from browser import Browser
 from conftest import ROOT
+from docpages import pages
+from docpictures import STATUS, edit, open_page, upload  # the page helpers the docs' pictures are made with
 from starlette.testclient import TestClient
 
 import archspec
@@ -331,16 +335,8 @@ def test_cli_prints_its_url_serves_and_stops_cleanly_on_ctrl_c(spec_file):
 # -- the model pane's API ----------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def lenet_run(mnist_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """LeNet after one epoch on the first 8,000 digits (seeded): a run folder, as `archspec train` writes it."""
-    run = archspec.train(
-        LENET,
-        data=f"idx:{mnist_dir}[:8000]",
-        epochs=1,
-        run_dir=tmp_path_factory.mktemp("serve") / "run",
-        verbose=0,
-        training={"seed": 1, "learning_rate": 3e-3},
-    )
-    return run.run_dir
+    """LeNet after one epoch on the first 8,000 digits (seeded): the run the docs' pictures are made of."""
+    return docpictures.trained(mnist_dir, tmp_path_factory.mktemp("serve") / "run")
 
 
 def test_model_look_is_predict_through_the_same_plan_with_inspect_figures(lenet_run, digits):
@@ -403,31 +399,6 @@ def test_a_keras_file_without_its_run_folder_has_no_spec_pane(lenet_run, digits,
 
 
 # -- in a browser ------------------------------------------------------------------------------
-STATUS = "JSON.parse(document.getElementById('status').textContent || '{}')"
-
-
-def open_page(browser: Browser, url: str):
-    page = browser.new_page()
-    page.goto(url)
-    page.wait_for(
-        f"{STATUS}.ready && ({STATUS}.spec >= 1 || !document.getElementById('model-pane').hidden)", "archspec:spec"
-    )
-    return page
-
-
-def edit(page, find: str, replace: str) -> dict:
-    """Select `find` in the editor and type `replace` over it; the page's status once it has updated."""
-    index = page.evaluate(f"document.getElementById('editor').value.indexOf({json.dumps(find)})")
-    assert index >= 0, find
-    page.evaluate(
-        "(function () { var e = document.getElementById('editor'); e.focus(); "
-        f"e.setSelectionRange({index}, {index + len(find)}); }})()"
-    )
-    page.arm("archspec:spec")
-    page.insert_text(replace)
-    return page.wait("archspec:spec")
-
-
 def test_spec_pane_in_chromium(chromium, spec_file, tmp_path, capsys):
     server = Server(str(spec_file))
     try:
@@ -458,7 +429,6 @@ def test_spec_pane_in_chromium(chromium, spec_file, tmp_path, capsys):
                 page.evaluate("document.querySelector('#shapes tbody tr:last-child td:nth-child(3)').textContent")
                 == "12"
             )
-            page.screenshot(SHOTS / "spec-pane.png", "#spec-pane .columns")
             page.arm("archspec:spec")
             page.evaluate(
                 "(function (e) "
@@ -470,7 +440,6 @@ def test_spec_pane_in_chromium(chromium, spec_file, tmp_path, capsys):
                 page.evaluate("document.querySelector('#shapes tbody tr:last-child td:nth-child(3)').textContent")
                 == "10"
             )
-            page.screenshot(SHOTS / "diagram.png", "#diagram")
 
             # a typo: marked at its line, the CLI's message beside it
             status = edit(
@@ -492,7 +461,6 @@ def test_spec_pane_in_chromium(chromium, spec_file, tmp_path, capsys):
             )
             assert marked == [line] and lens == [[line, "← unknown key 'kernal'"]] and [s[0] for s in shown] == [line]
             assert page.evaluate("document.getElementById('shapes').classList.contains('stale')")
-            page.screenshot(SHOTS / "spec-error.png", "#spec-pane .columns")
             # saved from the page, the file is what the editor holds, and the CLI says what the page says
             page.arm("archspec:save")
             page.evaluate("document.getElementById('save').click()")
@@ -543,18 +511,36 @@ def test_model_pane_in_chromium(chromium, lenet_run, digits, tmp_path):
                 "{ return i.complete && i.naturalWidth > 0; })"
             )
             assert loaded
-            page.screenshot(SHOTS / "model-pane.png", "#model-pane")
             # a real test digit, uploaded as a file
             for path, label in digits[:2]:
-                page.arm("archspec:model")
-                page.set_files("#upload", [path])
-                status = page.wait("archspec:model")
+                status = upload(page, path)
                 assert (
                     status["top"]["class"] == label and status["plan"] == "28x28x1 -> zero-pad 2 px -> 32x32x1, x1/255"
                 )
-            page.screenshot(SHOTS / "model-upload.png", "#model-pane")
             problems = page.console_problems() + page.evaluate(f"{STATUS}.errors")
             assert not problems, problems
     finally:
         rc, _, err = server.stop()
     assert rc == 0 and "Traceback" not in err, err
+
+
+def test_the_docs_pictures_are_made_and_show_what_their_captions_say(chromium, lenet_run, digits):
+    """The generator the site's build runs, on this module's run: it checks each caption's claim on the page before
+    taking its screenshot (the table's first row, the line a typo is marked at, the class the model answers: it fails
+    otherwise); each picture is a PNG of a plausible size, and each is on a page under the caption it was checked for
+    (tests/test_docs_site.py: the build shows it there, or a note where it was not made)."""
+    import struct
+
+    assert (digits[0][0].name, digits[0][1]) == (f"digit{docpictures.DIGIT}.png", docpictures.LABEL)
+    shutil.rmtree(SHOTS, ignore_errors=True)
+    assert docpictures.make(SHOTS, run=lenet_run, digit=digits[0], chromium=chromium) == list(docpictures.PICTURES)
+    for name in docpictures.PICTURES:
+        data = (SHOTS / name).read_bytes()
+        if name.endswith(".png"):
+            assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR", name
+            width, height = struct.unpack(">II", data[16:24])
+            assert width >= 600 and height >= 300 and len(data) > 20_000, (name, width, height, len(data))
+    assert "predicted class <b>7</b> (9" in (SHOTS / "inspect-lenet.html").read_text()
+    markdown = "\n".join(pages().values())
+    for name, picture in docpictures.PICTURES.items():
+        assert re.search(rf"\[{re.escape(picture.caption)}\]\((\.\./)*pictures/{re.escape(name)}\)", markdown), name
