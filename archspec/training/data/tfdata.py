@@ -8,7 +8,7 @@ returns, so a run's last epoch line was followed by 0 to 20 s of nothing (issue 
 wait; the same wait follows every `fit`, evaluation and batch-norm recalibration, in the suite too).
 
 Without it, a parallel map's AUTOTUNE parallelism and a prefetch's AUTOTUNE buffer take tf.data's untuned defaults;
-the training input measured the same images per second on 2 cores (bench/train_tail.py gives the tail's figures).
+the training input ran as fast on 2 cores (BENCHMARKS.md's notes on issue 29; bench/train_tail.py times the tail).
 """
 
 from __future__ import annotations
