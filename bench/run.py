@@ -57,6 +57,7 @@ MODES: dict[str, dict[str, list[str]]] = {
         "full": ["--seeds", "3", "--lenet-epochs", "6", "--resnet20-epochs", "2"],
     },
     "draw_scale.py": {"quick": ["--sizes", "1000,10000"], "full": []},
+    "train_tail.py": {"quick": ["--runs", "3"], "full": []},
     "serve_attack.py": {"quick": ["--seconds", "15"], "full": ["--seconds", "60", "--model"]},
     "gpu.sh": {"quick": ["run"], "full": ["run"]},
     # full: 20 trained trials of 3 epochs, and the same search without static pruning (about half an hour on 2 CPUs)

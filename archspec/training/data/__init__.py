@@ -7,6 +7,7 @@
 - ``augmentation``: the training-only augmentation from Keras' preprocessing layers (zoom, MixUp, ...);
 - ``cache``: where the prepared training images wait between epochs (memory, disk or nowhere);
 - ``meter``: how fast the training input is, timed while training runs;
+- ``tfdata``: the tf.data options every pipeline runs under (no autotuning thread: its teardown stalled `fit`'s end);
 - ``examples``: data for networks with named inputs or outputs, or heads other than one classification (npz
   arrays by name, images with masks), each image input planned by the same Plan.
 """

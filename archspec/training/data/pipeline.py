@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from ...spec.training import Augment
-from . import augmentation, cache
+from . import augmentation, cache, tfdata
 from .augmentation import augment
 from .decode import decode, orient, promote
 from .meter import InputMeter
@@ -53,8 +53,7 @@ def plain(fn: Callable[..., Any]) -> Callable[..., Any]:
 def _options(deterministic: bool = True) -> Any:
     import tensorflow as tf
 
-    options = tf.data.Options()
-    options.deterministic = deterministic
+    options = tfdata.options(deterministic)  # no autotuning thread: its teardown stalled the end of `fit`
     options.experimental_optimization.inject_prefetch = False  # the meter's last stage must run when the batch is taken
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     return options

@@ -50,6 +50,7 @@ import numpy as np
 
 from ...errors import DataError, Problem, SpecError, closest
 from . import labels as label_files
+from . import tfdata
 from .decode import IMAGE_SUFFIXES, ORIENTATIONS, decode, decode_file, finite, read_header
 
 log = logging.getLogger("archspec.data")
@@ -703,6 +704,7 @@ def _shapes(files: list[str], orientations: np.ndarray | None = None, header: bo
         )
         .ignore_errors()
         .batch(1024)
+        .with_options(tfdata.options(deterministic=False))
     )
     out = np.full((len(files), 3), -1, np.int64)
     for index, shapes in ds.prefetch(2):
