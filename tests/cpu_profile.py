@@ -23,13 +23,18 @@ def _cpu() -> tuple[float, float]:
     return me.ru_utime + me.ru_stime, children.ru_utime + children.ru_stime
 
 
+def _peak_mb() -> float:
+    """This process's peak resident memory so far (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item: pytest.Item) -> Iterator[None]:
     (me, kids), wall = _cpu(), time.perf_counter()
     yield
     (me2, kids2), wall2 = _cpu(), time.perf_counter()
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    row = {"test": item.nodeid, "cpu": me2 - me, "children": kids2 - kids, "wall": wall2 - wall}
+    row = {"test": item.nodeid, "cpu": me2 - me, "children": kids2 - kids, "wall": wall2 - wall, "rss_mb": _peak_mb()}
     with open(f"{os.environ['ARCHSPEC_CPU_PROFILE']}.{worker}", "a") as f:
         f.write(json.dumps(row) + "\n")
 
@@ -46,6 +51,7 @@ def summary(prefix: str, top: int = 40) -> None:
         entry[3] += 1
     total = sum(e[0] + e[1] for e in files.values())
     print(f"{len(rows)} tests, {total:.0f} CPU s in all ({total / 2:.0f} s on 2 cores at best)")
+    print(f"peak memory of a worker: {max(row.get('rss_mb', 0) for row in rows):.0f} MB")
     for name, (cpu, kids, wall, n) in sorted(files.items(), key=lambda kv: -(kv[1][0] + kv[1][1]))[:top]:
         print(f"{cpu + kids:8.1f} CPU s ({kids:6.1f} in children) {wall:8.1f} wall s {n:5d} tests  {name}")
     print("\nslowest tests by CPU:")
