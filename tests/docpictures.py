@@ -132,9 +132,14 @@ def edit(page: Page, find: str, replace: str) -> Any:
 
 def upload(page: Page, image: Path) -> Any:
     """Choose an image file in the model pane; the page's status once it shows the model's answer."""
-    page.arm("archspec:model")
+    before = page.evaluate(f"{STATUS}.model || 0")
     page.set_files("#upload", [image])
-    return page.wait("archspec:model")
+    # the answer to this file, not a late one to what was drawn before (the pad's last stroke may still be answered)
+    return page.wait_for(
+        f"(function () {{ var s = {STATUS}; return s.model > {before} && s.looked === {json.dumps(image.name)} "
+        "&& s.modelSettled && s; })()",
+        "archspec:model",
+    )
 
 
 @contextlib.contextmanager

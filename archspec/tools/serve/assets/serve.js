@@ -284,7 +284,7 @@
     for (var i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
     return Promise.resolve({body: bytes, type: 'image/png'});
   }
-  function renderLook(res, started) {
+  function renderLook(res, started, what) {
     var answer = $('answer');
     if (res.status !== 200) {
       answer.className = 'answer error';
@@ -301,23 +301,24 @@
       status.plan = r.plan;
     }
     status.model += 1;
+    status.looked = what;  // 'pad', or the uploaded file's name: which answer this is
     status.modelSettled = !look.waiting();
     status.modelMs = Math.round(performance.now() - started);
     publish('model');
   }
   var look = pump('model', function (job) {
-    var started = job.started;
+    var started = job.started, what = job.what;
     return job.image().then(function (img) {
       return call('/api/model/look', img.body, img.type);
     }).then(function (res) {
       if (res.status === 429) return res.retry;
-      renderLook(res, started);
+      renderLook(res, started, what);
       return 0;
     });
   });
-  function lookAtPad() { look({started: performance.now(), image: padImage}); }
+  function lookAtPad() { look({started: performance.now(), what: 'pad', image: padImage}); }
   function lookAtFile(file) {
-    look({started: performance.now(), image: function () { return Promise.resolve({body: file, type: file.type || 'application/octet-stream'}); }});
+    look({started: performance.now(), what: file.name, image: function () { return Promise.resolve({body: file, type: file.type || 'application/octet-stream'}); }});
     createImageBitmap(file).then(function (bitmap) {  // shown on the pad; further strokes draw over it
       clearPad();
       var k = Math.min(pad.width / bitmap.width, pad.height / bitmap.height), w = bitmap.width * k, h = bitmap.height * k;
