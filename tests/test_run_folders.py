@@ -1,10 +1,10 @@
 """Run folders no fault can corrupt: one writer, full disks, stale temporaries, a resume that trusts only its record.
 
-Most runs here train a small convolutional network (a 500 KB checkpoint) on the first 64
-MNIST digits for 3 epochs: the fault-injection matrix trains it about forty times. A kill is either real (SIGKILL in a
-child process, at a rename the child's `os.replace` / `os.rename` reaches) or, for the matrix, simulated in this
-process: at the write point the run folder is copied as it stands (exactly what a SIGKILL
-would leave on the disk, temporaries included) and the run is aborted; the copy is resumed.
+Most runs here train a small convolutional network (a 500 KB checkpoint) on the first 64 MNIST digits for 3 epochs.
+A kill is either real (SIGKILL in a child process, at a rename the child's `os.replace` / `os.rename` reaches) or, for
+the fault-injection matrix, simulated: during one seeded run the folder is copied as it stands at each write point,
+before and after the rename (exactly what a SIGKILL there would leave on the disk, temporaries included), and each
+copy is resumed and must end as the uninterrupted run did.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -118,11 +119,35 @@ def temporaries(folder: Path) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def reference(mnist_dir, tmp_path_factory):
+def trained(mnist_dir, tmp_path_factory):
+    """The uninterrupted run, and what a kill at each of WRITE_POINTS would have left of it: the folder copied as it
+    stood just before and just after that rename (the matrix below resumes each copy). One run makes them all: a kill
+    ends a run at the point where the copy is taken, and the run is seeded, so a run killed there would have written
+    exactly what this one had written by then."""
+    base = tmp_path_factory.mktemp("reference")
+    run, real, seen, left = base / "run", os.replace, Counter[str](), {}
+
+    def replace(src, dst, *args, **kwargs):
+        name = next((name for name, _ in WRITE_POINTS if Path(dst) == run / name), None)
+        if name is not None:
+            seen[name] += 1
+        point = None if name is None else f"{name}#{seen[name]}"
+        if point in KILL_POINTS:
+            left[f"{point}-before"] = shutil.copytree(run, base / f"{len(left)}")
+        real(src, dst, *args, **kwargs)
+        if point in KILL_POINTS:
+            left[f"{point}-after"] = shutil.copytree(run, base / f"{len(left)}")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(os, "replace", replace)
+        result = archspec.train(str(SMALL), data=f"idx:{mnist_dir}[:64]", run_dir=run, verbose=0, training=RECIPE)
+    return result, left
+
+
+@pytest.fixture(scope="module")
+def reference(trained):
     """The uninterrupted run every interrupted one must end up equal to."""
-    run = tmp_path_factory.mktemp("reference") / "run"
-    result = archspec.train(str(SMALL), data=f"idx:{mnist_dir}[:64]", run_dir=run, verbose=0, training=RECIPE)
-    return result
+    return trained[0]
 
 
 def assert_same_as(reference, run: Path) -> None:
@@ -142,10 +167,6 @@ def assert_same_as(reference, run: Path) -> None:
 # ----------------------------------------------------------------------------- the fault-injection matrix
 
 
-class Killed(BaseException):
-    """Not an Exception: nothing on the way out may handle it."""
-
-
 # the file renamed into place, and which of its renames (3 epochs; state.json's 4th is the finished state)
 WRITE_POINTS = [
     ("checkpoints/epoch-0002.keras", 1),
@@ -160,28 +181,15 @@ WRITE_POINTS = [
 ]
 
 
+KILL_POINTS = {f"{name}#{nth}" for name, nth in WRITE_POINTS}
+
+
 @pytest.mark.parametrize("when", ["before", "after"])
 @pytest.mark.parametrize("name,nth", WRITE_POINTS, ids=[f"{n}#{i}" for n, i in WRITE_POINTS])
-def test_a_run_killed_at_any_write_point_resumes_to_the_uninterrupted_run(
-    reference, mnist_dir, tmp_path, monkeypatch, name, nth, when
-):
-    run, left = tmp_path / "run", tmp_path / "left"
-    real, seen = os.replace, [0]
-
-    def replace(src, dst, *args, **kwargs):
-        hit = Path(dst) == run / name and (seen.__setitem__(0, seen[0] + 1) or seen[0] == nth)
-        if hit and when == "before":
-            shutil.copytree(run, left)
-            raise Killed
-        real(src, dst, *args, **kwargs)
-        if hit and when == "after":
-            shutil.copytree(run, left)
-            raise Killed
-
-    monkeypatch.setattr(os, "replace", replace)
-    with pytest.raises(Killed):
-        archspec.train(str(SMALL), data=f"idx:{mnist_dir}[:64]", run_dir=run, verbose=0, training=RECIPE)
-    monkeypatch.setattr(os, "replace", real)
+def test_a_run_killed_at_any_write_point_resumes_to_the_uninterrupted_run(trained, tmp_path, name, nth, when):
+    reference, killed = trained
+    assert f"{name}#{nth}-{when}" in killed, "the run reached this write point"
+    left = shutil.copytree(killed[f"{name}#{nth}-{when}"], tmp_path / "left")
     if when == "before":
         assert temporaries(left), "the kill left its temporary, as a SIGKILL does"
     resumed = archspec.train(None, resume=left, verbose=0)
