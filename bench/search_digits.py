@@ -39,9 +39,9 @@ layers:
   - pool: {{kind: max, size: 2}}
   - conv: {{filters: $c2, kernel: $k2, padding: same, activation: relu}}
   - pool: {{kind: max, size: 2}}
-  - conv: {{filters: "max($c3, 1)", kernel: 3, activation: relu, when: $c3 > 0}}
+  - conv: {{filters: $c3, kernel: 3, activation: relu, when: $c3 > 0}}
   - flatten
-  - dense: {{units: "max($fc, 1)", activation: relu, when: $fc > 0}}
+  - dense: {{units: $fc, activation: relu, when: $fc > 0}}
   - dense: {{units: 10, activation: softmax}}
 search:
   c1: {{choice: [4, 8, 12, 16]}}

@@ -173,20 +173,7 @@ class Strict(BaseModel):
     @classmethod
     def _known_keys(cls, data: Any) -> Any:
         if isinstance(data, dict) and not cls.open_keys:
-            valid = _valid_keys(cls)
-            for key in data:
-                if key not in valid:
-                    near = closest(str(key), valid)
-                    raise PydanticCustomError(
-                        "unknown_key",
-                        "unknown key {key!r}{hint}; valid keys: {valid}",
-                        {
-                            "key": key,
-                            "hint": f" (did you mean {near!r}?)" if near else "",
-                            "valid": ", ".join(sorted(valid)),
-                            "suggestion": near,
-                        },
-                    )
+            refuse_unknown_keys(data, _valid_keys(cls))
         return data
 
     @field_validator("*", mode="before")
@@ -204,6 +191,23 @@ class Strict(BaseModel):
                 },
             )
         return value
+
+
+def refuse_unknown_keys(data: Mapping[Any, Any], valid: frozenset[str]) -> None:
+    """The first key of `data` that is not in `valid`, refused with the closest valid key as a hint."""
+    for key in data:
+        if key not in valid:
+            near = closest(str(key), valid)
+            raise PydanticCustomError(
+                "unknown_key",
+                "unknown key {key!r}{hint}; valid keys: {valid}",
+                {
+                    "key": key,
+                    "hint": f" (did you mean {near!r}?)" if near else "",
+                    "valid": ", ".join(sorted(valid)),
+                    "suggestion": near,
+                },
+            )
 
 
 def valid_keys(model: type[BaseModel]) -> frozenset[str]:
@@ -250,8 +254,8 @@ class LayerSpec(Strict):
     )
     when: bool = Field(
         True,
-        description="False leaves the layer out (a reference to its name then reads its input): "
-        "for layers only some variants have, `when: $flag`.",
+        description="False leaves the layer out (a reference to its name then reads its input; of its other "
+        "settings only the keys are checked): for layers only some variants have, `when: $flag`.",
     )
 
     @model_validator(mode="before")
@@ -261,6 +265,32 @@ class LayerSpec(Strict):
             return {}
         if not isinstance(data, dict) and cls.short is not None:
             return {cls.short: data}
+        return data
+
+
+class LeftOut(LayerSpec):
+    """A layer whose own `when` is false: only what a left-out layer still does is validated.
+
+    Such a layer is never built, so a value only a built layer needs (`units: $fc` with `fc` 0,
+    `when: $fc > 0`) is not refused: its settings other than `name`, `input` and `when` are kept
+    as written, unchecked. Its `name` keeps its pattern (later layers reference it) and its `input`
+    is still resolved when the spec expands (a reference to it reads that input). Its keys are still
+    checked against its kind's: a misspelt key (`unitz`) does not depend on any value, and keeping it
+    would leave the typo to be found only by the variant that turns the layer on.
+    One subclass per kind (``spec.network``), naming the kind's settings model in `kind`."""
+
+    model_config = ConfigDict(extra="allow")
+    open_keys: ClassVar[bool] = True
+    """Its keys are its kind's, checked by `_kind_keys`, not its own three fields."""
+    kind: ClassVar[type[Strict]]
+    """The settings model of the layer's kind (whose own `open_keys` say whether its keys are checked: a `use`'s
+    extra keys are its template's parameters)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _kind_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict) and not cls.kind.open_keys:
+            refuse_unknown_keys(data, _valid_keys(cls.kind))
         return data
 
 

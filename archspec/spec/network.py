@@ -26,6 +26,8 @@ from pydantic import (
     GetJsonSchemaHandler,
     PrivateAttr,
     StringConstraints,
+    TypeAdapter,
+    ValidationError,
     ValidationInfo,
     create_model,
     field_validator,
@@ -34,7 +36,7 @@ from pydantic import (
 from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 from ..errors import did_you_mean
-from ..kinds.base import NAME_PATTERN, PosInt, Strict
+from ..kinds.base import NAME_PATTERN, LeftOut, PosInt, Strict
 from ..kinds.blocks import Template
 from ..kinds.registry import KINDS
 from .figures import Reference
@@ -96,11 +98,39 @@ def item_model(name: str) -> type[_Item]:
     return create_model(f"{name.title().replace('_', '')}Item", __base__=_Item, __doc__=kind.schema.__doc__, **field)
 
 
+@cache
+def left_out_model(name: str) -> type[_Item]:
+    """The wrapper of a layer of kind `name` that its own `when` leaves out (``kinds.base.LeftOut``):
+    a settings model checking its name, input and keys, never the values only a built layer needs."""
+    kind = KINDS[name]
+    settings = create_model(f"{kind.schema.__name__}LeftOut", __base__=LeftOut, __doc__=LeftOut.__doc__)
+    settings.kind = kind.schema
+    field: dict[str, Any] = {name: (settings, Field())}
+    return create_model(f"{name.title().replace('_', '')}LeftOutItem", __base__=_Item, **field)
+
+
+_WHEN = TypeAdapter(bool)
+"""How a layer's `when` is read (`when: 0` is false, as the field reads it)."""
+
+
+def _left_out(settings: Any) -> bool:
+    """Whether a layer's own settings make `when` false. Decided on the data (variables are substituted by now),
+    before its other values are checked: a `when` that is no boolean is the kind model's to refuse. A layer that
+    `defaults` turn off (`defaults: {dense: {when: false}}`) is validated in full: defaults merge at expansion."""
+    if not isinstance(settings, dict) or "when" not in settings:
+        return False
+    try:
+        return not _WHEN.validate_python(settings["when"])
+    except ValidationError:
+        return False
+
+
 def _validate_layer(value: Any) -> _Item:
     name = kind_of(value)
     if name not in KINDS:
         raise PydanticCustomError("unknown_kind", "unknown layer kind")
-    return item_model(name).model_validate(value)
+    settings = value.get(name) if isinstance(value, dict) else None
+    return (left_out_model(name) if _left_out(settings) else item_model(name)).model_validate(value)
 
 
 class _LayerUnion:
