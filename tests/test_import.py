@@ -46,13 +46,18 @@ def architecture(model) -> list[tuple]:
 def test_round_trip(path):
     import keras
 
-    with keras.StatelessScope(initialize_variables=False):  # an import reads the graph, not the weights
-        model = archspec.build(path)
-        text = import_model(model)
-        again = archspec.build(archspec.loads(text))
-    assert architecture(again) == architecture(model)
-    assert again.count_params() == model.count_params()
-    assert import_model(again) == text  # a fixed point: importing the rebuilt model gives the same spec
+    # an import reads the graph, not the weights; clear_session() forgets the uninitialised variables, which the
+    # next StatelessScope to initialise its own (any test's, later) would otherwise initialise too (GBs, seconds)
+    try:
+        with keras.StatelessScope(initialize_variables=False):
+            model = archspec.build(path)
+            text = import_model(model)
+            again = archspec.build(archspec.loads(text))
+            assert architecture(again) == architecture(model)
+            assert again.count_params() == model.count_params()
+            assert import_model(again) == text  # a fixed point: importing the rebuilt model gives the same spec
+    finally:
+        keras.backend.clear_session()
 
 
 def test_cli_import_writes_a_spec(tmp_path):
