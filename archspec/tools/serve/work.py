@@ -430,7 +430,8 @@ class Lane:
                 result: tuple[bool, Any] = (True, fn(*args))
             except BaseException as exc:  # handed to the request that asked, raised there
                 result = (False, exc)
-            loop.call_soon_threadsafe(_settle, future, result)
+            with contextlib.suppress(RuntimeError):  # the server stopped (its loop closed) while this ran: nobody waits
+                loop.call_soon_threadsafe(_settle, future, result)
 
     async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
         if self.stopped:
