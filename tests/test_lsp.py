@@ -286,6 +286,27 @@ def test_hints_inside_blocks_and_templates(server):
     }
 
 
+SAME_INDEX = """name: s
+input: [8, 8, 1]
+layers:
+  - conv: {depth: 8, kernel: 3, padding: same}
+  - residual:
+      body:
+        - conv: {depth: 8, kernel: 3, padding: same}
+        - conv: {depth: 8, kernel: 3, padding: same, when: false}
+  - flatten
+"""
+
+
+def test_a_layer_left_out_inside_a_block_at_its_blocks_own_index_is_marked(server):
+    """layers[1].residual.body[1]: the inner index equals the outer one, which once read as a top-level layer."""
+    uri = server.uri("same_index.yaml")
+    server.open(uri, SAME_INDEX)
+    assert server.diagnostics(uri) == []
+    got = {h["position"]["line"]: h["label"] for h in hints(server, uri)}
+    assert got[7] == "skipped (when: false)", got
+
+
 def test_hover_on_a_block_gives_its_expansion_and_on_a_setting_its_reference(server):
     uri = server.uri("blocks.yaml")
     server.open(uri, BLOCKS)

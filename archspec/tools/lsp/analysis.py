@@ -382,6 +382,11 @@ def _as_written(path: tuple[PathPart, ...], source: Source) -> tuple[PathPart, .
     return path
 
 
+def _top_level(item: tuple[PathPart, ...]) -> bool:
+    """Whether a list item is one of the spec's own layers (`layers[3]`), not one inside a block or a template."""
+    return len(item) == 2 and item[0] == "layers"
+
+
 def _inner(source: Source, graph: Graph, report: Report, lines: list[str], taken: set[int]) -> list[InnerSpot]:
     """A hint for each list item written inside a block or a template (each nesting level; one hint a line, the
     outermost item's): the output shape of the nodes it expanded to, per use.
@@ -396,10 +401,10 @@ def _inner(source: Source, graph: Graph, report: Report, lines: list[str], taken
                 item = path[: end + 1]
                 if item in source.values:
                     items.setdefault(item, []).append((index, layer))
-    left_out = {  # items that set `when` and expanded to nothing: `when` was false (in every use)
+    left_out = {  # items inside a block that set `when` and expanded to nothing: `when` was false (in every use)
         path[:-2]
         for path in source.values
-        if len(path) > 3 and path[-1] == "when" and isinstance(path[-3], int) and path[:2] != ("layers", path[-3])
+        if len(path) > 3 and path[-1] == "when" and isinstance(path[-3], int) and not _top_level(path[:-2])
     }
     spots = []
     for item in sorted(items.keys() | left_out, key=len):
