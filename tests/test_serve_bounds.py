@@ -417,3 +417,20 @@ def test_a_worker_that_grew_is_replaced():
     before, grown, after = asyncio.run(scenario())
     assert "the answer would be 95.4 MiB, over the server's budget of 1.0 KiB" in grown, grown
     assert before and after and before.isdisjoint(after), (before, after)
+
+
+def test_a_model_job_finishing_after_the_server_stopped_is_dropped_quietly():
+    """The server's event loop closed while a model job ran (Ctrl-C mid-request): its answer has nowhere to go, and
+    the worker thread must end without an exception (it raised `RuntimeError: Event loop is closed`)."""
+    import asyncio
+
+    from archspec.tools.serve.work import Budget, Lane
+
+    lane = Lane(Budget())
+    loop = asyncio.new_event_loop()
+    answer = loop.create_future()
+    loop.close()
+    lane.jobs.put((loop, answer, lambda: 42, ()))
+    lane.jobs.put(None)
+    lane._serve()  # returns once it reads the None that stops it
+    assert not answer.done()
