@@ -269,12 +269,16 @@ layers:
 """
 
 
-def test_hints_inside_blocks_and_templates(server):
-    uri = server.uri("blocks.yaml")
-    server.open(uri, BLOCKS)
+def labels_by_line(server, name: str, text: str) -> dict[int, str]:
+    """The inlay hints of a spec the server finds no problem in, by line."""
+    uri = server.uri(name)
+    server.open(uri, text)
     assert server.diagnostics(uri) == []
-    got = {h["position"]["line"]: h["label"] for h in hints(server, uri)}
-    assert got == {
+    return {h["position"]["line"]: h["label"] for h in hints(server, uri)}
+
+
+def test_hints_inside_blocks_and_templates(server):
+    assert labels_by_line(server, "blocks.yaml", BLOCKS) == {
         5: "8x8x4 | 6x6x4",  # a template's layer: its output in each use
         6: "6x6x8 | 4x4x8",
         8: "6x6x8 (2 layers, 336 params)",  # a block summarised on its first line
@@ -300,10 +304,7 @@ layers:
 
 def test_a_layer_left_out_inside_a_block_at_its_blocks_own_index_is_marked(server):
     """layers[1].residual.body[1]: the inner index equals the outer one, which once read as a top-level layer."""
-    uri = server.uri("same_index.yaml")
-    server.open(uri, SAME_INDEX)
-    assert server.diagnostics(uri) == []
-    got = {h["position"]["line"]: h["label"] for h in hints(server, uri)}
+    got = labels_by_line(server, "same_index.yaml", SAME_INDEX)
     assert got[7] == "skipped (when: false)", got
 
 
