@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import shutil
@@ -89,9 +90,9 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     """At each file's first test, collect the garbage and freeze what survives (gc.freeze): a full collection then
     skips the objects earlier files left alive (TensorFlow's modules, Keras' caches). Without it, every
     `keras.backend.clear_session()` (a gc.collect) scanned the whole heap the worker had grown: late in a run a
-    file that builds forty networks spent two thirds of its time in the garbage collector (tests/test_
-    import_applications.py: 86 CPU s in the suite, 29 alone). The previous file's module fixtures are torn down
-    before this runs, so they are freed, not frozen."""
+    file that builds forty networks spent two thirds of its time in the garbage collector
+    (tests/test_import_applications.py: 86 CPU s in the suite, 29 alone). The previous file's module fixtures are
+    torn down before this runs, so they are freed, not frozen."""
     if _frozen_at[-1:] != [item.path]:
         _frozen_at[:] = [item.path]
         gc.collect()
@@ -124,6 +125,20 @@ def spec_file(tmp_path: Path) -> Path:
     target = tmp_path / "lenet.yaml"
     shutil.copy(ROOT / "specs" / "lenet.yaml", target)
     return target
+
+
+@contextlib.contextmanager
+def without_weights() -> Iterator[None]:
+    """Keras layers built without drawing initial weights (for shapes, counts and graphs), and Keras' session
+    cleared afterwards even when the test fails: that forgets the uninitialised variables, which the next
+    StatelessScope in the worker would otherwise initialise (all of them: gigabytes, seconds)."""
+    import keras
+
+    try:
+        with keras.StatelessScope(initialize_variables=False):
+            yield
+    finally:
+        keras.backend.clear_session()
 
 
 def read_idx(path: Path) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 import pytest
 from click.testing import CliRunner
-from conftest import ROOT, SPECS, TEST_SPECS
+from conftest import ROOT, SPECS, TEST_SPECS, without_weights
 
 import archspec
 from archspec.cli import cli
@@ -44,20 +44,13 @@ def architecture(model) -> list[tuple]:
 
 @pytest.mark.parametrize("path", ROUND_TRIP, ids=lambda p: p.stem)
 def test_round_trip(path):
-    import keras
-
-    # an import reads the graph, not the weights; clear_session() forgets the uninitialised variables, which the
-    # next StatelessScope to initialise its own (any test's, later) would otherwise initialise too (GBs, seconds)
-    try:
-        with keras.StatelessScope(initialize_variables=False):
-            model = archspec.build(path)
-            text = import_model(model)
-            again = archspec.build(archspec.loads(text))
-            assert architecture(again) == architecture(model)
-            assert again.count_params() == model.count_params()
-            assert import_model(again) == text  # a fixed point: importing the rebuilt model gives the same spec
-    finally:
-        keras.backend.clear_session()
+    with without_weights():  # an import reads the graph, not the weights
+        model = archspec.build(path)
+        text = import_model(model)
+        again = archspec.build(archspec.loads(text))
+        assert architecture(again) == architecture(model)
+        assert again.count_params() == model.count_params()
+        assert import_model(again) == text  # a fixed point: importing the rebuilt model gives the same spec
 
 
 def test_cli_import_writes_a_spec(tmp_path):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import keras
 import pytest
+from conftest import without_weights
 
 import archspec
 from archspec.keras_side.importer import import_model
@@ -48,12 +49,9 @@ def test_all_forty():
     "name", [pytest.param(n, marks=[pytest.mark.slow] if n in HEAVY else []) for n in CONSTRUCTORS]
 )
 def test_every_keras_application_imports(name):
-    try:  # clear_session() also forgets the uninitialised variables, which a later StatelessScope would initialise
-        with keras.StatelessScope(initialize_variables=False):
-            model = getattr(keras.applications, name)(weights=None)
+    with without_weights():
+        model = getattr(keras.applications, name)(weights=None)
         text = import_model(model, input_shape=(224, 224, 3) if name in OPEN_SIZE else None)
         report = archspec.shapes(archspec.loads(text), max_params=None, max_activations=None)
         assert report.total_params == model.count_params()
         assert len(report.layers) == operations(model)  # one spec layer per Keras layer or operation
-    finally:
-        keras.backend.clear_session()
