@@ -57,7 +57,6 @@ def test_written_out_base_equals_the_family_variant(written, family_variant):
 def test_every_variant_builds_with_static_shapes_equal_to_keras(family, variant):
     """`archspec check` for every variant: each node's static shape and parameters against the built Keras
     layer. Built without drawing initial weights (they play no part in shapes), which halves the time."""
-
     with without_weights():
         model = archspec.check(spec(family), variant=variant)
         assert model.count_params() == KERAS_COUNTS[family][variant]
