@@ -1,5 +1,7 @@
 # Two commands (see README): `make build` and `make test`. Both create .venv when needed.
 # `make test` lints (ruff), checks the formatting (ruff format) and the types (mypy, strict) before the tests.
+# The tests write bytecode even where PYTHONDONTWRITEBYTECODE is set: each of the suite's ~50 archspec subprocesses
+# would otherwise compile the package again, and pytest rewrite every test module in each worker.
 # `make docs` serves the documentation site (docs/, mkdocs.yml) at http://127.0.0.1:8000.
 # `make bench` (an extra) runs bench/ and rewrites BENCHMARKS.md; BENCH=full for the long runs.
 PYTHON ?= python3
@@ -31,7 +33,7 @@ test: $(TESTS)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -n 2 --durations=30
+	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m pytest -n 2 --durations=30
 
 docs: $(TESTS)
 	$(BIN)/mkdocs serve
