@@ -93,7 +93,7 @@ def test_unet_takes_the_classifiers_weights_and_trains(mnist_dir: Path, tmp_path
     result = archspec.train(
         UNET,
         train,
-        epochs=3,
+        epochs=2,
         run_dir=tmp_path / "run",
         weights=tmp_path / "resnet18.keras",
         verbose=0,
