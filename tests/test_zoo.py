@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import pytest
+from conftest import without_weights
 
 import archspec
 from archspec.spec.figures import own_variant
@@ -261,8 +262,9 @@ def build_and_check(name: str, *, forward: bool = True, side: int | None = None)
     path = spec_path(name)
     overrides = {} if side is None else {"input": [side, side, 3]}
     report, model = archspec.shapes(path, variables=overrides), archspec.build(path, variables=overrides)
+    layers = {layer.name: layer for layer in model.layers}  # model.get_layer searches the list: n^2 for n layers
     for info in report.layers:
-        layer = model.get_layer(info.name)
+        layer = layers[info.name]
         assert tuple(layer.output.shape[1:]) == tuple(info.output_shape), info.name
         assert layer.count_params() == info.params, info.name
     assert model.count_params() == report.total_params == total(name)
@@ -354,12 +356,33 @@ def assert_same_outputs(mine: tuple, theirs: tuple, entry: Entry) -> dict[str, f
     return found
 
 
+def first_value(variable, value) -> None:
+    """Give a variable made without a value (under conftest.without_weights: `_value is None`) its first one.
+    Keras 3.15 has no public call for this: `Variable._initialize(value)` is what the constructor calls when given
+    a value (on TensorFlow a Keras variable as `value` is copied into a new tf.Variable, not shared). Called only
+    here, so that a change in Keras breaks one place, in sight."""
+    assert variable._value is None, f"{variable.path} already has a value"
+    variable._initialize(value)
+
+
 def copy_weights(target, source) -> None:
-    """`source`'s weights into `target`, as target.set_weights(source.get_weights()) would (same count, same
-    shapes, or an error), variable to variable: the NumPy round trip took 4 s of VGG16's test, this 0.1 s."""
+    """`source`'s weights as the first values of `target`'s (built without weights), the checks of
+    target.set_weights(source.get_weights()): the same count and the same shapes, variable to variable."""
     assert len(target.weights) == len(source.weights), (target.name, source.name)
     for mine, theirs in zip(target.weights, source.weights, strict=True):
-        mine.assign(theirs)
+        assert tuple(mine.shape) == tuple(theirs.shape) and mine.dtype == theirs.dtype, (mine.path, theirs.path)
+        first_value(mine, theirs)
+
+
+def finish_initialising(model) -> None:
+    """After the weight copy: the variables left without a value may only be Dropout's seed states (not weights,
+    and unread in inference); they get their own initial value, and then every variable has one."""
+    weights = {id(w) for w in model.weights}
+    for variable in model.variables:
+        if variable._value is None:
+            assert id(variable) not in weights, f"{variable.path}: no weight of the reference was copied into it"
+            first_value(variable, variable._initializer(variable.shape, dtype=variable.dtype))
+    assert all(variable._value is not None for variable in model.variables)
 
 
 def _randomise_batchnorm(model, rng) -> None:
@@ -383,8 +406,11 @@ def test_weight_parity_with_keras_applications(name, fresh_keras):
     entry, side = ZOO[name], PARITY_SIDE.get(name)
     if side is not None:  # the reference at the same side
         entry = entry._replace(keras_kwargs={**(entry.keras_kwargs or {}), "input_shape": (side, side, 3)})
-    report, ours = build_and_check(name, forward=False, side=side)
-    keras.backend.clear_session()  # Keras numbers unnamed layers per session: conv2d, conv2d_1, ...
+    # Ours is built without initial weights (drawing them was two thirds of a build's CPU): each gets its first
+    # value from the reference below. without_weights clears the session after, as the reference needs: Keras
+    # numbers unnamed layers per session (conv2d, conv2d_1, ...).
+    with without_weights():
+        report, ours = build_and_check(name, forward=False, side=side)
     ref = getattr(keras.applications, keras_app(name))(weights=None, **(entry.keras_kwargs or {}))
     assert ref.count_params() == ours.count_params() == total(name)
     pairs = weighted_pairs(ours, ref, [layer.name for layer in report.layers])
@@ -395,6 +421,7 @@ def test_weight_parity_with_keras_applications(name, fresh_keras):
     _randomise_batchnorm(ref, rng)
     for a, b in pairs:
         copy_weights(a, b)
+    finish_initialising(ours)
     x = rng.standard_normal((2, *report.input_shape)).astype("float32")
     if name.startswith(("mobilenet_v3", "efficientnet", "convnext")):
         x = rng.uniform(0, 255, (2, *report.input_shape)).astype("float32")  # pixels: these rescale in the model
@@ -410,11 +437,14 @@ def test_weight_parity_with_keras_applications(name, fresh_keras):
     if entry.import_parity:  # `archspec import` of the reference, with its weights copied by name, gives its outputs
         from archspec.keras_side.importer import import_model
 
-        imported = archspec.build(archspec.loads(import_model(ref)))
+        imported_spec = archspec.loads(import_model(ref))
+        with without_weights():
+            imported = archspec.build(imported_spec)
         by_name = {layer.name: layer for layer in _layers(imported)}
         for layer in _layers(ref):
             if layer.weights:
                 copy_weights(by_name[layer.name], layer)
+        finish_initialising(imported)
         found = assert_same_outputs(outputs(imported, entry, x), expected, entry)
         print(
             f"{name} imported: max |diff| output {found['output']:.2e}, {entry.before_classifier} "
