@@ -72,7 +72,7 @@ class PixelConfusion(Metric):
         """What the argmax is taken of. Probabilities are never negative, and floats of one sign are in the order of
         their bits read as integers: their argmax is that of the bits, which spares the work Keras' argmax does for
         -0.0 (only logits can hold it), a third of this metric's time on a CPU."""
-        if self.from_logits or y_pred.dtype != "float32":
+        if self.from_logits or backend.standardize_dtype(y_pred.dtype) != "float32":
             return y_pred
         return ops.view(y_pred, "int32")
 
