@@ -1,10 +1,11 @@
 """Segmentation's training metrics, mean IoU and pixel accuracy, from one confusion matrix per batch.
 
 Keras' pair (MeanIoU, SparseCategoricalAccuracy) takes the argmax of every pixel twice and builds its confusion matrix
-with a scatter over every pixel: on a CPU that was a quarter of a small U-Net's training step. Here the pair shares one
-argmax and one confusion matrix, made from one-hot rows by a matrix product (keras.ops only, so it compiles on any
-backend, JAX's jit included), and gives the same figures: the IoU mean exactly as Keras computes it, the accuracy to
-float32 rounding (Keras averages per-image accuracies; here correct pixels over all pixels, the same quantity).
+with a scatter over every pixel: on a CPU, about 15 ms of specs/unet_digits.yaml's 75 ms step (batches of 16). Here
+the pair shares one argmax and one confusion matrix, made from one-hot rows by a matrix product (keras.ops only, so it
+compiles on any backend, JAX's jit included): about 5 ms. The figures are Keras': the IoU mean term for term, the
+accuracy to float32 rounding (Keras averages per-image accuracies; here correct pixels over all pixels, the same
+quantity).
 
 The matrix has one row more than there are classes: the pixels whose label is out of range. Keras' MeanIoU leaves
 them out; its accuracy counts them as wrong, so the accuracy reads them here. Sample weights are per image or per
