@@ -1,9 +1,11 @@
 """Segmentation's training metrics, mean IoU and pixel accuracy, from one confusion matrix per batch.
 
 Keras' pair (MeanIoU, SparseCategoricalAccuracy) takes the argmax of every pixel twice and builds its confusion matrix
-with a scatter over every pixel: on a CPU, about 15 ms of specs/unet_digits.yaml's 75 ms step (batches of 16). Here
-the pair shares one argmax and one confusion matrix, made from one-hot rows by a matrix product (keras.ops only, so it
-compiles on any backend, JAX's jit included): about 5 ms. The figures are Keras': the IoU mean term for term, the
+with a scatter over every pixel: on a CPU, about 11 ms of specs/unet_digits.yaml's 75 ms step (batches of 16). Here
+the pair shares one argmax and one confusion matrix, counted by a segment sum over the pixels' (label, argmax) cells:
+about 6 ms, and 15 ms against Keras' 46 at 150 classes. (keras.ops only, so it compiles on any backend, JAX's jit
+included, where bincount does not; a product of one-hot rows was as fast at 11 classes but slower than Keras' at 150,
+and its memory grew with pixels times classes squared.) The figures are Keras': the IoU mean term for term, the
 accuracy to float32 rounding (Keras averages per-image accuracies; here correct pixels over all pixels, the same
 quantity).
 
@@ -59,15 +61,12 @@ class PixelConfusion(Metric):
         if len(truth.shape) == len(y_pred.shape):  # masks (B, H, W, 1)
             truth = ops.squeeze(truth, axis=-1)
         truth = ops.where(ops.logical_and(truth >= 0, truth < k), truth, k)
-        rows = ops.one_hot(truth, k + 1, dtype="float32")
-        if sample_weight is not None:
-            rows = rows * ops.expand_dims(self._weights(sample_weight, truth), -1)
-        columns = ops.one_hot(ops.argmax(self._scores(y_pred), axis=-1), k, dtype="float32")
-        batch = ops.shape(rows)[0]
-        per_image = ops.einsum(  # each image's counts, exact in float32 (fewer than 2**24 pixels)
-            "bpi,bpj->bij", ops.reshape(rows, (batch, -1, k + 1)), ops.reshape(columns, (batch, -1, k))
+        cells = ops.reshape(truth * k + ops.cast(ops.argmax(self._scores(y_pred), axis=-1), "int32"), (-1,))
+        counts = (
+            ops.ones_like(cells) if sample_weight is None else ops.reshape(self._weights(sample_weight, truth), (-1,))
         )
-        self.matrix.assign_add(ops.sum(ops.cast(per_image, self.dtype), axis=0))
+        per_cell = ops.segment_sum(counts, cells, num_segments=(k + 1) * k)  # a count per (label, argmax), O(pixels)
+        self.matrix.assign_add(ops.reshape(ops.cast(per_cell, self.dtype), (k + 1, k)))
 
     def _scores(self, y_pred: Any) -> Any:
         """What the argmax is taken of. Probabilities are never negative, and floats of one sign are in the order of
@@ -79,7 +78,7 @@ class PixelConfusion(Metric):
 
     def _weights(self, sample_weight: Any, truth: Any) -> Any:
         """One weight per pixel, in whole numbers (as Keras' MeanIoU counts them), from one per image or per pixel."""
-        w = ops.cast(ops.cast(sample_weight, self.dtype), "float32")
+        w = ops.cast(ops.cast(sample_weight, self.dtype), "int32")
         if len(w.shape) == len(truth.shape) + 1:  # per pixel, (B, H, W, 1)
             w = ops.squeeze(w, axis=-1)
         elif len(w.shape) == 1:  # per image
