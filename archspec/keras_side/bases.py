@@ -29,6 +29,10 @@ if TYPE_CHECKING:
         def __call__(self, *args: Any, **kwargs: Any) -> Any: ...
         def get_config(self) -> dict[str, Any]: ...
 
+    class Metric(_KerasObject):
+        def __call__(self, *args: Any, **kwargs: Any) -> Any: ...
+        def get_config(self) -> dict[str, Any]: ...
+
     class LearningRateSchedule(_KerasObject):
         def __call__(self, step: Any) -> Any: ...
 
@@ -43,6 +47,7 @@ else:
 
     Layer = keras.layers.Layer
     Loss = keras.losses.Loss
+    Metric = keras.metrics.Metric
     LearningRateSchedule = keras.optimizers.schedules.LearningRateSchedule
     Callback = keras.callbacks.Callback
     serializable = keras.saving.register_keras_serializable(package="archspec")

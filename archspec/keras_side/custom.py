@@ -18,6 +18,7 @@ from keras import ops
 
 from ..kinds.arith import conv_length
 from .bases import Layer, LearningRateSchedule, Loss, serializable
+from .metrics import PixelAccuracy, PixelMeanIoU
 
 
 @serializable
@@ -473,5 +474,7 @@ CUSTOM_OBJECTS = {
         EpochSchedule,
         SumSquaredError,
         SegmentationLoss,
+        PixelMeanIoU,
+        PixelAccuracy,
     )
 }

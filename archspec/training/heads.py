@@ -272,7 +272,12 @@ def _regression_metrics(out: Output, logits: bool, training: Training) -> list[A
 
 
 def _segmentation_metrics(out: Output, logits: bool, training: Training) -> list[Any]:
+    """Mean IoU and pixel accuracy. Classes: archspec's pair, which shares one argmax and one confusion matrix per
+    batch (``keras_side/metrics.py``). One channel: Keras' own, which disagree at the threshold itself (the IoU
+    counts a pixel there as foreground, the accuracy as background), so one thresholding cannot stand for both."""
     import keras
+
+    from ..keras_side.metrics import pixel_metrics
 
     if out.binary:
         t = _threshold(out, logits)
@@ -280,10 +285,7 @@ def _segmentation_metrics(out: Output, logits: bool, training: Training) -> list
             keras.metrics.BinaryIoU(target_class_ids=[0, 1], threshold=t, name="mean_iou"),
             keras.metrics.BinaryAccuracy(threshold=t, name="pixel_accuracy"),
         ]
-    return [
-        keras.metrics.MeanIoU(out.classes, sparse_y_true=True, sparse_y_pred=False, name="mean_iou"),
-        keras.metrics.SparseCategoricalAccuracy(name="pixel_accuracy"),
-    ]
+    return pixel_metrics(out.classes, logits)
 
 
 # ----------------------------------------------------------------------------- targets
