@@ -331,6 +331,25 @@ def test_truncated_and_foreign_files_are_refused(lenet_file, resnet50_file, tmp_
     _refused(["build", LENET, "--weights", str(empty_run)], tmp_path / "e.keras", capsys, "holds no model")
 
 
+def test_a_bad_source_is_refused_before_keras_builds_the_network(resnet50_file, tmp_path, monkeypatch) -> None:
+    """Missing, misnamed, truncated or foreign: said before the build, not after the seconds a large network takes."""
+    from archspec.keras_side import emitter
+
+    built: list[object] = []
+    monkeypatch.setattr(emitter, "to_keras", built.append)
+    h5, _ref, _x = resnet50_file
+    cut = tmp_path / "cut.h5"
+    cut.write_bytes(h5.read_bytes()[: h5.stat().st_size // 2])
+    notes = tmp_path / "notes.h5"
+    notes.write_text("not weights at all\n")
+    monkeypatch.setattr(W, "download", lambda wanted, cache: (_ for _ in ()).throw(OSError("offline")))
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "home"))
+    for source in [tmp_path / "missing.h5", cut, notes, "keras:ResNet5O", "keras:ResNet50"]:
+        with pytest.raises(SpecError):
+            archspec.build(RESNET50, weights=str(source))
+    assert built == []
+
+
 def test_unknown_freeze_name_is_refused(tmp_path, capsys) -> None:
     _refused(
         ["build", RESNET50, "--freeze", "conv9"],

@@ -16,7 +16,7 @@ from ..kinds.registry import OPS
 from ..spec.loading import SpecLike
 from .backend import deep_recursion
 from .backend import keras as import_keras
-from .weights import load_weights
+from .weights import with_weights
 
 
 def to_keras(graph: Graph) -> Any:
@@ -80,7 +80,4 @@ def build(
         freeze_bn=freeze_bn,
         **overrides,
     )
-    model = to_keras(graph)
-    if weights is not None:
-        model.transfer = load_weights(model, weights, strict=strict_weights, by_shape=weights_by_shape)
-    return model
+    return with_weights(lambda: to_keras(graph), weights, strict=strict_weights, by_shape=weights_by_shape)

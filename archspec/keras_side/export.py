@@ -37,7 +37,7 @@ from ..spec.given import words
 from ..spec.zoo import is_bare, locate
 from .emitter import build
 from .saving import SPEC_SUFFIXES, load_model
-from .weights import load_weights
+from .weights import with_weights
 
 FORMATS = {"savedmodel": "tf_saved_model", "onnx": "onnx", "tflite": "litert"}
 SUFFIXES = {".onnx": "onnx", ".tflite": "tflite"}
@@ -78,10 +78,7 @@ def load_source(
         raise SpecError(Problem(f"{named}: values apply to specs, not to saved models", file=str(path)))
     if path.exists() and path.suffix.lower() != ".keras":
         raise SpecError(Problem("expected a .keras model or a spec (.yaml, .yml, .json)", file=str(path)))
-    model = load_model(path)
-    if weights is not None:
-        model.transfer = load_weights(model, weights, strict=strict_weights, by_shape=weights_by_shape)
-    return model
+    return with_weights(lambda: load_model(path), weights, strict=strict_weights, by_shape=weights_by_shape)
 
 
 def _check_target(target: Path, force: bool, fmt: str) -> None:

@@ -1007,24 +1007,42 @@ def load_weights(
     SpecError when nothing fits, when the layers left after name matching belong to another network (unless
     `by_shape`: see ``match``) and, with `strict`, unless everything matched."""
     with open_source(source) as opened:
-        with _guarded(opened.path):
-            report, pairs = match(model, opened, by_shape=by_shape)
-        if not pairs:
-            theirs = ", ".join(s.name for s in opened.layers[:SHOWN]) or "no layers with weights"
-            raise _bad(
-                opened.path,
-                f"no weight tensor of {opened.label} fits {model.name}: is it a file for another network? "
-                f"(it holds {theirs}{', ...' if len(opened.layers) > SHOWN else ''})",
-                "names must match, or the same layers in the same order (archspec shapes SPEC --expand lists the "
-                "network's)",
+        return transfer(model, opened, strict=strict, by_shape=by_shape)
+
+
+def with_weights(
+    make: Callable[[], Any], weights: str | os.PathLike[str] | None, *, strict: bool = False, by_shape: bool = False
+) -> Any:
+    """`make()`'s model with `weights` transferred into it (``model.transfer``: the report). The source is opened
+    before `make` runs, so a missing, misnamed or broken one is refused before Keras spends seconds on the network."""
+    if weights is None:
+        return make()
+    with open_source(weights) as opened:
+        model = make()
+        model.transfer = transfer(model, opened, strict=strict, by_shape=by_shape)
+    return model
+
+
+def transfer(model: Any, opened: Source, *, strict: bool = False, by_shape: bool = False) -> TransferReport:
+    """``load_weights`` from a source already open (``with_weights``)."""
+    with _guarded(opened.path):
+        report, pairs = match(model, opened, by_shape=by_shape)
+    if not pairs:
+        theirs = ", ".join(s.name for s in opened.layers[:SHOWN]) or "no layers with weights"
+        raise _bad(
+            opened.path,
+            f"no weight tensor of {opened.label} fits {model.name}: is it a file for another network? "
+            f"(it holds {theirs}{', ...' if len(opened.layers) > SHOWN else ''})",
+            "names must match, or the same layers in the same order (archspec shapes SPEC --expand lists the "
+            "network's)",
+        )
+    if strict and not report.complete:
+        raise SpecError(
+            Problem(
+                "--strict-weights: not everything matched\n" + report.text().rstrip(),
+                file=report.source,
+                hint="drop --strict-weights to transfer what matches",
             )
-        if strict and not report.complete:
-            raise SpecError(
-                Problem(
-                    "--strict-weights: not everything matched\n" + report.text().rstrip(),
-                    file=report.source,
-                    hint="drop --strict-weights to transfer what matches",
-                )
-            )
-        _copy(pairs, opened)
+        )
+    _copy(pairs, opened)
     return report
