@@ -168,3 +168,69 @@ def digits(mnist_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> list[tu
         path.write_bytes(png(images[i]))
         out.append((path, int(labels[i])))
     return out
+
+
+def every_layer(model: Any) -> list[Any]:
+    """Every layer, nested models' layers in their place (ConvNeXt's stem is a Sequential)."""
+    import keras
+
+    out = []
+    for layer in model.layers:
+        out.extend(every_layer(layer) if isinstance(layer, keras.Model) else [layer])
+    return out
+
+
+def lively_batchnorm(model: Any, calibration: Any, rng: Any) -> None:
+    """Batch-normalization weights under which a randomly initialised network's outputs depend on its input, and
+    on each of gamma, beta, the moving mean and variance, and epsilon: for tests that compare two computations of
+    the network (parity with Keras' own, an exported artifact).
+
+    Why not random statistics near a fresh layer's (mean 0, variance 1): they normalise nothing, so each layer
+    scales the signal by whatever its random kernel's scale is, and the signal fades with depth. Measured on the
+    zoo's parity networks: MobileNetV2's two examples differed by 3e-7 of their values at out_relu, MobileNet's,
+    MobileNetV3's similarly; the outputs then depended on the last layers' biases only, and swapping two early
+    layers' weights still passed the comparison.
+
+    So gamma and beta are drawn (U(0.5, 1.5), N(0, 0.1)) and `calibration` (a batch drawn like the test's input,
+    eight examples or more, not the test's own: a network normalising each batch by its own statistics in
+    inference would then agree) runs once in training mode with momentum 0, which makes each moving mean and
+    variance the real statistics of the layer's input on that batch. Each layer then normalises what reaches it,
+    in inference as on the calibration batch: the signal keeps its scale at any depth, and epsilon shows where a
+    variance is small. The statistics are not perturbed afterwards: an error in one layer's statistics is not
+    corrected by the next layers' (taken without it) and compounds (EfficientNet-B0's features grew thirty-fold,
+    its softmax saturated); two calibration examples instead of eight compound the same way (EfficientNetV2-B0)."""
+    import keras
+
+    layers = [layer for layer in every_layer(model) if isinstance(layer, keras.layers.BatchNormalization)]
+    if not layers:
+        return
+    momenta = [layer.momentum for layer in layers]
+    for layer in layers:
+        if layer.scale:
+            layer.gamma.assign(rng.uniform(0.5, 1.5, layer.gamma.shape).astype(layer.gamma.dtype))
+        if layer.center:
+            layer.beta.assign(rng.normal(0, 0.1, layer.beta.shape).astype(layer.beta.dtype))
+        layer.momentum = 0.0
+    try:
+        model(calibration, training=True)
+    finally:
+        for layer, momentum in zip(layers, momenta, strict=True):
+            layer.momentum = momentum
+
+
+def input_dependence(y: Any) -> float:
+    """How much a batch's outputs depend on which example went in: max |y[0] - y[1]| over max |y|."""
+    import numpy as np
+
+    y = np.asarray(y)
+    return float(np.abs(y[0] - y[1]).max() / np.abs(y).max())
+
+
+def assert_depends_on_input(y: Any, at_least: float, where: str) -> None:
+    """A comparison of outputs sees the network's layers only where the outputs depend on the input: a signal that
+    faded with depth leaves outputs that two networks agree on whatever their early layers compute."""
+    found = input_dependence(y)
+    assert found >= at_least, (
+        f"{where}: the two examples differ by {found:.1e} of the values' scale (at least {at_least:.0e} wanted): the "
+        f"input's signal fades before it, so the comparison cannot see the layers that carry it"
+    )
